@@ -1,0 +1,33 @@
+//! Personal data, typed: what a piece of PII is, how it is parsed, how it is shown, and how it is
+//! redacted.
+//!
+//! This crate owns the value types that carry personal data ([`Email`], [`FullName`],
+//! [`IpAddress`]), the identifiers that do not ([`TenantId`], [`SubjectId`], ...), the PII
+//! categories every stored field is classified under, form schemas whose fields must each carry
+//! a category, record validation against a schema, and the rule-driven text [`Redactor`].
+//!
+//! It must not touch the outside world: no I/O, no clock, no async runtime. A PII type never
+//! prints its raw value through `Debug` or `Display`; reading it is the explicit, greppable
+//! `expose_pii()` call.
+
+mod category;
+mod email;
+mod ids;
+mod inventory;
+mod ip;
+mod name;
+mod redact;
+mod schema;
+
+pub use category::PiiCategory;
+pub use email::{Email, EmailError};
+pub use ids::{ApiKeyId, ConsentFormId, FormId, IdError, RecordId, RequestId, SubjectId, TenantId};
+pub use inventory::{Inventory, InventoryEntry, PROFILE_FIELDS};
+pub use ip::{IpAddress, IpError, PseudonymisationPolicy, PseudonymousIp};
+pub use name::{FullName, NameError};
+pub use redact::{PatternKind, RedactionMethod, RedactionRule, Redactor, RedactorError};
+pub use schema::{
+    FieldError, FieldKind, FieldSpec, FieldValue, FormSchema, MAX_TEXT_CHARS, RecordValues,
+    SchemaError,
+    ValidationErrors,
+};

@@ -1,0 +1,376 @@
+//! Retention: how long things are kept, and the decisions that follow from it.
+//!
+//! This crate owns retention periods (backups 30 days and logs 180 days by default, with
+//! per-tenant and per-form overrides), the daily backup schedule, the pruning decision — a pure
+//! function of (backups, period, now) that never removes the newest verified backup on its own —
+//! and record and log-file expiry. It does no I/O and reads no clock: `now` is an argument.
+
+use std::collections::BTreeMap;
+
+use gdpr_pii::{FormId, TenantId};
+use serde::{Deserialize, Serialize};
+use time::{Date, Duration, OffsetDateTime, Time};
+
+/// A retention period that is out of range.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("retention period must be between 1 and {max} days, got {days}")]
+pub struct RetentionError {
+    days: u32,
+    max: u32,
+}
+
+/// A number of whole days, 1 to 36,500.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "u32", into = "u32")]
+pub struct RetentionPeriod(u32);
+
+impl RetentionPeriod {
+    const MAX: u32 = 36_500;
+
+    /// A period of `days` days.
+    ///
+    /// # Errors
+    /// [`RetentionError`] outside 1..=36,500.
+    pub const fn days(days: u32) -> Result<Self, RetentionError> {
+        if days == 0 || days > Self::MAX {
+            Err(RetentionError {
+                days,
+                max: Self::MAX,
+            })
+        } else {
+            Ok(Self(days))
+        }
+    }
+
+    /// The number of days.
+    #[must_use]
+    pub const fn as_days(self) -> u32 {
+        self.0
+    }
+
+    /// As a duration.
+    #[must_use]
+    pub fn duration(self) -> Duration {
+        Duration::days(i64::from(self.0))
+    }
+}
+
+impl TryFrom<u32> for RetentionPeriod {
+    type Error = RetentionError;
+
+    fn try_from(days: u32) -> Result<Self, Self::Error> {
+        Self::days(days)
+    }
+}
+
+impl From<RetentionPeriod> for u32 {
+    fn from(p: RetentionPeriod) -> Self {
+        p.0
+    }
+}
+
+/// How long a tenant's things are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetentionPolicy {
+    /// Backups: 30 days by default (the policy's promise).
+    pub backups: RetentionPeriod,
+    /// Log files: 180 days by default.
+    pub logs: RetentionPeriod,
+    /// Form records: `None` keeps them until erased.
+    pub records: Option<RetentionPeriod>,
+}
+
+impl Default for RetentionPolicy {
+    fn default() -> Self {
+        Self {
+            backups: RetentionPeriod(30),
+            logs: RetentionPeriod(180),
+            records: None,
+        }
+    }
+}
+
+/// A tenant's departures from the defaults.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyOverride {
+    /// Backups.
+    pub backups: Option<RetentionPeriod>,
+    /// Log files.
+    pub logs: Option<RetentionPeriod>,
+    /// Form records.
+    pub records: Option<RetentionPeriod>,
+}
+
+/// The defaults, per-tenant overrides and per-form record periods.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetentionSettings {
+    /// Applies where nothing more specific does.
+    pub defaults: RetentionPolicy,
+    /// Per tenant.
+    pub tenants: BTreeMap<TenantId, PolicyOverride>,
+    /// Record periods per form (most specific of all).
+    pub forms: BTreeMap<FormId, RetentionPeriod>,
+}
+
+impl RetentionSettings {
+    /// The policy in force for a tenant.
+    #[must_use]
+    pub fn for_tenant(&self, tenant: TenantId) -> RetentionPolicy {
+        let d = self.defaults;
+        let o = self.tenants.get(&tenant).copied().unwrap_or_default();
+        RetentionPolicy {
+            backups: o.backups.unwrap_or(d.backups),
+            logs: o.logs.unwrap_or(d.logs),
+            records: o.records.or(d.records),
+        }
+    }
+
+    /// How long a form's records are kept: the form's own period, else the tenant's.
+    #[must_use]
+    pub fn for_records(&self, tenant: TenantId, form: FormId) -> Option<RetentionPeriod> {
+        self.forms
+            .get(&form)
+            .copied()
+            .or(self.for_tenant(tenant).records)
+    }
+}
+
+/// Whether something created at `created_at` and kept for `period` has expired at `now`.
+/// Kept for 30 days means: still there 30 days later to the second, gone after that.
+#[must_use]
+pub fn is_expired(created_at: OffsetDateTime, period: RetentionPeriod, now: OffsetDateTime) -> bool {
+    now - created_at > period.duration()
+}
+
+/// Whether a record has expired; a record with no period never does.
+#[must_use]
+pub fn record_expired(
+    created_at: OffsetDateTime,
+    period: Option<RetentionPeriod>,
+    now: OffsetDateTime,
+) -> bool {
+    period.is_some_and(|p| is_expired(created_at, p, now))
+}
+
+/// Whether a log file holding the lines of `file_date` (UTC) is past its retention on `today`.
+#[must_use]
+pub fn log_file_expired(file_date: Date, period: RetentionPeriod, today: Date) -> bool {
+    today - file_date > period.duration()
+}
+
+/// When the daily backup runs, in UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupSchedule {
+    /// The time of day (UTC).
+    pub at: Time,
+}
+
+impl Default for BackupSchedule {
+    fn default() -> Self {
+        Self { at: Time::from_hms(2, 0, 0).unwrap_or(Time::MIDNIGHT) }
+    }
+}
+
+impl BackupSchedule {
+    /// The latest scheduled slot at or before `now`.
+    #[must_use]
+    pub fn last_slot(&self, now: OffsetDateTime) -> OffsetDateTime {
+        let now = now.to_offset(time::UtcOffset::UTC);
+        let today = now.date().with_time(self.at).assume_utc();
+        if today <= now { today } else { today - Duration::DAY }
+    }
+
+    /// The first scheduled slot strictly after `now`.
+    #[must_use]
+    pub fn next_slot(&self, now: OffsetDateTime) -> OffsetDateTime {
+        self.last_slot(now) + Duration::DAY
+    }
+
+    /// Whether a backup is due: none has succeeded since the last slot.
+    #[must_use]
+    pub fn is_due(&self, last_success: Option<OffsetDateTime>, now: OffsetDateTime) -> bool {
+        last_success.is_none_or(|last| last < self.last_slot(now))
+    }
+}
+
+/// What pruning needs to know of a backup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupSummary {
+    /// Its id.
+    pub id: String,
+    /// When it was taken.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Whether it has been verified (decrypts, checksum matches).
+    pub verified: bool,
+}
+
+/// Why a backup is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeepReason {
+    /// Younger than the retention period.
+    WithinRetention,
+    /// Expired, but the newest verified backup: never pruned automatically.
+    NewestVerified,
+    /// Expired, but no backup is verified and this is the newest one.
+    NewestUnverified,
+}
+
+/// The outcome of a pruning decision: every backup is in exactly one list.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PruningPlan {
+    /// Backups kept, with the reason.
+    pub keep: Vec<(String, KeepReason)>,
+    /// Backups to delete.
+    pub delete: Vec<String>,
+}
+
+/// Decides which backups to delete.
+///
+/// Expired backups go, except the newest verified one, which is kept however old it is, so that
+/// a tenant is never left without a restorable backup by automation. If no backup is verified,
+/// the newest one is kept instead. Deleting those is an operator's explicit act (the tenant
+/// backup deletion), not pruning.
+#[must_use]
+pub fn plan_pruning(backups: &[BackupSummary], period: RetentionPeriod, now: OffsetDateTime) -> PruningPlan {
+    let newest_by = |verified_only: bool| {
+        backups
+            .iter()
+            .filter(|b| b.verified || !verified_only)
+            .max_by_key(|b| (b.created_at, b.id.clone()))
+            .map(|b| b.id.clone())
+    };
+    let protected = newest_by(true)
+        .map(|id| (id, KeepReason::NewestVerified))
+        .or_else(|| newest_by(false).map(|id| (id, KeepReason::NewestUnverified)));
+    let mut plan = PruningPlan::default();
+    for backup in backups {
+        if !is_expired(backup.created_at, period, now) {
+            plan.keep.push((backup.id.clone(), KeepReason::WithinRetention));
+        } else if let Some((_, reason)) = protected.as_ref().filter(|(id, _)| *id == backup.id) {
+            plan.keep.push((backup.id.clone(), *reason));
+        } else {
+            plan.delete.push(backup.id.clone());
+        }
+    }
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::{date, datetime, time};
+
+    use super::*;
+
+    fn backup(id: &str, created_at: OffsetDateTime, verified: bool) -> BackupSummary {
+        BackupSummary {
+            id: id.into(),
+            created_at,
+            verified,
+        }
+    }
+
+    #[test]
+    fn pruning_decisions() {
+        let now = datetime!(2026-03-31 12:00 UTC);
+        let days = |n: i64| now - Duration::days(n);
+        let d30 = RetentionPeriod::days(30).unwrap();
+        type Case = (&'static str, Vec<BackupSummary>, Vec<&'static str>, Vec<(&'static str, KeepReason)>);
+        let cases: Vec<Case> = vec![
+            ("nothing to prune", vec![], vec![], vec![]),
+            (
+                "exactly 30 days old is kept, older goes",
+                vec![backup("a", days(30), true), backup("b", days(31), true), backup("c", days(1), true)],
+                vec!["b"],
+                vec![("a", KeepReason::WithinRetention), ("c", KeepReason::WithinRetention)],
+            ),
+            (
+                "all expired: the newest verified stays",
+                vec![backup("old", days(90), true), backup("newer", days(40), true), backup("newest", days(35), false)],
+                vec!["old", "newest"],
+                vec![("newer", KeepReason::NewestVerified)],
+            ),
+            (
+                "all expired and none verified: the newest stays",
+                vec![backup("x", days(60), false), backup("y", days(50), false)],
+                vec!["x"],
+                vec![("y", KeepReason::NewestUnverified)],
+            ),
+            (
+                "a fresh verified backup lets every expired one go",
+                vec![backup("fresh", days(1), true), backup("old", days(45), true)],
+                vec!["old"],
+                vec![("fresh", KeepReason::WithinRetention)],
+            ),
+        ];
+        for (name, backups, delete, keep) in cases {
+            let plan = plan_pruning(&backups, d30, now);
+            assert_eq!(plan.delete, delete, "{name}");
+            let keep: Vec<(String, KeepReason)> =
+                keep.into_iter().map(|(id, r)| (id.to_owned(), r)).collect();
+            assert_eq!(plan.keep, keep, "{name}");
+        }
+    }
+
+    #[test]
+    fn overrides_apply_from_most_to_least_specific() {
+        let (t1, t2, form) = (TenantId::new(), TenantId::new(), FormId::new());
+        let mut settings = RetentionSettings::default();
+        assert_eq!(settings.for_tenant(t1).backups.as_days(), 30);
+        assert_eq!(settings.for_tenant(t1).logs.as_days(), 180);
+        assert_eq!(settings.for_records(t1, form), None);
+        settings.tenants.insert(
+            t1,
+            PolicyOverride {
+                backups: Some(RetentionPeriod::days(7).unwrap()),
+                records: Some(RetentionPeriod::days(365).unwrap()),
+                logs: None,
+            },
+        );
+        settings.forms.insert(form, RetentionPeriod::days(90).unwrap());
+        assert_eq!(settings.for_tenant(t1).backups.as_days(), 7);
+        assert_eq!(settings.for_tenant(t1).logs.as_days(), 180);
+        assert_eq!(settings.for_tenant(t2).backups.as_days(), 30);
+        assert_eq!(settings.for_records(t1, form).map(RetentionPeriod::as_days), Some(90));
+        assert_eq!(settings.for_records(t1, FormId::new()).map(RetentionPeriod::as_days), Some(365));
+    }
+
+    #[test]
+    fn periods_are_bounded() {
+        assert!(RetentionPeriod::days(0).is_err());
+        assert!(RetentionPeriod::days(36_501).is_err());
+        assert!(serde_json::from_str::<RetentionPeriod>("0").is_err());
+        assert_eq!(serde_json::from_str::<RetentionPeriod>("30").unwrap().as_days(), 30);
+    }
+
+    #[test]
+    fn the_daily_schedule() {
+        let s = BackupSchedule { at: time!(02:00) };
+        let before = datetime!(2026-05-10 01:59 UTC);
+        let after = datetime!(2026-05-10 02:00 UTC);
+        assert_eq!(s.last_slot(before), datetime!(2026-05-09 02:00 UTC));
+        assert_eq!(s.last_slot(after), after);
+        assert_eq!(s.next_slot(before), datetime!(2026-05-10 02:00 UTC));
+        assert_eq!(s.next_slot(after), datetime!(2026-05-11 02:00 UTC));
+        assert!(s.is_due(None, before));
+        assert!(!s.is_due(Some(datetime!(2026-05-09 02:05 UTC)), before));
+        assert!(s.is_due(Some(datetime!(2026-05-09 02:05 UTC)), after));
+        assert!(!s.is_due(Some(after), after));
+        // A clock in another offset is read as the same instant.
+        let paris = datetime!(2026-05-10 03:30 +02:00);
+        assert_eq!(s.last_slot(paris), datetime!(2026-05-09 02:00 UTC));
+    }
+
+    #[test]
+    fn records_and_log_files_expire() {
+        let created = datetime!(2026-01-01 0:00 UTC);
+        let d10 = RetentionPeriod::days(10).unwrap();
+        assert!(!record_expired(created, None, datetime!(2036-01-01 0:00 UTC)));
+        assert!(!record_expired(created, Some(d10), datetime!(2026-01-11 0:00 UTC)));
+        assert!(record_expired(created, Some(d10), datetime!(2026-01-11 0:00:01 UTC)));
+        let d180 = RetentionPeriod::days(180).unwrap();
+        assert!(!log_file_expired(date!(2026-01-01), d180, date!(2026-06-30)));
+        assert!(log_file_expired(date!(2026-01-01), d180, date!(2026-07-01)));
+    }
+}

@@ -1,0 +1,416 @@
+//! Erasure (Art. 17): legal holds that block it, the plan of every place to reach, and the
+//! receipt that records each place's outcome.
+
+use gdpr_pii::{RequestId, SubjectId, TenantId};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// The Art. 17(3) grounds on which erasure may be refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldGround {
+    /// 17(3)(a): freedom of expression and information.
+    FreedomOfExpression,
+    /// 17(3)(b): a legal obligation to keep the data (invoices, payroll...).
+    LegalObligation,
+    /// 17(3)(c): public health.
+    PublicHealth,
+    /// 17(3)(d): archiving, research or statistics in the public interest.
+    Archiving,
+    /// 17(3)(e): establishing, exercising or defending legal claims.
+    LegalClaims,
+}
+
+impl HoldGround {
+    /// The article reference.
+    #[must_use]
+    pub const fn article(self) -> &'static str {
+        match self {
+            Self::FreedomOfExpression => "Art. 17(3)(a)",
+            Self::LegalObligation => "Art. 17(3)(b)",
+            Self::PublicHealth => "Art. 17(3)(c)",
+            Self::Archiving => "Art. 17(3)(d)",
+            Self::LegalClaims => "Art. 17(3)(e)",
+        }
+    }
+}
+
+/// A legal hold: while active, the subject cannot be erased.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegalHold {
+    /// The hold.
+    pub id: Uuid,
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The subject held.
+    pub subject: SubjectId,
+    /// The legal ground.
+    pub ground: HoldGround,
+    /// Why, in words (a case number, a retention law): required, and never personal data.
+    pub reason: String,
+    /// When it was placed.
+    #[serde(with = "time::serde::rfc3339")]
+    pub placed_at: OffsetDateTime,
+    /// When it was released, if it was.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub released_at: Option<OffsetDateTime>,
+}
+
+impl LegalHold {
+    /// A hold, if the reason is given.
+    ///
+    /// # Errors
+    /// `None` when the reason is empty or longer than 2,000 characters.
+    #[must_use]
+    pub fn place(
+        tenant: TenantId,
+        subject: SubjectId,
+        ground: HoldGround,
+        reason: &str,
+        at: OffsetDateTime,
+    ) -> Option<Self> {
+        let reason = reason.trim();
+        let n = reason.chars().count();
+        (n > 0 && n <= 2000).then(|| Self {
+            id: Uuid::new_v4(),
+            tenant,
+            subject,
+            ground,
+            reason: reason.to_owned(),
+            placed_at: at,
+            released_at: None,
+        })
+    }
+
+    /// Whether the hold is in force.
+    #[must_use]
+    pub const fn is_active(&self) -> bool {
+        self.released_at.is_none()
+    }
+}
+
+/// A place personal data about a subject can be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Place {
+    /// Form records about the subject.
+    Records,
+    /// The subject's profile fields (e-mail, name, IP).
+    PersonalFields,
+    /// The subject's data key (destroying it makes every copy of their ciphertext unreadable).
+    DataKey,
+    /// The consent history.
+    Consents,
+    /// The error tracker, asked to forget the person.
+    ErrorTracker,
+    /// Backups: reached through the tombstone journal replayed on restore, and the key removed
+    /// from backup keyrings.
+    Backups,
+}
+
+impl Place {
+    /// Every place, in the order erasure reaches them.
+    pub const ALL: [Self; 6] = [
+        Self::Records,
+        Self::PersonalFields,
+        Self::DataKey,
+        Self::Consents,
+        Self::Backups,
+        Self::ErrorTracker,
+    ];
+
+    /// Whether the place is reached inside the storage transaction (as opposed to by a call
+    /// to another system that can fail on its own and be retried).
+    #[must_use]
+    pub const fn is_transactional(self) -> bool {
+        !matches!(self, Self::ErrorTracker)
+    }
+}
+
+/// What happened at one place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Not tried yet.
+    Planned,
+    /// Done.
+    Done {
+        /// When.
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+        /// How many items went, where countable.
+        count: Option<u64>,
+    },
+    /// Tried and failed; will be retried until done.
+    Pending {
+        /// Attempts so far.
+        attempts: u32,
+        /// The last failure, without personal data.
+        last_error: String,
+        /// When it was last tried.
+        #[serde(with = "time::serde::rfc3339")]
+        last_attempt: OffsetDateTime,
+    },
+    /// Not done because erasure is blocked.
+    Blocked {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A place and its outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlaceOutcome {
+    /// The place.
+    pub place: Place,
+    /// Its outcome.
+    pub outcome: Outcome,
+}
+
+/// Erasure refused because of active legal holds.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+#[error("erasure is blocked by {} legal hold(s): {}", .holds.len(), describe(.holds))]
+pub struct ErasureBlocked {
+    /// The holds in force.
+    pub holds: Vec<(HoldGround, String)>,
+}
+
+fn describe(holds: &[(HoldGround, String)]) -> String {
+    holds
+        .iter()
+        .map(|(g, r)| format!("{} ({r})", g.article()))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Every place erasure of one subject must reach.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ErasurePlan {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The subject.
+    pub subject: SubjectId,
+    /// The places, in order.
+    pub places: Vec<Place>,
+}
+
+impl ErasurePlan {
+    /// The plan for a subject, unless an active hold blocks it.
+    ///
+    /// # Errors
+    /// [`ErasureBlocked`] listing every active hold of this subject.
+    pub fn for_subject(
+        tenant: TenantId,
+        subject: SubjectId,
+        holds: &[LegalHold],
+    ) -> Result<Self, ErasureBlocked> {
+        let active: Vec<_> = holds
+            .iter()
+            .filter(|h| h.is_active() && h.subject == subject && h.tenant == tenant)
+            .map(|h| (h.ground, h.reason.clone()))
+            .collect();
+        if !active.is_empty() {
+            return Err(ErasureBlocked { holds: active });
+        }
+        Ok(Self {
+            tenant,
+            subject,
+            places: Place::ALL.to_vec(),
+        })
+    }
+}
+
+/// The overall state of a receipt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErasureStatus {
+    /// Every place is done.
+    Complete,
+    /// Some place is planned or pending.
+    Pending,
+    /// Blocked by a legal hold; nothing was erased.
+    Blocked,
+}
+
+/// The receipt of one subject's erasure: each place, its outcome, when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErasureReceipt {
+    /// The receipt.
+    pub id: Uuid,
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The subject erased (an id that no longer resolves to anyone).
+    pub subject: SubjectId,
+    /// The request it answers, if any.
+    pub request: Option<RequestId>,
+    /// When erasure started.
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    /// Each place and its outcome.
+    pub places: Vec<PlaceOutcome>,
+}
+
+impl ErasureReceipt {
+    /// A receipt with every place of the plan still to do.
+    #[must_use]
+    pub fn planned(plan: &ErasurePlan, request: Option<RequestId>, at: OffsetDateTime) -> Self {
+        Self {
+            id: Uuid::new_v4(),
+            tenant: plan.tenant,
+            subject: plan.subject,
+            request,
+            started_at: at,
+            places: plan
+                .places
+                .iter()
+                .map(|&place| PlaceOutcome {
+                    place,
+                    outcome: Outcome::Planned,
+                })
+                .collect(),
+        }
+    }
+
+    /// A receipt saying that nothing was erased, and why.
+    #[must_use]
+    pub fn blocked(
+        tenant: TenantId,
+        subject: SubjectId,
+        request: Option<RequestId>,
+        blocked: &ErasureBlocked,
+        at: OffsetDateTime,
+    ) -> Self {
+        let reason = blocked.to_string();
+        Self {
+            id: Uuid::new_v4(),
+            tenant,
+            subject,
+            request,
+            started_at: at,
+            places: Place::ALL
+                .iter()
+                .map(|&place| PlaceOutcome {
+                    place,
+                    outcome: Outcome::Blocked {
+                        reason: reason.clone(),
+                    },
+                })
+                .collect(),
+        }
+    }
+
+    /// Records the outcome at a place.
+    pub fn record(&mut self, place: Place, outcome: Outcome) {
+        if let Some(p) = self.places.iter_mut().find(|p| p.place == place) {
+            p.outcome = outcome;
+        }
+    }
+
+    /// Records a failed attempt at a place: it becomes (or stays) pending, attempts counted.
+    pub fn record_failure(&mut self, place: Place, error: &str, at: OffsetDateTime) {
+        let attempts = match self.outcome(place) {
+            Some(Outcome::Pending { attempts, .. }) => attempts + 1,
+            _ => 1,
+        };
+        self.record(
+            place,
+            Outcome::Pending {
+                attempts,
+                last_error: error.to_owned(),
+                last_attempt: at,
+            },
+        );
+    }
+
+    /// The outcome at a place.
+    #[must_use]
+    pub fn outcome(&self, place: Place) -> Option<&Outcome> {
+        self.places
+            .iter()
+            .find(|p| p.place == place)
+            .map(|p| &p.outcome)
+    }
+
+    /// The places not yet done.
+    #[must_use]
+    pub fn unfinished(&self) -> Vec<Place> {
+        self.places
+            .iter()
+            .filter(|p| matches!(p.outcome, Outcome::Planned | Outcome::Pending { .. }))
+            .map(|p| p.place)
+            .collect()
+    }
+
+    /// The overall state.
+    #[must_use]
+    pub fn status(&self) -> ErasureStatus {
+        if self
+            .places
+            .iter()
+            .any(|p| matches!(p.outcome, Outcome::Blocked { .. }))
+        {
+            ErasureStatus::Blocked
+        } else if self.unfinished().is_empty() {
+            ErasureStatus::Complete
+        } else {
+            ErasureStatus::Pending
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+
+    #[test]
+    fn the_plan_reaches_every_place_unless_a_hold_blocks_it() {
+        let (t, s) = (TenantId::new(), SubjectId::new());
+        let at = datetime!(2026-01-01 0:00 UTC);
+        let plan = ErasurePlan::for_subject(t, s, &[]).unwrap();
+        assert_eq!(plan.places, Place::ALL);
+        let mut hold = LegalHold::place(t, s, HoldGround::LegalClaims, "case 2026-114", at).unwrap();
+        let other = LegalHold::place(t, SubjectId::new(), HoldGround::Archiving, "x", at).unwrap();
+        let err = ErasurePlan::for_subject(t, s, &[hold.clone(), other.clone()]).unwrap_err();
+        assert_eq!(err.holds, vec![(HoldGround::LegalClaims, "case 2026-114".into())]);
+        assert!(err.to_string().contains("Art. 17(3)(e) (case 2026-114)"), "{err}");
+        hold.released_at = Some(at);
+        assert!(ErasurePlan::for_subject(t, s, &[hold, other]).is_ok());
+        assert!(LegalHold::place(t, s, HoldGround::LegalClaims, " ", at).is_none());
+    }
+
+    #[test]
+    fn a_receipt_tracks_each_place_until_all_are_done() {
+        let plan = ErasurePlan::for_subject(TenantId::new(), SubjectId::new(), &[]).unwrap();
+        let at = datetime!(2026-01-01 0:00 UTC);
+        let mut receipt = ErasureReceipt::planned(&plan, None, at);
+        assert_eq!(receipt.status(), ErasureStatus::Pending);
+        for place in Place::ALL.into_iter().filter(|p| p.is_transactional()) {
+            receipt.record(place, Outcome::Done { at, count: Some(1) });
+        }
+        receipt.record_failure(Place::ErrorTracker, "error tracker unreachable", at);
+        receipt.record_failure(Place::ErrorTracker, "error tracker unreachable", at);
+        assert!(matches!(
+            receipt.outcome(Place::ErrorTracker),
+            Some(Outcome::Pending { attempts: 2, .. })
+        ));
+        assert_eq!(receipt.unfinished(), vec![Place::ErrorTracker]);
+        assert_eq!(receipt.status(), ErasureStatus::Pending);
+        receipt.record(Place::ErrorTracker, Outcome::Done { at, count: None });
+        assert_eq!(receipt.status(), ErasureStatus::Complete);
+    }
+
+    #[test]
+    fn a_blocked_receipt_says_why_at_every_place() {
+        let (t, s) = (TenantId::new(), SubjectId::new());
+        let blocked = ErasureBlocked {
+            holds: vec![(HoldGround::LegalObligation, "invoices kept 10 years".into())],
+        };
+        let r = ErasureReceipt::blocked(t, s, None, &blocked, datetime!(2026-01-01 0:00 UTC));
+        assert_eq!(r.status(), ErasureStatus::Blocked);
+        assert!(r.places.iter().all(|p| matches!(&p.outcome,
+            Outcome::Blocked { reason } if reason.contains("invoices kept 10 years"))));
+    }
+}

@@ -1,0 +1,21 @@
+//! Data-subject rights: requests and their legal deadlines, legal holds, and erasure — what it
+//! must reach, what stops it, and the receipt that proves it.
+//!
+//! This crate owns the request lifecycle (access, portability, rectification, erasure,
+//! restriction, objection), the one-calendar-month deadline of Art. 12(3) with its single
+//! extension, overdue detection, the Art. 17(3) legal holds that block erasure, the erasure plan
+//! listing every place personal data went, the receipt recording each place's outcome, and the
+//! selection rules of batch erasure. It does no I/O and reads no clock.
+
+mod batch;
+mod deadline;
+mod erasure;
+mod request;
+
+pub use batch::{BatchSelector, RecordFacts};
+pub use deadline::{add_months, due_date};
+pub use erasure::{
+    ErasureBlocked, ErasurePlan, ErasureReceipt, ErasureStatus, HoldGround, LegalHold, Outcome,
+    Place, PlaceOutcome,
+};
+pub use request::{Extension, RequestError, RequestKind, RequestStatus, SubjectRequest};
