@@ -42,6 +42,8 @@ pub enum AuditAction {
     SubjectErased,
     ErasureBlocked,
     ErasureStepRetried,
+    SubjectsListed,
+    RecordsListed,
     LegalHoldPlaced,
     LegalHoldReleased,
     FormDefined,
@@ -83,7 +85,12 @@ pub struct AuditEvent {
 impl AuditEvent {
     /// An event with no subject and no details.
     #[must_use]
-    pub fn new(at: OffsetDateTime, tenant: Option<TenantId>, actor: Actor, action: AuditAction) -> Self {
+    pub fn new(
+        at: OffsetDateTime,
+        tenant: Option<TenantId>,
+        actor: Actor,
+        action: AuditAction,
+    ) -> Self {
         Self {
             at,
             tenant,
@@ -209,7 +216,9 @@ pub enum ChainBreak {
         seq: u64,
     },
     /// A sequence number is missing or out of order: a record was removed or moved.
-    #[error("audit record {found} stands where record {expected} should be: a record was removed or reordered")]
+    #[error(
+        "audit record {found} stands where record {expected} should be: a record was removed or reordered"
+    )]
     OutOfSequence {
         /// The sequence number the position calls for.
         expected: u64,
@@ -239,7 +248,62 @@ pub struct ChainHead {
     pub head: Digest256,
 }
 
-/// Verifies one chain, given in stored order.
+/// Verifies a chain record by record, so that a long chain never has to be in memory at once.
+#[derive(Debug, Clone)]
+pub struct ChainVerifier {
+    tenant: Option<TenantId>,
+    records: u64,
+    head: Digest256,
+}
+
+impl ChainVerifier {
+    /// A verifier for the chain of `tenant` (`None`: the system chain).
+    #[must_use]
+    pub const fn new(tenant: Option<TenantId>) -> Self {
+        Self {
+            tenant,
+            records: 0,
+            head: Digest256::GENESIS,
+        }
+    }
+
+    /// Checks the next record, in stored order.
+    ///
+    /// # Errors
+    /// The [`ChainBreak`] this record shows.
+    pub fn push(&mut self, record: &AuditRecord) -> Result<(), ChainBreak> {
+        let expected = self.records + 1;
+        if record.seq != expected {
+            return Err(ChainBreak::OutOfSequence {
+                expected,
+                found: record.seq,
+            });
+        }
+        if record.event.tenant != self.tenant {
+            return Err(ChainBreak::ForeignRecord { seq: record.seq });
+        }
+        if digest(record.seq, &record.event, record.prev_hash) != record.hash {
+            return Err(ChainBreak::Altered { seq: record.seq });
+        }
+        if record.prev_hash != self.head {
+            return Err(ChainBreak::BrokenLink { seq: record.seq });
+        }
+        self.records = expected;
+        self.head = record.hash;
+        Ok(())
+    }
+
+    /// The summary of everything pushed so far.
+    #[must_use]
+    pub const fn finish(&self) -> ChainHead {
+        ChainHead {
+            records: self.records,
+            head: self.head,
+        }
+    }
+}
+
+/// Verifies one chain, given whole in stored order.
 ///
 /// Removing records from the end is invisible to a chain alone; compare the returned head with
 /// one kept elsewhere (an attestation, an operator's note) to detect truncation.
@@ -247,30 +311,11 @@ pub struct ChainHead {
 /// # Errors
 /// The first [`ChainBreak`] found.
 pub fn verify(tenant: Option<TenantId>, records: &[AuditRecord]) -> Result<ChainHead, ChainBreak> {
-    let mut prev = Digest256::GENESIS;
-    for (i, record) in records.iter().enumerate() {
-        let expected = i as u64 + 1;
-        if record.seq != expected {
-            return Err(ChainBreak::OutOfSequence {
-                expected,
-                found: record.seq,
-            });
-        }
-        if record.event.tenant != tenant {
-            return Err(ChainBreak::ForeignRecord { seq: record.seq });
-        }
-        if digest(record.seq, &record.event, record.prev_hash) != record.hash {
-            return Err(ChainBreak::Altered { seq: record.seq });
-        }
-        if record.prev_hash != prev {
-            return Err(ChainBreak::BrokenLink { seq: record.seq });
-        }
-        prev = record.hash;
+    let mut verifier = ChainVerifier::new(tenant);
+    for record in records {
+        verifier.push(record)?;
     }
-    Ok(ChainHead {
-        records: records.len() as u64,
-        head: prev,
-    })
+    Ok(verifier.finish())
 }
 
 #[cfg(test)]
@@ -311,27 +356,39 @@ mod tests {
 
         let mut edited = records.clone();
         edited[2].event.action = AuditAction::RecordDeleted;
-        assert_eq!(verify(Some(tenant), &edited), Err(ChainBreak::Altered { seq: 3 }));
+        assert_eq!(
+            verify(Some(tenant), &edited),
+            Err(ChainBreak::Altered { seq: 3 })
+        );
 
         let mut removed = records.clone();
         removed.remove(1);
         assert_eq!(
             verify(Some(tenant), &removed),
-            Err(ChainBreak::OutOfSequence { expected: 2, found: 3 })
+            Err(ChainBreak::OutOfSequence {
+                expected: 2,
+                found: 3
+            })
         );
 
         let mut reordered = records.clone();
         reordered.swap(1, 3);
         assert!(matches!(
             verify(Some(tenant), &reordered),
-            Err(ChainBreak::OutOfSequence { expected: 2, found: 4 })
+            Err(ChainBreak::OutOfSequence {
+                expected: 2,
+                found: 4
+            })
         ));
 
         // Rewriting a record and its hash still breaks the link from the next one.
         let mut rehashed = records.clone();
         rehashed[1].event.details.insert("n".into(), "99".into());
         rehashed[1] = AuditRecord::chain(Some(&records[0]), rehashed[1].event.clone());
-        assert_eq!(verify(Some(tenant), &rehashed), Err(ChainBreak::BrokenLink { seq: 3 }));
+        assert_eq!(
+            verify(Some(tenant), &rehashed),
+            Err(ChainBreak::BrokenLink { seq: 3 })
+        );
 
         assert_eq!(
             verify(Some(TenantId::new()), &records),

@@ -141,9 +141,10 @@ impl ConsentForm {
         versions: Vec<ConsentFormVersion>,
     ) -> Result<Self, ConsentError> {
         let consistent = !versions.is_empty()
-            && versions.iter().enumerate().all(|(i, v)| {
-                v.number as usize == i + 1 && v.hash == ContentHash::of(&v.text)
-            });
+            && versions
+                .iter()
+                .enumerate()
+                .all(|(i, v)| v.number as usize == i + 1 && v.hash == ContentHash::of(&v.text));
         if !consistent {
             return Err(ConsentError::UnknownVersion);
         }
@@ -227,18 +228,30 @@ mod tests {
     #[test]
     fn versions_are_identified_by_the_hash_of_their_exact_text() {
         let at = datetime!(2026-01-01 0:00 UTC);
-        let mut form =
-            ConsentForm::publish(TenantId::new(), &purpose(LawfulBasis::Consent), "News", "v1", at)
-                .unwrap();
+        let mut form = ConsentForm::publish(
+            TenantId::new(),
+            &purpose(LawfulBasis::Consent),
+            "News",
+            "v1",
+            at,
+        )
+        .unwrap();
         assert_eq!(form.latest().hash, ContentHash::of("v1"));
         assert_eq!(
             form.latest().hash.to_string(),
             "3bfc269594ef649228e9a74bab00f042efc91d5acc6fbee31a382e80d42388fe"
         );
-        assert_eq!(form.publish_version("v1", false, at), Err(ConsentError::Unchanged));
+        assert_eq!(
+            form.publish_version("v1", false, at),
+            Err(ConsentError::Unchanged)
+        );
         form.publish_version("v1 ", false, at).unwrap();
         assert_eq!(form.versions().len(), 2);
-        assert_eq!(form.versions()[0].text, "v1", "earlier versions are untouched");
+        assert_eq!(
+            form.versions()[0].text,
+            "v1",
+            "earlier versions are untouched"
+        );
         assert_eq!(form.latest().number, 2);
     }
 
@@ -252,15 +265,26 @@ mod tests {
             datetime!(2026-01-01 0:00 UTC),
         )
         .unwrap_err();
-        assert!(matches!(err, ConsentError::NotConsentBased { basis: LawfulBasis::Contract, .. }));
+        assert!(matches!(
+            err,
+            ConsentError::NotConsentBased {
+                basis: LawfulBasis::Contract,
+                ..
+            }
+        ));
     }
 
     #[test]
     fn the_oldest_acceptable_version_follows_reconsent_requirements() {
         let at = datetime!(2026-01-01 0:00 UTC);
-        let mut form =
-            ConsentForm::publish(TenantId::new(), &purpose(LawfulBasis::Consent), "t", "v1", at)
-                .unwrap();
+        let mut form = ConsentForm::publish(
+            TenantId::new(),
+            &purpose(LawfulBasis::Consent),
+            "t",
+            "v1",
+            at,
+        )
+        .unwrap();
         assert_eq!(form.oldest_acceptable(), 1);
         form.publish_version("v2 typo fix", false, at).unwrap();
         assert_eq!(form.oldest_acceptable(), 1);
@@ -271,12 +295,23 @@ mod tests {
     #[test]
     fn stored_forms_are_checked_when_rebuilt() {
         let at = datetime!(2026-01-01 0:00 UTC);
-        let form =
-            ConsentForm::publish(TenantId::new(), &purpose(LawfulBasis::Consent), "t", "v1", at)
-                .unwrap();
+        let form = ConsentForm::publish(
+            TenantId::new(),
+            &purpose(LawfulBasis::Consent),
+            "t",
+            "v1",
+            at,
+        )
+        .unwrap();
         let mut versions = form.versions().to_vec();
         versions[0].text = "tampered".into();
-        let rebuilt = ConsentForm::from_parts(form.id, form.tenant, form.purpose.clone(), "t".into(), versions);
+        let rebuilt = ConsentForm::from_parts(
+            form.id,
+            form.tenant,
+            form.purpose.clone(),
+            "t".into(),
+            versions,
+        );
         assert_eq!(rebuilt, Err(ConsentError::UnknownVersion));
     }
 }

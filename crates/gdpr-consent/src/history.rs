@@ -93,7 +93,11 @@ impl ConsentEvent {
         source: Option<PseudonymousIp>,
     ) -> Result<Self, ConsentError> {
         let form_version = match version {
-            Some(hash) => form.version(&hash).ok_or(ConsentError::UnknownVersion)?.hash,
+            Some(hash) => {
+                form.version(&hash)
+                    .ok_or(ConsentError::UnknownVersion)?
+                    .hash
+            }
             None => form.latest().hash,
         };
         Ok(Self {
@@ -184,11 +188,22 @@ mod tests {
             LawfulBasis::Consent,
         )
         .unwrap();
-        ConsentForm::publish(TenantId::new(), &purpose, "News", "v1", datetime!(2026-01-01 0:00 UTC))
-            .unwrap()
+        ConsentForm::publish(
+            TenantId::new(),
+            &purpose,
+            "News",
+            "v1",
+            datetime!(2026-01-01 0:00 UTC),
+        )
+        .unwrap()
     }
 
-    fn event(form: &ConsentForm, subject: SubjectId, action: ConsentAction, minute: u8) -> ConsentEvent {
+    fn event(
+        form: &ConsentForm,
+        subject: SubjectId,
+        action: ConsentAction,
+        minute: u8,
+    ) -> ConsentEvent {
         ConsentEvent::new(
             form,
             subject,
@@ -210,7 +225,10 @@ mod tests {
         history.push(event(&form, s, ConsentAction::Given, 1));
         assert!(current_status(&form, &history).is_valid());
         history.push(event(&form, s, ConsentAction::Withdrawn, 2));
-        assert!(matches!(current_status(&form, &history), ConsentStatus::Withdrawn { .. }));
+        assert!(matches!(
+            current_status(&form, &history),
+            ConsentStatus::Withdrawn { .. }
+        ));
         history.push(event(&form, s, ConsentAction::Given, 3));
         assert!(current_status(&form, &history).is_valid());
     }
@@ -222,9 +240,16 @@ mod tests {
         let history = vec![event(&form, s, ConsentAction::Given, 1)];
         form.publish_version("v2 cosmetic", false, datetime!(2026-02-01 0:00 UTC))
             .unwrap();
-        assert!(current_status(&form, &history).is_valid(), "a cosmetic change keeps consent");
-        form.publish_version("v3 new purpose wording", true, datetime!(2026-03-01 0:00 UTC))
-            .unwrap();
+        assert!(
+            current_status(&form, &history).is_valid(),
+            "a cosmetic change keeps consent"
+        );
+        form.publish_version(
+            "v3 new purpose wording",
+            true,
+            datetime!(2026-03-01 0:00 UTC),
+        )
+        .unwrap();
         assert!(matches!(
             current_status(&form, &history),
             ConsentStatus::ReconsentRequired { .. }

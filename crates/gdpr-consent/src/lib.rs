@@ -8,6 +8,7 @@
 
 mod form;
 mod history;
+mod processing;
 mod purpose;
 mod receipt;
 
@@ -15,6 +16,7 @@ pub use form::{ConsentForm, ConsentFormVersion, ContentHash};
 pub use history::{
     ConsentAction, ConsentEvent, ConsentEventId, ConsentMethod, ConsentStatus, current_status,
 };
+pub use processing::{Form, FormError};
 pub use purpose::{LawfulBasis, Purpose, PurposeId};
 pub use receipt::{ConsentReceipt, Controller};
 
@@ -35,7 +37,9 @@ pub enum ConsentError {
         max: usize,
     },
     /// A consent form for a purpose that is not based on consent.
-    #[error("purpose '{purpose}' has lawful basis {basis}; consent forms are only for purposes based on consent")]
+    #[error(
+        "purpose '{purpose}' has lawful basis {basis}; consent forms are only for purposes based on consent"
+    )]
     NotConsentBased {
         /// The purpose.
         purpose: String,

@@ -150,7 +150,11 @@ mod tests {
     fn purpose_ids_follow_the_naming_rule() {
         assert!(PurposeId::parse("contractor-management").is_ok());
         for bad in ["", "Newsletter", "1st", "a b", &"a".repeat(65)] {
-            assert_eq!(PurposeId::parse(bad), Err(ConsentError::InvalidPurposeId), "{bad:?}");
+            assert_eq!(
+                PurposeId::parse(bad),
+                Err(ConsentError::InvalidPurposeId),
+                "{bad:?}"
+            );
         }
     }
 

@@ -195,7 +195,10 @@ mod tests {
         assert_eq!(json["consentTimestamp"], 1_767_348_000);
         assert_eq!(json["piiPrincipalId"], subject.to_string());
         assert_eq!(json["piiControllers"][0]["piiController"], "LogAlto SAS");
-        assert_eq!(json["services"][0]["purposes"][0]["piiCategory"], serde_json::json!(["email"]));
+        assert_eq!(
+            json["services"][0]["purposes"][0]["piiCategory"],
+            serde_json::json!(["email"])
+        );
         assert_eq!(json["consentFormVersion"], form.latest().hash.to_string());
         assert_eq!(json["source"], "203.0.113.0/24");
         assert_eq!(json["action"], "given");

@@ -164,8 +164,14 @@ mod tests {
         let cases: &[(&str, Result<&str, EmailError>)] = &[
             ("alice@example.com", Ok("alice@example.com")),
             ("  Alice@Example.COM \t", Ok("alice@example.com")),
-            ("alice+newsletter@example.com", Ok("alice+newsletter@example.com")),
-            ("o'brien.j@sub.example.co.uk", Ok("o'brien.j@sub.example.co.uk")),
+            (
+                "alice+newsletter@example.com",
+                Ok("alice+newsletter@example.com"),
+            ),
+            (
+                "o'brien.j@sub.example.co.uk",
+                Ok("o'brien.j@sub.example.co.uk"),
+            ),
             ("JOSÉ@exämple.fr", Ok("josé@exämple.fr")),
             ("用户@例子.广告", Ok("用户@例子.广告")),
             ("", Err(EmailError::Empty)),
@@ -174,7 +180,9 @@ mod tests {
             ("a@b@example.com", Err(EmailError::MultipleAt)),
             (
                 "@example.com",
-                Err(EmailError::InvalidLocalPart { reason: "it is empty" }),
+                Err(EmailError::InvalidLocalPart {
+                    reason: "it is empty",
+                }),
             ),
             (
                 "al ice@example.com",
@@ -239,7 +247,9 @@ mod tests {
             ),
             (
                 "alice@",
-                Err(EmailError::InvalidDomain { reason: "it is empty" }),
+                Err(EmailError::InvalidDomain {
+                    reason: "it is empty",
+                }),
             ),
         ];
         for (input, expected) in cases {

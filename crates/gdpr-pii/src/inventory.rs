@@ -50,12 +50,15 @@ impl Inventory {
 
     /// Adds a form's fields under `form <name>`.
     pub fn add_form(&mut self, form_name: &str, schema: &FormSchema) {
-        self.entries
-            .extend(schema.classification().map(|(field, category)| InventoryEntry {
-                location: format!("form {form_name}"),
-                field: field.into(),
-                category,
-            }));
+        self.entries.extend(
+            schema
+                .classification()
+                .map(|(field, category)| InventoryEntry {
+                    location: format!("form {form_name}"),
+                    field: field.into(),
+                    category,
+                }),
+        );
     }
 
     /// Every entry, in insertion order.
@@ -102,8 +105,16 @@ mod tests {
         inventory.add_form("Contractors", &schema);
         assert_eq!(inventory.entries().len(), 5);
         assert_eq!(inventory.entries()[3].location, "form Contractors");
-        assert!(inventory.personal_categories().contains(&PiiCategory::Phone));
-        assert!(!inventory.personal_categories().contains(&PiiCategory::NotPersonal));
+        assert!(
+            inventory
+                .personal_categories()
+                .contains(&PiiCategory::Phone)
+        );
+        assert!(
+            !inventory
+                .personal_categories()
+                .contains(&PiiCategory::NotPersonal)
+        );
         let names = inventory.personal_field_names();
         assert!(names.contains("phone") && names.contains("email"));
         assert!(!names.contains("rate"));

@@ -238,20 +238,47 @@ mod tests {
             ("2001:db8:abcd:12:1:2:3:4", default, "2001:db8:abcd::/48"),
             ("2001:db8::1", default, "2001:db8::/48"),
             ("::1", default, "::/48"),
-            ("203.0.113.77", PseudonymisationPolicy::new(16, 32).unwrap(), "203.0.0.0/16"),
-            ("203.0.113.77", PseudonymisationPolicy::new(0, 0).unwrap(), "0.0.0.0/0"),
-            ("203.0.113.77", PseudonymisationPolicy::new(32, 128).unwrap(), "203.0.113.77/32"),
-            ("2001:db8:abcd:12::1", PseudonymisationPolicy::new(24, 64).unwrap(), "2001:db8:abcd:12::/64"),
+            (
+                "203.0.113.77",
+                PseudonymisationPolicy::new(16, 32).unwrap(),
+                "203.0.0.0/16",
+            ),
+            (
+                "203.0.113.77",
+                PseudonymisationPolicy::new(0, 0).unwrap(),
+                "0.0.0.0/0",
+            ),
+            (
+                "203.0.113.77",
+                PseudonymisationPolicy::new(32, 128).unwrap(),
+                "203.0.113.77/32",
+            ),
+            (
+                "2001:db8:abcd:12::1",
+                PseudonymisationPolicy::new(24, 64).unwrap(),
+                "2001:db8:abcd:12::/64",
+            ),
         ];
         for (input, policy, expected) in cases {
             let ip = IpAddress::parse(input).unwrap();
-            assert_eq!(ip.pseudonymise(policy).to_string(), expected, "input {input}");
+            assert_eq!(
+                ip.pseudonymise(policy).to_string(),
+                expected,
+                "input {input}"
+            );
         }
     }
 
     #[test]
     fn invalid_inputs_and_policies_are_refused() {
-        for input in ["", "1.2.3", "256.1.1.1", "1.2.3.4.5", "gggg::1", "example.com"] {
+        for input in [
+            "",
+            "1.2.3",
+            "256.1.1.1",
+            "1.2.3.4.5",
+            "gggg::1",
+            "example.com",
+        ] {
             assert_eq!(IpAddress::parse(input), Err(IpError::Invalid), "{input}");
         }
         assert!(matches!(

@@ -12,6 +12,7 @@
 
 mod category;
 mod email;
+mod entity;
 mod ids;
 mod inventory;
 mod ip;
@@ -21,6 +22,7 @@ mod schema;
 
 pub use category::PiiCategory;
 pub use email::{Email, EmailError};
+pub use entity::{Record, Subject, Tenant};
 pub use ids::{ApiKeyId, ConsentFormId, FormId, IdError, RecordId, RequestId, SubjectId, TenantId};
 pub use inventory::{Inventory, InventoryEntry, PROFILE_FIELDS};
 pub use ip::{IpAddress, IpError, PseudonymisationPolicy, PseudonymousIp};
@@ -28,6 +30,5 @@ pub use name::{FullName, NameError};
 pub use redact::{PatternKind, RedactionMethod, RedactionRule, Redactor, RedactorError};
 pub use schema::{
     FieldError, FieldKind, FieldSpec, FieldValue, FormSchema, MAX_TEXT_CHARS, RecordValues,
-    SchemaError,
-    ValidationErrors,
+    SchemaError, ValidationErrors,
 };

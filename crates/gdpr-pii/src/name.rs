@@ -73,10 +73,15 @@ mod tests {
     #[test]
     fn names_are_trimmed_folded_and_bounded() {
         assert_eq!(
-            FullName::parse("  Jean-Luc \t Picard ").unwrap().expose_pii(),
+            FullName::parse("  Jean-Luc \t Picard ")
+                .unwrap()
+                .expose_pii(),
             "Jean-Luc Picard"
         );
-        assert_eq!(FullName::parse("Zoë Ó Súilleabháin").unwrap().expose_pii(), "Zoë Ó Súilleabháin");
+        assert_eq!(
+            FullName::parse("Zoë Ó Súilleabháin").unwrap().expose_pii(),
+            "Zoë Ó Súilleabháin"
+        );
         assert_eq!(FullName::parse(" \t"), Err(NameError::Empty));
         assert_eq!(FullName::parse("a\nb"), Err(NameError::ControlCharacter));
         assert_eq!(FullName::parse("a\u{7}b"), Err(NameError::ControlCharacter));

@@ -126,9 +126,17 @@ impl Redactor {
             RedactionRule::new(PatternKind::Ipv4, RedactionMethod::Pseudonymise(policy)),
             RedactionRule::new(
                 PatternKind::SecretAssignment {
-                    keys: ["password", "passwd", "secret", "token", "api_key", "apikey", "authorization"]
-                        .map(String::from)
-                        .to_vec(),
+                    keys: [
+                        "password",
+                        "passwd",
+                        "secret",
+                        "token",
+                        "api_key",
+                        "apikey",
+                        "authorization",
+                    ]
+                    .map(String::from)
+                    .to_vec(),
                 },
                 replace("[redacted]"),
             ),
@@ -186,12 +194,10 @@ impl Redactor {
             PatternKind::Ipv4 | PatternKind::Ipv6 => redact_ip(found, &rule.method),
             PatternKind::SecretAssignment { .. } => {
                 // Keep `key=` (and its spacing), redact what follows.
-                let split = found
-                    .find(['=', ':'])
-                    .map_or(0, |i| {
-                        let rest = &found[i + 1..];
-                        i + 1 + (rest.len() - rest.trim_start_matches([' ', '\t', '"']).len())
-                    });
+                let split = found.find(['=', ':']).map_or(0, |i| {
+                    let rest = &found[i + 1..];
+                    i + 1 + (rest.len() - rest.trim_start_matches([' ', '\t', '"']).len())
+                });
                 let (key, value) = found.split_at(split);
                 format!("{key}{}", apply(&rule.method, value))
             }
@@ -224,15 +230,27 @@ fn pattern_of(kind: &PatternKind) -> Result<String, &'static str> {
         PatternKind::BearerToken => BEARER.to_owned(),
         PatternKind::ApiKey { prefixes } => format!(
             r"\b(?:{})[A-Za-z0-9_\-]{{8,}}",
-            words(prefixes, 2, "api key prefixes must be non-empty and at least 2 characters")?
+            words(
+                prefixes,
+                2,
+                "api key prefixes must be non-empty and at least 2 characters"
+            )?
         ),
         PatternKind::SecretAssignment { keys } => format!(
             r#"(?i:\b(?:{}))\s*[=:]\s*"?(?:(?i:bearer|basic|token)\s+)?[^\s",;&]+"#,
-            words(keys, 2, "secret keys must be non-empty and at least 2 characters")?
+            words(
+                keys,
+                2,
+                "secret keys must be non-empty and at least 2 characters"
+            )?
         ),
         PatternKind::Exact { values } => format!(
             "(?i:{})",
-            words(values, 3, "exact values must be non-empty and at least 3 characters")?
+            words(
+                values,
+                3,
+                "exact values must be non-empty and at least 3 characters"
+            )?
         ),
     })
 }
@@ -279,15 +297,33 @@ mod tests {
     fn the_default_rules_redact_each_kind() {
         let r = default();
         let cases = [
-            ("login ok for Alice.B+x@Example.com from 203.0.113.77", "login ok for [email] from 203.0.113.0/24"),
-            ("peer [2001:db8:abcd:12::1]:443 closed", "peer [2001:db8:abcd::/48]:443 closed"),
-            ("mapped ::ffff:198.51.100.9 seen", "mapped 198.51.100.0/24 seen"),
-            ("Authorization: Bearer eyJhbGciOi.J9x-y_z== next", "Authorization: [redacted] next"),
-            ("sent Bearer eyJhbGciOi.J9x-y_z== next", "sent Bearer [redacted] next"),
+            (
+                "login ok for Alice.B+x@Example.com from 203.0.113.77",
+                "login ok for [email] from 203.0.113.0/24",
+            ),
+            (
+                "peer [2001:db8:abcd:12::1]:443 closed",
+                "peer [2001:db8:abcd::/48]:443 closed",
+            ),
+            (
+                "mapped ::ffff:198.51.100.9 seen",
+                "mapped 198.51.100.0/24 seen",
+            ),
+            (
+                "Authorization: Bearer eyJhbGciOi.J9x-y_z== next",
+                "Authorization: [redacted] next",
+            ),
+            (
+                "sent Bearer eyJhbGciOi.J9x-y_z== next",
+                "sent Bearer [redacted] next",
+            ),
             ("key gdpr_AbCdEf0123456789xyz used", "key [api-key] used"),
             ("url ?password=hunter2&x=1", "url ?password=[redacted]&x=1"),
             ("api_key: \"s3cr3t\" ok", "api_key: \"[redacted]\" ok"),
-            ("at 10:58:13 and 12:30, v1.2.3", "at 10:58:13 and 12:30, v1.2.3"),
+            (
+                "at 10:58:13 and 12:30, v1.2.3",
+                "at 10:58:13 and 12:30, v1.2.3",
+            ),
             ("ends with 192.0.2.44.", "ends with 192.0.2.0/24."),
             ("écrire à josé@exämple.fr.", "écrire à [email]."),
             ("nothing personal here", "nothing personal here"),
@@ -314,7 +350,10 @@ mod tests {
             RedactionRule::new(PatternKind::Ipv4, RedactionMethod::Remove),
         ])
         .unwrap();
-        assert_eq!(r.redact("ADA LOVELACE met ada at 192.0.2.1"), "************ met *** at ");
+        assert_eq!(
+            r.redact("ADA LOVELACE met ada at 192.0.2.1"),
+            "************ met *** at "
+        );
     }
 
     #[test]
@@ -327,7 +366,12 @@ mod tests {
         assert_eq!(err, RedactorError::PseudonymiseNonIp { index: 0 });
         let err = Redactor::new(vec![
             RedactionRule::new(PatternKind::Email, RedactionMethod::Remove),
-            RedactionRule::new(PatternKind::Exact { values: vec!["ab".into()] }, RedactionMethod::Remove),
+            RedactionRule::new(
+                PatternKind::Exact {
+                    values: vec!["ab".into()],
+                },
+                RedactionMethod::Remove,
+            ),
         ])
         .unwrap_err();
         assert!(matches!(err, RedactorError::InvalidRule { index: 1, .. }));

@@ -138,7 +138,11 @@ impl RetentionSettings {
 /// Whether something created at `created_at` and kept for `period` has expired at `now`.
 /// Kept for 30 days means: still there 30 days later to the second, gone after that.
 #[must_use]
-pub fn is_expired(created_at: OffsetDateTime, period: RetentionPeriod, now: OffsetDateTime) -> bool {
+pub fn is_expired(
+    created_at: OffsetDateTime,
+    period: RetentionPeriod,
+    now: OffsetDateTime,
+) -> bool {
     now - created_at > period.duration()
 }
 
@@ -167,7 +171,9 @@ pub struct BackupSchedule {
 
 impl Default for BackupSchedule {
     fn default() -> Self {
-        Self { at: Time::from_hms(2, 0, 0).unwrap_or(Time::MIDNIGHT) }
+        Self {
+            at: Time::from_hms(2, 0, 0).unwrap_or(Time::MIDNIGHT),
+        }
     }
 }
 
@@ -177,7 +183,11 @@ impl BackupSchedule {
     pub fn last_slot(&self, now: OffsetDateTime) -> OffsetDateTime {
         let now = now.to_offset(time::UtcOffset::UTC);
         let today = now.date().with_time(self.at).assume_utc();
-        if today <= now { today } else { today - Duration::DAY }
+        if today <= now {
+            today
+        } else {
+            today - Duration::DAY
+        }
     }
 
     /// The first scheduled slot strictly after `now`.
@@ -233,7 +243,11 @@ pub struct PruningPlan {
 /// the newest one is kept instead. Deleting those is an operator's explicit act (the tenant
 /// backup deletion), not pruning.
 #[must_use]
-pub fn plan_pruning(backups: &[BackupSummary], period: RetentionPeriod, now: OffsetDateTime) -> PruningPlan {
+pub fn plan_pruning(
+    backups: &[BackupSummary],
+    period: RetentionPeriod,
+    now: OffsetDateTime,
+) -> PruningPlan {
     let newest_by = |verified_only: bool| {
         backups
             .iter()
@@ -247,7 +261,8 @@ pub fn plan_pruning(backups: &[BackupSummary], period: RetentionPeriod, now: Off
     let mut plan = PruningPlan::default();
     for backup in backups {
         if !is_expired(backup.created_at, period, now) {
-            plan.keep.push((backup.id.clone(), KeepReason::WithinRetention));
+            plan.keep
+                .push((backup.id.clone(), KeepReason::WithinRetention));
         } else if let Some((_, reason)) = protected.as_ref().filter(|(id, _)| *id == backup.id) {
             plan.keep.push((backup.id.clone(), *reason));
         } else {
@@ -276,18 +291,34 @@ mod tests {
         let now = datetime!(2026-03-31 12:00 UTC);
         let days = |n: i64| now - Duration::days(n);
         let d30 = RetentionPeriod::days(30).unwrap();
-        type Case = (&'static str, Vec<BackupSummary>, Vec<&'static str>, Vec<(&'static str, KeepReason)>);
+        type Case = (
+            &'static str,
+            Vec<BackupSummary>,
+            Vec<&'static str>,
+            Vec<(&'static str, KeepReason)>,
+        );
         let cases: Vec<Case> = vec![
             ("nothing to prune", vec![], vec![], vec![]),
             (
                 "exactly 30 days old is kept, older goes",
-                vec![backup("a", days(30), true), backup("b", days(31), true), backup("c", days(1), true)],
+                vec![
+                    backup("a", days(30), true),
+                    backup("b", days(31), true),
+                    backup("c", days(1), true),
+                ],
                 vec!["b"],
-                vec![("a", KeepReason::WithinRetention), ("c", KeepReason::WithinRetention)],
+                vec![
+                    ("a", KeepReason::WithinRetention),
+                    ("c", KeepReason::WithinRetention),
+                ],
             ),
             (
                 "all expired: the newest verified stays",
-                vec![backup("old", days(90), true), backup("newer", days(40), true), backup("newest", days(35), false)],
+                vec![
+                    backup("old", days(90), true),
+                    backup("newer", days(40), true),
+                    backup("newest", days(35), false),
+                ],
                 vec!["old", "newest"],
                 vec![("newer", KeepReason::NewestVerified)],
             ),
@@ -299,7 +330,10 @@ mod tests {
             ),
             (
                 "a fresh verified backup lets every expired one go",
-                vec![backup("fresh", days(1), true), backup("old", days(45), true)],
+                vec![
+                    backup("fresh", days(1), true),
+                    backup("old", days(45), true),
+                ],
                 vec!["old"],
                 vec![("fresh", KeepReason::WithinRetention)],
             ),
@@ -328,12 +362,22 @@ mod tests {
                 logs: None,
             },
         );
-        settings.forms.insert(form, RetentionPeriod::days(90).unwrap());
+        settings
+            .forms
+            .insert(form, RetentionPeriod::days(90).unwrap());
         assert_eq!(settings.for_tenant(t1).backups.as_days(), 7);
         assert_eq!(settings.for_tenant(t1).logs.as_days(), 180);
         assert_eq!(settings.for_tenant(t2).backups.as_days(), 30);
-        assert_eq!(settings.for_records(t1, form).map(RetentionPeriod::as_days), Some(90));
-        assert_eq!(settings.for_records(t1, FormId::new()).map(RetentionPeriod::as_days), Some(365));
+        assert_eq!(
+            settings.for_records(t1, form).map(RetentionPeriod::as_days),
+            Some(90)
+        );
+        assert_eq!(
+            settings
+                .for_records(t1, FormId::new())
+                .map(RetentionPeriod::as_days),
+            Some(365)
+        );
     }
 
     #[test]
@@ -341,7 +385,12 @@ mod tests {
         assert!(RetentionPeriod::days(0).is_err());
         assert!(RetentionPeriod::days(36_501).is_err());
         assert!(serde_json::from_str::<RetentionPeriod>("0").is_err());
-        assert_eq!(serde_json::from_str::<RetentionPeriod>("30").unwrap().as_days(), 30);
+        assert_eq!(
+            serde_json::from_str::<RetentionPeriod>("30")
+                .unwrap()
+                .as_days(),
+            30
+        );
     }
 
     #[test]
@@ -366,11 +415,31 @@ mod tests {
     fn records_and_log_files_expire() {
         let created = datetime!(2026-01-01 0:00 UTC);
         let d10 = RetentionPeriod::days(10).unwrap();
-        assert!(!record_expired(created, None, datetime!(2036-01-01 0:00 UTC)));
-        assert!(!record_expired(created, Some(d10), datetime!(2026-01-11 0:00 UTC)));
-        assert!(record_expired(created, Some(d10), datetime!(2026-01-11 0:00:01 UTC)));
+        assert!(!record_expired(
+            created,
+            None,
+            datetime!(2036-01-01 0:00 UTC)
+        ));
+        assert!(!record_expired(
+            created,
+            Some(d10),
+            datetime!(2026-01-11 0:00 UTC)
+        ));
+        assert!(record_expired(
+            created,
+            Some(d10),
+            datetime!(2026-01-11 0:00:01 UTC)
+        ));
         let d180 = RetentionPeriod::days(180).unwrap();
-        assert!(!log_file_expired(date!(2026-01-01), d180, date!(2026-06-30)));
-        assert!(log_file_expired(date!(2026-01-01), d180, date!(2026-07-01)));
+        assert!(!log_file_expired(
+            date!(2026 - 01 - 01),
+            d180,
+            date!(2026 - 06 - 30)
+        ));
+        assert!(log_file_expired(
+            date!(2026 - 01 - 01),
+            d180,
+            date!(2026 - 07 - 01)
+        ));
     }
 }

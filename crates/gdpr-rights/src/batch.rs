@@ -105,7 +105,9 @@ mod tests {
             true,
         )])
         .unwrap();
-        let values = schema.validate(&json!({"email": "Ada@Example.com"})).unwrap();
+        let values = schema
+            .validate(&json!({"email": "Ada@Example.com"}))
+            .unwrap();
         let (form, subject) = (FormId::new(), SubjectId::new());
         let r = RecordFacts {
             form,
@@ -130,7 +132,9 @@ mod tests {
             },
         ];
         let no = [
-            BatchSelector::Form { form: FormId::new() },
+            BatchSelector::Form {
+                form: FormId::new(),
+            },
             BatchSelector::CreatedBetween {
                 from: datetime!(2026-02-01 0:00 UTC),
                 to: datetime!(2026-03-01 0:00 UTC),

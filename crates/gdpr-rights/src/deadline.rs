@@ -32,26 +32,30 @@ mod tests {
     #[test]
     fn deadline_table() {
         let cases = [
-            (date!(2026-01-15), 0, date!(2026-02-15)),
-            (date!(2026-01-31), 0, date!(2026-02-28)),
-            (date!(2028-01-31), 0, date!(2028-02-29)),
-            (date!(2026-03-31), 0, date!(2026-04-30)),
-            (date!(2026-12-31), 0, date!(2027-01-31)),
-            (date!(2026-12-15), 0, date!(2027-01-15)),
-            (date!(2026-02-28), 0, date!(2026-03-28)),
-            (date!(2026-01-31), 2, date!(2026-04-30)),
-            (date!(2026-01-31), 1, date!(2026-03-31)),
-            (date!(2026-11-30), 2, date!(2027-02-28)),
-            (date!(2026-11-30), 9, date!(2027-02-28)),
+            (date!(2026 - 01 - 15), 0, date!(2026 - 02 - 15)),
+            (date!(2026 - 01 - 31), 0, date!(2026 - 02 - 28)),
+            (date!(2028 - 01 - 31), 0, date!(2028 - 02 - 29)),
+            (date!(2026 - 03 - 31), 0, date!(2026 - 04 - 30)),
+            (date!(2026 - 12 - 31), 0, date!(2027 - 01 - 31)),
+            (date!(2026 - 12 - 15), 0, date!(2027 - 01 - 15)),
+            (date!(2026 - 02 - 28), 0, date!(2026 - 03 - 28)),
+            (date!(2026 - 01 - 31), 2, date!(2026 - 04 - 30)),
+            (date!(2026 - 01 - 31), 1, date!(2026 - 03 - 31)),
+            (date!(2026 - 11 - 30), 2, date!(2027 - 02 - 28)),
+            (date!(2026 - 11 - 30), 9, date!(2027 - 02 - 28)),
         ];
         for (received, ext, due) in cases {
-            assert_eq!(due_date(received, ext), due, "received {received}, extension {ext}");
+            assert_eq!(
+                due_date(received, ext),
+                due,
+                "received {received}, extension {ext}"
+            );
         }
     }
 
     #[test]
     fn adding_months_crosses_years() {
-        assert_eq!(add_months(date!(2026-05-31), 21), date!(2028-02-29));
-        assert_eq!(add_months(date!(2026-05-31), 0), date!(2026-05-31));
+        assert_eq!(add_months(date!(2026 - 05 - 31), 21), date!(2028 - 02 - 29));
+        assert_eq!(add_months(date!(2026 - 05 - 31), 0), date!(2026 - 05 - 31));
     }
 }

@@ -184,6 +184,22 @@ fn describe(holds: &[(HoldGround, String)]) -> String {
         .join("; ")
 }
 
+/// What survives a subject's erasure: ids and a time, no personal data. The journal of
+/// tombstones lives outside backups and is replayed after every restore, so an erased subject
+/// never comes back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tombstone {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The subject erased.
+    pub subject: SubjectId,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub erased_at: OffsetDateTime,
+    /// The erasure receipt.
+    pub receipt: Uuid,
+}
+
 /// Every place erasure of one subject must reach.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ErasurePlan {
@@ -371,11 +387,18 @@ mod tests {
         let at = datetime!(2026-01-01 0:00 UTC);
         let plan = ErasurePlan::for_subject(t, s, &[]).unwrap();
         assert_eq!(plan.places, Place::ALL);
-        let mut hold = LegalHold::place(t, s, HoldGround::LegalClaims, "case 2026-114", at).unwrap();
+        let mut hold =
+            LegalHold::place(t, s, HoldGround::LegalClaims, "case 2026-114", at).unwrap();
         let other = LegalHold::place(t, SubjectId::new(), HoldGround::Archiving, "x", at).unwrap();
         let err = ErasurePlan::for_subject(t, s, &[hold.clone(), other.clone()]).unwrap_err();
-        assert_eq!(err.holds, vec![(HoldGround::LegalClaims, "case 2026-114".into())]);
-        assert!(err.to_string().contains("Art. 17(3)(e) (case 2026-114)"), "{err}");
+        assert_eq!(
+            err.holds,
+            vec![(HoldGround::LegalClaims, "case 2026-114".into())]
+        );
+        assert!(
+            err.to_string().contains("Art. 17(3)(e) (case 2026-114)"),
+            "{err}"
+        );
         hold.released_at = Some(at);
         assert!(ErasurePlan::for_subject(t, s, &[hold, other]).is_ok());
         assert!(LegalHold::place(t, s, HoldGround::LegalClaims, " ", at).is_none());

@@ -16,6 +16,6 @@ pub use batch::{BatchSelector, RecordFacts};
 pub use deadline::{add_months, due_date};
 pub use erasure::{
     ErasureBlocked, ErasurePlan, ErasureReceipt, ErasureStatus, HoldGround, LegalHold, Outcome,
-    Place, PlaceOutcome,
+    Place, PlaceOutcome, Tombstone,
 };
 pub use request::{Extension, RequestError, RequestKind, RequestStatus, SubjectRequest};

@@ -121,7 +121,12 @@ fn check_reason(reason: &str) -> Result<String, RequestError> {
 impl SubjectRequest {
     /// A request received at `received_at`.
     #[must_use]
-    pub fn open(tenant: TenantId, subject: SubjectId, kind: RequestKind, received_at: OffsetDateTime) -> Self {
+    pub fn open(
+        tenant: TenantId,
+        subject: SubjectId,
+        kind: RequestKind,
+        received_at: OffsetDateTime,
+    ) -> Self {
         Self {
             id: RequestId::new(),
             tenant,
@@ -160,7 +165,12 @@ impl SubjectRequest {
     ///
     /// # Errors
     /// [`RequestError`] when closed, already extended, too long, too late or without a reason.
-    pub fn extend(&mut self, months: u8, reason: &str, at: OffsetDateTime) -> Result<(), RequestError> {
+    pub fn extend(
+        &mut self,
+        months: u8,
+        reason: &str,
+        at: OffsetDateTime,
+    ) -> Result<(), RequestError> {
         self.ensure_open()?;
         if self.extension.is_some() {
             return Err(RequestError::AlreadyExtended);
@@ -207,29 +217,40 @@ mod tests {
     use super::*;
 
     fn request(received: OffsetDateTime) -> SubjectRequest {
-        SubjectRequest::open(TenantId::new(), SubjectId::new(), RequestKind::Access, received)
+        SubjectRequest::open(
+            TenantId::new(),
+            SubjectId::new(),
+            RequestKind::Access,
+            received,
+        )
     }
 
     #[test]
     fn a_request_is_due_one_month_after_receipt_and_overdue_the_day_after() {
         let r = request(datetime!(2026-01-31 23:30 UTC));
-        assert_eq!(r.due_date(), date!(2026-02-28));
+        assert_eq!(r.due_date(), date!(2026 - 02 - 28));
         assert!(!r.is_overdue(datetime!(2026-02-28 23:59 UTC)));
         assert!(r.is_overdue(datetime!(2026-03-01 00:00 UTC)));
         // Receipt is counted in UTC whatever the offset it was recorded with.
         let r = request(datetime!(2026-02-01 00:30 +01:00));
-        assert_eq!(r.due_date(), date!(2026-02-28));
+        assert_eq!(r.due_date(), date!(2026 - 02 - 28));
     }
 
     #[test]
     fn one_extension_of_at_most_two_months_with_a_reason() {
         let mut r = request(datetime!(2026-01-31 10:00 UTC));
         let at = datetime!(2026-02-10 10:00 UTC);
-        assert_eq!(r.extend(3, "complex", at), Err(RequestError::ExtensionTooLong(3)));
-        assert_eq!(r.extend(0, "complex", at), Err(RequestError::ExtensionTooLong(0)));
+        assert_eq!(
+            r.extend(3, "complex", at),
+            Err(RequestError::ExtensionTooLong(3))
+        );
+        assert_eq!(
+            r.extend(0, "complex", at),
+            Err(RequestError::ExtensionTooLong(0))
+        );
         assert_eq!(r.extend(2, "  ", at), Err(RequestError::ReasonRequired));
         r.extend(2, "many records across forms", at).unwrap();
-        assert_eq!(r.due_date(), date!(2026-04-30));
+        assert_eq!(r.due_date(), date!(2026 - 04 - 30));
         assert_eq!(r.extend(1, "again", at), Err(RequestError::AlreadyExtended));
         assert!(!r.is_overdue(datetime!(2026-04-30 12:00 UTC)));
         assert!(r.is_overdue(datetime!(2026-05-01 0:00 UTC)));
@@ -247,7 +268,10 @@ mod tests {
     #[test]
     fn closed_requests_stay_closed_and_are_never_overdue() {
         let mut r = request(datetime!(2026-01-10 10:00 UTC));
-        assert_eq!(r.refuse("", datetime!(2026-01-11 0:00 UTC)), Err(RequestError::ReasonRequired));
+        assert_eq!(
+            r.refuse("", datetime!(2026-01-11 0:00 UTC)),
+            Err(RequestError::ReasonRequired)
+        );
         r.complete(datetime!(2026-01-11 0:00 UTC)).unwrap();
         assert_eq!(
             r.complete(datetime!(2026-01-12 0:00 UTC)),
@@ -255,8 +279,11 @@ mod tests {
         );
         assert!(!r.is_overdue(datetime!(2027-01-01 0:00 UTC)));
         let mut r = request(datetime!(2026-01-10 10:00 UTC));
-        r.refuse("manifestly unfounded: repetitive", datetime!(2026-01-11 0:00 UTC))
-            .unwrap();
+        r.refuse(
+            "manifestly unfounded: repetitive",
+            datetime!(2026-01-11 0:00 UTC),
+        )
+        .unwrap();
         assert_eq!(r.status, RequestStatus::Refused);
         assert!(r.extend(1, "x", datetime!(2026-01-12 0:00 UTC)).is_err());
     }

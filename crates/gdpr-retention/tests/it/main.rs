@@ -11,7 +11,8 @@ fn backups() -> impl Strategy<Value = Vec<BackupSummary>> {
             .enumerate()
             .map(|(i, (hours, verified))| BackupSummary {
                 id: format!("b{i}"),
-                created_at: OffsetDateTime::UNIX_EPOCH + Duration::days(200) - Duration::hours(hours),
+                created_at: OffsetDateTime::UNIX_EPOCH + Duration::days(200)
+                    - Duration::hours(hours),
                 verified,
             })
             .collect()

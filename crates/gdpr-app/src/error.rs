@@ -1,0 +1,85 @@
+//! The errors of the use cases: each variant is something a caller can act on, and no message
+//! repeats personal data.
+
+use gdpr_consent::{ConsentError, FormError};
+use gdpr_pii::ValidationErrors;
+use gdpr_ports::{BackupError, EncryptError, StoreError};
+use gdpr_rights::RequestError;
+
+/// Why a use case refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Nothing with this id in the caller's tenant (other tenants' ids included).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// An input that breaks a rule; names the field and the rule.
+    #[error("{field}: {reason}")]
+    InvalidInput {
+        /// The input field.
+        field: &'static str,
+        /// What is wrong, without the value.
+        reason: String,
+    },
+    /// A record that does not fit its form's schema.
+    #[error(transparent)]
+    InvalidRecord(#[from] ValidationErrors),
+    /// The change would break a uniqueness rule or an immutable history.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A record of a consent-based form for a subject without current consent.
+    #[error(
+        "no current consent for purpose '{purpose}': the subject must consent to the latest version of the consent form first"
+    )]
+    ConsentRequired {
+        /// The purpose.
+        purpose: String,
+    },
+    /// A consent-based form with no consent form attached accepts no record.
+    #[error("form processes data under consent but has no consent form attached")]
+    ConsentFormMissing,
+    /// A consent rule.
+    #[error(transparent)]
+    Consent(#[from] ConsentError),
+    /// A form rule.
+    #[error(transparent)]
+    Form(#[from] FormError),
+    /// A request lifecycle rule.
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// Encryption refused (no recipient: nothing leaves in clear).
+    #[error(transparent)]
+    Encryption(#[from] EncryptError),
+    /// Storage failed; nothing was changed by the failed step.
+    #[error("storage failed")]
+    Store(#[source] StoreError),
+    /// Object storage failed.
+    #[error("object storage failed")]
+    Backup(#[source] BackupError),
+}
+
+impl AppError {
+    /// Maps a storage error for an entity named `what`.
+    pub(crate) fn not_found(what: &'static str) -> impl FnOnce(StoreError) -> Self {
+        move |e| match e {
+            StoreError::NotFound => Self::NotFound(what),
+            other => Self::store(other),
+        }
+    }
+
+    /// Maps a storage error where "not found" is not expected.
+    pub(crate) fn store(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(rule) => Self::Conflict(rule.to_owned()),
+            StoreError::NotFound => Self::NotFound("entity"),
+            other => Self::Store(other),
+        }
+    }
+
+    /// An invalid input.
+    pub(crate) fn invalid(field: &'static str, reason: impl ToString) -> Self {
+        Self::InvalidInput {
+            field,
+            reason: reason.to_string(),
+        }
+    }
+}

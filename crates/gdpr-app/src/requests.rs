@@ -1,0 +1,254 @@
+//! Data-subject requests with their deadlines, and legal holds.
+
+use gdpr_audit::AuditAction;
+use gdpr_pii::{RequestId, SubjectId};
+use gdpr_ports::{Clock, LegalHoldStore, Page, Ports, RequestStore};
+use gdpr_rights::{HoldGround, LegalHold, RequestKind, SubjectRequest};
+use serde::Serialize;
+use time::Date;
+use uuid::Uuid;
+
+use crate::{App, AppError, Ctx};
+
+/// A request with what its deadline means today.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RequestView {
+    /// The request.
+    #[serde(flatten)]
+    pub request: SubjectRequest,
+    /// The last day to answer (UTC), extension included.
+    pub due_date: Date,
+    /// Open past its due date.
+    pub overdue: bool,
+}
+
+impl<P: Ports> App<P> {
+    fn view(&self, request: SubjectRequest) -> RequestView {
+        RequestView {
+            due_date: request.due_date(),
+            overdue: request.is_overdue(self.clock.now()),
+            request,
+        }
+    }
+
+    /// Opens a request, received now.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] for the subject; storage errors.
+    pub async fn open_request(
+        &self,
+        ctx: Ctx,
+        subject: SubjectId,
+        kind: RequestKind,
+    ) -> Result<RequestView, AppError> {
+        self.load_subject(ctx, subject).await?;
+        let request = SubjectRequest::open(ctx.tenant, subject, kind, self.clock.now());
+        self.store
+            .insert_request(&request)
+            .await
+            .map_err(AppError::store)?;
+        self.audit_about(
+            ctx,
+            AuditAction::RequestOpened,
+            subject,
+            &[("request", &request.id)],
+        )
+        .await?;
+        Ok(self.view(request))
+    }
+
+    /// A request.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`]; storage errors.
+    pub async fn request(&self, ctx: Ctx, id: RequestId) -> Result<RequestView, AppError> {
+        self.load_request(ctx, id).await.map(|r| self.view(r))
+    }
+
+    async fn load_request(&self, ctx: Ctx, id: RequestId) -> Result<SubjectRequest, AppError> {
+        self.store
+            .get_request(ctx.tenant, id)
+            .await
+            .map_err(AppError::not_found("request"))
+    }
+
+    /// The tenant's requests, optionally only the overdue ones.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn requests(
+        &self,
+        ctx: Ctx,
+        overdue_only: bool,
+        page: Page,
+    ) -> Result<Vec<RequestView>, AppError> {
+        let list = if overdue_only {
+            // Filter before paging so that a page of overdue requests is full.
+            let all = self
+                .store
+                .list_requests(Some(ctx.tenant), Page::ALL)
+                .await
+                .map_err(AppError::store)?;
+            all.into_iter()
+                .map(|r| self.view(r))
+                .filter(|v| v.overdue)
+                .skip(usize::try_from(page.offset).unwrap_or(usize::MAX))
+                .take(page.limit as usize)
+                .collect()
+        } else {
+            self.store
+                .list_requests(Some(ctx.tenant), page)
+                .await
+                .map_err(AppError::store)?
+                .into_iter()
+                .map(|r| self.view(r))
+                .collect()
+        };
+        Ok(list)
+    }
+
+    /// How many requests are overdue across every tenant (for a metric and attestations).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn overdue_request_count(&self) -> Result<usize, AppError> {
+        let now = self.clock.now();
+        Ok(self
+            .store
+            .list_requests(None, Page::ALL)
+            .await
+            .map_err(AppError::store)?
+            .iter()
+            .filter(|r| r.is_overdue(now))
+            .count())
+    }
+
+    /// Extends a request's deadline once, by one or two months, for a reason.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`]; [`AppError::Request`]; storage errors.
+    pub async fn extend_request(
+        &self,
+        ctx: Ctx,
+        id: RequestId,
+        months: u8,
+        reason: &str,
+    ) -> Result<RequestView, AppError> {
+        let mut request = self.load_request(ctx, id).await?;
+        request.extend(months, reason, self.clock.now())?;
+        self.save_request(ctx, request, AuditAction::RequestExtended)
+            .await
+    }
+
+    /// Marks a request answered.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`]; [`AppError::Request`] when already closed; storage errors.
+    pub async fn complete_request(&self, ctx: Ctx, id: RequestId) -> Result<RequestView, AppError> {
+        let mut request = self.load_request(ctx, id).await?;
+        request.complete(self.clock.now())?;
+        self.save_request(ctx, request, AuditAction::RequestClosed)
+            .await
+    }
+
+    /// Refuses a request, with the reasons the subject must be told (Art. 12(4)).
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`]; [`AppError::Request`]; storage errors.
+    pub async fn refuse_request(
+        &self,
+        ctx: Ctx,
+        id: RequestId,
+        reason: &str,
+    ) -> Result<RequestView, AppError> {
+        let mut request = self.load_request(ctx, id).await?;
+        request.refuse(reason, self.clock.now())?;
+        self.save_request(ctx, request, AuditAction::RequestClosed)
+            .await
+    }
+
+    pub(crate) async fn save_request(
+        &self,
+        ctx: Ctx,
+        request: SubjectRequest,
+        action: AuditAction,
+    ) -> Result<RequestView, AppError> {
+        self.store
+            .update_request(&request)
+            .await
+            .map_err(AppError::store)?;
+        let event = self
+            .event(ctx, action)
+            .about(request.subject)
+            .with("request", request.id)
+            .with("status", format!("{:?}", request.status).to_lowercase());
+        self.audit(event).await?;
+        Ok(self.view(request))
+    }
+
+    /// Places a legal hold: the subject cannot be erased while it is active.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`]; [`AppError::InvalidInput`] without a reason; storage errors.
+    pub async fn place_legal_hold(
+        &self,
+        ctx: Ctx,
+        subject: SubjectId,
+        ground: HoldGround,
+        reason: &str,
+    ) -> Result<LegalHold, AppError> {
+        self.load_subject(ctx, subject).await?;
+        let hold = LegalHold::place(ctx.tenant, subject, ground, reason, self.clock.now())
+            .ok_or_else(|| {
+                AppError::invalid(
+                    "reason",
+                    "a legal hold needs a reason (1 to 2000 characters)",
+                )
+            })?;
+        self.store
+            .insert_hold(&hold)
+            .await
+            .map_err(AppError::not_found("subject"))?;
+        self.audit_about(
+            ctx,
+            AuditAction::LegalHoldPlaced,
+            subject,
+            &[("hold", &hold.id)],
+        )
+        .await?;
+        Ok(hold)
+    }
+
+    /// Releases a legal hold.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] for the hold; storage errors.
+    pub async fn release_legal_hold(
+        &self,
+        ctx: Ctx,
+        subject: SubjectId,
+        hold: Uuid,
+    ) -> Result<LegalHold, AppError> {
+        let mut found = self
+            .store
+            .holds_of(ctx.tenant, subject)
+            .await
+            .map_err(AppError::store)?
+            .into_iter()
+            .find(|h| h.id == hold && h.is_active())
+            .ok_or(AppError::NotFound("legal hold"))?;
+        found.released_at = Some(self.clock.now());
+        self.store
+            .update_hold(&found)
+            .await
+            .map_err(AppError::not_found("legal hold"))?;
+        self.audit_about(
+            ctx,
+            AuditAction::LegalHoldReleased,
+            subject,
+            &[("hold", &hold)],
+        )
+        .await?;
+        Ok(found)
+    }
+}

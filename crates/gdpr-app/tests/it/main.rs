@@ -1,0 +1,14 @@
+//! Use-case tests over the in-memory adapters: every compliance rule of the app layer, without
+//! I/O. One binary for the crate, one module per area.
+
+mod audit;
+mod backups;
+mod consent;
+mod erasure;
+mod export;
+mod helpers;
+mod interactions;
+mod register;
+mod requests;
+mod subjects;
+mod tenancy;

@@ -1,0 +1,128 @@
+//! Subjects: parsing at the edge, uniqueness, look-up, rectification.
+
+use gdpr_app::{AppError, NewSubject, Rectification};
+use gdpr_testkit::fake;
+
+use crate::helpers::world;
+
+#[tokio::test]
+async fn invalid_input_is_refused_by_field_without_echoing_it_and_changes_nothing() {
+    let w = world().await;
+    let err = w
+        .app
+        .register_subject(
+            w.ctx,
+            NewSubject {
+                email: Some("canary person@example.org".into()),
+                ..NewSubject::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    let AppError::InvalidInput { field, reason } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(*field, "email");
+    assert!(reason.contains("whitespace"), "{reason}");
+    assert!(!err.to_string().contains("canary"), "{err}");
+    let err = w
+        .app
+        .register_subject(
+            w.ctx,
+            NewSubject {
+                ip_address: Some("999.1.1.1".into()),
+                ..NewSubject::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        AppError::InvalidInput {
+            field: "ip_address",
+            ..
+        }
+    ));
+    assert!(
+        w.app
+            .subjects(w.ctx, gdpr_ports::Page::ALL)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn an_email_belongs_to_one_subject_per_tenant_and_finds_them_in_any_case() {
+    let w = world().await;
+    let s = w.subject(1).await;
+    let again = NewSubject {
+        email: Some(fake::email(1).expose_pii().to_uppercase()),
+        ..NewSubject::default()
+    };
+    assert!(matches!(
+        w.app.register_subject(w.ctx, again.clone()).await,
+        Err(AppError::Conflict(_))
+    ));
+    let found = w
+        .app
+        .find_subject_by_email(
+            w.ctx,
+            &format!("  {}  ", fake::email(1).expose_pii().to_uppercase()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(found.id, s.id);
+    // Another tenant may know the same person independently.
+    let other = w.other_tenant().await;
+    assert!(w.app.register_subject(other, again).await.is_ok());
+    assert!(matches!(
+        w.app
+            .find_subject_by_email(w.ctx, "nobody@example.org")
+            .await,
+        Err(AppError::NotFound("subject"))
+    ));
+}
+
+#[tokio::test]
+async fn rectification_sets_clears_and_keeps_fields() {
+    let w = world().await;
+    let s = w.subject(2).await;
+    let fixed = w
+        .app
+        .rectify_subject(
+            w.ctx,
+            s.id,
+            Rectification {
+                full_name: Some(Some("Grace B. Hopper".into())),
+                ip_address: Some(None),
+                email: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(fixed.full_name.unwrap().expose_pii(), "Grace B. Hopper");
+    assert!(fixed.ip_address.is_none());
+    assert_eq!(fixed.email, s.email, "an absent field is left as it was");
+    let stored = w.app.subject(w.ctx, s.id).await.unwrap();
+    assert!(stored.ip_address.is_none());
+    assert!(matches!(
+        w.app
+            .rectify_subject(w.ctx, s.id, Rectification::default())
+            .await,
+        Err(AppError::InvalidInput { field: "body", .. })
+    ));
+    let taken = w.subject(3).await;
+    let err = w
+        .app
+        .rectify_subject(
+            w.ctx,
+            taken.id,
+            Rectification {
+                email: Some(Some(fake::email(2).expose_pii().to_owned())),
+                ..Rectification::default()
+            },
+        )
+        .await;
+    assert!(matches!(err, Err(AppError::Conflict(_))));
+}

@@ -1,0 +1,70 @@
+//! Object storage for backups: put, get, list and delete objects, streamed both ways.
+
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_core::Stream;
+use time::OffsetDateTime;
+
+/// A stream of bytes, so that no object ever has to fit in memory.
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>>;
+
+/// An object as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    /// Its key (`/`-separated path).
+    pub key: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// When it was last written.
+    pub last_modified: OffsetDateTime,
+}
+
+/// What object storage can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    /// No object has this key.
+    #[error("no object at key {0}")]
+    NotFound(String),
+    /// A key that is empty, absolute, or contains `..`.
+    #[error("invalid object key: {0}")]
+    InvalidKey(String),
+    /// The store cannot be reached or refused the operation; retrying may succeed.
+    #[error("object storage unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Reading the stream given to `put` failed; nothing was stored.
+    #[error("reading the data to store failed")]
+    Source(#[source] std::io::Error),
+}
+
+/// Object storage (S3, local disk, memory).
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait BackupStore: Send + Sync {
+    /// Stores `body` at `key`, replacing any object there. The object becomes visible only
+    /// once the whole stream is stored: a failure mid-way leaves no object (or the old one).
+    ///
+    /// # Errors
+    /// [`BackupError::InvalidKey`], [`BackupError::Source`] when `body` fails,
+    /// [`BackupError::Unavailable`].
+    async fn put(&self, key: &str, body: ByteStream) -> Result<ObjectMeta, BackupError>;
+
+    /// Streams the object at `key`.
+    ///
+    /// # Errors
+    /// [`BackupError::NotFound`], [`BackupError::InvalidKey`], [`BackupError::Unavailable`].
+    async fn get(&self, key: &str) -> Result<ByteStream, BackupError>;
+
+    /// Every object whose key starts with `prefix`, sorted by key.
+    ///
+    /// # Errors
+    /// [`BackupError::Unavailable`].
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, BackupError>;
+
+    /// Deletes the object at `key`; deleting a missing object succeeds (idempotent).
+    ///
+    /// # Errors
+    /// [`BackupError::InvalidKey`], [`BackupError::Unavailable`].
+    async fn delete(&self, key: &str) -> Result<(), BackupError>;
+}

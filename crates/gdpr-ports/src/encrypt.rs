@@ -1,0 +1,49 @@
+//! Encryption of anything that leaves: exports and off-site backups, to OpenPGP recipients.
+
+use async_trait::async_trait;
+
+use crate::ByteStream;
+
+/// Who can decrypt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recipients {
+    /// The recipients configured for the deployment (or the tenant).
+    Configured,
+    /// These ASCII-armored OpenPGP public keys (a requester's own key, say).
+    Armored(Vec<String>),
+}
+
+/// What encryption can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum EncryptError {
+    /// No recipient is configured or given: nothing may leave in clear, so nothing leaves.
+    #[error("no encryption recipient is configured: refusing to write data in clear")]
+    NoRecipient,
+    /// A recipient key that cannot be used (unparsable, expired, no encryption subkey).
+    #[error("recipient key #{index} is unusable: {reason}")]
+    BadRecipient {
+        /// Its position in the list.
+        index: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Reading the plaintext stream failed.
+    #[error("reading the data to encrypt failed")]
+    Source(#[source] std::io::Error),
+}
+
+/// Encrypts streams to recipients.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait Encryptor: Send + Sync {
+    /// The ciphertext of `plaintext` for `recipients`, as a stream.
+    ///
+    /// # Errors
+    /// [`EncryptError::NoRecipient`] when there is nobody to encrypt to (fail closed);
+    /// [`EncryptError::BadRecipient`]; [`EncryptError::Source`].
+    async fn encrypt(
+        &self,
+        recipients: Recipients,
+        plaintext: ByteStream,
+    ) -> Result<ByteStream, EncryptError>;
+}

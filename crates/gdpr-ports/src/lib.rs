@@ -1,0 +1,54 @@
+//! The ports: what the compliance core needs from the world, as traits.
+//!
+//! Storage (tenants, subjects, forms, records, consents, requests, legal holds, keys,
+//! tombstones and erasure receipts), the audit log, object storage for backups, encryption of
+//! what leaves, error reporting and the clock. Adapters implement them (`gdpr-store-seaorm`,
+//! `gdpr-backup-s3`, `gdpr-crypto-openpgp`, `gdpr-report-rollbar`, the in-memory fakes of
+//! `gdpr-testkit`); `gdpr-app` uses them and never names an adapter.
+//!
+//! Each method's `# Errors` section says which errors a caller must expect. With the `mocks`
+//! feature every trait has a mockall mock (`MockSubjectStore`, ...). This crate does no I/O.
+
+mod backup;
+mod clock;
+mod encrypt;
+mod report;
+mod store;
+
+pub use backup::{BackupError, BackupStore, ByteStream, ObjectMeta};
+pub use clock::Clock;
+pub use encrypt::{EncryptError, Encryptor, Recipients};
+pub use report::{ErrorReport, ErrorReporter, ForgetOutcome, ReportError, ReportLevel};
+pub use store::{
+    AuditLog, ConsentStore, ErasedCounts, ErasureStore, FormStore, KeyStore, LegalHoldStore, Page,
+    RecordStore, RequestStore, Storage, StoreError, SubjectStore, TenantStore,
+};
+
+#[cfg(feature = "mocks")]
+pub use backup::MockBackupStore;
+#[cfg(feature = "mocks")]
+pub use clock::MockClock;
+#[cfg(feature = "mocks")]
+pub use encrypt::MockEncryptor;
+#[cfg(feature = "mocks")]
+pub use report::MockErrorReporter;
+#[cfg(feature = "mocks")]
+pub use store::{
+    MockAuditLog, MockConsentStore, MockErasureStore, MockFormStore, MockKeyStore,
+    MockLegalHoldStore, MockRecordStore, MockRequestStore, MockSubjectStore, MockTenantStore,
+};
+
+/// The set of adapters an application runs on, named once so that use cases take one type
+/// parameter instead of five. The binary's composition root and `gdpr-testkit` implement it.
+pub trait Ports: Send + Sync + 'static {
+    /// Storage and the audit log.
+    type Store: Storage + 'static;
+    /// Object storage for backups.
+    type Backups: BackupStore + 'static;
+    /// Encryption of what leaves.
+    type Encryptor: Encryptor + 'static;
+    /// The error tracker.
+    type Reporter: ErrorReporter + 'static;
+    /// The clock.
+    type Clock: Clock + 'static;
+}

@@ -1,0 +1,442 @@
+//! Storage ports. Every read and write is scoped by tenant: an id of another tenant is
+//! [`StoreError::NotFound`], exactly like an id that does not exist.
+//!
+//! Adapters keep personal fields encrypted at rest under a per-subject data key; these traits
+//! hand out and take plain domain values, so the domain never sees ciphertext.
+
+use async_trait::async_trait;
+use gdpr_audit::{AuditEvent, AuditRecord};
+use gdpr_consent::{ConsentEvent, ConsentForm, Form, Purpose, PurposeId};
+use gdpr_pii::{
+    ConsentFormId, Email, FormId, Record, RecordId, RequestId, Subject, SubjectId, Tenant, TenantId,
+};
+use gdpr_rights::{ErasureReceipt, LegalHold, SubjectRequest, Tombstone};
+use serde::Serialize;
+use uuid::Uuid;
+
+/// What storage can fail with. Messages never contain personal data.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Nothing with this id in this tenant.
+    #[error("not found")]
+    NotFound,
+    /// The write breaks a uniqueness rule; the message names the rule, not the value.
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    /// The database cannot be reached or the transaction failed; nothing was changed and
+    /// retrying may succeed.
+    #[error("storage unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Stored data cannot be read back (a ciphertext that fails to decrypt, a malformed row).
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+}
+
+/// A window of a list, in its stable order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Page {
+    /// How many items to skip.
+    pub offset: u64,
+    /// How many to return at most.
+    pub limit: u32,
+}
+
+impl Page {
+    /// Everything.
+    pub const ALL: Self = Self {
+        offset: 0,
+        limit: u32::MAX,
+    };
+
+    /// The first `limit` items.
+    #[must_use]
+    pub const fn first(limit: u32) -> Self {
+        Self { offset: 0, limit }
+    }
+}
+
+/// What an erasure removed, per place.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ErasedCounts {
+    /// Form records deleted.
+    pub records: u64,
+    /// Profile fields cleared (e-mail, name, IP: those that held a value).
+    pub personal_fields: u64,
+    /// Data keys destroyed (1, or 0 if it was already gone).
+    pub keys: u64,
+    /// Consent events deleted.
+    pub consents: u64,
+}
+
+/// Tenants.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait TenantStore: Send + Sync {
+    /// Stores a new tenant.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] if the id exists; [`StoreError::Unavailable`].
+    async fn insert_tenant(&self, tenant: &Tenant) -> Result<(), StoreError>;
+
+    /// A tenant by id.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]; [`StoreError::Unavailable`].
+    async fn get_tenant(&self, id: TenantId) -> Result<Tenant, StoreError>;
+
+    /// Every tenant, oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError>;
+}
+
+/// Data subjects' profiles.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait SubjectStore: Send + Sync {
+    /// Stores a new subject and creates their data key, in one transaction.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when the tenant already has a subject with this e-mail;
+    /// [`StoreError::Unavailable`].
+    async fn insert_subject(&self, subject: &Subject) -> Result<(), StoreError>;
+
+    /// A subject by id.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] (also for another tenant's subject); [`StoreError::Corrupt`];
+    /// [`StoreError::Unavailable`].
+    async fn get_subject(&self, tenant: TenantId, id: SubjectId) -> Result<Subject, StoreError>;
+
+    /// The tenant's subject with this (normalised) e-mail, found without storing it in clear.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`]; [`StoreError::Unavailable`].
+    async fn find_subject_by_email(
+        &self,
+        tenant: TenantId,
+        email: &Email,
+    ) -> Result<Option<Subject>, StoreError>;
+
+    /// Replaces a subject's profile.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]; [`StoreError::Conflict`] when the new e-mail is taken;
+    /// [`StoreError::Unavailable`].
+    async fn update_subject(&self, subject: &Subject) -> Result<(), StoreError>;
+
+    /// The tenant's subjects, oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`]; [`StoreError::Unavailable`].
+    async fn list_subjects(&self, tenant: TenantId, page: Page)
+    -> Result<Vec<Subject>, StoreError>;
+}
+
+/// Forms.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait FormStore: Send + Sync {
+    /// Stores a new form.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when the tenant has a form with this name;
+    /// [`StoreError::Unavailable`].
+    async fn insert_form(&self, form: &Form) -> Result<(), StoreError>;
+
+    /// A form by id.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]; [`StoreError::Unavailable`].
+    async fn get_form(&self, tenant: TenantId, id: FormId) -> Result<Form, StoreError>;
+
+    /// Replaces a form (to attach a consent form).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]; [`StoreError::Unavailable`].
+    async fn update_form(&self, form: &Form) -> Result<(), StoreError>;
+
+    /// The tenant's forms, oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn list_forms(&self, tenant: TenantId) -> Result<Vec<Form>, StoreError>;
+}
+
+/// Form records.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait RecordStore: Send + Sync {
+    /// Stores a new record.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when its subject or form is gone; [`StoreError::Unavailable`].
+    async fn insert_record(&self, record: &Record) -> Result<(), StoreError>;
+
+    /// A record by id.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]; [`StoreError::Corrupt`]; [`StoreError::Unavailable`].
+    async fn get_record(&self, tenant: TenantId, id: RecordId) -> Result<Record, StoreError>;
+
+    /// The tenant's records, oldest first, optionally only one form's and/or one subject's.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`]; [`StoreError::Unavailable`].
+    async fn list_records(
+        &self,
+        tenant: TenantId,
+        form: Option<FormId>,
+        subject: Option<SubjectId>,
+        page: Page,
+    ) -> Result<Vec<Record>, StoreError>;
+
+    /// Deletes records; ids that are not there (or not the tenant's) are skipped.
+    /// Returns how many were deleted.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] (nothing deleted).
+    async fn delete_records(&self, tenant: TenantId, ids: &[RecordId]) -> Result<u64, StoreError>;
+}
+
+/// Purposes, consent forms and the consent history.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait ConsentStore: Send + Sync {
+    /// Stores a new purpose of the tenant.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when the id exists; [`StoreError::Unavailable`].
+    async fn insert_purpose(&self, tenant: TenantId, purpose: &Purpose) -> Result<(), StoreError>;
+
+    /// A purpose by id.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]; [`StoreError::Unavailable`].
+    async fn get_purpose(&self, tenant: TenantId, id: &PurposeId) -> Result<Purpose, StoreError>;
+
+    /// The tenant's purposes, by id.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn list_purposes(&self, tenant: TenantId) -> Result<Vec<Purpose>, StoreError>;
+
+    /// Stores a consent form, or the versions it gained since it was last saved. Published
+    /// versions are immutable: the adapter never rewrites one.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when a stored version would change;
+    /// [`StoreError::Unavailable`].
+    async fn save_consent_form(&self, form: &ConsentForm) -> Result<(), StoreError>;
+
+    /// A consent form with all its versions.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]; [`StoreError::Corrupt`]; [`StoreError::Unavailable`].
+    async fn get_consent_form(
+        &self,
+        tenant: TenantId,
+        id: ConsentFormId,
+    ) -> Result<ConsentForm, StoreError>;
+
+    /// The tenant's consent forms.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn list_consent_forms(&self, tenant: TenantId) -> Result<Vec<ConsentForm>, StoreError>;
+
+    /// Appends to the history. There is no update and no delete but erasure.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the subject is gone; [`StoreError::Unavailable`].
+    async fn append_consent_event(&self, event: &ConsentEvent) -> Result<(), StoreError>;
+
+    /// A subject's history, in append order.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn consent_history(
+        &self,
+        tenant: TenantId,
+        subject: SubjectId,
+    ) -> Result<Vec<ConsentEvent>, StoreError>;
+}
+
+/// Data-subject requests.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait RequestStore: Send + Sync {
+    /// Stores a new request.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn insert_request(&self, request: &SubjectRequest) -> Result<(), StoreError>;
+
+    /// A request by id.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]; [`StoreError::Unavailable`].
+    async fn get_request(
+        &self,
+        tenant: TenantId,
+        id: RequestId,
+    ) -> Result<SubjectRequest, StoreError>;
+
+    /// Replaces a request (extension, closing).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]; [`StoreError::Unavailable`].
+    async fn update_request(&self, request: &SubjectRequest) -> Result<(), StoreError>;
+
+    /// The tenant's requests, or every tenant's with `None`, oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn list_requests(
+        &self,
+        tenant: Option<TenantId>,
+        page: Page,
+    ) -> Result<Vec<SubjectRequest>, StoreError>;
+}
+
+/// Legal holds (Art. 17(3)).
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait LegalHoldStore: Send + Sync {
+    /// Stores a new hold.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the subject is gone; [`StoreError::Unavailable`].
+    async fn insert_hold(&self, hold: &LegalHold) -> Result<(), StoreError>;
+
+    /// Replaces a hold (to release it).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]; [`StoreError::Unavailable`].
+    async fn update_hold(&self, hold: &LegalHold) -> Result<(), StoreError>;
+
+    /// A subject's holds, active and released.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn holds_of(
+        &self,
+        tenant: TenantId,
+        subject: SubjectId,
+    ) -> Result<Vec<LegalHold>, StoreError>;
+}
+
+/// Per-subject data keys. They are created with the subject and destroyed by erasure; the
+/// key material never leaves the adapter.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    /// Whether the subject's data key exists.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn has_subject_key(
+        &self,
+        tenant: TenantId,
+        subject: SubjectId,
+    ) -> Result<bool, StoreError>;
+}
+
+/// Erasure: the one transaction, the tombstone journal and the receipts.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait ErasureStore: Send + Sync {
+    /// In one transaction: deletes the subject's records, consent history and profile (every
+    /// personal field), destroys their data key, appends `tombstone` to the journal and
+    /// `audit` to the audit log. Either all of it happens or none.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the subject does not exist (or is already erased);
+    /// [`StoreError::Unavailable`] (nothing changed).
+    async fn erase_subject(
+        &self,
+        tombstone: &Tombstone,
+        audit: AuditEvent,
+    ) -> Result<ErasedCounts, StoreError>;
+
+    /// The tenant's tombstones, oldest first (replayed after a restore).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn tombstones(&self, tenant: TenantId) -> Result<Vec<Tombstone>, StoreError>;
+
+    /// Stores or replaces an erasure receipt.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn save_erasure_receipt(&self, receipt: &ErasureReceipt) -> Result<(), StoreError>;
+
+    /// A receipt by id.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]; [`StoreError::Unavailable`].
+    async fn get_erasure_receipt(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+    ) -> Result<ErasureReceipt, StoreError>;
+
+    /// Every receipt, of any tenant, with a place still planned or pending (for the retry job).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn unfinished_erasure_receipts(&self) -> Result<Vec<ErasureReceipt>, StoreError>;
+}
+
+/// The hash-chained audit log: one chain per tenant, one for system-wide events.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    /// Chains and appends an event (with [`AuditRecord::chain`]); concurrent appends to one
+    /// chain are serialised by the adapter.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn append_audit(&self, event: AuditEvent) -> Result<AuditRecord, StoreError>;
+
+    /// A chain's records in sequence order, starting after `after_seq`.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`]; [`StoreError::Unavailable`].
+    async fn audit_records(
+        &self,
+        tenant: Option<TenantId>,
+        after_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, StoreError>;
+}
+
+/// Everything storage offers, as one bound for the use cases.
+pub trait Storage:
+    TenantStore
+    + SubjectStore
+    + FormStore
+    + RecordStore
+    + ConsentStore
+    + RequestStore
+    + LegalHoldStore
+    + KeyStore
+    + ErasureStore
+    + AuditLog
+{
+}
+
+impl<T> Storage for T where
+    T: TenantStore
+        + SubjectStore
+        + FormStore
+        + RecordStore
+        + ConsentStore
+        + RequestStore
+        + LegalHoldStore
+        + KeyStore
+        + ErasureStore
+        + AuditLog
+{
+}

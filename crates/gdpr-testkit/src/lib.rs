@@ -1,0 +1,34 @@
+//! In-memory fakes of every port, builders, and fake personal data.
+//!
+//! [`InMemory`] is a [`gdpr_ports::Ports`] whose adapters keep everything in memory and behave
+//! like the real ones where it matters to the rules: tenant scoping (another tenant's id is not
+//! found), e-mail uniqueness, immutable consent-form versions, one atomic erasure, a chained
+//! audit log, objects visible only once fully written, encryption that fails closed. Each fake
+//! also lets a test reach in: make storage unavailable, make the error tracker fail, move the
+//! clock, tamper with the audit log. Use them in unit tests and when embedding the domain; never
+//! as a stand-in for an adapter's own tests.
+
+mod backup;
+mod clock;
+mod encrypt;
+pub mod fake;
+mod report;
+mod store;
+
+pub use backup::MemoryObjectStore;
+pub use clock::ManualClock;
+pub use encrypt::RecordingEncryptor;
+pub use report::RecordingErrorReporter;
+pub use store::InMemoryStore;
+
+/// The in-memory [`gdpr_ports::Ports`].
+#[derive(Debug, Clone, Copy)]
+pub struct InMemory;
+
+impl gdpr_ports::Ports for InMemory {
+    type Store = InMemoryStore;
+    type Backups = MemoryObjectStore;
+    type Encryptor = RecordingEncryptor;
+    type Reporter = RecordingErrorReporter;
+    type Clock = ManualClock;
+}

@@ -1,0 +1,610 @@
+//! Storage and the audit log in memory, behind one lock so that erasure is atomic.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+use gdpr_audit::{AuditEvent, AuditRecord};
+use gdpr_consent::{ConsentEvent, ConsentForm, Form, Purpose, PurposeId};
+use gdpr_pii::{
+    ConsentFormId, Email, FormId, Record, RecordId, RequestId, Subject, SubjectId, Tenant, TenantId,
+};
+use gdpr_ports::{
+    AuditLog, ConsentStore, ErasedCounts, ErasureStore, FormStore, KeyStore, LegalHoldStore, Page,
+    RecordStore, RequestStore, StoreError, SubjectStore, TenantStore,
+};
+use gdpr_rights::{ErasureReceipt, LegalHold, SubjectRequest, Tombstone};
+use uuid::Uuid;
+
+#[derive(Debug, Default)]
+struct State {
+    unavailable: bool,
+    tenants: Vec<Tenant>,
+    subjects: Vec<Subject>,
+    keys: BTreeSet<(TenantId, SubjectId)>,
+    forms: Vec<Form>,
+    records: Vec<Record>,
+    purposes: Vec<(TenantId, Purpose)>,
+    consent_forms: Vec<ConsentForm>,
+    consent_events: Vec<ConsentEvent>,
+    requests: Vec<SubjectRequest>,
+    holds: Vec<LegalHold>,
+    tombstones: Vec<Tombstone>,
+    receipts: Vec<ErasureReceipt>,
+    audit: BTreeMap<Option<TenantId>, Vec<AuditRecord>>,
+}
+
+impl State {
+    fn append_audit(&mut self, event: AuditEvent) -> AuditRecord {
+        let chain = self.audit.entry(event.tenant).or_default();
+        let record = AuditRecord::chain(chain.last(), event);
+        chain.push(record.clone());
+        record
+    }
+
+    fn subject_exists(&self, tenant: TenantId, id: SubjectId) -> bool {
+        self.subjects
+            .iter()
+            .any(|s| s.tenant == tenant && s.id == id)
+    }
+}
+
+/// Every storage port and the audit log, in memory. Clones share the same data.
+#[derive(Debug, Clone, Default)]
+pub struct InMemoryStore(Arc<Mutex<State>>);
+
+fn paged<T: Clone>(items: impl Iterator<Item = T>, page: Page) -> Vec<T> {
+    items
+        .skip(usize::try_from(page.offset).unwrap_or(usize::MAX))
+        .take(page.limit as usize)
+        .collect()
+}
+
+impl InMemoryStore {
+    /// The state, or `Unavailable` while the store is switched off.
+    fn state(&self) -> Result<MutexGuard<'_, State>, StoreError> {
+        let state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.unavailable {
+            return Err(StoreError::Unavailable(
+                "in-memory store switched off".into(),
+            ));
+        }
+        Ok(state)
+    }
+
+    /// Makes every call fail with [`StoreError::Unavailable`] (or work again).
+    pub fn set_unavailable(&self, unavailable: bool) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .unavailable = unavailable;
+    }
+
+    /// Lets a test rewrite a chain of the audit log behind the application's back.
+    pub fn tamper_with_audit(
+        &self,
+        tenant: Option<TenantId>,
+        edit: impl FnOnce(&mut Vec<AuditRecord>),
+    ) {
+        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        edit(state.audit.entry(tenant).or_default());
+    }
+
+    /// How many rows of any kind mention this subject (0 once erased, tombstones and receipts
+    /// aside). For tests that check erasure left nothing behind.
+    #[must_use]
+    pub fn rows_about(&self, tenant: TenantId, subject: SubjectId) -> usize {
+        let s = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        s.subjects
+            .iter()
+            .filter(|x| x.tenant == tenant && x.id == subject)
+            .count()
+            + s.keys.iter().filter(|k| **k == (tenant, subject)).count()
+            + s.records
+                .iter()
+                .filter(|r| r.tenant == tenant && r.subject == subject)
+                .count()
+            + s.consent_events
+                .iter()
+                .filter(|e| e.tenant == tenant && e.subject == subject)
+                .count()
+    }
+}
+
+#[async_trait]
+impl TenantStore for InMemoryStore {
+    async fn insert_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        if s.tenants.iter().any(|t| t.id == tenant.id) {
+            return Err(StoreError::Conflict("tenant id already exists"));
+        }
+        s.tenants.push(tenant.clone());
+        Ok(())
+    }
+
+    async fn get_tenant(&self, id: TenantId) -> Result<Tenant, StoreError> {
+        let s = self.state()?;
+        s.tenants
+            .iter()
+            .find(|t| t.id == id)
+            .cloned()
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        Ok(self.state()?.tenants.clone())
+    }
+}
+
+#[async_trait]
+impl SubjectStore for InMemoryStore {
+    async fn insert_subject(&self, subject: &Subject) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        let taken = subject.email.as_ref().is_some_and(|email| {
+            s.subjects
+                .iter()
+                .any(|x| x.tenant == subject.tenant && x.email.as_ref() == Some(email))
+        });
+        if taken {
+            return Err(StoreError::Conflict(
+                "a subject with this e-mail already exists",
+            ));
+        }
+        s.keys.insert((subject.tenant, subject.id));
+        s.subjects.push(subject.clone());
+        Ok(())
+    }
+
+    async fn get_subject(&self, tenant: TenantId, id: SubjectId) -> Result<Subject, StoreError> {
+        let s = self.state()?;
+        s.subjects
+            .iter()
+            .find(|x| x.tenant == tenant && x.id == id)
+            .cloned()
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn find_subject_by_email(
+        &self,
+        tenant: TenantId,
+        email: &Email,
+    ) -> Result<Option<Subject>, StoreError> {
+        let s = self.state()?;
+        Ok(s.subjects
+            .iter()
+            .find(|x| x.tenant == tenant && x.email.as_ref() == Some(email))
+            .cloned())
+    }
+
+    async fn update_subject(&self, subject: &Subject) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        let taken = subject.email.as_ref().is_some_and(|email| {
+            s.subjects.iter().any(|x| {
+                x.tenant == subject.tenant && x.id != subject.id && x.email.as_ref() == Some(email)
+            })
+        });
+        if taken {
+            return Err(StoreError::Conflict(
+                "a subject with this e-mail already exists",
+            ));
+        }
+        let slot = s
+            .subjects
+            .iter_mut()
+            .find(|x| x.tenant == subject.tenant && x.id == subject.id)
+            .ok_or(StoreError::NotFound)?;
+        *slot = subject.clone();
+        Ok(())
+    }
+
+    async fn list_subjects(
+        &self,
+        tenant: TenantId,
+        page: Page,
+    ) -> Result<Vec<Subject>, StoreError> {
+        let s = self.state()?;
+        Ok(paged(
+            s.subjects.iter().filter(|x| x.tenant == tenant).cloned(),
+            page,
+        ))
+    }
+}
+
+#[async_trait]
+impl FormStore for InMemoryStore {
+    async fn insert_form(&self, form: &Form) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        if s.forms
+            .iter()
+            .any(|f| f.tenant == form.tenant && f.name == form.name)
+        {
+            return Err(StoreError::Conflict("a form with this name already exists"));
+        }
+        s.forms.push(form.clone());
+        Ok(())
+    }
+
+    async fn get_form(&self, tenant: TenantId, id: FormId) -> Result<Form, StoreError> {
+        let s = self.state()?;
+        s.forms
+            .iter()
+            .find(|f| f.tenant == tenant && f.id == id)
+            .cloned()
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn update_form(&self, form: &Form) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        let slot = s
+            .forms
+            .iter_mut()
+            .find(|f| f.tenant == form.tenant && f.id == form.id)
+            .ok_or(StoreError::NotFound)?;
+        *slot = form.clone();
+        Ok(())
+    }
+
+    async fn list_forms(&self, tenant: TenantId) -> Result<Vec<Form>, StoreError> {
+        Ok(self
+            .state()?
+            .forms
+            .iter()
+            .filter(|f| f.tenant == tenant)
+            .cloned()
+            .collect())
+    }
+}
+
+#[async_trait]
+impl RecordStore for InMemoryStore {
+    async fn insert_record(&self, record: &Record) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        let form_exists = s
+            .forms
+            .iter()
+            .any(|f| f.tenant == record.tenant && f.id == record.form);
+        if !s.subject_exists(record.tenant, record.subject) || !form_exists {
+            return Err(StoreError::NotFound);
+        }
+        s.records.push(record.clone());
+        Ok(())
+    }
+
+    async fn get_record(&self, tenant: TenantId, id: RecordId) -> Result<Record, StoreError> {
+        let s = self.state()?;
+        s.records
+            .iter()
+            .find(|r| r.tenant == tenant && r.id == id)
+            .cloned()
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn list_records(
+        &self,
+        tenant: TenantId,
+        form: Option<FormId>,
+        subject: Option<SubjectId>,
+        page: Page,
+    ) -> Result<Vec<Record>, StoreError> {
+        let s = self.state()?;
+        let matching = s.records.iter().filter(|r| {
+            r.tenant == tenant
+                && form.is_none_or(|f| f == r.form)
+                && subject.is_none_or(|x| x == r.subject)
+        });
+        Ok(paged(matching.cloned(), page))
+    }
+
+    async fn delete_records(&self, tenant: TenantId, ids: &[RecordId]) -> Result<u64, StoreError> {
+        let mut s = self.state()?;
+        let before = s.records.len();
+        s.records
+            .retain(|r| !(r.tenant == tenant && ids.contains(&r.id)));
+        Ok((before - s.records.len()) as u64)
+    }
+}
+
+#[async_trait]
+impl ConsentStore for InMemoryStore {
+    async fn insert_purpose(&self, tenant: TenantId, purpose: &Purpose) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        if s.purposes
+            .iter()
+            .any(|(t, p)| *t == tenant && p.id == purpose.id)
+        {
+            return Err(StoreError::Conflict(
+                "a purpose with this id already exists",
+            ));
+        }
+        s.purposes.push((tenant, purpose.clone()));
+        Ok(())
+    }
+
+    async fn get_purpose(&self, tenant: TenantId, id: &PurposeId) -> Result<Purpose, StoreError> {
+        let s = self.state()?;
+        s.purposes
+            .iter()
+            .find(|(t, p)| *t == tenant && &p.id == id)
+            .map(|(_, p)| p.clone())
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn list_purposes(&self, tenant: TenantId) -> Result<Vec<Purpose>, StoreError> {
+        let s = self.state()?;
+        let mut list: Vec<Purpose> = s
+            .purposes
+            .iter()
+            .filter(|(t, _)| *t == tenant)
+            .map(|(_, p)| p.clone())
+            .collect();
+        list.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(list)
+    }
+
+    async fn save_consent_form(&self, form: &ConsentForm) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        if let Some(stored) = s.consent_forms.iter_mut().find(|f| f.id == form.id) {
+            if stored.tenant != form.tenant {
+                return Err(StoreError::NotFound);
+            }
+            let unchanged = stored
+                .versions()
+                .iter()
+                .zip(form.versions())
+                .all(|(old, new)| old == new);
+            if !unchanged || form.versions().len() < stored.versions().len() {
+                return Err(StoreError::Conflict(
+                    "published consent-form versions are immutable",
+                ));
+            }
+            *stored = form.clone();
+        } else {
+            s.consent_forms.push(form.clone());
+        }
+        Ok(())
+    }
+
+    async fn get_consent_form(
+        &self,
+        tenant: TenantId,
+        id: ConsentFormId,
+    ) -> Result<ConsentForm, StoreError> {
+        let s = self.state()?;
+        s.consent_forms
+            .iter()
+            .find(|f| f.tenant == tenant && f.id == id)
+            .cloned()
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn list_consent_forms(&self, tenant: TenantId) -> Result<Vec<ConsentForm>, StoreError> {
+        Ok(self
+            .state()?
+            .consent_forms
+            .iter()
+            .filter(|f| f.tenant == tenant)
+            .cloned()
+            .collect())
+    }
+
+    async fn append_consent_event(&self, event: &ConsentEvent) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        if !s.subject_exists(event.tenant, event.subject) {
+            return Err(StoreError::NotFound);
+        }
+        s.consent_events.push(event.clone());
+        Ok(())
+    }
+
+    async fn consent_history(
+        &self,
+        tenant: TenantId,
+        subject: SubjectId,
+    ) -> Result<Vec<ConsentEvent>, StoreError> {
+        let s = self.state()?;
+        Ok(s.consent_events
+            .iter()
+            .filter(|e| e.tenant == tenant && e.subject == subject)
+            .cloned()
+            .collect())
+    }
+}
+
+#[async_trait]
+impl RequestStore for InMemoryStore {
+    async fn insert_request(&self, request: &SubjectRequest) -> Result<(), StoreError> {
+        self.state()?.requests.push(request.clone());
+        Ok(())
+    }
+
+    async fn get_request(
+        &self,
+        tenant: TenantId,
+        id: RequestId,
+    ) -> Result<SubjectRequest, StoreError> {
+        let s = self.state()?;
+        s.requests
+            .iter()
+            .find(|r| r.tenant == tenant && r.id == id)
+            .cloned()
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn update_request(&self, request: &SubjectRequest) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        let slot = s
+            .requests
+            .iter_mut()
+            .find(|r| r.tenant == request.tenant && r.id == request.id)
+            .ok_or(StoreError::NotFound)?;
+        *slot = request.clone();
+        Ok(())
+    }
+
+    async fn list_requests(
+        &self,
+        tenant: Option<TenantId>,
+        page: Page,
+    ) -> Result<Vec<SubjectRequest>, StoreError> {
+        let s = self.state()?;
+        let matching = s
+            .requests
+            .iter()
+            .filter(|r| tenant.is_none_or(|t| t == r.tenant));
+        Ok(paged(matching.cloned(), page))
+    }
+}
+
+#[async_trait]
+impl LegalHoldStore for InMemoryStore {
+    async fn insert_hold(&self, hold: &LegalHold) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        if !s.subject_exists(hold.tenant, hold.subject) {
+            return Err(StoreError::NotFound);
+        }
+        s.holds.push(hold.clone());
+        Ok(())
+    }
+
+    async fn update_hold(&self, hold: &LegalHold) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        let slot = s
+            .holds
+            .iter_mut()
+            .find(|h| h.tenant == hold.tenant && h.id == hold.id)
+            .ok_or(StoreError::NotFound)?;
+        *slot = hold.clone();
+        Ok(())
+    }
+
+    async fn holds_of(
+        &self,
+        tenant: TenantId,
+        subject: SubjectId,
+    ) -> Result<Vec<LegalHold>, StoreError> {
+        let s = self.state()?;
+        Ok(s.holds
+            .iter()
+            .filter(|h| h.tenant == tenant && h.subject == subject)
+            .cloned()
+            .collect())
+    }
+}
+
+#[async_trait]
+impl KeyStore for InMemoryStore {
+    async fn has_subject_key(
+        &self,
+        tenant: TenantId,
+        subject: SubjectId,
+    ) -> Result<bool, StoreError> {
+        Ok(self.state()?.keys.contains(&(tenant, subject)))
+    }
+}
+
+#[async_trait]
+impl ErasureStore for InMemoryStore {
+    async fn erase_subject(
+        &self,
+        tombstone: &Tombstone,
+        audit: AuditEvent,
+    ) -> Result<ErasedCounts, StoreError> {
+        // One lock held for the whole erasure: the in-memory equivalent of one transaction.
+        let mut s = self.state()?;
+        let (tenant, subject) = (tombstone.tenant, tombstone.subject);
+        let index = s
+            .subjects
+            .iter()
+            .position(|x| x.tenant == tenant && x.id == subject)
+            .ok_or(StoreError::NotFound)?;
+        let profile = s.subjects.remove(index);
+        let personal_fields = u64::from(profile.email.is_some())
+            + u64::from(profile.full_name.is_some())
+            + u64::from(profile.ip_address.is_some());
+        let before = s.records.len();
+        s.records
+            .retain(|r| !(r.tenant == tenant && r.subject == subject));
+        let records = (before - s.records.len()) as u64;
+        let before = s.consent_events.len();
+        s.consent_events
+            .retain(|e| !(e.tenant == tenant && e.subject == subject));
+        let consents = (before - s.consent_events.len()) as u64;
+        let keys = u64::from(s.keys.remove(&(tenant, subject)));
+        s.tombstones.push(*tombstone);
+        s.append_audit(audit);
+        Ok(ErasedCounts {
+            records,
+            personal_fields,
+            keys,
+            consents,
+        })
+    }
+
+    async fn tombstones(&self, tenant: TenantId) -> Result<Vec<Tombstone>, StoreError> {
+        Ok(self
+            .state()?
+            .tombstones
+            .iter()
+            .filter(|t| t.tenant == tenant)
+            .copied()
+            .collect())
+    }
+
+    async fn save_erasure_receipt(&self, receipt: &ErasureReceipt) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        match s.receipts.iter_mut().find(|r| r.id == receipt.id) {
+            Some(slot) => *slot = receipt.clone(),
+            None => s.receipts.push(receipt.clone()),
+        }
+        Ok(())
+    }
+
+    async fn get_erasure_receipt(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+    ) -> Result<ErasureReceipt, StoreError> {
+        let s = self.state()?;
+        s.receipts
+            .iter()
+            .find(|r| r.tenant == tenant && r.id == id)
+            .cloned()
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn unfinished_erasure_receipts(&self) -> Result<Vec<ErasureReceipt>, StoreError> {
+        let s = self.state()?;
+        Ok(s.receipts
+            .iter()
+            .filter(|r| !r.unfinished().is_empty())
+            .cloned()
+            .collect())
+    }
+}
+
+#[async_trait]
+impl AuditLog for InMemoryStore {
+    async fn append_audit(&self, event: AuditEvent) -> Result<AuditRecord, StoreError> {
+        Ok(self.state()?.append_audit(event))
+    }
+
+    async fn audit_records(
+        &self,
+        tenant: Option<TenantId>,
+        after_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let s = self.state()?;
+        Ok(s.audit
+            .get(&tenant)
+            .map(|chain| {
+                chain
+                    .iter()
+                    .filter(|r| r.seq > after_seq)
+                    .take(limit as usize)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+}
