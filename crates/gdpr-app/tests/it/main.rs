@@ -3,6 +3,7 @@
 
 mod audit;
 mod backups;
+mod config;
 mod consent;
 mod erasure;
 mod export;
