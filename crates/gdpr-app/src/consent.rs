@@ -151,13 +151,8 @@ impl<P: Ports> App<P> {
         action: ConsentAction,
         how: GiveConsent,
     ) -> Result<ConsentReceipt, AppError> {
-        self.load_subject(ctx, subject).await?;
+        let history = self.history_of(ctx, subject).await?;
         let form = self.consent_form(ctx, form).await?;
-        let history = self
-            .store
-            .consent_history(ctx.tenant, subject)
-            .await
-            .map_err(AppError::store)?;
         let mut version = how.version;
         if action == ConsentAction::Withdrawn {
             // Withdrawal applies to whatever version was last consented to.
@@ -237,6 +232,22 @@ impl<P: Ports> App<P> {
         ))
     }
 
+    /// A subject's consent history, in append order.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] for the subject; storage errors.
+    pub(crate) async fn history_of(
+        &self,
+        ctx: Ctx,
+        subject: SubjectId,
+    ) -> Result<Vec<ConsentEvent>, AppError> {
+        self.load_subject(ctx, subject).await?;
+        self.store
+            .consent_history(ctx.tenant, subject)
+            .await
+            .map_err(AppError::store)
+    }
+
     /// Where a subject stands with each of the tenant's consent forms.
     ///
     /// # Errors
@@ -246,12 +257,7 @@ impl<P: Ports> App<P> {
         ctx: Ctx,
         subject: SubjectId,
     ) -> Result<Vec<ConsentView>, AppError> {
-        self.load_subject(ctx, subject).await?;
-        let history = self
-            .store
-            .consent_history(ctx.tenant, subject)
-            .await
-            .map_err(AppError::store)?;
+        let history = self.history_of(ctx, subject).await?;
         Ok(self
             .consent_forms(ctx)
             .await?
@@ -291,12 +297,7 @@ impl<P: Ports> App<P> {
         ctx: Ctx,
         subject: SubjectId,
     ) -> Result<Vec<ConsentReceipt>, AppError> {
-        self.load_subject(ctx, subject).await?;
-        let history = self
-            .store
-            .consent_history(ctx.tenant, subject)
-            .await
-            .map_err(AppError::store)?;
+        let history = self.history_of(ctx, subject).await?;
         let forms = self.consent_forms(ctx).await?;
         let mut receipts = Vec::with_capacity(history.len());
         for event in &history {
