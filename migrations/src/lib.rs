@@ -1,6 +1,21 @@
-//! Database schema migrations for `gdpr-store-seaorm`.
+//! Database schema migrations for `gdpr-store-seaorm`, on SQLite and PostgreSQL.
 //!
-//! This crate will own every schema change, as SeaORM migrations, applied by `gdpr migrate` and
-//! on server start. It holds no migration yet: the storage adapter that needs them is built in
-//! its own issue, and it will add `sea-orm-migration` here then, not before, so that the domain
-//! crates build without it.
+//! Migrations only ever add: a released migration is never edited, so every deployment walks
+//! the same path. `gdpr migrate` applies them, and so does the server on start unless told not
+//! to. This crate knows tables and columns, nothing of the domain.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261127_000001_initial;
+
+pub use sea_orm_migration::MigratorTrait;
+
+/// Every migration, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261127_000001_initial::Migration)]
+    }
+}

@@ -9,6 +9,10 @@ use gdpr_rights::RequestError;
 /// Why a use case refused or failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
+    /// The credentials are missing, malformed, unknown or revoked. Says nothing more, so as not
+    /// to help a guesser.
+    #[error("invalid or revoked API key")]
+    Unauthorized,
     /// Nothing with this id in the caller's tenant (other tenants' ids included).
     #[error("{0} not found")]
     NotFound(&'static str),

@@ -10,12 +10,14 @@
 //! This crate must not name an adapter, a database, an HTTP framework or a runtime.
 
 mod audit;
+mod auth;
 mod backups;
 mod consent;
 mod erasure;
 mod error;
 mod export;
 mod forms;
+mod jobs;
 mod register;
 mod requests;
 mod subjects;
@@ -27,12 +29,14 @@ use gdpr_ports::{AuditLog, Clock, Ports};
 use gdpr_retention::RetentionSettings;
 use serde::Serialize;
 
+pub use auth::{Authenticated, IssuedKey, TOKEN_PREFIX};
 pub use backups::{BackupLayout, PruneReport};
 pub use consent::{ConsentView, GiveConsent};
 pub use erasure::{BatchPlan, RetryReport};
 pub use error::AppError;
 pub use export::{EXPORT_SCHEMA_VERSION, ExportBundle};
 pub use gdpr_ports as ports;
+pub use jobs::{JobKind, JobRun, LEASE as JOB_LEASE};
 pub use register::{ProcessingActivity, Register};
 pub use requests::RequestView;
 pub use subjects::{NewSubject, Rectification};

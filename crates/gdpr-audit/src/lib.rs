@@ -35,6 +35,8 @@ pub enum Actor {
 #[allow(missing_docs, reason = "each variant's name says what it records")]
 pub enum AuditAction {
     TenantCreated,
+    ApiKeyCreated,
+    ApiKeyRevoked,
     SubjectCreated,
     SubjectViewed,
     SubjectLookedUp,

@@ -12,12 +12,14 @@
 mod backup;
 mod clock;
 mod encrypt;
+mod jobs;
 mod report;
 mod store;
 
 pub use backup::{BackupError, BackupStore, ByteStream, ObjectMeta};
 pub use clock::Clock;
 pub use encrypt::{EncryptError, Encryptor, Recipients};
+pub use jobs::{ApiKeyRecord, ApiKeyStore, Job, JobQueue, JobState, JobStatus};
 pub use report::{ErrorReport, ErrorReporter, ForgetOutcome, ReportError, ReportLevel};
 pub use store::{
     AuditLog, ConsentStore, ErasedCounts, ErasureStore, FormStore, KeyStore, LegalHoldStore, Page,
@@ -30,6 +32,8 @@ pub use backup::MockBackupStore;
 pub use clock::MockClock;
 #[cfg(feature = "mocks")]
 pub use encrypt::MockEncryptor;
+#[cfg(feature = "mocks")]
+pub use jobs::{MockApiKeyStore, MockJobQueue};
 #[cfg(feature = "mocks")]
 pub use report::MockErrorReporter;
 #[cfg(feature = "mocks")]

@@ -414,7 +414,9 @@ pub trait AuditLog: Send + Sync {
 
 /// Everything storage offers, as one bound for the use cases.
 pub trait Storage:
-    TenantStore
+    crate::ApiKeyStore
+    + crate::JobQueue
+    + TenantStore
     + SubjectStore
     + FormStore
     + RecordStore
@@ -428,7 +430,9 @@ pub trait Storage:
 }
 
 impl<T> Storage for T where
-    T: TenantStore
+    T: crate::ApiKeyStore
+        + crate::JobQueue
+        + TenantStore
         + SubjectStore
         + FormStore
         + RecordStore

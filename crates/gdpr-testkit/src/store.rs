@@ -7,13 +7,16 @@ use async_trait::async_trait;
 use gdpr_audit::{AuditEvent, AuditRecord};
 use gdpr_consent::{ConsentEvent, ConsentForm, Form, Purpose, PurposeId};
 use gdpr_pii::{
-    ConsentFormId, Email, FormId, Record, RecordId, RequestId, Subject, SubjectId, Tenant, TenantId,
+    ApiKeyId, ConsentFormId, Email, FormId, Record, RecordId, RequestId, Subject, SubjectId,
+    Tenant, TenantId,
 };
 use gdpr_ports::{
-    AuditLog, ConsentStore, ErasedCounts, ErasureStore, FormStore, KeyStore, LegalHoldStore, Page,
-    RecordStore, RequestStore, StoreError, SubjectStore, TenantStore,
+    ApiKeyRecord, ApiKeyStore, AuditLog, ConsentStore, ErasedCounts, ErasureStore, FormStore, Job,
+    JobQueue, JobState, JobStatus, KeyStore, LegalHoldStore, Page, RecordStore, RequestStore,
+    StoreError, SubjectStore, TenantStore,
 };
 use gdpr_rights::{ErasureReceipt, LegalHold, SubjectRequest, Tombstone};
+use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 #[derive(Debug, Default)]
@@ -32,6 +35,17 @@ struct State {
     tombstones: Vec<Tombstone>,
     receipts: Vec<ErasureReceipt>,
     audit: BTreeMap<Option<TenantId>, Vec<AuditRecord>>,
+    api_keys: Vec<ApiKeyRecord>,
+    jobs: Vec<JobRow>,
+}
+
+#[derive(Debug, Clone)]
+struct JobRow {
+    job: Job,
+    state: JobState,
+    run_at: OffsetDateTime,
+    claimed_at: Option<OffsetDateTime>,
+    last_error: Option<String>,
 }
 
 impl State {
@@ -606,5 +620,158 @@ impl AuditLog for InMemoryStore {
                     .collect()
             })
             .unwrap_or_default())
+    }
+}
+
+#[async_trait]
+impl ApiKeyStore for InMemoryStore {
+    async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError> {
+        self.state()?.api_keys.push(key.clone());
+        Ok(())
+    }
+
+    async fn get_api_key(&self, id: ApiKeyId) -> Result<ApiKeyRecord, StoreError> {
+        let s = self.state()?;
+        s.api_keys
+            .iter()
+            .find(|k| k.id == id)
+            .cloned()
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn revoke_api_key(
+        &self,
+        tenant: TenantId,
+        id: ApiKeyId,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        let key = s
+            .api_keys
+            .iter_mut()
+            .find(|k| k.tenant == tenant && k.id == id)
+            .ok_or(StoreError::NotFound)?;
+        key.revoked_at.get_or_insert(at);
+        Ok(())
+    }
+
+    async fn list_api_keys(&self, tenant: TenantId) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        Ok(self
+            .state()?
+            .api_keys
+            .iter()
+            .filter(|k| k.tenant == tenant)
+            .cloned()
+            .collect())
+    }
+}
+
+#[async_trait]
+impl JobQueue for InMemoryStore {
+    async fn enqueue(
+        &self,
+        id: Uuid,
+        kind: &str,
+        payload: &str,
+        run_at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let mut s = self.state()?;
+        if s.jobs.iter().any(|j| j.job.id == id) {
+            return Ok(false);
+        }
+        s.jobs.push(JobRow {
+            job: Job {
+                id,
+                kind: kind.to_owned(),
+                payload: payload.to_owned(),
+                attempts: 0,
+                progress: (0, 0),
+            },
+            state: JobState::Queued,
+            run_at,
+            claimed_at: None,
+            last_error: None,
+        });
+        Ok(true)
+    }
+
+    async fn claim(
+        &self,
+        _worker: &str,
+        now: OffsetDateTime,
+        lease: Duration,
+    ) -> Result<Option<Job>, StoreError> {
+        let mut s = self.state()?;
+        let due = s
+            .jobs
+            .iter_mut()
+            .filter(|j| match j.state {
+                JobState::Queued => j.run_at <= now,
+                JobState::Running => j.claimed_at.is_some_and(|c| c + lease < now),
+                JobState::Done | JobState::Failed => false,
+            })
+            .min_by_key(|j| j.run_at);
+        Ok(due.map(|row| {
+            row.state = JobState::Running;
+            row.claimed_at = Some(now);
+            row.job.attempts += 1;
+            row.job.clone()
+        }))
+    }
+
+    async fn record_progress(&self, id: Uuid, done: u64, total: u64) -> Result<(), StoreError> {
+        self.with_job(id, |row| row.job.progress = (done, total))
+    }
+
+    async fn complete(&self, id: Uuid) -> Result<(), StoreError> {
+        self.with_job(id, |row| row.state = JobState::Done)
+    }
+
+    async fn fail(
+        &self,
+        id: Uuid,
+        error: &str,
+        retry_at: Option<OffsetDateTime>,
+    ) -> Result<(), StoreError> {
+        self.with_job(id, |row| {
+            row.last_error = Some(error.to_owned());
+            match retry_at {
+                Some(at) => {
+                    row.state = JobState::Queued;
+                    row.run_at = at;
+                }
+                None => row.state = JobState::Failed,
+            }
+        })
+    }
+
+    async fn job(&self, id: Uuid) -> Result<JobStatus, StoreError> {
+        let s = self.state()?;
+        let row = s
+            .jobs
+            .iter()
+            .find(|j| j.job.id == id)
+            .ok_or(StoreError::NotFound)?;
+        Ok(JobStatus {
+            id,
+            kind: row.job.kind.clone(),
+            state: row.state,
+            attempts: row.job.attempts,
+            progress: row.job.progress,
+            last_error: row.last_error.clone(),
+        })
+    }
+}
+
+impl InMemoryStore {
+    fn with_job(&self, id: Uuid, change: impl FnOnce(&mut JobRow)) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        let row = s
+            .jobs
+            .iter_mut()
+            .find(|j| j.job.id == id)
+            .ok_or(StoreError::NotFound)?;
+        change(row);
+        Ok(())
     }
 }

@@ -1,0 +1,166 @@
+//! Durable background work and API keys: the infrastructure ports the service needs besides
+//! the domain's storage.
+
+use async_trait::async_trait;
+use gdpr_pii::{ApiKeyId, TenantId};
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::StoreError;
+
+/// A job as a worker sees it once claimed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    /// The job.
+    pub id: Uuid,
+    /// What to do (`erasure-retry`, `backup`, ...).
+    pub kind: String,
+    /// Its parameters, as JSON text (ids and counts only).
+    pub payload: String,
+    /// How many times it has been claimed, this time included.
+    pub attempts: u32,
+    /// Progress recorded so far: (done, total).
+    pub progress: (u64, u64),
+}
+
+/// A job's state, as an operator sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobState {
+    /// Waiting for its time or a worker.
+    Queued,
+    /// Claimed by a worker whose lease has not run out.
+    Running,
+    /// Finished.
+    Done,
+    /// Given up on.
+    Failed,
+}
+
+/// A job's status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobStatus {
+    /// The job.
+    pub id: Uuid,
+    /// What it does.
+    pub kind: String,
+    /// Where it stands.
+    pub state: JobState,
+    /// Claims so far.
+    pub attempts: u32,
+    /// (done, total).
+    pub progress: (u64, u64),
+    /// The last failure, without personal data.
+    pub last_error: Option<String>,
+}
+
+/// A durable queue of background jobs. Several workers (server replicas) may claim from one
+/// queue: each job is claimed by one worker at a time, and a job whose worker died is claimed
+/// again once its lease runs out.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait JobQueue: Send + Sync {
+    /// Queues a job with a caller-chosen id; queuing the same id twice queues it once (so
+    /// replicas scheduling the same daily job agree). Returns whether it was newly queued.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn enqueue(
+        &self,
+        id: Uuid,
+        kind: &str,
+        payload: &str,
+        run_at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
+    /// Claims the oldest due job for `worker`, or a running one whose lease (`lease` after its
+    /// claim) has expired.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn claim(
+        &self,
+        worker: &str,
+        now: OffsetDateTime,
+        lease: Duration,
+    ) -> Result<Option<Job>, StoreError>;
+
+    /// Records progress, so that a resumed job knows where it was.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]; [`StoreError::Unavailable`].
+    async fn record_progress(&self, id: Uuid, done: u64, total: u64) -> Result<(), StoreError>;
+
+    /// Marks a job done.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]; [`StoreError::Unavailable`].
+    async fn complete(&self, id: Uuid) -> Result<(), StoreError>;
+
+    /// Records a failure: queued again at `retry_at`, or failed for good with `None`.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]; [`StoreError::Unavailable`].
+    async fn fail(
+        &self,
+        id: Uuid,
+        error: &str,
+        retry_at: Option<OffsetDateTime>,
+    ) -> Result<(), StoreError>;
+
+    /// A job's status.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]; [`StoreError::Unavailable`].
+    async fn job(&self, id: Uuid) -> Result<JobStatus, StoreError>;
+}
+
+/// An API key as stored: its secret only as a hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    /// The key's id (the public part of the token).
+    pub id: ApiKeyId,
+    /// The one tenant it opens.
+    pub tenant: TenantId,
+    /// SHA-256 of the secret part.
+    pub secret_hash: [u8; 32],
+    /// Whether it may only read.
+    pub read_only: bool,
+    /// When it was created.
+    pub created_at: OffsetDateTime,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// API keys.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait ApiKeyStore: Send + Sync {
+    /// Stores a new key.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError>;
+
+    /// A key by id, of any tenant (authentication does not know the tenant yet).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]; [`StoreError::Unavailable`].
+    async fn get_api_key(&self, id: ApiKeyId) -> Result<ApiKeyRecord, StoreError>;
+
+    /// Revokes a key of the tenant.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]; [`StoreError::Unavailable`].
+    async fn revoke_api_key(
+        &self,
+        tenant: TenantId,
+        id: ApiKeyId,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// The tenant's keys, oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn list_api_keys(&self, tenant: TenantId) -> Result<Vec<ApiKeyRecord>, StoreError>;
+}

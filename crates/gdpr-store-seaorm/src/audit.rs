@@ -1,0 +1,91 @@
+//! The audit log's storage: one chain per tenant (and `system`), appended with the domain's own
+//! chaining function, so any adapter computes the same hashes.
+
+use async_trait::async_trait;
+use gdpr_audit::{AuditEvent, AuditRecord};
+use gdpr_pii::TenantId;
+use gdpr_ports::{AuditLog, StoreError};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+
+use crate::entity::audit_entry;
+use crate::{SeaOrmStore, from_json, is_unique_violation, to_json, unavailable};
+
+/// How many times an append is retried when another writer took the same sequence number.
+pub(crate) const APPEND_RETRIES: usize = 20;
+
+pub(crate) fn chain_key(tenant: Option<TenantId>) -> String {
+    tenant.map_or_else(|| "system".to_owned(), |t| t.to_string())
+}
+
+/// Appends `event` to its chain on `c` (a connection or a transaction). A concurrent append to
+/// the same chain makes this fail with a unique violation: the caller retries.
+pub(crate) async fn append_in<C: ConnectionTrait>(
+    c: &C,
+    event: AuditEvent,
+) -> Result<AuditRecord, DbErr> {
+    let chain = chain_key(event.tenant);
+    let last = audit_entry::Entity::find()
+        .filter(audit_entry::Column::Chain.eq(chain.clone()))
+        .order_by_desc(audit_entry::Column::Seq)
+        .limit(1)
+        .one(c)
+        .await?;
+    let previous = match last {
+        Some(row) => Some(
+            record_of(&row).map_err(|_| DbErr::Custom("stored audit record unreadable".into()))?,
+        ),
+        None => None,
+    };
+    let record = AuditRecord::chain(previous.as_ref(), event);
+    audit_entry::ActiveModel {
+        chain: Set(chain),
+        seq: Set(i64::try_from(record.seq).unwrap_or(i64::MAX)),
+        body: Set(to_json(&record)),
+    }
+    .insert(c)
+    .await?;
+    Ok(record)
+}
+
+/// A stored record; its position is the row's, so that moving a row is seen as tampering.
+fn record_of(row: &audit_entry::Model) -> Result<AuditRecord, StoreError> {
+    let mut record: AuditRecord = from_json(&row.body, "an audit record")?;
+    record.seq = u64::try_from(row.seq).unwrap_or_default();
+    Ok(record)
+}
+
+#[async_trait]
+impl AuditLog for SeaOrmStore {
+    async fn append_audit(&self, event: AuditEvent) -> Result<AuditRecord, StoreError> {
+        let mut attempt = 0;
+        loop {
+            match append_in(&self.db, event.clone()).await {
+                Ok(record) => return Ok(record),
+                Err(e) if is_unique_violation(&e) && attempt < APPEND_RETRIES => attempt += 1,
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+    }
+
+    async fn audit_records(
+        &self,
+        tenant: Option<TenantId>,
+        after_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        audit_entry::Entity::find()
+            .filter(audit_entry::Column::Chain.eq(chain_key(tenant)))
+            .filter(audit_entry::Column::Seq.gt(i64::try_from(after_seq).unwrap_or(i64::MAX)))
+            .order_by_asc(audit_entry::Column::Seq)
+            .limit(u64::from(limit))
+            .all(&self.db)
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .map(record_of)
+            .collect()
+    }
+}

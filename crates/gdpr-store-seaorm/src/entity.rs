@@ -1,0 +1,176 @@
+//! The tables, as SeaORM entities. Times are Unix nanoseconds (`i64`), so they round-trip
+//! exactly on SQLite and PostgreSQL alike; domain values with structure are JSON text;
+//! personal fields are only ever ciphertext (`*_ct`, `sealed`).
+
+macro_rules! entity {
+    ($module:ident, $table:literal, { $($body:tt)* }) => {
+        #[doc = concat!("The `", $table, "` table.")]
+        #[allow(unreachable_pub, missing_docs, reason = "SeaORM's derives generate public items")]
+        pub(crate) mod $module {
+            use sea_orm::entity::prelude::*;
+
+            #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+            #[sea_orm(table_name = $table)]
+            pub struct Model {
+                $($body)*
+            }
+
+            #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+            pub enum Relation {}
+
+            impl ActiveModelBehavior for ActiveModel {}
+        }
+    };
+}
+
+entity!(tenant, "tenants", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub name: String,
+    pub privacy_contact: String,
+    pub created_at: i64,
+});
+
+entity!(api_key, "api_keys", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub secret_hash: Vec<u8>,
+    pub read_only: bool,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+});
+
+entity!(subject, "subjects", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub email_ct: Option<Vec<u8>>,
+    pub email_bidx: Option<Vec<u8>>,
+    pub full_name_ct: Option<Vec<u8>>,
+    pub ip_ct: Option<Vec<u8>>,
+    pub created_at: i64,
+    pub updated_at: i64,
+});
+
+entity!(subject_key, "subject_keys", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub subject_id: Uuid,
+    pub tenant_id: Uuid,
+    pub wrapped: Vec<u8>,
+});
+
+entity!(purpose, "purposes", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub description: String,
+    pub basis: String,
+});
+
+entity!(consent_form, "consent_forms", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub purpose: String,
+    pub title: String,
+});
+
+entity!(consent_form_version, "consent_form_versions", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub form_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub number: i32,
+    pub hash: String,
+    pub body: String,
+    pub published_at: i64,
+    pub requires_reconsent: bool,
+});
+
+entity!(consent_event, "consent_events", {
+    #[sea_orm(primary_key)]
+    pub seq: i64,
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub subject_id: Uuid,
+    pub body: String,
+});
+
+entity!(form, "forms", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub name: String,
+    pub body: String,
+    pub created_at: i64,
+});
+
+entity!(record, "records", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub form_id: Uuid,
+    pub subject_id: Uuid,
+    pub plain: String,
+    pub sealed: String,
+    pub created_at: i64,
+});
+
+entity!(request, "requests", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub subject_id: Uuid,
+    pub received_at: i64,
+    pub body: String,
+});
+
+entity!(legal_hold, "legal_holds", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub subject_id: Uuid,
+    pub body: String,
+});
+
+entity!(tombstone, "tombstones", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub receipt_id: Uuid,
+    pub tenant_id: Uuid,
+    pub subject_id: Uuid,
+    pub erased_at: i64,
+});
+
+entity!(erasure_receipt, "erasure_receipts", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub subject_id: Uuid,
+    pub unfinished: bool,
+    pub body: String,
+});
+
+entity!(audit_entry, "audit_log", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub chain: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub seq: i64,
+    pub body: String,
+});
+
+entity!(job, "jobs", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub kind: String,
+    pub payload: String,
+    pub state: String,
+    pub run_at: i64,
+    pub attempts: i32,
+    pub claimed_by: Option<String>,
+    pub claimed_at: Option<i64>,
+    pub last_error: Option<String>,
+    pub progress_done: i64,
+    pub progress_total: i64,
+    pub created_at: i64,
+});

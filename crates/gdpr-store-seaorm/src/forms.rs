@@ -1,0 +1,254 @@
+//! Forms and their records. A record's personal fields (as the form's schema classifies them)
+//! are sealed one by one under the subject's data key; its non-personal fields stay readable.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use gdpr_consent::Form;
+use gdpr_pii::{FormId, Record, RecordId, SubjectId, TenantId};
+use gdpr_ports::{FormStore, Page, RecordStore, StoreError};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+use serde_json::{Map, Value};
+
+use crate::crypto::DataKey;
+use crate::entity::{form, record};
+use crate::{
+    SeaOrmStore, corrupt, db_err, from_json, from_nanos, limit, nanos, to_json, unavailable,
+};
+
+fn place(record: RecordId) -> String {
+    format!("records/{record}")
+}
+
+impl SeaOrmStore {
+    pub(crate) async fn load_form<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        tenant: TenantId,
+        id: FormId,
+    ) -> Result<Form, StoreError> {
+        let row = form::Entity::find_by_id(*id.as_uuid())
+            .filter(form::Column::TenantId.eq(*tenant.as_uuid()))
+            .one(c)
+            .await
+            .map_err(unavailable)?
+            .ok_or(StoreError::NotFound)?;
+        from_json(&row.body, "a stored form")
+    }
+
+    fn seal_record(r: &Record, form: &Form, key: &DataKey) -> (String, String) {
+        let mut plain = Map::new();
+        let mut sealed = Map::new();
+        let place = place(r.id);
+        for (field, value) in r.values.iter() {
+            let json = value.expose_pii_json();
+            let personal = form
+                .schema
+                .category_of(field)
+                .is_none_or(|c| c.is_personal());
+            if personal {
+                let ct = key.seal(&place, field, to_json(&json).as_bytes());
+                sealed.insert(field.to_owned(), Value::String(B64.encode(ct)));
+            } else {
+                plain.insert(field.to_owned(), json);
+            }
+        }
+        (
+            Value::Object(plain).to_string(),
+            Value::Object(sealed).to_string(),
+        )
+    }
+
+    fn open_record(row: &record::Model, form: &Form, key: &DataKey) -> Result<Record, StoreError> {
+        let id = RecordId::from_uuid(row.id);
+        let place = place(id);
+        let Value::Object(mut values) = from_json::<Value>(&row.plain, "a record's plain fields")?
+        else {
+            return Err(corrupt("a record's plain fields are not an object"));
+        };
+        let Value::Object(sealed) = from_json::<Value>(&row.sealed, "a record's sealed fields")?
+        else {
+            return Err(corrupt("a record's sealed fields are not an object"));
+        };
+        for (field, ct) in sealed {
+            let ct = ct
+                .as_str()
+                .and_then(|s| B64.decode(s).ok())
+                .ok_or_else(|| corrupt("a sealed field is not base64"))?;
+            let json = key
+                .open(&place, &field, &ct)
+                .map_err(|_| corrupt("a record field does not decrypt under its key"))?;
+            let value: Value = serde_json::from_slice(&json)
+                .map_err(|_| corrupt("a decrypted field is not JSON"))?;
+            values.insert(field, value);
+        }
+        let values = form
+            .schema
+            .validate(&Value::Object(values))
+            .map_err(|_| corrupt("a stored record no longer fits its form"))?;
+        Ok(Record {
+            id,
+            tenant: TenantId::from_uuid(row.tenant_id),
+            form: FormId::from_uuid(row.form_id),
+            subject: SubjectId::from_uuid(row.subject_id),
+            values,
+            created_at: from_nanos(row.created_at),
+        })
+    }
+
+    async fn open_records(
+        &self,
+        tenant: TenantId,
+        rows: Vec<record::Model>,
+    ) -> Result<Vec<Record>, StoreError> {
+        let subjects: Vec<SubjectId> = rows
+            .iter()
+            .map(|r| SubjectId::from_uuid(r.subject_id))
+            .collect();
+        let keys = self.data_keys(&self.db, tenant, &subjects).await?;
+        let mut forms: HashMap<uuid::Uuid, Form> = HashMap::new();
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            if !forms.contains_key(&row.form_id) {
+                let form = self
+                    .load_form(&self.db, tenant, FormId::from_uuid(row.form_id))
+                    .await?;
+                forms.insert(row.form_id, form);
+            }
+            let key = keys
+                .get(&SubjectId::from_uuid(row.subject_id))
+                .ok_or_else(|| corrupt("a record's subject has no data key"))?;
+            out.push(Self::open_record(&row, &forms[&row.form_id], key)?);
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl FormStore for SeaOrmStore {
+    async fn insert_form(&self, f: &Form) -> Result<(), StoreError> {
+        form::ActiveModel {
+            id: Set(*f.id.as_uuid()),
+            tenant_id: Set(*f.tenant.as_uuid()),
+            name: Set(f.name.clone()),
+            body: Set(to_json(f)),
+            created_at: Set(nanos(f.created_at)),
+        }
+        .insert(&self.db)
+        .await
+        .map(drop)
+        .map_err(db_err("a form with this name already exists"))
+    }
+
+    async fn get_form(&self, tenant: TenantId, id: FormId) -> Result<Form, StoreError> {
+        self.load_form(&self.db, tenant, id).await
+    }
+
+    async fn update_form(&self, f: &Form) -> Result<(), StoreError> {
+        let result = form::Entity::update_many()
+            .col_expr(
+                form::Column::Body,
+                sea_orm::sea_query::Expr::value(to_json(f)),
+            )
+            .filter(form::Column::Id.eq(*f.id.as_uuid()))
+            .filter(form::Column::TenantId.eq(*f.tenant.as_uuid()))
+            .exec(&self.db)
+            .await
+            .map_err(unavailable)?;
+        if result.rows_affected == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn list_forms(&self, tenant: TenantId) -> Result<Vec<Form>, StoreError> {
+        form::Entity::find()
+            .filter(form::Column::TenantId.eq(*tenant.as_uuid()))
+            .order_by_asc(form::Column::CreatedAt)
+            .order_by_asc(form::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .map(|row| from_json(&row.body, "a stored form"))
+            .collect()
+    }
+}
+
+#[async_trait]
+impl RecordStore for SeaOrmStore {
+    async fn insert_record(&self, r: &Record) -> Result<(), StoreError> {
+        let form = self.load_form(&self.db, r.tenant, r.form).await?;
+        let key = self.data_key(&self.db, r.tenant, r.subject).await?;
+        let (plain, sealed) = Self::seal_record(r, &form, &key);
+        record::ActiveModel {
+            id: Set(*r.id.as_uuid()),
+            tenant_id: Set(*r.tenant.as_uuid()),
+            form_id: Set(*r.form.as_uuid()),
+            subject_id: Set(*r.subject.as_uuid()),
+            plain: Set(plain),
+            sealed: Set(sealed),
+            created_at: Set(nanos(r.created_at)),
+        }
+        .insert(&self.db)
+        .await
+        .map(drop)
+        .map_err(db_err("record id already exists"))
+    }
+
+    async fn get_record(&self, tenant: TenantId, id: RecordId) -> Result<Record, StoreError> {
+        let row = record::Entity::find_by_id(*id.as_uuid())
+            .filter(record::Column::TenantId.eq(*tenant.as_uuid()))
+            .one(&self.db)
+            .await
+            .map_err(unavailable)?
+            .ok_or(StoreError::NotFound)?;
+        self.open_records(tenant, vec![row])
+            .await?
+            .pop()
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn list_records(
+        &self,
+        tenant: TenantId,
+        form: Option<FormId>,
+        subject: Option<SubjectId>,
+        page: Page,
+    ) -> Result<Vec<Record>, StoreError> {
+        let (offset, limit) = limit(page);
+        let mut query =
+            record::Entity::find().filter(record::Column::TenantId.eq(*tenant.as_uuid()));
+        if let Some(form) = form {
+            query = query.filter(record::Column::FormId.eq(*form.as_uuid()));
+        }
+        if let Some(subject) = subject {
+            query = query.filter(record::Column::SubjectId.eq(*subject.as_uuid()));
+        }
+        let rows = query
+            .order_by_asc(record::Column::CreatedAt)
+            .order_by_asc(record::Column::Id)
+            .offset(offset)
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .map_err(unavailable)?;
+        self.open_records(tenant, rows).await
+    }
+
+    async fn delete_records(&self, tenant: TenantId, ids: &[RecordId]) -> Result<u64, StoreError> {
+        let ids: Vec<uuid::Uuid> = ids.iter().map(|r| *r.as_uuid()).collect();
+        Ok(record::Entity::delete_many()
+            .filter(record::Column::TenantId.eq(*tenant.as_uuid()))
+            .filter(record::Column::Id.is_in(ids))
+            .exec(&self.db)
+            .await
+            .map_err(unavailable)?
+            .rows_affected)
+    }
+}

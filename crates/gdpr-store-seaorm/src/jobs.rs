@@ -1,0 +1,192 @@
+//! The durable jobs queue. On PostgreSQL a worker claims the oldest due job with
+//! `FOR UPDATE SKIP LOCKED`, so replicas polling one table never take the same job; on SQLite
+//! the single writer gives the same guarantee. A job whose worker died (its lease ran out) is
+//! claimed again: jobs must therefore be resumable, which their recorded progress allows.
+
+use async_trait::async_trait;
+use gdpr_ports::{Job, JobQueue, JobState, JobStatus, StoreError};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait, Set, Statement};
+use sea_orm::{ColumnTrait, QueryFilter};
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::entity::job;
+use crate::{SeaOrmStore, corrupt, is_unique_violation, nanos, unavailable};
+
+const CLAIM: &str = r#"
+UPDATE jobs SET state = 'running', claimed_by = $1, claimed_at = $2, attempts = attempts + 1
+WHERE id = (
+    SELECT id FROM jobs
+    WHERE (state = 'queued' AND run_at <= $2) OR (state = 'running' AND claimed_at < $3)
+    ORDER BY run_at, id
+    LIMIT 1
+    {lock}
+)
+RETURNING id, kind, payload, attempts, progress_done, progress_total"#;
+
+fn state_name(s: JobState) -> &'static str {
+    match s {
+        JobState::Queued => "queued",
+        JobState::Running => "running",
+        JobState::Done => "done",
+        JobState::Failed => "failed",
+    }
+}
+
+fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or_default()
+}
+
+impl SeaOrmStore {
+    async fn update_job(
+        &self,
+        id: Uuid,
+        changes: Vec<(job::Column, Expr)>,
+    ) -> Result<(), StoreError> {
+        let mut update = job::Entity::update_many().filter(job::Column::Id.eq(id));
+        for (column, value) in changes {
+            update = update.col_expr(column, value);
+        }
+        let result = update.exec(&self.db).await.map_err(unavailable)?;
+        if result.rows_affected == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl JobQueue for SeaOrmStore {
+    async fn enqueue(
+        &self,
+        id: Uuid,
+        kind: &str,
+        payload: &str,
+        run_at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let row = job::ActiveModel {
+            id: Set(id),
+            kind: Set(kind.to_owned()),
+            payload: Set(payload.to_owned()),
+            state: Set(state_name(JobState::Queued).to_owned()),
+            run_at: Set(nanos(run_at)),
+            attempts: Set(0),
+            claimed_by: Set(None),
+            claimed_at: Set(None),
+            last_error: Set(None),
+            progress_done: Set(0),
+            progress_total: Set(0),
+            created_at: Set(nanos(OffsetDateTime::now_utc())),
+        };
+        match row.insert(&self.db).await {
+            Ok(_) => Ok(true),
+            Err(e) if is_unique_violation(&e) => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn claim(
+        &self,
+        worker: &str,
+        now: OffsetDateTime,
+        lease: Duration,
+    ) -> Result<Option<Job>, StoreError> {
+        let backend = self.db.get_database_backend();
+        let lock = if backend == DbBackend::Postgres {
+            "FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        };
+        let sql = CLAIM.replace("{lock}", lock);
+        let stmt = Statement::from_sql_and_values(
+            backend,
+            sql,
+            [worker.into(), nanos(now).into(), nanos(now - lease).into()],
+        );
+        let Some(row) = self.db.query_one_raw(stmt).await.map_err(unavailable)? else {
+            return Ok(None);
+        };
+        let get = |e| {
+            let _ = e;
+            corrupt("a claimed job row")
+        };
+        Ok(Some(Job {
+            id: row.try_get::<Uuid>("", "id").map_err(get)?,
+            kind: row.try_get::<String>("", "kind").map_err(get)?,
+            payload: row.try_get::<String>("", "payload").map_err(get)?,
+            attempts: u32::try_from(row.try_get::<i32>("", "attempts").map_err(get)?)
+                .unwrap_or_default(),
+            progress: (
+                count(row.try_get::<i64>("", "progress_done").map_err(get)?),
+                count(row.try_get::<i64>("", "progress_total").map_err(get)?),
+            ),
+        }))
+    }
+
+    async fn record_progress(&self, id: Uuid, done: u64, total: u64) -> Result<(), StoreError> {
+        let n = |v: u64| Expr::value(i64::try_from(v).unwrap_or(i64::MAX));
+        self.update_job(
+            id,
+            vec![
+                (job::Column::ProgressDone, n(done)),
+                (job::Column::ProgressTotal, n(total)),
+            ],
+        )
+        .await
+    }
+
+    async fn complete(&self, id: Uuid) -> Result<(), StoreError> {
+        self.update_job(
+            id,
+            vec![(job::Column::State, Expr::value(state_name(JobState::Done)))],
+        )
+        .await
+    }
+
+    async fn fail(
+        &self,
+        id: Uuid,
+        error: &str,
+        retry_at: Option<OffsetDateTime>,
+    ) -> Result<(), StoreError> {
+        let mut changes = vec![(job::Column::LastError, Expr::value(error.to_owned()))];
+        match retry_at {
+            Some(at) => {
+                changes.push((
+                    job::Column::State,
+                    Expr::value(state_name(JobState::Queued)),
+                ));
+                changes.push((job::Column::RunAt, Expr::value(nanos(at))));
+            }
+            None => changes.push((
+                job::Column::State,
+                Expr::value(state_name(JobState::Failed)),
+            )),
+        }
+        self.update_job(id, changes).await
+    }
+
+    async fn job(&self, id: Uuid) -> Result<JobStatus, StoreError> {
+        let row = job::Entity::find_by_id(id)
+            .one(&self.db)
+            .await
+            .map_err(unavailable)?
+            .ok_or(StoreError::NotFound)?;
+        let state = match row.state.as_str() {
+            "queued" => JobState::Queued,
+            "running" => JobState::Running,
+            "done" => JobState::Done,
+            "failed" => JobState::Failed,
+            _ => return Err(corrupt("a job's state")),
+        };
+        Ok(JobStatus {
+            id,
+            kind: row.kind,
+            state,
+            attempts: u32::try_from(row.attempts).unwrap_or_default(),
+            progress: (count(row.progress_done), count(row.progress_total)),
+            last_error: row.last_error,
+        })
+    }
+}

@@ -1,0 +1,160 @@
+//! The storage ports on SeaORM: SQLite (the embedded default) and PostgreSQL (production).
+//!
+//! This crate owns the database schema's use (the migrations live in `gdpr-migrations`), the
+//! encryption at rest of every personal field, the blind index for look-ups by e-mail, the one
+//! transaction of an erasure, the hash-chained audit log's storage, the API keys and the
+//! durable jobs queue (claimed with `FOR UPDATE SKIP LOCKED` on PostgreSQL).
+//!
+//! It must not hold business rules: those are the domain's and `gdpr-app`'s. It never logs,
+//! returns or puts in an error message a decrypted value.
+
+mod audit;
+mod consent;
+mod crypto;
+mod entity;
+mod erasure;
+mod forms;
+mod jobs;
+mod keys;
+mod rights;
+mod subjects;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gdpr_migrations::{Migrator, MigratorTrait};
+use gdpr_ports::StoreError;
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, SqlErr};
+use time::OffsetDateTime;
+
+pub use crypto::{CryptoError, MasterKey};
+
+/// Every storage port, on one SeaORM connection pool. Cheap to clone.
+#[derive(Clone)]
+pub struct SeaOrmStore {
+    db: DatabaseConnection,
+    master: Arc<MasterKey>,
+}
+
+impl std::fmt::Debug for SeaOrmStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SeaOrmStore")
+            .field("backend", &self.db.get_database_backend())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SeaOrmStore {
+    /// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://...`) with at most
+    /// `max_connections` pooled connections.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the database cannot be reached.
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        master: MasterKey,
+    ) -> Result<Self, StoreError> {
+        let mut options = ConnectOptions::new(url);
+        options
+            .max_connections(max_connections.max(1))
+            .min_connections(1)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(10))
+            .sqlx_logging(false);
+        if url.starts_with("sqlite:") {
+            // WAL lets readers go on while one writer writes.
+            options.map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .busy_timeout(Duration::from_secs(10))
+            });
+        }
+        let db = Database::connect(options).await.map_err(unavailable)?;
+        Ok(Self {
+            db,
+            master: Arc::new(master),
+        })
+    }
+
+    /// Applies every pending migration.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        Migrator::up(&self.db, None).await.map_err(unavailable)
+    }
+
+    /// Whether the database answers.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.db.ping().await.map_err(unavailable)
+    }
+
+    /// The backend in use.
+    #[must_use]
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    /// The connection pool, for the adapter's own tests and benchmarks.
+    #[must_use]
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Closes the pool.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    pub async fn close(self) -> Result<(), StoreError> {
+        self.db.close().await.map_err(unavailable)
+    }
+}
+
+/// Maps a database error: uniqueness to [`StoreError::Conflict`] with the rule named, the rest
+/// to [`StoreError::Unavailable`]. Database messages can quote values, so they are kept as the
+/// error's source (for operators' logs) and never in the message.
+pub(crate) fn db_err(rule: &'static str) -> impl Fn(DbErr) -> StoreError {
+    move |e| match e.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => StoreError::Conflict(rule),
+        _ => unavailable(e),
+    }
+}
+
+pub(crate) fn unavailable(e: DbErr) -> StoreError {
+    StoreError::Unavailable(Box::new(e))
+}
+
+pub(crate) fn is_unique_violation(e: &DbErr) -> bool {
+    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+pub(crate) fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(what.to_owned())
+}
+
+/// Unix nanoseconds: exact on both backends, sortable.
+pub(crate) fn nanos(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos()).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn from_nanos(n: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(n)).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| unreachable!("domain types serialise"))
+}
+
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(
+    text: &str,
+    what: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|_| corrupt(what))
+}
+
+pub(crate) fn limit(page: gdpr_ports::Page) -> (u64, u64) {
+    (page.offset, u64::from(page.limit))
+}

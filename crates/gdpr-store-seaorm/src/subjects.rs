@@ -1,0 +1,190 @@
+//! Subjects: every personal field sealed under the subject's data key, the e-mail also kept as
+//! a keyed blind index for look-ups and uniqueness.
+
+use async_trait::async_trait;
+use gdpr_pii::{Email, FullName, IpAddress, Subject, SubjectId, TenantId};
+use gdpr_ports::{Page, StoreError, SubjectStore};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, TransactionTrait,
+};
+
+use crate::crypto::DataKey;
+use crate::entity::{subject, subject_key};
+use crate::{SeaOrmStore, corrupt, db_err, from_nanos, limit, nanos, unavailable};
+
+const PLACE: &str = "subjects";
+const TAKEN: &str = "a subject with this e-mail already exists";
+
+fn sealed(key: &DataKey, field: &str, value: Option<&[u8]>) -> Option<Vec<u8>> {
+    value.map(|v| key.seal(PLACE, field, v))
+}
+
+fn opened(
+    key: &DataKey,
+    field: &str,
+    value: Option<&Vec<u8>>,
+) -> Result<Option<String>, StoreError> {
+    value
+        .map(|ct| {
+            let bytes = key
+                .open(PLACE, field, ct)
+                .map_err(|_| corrupt("a subject's field does not decrypt under its key"))?;
+            String::from_utf8(bytes).map_err(|_| corrupt("a decrypted field is not UTF-8"))
+        })
+        .transpose()
+}
+
+impl SeaOrmStore {
+    fn subject_row(&self, s: &Subject, key: &DataKey) -> subject::ActiveModel {
+        let email = s.email.as_ref().map(Email::expose_pii);
+        let ip = s.ip_address.map(|ip| ip.expose_pii().to_string());
+        subject::ActiveModel {
+            id: Set(*s.id.as_uuid()),
+            tenant_id: Set(*s.tenant.as_uuid()),
+            email_ct: Set(sealed(key, "email", email.map(str::as_bytes))),
+            email_bidx: Set(email.map(|e| self.master.tenant(s.tenant).blind_index(e))),
+            full_name_ct: Set(sealed(
+                key,
+                "full_name",
+                s.full_name.as_ref().map(|n| n.expose_pii().as_bytes()),
+            )),
+            ip_ct: Set(sealed(key, "ip_address", ip.as_deref().map(str::as_bytes))),
+            created_at: Set(nanos(s.created_at)),
+            updated_at: Set(nanos(s.updated_at)),
+        }
+    }
+
+    pub(crate) fn subject_of(row: &subject::Model, key: &DataKey) -> Result<Subject, StoreError> {
+        let bad = |_| corrupt("a decrypted field no longer parses");
+        Ok(Subject {
+            id: SubjectId::from_uuid(row.id),
+            tenant: TenantId::from_uuid(row.tenant_id),
+            email: opened(key, "email", row.email_ct.as_ref())?
+                .map(|e| {
+                    Email::parse(&e).map_err(|_| corrupt("a decrypted e-mail no longer parses"))
+                })
+                .transpose()?,
+            full_name: opened(key, "full_name", row.full_name_ct.as_ref())?
+                .map(|n| FullName::parse(&n).map_err(bad))
+                .transpose()?,
+            ip_address: opened(key, "ip_address", row.ip_ct.as_ref())?
+                .map(|ip| {
+                    IpAddress::parse(&ip).map_err(|_| corrupt("a decrypted IP no longer parses"))
+                })
+                .transpose()?,
+            created_at: from_nanos(row.created_at),
+            updated_at: from_nanos(row.updated_at),
+        })
+    }
+
+    async fn decrypt_rows<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        tenant: TenantId,
+        rows: &[subject::Model],
+    ) -> Result<Vec<Subject>, StoreError> {
+        let ids: Vec<SubjectId> = rows.iter().map(|r| SubjectId::from_uuid(r.id)).collect();
+        let keys = self.data_keys(c, tenant, &ids).await?;
+        rows.iter()
+            .map(|row| {
+                let key = keys
+                    .get(&SubjectId::from_uuid(row.id))
+                    .ok_or_else(|| corrupt("a subject has no data key"))?;
+                Self::subject_of(row, key)
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl SubjectStore for SeaOrmStore {
+    async fn insert_subject(&self, s: &Subject) -> Result<(), StoreError> {
+        let (wrapped, key) = self.master.tenant(s.tenant).new_data_key(s.id);
+        let txn = self.db.begin().await.map_err(unavailable)?;
+        subject_key::ActiveModel {
+            subject_id: Set(*s.id.as_uuid()),
+            tenant_id: Set(*s.tenant.as_uuid()),
+            wrapped: Set(wrapped),
+        }
+        .insert(&txn)
+        .await
+        .map_err(db_err("subject id already exists"))?;
+        self.subject_row(s, &key)
+            .insert(&txn)
+            .await
+            .map_err(db_err(TAKEN))?;
+        txn.commit().await.map_err(unavailable)
+    }
+
+    async fn get_subject(&self, tenant: TenantId, id: SubjectId) -> Result<Subject, StoreError> {
+        let row = subject::Entity::find_by_id(*id.as_uuid())
+            .filter(subject::Column::TenantId.eq(*tenant.as_uuid()))
+            .one(&self.db)
+            .await
+            .map_err(unavailable)?
+            .ok_or(StoreError::NotFound)?;
+        let key = self
+            .data_key(&self.db, tenant, id)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => corrupt("a subject has no data key"),
+                other => other,
+            })?;
+        Self::subject_of(&row, &key)
+    }
+
+    async fn find_subject_by_email(
+        &self,
+        tenant: TenantId,
+        email: &Email,
+    ) -> Result<Option<Subject>, StoreError> {
+        let index = self.master.tenant(tenant).blind_index(email.expose_pii());
+        let rows = subject::Entity::find()
+            .filter(subject::Column::TenantId.eq(*tenant.as_uuid()))
+            .filter(subject::Column::EmailBidx.eq(index))
+            .all(&self.db)
+            .await
+            .map_err(unavailable)?;
+        Ok(self
+            .decrypt_rows(&self.db, tenant, &rows)
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    async fn update_subject(&self, s: &Subject) -> Result<(), StoreError> {
+        let key = self.data_key(&self.db, s.tenant, s.id).await?;
+        let mut row = self.subject_row(s, &key);
+        row.created_at = sea_orm::ActiveValue::NotSet;
+        let result = subject::Entity::update_many()
+            .set(row)
+            .filter(subject::Column::Id.eq(*s.id.as_uuid()))
+            .filter(subject::Column::TenantId.eq(*s.tenant.as_uuid()))
+            .exec(&self.db)
+            .await
+            .map_err(db_err(TAKEN))?;
+        if result.rows_affected == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn list_subjects(
+        &self,
+        tenant: TenantId,
+        page: Page,
+    ) -> Result<Vec<Subject>, StoreError> {
+        let (offset, limit) = limit(page);
+        let rows = subject::Entity::find()
+            .filter(subject::Column::TenantId.eq(*tenant.as_uuid()))
+            .order_by_asc(subject::Column::CreatedAt)
+            .order_by_asc(subject::Column::Id)
+            .offset(offset)
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .map_err(unavailable)?;
+        self.decrypt_rows(&self.db, tenant, &rows).await
+    }
+}

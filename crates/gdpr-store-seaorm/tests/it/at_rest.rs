@@ -1,0 +1,154 @@
+//! Encryption at rest: no plaintext canary anywhere in the database; ciphertexts bound to
+//! their row and field.
+
+use gdpr_pii::{Email, FullName, IpAddress, Subject};
+use gdpr_ports::{RecordStore, StoreError, SubjectStore};
+use gdpr_testkit::fake;
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use serde_json::json;
+
+use crate::harness::{TestDb, databases};
+use crate::subjects::{contractors, record, subject, tenant};
+
+/// Every byte the database holds: the SQLite files, or every row of every table as text.
+async fn raw_contents(db: &TestDb) -> Vec<u8> {
+    let conn = db.store.connection();
+    match db.backend() {
+        DbBackend::Sqlite => {
+            conn.execute_unprepared("PRAGMA wal_checkpoint(FULL)")
+                .await
+                .unwrap();
+            let dir = db.sqlite_dir.as_ref().unwrap().path();
+            let mut bytes = Vec::new();
+            for entry in std::fs::read_dir(dir).unwrap() {
+                bytes.extend(std::fs::read(entry.unwrap().path()).unwrap());
+            }
+            bytes
+        }
+        _ => {
+            let tables = conn
+                .query_all_raw(Statement::from_string(
+                    DbBackend::Postgres,
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public'".to_owned(),
+                ))
+                .await
+                .unwrap();
+            let mut text = String::new();
+            for t in tables {
+                let name: String = t.try_get("", "tablename").unwrap();
+                let rows = conn
+                    .query_all_raw(Statement::from_string(
+                        DbBackend::Postgres,
+                        format!("SELECT t::text AS row FROM \"{name}\" t"),
+                    ))
+                    .await
+                    .unwrap();
+                for row in rows {
+                    text.push_str(&row.try_get::<String>("", "row").unwrap());
+                }
+            }
+            text.into_bytes()
+        }
+    }
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+#[tokio::test]
+async fn no_plaintext_canary_reaches_the_database() {
+    for db in databases().await {
+        let s = &db.store;
+        let t = tenant(s).await;
+        let form = contractors(s, t).await;
+        let (email, name, ip) = fake::canaries("atrest");
+        let canary = Subject {
+            email: Some(Email::parse(&email).unwrap()),
+            full_name: Some(FullName::parse(&name).unwrap()),
+            ip_address: Some(IpAddress::parse(&ip).unwrap()),
+            ..subject(t, 1)
+        };
+        s.insert_subject(&canary).await.unwrap();
+        let mut r = record(&form, &canary, 1);
+        r.values = form
+            .schema
+            .validate(&json!({"email": email, "full_name": name, "phone": "+33 6 99 88 77 66", "day_rate": 700}))
+            .unwrap();
+        s.insert_record(&r).await.unwrap();
+
+        let bytes = raw_contents(&db).await;
+        assert!(
+            bytes.len() > 1000,
+            "{}: the scan read the database",
+            db.name
+        );
+        for needle in [
+            email.as_str(),
+            "canary-mail",
+            name.as_str(),
+            "Canaryname",
+            ip.as_str(),
+            "+33 6 99 88 77 66",
+        ] {
+            assert!(
+                !contains(&bytes, needle),
+                "{}: plaintext {needle:?} found at rest",
+                db.name
+            );
+        }
+        // The scan would see plaintext if there were any: the non-personal field is there.
+        assert!(
+            contains(&bytes, "day_rate"),
+            "{}: the scan sees stored text",
+            db.name
+        );
+        assert_eq!(s.get_subject(t, canary.id).await.unwrap(), canary);
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn a_ciphertext_moved_to_another_row_does_not_decrypt() {
+    for db in databases().await {
+        let s = &db.store;
+        let t = tenant(s).await;
+        let (a, b) = (subject(t, 1), subject(t, 2));
+        s.insert_subject(&a).await.unwrap();
+        s.insert_subject(&b).await.unwrap();
+        let (ua, ub) = (a.id.as_uuid().to_owned(), b.id.as_uuid().to_owned());
+        let (pa, pb) = match db.backend() {
+            DbBackend::Postgres => (format!("'{ua}'"), format!("'{ub}'")),
+            _ => (format!("x'{}'", ua.simple()), format!("x'{}'", ub.simple())),
+        };
+        db.raw(&format!(
+            "UPDATE subjects SET full_name_ct = (SELECT full_name_ct FROM subjects WHERE id = {pa}) WHERE id = {pb}"
+        ))
+        .await;
+        assert!(
+            matches!(s.get_subject(t, b.id).await, Err(StoreError::Corrupt(_))),
+            "{}",
+            db.name
+        );
+        // Within one row, moving a value to another column fails the same way.
+        db.raw(&format!(
+            "UPDATE subjects SET full_name_ct = email_ct WHERE id = {pa}"
+        ))
+        .await;
+        assert!(
+            matches!(s.get_subject(t, a.id).await, Err(StoreError::Corrupt(_))),
+            "{}",
+            db.name
+        );
+        // And the error says nothing about the data.
+        let err = s.get_subject(t, a.id).await.unwrap_err().to_string();
+        assert!(!err.contains("example.org"), "{err}");
+        let _ = s
+            .list_records(t, None, None, gdpr_ports::Page::ALL)
+            .await
+            .unwrap();
+        db.finish().await;
+    }
+}

@@ -1,0 +1,11 @@
+//! The storage adapter's own tests, run against a real SQLite file and a real PostgreSQL
+//! database (a fresh one per test, on the server named by `GDPR_TEST_POSTGRES_URL`).
+
+mod at_rest;
+mod audit;
+mod consent;
+mod erasure;
+mod harness;
+mod jobs;
+mod scenario;
+mod subjects;

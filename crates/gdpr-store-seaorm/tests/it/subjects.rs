@@ -1,0 +1,272 @@
+//! Tenants, subjects and records: round trips, uniqueness, paging and tenant scoping.
+
+use gdpr_consent::{Form, LawfulBasis};
+use gdpr_pii::{Record, RecordId, Subject, SubjectId, Tenant, TenantId};
+use gdpr_ports::{FormStore, KeyStore, Page, RecordStore, StoreError, SubjectStore, TenantStore};
+use gdpr_store_seaorm::SeaOrmStore;
+use gdpr_testkit::fake;
+use serde_json::json;
+use time::{Duration, OffsetDateTime};
+
+use crate::harness::databases;
+
+pub(crate) fn at(minutes: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(1_780_000_000).unwrap()
+        + Duration::minutes(minutes)
+        + Duration::nanoseconds(123)
+}
+
+pub(crate) async fn tenant(store: &SeaOrmStore) -> TenantId {
+    let t = Tenant {
+        id: TenantId::new(),
+        name: "LogAlto SAS".into(),
+        privacy_contact: "dpo@logalto.example".into(),
+        created_at: at(0),
+    };
+    store.insert_tenant(&t).await.unwrap();
+    t.id
+}
+
+pub(crate) fn subject(tenant: TenantId, seed: u64) -> Subject {
+    Subject {
+        id: SubjectId::new(),
+        tenant,
+        email: Some(fake::email(seed)),
+        full_name: Some(fake::full_name(seed)),
+        ip_address: Some(fake::ip(seed)),
+        created_at: at(seed as i64),
+        updated_at: at(seed as i64),
+    }
+}
+
+pub(crate) async fn contractors(store: &SeaOrmStore, tenant: TenantId) -> Form {
+    let purpose = fake::purpose("contractors", LawfulBasis::Contract);
+    let form = Form::define(
+        tenant,
+        "Contractors",
+        fake::contractors_schema(),
+        &purpose,
+        at(0),
+    )
+    .unwrap();
+    store.insert_form(&form).await.unwrap();
+    form
+}
+
+pub(crate) fn record(form: &Form, subject: &Subject, seed: u64) -> Record {
+    let values = form
+        .schema
+        .validate(&json!({
+            "email": fake::email(seed).expose_pii(),
+            "full_name": fake::full_name(seed).expose_pii(),
+            "phone": "+33 1 23 45 67 89",
+            "day_rate": 512.5,
+        }))
+        .unwrap();
+    Record {
+        id: RecordId::new(),
+        tenant: form.tenant,
+        form: form.id,
+        subject: subject.id,
+        values,
+        created_at: at(100 + seed as i64),
+    }
+}
+
+#[tokio::test]
+async fn subjects_round_trip_and_are_found_by_email() {
+    for db in databases().await {
+        let s = &db.store;
+        let t = tenant(s).await;
+        let mut ada = subject(t, 1);
+        s.insert_subject(&ada).await.unwrap();
+        assert_eq!(s.get_subject(t, ada.id).await.unwrap(), ada, "{}", db.name);
+        assert!(s.has_subject_key(t, ada.id).await.unwrap());
+        let found = s.find_subject_by_email(t, &fake::email(1)).await.unwrap();
+        assert_eq!(found.map(|f| f.id), Some(ada.id), "{}", db.name);
+        assert!(
+            s.find_subject_by_email(t, &fake::email(2))
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        ada.full_name = None;
+        ada.email = Some(fake::email(9));
+        ada.updated_at = at(50);
+        s.update_subject(&ada).await.unwrap();
+        assert_eq!(s.get_subject(t, ada.id).await.unwrap(), ada, "{}", db.name);
+        assert!(
+            s.find_subject_by_email(t, &fake::email(1))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            s.find_subject_by_email(t, &fake::email(9))
+                .await
+                .unwrap()
+                .is_some()
+        );
+
+        let bare = Subject {
+            email: None,
+            full_name: None,
+            ip_address: None,
+            ..subject(t, 3)
+        };
+        s.insert_subject(&bare).await.unwrap();
+        assert_eq!(s.get_subject(t, bare.id).await.unwrap(), bare);
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn an_email_is_unique_within_a_tenant_only() {
+    for db in databases().await {
+        let s = &db.store;
+        let (t, other) = (tenant(s).await, tenant(s).await);
+        s.insert_subject(&subject(t, 1)).await.unwrap();
+        let again = subject(t, 1);
+        assert!(
+            matches!(s.insert_subject(&again).await, Err(StoreError::Conflict(_))),
+            "{}",
+            db.name
+        );
+        assert!(
+            !s.has_subject_key(t, again.id).await.unwrap(),
+            "a refused insert leaves no key"
+        );
+        s.insert_subject(&subject(other, 1)).await.unwrap();
+        let mut second = subject(t, 2);
+        s.insert_subject(&second).await.unwrap();
+        second.email = Some(fake::email(1));
+        assert!(matches!(
+            s.update_subject(&second).await,
+            Err(StoreError::Conflict(_))
+        ));
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn lists_are_ordered_and_paged() {
+    for db in databases().await {
+        let s = &db.store;
+        let t = tenant(s).await;
+        let mut ids = Vec::new();
+        for seed in 0..7 {
+            let x = subject(t, seed);
+            ids.push(x.id);
+            s.insert_subject(&x).await.unwrap();
+        }
+        let page = s
+            .list_subjects(
+                t,
+                Page {
+                    offset: 2,
+                    limit: 3,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            page.iter().map(|x| x.id).collect::<Vec<_>>(),
+            ids[2..5],
+            "{}",
+            db.name
+        );
+        assert_eq!(s.list_subjects(t, Page::ALL).await.unwrap().len(), 7);
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn records_round_trip_with_typed_values() {
+    for db in databases().await {
+        let s = &db.store;
+        let t = tenant(s).await;
+        let form = contractors(s, t).await;
+        let ada = subject(t, 1);
+        s.insert_subject(&ada).await.unwrap();
+        let r = record(&form, &ada, 1);
+        s.insert_record(&r).await.unwrap();
+        assert_eq!(s.get_record(t, r.id).await.unwrap(), r, "{}", db.name);
+        let r2 = record(&form, &ada, 2);
+        s.insert_record(&r2).await.unwrap();
+        let listed = s
+            .list_records(t, Some(form.id), Some(ada.id), Page::ALL)
+            .await
+            .unwrap();
+        assert_eq!(listed, vec![r.clone(), r2.clone()]);
+        assert_eq!(
+            s.delete_records(t, &[r.id, RecordId::new()]).await.unwrap(),
+            1
+        );
+        assert!(matches!(
+            s.get_record(t, r.id).await,
+            Err(StoreError::NotFound)
+        ));
+
+        let orphan = Record {
+            subject: SubjectId::new(),
+            ..record(&form, &ada, 3)
+        };
+        assert!(matches!(
+            s.insert_record(&orphan).await,
+            Err(StoreError::NotFound)
+        ));
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn another_tenants_ids_are_not_found() {
+    for db in databases().await {
+        let s = &db.store;
+        let (t, other) = (tenant(s).await, tenant(s).await);
+        let form = contractors(s, t).await;
+        let ada = subject(t, 1);
+        s.insert_subject(&ada).await.unwrap();
+        let r = record(&form, &ada, 1);
+        s.insert_record(&r).await.unwrap();
+        assert!(
+            matches!(
+                s.get_subject(other, ada.id).await,
+                Err(StoreError::NotFound)
+            ),
+            "{}",
+            db.name
+        );
+        assert!(
+            s.find_subject_by_email(other, &fake::email(1))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(matches!(
+            s.get_record(other, r.id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            s.get_form(other, form.id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(s.delete_records(other, &[r.id]).await.unwrap(), 0);
+        assert!(
+            s.list_records(other, None, None, Page::ALL)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(!s.has_subject_key(other, ada.id).await.unwrap());
+        let mut stolen = ada.clone();
+        stolen.tenant = other;
+        assert!(matches!(
+            s.update_subject(&stolen).await,
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(s.get_record(t, r.id).await.unwrap(), r, "untouched");
+        db.finish().await;
+    }
+}
