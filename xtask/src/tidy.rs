@@ -35,6 +35,7 @@ enum Layer {
     Ports,
     App,
     Testkit,
+    Migrations,
     Adapter,
     Http,
     Server,
@@ -49,6 +50,7 @@ fn layer(name: &str) -> Layer {
         "gdpr-ports" => Layer::Ports,
         "gdpr-app" => Layer::App,
         "gdpr-testkit" => Layer::Testkit,
+        "gdpr-migrations" => Layer::Migrations,
         "gdpr-http" => Layer::Http,
         "gdpr-server" => Layer::Server,
         n if n.starts_with("gdpr-store-")
@@ -71,7 +73,9 @@ fn allowed(from: Layer, to: Layer) -> bool {
         Ports => to == Domain,
         App => matches!(to, Domain | Ports),
         Testkit => matches!(to, Domain | Ports),
-        Adapter => matches!(to, Domain | Ports),
+        Migrations => false,
+        // The storage adapter runs the schema migrations it needs.
+        Adapter => matches!(to, Domain | Ports | Migrations),
         Http => matches!(to, Domain | Ports | App),
         Server | Tooling => true,
     }

@@ -176,7 +176,7 @@ impl<P: Ports> App<P> {
         ctx: Ctx,
         action: AuditAction,
         subject: SubjectId,
-        details: &[(&str, &dyn std::fmt::Display)],
+        details: &[(&str, &(dyn std::fmt::Display + Sync))],
     ) -> Result<(), AppError> {
         let mut event = self.event(ctx, action).about(subject);
         for (key, value) in details {

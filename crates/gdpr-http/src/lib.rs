@@ -1,1 +1,290 @@
-//! placeholder
+//! The HTTP API: poem-openapi operations over the use cases, RFC 7807 problems, API keys and
+//! the admin token, and the operational endpoints.
+//!
+//! This crate owns the wire format: only `dto` and `convert` know the JSON shapes, and every
+//! error leaves as a problem document that never repeats personal data. It depends on
+//! `gdpr-app` and the domain, never on an adapter: the server hands it an `App` already wired.
+#![allow(
+    clippy::result_large_err,
+    reason = "ApiError is poem-openapi's response enum: boxing its problem would change the documented schema, and errors are the rare path"
+)]
+
+mod api;
+mod auth;
+mod convert;
+mod dto;
+mod ndjson;
+mod problem;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use gdpr_app::{App, AppError, Authenticated};
+use gdpr_ports::Ports;
+use poem::http::StatusCode;
+use poem::middleware::{RequestId, ReuseId};
+use poem::web::Data;
+use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, handler};
+use poem_openapi::OpenApiService;
+use secrecy::SecretString;
+
+pub use auth::{AuthContext, Authenticator, FailedAuthLimiter};
+pub use problem::{ApiError, FieldProblem, Problem, sanitise};
+
+use api::accountability::AccountabilityApi;
+use api::admin::AdminApi;
+use api::consent::ConsentApi;
+use api::forms::FormsApi;
+use api::requests::RequestsApi;
+use api::subjects::SubjectsApi;
+
+/// Whether the service's dependencies answer (for `/readyz`).
+#[async_trait]
+pub trait Readiness: Send + Sync {
+    /// `Err` with a reason (no secrets) when not ready.
+    async fn ready(&self) -> Result<(), String>;
+}
+
+/// Counters exposed at `/metrics`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Requests answered, by status class.
+    pub responses: [AtomicU64; 5],
+    /// Failed authentications.
+    pub auth_failures: AtomicU64,
+    /// Requests refused for too many failed authentications.
+    pub rate_limited: AtomicU64,
+}
+
+/// What the server gives the HTTP layer.
+pub struct HttpOptions {
+    /// The operator's token for `/v1/admin`; `None` disables those routes.
+    pub admin_token: Option<SecretString>,
+    /// The largest request body, in bytes (the NDJSON import is streamed and not limited).
+    pub body_limit: u64,
+    /// Failed authentications allowed per source address per minute.
+    pub auth_failures_per_minute: u32,
+    /// The readiness check.
+    pub readiness: Arc<dyn Readiness>,
+}
+
+struct AppAuthenticator<P: Ports>(Arc<App<P>>);
+
+#[async_trait]
+impl<P: Ports> Authenticator for AppAuthenticator<P> {
+    async fn authenticate(&self, token: &SecretString) -> Result<Authenticated, AppError> {
+        self.0.authenticate(token).await
+    }
+}
+
+type Apis<P> = (
+    AdminApi<P>,
+    SubjectsApi<P>,
+    FormsApi<P>,
+    ConsentApi<P>,
+    RequestsApi<P>,
+    AccountabilityApi<P>,
+);
+
+/// The OpenAPI service of the `/v1` API.
+#[must_use]
+pub(crate) fn api_service<P: Ports>(app: Arc<App<P>>) -> OpenApiService<Apis<P>, ()> {
+    let apis = (
+        AdminApi(app.clone()),
+        SubjectsApi(app.clone()),
+        FormsApi(app.clone()),
+        ConsentApi(app.clone()),
+        RequestsApi(app.clone()),
+        AccountabilityApi(app),
+    );
+    OpenApiService::new(apis, "gdpr", env!("CARGO_PKG_VERSION"))
+        .description(
+            "The compliance core of a multi-tenant SaaS: personal data classified, encrypted and \
+             consented, erased everywhere on request, with receipts and a verifiable audit trail. \
+             Errors are RFC 7807 problem documents and never echo personal data.",
+        )
+        .server("/v1")
+}
+
+/// The OpenAPI document, as served at `/openapi.json`.
+#[must_use]
+pub fn openapi_json<P: Ports>(app: Arc<App<P>>) -> String {
+    api_service(app).spec()
+}
+
+#[derive(Clone)]
+struct Ops {
+    metrics: Arc<Metrics>,
+    readiness: Arc<dyn Readiness>,
+    overdue: Arc<dyn Fn() -> futures_overdue::Overdue + Send + Sync>,
+}
+
+mod futures_overdue {
+    use std::future::Future;
+    use std::pin::Pin;
+
+    pub(crate) type Overdue = Pin<Box<dyn Future<Output = Option<usize>> + Send>>;
+}
+
+#[handler]
+fn healthz() -> &'static str {
+    "ok"
+}
+
+#[handler]
+async fn readyz(Data(ops): Data<&Ops>) -> Response {
+    match ops.readiness.ready().await {
+        Ok(()) => "ready".into_response(),
+        Err(reason) => {
+            let problem = Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not-ready",
+                "Not ready",
+                reason,
+            );
+            ApiError::from_problem(problem).into_response()
+        }
+    }
+}
+
+#[handler]
+async fn metrics_text(Data(ops): Data<&Ops>) -> Response {
+    let m = &ops.metrics;
+    let mut out = String::from(
+        "# HELP gdpr_http_responses_total HTTP responses by status class.\n# TYPE gdpr_http_responses_total counter\n",
+    );
+    for (i, n) in m.responses.iter().enumerate() {
+        out.push_str(&format!(
+            "gdpr_http_responses_total{{class=\"{}xx\"}} {}\n",
+            i + 1,
+            n.load(Ordering::Relaxed)
+        ));
+    }
+    out.push_str(&format!(
+        "# HELP gdpr_auth_failures_total Failed authentications.\n# TYPE gdpr_auth_failures_total counter\ngdpr_auth_failures_total {}\n",
+        m.auth_failures.load(Ordering::Relaxed)
+    ));
+    out.push_str(&format!(
+        "# HELP gdpr_rate_limited_total Requests refused after too many failed authentications.\n# TYPE gdpr_rate_limited_total counter\ngdpr_rate_limited_total {}\n",
+        m.rate_limited.load(Ordering::Relaxed)
+    ));
+    if let Some(n) = (ops.overdue)().await {
+        out.push_str(&format!(
+            "# HELP gdpr_requests_overdue Data-subject requests open past their due date.\n# TYPE gdpr_requests_overdue gauge\ngdpr_requests_overdue {n}\n"
+        ));
+    }
+    out.with_content_type("text/plain; version=0.0.4")
+        .into_response()
+}
+
+/// Counts responses by class.
+async fn count_responses<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Response> {
+    let metrics = req.data::<Arc<Metrics>>().cloned();
+    let response = next.call(req).await?.into_response();
+    if let Some(m) = metrics {
+        let class = (response.status().as_u16() / 100).clamp(1, 5) as usize - 1;
+        m.responses[class].fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(response)
+}
+
+/// One line per request on the `access` target: method, path (never the query string, which
+/// may carry values), status, duration, request id, and the source's pseudonymised network.
+async fn access_log<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Response> {
+    let started = std::time::Instant::now();
+    let method = req.method().to_string();
+    let path = req.uri().path().to_owned();
+    let request_id = req
+        .data::<poem::middleware::ReqId>()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let source = match (
+        req.remote_addr().as_socket_addr(),
+        req.data::<Arc<AuthContext>>(),
+    ) {
+        (Some(addr), Some(auth)) => gdpr_pii::IpAddress::from_ip(addr.ip())
+            .pseudonymise(auth.pseudonymisation)
+            .to_string(),
+        _ => "unknown".to_owned(),
+    };
+    let response = next.call(req).await?.into_response();
+    tracing::info!(
+        target: "access",
+        method,
+        path,
+        status = response.status().as_u16(),
+        duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        request_id,
+        source,
+        "request"
+    );
+    Ok(response)
+}
+
+/// Refuses a body whose declared length is over the limit, before anything reads it.
+async fn body_limit<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Response> {
+    let limit = req.data::<BodyLimit>().map_or(u64::MAX, |l| l.0);
+    let streamed = req.uri().path().ends_with("/subjects/import");
+    let declared = req
+        .header("content-length")
+        .and_then(|v| v.parse::<u64>().ok());
+    if !streamed && declared.is_some_and(|len| len > limit) {
+        let problem = Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "Payload too large",
+            format!("the request body is larger than {limit} bytes"),
+        );
+        return Ok(ApiError::from_problem(problem).into_response());
+    }
+    next.call(req).await.map(IntoResponse::into_response)
+}
+
+#[derive(Clone, Copy)]
+struct BodyLimit(u64);
+
+/// The whole HTTP application: `/v1` (the API), `/openapi.json`, `/docs` (Swagger UI),
+/// `/healthz`, `/readyz` and `/metrics`, with request ids, tracing, problem documents, the
+/// body limit and the failed-authentication limiter.
+pub fn routes<P: Ports>(
+    app: Arc<App<P>>,
+    options: HttpOptions,
+) -> impl Endpoint<Output = Response> + 'static {
+    let metrics = Arc::new(Metrics::default());
+    let auth = Arc::new(AuthContext {
+        authenticator: Arc::new(AppAuthenticator(app.clone())),
+        admin_token: options.admin_token,
+        limiter: FailedAuthLimiter::new(options.auth_failures_per_minute),
+        pseudonymisation: app.config().pseudonymisation,
+        metrics: metrics.clone(),
+    });
+    let overdue_app = app.clone();
+    let ops = Ops {
+        metrics: metrics.clone(),
+        readiness: options.readiness,
+        overdue: Arc::new(move || {
+            let app = overdue_app.clone();
+            Box::pin(async move { app.overdue_request_count().await.ok() })
+        }),
+    };
+    let service = api_service(app);
+    let spec = service.spec_endpoint();
+    let docs = service.swagger_ui();
+    Route::new()
+        .nest("/v1", service)
+        .at("/openapi.json", spec)
+        .nest("/docs", docs)
+        .at("/healthz", get(healthz))
+        .at("/readyz", get(readyz))
+        .at("/metrics", get(metrics_text))
+        .around(body_limit)
+        .around(problem::problem_layer)
+        .around(count_responses)
+        .around(access_log)
+        .with(RequestId::default().reuse_id(ReuseId::Use))
+        .data(ops)
+        .data(auth)
+        .data(metrics)
+        .data(BodyLimit(options.body_limit))
+}

@@ -1,2 +1,105 @@
-//! placeholder
-fn main() {}
+//! `gdpr`: the compliance core's binary. `gdpr serve` (the default) runs the HTTP service;
+//! `migrate`, `keygen` and `openapi` are operator commands.
+#![allow(
+    clippy::print_stdout,
+    reason = "a command-line tool prints its results"
+)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use gdpr_server::config::Config;
+use gdpr_server::{StartError, application, open_store};
+use secrecy::ExposeSecret;
+
+/// The GDPR compliance core of a multi-tenant SaaS.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// A configuration file, layered over the embedded defaults (env GDPR_* wins over both).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP service (the default).
+    Serve {
+        /// Listen on this address instead of the configured one.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print a fresh random master key (base64) for security.master_key.
+    Keygen,
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+fn init_logging(config: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.logging.level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stdout);
+    if config.logging.format == "pretty" {
+        builder.init();
+    } else {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init();
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), StartError> {
+    let mut config = Config::load(cli.config.as_deref())?;
+    match cli.command.unwrap_or(Command::Serve { listen: None }) {
+        Command::Keygen => {
+            let (_, encoded) = gdpr_store_seaorm::MasterKey::generate();
+            println!("{}", encoded.expose_secret());
+        }
+        Command::Openapi => {
+            // The document does not depend on data: an in-memory SQLite store is enough.
+            config.database.url = "sqlite::memory:".into();
+            config.security.master_key = Some(gdpr_store_seaorm::MasterKey::generate().1);
+            let store = open_store(&config, false).await?;
+            println!(
+                "{}",
+                gdpr_http::openapi_json(Arc::new(application(&config, store)))
+            );
+        }
+        Command::Migrate => {
+            init_logging(&config);
+            open_store(&config, true).await?;
+            tracing::info!("migrations applied");
+        }
+        Command::Serve { listen } => {
+            if let Some(listen) = listen {
+                config.listen = listen;
+            }
+            init_logging(&config);
+            gdpr_server::serve(&config).await?;
+        }
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gdpr: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

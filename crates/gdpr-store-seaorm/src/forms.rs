@@ -114,11 +114,11 @@ impl SeaOrmStore {
         let mut forms: HashMap<uuid::Uuid, Form> = HashMap::new();
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
-            if !forms.contains_key(&row.form_id) {
-                let form = self
-                    .load_form(&self.db, tenant, FormId::from_uuid(row.form_id))
-                    .await?;
-                forms.insert(row.form_id, form);
+            if let std::collections::hash_map::Entry::Vacant(slot) = forms.entry(row.form_id) {
+                slot.insert(
+                    self.load_form(&self.db, tenant, FormId::from_uuid(row.form_id))
+                        .await?,
+                );
             }
             let key = keys
                 .get(&SubjectId::from_uuid(row.subject_id))

@@ -1,0 +1,176 @@
+//! The register of processing, the audit log, erasure receipts and batch-erasure dry runs.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use gdpr_app::App;
+use gdpr_audit::ChainBreak;
+use gdpr_pii::{FormId, SubjectId};
+use gdpr_ports::Ports;
+use gdpr_rights::BatchSelector;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::{Json, PlainText};
+use poem_openapi::{ApiResponse, OpenApi};
+use uuid::Uuid;
+
+use crate::api::{Tag, reader};
+use crate::auth::TenantKey;
+use crate::convert;
+use crate::dto::{AuditVerifyOut, BatchPlanOut, Document, ReceiptOut, SelectBy, SelectorIn};
+use crate::problem::ApiError;
+
+/// The register as Markdown.
+#[derive(ApiResponse)]
+pub(crate) enum Markdown {
+    /// The register, for humans.
+    #[oai(status = 200, content_type = "text/markdown; charset=utf-8")]
+    Ok(PlainText<String>),
+}
+
+fn selector(body: SelectorIn) -> Result<BatchSelector, ApiError> {
+    let need_form = || {
+        body.form
+            .map(FormId::from_uuid)
+            .ok_or_else(|| ApiError::invalid("form", "required for this selection"))
+    };
+    Ok(match body.by {
+        SelectBy::Form => BatchSelector::Form { form: need_form()? },
+        SelectBy::CreatedBetween => {
+            let from = body
+                .from
+                .ok_or_else(|| ApiError::invalid("from", "required for created_between"))?;
+            let to = body
+                .to
+                .ok_or_else(|| ApiError::invalid("to", "required for created_between"))?;
+            if to <= from {
+                return Err(ApiError::invalid("to", "must be after from"));
+            }
+            BatchSelector::CreatedBetween {
+                from,
+                to,
+                form: body.form.map(FormId::from_uuid),
+            }
+        }
+        SelectBy::FieldEquals => BatchSelector::FieldEquals {
+            form: need_form()?,
+            field: body
+                .field
+                .clone()
+                .ok_or_else(|| ApiError::invalid("field", "required for field_equals"))?,
+            value: body
+                .value
+                .clone()
+                .ok_or_else(|| ApiError::invalid("value", "required for field_equals"))?,
+        },
+        SelectBy::Subjects => {
+            let ids = body
+                .subjects
+                .clone()
+                .ok_or_else(|| ApiError::invalid("subjects", "required for subjects"))?;
+            if ids.len() > 100_000 {
+                return Err(ApiError::invalid("subjects", "at most 100000 ids"));
+            }
+            BatchSelector::Subjects {
+                ids: ids
+                    .into_iter()
+                    .map(SubjectId::from_uuid)
+                    .collect::<BTreeSet<_>>(),
+            }
+        }
+    })
+}
+
+pub(crate) struct AccountabilityApi<P: Ports>(pub(crate) Arc<App<P>>);
+
+#[OpenApi(tag = "Tag::Accountability")]
+impl<P: Ports> AccountabilityApi<P> {
+    /// The record of processing activities (Art. 30), generated from the inventory.
+    #[oai(path = "/register", method = "get")]
+    async fn register(&self, auth: TenantKey) -> Result<Json<Document>, ApiError> {
+        let register = self.0.processing_register(reader(&auth)).await?;
+        Ok(Json(serde_json::to_value(register).unwrap_or_default()))
+    }
+
+    /// The same register as Markdown.
+    #[oai(path = "/register.md", method = "get")]
+    async fn register_markdown(&self, auth: TenantKey) -> Result<Markdown, ApiError> {
+        let register = self.0.processing_register(reader(&auth)).await?;
+        Ok(Markdown::Ok(PlainText(register.to_markdown())))
+    }
+
+    /// The tenant's audit records after sequence number `after`.
+    #[oai(path = "/audit", method = "get")]
+    async fn audit(
+        &self,
+        auth: TenantKey,
+        after: Query<Option<u64>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))] limit: Query<Option<u32>>,
+    ) -> Result<Json<Vec<Document>>, ApiError> {
+        let records = self
+            .0
+            .audit_log(reader(&auth), after.0.unwrap_or(0), limit.0.unwrap_or(100))
+            .await?;
+        Ok(Json(
+            records
+                .iter()
+                .map(|r| serde_json::to_value(r).unwrap_or_default())
+                .collect(),
+        ))
+    }
+
+    /// Verify the tenant's audit chain: any edited, removed or reordered record is named.
+    #[oai(path = "/audit/verify", method = "get")]
+    async fn verify(&self, auth: TenantKey) -> Result<Json<AuditVerifyOut>, ApiError> {
+        let result = self.0.verify_audit(Some(auth.0.tenant)).await?;
+        Ok(Json(match result {
+            Ok(head) => AuditVerifyOut {
+                valid: true,
+                records: head.records,
+                head: Some(head.head.to_string()),
+                problem: None,
+                broken_at: None,
+            },
+            Err(broken) => {
+                let at = match broken {
+                    ChainBreak::Altered { seq }
+                    | ChainBreak::BrokenLink { seq }
+                    | ChainBreak::ForeignRecord { seq } => seq,
+                    ChainBreak::OutOfSequence { expected, .. } => expected,
+                };
+                AuditVerifyOut {
+                    valid: false,
+                    records: at.saturating_sub(1),
+                    head: None,
+                    problem: Some(broken.to_string()),
+                    broken_at: Some(at),
+                }
+            }
+        }))
+    }
+
+    /// An erasure receipt.
+    #[oai(path = "/erasure-receipts/:id", method = "get")]
+    async fn receipt(&self, auth: TenantKey, id: Path<Uuid>) -> Result<Json<ReceiptOut>, ApiError> {
+        Ok(Json(convert::receipt(
+            self.0.erasure_receipt(reader(&auth), id.0).await?,
+        )))
+    }
+
+    /// Dry run of a batch erasure: how many subjects and records a selection would erase.
+    /// Changes nothing.
+    #[oai(path = "/erasures/plan", method = "post")]
+    async fn plan(
+        &self,
+        auth: TenantKey,
+        body: Json<SelectorIn>,
+    ) -> Result<Json<BatchPlanOut>, ApiError> {
+        let selector = selector(body.0)?;
+        let plan = self.0.plan_batch_erasure(reader(&auth), &selector).await?;
+        Ok(Json(BatchPlanOut {
+            subjects: plan.subjects.iter().map(|s| *s.as_uuid()).collect(),
+            records: plan.records,
+            blocked: plan.blocked.iter().map(|s| *s.as_uuid()).collect(),
+            unknown: plan.unknown,
+        }))
+    }
+}

@@ -1,0 +1,136 @@
+//! Operator routes: tenants and API keys, behind the admin token.
+
+use std::sync::Arc;
+
+use gdpr_app::App;
+use gdpr_audit::Actor;
+use gdpr_pii::{ApiKeyId, TenantId};
+use gdpr_ports::Ports;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, OpenApi};
+use secrecy::ExposeSecret;
+use uuid::Uuid;
+
+use crate::api::Tag;
+use crate::auth::AdminToken;
+use crate::convert;
+use crate::dto::{IssuedKeyOut, KeyIn, KeyOut, TenantIn, TenantOut};
+use crate::problem::ApiError;
+
+/// 201 with the created tenant.
+#[derive(ApiResponse)]
+pub(crate) enum TenantCreated {
+    /// Created.
+    #[oai(status = 201)]
+    Created(Json<TenantOut>),
+}
+
+/// 201 with the issued key.
+#[derive(ApiResponse)]
+pub(crate) enum KeyIssued {
+    /// Issued; the token is in the body, once.
+    #[oai(status = 201)]
+    Created(Json<IssuedKeyOut>),
+}
+
+/// 204.
+#[derive(ApiResponse)]
+pub(crate) enum Revoked {
+    /// Revoked.
+    #[oai(status = 204)]
+    Done,
+}
+
+pub(crate) struct AdminApi<P: Ports>(pub(crate) Arc<App<P>>);
+
+#[OpenApi(tag = "Tag::Admin")]
+impl<P: Ports> AdminApi<P> {
+    /// Create a tenant.
+    #[oai(path = "/admin/tenants", method = "post")]
+    async fn create_tenant(
+        &self,
+        _auth: AdminToken,
+        body: Json<TenantIn>,
+    ) -> Result<TenantCreated, ApiError> {
+        let t = self
+            .0
+            .create_tenant(Actor::Operator, &body.name, &body.privacy_contact)
+            .await?;
+        Ok(TenantCreated::Created(Json(convert::tenant(t))))
+    }
+
+    /// List tenants.
+    #[oai(path = "/admin/tenants", method = "get")]
+    async fn list_tenants(&self, _auth: AdminToken) -> Result<Json<Vec<TenantOut>>, ApiError> {
+        Ok(Json(
+            self.0
+                .tenants()
+                .await?
+                .into_iter()
+                .map(convert::tenant)
+                .collect(),
+        ))
+    }
+
+    /// Issue an API key for a tenant. The token is shown in this response only.
+    #[oai(path = "/admin/tenants/:tenant_id/api-keys", method = "post")]
+    async fn create_key(
+        &self,
+        _auth: AdminToken,
+        tenant_id: Path<Uuid>,
+        body: Json<KeyIn>,
+    ) -> Result<KeyIssued, ApiError> {
+        let issued = self
+            .0
+            .create_api_key(
+                Actor::Operator,
+                TenantId::from_uuid(tenant_id.0),
+                body.read_only,
+            )
+            .await?;
+        tracing::info!(target: "security", event = "api_key_created", key = %issued.record.id, tenant = %issued.record.tenant, "api key created");
+        Ok(KeyIssued::Created(Json(IssuedKeyOut {
+            id: *issued.record.id.as_uuid(),
+            tenant: *issued.record.tenant.as_uuid(),
+            read_only: issued.record.read_only,
+            token: issued.token.expose_secret().to_owned(),
+        })))
+    }
+
+    /// List a tenant's API keys (never their secrets).
+    #[oai(path = "/admin/tenants/:tenant_id/api-keys", method = "get")]
+    async fn list_keys(
+        &self,
+        _auth: AdminToken,
+        tenant_id: Path<Uuid>,
+    ) -> Result<Json<Vec<KeyOut>>, ApiError> {
+        let tenant = TenantId::from_uuid(tenant_id.0);
+        self.0.tenant(tenant).await?;
+        Ok(Json(
+            self.0
+                .api_keys(tenant)
+                .await?
+                .into_iter()
+                .map(convert::key)
+                .collect(),
+        ))
+    }
+
+    /// Revoke an API key; it stops working at once.
+    #[oai(path = "/admin/tenants/:tenant_id/api-keys/:key_id", method = "delete")]
+    async fn revoke_key(
+        &self,
+        _auth: AdminToken,
+        tenant_id: Path<Uuid>,
+        key_id: Path<Uuid>,
+    ) -> Result<Revoked, ApiError> {
+        let (tenant, key) = (
+            TenantId::from_uuid(tenant_id.0),
+            ApiKeyId::from_uuid(key_id.0),
+        );
+        self.0.revoke_api_key(Actor::Operator, tenant, key).await?;
+        tracing::info!(target: "security", event = "api_key_revoked", key = %key, tenant = %tenant, "api key revoked");
+        Ok(Revoked::Done)
+    }
+}

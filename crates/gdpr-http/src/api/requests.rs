@@ -1,0 +1,123 @@
+//! Data-subject requests with their deadlines.
+
+use std::sync::Arc;
+
+use gdpr_app::App;
+use gdpr_pii::{RequestId, SubjectId};
+use gdpr_ports::Ports;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, OpenApi};
+use uuid::Uuid;
+
+use crate::api::{Tag, page, reader, writer};
+use crate::auth::TenantKey;
+use crate::convert;
+use crate::dto::{ExtendIn, RefuseIn, RequestIn, RequestOut, RequestPage};
+use crate::problem::ApiError;
+
+/// 201 with the request.
+#[derive(ApiResponse)]
+pub(crate) enum RequestCreated {
+    /// Opened.
+    #[oai(status = 201)]
+    Created(Json<RequestOut>),
+}
+
+pub(crate) struct RequestsApi<P: Ports>(pub(crate) Arc<App<P>>);
+
+#[OpenApi(tag = "Tag::Requests")]
+impl<P: Ports> RequestsApi<P> {
+    /// Open a request, received now: due one calendar month later.
+    #[oai(path = "/requests", method = "post")]
+    async fn create(
+        &self,
+        auth: TenantKey,
+        body: Json<RequestIn>,
+    ) -> Result<RequestCreated, ApiError> {
+        let ctx = writer(&auth)?;
+        let r = self
+            .0
+            .open_request(ctx, SubjectId::from_uuid(body.subject), body.kind.into())
+            .await?;
+        Ok(RequestCreated::Created(Json(convert::request(r))))
+    }
+
+    /// List requests with their due dates; `overdue=true` lists only the late ones.
+    #[oai(path = "/requests", method = "get")]
+    async fn list(
+        &self,
+        auth: TenantKey,
+        overdue: Query<Option<bool>>,
+        offset: Query<Option<u64>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))] limit: Query<Option<u32>>,
+    ) -> Result<Json<RequestPage>, ApiError> {
+        let page = page(offset.0, limit.0);
+        let items = self
+            .0
+            .requests(reader(&auth), overdue.0.unwrap_or(false), page)
+            .await?;
+        Ok(Json(RequestPage {
+            items: items.into_iter().map(convert::request).collect(),
+            offset: page.offset,
+            limit: page.limit,
+        }))
+    }
+
+    /// Read a request.
+    #[oai(path = "/requests/:id", method = "get")]
+    async fn get(&self, auth: TenantKey, id: Path<Uuid>) -> Result<Json<RequestOut>, ApiError> {
+        Ok(Json(convert::request(
+            self.0
+                .request(reader(&auth), RequestId::from_uuid(id.0))
+                .await?,
+        )))
+    }
+
+    /// Extend the deadline once, by one or two months, with a reason.
+    #[oai(path = "/requests/:id/extend", method = "post")]
+    async fn extend(
+        &self,
+        auth: TenantKey,
+        id: Path<Uuid>,
+        body: Json<ExtendIn>,
+    ) -> Result<Json<RequestOut>, ApiError> {
+        let ctx = writer(&auth)?;
+        let r = self
+            .0
+            .extend_request(ctx, RequestId::from_uuid(id.0), body.months, &body.reason)
+            .await?;
+        Ok(Json(convert::request(r)))
+    }
+
+    /// Mark the request answered.
+    #[oai(path = "/requests/:id/complete", method = "post")]
+    async fn complete(
+        &self,
+        auth: TenantKey,
+        id: Path<Uuid>,
+    ) -> Result<Json<RequestOut>, ApiError> {
+        let ctx = writer(&auth)?;
+        Ok(Json(convert::request(
+            self.0
+                .complete_request(ctx, RequestId::from_uuid(id.0))
+                .await?,
+        )))
+    }
+
+    /// Refuse the request, with the reasons the subject is told.
+    #[oai(path = "/requests/:id/refuse", method = "post")]
+    async fn refuse(
+        &self,
+        auth: TenantKey,
+        id: Path<Uuid>,
+        body: Json<RefuseIn>,
+    ) -> Result<Json<RequestOut>, ApiError> {
+        let ctx = writer(&auth)?;
+        let r = self
+            .0
+            .refuse_request(ctx, RequestId::from_uuid(id.0), &body.reason)
+            .await?;
+        Ok(Json(convert::request(r)))
+    }
+}

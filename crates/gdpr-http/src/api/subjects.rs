@@ -1,0 +1,446 @@
+//! Subjects: register, read, look up, import, rectify, erase; their consents and legal holds.
+
+use std::sync::Arc;
+
+use gdpr_app::{App, AppError, GiveConsent, NewSubject, Rectification};
+use gdpr_consent::ContentHash;
+use gdpr_pii::{ConsentFormId, IpAddress, RequestId, SubjectId};
+use gdpr_ports::Ports;
+use gdpr_rights::ErasureStatus;
+use poem::Body;
+use poem::http::StatusCode;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::types::MaybeUndefined;
+use poem_openapi::{ApiResponse, OpenApi};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use uuid::Uuid;
+
+use crate::api::{Tag, page, reader, writer};
+use crate::auth::TenantKey;
+use crate::convert;
+use crate::dto::{
+    ConsentCheckOut, ConsentIn, ConsentStateOut, Document, HoldIn, HoldOut, ImportError, ImportOut,
+    LookupIn, ReceiptOut, RectifyIn, SubjectIn, SubjectOut, SubjectPage,
+};
+use crate::ndjson::Ndjson;
+use crate::problem::{ApiError, Problem};
+
+/// The longest line an import accepts.
+const MAX_LINE: u64 = 64 * 1024;
+
+/// 201 with the created subject.
+#[derive(ApiResponse)]
+pub(crate) enum SubjectCreated {
+    /// Created.
+    #[oai(status = 201)]
+    Created(Json<SubjectOut>),
+}
+
+/// 201 with a consent receipt.
+#[derive(ApiResponse)]
+pub(crate) enum ReceiptCreated {
+    /// Recorded; the body is the Kantara-style consent receipt.
+    #[oai(status = 201)]
+    Created(Json<Document>),
+}
+
+/// 201 with a legal hold.
+#[derive(ApiResponse)]
+pub(crate) enum HoldCreated {
+    /// Placed.
+    #[oai(status = 201)]
+    Created(Json<HoldOut>),
+}
+
+fn subject_id(id: &Path<Uuid>) -> SubjectId {
+    SubjectId::from_uuid(id.0)
+}
+
+fn maybe(v: MaybeUndefined<String>) -> Option<Option<String>> {
+    match v {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(v) => Some(Some(v)),
+    }
+}
+
+fn how(body: &ConsentIn) -> Result<GiveConsent, ApiError> {
+    let source_ip = body
+        .source_ip
+        .as_deref()
+        .map(IpAddress::parse)
+        .transpose()
+        .map_err(|e| ApiError::invalid("source_ip", e.to_string()))?;
+    let version = body
+        .version
+        .as_deref()
+        .map(ContentHash::parse)
+        .transpose()
+        .map_err(|_| {
+            ApiError::invalid(
+                "version",
+                "expected the 64-hex-digit SHA-256 of a published version",
+            )
+        })?;
+    Ok(GiveConsent {
+        method: body.method.into(),
+        source_ip,
+        version,
+    })
+}
+
+/// Parses one import line into a subject, or says which field is wrong.
+fn import_line(line: &str) -> Result<NewSubject, (String, String)> {
+    let value: Value = serde_json::from_str(line).map_err(|e| {
+        (
+            String::new(),
+            format!(
+                "not a JSON object: {}",
+                crate::problem::sanitise(&e.to_string())
+            ),
+        )
+    })?;
+    let Value::Object(map) = value else {
+        return Err((String::new(), "each line must be a JSON object".into()));
+    };
+    let mut new = NewSubject::default();
+    for (key, value) in map {
+        let slot = match key.as_str() {
+            "email" => &mut new.email,
+            "full_name" => &mut new.full_name,
+            "ip_address" => &mut new.ip_address,
+            _ => {
+                let shown =
+                    if key.len() <= 64 && key.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+                        key
+                    } else {
+                        "<unknown>".into()
+                    };
+                return Err((
+                    shown,
+                    "unknown field: expected email, full_name or ip_address".into(),
+                ));
+            }
+        };
+        *slot = match value {
+            Value::Null => None,
+            Value::String(s) => Some(s),
+            _ => return Err((key, "expected a string or null".into())),
+        };
+    }
+    Ok(new)
+}
+
+pub(crate) struct SubjectsApi<P: Ports>(pub(crate) Arc<App<P>>);
+
+#[OpenApi(tag = "Tag::Subjects")]
+impl<P: Ports> SubjectsApi<P> {
+    /// Register a subject.
+    #[oai(path = "/subjects", method = "post")]
+    async fn create(
+        &self,
+        auth: TenantKey,
+        body: Json<SubjectIn>,
+    ) -> Result<SubjectCreated, ApiError> {
+        let ctx = writer(&auth)?;
+        let body = body.0;
+        let new = NewSubject {
+            email: body.email,
+            full_name: body.full_name,
+            ip_address: body.ip_address,
+        };
+        let s = self.0.register_subject(ctx, new).await?;
+        Ok(SubjectCreated::Created(Json(convert::subject(s))))
+    }
+
+    /// List subjects, oldest first.
+    #[oai(path = "/subjects", method = "get")]
+    async fn list(
+        &self,
+        auth: TenantKey,
+        offset: Query<Option<u64>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))] limit: Query<Option<u32>>,
+    ) -> Result<Json<SubjectPage>, ApiError> {
+        let page = page(offset.0, limit.0);
+        let items = self.0.subjects(reader(&auth), page).await?;
+        Ok(Json(SubjectPage {
+            items: items.into_iter().map(convert::subject).collect(),
+            offset: page.offset,
+            limit: page.limit,
+        }))
+    }
+
+    /// Read a subject.
+    #[oai(path = "/subjects/:id", method = "get")]
+    async fn get(&self, auth: TenantKey, id: Path<Uuid>) -> Result<Json<SubjectOut>, ApiError> {
+        Ok(Json(convert::subject(
+            self.0.subject(reader(&auth), subject_id(&id)).await?,
+        )))
+    }
+
+    /// Rectify a subject (Art. 16): absent fields are kept, `null` clears a field.
+    #[oai(path = "/subjects/:id", method = "patch")]
+    async fn rectify(
+        &self,
+        auth: TenantKey,
+        id: Path<Uuid>,
+        body: Json<RectifyIn>,
+    ) -> Result<Json<SubjectOut>, ApiError> {
+        let ctx = writer(&auth)?;
+        let body = body.0;
+        let change = Rectification {
+            email: maybe(body.email),
+            full_name: maybe(body.full_name),
+            ip_address: maybe(body.ip_address),
+        };
+        Ok(Json(convert::subject(
+            self.0.rectify_subject(ctx, subject_id(&id), change).await?,
+        )))
+    }
+
+    /// Erase a subject everywhere (Art. 17) and return the receipt. With `request`, that
+    /// erasure request is closed. A legal hold blocks erasure: 409, and nothing is erased.
+    #[oai(path = "/subjects/:id", method = "delete")]
+    async fn erase(
+        &self,
+        auth: TenantKey,
+        id: Path<Uuid>,
+        request: Query<Option<Uuid>>,
+    ) -> Result<Json<ReceiptOut>, ApiError> {
+        let ctx = writer(&auth)?;
+        let receipt = self
+            .0
+            .erase_subject(ctx, subject_id(&id), request.0.map(RequestId::from_uuid))
+            .await?;
+        if receipt.status() == ErasureStatus::Blocked {
+            let reason = receipt
+                .places
+                .first()
+                .and_then(|p| match &p.outcome {
+                    gdpr_rights::Outcome::Blocked { reason } => Some(reason.clone()),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            return Err(ApiError::from_problem(Problem::new(
+                StatusCode::CONFLICT,
+                "erasure-blocked",
+                "Erasure blocked",
+                format!("{reason}; receipt {}", receipt.id),
+            )));
+        }
+        tracing::info!(target: "security", event = "subject_erased", subject = %receipt.subject, receipt = %receipt.id, "subject erased");
+        Ok(Json(convert::receipt(receipt)))
+    }
+
+    /// Find a subject by e-mail (sent in the body so that it never appears in a URL).
+    #[oai(path = "/subjects/lookup", method = "post")]
+    async fn lookup(
+        &self,
+        auth: TenantKey,
+        body: Json<LookupIn>,
+    ) -> Result<Json<SubjectOut>, ApiError> {
+        Ok(Json(convert::subject(
+            self.0
+                .find_subject_by_email(reader(&auth), &body.email)
+                .await?,
+        )))
+    }
+
+    /// Import subjects from NDJSON, one `{"email", "full_name", "ip_address"}` object per
+    /// line, streamed. Each line is imported whole or refused whole, with its reason; a
+    /// storage failure stops the import (lines before it stay imported).
+    #[oai(path = "/subjects/import", method = "post")]
+    async fn import(&self, auth: TenantKey, body: Ndjson) -> Result<Json<ImportOut>, ApiError> {
+        let ctx = writer(&auth)?;
+        let mut reader = BufReader::new(Body::into_async_read(body.0));
+        let mut out = ImportOut {
+            imported: 0,
+            failed: 0,
+            ids: Vec::new(),
+            errors: Vec::new(),
+        };
+        let mut buf = Vec::new();
+        let mut line_no = 0;
+        loop {
+            buf.clear();
+            let n = (&mut reader)
+                .take(MAX_LINE + 1)
+                .read_until(b'\n', &mut buf)
+                .await
+                .map_err(|_| {
+                    ApiError::from_problem(Problem::new(
+                        StatusCode::BAD_REQUEST,
+                        "malformed-body",
+                        "Malformed request body",
+                        "the body could not be read",
+                    ))
+                })?;
+            if n == 0 {
+                break;
+            }
+            line_no += 1;
+            if buf.len() as u64 > MAX_LINE {
+                return Err(ApiError::from_problem(Problem::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "line-too-long",
+                    "Payload too large",
+                    format!("line {line_no} is longer than {MAX_LINE} bytes"),
+                )));
+            }
+            let text = String::from_utf8_lossy(&buf);
+            let text = text.trim();
+            if text.is_empty() {
+                continue;
+            }
+            let refused = |field: String, reason: String| ImportError {
+                line: line_no,
+                field,
+                reason,
+            };
+            match import_line(text) {
+                Err((field, reason)) => {
+                    out.failed += 1;
+                    out.errors.push(refused(field, reason));
+                }
+                Ok(new) => match self.0.register_subject(ctx, new).await {
+                    Ok(s) => {
+                        out.imported += 1;
+                        out.ids.push(*s.id.as_uuid());
+                    }
+                    Err(AppError::InvalidInput { field, reason }) => {
+                        out.failed += 1;
+                        out.errors.push(refused(field.to_owned(), reason));
+                    }
+                    Err(AppError::Conflict(rule)) => {
+                        out.failed += 1;
+                        out.errors.push(refused("email".into(), rule));
+                    }
+                    Err(other) => return Err(other.into()),
+                },
+            }
+        }
+        Ok(Json(out))
+    }
+
+    /// Where the subject stands with each consent form.
+    #[oai(path = "/subjects/:id/consents", method = "get")]
+    async fn consents(
+        &self,
+        auth: TenantKey,
+        id: Path<Uuid>,
+    ) -> Result<Json<Vec<ConsentStateOut>>, ApiError> {
+        let state = self.0.consent_state(reader(&auth), subject_id(&id)).await?;
+        Ok(Json(
+            state.into_iter().map(convert::consent_state).collect(),
+        ))
+    }
+
+    /// Record that the subject gives consent; returns the consent receipt.
+    #[oai(path = "/subjects/:id/consents", method = "post")]
+    async fn give(
+        &self,
+        auth: TenantKey,
+        id: Path<Uuid>,
+        body: Json<ConsentIn>,
+    ) -> Result<ReceiptCreated, ApiError> {
+        let ctx = writer(&auth)?;
+        let form = ConsentFormId::from_uuid(body.consent_form);
+        let receipt = self
+            .0
+            .give_consent(ctx, subject_id(&id), form, how(&body)?)
+            .await?;
+        Ok(ReceiptCreated::Created(Json(
+            serde_json::to_value(receipt).unwrap_or_default(),
+        )))
+    }
+
+    /// Record that the subject withdraws consent, effective at once; returns the receipt.
+    #[oai(path = "/subjects/:id/consents/withdraw", method = "post")]
+    async fn withdraw(
+        &self,
+        auth: TenantKey,
+        id: Path<Uuid>,
+        body: Json<ConsentIn>,
+    ) -> Result<ReceiptCreated, ApiError> {
+        let ctx = writer(&auth)?;
+        let form = ConsentFormId::from_uuid(body.consent_form);
+        let receipt = self
+            .0
+            .withdraw_consent(ctx, subject_id(&id), form, how(&body)?)
+            .await?;
+        Ok(ReceiptCreated::Created(Json(
+            serde_json::to_value(receipt).unwrap_or_default(),
+        )))
+    }
+
+    /// Every consent receipt of the subject, oldest first.
+    #[oai(path = "/subjects/:id/consents/receipts", method = "get")]
+    async fn receipts(
+        &self,
+        auth: TenantKey,
+        id: Path<Uuid>,
+    ) -> Result<Json<Vec<Document>>, ApiError> {
+        let receipts = self
+            .0
+            .consent_receipts(reader(&auth), subject_id(&id))
+            .await?;
+        Ok(Json(
+            receipts
+                .iter()
+                .map(|r| serde_json::to_value(r).unwrap_or_default())
+                .collect(),
+        ))
+    }
+
+    /// Whether the subject currently consents to a purpose.
+    #[oai(path = "/subjects/:id/consent-check", method = "get")]
+    async fn check(
+        &self,
+        auth: TenantKey,
+        id: Path<Uuid>,
+        purpose: Query<String>,
+    ) -> Result<Json<ConsentCheckOut>, ApiError> {
+        let consented = self
+            .0
+            .has_consent(reader(&auth), subject_id(&id), &purpose.0)
+            .await?;
+        Ok(Json(ConsentCheckOut {
+            purpose: purpose.0,
+            consented,
+        }))
+    }
+
+    /// Place a legal hold (Art. 17(3)): the subject cannot be erased while it is active.
+    #[oai(path = "/subjects/:id/legal-holds", method = "post")]
+    async fn hold(
+        &self,
+        auth: TenantKey,
+        id: Path<Uuid>,
+        body: Json<HoldIn>,
+    ) -> Result<HoldCreated, ApiError> {
+        let ctx = writer(&auth)?;
+        let hold = self
+            .0
+            .place_legal_hold(ctx, subject_id(&id), body.ground.into(), &body.reason)
+            .await?;
+        Ok(HoldCreated::Created(Json(convert::hold(hold))))
+    }
+
+    /// Release a legal hold.
+    #[oai(path = "/subjects/:id/legal-holds/:hold_id", method = "delete")]
+    async fn release(
+        &self,
+        auth: TenantKey,
+        id: Path<Uuid>,
+        hold_id: Path<Uuid>,
+    ) -> Result<Json<HoldOut>, ApiError> {
+        let ctx = writer(&auth)?;
+        let hold = self
+            .0
+            .release_legal_hold(ctx, subject_id(&id), hold_id.0)
+            .await?;
+        Ok(Json(convert::hold(hold)))
+    }
+}

@@ -1,0 +1,726 @@
+//! The wire types: what the API reads and writes, converted by hand to and from the domain's
+//! types at the edge. Only this module knows the JSON shape.
+
+use gdpr_pii::{FieldKind, PiiCategory};
+use poem_openapi::types::MaybeUndefined;
+use poem_openapi::{Enum, Object};
+use serde_json::Value;
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+/// Declares a wire enum mirroring a domain enum, with conversions both ways.
+macro_rules! mirror {
+    ($(#[$doc:meta])* $dto:ident <=> $domain:path { $($(#[$vdoc:meta])* $variant:ident),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+        #[oai(rename_all = "snake_case")]
+        pub(crate) enum $dto {
+            $($(#[$vdoc])* $variant),+
+        }
+
+        impl From<$dto> for $domain {
+            fn from(v: $dto) -> Self {
+                match v { $($dto::$variant => <$domain>::$variant),+ }
+            }
+        }
+
+        impl From<$domain> for $dto {
+            fn from(v: $domain) -> Self {
+                match v { $(<$domain>::$variant => $dto::$variant),+ }
+            }
+        }
+    };
+}
+
+mirror!(
+    /// What a field's values are.
+    Kind <=> FieldKind {
+        /// Text up to 10,000 characters.
+        Text,
+        /// An e-mail address.
+        Email,
+        /// A number.
+        Number,
+        /// true or false.
+        Boolean,
+        /// YYYY-MM-DD.
+        Date,
+    }
+);
+
+mirror!(
+    /// What kind of personal data a field holds (or `not_personal`).
+    Category <=> PiiCategory {
+        /// E-mail address.
+        Email,
+        /// Full name.
+        FullName,
+        /// IP address.
+        IpAddress,
+        /// Telephone number.
+        Phone,
+        /// Postal address.
+        PostalAddress,
+        /// Date of birth.
+        DateOfBirth,
+        /// National identification number.
+        NationalId,
+        /// Free text.
+        FreeText,
+        /// Declared not personal.
+        NotPersonal,
+    }
+);
+
+mirror!(
+    /// The lawful basis of a purpose (GDPR Art. 6(1)).
+    Basis <=> gdpr_consent::LawfulBasis {
+        /// (a) consent.
+        Consent,
+        /// (b) contract.
+        Contract,
+        /// (c) legal obligation.
+        LegalObligation,
+        /// (d) vital interests.
+        VitalInterests,
+        /// (e) public task.
+        PublicTask,
+        /// (f) legitimate interests.
+        LegitimateInterests,
+    }
+);
+
+mirror!(
+    /// How consent was given or withdrawn.
+    Method <=> gdpr_consent::ConsentMethod {
+        /// A web form.
+        WebForm,
+        /// An API call.
+        Api,
+        /// A paper form.
+        Paper,
+        /// An e-mail.
+        Email,
+        /// Recorded verbally.
+        Verbal,
+    }
+);
+
+mirror!(
+    /// The right a request exercises.
+    RequestKindDto <=> gdpr_rights::RequestKind {
+        /// Art. 15.
+        Access,
+        /// Art. 20.
+        Portability,
+        /// Art. 16.
+        Rectification,
+        /// Art. 17.
+        Erasure,
+        /// Art. 18.
+        Restriction,
+        /// Art. 21.
+        Objection,
+    }
+);
+
+mirror!(
+    /// Where a request stands.
+    RequestStatusDto <=> gdpr_rights::RequestStatus {
+        /// Not yet answered.
+        Open,
+        /// Answered.
+        Completed,
+        /// Refused, with reasons.
+        Refused,
+    }
+);
+
+mirror!(
+    /// The Art. 17(3) ground of a legal hold.
+    Ground <=> gdpr_rights::HoldGround {
+        /// (a).
+        FreedomOfExpression,
+        /// (b).
+        LegalObligation,
+        /// (c).
+        PublicHealth,
+        /// (d).
+        Archiving,
+        /// (e).
+        LegalClaims,
+    }
+);
+
+/// A tenant.
+#[derive(Debug, Object)]
+pub(crate) struct TenantOut {
+    /// Id.
+    pub(crate) id: Uuid,
+    /// Legal name.
+    pub(crate) name: String,
+    /// Privacy contact.
+    pub(crate) privacy_contact: String,
+    /// Created.
+    pub(crate) created_at: OffsetDateTime,
+}
+
+/// A tenant to create.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub(crate) struct TenantIn {
+    /// Legal name, 1 to 200 characters.
+    pub(crate) name: String,
+    /// Privacy contact (a DPO role address), 1 to 320 characters.
+    pub(crate) privacy_contact: String,
+}
+
+/// An API key to issue.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub(crate) struct KeyIn {
+    /// Whether the key may only read.
+    #[oai(default)]
+    pub(crate) read_only: bool,
+}
+
+/// An API key just issued: the token is shown once.
+#[derive(Debug, Object)]
+pub(crate) struct IssuedKeyOut {
+    /// Key id.
+    pub(crate) id: Uuid,
+    /// Its tenant.
+    pub(crate) tenant: Uuid,
+    /// Read-only or not.
+    pub(crate) read_only: bool,
+    /// The token to send as `Authorization: Bearer <token>`. Never shown again.
+    pub(crate) token: String,
+}
+
+/// An API key as listed (never its secret).
+#[derive(Debug, Object)]
+pub(crate) struct KeyOut {
+    /// Key id.
+    pub(crate) id: Uuid,
+    /// Read-only or not.
+    pub(crate) read_only: bool,
+    /// Created.
+    pub(crate) created_at: OffsetDateTime,
+    /// Revoked, if it was.
+    pub(crate) revoked_at: Option<OffsetDateTime>,
+}
+
+/// A subject to register.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub(crate) struct SubjectIn {
+    /// E-mail address (normalised to lower case).
+    pub(crate) email: Option<String>,
+    /// Full name.
+    pub(crate) full_name: Option<String>,
+    /// IP address.
+    pub(crate) ip_address: Option<String>,
+}
+
+/// Changes to a subject's profile: an absent field is kept, `null` clears it.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub(crate) struct RectifyIn {
+    /// E-mail address.
+    pub(crate) email: MaybeUndefined<String>,
+    /// Full name.
+    pub(crate) full_name: MaybeUndefined<String>,
+    /// IP address.
+    pub(crate) ip_address: MaybeUndefined<String>,
+}
+
+/// A look-up by e-mail (in the body, so the address never lands in a URL or an access log).
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub(crate) struct LookupIn {
+    /// The address.
+    pub(crate) email: String,
+}
+
+/// A subject.
+#[derive(Debug, Object)]
+pub(crate) struct SubjectOut {
+    /// Id.
+    pub(crate) id: Uuid,
+    /// E-mail.
+    pub(crate) email: Option<String>,
+    /// Full name.
+    pub(crate) full_name: Option<String>,
+    /// IP address.
+    pub(crate) ip_address: Option<String>,
+    /// Created.
+    pub(crate) created_at: OffsetDateTime,
+    /// Last changed.
+    pub(crate) updated_at: OffsetDateTime,
+}
+
+/// A page of subjects.
+#[derive(Debug, Object)]
+pub(crate) struct SubjectPage {
+    /// The subjects.
+    pub(crate) items: Vec<SubjectOut>,
+    /// Items skipped.
+    pub(crate) offset: u64,
+    /// Page size asked for.
+    pub(crate) limit: u32,
+}
+
+/// One line of an import that was refused.
+#[derive(Debug, Object)]
+pub(crate) struct ImportError {
+    /// Line number, from 1.
+    pub(crate) line: u64,
+    /// The field at fault, or empty for the line as a whole.
+    pub(crate) field: String,
+    /// What is wrong, never the value.
+    pub(crate) reason: String,
+}
+
+/// What an import did: every line is either imported whole or refused whole.
+#[derive(Debug, Object)]
+pub(crate) struct ImportOut {
+    /// Lines imported.
+    pub(crate) imported: u64,
+    /// Lines refused.
+    pub(crate) failed: u64,
+    /// The ids of the imported subjects, in line order.
+    pub(crate) ids: Vec<Uuid>,
+    /// Why each refused line was refused.
+    pub(crate) errors: Vec<ImportError>,
+}
+
+/// A purpose to declare.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub(crate) struct PurposeIn {
+    /// Identifier: lowercase letters, digits, '-' and '_'.
+    pub(crate) id: String,
+    /// What the processing is for.
+    pub(crate) description: String,
+    /// Its lawful basis.
+    pub(crate) lawful_basis: Basis,
+}
+
+/// A purpose.
+#[derive(Debug, Object)]
+pub(crate) struct PurposeOut {
+    /// Identifier.
+    pub(crate) id: String,
+    /// Description.
+    pub(crate) description: String,
+    /// Lawful basis.
+    pub(crate) lawful_basis: Basis,
+    /// Its article, e.g. `Art. 6(1)(a)`.
+    pub(crate) article: String,
+}
+
+/// A form field and its classification.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub(crate) struct FieldIn {
+    /// Name: lowercase letters, digits and '_'.
+    pub(crate) name: String,
+    /// Value type.
+    pub(crate) kind: Kind,
+    /// PII category; required (declare `not_personal` explicitly).
+    pub(crate) category: Option<Category>,
+    /// Whether every record must have it.
+    #[oai(default)]
+    pub(crate) required: bool,
+}
+
+/// A field of a form.
+#[derive(Debug, Object)]
+pub(crate) struct FieldOut {
+    /// Name.
+    pub(crate) name: String,
+    /// Value type.
+    pub(crate) kind: Kind,
+    /// PII category.
+    pub(crate) category: Category,
+    /// Required.
+    pub(crate) required: bool,
+}
+
+/// A form to define.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub(crate) struct FormIn {
+    /// Name, unique in the tenant.
+    pub(crate) name: String,
+    /// The purpose it serves.
+    pub(crate) purpose: String,
+    /// Its fields, each classified.
+    pub(crate) fields: Vec<FieldIn>,
+}
+
+/// A form.
+#[derive(Debug, Object)]
+pub(crate) struct FormOut {
+    /// Id.
+    pub(crate) id: Uuid,
+    /// Name.
+    pub(crate) name: String,
+    /// Purpose.
+    pub(crate) purpose: String,
+    /// The consent form records need, if the purpose rests on consent.
+    pub(crate) consent_form: Option<Uuid>,
+    /// Fields.
+    pub(crate) fields: Vec<FieldOut>,
+    /// Created.
+    pub(crate) created_at: OffsetDateTime,
+}
+
+/// A consent form to attach.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub(crate) struct AttachIn {
+    /// The consent form.
+    pub(crate) consent_form: Uuid,
+}
+
+/// A record to submit.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub(crate) struct RecordIn {
+    /// The form.
+    pub(crate) form: Uuid,
+    /// The subject it is about.
+    pub(crate) subject: Uuid,
+    /// Field values, as the form's schema says.
+    pub(crate) values: Value,
+}
+
+/// A record.
+#[derive(Debug, Object)]
+pub(crate) struct RecordOut {
+    /// Id.
+    pub(crate) id: Uuid,
+    /// Form.
+    pub(crate) form: Uuid,
+    /// Subject.
+    pub(crate) subject: Uuid,
+    /// Values.
+    pub(crate) values: Value,
+    /// Submitted.
+    pub(crate) created_at: OffsetDateTime,
+}
+
+/// A page of records.
+#[derive(Debug, Object)]
+pub(crate) struct RecordPage {
+    /// The records.
+    pub(crate) items: Vec<RecordOut>,
+    /// Items skipped.
+    pub(crate) offset: u64,
+    /// Page size asked for.
+    pub(crate) limit: u32,
+}
+
+/// A consent form to publish.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub(crate) struct ConsentFormIn {
+    /// Its consent-based purpose.
+    pub(crate) purpose: String,
+    /// Title.
+    pub(crate) title: String,
+    /// The exact text shown to subjects.
+    pub(crate) text: String,
+}
+
+/// A new version of a consent form.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub(crate) struct VersionIn {
+    /// The new text.
+    pub(crate) text: String,
+    /// Whether earlier consents stop counting.
+    pub(crate) requires_reconsent: bool,
+}
+
+/// A published version.
+#[derive(Debug, Object)]
+pub(crate) struct VersionOut {
+    /// 1, 2, ...
+    pub(crate) number: u32,
+    /// SHA-256 of the text.
+    pub(crate) hash: String,
+    /// The text.
+    pub(crate) text: String,
+    /// Published.
+    pub(crate) published_at: OffsetDateTime,
+    /// Whether it required re-consent.
+    pub(crate) requires_reconsent: bool,
+}
+
+/// A consent form.
+#[derive(Debug, Object)]
+pub(crate) struct ConsentFormOut {
+    /// Id.
+    pub(crate) id: Uuid,
+    /// Purpose.
+    pub(crate) purpose: String,
+    /// Title.
+    pub(crate) title: String,
+    /// Versions, oldest first.
+    pub(crate) versions: Vec<VersionOut>,
+}
+
+/// Giving or withdrawing consent.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub(crate) struct ConsentIn {
+    /// The consent form.
+    pub(crate) consent_form: Uuid,
+    /// How.
+    pub(crate) method: Method,
+    /// The address the subject acted from; only its network is kept.
+    pub(crate) source_ip: Option<String>,
+    /// The version shown, by hash (default: the latest).
+    pub(crate) version: Option<String>,
+}
+
+/// Where a subject stands with a consent form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub(crate) enum ConsentStatusDto {
+    /// Current.
+    Given,
+    /// Withdrawn.
+    Withdrawn,
+    /// Given to a version since replaced by one requiring re-consent.
+    ReconsentRequired,
+    /// Never given.
+    NeverGiven,
+}
+
+/// A subject's consent to one form.
+#[derive(Debug, Object)]
+pub(crate) struct ConsentStateOut {
+    /// The consent form.
+    pub(crate) consent_form: Uuid,
+    /// Its purpose.
+    pub(crate) purpose: String,
+    /// The status.
+    pub(crate) status: ConsentStatusDto,
+    /// When given or withdrawn.
+    pub(crate) at: Option<OffsetDateTime>,
+    /// The version consented to.
+    pub(crate) version: Option<String>,
+}
+
+/// Whether a subject consents to a purpose now.
+#[derive(Debug, Object)]
+pub(crate) struct ConsentCheckOut {
+    /// The purpose.
+    pub(crate) purpose: String,
+    /// Whether processing under consent may go ahead.
+    pub(crate) consented: bool,
+}
+
+/// A request to open.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub(crate) struct RequestIn {
+    /// The subject.
+    pub(crate) subject: Uuid,
+    /// The right exercised.
+    pub(crate) kind: RequestKindDto,
+}
+
+/// An extension.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub(crate) struct ExtendIn {
+    /// 1 or 2 months.
+    pub(crate) months: u8,
+    /// Why; told to the subject.
+    pub(crate) reason: String,
+}
+
+/// A refusal.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub(crate) struct RefuseIn {
+    /// The reasons the subject is told.
+    pub(crate) reason: String,
+}
+
+/// An extension granted.
+#[derive(Debug, Object)]
+pub(crate) struct ExtensionOut {
+    /// Months.
+    pub(crate) months: u8,
+    /// Why.
+    pub(crate) reason: String,
+    /// When decided.
+    pub(crate) at: OffsetDateTime,
+}
+
+/// A data-subject request.
+#[derive(Debug, Object)]
+pub(crate) struct RequestOut {
+    /// Id.
+    pub(crate) id: Uuid,
+    /// Subject.
+    pub(crate) subject: Uuid,
+    /// Right.
+    pub(crate) kind: RequestKindDto,
+    /// Status.
+    pub(crate) status: RequestStatusDto,
+    /// Received.
+    pub(crate) received_at: OffsetDateTime,
+    /// Last day to answer (UTC).
+    pub(crate) due_date: Date,
+    /// Open past its due date.
+    pub(crate) overdue: bool,
+    /// Extension.
+    pub(crate) extension: Option<ExtensionOut>,
+    /// Answered.
+    pub(crate) closed_at: Option<OffsetDateTime>,
+    /// Reasons of a refusal.
+    pub(crate) refusal_reason: Option<String>,
+}
+
+/// A page of requests.
+#[derive(Debug, Object)]
+pub(crate) struct RequestPage {
+    /// The requests.
+    pub(crate) items: Vec<RequestOut>,
+    /// Items skipped.
+    pub(crate) offset: u64,
+    /// Page size asked for.
+    pub(crate) limit: u32,
+}
+
+/// A legal hold to place.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub(crate) struct HoldIn {
+    /// Ground.
+    pub(crate) ground: Ground,
+    /// Why (a case number, a law), never personal data.
+    pub(crate) reason: String,
+}
+
+/// A legal hold.
+#[derive(Debug, Object)]
+pub(crate) struct HoldOut {
+    /// Id.
+    pub(crate) id: Uuid,
+    /// Subject.
+    pub(crate) subject: Uuid,
+    /// Ground.
+    pub(crate) ground: Ground,
+    /// Reason.
+    pub(crate) reason: String,
+    /// Placed.
+    pub(crate) placed_at: OffsetDateTime,
+    /// Released.
+    pub(crate) released_at: Option<OffsetDateTime>,
+}
+
+/// One place of an erasure and its outcome.
+#[derive(Debug, Object)]
+pub(crate) struct PlaceOut {
+    /// The place: records, personal_fields, data_key, consents, backups, error_tracker.
+    pub(crate) place: String,
+    /// planned, done, pending or blocked.
+    pub(crate) outcome: String,
+    /// When it was done or last tried.
+    pub(crate) at: Option<OffsetDateTime>,
+    /// How many items went.
+    pub(crate) count: Option<u64>,
+    /// Attempts so far (pending).
+    pub(crate) attempts: Option<u32>,
+    /// Last failure (pending) or the blocking reason.
+    pub(crate) reason: Option<String>,
+}
+
+/// An erasure receipt.
+#[derive(Debug, Object)]
+pub(crate) struct ReceiptOut {
+    /// Id.
+    pub(crate) id: Uuid,
+    /// The subject erased.
+    pub(crate) subject: Uuid,
+    /// The request answered.
+    pub(crate) request: Option<Uuid>,
+    /// Started.
+    pub(crate) started_at: OffsetDateTime,
+    /// complete, pending or blocked.
+    pub(crate) status: String,
+    /// Each place.
+    pub(crate) places: Vec<PlaceOut>,
+}
+
+/// How a batch erasure selects subjects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub(crate) enum SelectBy {
+    /// Subjects with a record in `form`.
+    Form,
+    /// Subjects with a record created in `[from, to)` (optionally in `form`).
+    CreatedBetween,
+    /// Subjects with a record of `form` whose `field` equals `value`.
+    FieldEquals,
+    /// The `subjects` listed.
+    Subjects,
+}
+
+/// A batch selection (dry run).
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub(crate) struct SelectorIn {
+    /// The kind of selection.
+    pub(crate) by: SelectBy,
+    /// Form.
+    pub(crate) form: Option<Uuid>,
+    /// Start (inclusive).
+    pub(crate) from: Option<OffsetDateTime>,
+    /// End (exclusive).
+    pub(crate) to: Option<OffsetDateTime>,
+    /// Field name.
+    pub(crate) field: Option<String>,
+    /// Field value.
+    pub(crate) value: Option<Value>,
+    /// Subject ids.
+    pub(crate) subjects: Option<Vec<Uuid>>,
+}
+
+/// What a batch erasure would do.
+#[derive(Debug, Object)]
+pub(crate) struct BatchPlanOut {
+    /// Subjects that would be erased.
+    pub(crate) subjects: Vec<Uuid>,
+    /// Records they hold.
+    pub(crate) records: u64,
+    /// Selected but held by a legal hold.
+    pub(crate) blocked: Vec<Uuid>,
+    /// Listed ids that match no subject.
+    pub(crate) unknown: u64,
+}
+
+/// The result of verifying the audit chain.
+#[derive(Debug, Object)]
+pub(crate) struct AuditVerifyOut {
+    /// Whether the chain is intact.
+    pub(crate) valid: bool,
+    /// Records checked.
+    pub(crate) records: u64,
+    /// Hash of the last record (when valid).
+    pub(crate) head: Option<String>,
+    /// Where it breaks (when not).
+    pub(crate) problem: Option<String>,
+    /// The sequence number where it breaks.
+    pub(crate) broken_at: Option<u64>,
+}
+
+/// A whole JSON document (a receipt, the register, an audit record) as the domain defines it.
+pub(crate) type Document = Value;

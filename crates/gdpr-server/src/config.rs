@@ -1,0 +1,244 @@
+//! Configuration: `config/default.toml` embedded in the binary, then an optional file
+//! (`--config`), then `GDPR_*` environment variables (`__` separates levels). Secrets are
+//! `secrecy` types: they print as `[REDACTED]` and are exposed only where they are used.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use gdpr_pii::PseudonymisationPolicy;
+use gdpr_retention::RetentionPolicy;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// The embedded defaults.
+pub const DEFAULTS: &str = include_str!("../../../config/default.toml");
+
+/// How the service runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Profile {
+    /// Development: SQLite and a generated master key are fine.
+    Embedded,
+    /// Production: a master key must be given.
+    Production,
+}
+
+/// `[database]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://...` or `postgres://...`.
+    pub url: String,
+    /// Inserted into a PostgreSQL URL that carries none.
+    pub password: Option<SecretString>,
+    /// Pool size.
+    pub max_connections: u32,
+    /// Migrate when the server starts.
+    pub migrate_on_start: bool,
+}
+
+impl DatabaseConfig {
+    /// The URL to connect to, with the password in it when one is configured.
+    #[must_use]
+    pub fn connect_url(&self) -> SecretString {
+        match (&self.password, self.url.split_once("://")) {
+            (Some(password), Some((scheme, rest))) if scheme.starts_with("postgres") => {
+                let (userinfo, host) = rest.split_once('@').unwrap_or(("", rest));
+                if userinfo.contains(':') || userinfo.is_empty() {
+                    return SecretString::from(self.url.clone());
+                }
+                SecretString::from(format!(
+                    "{scheme}://{userinfo}:{}@{host}",
+                    password.expose_secret()
+                ))
+            }
+            _ => SecretString::from(self.url.clone()),
+        }
+    }
+}
+
+/// `[security]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityConfig {
+    /// Base64 master secret.
+    pub master_key: Option<SecretString>,
+    /// Where the embedded profile stores a generated key.
+    pub master_key_file: PathBuf,
+    /// The operator's token.
+    pub admin_token: Option<SecretString>,
+}
+
+/// `[http]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Largest body, bytes.
+    pub body_limit: u64,
+    /// Failed authentications per source per minute.
+    pub auth_failures_per_minute: u32,
+}
+
+/// `[jobs]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobsConfig {
+    /// Run scheduler and worker in-process.
+    pub enabled: bool,
+    /// Seconds between polls.
+    pub poll_interval_seconds: u64,
+}
+
+/// `[logging]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoggingConfig {
+    /// `json` or `pretty`.
+    pub format: String,
+    /// Level filter.
+    pub level: String,
+}
+
+/// The whole configuration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// Embedded or production.
+    pub profile: Profile,
+    /// Database.
+    pub database: DatabaseConfig,
+    /// Keys and tokens.
+    pub security: SecurityConfig,
+    /// HTTP limits.
+    pub http: HttpConfig,
+    /// Background jobs.
+    pub jobs: JobsConfig,
+    /// Logs.
+    pub logging: LoggingConfig,
+    /// Default retention periods.
+    pub retention: RetentionPolicy,
+    /// IP pseudonymisation.
+    pub pseudonymisation: PseudonymisationPolicy,
+}
+
+/// A configuration that cannot be loaded, with the key at fault. Quoted values are redacted
+/// from the message, since a mistyped value may be a secret.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(String);
+
+/// The message with every double-quoted value replaced by `…`; the quoted key name after
+/// `for key` stays readable.
+fn without_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut inside: Option<bool> = None;
+    for c in message.chars() {
+        match (c, inside) {
+            ('"', None) => {
+                let keep = out.ends_with("key ");
+                out.push('"');
+                if !keep {
+                    out.push('…');
+                }
+                inside = Some(keep);
+            }
+            ('"', Some(_)) => {
+                out.push('"');
+                inside = None;
+            }
+            (c, Some(true) | None) => out.push(c),
+            (_, Some(false)) => {}
+        }
+    }
+    out
+}
+
+impl Config {
+    /// Loads defaults, then `file` if given, then the environment.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the key that is missing, unknown or of the wrong type.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Toml::string(DEFAULTS));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        // GDPR_TEST_* variables belong to the test suites, not to the service.
+        let env = Env::prefixed("GDPR_")
+            .filter(|key| !key.as_str().to_ascii_lowercase().starts_with("test_"))
+            .split("__");
+        figment
+            .merge(env)
+            .extract()
+            .map_err(|e| ConfigError(without_values(&e.to_string())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_defaults_load_and_describe_the_embedded_profile() {
+        let config = Config::load(None).unwrap();
+        assert_eq!(config.profile, Profile::Embedded);
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert!(config.database.url.starts_with("sqlite://data/"));
+        assert_eq!(config.retention.backups.as_days(), 30);
+        assert!(config.security.master_key.is_none() && config.security.admin_token.is_none());
+    }
+
+    #[test]
+    fn a_file_overrides_the_defaults_and_unknown_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("gdpr.toml");
+        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\n[security]\nmaster_key_file = \"k\"\nadmin_token = \"s3cret-token\"\n").unwrap();
+        let config = Config::load(Some(&file)).unwrap();
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(
+            config
+                .security
+                .admin_token
+                .as_ref()
+                .map(|t| t.expose_secret().len()),
+            Some(12)
+        );
+        assert!(
+            !format!("{config:?}").contains("s3cret-token"),
+            "secrets never print"
+        );
+        std::fs::write(&file, "[http]\nbody_limit = \"s3cret-value\"\n").unwrap();
+        let err = Config::load(Some(&file)).unwrap_err().to_string();
+        assert!(
+            err.contains("body_limit") && !err.contains("s3cret-value"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_password_goes_into_a_postgres_url_that_has_none() {
+        let db = |url: &str, password: Option<&str>| DatabaseConfig {
+            url: url.into(),
+            password: password.map(SecretString::from),
+            max_connections: 1,
+            migrate_on_start: false,
+        };
+        let url = |d: DatabaseConfig| d.connect_url().expose_secret().to_owned();
+        assert_eq!(
+            url(db("postgres://gdpr@db:5432/gdpr", Some("pw"))),
+            "postgres://gdpr:pw@db:5432/gdpr"
+        );
+        assert_eq!(
+            url(db("postgres://gdpr:own@db/gdpr", Some("pw"))),
+            "postgres://gdpr:own@db/gdpr"
+        );
+        assert_eq!(
+            url(db("sqlite://data/x.db", Some("pw"))),
+            "sqlite://data/x.db"
+        );
+    }
+}

@@ -1,0 +1,301 @@
+//! Wiring and running: the composition root, the HTTP server with graceful shutdown, and the
+//! background worker.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use gdpr_app::{Adapters, App, AppConfig};
+use gdpr_http::{HttpOptions, Readiness};
+use gdpr_ports::Ports;
+use gdpr_store_seaorm::{MasterKey, SeaOrmStore};
+use poem::Server;
+use poem::listener::{Acceptor, Listener, TcpListener};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::adapters::{NoBackupStorage, NoErrorTracker, NoRecipients, SystemClock};
+use crate::config::{Config, Profile};
+
+/// A failure to start, with what to do about it.
+pub type StartError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The adapters of a deployment.
+#[derive(Debug, Clone, Copy)]
+pub struct Deployment;
+
+impl Ports for Deployment {
+    type Store = SeaOrmStore;
+    type Backups = NoBackupStorage;
+    type Encryptor = NoRecipients;
+    type Reporter = NoErrorTracker;
+    type Clock = SystemClock;
+}
+
+/// The master key: from configuration, else (embedded profile only) from its file, else a new
+/// one generated into that file with a loud warning.
+///
+/// # Errors
+/// In the production profile without `security.master_key`; when the key or its file is bad.
+pub fn master_key(config: &Config) -> Result<MasterKey, StartError> {
+    if let Some(key) = &config.security.master_key {
+        return Ok(MasterKey::from_base64(key)?);
+    }
+    if config.profile == Profile::Production {
+        return Err(
+            "refusing to start: the production profile needs security.master_key \
+                    (GDPR_SECURITY__MASTER_KEY); `gdpr keygen` prints a fresh one"
+                .into(),
+        );
+    }
+    let path = &config.security.master_key_file;
+    if path.exists() {
+        let text = std::fs::read_to_string(path)?;
+        return Ok(MasterKey::from_base64(&SecretString::from(text))?);
+    }
+    let (key, encoded) = MasterKey::generate();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    write_private(path, encoded.expose_secret())?;
+    tracing::warn!(
+        target: "security",
+        event = "master_key_generated",
+        path = %path.display(),
+        "EMBEDDED PROFILE: generated a new master key and stored it next to the data. Losing it \
+         makes every personal field unreadable; in production set security.master_key instead"
+    );
+    Ok(key)
+}
+
+#[cfg(unix)]
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(text.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    std::fs::write(path, text)
+}
+
+/// Connects to the configured database (creating the SQLite folder), migrating if asked.
+///
+/// # Errors
+/// When the database cannot be reached or migrated, or the key is missing.
+pub async fn open_store(config: &Config, migrate: bool) -> Result<SeaOrmStore, StartError> {
+    let url = config.database.connect_url();
+    if let Some(path) = url.expose_secret().strip_prefix("sqlite://") {
+        let file = path.split('?').next().unwrap_or_default();
+        if let Some(dir) = std::path::Path::new(file)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir)?;
+        }
+    }
+    let store = SeaOrmStore::connect(
+        url.expose_secret(),
+        config.database.max_connections,
+        master_key(config)?,
+    )
+    .await
+    .map_err(|e| format!("cannot open the database: {e}"))?;
+    if migrate {
+        store
+            .migrate()
+            .await
+            .map_err(|e| format!("cannot migrate the database: {e}"))?;
+    }
+    Ok(store)
+}
+
+struct StoreReadiness(SeaOrmStore);
+
+#[async_trait]
+impl Readiness for StoreReadiness {
+    async fn ready(&self) -> Result<(), String> {
+        self.0
+            .ping()
+            .await
+            .map_err(|_| "the database does not answer".to_owned())
+    }
+}
+
+/// The application over a deployment's adapters.
+#[must_use]
+pub fn application(config: &Config, store: SeaOrmStore) -> App<Deployment> {
+    let mut app_config = AppConfig::default();
+    app_config.retention.defaults = config.retention;
+    app_config.pseudonymisation = config.pseudonymisation;
+    App::new(
+        Adapters {
+            store,
+            backups: NoBackupStorage,
+            encryptor: NoRecipients,
+            reporter: NoErrorTracker,
+            clock: SystemClock,
+        },
+        app_config,
+    )
+}
+
+/// A running service.
+pub struct Running {
+    /// The address it listens on (port 0 in the config becomes the real port here).
+    pub addr: SocketAddr,
+    stop_server: oneshot::Sender<()>,
+    stop_worker: watch::Sender<bool>,
+    server: JoinHandle<std::io::Result<()>>,
+    worker: Option<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting, lets requests in flight finish (10 s at most), stops the worker.
+    ///
+    /// # Errors
+    /// When the server failed.
+    pub async fn stop(self) -> Result<(), StartError> {
+        let _ = self.stop_worker.send(true);
+        let _ = self.stop_server.send(());
+        self.server.await??;
+        if let Some(worker) = self.worker {
+            worker.await?;
+        }
+        Ok(())
+    }
+}
+
+/// Starts the service: store, application, HTTP server and worker.
+///
+/// # Errors
+/// When the store cannot be opened or the address cannot be bound.
+pub async fn start(config: &Config) -> Result<Running, StartError> {
+    let store = open_store(config, config.database.migrate_on_start).await?;
+    let readiness = Arc::new(StoreReadiness(store.clone()));
+    let app = Arc::new(application(config, store));
+    if config.security.admin_token.is_none() {
+        tracing::warn!(
+            "no security.admin_token: the /v1/admin routes (tenants, API keys) are disabled"
+        );
+    }
+    let routes = gdpr_http::routes(
+        app.clone(),
+        HttpOptions {
+            admin_token: config
+                .security
+                .admin_token
+                .as_ref()
+                .map(|t| SecretString::from(t.expose_secret().to_owned())),
+            body_limit: config.http.body_limit,
+            auth_failures_per_minute: config.http.auth_failures_per_minute,
+            readiness,
+        },
+    );
+    let acceptor = TcpListener::bind(config.listen.to_string())
+        .into_acceptor()
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let addr = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+        .unwrap_or(config.listen);
+    let (stop_server, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(
+        Server::new_with_acceptor(acceptor).run_with_graceful_shutdown(
+            routes,
+            async {
+                let _ = stopped.await;
+            },
+            Some(Duration::from_secs(10)),
+        ),
+    );
+    let (stop_worker, stop_rx) = watch::channel(false);
+    let worker = config.jobs.enabled.then(|| {
+        tokio::spawn(run_worker(
+            app,
+            Duration::from_secs(config.jobs.poll_interval_seconds.max(1)),
+            stop_rx,
+        ))
+    });
+    tracing::info!(%addr, "gdpr listening");
+    Ok(Running {
+        addr,
+        stop_server,
+        stop_worker,
+        server,
+        worker,
+    })
+}
+
+async fn run_worker(app: Arc<App<Deployment>>, every: Duration, mut stop: watch::Receiver<bool>) {
+    let name = format!("gdpr-{}", std::process::id());
+    loop {
+        if let Err(e) = app.schedule_due_jobs().await {
+            tracing::warn!(error = %e, "could not schedule jobs");
+        }
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            match app.run_next_job(&name).await {
+                Ok(Some(run)) => match &run.outcome {
+                    Ok(summary) => {
+                        tracing::info!(job = %run.job, kind = run.kind, summary, "job done")
+                    }
+                    Err(error) => {
+                        tracing::warn!(job = %run.job, kind = run.kind, error, "job failed")
+                    }
+                },
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not claim a job");
+                    break;
+                }
+            }
+        }
+        tokio::select! {
+            _ = stop.changed() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
+/// Runs until SIGINT or SIGTERM, then shuts down gracefully.
+///
+/// # Errors
+/// When starting or stopping fails.
+pub async fn serve(config: &Config) -> Result<(), StartError> {
+    let running = start(config).await?;
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    running.stop().await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

@@ -1,0 +1,123 @@
+//! Operator routes and the operational endpoints.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{ADMIN, apps, assert_problem, spawn_app};
+
+#[tokio::test]
+async fn operational_endpoints_answer() {
+    let app = spawn_app().await;
+    let health = app.send(Method::GET, "/healthz", None, None).await;
+    assert_eq!(
+        (health.status, health.text.as_str()),
+        (StatusCode::OK, "ok")
+    );
+    let ready = app.send(Method::GET, "/readyz", None, None).await;
+    assert_eq!(ready.status, StatusCode::OK);
+    let spec = app.send(Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(spec.body["info"]["title"], "gdpr");
+    let docs = app.send(Method::GET, "/docs", None, None).await;
+    assert!(
+        docs.text.contains("swagger"),
+        "{}",
+        &docs.text[..docs.text.len().min(200)]
+    );
+    let (_, key) = app.tenant("T").await;
+    app.get("/v1/subjects", &key).await;
+    let metrics = app.send(Method::GET, "/metrics", None, None).await;
+    assert!(
+        metrics
+            .text
+            .contains("gdpr_http_responses_total{class=\"2xx\"}"),
+        "{}",
+        metrics.text
+    );
+    assert!(
+        metrics.text.contains("gdpr_requests_overdue 0"),
+        "{}",
+        metrics.text
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_operator_creates_tenants_and_issues_and_revokes_keys() {
+    for app in apps().await {
+        let (tenant, key) = app.tenant("LogAlto SAS").await;
+        let listed = app.get("/v1/admin/tenants", ADMIN).await;
+        assert_eq!(listed.body.as_array().unwrap().len(), 1, "{}", app.backend);
+        assert!(app.get("/v1/subjects", &key).await.status.is_success());
+
+        let keys = app
+            .get(&format!("/v1/admin/tenants/{tenant}/api-keys"), ADMIN)
+            .await;
+        assert_eq!(keys.body.as_array().unwrap().len(), 1);
+        assert!(
+            !keys.text.contains(&key[key.len() - 20..]),
+            "secrets are never listed"
+        );
+        let key_id = keys.body[0]["id"].as_str().unwrap().to_owned();
+        let revoked = app
+            .send(
+                Method::DELETE,
+                &format!("/v1/admin/tenants/{tenant}/api-keys/{key_id}"),
+                Some(ADMIN),
+                None,
+            )
+            .await;
+        assert_eq!(revoked.status, StatusCode::NO_CONTENT);
+        assert_problem(
+            &app.get("/v1/subjects", &key).await,
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        );
+
+        let unknown = app
+            .post(
+                &format!("/v1/admin/tenants/{}/api-keys", uuid::Uuid::new_v4()),
+                ADMIN,
+                json!({}),
+            )
+            .await;
+        assert_problem(&unknown, StatusCode::NOT_FOUND, "not-found");
+        let bad = app
+            .post(
+                "/v1/admin/tenants",
+                ADMIN,
+                json!({"name": " ", "privacy_contact": "x"}),
+            )
+            .await;
+        assert_problem(&bad, StatusCode::UNPROCESSABLE_ENTITY, "invalid-input");
+        assert_eq!(bad.body["errors"][0]["field"], "name");
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn admin_routes_need_the_admin_token_and_tenant_keys_are_not_it() {
+    let app = spawn_app().await;
+    let (_, key) = app.tenant("T").await;
+    for token in [None, Some("wrong"), Some(key.as_str())] {
+        let r = app
+            .send(
+                Method::POST,
+                "/v1/admin/tenants",
+                token,
+                Some(&json!({"name": "X", "privacy_contact": "y"})),
+            )
+            .await;
+        assert_problem(&r, StatusCode::UNAUTHORIZED, "unauthorized");
+    }
+    assert_eq!(
+        app.get("/v1/admin/tenants", ADMIN)
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "nothing was created"
+    );
+    app.stop().await;
+}

@@ -1,0 +1,123 @@
+//! Bad input: every error is an RFC 7807 problem naming what is wrong, nothing changes, and
+//! no error body ever repeats the personal data that was sent.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{assert_problem, spawn_app};
+
+const CANARY_EMAIL: &str = "canary.errors@canary-mail.example";
+const CANARY_NAME: &str = "Canaryname Zzyzx";
+
+#[tokio::test]
+async fn malformed_wrong_unknown_and_oversized_bodies_are_problems_that_change_nothing() {
+    let app = spawn_app().await;
+    let (_, key) = app.tenant("T").await;
+    let cases: Vec<(&str, Vec<u8>, StatusCode, &str)> = vec![
+        (
+            "application/json",
+            br#"{"email": "x@example.org""#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "malformed-body",
+        ),
+        (
+            "application/json",
+            br#"{"full_name": ["Canaryname Zzyzx"]}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "malformed-body",
+        ),
+        (
+            "application/json",
+            format!(r#"{{"email": "{CANARY_EMAIL}", "Canaryname Zzyzx": 1}}"#).into_bytes(),
+            StatusCode::BAD_REQUEST,
+            "malformed-body",
+        ),
+        (
+            "application/json",
+            format!(r#"{{"email": "{CANARY_NAME}"}}"#).into_bytes(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-input",
+        ),
+        (
+            "application/json",
+            br#"{"ip_address": "999.1.1.1"}"#.to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-input",
+        ),
+        (
+            "text/plain",
+            b"hello".to_vec(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+        ),
+        (
+            "application/json",
+            format!(r#"{{"full_name": "{}"}}"#, "x".repeat(70_000)).into_bytes(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+        ),
+    ];
+    for (content_type, body, status, kind) in cases {
+        let r = app
+            .raw(Method::POST, "/v1/subjects", Some(&key), content_type, body)
+            .await;
+        assert_problem(&r, status, kind);
+        assert!(
+            !r.text.contains("canary") && !r.text.contains("Canaryname"),
+            "personal data echoed: {}",
+            r.text
+        );
+    }
+    let bad_id = app.get("/v1/subjects/not-a-uuid", &key).await;
+    assert_problem(&bad_id, StatusCode::BAD_REQUEST, "invalid-parameter");
+    assert_problem(
+        &app.get("/v1/nothing-here", &key).await,
+        StatusCode::NOT_FOUND,
+        "not-found",
+    );
+    assert!(
+        app.get("/v1/subjects", &key).await.body["items"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "nothing was stored"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn invalid_records_are_refused_field_by_field_without_their_values() {
+    let app = spawn_app().await;
+    let (_, key) = app.tenant("T").await;
+    let (form, consent) = app.contractors(&key).await;
+    let subject = app.subject(&key, "ada@example.org").await;
+    app.post(
+        &format!("/v1/subjects/{subject}/consents"),
+        &key,
+        json!({"consent_form": consent, "method": "api"}),
+    )
+    .await;
+    let r = app
+        .post(
+            "/v1/records",
+            &key,
+            json!({"form": form, "subject": subject, "values": {"email": CANARY_NAME, "day_rate": "lots", "secret_field": CANARY_EMAIL}}),
+        )
+        .await;
+    assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "invalid-record");
+    let fields: Vec<&str> = r.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["secret_field", "email", "day_rate"]);
+    assert!(!r.text.contains("anary"), "{}", r.text);
+    assert!(
+        app.get("/v1/records", &key).await.body["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    app.stop().await;
+}

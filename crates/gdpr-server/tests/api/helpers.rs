@@ -1,0 +1,296 @@
+//! `spawn_app()`: the real server on 127.0.0.1:0 with a fresh database, an admin token and a
+//! reqwest client.
+
+use std::sync::Once;
+
+use gdpr_server::config::Config;
+use gdpr_server::{Running, start};
+use reqwest::{Method, StatusCode};
+use sea_orm::{ConnectionTrait, Database};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+pub(crate) const ADMIN: &str = "test-admin-token-0123456789";
+
+pub(crate) struct TestApp {
+    pub(crate) base: String,
+    pub(crate) client: reqwest::Client,
+    pub(crate) backend: &'static str,
+    running: Option<Running>,
+    _dir: tempfile::TempDir,
+    pg_drop: Option<(String, String)>,
+}
+
+pub(crate) struct Response {
+    pub(crate) status: StatusCode,
+    pub(crate) content_type: String,
+    pub(crate) body: Value,
+    pub(crate) text: String,
+}
+
+static SKIP: Once = Once::new();
+
+fn postgres_url() -> Option<String> {
+    match std::env::var("GDPR_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "GDPR_TEST_POSTGRES_URL is not set: CI must run the API tests on PostgreSQL too"
+            );
+            SKIP.call_once(|| {
+                eprintln!(
+                    "\n*** SKIPPED: API tests on PostgreSQL (set GDPR_TEST_POSTGRES_URL) ***\n"
+                )
+            });
+            None
+        }
+    }
+}
+
+fn config(dir: &tempfile::TempDir, url: String) -> Config {
+    let mut config = Config::load(None).unwrap();
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.database.url = url;
+    config.security.master_key = Some(gdpr_store_seaorm::MasterKey::generate().1);
+    config.security.master_key_file = dir.path().join("master.key");
+    config.security.admin_token = Some(SecretString::from(ADMIN));
+    config.jobs.enabled = false;
+    config.http.body_limit = 64 * 1024;
+    config.http.auth_failures_per_minute = 20;
+    config
+}
+
+/// The server on SQLite.
+pub(crate) async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("gdpr.db").display());
+    let config = config(&dir, url);
+    launch(config, dir, "sqlite", None).await
+}
+
+/// The server on a fresh PostgreSQL database, when one is configured.
+pub(crate) async fn spawn_app_on_postgres() -> Option<TestApp> {
+    let admin_url = postgres_url()?;
+    let name = format!("gdpr_api_{}", uuid::Uuid::new_v4().simple());
+    let admin = Database::connect(&admin_url).await.unwrap();
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    admin.close().await.unwrap();
+    let base = admin_url
+        .rsplit_once('/')
+        .map_or(admin_url.as_str(), |(b, _)| b);
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(&dir, format!("{base}/{name}"));
+    Some(launch(config, dir, "postgres", Some((admin_url, name))).await)
+}
+
+/// Every backend the tests run on.
+pub(crate) async fn apps() -> Vec<TestApp> {
+    let mut apps = vec![spawn_app().await];
+    apps.extend(spawn_app_on_postgres().await);
+    apps
+}
+
+async fn launch(
+    config: Config,
+    dir: tempfile::TempDir,
+    backend: &'static str,
+    pg_drop: Option<(String, String)>,
+) -> TestApp {
+    let running = start(&config).await.unwrap();
+    TestApp {
+        base: format!("http://{}", running.addr),
+        client: reqwest::Client::new(),
+        backend,
+        running: Some(running),
+        _dir: dir,
+        pg_drop,
+    }
+}
+
+impl TestApp {
+    pub(crate) async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Response {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        Self::read(req.send().await.unwrap()).await
+    }
+
+    pub(crate) async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Response {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        Self::read(req.send().await.unwrap()).await
+    }
+
+    async fn read(resp: reqwest::Response) -> Response {
+        let status = resp.status();
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let text = resp.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Response {
+            status,
+            content_type,
+            body,
+            text,
+        }
+    }
+
+    pub(crate) async fn get(&self, path: &str, token: &str) -> Response {
+        self.send(Method::GET, path, Some(token), None).await
+    }
+
+    pub(crate) async fn post(&self, path: &str, token: &str, body: Value) -> Response {
+        self.send(Method::POST, path, Some(token), Some(&body))
+            .await
+    }
+
+    /// A tenant and a read-write API key for it.
+    pub(crate) async fn tenant(&self, name: &str) -> (String, String) {
+        let t = self
+            .post(
+                "/v1/admin/tenants",
+                ADMIN,
+                json!({"name": name, "privacy_contact": "dpo@example.com"}),
+            )
+            .await;
+        assert_eq!(t.status, StatusCode::CREATED, "{}", t.text);
+        let id = t.body["id"].as_str().unwrap().to_owned();
+        (id.clone(), self.key(&id, false).await)
+    }
+
+    pub(crate) async fn key(&self, tenant: &str, read_only: bool) -> String {
+        let k = self
+            .post(
+                &format!("/v1/admin/tenants/{tenant}/api-keys"),
+                ADMIN,
+                json!({"read_only": read_only}),
+            )
+            .await;
+        assert_eq!(k.status, StatusCode::CREATED, "{}", k.text);
+        k.body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// A consent-based "Contractors" form with its consent form: (form id, consent form id).
+    pub(crate) async fn contractors(&self, key: &str) -> (String, String) {
+        let p = self
+            .post("/v1/purposes", key, json!({"id": "contractors", "description": "Managing contractors", "lawful_basis": "consent"}))
+            .await;
+        assert_eq!(p.status, StatusCode::CREATED, "{}", p.text);
+        let cf = self
+            .post(
+                "/v1/consent-forms",
+                key,
+                json!({"purpose": "contractors", "title": "Contractor data", "text": "I agree."}),
+            )
+            .await;
+        assert_eq!(cf.status, StatusCode::CREATED, "{}", cf.text);
+        let form = self
+            .post(
+                "/v1/forms",
+                key,
+                json!({"name": "Contractors", "purpose": "contractors", "fields": [
+                    {"name": "email", "kind": "email", "category": "email", "required": true},
+                    {"name": "full_name", "kind": "text", "category": "full_name"},
+                    {"name": "day_rate", "kind": "number", "category": "not_personal"}
+                ]}),
+            )
+            .await;
+        assert_eq!(form.status, StatusCode::CREATED, "{}", form.text);
+        let (form_id, cf_id) = (
+            form.body["id"].as_str().unwrap().to_owned(),
+            cf.body["id"].as_str().unwrap().to_owned(),
+        );
+        let attached = self
+            .send(
+                Method::PUT,
+                &format!("/v1/forms/{form_id}/consent-form"),
+                Some(key),
+                Some(&json!({"consent_form": cf_id})),
+            )
+            .await;
+        assert_eq!(attached.status, StatusCode::OK, "{}", attached.text);
+        (form_id, cf_id)
+    }
+
+    pub(crate) async fn subject(&self, key: &str, email: &str) -> String {
+        let s = self
+            .post(
+                "/v1/subjects",
+                key,
+                json!({"email": email, "full_name": "Ada Lovelace", "ip_address": "192.0.2.44"}),
+            )
+            .await;
+        assert_eq!(s.status, StatusCode::CREATED, "{}", s.text);
+        s.body["id"].as_str().unwrap().to_owned()
+    }
+
+    pub(crate) async fn stop(mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop().await.unwrap();
+        }
+        if let Some((admin_url, name)) = self.pg_drop.take() {
+            let admin = Database::connect(&admin_url).await.unwrap();
+            admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await
+                .unwrap();
+            admin.close().await.unwrap();
+        }
+    }
+}
+
+/// Asserts an RFC 7807 problem with this status and kind.
+pub(crate) fn assert_problem(r: &Response, status: StatusCode, kind: &str) {
+    assert_eq!(r.status, status, "{}", r.text);
+    assert!(
+        r.content_type.starts_with("application/problem+json"),
+        "{}: {}",
+        r.content_type,
+        r.text
+    );
+    assert_eq!(
+        r.body["type"],
+        format!("urn:gdpr:problem:{kind}"),
+        "{}",
+        r.text
+    );
+    assert_eq!(r.body["status"], status.as_u16());
+    assert!(
+        r.body["detail"].is_string()
+            && r.body["instance"].is_string()
+            && r.body["request_id"].is_string(),
+        "{}",
+        r.text
+    );
+}

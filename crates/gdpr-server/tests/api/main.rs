@@ -1,0 +1,11 @@
+//! The HTTP API end to end: the real server on port 0 with its own database (SQLite, and
+//! PostgreSQL when `GDPR_TEST_POSTGRES_URL` is set), spoken to over HTTP like a client.
+
+mod admin;
+mod auth;
+mod consent;
+mod errors;
+mod helpers;
+mod openapi;
+mod rights;
+mod subjects;

@@ -1,0 +1,275 @@
+//! Requests, erasure, legal holds, batch plans, the register and the audit log over HTTP.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{apps, assert_problem, spawn_app};
+
+#[tokio::test]
+async fn requests_show_due_dates_extend_once_and_close() {
+    for app in apps().await {
+        let (_, key) = app.tenant("T").await;
+        let subject = app.subject(&key, "ada@example.org").await;
+        let opened = app
+            .post(
+                "/v1/requests",
+                &key,
+                json!({"subject": subject, "kind": "access"}),
+            )
+            .await;
+        assert_eq!(opened.status, StatusCode::CREATED, "{}", opened.text);
+        assert_eq!(opened.body["overdue"], false);
+        assert!(
+            opened.body["due_date"].as_str().unwrap().len() == 10,
+            "{}",
+            opened.text
+        );
+        let id = opened.body["id"].as_str().unwrap().to_owned();
+        let extended = app
+            .post(
+                &format!("/v1/requests/{id}/extend"),
+                &key,
+                json!({"months": 2, "reason": "many forms"}),
+            )
+            .await;
+        assert_eq!(extended.body["extension"]["months"], 2, "{}", extended.text);
+        let again = app
+            .post(
+                &format!("/v1/requests/{id}/extend"),
+                &key,
+                json!({"months": 1, "reason": "more"}),
+            )
+            .await;
+        assert_problem(&again, StatusCode::CONFLICT, "request-state");
+        let too_long = app
+            .post(
+                "/v1/requests",
+                &key,
+                json!({"subject": subject, "kind": "erasure"}),
+            )
+            .await;
+        let other = too_long.body["id"].as_str().unwrap();
+        let bad = app
+            .post(
+                &format!("/v1/requests/{other}/extend"),
+                &key,
+                json!({"months": 3, "reason": "x"}),
+            )
+            .await;
+        assert_problem(&bad, StatusCode::UNPROCESSABLE_ENTITY, "invalid-input");
+        assert!(
+            app.get("/v1/requests?overdue=true", &key).await.body["items"]
+                .as_array()
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            app.get("/v1/requests", &key).await.body["items"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2,
+            "{}",
+            app.backend
+        );
+        let done = app
+            .send(
+                Method::POST,
+                &format!("/v1/requests/{id}/complete"),
+                Some(&key),
+                None,
+            )
+            .await;
+        assert_eq!(done.body["status"], "completed");
+        let refused = app
+            .post(
+                &format!("/v1/requests/{id}/refuse"),
+                &key,
+                json!({"reason": "late"}),
+            )
+            .await;
+        assert_problem(&refused, StatusCode::CONFLICT, "request-state");
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn erasure_returns_a_receipt_and_a_legal_hold_blocks_it() {
+    for app in apps().await {
+        let (_, key) = app.tenant("T").await;
+        let (form, consent) = app.contractors(&key).await;
+        let held = app.subject(&key, "held@example.org").await;
+        let gone = app.subject(&key, "gone@example.org").await;
+        for s in [&held, &gone] {
+            app.post(
+                &format!("/v1/subjects/{s}/consents"),
+                &key,
+                json!({"consent_form": consent, "method": "api"}),
+            )
+            .await;
+            let r = app
+                .post(
+                    "/v1/records",
+                    &key,
+                    json!({"form": form, "subject": s, "values": {"email": "x@example.org"}}),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        }
+        let plan = app
+            .post(
+                "/v1/erasures/plan",
+                &key,
+                json!({"by": "form", "form": form}),
+            )
+            .await;
+        assert_eq!(
+            plan.body["subjects"].as_array().unwrap().len(),
+            2,
+            "{}",
+            plan.text
+        );
+        assert_eq!(plan.body["records"], 2);
+
+        let hold = app
+            .post(
+                &format!("/v1/subjects/{held}/legal-holds"),
+                &key,
+                json!({"ground": "legal_claims", "reason": "case 2026-114"}),
+            )
+            .await;
+        assert_eq!(hold.status, StatusCode::CREATED, "{}", hold.text);
+        let blocked = app
+            .send(
+                Method::DELETE,
+                &format!("/v1/subjects/{held}"),
+                Some(&key),
+                None,
+            )
+            .await;
+        assert_problem(&blocked, StatusCode::CONFLICT, "erasure-blocked");
+        assert!(
+            blocked.body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("case 2026-114")
+        );
+        assert_eq!(
+            app.get(&format!("/v1/subjects/{held}"), &key).await.status,
+            StatusCode::OK
+        );
+        let plan = app
+            .post(
+                "/v1/erasures/plan",
+                &key,
+                json!({"by": "subjects", "subjects": [held, gone]}),
+            )
+            .await;
+        assert_eq!(plan.body["blocked"], json!([held]));
+
+        let request = app
+            .post(
+                "/v1/requests",
+                &key,
+                json!({"subject": gone, "kind": "erasure"}),
+            )
+            .await;
+        let request = request.body["id"].as_str().unwrap().to_owned();
+        let receipt = app
+            .send(
+                Method::DELETE,
+                &format!("/v1/subjects/{gone}?request={request}"),
+                Some(&key),
+                None,
+            )
+            .await;
+        assert_eq!(receipt.status, StatusCode::OK, "{}", receipt.text);
+        assert_eq!(receipt.body["status"], "complete", "{}", app.backend);
+        let places: Vec<&str> = receipt.body["places"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["place"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            places,
+            [
+                "records",
+                "personal_fields",
+                "data_key",
+                "consents",
+                "backups",
+                "error_tracker"
+            ]
+        );
+        assert_eq!(receipt.body["places"][0]["count"], 1);
+        let stored = app
+            .get(
+                &format!(
+                    "/v1/erasure-receipts/{}",
+                    receipt.body["id"].as_str().unwrap()
+                ),
+                &key,
+            )
+            .await;
+        assert_eq!(stored.body, receipt.body);
+        assert_problem(
+            &app.get(&format!("/v1/subjects/{gone}"), &key).await,
+            StatusCode::NOT_FOUND,
+            "not-found",
+        );
+        assert_eq!(
+            app.get(&format!("/v1/requests/{request}"), &key).await.body["status"],
+            "completed"
+        );
+
+        let hold_id = hold.body["id"].as_str().unwrap();
+        let released = app
+            .send(
+                Method::DELETE,
+                &format!("/v1/subjects/{held}/legal-holds/{hold_id}"),
+                Some(&key),
+                None,
+            )
+            .await;
+        assert!(
+            released.body["released_at"].is_string(),
+            "{}",
+            released.text
+        );
+        let bad_plan = app
+            .post("/v1/erasures/plan", &key, json!({"by": "form"}))
+            .await;
+        assert_problem(&bad_plan, StatusCode::UNPROCESSABLE_ENTITY, "invalid-input");
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn the_register_and_the_audit_chain_are_served() {
+    let app = spawn_app().await;
+    let (_, key) = app.tenant("LogAlto SAS").await;
+    app.contractors(&key).await;
+    app.subject(&key, "ada@example.org").await;
+    let register = app.get("/v1/register", &key).await;
+    assert_eq!(
+        register.body["controller"], "LogAlto SAS",
+        "{}",
+        register.text
+    );
+    assert_eq!(register.body["activities"][1]["name"], "Contractors");
+    let md = app.get("/v1/register.md", &key).await;
+    assert!(
+        md.content_type.starts_with("text/markdown"),
+        "{}",
+        md.content_type
+    );
+    assert!(md.text.contains("## Contractors"), "{}", md.text);
+    let audit = app.get("/v1/audit?limit=3", &key).await;
+    assert_eq!(audit.body.as_array().unwrap().len(), 3);
+    assert_eq!(audit.body[0]["event"]["action"], "tenant_created");
+    let verified = app.get("/v1/audit/verify", &key).await;
+    assert_eq!(verified.body["valid"], true, "{}", verified.text);
+    assert!(verified.body["records"].as_u64().unwrap() >= 8);
+    app.stop().await;
+}
