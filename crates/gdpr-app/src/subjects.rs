@@ -52,16 +52,7 @@ impl<P: Ports> App<P> {
     /// [`AppError::InvalidInput`] naming the first invalid field; [`AppError::Conflict`] when
     /// the tenant already has a subject with this e-mail; storage errors.
     pub async fn register_subject(&self, ctx: Ctx, new: NewSubject) -> Result<Subject, AppError> {
-        let now = self.clock.now();
-        let subject = Subject {
-            id: SubjectId::new(),
-            tenant: ctx.tenant,
-            email: new.email.as_deref().map(parse_email).transpose()?,
-            full_name: new.full_name.as_deref().map(parse_name).transpose()?,
-            ip_address: new.ip_address.as_deref().map(parse_ip).transpose()?,
-            created_at: now,
-            updated_at: now,
-        };
+        let subject = self.parse_subject(ctx, new)?;
         self.store
             .insert_subject(&subject)
             .await
@@ -69,6 +60,78 @@ impl<P: Ports> App<P> {
         self.audit_about(ctx, AuditAction::SubjectCreated, subject.id, &[])
             .await?;
         Ok(subject)
+    }
+
+    fn parse_subject(&self, ctx: Ctx, new: NewSubject) -> Result<Subject, AppError> {
+        let now = self.clock.now();
+        Ok(Subject {
+            id: SubjectId::new(),
+            tenant: ctx.tenant,
+            email: new.email.as_deref().map(parse_email).transpose()?,
+            full_name: new.full_name.as_deref().map(parse_name).transpose()?,
+            ip_address: new.ip_address.as_deref().map(parse_ip).transpose()?,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    /// Registers many subjects, the way a SaaS migrates its existing users in: each one is
+    /// registered whole or refused whole, with its reason, in input order. Valid subjects are
+    /// stored in one transaction; if any of them conflicts (an e-mail already taken), they are
+    /// stored one by one instead, so that only the conflicting ones are refused.
+    ///
+    /// # Errors
+    /// Storage errors (outer); each subject's own refusal is in its inner result.
+    pub async fn import_subjects(
+        &self,
+        ctx: Ctx,
+        batch: Vec<NewSubject>,
+    ) -> Result<Vec<Result<Subject, AppError>>, AppError> {
+        let parsed: Vec<Result<Subject, AppError>> = batch
+            .into_iter()
+            .map(|new| self.parse_subject(ctx, new))
+            .collect();
+        let valid: Vec<Subject> = parsed
+            .iter()
+            .filter_map(|r| r.as_ref().ok().cloned())
+            .collect();
+        let audit = valid
+            .iter()
+            .map(|s| {
+                self.event(ctx, AuditAction::SubjectCreated)
+                    .about(s.id)
+                    .with("import", true)
+            })
+            .collect();
+        match self.store.insert_subjects(&valid, audit).await {
+            Ok(()) => Ok(parsed),
+            Err(gdpr_ports::StoreError::Conflict(_)) => {
+                let mut out = Vec::with_capacity(parsed.len());
+                for result in parsed {
+                    out.push(match result {
+                        Ok(subject) => match self.store.insert_subject(&subject).await {
+                            Ok(()) => {
+                                self.audit_about(
+                                    ctx,
+                                    AuditAction::SubjectCreated,
+                                    subject.id,
+                                    &[("import", &true)],
+                                )
+                                .await?;
+                                Ok(subject)
+                            }
+                            Err(gdpr_ports::StoreError::Conflict(rule)) => {
+                                Err(AppError::Conflict(rule.to_owned()))
+                            }
+                            Err(e) => return Err(AppError::store(e)),
+                        },
+                        Err(e) => Err(e),
+                    });
+                }
+                Ok(out)
+            }
+            Err(e) => Err(AppError::store(e)),
+        }
     }
 
     /// A subject's profile (an access to personal data: audited).

@@ -102,6 +102,18 @@ pub trait SubjectStore: Send + Sync {
     /// [`StoreError::Unavailable`].
     async fn insert_subject(&self, subject: &Subject) -> Result<(), StoreError>;
 
+    /// Stores many new subjects (each with its data key) and their audit events, all in one
+    /// transaction: every one or none.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when any e-mail is already taken (in the tenant or twice in
+    /// the batch): nothing is stored; [`StoreError::Unavailable`].
+    async fn insert_subjects(
+        &self,
+        subjects: &[Subject],
+        audit: Vec<AuditEvent>,
+    ) -> Result<(), StoreError>;
+
     /// A subject by id.
     ///
     /// # Errors

@@ -69,6 +69,8 @@ pub struct SecurityConfig {
     pub master_key_file: PathBuf,
     /// The operator's token.
     pub admin_token: Option<SecretString>,
+    /// Where the embedded profile stores a generated admin token.
+    pub admin_token_file: PathBuf,
 }
 
 /// `[http]`.

@@ -9,5 +9,5 @@ pub mod config;
 mod serve;
 
 pub use serve::{
-    Deployment, Running, StartError, application, master_key, open_store, serve, start,
+    Deployment, Running, StartError, admin_token, application, master_key, open_store, serve, start,
 };

@@ -70,6 +70,45 @@ pub fn master_key(config: &Config) -> Result<MasterKey, StartError> {
     Ok(key)
 }
 
+/// The operator's token: configured, else (embedded profile only) read from its file or
+/// generated into it. `None` disables the admin routes.
+///
+/// # Errors
+/// When the token file cannot be read or written.
+pub fn admin_token(config: &Config) -> Result<Option<SecretString>, StartError> {
+    if let Some(token) = &config.security.admin_token {
+        return Ok(Some(SecretString::from(token.expose_secret().to_owned())));
+    }
+    if config.profile == Profile::Production {
+        tracing::warn!(
+            "no security.admin_token: the /v1/admin routes (tenants, API keys) are disabled"
+        );
+        return Ok(None);
+    }
+    let path = &config.security.admin_token_file;
+    if path.exists() {
+        return Ok(Some(SecretString::from(
+            std::fs::read_to_string(path)?.trim().to_owned(),
+        )));
+    }
+    let token = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    write_private(path, &token)?;
+    tracing::warn!(
+        target: "security",
+        event = "admin_token_generated",
+        path = %path.display(),
+        "EMBEDDED PROFILE: generated an admin token; read it from this file to create tenants and API keys"
+    );
+    Ok(Some(SecretString::from(token)))
+}
+
 #[cfg(unix)]
 fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     use std::io::Write as _;
@@ -182,19 +221,10 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     let store = open_store(config, config.database.migrate_on_start).await?;
     let readiness = Arc::new(StoreReadiness(store.clone()));
     let app = Arc::new(application(config, store));
-    if config.security.admin_token.is_none() {
-        tracing::warn!(
-            "no security.admin_token: the /v1/admin routes (tenants, API keys) are disabled"
-        );
-    }
     let routes = gdpr_http::routes(
         app.clone(),
         HttpOptions {
-            admin_token: config
-                .security
-                .admin_token
-                .as_ref()
-                .map(|t| SecretString::from(t.expose_secret().to_owned())),
+            admin_token: admin_token(config)?,
             body_limit: config.http.body_limit,
             auth_failures_per_minute: config.http.auth_failures_per_minute,
             readiness,

@@ -50,6 +50,49 @@ pub(crate) async fn append_in<C: ConnectionTrait>(
     Ok(record)
 }
 
+/// Appends many events in order with one read of each chain's head and batched inserts.
+pub(crate) async fn append_many_in<C: ConnectionTrait>(
+    c: &C,
+    events: &[AuditEvent],
+) -> Result<(), DbErr> {
+    let mut heads: std::collections::HashMap<String, Option<AuditRecord>> =
+        std::collections::HashMap::new();
+    let mut rows = Vec::with_capacity(events.len());
+    for event in events {
+        let chain = chain_key(event.tenant);
+        if !heads.contains_key(&chain) {
+            let last = audit_entry::Entity::find()
+                .filter(audit_entry::Column::Chain.eq(chain.clone()))
+                .order_by_desc(audit_entry::Column::Seq)
+                .limit(1)
+                .one(c)
+                .await?;
+            let previous = match last {
+                Some(row) => Some(
+                    record_of(&row)
+                        .map_err(|_| DbErr::Custom("stored audit record unreadable".into()))?,
+                ),
+                None => None,
+            };
+            heads.insert(chain.clone(), previous);
+        }
+        let head = heads.entry(chain.clone()).or_default();
+        let record = AuditRecord::chain(head.as_ref(), event.clone());
+        rows.push(audit_entry::ActiveModel {
+            chain: Set(chain),
+            seq: Set(i64::try_from(record.seq).unwrap_or(i64::MAX)),
+            body: Set(to_json(&record)),
+        });
+        *head = Some(record);
+    }
+    for chunk in rows.chunks(500) {
+        audit_entry::Entity::insert_many(chunk.to_vec())
+            .exec(c)
+            .await?;
+    }
+    Ok(())
+}
+
 /// A stored record; its position is the row's, so that moving a row is seen as tampering.
 fn record_of(row: &audit_entry::Model) -> Result<AuditRecord, StoreError> {
     let mut record: AuditRecord = from_json(&row.body, "an audit record")?;

@@ -2,6 +2,7 @@
 //! a keyed blind index for look-ups and uniqueness.
 
 use async_trait::async_trait;
+use gdpr_audit::AuditEvent;
 use gdpr_pii::{Email, FullName, IpAddress, Subject, SubjectId, TenantId};
 use gdpr_ports::{Page, StoreError, SubjectStore};
 use sea_orm::{
@@ -9,11 +10,27 @@ use sea_orm::{
     QuerySelect, Set, TransactionTrait,
 };
 
+use crate::audit::{APPEND_RETRIES, append_many_in};
 use crate::crypto::DataKey;
 use crate::entity::{subject, subject_key};
-use crate::{SeaOrmStore, corrupt, db_err, from_nanos, limit, nanos, unavailable};
+use crate::{
+    SeaOrmStore, corrupt, db_err, from_nanos, is_unique_violation, limit, nanos, unavailable,
+};
 
 const PLACE: &str = "subjects";
+/// Rows per INSERT statement: well under SQLite's and PostgreSQL's bound-parameter limits.
+const CHUNK: usize = 500;
+
+enum Batch {
+    Taken,
+    Db(sea_orm::DbErr),
+}
+
+impl From<sea_orm::DbErr> for Batch {
+    fn from(e: sea_orm::DbErr) -> Self {
+        Self::Db(e)
+    }
+}
 const TAKEN: &str = "a subject with this e-mail already exists";
 
 fn sealed(key: &DataKey, field: &str, value: Option<&[u8]>) -> Option<Vec<u8>> {
@@ -53,6 +70,46 @@ impl SeaOrmStore {
             created_at: Set(nanos(s.created_at)),
             updated_at: Set(nanos(s.updated_at)),
         }
+    }
+
+    async fn insert_batch(
+        &self,
+        keys: &[subject_key::ActiveModel],
+        rows: &[subject::ActiveModel],
+        indexes: &std::collections::BTreeSet<(uuid::Uuid, Vec<u8>)>,
+        audit: &[AuditEvent],
+    ) -> Result<(), Batch> {
+        let txn = self.db.begin().await?;
+        let mut by_tenant: std::collections::BTreeMap<uuid::Uuid, Vec<Vec<u8>>> =
+            std::collections::BTreeMap::new();
+        for (tenant, index) in indexes {
+            by_tenant.entry(*tenant).or_default().push(index.clone());
+        }
+        for (tenant, wanted) in by_tenant {
+            for chunk in wanted.chunks(CHUNK) {
+                let taken = subject::Entity::find()
+                    .filter(subject::Column::TenantId.eq(tenant))
+                    .filter(subject::Column::EmailBidx.is_in(chunk.to_vec()))
+                    .one(&txn)
+                    .await?;
+                if taken.is_some() {
+                    return Err(Batch::Taken);
+                }
+            }
+        }
+        for chunk in keys.chunks(CHUNK) {
+            subject_key::Entity::insert_many(chunk.to_vec())
+                .exec(&txn)
+                .await?;
+        }
+        for chunk in rows.chunks(CHUNK) {
+            subject::Entity::insert_many(chunk.to_vec())
+                .exec(&txn)
+                .await?;
+        }
+        append_many_in(&txn, audit).await?;
+        txn.commit().await?;
+        Ok(())
     }
 
     pub(crate) fn subject_of(row: &subject::Model, key: &DataKey) -> Result<Subject, StoreError> {
@@ -115,6 +172,44 @@ impl SubjectStore for SeaOrmStore {
             .await
             .map_err(db_err(TAKEN))?;
         txn.commit().await.map_err(unavailable)
+    }
+
+    async fn insert_subjects(
+        &self,
+        subjects: &[Subject],
+        audit: Vec<AuditEvent>,
+    ) -> Result<(), StoreError> {
+        // Encrypt once, outside the transaction; retry only the writes.
+        let mut keys = Vec::with_capacity(subjects.len());
+        let mut rows = Vec::with_capacity(subjects.len());
+        let mut indexes = std::collections::BTreeSet::new();
+        for s in subjects {
+            let (wrapped, key) = self.master.tenant(s.tenant).new_data_key(s.id);
+            keys.push(subject_key::ActiveModel {
+                subject_id: Set(*s.id.as_uuid()),
+                tenant_id: Set(*s.tenant.as_uuid()),
+                wrapped: Set(wrapped),
+            });
+            let row = self.subject_row(s, &key);
+            if let sea_orm::ActiveValue::Set(Some(index)) = &row.email_bidx {
+                if !indexes.insert((*s.tenant.as_uuid(), index.clone())) {
+                    return Err(StoreError::Conflict(TAKEN));
+                }
+            }
+            rows.push(row);
+        }
+        let mut attempt = 0;
+        loop {
+            match self.insert_batch(&keys, &rows, &indexes, &audit).await {
+                Ok(()) => return Ok(()),
+                Err(Batch::Taken) => return Err(StoreError::Conflict(TAKEN)),
+                // Another writer took the audit chain's next position: all was rolled back.
+                Err(Batch::Db(e)) if is_unique_violation(&e) && attempt < APPEND_RETRIES => {
+                    attempt += 1
+                }
+                Err(Batch::Db(e)) => return Err(unavailable(e)),
+            }
+        }
     }
 
     async fn get_subject(&self, tenant: TenantId, id: SubjectId) -> Result<Subject, StoreError> {

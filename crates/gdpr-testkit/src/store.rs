@@ -169,6 +169,36 @@ impl SubjectStore for InMemoryStore {
         Ok(())
     }
 
+    async fn insert_subjects(
+        &self,
+        subjects: &[Subject],
+        audit: Vec<AuditEvent>,
+    ) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        let mut seen = BTreeSet::new();
+        for subject in subjects {
+            let taken = subject.email.as_ref().is_some_and(|email| {
+                !seen.insert((subject.tenant, email.clone()))
+                    || s.subjects
+                        .iter()
+                        .any(|x| x.tenant == subject.tenant && x.email.as_ref() == Some(email))
+            });
+            if taken {
+                return Err(StoreError::Conflict(
+                    "a subject with this e-mail already exists",
+                ));
+            }
+        }
+        for subject in subjects {
+            s.keys.insert((subject.tenant, subject.id));
+            s.subjects.push(subject.clone());
+        }
+        for event in audit {
+            s.append_audit(event);
+        }
+        Ok(())
+    }
+
     async fn get_subject(&self, tenant: TenantId, id: SubjectId) -> Result<Subject, StoreError> {
         let s = self.state()?;
         s.subjects

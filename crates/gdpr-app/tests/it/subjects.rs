@@ -126,3 +126,60 @@ async fn rectification_sets_clears_and_keeps_fields() {
         .await;
     assert!(matches!(err, Err(AppError::Conflict(_))));
 }
+
+#[tokio::test]
+async fn an_import_takes_each_subject_whole_or_refuses_it_with_its_reason() {
+    let w = world().await;
+    w.subject(1).await;
+    let new = |email: &str| NewSubject {
+        email: Some(email.into()),
+        ..NewSubject::default()
+    };
+    let clean = w
+        .app
+        .import_subjects(w.ctx, vec![new("a@example.org"), new("b@example.org")])
+        .await
+        .unwrap();
+    assert!(clean.iter().all(Result::is_ok));
+    let mixed = w
+        .app
+        .import_subjects(
+            w.ctx,
+            vec![
+                new("c@example.org"),
+                new("not an address"),
+                new(fake::email(1).expose_pii()),
+                new("C@example.org"),
+                new("d@example.org"),
+            ],
+        )
+        .await
+        .unwrap();
+    let outcome: Vec<&str> = mixed
+        .iter()
+        .map(|r| match r {
+            Ok(_) => "ok",
+            Err(AppError::InvalidInput { .. }) => "invalid",
+            Err(AppError::Conflict(_)) => "taken",
+            Err(_) => "other",
+        })
+        .collect();
+    assert_eq!(outcome, ["ok", "invalid", "taken", "taken", "ok"]);
+    assert_eq!(
+        w.app
+            .subjects(w.ctx, gdpr_ports::Page::ALL)
+            .await
+            .unwrap()
+            .len(),
+        5
+    );
+    let created = w
+        .app
+        .audit_log(w.ctx, 0, 1000)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.event.action == gdpr_audit::AuditAction::SubjectCreated)
+        .count();
+    assert_eq!(created, 5, "one audit entry per imported subject");
+}

@@ -29,6 +29,8 @@ use crate::problem::{ApiError, Problem};
 
 /// The longest line an import accepts.
 const MAX_LINE: u64 = 64 * 1024;
+/// Lines stored per transaction.
+const IMPORT_BATCH: usize = 1_000;
 
 /// 201 with the created subject.
 #[derive(ApiResponse)]
@@ -134,6 +136,41 @@ fn import_line(line: &str) -> Result<NewSubject, (String, String)> {
 }
 
 pub(crate) struct SubjectsApi<P: Ports>(pub(crate) Arc<App<P>>);
+
+impl<P: Ports> SubjectsApi<P> {
+    /// Imports the lines gathered so far and records each one's outcome.
+    async fn flush(
+        &self,
+        ctx: gdpr_app::Ctx,
+        pending: &mut Vec<(u64, NewSubject)>,
+        out: &mut ImportOut,
+    ) -> Result<(), ApiError> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let (lines, batch): (Vec<u64>, Vec<NewSubject>) = pending.drain(..).unzip();
+        let results = self.0.import_subjects(ctx, batch).await?;
+        for (line, result) in lines.into_iter().zip(results) {
+            let (field, reason) = match result {
+                Ok(s) => {
+                    out.imported += 1;
+                    out.ids.push(*s.id.as_uuid());
+                    continue;
+                }
+                Err(AppError::InvalidInput { field, reason }) => (field.to_owned(), reason),
+                Err(AppError::Conflict(rule)) => ("email".to_owned(), rule),
+                Err(other) => return Err(other.into()),
+            };
+            out.failed += 1;
+            out.errors.push(ImportError {
+                line,
+                field,
+                reason,
+            });
+        }
+        Ok(())
+    }
+}
 
 #[OpenApi(tag = "Tag::Subjects")]
 impl<P: Ports> SubjectsApi<P> {
@@ -263,6 +300,7 @@ impl<P: Ports> SubjectsApi<P> {
         };
         let mut buf = Vec::new();
         let mut line_no = 0;
+        let mut pending = Vec::with_capacity(IMPORT_BATCH);
         loop {
             buf.clear();
             let n = (&mut reader)
@@ -294,33 +332,25 @@ impl<P: Ports> SubjectsApi<P> {
             if text.is_empty() {
                 continue;
             }
-            let refused = |field: String, reason: String| ImportError {
-                line: line_no,
-                field,
-                reason,
-            };
             match import_line(text) {
                 Err((field, reason)) => {
                     out.failed += 1;
-                    out.errors.push(refused(field, reason));
+                    out.errors.push(ImportError {
+                        line: line_no,
+                        field,
+                        reason,
+                    });
                 }
-                Ok(new) => match self.0.register_subject(ctx, new).await {
-                    Ok(s) => {
-                        out.imported += 1;
-                        out.ids.push(*s.id.as_uuid());
+                Ok(new) => {
+                    pending.push((line_no, new));
+                    if pending.len() >= IMPORT_BATCH {
+                        self.flush(ctx, &mut pending, &mut out).await?;
                     }
-                    Err(AppError::InvalidInput { field, reason }) => {
-                        out.failed += 1;
-                        out.errors.push(refused(field.to_owned(), reason));
-                    }
-                    Err(AppError::Conflict(rule)) => {
-                        out.failed += 1;
-                        out.errors.push(refused("email".into(), rule));
-                    }
-                    Err(other) => return Err(other.into()),
-                },
+                }
             }
         }
+        self.flush(ctx, &mut pending, &mut out).await?;
+        out.errors.sort_by_key(|e| e.line);
         Ok(Json(out))
     }
 

@@ -3,6 +3,7 @@
 
 mod admin;
 mod auth;
+mod binary;
 mod consent;
 mod errors;
 mod helpers;

@@ -270,3 +270,55 @@ async fn another_tenants_ids_are_not_found() {
         db.finish().await;
     }
 }
+
+#[tokio::test]
+async fn a_batch_of_subjects_is_stored_whole_or_not_at_all() {
+    use gdpr_audit::{Actor, AuditAction, AuditEvent};
+    use gdpr_ports::AuditLog;
+    for db in databases().await {
+        let s = &db.store;
+        let t = tenant(s).await;
+        let batch: Vec<Subject> = (10..14).map(|seed| subject(t, seed)).collect();
+        let audit = |b: &[Subject]| {
+            b.iter()
+                .map(|x| {
+                    AuditEvent::new(at(0), Some(t), Actor::System, AuditAction::SubjectCreated)
+                        .about(x.id)
+                })
+                .collect::<Vec<_>>()
+        };
+        s.insert_subjects(&batch, audit(&batch)).await.unwrap();
+        for x in &batch {
+            assert_eq!(&s.get_subject(t, x.id).await.unwrap(), x, "{}", db.name);
+        }
+        assert_eq!(s.audit_records(Some(t), 0, 100).await.unwrap().len(), 4);
+
+        // One taken e-mail (or a duplicate inside the batch) refuses the whole batch.
+        let clash = vec![subject(t, 20), subject(t, 10)];
+        assert!(
+            matches!(
+                s.insert_subjects(&clash, audit(&clash)).await,
+                Err(StoreError::Conflict(_))
+            ),
+            "{}",
+            db.name
+        );
+        let twice = vec![subject(t, 21), subject(t, 21)];
+        assert!(matches!(
+            s.insert_subjects(&twice, audit(&twice)).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(matches!(
+            s.get_subject(t, clash[0].id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(!s.has_subject_key(t, clash[0].id).await.unwrap());
+        assert_eq!(s.list_subjects(t, Page::ALL).await.unwrap().len(), 4);
+        assert_eq!(
+            s.audit_records(Some(t), 0, 100).await.unwrap().len(),
+            4,
+            "no audit entry for what was refused"
+        );
+        db.finish().await;
+    }
+}

@@ -1,0 +1,135 @@
+//! The `gdpr` binary itself: its commands, its embedded default, its refusal to run in
+//! production without a master key, and a graceful stop on SIGTERM.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const GDPR: &str = env!("CARGO_BIN_EXE_gdpr");
+
+fn gdpr(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(GDPR);
+    cmd.current_dir(dir)
+        .env_remove("GDPR_TEST_POSTGRES_URL")
+        .env("RUST_LOG", "info");
+    cmd
+}
+
+#[test]
+fn keygen_prints_a_fresh_32_byte_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let out =
+        || String::from_utf8(gdpr(dir.path()).arg("keygen").output().unwrap().stdout).unwrap();
+    let (a, b) = (out(), out());
+    assert_eq!(a.trim().len(), 44, "{a}");
+    assert_ne!(a, b);
+}
+
+#[test]
+fn the_production_profile_refuses_to_start_without_a_master_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = gdpr(dir.path())
+        .env("GDPR_PROFILE", "production")
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("security.master_key"), "{err}");
+    assert!(
+        !dir.path().join("data/master.key").exists(),
+        "no key is generated in production"
+    );
+}
+
+#[test]
+fn migrate_creates_the_schema_and_openapi_prints_the_published_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = gdpr(dir.path()).arg("migrate").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.path().join("data/gdpr.db").exists());
+    let spec = gdpr(dir.path()).arg("openapi").output().unwrap();
+    let snapshot = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/openapi.json"
+    ))
+    .unwrap();
+    assert_eq!(
+        String::from_utf8(spec.stdout).unwrap().trim_end(),
+        snapshot.trim_end()
+    );
+}
+
+#[test]
+fn serve_runs_on_the_embedded_default_and_stops_gracefully_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = gdpr(dir.path())
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let health = loop {
+        let r = std::net::TcpStream::connect(("127.0.0.1", port))
+            .ok()
+            .and_then(|mut s| {
+                use std::io::Write;
+                s.write_all(b"GET /healthz HTTP/1.0\r\n\r\n").ok()?;
+                let mut body = String::new();
+                s.read_to_string(&mut body).ok()?;
+                Some(body)
+            });
+        if let Some(body) = r {
+            break body;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the server did not come up"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        health.starts_with("HTTP/1.0 200") && health.ends_with("ok"),
+        "{health}"
+    );
+    for file in ["data/gdpr.db", "data/master.key", "data/admin.token"] {
+        assert!(
+            dir.path().join(file).exists(),
+            "{file} created by the embedded profile"
+        );
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    let mut log = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    assert!(exit.success(), "exit {exit:?}\n{log}");
+    assert!(log.contains("shutting down"), "{log}");
+    assert!(
+        log.contains("master_key_generated") && log.contains("admin_token_generated"),
+        "{log}"
+    );
+    let token = std::fs::read_to_string(dir.path().join("data/admin.token")).unwrap();
+    assert!(
+        !log.contains(token.trim()),
+        "the admin token is never logged"
+    );
+}
