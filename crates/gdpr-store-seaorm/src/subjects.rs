@@ -191,10 +191,10 @@ impl SubjectStore for SeaOrmStore {
                 wrapped: Set(wrapped),
             });
             let row = self.subject_row(s, &key);
-            if let sea_orm::ActiveValue::Set(Some(index)) = &row.email_bidx {
-                if !indexes.insert((*s.tenant.as_uuid(), index.clone())) {
-                    return Err(StoreError::Conflict(TAKEN));
-                }
+            if let sea_orm::ActiveValue::Set(Some(index)) = &row.email_bidx
+                && !indexes.insert((*s.tenant.as_uuid(), index.clone()))
+            {
+                return Err(StoreError::Conflict(TAKEN));
             }
             rows.push(row);
         }
