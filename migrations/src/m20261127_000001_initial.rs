@@ -10,6 +10,17 @@ use sea_orm_migration::schema::{
 #[derive(DeriveMigrationName)]
 pub(crate) struct Migration;
 
+/// A foreign key from `table.column` to `subjects.id` (or another table's id): a write about a
+/// subject that an erasure has just removed fails instead of leaving an orphan behind.
+fn references(name: &str, table: &str, column: &str, to: &str) -> ForeignKeyCreateStatement {
+    ForeignKey::create()
+        .name(name)
+        .from(table.to_owned(), column.to_owned())
+        .to(to.to_owned(), "id".to_owned())
+        .on_delete(ForeignKeyAction::Restrict)
+        .take()
+}
+
 fn index(name: &str, table: &str, cols: &[&str]) -> IndexCreateStatement {
     let mut index = Index::create();
     index.name(name).table(table.to_owned());
@@ -55,6 +66,12 @@ impl MigrationTrait for Migration {
                 .col(uuid("subject_id").primary_key())
                 .col(uuid("tenant_id"))
                 .col(blob("wrapped"))
+                .foreign_key(&mut references(
+                    "subject_keys_subject",
+                    "subject_keys",
+                    "subject_id",
+                    "subjects",
+                ))
                 .take(),
             Table::create()
                 .table("purposes")
@@ -88,6 +105,12 @@ impl MigrationTrait for Migration {
                 .col(uuid("tenant_id"))
                 .col(uuid("subject_id"))
                 .col(text("body"))
+                .foreign_key(&mut references(
+                    "consent_events_subject",
+                    "consent_events",
+                    "subject_id",
+                    "subjects",
+                ))
                 .take(),
             Table::create()
                 .table("forms")
@@ -106,6 +129,18 @@ impl MigrationTrait for Migration {
                 .col(text("plain"))
                 .col(text("sealed"))
                 .col(big_integer("created_at"))
+                .foreign_key(&mut references(
+                    "records_subject",
+                    "records",
+                    "subject_id",
+                    "subjects",
+                ))
+                .foreign_key(&mut references(
+                    "records_form",
+                    "records",
+                    "form_id",
+                    "forms",
+                ))
                 .take(),
             Table::create()
                 .table("requests")

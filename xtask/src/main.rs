@@ -14,12 +14,14 @@ mod tidy;
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  ci      cargo fmt --check, cargo clippy -D warnings, then the whole test suite";
+  ci              cargo fmt --check, cargo clippy -D warnings, then the whole test suite
+  bench storage   encryption-at-rest and HTTP costs against same-run baselines (needs wrk)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("ci") => ci(),
+        Some("bench") => bench(args.get(1).map(String::as_str)),
         _ => {
             eprintln!("{USAGE}");
             ExitCode::FAILURE
@@ -87,6 +89,25 @@ fn ci() -> ExitCode {
     }
     println!("tests: {}", totals.summary());
     ExitCode::SUCCESS
+}
+
+/// Runs a benchmark suite in release mode; its report goes to stdout.
+fn bench(which: Option<&str>) -> ExitCode {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let target = match which {
+        Some("storage") | None => ("gdpr-server", "storage"),
+        Some(other) => {
+            eprintln!("unknown benchmark '{other}'\n{USAGE}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let status = Command::new(cargo)
+        .args(["bench", "--locked", "-p", target.0, "--bench", target.1])
+        .status();
+    match status {
+        Ok(s) if s.success() => ExitCode::SUCCESS,
+        _ => ExitCode::FAILURE,
+    }
 }
 
 /// Test counts added up over every `test result:` line cargo prints.

@@ -129,10 +129,10 @@ impl<P: Ports> App<P> {
             None => Err(format!("unknown job kind '{}'", job.kind)),
         };
         match &outcome {
-            Ok(_) => self.store.complete(job.id).await,
+            Ok(_) => self.store.complete(job.id, worker).await,
             Err(error) => {
                 let retry = (job.attempts < 5).then(|| now + Duration::minutes(1));
-                self.store.fail(job.id, error, retry).await
+                self.store.fail(job.id, worker, error, retry).await
             }
         }
         .map_err(AppError::store)?;

@@ -8,6 +8,10 @@ use uuid::Uuid;
 
 use crate::StoreError;
 
+/// How many times a job is claimed at most (a job that keeps killing its worker stops being
+/// picked up, and stays visible as running with its attempts).
+pub const MAX_ATTEMPTS: u32 = 10;
+
 /// A job as a worker sees it once claimed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Job {
@@ -73,7 +77,8 @@ pub trait JobQueue: Send + Sync {
     ) -> Result<bool, StoreError>;
 
     /// Claims the oldest due job for `worker`, or a running one whose lease (`lease` after its
-    /// claim) has expired.
+    /// claim or last progress) has expired and that has been claimed fewer than
+    /// [`MAX_ATTEMPTS`] times.
     ///
     /// # Errors
     /// [`StoreError::Unavailable`].
@@ -84,25 +89,35 @@ pub trait JobQueue: Send + Sync {
         lease: Duration,
     ) -> Result<Option<Job>, StoreError>;
 
-    /// Records progress, so that a resumed job knows where it was.
+    /// Records progress, so that a resumed job knows where it was, and renews `worker`'s lease
+    /// from `now`.
     ///
     /// # Errors
-    /// [`StoreError::NotFound`]; [`StoreError::Unavailable`].
-    async fn record_progress(&self, id: Uuid, done: u64, total: u64) -> Result<(), StoreError>;
+    /// [`StoreError::Conflict`] when `worker` no longer holds the job (its lease ran out and
+    /// another worker took it): the caller must stop; [`StoreError::Unavailable`].
+    async fn record_progress(
+        &self,
+        id: Uuid,
+        worker: &str,
+        done: u64,
+        total: u64,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
 
     /// Marks a job done.
     ///
     /// # Errors
-    /// [`StoreError::NotFound`]; [`StoreError::Unavailable`].
-    async fn complete(&self, id: Uuid) -> Result<(), StoreError>;
+    /// [`StoreError::Conflict`] when `worker` no longer holds the job; [`StoreError::Unavailable`].
+    async fn complete(&self, id: Uuid, worker: &str) -> Result<(), StoreError>;
 
     /// Records a failure: queued again at `retry_at`, or failed for good with `None`.
     ///
     /// # Errors
-    /// [`StoreError::NotFound`]; [`StoreError::Unavailable`].
+    /// [`StoreError::Conflict`] when `worker` no longer holds the job; [`StoreError::Unavailable`].
     async fn fail(
         &self,
         id: Uuid,
+        worker: &str,
         error: &str,
         retry_at: Option<OffsetDateTime>,
     ) -> Result<(), StoreError>;

@@ -6,58 +6,25 @@ use gdpr_audit::{AuditEvent, AuditRecord};
 use gdpr_pii::TenantId;
 use gdpr_ports::{AuditLog, StoreError};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use crate::entity::audit_entry;
-use crate::{SeaOrmStore, from_json, is_unique_violation, to_json, unavailable};
-
-/// How many times an append is retried when another writer took the same sequence number.
-pub(crate) const APPEND_RETRIES: usize = 20;
+use crate::{SeaOrmStore, from_json, is_unique_violation, retrying, to_json, unavailable};
 
 pub(crate) fn chain_key(tenant: Option<TenantId>) -> String {
     tenant.map_or_else(|| "system".to_owned(), |t| t.to_string())
-}
-
-/// Appends `event` to its chain on `c` (a connection or a transaction). A concurrent append to
-/// the same chain makes this fail with a unique violation: the caller retries.
-pub(crate) async fn append_in<C: ConnectionTrait>(
-    c: &C,
-    event: AuditEvent,
-) -> Result<AuditRecord, DbErr> {
-    let chain = chain_key(event.tenant);
-    let last = audit_entry::Entity::find()
-        .filter(audit_entry::Column::Chain.eq(chain.clone()))
-        .order_by_desc(audit_entry::Column::Seq)
-        .limit(1)
-        .one(c)
-        .await?;
-    let previous = match last {
-        Some(row) => Some(
-            record_of(&row).map_err(|_| DbErr::Custom("stored audit record unreadable".into()))?,
-        ),
-        None => None,
-    };
-    let record = AuditRecord::chain(previous.as_ref(), event);
-    audit_entry::ActiveModel {
-        chain: Set(chain),
-        seq: Set(i64::try_from(record.seq).unwrap_or(i64::MAX)),
-        body: Set(to_json(&record)),
-    }
-    .insert(c)
-    .await?;
-    Ok(record)
 }
 
 /// Appends many events in order with one read of each chain's head and batched inserts.
 pub(crate) async fn append_many_in<C: ConnectionTrait>(
     c: &C,
     events: &[AuditEvent],
-) -> Result<(), DbErr> {
+) -> Result<Vec<AuditRecord>, DbErr> {
     let mut heads: std::collections::HashMap<String, Option<AuditRecord>> =
         std::collections::HashMap::new();
     let mut rows = Vec::with_capacity(events.len());
+    let mut records = Vec::with_capacity(events.len());
     for event in events {
         let chain = chain_key(event.tenant);
         if !heads.contains_key(&chain) {
@@ -83,6 +50,7 @@ pub(crate) async fn append_many_in<C: ConnectionTrait>(
             seq: Set(i64::try_from(record.seq).unwrap_or(i64::MAX)),
             body: Set(to_json(&record)),
         });
+        records.push(record.clone());
         *head = Some(record);
     }
     for chunk in rows.chunks(500) {
@@ -90,7 +58,7 @@ pub(crate) async fn append_many_in<C: ConnectionTrait>(
             .exec(c)
             .await?;
     }
-    Ok(())
+    Ok(records)
 }
 
 /// A stored record; its position is the row's, so that moving a row is seen as tampering.
@@ -103,14 +71,21 @@ fn record_of(row: &audit_entry::Model) -> Result<AuditRecord, StoreError> {
 #[async_trait]
 impl AuditLog for SeaOrmStore {
     async fn append_audit(&self, event: AuditEvent) -> Result<AuditRecord, StoreError> {
-        let mut attempt = 0;
-        loop {
-            match append_in(&self.db, event.clone()).await {
-                Ok(record) => return Ok(record),
-                Err(e) if is_unique_violation(&e) && attempt < APPEND_RETRIES => attempt += 1,
-                Err(e) => return Err(unavailable(e)),
-            }
-        }
+        let events = [event];
+        let append = || async {
+            // A write transaction: on SQLite, reading the chain's head and appending must not
+            // be split by another writer's commit.
+            let txn = self.write_txn().await?;
+            let records = append_many_in(&txn, &events).await?;
+            txn.commit().await?;
+            Ok(records)
+        };
+        let mut records = retrying(append, is_unique_violation)
+            .await
+            .map_err(unavailable)?;
+        records
+            .pop()
+            .ok_or_else(|| StoreError::Corrupt("an append returned no record".into()))
     }
 
     async fn audit_records(

@@ -8,11 +8,13 @@ use gdpr_pii::{ConsentFormId, SubjectId, TenantId};
 use gdpr_ports::{ConsentStore, StoreError};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
 };
 
 use crate::entity::{consent_event, consent_form, consent_form_version, purpose, subject};
-use crate::{SeaOrmStore, corrupt, db_err, from_json, from_nanos, nanos, to_json, unavailable};
+use crate::{
+    SeaOrmStore, corrupt, db_err, from_json, from_nanos, missing_parent, nanos, to_json,
+    unavailable,
+};
 
 fn basis_of(s: &str) -> Result<LawfulBasis, StoreError> {
     from_json(&format!("\"{s}\""), "a purpose's lawful basis")
@@ -104,7 +106,7 @@ impl ConsentStore for SeaOrmStore {
     }
 
     async fn save_consent_form(&self, form: &ConsentForm) -> Result<(), StoreError> {
-        let txn = self.db.begin().await.map_err(unavailable)?;
+        let txn = self.write_txn().await.map_err(unavailable)?;
         let stored = match self.load_consent_form(&txn, form.tenant, form.id).await {
             Ok(stored) => stored.versions().to_vec(),
             Err(StoreError::NotFound) => {
@@ -190,6 +192,7 @@ impl ConsentStore for SeaOrmStore {
         if !subject_exists {
             return Err(StoreError::NotFound);
         }
+        // The foreign key catches a subject erased between the check and the insert.
         consent_event::ActiveModel {
             id: Set(event.id.0),
             tenant_id: Set(*event.tenant.as_uuid()),
@@ -200,7 +203,12 @@ impl ConsentStore for SeaOrmStore {
         .insert(&self.db)
         .await
         .map(drop)
-        .map_err(db_err("consent event id already exists"))
+        .map_err(|e| match e.sql_err() {
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
+                StoreError::Conflict("consent event id already exists")
+            }
+            _ => missing_parent(e),
+        })
     }
 
     async fn consent_history(

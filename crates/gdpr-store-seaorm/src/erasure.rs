@@ -4,19 +4,23 @@ use async_trait::async_trait;
 use gdpr_audit::AuditEvent;
 use gdpr_pii::TenantId;
 use gdpr_ports::{ErasedCounts, ErasureStore, StoreError};
-use gdpr_rights::{ErasureReceipt, Tombstone};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
-};
+use gdpr_rights::{ErasureReceipt, LegalHold, Tombstone};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
 use uuid::Uuid;
 
-use crate::audit::{APPEND_RETRIES, append_in};
-use crate::entity::{consent_event, erasure_receipt, record, subject, subject_key, tombstone};
-use crate::{SeaOrmStore, from_json, from_nanos, is_unique_violation, nanos, to_json, unavailable};
+use crate::audit::append_many_in;
+use crate::entity::{
+    consent_event, erasure_receipt, legal_hold, record, subject, subject_key, tombstone,
+};
+use crate::{
+    SeaOrmStore, db_err, from_json, from_nanos, is_unique_violation, nanos, retrying, to_json,
+    unavailable,
+};
 
 enum Failure {
     NotFound,
+    Held,
     Db(DbErr),
 }
 
@@ -29,12 +33,24 @@ impl From<DbErr> for Failure {
 impl SeaOrmStore {
     async fn erase_once(&self, t: &Tombstone, audit: AuditEvent) -> Result<ErasedCounts, Failure> {
         let (tenant, subject_id) = (*t.tenant.as_uuid(), *t.subject.as_uuid());
-        let txn = self.db.begin().await?;
+        let txn = self.write_txn().await?;
         let profile = subject::Entity::find_by_id(subject_id)
             .filter(subject::Column::TenantId.eq(tenant))
             .one(&txn)
             .await?
             .ok_or(Failure::NotFound)?;
+        // The use case checked the holds before; a hold placed since then still wins.
+        let holds = legal_hold::Entity::find()
+            .filter(legal_hold::Column::TenantId.eq(tenant))
+            .filter(legal_hold::Column::SubjectId.eq(subject_id))
+            .all(&txn)
+            .await?;
+        for hold in holds {
+            let hold: LegalHold = serde_json::from_str(&hold.body).map_err(|_| Failure::Held)?;
+            if hold.is_active() {
+                return Err(Failure::Held);
+            }
+        }
         let personal_fields = [
             profile.email_ct.is_some(),
             profile.full_name_ct.is_some(),
@@ -55,17 +71,17 @@ impl SeaOrmStore {
             .exec(&txn)
             .await?
             .rows_affected;
-        subject::Entity::delete_many()
-            .filter(subject::Column::TenantId.eq(tenant))
-            .filter(subject::Column::Id.eq(subject_id))
-            .exec(&txn)
-            .await?;
         let keys = subject_key::Entity::delete_many()
             .filter(subject_key::Column::TenantId.eq(tenant))
             .filter(subject_key::Column::SubjectId.eq(subject_id))
             .exec(&txn)
             .await?
             .rows_affected;
+        subject::Entity::delete_many()
+            .filter(subject::Column::TenantId.eq(tenant))
+            .filter(subject::Column::Id.eq(subject_id))
+            .exec(&txn)
+            .await?;
         tombstone::ActiveModel {
             receipt_id: Set(t.receipt),
             tenant_id: Set(tenant),
@@ -74,7 +90,7 @@ impl SeaOrmStore {
         }
         .insert(&txn)
         .await?;
-        append_in(&txn, audit).await?;
+        append_many_in(&txn, &[audit]).await?;
         txn.commit().await?;
         Ok(ErasedCounts {
             records,
@@ -92,18 +108,14 @@ impl ErasureStore for SeaOrmStore {
         t: &Tombstone,
         audit: AuditEvent,
     ) -> Result<ErasedCounts, StoreError> {
-        let mut attempt = 0;
-        loop {
-            match self.erase_once(t, audit.clone()).await {
-                Ok(counts) => return Ok(counts),
-                Err(Failure::NotFound) => return Err(StoreError::NotFound),
-                // Another writer took the audit chain's next position: the whole transaction
-                // was rolled back, so it is safe to run again.
-                Err(Failure::Db(e)) if is_unique_violation(&e) && attempt < APPEND_RETRIES => {
-                    attempt += 1
-                }
-                Err(Failure::Db(e)) => return Err(unavailable(e)),
-            }
+        // A race for the audit chain's next position rolls the whole transaction back, so it
+        // is safe to run again.
+        let race = |f: &Failure| matches!(f, Failure::Db(e) if is_unique_violation(e));
+        match retrying(|| self.erase_once(t, audit.clone()), race).await {
+            Ok(counts) => Ok(counts),
+            Err(Failure::NotFound) => Err(StoreError::NotFound),
+            Err(Failure::Held) => Err(StoreError::Conflict("an active legal hold blocks erasure")),
+            Err(Failure::Db(e)) => Err(unavailable(e)),
         }
     }
 
@@ -125,23 +137,32 @@ impl ErasureStore for SeaOrmStore {
     }
 
     async fn save_erasure_receipt(&self, receipt: &ErasureReceipt) -> Result<(), StoreError> {
-        let row = erasure_receipt::ActiveModel {
+        let unfinished = !receipt.unfinished().is_empty();
+        let updated = erasure_receipt::Entity::update_many()
+            .col_expr(erasure_receipt::Column::Unfinished, Expr::value(unfinished))
+            .col_expr(erasure_receipt::Column::Body, Expr::value(to_json(receipt)))
+            .filter(erasure_receipt::Column::Id.eq(receipt.id))
+            .filter(erasure_receipt::Column::TenantId.eq(*receipt.tenant.as_uuid()))
+            .exec(&self.db)
+            .await
+            .map_err(unavailable)?
+            .rows_affected;
+        if updated > 0 {
+            return Ok(());
+        }
+        erasure_receipt::ActiveModel {
             id: Set(receipt.id),
             tenant_id: Set(*receipt.tenant.as_uuid()),
             subject_id: Set(*receipt.subject.as_uuid()),
-            unfinished: Set(!receipt.unfinished().is_empty()),
+            unfinished: Set(unfinished),
             body: Set(to_json(receipt)),
-        };
-        let exists = erasure_receipt::Entity::find_by_id(receipt.id)
-            .one(&self.db)
-            .await
-            .map_err(unavailable)?
-            .is_some();
-        if exists {
-            row.update(&self.db).await.map(drop).map_err(unavailable)
-        } else {
-            row.insert(&self.db).await.map(drop).map_err(unavailable)
         }
+        .insert(&self.db)
+        .await
+        .map(drop)
+        .map_err(db_err(
+            "an erasure receipt with this id belongs to another tenant",
+        ))
     }
 
     async fn get_erasure_receipt(

@@ -18,7 +18,8 @@ use serde_json::{Map, Value};
 use crate::crypto::DataKey;
 use crate::entity::{form, record};
 use crate::{
-    SeaOrmStore, corrupt, db_err, from_json, from_nanos, limit, nanos, to_json, unavailable,
+    SeaOrmStore, corrupt, db_err, from_json, from_nanos, limit, missing_parent, nanos, to_json,
+    unavailable,
 };
 
 fn place(record: RecordId) -> String {
@@ -198,7 +199,13 @@ impl RecordStore for SeaOrmStore {
         .insert(&self.db)
         .await
         .map(drop)
-        .map_err(db_err("record id already exists"))
+        // The subject may have been erased between the key read and this insert.
+        .map_err(|e| match e.sql_err() {
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
+                StoreError::Conflict("record id already exists")
+            }
+            _ => missing_parent(e),
+        })
     }
 
     async fn get_record(&self, tenant: TenantId, id: RecordId) -> Result<Record, StoreError> {

@@ -18,7 +18,8 @@ const CLAIM: &str = r#"
 UPDATE jobs SET state = 'running', claimed_by = $1, claimed_at = $2, attempts = attempts + 1
 WHERE id = (
     SELECT id FROM jobs
-    WHERE (state = 'queued' AND run_at <= $2) OR (state = 'running' AND claimed_at < $3)
+    WHERE (state = 'queued' AND run_at <= $2)
+       OR (state = 'running' AND claimed_at < $3 AND attempts < $4)
     ORDER BY run_at, id
     LIMIT 1
     {lock}
@@ -39,18 +40,26 @@ fn count(n: i64) -> u64 {
 }
 
 impl SeaOrmStore {
+    /// Changes a job that `worker` still holds; a worker whose lease was taken over changes
+    /// nothing.
     async fn update_job(
         &self,
         id: Uuid,
+        worker: &str,
         changes: Vec<(job::Column, Expr)>,
     ) -> Result<(), StoreError> {
-        let mut update = job::Entity::update_many().filter(job::Column::Id.eq(id));
+        let mut update = job::Entity::update_many()
+            .filter(job::Column::Id.eq(id))
+            .filter(job::Column::ClaimedBy.eq(worker))
+            .filter(job::Column::State.eq(state_name(JobState::Running)));
         for (column, value) in changes {
             update = update.col_expr(column, value);
         }
         let result = update.exec(&self.db).await.map_err(unavailable)?;
         if result.rows_affected == 0 {
-            return Err(StoreError::NotFound);
+            return Err(StoreError::Conflict(
+                "the job's lease was lost to another worker",
+            ));
         }
         Ok(())
     }
@@ -102,7 +111,14 @@ impl JobQueue for SeaOrmStore {
         let stmt = Statement::from_sql_and_values(
             backend,
             sql,
-            [worker.into(), nanos(now).into(), nanos(now - lease).into()],
+            [
+                worker.into(),
+                nanos(now).into(),
+                nanos(now - lease).into(),
+                i32::try_from(gdpr_ports::MAX_ATTEMPTS)
+                    .unwrap_or(i32::MAX)
+                    .into(),
+            ],
         );
         let Some(row) = self.db.query_one_raw(stmt).await.map_err(unavailable)? else {
             return Ok(None);
@@ -124,21 +140,32 @@ impl JobQueue for SeaOrmStore {
         }))
     }
 
-    async fn record_progress(&self, id: Uuid, done: u64, total: u64) -> Result<(), StoreError> {
+    async fn record_progress(
+        &self,
+        id: Uuid,
+        worker: &str,
+        done: u64,
+        total: u64,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         let n = |v: u64| Expr::value(i64::try_from(v).unwrap_or(i64::MAX));
         self.update_job(
             id,
+            worker,
             vec![
                 (job::Column::ProgressDone, n(done)),
                 (job::Column::ProgressTotal, n(total)),
+                // Progress renews the lease.
+                (job::Column::ClaimedAt, Expr::value(nanos(now))),
             ],
         )
         .await
     }
 
-    async fn complete(&self, id: Uuid) -> Result<(), StoreError> {
+    async fn complete(&self, id: Uuid, worker: &str) -> Result<(), StoreError> {
         self.update_job(
             id,
+            worker,
             vec![(job::Column::State, Expr::value(state_name(JobState::Done)))],
         )
         .await
@@ -147,6 +174,7 @@ impl JobQueue for SeaOrmStore {
     async fn fail(
         &self,
         id: Uuid,
+        worker: &str,
         error: &str,
         retry_at: Option<OffsetDateTime>,
     ) -> Result<(), StoreError> {
@@ -164,7 +192,7 @@ impl JobQueue for SeaOrmStore {
                 Expr::value(state_name(JobState::Failed)),
             )),
         }
-        self.update_job(id, changes).await
+        self.update_job(id, worker, changes).await
     }
 
     async fn job(&self, id: Uuid) -> Result<JobStatus, StoreError> {

@@ -22,13 +22,21 @@ impl SeaOrmStore {
         tenant: TenantId,
         subjects: &[SubjectId],
     ) -> Result<HashMap<SubjectId, DataKey>, StoreError> {
-        let ids: Vec<uuid::Uuid> = subjects.iter().map(|s| *s.as_uuid()).collect();
-        let rows = subject_key::Entity::find()
-            .filter(subject_key::Column::TenantId.eq(*tenant.as_uuid()))
-            .filter(subject_key::Column::SubjectId.is_in(ids))
-            .all(c)
-            .await
-            .map_err(unavailable)?;
+        let ids: std::collections::BTreeSet<uuid::Uuid> =
+            subjects.iter().map(|s| *s.as_uuid()).collect();
+        let ids: Vec<uuid::Uuid> = ids.into_iter().collect();
+        let mut rows = Vec::with_capacity(ids.len());
+        // Bounded IN lists: far below SQLite's and PostgreSQL's bound-parameter limits.
+        for chunk in ids.chunks(500) {
+            rows.extend(
+                subject_key::Entity::find()
+                    .filter(subject_key::Column::TenantId.eq(*tenant.as_uuid()))
+                    .filter(subject_key::Column::SubjectId.is_in(chunk.to_vec()))
+                    .all(c)
+                    .await
+                    .map_err(unavailable)?,
+            );
+        }
         let keys = self.master.tenant(tenant);
         rows.into_iter()
             .map(|row| {

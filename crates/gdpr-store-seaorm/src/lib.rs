@@ -24,7 +24,10 @@ use std::time::Duration;
 
 use gdpr_migrations::{Migrator, MigratorTrait};
 use gdpr_ports::StoreError;
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, SqlErr};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqlErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 use time::OffsetDateTime;
 
 pub use crypto::{CryptoError, MasterKey};
@@ -113,6 +116,42 @@ impl SeaOrmStore {
     }
 }
 
+impl SeaOrmStore {
+    /// A transaction that will write. On SQLite it takes the write lock at `BEGIN IMMEDIATE`,
+    /// so that a transaction that reads before it writes waits for other writers instead of
+    /// failing when one commits in between.
+    pub(crate) async fn write_txn(&self) -> Result<DatabaseTransaction, DbErr> {
+        self.db
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            })
+            .await
+    }
+}
+
+/// How many times a write is retried when a concurrent writer took the audit chain's next
+/// position (a unique violation that rolled the whole transaction back).
+pub(crate) const RACE_RETRIES: usize = 20;
+
+/// Runs `attempt` again while it fails with `is_race`, at most [`RACE_RETRIES`] more times.
+pub(crate) async fn retrying<T, E, F, Fut>(
+    mut attempt: F,
+    is_race: impl Fn(&E) -> bool,
+) -> Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    for _ in 0..RACE_RETRIES {
+        match attempt().await {
+            Err(e) if is_race(&e) => {}
+            other => return other,
+        }
+    }
+    attempt().await
+}
+
 /// Maps a database error: uniqueness to [`StoreError::Conflict`] with the rule named, the rest
 /// to [`StoreError::Unavailable`]. Database messages can quote values, so they are kept as the
 /// error's source (for operators' logs) and never in the message.
@@ -129,6 +168,14 @@ pub(crate) fn unavailable(e: DbErr) -> StoreError {
 
 pub(crate) fn is_unique_violation(e: &DbErr) -> bool {
     matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+/// A write that refers to a row that is gone (a subject erased a moment ago) is "not found".
+pub(crate) fn missing_parent(e: DbErr) -> StoreError {
+    match e.sql_err() {
+        Some(SqlErr::ForeignKeyConstraintViolation(_)) => StoreError::NotFound,
+        _ => unavailable(e),
+    }
 }
 
 pub(crate) fn corrupt(what: &str) -> StoreError {

@@ -7,14 +7,15 @@ use gdpr_pii::{Email, FullName, IpAddress, Subject, SubjectId, TenantId};
 use gdpr_ports::{Page, StoreError, SubjectStore};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait,
+    QuerySelect, Set,
 };
 
-use crate::audit::{APPEND_RETRIES, append_many_in};
-use crate::crypto::DataKey;
+use crate::audit::append_many_in;
+use crate::crypto::{DataKey, TenantKeys};
 use crate::entity::{subject, subject_key};
 use crate::{
-    SeaOrmStore, corrupt, db_err, from_nanos, is_unique_violation, limit, nanos, unavailable,
+    SeaOrmStore, corrupt, db_err, from_nanos, is_unique_violation, limit, nanos, retrying,
+    unavailable,
 };
 
 const PLACE: &str = "subjects";
@@ -53,14 +54,14 @@ fn opened(
 }
 
 impl SeaOrmStore {
-    fn subject_row(&self, s: &Subject, key: &DataKey) -> subject::ActiveModel {
+    fn subject_row(tenant_keys: &TenantKeys, s: &Subject, key: &DataKey) -> subject::ActiveModel {
         let email = s.email.as_ref().map(Email::expose_pii);
         let ip = s.ip_address.map(|ip| ip.expose_pii().to_string());
         subject::ActiveModel {
             id: Set(*s.id.as_uuid()),
             tenant_id: Set(*s.tenant.as_uuid()),
             email_ct: Set(sealed(key, "email", email.map(str::as_bytes))),
-            email_bidx: Set(email.map(|e| self.master.tenant(s.tenant).blind_index(e))),
+            email_bidx: Set(email.map(|e| tenant_keys.blind_index(e))),
             full_name_ct: Set(sealed(
                 key,
                 "full_name",
@@ -79,7 +80,7 @@ impl SeaOrmStore {
         indexes: &std::collections::BTreeSet<(uuid::Uuid, Vec<u8>)>,
         audit: &[AuditEvent],
     ) -> Result<(), Batch> {
-        let txn = self.db.begin().await?;
+        let txn = self.write_txn().await?;
         let mut by_tenant: std::collections::BTreeMap<uuid::Uuid, Vec<Vec<u8>>> =
             std::collections::BTreeMap::new();
         for (tenant, index) in indexes {
@@ -97,13 +98,14 @@ impl SeaOrmStore {
                 }
             }
         }
-        for chunk in keys.chunks(CHUNK) {
-            subject_key::Entity::insert_many(chunk.to_vec())
+        // Subjects first: their keys refer to them.
+        for chunk in rows.chunks(CHUNK) {
+            subject::Entity::insert_many(chunk.to_vec())
                 .exec(&txn)
                 .await?;
         }
-        for chunk in rows.chunks(CHUNK) {
-            subject::Entity::insert_many(chunk.to_vec())
+        for chunk in keys.chunks(CHUNK) {
+            subject_key::Entity::insert_many(chunk.to_vec())
                 .exec(&txn)
                 .await?;
         }
@@ -157,8 +159,14 @@ impl SeaOrmStore {
 #[async_trait]
 impl SubjectStore for SeaOrmStore {
     async fn insert_subject(&self, s: &Subject) -> Result<(), StoreError> {
-        let (wrapped, key) = self.master.tenant(s.tenant).new_data_key(s.id);
-        let txn = self.db.begin().await.map_err(unavailable)?;
+        let tenant_keys = self.master.tenant(s.tenant);
+        let (wrapped, key) = tenant_keys.new_data_key(s.id);
+        let txn = self.write_txn().await.map_err(unavailable)?;
+        // The subject first: the key refers to it.
+        Self::subject_row(&tenant_keys, s, &key)
+            .insert(&txn)
+            .await
+            .map_err(db_err(TAKEN))?;
         subject_key::ActiveModel {
             subject_id: Set(*s.id.as_uuid()),
             tenant_id: Set(*s.tenant.as_uuid()),
@@ -167,10 +175,6 @@ impl SubjectStore for SeaOrmStore {
         .insert(&txn)
         .await
         .map_err(db_err("subject id already exists"))?;
-        self.subject_row(s, &key)
-            .insert(&txn)
-            .await
-            .map_err(db_err(TAKEN))?;
         txn.commit().await.map_err(unavailable)
     }
 
@@ -180,17 +184,22 @@ impl SubjectStore for SeaOrmStore {
         audit: Vec<AuditEvent>,
     ) -> Result<(), StoreError> {
         // Encrypt once, outside the transaction; retry only the writes.
+        let mut tenant_keys = std::collections::HashMap::new();
         let mut keys = Vec::with_capacity(subjects.len());
         let mut rows = Vec::with_capacity(subjects.len());
         let mut indexes = std::collections::BTreeSet::new();
         for s in subjects {
-            let (wrapped, key) = self.master.tenant(s.tenant).new_data_key(s.id);
+            // Derive each tenant's keys once per batch, not once per subject.
+            let tenant_keys = tenant_keys
+                .entry(s.tenant)
+                .or_insert_with(|| self.master.tenant(s.tenant));
+            let (wrapped, key) = tenant_keys.new_data_key(s.id);
             keys.push(subject_key::ActiveModel {
                 subject_id: Set(*s.id.as_uuid()),
                 tenant_id: Set(*s.tenant.as_uuid()),
                 wrapped: Set(wrapped),
             });
-            let row = self.subject_row(s, &key);
+            let row = Self::subject_row(tenant_keys, s, &key);
             if let sea_orm::ActiveValue::Set(Some(index)) = &row.email_bidx
                 && !indexes.insert((*s.tenant.as_uuid(), index.clone()))
             {
@@ -198,17 +207,12 @@ impl SubjectStore for SeaOrmStore {
             }
             rows.push(row);
         }
-        let mut attempt = 0;
-        loop {
-            match self.insert_batch(&keys, &rows, &indexes, &audit).await {
-                Ok(()) => return Ok(()),
-                Err(Batch::Taken) => return Err(StoreError::Conflict(TAKEN)),
-                // Another writer took the audit chain's next position: all was rolled back.
-                Err(Batch::Db(e)) if is_unique_violation(&e) && attempt < APPEND_RETRIES => {
-                    attempt += 1
-                }
-                Err(Batch::Db(e)) => return Err(unavailable(e)),
-            }
+        // A race for the audit chain's next position rolled everything back: run it again.
+        let race = |b: &Batch| matches!(b, Batch::Db(e) if is_unique_violation(e));
+        match retrying(|| self.insert_batch(&keys, &rows, &indexes, &audit), race).await {
+            Ok(()) => Ok(()),
+            Err(Batch::Taken) => Err(StoreError::Conflict(TAKEN)),
+            Err(Batch::Db(e)) => Err(unavailable(e)),
         }
     }
 
@@ -250,7 +254,7 @@ impl SubjectStore for SeaOrmStore {
 
     async fn update_subject(&self, s: &Subject) -> Result<(), StoreError> {
         let key = self.data_key(&self.db, s.tenant, s.id).await?;
-        let mut row = self.subject_row(s, &key);
+        let mut row = Self::subject_row(&self.master.tenant(s.tenant), s, &key);
         row.created_at = sea_orm::ActiveValue::NotSet;
         let result = subject::Entity::update_many()
             .set(row)

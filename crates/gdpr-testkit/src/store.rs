@@ -42,6 +42,7 @@ struct State {
 #[derive(Debug, Clone)]
 struct JobRow {
     job: Job,
+    worker: Option<String>,
     state: JobState,
     run_at: OffsetDateTime,
     claimed_at: Option<OffsetDateTime>,
@@ -717,6 +718,7 @@ impl JobQueue for InMemoryStore {
                 attempts: 0,
                 progress: (0, 0),
             },
+            worker: None,
             state: JobState::Queued,
             run_at,
             claimed_at: None,
@@ -727,7 +729,7 @@ impl JobQueue for InMemoryStore {
 
     async fn claim(
         &self,
-        _worker: &str,
+        worker: &str,
         now: OffsetDateTime,
         lease: Duration,
     ) -> Result<Option<Job>, StoreError> {
@@ -737,33 +739,48 @@ impl JobQueue for InMemoryStore {
             .iter_mut()
             .filter(|j| match j.state {
                 JobState::Queued => j.run_at <= now,
-                JobState::Running => j.claimed_at.is_some_and(|c| c + lease < now),
+                JobState::Running => {
+                    j.claimed_at.is_some_and(|c| c + lease < now)
+                        && j.job.attempts < gdpr_ports::MAX_ATTEMPTS
+                }
                 JobState::Done | JobState::Failed => false,
             })
             .min_by_key(|j| j.run_at);
         Ok(due.map(|row| {
             row.state = JobState::Running;
+            row.worker = Some(worker.to_owned());
             row.claimed_at = Some(now);
             row.job.attempts += 1;
             row.job.clone()
         }))
     }
 
-    async fn record_progress(&self, id: Uuid, done: u64, total: u64) -> Result<(), StoreError> {
-        self.with_job(id, |row| row.job.progress = (done, total))
+    async fn record_progress(
+        &self,
+        id: Uuid,
+        worker: &str,
+        done: u64,
+        total: u64,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.with_job(id, worker, |row| {
+            row.job.progress = (done, total);
+            row.claimed_at = Some(now);
+        })
     }
 
-    async fn complete(&self, id: Uuid) -> Result<(), StoreError> {
-        self.with_job(id, |row| row.state = JobState::Done)
+    async fn complete(&self, id: Uuid, worker: &str) -> Result<(), StoreError> {
+        self.with_job(id, worker, |row| row.state = JobState::Done)
     }
 
     async fn fail(
         &self,
         id: Uuid,
+        worker: &str,
         error: &str,
         retry_at: Option<OffsetDateTime>,
     ) -> Result<(), StoreError> {
-        self.with_job(id, |row| {
+        self.with_job(id, worker, |row| {
             row.last_error = Some(error.to_owned());
             match retry_at {
                 Some(at) => {
@@ -794,13 +811,24 @@ impl JobQueue for InMemoryStore {
 }
 
 impl InMemoryStore {
-    fn with_job(&self, id: Uuid, change: impl FnOnce(&mut JobRow)) -> Result<(), StoreError> {
+    /// Changes a job that `worker` still holds.
+    fn with_job(
+        &self,
+        id: Uuid,
+        worker: &str,
+        change: impl FnOnce(&mut JobRow),
+    ) -> Result<(), StoreError> {
         let mut s = self.state()?;
         let row = s
             .jobs
             .iter_mut()
             .find(|j| j.job.id == id)
             .ok_or(StoreError::NotFound)?;
+        if row.state != JobState::Running || row.worker.as_deref() != Some(worker) {
+            return Err(StoreError::Conflict(
+                "the job's lease was lost to another worker",
+            ));
+        }
         change(row);
         Ok(())
     }

@@ -118,11 +118,10 @@ async fn a_ciphertext_moved_to_another_row_does_not_decrypt() {
         let (a, b) = (subject(t, 1), subject(t, 2));
         s.insert_subject(&a).await.unwrap();
         s.insert_subject(&b).await.unwrap();
-        let (ua, ub) = (a.id.as_uuid().to_owned(), b.id.as_uuid().to_owned());
-        let (pa, pb) = match db.backend() {
-            DbBackend::Postgres => (format!("'{ua}'"), format!("'{ub}'")),
-            _ => (format!("x'{}'", ua.simple()), format!("x'{}'", ub.simple())),
-        };
+        let (pa, pb) = (
+            db.uuid_literal(a.id.as_uuid()),
+            db.uuid_literal(b.id.as_uuid()),
+        );
         db.raw(&format!(
             "UPDATE subjects SET full_name_ct = (SELECT full_name_ct FROM subjects WHERE id = {pa}) WHERE id = {pb}"
         ))

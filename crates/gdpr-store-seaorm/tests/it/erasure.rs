@@ -144,6 +144,93 @@ async fn a_failure_mid_transaction_leaves_the_subject_whole() {
 }
 
 #[tokio::test]
+async fn a_failure_at_the_last_write_leaves_no_tombstone_either() {
+    for db in databases().await {
+        let s = &db.store;
+        let (t, a, _) = populated(s).await;
+        // The audit entry is the transaction's last write.
+        db.raw("DROP TABLE audit_log").await;
+        assert!(
+            s.erase_subject(&tombstone(t, a), audit(t, a))
+                .await
+                .is_err()
+        );
+        assert!(s.tombstones(t).await.unwrap().is_empty(), "{}", db.name);
+        assert!(s.get_subject(t, a).await.is_ok());
+        assert!(s.has_subject_key(t, a).await.unwrap());
+        assert_eq!(
+            s.list_records(t, None, Some(a), Page::ALL)
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn a_hold_placed_after_the_check_still_blocks_the_transaction() {
+    use gdpr_ports::LegalHoldStore;
+    for db in databases().await {
+        let s = &db.store;
+        let (t, a, _) = populated(s).await;
+        let hold = gdpr_rights::LegalHold::place(
+            t,
+            a,
+            gdpr_rights::HoldGround::LegalClaims,
+            "case 7",
+            at(59),
+        )
+        .unwrap();
+        s.insert_hold(&hold).await.unwrap();
+        assert!(
+            matches!(
+                s.erase_subject(&tombstone(t, a), audit(t, a)).await,
+                Err(StoreError::Conflict(_))
+            ),
+            "{}",
+            db.name
+        );
+        assert!(s.get_subject(t, a).await.is_ok());
+        assert!(s.tombstones(t).await.unwrap().is_empty());
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn rows_about_a_missing_subject_are_refused_by_the_database() {
+    for db in databases().await {
+        let (t, real, _) = populated(&db.store).await;
+        let ghost = db.uuid_literal(&Uuid::new_v4());
+        let real = db.uuid_literal(real.as_uuid());
+        let tenant = db.uuid_literal(t.as_uuid());
+        let event = db.uuid_literal(&Uuid::new_v4());
+        // What a write racing an erasure would leave behind: the foreign keys refuse it.
+        let sql = format!(
+            "INSERT INTO consent_events (id, tenant_id, subject_id, body) VALUES ({event}, {tenant}, {ghost}, '{{}}')"
+        );
+        assert!(
+            !db.try_raw(&sql).await,
+            "{}: orphan consent event accepted",
+            db.name
+        );
+        // The same statement about a subject who exists is accepted: the key is what refused it.
+        assert!(db.try_raw(&sql.replace(&ghost, &real)).await, "{}", db.name);
+        let key = format!(
+            "INSERT INTO subject_keys (subject_id, tenant_id, wrapped) VALUES ({ghost}, {tenant}, x'00')"
+        );
+        let key = if db.backend() == sea_orm::DbBackend::Postgres {
+            key.replace("x'00'", "'\\x00'")
+        } else {
+            key
+        };
+        assert!(!db.try_raw(&key).await, "{}: orphan key accepted", db.name);
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
 async fn receipts_are_stored_updated_and_listed_while_unfinished() {
     for db in databases().await {
         let s = &db.store;

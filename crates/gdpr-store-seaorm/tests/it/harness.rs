@@ -100,6 +100,25 @@ impl TestDb {
         .unwrap();
     }
 
+    /// Runs raw SQL and says whether the database accepted it.
+    pub(crate) async fn try_raw(&self, sql: &str) -> bool {
+        let db = self.store.connection();
+        db.execute_raw(Statement::from_string(
+            db.get_database_backend(),
+            sql.to_owned(),
+        ))
+        .await
+        .is_ok()
+    }
+
+    /// A UUID literal for raw SQL on this backend.
+    pub(crate) fn uuid_literal(&self, id: &uuid::Uuid) -> String {
+        match self.backend() {
+            DbBackend::Postgres => format!("'{id}'"),
+            _ => format!("x'{}'", id.simple()),
+        }
+    }
+
     pub(crate) fn backend(&self) -> DbBackend {
         self.store.backend()
     }

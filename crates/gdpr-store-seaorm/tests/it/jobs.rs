@@ -12,6 +12,7 @@ use crate::subjects::at;
 
 #[tokio::test]
 async fn jobs_are_queued_once_claimed_when_due_and_finished() {
+    use gdpr_ports::StoreError;
     for db in databases().await {
         let s = &db.store;
         let id = Uuid::new_v4();
@@ -38,17 +39,33 @@ async fn jobs_are_queued_once_claimed_when_due_and_finished() {
             "a running job is not claimed twice"
         );
 
-        s.record_progress(id, 40, 100).await.unwrap();
+        // Progress renews the lease: at 17 the job is not up for grabs.
+        s.record_progress(id, "w1", 40, 100, at(10)).await.unwrap();
+        s.record_progress(id, "w1", 50, 100, at(13)).await.unwrap();
+        assert!(
+            s.claim("w2", at(17), lease).await.unwrap().is_none(),
+            "{}: lease renewed",
+            db.name
+        );
         // The worker dies; after the lease, another worker resumes where it was.
-        let resumed = s.claim("w2", at(16), lease).await.unwrap().unwrap();
+        let resumed = s.claim("w2", at(19), lease).await.unwrap().unwrap();
         assert_eq!(
             (resumed.attempts, resumed.progress),
-            (2, (40, 100)),
+            (2, (50, 100)),
             "{}",
             db.name
         );
+        // The first worker wakes up: it holds nothing any more and changes nothing.
+        let stale = s.record_progress(id, "w1", 99, 100, at(19)).await;
+        assert!(matches!(stale, Err(StoreError::Conflict(_))), "{}", db.name);
+        assert!(
+            matches!(s.complete(id, "w1").await, Err(StoreError::Conflict(_))),
+            "{}",
+            db.name
+        );
+        assert_eq!(s.job(id).await.unwrap().state, JobState::Running);
 
-        s.fail(id, "error tracker unavailable", Some(at(20)))
+        s.fail(id, "w2", "error tracker unavailable", Some(at(20)))
             .await
             .unwrap();
         let status = s.job(id).await.unwrap();
@@ -58,7 +75,7 @@ async fn jobs_are_queued_once_claimed_when_due_and_finished() {
             Some("error tracker unavailable")
         );
         let again = s.claim("w1", at(20), lease).await.unwrap().unwrap();
-        s.complete(again.id).await.unwrap();
+        s.complete(again.id, "w1").await.unwrap();
         assert_eq!(s.job(id).await.unwrap().state, JobState::Done);
         assert!(
             s.claim("w1", at(100), lease).await.unwrap().is_none(),
@@ -68,8 +85,27 @@ async fn jobs_are_queued_once_claimed_when_due_and_finished() {
         let doomed = Uuid::new_v4();
         s.enqueue(doomed, "x", "{}", at(0)).await.unwrap();
         s.claim("w1", at(0), lease).await.unwrap().unwrap();
-        s.fail(doomed, "bad payload", None).await.unwrap();
+        s.fail(doomed, "w1", "bad payload", None).await.unwrap();
         assert_eq!(s.job(doomed).await.unwrap().state, JobState::Failed);
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn a_job_that_keeps_losing_its_worker_stops_being_claimed() {
+    for db in databases().await {
+        let s = &db.store;
+        let id = Uuid::new_v4();
+        s.enqueue(id, "crashy", "{}", at(0)).await.unwrap();
+        let lease = Duration::minutes(1);
+        let mut claims = 0;
+        for round in 0..20 {
+            if s.claim("w", at(round * 2), lease).await.unwrap().is_some() {
+                claims += 1;
+            }
+        }
+        assert_eq!(claims, gdpr_ports::MAX_ATTEMPTS, "{}", db.name);
+        assert_eq!(s.job(id).await.unwrap().attempts, gdpr_ports::MAX_ATTEMPTS);
         db.finish().await;
     }
 }
@@ -98,7 +134,7 @@ async fn two_workers_on_postgres_never_run_the_same_job() {
                 let mut ran = Vec::new();
                 while let Some(job) = store.claim(name, at(1), Duration::hours(1)).await.unwrap() {
                     ran.push(job.id);
-                    store.complete(job.id).await.unwrap();
+                    store.complete(job.id, name).await.unwrap();
                 }
                 ran
             })

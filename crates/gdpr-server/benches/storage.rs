@@ -1,0 +1,321 @@
+//! `cargo xtask bench storage`: what encryption at rest costs, and what the HTTP layer costs,
+//! each as a ratio to a baseline measured in the same run on the same machine.
+//!
+//! 1. Subjects stored one by one through the app layer (validated, encrypted, keyed, audited)
+//!    against plaintext inserts of the same rows, one by one, into the same SQLite database.
+//! 2. The same for a bulk import (batches of 1,000) against batched plaintext inserts.
+//! 3. HTTP throughput (wrk) of create-subject and of a consent check, against a bare poem
+//!    endpoint served by the same process.
+#![allow(clippy::print_stdout, reason = "a benchmark prints its report")]
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gdpr_app::{Ctx, NewSubject};
+use gdpr_audit::Actor;
+use gdpr_server::config::Config;
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use secrecy::SecretString;
+
+const ONE_BY_ONE: usize = 3_000;
+const BULK: usize = 100_000;
+const BATCH: usize = 1_000;
+
+fn new_subject(n: usize) -> NewSubject {
+    NewSubject {
+        email: Some(format!("person{n}@example.org")),
+        full_name: Some(format!("Person Number {n}")),
+        ip_address: Some(format!("198.51.{}.{}", (n / 250) % 250, 1 + n % 250)),
+    }
+}
+
+fn rate(n: usize, took: Duration) -> f64 {
+    n as f64 / took.as_secs_f64()
+}
+
+async fn plaintext(
+    store: &gdpr_store_seaorm::SeaOrmStore,
+    from: usize,
+    n: usize,
+    batch: usize,
+) -> Duration {
+    let db = store.connection();
+    db.execute_unprepared(
+        "CREATE TABLE IF NOT EXISTS bench_plain (id BLOB PRIMARY KEY, tenant_id BLOB, email TEXT, full_name TEXT, ip TEXT, created_at INTEGER)",
+    )
+    .await
+    .unwrap();
+    let started = Instant::now();
+    for chunk_start in (from..from + n).step_by(batch) {
+        let rows: Vec<usize> = (chunk_start..(chunk_start + batch).min(from + n)).collect();
+        let placeholders = rows
+            .iter()
+            .map(|_| "(?, ?, ?, ?, ?, ?)")
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut values: Vec<sea_orm::Value> = Vec::with_capacity(rows.len() * 6);
+        for i in &rows {
+            let s = new_subject(*i);
+            values.extend([
+                uuid::Uuid::new_v4().into(),
+                uuid::Uuid::nil().into(),
+                s.email.into(),
+                s.full_name.into(),
+                s.ip_address.into(),
+                0_i64.into(),
+            ]);
+        }
+        let sql = format!("INSERT INTO bench_plain VALUES {placeholders}");
+        db.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            sql,
+            values,
+        ))
+        .await
+        .unwrap();
+    }
+    started.elapsed()
+}
+
+fn wrk(url: &str, token: &str, script: Option<&std::path::Path>) -> Option<(f64, String, String)> {
+    let mut cmd = Command::new("wrk");
+    cmd.args([
+        "-t1",
+        "-c16",
+        "-d8s",
+        "--latency",
+        "-H",
+        &format!("Authorization: Bearer {token}"),
+    ]);
+    if let Some(script) = script {
+        cmd.arg("-s").arg(script);
+    }
+    let out = cmd.arg(url).output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let errors = String::from_utf8_lossy(&out.stderr);
+    if !errors.trim().is_empty() {
+        eprintln!("wrk: {errors}");
+    }
+    let rps = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())?;
+    let pct = |p: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(p).map(|v| v.trim().to_owned()))
+            .unwrap_or_default()
+    };
+    if text.contains("Non-2xx") {
+        eprintln!("wrk saw errors:\n{text}");
+    }
+    Some((rps, pct("50%"), pct("99%")))
+}
+
+#[poem::handler]
+fn bare_handler() -> poem::web::Json<serde_json::Value> {
+    poem::web::Json(serde_json::json!({"purpose": "contractors", "consented": true}))
+}
+
+#[tokio::main]
+async fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::load(None).unwrap();
+    config.database.url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("bench.db").display()
+    );
+    config.security.master_key = Some(gdpr_store_seaorm::MasterKey::generate().1);
+    config.security.admin_token = Some(SecretString::from("bench-admin-token"));
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.jobs.enabled = false;
+    config.logging.level = "warn".into();
+    let store = gdpr_server::open_store(&config, true).await.unwrap();
+    let app = Arc::new(gdpr_server::application(&config, store.clone()));
+    let tenant = app
+        .create_tenant(Actor::Operator, "Bench", "dpo@bench.example")
+        .await
+        .unwrap();
+    let ctx = Ctx::new(tenant.id, Actor::System);
+
+    let only_http = std::env::var("BENCH_ONLY").as_deref() == Ok("http");
+    if !only_http {
+        println!("## Storage (SQLite, release build)\n");
+        println!("| measure | ours | plaintext baseline | ratio (cost) |\n|---|---|---|---|");
+        let started = Instant::now();
+        for n in 0..ONE_BY_ONE {
+            app.register_subject(ctx, new_subject(n)).await.unwrap();
+        }
+        let ours = started.elapsed();
+        let base = plaintext(&store, 0, ONE_BY_ONE, 1).await;
+        println!(
+            "| subjects one by one ({ONE_BY_ONE}) | {:.0}/s | {:.0}/s | {:.2}x |",
+            rate(ONE_BY_ONE, ours),
+            rate(ONE_BY_ONE, base),
+            ours.as_secs_f64() / base.as_secs_f64()
+        );
+        let started = Instant::now();
+        for chunk in (ONE_BY_ONE..ONE_BY_ONE + BULK)
+            .collect::<Vec<_>>()
+            .chunks(BATCH)
+        {
+            let results = app
+                .import_subjects(ctx, chunk.iter().map(|n| new_subject(*n)).collect())
+                .await
+                .unwrap();
+            assert!(results.iter().all(Result::is_ok));
+        }
+        let ours = started.elapsed();
+        let base = plaintext(&store, ONE_BY_ONE, BULK, BATCH).await;
+        println!(
+            "| bulk import ({BULK}, batches of {BATCH}) | {:.0}/s | {:.0}/s | {:.2}x |",
+            rate(BULK, ours),
+            rate(BULK, base),
+            ours.as_secs_f64() / base.as_secs_f64()
+        );
+    }
+
+    // HTTP: the real server and a bare endpoint, both in this process.
+    let running = gdpr_server::start(&config).await.unwrap();
+    let base_url = format!("http://{}", running.addr);
+    let client = reqwest::Client::new();
+    let admin = |path: &str, body: serde_json::Value| {
+        client
+            .post(format!("{base_url}{path}"))
+            .bearer_auth("bench-admin-token")
+            .json(&body)
+            .send()
+    };
+    let t: serde_json::Value = admin(
+        "/v1/admin/tenants",
+        serde_json::json!({"name": "HTTP", "privacy_contact": "x@y.example"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let key: serde_json::Value = admin(
+        &format!("/v1/admin/tenants/{}/api-keys", t["id"].as_str().unwrap()),
+        serde_json::json!({}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let token = key["token"].as_str().unwrap().to_owned();
+    let post = |path: &str, body: serde_json::Value| {
+        client
+            .post(format!("{base_url}{path}"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+    post(
+        "/v1/purposes",
+        serde_json::json!({"id": "contractors", "description": "c", "lawful_basis": "consent"}),
+    )
+    .await
+    .unwrap();
+    let cf: serde_json::Value = post(
+        "/v1/consent-forms",
+        serde_json::json!({"purpose": "contractors", "title": "t", "text": "x"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let s: serde_json::Value = post(
+        "/v1/subjects",
+        serde_json::json!({"email": "check@example.org"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let subject = s["id"].as_str().unwrap().to_owned();
+    post(
+        &format!("/v1/subjects/{subject}/consents"),
+        serde_json::json!({"consent_form": cf["id"], "method": "api"}),
+    )
+    .await
+    .unwrap();
+
+    let bare_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let bare_addr = bare_listener.local_addr().unwrap();
+    drop(bare_listener);
+    let bare_server = tokio::spawn(
+        poem::Server::new(poem::listener::TcpListener::bind(bare_addr.to_string()))
+            .run(poem::Route::new().at("/check", poem::get(bare_handler))),
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let script = dir.path().join("create.lua");
+    std::fs::write(
+        &script,
+        r#"
+counter = 0
+shown = false
+request = function()
+  counter = counter + 1
+  local headers = {}
+  for k, v in pairs(wrk.headers) do headers[k] = v end
+  headers["Content-Type"] = "application/json"
+  local body = string.format('{"email": "w%d-%d@example.org"}', math.random(1, 1000000000), counter)
+  return wrk.format("POST", "/v1/subjects", headers, body)
+end
+response = function(status, headers, body)
+  if status ~= 201 and not shown then
+    io.stderr:write("unexpected " .. status .. ": " .. body .. "\n")
+    shown = true
+  end
+end
+"#,
+    )
+    .unwrap();
+    println!("\n## HTTP (wrk -t1 -c16 -d8s, server and load generator sharing the machine)\n");
+    let bare_url = format!("http://{bare_addr}/check");
+    let results = tokio::task::spawn_blocking(move || {
+        let bare = wrk(&bare_url, "none", None);
+        let create = wrk(&format!("{base_url}/v1/subjects"), &token, Some(&script));
+        let check = wrk(
+            &format!("{base_url}/v1/subjects/{subject}/consent-check?purpose=contractors"),
+            &token,
+            None,
+        );
+        (bare, create, check)
+    })
+    .await
+    .unwrap();
+    match results {
+        (Some(bare), Some(create), Some(check)) => {
+            println!(
+                "| endpoint | requests/s | p50 | p99 | ratio to bare poem |\n|---|---|---|---|---|"
+            );
+            println!(
+                "| bare poem endpoint (baseline) | {:.0} | {} | {} | 1.00 |",
+                bare.0, bare.1, bare.2
+            );
+            println!(
+                "| POST /v1/subjects (create) | {:.0} | {} | {} | {:.2} |",
+                create.0,
+                create.1,
+                create.2,
+                create.0 / bare.0
+            );
+            println!(
+                "| GET consent-check | {:.0} | {} | {} | {:.2} |",
+                check.0,
+                check.1,
+                check.2,
+                check.0 / bare.0
+            );
+        }
+        _ => println!("wrk is not installed (apt-get install wrk): HTTP figures skipped"),
+    }
+    bare_server.abort();
+    running.stop().await.unwrap();
+}
