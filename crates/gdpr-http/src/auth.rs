@@ -28,11 +28,34 @@ pub trait Authenticator: Send + Sync {
     async fn authenticate(&self, token: &SecretString) -> Result<Authenticated, AppError>;
 }
 
-/// Counts failed authentications per source address in a sliding minute.
-#[derive(Debug)]
+/// Counts failed authentications per source in fixed one-minute windows. A source is an IPv4
+/// address or an IPv6 /64 (one subscriber's block, which one client can rotate within).
 pub struct FailedAuthLimiter {
     per_minute: u32,
     seen: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+}
+
+/// Sources tracked at most; past this, the oldest windows are forgotten first.
+const MAX_SOURCES: usize = 10_000;
+
+impl std::fmt::Debug for FailedAuthLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the addresses themselves.
+        let sources = self.seen.lock().map_or(0, |s| s.len());
+        f.debug_struct("FailedAuthLimiter")
+            .field("per_minute", &self.per_minute)
+            .field("sources", &sources)
+            .finish()
+    }
+}
+
+fn source_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => IpAddr::V6(std::net::Ipv6Addr::from(
+            u128::from(v6) & !u128::from(u64::MAX),
+        )),
+    }
 }
 
 impl FailedAuthLimiter {
@@ -47,22 +70,30 @@ impl FailedAuthLimiter {
 
     fn blocked(&self, ip: IpAddr) -> bool {
         let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        seen.get(&ip).is_some_and(|(since, n)| {
+        seen.get(&source_key(ip)).is_some_and(|(since, n)| {
             since.elapsed() < Duration::from_secs(60) && *n >= self.per_minute
         })
     }
 
     fn fail(&self, ip: IpAddr) {
         let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        let entry = seen.entry(ip).or_insert((Instant::now(), 0));
+        if seen.len() >= MAX_SOURCES && !seen.contains_key(&source_key(ip)) {
+            // Keep the table bounded: forget finished windows, then the oldest ones.
+            seen.retain(|_, (since, _)| since.elapsed() < Duration::from_secs(60));
+            if seen.len() >= MAX_SOURCES {
+                let mut by_age: Vec<(Instant, IpAddr)> =
+                    seen.iter().map(|(k, (t, _))| (*t, *k)).collect();
+                by_age.sort_unstable();
+                for (_, key) in by_age.into_iter().take(MAX_SOURCES / 10) {
+                    seen.remove(&key);
+                }
+            }
+        }
+        let entry = seen.entry(source_key(ip)).or_insert((Instant::now(), 0));
         if entry.0.elapsed() >= Duration::from_secs(60) {
             *entry = (Instant::now(), 0);
         }
         entry.1 += 1;
-        // Keep the table bounded: forget sources whose window is over.
-        if seen.len() > 10_000 {
-            seen.retain(|_, (since, _)| since.elapsed() < Duration::from_secs(60));
-        }
     }
 }
 
@@ -197,5 +228,27 @@ mod tests {
         }
         assert!(limiter.blocked(a));
         assert!(!limiter.blocked(b));
+        assert!(
+            !format!("{limiter:?}").contains("192.0.2"),
+            "addresses never print"
+        );
+    }
+
+    #[test]
+    fn an_ipv6_client_cannot_escape_by_rotating_within_its_64() {
+        let limiter = FailedAuthLimiter::new(2);
+        limiter.fail("2001:db8:1:2::1".parse().unwrap());
+        limiter.fail("2001:db8:1:2::ffff".parse().unwrap());
+        assert!(limiter.blocked("2001:db8:1:2:abcd::9".parse().unwrap()));
+        assert!(!limiter.blocked("2001:db8:1:3::1".parse().unwrap()));
+    }
+
+    #[test]
+    fn the_table_stays_bounded() {
+        let limiter = FailedAuthLimiter::new(5);
+        for n in 0..(super::MAX_SOURCES as u32 + 500) {
+            limiter.fail(std::net::IpAddr::V4(std::net::Ipv4Addr::from(n)));
+        }
+        assert!(limiter.seen.lock().unwrap().len() <= super::MAX_SOURCES);
     }
 }

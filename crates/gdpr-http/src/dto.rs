@@ -153,7 +153,7 @@ mirror!(
 );
 
 /// A tenant.
-#[derive(Debug, Object)]
+#[derive(Object)]
 pub(crate) struct TenantOut {
     /// Id.
     pub(crate) id: Uuid,
@@ -166,7 +166,7 @@ pub(crate) struct TenantOut {
 }
 
 /// A tenant to create.
-#[derive(Debug, Object)]
+#[derive(Object)]
 #[oai(deny_unknown_fields)]
 pub(crate) struct TenantIn {
     /// Legal name, 1 to 200 characters.
@@ -176,7 +176,7 @@ pub(crate) struct TenantIn {
 }
 
 /// An API key to issue.
-#[derive(Debug, Object)]
+#[derive(Object)]
 #[oai(deny_unknown_fields)]
 pub(crate) struct KeyIn {
     /// Whether the key may only read.
@@ -185,7 +185,7 @@ pub(crate) struct KeyIn {
 }
 
 /// An API key just issued: the token is shown once.
-#[derive(Debug, Object)]
+#[derive(Object)]
 pub(crate) struct IssuedKeyOut {
     /// Key id.
     pub(crate) id: Uuid,
@@ -198,7 +198,7 @@ pub(crate) struct IssuedKeyOut {
 }
 
 /// An API key as listed (never its secret).
-#[derive(Debug, Object)]
+#[derive(Object)]
 pub(crate) struct KeyOut {
     /// Key id.
     pub(crate) id: Uuid,
@@ -211,7 +211,7 @@ pub(crate) struct KeyOut {
 }
 
 /// A subject to register.
-#[derive(Debug, Object)]
+#[derive(Object)]
 #[oai(deny_unknown_fields)]
 pub(crate) struct SubjectIn {
     /// E-mail address (normalised to lower case).
@@ -223,7 +223,7 @@ pub(crate) struct SubjectIn {
 }
 
 /// Changes to a subject's profile: an absent field is kept, `null` clears it.
-#[derive(Debug, Object)]
+#[derive(Object)]
 #[oai(deny_unknown_fields)]
 pub(crate) struct RectifyIn {
     /// E-mail address.
@@ -235,7 +235,7 @@ pub(crate) struct RectifyIn {
 }
 
 /// A look-up by e-mail (in the body, so the address never lands in a URL or an access log).
-#[derive(Debug, Object)]
+#[derive(Object)]
 #[oai(deny_unknown_fields)]
 pub(crate) struct LookupIn {
     /// The address.
@@ -243,7 +243,7 @@ pub(crate) struct LookupIn {
 }
 
 /// A subject.
-#[derive(Debug, Object)]
+#[derive(Object)]
 pub(crate) struct SubjectOut {
     /// Id.
     pub(crate) id: Uuid,
@@ -260,7 +260,7 @@ pub(crate) struct SubjectOut {
 }
 
 /// A page of subjects.
-#[derive(Debug, Object)]
+#[derive(Object)]
 pub(crate) struct SubjectPage {
     /// The subjects.
     pub(crate) items: Vec<SubjectOut>,
@@ -271,7 +271,7 @@ pub(crate) struct SubjectPage {
 }
 
 /// One line of an import that was refused.
-#[derive(Debug, Object)]
+#[derive(Object)]
 pub(crate) struct ImportError {
     /// Line number, from 1.
     pub(crate) line: u64,
@@ -282,7 +282,7 @@ pub(crate) struct ImportError {
 }
 
 /// What an import did: every line is either imported whole or refused whole.
-#[derive(Debug, Object)]
+#[derive(Object)]
 pub(crate) struct ImportOut {
     /// Lines imported.
     pub(crate) imported: u64,
@@ -295,7 +295,7 @@ pub(crate) struct ImportOut {
 }
 
 /// A purpose to declare.
-#[derive(Debug, Object)]
+#[derive(Object)]
 #[oai(deny_unknown_fields)]
 pub(crate) struct PurposeIn {
     /// Identifier: lowercase letters, digits, '-' and '_'.
@@ -307,7 +307,7 @@ pub(crate) struct PurposeIn {
 }
 
 /// A purpose.
-#[derive(Debug, Object)]
+#[derive(Object)]
 pub(crate) struct PurposeOut {
     /// Identifier.
     pub(crate) id: String,
@@ -320,7 +320,7 @@ pub(crate) struct PurposeOut {
 }
 
 /// A form field and its classification.
-#[derive(Debug, Object)]
+#[derive(Object)]
 #[oai(deny_unknown_fields)]
 pub(crate) struct FieldIn {
     /// Name: lowercase letters, digits and '_'.
@@ -335,7 +335,7 @@ pub(crate) struct FieldIn {
 }
 
 /// A field of a form.
-#[derive(Debug, Object)]
+#[derive(Object)]
 pub(crate) struct FieldOut {
     /// Name.
     pub(crate) name: String,
@@ -348,7 +348,7 @@ pub(crate) struct FieldOut {
 }
 
 /// A form to define.
-#[derive(Debug, Object)]
+#[derive(Object)]
 #[oai(deny_unknown_fields)]
 pub(crate) struct FormIn {
     /// Name, unique in the tenant.
@@ -360,7 +360,7 @@ pub(crate) struct FormIn {
 }
 
 /// A form.
-#[derive(Debug, Object)]
+#[derive(Object)]
 pub(crate) struct FormOut {
     /// Id.
     pub(crate) id: Uuid,
@@ -377,7 +377,7 @@ pub(crate) struct FormOut {
 }
 
 /// A consent form to attach.
-#[derive(Debug, Object)]
+#[derive(Object)]
 #[oai(deny_unknown_fields)]
 pub(crate) struct AttachIn {
     /// The consent form.
@@ -385,7 +385,7 @@ pub(crate) struct AttachIn {
 }
 
 /// A record to submit.
-#[derive(Debug, Object)]
+#[derive(Object)]
 #[oai(deny_unknown_fields)]
 pub(crate) struct RecordIn {
     /// The form.
@@ -397,7 +397,7 @@ pub(crate) struct RecordIn {
 }
 
 /// A record.
-#[derive(Debug, Object)]
+#[derive(Object)]
 pub(crate) struct RecordOut {
     /// Id.
     pub(crate) id: Uuid,
@@ -412,7 +412,7 @@ pub(crate) struct RecordOut {
 }
 
 /// A page of records.
-#[derive(Debug, Object)]
+#[derive(Object)]
 pub(crate) struct RecordPage {
     /// The records.
     pub(crate) items: Vec<RecordOut>,
@@ -423,7 +423,7 @@ pub(crate) struct RecordPage {
 }
 
 /// A consent form to publish.
-#[derive(Debug, Object)]
+#[derive(Object)]
 #[oai(deny_unknown_fields)]
 pub(crate) struct ConsentFormIn {
     /// Its consent-based purpose.
@@ -435,7 +435,7 @@ pub(crate) struct ConsentFormIn {
 }
 
 /// A new version of a consent form.
-#[derive(Debug, Object)]
+#[derive(Object)]
 #[oai(deny_unknown_fields)]
 pub(crate) struct VersionIn {
     /// The new text.
@@ -445,7 +445,7 @@ pub(crate) struct VersionIn {
 }
 
 /// A published version.
-#[derive(Debug, Object)]
+#[derive(Object)]
 pub(crate) struct VersionOut {
     /// 1, 2, ...
     pub(crate) number: u32,
@@ -460,7 +460,7 @@ pub(crate) struct VersionOut {
 }
 
 /// A consent form.
-#[derive(Debug, Object)]
+#[derive(Object)]
 pub(crate) struct ConsentFormOut {
     /// Id.
     pub(crate) id: Uuid,
@@ -473,7 +473,7 @@ pub(crate) struct ConsentFormOut {
 }
 
 /// Giving or withdrawing consent.
-#[derive(Debug, Object)]
+#[derive(Object)]
 #[oai(deny_unknown_fields)]
 pub(crate) struct ConsentIn {
     /// The consent form.
@@ -501,7 +501,7 @@ pub(crate) enum ConsentStatusDto {
 }
 
 /// A subject's consent to one form.
-#[derive(Debug, Object)]
+#[derive(Object)]
 pub(crate) struct ConsentStateOut {
     /// The consent form.
     pub(crate) consent_form: Uuid,
@@ -516,7 +516,7 @@ pub(crate) struct ConsentStateOut {
 }
 
 /// Whether a subject consents to a purpose now.
-#[derive(Debug, Object)]
+#[derive(Object)]
 pub(crate) struct ConsentCheckOut {
     /// The purpose.
     pub(crate) purpose: String,
@@ -525,7 +525,7 @@ pub(crate) struct ConsentCheckOut {
 }
 
 /// A request to open.
-#[derive(Debug, Object)]
+#[derive(Object)]
 #[oai(deny_unknown_fields)]
 pub(crate) struct RequestIn {
     /// The subject.
@@ -535,7 +535,7 @@ pub(crate) struct RequestIn {
 }
 
 /// An extension.
-#[derive(Debug, Object)]
+#[derive(Object)]
 #[oai(deny_unknown_fields)]
 pub(crate) struct ExtendIn {
     /// 1 or 2 months.
@@ -545,7 +545,7 @@ pub(crate) struct ExtendIn {
 }
 
 /// A refusal.
-#[derive(Debug, Object)]
+#[derive(Object)]
 #[oai(deny_unknown_fields)]
 pub(crate) struct RefuseIn {
     /// The reasons the subject is told.
@@ -553,7 +553,7 @@ pub(crate) struct RefuseIn {
 }
 
 /// An extension granted.
-#[derive(Debug, Object)]
+#[derive(Object)]
 pub(crate) struct ExtensionOut {
     /// Months.
     pub(crate) months: u8,
@@ -564,7 +564,7 @@ pub(crate) struct ExtensionOut {
 }
 
 /// A data-subject request.
-#[derive(Debug, Object)]
+#[derive(Object)]
 pub(crate) struct RequestOut {
     /// Id.
     pub(crate) id: Uuid,
@@ -589,7 +589,7 @@ pub(crate) struct RequestOut {
 }
 
 /// A page of requests.
-#[derive(Debug, Object)]
+#[derive(Object)]
 pub(crate) struct RequestPage {
     /// The requests.
     pub(crate) items: Vec<RequestOut>,
@@ -600,7 +600,7 @@ pub(crate) struct RequestPage {
 }
 
 /// A legal hold to place.
-#[derive(Debug, Object)]
+#[derive(Object)]
 #[oai(deny_unknown_fields)]
 pub(crate) struct HoldIn {
     /// Ground.
@@ -610,7 +610,7 @@ pub(crate) struct HoldIn {
 }
 
 /// A legal hold.
-#[derive(Debug, Object)]
+#[derive(Object)]
 pub(crate) struct HoldOut {
     /// Id.
     pub(crate) id: Uuid,
@@ -627,7 +627,7 @@ pub(crate) struct HoldOut {
 }
 
 /// One place of an erasure and its outcome.
-#[derive(Debug, Object)]
+#[derive(Object)]
 pub(crate) struct PlaceOut {
     /// The place: records, personal_fields, data_key, consents, backups, error_tracker.
     pub(crate) place: String,
@@ -644,7 +644,7 @@ pub(crate) struct PlaceOut {
 }
 
 /// An erasure receipt.
-#[derive(Debug, Object)]
+#[derive(Object)]
 pub(crate) struct ReceiptOut {
     /// Id.
     pub(crate) id: Uuid,
@@ -675,7 +675,7 @@ pub(crate) enum SelectBy {
 }
 
 /// A batch selection (dry run).
-#[derive(Debug, Object)]
+#[derive(Object)]
 #[oai(deny_unknown_fields)]
 pub(crate) struct SelectorIn {
     /// The kind of selection.
@@ -695,7 +695,7 @@ pub(crate) struct SelectorIn {
 }
 
 /// What a batch erasure would do.
-#[derive(Debug, Object)]
+#[derive(Object)]
 pub(crate) struct BatchPlanOut {
     /// Subjects that would be erased.
     pub(crate) subjects: Vec<Uuid>,
@@ -708,7 +708,7 @@ pub(crate) struct BatchPlanOut {
 }
 
 /// The result of verifying the audit chain.
-#[derive(Debug, Object)]
+#[derive(Object)]
 pub(crate) struct AuditVerifyOut {
     /// Whether the chain is intact.
     pub(crate) valid: bool,
@@ -721,6 +721,9 @@ pub(crate) struct AuditVerifyOut {
     /// The sequence number where it breaks.
     pub(crate) broken_at: Option<u64>,
 }
+
+// The wire types carry personal data in clear, so none of them derives `Debug`: nothing can
+// print one by accident.
 
 /// A whole JSON document (a receipt, the register, an audit record) as the domain defines it.
 pub(crate) type Document = Value;

@@ -113,18 +113,38 @@ pub fn openapi_json<P: Ports>(app: Arc<App<P>>) -> String {
     api_service(app).spec()
 }
 
+type OverdueCount = std::pin::Pin<Box<dyn std::future::Future<Output = Option<usize>> + Send>>;
+
 #[derive(Clone)]
 struct Ops {
     metrics: Arc<Metrics>,
     readiness: Arc<dyn Readiness>,
-    overdue: Arc<dyn Fn() -> futures_overdue::Overdue + Send + Sync>,
+    overdue: Arc<dyn Fn() -> OverdueCount + Send + Sync>,
+    /// The last overdue count and when it was taken: counting reads every request, so a
+    /// scrape reuses a count younger than a minute.
+    overdue_cache: Arc<std::sync::Mutex<Option<(std::time::Instant, usize)>>>,
 }
 
-mod futures_overdue {
-    use std::future::Future;
-    use std::pin::Pin;
-
-    pub(crate) type Overdue = Pin<Box<dyn Future<Output = Option<usize>> + Send>>;
+impl Ops {
+    async fn overdue(&self) -> Option<usize> {
+        let fresh = *self
+            .overdue_cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((at, n)) =
+            fresh.filter(|(at, _)| at.elapsed() < std::time::Duration::from_secs(60))
+        {
+            let _ = at;
+            return Some(n);
+        }
+        let n = (self.overdue)().await?;
+        *self
+            .overdue_cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((std::time::Instant::now(), n));
+        Some(n)
+    }
 }
 
 #[handler]
@@ -169,7 +189,7 @@ async fn metrics_text(Data(ops): Data<&Ops>) -> Response {
         "# HELP gdpr_rate_limited_total Requests refused after too many failed authentications.\n# TYPE gdpr_rate_limited_total counter\ngdpr_rate_limited_total {}\n",
         m.rate_limited.load(Ordering::Relaxed)
     ));
-    if let Some(n) = (ops.overdue)().await {
+    if let Some(n) = ops.overdue().await {
         out.push_str(&format!(
             "# HELP gdpr_requests_overdue Data-subject requests open past their due date.\n# TYPE gdpr_requests_overdue gauge\ngdpr_requests_overdue {n}\n"
         ));
@@ -229,6 +249,18 @@ async fn body_limit<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Res
     let declared = req
         .header("content-length")
         .and_then(|v| v.parse::<u64>().ok());
+    let chunked = req.header("transfer-encoding").is_some();
+    if !streamed && chunked && declared.is_none() {
+        // A chunked body has no declared length to check: refuse it rather than read an
+        // unbounded body into memory.
+        let problem = Problem::new(
+            StatusCode::LENGTH_REQUIRED,
+            "length-required",
+            "Length required",
+            "send the body with a Content-Length header",
+        );
+        return Ok(ApiError::from_problem(problem).into_response());
+    }
     if !streamed && declared.is_some_and(|len| len > limit) {
         let problem = Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -267,6 +299,7 @@ pub fn routes<P: Ports>(
             let app = overdue_app.clone();
             Box::pin(async move { app.overdue_request_count().await.ok() })
         }),
+        overdue_cache: Arc::default(),
     };
     let service = api_service(app);
     let spec = service.spec_endpoint();

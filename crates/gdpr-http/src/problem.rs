@@ -80,6 +80,9 @@ pub enum ApiError {
     /// No such route serves this method.
     #[oai(status = 405, content_type = "application/problem+json")]
     MethodNotAllowed(Json<Problem>),
+    /// A body without a Content-Length (only the NDJSON import may be streamed).
+    #[oai(status = 411, content_type = "application/problem+json")]
+    LengthRequired(Json<Problem>),
     /// The body is larger than the server accepts.
     #[oai(status = 413, content_type = "application/problem+json")]
     PayloadTooLarge(Json<Problem>),
@@ -112,6 +115,7 @@ impl ApiError {
             404 => Self::NotFound(json),
             409 => Self::Conflict(json),
             405 => Self::MethodNotAllowed(json),
+            411 => Self::LengthRequired(json),
             413 => Self::PayloadTooLarge(json),
             415 => Self::UnsupportedMediaType(json),
             422 => Self::Unprocessable(json),
@@ -228,15 +232,8 @@ pub fn sanitise(message: &str) -> String {
                 }
                 quoted.push(q);
             }
-            let is_name = c == '`'
-                && quoted.len() <= 64
-                && quoted
-                    .chars()
-                    .next()
-                    .is_some_and(|f| f.is_ascii_lowercase() || f == '_')
-                && quoted
-                    .chars()
-                    .all(|q| q.is_ascii_lowercase() || q.is_ascii_digit() || q == '_');
+            // Field names (and header names such as `content-type`) are the API's own words.
+            let is_name = c == '`' && (gdpr_pii::is_field_name(&quoted) || is_header_name(&quoted));
             out.push(c);
             out.push_str(if is_name { &quoted } else { "…" });
             if closed {
@@ -247,6 +244,10 @@ pub fn sanitise(message: &str) -> String {
         }
     }
     out
+}
+
+fn is_header_name(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_lowercase() || c == '-')
 }
 
 /// The outermost layer: every error that is not already a response (poem-openapi's parse

@@ -30,5 +30,5 @@ pub use name::{FullName, NameError};
 pub use redact::{PatternKind, RedactionMethod, RedactionRule, Redactor, RedactorError};
 pub use schema::{
     FieldError, FieldKind, FieldSpec, FieldValue, FormSchema, MAX_TEXT_CHARS, RecordValues,
-    SchemaError, ValidationErrors,
+    SchemaError, ValidationErrors, is_field_name,
 };

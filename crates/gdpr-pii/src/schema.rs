@@ -243,6 +243,14 @@ impl From<FormSchema> for Vec<FieldSpec> {
     }
 }
 
+/// Whether `name` is a valid field name: 1 to 64 lowercase ASCII letters, digits or `_`,
+/// starting with a letter. Such names are the tenant's labels, never personal data, and may be
+/// echoed in errors.
+#[must_use]
+pub fn is_field_name(name: &str) -> bool {
+    is_valid_name(name)
+}
+
 fn is_valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     name.len() <= MAX_NAME

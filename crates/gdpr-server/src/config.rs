@@ -26,7 +26,7 @@ pub enum Profile {
 }
 
 /// `[database]`.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseConfig {
     /// `sqlite://...` or `postgres://...`.
@@ -37,6 +37,43 @@ pub struct DatabaseConfig {
     pub max_connections: u32,
     /// Migrate when the server starts.
     pub migrate_on_start: bool,
+}
+
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &without_password(&self.url))
+            .field("password", &self.password)
+            .field("max_connections", &self.max_connections)
+            .field("migrate_on_start", &self.migrate_on_start)
+            .finish()
+    }
+}
+
+/// A URL with any password in it replaced, for printing.
+fn without_password(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('@') {
+            Some((userinfo, host)) if userinfo.contains(':') => {
+                let user = userinfo.split(':').next().unwrap_or_default();
+                format!("{scheme}://{user}:[REDACTED]@{host}")
+            }
+            _ => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// Percent-encodes what a URL's userinfo cannot hold as is.
+fn encode_userinfo(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
 }
 
 impl DatabaseConfig {
@@ -51,7 +88,7 @@ impl DatabaseConfig {
                 }
                 SecretString::from(format!(
                     "{scheme}://{userinfo}:{}@{host}",
-                    password.expose_secret()
+                    encode_userinfo(password.expose_secret())
                 ))
             }
             _ => SecretString::from(self.url.clone()),

@@ -70,6 +70,9 @@ pub fn master_key(config: &Config) -> Result<MasterKey, StartError> {
     Ok(key)
 }
 
+/// The shortest admin token accepted: a guessable token would open every tenant.
+const MIN_ADMIN_TOKEN: usize = 16;
+
 /// The operator's token: configured, else (embedded profile only) read from its file or
 /// generated into it. `None` disables the admin routes.
 ///
@@ -77,7 +80,14 @@ pub fn master_key(config: &Config) -> Result<MasterKey, StartError> {
 /// When the token file cannot be read or written.
 pub fn admin_token(config: &Config) -> Result<Option<SecretString>, StartError> {
     if let Some(token) = &config.security.admin_token {
-        return Ok(Some(SecretString::from(token.expose_secret().to_owned())));
+        let token = token.expose_secret().trim();
+        if token.chars().count() < MIN_ADMIN_TOKEN {
+            return Err(format!(
+                "refusing to start: security.admin_token must be at least {MIN_ADMIN_TOKEN} characters"
+            )
+            .into());
+        }
+        return Ok(Some(SecretString::from(token.to_owned())));
     }
     if config.profile == Profile::Production {
         tracing::warn!(
@@ -147,14 +157,26 @@ pub async fn open_store(config: &Config, migrate: bool) -> Result<SeaOrmStore, S
         master_key(config)?,
     )
     .await
-    .map_err(|e| format!("cannot open the database: {e}"))?;
+    .map_err(|e| format!("cannot open the database: {}", with_causes(&e)))?;
     if migrate {
         store
             .migrate()
             .await
-            .map_err(|e| format!("cannot migrate the database: {e}"))?;
+            .map_err(|e| format!("cannot migrate the database: {}", with_causes(&e)))?;
     }
     Ok(store)
+}
+
+/// An error and its sources, for an operator reading why the service did not start.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 struct StoreReadiness(SeaOrmStore);

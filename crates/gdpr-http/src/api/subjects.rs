@@ -31,6 +31,37 @@ use crate::problem::{ApiError, Problem};
 const MAX_LINE: u64 = 64 * 1024;
 /// Lines stored per transaction.
 const IMPORT_BATCH: usize = 1_000;
+/// The most lines one import request may hold.
+const MAX_LINES: u64 = 1_000_000;
+/// The most refused lines reported one by one (the count covers them all).
+const MAX_REPORTED: usize = 1_000;
+
+impl ImportOut {
+    fn refuse(&mut self, line: u64, field: String, reason: String) {
+        self.failed += 1;
+        if self.errors.len() < MAX_REPORTED {
+            self.errors.push(ImportError {
+                line,
+                field,
+                reason,
+            });
+        }
+    }
+}
+
+/// A problem that stops an import, saying how far it got: lines before it that were
+/// imported stay imported.
+fn import_problem(status: StatusCode, kind: &str, why: &str, out: &ImportOut) -> ApiError {
+    ApiError::from_problem(Problem::new(
+        status,
+        kind,
+        "Import stopped",
+        format!(
+            "{why}; before stopping, {} lines were imported and {} refused",
+            out.imported, out.failed
+        ),
+    ))
+}
 
 /// 201 with the created subject.
 #[derive(ApiResponse)]
@@ -149,7 +180,21 @@ impl<P: Ports> SubjectsApi<P> {
             return Ok(());
         }
         let (lines, batch): (Vec<u64>, Vec<NewSubject>) = pending.drain(..).unzip();
-        let results = self.0.import_subjects(ctx, batch).await?;
+        let results = match self.0.import_subjects(ctx, batch).await {
+            Ok(results) => results,
+            Err(e) => {
+                let why = ApiError::from(e);
+                tracing::warn!(
+                    imported = out.imported,
+                    "import stopped by a storage failure"
+                );
+                let status = match &why {
+                    ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+                    _ => StatusCode::INTERNAL_SERVER_ERROR,
+                };
+                return Err(import_problem(status, "unavailable", "storage failed", out));
+            }
+        };
         for (line, result) in lines.into_iter().zip(results) {
             let (field, reason) = match result {
                 Ok(s) => {
@@ -161,12 +206,7 @@ impl<P: Ports> SubjectsApi<P> {
                 Err(AppError::Conflict(rule)) => ("email".to_owned(), rule),
                 Err(other) => return Err(other.into()),
             };
-            out.failed += 1;
-            out.errors.push(ImportError {
-                line,
-                field,
-                reason,
-            });
+            out.refuse(line, field, reason);
         }
         Ok(())
     }
@@ -252,19 +292,15 @@ impl<P: Ports> SubjectsApi<P> {
             .erase_subject(ctx, subject_id(&id), request.0.map(RequestId::from_uuid))
             .await?;
         if receipt.status() == ErasureStatus::Blocked {
-            let reason = receipt
-                .places
-                .first()
-                .and_then(|p| match &p.outcome {
-                    gdpr_rights::Outcome::Blocked { reason } => Some(reason.clone()),
-                    _ => None,
-                })
-                .unwrap_or_default();
+            // The hold's reason is free text: it is in the receipt, not in an error body.
             return Err(ApiError::from_problem(Problem::new(
                 StatusCode::CONFLICT,
                 "erasure-blocked",
                 "Erasure blocked",
-                format!("{reason}; receipt {}", receipt.id),
+                format!(
+                    "an active legal hold blocks erasure; nothing was erased; the receipt {} says why",
+                    receipt.id
+                ),
             )));
         }
         tracing::info!(target: "security", event = "subject_erased", subject = %receipt.subject, receipt = %receipt.id, "subject erased");
@@ -308,39 +344,40 @@ impl<P: Ports> SubjectsApi<P> {
                 .read_until(b'\n', &mut buf)
                 .await
                 .map_err(|_| {
-                    ApiError::from_problem(Problem::new(
+                    import_problem(
                         StatusCode::BAD_REQUEST,
                         "malformed-body",
-                        "Malformed request body",
                         "the body could not be read",
-                    ))
+                        &out,
+                    )
                 })?;
             if n == 0 {
                 break;
             }
             line_no += 1;
+            if line_no > MAX_LINES {
+                return Err(import_problem(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too-many-lines",
+                    &format!("an import holds at most {MAX_LINES} lines: split it"),
+                    &out,
+                ));
+            }
             if buf.len() as u64 > MAX_LINE {
-                return Err(ApiError::from_problem(Problem::new(
+                return Err(import_problem(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "line-too-long",
-                    "Payload too large",
-                    format!("line {line_no} is longer than {MAX_LINE} bytes"),
-                )));
+                    &format!("line {line_no} is longer than {MAX_LINE} bytes"),
+                    &out,
+                ));
             }
-            let text = String::from_utf8_lossy(&buf);
-            let text = text.trim();
-            if text.is_empty() {
-                continue;
-            }
-            match import_line(text) {
-                Err((field, reason)) => {
-                    out.failed += 1;
-                    out.errors.push(ImportError {
-                        line: line_no,
-                        field,
-                        reason,
-                    });
-                }
+            let parsed = match std::str::from_utf8(&buf) {
+                Ok(text) if text.trim().is_empty() => continue,
+                Ok(text) => import_line(text.trim()),
+                Err(_) => Err((String::new(), "the line is not valid UTF-8".to_owned())),
+            };
+            match parsed {
+                Err((field, reason)) => out.refuse(line_no, field, reason),
                 Ok(new) => {
                     pending.push((line_no, new));
                     if pending.len() >= IMPORT_BATCH {

@@ -76,7 +76,6 @@ async fn another_tenants_ids_answer_404_and_change_nothing() {
                 .send(method.clone(), &path, Some(&mine), body.as_ref())
                 .await;
             assert_problem(&r, StatusCode::NOT_FOUND, "not-found");
-            let _ = (method, path);
         }
         let lookup = app
             .post(

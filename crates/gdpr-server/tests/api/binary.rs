@@ -26,6 +26,22 @@ fn keygen_prints_a_fresh_32_byte_key() {
 }
 
 #[test]
+fn a_short_admin_token_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = gdpr(dir.path())
+        .env("GDPR_SECURITY__ADMIN_TOKEN", "short")
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("at least 16 characters") && !err.contains("short"),
+        "{err}"
+    );
+}
+
+#[test]
 fn the_production_profile_refuses_to_start_without_a_master_key() {
     let dir = tempfile::tempdir().unwrap();
     let out = gdpr(dir.path())
@@ -43,7 +59,7 @@ fn the_production_profile_refuses_to_start_without_a_master_key() {
 }
 
 #[test]
-fn migrate_creates_the_schema_and_openapi_prints_the_published_document() {
+fn migrate_creates_the_schema_and_the_cli_prints_the_published_contract() {
     let dir = tempfile::tempdir().unwrap();
     let out = gdpr(dir.path()).arg("migrate").output().unwrap();
     assert!(

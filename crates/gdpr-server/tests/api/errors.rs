@@ -68,6 +68,20 @@ async fn malformed_wrong_unknown_and_oversized_bodies_are_problems_that_change_n
             r.text
         );
     }
+    // A streamed (chunked) body has no length to check: refused before it is read.
+    let chunks = futures_util::stream::iter(vec![Ok::<_, std::io::Error>(
+        br#"{"email": "x@example.org"}"#.to_vec(),
+    )]);
+    let chunked = app
+        .client
+        .post(format!("{}/v1/subjects", app.base))
+        .bearer_auth(&key)
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(chunked.status(), StatusCode::LENGTH_REQUIRED);
     let bad_id = app.get("/v1/subjects/not-a-uuid", &key).await;
     assert_problem(&bad_id, StatusCode::BAD_REQUEST, "invalid-parameter");
     assert_problem(

@@ -148,8 +148,28 @@ async fn erasure_returns_a_receipt_and_a_legal_hold_blocks_it() {
             )
             .await;
         assert_problem(&blocked, StatusCode::CONFLICT, "erasure-blocked");
+        let detail = blocked.body["detail"].as_str().unwrap();
         assert!(
-            blocked.body["detail"]
+            !detail.contains("case 2026-114"),
+            "free text stays out of error bodies: {detail}"
+        );
+        let receipt_id = detail
+            .rsplit("receipt ")
+            .next()
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap();
+        let blocked_receipt = app
+            .get(&format!("/v1/erasure-receipts/{receipt_id}"), &key)
+            .await;
+        assert_eq!(
+            blocked_receipt.body["status"], "blocked",
+            "{}",
+            blocked_receipt.text
+        );
+        assert!(
+            blocked_receipt.body["places"][0]["reason"]
                 .as_str()
                 .unwrap()
                 .contains("case 2026-114")

@@ -178,3 +178,36 @@ async fn an_over_long_import_line_is_refused() {
     assert_problem(&r, StatusCode::PAYLOAD_TOO_LARGE, "line-too-long");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_large_import_goes_in_batches_and_only_conflicting_lines_are_refused() {
+    let app = spawn_app().await;
+    let (_, key) = app.tenant("T").await;
+    // 2,500 lines: three batches; line 1,500 repeats line 10's address, so its batch falls back
+    // to line-by-line storage and refuses that line alone.
+    let body: String = (1..=2_500)
+        .map(|n| {
+            let n = if n == 1_500 { 10 } else { n };
+            format!("{{\"email\": \"bulk{n}@example.org\"}}\n")
+        })
+        .collect();
+    let r = app
+        .raw(
+            Method::POST,
+            "/v1/subjects/import",
+            Some(&key),
+            "application/x-ndjson",
+            body.into_bytes(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(
+        (r.body["imported"].as_u64(), r.body["failed"].as_u64()),
+        (Some(2_499), Some(1))
+    );
+    assert_eq!(r.body["errors"][0]["line"], 1_500);
+    assert_eq!(r.body["ids"].as_array().unwrap().len(), 2_499);
+    let page = app.get("/v1/subjects?limit=1000&offset=2000", &key).await;
+    assert_eq!(page.body["items"].as_array().unwrap().len(), 499);
+    app.stop().await;
+}
