@@ -53,12 +53,14 @@ impl<P: Ports> App<P> {
     /// the tenant already has a subject with this e-mail; storage errors.
     pub async fn register_subject(&self, ctx: Ctx, new: NewSubject) -> Result<Subject, AppError> {
         let subject = self.parse_subject(ctx, new)?;
+        // The subject, its key and its audit entry in one transaction.
+        let event = self
+            .event(ctx, AuditAction::SubjectCreated)
+            .about(subject.id);
         self.store
-            .insert_subject(&subject)
+            .insert_subjects(std::slice::from_ref(&subject), vec![event])
             .await
             .map_err(AppError::store)?;
-        self.audit_about(ctx, AuditAction::SubjectCreated, subject.id, &[])
-            .await?;
         Ok(subject)
     }
 
@@ -109,22 +111,23 @@ impl<P: Ports> App<P> {
                 let mut out = Vec::with_capacity(parsed.len());
                 for result in parsed {
                     out.push(match result {
-                        Ok(subject) => match self.store.insert_subject(&subject).await {
-                            Ok(()) => {
-                                self.audit_about(
-                                    ctx,
-                                    AuditAction::SubjectCreated,
-                                    subject.id,
-                                    &[("import", &true)],
-                                )
-                                .await?;
-                                Ok(subject)
+                        Ok(subject) => {
+                            let event = self
+                                .event(ctx, AuditAction::SubjectCreated)
+                                .about(subject.id)
+                                .with("import", true);
+                            match self
+                                .store
+                                .insert_subjects(std::slice::from_ref(&subject), vec![event])
+                                .await
+                            {
+                                Ok(()) => Ok(subject),
+                                Err(gdpr_ports::StoreError::Conflict(rule)) => {
+                                    Err(AppError::Conflict(rule.to_owned()))
+                                }
+                                Err(e) => return Err(AppError::store(e)),
                             }
-                            Err(gdpr_ports::StoreError::Conflict(rule)) => {
-                                Err(AppError::Conflict(rule.to_owned()))
-                            }
-                            Err(e) => return Err(AppError::store(e)),
-                        },
+                        }
                         Err(e) => Err(e),
                     });
                 }

@@ -22,6 +22,7 @@ use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 use gdpr_pii::{SubjectId, TenantId};
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
+use rand::thread_rng;
 use secrecy::{ExposeSecret, SecretBox, SecretString};
 use sha2::Sha256;
 
@@ -101,7 +102,7 @@ impl TenantKeys {
     /// A new random data key for `subject`, wrapped for storage, and the key itself.
     #[must_use]
     pub fn new_data_key(&self, subject: SubjectId) -> (Vec<u8>, DataKey) {
-        let key = XChaCha20Poly1305::generate_key(&mut OsRng);
+        let key = XChaCha20Poly1305::generate_key(&mut thread_rng());
         let wrapped = seal(&self.kek, &self.wrap_ad(subject), key.as_slice());
         (
             wrapped,
@@ -189,7 +190,9 @@ fn ad(tenant: TenantId, subject: SubjectId, place: &str, field: &str) -> Vec<u8>
 }
 
 fn seal(cipher: &XChaCha20Poly1305, ad: &[u8], plaintext: &[u8]) -> Vec<u8> {
-    let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+    // The thread-local ChaCha CSPRNG, seeded and periodically reseeded from the OS: a system
+    // call per nonce would dominate the cost of encrypting a short field.
+    let nonce = XChaCha20Poly1305::generate_nonce(&mut thread_rng());
     let ct = cipher
         .encrypt(
             &nonce,
