@@ -175,6 +175,10 @@ async fn main() {
         );
     }
 
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("storage") {
+        return;
+    }
+
     // HTTP: the real server and a bare endpoint, both in this process.
     let running = gdpr_server::start(&config).await.unwrap();
     let base_url = format!("http://{}", running.addr);
