@@ -99,8 +99,10 @@ pub enum RedactorError {
 }
 
 const EMAIL: &str = r#"[^\s@<>()\[\]\\,;:"=]+@[\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)+"#;
-const IPV4: &str = r"\b(?:\d{1,3}\.){3}\d{1,3}\b";
-const IPV6: &str = r"[0-9A-Fa-f.]*:[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*";
+// An optional `/prefix` is part of the match, so that a network already pseudonymised is
+// recognised as such and not truncated twice.
+const IPV4: &str = r"\b(?:\d{1,3}\.){3}\d{1,3}\b(?:/\d{1,3}\b)?";
+const IPV6: &str = r"[0-9A-Fa-f.]*:[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*(?:/\d{1,3}\b)?";
 const BEARER: &str = r"(?i:\bbearer)\s+[A-Za-z0-9\-._~+/]+=*";
 
 /// A compiled rule set. Cheap to clone; build it once and share it.
@@ -266,15 +268,28 @@ fn apply(method: &RedactionMethod, found: &str) -> String {
 }
 
 fn redact_ip(found: &str, method: &RedactionMethod) -> String {
+    let (address, prefix) = match found.split_once('/') {
+        Some((address, prefix)) => (address, prefix.parse::<u8>().ok()),
+        None => (found, None),
+    };
     // The candidate pattern is loose; trailing punctuation (end of a sentence) is not part of it.
-    let trimmed = found.trim_end_matches(['.', ':']);
+    let trimmed = address.trim_end_matches(['.', ':']);
     let Ok(ip) = trimmed.parse::<IpAddr>() else {
         return found.to_owned();
     };
-    let tail = &found[trimmed.len()..];
+    let tail = if prefix.is_some() {
+        ""
+    } else {
+        &found[trimmed.len()..]
+    };
     let redacted = match method {
         RedactionMethod::Pseudonymise(policy) => {
-            IpAddress::from_ip(ip).pseudonymise(*policy).to_string()
+            // A network no finer than the policy's is already pseudonymous: keep it as it is.
+            let (v4, v6) = (policy.ipv4_prefix(), policy.ipv6_prefix());
+            let kept = prefix.map_or(*policy, |p| {
+                PseudonymisationPolicy::new(p.min(v4), p.min(v6)).unwrap_or(*policy)
+            });
+            IpAddress::from_ip(ip).pseudonymise(kept).to_string()
         }
         other => apply(other, trimmed),
     };
@@ -325,6 +340,14 @@ mod tests {
                 "at 10:58:13 and 12:30, v1.2.3",
             ),
             ("ends with 192.0.2.44.", "ends with 192.0.2.0/24."),
+            (
+                "already 203.0.113.0/24 and 198.51.0.0/16",
+                "already 203.0.113.0/24 and 198.51.0.0/16",
+            ),
+            (
+                "too fine 203.0.113.5/32 or 2001:db8:1:2::9/128",
+                "too fine 203.0.113.0/24 or 2001:db8:1::/48",
+            ),
             ("écrire à josé@exämple.fr.", "écrire à [email]."),
             ("nothing personal here", "nothing personal here"),
         ];

@@ -1,0 +1,108 @@
+//! The redacting writer under a real `tracing` subscriber, and log-file retention on disk.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use gdpr_pii::PseudonymisationPolicy;
+use gdpr_retention::RetentionPeriod;
+use gdpr_telemetry::{LogRedaction, RedactingMakeWriter, prune_log_files};
+use time::macros::date;
+
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Buffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn events_with_personal_data_are_written_without_it() {
+    let buffer = Buffer::default();
+    let redaction = Arc::new(LogRedaction::new(
+        PseudonymisationPolicy::default(),
+        &["gdpr_"],
+    ));
+    redaction.set_personal_fields(["nickname".to_owned()]);
+    let sink = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_writer(RedactingMakeWriter::new(move || sink.clone(), redaction))
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::info!(
+            email = "canary.log@canary-mail.example",
+            nickname = "Zzyzx",
+            subject = "42",
+            "created"
+        );
+        tracing::warn!("failed login for canary.log@canary-mail.example from 198.51.100.213");
+        tracing::error!(
+            header = "Authorization: Bearer s3cr3t-t0ken",
+            "upstream refused"
+        );
+    });
+    let out = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    assert_eq!(out.lines().count(), 3, "{out}");
+    for leak in ["canary", "Zzyzx", "198.51.100.213", "s3cr3t"] {
+        assert!(!out.contains(leak), "{leak} leaked: {out}");
+    }
+    assert!(
+        out.contains(r#""subject":"42""#) && out.contains("198.51.100.0/24"),
+        "{out}"
+    );
+}
+
+#[test]
+fn log_files_past_retention_are_deleted_and_others_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in [
+        "gdpr.log.2026-01-01",
+        "gdpr.log.2026-05-30",
+        "gdpr.log.2026-11-27",
+        "notes.txt",
+        "gdpr.log.bad",
+    ] {
+        std::fs::write(dir.path().join(name), "x").unwrap();
+    }
+    let deleted = prune_log_files(
+        dir.path(),
+        "gdpr.log",
+        RetentionPeriod::days(180).unwrap(),
+        date!(2026 - 11 - 27),
+    )
+    .unwrap();
+    let names: Vec<String> = deleted
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["gdpr.log.2026-01-01", "gdpr.log.2026-05-30"]);
+    let mut left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["gdpr.log.2026-11-27", "gdpr.log.bad", "notes.txt"]);
+}
+
+#[test]
+fn rolling_files_are_named_by_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut writer = gdpr_telemetry::rolling_files(dir.path(), "gdpr.log").unwrap();
+    writer.write_all(b"line\n").unwrap();
+    writer.flush().unwrap();
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 1);
+    assert!(
+        gdpr_telemetry::log_file_date(&names[0], "gdpr.log").is_some(),
+        "{names:?}"
+    );
+}
