@@ -138,6 +138,8 @@ pub struct LoggingConfig {
     pub format: String,
     /// Level filter.
     pub level: String,
+    /// Where daily log files go, if anywhere.
+    pub directory: Option<PathBuf>,
 }
 
 /// The whole configuration.

@@ -6,8 +6,10 @@
 
 pub mod adapters;
 pub mod config;
+pub mod logging;
 mod serve;
 
 pub use serve::{
-    Deployment, Running, StartError, admin_token, application, master_key, open_store, serve, start,
+    Deployment, Running, StartError, admin_token, application, master_key, open_store, serve,
+    start, start_with,
 };

@@ -42,22 +42,10 @@ enum Command {
     Openapi,
 }
 
-fn init_logging(config: &Config) {
-    use tracing_subscriber::EnvFilter;
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.logging.level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stdout);
-    if config.logging.format == "pretty" {
-        builder.init();
-    } else {
-        builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .init();
-    }
+fn init_logging(
+    config: &Config,
+) -> Result<std::sync::Arc<gdpr_telemetry::LogRedaction>, StartError> {
+    Ok(gdpr_server::logging::init(config)?)
 }
 
 async fn run(cli: Cli) -> Result<(), StartError> {
@@ -78,7 +66,7 @@ async fn run(cli: Cli) -> Result<(), StartError> {
             );
         }
         Command::Migrate => {
-            init_logging(&config);
+            init_logging(&config)?;
             open_store(&config, true).await?;
             tracing::info!("migrations applied");
         }
@@ -86,8 +74,8 @@ async fn run(cli: Cli) -> Result<(), StartError> {
             if let Some(listen) = listen {
                 config.listen = listen;
             }
-            init_logging(&config);
-            gdpr_server::serve(&config).await?;
+            let redaction = init_logging(&config)?;
+            gdpr_server::serve(&config, redaction).await?;
         }
     }
     Ok(())

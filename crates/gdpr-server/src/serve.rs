@@ -10,6 +10,7 @@ use gdpr_app::{Adapters, App, AppConfig};
 use gdpr_http::{HttpOptions, Readiness};
 use gdpr_ports::Ports;
 use gdpr_store_seaorm::{MasterKey, SeaOrmStore};
+use gdpr_telemetry::LogRedaction;
 use poem::Server;
 use poem::listener::{Acceptor, Listener, TcpListener};
 use secrecy::{ExposeSecret, SecretString};
@@ -240,6 +241,18 @@ impl Running {
 /// # Errors
 /// When the store cannot be opened or the address cannot be bound.
 pub async fn start(config: &Config) -> Result<Running, StartError> {
+    start_with(config, None).await
+}
+
+/// Starts the service; with `redaction`, the worker keeps it taught the personal fields of
+/// every tenant's forms and deletes log files past their retention.
+///
+/// # Errors
+/// When the store cannot be opened or the address cannot be bound.
+pub async fn start_with(
+    config: &Config,
+    redaction: Option<Arc<LogRedaction>>,
+) -> Result<Running, StartError> {
     let store = open_store(config, config.database.migrate_on_start).await?;
     let readiness = Arc::new(StoreReadiness(store.clone()));
     let app = Arc::new(application(config, store));
@@ -272,10 +285,17 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         ),
     );
     let (stop_worker, stop_rx) = watch::channel(false);
+    let housekeeping = Housekeeping {
+        redaction,
+        log_dir: config.logging.directory.clone(),
+        log_retention: config.retention.logs,
+    };
+    housekeeping.run(&app).await;
     let worker = config.jobs.enabled.then(|| {
         tokio::spawn(run_worker(
             app,
             Duration::from_secs(config.jobs.poll_interval_seconds.max(1)),
+            housekeeping,
             stop_rx,
         ))
     });
@@ -289,9 +309,55 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     })
 }
 
-async fn run_worker(app: Arc<App<Deployment>>, every: Duration, mut stop: watch::Receiver<bool>) {
+/// Per-process chores beside the shared jobs: the log redaction's field names, and this
+/// process's own log files.
+struct Housekeeping {
+    redaction: Option<Arc<LogRedaction>>,
+    log_dir: Option<std::path::PathBuf>,
+    log_retention: gdpr_retention::RetentionPeriod,
+}
+
+impl Housekeeping {
+    async fn run(&self, app: &App<Deployment>) {
+        if let Some(redaction) = &self.redaction {
+            match crate::logging::learn_personal_fields(app, redaction).await {
+                Ok(n) => {
+                    tracing::debug!(fields = n, "log redaction knows the forms' personal fields")
+                }
+                Err(e) => tracing::warn!(error = %e, "could not load the forms' personal fields"),
+            }
+        }
+        if let Some(dir) = &self.log_dir {
+            let today = time::OffsetDateTime::now_utc().date();
+            match gdpr_telemetry::prune_log_files(
+                dir,
+                crate::logging::LOG_FILE_PREFIX,
+                self.log_retention,
+                today,
+            ) {
+                Ok(deleted) if !deleted.is_empty() => {
+                    tracing::info!(files = deleted.len(), "log files past retention deleted")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not prune log files"),
+            }
+        }
+    }
+}
+
+async fn run_worker(
+    app: Arc<App<Deployment>>,
+    every: Duration,
+    housekeeping: Housekeeping,
+    mut stop: watch::Receiver<bool>,
+) {
     let name = format!("gdpr-{}", std::process::id());
+    let mut last_chores = std::time::Instant::now();
     loop {
+        if last_chores.elapsed() >= Duration::from_secs(3600) {
+            housekeeping.run(&app).await;
+            last_chores = std::time::Instant::now();
+        }
         if let Err(e) = app.schedule_due_jobs().await {
             tracing::warn!(error = %e, "could not schedule jobs");
         }
@@ -326,8 +392,8 @@ async fn run_worker(app: Arc<App<Deployment>>, every: Duration, mut stop: watch:
 ///
 /// # Errors
 /// When starting or stopping fails.
-pub async fn serve(config: &Config) -> Result<(), StartError> {
-    let running = start(config).await?;
+pub async fn serve(config: &Config, redaction: Arc<LogRedaction>) -> Result<(), StartError> {
+    let running = start_with(config, Some(redaction)).await?;
     shutdown_signal().await;
     tracing::info!("shutting down");
     running.stop().await

@@ -4,6 +4,7 @@
 mod admin;
 mod auth;
 mod binary;
+mod canary;
 mod consent;
 mod errors;
 mod helpers;

@@ -1,0 +1,222 @@
+//! The canary test: a whole scenario through the real binary with unique canary e-mails, names,
+//! IPs and phone numbers; every log line (stdout and the daily files) and every HTTP error body
+//! is scanned, and no canary may be found.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const EMAIL: &str = "canary.scenario@canary-mail.example";
+const NAME: &str = "Canaryname Zzyzx";
+const IP: &str = "198.51.100.213";
+const PHONE: &str = "+33 6 99 88 77 66";
+const CANARIES: [&str; 6] = [EMAIL, "canary-mail", NAME, "Zzyzx", IP, PHONE];
+
+fn scan(text: &str) -> Vec<&'static str> {
+    CANARIES
+        .iter()
+        .copied()
+        .filter(|c| text.contains(c))
+        .collect()
+}
+
+fn read_dir_text(dir: &std::path::Path) -> String {
+    let mut all = String::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        all.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+    }
+    all
+}
+
+#[tokio::test]
+async fn no_canary_reaches_a_log_line_or_an_error_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let admin = "canary-test-admin-token-0123";
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gdpr"))
+        .current_dir(dir.path())
+        .env_remove("GDPR_TEST_POSTGRES_URL")
+        .env("RUST_LOG", "debug")
+        .env("GDPR_SECURITY__ADMIN_TOKEN", admin)
+        .env("GDPR_LOGGING__DIRECTORY", &logs)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}/v1");
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    while client
+        .get(format!("http://127.0.0.1:{port}/healthz"))
+        .send()
+        .await
+        .is_err()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "server did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut bodies = Vec::new();
+    let mut call = async |method: reqwest::Method,
+                          path: &str,
+                          token: &str,
+                          body: Value|
+           -> (StatusCode, Value) {
+        let r = client
+            .request(method, format!("{base}{path}"))
+            .bearer_auth(token)
+            .header("x-forwarded-for", IP)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        if !status.is_success() {
+            bodies.push(text.clone());
+        }
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    };
+    use reqwest::Method as M;
+    let (_, tenant) = call(
+        M::POST,
+        "/admin/tenants",
+        admin,
+        json!({"name": "T", "privacy_contact": "dpo@t.example"}),
+    )
+    .await;
+    let tenant = tenant["id"].as_str().unwrap().to_owned();
+    let (_, key) = call(
+        M::POST,
+        &format!("/admin/tenants/{tenant}/api-keys"),
+        admin,
+        json!({}),
+    )
+    .await;
+    let key = key["token"].as_str().unwrap().to_owned();
+    call(
+        M::POST,
+        "/purposes",
+        &key,
+        json!({"id": "contractors", "description": "c", "lawful_basis": "consent"}),
+    )
+    .await;
+    let (_, cf) = call(
+        M::POST,
+        "/consent-forms",
+        &key,
+        json!({"purpose": "contractors", "title": "t", "text": "I agree"}),
+    )
+    .await;
+    let (_, form) = call(
+        M::POST,
+        "/forms",
+        &key,
+        json!({"name": "Contractors", "purpose": "contractors", "fields": [
+            {"name": "email", "kind": "email", "category": "email", "required": true},
+            {"name": "contractor_phone", "kind": "text", "category": "phone"}]}),
+    )
+    .await;
+    let form = form["id"].as_str().unwrap().to_owned();
+    call(
+        M::PUT,
+        &format!("/forms/{form}/consent-form"),
+        &key,
+        json!({"consent_form": cf["id"]}),
+    )
+    .await;
+    let (status, subject) = call(
+        M::POST,
+        "/subjects",
+        &key,
+        json!({"email": EMAIL, "full_name": NAME, "ip_address": IP}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let subject = subject["id"].as_str().unwrap().to_owned();
+    let record = json!({"form": form, "subject": subject, "values": {"email": EMAIL, "contractor_phone": PHONE}});
+    let (status, _) = call(M::POST, "/records", &key, record.clone()).await;
+    assert_eq!(status, StatusCode::CONFLICT, "refused without consent");
+    call(
+        M::POST,
+        &format!("/subjects/{subject}/consents"),
+        &key,
+        json!({"consent_form": cf["id"], "method": "web_form", "source_ip": IP}),
+    )
+    .await;
+    let (status, _) = call(M::POST, "/records", &key, record).await;
+    assert_eq!(status, StatusCode::CREATED);
+    // Bad input carrying canaries, and a forged key.
+    call(M::POST, "/subjects", &key, json!({"email": NAME})).await;
+    call(
+        M::POST,
+        "/subjects",
+        &key,
+        json!({"email": EMAIL, "Canaryname Zzyzx": 1}),
+    )
+    .await;
+    call(M::POST, "/subjects", &key, json!({"email": EMAIL})).await;
+    call(
+        M::POST,
+        "/subjects/lookup",
+        &key,
+        json!({"email": format!("x{EMAIL}")}),
+    )
+    .await;
+    call(M::POST, "/records", &key, json!({"form": form, "subject": subject, "values": {"email": NAME, "contractor_phone": PHONE}})).await;
+    call(M::GET, "/subjects", &format!("gdpr_{EMAIL}"), json!({})).await;
+    let (status, _) = call(M::DELETE, &format!("/subjects/{subject}"), &key, json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        bodies.len() >= 7,
+        "the bad requests were refused: {}",
+        bodies.len()
+    );
+
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    child.wait().unwrap();
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    let files = read_dir_text(&logs);
+    assert!(
+        stdout.lines().count() > 20 && stdout.contains("\"target\":\"access\""),
+        "logs were written"
+    );
+    assert!(!files.is_empty(), "the daily log file was written");
+    assert_eq!(scan(&stdout), Vec::<&str>::new(), "canary in stdout logs");
+    assert_eq!(scan(&files), Vec::<&str>::new(), "canary in log files");
+    for body in &bodies {
+        assert_eq!(
+            scan(body),
+            Vec::<&str>::new(),
+            "canary in an error body: {body}"
+        );
+    }
+
+    // The scan is not blind: a canary written without redaction into the log folder is found.
+    std::fs::write(
+        logs.join("gdpr.log.leak"),
+        format!("deliberate leak {EMAIL}"),
+    )
+    .unwrap();
+    assert_eq!(scan(&read_dir_text(&logs)), vec![EMAIL, "canary-mail"]);
+}
