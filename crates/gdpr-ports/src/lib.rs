@@ -20,7 +20,9 @@ pub use backup::{BackupError, BackupStore, ByteStream, ObjectMeta};
 pub use clock::Clock;
 pub use encrypt::{EncryptError, Encryptor, Recipients};
 pub use jobs::{ApiKeyRecord, ApiKeyStore, Job, JobQueue, JobState, JobStatus, MAX_ATTEMPTS};
-pub use report::{ErrorReport, ErrorReporter, ForgetOutcome, ReportError, ReportLevel};
+pub use report::{
+    ErrorReport, ErrorReporter, ForgetOutcome, ReportError, ReportLevel, RequestContext,
+};
 pub use store::{
     AuditLog, ConsentStore, ErasedCounts, ErasureStore, FormStore, KeyStore, LegalHoldStore, Page,
     RecordStore, RequestStore, Storage, StoreError, SubjectStore, TenantStore,

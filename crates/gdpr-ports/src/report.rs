@@ -16,6 +16,20 @@ pub enum ReportLevel {
     Warning,
 }
 
+/// The HTTP request an error happened in, as an error tracker may see it: the adapter keeps
+/// the path without its query string, scrubs sensitive headers and pseudonymises the address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestContext {
+    /// `GET`, `POST`...
+    pub method: String,
+    /// The path; a query string, if any, is dropped by the adapter.
+    pub path: String,
+    /// Request headers, scrubbed by the adapter.
+    pub headers: Vec<(String, String)>,
+    /// The client's address, pseudonymised by the adapter.
+    pub client_ip: Option<gdpr_pii::IpAddress>,
+}
+
 /// An error report, built without personal data: messages are redacted before they get here,
 /// and the person is a pseudonymous subject id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +42,8 @@ pub struct ErrorReport {
     pub person: Option<SubjectId>,
     /// Non-personal context (route, request id, error kind).
     pub context: BTreeMap<String, String>,
+    /// The request, when the error happened in one.
+    pub request: Option<RequestContext>,
 }
 
 /// What a forget request came to.
