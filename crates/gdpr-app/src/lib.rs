@@ -159,6 +159,12 @@ impl<P: Ports> App<P> {
         &self.config
     }
 
+    /// Hands an unexpected failure to the error tracker. Never blocks and never fails: the
+    /// adapter queues it (and scrubs it) or drops and counts it.
+    pub fn report_error(&self, report: gdpr_ports::ErrorReport) {
+        gdpr_ports::ErrorReporter::report(&self.reporter, report);
+    }
+
     fn event(&self, ctx: Ctx, action: AuditAction) -> AuditEvent {
         AuditEvent::new(self.clock.now(), Some(ctx.tenant), ctx.actor, action)
     }

@@ -242,6 +242,51 @@ async fn access_log<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Res
     Ok(response)
 }
 
+type ErrorHook = Arc<dyn Fn(gdpr_ports::ErrorReport) + Send + Sync>;
+
+/// Reports every 5xx answer (panics included, turned into 500 by `CatchPanic`) to the error
+/// tracker, with the request's method, path, headers and address for the adapter to scrub.
+async fn report_server_errors<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Response> {
+    let hook = req.data::<ErrorHook>().cloned();
+    let request_id = req
+        .data::<poem::middleware::ReqId>()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let context = gdpr_ports::RequestContext {
+        method: req.method().to_string(),
+        path: req.uri().path().to_owned(),
+        headers: req
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+            .collect(),
+        client_ip: req
+            .remote_addr()
+            .as_socket_addr()
+            .map(|a| gdpr_pii::IpAddress::from_ip(a.ip())),
+    };
+    let response = next.call(req).await?.into_response();
+    if let Some(hook) = hook.filter(|_| response.status().is_server_error()) {
+        let status = response.status().as_u16();
+        hook(gdpr_ports::ErrorReport {
+            level: if status == 500 {
+                gdpr_ports::ReportLevel::Critical
+            } else {
+                gdpr_ports::ReportLevel::Error
+            },
+            message: format!("HTTP {status} on {} {}", context.method, context.path),
+            person: None,
+            context: [
+                ("request_id".to_owned(), request_id),
+                ("status".to_owned(), status.to_string()),
+            ]
+            .into(),
+            request: Some(context),
+        });
+    }
+    Ok(response)
+}
+
 /// Refuses a body whose declared length is over the limit, before anything reads it.
 async fn body_limit<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Response> {
     let limit = req.data::<BodyLimit>().map_or(u64::MAX, |l| l.0);
@@ -292,6 +337,8 @@ pub fn routes<P: Ports>(
         metrics: metrics.clone(),
     });
     let overdue_app = app.clone();
+    let report_app = app.clone();
+    let hook: ErrorHook = Arc::new(move |report| report_app.report_error(report));
     let ops = Ops {
         metrics: metrics.clone(),
         readiness: options.readiness,
@@ -313,6 +360,8 @@ pub fn routes<P: Ports>(
         .at("/metrics", get(metrics_text))
         .around(body_limit)
         .around(problem::problem_layer)
+        .with(poem::middleware::CatchPanic::new())
+        .around(report_server_errors)
         .around(count_responses)
         .around(access_log)
         .with(RequestId::default().reuse_id(ReuseId::Use))
@@ -320,4 +369,5 @@ pub fn routes<P: Ports>(
         .data(auth)
         .data(metrics)
         .data(BodyLimit(options.body_limit))
+        .data(hook)
 }

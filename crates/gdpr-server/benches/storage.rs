@@ -131,7 +131,7 @@ async fn main() {
     config.jobs.enabled = false;
     config.logging.level = "warn".into();
     let store = gdpr_server::open_store(&config, true).await.unwrap();
-    let app = Arc::new(gdpr_server::application(&config, store.clone()));
+    let app = Arc::new(gdpr_server::application(&config, store.clone()).unwrap());
     let tenant = app
         .create_tenant(Actor::Operator, "Bench", "dpo@bench.example")
         .await

@@ -37,6 +37,32 @@ impl ErrorReporter for NoErrorTracker {
     }
 }
 
+/// The error tracker a deployment reports to: Rollbar, or none.
+#[derive(Debug, Clone)]
+pub enum Reporter {
+    /// Nothing is sent.
+    Off(NoErrorTracker),
+    /// Rollbar.
+    Rollbar(gdpr_report_rollbar::RollbarReporter),
+}
+
+#[async_trait]
+impl ErrorReporter for Reporter {
+    fn report(&self, report: ErrorReport) {
+        match self {
+            Self::Off(r) => r.report(report),
+            Self::Rollbar(r) => r.report(report),
+        }
+    }
+
+    async fn forget_person(&self, person: SubjectId) -> Result<ForgetOutcome, ReportError> {
+        match self {
+            Self::Off(r) => r.forget_person(person).await,
+            Self::Rollbar(r) => r.forget_person(person).await,
+        }
+    }
+}
+
 /// No backup storage is configured: there are no backups to list or prune, and writing one
 /// is refused.
 #[derive(Debug, Clone, Copy, Default)]

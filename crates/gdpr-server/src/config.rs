@@ -142,6 +142,24 @@ pub struct LoggingConfig {
     pub directory: Option<PathBuf>,
 }
 
+/// `[rollbar]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RollbarSettings {
+    /// Send reports at all.
+    pub enabled: bool,
+    /// Rollbar's API address.
+    pub endpoint: String,
+    /// The environment reported.
+    pub environment: String,
+    /// The project token (`post_server_item`).
+    pub access_token: Option<SecretString>,
+    /// The account token (write), to forget people.
+    pub account_token: Option<SecretString>,
+    /// Reports waiting to be sent at most.
+    pub queue: usize,
+}
+
 /// The whole configuration.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -164,6 +182,8 @@ pub struct Config {
     pub retention: RetentionPolicy,
     /// IP pseudonymisation.
     pub pseudonymisation: PseudonymisationPolicy,
+    /// The error tracker.
+    pub rollbar: RollbarSettings,
 }
 
 /// A configuration that cannot be loaded, with the key at fault. Quoted values are redacted

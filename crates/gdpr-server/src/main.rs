@@ -62,7 +62,7 @@ async fn run(cli: Cli) -> Result<(), StartError> {
             let store = open_store(&config, false).await?;
             println!(
                 "{}",
-                gdpr_http::openapi_json(Arc::new(application(&config, store)))
+                gdpr_http::openapi_json(Arc::new(application(&config, store)?))
             );
         }
         Command::Migrate => {

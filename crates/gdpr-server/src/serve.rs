@@ -17,7 +17,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::adapters::{NoBackupStorage, NoErrorTracker, NoRecipients, SystemClock};
+use crate::adapters::{NoBackupStorage, NoErrorTracker, NoRecipients, Reporter, SystemClock};
 use crate::config::{Config, Profile};
 
 /// A failure to start, with what to do about it.
@@ -31,7 +31,7 @@ impl Ports for Deployment {
     type Store = SeaOrmStore;
     type Backups = NoBackupStorage;
     type Encryptor = NoRecipients;
-    type Reporter = NoErrorTracker;
+    type Reporter = Reporter;
     type Clock = SystemClock;
 }
 
@@ -192,22 +192,58 @@ impl Readiness for StoreReadiness {
     }
 }
 
+/// The error tracker the configuration asks for (Rollbar needs a running tokio runtime).
+///
+/// # Errors
+/// When Rollbar is enabled without an access token, or its client cannot be built.
+pub fn reporter(config: &Config) -> Result<Reporter, StartError> {
+    let settings = &config.rollbar;
+    if !settings.enabled {
+        return Ok(Reporter::Off(NoErrorTracker));
+    }
+    let token = settings
+        .access_token
+        .as_ref()
+        .ok_or("rollbar.enabled needs rollbar.access_token (GDPR_ROLLBAR__ACCESS_TOKEN)")?;
+    let mut rollbar = gdpr_report_rollbar::RollbarConfig::new(
+        &settings.endpoint,
+        SecretString::from(token.expose_secret().to_owned()),
+        &settings.environment,
+    );
+    rollbar.account_token = settings
+        .account_token
+        .as_ref()
+        .map(|t| SecretString::from(t.expose_secret().to_owned()));
+    rollbar.queue = settings.queue;
+    rollbar.pseudonymisation = config.pseudonymisation;
+    if settings.account_token.is_none() {
+        tracing::warn!(
+            "rollbar.account_token is not set: erasures will stay pending at the error tracker"
+        );
+    }
+    Ok(Reporter::Rollbar(
+        gdpr_report_rollbar::RollbarReporter::start(rollbar)?,
+    ))
+}
+
 /// The application over a deployment's adapters.
-#[must_use]
-pub fn application(config: &Config, store: SeaOrmStore) -> App<Deployment> {
+///
+/// # Errors
+/// When the error tracker cannot be set up.
+pub fn application(config: &Config, store: SeaOrmStore) -> Result<App<Deployment>, StartError> {
     let mut app_config = AppConfig::default();
     app_config.retention.defaults = config.retention;
     app_config.pseudonymisation = config.pseudonymisation;
-    App::new(
+    Ok(App::new(
         Adapters {
             store,
             backups: NoBackupStorage,
             encryptor: NoRecipients,
-            reporter: NoErrorTracker,
+            reporter: reporter(config)?,
             clock: SystemClock,
         },
         app_config,
-    )
+    ))
 }
 
 /// A running service.
@@ -255,7 +291,7 @@ pub async fn start_with(
 ) -> Result<Running, StartError> {
     let store = open_store(config, config.database.migrate_on_start).await?;
     let readiness = Arc::new(StoreReadiness(store.clone()));
-    let app = Arc::new(application(config, store));
+    let app = Arc::new(application(config, store)?);
     let routes = gdpr_http::routes(
         app.clone(),
         HttpOptions {

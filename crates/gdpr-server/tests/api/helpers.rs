@@ -17,7 +17,7 @@ pub(crate) struct TestApp {
     pub(crate) client: reqwest::Client,
     pub(crate) backend: &'static str,
     running: Option<Running>,
-    _dir: tempfile::TempDir,
+    pub(crate) dir: tempfile::TempDir,
     pg_drop: Option<(String, String)>,
 }
 
@@ -63,9 +63,15 @@ fn config(dir: &tempfile::TempDir, url: String) -> Config {
 
 /// The server on SQLite.
 pub(crate) async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// The server on SQLite, with the configuration adjusted first.
+pub(crate) async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("gdpr.db").display());
-    let config = config(&dir, url);
+    let mut config = config(&dir, url);
+    adjust(&mut config);
     launch(config, dir, "sqlite", None).await
 }
 
@@ -106,7 +112,7 @@ async fn launch(
         client: reqwest::Client::new(),
         backend,
         running: Some(running),
-        _dir: dir,
+        dir,
         pg_drop,
     }
 }

@@ -11,3 +11,4 @@ mod helpers;
 mod openapi;
 mod rights;
 mod subjects;
+mod tracker;
