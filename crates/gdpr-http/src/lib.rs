@@ -67,6 +67,8 @@ pub struct HttpOptions {
     pub auth_failures_per_minute: u32,
     /// The readiness check.
     pub readiness: Arc<dyn Readiness>,
+    /// More Prometheus text for `/metrics` (an adapter's own counters), if any.
+    pub extra_metrics: Option<Arc<dyn Fn() -> String + Send + Sync>>,
 }
 
 struct AppAuthenticator<P: Ports>(Arc<App<P>>);
@@ -118,6 +120,7 @@ type OverdueCount = std::pin::Pin<Box<dyn std::future::Future<Output = Option<us
 #[derive(Clone)]
 struct Ops {
     metrics: Arc<Metrics>,
+    extra: Option<Arc<dyn Fn() -> String + Send + Sync>>,
     readiness: Arc<dyn Readiness>,
     overdue: Arc<dyn Fn() -> OverdueCount + Send + Sync>,
     /// The last overdue count and when it was taken: counting reads every request, so a
@@ -194,6 +197,9 @@ async fn metrics_text(Data(ops): Data<&Ops>) -> Response {
             "# HELP gdpr_requests_overdue Data-subject requests open past their due date.\n# TYPE gdpr_requests_overdue gauge\ngdpr_requests_overdue {n}\n"
         ));
     }
+    if let Some(extra) = &ops.extra {
+        out.push_str(&extra());
+    }
     out.with_content_type("text/plain; version=0.0.4")
         .into_response()
 }
@@ -243,6 +249,26 @@ async fn access_log<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Res
 }
 
 type ErrorHook = Arc<dyn Fn(gdpr_ports::ErrorReport) + Send + Sync>;
+
+/// A panic answers like any unexpected failure: an opaque 500 problem document. The panic's
+/// message is not used (it could hold anything); the report says a 500 happened, and where.
+#[derive(Clone, Copy)]
+struct PanicAsProblem;
+
+impl poem::middleware::PanicHandler for PanicAsProblem {
+    type Response = Response;
+
+    fn get_response(&self, _panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+        tracing::error!("a request handler panicked");
+        let problem = Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            "an internal error occurred",
+        );
+        ApiError::from_problem(problem).into_response()
+    }
+}
 
 /// Reports every 5xx answer (panics included, turned into 500 by `CatchPanic`) to the error
 /// tracker, with the request's method, path, headers and address for the adapter to scrub.
@@ -341,6 +367,7 @@ pub fn routes<P: Ports>(
     let hook: ErrorHook = Arc::new(move |report| report_app.report_error(report));
     let ops = Ops {
         metrics: metrics.clone(),
+        extra: options.extra_metrics,
         readiness: options.readiness,
         overdue: Arc::new(move || {
             let app = overdue_app.clone();
@@ -360,7 +387,7 @@ pub fn routes<P: Ports>(
         .at("/metrics", get(metrics_text))
         .around(body_limit)
         .around(problem::problem_layer)
-        .with(poem::middleware::CatchPanic::new())
+        .with(poem::middleware::CatchPanic::new().with_handler(PanicAsProblem))
         .around(report_server_errors)
         .around(count_responses)
         .around(access_log)

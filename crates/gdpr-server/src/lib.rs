@@ -10,6 +10,6 @@ pub mod logging;
 mod serve;
 
 pub use serve::{
-    Deployment, Running, StartError, admin_token, application, master_key, open_store, reporter,
-    serve, start, start_with,
+    Deployment, Running, StartError, admin_token, application, application_with, master_key,
+    open_store, reporter, serve, start, start_with,
 };

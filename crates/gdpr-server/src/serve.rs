@@ -231,19 +231,29 @@ pub fn reporter(config: &Config) -> Result<Reporter, StartError> {
 /// # Errors
 /// When the error tracker cannot be set up.
 pub fn application(config: &Config, store: SeaOrmStore) -> Result<App<Deployment>, StartError> {
+    Ok(application_with(config, store, reporter(config)?))
+}
+
+/// The application over a deployment's adapters, with this error tracker.
+#[must_use]
+pub fn application_with(
+    config: &Config,
+    store: SeaOrmStore,
+    reporter: Reporter,
+) -> App<Deployment> {
     let mut app_config = AppConfig::default();
     app_config.retention.defaults = config.retention;
     app_config.pseudonymisation = config.pseudonymisation;
-    Ok(App::new(
+    App::new(
         Adapters {
             store,
             backups: NoBackupStorage,
             encryptor: NoRecipients,
-            reporter: reporter(config)?,
+            reporter,
             clock: SystemClock,
         },
         app_config,
-    ))
+    )
 }
 
 /// A running service.
@@ -291,7 +301,25 @@ pub async fn start_with(
 ) -> Result<Running, StartError> {
     let store = open_store(config, config.database.migrate_on_start).await?;
     let readiness = Arc::new(StoreReadiness(store.clone()));
-    let app = Arc::new(application(config, store)?);
+    let reporter = reporter(config)?;
+    let extra_metrics: Option<Arc<dyn Fn() -> String + Send + Sync>> = match &reporter {
+        Reporter::Rollbar(rollbar) => {
+            let rollbar = rollbar.clone();
+            Some(Arc::new(move || {
+                let m = rollbar.metrics();
+                let n =
+                    |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+                format!(
+                    "# HELP gdpr_error_reports_total Error reports by outcome (dropped: queue full; failed: every attempt failed).\n# TYPE gdpr_error_reports_total counter\ngdpr_error_reports_total{{outcome=\"sent\"}} {}\ngdpr_error_reports_total{{outcome=\"dropped\"}} {}\ngdpr_error_reports_total{{outcome=\"failed\"}} {}\n",
+                    n(&m.sent),
+                    n(&m.dropped),
+                    n(&m.failed)
+                )
+            }))
+        }
+        Reporter::Off(_) => None,
+    };
+    let app = Arc::new(application_with(config, store, reporter));
     let routes = gdpr_http::routes(
         app.clone(),
         HttpOptions {
@@ -299,6 +327,7 @@ pub async fn start_with(
             body_limit: config.http.body_limit,
             auth_failures_per_minute: config.http.auth_failures_per_minute,
             readiness,
+            extra_metrics,
         },
     );
     let acceptor = TcpListener::bind(config.listen.to_string())
@@ -429,27 +458,28 @@ async fn run_worker(
 /// # Errors
 /// When starting or stopping fails.
 pub async fn serve(config: &Config, redaction: Arc<LogRedaction>) -> Result<(), StartError> {
+    // Listen for the signals before serving, so that one arriving during start-up is not lost
+    // (it would otherwise kill the process without a graceful stop).
+    let stop = shutdown_signal()?;
     let running = start_with(config, Some(redaction)).await?;
-    shutdown_signal().await;
+    stop.await;
     tracing::info!("shutting down");
     running.stop().await
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on SIGINT or SIGTERM; the handlers are installed when this is called.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            s.recv().await;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    #[cfg(unix)]
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = interrupt.recv() => {}
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
-    }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }

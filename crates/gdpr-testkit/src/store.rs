@@ -22,6 +22,7 @@ use uuid::Uuid;
 #[derive(Debug, Default)]
 struct State {
     unavailable: bool,
+    panic_next: bool,
     tenants: Vec<Tenant>,
     subjects: Vec<Subject>,
     keys: BTreeSet<(TenantId, SubjectId)>,
@@ -78,13 +79,26 @@ fn paged<T: Clone>(items: impl Iterator<Item = T>, page: Page) -> Vec<T> {
 impl InMemoryStore {
     /// The state, or `Unavailable` while the store is switched off.
     fn state(&self) -> Result<MutexGuard<'_, State>, StoreError> {
-        let state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if std::mem::take(&mut state.panic_next) {
+            drop(state);
+            panic!("injected panic: a bug in a storage adapter");
+        }
         if state.unavailable {
             return Err(StoreError::Unavailable(
                 "in-memory store switched off".into(),
             ));
         }
         Ok(state)
+    }
+
+    /// Makes the next call panic, as a bug would (to test that a panic is contained and
+    /// reported).
+    pub fn panic_on_next_call(&self) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .panic_next = true;
     }
 
     /// Makes every call fail with [`StoreError::Unavailable`] (or work again).

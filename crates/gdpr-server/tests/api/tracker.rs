@@ -120,5 +120,10 @@ async fn server_errors_reach_rollbar_scrubbed_and_erasure_makes_it_forget() {
             .starts_with("HTTP 503 on GET /v1/records")
     );
     assert_eq!(failed.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let metrics = app.send(Method::GET, "/metrics", None, None).await.text;
+    assert!(
+        metrics.contains("gdpr_error_reports_total{outcome=\"sent\"} 1"),
+        "{metrics}"
+    );
     app.stop().await;
 }
