@@ -1,13 +1,18 @@
 //! The canary test: a whole scenario through the real binary with unique canary e-mails, names,
-//! IPs and phone numbers; every log line (stdout and the daily files) and every HTTP error body
-//! is scanned, and no canary may be found.
+//! IPs and phone numbers; every log line (stdout and the daily files), every payload sent to the
+//! stand-in for Rollbar and every HTTP error body is scanned, and no canary may be found. (A
+//! panic cannot be provoked through the binary; gdpr-http's own tests inject one and show its
+//! report carries no message from it.)
 
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
+use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const EMAIL: &str = "canary.scenario@canary-mail.example";
 const NAME: &str = "Canaryname Zzyzx";
@@ -41,12 +46,35 @@ async fn no_canary_reaches_a_log_line_or_an_error_body() {
         .unwrap()
         .port();
     let admin = "canary-test-admin-token-0123";
+    // A local server stands in for Rollbar and keeps every payload it is sent.
+    let rollbar = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/1/item/"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&rollbar)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/1/people/delete_jobs/"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"result": {"id": 1}})))
+        .mount(&rollbar)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/1/people/delete_jobs/1"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"result": {"status": "success"}})),
+        )
+        .mount(&rollbar)
+        .await;
     let mut child = Command::new(env!("CARGO_BIN_EXE_gdpr"))
         .current_dir(dir.path())
         .env_remove("GDPR_TEST_POSTGRES_URL")
         .env("RUST_LOG", "debug")
         .env("GDPR_SECURITY__ADMIN_TOKEN", admin)
         .env("GDPR_LOGGING__DIRECTORY", &logs)
+        .env("GDPR_ROLLBAR__ENABLED", "true")
+        .env("GDPR_ROLLBAR__ENDPOINT", rollbar.uri())
+        .env("GDPR_ROLLBAR__ACCESS_TOKEN", "canary-project-token")
+        .env("GDPR_ROLLBAR__ACCOUNT_TOKEN", "canary-account-token")
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -77,6 +105,7 @@ async fn no_canary_reaches_a_log_line_or_an_error_body() {
             .request(method, format!("{base}{path}"))
             .bearer_auth(token)
             .header("x-forwarded-for", IP)
+            .header("x-customer-email", EMAIL)
             .json(&body)
             .send()
             .await
@@ -176,8 +205,28 @@ async fn no_canary_reaches_a_log_line_or_an_error_body() {
     .await;
     call(M::POST, "/records", &key, json!({"form": form, "subject": subject, "values": {"email": NAME, "contractor_phone": PHONE}})).await;
     call(M::GET, "/subjects", &format!("gdpr_{EMAIL}"), json!({})).await;
-    let (status, _) = call(M::DELETE, &format!("/subjects/{subject}"), &key, json!({})).await;
+    let (status, receipt) = call(M::DELETE, &format!("/subjects/{subject}"), &key, json!({})).await;
     assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        receipt["places"][5]["outcome"], "done",
+        "the error tracker forgot the person: {receipt}"
+    );
+    // A server error, with a canary in a header: reported to Rollbar, scrubbed.
+    let db = Database::connect(format!(
+        "sqlite://{}",
+        dir.path().join("data/gdpr.db").display()
+    ))
+    .await
+    .unwrap();
+    db.execute_unprepared("DROP TABLE records").await.unwrap();
+    let (status, _) = call(
+        M::GET,
+        &format!("/records?subject={subject}"),
+        &key,
+        json!({}),
+    )
+    .await;
+    assert!(status.is_server_error(), "{status}");
     assert!(
         bodies.len() >= 7,
         "the bad requests were refused: {}",
@@ -209,6 +258,25 @@ async fn no_canary_reaches_a_log_line_or_an_error_body() {
             scan(body),
             Vec::<&str>::new(),
             "canary in an error body: {body}"
+        );
+    }
+
+    let payloads: Vec<String> = rollbar
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    assert!(
+        payloads.iter().any(|p| p.contains("HTTP 503")),
+        "the 5xx was reported: {payloads:?}"
+    );
+    for payload in &payloads {
+        assert_eq!(
+            scan(payload),
+            Vec::<&str>::new(),
+            "canary in a Rollbar payload: {payload}"
         );
     }
 
