@@ -1,0 +1,182 @@
+//! The encryption port on rPGP (the `pgp` crate): a stream is encrypted to one or more
+//! recipients' OpenPGP public keys (SEIPD v1 with AES-256, the format `gpg` 2.2 reads), without
+//! ever holding the whole plaintext or ciphertext in memory. With no recipient, nothing is
+//! produced: anything meant to leave is refused rather than written in clear.
+//!
+//! This crate knows the OpenPGP format through rPGP and nothing of what it encrypts.
+
+use std::io::{self, Read, Write};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use gdpr_ports::{ByteStream, EncryptError, Encryptor, Recipients};
+use pgp::composed::{Deserializable, MessageBuilder, SignedPublicKey, SignedPublicSubKey};
+use pgp::crypto::sym::SymmetricKeyAlgorithm;
+use tokio::sync::mpsc;
+
+/// Chunks in flight between the async side and the encrypting thread, each way.
+const CHANNEL: usize = 16;
+
+/// An OpenPGP encryptor with the deployment's (or tenant's) configured recipients.
+#[derive(Clone)]
+pub struct OpenPgpEncryptor {
+    configured: Vec<SignedPublicKey>,
+}
+
+impl std::fmt::Debug for OpenPgpEncryptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenPgpEncryptor")
+            .field("recipients", &self.configured.len())
+            .finish()
+    }
+}
+
+fn bad(index: usize, reason: impl Into<String>) -> EncryptError {
+    EncryptError::BadRecipient {
+        index,
+        reason: reason.into(),
+    }
+}
+
+/// Parses armored public keys, each of which must have an encryption subkey.
+fn parse_keys(armored: &[String]) -> Result<Vec<SignedPublicKey>, EncryptError> {
+    armored
+        .iter()
+        .enumerate()
+        .map(|(index, text)| {
+            let (key, _) = SignedPublicKey::from_string(text)
+                .map_err(|_| bad(index, "not an ASCII-armored OpenPGP public key"))?;
+            if encryption_subkeys(&key).is_empty() {
+                return Err(bad(index, "the key has no encryption subkey"));
+            }
+            Ok(key)
+        })
+        .collect()
+}
+
+/// The subkeys whose binding signature allows encryption.
+fn encryption_subkeys(key: &SignedPublicKey) -> Vec<&SignedPublicSubKey> {
+    key.public_subkeys
+        .iter()
+        .filter(|sub| {
+            sub.signatures.iter().any(|sig| {
+                let flags = sig.key_flags();
+                flags.encrypt_comms() || flags.encrypt_storage()
+            })
+        })
+        .collect()
+}
+
+impl OpenPgpEncryptor {
+    /// An encryptor for these armored public keys (none: every `Configured` request is refused).
+    ///
+    /// # Errors
+    /// [`EncryptError::BadRecipient`] naming the first unusable key.
+    pub fn new(armored: &[String]) -> Result<Self, EncryptError> {
+        Ok(Self {
+            configured: parse_keys(armored)?,
+        })
+    }
+}
+
+/// Reads what the async side forwards, on the encrypting thread.
+struct ChannelReader {
+    rx: mpsc::Receiver<io::Result<Bytes>>,
+    current: Bytes,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.current.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(chunk) => self.current = chunk?,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current.split_to(n));
+        Ok(n)
+    }
+}
+
+/// Hands ciphertext to the async side, from the encrypting thread.
+struct ChannelWriter {
+    tx: mpsc::Sender<io::Result<Bytes>>,
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.tx
+            .blocking_send(Ok(Bytes::copy_from_slice(buf)))
+            .map_err(|_| {
+                io::Error::new(io::ErrorKind::BrokenPipe, "the ciphertext reader went away")
+            })?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn encrypt_blocking(
+    keys: &[SignedPublicKey],
+    plaintext: ChannelReader,
+    out: ChannelWriter,
+) -> Result<(), String> {
+    let mut rng = rand::thread_rng();
+    let mut message = MessageBuilder::from_reader("", plaintext)
+        .seipd_v1(&mut rng, SymmetricKeyAlgorithm::AES256);
+    for key in keys {
+        for sub in encryption_subkeys(key) {
+            message
+                .encrypt_to_key(&mut rng, sub)
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    message.to_writer(&mut rng, out).map_err(|e| e.to_string())
+}
+
+#[async_trait]
+impl Encryptor for OpenPgpEncryptor {
+    async fn encrypt(
+        &self,
+        recipients: Recipients,
+        mut plaintext: ByteStream,
+    ) -> Result<ByteStream, EncryptError> {
+        let keys = match recipients {
+            Recipients::Configured => self.configured.clone(),
+            Recipients::Armored(armored) => parse_keys(&armored)?,
+        };
+        if keys.is_empty() {
+            return Err(EncryptError::NoRecipient);
+        }
+        let (plain_tx, plain_rx) = mpsc::channel::<io::Result<Bytes>>(CHANNEL);
+        let (cipher_tx, cipher_rx) = mpsc::channel::<io::Result<Bytes>>(CHANNEL);
+        tokio::spawn(async move {
+            while let Some(chunk) = plaintext.next().await {
+                if plain_tx.send(chunk).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let errors = cipher_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let reader = ChannelReader {
+                rx: plain_rx,
+                current: Bytes::new(),
+            };
+            if let Err(reason) = encrypt_blocking(&keys, reader, ChannelWriter { tx: cipher_tx }) {
+                // The consumer sees the failure as the stream's last item, never a short file.
+                let _ = errors.blocking_send(Err(io::Error::other(format!(
+                    "OpenPGP encryption failed: {reason}"
+                ))));
+            }
+        });
+        Ok(Box::pin(futures_util::stream::unfold(
+            cipher_rx,
+            |mut rx| async move { rx.recv().await.map(|item| (item, rx)) },
+        )))
+    }
+}
