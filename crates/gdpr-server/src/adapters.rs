@@ -1,28 +1,13 @@
 //! The adapters for features not configured in this deployment. Each one does what the
-//! feature being off means — nothing leaves unencrypted, nothing is reported, no backup exists —
-//! and says so; none pretends to succeed at something it did not do.
+//! feature being off means — nothing is reported, no backup exists — and says so; none pretends
+//! to succeed at something it did not do.
 
 use async_trait::async_trait;
 use gdpr_pii::SubjectId;
 use gdpr_ports::{
-    BackupError, BackupStore, ByteStream, EncryptError, Encryptor, ErrorReport, ErrorReporter,
-    ForgetOutcome, ObjectMeta, Recipients, ReportError,
+    BackupError, BackupStore, ByteStream, ErrorReport, ErrorReporter, ForgetOutcome, ObjectMeta,
+    ReportError,
 };
-
-/// No OpenPGP recipient is configured: every export is refused (fail closed).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoRecipients;
-
-#[async_trait]
-impl Encryptor for NoRecipients {
-    async fn encrypt(
-        &self,
-        _recipients: Recipients,
-        _plaintext: ByteStream,
-    ) -> Result<ByteStream, EncryptError> {
-        Err(EncryptError::NoRecipient)
-    }
-}
 
 /// No error tracker is configured: nothing is ever sent, so there is nothing to forget.
 #[derive(Debug, Clone, Copy, Default)]

@@ -142,6 +142,14 @@ pub struct LoggingConfig {
     pub directory: Option<PathBuf>,
 }
 
+/// `[export]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportSettings {
+    /// Armored public keys exports are encrypted to by default.
+    pub recipients: Vec<String>,
+}
+
 /// `[rollbar]`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -182,6 +190,8 @@ pub struct Config {
     pub retention: RetentionPolicy,
     /// IP pseudonymisation.
     pub pseudonymisation: PseudonymisationPolicy,
+    /// Export encryption.
+    pub export: ExportSettings,
     /// The error tracker.
     pub rollbar: RollbarSettings,
 }

@@ -17,7 +17,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::adapters::{NoBackupStorage, NoErrorTracker, NoRecipients, Reporter, SystemClock};
+use crate::adapters::{NoBackupStorage, NoErrorTracker, Reporter, SystemClock};
 use crate::config::{Config, Profile};
 
 /// A failure to start, with what to do about it.
@@ -30,7 +30,7 @@ pub struct Deployment;
 impl Ports for Deployment {
     type Store = SeaOrmStore;
     type Backups = NoBackupStorage;
-    type Encryptor = NoRecipients;
+    type Encryptor = gdpr_crypto_openpgp::OpenPgpEncryptor;
     type Reporter = Reporter;
     type Clock = SystemClock;
 }
@@ -231,29 +231,33 @@ pub fn reporter(config: &Config) -> Result<Reporter, StartError> {
 /// # Errors
 /// When the error tracker cannot be set up.
 pub fn application(config: &Config, store: SeaOrmStore) -> Result<App<Deployment>, StartError> {
-    Ok(application_with(config, store, reporter(config)?))
+    application_with(config, store, reporter(config)?)
 }
 
 /// The application over a deployment's adapters, with this error tracker.
-#[must_use]
+///
+/// # Errors
+/// When a configured export recipient key is unusable.
 pub fn application_with(
     config: &Config,
     store: SeaOrmStore,
     reporter: Reporter,
-) -> App<Deployment> {
+) -> Result<App<Deployment>, StartError> {
+    let encryptor = gdpr_crypto_openpgp::OpenPgpEncryptor::new(&config.export.recipients)
+        .map_err(|e| format!("export.recipients: {e}"))?;
     let mut app_config = AppConfig::default();
     app_config.retention.defaults = config.retention;
     app_config.pseudonymisation = config.pseudonymisation;
-    App::new(
+    Ok(App::new(
         Adapters {
             store,
             backups: NoBackupStorage,
-            encryptor: NoRecipients,
+            encryptor,
             reporter,
             clock: SystemClock,
         },
         app_config,
-    )
+    ))
 }
 
 /// A running service.
@@ -319,7 +323,7 @@ pub async fn start_with(
         }
         Reporter::Off(_) => None,
     };
-    let app = Arc::new(application_with(config, store, reporter));
+    let app = Arc::new(application_with(config, store, reporter)?);
     let routes = gdpr_http::routes(
         app.clone(),
         HttpOptions {
