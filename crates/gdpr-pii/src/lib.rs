@@ -19,6 +19,7 @@ mod ip;
 mod name;
 mod redact;
 mod schema;
+mod structured;
 
 pub use category::PiiCategory;
 pub use email::{Email, EmailError};
@@ -32,3 +33,4 @@ pub use schema::{
     FieldError, FieldKind, FieldSpec, FieldValue, FormSchema, MAX_TEXT_CHARS, RecordValues,
     SchemaError, ValidationErrors, is_field_name,
 };
+pub use structured::{SENSITIVE_KEYS, StructuredRedactor};

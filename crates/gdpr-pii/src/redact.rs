@@ -239,7 +239,8 @@ fn pattern_of(kind: &PatternKind) -> Result<String, &'static str> {
             )?
         ),
         PatternKind::SecretAssignment { keys } => format!(
-            r#"(?i:\b(?:{}))\s*[=:]\s*"?(?:(?i:bearer|basic|token)\s+)?[^\s",;&]+"#,
+            // Any identifier ending in a secret word: `token=`, `access_token=`, `x-api-key:`.
+            r#"(?i:\b[A-Za-z0-9_-]*(?:{}))\s*[=:]\s*"?(?:(?i:bearer|basic|token)\s+)?[^\s",;&]+"#,
             words(
                 keys,
                 2,

@@ -1,9 +1,10 @@
 //! The error-reporting port on Rollbar's HTTP API.
 //!
-//! Reports are scrubbed before they are queued — sensitive keys (passwords, tokens, cookies,
-//! authorization...) and every personal field name of the inventory are replaced at any depth,
-//! strings pass through `gdpr-pii`'s redactor, the person is a pseudonymous subject id, the
-//! client address is pseudonymised and the query string dropped — then sent by a background
+//! Reports are scrubbed before they are queued — only a few harmless request headers are kept,
+//! sensitive keys and every personal field name of the inventory are replaced at any depth
+//! (gdpr-pii's `StructuredRedactor`, shared with the log writer), strings pass through the text
+//! rules, the person is a pseudonymous subject id, the client address is pseudonymised and the
+//! query string dropped — then sent by a background
 //! task from a bounded queue, so that reporting never blocks a request. A retry reuses the
 //! item's `uuid`, so Rollbar never counts it twice; 429 waits for the rate-limit reset, 5xx and
 //! network errors back off, 413 shrinks the payload; a full queue drops and counts.
@@ -14,18 +15,17 @@
 mod payload;
 mod sender;
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use gdpr_pii::{PseudonymisationPolicy, SubjectId};
+use gdpr_pii::{PseudonymisationPolicy, StructuredRedactor, SubjectId};
 use gdpr_ports::{ErrorReport, ErrorReporter, ForgetOutcome, ReportError};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::mpsc;
 
-pub use payload::{SENSITIVE_KEYS, scrub};
+pub use payload::ALLOWED_HEADERS;
 
 /// How the adapter talks to Rollbar.
 pub struct RollbarConfig {
@@ -58,8 +58,9 @@ pub struct RollbarConfig {
     pub polls: u32,
     /// IP truncation for `user_ip`.
     pub pseudonymisation: PseudonymisationPolicy,
-    /// Personal field names of the inventory, scrubbed wherever they appear.
-    pub personal_fields: BTreeSet<String>,
+    /// The structured redactor (shared with the log writer, so both learn the inventory's
+    /// personal fields): sensitive and personal keys scrubbed at any depth, strings redacted.
+    pub redaction: Arc<StructuredRedactor>,
 }
 
 impl RollbarConfig {
@@ -78,10 +79,18 @@ impl RollbarConfig {
             attempts: 4,
             backoff: Duration::from_millis(500),
             max_rate_limit_wait: Duration::from_secs(60),
-            poll_every: Duration::from_secs(2),
-            polls: 15,
+            // Forgetting runs inside an erasure request: a few seconds at most, then the job
+            // is left to the erasure-retry job.
+            poll_every: Duration::from_secs(1),
+            polls: 3,
             pseudonymisation: PseudonymisationPolicy::default(),
-            personal_fields: BTreeSet::new(),
+            redaction: Arc::new(StructuredRedactor::new(
+                gdpr_pii::Redactor::new(gdpr_pii::Redactor::default_rules(
+                    PseudonymisationPolicy::default(),
+                    &[],
+                ))
+                .unwrap_or_else(|e| panic!("the default rules compile: {e}")),
+            )),
         }
     }
 }
@@ -142,8 +151,14 @@ impl RollbarReporter {
 impl ErrorReporter for RollbarReporter {
     fn report(&self, report: ErrorReport) {
         let item = payload::item(&self.shared.config, &report);
-        if self.queue.try_send(item).is_err() {
-            self.shared.metrics.dropped.fetch_add(1, Ordering::Relaxed);
+        match self.queue.try_send(item) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.shared.metrics.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.shared.metrics.failed.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 

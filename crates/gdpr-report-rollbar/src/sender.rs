@@ -13,6 +13,9 @@ use tokio::sync::mpsc;
 use crate::payload::fit;
 use crate::{RollbarConfig, RollbarMetrics};
 
+/// The longest pause between two attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
 pub(crate) struct Shared {
     pub(crate) config: RollbarConfig,
     pub(crate) client: reqwest::Client,
@@ -61,7 +64,9 @@ async fn deliver(shared: &Shared, item: Value) {
     let mut item = fit(item, max);
     let mut shrunk = false;
     let mut backoff = config.backoff;
-    for _ in 0..config.attempts.max(1) {
+    let attempts = config.attempts.max(1);
+    for attempt in 1..=attempts {
+        let last = attempt == attempts;
         let response = shared
             .client
             .post(format!("{}/api/1/item/", config.endpoint))
@@ -85,11 +90,15 @@ async fn deliver(shared: &Shared, item: Value) {
                 continue;
             }
             Ok(r) if r.status() == StatusCode::TOO_MANY_REQUESTS => {
-                tokio::time::sleep(rate_limit_wait(&r, config.max_rate_limit_wait)).await;
+                if !last {
+                    tokio::time::sleep(rate_limit_wait(&r, config.max_rate_limit_wait)).await;
+                }
             }
             Ok(r) if r.status().is_server_error() => {
-                tokio::time::sleep(backoff).await;
-                backoff *= 2;
+                if !last {
+                    tokio::time::sleep(backoff).await;
+                    backoff = backoff.saturating_mul(2).min(MAX_BACKOFF);
+                }
             }
             Ok(r) => {
                 tracing::warn!(
@@ -100,8 +109,10 @@ async fn deliver(shared: &Shared, item: Value) {
             }
             Err(e) => {
                 tracing::debug!(error = describe(&e), "the error tracker is unreachable");
-                tokio::time::sleep(backoff).await;
-                backoff *= 2;
+                if !last {
+                    tokio::time::sleep(backoff).await;
+                    backoff = backoff.saturating_mul(2).min(MAX_BACKOFF);
+                }
             }
         }
     }

@@ -196,7 +196,10 @@ impl Readiness for StoreReadiness {
 ///
 /// # Errors
 /// When Rollbar is enabled without an access token, or its client cannot be built.
-pub fn reporter(config: &Config) -> Result<Reporter, StartError> {
+pub fn reporter(
+    config: &Config,
+    redaction: Option<Arc<gdpr_pii::StructuredRedactor>>,
+) -> Result<Reporter, StartError> {
     let settings = &config.rollbar;
     if !settings.enabled {
         return Ok(Reporter::Off(NoErrorTracker));
@@ -216,6 +219,9 @@ pub fn reporter(config: &Config) -> Result<Reporter, StartError> {
         .map(|t| SecretString::from(t.expose_secret().to_owned()));
     rollbar.queue = settings.queue;
     rollbar.pseudonymisation = config.pseudonymisation;
+    if let Some(redaction) = redaction {
+        rollbar.redaction = redaction;
+    }
     if settings.account_token.is_none() {
         tracing::warn!(
             "rollbar.account_token is not set: erasures will stay pending at the error tracker"
@@ -231,7 +237,7 @@ pub fn reporter(config: &Config) -> Result<Reporter, StartError> {
 /// # Errors
 /// When the error tracker cannot be set up.
 pub fn application(config: &Config, store: SeaOrmStore) -> Result<App<Deployment>, StartError> {
-    application_with(config, store, reporter(config)?)
+    application_with(config, store, reporter(config, None)?)
 }
 
 /// The application over a deployment's adapters, with this error tracker.
@@ -305,7 +311,7 @@ pub async fn start_with(
 ) -> Result<Running, StartError> {
     let store = open_store(config, config.database.migrate_on_start).await?;
     let readiness = Arc::new(StoreReadiness(store.clone()));
-    let reporter = reporter(config)?;
+    let reporter = reporter(config, redaction.as_ref().map(|r| r.shared()))?;
     let extra_metrics: Option<Arc<dyn Fn() -> String + Send + Sync>> = match &reporter {
         Reporter::Rollbar(rollbar) => {
             let rollbar = rollbar.clone();

@@ -49,8 +49,12 @@ pub fn prune_log_files(
             continue;
         };
         if log_file_expired(day, retention, today) {
-            std::fs::remove_file(&path)?;
-            deleted.push(path);
+            match std::fs::remove_file(&path) {
+                Ok(()) => deleted.push(path),
+                // Another process sharing the folder got there first.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
         }
     }
     deleted.sort();

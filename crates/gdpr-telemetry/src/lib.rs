@@ -13,5 +13,5 @@ mod files;
 mod redaction;
 
 pub use files::{log_file_date, prune_log_files, rolling_files};
-pub use gdpr_pii::Redactor;
+pub use gdpr_pii::{Redactor, StructuredRedactor};
 pub use redaction::{LogRedaction, RedactingMakeWriter, RedactingWriter};

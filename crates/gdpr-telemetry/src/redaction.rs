@@ -1,44 +1,20 @@
 //! Line-by-line redaction of formatted log output.
 
-use std::collections::BTreeSet;
 use std::io::{self, Write};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 
-use gdpr_pii::{PROFILE_FIELDS, PiiCategory, PseudonymisationPolicy, Redactor};
+use gdpr_pii::{PseudonymisationPolicy, Redactor, StructuredRedactor};
+use regex::Regex;
 use serde_json::Value;
 use tracing_subscriber::fmt::MakeWriter;
 
-/// Keys whose values are secrets, whatever the inventory says.
-const SECRET_KEYS: [&str; 8] = [
-    "password",
-    "passwd",
-    "secret",
-    "token",
-    "authorization",
-    "cookie",
-    "api_key",
-    "master_key",
-];
-
-/// What to redact from log lines: text rules, and the names of personal fields.
+/// What to redact from log lines: the shared structured redactor (text rules and the names of
+/// sensitive and personal keys), applied to JSON lines key by key and to other lines as text,
+/// `key=value` pairs included.
 #[derive(Debug)]
 pub struct LogRedaction {
-    redactor: Redactor,
-    fields: RwLock<BTreeSet<String>>,
-}
-
-fn base_fields() -> BTreeSet<String> {
-    PROFILE_FIELDS
-        .iter()
-        .map(|(name, _)| (*name).to_owned())
-        .chain(
-            PiiCategory::ALL
-                .iter()
-                .filter(|c| c.is_personal())
-                .map(|c| c.as_str().to_owned()),
-        )
-        .chain(SECRET_KEYS.iter().map(|k| (*k).to_owned()))
-        .collect()
+    inner: Arc<StructuredRedactor>,
+    pairs: Regex,
 }
 
 impl LogRedaction {
@@ -46,55 +22,53 @@ impl LogRedaction {
     /// `api_key_prefixes`) and the profile's personal fields.
     #[must_use]
     pub fn new(policy: PseudonymisationPolicy, api_key_prefixes: &[&str]) -> Self {
-        let redactor = Redactor::new(Redactor::default_rules(policy, api_key_prefixes))
+        let text = Redactor::new(Redactor::default_rules(policy, api_key_prefixes))
             .unwrap_or_else(|e| panic!("the default rules compile: {e}"));
-        Self {
-            redactor,
-            fields: RwLock::new(base_fields()),
-        }
+        Self::with(Arc::new(StructuredRedactor::new(text)))
     }
 
-    /// Sets the names of the personal fields of every form in the inventory (the profile's and
-    /// the secrets' names are always kept).
+    /// Log redaction over a structured redactor shared with other consumers (the error
+    /// tracker), so that both learn the same personal fields.
+    #[must_use]
+    pub fn with(inner: Arc<StructuredRedactor>) -> Self {
+        let pairs = Regex::new(r#"([A-Za-z_][A-Za-z0-9_.-]*)=("(?:[^"\\]|\\.)*"|[^\s,]+)"#)
+            .unwrap_or_else(|e| panic!("the key=value pattern compiles: {e}"));
+        Self { inner, pairs }
+    }
+
+    /// The structured redactor underneath.
+    #[must_use]
+    pub fn shared(&self) -> Arc<StructuredRedactor> {
+        self.inner.clone()
+    }
+
+    /// Sets the names of the personal fields of every form in the inventory.
     pub fn set_personal_fields(&self, names: impl IntoIterator<Item = String>) {
-        let mut fields = base_fields();
-        fields.extend(names.into_iter().map(|n| n.to_ascii_lowercase()));
-        *self.fields.write().unwrap_or_else(PoisonError::into_inner) = fields;
+        self.inner.set_personal_fields(names);
     }
 
-    /// One line, redacted. A JSON object has the values of personal and secret fields replaced
-    /// at any depth and every other string passed through the text rules; anything else is
-    /// passed through the text rules whole.
+    /// One line, redacted. A JSON object has the values of personal and secret keys replaced
+    /// at any depth and every other string passed through the text rules; any other line goes
+    /// through the text rules, and its `key=value` pairs lose the values of such keys.
     #[must_use]
     pub fn redact_line(&self, line: &str) -> String {
         match serde_json::from_str::<Value>(line) {
             Ok(mut value @ Value::Object(_)) => {
-                let fields = self.fields.read().unwrap_or_else(PoisonError::into_inner);
-                self.redact_value(&mut value, &fields);
+                self.inner.value(&mut value, "[redacted]");
                 value.to_string()
             }
-            _ => self.redactor.redact(line).into_owned(),
-        }
-    }
-
-    fn redact_value(&self, value: &mut Value, fields: &BTreeSet<String>) {
-        match value {
-            Value::Object(map) => {
-                for (key, v) in map.iter_mut() {
-                    if fields.contains(&key.to_ascii_lowercase()) && !v.is_null() {
-                        *v = Value::String("[redacted]".into());
-                    } else {
-                        self.redact_value(v, fields);
-                    }
-                }
+            _ => {
+                let text = self.inner.text(line);
+                self.pairs
+                    .replace_all(&text, |caps: &regex::Captures<'_>| {
+                        if self.inner.is_sensitive(&caps[1]) {
+                            format!("{}=[redacted]", &caps[1])
+                        } else {
+                            caps[0].to_owned()
+                        }
+                    })
+                    .into_owned()
             }
-            Value::Array(items) => items.iter_mut().for_each(|v| self.redact_value(v, fields)),
-            Value::String(s) => {
-                if let std::borrow::Cow::Owned(redacted) = self.redactor.redact(s) {
-                    *s = redacted;
-                }
-            }
-            _ => {}
         }
     }
 }
@@ -186,6 +160,17 @@ mod tests {
         assert_eq!(
             r.redact_line(line),
             r#"{"email":"[redacted]","empty":null,"full_name":"[redacted]","level":"INFO","list":["[email]"],"message":"login [email] from 203.0.113.0/24","nested":{"contractor_phone":"[redacted]","ok":3},"source":"203.0.113.0/24","subject":"4f1c","token":"[redacted]"}"#
+        );
+    }
+
+    #[test]
+    fn pretty_lines_lose_the_values_of_personal_keys() {
+        let r = redaction();
+        assert_eq!(
+            r.redact_line(
+                r#"INFO created full_name="Ada Lovelace" subject=42 access_token=abc phone=0612"#
+            ),
+            "INFO created full_name=[redacted] subject=42 access_token=[redacted] phone=[redacted]"
         );
     }
 

@@ -110,8 +110,11 @@ async fn server_errors_reach_rollbar_scrubbed_and_erasure_makes_it_forget() {
     );
     let data = &items[0]["data"];
     assert_eq!(data["request"]["url"], "/v1/records", "no query string");
-    assert_eq!(data["request"]["headers"]["authorization"], "[scrubbed]");
-    assert_eq!(data["request"]["headers"]["x-note"], "[email]");
+    assert!(
+        data["request"]["headers"].get("authorization").is_none(),
+        "only allowed headers are sent"
+    );
+    assert!(data["request"]["headers"].get("x-note").is_none());
     assert_eq!(data["request"]["user_ip"], "127.0.0.0/24");
     assert!(
         data["body"]["message"]["body"]
