@@ -11,7 +11,8 @@ use std::collections::BTreeSet;
 use gdpr_audit::{Actor, AuditAction, AuditEvent};
 use gdpr_pii::{RequestId, SubjectId};
 use gdpr_ports::{
-    Clock, ErasureStore, ErrorReporter, LegalHoldStore, Page, Ports, RecordStore, SubjectStore,
+    Clock, ErasureStore, ErrorReporter, ForgetOutcome, LegalHoldStore, Page, Ports, RecordStore,
+    SubjectStore,
 };
 use gdpr_rights::{
     BatchSelector, ErasurePlan, ErasureReceipt, ErasureStatus, Outcome, Place, RecordFacts,
@@ -134,12 +135,20 @@ impl<P: Ports> App<P> {
     async fn forget_in_error_tracker(&self, receipt: &mut ErasureReceipt) {
         let now = self.clock.now();
         match self.reporter.forget_person(receipt.subject).await {
-            Ok(_) => receipt.record(
+            Ok(ForgetOutcome::Forgotten | ForgetOutcome::NotConfigured) => {
+                receipt.record(
+                    Place::ErrorTracker,
+                    Outcome::Done {
+                        at: now,
+                        count: None,
+                    },
+                );
+            }
+            // Started but not confirmed: stays pending, and the retry job asks again.
+            Ok(ForgetOutcome::Accepted { job }) => receipt.record_failure(
                 Place::ErrorTracker,
-                Outcome::Done {
-                    at: now,
-                    count: None,
-                },
+                &format!("deletion job {job} accepted by the error tracker, not yet confirmed"),
+                now,
             ),
             Err(e) => receipt.record_failure(Place::ErrorTracker, &e.to_string(), now),
         }

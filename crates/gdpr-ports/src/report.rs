@@ -18,7 +18,8 @@ pub enum ReportLevel {
 
 /// The HTTP request an error happened in, as an error tracker may see it: the adapter keeps
 /// the path without its query string, scrubs sensitive headers and pseudonymises the address.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `Debug` shows header names only.
+#[derive(Clone, PartialEq, Eq)]
 pub struct RequestContext {
     /// `GET`, `POST`...
     pub method: String,
@@ -28,6 +29,18 @@ pub struct RequestContext {
     pub headers: Vec<(String, String)>,
     /// The client's address, pseudonymised by the adapter.
     pub client_ip: Option<gdpr_pii::IpAddress>,
+}
+
+impl std::fmt::Debug for RequestContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("RequestContext")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("headers", &names)
+            .field("client_ip", &self.client_ip)
+            .finish()
+    }
 }
 
 /// An error report, built without personal data: messages are redacted before they get here,

@@ -45,7 +45,21 @@ enum Command {
 fn init_logging(
     config: &Config,
 ) -> Result<std::sync::Arc<gdpr_telemetry::LogRedaction>, StartError> {
-    Ok(gdpr_server::logging::init(config)?)
+    let redaction = gdpr_server::logging::init(config)?;
+    // A panic's message can hold anything a value was formatted into: log where it happened,
+    // through the redacting writer, and never the message itself (the default hook would print
+    // it raw on stderr).
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        tracing::error!(
+            location,
+            "a thread panicked (its message is withheld: it may hold personal data)"
+        );
+    }));
+    Ok(redaction)
 }
 
 async fn run(cli: Cli) -> Result<(), StartError> {

@@ -43,11 +43,10 @@ async fn setup(reporter: MockErrorReporter) -> (gdpr_app::App<WithMockReporter>,
 #[tokio::test]
 async fn erasure_asks_the_error_tracker_to_forget_the_person_exactly_once() {
     let mut reporter = MockErrorReporter::new();
-    reporter.expect_forget_person().times(1).returning(|_| {
-        Ok(ForgetOutcome::Accepted {
-            job: "job-1".into(),
-        })
-    });
+    reporter
+        .expect_forget_person()
+        .times(1)
+        .returning(|_| Ok(ForgetOutcome::Forgotten));
     reporter.expect_report().never();
     let (app, ctx) = setup(reporter).await;
     let s = app
@@ -58,6 +57,38 @@ async fn erasure_asks_the_error_tracker_to_forget_the_person_exactly_once() {
     assert_eq!(receipt.status(), ErasureStatus::Complete);
     // A retry pass finds nothing to do, so the tracker is not asked again.
     assert_eq!(app.retry_pending_erasures().await.unwrap().attempts, 0);
+}
+
+#[tokio::test]
+async fn a_deletion_the_tracker_only_accepted_stays_pending_and_is_asked_again() {
+    let mut reporter = MockErrorReporter::new();
+    let mut calls = mockall::Sequence::new();
+    reporter
+        .expect_forget_person()
+        .times(1)
+        .in_sequence(&mut calls)
+        .returning(|_| {
+            Ok(ForgetOutcome::Accepted {
+                job: "job-1".into(),
+            })
+        });
+    reporter
+        .expect_forget_person()
+        .times(1)
+        .in_sequence(&mut calls)
+        .returning(|_| Ok(ForgetOutcome::Forgotten));
+    reporter.expect_report().never();
+    let (app, ctx) = setup(reporter).await;
+    let s = app
+        .register_subject(ctx, gdpr_app::NewSubject::default())
+        .await
+        .unwrap();
+    let receipt = app.erase_subject(ctx, s.id, None).await.unwrap();
+    // "Accepted" is not proof of deletion: the receipt must not claim completion.
+    assert_ne!(receipt.status(), ErasureStatus::Complete);
+    assert_eq!(app.retry_pending_erasures().await.unwrap().attempts, 1);
+    let receipt = app.erasure_receipt(ctx, receipt.id).await.unwrap();
+    assert_eq!(receipt.status(), ErasureStatus::Complete);
 }
 
 #[tokio::test]
