@@ -274,6 +274,7 @@ pub struct Running {
     stop_worker: watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
     worker: Option<JoinHandle<()>>,
+    chores: JoinHandle<()>,
 }
 
 impl Running {
@@ -288,6 +289,7 @@ impl Running {
         if let Some(worker) = self.worker {
             worker.await?;
         }
+        self.chores.await?;
         Ok(())
     }
 }
@@ -366,11 +368,13 @@ pub async fn start_with(
         log_retention: config.retention.logs,
     };
     housekeeping.run(&app).await;
+    // Chores are per process and run whether or not this process takes shared jobs: a
+    // web-only replica still has log files to prune and forms' fields to learn.
+    let chores = tokio::spawn(run_chores(app.clone(), housekeeping, stop_rx.clone()));
     let worker = config.jobs.enabled.then(|| {
         tokio::spawn(run_worker(
             app,
             Duration::from_secs(config.jobs.poll_interval_seconds.max(1)),
-            housekeeping,
             stop_rx,
         ))
     });
@@ -381,6 +385,7 @@ pub async fn start_with(
         stop_worker,
         server,
         worker,
+        chores,
     })
 }
 
@@ -420,19 +425,23 @@ impl Housekeeping {
     }
 }
 
-async fn run_worker(
+/// Hourly per-process chores, until told to stop.
+async fn run_chores(
     app: Arc<App<Deployment>>,
-    every: Duration,
     housekeeping: Housekeeping,
     mut stop: watch::Receiver<bool>,
 ) {
-    let name = format!("gdpr-{}", std::process::id());
-    let mut last_chores = std::time::Instant::now();
     loop {
-        if last_chores.elapsed() >= Duration::from_secs(3600) {
-            housekeeping.run(&app).await;
-            last_chores = std::time::Instant::now();
+        tokio::select! {
+            _ = stop.changed() => return,
+            () = tokio::time::sleep(Duration::from_secs(3600)) => housekeeping.run(&app).await,
         }
+    }
+}
+
+async fn run_worker(app: Arc<App<Deployment>>, every: Duration, mut stop: watch::Receiver<bool>) {
+    let name = format!("gdpr-{}", std::process::id());
+    loop {
         if let Err(e) = app.schedule_due_jobs().await {
             tracing::warn!(error = %e, "could not schedule jobs");
         }

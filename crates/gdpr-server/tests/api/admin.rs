@@ -121,3 +121,27 @@ async fn admin_routes_need_the_admin_token_and_tenant_keys_are_not_it() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_process_that_takes_no_jobs_still_deletes_its_log_files_past_retention() {
+    let logs = tempfile::tempdir().unwrap();
+    let today = time::OffsetDateTime::now_utc().date();
+    let old = logs.path().join("gdpr.log.2001-01-01");
+    let recent = logs.path().join(format!("gdpr.log.{today}"));
+    let unrelated = logs.path().join("notes.2001-01-01");
+    for file in [&old, &recent, &unrelated] {
+        std::fs::write(file, "line\n").unwrap();
+    }
+    let dir = logs.path().to_owned();
+    let _app = crate::helpers::spawn_app_with(|c| {
+        assert!(!c.jobs.enabled, "the helpers start web-only servers");
+        c.logging.directory = Some(dir);
+    })
+    .await;
+    assert!(!old.exists(), "a log file past retention is deleted");
+    assert!(recent.exists(), "today's log file stays");
+    assert!(
+        unrelated.exists(),
+        "files that are not our logs are left alone"
+    );
+}

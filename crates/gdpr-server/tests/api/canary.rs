@@ -28,6 +28,24 @@ fn scan(text: &str) -> Vec<&'static str> {
         .collect()
 }
 
+/// The secrets among `secrets` that appear in `text`.
+fn leaked<'a>(text: &str, secrets: &[&'a str]) -> Vec<&'a str> {
+    secrets
+        .iter()
+        .copied()
+        .filter(|c| text.contains(c))
+        .collect()
+}
+
+/// Drains a child's pipe on its own thread, so a chatty server never blocks on a full pipe.
+fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = pipe.read_to_string(&mut text);
+        text
+    })
+}
+
 fn read_dir_text(dir: &std::path::Path) -> String {
     let mut all = String::new();
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
@@ -80,6 +98,8 @@ async fn no_canary_reaches_a_log_line_or_an_error_body() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let stdout = drain(child.stdout.take().unwrap());
+    let stderr = drain(child.stderr.take().unwrap());
     let base = format!("http://127.0.0.1:{port}/v1");
     let client = reqwest::Client::new();
     let started = Instant::now();
@@ -238,13 +258,8 @@ async fn no_canary_reaches_a_log_line_or_an_error_body() {
         .status()
         .unwrap();
     child.wait().unwrap();
-    let mut stdout = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
+    let stdout = stdout.join().unwrap();
+    let stderr = stderr.join().unwrap();
     let files = read_dir_text(&logs);
     assert!(
         stdout.lines().count() > 20 && stdout.contains("\"target\":\"access\""),
@@ -253,6 +268,25 @@ async fn no_canary_reaches_a_log_line_or_an_error_body() {
     assert!(!files.is_empty(), "the daily log file was written");
     assert_eq!(scan(&stdout), Vec::<&str>::new(), "canary in stdout logs");
     assert_eq!(scan(&files), Vec::<&str>::new(), "canary in log files");
+    assert_eq!(scan(&stderr), Vec::<&str>::new(), "canary on stderr");
+    // Secrets are never printed either: not the admin token, the API key or Rollbar's tokens.
+    let secrets = [
+        admin,
+        key.as_str(),
+        "canary-project-token",
+        "canary-account-token",
+    ];
+    for (sink, text) in [
+        ("stdout", &stdout),
+        ("stderr", &stderr),
+        ("log files", &files),
+    ] {
+        assert_eq!(
+            leaked(text, &secrets),
+            Vec::<&str>::new(),
+            "secret in {sink}"
+        );
+    }
     for body in &bodies {
         assert_eq!(
             scan(body),
@@ -277,6 +311,11 @@ async fn no_canary_reaches_a_log_line_or_an_error_body() {
             scan(payload),
             Vec::<&str>::new(),
             "canary in a Rollbar payload: {payload}"
+        );
+        assert_eq!(
+            leaked(payload, &secrets),
+            Vec::<&str>::new(),
+            "secret in a Rollbar payload"
         );
     }
 
