@@ -13,12 +13,14 @@ mod clock;
 mod encrypt;
 pub mod fake;
 mod report;
+mod snapshot;
 mod store;
 
 pub use backup::MemoryObjectStore;
 pub use clock::ManualClock;
 pub use encrypt::RecordingEncryptor;
 pub use report::RecordingErrorReporter;
+pub use snapshot::assert_snapshot;
 pub use store::InMemoryStore;
 
 /// The in-memory [`gdpr_ports::Ports`].

@@ -122,6 +122,34 @@ async fn a_report_arrives_scrubbed_with_the_token_in_its_header() {
 }
 
 #[tokio::test]
+async fn a_scrubbed_payload_matches_the_reviewed_snapshot() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/1/item/"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"err": 0})))
+        .mount(&server)
+        .await;
+    let rollbar = RollbarReporter::start(config(&server)).unwrap();
+    rollbar.report(report(
+        "insert failed for canary@canary-mail.example from 198.51.100.213",
+    ));
+    let mut item = items(&server, 1).await.remove(0);
+    // What changes on every run is replaced; its shape was asserted above.
+    let data = &mut item["data"];
+    assert!(data["uuid"].is_string(), "a uuid is sent");
+    data["uuid"] = json!("<uuid>");
+    data["person"]["id"] = json!("<pseudonymous subject id>");
+    data["code_version"] = json!("<code version>");
+    gdpr_testkit::assert_snapshot(
+        std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/it/snapshots/item.json"
+        )),
+        &(serde_json::to_string_pretty(&item).unwrap() + "\n"),
+    );
+}
+
+#[tokio::test]
 async fn server_errors_and_rate_limits_are_retried_with_the_same_uuid() {
     let server = MockServer::start().await;
     let reset = time::OffsetDateTime::now_utc().unix_timestamp() + 1;

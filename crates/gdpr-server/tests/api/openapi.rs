@@ -14,14 +14,12 @@ async fn the_served_document_matches_the_snapshot() {
         .await
         .text;
     app.stop().await;
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi.json");
-    if std::env::var("UPDATE_SNAPSHOTS").is_ok() {
-        std::fs::write(path, &served).unwrap();
-    }
-    let snapshot = std::fs::read_to_string(path).unwrap_or_default();
-    assert!(
-        snapshot == served,
-        "docs/openapi.json is out of date: run `UPDATE_SNAPSHOTS=1 cargo test -p gdpr-server --test api openapi` and review the diff"
+    gdpr_testkit::assert_snapshot(
+        std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/openapi.json"
+        )),
+        &served,
     );
     let spec: serde_json::Value = serde_json::from_str(&served).unwrap();
     for path in [

@@ -21,6 +21,70 @@ impl Write for Buffer {
     }
 }
 
+/// A fixed set of events with personal data, secrets and identifiers, through the redacting
+/// writer in the given format.
+fn redacted_lines(json: bool) -> String {
+    let buffer = Buffer::default();
+    let redaction = Arc::new(LogRedaction::new(
+        PseudonymisationPolicy::default(),
+        &["gdpr_"],
+    ));
+    redaction.set_personal_fields(["contractor_phone".to_owned()]);
+    let sink = buffer.clone();
+    let writer = RedactingMakeWriter::new(move || sink.clone(), redaction);
+    let builder = tracing_subscriber::fmt()
+        .without_time()
+        .with_ansi(false)
+        .with_writer(writer);
+    let events = || {
+        tracing::info!(
+            target: "access",
+            method = "POST",
+            path = "/v1/subjects/lookup?email=ana%40example.com",
+            status = 404,
+            client = "203.0.113.77",
+            "request"
+        );
+        tracing::info!(
+            contractor_phone = "+33 6 12 34 56 78",
+            subject = "5b8d5c1e-3f0a-4d47-9a0e-0c6f1f6f2a11",
+            "record created"
+        );
+        tracing::warn!(
+            target: "security",
+            event = "auth_failed",
+            source = "2001:db8:85a3::8a2e:370:7334",
+            "rejected key gdpr_0123456789abcdef0123456789abcdef"
+        );
+        tracing::error!(
+            password = "hunter2",
+            "smtp refused ana.lopez@example.com: Authorization: Bearer abc.def.ghi"
+        );
+    };
+    if json {
+        tracing::subscriber::with_default(builder.json().finish(), events);
+    } else {
+        tracing::subscriber::with_default(builder.finish(), events);
+    }
+    String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap()
+}
+
+#[test]
+fn redacted_log_lines_match_the_reviewed_snapshot() {
+    let out = format!(
+        "# JSON (the default)\n{}# Text\n{}",
+        redacted_lines(true),
+        redacted_lines(false)
+    );
+    gdpr_testkit::assert_snapshot(
+        std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/it/snapshots/redacted.log"
+        )),
+        &out,
+    );
+}
+
 #[test]
 fn events_with_personal_data_are_written_without_it() {
     let buffer = Buffer::default();
