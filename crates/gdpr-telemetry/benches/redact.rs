@@ -1,4 +1,5 @@
-//! `cargo xtask bench redact`: redaction throughput on a synthetic access log, against
+//! `cargo xtask bench redact`: redaction throughput on a synthetic access log (text lines, and
+//! the JSON lines the server writes by default), against
 //! `grep -E -c` with the same e-mail and IP patterns on the same file in the same run, and peak
 //! memory on a small and a large corpus (it must not grow with the input).
 #![allow(clippy::print_stdout, reason = "a benchmark prints its report")]
@@ -11,28 +12,40 @@ use std::time::{Duration, Instant};
 use gdpr_pii::PseudonymisationPolicy;
 use gdpr_telemetry::LogRedaction;
 
-fn corpus(path: &Path, megabytes: usize) -> usize {
+/// Writes a synthetic log of about `megabytes`: as text lines, or as the JSON lines the server
+/// writes by default (structured fields, which the redactor parses and re-serialises).
+fn corpus(path: &Path, megabytes: usize, json: bool) -> usize {
     let mut out = BufWriter::new(std::fs::File::create(path).unwrap());
     let (mut written, mut n) = (0, 0usize);
     while written < megabytes * 1024 * 1024 {
-        let line = if n % 3 == 0 {
-            format!(
-                "2026-11-27T10:{:02}:{:02}Z GET /v1/subjects/{n:08x} 200 12ms user=person{n}@example.org ip=203.0.{}.{} ua=\"curl/8.5\"\n",
-                n % 60,
-                n % 59,
-                n % 250,
-                1 + n % 250
-            )
-        } else if n % 3 == 1 {
-            format!(
-                "2026-11-27T10:00:00Z POST /v1/records 201 8ms request_id={n:016x} tenant=4f1c2a\n"
-            )
-        } else {
-            format!(
-                "2026-11-27T10:00:01Z WARN login failed from 2001:db8:{:x}::{:x} for user{n}@example.com\n",
-                n % 65_000,
-                1 + n % 4_000
-            )
+        let (ip4, ip6) = (
+            format!("203.0.{}.{}", n % 250, 1 + n % 250),
+            format!("2001:db8:{:x}::{:x}", n % 65_000, 1 + n % 4_000),
+        );
+        let time = format!("2026-11-27T10:{:02}:{:02}Z", n % 60, n % 59);
+        let line = match (n % 3, json) {
+            (0, false) => format!(
+                "{time} GET /v1/subjects/{n:08x} 200 12ms user=person{n}@example.org ip={ip4} ua=\"curl/8.5\"\n"
+            ),
+            (0, true) => {
+                format!(
+                    r#"{{"timestamp":"{time}","level":"INFO","fields":{{"message":"request","method":"GET","path":"/v1/subjects/{n:08x}","status":200,"ms":12,"user":"person{n}@example.org","client":"{ip4}"}},"target":"access"}}"#
+                ) + "\n"
+            }
+            (1, false) => {
+                format!("{time} POST /v1/records 201 8ms request_id={n:016x} tenant=4f1c2a\n")
+            }
+            (1, true) => {
+                format!(
+                    r#"{{"timestamp":"{time}","level":"INFO","fields":{{"message":"request","method":"POST","path":"/v1/records","status":201,"request_id":"{n:016x}","tenant":"4f1c2a"}},"target":"access"}}"#
+                ) + "\n"
+            }
+            (_, false) => format!("{time} WARN login failed from {ip6} for user{n}@example.com\n"),
+            (_, true) => {
+                format!(
+                    r#"{{"timestamp":"{time}","level":"WARN","fields":{{"message":"login failed for user{n}@example.com","source":"{ip6}"}},"target":"security"}}"#
+                ) + "\n"
+            }
         };
         written += line.len();
         out.write_all(line.as_bytes()).unwrap();
@@ -89,17 +102,22 @@ fn main() {
     let redaction = LogRedaction::new(PseudonymisationPolicy::default(), &["gdpr_"]);
     println!("## Log redaction (release build)\n");
     println!(
-        "| corpus | ours | grep -E -c (finding only) | ratio (time) | lines changed | peak RSS after |\n|---|---|---|---|---|---|"
+        "| corpus | format | ours | grep -E -c (finding only) | ratio (time) | lines changed | peak RSS after |\n|---|---|---|---|---|---|---|"
     );
-    for megabytes in [large / 10, large] {
-        let path = dir.path().join(format!("access-{megabytes}.log"));
-        let bytes = corpus(&path, megabytes);
+    for (format, megabytes) in [
+        ("text", large / 10),
+        ("text", large),
+        ("json", large / 10),
+        ("json", large),
+    ] {
+        let path = dir.path().join(format!("access-{megabytes}.{format}"));
+        let bytes = corpus(&path, megabytes, format == "json");
         let (ours, changed) = redact_file(&path, &redaction);
         let peak = peak_rss_kib();
         let (base, matched) = grep(&path).unwrap_or((Duration::ZERO, 0));
         let mb = bytes as f64 / 1_048_576.0;
         println!(
-            "| {megabytes} MB | {:.0} MB/s | {:.0} MB/s ({matched} lines) | {:.2}x | {changed} | {} MiB |",
+            "| {megabytes} MB | {format} | {:.0} MB/s | {:.0} MB/s ({matched} lines) | {:.2}x | {changed} | {} MiB |",
             mb / ours.as_secs_f64(),
             mb / base.as_secs_f64().max(1e-9),
             ours.as_secs_f64() / base.as_secs_f64().max(1e-9),
