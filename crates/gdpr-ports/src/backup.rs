@@ -38,6 +38,24 @@ pub enum BackupError {
     Source(#[source] std::io::Error),
 }
 
+/// Checks an object key the way every adapter must: not empty, not absolute, and no empty,
+/// `.` or `..` segment (a key must never reach outside the backup area).
+///
+/// # Errors
+/// [`BackupError::InvalidKey`].
+pub fn check_object_key(key: &str) -> Result<(), BackupError> {
+    let bad = key.is_empty()
+        || key.starts_with('/')
+        || key
+            .split('/')
+            .any(|part| part.is_empty() || part == "." || part == "..");
+    if bad {
+        Err(BackupError::InvalidKey(key.to_owned()))
+    } else {
+        Ok(())
+    }
+}
+
 /// Object storage (S3, local disk, memory).
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]

@@ -16,7 +16,7 @@ mod jobs;
 mod report;
 mod store;
 
-pub use backup::{BackupError, BackupStore, ByteStream, ObjectMeta};
+pub use backup::{BackupError, BackupStore, ByteStream, ObjectMeta, check_object_key};
 pub use clock::Clock;
 pub use encrypt::{EncryptError, Encryptor, Recipients};
 pub use jobs::{ApiKeyRecord, ApiKeyStore, Job, JobQueue, JobState, JobStatus, MAX_ATTEMPTS};

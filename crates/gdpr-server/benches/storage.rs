@@ -129,6 +129,7 @@ async fn main() {
     config.security.admin_token = Some(SecretString::from("bench-admin-token"));
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.jobs.enabled = false;
+    config.backups.directory = dir.path().join("backups");
     config.logging.level = "warn".into();
     let store = gdpr_server::open_store(&config, true).await.unwrap();
     let app = Arc::new(gdpr_server::application(&config, store.clone()).unwrap());

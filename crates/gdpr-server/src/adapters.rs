@@ -1,13 +1,10 @@
 //! The adapters for features not configured in this deployment. Each one does what the
-//! feature being off means — nothing is reported, no backup exists — and says so; none pretends
-//! to succeed at something it did not do.
+//! feature being off means — nothing is reported — and says so; none pretends to succeed at
+//! something it did not do.
 
 use async_trait::async_trait;
 use gdpr_pii::SubjectId;
-use gdpr_ports::{
-    BackupError, BackupStore, ByteStream, ErrorReport, ErrorReporter, ForgetOutcome, ObjectMeta,
-    ReportError,
-};
+use gdpr_ports::{ErrorReport, ErrorReporter, ForgetOutcome, ReportError};
 
 /// No error tracker is configured: nothing is ever sent, so there is nothing to forget.
 #[derive(Debug, Clone, Copy, Default)]
@@ -45,34 +42,6 @@ impl ErrorReporter for Reporter {
             Self::Off(r) => r.forget_person(person).await,
             Self::Rollbar(r) => r.forget_person(person).await,
         }
-    }
-}
-
-/// No backup storage is configured: there are no backups to list or prune, and writing one
-/// is refused.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoBackupStorage;
-
-fn off() -> BackupError {
-    BackupError::Unavailable("no backup storage is configured".into())
-}
-
-#[async_trait]
-impl BackupStore for NoBackupStorage {
-    async fn put(&self, _key: &str, _body: ByteStream) -> Result<ObjectMeta, BackupError> {
-        Err(off())
-    }
-
-    async fn get(&self, key: &str) -> Result<ByteStream, BackupError> {
-        Err(BackupError::NotFound(key.to_owned()))
-    }
-
-    async fn list(&self, _prefix: &str) -> Result<Vec<ObjectMeta>, BackupError> {
-        Ok(Vec::new())
-    }
-
-    async fn delete(&self, _key: &str) -> Result<(), BackupError> {
-        Ok(())
     }
 }
 

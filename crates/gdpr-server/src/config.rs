@@ -150,6 +150,48 @@ pub struct ExportSettings {
     pub recipients: Vec<String>,
 }
 
+/// Where backups are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackupStorage {
+    /// A folder of the local disk (the embedded default).
+    Local,
+    /// An S3 bucket, or any S3-protocol server.
+    S3,
+}
+
+/// `[backups.s3]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Config {
+    /// The bucket (required with `storage = "s3"`).
+    pub bucket: String,
+    /// The region.
+    pub region: String,
+    /// A custom endpoint for S3-compatible providers.
+    pub endpoint: Option<String>,
+    /// Path-style addressing (most S3-compatible servers).
+    pub path_style: bool,
+    /// Plain HTTP to the endpoint (a local test server only).
+    pub allow_http: bool,
+    /// Access key id (env `GDPR_BACKUPS__S3__ACCESS_KEY_ID`); unset: the usual AWS sources.
+    pub access_key_id: Option<SecretString>,
+    /// Secret access key (env `GDPR_BACKUPS__S3__SECRET_ACCESS_KEY`).
+    pub secret_access_key: Option<SecretString>,
+}
+
+/// `[backups]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupSettings {
+    /// `local` or `s3`.
+    pub storage: BackupStorage,
+    /// The folder for `local`.
+    pub directory: PathBuf,
+    /// The bucket for `s3`.
+    pub s3: S3Config,
+}
+
 /// `[rollbar]`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -194,6 +236,8 @@ pub struct Config {
     pub export: ExportSettings,
     /// The error tracker.
     pub rollbar: RollbarSettings,
+    /// Backup storage.
+    pub backups: BackupSettings,
 }
 
 /// A configuration that cannot be loaded, with the key at fault. Quoted values are redacted
@@ -260,6 +304,8 @@ mod tests {
         assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
         assert!(config.database.url.starts_with("sqlite://data/"));
         assert_eq!(config.retention.backups.as_days(), 30);
+        assert_eq!(config.backups.storage, BackupStorage::Local);
+        assert_eq!(config.backups.directory, Path::new("data/backups"));
         assert!(config.security.master_key.is_none() && config.security.admin_token.is_none());
     }
 

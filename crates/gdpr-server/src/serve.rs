@@ -17,8 +17,10 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::adapters::{NoBackupStorage, NoErrorTracker, Reporter, SystemClock};
+use crate::adapters::{NoErrorTracker, Reporter, SystemClock};
+use crate::config::BackupStorage;
 use crate::config::{Config, Profile};
+use gdpr_backup_s3::{ObjectBackupStore, S3Settings};
 
 /// A failure to start, with what to do about it.
 pub type StartError = Box<dyn std::error::Error + Send + Sync>;
@@ -29,7 +31,7 @@ pub struct Deployment;
 
 impl Ports for Deployment {
     type Store = SeaOrmStore;
-    type Backups = NoBackupStorage;
+    type Backups = ObjectBackupStore;
     type Encryptor = gdpr_crypto_openpgp::OpenPgpEncryptor;
     type Reporter = Reporter;
     type Clock = SystemClock;
@@ -232,6 +234,34 @@ pub fn reporter(
     ))
 }
 
+/// The backup storage the configuration names.
+///
+/// # Errors
+/// When `s3` is chosen without a bucket, or the local folder cannot be created.
+pub(crate) fn backup_storage(config: &Config) -> Result<ObjectBackupStore, StartError> {
+    let b = &config.backups;
+    let store = match b.storage {
+        BackupStorage::Local => ObjectBackupStore::local(&b.directory)
+            .map_err(|e| format!("backups.directory {}: {e}", b.directory.display()))?,
+        BackupStorage::S3 => {
+            if b.s3.bucket.trim().is_empty() {
+                return Err("backups.s3.bucket is required when backups.storage = \"s3\"".into());
+            }
+            ObjectBackupStore::s3(&S3Settings {
+                bucket: b.s3.bucket.clone(),
+                region: b.s3.region.clone(),
+                endpoint: b.s3.endpoint.clone(),
+                path_style: b.s3.path_style,
+                allow_http: b.s3.allow_http,
+                access_key_id: b.s3.access_key_id.clone(),
+                secret_access_key: b.s3.secret_access_key.clone(),
+            })
+            .map_err(|e| format!("backups.s3: {e}"))?
+        }
+    };
+    Ok(store)
+}
+
 /// The application over a deployment's adapters.
 ///
 /// # Errors
@@ -243,7 +273,7 @@ pub fn application(config: &Config, store: SeaOrmStore) -> Result<App<Deployment
 /// The application over a deployment's adapters, with this error tracker.
 ///
 /// # Errors
-/// When a configured export recipient key is unusable.
+/// When a configured export recipient key is unusable or backup storage is misconfigured.
 pub fn application_with(
     config: &Config,
     store: SeaOrmStore,
@@ -257,7 +287,7 @@ pub fn application_with(
     Ok(App::new(
         Adapters {
             store,
-            backups: NoBackupStorage,
+            backups: backup_storage(config)?,
             encryptor,
             reporter,
             clock: SystemClock,

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use futures_util::{StreamExt, stream};
-use gdpr_ports::{BackupError, BackupStore, ByteStream, ObjectMeta};
+use gdpr_ports::{BackupError, BackupStore, ByteStream, ObjectMeta, check_object_key};
 use time::OffsetDateTime;
 
 /// Objects in a map; an object appears only once its whole stream was read. Clones share it.
@@ -33,23 +33,10 @@ impl MemoryObjectStore {
     }
 }
 
-fn check_key(key: &str) -> Result<(), BackupError> {
-    let bad = key.is_empty()
-        || key.starts_with('/')
-        || key
-            .split('/')
-            .any(|part| part.is_empty() || part == "." || part == "..");
-    if bad {
-        Err(BackupError::InvalidKey(key.to_owned()))
-    } else {
-        Ok(())
-    }
-}
-
 #[async_trait]
 impl BackupStore for MemoryObjectStore {
     async fn put(&self, key: &str, mut body: ByteStream) -> Result<ObjectMeta, BackupError> {
-        check_key(key)?;
+        check_object_key(key)?;
         let mut buf = BytesMut::new();
         while let Some(chunk) = body.next().await {
             buf.extend_from_slice(&chunk.map_err(BackupError::Source)?);
@@ -65,7 +52,7 @@ impl BackupStore for MemoryObjectStore {
     }
 
     async fn get(&self, key: &str) -> Result<ByteStream, BackupError> {
-        check_key(key)?;
+        check_object_key(key)?;
         let body = self
             .objects()
             .get(key)
@@ -88,7 +75,7 @@ impl BackupStore for MemoryObjectStore {
     }
 
     async fn delete(&self, key: &str) -> Result<(), BackupError> {
-        check_key(key)?;
+        check_object_key(key)?;
         self.objects().remove(key);
         Ok(())
     }

@@ -42,6 +42,25 @@ fn a_short_admin_token_is_refused_at_start() {
 }
 
 #[test]
+fn s3_backups_without_a_bucket_are_refused_at_start_and_the_secret_never_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = gdpr(dir.path())
+        .env("GDPR_BACKUPS__STORAGE", "s3")
+        .env(
+            "GDPR_BACKUPS__S3__SECRET_ACCESS_KEY",
+            "s3-secret-never-printed",
+        )
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("backups.s3.bucket is required"), "{err}");
+    let all = format!("{err}{}", String::from_utf8_lossy(&out.stdout));
+    assert!(!all.contains("s3-secret-never-printed"), "{all}");
+}
+
+#[test]
 fn the_production_profile_refuses_to_start_without_a_master_key() {
     let dir = tempfile::tempdir().unwrap();
     let out = gdpr(dir.path())
@@ -118,7 +137,12 @@ fn serve_runs_on_the_embedded_default_and_stops_gracefully_on_sigterm() {
         health.starts_with("HTTP/1.0 200") && health.ends_with("ok"),
         "{health}"
     );
-    for file in ["data/gdpr.db", "data/master.key", "data/admin.token"] {
+    for file in [
+        "data/gdpr.db",
+        "data/master.key",
+        "data/admin.token",
+        "data/backups",
+    ] {
         assert!(
             dir.path().join(file).exists(),
             "{file} created by the embedded profile"

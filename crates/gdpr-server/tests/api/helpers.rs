@@ -56,6 +56,7 @@ fn config(dir: &tempfile::TempDir, url: String) -> Config {
     config.security.master_key_file = dir.path().join("master.key");
     config.security.admin_token = Some(SecretString::from(ADMIN));
     config.jobs.enabled = false;
+    config.backups.directory = dir.path().join("backups");
     config.http.body_limit = 64 * 1024;
     config.http.auth_failures_per_minute = 20;
     config

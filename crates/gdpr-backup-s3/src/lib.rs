@@ -1,0 +1,219 @@
+//! The backup object-storage port ([`gdpr_ports::BackupStore`]) on `object_store`: S3 or any
+//! S3-protocol server, and the local disk (the embedded default, `./data/backups`).
+//!
+//! Owns: addressing, credentials and streaming. Bodies are streamed both ways: a `put` is a
+//! multipart upload fed chunk by chunk (at most a few parts in memory), a `get` streams the
+//! response. An object becomes visible only when complete: S3 publishes a multipart upload on
+//! completion, the local store writes a staging file and renames it; a failed body aborts the
+//! upload, so nothing half-written is ever listed.
+//!
+//! Must not touch: what a backup contains, its format, encryption or retention (the app's
+//! business); this crate stores bytes it never reads.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::{StreamExt, TryStreamExt};
+use gdpr_ports::{BackupError, BackupStore, ByteStream, ObjectMeta, check_object_key};
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, RetryConfig, WriteMultipart};
+use secrecy::{ExposeSecret, SecretString};
+use time::OffsetDateTime;
+
+/// How many parts of one upload may be in flight (each up to 5 MiB in memory).
+const PARTS_IN_FLIGHT: usize = 2;
+
+/// Where S3 backups go and with which credentials.
+#[derive(Debug, Clone)]
+pub struct S3Settings {
+    /// The bucket.
+    pub bucket: String,
+    /// The region (`us-east-1` for most S3-compatible servers).
+    pub region: String,
+    /// A custom endpoint (`http://127.0.0.1:9000`, an S3-compatible provider); `None` for AWS.
+    pub endpoint: Option<String>,
+    /// Path-style addressing (`endpoint/bucket/key`), which most S3-compatible servers need.
+    pub path_style: bool,
+    /// Allow plain HTTP to the endpoint (a local test server only).
+    pub allow_http: bool,
+    /// The access key id; `None` takes the usual AWS environment and instance credentials.
+    pub access_key_id: Option<SecretString>,
+    /// The secret access key.
+    pub secret_access_key: Option<SecretString>,
+}
+
+/// Object storage for backups.
+#[derive(Clone)]
+pub struct ObjectBackupStore {
+    inner: Arc<dyn ObjectStore>,
+    kind: &'static str,
+}
+
+impl std::fmt::Debug for ObjectBackupStore {
+    // The inner store's Debug may show endpoint details; the kind is enough.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectBackupStore")
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ObjectBackupStore {
+    /// Backups in a folder of the local disk, created if missing.
+    ///
+    /// # Errors
+    /// [`BackupError::Unavailable`] when the folder cannot be created or opened.
+    pub fn local(dir: &std::path::Path) -> Result<Self, BackupError> {
+        std::fs::create_dir_all(dir).map_err(|e| BackupError::Unavailable(Box::new(e)))?;
+        let store = LocalFileSystem::new_with_prefix(dir)
+            .map_err(unavailable)?
+            // Deleting a tenant's last backup leaves no empty folders behind.
+            .with_automatic_cleanup(true);
+        Ok(Self {
+            inner: Arc::new(store),
+            kind: "local",
+        })
+    }
+
+    /// Backups in an S3 bucket. Nothing is contacted until the first call.
+    ///
+    /// # Errors
+    /// [`BackupError::Unavailable`] when the settings are incomplete or invalid.
+    pub fn s3(settings: &S3Settings) -> Result<Self, BackupError> {
+        let mut builder = AmazonS3Builder::from_env()
+            .with_bucket_name(&settings.bucket)
+            .with_region(&settings.region)
+            .with_allow_http(settings.allow_http)
+            .with_virtual_hosted_style_request(!settings.path_style)
+            // A few quick retries ride out a blip; a longer outage fails the backup job, which
+            // the scheduler runs again, rather than holding it for minutes.
+            .with_retry(RetryConfig {
+                max_retries: 4,
+                retry_timeout: Duration::from_secs(60),
+                ..RetryConfig::default()
+            });
+        if let Some(endpoint) = &settings.endpoint {
+            builder = builder.with_endpoint(endpoint);
+        }
+        if let Some(id) = &settings.access_key_id {
+            builder = builder.with_access_key_id(id.expose_secret());
+        }
+        if let Some(secret) = &settings.secret_access_key {
+            builder = builder.with_secret_access_key(secret.expose_secret());
+        }
+        Ok(Self {
+            inner: Arc::new(builder.build().map_err(unavailable)?),
+            kind: "s3",
+        })
+    }
+
+    /// `"local"` or `"s3"`.
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+}
+
+fn unavailable(e: object_store::Error) -> BackupError {
+    BackupError::Unavailable(Box::new(e))
+}
+
+fn map_error(key: &str, e: object_store::Error) -> BackupError {
+    match e {
+        object_store::Error::NotFound { .. } => BackupError::NotFound(key.to_owned()),
+        object_store::Error::InvalidPath { .. } => BackupError::InvalidKey(key.to_owned()),
+        other => unavailable(other),
+    }
+}
+
+fn path(key: &str) -> Result<Path, BackupError> {
+    check_object_key(key)?;
+    Path::parse(key).map_err(|_| BackupError::InvalidKey(key.to_owned()))
+}
+
+fn meta(m: object_store::ObjectMeta) -> ObjectMeta {
+    let nanos = i128::from(m.last_modified.timestamp()) * 1_000_000_000
+        + i128::from(m.last_modified.timestamp_subsec_nanos());
+    ObjectMeta {
+        key: m.location.to_string(),
+        size: m.size,
+        last_modified: OffsetDateTime::from_unix_timestamp_nanos(nanos)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+    }
+}
+
+#[async_trait]
+impl BackupStore for ObjectBackupStore {
+    async fn put(&self, key: &str, mut body: ByteStream) -> Result<ObjectMeta, BackupError> {
+        let location = path(key)?;
+        let upload = self
+            .inner
+            .put_multipart(&location)
+            .await
+            .map_err(|e| map_error(key, e))?;
+        let mut writer = WriteMultipart::new(upload);
+        while let Some(chunk) = body.next().await {
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(e) => {
+                    // Nothing half-written may become visible: abort the upload.
+                    let _ = writer.abort().await;
+                    return Err(BackupError::Source(e));
+                }
+            };
+            if let Err(e) = writer.wait_for_capacity(PARTS_IN_FLIGHT).await {
+                let _ = writer.abort().await;
+                return Err(map_error(key, e));
+            }
+            writer.put(chunk);
+        }
+        writer.finish().await.map_err(|e| map_error(key, e))?;
+        let stored = self
+            .inner
+            .head(&location)
+            .await
+            .map_err(|e| map_error(key, e))?;
+        Ok(meta(stored))
+    }
+
+    async fn get(&self, key: &str) -> Result<ByteStream, BackupError> {
+        let location = path(key)?;
+        let got = self
+            .inner
+            .get(&location)
+            .await
+            .map_err(|e| map_error(key, e))?;
+        Ok(Box::pin(got.into_stream().map_err(std::io::Error::other)))
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, BackupError> {
+        // object_store lists by whole path segments; the port lists by string prefix, so list
+        // the folder the prefix is in and filter.
+        let folder = prefix.rsplit_once('/').map(|(dir, _)| dir);
+        let folder = match folder {
+            Some(dir) if !dir.is_empty() => Some(path(dir)?),
+            _ => None,
+        };
+        let mut found: Vec<ObjectMeta> = self
+            .inner
+            .list(folder.as_ref())
+            .map_ok(meta)
+            .try_filter(|m| std::future::ready(m.key.starts_with(prefix)))
+            .try_collect()
+            .await
+            .map_err(unavailable)?;
+        found.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(found)
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), BackupError> {
+        let location = path(key)?;
+        match self.inner.delete(&location).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(map_error(key, e)),
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! The adapter against a real S3-protocol server on 127.0.0.1 (`s3s-fs`, started in-process,
+//! checking request signatures) and against the local disk: the same checks run on both.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{StreamExt, TryStreamExt, stream};
+use gdpr_backup_s3::{ObjectBackupStore, S3Settings};
+use gdpr_ports::{BackupError, BackupStore, ByteStream};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use s3s::auth::SimpleAuth;
+use s3s::service::S3ServiceBuilder;
+
+const ACCESS_KEY: &str = "test-access-key";
+const SECRET_KEY: &str = "test-secret-key-0123456789";
+const BUCKET: &str = "backups";
+
+/// An S3 server on 127.0.0.1 storing into a temporary folder; stops with the runtime.
+struct S3Server {
+    endpoint: String,
+    _root: tempfile::TempDir,
+}
+
+async fn s3_server() -> S3Server {
+    let root = tempfile::tempdir().unwrap();
+    // s3s-fs maps buckets to folders of its root.
+    std::fs::create_dir(root.path().join(BUCKET)).unwrap();
+    let fs = s3s_fs::FileSystem::new(root.path()).unwrap();
+    let mut builder = S3ServiceBuilder::new(fs);
+    builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
+    let service = builder.build();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let http = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+        while let Ok((socket, _)) = listener.accept().await {
+            let conn = http
+                .serve_connection(TokioIo::new(socket), service.clone())
+                .into_owned();
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+        }
+    });
+    S3Server {
+        endpoint,
+        _root: root,
+    }
+}
+
+fn settings(server: &S3Server, secret: &str) -> S3Settings {
+    S3Settings {
+        bucket: BUCKET.to_owned(),
+        region: "us-east-1".to_owned(),
+        endpoint: Some(server.endpoint.clone()),
+        path_style: true,
+        allow_http: true,
+        access_key_id: Some(ACCESS_KEY.to_owned().into()),
+        secret_access_key: Some(secret.to_owned().into()),
+    }
+}
+
+/// Both stores: the S3 server and a local folder. The guards keep them alive.
+async fn stores() -> Vec<(ObjectBackupStore, Box<dyn std::any::Any>)> {
+    let server = s3_server().await;
+    let s3 = ObjectBackupStore::s3(&settings(&server, SECRET_KEY)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let local = ObjectBackupStore::local(&dir.path().join("backups")).unwrap();
+    vec![(s3, Box::new(server)), (local, Box::new(dir))]
+}
+
+/// `chunks` chunks of `size` bytes, each filled with its index.
+fn body(chunks: usize, size: usize) -> ByteStream {
+    Box::pin(stream::iter(
+        (0..chunks).map(move |i| Ok(Bytes::from(vec![(i % 251) as u8; size]))),
+    ))
+}
+
+async fn read(store: &ObjectBackupStore, key: &str) -> Vec<u8> {
+    store
+        .get(key)
+        .await
+        .unwrap()
+        .try_fold(Vec::new(), |mut all, chunk| async move {
+            all.extend_from_slice(&chunk);
+            Ok(all)
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_large_streamed_object_reads_back_byte_for_byte() {
+    for (store, _guard) in stores().await {
+        // 12 MiB in 64 KiB chunks: three multipart parts on S3.
+        let meta = store
+            .put("tenant-a/backup-1.pgp", body(192, 64 * 1024))
+            .await
+            .unwrap();
+        assert_eq!(meta.size, 12 * 1024 * 1024, "{}", store.kind());
+        assert_eq!(meta.key, "tenant-a/backup-1.pgp");
+        let back = read(&store, "tenant-a/backup-1.pgp").await;
+        let expected: Vec<u8> = (0..192)
+            .flat_map(|i| vec![(i % 251) as u8; 64 * 1024])
+            .collect();
+        assert!(back == expected, "{}: content differs", store.kind());
+        // An empty object is an object too.
+        let empty = store.put("tenant-a/empty", body(0, 0)).await.unwrap();
+        assert_eq!(empty.size, 0, "{}", store.kind());
+        assert!(read(&store, "tenant-a/empty").await.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn list_is_by_string_prefix_and_sorted_and_delete_is_idempotent() {
+    for (store, _guard) in stores().await {
+        for key in [
+            "tenant-b/2026-11-02.pgp",
+            "tenant-a/2026-11-02.pgp",
+            "tenant-a/2026-11-01.pgp",
+            "tenant-a/2026-11-01.keyring",
+            "tenant-ab/2026-11-01.pgp",
+        ] {
+            store.put(key, body(1, 10)).await.unwrap();
+        }
+        let keys = |list: Vec<gdpr_ports::ObjectMeta>| -> Vec<String> {
+            list.into_iter().map(|m| m.key).collect()
+        };
+        assert_eq!(
+            keys(store.list("tenant-a/").await.unwrap()),
+            [
+                "tenant-a/2026-11-01.keyring",
+                "tenant-a/2026-11-01.pgp",
+                "tenant-a/2026-11-02.pgp"
+            ],
+            "{}",
+            store.kind()
+        );
+        assert_eq!(
+            keys(store.list("tenant-a/2026-11-01").await.unwrap()),
+            ["tenant-a/2026-11-01.keyring", "tenant-a/2026-11-01.pgp"]
+        );
+        assert_eq!(store.list("").await.unwrap().len(), 5);
+        store.delete("tenant-a/2026-11-01.pgp").await.unwrap();
+        store.delete("tenant-a/2026-11-01.pgp").await.unwrap();
+        assert!(matches!(
+            store.get("tenant-a/2026-11-01.pgp").await.err(),
+            Some(BackupError::NotFound(_))
+        ));
+        assert_eq!(store.list("tenant-a/").await.unwrap().len(), 2);
+        assert!(store.list("tenant-ab").await.unwrap().len() == 1);
+    }
+}
+
+#[tokio::test]
+async fn a_failing_body_leaves_no_object_and_keeps_the_previous_one() {
+    for (store, _guard) in stores().await {
+        store.put("t/keep", body(1, 5)).await.unwrap();
+        // 6 MiB arrive (one part is uploaded), then the source fails.
+        let failing: ByteStream = Box::pin(body(96, 64 * 1024).chain(stream::iter([Err(
+            std::io::Error::other("disk read failed"),
+        )])));
+        assert!(matches!(
+            store.put("t/new", failing).await,
+            Err(BackupError::Source(_))
+        ));
+        let failing: ByteStream = Box::pin(body(2, 10).chain(stream::iter([Err(
+            std::io::Error::other("disk read failed"),
+        )])));
+        assert!(store.put("t/keep", failing).await.is_err());
+        let keys: Vec<String> = store
+            .list("")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.key)
+            .collect();
+        assert_eq!(keys, ["t/keep"], "{}", store.kind());
+        assert_eq!(read(&store, "t/keep").await, vec![0u8; 5]);
+    }
+}
+
+#[tokio::test]
+async fn keys_that_could_escape_are_refused_before_any_request() {
+    for (store, _guard) in stores().await {
+        for key in ["", "/etc/passwd", "a/../b", "a//b", "./a"] {
+            assert!(
+                matches!(
+                    store.put(key, body(1, 1)).await,
+                    Err(BackupError::InvalidKey(_))
+                ),
+                "{key:?} on {}",
+                store.kind()
+            );
+            assert!(matches!(
+                store.delete(key).await,
+                Err(BackupError::InvalidKey(_))
+            ));
+        }
+    }
+}
+
+#[tokio::test]
+async fn wrong_credentials_or_no_server_are_unavailable_and_say_nothing_secret() {
+    let server = s3_server().await;
+    let wrong = ObjectBackupStore::s3(&settings(&server, "not-the-secret")).unwrap();
+    let err = wrong.put("t/x", body(1, 1)).await.unwrap_err();
+    assert!(matches!(err, BackupError::Unavailable(_)), "{err:?}");
+    let shown = format!("{err} {err:?} {:?}", wrong);
+    assert!(!shown.contains("not-the-secret"), "{shown}");
+    // The server signs with the right key only: nothing was stored.
+    let right = ObjectBackupStore::s3(&settings(&server, SECRET_KEY)).unwrap();
+    assert!(right.list("").await.unwrap().is_empty());
+
+    let mut gone = settings(&server, SECRET_KEY);
+    gone.endpoint = Some("http://127.0.0.1:9".to_owned());
+    let gone = ObjectBackupStore::s3(&gone).unwrap();
+    let listed = tokio::time::timeout(Duration::from_secs(60), gone.list("")).await;
+    assert!(matches!(listed, Ok(Err(BackupError::Unavailable(_)))));
+}
