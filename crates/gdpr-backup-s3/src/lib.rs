@@ -7,6 +7,11 @@
 //! completion, the local store writes a staging file and renames it; a failed body aborts the
 //! upload, so nothing half-written is ever listed.
 //!
+//! An upload cut short by a crash or a dropped future is never listed, but can leave parts
+//! behind: on S3, set the bucket's `AbortIncompleteMultipartUpload` lifecycle rule (see
+//! `docs/operations.md`); on disk, a `key#N` staging file. One object holds at most 10,000 parts
+//! of 5 MiB, about 48 GiB.
+//!
 //! Must not touch: what a backup contains, its format, encryption or retention (the app's
 //! business); this crate stores bytes it never reads.
 
@@ -71,7 +76,9 @@ impl ObjectBackupStore {
         let store = LocalFileSystem::new_with_prefix(dir)
             .map_err(unavailable)?
             // Deleting a tenant's last backup leaves no empty folders behind.
-            .with_automatic_cleanup(true);
+            .with_automatic_cleanup(true)
+            // A backup reported stored must survive a power cut.
+            .with_fsync(true);
         Ok(Self {
             inner: Arc::new(store),
             kind: "local",
@@ -83,7 +90,16 @@ impl ObjectBackupStore {
     /// # Errors
     /// [`BackupError::Unavailable`] when the settings are incomplete or invalid.
     pub fn s3(settings: &S3Settings) -> Result<Self, BackupError> {
-        let mut builder = AmazonS3Builder::from_env()
+        // The ambient AWS_* environment (session tokens, endpoint overrides, unsigned
+        // requests) is read only when no credentials are configured, so it cannot silently
+        // redirect or weaken a configured deployment.
+        let explicit = settings.access_key_id.is_some() || settings.secret_access_key.is_some();
+        let builder = if explicit {
+            AmazonS3Builder::new()
+        } else {
+            AmazonS3Builder::from_env()
+        };
+        let mut builder = builder
             .with_bucket_name(&settings.bucket)
             .with_region(&settings.region)
             .with_allow_http(settings.allow_http)
@@ -121,9 +137,10 @@ fn unavailable(e: object_store::Error) -> BackupError {
     BackupError::Unavailable(Box::new(e))
 }
 
+/// Errors of writes and listings: a missing bucket or folder is the store being unavailable,
+/// never an object that is "not found".
 fn map_error(key: &str, e: object_store::Error) -> BackupError {
     match e {
-        object_store::Error::NotFound { .. } => BackupError::NotFound(key.to_owned()),
         object_store::Error::InvalidPath { .. } => BackupError::InvalidKey(key.to_owned()),
         other => unavailable(other),
     }
@@ -135,13 +152,16 @@ fn path(key: &str) -> Result<Path, BackupError> {
 }
 
 fn meta(m: object_store::ObjectMeta) -> ObjectMeta {
-    let nanos = i128::from(m.last_modified.timestamp()) * 1_000_000_000
-        + i128::from(m.last_modified.timestamp_subsec_nanos());
+    // Whole seconds always fit; sub-second precision is added when representable.
+    let seconds = OffsetDateTime::from_unix_timestamp(m.last_modified.timestamp())
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let last_modified = seconds
+        .replace_nanosecond(m.last_modified.timestamp_subsec_nanos())
+        .unwrap_or(seconds);
     ObjectMeta {
         key: m.location.to_string(),
         size: m.size,
-        last_modified: OffsetDateTime::from_unix_timestamp_nanos(nanos)
-            .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+        last_modified,
     }
 }
 
@@ -159,7 +179,8 @@ impl BackupStore for ObjectBackupStore {
             let chunk = match chunk {
                 Ok(chunk) => chunk,
                 Err(e) => {
-                    // Nothing half-written may become visible: abort the upload.
+                    // Nothing half-written may become visible: abort the upload. If the abort
+                    // fails too, the parts stay invisible and the lifecycle rule removes them.
                     let _ = writer.abort().await;
                     return Err(BackupError::Source(e));
                 }
@@ -181,11 +202,10 @@ impl BackupStore for ObjectBackupStore {
 
     async fn get(&self, key: &str) -> Result<ByteStream, BackupError> {
         let location = path(key)?;
-        let got = self
-            .inner
-            .get(&location)
-            .await
-            .map_err(|e| map_error(key, e))?;
+        let got = self.inner.get(&location).await.map_err(|e| match e {
+            object_store::Error::NotFound { .. } => BackupError::NotFound(key.to_owned()),
+            other => map_error(key, other),
+        })?;
         Ok(Box::pin(got.into_stream().map_err(std::io::Error::other)))
     }
 
@@ -194,7 +214,11 @@ impl BackupStore for ObjectBackupStore {
         // the folder the prefix is in and filter.
         let folder = prefix.rsplit_once('/').map(|(dir, _)| dir);
         let folder = match folder {
-            Some(dir) if !dir.is_empty() => Some(path(dir)?),
+            Some(dir) if !dir.is_empty() => match path(dir) {
+                Ok(dir) => Some(dir),
+                // No valid key can start with an invalid folder.
+                Err(_) => return Ok(Vec::new()),
+            },
             _ => None,
         };
         let mut found: Vec<ObjectMeta> = self
@@ -212,7 +236,10 @@ impl BackupStore for ObjectBackupStore {
     async fn delete(&self, key: &str) -> Result<(), BackupError> {
         let location = path(key)?;
         match self.inner.delete(&location).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Ok(()) => Ok(()),
+            // S3 answers a missing key with success already; the local disk needs this (a
+            // missing bucket on S3 is not "not found": it stays an error).
+            Err(object_store::Error::NotFound { .. }) if self.kind == "local" => Ok(()),
             Err(e) => Err(map_error(key, e)),
         }
     }

@@ -38,14 +38,16 @@ pub enum BackupError {
     Source(#[source] std::io::Error),
 }
 
-/// Checks an object key the way every adapter must: not empty, not absolute, and no empty,
-/// `.` or `..` segment (a key must never reach outside the backup area).
+/// Checks an object key the way every adapter must: not empty, not absolute, no empty, `.` or
+/// `..` segment (a key must never reach outside the backup area), and no `#` (the local-disk
+/// store names its staging files `key#N`, so every store refuses it alike).
 ///
 /// # Errors
 /// [`BackupError::InvalidKey`].
 pub fn check_object_key(key: &str) -> Result<(), BackupError> {
     let bad = key.is_empty()
         || key.starts_with('/')
+        || key.contains('#')
         || key
             .split('/')
             .any(|part| part.is_empty() || part == "." || part == "..");

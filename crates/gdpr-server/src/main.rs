@@ -73,6 +73,9 @@ async fn run(cli: Cli) -> Result<(), StartError> {
             // The document does not depend on data: an in-memory SQLite store is enough.
             config.database.url = "sqlite::memory:".into();
             config.security.master_key = Some(gdpr_store_seaorm::MasterKey::generate().1);
+            // Nor on backups: no folder is created, no bucket needed.
+            config.backups.storage = gdpr_server::config::BackupStorage::Local;
+            config.backups.directory = std::env::temp_dir();
             let store = open_store(&config, false).await?;
             println!(
                 "{}",

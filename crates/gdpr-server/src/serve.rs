@@ -241,8 +241,13 @@ pub fn reporter(
 pub(crate) fn backup_storage(config: &Config) -> Result<ObjectBackupStore, StartError> {
     let b = &config.backups;
     let store = match b.storage {
-        BackupStorage::Local => ObjectBackupStore::local(&b.directory)
-            .map_err(|e| format!("backups.directory {}: {e}", b.directory.display()))?,
+        BackupStorage::Local => ObjectBackupStore::local(&b.directory).map_err(|e| {
+            format!(
+                "backups.directory {}: {}",
+                b.directory.display(),
+                with_causes(&e)
+            )
+        })?,
         BackupStorage::S3 => {
             if b.s3.bucket.trim().is_empty() {
                 return Err("backups.s3.bucket is required when backups.storage = \"s3\"".into());
@@ -256,7 +261,7 @@ pub(crate) fn backup_storage(config: &Config) -> Result<ObjectBackupStore, Start
                 access_key_id: b.s3.access_key_id.clone(),
                 secret_access_key: b.s3.secret_access_key.clone(),
             })
-            .map_err(|e| format!("backups.s3: {e}"))?
+            .map_err(|e| format!("backups.s3: {}", with_causes(&e)))?
         }
     };
     Ok(store)

@@ -18,7 +18,7 @@ const BUCKET: &str = "backups";
 /// An S3 server on 127.0.0.1 storing into a temporary folder; stops with the runtime.
 struct S3Server {
     endpoint: String,
-    _root: tempfile::TempDir,
+    root: tempfile::TempDir,
 }
 
 async fn s3_server() -> S3Server {
@@ -42,10 +42,7 @@ async fn s3_server() -> S3Server {
             });
         }
     });
-    S3Server {
-        endpoint,
-        _root: root,
-    }
+    S3Server { endpoint, root }
 }
 
 fn settings(server: &S3Server, secret: &str) -> S3Settings {
@@ -60,13 +57,45 @@ fn settings(server: &S3Server, secret: &str) -> S3Settings {
     }
 }
 
-/// Both stores: the S3 server and a local folder. The guards keep them alive.
-async fn stores() -> Vec<(ObjectBackupStore, Box<dyn std::any::Any>)> {
+/// A store under test, the folder its bytes end up in, and what keeps it alive.
+struct Case {
+    store: ObjectBackupStore,
+    root: std::path::PathBuf,
+    _guard: Box<dyn std::any::Any>,
+}
+
+/// Both stores: the S3 server and a local folder.
+async fn stores() -> Vec<Case> {
     let server = s3_server().await;
-    let s3 = ObjectBackupStore::s3(&settings(&server, SECRET_KEY)).unwrap();
+    let s3 = Case {
+        store: ObjectBackupStore::s3(&settings(&server, SECRET_KEY)).unwrap(),
+        root: server.root.path().to_owned(),
+        _guard: Box::new(server),
+    };
     let dir = tempfile::tempdir().unwrap();
-    let local = ObjectBackupStore::local(&dir.path().join("backups")).unwrap();
-    vec![(s3, Box::new(server)), (local, Box::new(dir))]
+    let local = Case {
+        store: ObjectBackupStore::local(&dir.path().join("backups")).unwrap(),
+        root: dir.path().to_owned(),
+        _guard: Box::new(dir),
+    };
+    vec![s3, local]
+}
+
+/// Upload leftovers under `root`: S3 parts and upload records, local staging files.
+fn leftovers(root: &std::path::Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut dirs = vec![root.to_owned()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if entry.file_type().unwrap().is_dir() {
+                dirs.push(entry.path());
+            } else if name.contains('#') || name.starts_with(".upload") {
+                found.push(name);
+            }
+        }
+    }
+    found
 }
 
 /// `chunks` chunks of `size` bytes, each filled with its index.
@@ -91,7 +120,7 @@ async fn read(store: &ObjectBackupStore, key: &str) -> Vec<u8> {
 
 #[tokio::test]
 async fn a_large_streamed_object_reads_back_byte_for_byte() {
-    for (store, _guard) in stores().await {
+    for Case { store, .. } in stores().await {
         // 12 MiB in 64 KiB chunks: three multipart parts on S3.
         let meta = store
             .put("tenant-a/backup-1.pgp", body(192, 64 * 1024))
@@ -113,7 +142,7 @@ async fn a_large_streamed_object_reads_back_byte_for_byte() {
 
 #[tokio::test]
 async fn list_is_by_string_prefix_and_sorted_and_delete_is_idempotent() {
-    for (store, _guard) in stores().await {
+    for Case { store, .. } in stores().await {
         for key in [
             "tenant-b/2026-11-02.pgp",
             "tenant-a/2026-11-02.pgp",
@@ -138,7 +167,9 @@ async fn list_is_by_string_prefix_and_sorted_and_delete_is_idempotent() {
         );
         assert_eq!(
             keys(store.list("tenant-a/2026-11-01").await.unwrap()),
-            ["tenant-a/2026-11-01.keyring", "tenant-a/2026-11-01.pgp"]
+            ["tenant-a/2026-11-01.keyring", "tenant-a/2026-11-01.pgp"],
+            "{}",
+            store.kind()
         );
         assert_eq!(store.list("").await.unwrap().len(), 5);
         store.delete("tenant-a/2026-11-01.pgp").await.unwrap();
@@ -154,7 +185,7 @@ async fn list_is_by_string_prefix_and_sorted_and_delete_is_idempotent() {
 
 #[tokio::test]
 async fn a_failing_body_leaves_no_object_and_keeps_the_previous_one() {
-    for (store, _guard) in stores().await {
+    for Case { store, root, .. } in stores().await {
         store.put("t/keep", body(1, 5)).await.unwrap();
         // 6 MiB arrive (one part is uploaded), then the source fails.
         let failing: ByteStream = Box::pin(body(96, 64 * 1024).chain(stream::iter([Err(
@@ -177,13 +208,22 @@ async fn a_failing_body_leaves_no_object_and_keeps_the_previous_one() {
             .collect();
         assert_eq!(keys, ["t/keep"], "{}", store.kind());
         assert_eq!(read(&store, "t/keep").await, vec![0u8; 5]);
+        // The aborted uploads left no parts or staging files behind.
+        assert_eq!(leftovers(&root), Vec::<String>::new(), "{}", store.kind());
     }
 }
 
 #[tokio::test]
 async fn keys_that_could_escape_are_refused_before_any_request() {
-    for (store, _guard) in stores().await {
-        for key in ["", "/etc/passwd", "a/../b", "a//b", "./a"] {
+    // No server listens on port 9: an answer other than InvalidKey would mean a request went out.
+    let mut nowhere = settings(&s3_server().await, SECRET_KEY);
+    nowhere.endpoint = Some("http://127.0.0.1:9".to_owned());
+    let dir = tempfile::tempdir().unwrap();
+    for store in [
+        ObjectBackupStore::s3(&nowhere).unwrap(),
+        ObjectBackupStore::local(dir.path()).unwrap(),
+    ] {
+        for key in ["", "/etc/passwd", "a/../b", "a//b", "./a", "a/b#1"] {
             assert!(
                 matches!(
                     store.put(key, body(1, 1)).await,
@@ -196,7 +236,13 @@ async fn keys_that_could_escape_are_refused_before_any_request() {
                 store.delete(key).await,
                 Err(BackupError::InvalidKey(_))
             ));
+            assert!(matches!(
+                store.get(key).await.err(),
+                Some(BackupError::InvalidKey(_))
+            ));
         }
+        // A prefix no valid key can have lists nothing, without asking the store.
+        assert!(store.list("a//").await.unwrap().is_empty());
     }
 }
 
