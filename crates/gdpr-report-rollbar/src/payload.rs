@@ -60,6 +60,8 @@ pub(crate) fn item(config: &RollbarConfig, report: &ErrorReport) -> Value {
     config.redaction.value(&mut data, "[scrubbed]");
     // Set after scrubbing: the uuid and the pseudonymous person id are never personal data.
     data["uuid"] = Value::String(uuid::Uuid::new_v4().to_string());
+    // When it happened, not when a retry finally delivered it.
+    data["timestamp"] = json!(time::OffsetDateTime::now_utc().unix_timestamp());
     if let Some(person) = report.person {
         data["person"] = json!({"id": person.to_string()});
     }

@@ -138,6 +138,13 @@ async fn a_scrubbed_payload_matches_the_reviewed_snapshot() {
     let data = &mut item["data"];
     assert!(data["uuid"].is_string(), "a uuid is sent");
     data["uuid"] = json!("<uuid>");
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let at = data["timestamp"].as_i64().expect("a timestamp is sent");
+    assert!(
+        (now - 60..=now).contains(&at),
+        "{at} is the time of the report"
+    );
+    data["timestamp"] = json!("<timestamp>");
     data["person"]["id"] = json!("<pseudonymous subject id>");
     data["code_version"] = json!("<code version>");
     gdpr_testkit::assert_snapshot(
