@@ -69,7 +69,53 @@ pub struct PruneReport {
     pub dry_run: bool,
 }
 
+/// What deleting all of a tenant's backups removed: the receipt given to the customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BackupDeletionReceipt {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// When the deletion finished.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// Every object removed, sorted.
+    pub deleted_objects: Vec<String>,
+}
+
 impl<P: Ports> App<P> {
+    /// Deletes every object under the tenant's backup prefix, on the customer's request
+    /// (retention and the newest verified backup do not apply: the customer asked), audited.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] for an unknown tenant; object storage errors (objects deleted
+    /// before the failure stay deleted, and calling again finishes the job); storage errors
+    /// writing the audit entry.
+    pub async fn delete_tenant_backups(
+        &self,
+        actor: Actor,
+        tenant: TenantId,
+    ) -> Result<BackupDeletionReceipt, AppError> {
+        self.tenant(tenant).await?;
+        let prefix = BackupLayout::tenant_prefix(tenant);
+        let objects = self.backups.list(&prefix).await.map_err(AppError::Backup)?;
+        let mut deleted_objects = Vec::with_capacity(objects.len());
+        for object in objects {
+            self.backups
+                .delete(&object.key)
+                .await
+                .map_err(AppError::Backup)?;
+            deleted_objects.push(object.key);
+        }
+        let at = self.clock.now();
+        let event = AuditEvent::new(at, Some(tenant), actor, AuditAction::TenantBackupsDeleted)
+            .with("objects", deleted_objects.len());
+        self.audit(event).await?;
+        Ok(BackupDeletionReceipt {
+            tenant,
+            at,
+            deleted_objects,
+        })
+    }
+
     /// Decides which of a tenant's backups are past retention and, unless `dry_run`, deletes
     /// every object of each. The newest verified backup is never deleted.
     ///

@@ -30,7 +30,7 @@ use gdpr_retention::RetentionSettings;
 use serde::Serialize;
 
 pub use auth::{Authenticated, IssuedKey, TOKEN_PREFIX};
-pub use backups::{BackupLayout, PruneReport};
+pub use backups::{BackupDeletionReceipt, BackupLayout, PruneReport};
 pub use consent::{ConsentView, GiveConsent};
 pub use erasure::{BatchPlan, RetryReport};
 pub use error::AppError;

@@ -64,6 +64,8 @@ pub enum AuditAction {
     ExportAssembled,
     RegisterGenerated,
     BackupPruned,
+    /// Every backup of a tenant deleted on the customer's request.
+    TenantBackupsDeleted,
 }
 
 /// One event, before it is chained. Ids and counts only: never personal data.

@@ -210,6 +210,17 @@ pub(crate) struct KeyOut {
     pub(crate) revoked_at: Option<OffsetDateTime>,
 }
 
+/// The receipt for deleting all of a tenant's backups.
+#[derive(Object)]
+pub(crate) struct BackupDeletionOut {
+    /// The tenant.
+    pub(crate) tenant: Uuid,
+    /// When the deletion finished.
+    pub(crate) at: OffsetDateTime,
+    /// Every object removed.
+    pub(crate) deleted_objects: Vec<String>,
+}
+
 /// A subject to register.
 #[derive(Object)]
 #[oai(deny_unknown_fields)]

@@ -119,3 +119,37 @@ fn backup_ids_carry_their_creation_time() {
     assert_eq!(BackupLayout::created_at(&id), Some(at));
     assert_eq!(BackupLayout::created_at("notes"), None);
 }
+
+#[tokio::test]
+async fn deleting_a_tenants_backups_removes_all_of_them_and_only_theirs_with_a_receipt() {
+    let w = world().await;
+    let t = w.ctx.tenant;
+    let other = w.other_tenant().await;
+    stage(&w, t, 1, true);
+    stage(&w, t, 40, false);
+    let kept = stage(&w, other.tenant, 1, true);
+    let receipt = w
+        .app
+        .delete_tenant_backups(gdpr_audit::Actor::Operator, t)
+        .await
+        .unwrap();
+    // Even the newest verified backup goes: the customer asked.
+    assert_eq!(receipt.deleted_objects.len(), 5, "{receipt:?}");
+    let keys = w.backups.keys();
+    assert!(keys.iter().all(|k| k.contains(&kept)), "{keys:?}");
+    assert_eq!(keys.len(), 3, "the other tenant's backup is untouched");
+    let audit = w.app.audit_log(w.ctx, 0, 1000).await.unwrap();
+    let entry = audit
+        .iter()
+        .find(|r| r.event.action == AuditAction::TenantBackupsDeleted)
+        .expect("the deletion is audited");
+    assert_eq!(entry.event.details["objects"], "5");
+    // Unknown tenants are refused, and nothing else is touched.
+    assert!(matches!(
+        w.app
+            .delete_tenant_backups(gdpr_audit::Actor::Operator, gdpr_pii::TenantId::new())
+            .await,
+        Err(gdpr_app::AppError::NotFound(_))
+    ));
+    assert_eq!(w.backups.keys().len(), 3);
+}

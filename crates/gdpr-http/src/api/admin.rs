@@ -1,4 +1,4 @@
-//! Operator routes: tenants and API keys, behind the admin token.
+//! Operator routes: tenants, API keys and a tenant's backups, behind the admin token.
 
 use std::sync::Arc;
 
@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::api::Tag;
 use crate::auth::AdminToken;
 use crate::convert;
-use crate::dto::{IssuedKeyOut, KeyIn, KeyOut, TenantIn, TenantOut};
+use crate::dto::{BackupDeletionOut, IssuedKeyOut, KeyIn, KeyOut, TenantIn, TenantOut};
 use crate::problem::ApiError;
 
 /// 201 with the created tenant.
@@ -132,5 +132,26 @@ impl<P: Ports> AdminApi<P> {
         self.0.revoke_api_key(Actor::Operator, tenant, key).await?;
         tracing::info!(target: "security", event = "api_key_revoked", key = %key, tenant = %tenant, "api key revoked");
         Ok(Revoked::Done)
+    }
+
+    /// Delete every backup of a tenant, on the customer's request; the receipt lists every
+    /// object removed. Calling again after a failure finishes the job.
+    #[oai(path = "/admin/tenants/:tenant_id/backups", method = "delete")]
+    async fn delete_backups(
+        &self,
+        _auth: AdminToken,
+        tenant_id: Path<Uuid>,
+    ) -> Result<Json<BackupDeletionOut>, ApiError> {
+        let tenant = TenantId::from_uuid(tenant_id.0);
+        let receipt = self
+            .0
+            .delete_tenant_backups(Actor::Operator, tenant)
+            .await?;
+        tracing::info!(target: "security", event = "backups_deleted", tenant = %tenant, objects = receipt.deleted_objects.len(), "tenant backups deleted");
+        Ok(Json(BackupDeletionOut {
+            tenant: *receipt.tenant.as_uuid(),
+            at: receipt.at,
+            deleted_objects: receipt.deleted_objects,
+        }))
     }
 }

@@ -145,3 +145,69 @@ async fn a_process_that_takes_no_jobs_still_deletes_its_log_files_past_retention
         "files that are not our logs are left alone"
     );
 }
+
+#[tokio::test]
+async fn an_operator_deletes_all_of_a_tenants_backups_and_gets_a_receipt() {
+    let app = spawn_app().await;
+    let (tenant, _) = app.tenant("T").await;
+    let (other, _) = app.tenant("Other").await;
+    // Backups as the local store keeps them, under <backups.directory>/backups/<tenant>/.
+    let root = app.dir.path().join("backups/backups");
+    let stage = |tenant: &str, id: &str| {
+        let dir = root.join(tenant).join(id);
+        std::fs::create_dir_all(&dir).unwrap();
+        for name in ["manifest.json", "payload.zst.pgp"] {
+            std::fs::write(dir.join(name), b"x").unwrap();
+        }
+    };
+    stage(&tenant, "20261101T020000Z-aaaaaaaa");
+    stage(&tenant, "20261126T020000Z-bbbbbbbb");
+    stage(&other, "20261126T020000Z-cccccccc");
+    let path = format!("/v1/admin/tenants/{tenant}/backups");
+
+    let refused = app
+        .send(Method::DELETE, &path, Some("not-the-admin-token"), None)
+        .await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.text);
+    assert!(
+        root.join(&tenant).exists(),
+        "a refused request deletes nothing"
+    );
+
+    let receipt = app.send(Method::DELETE, &path, Some(ADMIN), None).await;
+    assert_eq!(receipt.status, StatusCode::OK, "{}", receipt.text);
+    assert_eq!(receipt.body["tenant"], tenant.as_str());
+    let deleted: Vec<&str> = receipt.body["deleted_objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    assert_eq!(deleted.len(), 4, "{deleted:?}");
+    assert!(
+        deleted
+            .iter()
+            .all(|k| k.starts_with(&format!("backups/{tenant}/")))
+    );
+    assert!(
+        !root.join(&tenant).exists(),
+        "nothing of the tenant's backups is left"
+    );
+    assert!(
+        root.join(&other)
+            .join("20261126T020000Z-cccccccc/manifest.json")
+            .exists()
+    );
+
+    let again = app.send(Method::DELETE, &path, Some(ADMIN), None).await;
+    assert_eq!(again.body["deleted_objects"], json!([]));
+    let unknown = app
+        .send(
+            Method::DELETE,
+            &format!("/v1/admin/tenants/{}/backups", uuid::Uuid::new_v4()),
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_problem(&unknown, StatusCode::NOT_FOUND, "not-found");
+}
