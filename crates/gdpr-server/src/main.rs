@@ -1,5 +1,5 @@
 //! `gdpr`: the compliance core's binary. `gdpr serve` (the default) runs the HTTP service;
-//! `migrate`, `keygen` and `openapi` are operator commands.
+//! `migrate`, `keygen`, `openapi` and `delete-backups` are operator commands.
 #![allow(
     clippy::print_stdout,
     reason = "a command-line tool prints its results"
@@ -40,6 +40,12 @@ enum Command {
     Keygen,
     /// Print the OpenAPI document.
     Openapi,
+    /// Delete every backup of a tenant (the customer asked); prints the receipt as JSON.
+    DeleteBackups {
+        /// The tenant's id.
+        #[arg(long)]
+        tenant: uuid::Uuid,
+    },
 }
 
 fn init_logging(
@@ -81,6 +87,17 @@ async fn run(cli: Cli) -> Result<(), StartError> {
                 "{}",
                 gdpr_http::openapi_json(Arc::new(application(&config, store)?))
             );
+        }
+        Command::DeleteBackups { tenant } => {
+            // No log lines: stdout carries the receipt alone; the audit log records the deletion.
+            let store = open_store(&config, false).await?;
+            let app = application(&config, store)?;
+            let tenant = gdpr_pii::TenantId::from_uuid(tenant);
+            let receipt = app
+                .delete_tenant_backups(gdpr_audit::Actor::Operator, tenant)
+                .await
+                .map_err(|e| format!("cannot delete the backups of tenant {tenant}: {e}"))?;
+            println!("{}", serde_json::to_string_pretty(&receipt)?);
         }
         Command::Migrate => {
             init_logging(&config)?;

@@ -1,4 +1,4 @@
-//! The `gdpr` binary itself: its commands, its embedded default, its refusal to run in
+//! The `gdpr` binary itself: its commands (including `delete-backups`), its embedded default, its refusal to run in
 //! production without a master key, and a graceful stop on SIGTERM.
 
 use std::io::Read;
@@ -61,6 +61,112 @@ fn s3_backups_without_a_bucket_are_refused_at_start_and_the_secret_never_printed
 }
 
 #[test]
+fn delete_backups_refuses_an_unknown_tenant_and_deletes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(gdpr(dir.path()).arg("migrate").status().unwrap().success());
+    let staged = dir
+        .path()
+        .join("data/backups/backups/x/20261126T020000Z-aaaaaaaa/manifest.json");
+    std::fs::create_dir_all(staged.parent().unwrap()).unwrap();
+    std::fs::write(&staged, b"x").unwrap();
+    let tenant = uuid::Uuid::new_v4().to_string();
+    let out = gdpr(dir.path())
+        .args(["delete-backups", "--tenant", &tenant])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot delete the backups of tenant") && err.contains("not found"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty(), "no receipt for a refusal");
+    assert!(staged.exists());
+    let bad = gdpr(dir.path())
+        .args(["delete-backups", "--tenant", "not-a-uuid"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+}
+
+/// A port nothing listens on now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One HTTP/1.0 exchange with a server on 127.0.0.1, or `None` while nothing listens.
+fn http(port: u16, request: &str) -> Option<String> {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.write_all(request.as_bytes()).ok()?;
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).ok()?;
+    Some(answer)
+}
+
+#[test]
+fn delete_backups_removes_a_tenants_backups_and_prints_the_receipt() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let admin = "binary-test-admin-token-0123";
+    let mut server = gdpr(dir.path())
+        .env("GDPR_SECURITY__ADMIN_TOKEN", admin)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let body = r#"{"name":"T","privacy_contact":"dpo@t.example"}"#;
+    let request = format!(
+        "POST /v1/admin/tenants HTTP/1.0\r\nAuthorization: Bearer {admin}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let started = Instant::now();
+    let created = loop {
+        if let Some(answer) = http(port, &request) {
+            break answer;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "no server");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    server.wait().unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(created.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    let tenant = json["id"].as_str().unwrap().to_owned();
+    let backup = dir.path().join(format!(
+        "data/backups/backups/{tenant}/20261126T020000Z-aaaaaaaa"
+    ));
+    std::fs::create_dir_all(&backup).unwrap();
+    std::fs::write(backup.join("manifest.json"), b"x").unwrap();
+
+    let out = gdpr(dir.path())
+        .args(["delete-backups", "--tenant", &tenant])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let receipt: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        receipt["deleted_objects"],
+        serde_json::json!([format!(
+            "backups/{tenant}/20261126T020000Z-aaaaaaaa/manifest.json"
+        )])
+    );
+    assert!(!backup.join("manifest.json").exists());
+}
+
+#[test]
 fn the_production_profile_refuses_to_start_without_a_master_key() {
     let dir = tempfile::tempdir().unwrap();
     let out = gdpr(dir.path())
@@ -102,11 +208,7 @@ fn migrate_creates_the_schema_and_the_cli_prints_the_published_contract() {
 #[test]
 fn serve_runs_on_the_embedded_default_and_stops_gracefully_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let mut child = gdpr(dir.path())
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::piped())
@@ -115,16 +217,7 @@ fn serve_runs_on_the_embedded_default_and_stops_gracefully_on_sigterm() {
         .unwrap();
     let started = Instant::now();
     let health = loop {
-        let r = std::net::TcpStream::connect(("127.0.0.1", port))
-            .ok()
-            .and_then(|mut s| {
-                use std::io::Write;
-                s.write_all(b"GET /healthz HTTP/1.0\r\n\r\n").ok()?;
-                let mut body = String::new();
-                s.read_to_string(&mut body).ok()?;
-                Some(body)
-            });
-        if let Some(body) = r {
+        if let Some(body) = http(port, "GET /healthz HTTP/1.0\r\n\r\n") {
             break body;
         }
         assert!(
