@@ -82,6 +82,18 @@ pub struct BackupDeletionReceipt {
 }
 
 impl<P: Ports> App<P> {
+    /// Prunes the backups of every tenant (see [`Self::prune_backups`]); one report each.
+    ///
+    /// # Errors
+    /// As [`Self::prune_backups`]; tenants before the failure stay pruned.
+    pub async fn prune_every_tenant(&self, dry_run: bool) -> Result<Vec<PruneReport>, AppError> {
+        let mut reports = Vec::new();
+        for tenant in self.tenants().await? {
+            reports.push(self.prune_backups(tenant.id, dry_run).await?);
+        }
+        Ok(reports)
+    }
+
     /// Deletes every object under the tenant's backup prefix, on the customer's request
     /// (retention and the newest verified backup do not apply: the customer asked), audited.
     ///

@@ -144,20 +144,14 @@ impl<P: Ports> App<P> {
     }
 
     async fn prune_all_backups(&self) -> Result<String, String> {
-        let tenants = self.tenants().await.map_err(|e| e.to_string())?;
-        let mut deleted = 0;
-        for tenant in &tenants {
-            deleted += self
-                .prune_backups(tenant.id, false)
-                .await
-                .map_err(|e| e.to_string())?
-                .plan
-                .delete
-                .len();
-        }
+        let reports = self
+            .prune_every_tenant(false)
+            .await
+            .map_err(|e| e.to_string())?;
+        let deleted: usize = reports.iter().map(|r| r.plan.delete.len()).sum();
         Ok(format!(
             "{} tenants, {deleted} backups pruned",
-            tenants.len()
+            reports.len()
         ))
     }
 }

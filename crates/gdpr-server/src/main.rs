@@ -1,5 +1,5 @@
 //! `gdpr`: the compliance core's binary. `gdpr serve` (the default) runs the HTTP service;
-//! `migrate`, `keygen`, `openapi` and `delete-backups` are operator commands.
+//! `migrate`, `keygen`, `openapi`, `prune` and `delete-backups` are operator commands.
 #![allow(
     clippy::print_stdout,
     reason = "a command-line tool prints its results"
@@ -40,6 +40,16 @@ enum Command {
     Keygen,
     /// Print the OpenAPI document.
     Openapi,
+    /// Delete backups past retention (never a tenant's newest verified one); prints what was
+    /// decided and deleted, per tenant, as JSON.
+    Prune {
+        /// Only decide and print; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Only this tenant.
+        #[arg(long)]
+        tenant: Option<uuid::Uuid>,
+    },
     /// Delete every backup of a tenant (the customer asked); prints the receipt as JSON.
     DeleteBackups {
         /// The tenant's id.
@@ -87,6 +97,19 @@ async fn run(cli: Cli) -> Result<(), StartError> {
                 "{}",
                 gdpr_http::openapi_json(Arc::new(application(&config, store)?))
             );
+        }
+        Command::Prune { dry_run, tenant } => {
+            let store = open_store(&config, false).await?;
+            let app = application(&config, store)?;
+            let reports = match tenant {
+                Some(id) => {
+                    let tenant = gdpr_pii::TenantId::from_uuid(id);
+                    app.tenant(tenant).await?;
+                    vec![app.prune_backups(tenant, dry_run).await?]
+                }
+                None => app.prune_every_tenant(dry_run).await?,
+            };
+            println!("{}", serde_json::to_string_pretty(&reports)?);
         }
         Command::DeleteBackups { tenant } => {
             // No log lines: stdout carries the receipt alone; the audit log records the deletion.

@@ -108,12 +108,11 @@ fn http(port: u16, request: &str) -> Option<String> {
     Some(answer)
 }
 
-#[test]
-fn delete_backups_removes_a_tenants_backups_and_prints_the_receipt() {
-    let dir = tempfile::tempdir().unwrap();
+/// Runs the server in `dir` just long enough to create a tenant over HTTP; its id.
+fn tenant_created_through_the_server(dir: &std::path::Path) -> String {
     let port = free_port();
     let admin = "binary-test-admin-token-0123";
-    let mut server = gdpr(dir.path())
+    let mut server = gdpr(dir)
         .env("GDPR_SECURITY__ADMIN_TOKEN", admin)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
@@ -140,12 +139,79 @@ fn delete_backups_removes_a_tenants_backups_and_prints_the_receipt() {
     server.wait().unwrap();
     let json: serde_json::Value =
         serde_json::from_str(created.split("\r\n\r\n").nth(1).unwrap()).unwrap();
-    let tenant = json["id"].as_str().unwrap().to_owned();
-    let backup = dir.path().join(format!(
-        "data/backups/backups/{tenant}/20261126T020000Z-aaaaaaaa"
-    ));
+    json["id"].as_str().unwrap().to_owned()
+}
+
+/// Writes a backup object as the local store keeps it; its folder.
+fn stage_backup(dir: &std::path::Path, tenant: &str, id: &str) -> std::path::PathBuf {
+    let backup = dir.join(format!("data/backups/backups/{tenant}/{id}"));
     std::fs::create_dir_all(&backup).unwrap();
     std::fs::write(backup.join("manifest.json"), b"x").unwrap();
+    backup
+}
+
+#[test]
+fn prune_deletes_only_expired_backups_and_a_dry_run_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = tenant_created_through_the_server(dir.path());
+    let now = time::OffsetDateTime::now_utc();
+    let id = |days: i64| {
+        let at = now - time::Duration::days(days);
+        format!(
+            "{:04}{:02}{:02}T000000Z-aaaaaaaa",
+            at.year(),
+            u8::from(at.month()),
+            at.day()
+        )
+    };
+    let (newest, fresh, expired) = (id(0), id(1), id(90));
+    let folder = |b: &str| {
+        dir.path()
+            .join(format!("data/backups/backups/{tenant}/{b}"))
+    };
+    for b in [&newest, &fresh, &expired] {
+        stage_backup(dir.path(), &tenant, b);
+    }
+    let prune = |extra: &[&str]| {
+        let out = gdpr(dir.path()).arg("prune").args(extra).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let dry = prune(&["--dry-run", "--tenant", &tenant]);
+    assert_eq!(
+        dry[0]["plan"]["delete"],
+        serde_json::json!([expired]),
+        "{dry}"
+    );
+    assert_eq!(dry[0]["deleted_objects"], serde_json::json!([]));
+    assert!(
+        folder(&expired).join("manifest.json").exists(),
+        "a dry run deletes nothing"
+    );
+    let done = prune(&[]);
+    assert_eq!(
+        done[0]["plan"]["delete"],
+        serde_json::json!([expired]),
+        "{done}"
+    );
+    assert!(!folder(&expired).join("manifest.json").exists());
+    for kept in [&newest, &fresh] {
+        assert!(
+            folder(kept).join("manifest.json").exists(),
+            "{kept} is kept"
+        );
+    }
+}
+
+#[test]
+fn delete_backups_removes_a_tenants_backups_and_prints_the_receipt() {
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = tenant_created_through_the_server(dir.path());
+    let backup = stage_backup(dir.path(), &tenant, "20261126T020000Z-aaaaaaaa");
 
     let out = gdpr(dir.path())
         .args(["delete-backups", "--tenant", &tenant])
