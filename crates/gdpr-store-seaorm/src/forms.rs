@@ -151,20 +151,15 @@ impl FormStore for SeaOrmStore {
     }
 
     async fn update_form(&self, f: &Form) -> Result<(), StoreError> {
-        let result = form::Entity::update_many()
-            .col_expr(
-                form::Column::Body,
-                sea_orm::sea_query::Expr::value(to_json(f)),
-            )
-            .filter(form::Column::Id.eq(*f.id.as_uuid()))
-            .filter(form::Column::TenantId.eq(*f.tenant.as_uuid()))
-            .exec(&self.db)
-            .await
-            .map_err(unavailable)?;
-        if result.rows_affected == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        use form::Column as C;
+        crate::replace_body::<form::Entity>(
+            &self.db,
+            [C::Body, C::Id, C::TenantId],
+            *f.id.as_uuid(),
+            *f.tenant.as_uuid(),
+            to_json(f),
+        )
+        .await
     }
 
     async fn list_forms(&self, tenant: TenantId) -> Result<Vec<Form>, StoreError> {

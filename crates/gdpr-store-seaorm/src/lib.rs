@@ -191,6 +191,29 @@ pub(crate) fn from_nanos(n: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(n)).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
+/// Replaces the JSON body of the tenant's row `id` in entity `E`; `NotFound` when the tenant
+/// has no such row (another tenant's id included).
+pub(crate) async fn replace_body<E: sea_orm::EntityTrait>(
+    db: &impl sea_orm::ConnectionTrait,
+    [body, id_column, tenant_column]: [E::Column; 3],
+    id: uuid::Uuid,
+    tenant: uuid::Uuid,
+    json: String,
+) -> Result<(), StoreError> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let result = E::update_many()
+        .col_expr(body, sea_orm::sea_query::Expr::value(json))
+        .filter(id_column.eq(id))
+        .filter(tenant_column.eq(tenant))
+        .exec(db)
+        .await
+        .map_err(unavailable)?;
+    if result.rows_affected == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| unreachable!("domain types serialise"))
 }

@@ -42,20 +42,15 @@ impl RequestStore for SeaOrmStore {
     }
 
     async fn update_request(&self, r: &SubjectRequest) -> Result<(), StoreError> {
-        let result = request::Entity::update_many()
-            .col_expr(
-                request::Column::Body,
-                sea_orm::sea_query::Expr::value(to_json(r)),
-            )
-            .filter(request::Column::Id.eq(*r.id.as_uuid()))
-            .filter(request::Column::TenantId.eq(*r.tenant.as_uuid()))
-            .exec(&self.db)
-            .await
-            .map_err(unavailable)?;
-        if result.rows_affected == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        use request::Column as C;
+        crate::replace_body::<request::Entity>(
+            &self.db,
+            [C::Body, C::Id, C::TenantId],
+            *r.id.as_uuid(),
+            *r.tenant.as_uuid(),
+            to_json(r),
+        )
+        .await
     }
 
     async fn list_requests(
@@ -107,20 +102,15 @@ impl LegalHoldStore for SeaOrmStore {
     }
 
     async fn update_hold(&self, hold: &LegalHold) -> Result<(), StoreError> {
-        let result = legal_hold::Entity::update_many()
-            .col_expr(
-                legal_hold::Column::Body,
-                sea_orm::sea_query::Expr::value(to_json(hold)),
-            )
-            .filter(legal_hold::Column::Id.eq(hold.id))
-            .filter(legal_hold::Column::TenantId.eq(*hold.tenant.as_uuid()))
-            .exec(&self.db)
-            .await
-            .map_err(unavailable)?;
-        if result.rows_affected == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        use legal_hold::Column as C;
+        crate::replace_body::<legal_hold::Entity>(
+            &self.db,
+            [C::Body, C::Id, C::TenantId],
+            hold.id,
+            *hold.tenant.as_uuid(),
+            to_json(hold),
+        )
+        .await
     }
 
     async fn holds_of(

@@ -11,8 +11,6 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const EMAIL: &str = "canary.scenario@canary-mail.example";
 const NAME: &str = "Canaryname Zzyzx";
@@ -65,24 +63,7 @@ async fn no_canary_reaches_a_log_line_or_an_error_body() {
         .port();
     let admin = "canary-test-admin-token-0123";
     // A local server stands in for Rollbar and keeps every payload it is sent.
-    let rollbar = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/api/1/item/"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&rollbar)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/api/1/people/delete_jobs/"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"result": {"id": 1}})))
-        .mount(&rollbar)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/api/1/people/delete_jobs/1"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(json!({"result": {"status": "success"}})),
-        )
-        .mount(&rollbar)
-        .await;
+    let rollbar = crate::helpers::rollbar_stand_in().await;
     let mut child = Command::new(env!("CARGO_BIN_EXE_gdpr"))
         .current_dir(dir.path())
         .env_remove("GDPR_TEST_POSTGRES_URL")

@@ -301,3 +301,29 @@ pub(crate) fn assert_problem(r: &Response, status: StatusCode, kind: &str) {
         r.text
     );
 }
+
+/// A local server standing in for Rollbar: it accepts items, starts deletion job 1 and reports
+/// it done, and keeps every request it is sent.
+pub(crate) async fn rollbar_stand_in() -> wiremock::MockServer {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let rollbar = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/1/item/"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&rollbar)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/1/people/delete_jobs/"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"result": {"id": 1}})))
+        .mount(&rollbar)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/1/people/delete_jobs/1"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"result": {"status": "success"}})),
+        )
+        .mount(&rollbar)
+        .await;
+    rollbar
+}

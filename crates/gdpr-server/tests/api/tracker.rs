@@ -7,10 +7,9 @@ use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, Database};
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::MockServer;
 
-use crate::helpers::spawn_app_with;
+use crate::helpers::{rollbar_stand_in, spawn_app_with};
 
 async fn received(server: &MockServer, at: &str, n: usize) -> Vec<Value> {
     let started = Instant::now();
@@ -32,24 +31,7 @@ async fn received(server: &MockServer, at: &str, n: usize) -> Vec<Value> {
 
 #[tokio::test]
 async fn server_errors_reach_rollbar_scrubbed_and_erasure_makes_it_forget() {
-    let rollbar = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/api/1/item/"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&rollbar)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/api/1/people/delete_jobs/"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"result": {"id": 9}})))
-        .mount(&rollbar)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/api/1/people/delete_jobs/9"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(json!({"result": {"status": "success"}})),
-        )
-        .mount(&rollbar)
-        .await;
+    let rollbar = rollbar_stand_in().await;
     let endpoint = rollbar.uri();
     let app = spawn_app_with(|c| {
         c.rollbar.enabled = true;
