@@ -1,8 +1,9 @@
-//! Where backups live in object storage, and pruning them by retention.
+//! Where backups live in object storage, pruning them by retention, and deleting a tenant's.
 //!
 //! A backup is a folder of objects, `backups/<tenant>/<backup id>/...`, whose id starts with
-//! its UTC creation time, so pruning decides from a listing alone. A `VERIFIED` object marks a
-//! backup that a verification pass decrypted and checksummed. The decision itself is
+//! its UTC creation time, so pruning decides from a listing alone; it is complete once its
+//! manifest is there (see [`crate::backup_format`]). A `VERIFIED` object marks a backup that
+//! a verification pass decrypted and checksummed. The decision itself is
 //! `gdpr_retention::plan_pruning`; this module carries it out.
 
 use std::collections::BTreeMap;
@@ -16,6 +17,7 @@ use time::format_description::FormatItem;
 use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
+use crate::backup_format::MANIFEST;
 use crate::{App, AppError};
 
 const ID_TIME: &[FormatItem<'static>] =
@@ -28,6 +30,10 @@ pub struct BackupLayout;
 impl BackupLayout {
     /// The object that marks a backup verified.
     pub const VERIFIED: &'static str = "VERIFIED";
+
+    /// How old the objects of a backup without a manifest must be before pruning removes them
+    /// (no backup takes that long, so none is still being written).
+    pub const ABANDONED_AFTER: time::Duration = time::Duration::DAY;
 
     /// The prefix of every backup of a tenant.
     #[must_use]
@@ -65,6 +71,8 @@ pub struct PruneReport {
     pub deleted_objects: Vec<String>,
     /// Keys under the tenant's prefix that are not part of a recognisable backup (left alone).
     pub unrecognised: Vec<String>,
+    /// Folders an interrupted backup left (no manifest), old enough to be removed.
+    pub abandoned: Vec<String>,
     /// Whether this was a dry run.
     pub dry_run: bool,
 }
@@ -128,8 +136,42 @@ impl<P: Ports> App<P> {
         })
     }
 
+    /// The tenant's backup folders by id, and the keys under its prefix that belong to none.
+    pub(crate) async fn backup_folders(
+        &self,
+        tenant: TenantId,
+    ) -> Result<(BTreeMap<String, Folder>, Vec<String>), AppError> {
+        let prefix = BackupLayout::tenant_prefix(tenant);
+        let objects = self.backups.list(&prefix).await.map_err(AppError::Backup)?;
+        let mut folders: BTreeMap<String, Folder> = BTreeMap::new();
+        let mut unrecognised = Vec::new();
+        for object in objects {
+            let rest = &object.key[prefix.len()..];
+            let Some((id, name)) = rest.split_once('/') else {
+                unrecognised.push(object.key);
+                continue;
+            };
+            let Some(created_at) = BackupLayout::created_at(id) else {
+                unrecognised.push(object.key);
+                continue;
+            };
+            let folder = folders.entry(id.to_owned()).or_insert_with(|| Folder {
+                created_at,
+                complete: false,
+                verified: false,
+                objects: Vec::new(),
+            });
+            folder.complete |= name == MANIFEST;
+            folder.verified |= name == BackupLayout::VERIFIED;
+            folder.objects.push(object.key);
+        }
+        Ok((folders, unrecognised))
+    }
+
     /// Decides which of a tenant's backups are past retention and, unless `dry_run`, deletes
-    /// every object of each. The newest verified backup is never deleted.
+    /// every object of each. The newest verified backup is never deleted. What an interrupted
+    /// backup left (objects without a manifest) is deleted once older than
+    /// [`BackupLayout::ABANDONED_AFTER`], when no backup can still be writing it.
     ///
     /// # Errors
     /// Object storage errors (objects deleted before the failure stay deleted; the next pass
@@ -139,42 +181,35 @@ impl<P: Ports> App<P> {
         tenant: TenantId,
         dry_run: bool,
     ) -> Result<PruneReport, AppError> {
-        let prefix = BackupLayout::tenant_prefix(tenant);
-        let objects = self.backups.list(&prefix).await.map_err(AppError::Backup)?;
-        let mut by_backup: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let (folders, unrecognised) = self.backup_folders(tenant).await?;
+        let now = self.clock.now();
         let mut report = PruneReport {
             tenant: Some(tenant),
             dry_run,
+            unrecognised,
             ..PruneReport::default()
         };
-        for object in objects {
-            let rest = &object.key[prefix.len()..];
-            match rest.split_once('/') {
-                Some((id, _)) if BackupLayout::created_at(id).is_some() => {
-                    by_backup.entry(id.to_owned()).or_default().push(object.key);
-                }
-                _ => report.unrecognised.push(object.key),
-            }
-        }
-        let summaries: Vec<BackupSummary> = by_backup
+        let summaries: Vec<BackupSummary> = folders
             .iter()
-            .filter_map(|(id, keys)| {
-                Some(BackupSummary {
-                    id: id.clone(),
-                    created_at: BackupLayout::created_at(id)?,
-                    verified: keys
-                        .iter()
-                        .any(|k| k.ends_with(&format!("/{}", BackupLayout::VERIFIED))),
-                })
+            .filter(|(_, f)| f.complete)
+            .map(|(id, f)| BackupSummary {
+                id: id.clone(),
+                created_at: f.created_at,
+                verified: f.verified,
             })
             .collect();
         let period = self.config.retention.for_tenant(tenant).backups;
-        report.plan = plan_pruning(&summaries, period, self.clock.now());
-        if dry_run || report.plan.delete.is_empty() {
+        report.plan = plan_pruning(&summaries, period, now);
+        report.abandoned = folders
+            .iter()
+            .filter(|(_, f)| !f.complete && f.created_at + BackupLayout::ABANDONED_AFTER < now)
+            .map(|(id, _)| id.clone())
+            .collect();
+        if dry_run || (report.plan.delete.is_empty() && report.abandoned.is_empty()) {
             return Ok(report);
         }
-        for id in &report.plan.delete {
-            for key in by_backup.get(id).into_iter().flatten() {
+        for id in report.plan.delete.iter().chain(&report.abandoned) {
+            for key in folders.get(id).map(|f| f.objects.as_slice()).unwrap_or_default() {
                 self.backups.delete(key).await.map_err(AppError::Backup)?;
                 report.deleted_objects.push(key.clone());
             }
@@ -186,8 +221,19 @@ impl<P: Ports> App<P> {
             AuditAction::BackupPruned,
         )
         .with("backups", report.plan.delete.len())
+        .with("abandoned", report.abandoned.len())
         .with("objects", report.deleted_objects.len());
         self.audit(event).await?;
         Ok(report)
     }
+}
+
+/// One backup folder, complete or not.
+#[derive(Debug, Clone)]
+pub(crate) struct Folder {
+    pub(crate) created_at: OffsetDateTime,
+    /// It has its manifest.
+    pub(crate) complete: bool,
+    pub(crate) verified: bool,
+    pub(crate) objects: Vec<String>,
 }

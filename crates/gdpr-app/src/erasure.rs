@@ -118,9 +118,7 @@ impl<P: Ports> App<P> {
         receipt.record(Place::PersonalFields, done(Some(counts.personal_fields)));
         receipt.record(Place::DataKey, done(Some(counts.keys)));
         receipt.record(Place::Consents, done(Some(counts.consents)));
-        // The tombstone is journaled outside backups and replayed on every restore; with the
-        // data key destroyed, the subject's ciphertext in retained backups is beyond use.
-        receipt.record(Place::Backups, done(None));
+        self.reach_backups(&mut receipt, &tombstone).await;
         self.forget_in_error_tracker(&mut receipt).await;
         self.store
             .save_erasure_receipt(&receipt)
@@ -130,6 +128,22 @@ impl<P: Ports> App<P> {
             self.complete_request(ctx, id).await?;
         }
         Ok(receipt)
+    }
+
+    /// Journals the tombstone beside the backups and shreds the subject's key from their
+    /// keyrings; on failure the place stays pending for the retry job.
+    async fn reach_backups(&self, receipt: &mut ErasureReceipt, tombstone: &Tombstone) {
+        let now = self.clock.now();
+        match self.erase_from_backups(tombstone).await {
+            Ok(keyrings) => receipt.record(
+                Place::Backups,
+                Outcome::Done {
+                    at: now,
+                    count: Some(keyrings),
+                },
+            ),
+            Err(e) => receipt.record_failure(Place::Backups, &e.to_string(), now),
+        }
     }
 
     async fn forget_in_error_tracker(&self, receipt: &mut ErasureReceipt) {
@@ -183,9 +197,25 @@ impl<P: Ports> App<P> {
             for place in receipt.unfinished() {
                 // Transactional places are done together or not at all; only calls to other
                 // systems can be left unfinished.
-                if place == Place::ErrorTracker {
-                    report.attempts += 1;
-                    self.forget_in_error_tracker(&mut receipt).await;
+                match place {
+                    Place::ErrorTracker => {
+                        report.attempts += 1;
+                        self.forget_in_error_tracker(&mut receipt).await;
+                    }
+                    Place::Backups => {
+                        report.attempts += 1;
+                        let tombstone = self
+                            .store
+                            .tombstones(receipt.tenant)
+                            .await
+                            .map_err(AppError::store)?
+                            .into_iter()
+                            .find(|t| t.receipt == receipt.id);
+                        if let Some(tombstone) = tombstone {
+                            self.reach_backups(&mut receipt, &tombstone).await;
+                        }
+                    }
+                    _ => {}
                 }
             }
             self.store

@@ -59,6 +59,18 @@ pub enum AppError {
     /// Object storage failed.
     #[error("object storage failed")]
     Backup(#[source] BackupError),
+    /// A backup could not be decrypted.
+    #[error(transparent)]
+    Decryption(#[from] gdpr_ports::DecryptError),
+    /// A backup is damaged or not one this version can read; the message says which check
+    /// failed (ids and counts only).
+    #[error("backup {backup} is unusable: {reason}")]
+    BackupUnusable {
+        /// The backup's id.
+        backup: String,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 impl AppError {

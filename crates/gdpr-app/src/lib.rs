@@ -11,6 +11,9 @@
 
 mod audit;
 mod auth;
+mod backup_create;
+pub mod backup_format;
+mod backup_restore;
 mod backups;
 mod consent;
 mod erasure;
@@ -30,6 +33,8 @@ use gdpr_retention::RetentionSettings;
 use serde::Serialize;
 
 pub use auth::{Authenticated, IssuedKey, TOKEN_PREFIX};
+pub use backup_create::{BackupReport, Progress};
+pub use backup_restore::{BackupEntry, RestoreReport, VerifyOutcome};
 pub use backups::{BackupDeletionReceipt, BackupLayout, PruneReport};
 pub use consent::{ConsentView, GiveConsent};
 pub use erasure::{BatchPlan, RetryReport};
@@ -80,6 +85,9 @@ pub struct AppConfig {
     pub recipients: Vec<RecipientInfo>,
     /// Technical and organisational security measures (Art. 30(1)(g), Art. 32).
     pub security_measures: Vec<String>,
+    /// ASCII-armored OpenPGP public keys backups are encrypted to. Empty: no backup is taken
+    /// (nothing leaves in clear).
+    pub backup_recipients: Vec<String>,
 }
 
 impl Default for AppConfig {
@@ -111,6 +119,7 @@ impl Default for AppConfig {
                 "erasure by deletion and crypto-shredding of the subject's data key".into(),
                 "per-tenant API keys, stored hashed; tenants isolated from each other".into(),
             ],
+            backup_recipients: Vec::new(),
         }
     }
 }

@@ -66,6 +66,12 @@ pub enum AuditAction {
     BackupPruned,
     /// Every backup of a tenant deleted on the customer's request.
     TenantBackupsDeleted,
+    /// A backup of the tenant written and made visible.
+    BackupCreated,
+    /// A backup decrypted and checked against its manifest.
+    BackupVerified,
+    /// The tenant restored from a backup (tombstones replayed).
+    BackupRestored,
 }
 
 /// One event, before it is chained. Ids and counts only: never personal data.

@@ -3,6 +3,9 @@
 //! ever holding the whole plaintext or ciphertext in memory. With no recipient, nothing is
 //! produced: anything meant to leave is refused rather than written in clear.
 //!
+//! [`OpenPgpDecryptor`] does the reverse with a secret key the operator holds (to verify and
+//! restore backups), streamed the same way.
+//!
 //! This crate knows the OpenPGP format through rPGP and nothing of what it encrypts.
 
 use std::io::{self, Read, Write};
@@ -10,9 +13,13 @@ use std::io::{self, Read, Write};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use gdpr_ports::{ByteStream, EncryptError, Encryptor, Recipients};
-use pgp::composed::{Deserializable, MessageBuilder, SignedPublicKey, SignedPublicSubKey};
+use gdpr_ports::{ByteStream, DecryptError, Decryptor, EncryptError, Encryptor, Recipients};
+use pgp::composed::{
+    Deserializable, Message, MessageBuilder, SignedPublicKey, SignedPublicSubKey, SignedSecretKey,
+};
 use pgp::crypto::sym::SymmetricKeyAlgorithm;
+use pgp::types::{KeyDetails as _, Password};
+use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::mpsc;
 
 /// Chunks in flight between the async side and the encrypting thread, each way.
@@ -81,6 +88,7 @@ impl OpenPgpEncryptor {
 }
 
 /// Reads what the async side forwards, on the encrypting thread.
+#[derive(Debug)]
 struct ChannelReader {
     rx: mpsc::Receiver<io::Result<Bytes>>,
     current: Bytes,
@@ -143,7 +151,7 @@ impl Encryptor for OpenPgpEncryptor {
     async fn encrypt(
         &self,
         recipients: Recipients,
-        mut plaintext: ByteStream,
+        plaintext: ByteStream,
     ) -> Result<ByteStream, EncryptError> {
         let keys = match recipients {
             Recipients::Configured => self.configured.clone(),
@@ -152,31 +160,97 @@ impl Encryptor for OpenPgpEncryptor {
         if keys.is_empty() {
             return Err(EncryptError::NoRecipient);
         }
-        let (plain_tx, plain_rx) = mpsc::channel::<io::Result<Bytes>>(CHANNEL);
-        let (cipher_tx, cipher_rx) = mpsc::channel::<io::Result<Bytes>>(CHANNEL);
-        tokio::spawn(async move {
-            while let Some(chunk) = plaintext.next().await {
-                if plain_tx.send(chunk).await.is_err() {
-                    break;
-                }
+        Ok(on_a_thread(plaintext, "encryption", move |reader, writer| {
+            encrypt_blocking(&keys, reader, writer)
+        }))
+    }
+}
+
+/// Runs `work` on a blocking thread, fed from `input` and feeding the returned stream. A
+/// failure arrives as the stream's last item, never as a short stream.
+fn on_a_thread(
+    mut input: ByteStream,
+    what: &'static str,
+    work: impl FnOnce(ChannelReader, ChannelWriter) -> Result<(), String> + Send + 'static,
+) -> ByteStream {
+    let (in_tx, in_rx) = mpsc::channel::<io::Result<Bytes>>(CHANNEL);
+    let (out_tx, out_rx) = mpsc::channel::<io::Result<Bytes>>(CHANNEL);
+    tokio::spawn(async move {
+        while let Some(chunk) = input.next().await {
+            if in_tx.send(chunk).await.is_err() {
+                break;
             }
-        });
-        let errors = cipher_tx.clone();
-        tokio::task::spawn_blocking(move || {
-            let reader = ChannelReader {
-                rx: plain_rx,
-                current: Bytes::new(),
-            };
-            if let Err(reason) = encrypt_blocking(&keys, reader, ChannelWriter { tx: cipher_tx }) {
-                // The consumer sees the failure as the stream's last item, never a short file.
-                let _ = errors.blocking_send(Err(io::Error::other(format!(
-                    "OpenPGP encryption failed: {reason}"
-                ))));
-            }
-        });
-        Ok(Box::pin(futures_util::stream::unfold(
-            cipher_rx,
-            |mut rx| async move { rx.recv().await.map(|item| (item, rx)) },
-        )))
+        }
+    });
+    let errors = out_tx.clone();
+    tokio::task::spawn_blocking(move || {
+        let reader = ChannelReader {
+            rx: in_rx,
+            current: Bytes::new(),
+        };
+        if let Err(reason) = work(reader, ChannelWriter { tx: out_tx }) {
+            let _ = errors.blocking_send(Err(io::Error::other(format!(
+                "OpenPGP {what} failed: {reason}"
+            ))));
+        }
+    });
+    Box::pin(futures_util::stream::unfold(out_rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    }))
+}
+
+/// Decrypts with one secret key (the operator's backup key).
+pub struct OpenPgpDecryptor {
+    key: SignedSecretKey,
+    passphrase: SecretString,
+}
+
+impl std::fmt::Debug for OpenPgpDecryptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenPgpDecryptor")
+            .field("key", &self.key.fingerprint().to_string())
+            .finish_non_exhaustive()
+    }
+}
+
+impl OpenPgpDecryptor {
+    /// A decryptor for this ASCII-armored secret key, protected by `passphrase` (empty for
+    /// an unprotected key).
+    ///
+    /// # Errors
+    /// [`DecryptError::BadKey`] when the text is not an armored secret key.
+    pub fn new(armored: &str, passphrase: SecretString) -> Result<Self, DecryptError> {
+        let (key, _) = SignedSecretKey::from_string(armored)
+            .map_err(|_| DecryptError::BadKey("not an ASCII-armored OpenPGP secret key".into()))?;
+        Ok(Self { key, passphrase })
+    }
+}
+
+fn decrypt_blocking(
+    key: &SignedSecretKey,
+    passphrase: &Password,
+    input: ChannelReader,
+    mut out: ChannelWriter,
+) -> Result<(), String> {
+    let message = Message::from_bytes(io::BufReader::new(input)).map_err(|e| e.to_string())?;
+    let mut message = message
+        .decrypt(passphrase, key)
+        .map_err(|e| e.to_string())?;
+    if message.is_compressed() {
+        message = message.decompress().map_err(|e| e.to_string())?;
+    }
+    // Reading to the end checks the integrity tag (MDC): a tampered message fails here.
+    io::copy(&mut message, &mut out).map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+#[async_trait]
+impl Decryptor for OpenPgpDecryptor {
+    async fn decrypt(&self, ciphertext: ByteStream) -> Result<ByteStream, DecryptError> {
+        let key = self.key.clone();
+        let passphrase = Password::from(self.passphrase.expose_secret());
+        Ok(on_a_thread(ciphertext, "decryption", move |reader, writer| {
+            decrypt_blocking(&key, &passphrase, reader, writer)
+        }))
     }
 }

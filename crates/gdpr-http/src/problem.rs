@@ -200,7 +200,7 @@ impl From<AppError> for ApiError {
                 tracing::error!(error = ?e, "dependency unavailable");
                 p(S::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable")
             }
-            AppError::Store(_) => {
+            AppError::Store(_) | AppError::Decryption(_) | AppError::BackupUnusable { .. } => {
                 tracing::error!(error = ?e, "storage failure");
                 Problem::new(
                     S::INTERNAL_SERVER_ERROR,

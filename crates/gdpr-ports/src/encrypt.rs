@@ -47,3 +47,29 @@ pub trait Encryptor: Send + Sync {
         plaintext: ByteStream,
     ) -> Result<ByteStream, EncryptError>;
 }
+
+/// What decryption can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum DecryptError {
+    /// No secret key is configured to decrypt with.
+    #[error("no decryption key is configured")]
+    NoKey,
+    /// The configured secret key cannot be used (unparsable, wrong passphrase).
+    #[error("the decryption key is unusable: {0}")]
+    BadKey(String),
+    /// The data is not a message this key can decrypt, or it was tampered with.
+    #[error("decryption failed: {0}")]
+    Failed(String),
+}
+
+/// Decrypts what [`Encryptor`] produced, with a secret key held by the operator (restore and
+/// verification of backups). Failures after the first byte arrive as the stream's last item.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait Decryptor: Send + Sync {
+    /// The plaintext of `ciphertext`, as a stream.
+    ///
+    /// # Errors
+    /// [`DecryptError::NoKey`], [`DecryptError::BadKey`], [`DecryptError::Failed`].
+    async fn decrypt(&self, ciphertext: ByteStream) -> Result<ByteStream, DecryptError>;
+}

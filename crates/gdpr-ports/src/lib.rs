@@ -11,6 +11,7 @@
 
 mod backup;
 mod clock;
+mod dump;
 mod encrypt;
 mod jobs;
 mod report;
@@ -18,7 +19,8 @@ mod store;
 
 pub use backup::{BackupError, BackupStore, ByteStream, ObjectMeta, check_object_key};
 pub use clock::Clock;
-pub use encrypt::{EncryptError, Encryptor, Recipients};
+pub use dump::{DumpItem, DumpRow, DumpStream, RestoredCounts, RowStream, TenantDumps, WrappedKey};
+pub use encrypt::{DecryptError, Decryptor, EncryptError, Encryptor, Recipients};
 pub use jobs::{ApiKeyRecord, ApiKeyStore, Job, JobQueue, JobState, JobStatus, MAX_ATTEMPTS};
 pub use report::{
     ErrorReport, ErrorReporter, ForgetOutcome, ReportError, ReportLevel, RequestContext,
@@ -33,7 +35,9 @@ pub use backup::MockBackupStore;
 #[cfg(feature = "mocks")]
 pub use clock::MockClock;
 #[cfg(feature = "mocks")]
-pub use encrypt::MockEncryptor;
+pub use dump::MockTenantDumps;
+#[cfg(feature = "mocks")]
+pub use encrypt::{MockDecryptor, MockEncryptor};
 #[cfg(feature = "mocks")]
 pub use jobs::{MockApiKeyStore, MockJobQueue};
 #[cfg(feature = "mocks")]

@@ -438,6 +438,7 @@ pub trait Storage:
     + KeyStore
     + ErasureStore
     + AuditLog
+    + crate::TenantDumps
 {
 }
 
@@ -454,5 +455,6 @@ impl<T> Storage for T where
         + KeyStore
         + ErasureStore
         + AuditLog
+        + crate::TenantDumps
 {
 }

@@ -104,8 +104,9 @@ pub enum Place {
     Consents,
     /// The error tracker, asked to forget the person.
     ErrorTracker,
-    /// Backups: reached through the tombstone journal replayed on restore, and the key removed
-    /// from backup keyrings.
+    /// Backups: the tombstone journaled beside them (replayed on every restore) and the key
+    /// removed from every retained backup's keyring. Object storage can fail on its own, so
+    /// this place can be pending and retried.
     Backups,
 }
 
@@ -124,7 +125,7 @@ impl Place {
     /// to another system that can fail on its own and be retried).
     #[must_use]
     pub const fn is_transactional(self) -> bool {
-        !matches!(self, Self::ErrorTracker)
+        !matches!(self, Self::ErrorTracker | Self::Backups)
     }
 }
 
@@ -413,6 +414,7 @@ mod tests {
         for place in Place::ALL.into_iter().filter(|p| p.is_transactional()) {
             receipt.record(place, Outcome::Done { at, count: Some(1) });
         }
+        receipt.record(Place::Backups, Outcome::Done { at, count: Some(3) });
         receipt.record_failure(Place::ErrorTracker, "error tracker unreachable", at);
         receipt.record_failure(Place::ErrorTracker, "error tracker unreachable", at);
         assert!(matches!(

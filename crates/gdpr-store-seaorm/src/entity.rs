@@ -1,6 +1,7 @@
 //! The tables, as SeaORM entities. Times are Unix nanoseconds (`i64`), so they round-trip
 //! exactly on SQLite and PostgreSQL alike; domain values with structure are JSON text;
-//! personal fields are only ever ciphertext (`*_ct`, `sealed`).
+//! personal fields are only ever ciphertext (`*_ct`, `sealed`). Rows serialise to JSON (bytes
+//! as base64) for backups.
 
 macro_rules! entity {
     ($module:ident, $table:literal, { $($body:tt)* }) => {
@@ -9,7 +10,9 @@ macro_rules! entity {
         pub(crate) mod $module {
             use sea_orm::entity::prelude::*;
 
-            #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+            #[derive(
+                Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize,
+            )]
             #[sea_orm(table_name = $table)]
             pub struct Model {
                 $($body)*
@@ -35,6 +38,7 @@ entity!(api_key, "api_keys", {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub tenant_id: Uuid,
+    #[serde(with = "crate::entity::b64")]
     pub secret_hash: Vec<u8>,
     pub read_only: bool,
     pub created_at: i64,
@@ -45,9 +49,13 @@ entity!(subject, "subjects", {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub tenant_id: Uuid,
+    #[serde(with = "crate::entity::b64_option")]
     pub email_ct: Option<Vec<u8>>,
+    #[serde(with = "crate::entity::b64_option")]
     pub email_bidx: Option<Vec<u8>>,
+    #[serde(with = "crate::entity::b64_option")]
     pub full_name_ct: Option<Vec<u8>>,
+    #[serde(with = "crate::entity::b64_option")]
     pub ip_ct: Option<Vec<u8>>,
     pub created_at: i64,
     pub updated_at: i64,
@@ -57,6 +65,7 @@ entity!(subject_key, "subject_keys", {
     #[sea_orm(primary_key, auto_increment = false)]
     pub subject_id: Uuid,
     pub tenant_id: Uuid,
+    #[serde(with = "crate::entity::b64")]
     pub wrapped: Vec<u8>,
 });
 
@@ -174,3 +183,40 @@ entity!(job, "jobs", {
     pub progress_total: i64,
     pub created_at: i64,
 });
+
+/// Bytes as base64 in JSON rows.
+pub(crate) mod b64 {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = <&str>::deserialize(d)?;
+        STANDARD.decode(text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Optional bytes as base64 (or `null`) in JSON rows.
+pub(crate) mod b64_option {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    #[allow(clippy::ref_option, reason = "serde's `with` passes a reference to the field")]
+    pub(crate) fn serialize<S: Serializer>(bytes: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match bytes {
+            Some(bytes) => super::b64::serialize(bytes, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Vec<u8>>, D::Error> {
+        #[derive(Deserialize)]
+        struct Wrapper(#[serde(with = "super::b64")] Vec<u8>);
+        Ok(Option::<Wrapper>::deserialize(d)?.map(|Wrapper(bytes)| bytes))
+    }
+}

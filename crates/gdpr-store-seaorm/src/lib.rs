@@ -11,6 +11,7 @@
 mod audit;
 mod consent;
 mod crypto;
+mod dump;
 mod entity;
 mod erasure;
 mod forms;

@@ -21,7 +21,7 @@ pub use clock::ManualClock;
 pub use encrypt::RecordingEncryptor;
 pub use report::RecordingErrorReporter;
 pub use snapshot::assert_snapshot;
-pub use store::InMemoryStore;
+pub use store::{FAKE_SCHEMA_VERSION, InMemoryStore};
 
 /// The in-memory [`gdpr_ports::Ports`].
 #[derive(Debug, Clone, Copy)]

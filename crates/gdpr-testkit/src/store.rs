@@ -1,5 +1,9 @@
 //! Storage and the audit log in memory, behind one lock so that erasure is atomic.
 
+mod dump;
+
+pub use dump::FAKE_SCHEMA_VERSION;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 

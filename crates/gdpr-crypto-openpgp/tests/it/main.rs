@@ -5,8 +5,9 @@ use std::process::Command;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use gdpr_crypto_openpgp::OpenPgpEncryptor;
-use gdpr_ports::{ByteStream, EncryptError, Encryptor, Recipients};
+use gdpr_crypto_openpgp::{OpenPgpDecryptor, OpenPgpEncryptor};
+use gdpr_ports::{ByteStream, DecryptError, Decryptor, EncryptError, Encryptor, Recipients};
+use secrecy::SecretString;
 
 struct Gpg {
     home: tempfile::TempDir,
@@ -14,14 +15,20 @@ struct Gpg {
 
 impl Gpg {
     fn new(uid: &str) -> Self {
+        Self::with_passphrase(uid, "")
+    }
+
+    fn with_passphrase(uid: &str, passphrase: &str) -> Self {
         let home = tempfile::tempdir().unwrap();
         let gpg = Self { home };
         let out = gpg
             .cmd()
             .args([
                 "--batch",
+                "--pinentry-mode",
+                "loopback",
                 "--passphrase",
-                "",
+                passphrase,
                 "--quick-gen-key",
                 uid,
                 "default",
@@ -51,6 +58,31 @@ impl Gpg {
             .output()
             .unwrap();
         String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn secret_key(&self, uid: &str, passphrase: &str) -> String {
+        let out = self
+            .cmd()
+            .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", passphrase])
+            .args(["--armor", "--export-secret-keys", uid])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn encrypt(&self, uid: &str, plaintext: &[u8]) -> Vec<u8> {
+        let file = self.home.path().join("plain.bin");
+        std::fs::write(&file, plaintext).unwrap();
+        let out = self
+            .cmd()
+            .args(["--batch", "--trust-model", "always", "--output", "-", "--recipient", uid])
+            .arg("--encrypt")
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
     }
 
     fn decrypt(&self, ciphertext: &[u8]) -> Vec<u8> {
@@ -88,12 +120,63 @@ fn chunks(data: &[u8], size: usize) -> ByteStream {
     Box::pin(futures_util::stream::iter(items))
 }
 
-async fn collect(mut stream: ByteStream) -> Vec<u8> {
+async fn collect(stream: ByteStream) -> Vec<u8> {
+    try_collect(stream).await.unwrap()
+}
+
+async fn try_collect(mut stream: ByteStream) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::new();
     while let Some(chunk) = stream.next().await {
-        out.extend_from_slice(&chunk.unwrap());
+        out.extend_from_slice(&chunk?);
     }
-    out
+    Ok(out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn we_decrypt_ours_and_gpgs_with_a_protected_key_and_refuse_tampering() {
+    let passphrase = "correct horse battery staple";
+    let carol = Gpg::with_passphrase("Carol <carol@example.org>", passphrase);
+    let secret = carol.secret_key("carol@example.org", passphrase);
+    let decryptor = OpenPgpDecryptor::new(&secret, SecretString::from(passphrase)).unwrap();
+    let plaintext: Vec<u8> = (0..400_000u32).map(|i| (i % 251) as u8).collect();
+
+    // Ours, streamed both ways.
+    let encryptor = OpenPgpEncryptor::new(&[carol.public_key("carol@example.org")]).unwrap();
+    let sealed = collect(
+        encryptor
+            .encrypt(Recipients::Configured, chunks(&plaintext, 65_537))
+            .await
+            .unwrap(),
+    )
+    .await;
+    let opened = collect(decryptor.decrypt(chunks(&sealed, 10_007)).await.unwrap()).await;
+    assert_eq!(opened, plaintext);
+
+    // gpg's own (compressed by default): a backup encrypted by hand still restores.
+    let by_gpg = carol.encrypt("carol@example.org", &plaintext[..100_000]);
+    let opened = collect(decryptor.decrypt(chunks(&by_gpg, 999)).await.unwrap()).await;
+    assert_eq!(opened, &plaintext[..100_000]);
+
+    // One flipped byte in the middle: the stream ends in an error, never in wrong data.
+    let mut tampered = sealed.clone();
+    let middle = tampered.len() / 2;
+    tampered[middle] ^= 0x55;
+    assert!(try_collect(decryptor.decrypt(chunks(&tampered, 4096)).await.unwrap()).await.is_err());
+
+    // The wrong passphrase, or another person's key: no plaintext either.
+    let wrong = OpenPgpDecryptor::new(&secret, SecretString::from("wrong")).unwrap();
+    assert!(try_collect(wrong.decrypt(chunks(&sealed, 4096)).await.unwrap()).await.is_err());
+    let dave = Gpg::new("Dave <dave@example.org>");
+    let other = OpenPgpDecryptor::new(&dave.secret_key("dave@example.org", ""), SecretString::from(""))
+        .unwrap();
+    let err = try_collect(other.decrypt(chunks(&sealed, 4096)).await.unwrap())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("decryption failed"), "{err}");
+    assert!(matches!(
+        OpenPgpDecryptor::new("not a key", SecretString::from("")),
+        Err(DecryptError::BadKey(_))
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
