@@ -132,7 +132,11 @@ fn payload_stream(
 }
 
 /// Hashes and counts what passes, for the manifest.
-fn tapped(stream: ByteStream, tap: Arc<Mutex<(Sha256, u64)>>, progress: Arc<Progress>) -> ByteStream {
+fn tapped(
+    stream: ByteStream,
+    tap: Arc<Mutex<(Sha256, u64)>>,
+    progress: Arc<Progress>,
+) -> ByteStream {
     Box::pin(stream.map(move |chunk| {
         if let Ok(bytes) = &chunk {
             let mut tap = tap.lock().unwrap_or_else(PoisonError::into_inner);
@@ -200,7 +204,10 @@ impl<P: Ports> App<P> {
         let tap = Arc::new(Mutex::new((Sha256::new(), 0)));
         let payload_key = format!("{folder}{PAYLOAD}");
         self.backups
-            .put(&payload_key, tapped(cipher, Arc::clone(&tap), Arc::clone(progress)))
+            .put(
+                &payload_key,
+                tapped(cipher, Arc::clone(&tap), Arc::clone(progress)),
+            )
             .await
             .map_err(AppError::Backup)?;
         let mut objects = vec![payload_key];
@@ -222,7 +229,8 @@ impl<P: Ports> App<P> {
         let shredded = self
             .shred_erased_from_new_backup(tenant, &folder, &mut keyring)
             .await?;
-        let (hasher, size) = std::mem::take(&mut *tap.lock().unwrap_or_else(PoisonError::into_inner));
+        let (hasher, size) =
+            std::mem::take(&mut *tap.lock().unwrap_or_else(PoisonError::into_inner));
         let manifest = Manifest {
             format: FORMAT.into(),
             version: FORMAT_VERSION,
@@ -324,7 +332,10 @@ impl<P: Ports> App<P> {
         let prefix = BackupLayout::tenant_prefix(tombstone.tenant);
         let objects = self.backups.list(&prefix).await.map_err(AppError::Backup)?;
         let mut shredded = 0;
-        for object in objects.iter().filter(|o| o.key.ends_with(&format!("/{shard}"))) {
+        for object in objects
+            .iter()
+            .filter(|o| o.key.ends_with(&format!("/{shard}")))
+        {
             let mut keyring: KeyringShard = match self.read_json(&object.key).await {
                 Ok(keyring) => keyring,
                 // Deleted by pruning since the listing: nothing left to shred.

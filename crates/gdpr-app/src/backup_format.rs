@@ -200,7 +200,10 @@ impl Compressor {
     /// zstd errors.
     pub fn push(&mut self, data: &[u8]) -> std::io::Result<Option<Bytes>> {
         self.0.write_all(data)?;
-        Ok((self.0.get_ref().len() >= CHUNK).then(|| Bytes::from(std::mem::take(self.0.get_mut()))))
+        Ok(
+            (self.0.get_ref().len() >= CHUNK)
+                .then(|| Bytes::from(std::mem::take(self.0.get_mut()))),
+        )
     }
 
     /// Ends the frame and returns what is left.
@@ -299,7 +302,9 @@ mod tests {
 
     #[test]
     fn keyring_shards_follow_the_first_byte_and_round_trip() {
-        let s = SubjectId::from_uuid(uuid::Uuid::from_u128(0xab00_0000_0000_0000_0000_0000_0000_0001));
+        let s = SubjectId::from_uuid(uuid::Uuid::from_u128(
+            0xab00_0000_0000_0000_0000_0000_0000_0001,
+        ));
         assert_eq!(shard_of(s), "keyring/ab.json");
         let mut shard = KeyringShard::new();
         shard.insert(&WrappedKey {

@@ -181,13 +181,13 @@ fn rows_of(reading: Reading) -> RowStream {
                             .map_err(|_| std::io::Error::other("a payload line does not parse"))?;
                         *check.rows.entry(line.t.clone()).or_default() += 1;
                         progress.add(1, 0);
-                        if let Some(subject) = line.s {
-                            if filter.erased.contains(&subject) || !filter.keyed.contains(&subject)
-                            {
-                                filter.left_out_subjects.insert(subject);
-                                filter.left_out_rows += 1;
-                                return Ok(());
-                            }
+                        if let Some(subject) = line.s
+                            && (filter.erased.contains(&subject)
+                                || !filter.keyed.contains(&subject))
+                        {
+                            filter.left_out_subjects.insert(subject);
+                            filter.left_out_rows += 1;
+                            return Ok(());
                         }
                         ready.push_back(DumpRow {
                             table: line.t,
@@ -250,10 +250,13 @@ impl<P: Ports> App<P> {
             other => other,
         })?;
         if manifest.format != FORMAT || manifest.version != FORMAT_VERSION {
-            return Err(unusable(id, format!(
-                "format {} version {} is not {FORMAT} version {FORMAT_VERSION}",
-                manifest.format, manifest.version
-            )));
+            return Err(unusable(
+                id,
+                format!(
+                    "format {} version {} is not {FORMAT} version {FORMAT_VERSION}",
+                    manifest.format, manifest.version
+                ),
+            ));
         }
         if manifest.tenant != tenant || manifest.backup_id != id {
             return Err(unusable(id, "the manifest names another tenant or backup"));
@@ -311,14 +314,21 @@ impl<P: Ports> App<P> {
         let mut outcomes = Vec::new();
         for tenant in tenants {
             for entry in self.list_backups(tenant).await? {
-                let (problem, rows) = match self.verify_one(tenant, &entry.id, decryptor, progress).await {
+                let (problem, rows) = match self
+                    .verify_one(tenant, &entry.id, decryptor, progress)
+                    .await
+                {
                     Ok(rows) => (None, rows),
-                    Err(AppError::Decryption(e @ (gdpr_ports::DecryptError::NoKey | gdpr_ports::DecryptError::BadKey(_)))) => {
+                    Err(AppError::Decryption(
+                        e @ (gdpr_ports::DecryptError::NoKey | gdpr_ports::DecryptError::BadKey(_)),
+                    )) => {
                         return Err(AppError::Decryption(e));
                     }
                     Err(AppError::BackupUnusable { reason, .. }) => (Some(reason), 0),
                     Err(AppError::Decryption(e)) => (Some(e.to_string()), 0),
-                    Err(AppError::NotFound(_)) => (Some("an object of the backup is missing".into()), 0),
+                    Err(AppError::NotFound(_)) => {
+                        (Some("an object of the backup is missing".into()), 0)
+                    }
                     Err(e) => return Err(e),
                 };
                 let event = AuditEvent::new(
@@ -328,7 +338,14 @@ impl<P: Ports> App<P> {
                     AuditAction::BackupVerified,
                 )
                 .with("backup", &entry.id)
-                .with("result", if problem.is_none() { "whole" } else { "damaged" });
+                .with(
+                    "result",
+                    if problem.is_none() {
+                        "whole"
+                    } else {
+                        "damaged"
+                    },
+                );
                 self.audit(event).await?;
                 outcomes.push(VerifyOutcome {
                     tenant,
@@ -350,7 +367,9 @@ impl<P: Ports> App<P> {
     ) -> Result<u64, AppError> {
         let manifest = Arc::new(self.manifest(tenant, id).await?);
         let check = Arc::new(Mutex::new(Check::new(Arc::clone(&manifest))));
-        let mut plain = self.open_payload(&manifest, decryptor, &check, progress).await?;
+        let mut plain = self
+            .open_payload(&manifest, decryptor, &check, progress)
+            .await?;
         let mut decoder = LineDecoder::new().map_err(|e| unusable(id, e.to_string()))?;
         while let Some(chunk) = plain.next().await {
             let chunk = chunk.map_err(|e| unusable(id, format!("decryption failed: {e}")))?;
@@ -366,12 +385,13 @@ impl<P: Ports> App<P> {
                 .map_err(|e| unusable(id, e.to_string()))?;
         }
         let leftover = decoder.has_leftover();
-        let mut check = check.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(problem) = check.finish(leftover) {
-            return Err(unusable(id, problem));
-        }
-        let rows = check.rows.values().sum();
-        drop(check);
+        let rows = {
+            let mut check = check.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(problem) = check.finish(leftover) {
+                return Err(unusable(id, problem));
+            }
+            check.rows.values().sum()
+        };
         for shard in &manifest.keyring {
             let key = format!("{}{id}/{shard}", BackupLayout::tenant_prefix(tenant));
             let keyring: KeyringShard = self.read_json(&key).await?;
@@ -382,7 +402,11 @@ impl<P: Ports> App<P> {
         let marker = serde_json::json!({ "verified_at": self.clock.now().unix_timestamp() });
         self.backups
             .put(
-                &format!("{}{id}/{}", BackupLayout::tenant_prefix(tenant), BackupLayout::VERIFIED),
+                &format!(
+                    "{}{id}/{}",
+                    BackupLayout::tenant_prefix(tenant),
+                    BackupLayout::VERIFIED
+                ),
                 once(Bytes::from(marker.to_string())),
             )
             .await
@@ -442,10 +466,13 @@ impl<P: Ports> App<P> {
         let manifest = Arc::new(self.manifest(tenant, &id).await?);
         let schema = self.store.schema_version();
         if manifest.schema_version != schema {
-            return Err(unusable(&id, format!(
-                "its rows are in schema {}, this database is at {schema}",
-                manifest.schema_version
-            )));
+            return Err(unusable(
+                &id,
+                format!(
+                    "its rows are in schema {}, this database is at {schema}",
+                    manifest.schema_version
+                ),
+            ));
         }
         match self.store.get_tenant(tenant).await {
             Ok(_) if !replace => {
@@ -469,7 +496,11 @@ impl<P: Ports> App<P> {
             let shard_keys = keyring
                 .wrapped_keys()
                 .ok_or_else(|| unusable(&id, format!("keyring shard {shard} is damaged")))?;
-            keys.extend(shard_keys.into_iter().filter(|k| !erased.contains(&k.subject)));
+            keys.extend(
+                shard_keys
+                    .into_iter()
+                    .filter(|k| !erased.contains(&k.subject)),
+            );
         }
         let filter = Arc::new(Mutex::new(Filter {
             keyed: keys.iter().map(|k| k.subject).collect(),
@@ -478,7 +509,9 @@ impl<P: Ports> App<P> {
             left_out_rows: 0,
         }));
         let check = Arc::new(Mutex::new(Check::new(Arc::clone(&manifest))));
-        let plain = self.open_payload(&manifest, decryptor, &check, progress).await?;
+        let plain = self
+            .open_payload(&manifest, decryptor, &check, progress)
+            .await?;
         let rows = rows_of(Reading {
             plain,
             decoder: LineDecoder::new().map_err(|e| unusable(&id, e.to_string()))?,
@@ -497,7 +530,10 @@ impl<P: Ports> App<P> {
                 StoreError::Corrupt(reason) => unusable(&id, reason),
                 other => AppError::store(other),
             })?;
-        let filter = filter.lock().unwrap_or_else(PoisonError::into_inner);
+        let (subjects_left_out, rows_left_out) = {
+            let filter = filter.lock().unwrap_or_else(PoisonError::into_inner);
+            (filter.left_out_subjects.len() as u64, filter.left_out_rows)
+        };
         let report = RestoreReport {
             tenant,
             backup: id.clone(),
@@ -505,10 +541,9 @@ impl<P: Ports> App<P> {
             keys: counts.keys,
             replaced: counts.replaced,
             tombstones: tombstone_count,
-            subjects_left_out: filter.left_out_subjects.len() as u64,
-            rows_left_out: filter.left_out_rows,
+            subjects_left_out,
+            rows_left_out,
         };
-        drop(filter);
         let event = AuditEvent::new(
             self.clock.now(),
             Some(tenant),

@@ -209,7 +209,11 @@ impl<P: Ports> App<P> {
             return Ok(report);
         }
         for id in report.plan.delete.iter().chain(&report.abandoned) {
-            for key in folders.get(id).map(|f| f.objects.as_slice()).unwrap_or_default() {
+            for key in folders
+                .get(id)
+                .map(|f| f.objects.as_slice())
+                .unwrap_or_default()
+            {
                 self.backups.delete(key).await.map_err(AppError::Backup)?;
                 report.deleted_objects.push(key.clone());
             }

@@ -160,9 +160,11 @@ impl Encryptor for OpenPgpEncryptor {
         if keys.is_empty() {
             return Err(EncryptError::NoRecipient);
         }
-        Ok(on_a_thread(plaintext, "encryption", move |reader, writer| {
-            encrypt_blocking(&keys, reader, writer)
-        }))
+        Ok(on_a_thread(
+            plaintext,
+            "encryption",
+            move |reader, writer| encrypt_blocking(&keys, reader, writer),
+        ))
     }
 }
 
@@ -249,8 +251,10 @@ impl Decryptor for OpenPgpDecryptor {
     async fn decrypt(&self, ciphertext: ByteStream) -> Result<ByteStream, DecryptError> {
         let key = self.key.clone();
         let passphrase = Password::from(self.passphrase.expose_secret());
-        Ok(on_a_thread(ciphertext, "decryption", move |reader, writer| {
-            decrypt_blocking(&key, &passphrase, reader, writer)
-        }))
+        Ok(on_a_thread(
+            ciphertext,
+            "decryption",
+            move |reader, writer| decrypt_blocking(&key, &passphrase, reader, writer),
+        ))
     }
 }

@@ -27,8 +27,8 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::entity::{
-    api_key, audit_entry, consent_event, consent_form, consent_form_version, erasure_receipt,
-    form, legal_hold, purpose, record, request, subject, subject_key, tenant, tombstone,
+    api_key, audit_entry, consent_event, consent_form, consent_form_version, erasure_receipt, form,
+    legal_hold, purpose, record, request, subject, subject_key, tenant, tombstone,
 };
 use crate::{SeaOrmStore, audit::chain_key, corrupt, nanos, unavailable};
 
@@ -543,8 +543,7 @@ impl SeaOrmStore {
             if !TABLES.contains(&row.table.as_str()) {
                 return Err(corrupt(&format!("unknown table {} in a dump", row.table)));
             }
-            if pending.table.as_deref() != Some(row.table.as_str()) || pending.rows.len() >= BATCH
-            {
+            if pending.table.as_deref() != Some(row.table.as_str()) || pending.rows.len() >= BATCH {
                 self.flush(txn, tenant, &mut pending, &mut state).await?;
                 pending.table = Some(row.table);
             }
@@ -637,9 +636,10 @@ impl TenantDumps for SeaOrmStore {
             // Read-only: nothing to commit; dropping rolls back.
             let _ = txn.rollback().await;
         });
-        Ok(Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|item| (item, rx))
-        })))
+        Ok(Box::pin(futures_util::stream::unfold(
+            rx,
+            |mut rx| async move { rx.recv().await.map(|item| (item, rx)) },
+        )))
     }
 
     async fn restore_tenant(

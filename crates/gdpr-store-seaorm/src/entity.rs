@@ -204,8 +204,14 @@ pub(crate) mod b64 {
 pub(crate) mod b64_option {
     use serde::{Deserialize, Deserializer, Serializer};
 
-    #[allow(clippy::ref_option, reason = "serde's `with` passes a reference to the field")]
-    pub(crate) fn serialize<S: Serializer>(bytes: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+    #[allow(
+        clippy::ref_option,
+        reason = "serde's `with` passes a reference to the field"
+    )]
+    pub(crate) fn serialize<S: Serializer>(
+        bytes: &Option<Vec<u8>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         match bytes {
             Some(bytes) => super::b64::serialize(bytes, s),
             None => s.serialize_none(),

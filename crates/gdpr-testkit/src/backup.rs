@@ -1,6 +1,7 @@
 //! Object storage in memory.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
@@ -9,13 +10,38 @@ use futures_util::{StreamExt, stream};
 use gdpr_ports::{BackupError, BackupStore, ByteStream, ObjectMeta, check_object_key};
 use time::OffsetDateTime;
 
+type Objects = BTreeMap<String, (Bytes, OffsetDateTime)>;
+
 /// Objects in a map; an object appears only once its whole stream was read. Clones share it.
 #[derive(Debug, Clone, Default)]
-pub struct MemoryObjectStore(Arc<Mutex<BTreeMap<String, (Bytes, OffsetDateTime)>>>);
+pub struct MemoryObjectStore {
+    objects: Arc<Mutex<Objects>>,
+    unavailable: Arc<AtomicBool>,
+}
 
 impl MemoryObjectStore {
-    fn objects(&self) -> MutexGuard<'_, BTreeMap<String, (Bytes, OffsetDateTime)>> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    fn objects(&self) -> MutexGuard<'_, Objects> {
+        self.objects.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn available(&self) -> Result<(), BackupError> {
+        if self.unavailable.load(Ordering::Relaxed) {
+            return Err(BackupError::Unavailable(
+                "memory object store switched off".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Makes every call fail with [`BackupError::Unavailable`] (or work again).
+    pub fn set_unavailable(&self, unavailable: bool) {
+        self.unavailable.store(unavailable, Ordering::Relaxed);
+    }
+
+    /// An object's bytes, if it exists.
+    #[must_use]
+    pub fn bytes(&self, key: &str) -> Option<Bytes> {
+        self.objects().get(key).map(|(b, _)| b.clone())
     }
 
     /// Stores an object directly with a chosen modification time (to stage old backups).
@@ -37,6 +63,7 @@ impl MemoryObjectStore {
 impl BackupStore for MemoryObjectStore {
     async fn put(&self, key: &str, mut body: ByteStream) -> Result<ObjectMeta, BackupError> {
         check_object_key(key)?;
+        self.available()?;
         let mut buf = BytesMut::new();
         while let Some(chunk) = body.next().await {
             buf.extend_from_slice(&chunk.map_err(BackupError::Source)?);
@@ -53,6 +80,7 @@ impl BackupStore for MemoryObjectStore {
 
     async fn get(&self, key: &str) -> Result<ByteStream, BackupError> {
         check_object_key(key)?;
+        self.available()?;
         let body = self
             .objects()
             .get(key)
@@ -62,6 +90,7 @@ impl BackupStore for MemoryObjectStore {
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, BackupError> {
+        self.available()?;
         Ok(self
             .objects()
             .range(prefix.to_owned()..)
@@ -76,6 +105,7 @@ impl BackupStore for MemoryObjectStore {
 
     async fn delete(&self, key: &str) -> Result<(), BackupError> {
         check_object_key(key)?;
+        self.available()?;
         self.objects().remove(key);
         Ok(())
     }

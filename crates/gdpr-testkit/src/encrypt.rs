@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use futures_util::{StreamExt, stream};
-use gdpr_ports::{ByteStream, EncryptError, Encryptor, Recipients};
+use gdpr_ports::{ByteStream, DecryptError, Decryptor, EncryptError, Encryptor, Recipients};
 
 const HEADER: &str = "-----BEGIN TESTKIT ENVELOPE-----\n";
 const ARMOR: &str = "-----BEGIN PGP PUBLIC KEY BLOCK-----";
@@ -81,5 +81,27 @@ impl Encryptor for RecordingEncryptor {
             .push(keys);
         let out: Bytes = out.freeze();
         Ok(Box::pin(stream::iter([Ok(out)])))
+    }
+}
+
+/// Opens what [`RecordingEncryptor`] sealed, as an operator's secret key would; anything else
+/// ends the stream in an error, like a real decryptor given a damaged file.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EnvelopeDecryptor;
+
+#[async_trait]
+impl Decryptor for EnvelopeDecryptor {
+    async fn decrypt(&self, mut ciphertext: ByteStream) -> Result<ByteStream, DecryptError> {
+        let mut sealed = BytesMut::new();
+        while let Some(chunk) = ciphertext.next().await {
+            match chunk {
+                Ok(chunk) => sealed.extend_from_slice(&chunk),
+                Err(e) => return Ok(Box::pin(stream::iter([Err(e)]))),
+            }
+        }
+        let item = RecordingEncryptor::open(&sealed)
+            .map(Bytes::from)
+            .ok_or_else(|| std::io::Error::other("OpenPGP decryption failed: not an envelope"));
+        Ok(Box::pin(stream::iter([item])))
     }
 }

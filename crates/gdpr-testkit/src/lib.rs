@@ -18,7 +18,7 @@ mod store;
 
 pub use backup::MemoryObjectStore;
 pub use clock::ManualClock;
-pub use encrypt::RecordingEncryptor;
+pub use encrypt::{EnvelopeDecryptor, RecordingEncryptor};
 pub use report::RecordingErrorReporter;
 pub use snapshot::assert_snapshot;
 pub use store::{FAKE_SCHEMA_VERSION, InMemoryStore};

@@ -2,6 +2,7 @@
 //! I/O. One binary for the crate, one module per area.
 
 mod audit;
+mod backup_restore;
 mod backups;
 mod config;
 mod consent;

@@ -15,10 +15,12 @@ struct Gpg {
 
 impl Gpg {
     fn new(uid: &str) -> Self {
-        Self::with_passphrase(uid, "")
+        Self::generate(uid, "", "default")
     }
 
-    fn with_passphrase(uid: &str, passphrase: &str) -> Self {
+    /// `algo` as gpg names it: `default` (RSA) or `future-default` (Curve25519, much faster
+    /// to generate).
+    fn generate(uid: &str, passphrase: &str, algo: &str) -> Self {
         let home = tempfile::tempdir().unwrap();
         let gpg = Self { home };
         let out = gpg
@@ -31,7 +33,7 @@ impl Gpg {
                 passphrase,
                 "--quick-gen-key",
                 uid,
-                "default",
+                algo,
                 "default",
                 "never",
             ])
@@ -63,11 +65,21 @@ impl Gpg {
     fn secret_key(&self, uid: &str, passphrase: &str) -> String {
         let out = self
             .cmd()
-            .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", passphrase])
+            .args([
+                "--batch",
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase",
+                passphrase,
+            ])
             .args(["--armor", "--export-secret-keys", uid])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     }
 
@@ -76,12 +88,24 @@ impl Gpg {
         std::fs::write(&file, plaintext).unwrap();
         let out = self
             .cmd()
-            .args(["--batch", "--trust-model", "always", "--output", "-", "--recipient", uid])
+            .args([
+                "--batch",
+                "--trust-model",
+                "always",
+                "--output",
+                "-",
+                "--recipient",
+                uid,
+            ])
             .arg("--encrypt")
             .arg(&file)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         out.stdout
     }
 
@@ -135,7 +159,7 @@ async fn try_collect(mut stream: ByteStream) -> std::io::Result<Vec<u8>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn we_decrypt_ours_and_gpgs_with_a_protected_key_and_refuse_tampering() {
     let passphrase = "correct horse battery staple";
-    let carol = Gpg::with_passphrase("Carol <carol@example.org>", passphrase);
+    let carol = Gpg::generate("Carol <carol@example.org>", passphrase, "default");
     let secret = carol.secret_key("carol@example.org", passphrase);
     let decryptor = OpenPgpDecryptor::new(&secret, SecretString::from(passphrase)).unwrap();
     let plaintext: Vec<u8> = (0..400_000u32).map(|i| (i % 251) as u8).collect();
@@ -161,14 +185,25 @@ async fn we_decrypt_ours_and_gpgs_with_a_protected_key_and_refuse_tampering() {
     let mut tampered = sealed.clone();
     let middle = tampered.len() / 2;
     tampered[middle] ^= 0x55;
-    assert!(try_collect(decryptor.decrypt(chunks(&tampered, 4096)).await.unwrap()).await.is_err());
+    assert!(
+        try_collect(decryptor.decrypt(chunks(&tampered, 4096)).await.unwrap())
+            .await
+            .is_err()
+    );
 
     // The wrong passphrase, or another person's key: no plaintext either.
     let wrong = OpenPgpDecryptor::new(&secret, SecretString::from("wrong")).unwrap();
-    assert!(try_collect(wrong.decrypt(chunks(&sealed, 4096)).await.unwrap()).await.is_err());
-    let dave = Gpg::new("Dave <dave@example.org>");
-    let other = OpenPgpDecryptor::new(&dave.secret_key("dave@example.org", ""), SecretString::from(""))
-        .unwrap();
+    assert!(
+        try_collect(wrong.decrypt(chunks(&sealed, 4096)).await.unwrap())
+            .await
+            .is_err()
+    );
+    let dave = Gpg::generate("Dave <dave@example.org>", "", "future-default");
+    let other = OpenPgpDecryptor::new(
+        &dave.secret_key("dave@example.org", ""),
+        SecretString::from(""),
+    )
+    .unwrap();
     let err = try_collect(other.decrypt(chunks(&sealed, 4096)).await.unwrap())
         .await
         .unwrap_err();

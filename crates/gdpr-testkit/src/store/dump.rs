@@ -93,7 +93,12 @@ fn dump(s: &State, t: TenantId) -> Vec<DumpItem> {
             })
         })
         .collect();
-    items.extend(s.tenants.iter().filter(|x| x.id == t).map(|x| row("tenants", None, x)));
+    items.extend(
+        s.tenants
+            .iter()
+            .filter(|x| x.id == t)
+            .map(|x| row("tenants", None, x)),
+    );
     items.extend(s.api_keys.iter().filter(|k| k.tenant == t).map(|k| {
         let r = ApiKeyRow {
             id: k.id,
@@ -105,20 +110,30 @@ fn dump(s: &State, t: TenantId) -> Vec<DumpItem> {
         };
         row("api_keys", None, &r)
     }));
-    items.extend(s.purposes.iter().filter(|(x, _)| *x == t).map(|(tenant, purpose)| {
-        let r = PurposeRow {
-            tenant: *tenant,
-            purpose: purpose.clone(),
-        };
-        row("purposes", None, &r)
-    }));
+    items.extend(
+        s.purposes
+            .iter()
+            .filter(|(x, _)| *x == t)
+            .map(|(tenant, purpose)| {
+                let r = PurposeRow {
+                    tenant: *tenant,
+                    purpose: purpose.clone(),
+                };
+                row("purposes", None, &r)
+            }),
+    );
     items.extend(
         s.consent_forms
             .iter()
             .filter(|f| f.tenant == t)
             .map(|f| row("consent_forms", None, f)),
     );
-    items.extend(s.forms.iter().filter(|f| f.tenant == t).map(|f| row("forms", None, f)));
+    items.extend(
+        s.forms
+            .iter()
+            .filter(|f| f.tenant == t)
+            .map(|f| row("forms", None, f)),
+    );
     items.extend(s.subjects.iter().filter(|x| x.tenant == t).map(|x| {
         let r = SubjectRow {
             id: x.id,
@@ -394,7 +409,9 @@ impl TenantDumps for InMemoryStore {
             }
             dump(&s, tenant)
         };
-        Ok(Box::pin(futures_util::stream::iter(items.into_iter().map(Ok))))
+        Ok(Box::pin(futures_util::stream::iter(
+            items.into_iter().map(Ok),
+        )))
     }
 
     async fn restore_tenant(

@@ -1,0 +1,450 @@
+//! Backups end to end over the fakes: the format's promises (complete only with a manifest,
+//! checked on restore), crypto-shredding, tombstone replay, disaster recovery into an empty
+//! store, and failures that change nothing.
+
+use std::sync::Arc;
+
+use gdpr_app::backup_format::{KeyringShard, MANIFEST, Manifest, PAYLOAD, shard_of};
+use gdpr_app::{AppConfig, AppError, BackupLayout, Progress};
+use gdpr_audit::AuditAction;
+use gdpr_pii::TenantId;
+use gdpr_ports::{EncryptError, Page};
+use gdpr_rights::{ErasureStatus, Outcome, Place};
+use gdpr_testkit::{EnvelopeDecryptor, InMemory, InMemoryStore};
+use time::Duration;
+
+use crate::erasure::subject_with_data;
+use crate::helpers::{PGP_KEY, World, app, world_with};
+
+fn config() -> AppConfig {
+    AppConfig {
+        backup_recipients: vec![PGP_KEY.into()],
+        ..AppConfig::default()
+    }
+}
+
+fn progress() -> Arc<Progress> {
+    Arc::default()
+}
+
+fn folder(t: TenantId, id: &str) -> String {
+    format!("{}{id}/", BackupLayout::tenant_prefix(t))
+}
+
+fn keyring(w: &World, t: TenantId, id: &str, subject: gdpr_pii::SubjectId) -> KeyringShard {
+    let key = format!("{}{}", folder(t, id), shard_of(subject));
+    serde_json::from_slice(&w.backups.bytes(&key).expect("the shard exists")).unwrap()
+}
+
+#[tokio::test]
+async fn a_backup_is_described_by_its_manifest_and_verifies() {
+    let w = world_with(config()).await;
+    let a = subject_with_data(&w, 1).await;
+    subject_with_data(&w, 2).await;
+
+    let report = w
+        .app
+        .back_up_tenant(w.ctx.tenant, &progress())
+        .await
+        .unwrap();
+    let m = &report.manifest;
+    assert_eq!((m.format.as_str(), m.version), ("gdpr-backup", 1));
+    assert_eq!(m.tenant, w.ctx.tenant);
+    assert_eq!(m.rows["subjects"], 2);
+    assert_eq!(m.rows["records"], 4);
+    assert_eq!(m.rows["consent_events"], 2);
+    assert_eq!(m.keys, 2);
+    let id = m.backup_id.clone();
+    let stored: Manifest = serde_json::from_slice(
+        &w.backups
+            .bytes(&format!("{}{MANIFEST}", folder(w.ctx.tenant, &id)))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(&stored, m);
+    assert!(
+        keyring(&w, w.ctx.tenant, &id, a.id)
+            .keys
+            .contains_key(&a.id)
+    );
+    assert_eq!(
+        w.encryptor.recipients_used().last().unwrap(),
+        &vec![PGP_KEY.to_owned()]
+    );
+
+    let listed = w.app.list_backups(w.ctx.tenant).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(!listed[0].verified);
+    let outcomes = w
+        .app
+        .verify_backups(None, &EnvelopeDecryptor, &progress())
+        .await
+        .unwrap();
+    assert_eq!(outcomes.len(), 1);
+    assert_eq!(outcomes[0].problem, None);
+    assert_eq!(outcomes[0].rows, m.rows.values().sum::<u64>());
+    assert!(w.app.list_backups(w.ctx.tenant).await.unwrap()[0].verified);
+    let audit = w.app.audit_log(w.ctx, 0, 1000).await.unwrap();
+    for action in [AuditAction::BackupCreated, AuditAction::BackupVerified] {
+        assert!(audit.iter().any(|r| r.event.action == action), "{action:?}");
+    }
+}
+
+#[tokio::test]
+async fn without_a_recipient_no_backup_is_written() {
+    let w = world_with(AppConfig::default()).await;
+    subject_with_data(&w, 1).await;
+    let err = w
+        .app
+        .back_up_tenant(w.ctx.tenant, &progress())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, AppError::Encryption(EncryptError::NoRecipient)),
+        "{err:?}"
+    );
+    assert!(w.backups.keys().is_empty(), "nothing leaves in clear");
+}
+
+#[tokio::test]
+async fn disaster_recovery_into_an_empty_store_brings_back_every_row() {
+    let w = world_with(config()).await;
+    let a = subject_with_data(&w, 1).await;
+    let b = subject_with_data(&w, 2).await;
+    w.app
+        .back_up_tenant(w.ctx.tenant, &progress())
+        .await
+        .unwrap();
+
+    // The database is lost: a fresh, empty store, the same object storage.
+    let fresh = InMemoryStore::default();
+    let recovered = app::<InMemory>(
+        fresh.clone(),
+        w.backups.clone(),
+        w.encryptor.clone(),
+        w.reporter.clone(),
+        w.clock.clone(),
+        config(),
+    );
+    let report = recovered
+        .restore_tenant(w.ctx.tenant, None, false, &EnvelopeDecryptor, &progress())
+        .await
+        .unwrap();
+    assert_eq!(report.subjects_left_out, 0);
+    assert_eq!(report.keys, 2);
+    assert_eq!(report.replaced, 0);
+    for s in [&a, &b] {
+        assert_eq!(&recovered.subject(w.ctx, s.id).await.unwrap(), s);
+        let before = w
+            .app
+            .records(w.ctx, None, Some(s.id), Page::ALL)
+            .await
+            .unwrap();
+        let after = recovered
+            .records(w.ctx, None, Some(s.id), Page::ALL)
+            .await
+            .unwrap();
+        assert_eq!(after, before);
+        assert_eq!(before.len(), 2);
+    }
+    assert_eq!(
+        recovered.consent_forms(w.ctx).await.unwrap(),
+        w.app.consent_forms(w.ctx).await.unwrap()
+    );
+    // The audit chain came back whole and verifies.
+    assert!(
+        recovered
+            .verify_audit(Some(w.ctx.tenant))
+            .await
+            .unwrap()
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn an_erased_subject_never_comes_back_from_an_older_backup() {
+    let w = world_with(config()).await;
+    let erased = subject_with_data(&w, 1).await;
+    let kept = subject_with_data(&w, 2).await;
+    let older = w
+        .app
+        .back_up_tenant(w.ctx.tenant, &progress())
+        .await
+        .unwrap();
+    let id = older.manifest.backup_id.clone();
+
+    let receipt = w.app.erase_subject(w.ctx, erased.id, None).await.unwrap();
+    assert_eq!(receipt.status(), ErasureStatus::Complete);
+    assert!(matches!(
+        receipt.outcome(Place::Backups),
+        Some(Outcome::Done { count: Some(1), .. })
+    ));
+    // Crypto-shredded at once: the old backup's keyring no longer holds the key...
+    let shard = keyring(&w, w.ctx.tenant, &id, erased.id);
+    assert!(!shard.keys.contains_key(&erased.id));
+    // ...and the tombstone is journaled beside the backups, ids and time only.
+    let journal: Vec<String> = w
+        .backups
+        .keys()
+        .into_iter()
+        .filter(|k| k.starts_with(&format!("tombstones/{}/", w.ctx.tenant)))
+        .collect();
+    assert_eq!(
+        journal,
+        vec![format!("tombstones/{}/{}.json", w.ctx.tenant, receipt.id)]
+    );
+
+    // Restoring over the live tenant needs the explicit go-ahead.
+    let refused = w
+        .app
+        .restore_tenant(
+            w.ctx.tenant,
+            Some(&id),
+            false,
+            &EnvelopeDecryptor,
+            &progress(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, AppError::Conflict(_)), "{refused:?}");
+
+    let report = w
+        .app
+        .restore_tenant(
+            w.ctx.tenant,
+            Some(&id),
+            true,
+            &EnvelopeDecryptor,
+            &progress(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.subjects_left_out, 1);
+    assert_eq!(
+        report.rows_left_out,
+        1 + 2 + 1,
+        "profile, two records, one consent"
+    );
+    assert_eq!(report.tombstones, 1);
+    assert!(matches!(
+        w.app.subject(w.ctx, erased.id).await,
+        Err(AppError::NotFound(_))
+    ));
+    assert_eq!(w.store.rows_about(w.ctx.tenant, erased.id), 0);
+    assert_eq!(w.app.subject(w.ctx, kept.id).await.unwrap(), kept);
+    // The live audit chain was kept (it records the erasure) and says a restore happened.
+    let audit = w.app.audit_log(w.ctx, 0, 1000).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.event.action == AuditAction::SubjectErased)
+    );
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.event.action == AuditAction::BackupRestored)
+    );
+    assert!(
+        w.app
+            .verify_audit(Some(w.ctx.tenant))
+            .await
+            .unwrap()
+            .is_ok()
+    );
+
+    // Even into an empty store with no database journal, the journal beside the backups
+    // keeps the subject out.
+    let fresh = InMemoryStore::default();
+    let recovered = app::<InMemory>(
+        fresh.clone(),
+        w.backups.clone(),
+        w.encryptor.clone(),
+        w.reporter.clone(),
+        w.clock.clone(),
+        config(),
+    );
+    let report = recovered
+        .restore_tenant(
+            w.ctx.tenant,
+            Some(&id),
+            false,
+            &EnvelopeDecryptor,
+            &progress(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.subjects_left_out, 1);
+    assert_eq!(fresh.rows_about(w.ctx.tenant, erased.id), 0);
+}
+
+#[tokio::test]
+async fn a_subject_whose_key_was_shredded_is_left_out_even_without_a_tombstone() {
+    let w = world_with(config()).await;
+    let a = subject_with_data(&w, 1).await;
+    let report = w
+        .app
+        .back_up_tenant(w.ctx.tenant, &progress())
+        .await
+        .unwrap();
+    let id = report.manifest.backup_id;
+    // The key is gone from the keyring (shredded) but no tombstone exists anywhere.
+    let key = format!("{}{}", folder(w.ctx.tenant, &id), shard_of(a.id));
+    w.backups.insert(
+        &key,
+        &KeyringShard::new().to_bytes(),
+        time::OffsetDateTime::UNIX_EPOCH,
+    );
+    let fresh = InMemoryStore::default();
+    let recovered = app::<InMemory>(
+        fresh.clone(),
+        w.backups.clone(),
+        w.encryptor.clone(),
+        w.reporter.clone(),
+        w.clock.clone(),
+        config(),
+    );
+    let report = recovered
+        .restore_tenant(w.ctx.tenant, None, false, &EnvelopeDecryptor, &progress())
+        .await
+        .unwrap();
+    assert_eq!(report.subjects_left_out, 1);
+    assert_eq!(report.keys, 0);
+    assert_eq!(fresh.rows_about(w.ctx.tenant, a.id), 0);
+}
+
+#[tokio::test]
+async fn a_damaged_backup_restores_nothing_and_verification_says_so() {
+    let w = world_with(config()).await;
+    let a = subject_with_data(&w, 1).await;
+    let id = w
+        .app
+        .back_up_tenant(w.ctx.tenant, &progress())
+        .await
+        .unwrap()
+        .manifest
+        .backup_id;
+    let later = subject_with_data(&w, 2).await;
+    let payload = format!("{}{PAYLOAD}", folder(w.ctx.tenant, &id));
+    let mut bytes = w.backups.bytes(&payload).unwrap().to_vec();
+    let last = bytes.len() - 3;
+    bytes[last] ^= 0xff;
+    w.backups
+        .insert(&payload, &bytes, time::OffsetDateTime::UNIX_EPOCH);
+
+    let err = w
+        .app
+        .restore_tenant(
+            w.ctx.tenant,
+            Some(&id),
+            true,
+            &EnvelopeDecryptor,
+            &progress(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppError::BackupUnusable { .. }), "{err:?}");
+    // Nothing changed: the subject added after the backup is still there.
+    assert_eq!(w.app.subject(w.ctx, later.id).await.unwrap(), later);
+    assert_eq!(w.app.subject(w.ctx, a.id).await.unwrap(), a);
+
+    let outcomes = w
+        .app
+        .verify_backups(Some(w.ctx.tenant), &EnvelopeDecryptor, &progress())
+        .await
+        .unwrap();
+    // zstd's own check or the checksum, whichever sees it first.
+    assert!(outcomes[0].problem.is_some(), "{outcomes:?}");
+    assert!(!w.app.list_backups(w.ctx.tenant).await.unwrap()[0].verified);
+}
+
+#[tokio::test]
+async fn an_interrupted_backup_is_never_listed_and_is_pruned_once_abandoned() {
+    let w = world_with(config()).await;
+    subject_with_data(&w, 1).await;
+    let complete = w
+        .app
+        .back_up_tenant(w.ctx.tenant, &progress())
+        .await
+        .unwrap()
+        .manifest
+        .backup_id;
+    // A backup that died before its manifest: payload and keyring, nothing else.
+    let now = gdpr_ports::Clock::now(&w.clock);
+    let dead = BackupLayout::new_id(now + Duration::minutes(5));
+    w.backups.insert(
+        &format!("{}{PAYLOAD}", folder(w.ctx.tenant, &dead)),
+        b"partial",
+        now,
+    );
+    w.backups.insert(
+        &format!("{}keyring/00.json", folder(w.ctx.tenant, &dead)),
+        b"{}",
+        now,
+    );
+
+    let listed: Vec<String> = w
+        .app
+        .list_backups(w.ctx.tenant)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.id)
+        .collect();
+    assert_eq!(listed, vec![complete.clone()]);
+    let report = w
+        .app
+        .restore_tenant(w.ctx.tenant, None, true, &EnvelopeDecryptor, &progress())
+        .await
+        .unwrap();
+    assert_eq!(
+        report.backup, complete,
+        "the newest complete backup, not the partial one"
+    );
+
+    let early = w.app.prune_backups(w.ctx.tenant, false).await.unwrap();
+    assert!(early.abandoned.is_empty(), "it may still be being written");
+    w.clock.advance(Duration::days(2));
+    let later = w.app.prune_backups(w.ctx.tenant, false).await.unwrap();
+    assert_eq!(later.abandoned, vec![dead.clone()]);
+    assert!(w.backups.keys().iter().all(|k| !k.contains(&dead)));
+    assert!(w.backups.keys().iter().any(|k| k.contains(&complete)));
+}
+
+#[tokio::test]
+async fn erasure_while_backups_are_unreachable_stays_pending_until_a_retry() {
+    let w = world_with(config()).await;
+    let a = subject_with_data(&w, 1).await;
+    let id = w
+        .app
+        .back_up_tenant(w.ctx.tenant, &progress())
+        .await
+        .unwrap()
+        .manifest
+        .backup_id;
+
+    w.backups.set_unavailable(true);
+    let receipt = w.app.erase_subject(w.ctx, a.id, None).await.unwrap();
+    assert!(matches!(
+        receipt.outcome(Place::Backups),
+        Some(Outcome::Pending { .. })
+    ));
+    assert_eq!(receipt.status(), ErasureStatus::Pending);
+    assert_eq!(
+        w.store.rows_about(w.ctx.tenant, a.id),
+        0,
+        "the database part is done"
+    );
+
+    let still_down = w.app.retry_pending_erasures().await.unwrap();
+    assert_eq!(still_down.completed, 0);
+    w.backups.set_unavailable(false);
+    let retried = w.app.retry_pending_erasures().await.unwrap();
+    assert_eq!(retried.completed, 1);
+    let receipt = w.app.erasure_receipt(w.ctx, receipt.id).await.unwrap();
+    assert_eq!(receipt.status(), ErasureStatus::Complete);
+    assert!(
+        !keyring(&w, w.ctx.tenant, &id, a.id)
+            .keys
+            .contains_key(&a.id)
+    );
+}
