@@ -24,10 +24,12 @@ pub enum JobKind {
     ErasureRetry,
     /// Prune every tenant's backups past retention, daily.
     PruneBackups,
+    /// Back up every tenant (then prune), daily at the configured UTC time.
+    DailyBackup,
 }
 
 impl JobKind {
-    const ALL: [Self; 2] = [Self::ErasureRetry, Self::PruneBackups];
+    const ALL: [Self; 3] = [Self::ErasureRetry, Self::PruneBackups, Self::DailyBackup];
 
     /// The stored name.
     #[must_use]
@@ -35,13 +37,14 @@ impl JobKind {
         match self {
             Self::ErasureRetry => "erasure-retry",
             Self::PruneBackups => "prune-backups",
+            Self::DailyBackup => "daily-backup",
         }
     }
 
     const fn period(self) -> Duration {
         match self {
             Self::ErasureRetry => Duration::minutes(15),
-            Self::PruneBackups => Duration::DAY,
+            Self::PruneBackups | Self::DailyBackup => Duration::DAY,
         }
     }
 
@@ -49,11 +52,17 @@ impl JobKind {
         Self::ALL.into_iter().find(|k| k.name() == name)
     }
 
-    /// The start of the slot `now` falls in.
-    fn slot(self, now: OffsetDateTime) -> OffsetDateTime {
+    /// The start of the slot `now` falls in; slots start `offset` after each period's start
+    /// (the configured time of day of the daily backup).
+    fn slot_at(self, now: OffsetDateTime, offset: Duration) -> OffsetDateTime {
         let period = self.period().whole_seconds();
-        let t = now.unix_timestamp();
-        OffsetDateTime::from_unix_timestamp(t - t.rem_euclid(period)).unwrap_or(now)
+        let t = now.unix_timestamp() - offset.whole_seconds();
+        OffsetDateTime::from_unix_timestamp(t - t.rem_euclid(period) + offset.whole_seconds())
+            .unwrap_or(now)
+    }
+
+    fn slot(self, now: OffsetDateTime) -> OffsetDateTime {
+        self.slot_at(now, Duration::ZERO)
     }
 
     /// The job id every replica computes for this slot.
@@ -86,7 +95,18 @@ impl<P: Ports> App<P> {
         let now = self.clock.now();
         let mut queued = 0;
         for kind in JobKind::ALL {
-            let slot = kind.slot(now);
+            let slot = match kind {
+                // Only when backups can be taken: without a recipient nothing may leave.
+                JobKind::DailyBackup => match self.config.backup_at {
+                    Some(at) if !self.config.backup_recipients.is_empty() => {
+                        let offset = Duration::hours(at.hour().into())
+                            + Duration::minutes(at.minute().into());
+                        kind.slot_at(now, offset)
+                    }
+                    _ => continue,
+                },
+                _ => kind.slot(now),
+            };
             if self
                 .store
                 .enqueue(kind.id(slot), kind.name(), "{}", slot)
@@ -126,6 +146,7 @@ impl<P: Ports> App<P> {
                 })
                 .map_err(|e| e.to_string()),
             Some(JobKind::PruneBackups) => self.prune_all_backups().await,
+            Some(JobKind::DailyBackup) => self.daily_backup().await,
             None => Err(format!("unknown job kind '{}'", job.kind)),
         };
         match &outcome {
@@ -141,6 +162,37 @@ impl<P: Ports> App<P> {
             kind: job.kind,
             outcome,
         }))
+    }
+
+    /// One tenant's failure is reported and does not fail the job: retrying would back up
+    /// every other tenant again. The newest-backup check of the attestations catches a tenant
+    /// left without one.
+    async fn daily_backup(&self) -> Result<String, String> {
+        let progress = std::sync::Arc::default();
+        let results = self
+            .back_up_every_tenant(&progress)
+            .await
+            .map_err(|e| e.to_string())?;
+        let failed = results.iter().filter(|(_, r)| r.is_err()).count();
+        for (tenant, result) in &results {
+            if let Err(e) = result {
+                self.report_error(gdpr_ports::ErrorReport {
+                    level: gdpr_ports::ReportLevel::Error,
+                    message: "a tenant's daily backup failed".into(),
+                    person: None,
+                    context: [
+                        ("tenant".to_owned(), tenant.to_string()),
+                        ("error".to_owned(), e.to_string()),
+                    ]
+                    .into(),
+                    request: None,
+                });
+            }
+        }
+        Ok(format!(
+            "{} tenants backed up, {failed} failed",
+            results.len() - failed
+        ))
     }
 
     async fn prune_all_backups(&self) -> Result<String, String> {
@@ -175,6 +227,21 @@ mod tests {
         assert_eq!(
             JobKind::PruneBackups.slot(datetime!(2026-01-01 23:59 UTC)),
             datetime!(2026-01-01 0:00 UTC)
+        );
+        // The daily backup at 02:30: before it, the slot is yesterday's.
+        let at = Duration::hours(2) + Duration::minutes(30);
+        let d = JobKind::DailyBackup;
+        assert_eq!(
+            d.slot_at(datetime!(2026-01-02 02:29 UTC), at),
+            datetime!(2026-01-01 2:30 UTC)
+        );
+        assert_eq!(
+            d.slot_at(datetime!(2026-01-02 02:30 UTC), at),
+            datetime!(2026-01-02 2:30 UTC)
+        );
+        assert_eq!(
+            d.slot_at(datetime!(2026-01-02 23:00 UTC), at),
+            datetime!(2026-01-02 2:30 UTC)
         );
     }
 }

@@ -88,6 +88,8 @@ pub struct AppConfig {
     /// ASCII-armored OpenPGP public keys backups are encrypted to. Empty: no backup is taken
     /// (nothing leaves in clear).
     pub backup_recipients: Vec<String>,
+    /// The UTC time of day of the daily backup job; `None`: no scheduled backup.
+    pub backup_at: Option<time::Time>,
 }
 
 impl Default for AppConfig {
@@ -120,6 +122,7 @@ impl Default for AppConfig {
                 "per-tenant API keys, stored hashed; tenants isolated from each other".into(),
             ],
             backup_recipients: Vec::new(),
+            backup_at: Some(time::macros::time!(02:00)),
         }
     }
 }

@@ -190,6 +190,31 @@ pub struct BackupSettings {
     pub directory: PathBuf,
     /// The bucket for `s3`.
     pub s3: S3Config,
+    /// Armored OpenPGP public keys backups are encrypted to; empty: no backup is taken.
+    pub recipients: Vec<String>,
+    /// The daily backup's UTC time, `HH:MM`; empty: no scheduled backup.
+    pub daily_at: String,
+    /// An armored OpenPGP secret key, for `gdpr verify` and `gdpr restore` only.
+    pub decryption_key_file: Option<PathBuf>,
+    /// Its passphrase (env `GDPR_BACKUPS__DECRYPTION_KEY_PASSPHRASE`).
+    pub decryption_key_passphrase: Option<SecretString>,
+}
+
+impl BackupSettings {
+    /// The daily backup's time, or `None` when it is off.
+    ///
+    /// # Errors
+    /// When `daily_at` is neither empty nor `HH:MM`.
+    pub fn daily_time(&self) -> Result<Option<time::Time>, ConfigError> {
+        let text = self.daily_at.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        let format = time::macros::format_description!("[hour]:[minute]");
+        time::Time::parse(text, format)
+            .map(Some)
+            .map_err(|_| ConfigError("backups.daily_at: expected a UTC time as HH:MM, or \"\" to turn the daily backup off".into()))
+    }
 }
 
 /// `[rollbar]`.

@@ -7,6 +7,7 @@
 pub mod adapters;
 pub mod config;
 pub mod logging;
+pub mod operator;
 mod serve;
 
 pub use serve::{

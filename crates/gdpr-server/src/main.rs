@@ -1,5 +1,6 @@
 //! `gdpr`: the compliance core's binary. `gdpr serve` (the default) runs the HTTP service;
-//! `migrate`, `keygen`, `openapi`, `prune` and `delete-backups` are operator commands.
+//! `migrate`, `keygen`, `openapi`, `backup`, `backups`, `verify`, `restore`, `prune` and
+//! `delete-backups` are operator commands.
 #![allow(
     clippy::print_stdout,
     reason = "a command-line tool prints its results"
@@ -49,6 +50,39 @@ enum Command {
         /// Only this tenant.
         #[arg(long)]
         tenant: Option<uuid::Uuid>,
+    },
+    /// Back up every tenant (or one), then prune; prints what was written as JSON. For cron
+    /// when the in-process daily backup is off.
+    Backup {
+        /// Only this tenant.
+        #[arg(long)]
+        tenant: Option<uuid::Uuid>,
+    },
+    /// List a tenant's complete backups as JSON, oldest first.
+    Backups {
+        /// The tenant's id.
+        #[arg(long)]
+        tenant: uuid::Uuid,
+    },
+    /// Decrypt every retained backup and check it against its manifest (needs
+    /// backups.decryption_key_file); exits non-zero if any is damaged.
+    Verify {
+        /// Only this tenant.
+        #[arg(long)]
+        tenant: Option<uuid::Uuid>,
+    },
+    /// Restore a tenant from its newest (or the given) backup into the configured database,
+    /// replaying tombstones so that no erased subject comes back.
+    Restore {
+        /// The tenant's id.
+        #[arg(long)]
+        tenant: uuid::Uuid,
+        /// The backup's id (default: the newest complete one).
+        #[arg(long)]
+        backup: Option<String>,
+        /// Replace the tenant's current data if the database holds it.
+        #[arg(long)]
+        replace: bool,
     },
     /// Delete every backup of a tenant (the customer asked); prints the receipt as JSON.
     DeleteBackups {
@@ -121,6 +155,43 @@ async fn run(cli: Cli) -> Result<(), StartError> {
                 .await
                 .map_err(|e| format!("cannot delete the backups of tenant {tenant}: {e}"))?;
             println!("{}", serde_json::to_string_pretty(&receipt)?);
+        }
+        Command::Backup { tenant } => {
+            let (summary, ok) =
+                gdpr_server::operator::backup(&config, tenant.map(gdpr_pii::TenantId::from_uuid))
+                    .await?;
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+            if !ok {
+                return Err("some backups failed (see above)".into());
+            }
+        }
+        Command::Backups { tenant } => {
+            let list =
+                gdpr_server::operator::list(&config, gdpr_pii::TenantId::from_uuid(tenant)).await?;
+            println!("{}", serde_json::to_string_pretty(&list)?);
+        }
+        Command::Verify { tenant } => {
+            let (outcomes, ok) =
+                gdpr_server::operator::verify(&config, tenant.map(gdpr_pii::TenantId::from_uuid))
+                    .await?;
+            println!("{}", serde_json::to_string_pretty(&outcomes)?);
+            if !ok {
+                return Err("some backups are damaged (see above)".into());
+            }
+        }
+        Command::Restore {
+            tenant,
+            backup,
+            replace,
+        } => {
+            let report = gdpr_server::operator::restore(
+                &config,
+                gdpr_pii::TenantId::from_uuid(tenant),
+                backup.as_deref(),
+                replace,
+            )
+            .await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
         }
         Command::Migrate => {
             init_logging(&config)?;

@@ -289,6 +289,13 @@ pub fn application_with(
     let mut app_config = AppConfig::default();
     app_config.retention.defaults = config.retention;
     app_config.pseudonymisation = config.pseudonymisation;
+    // Checked here so that a bad key fails at start, not at 02:00.
+    gdpr_crypto_openpgp::OpenPgpEncryptor::new(&config.backups.recipients)
+        .map_err(|e| format!("backups.recipients: {e}"))?;
+    app_config
+        .backup_recipients
+        .clone_from(&config.backups.recipients);
+    app_config.backup_at = config.backups.daily_time()?;
     Ok(App::new(
         Adapters {
             store,

@@ -19,6 +19,8 @@ pub(crate) struct TestApp {
     running: Option<Running>,
     pub(crate) dir: tempfile::TempDir,
     pg_drop: Option<(String, String)>,
+    /// The configuration it runs with (for operator commands on the same deployment).
+    pub(crate) config: Config,
 }
 
 pub(crate) struct Response {
@@ -78,6 +80,13 @@ pub(crate) async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp 
 
 /// The server on a fresh PostgreSQL database, when one is configured.
 pub(crate) async fn spawn_app_on_postgres() -> Option<TestApp> {
+    spawn_app_on_postgres_with(|_| {}).await
+}
+
+/// The same, with an adjusted configuration.
+pub(crate) async fn spawn_app_on_postgres_with(
+    adjust: impl FnOnce(&mut Config),
+) -> Option<TestApp> {
     let admin_url = postgres_url()?;
     let name = format!("gdpr_api_{}", uuid::Uuid::new_v4().simple());
     let admin = Database::connect(&admin_url).await.unwrap();
@@ -90,7 +99,8 @@ pub(crate) async fn spawn_app_on_postgres() -> Option<TestApp> {
         .rsplit_once('/')
         .map_or(admin_url.as_str(), |(b, _)| b);
     let dir = tempfile::tempdir().unwrap();
-    let config = config(&dir, format!("{base}/{name}"));
+    let mut config = config(&dir, format!("{base}/{name}"));
+    adjust(&mut config);
     Some(launch(config, dir, "postgres", Some((admin_url, name))).await)
 }
 
@@ -115,6 +125,7 @@ async fn launch(
         running: Some(running),
         dir,
         pg_drop,
+        config,
     }
 }
 
@@ -260,6 +271,25 @@ impl TestApp {
             .await;
         assert_eq!(s.status, StatusCode::CREATED, "{}", s.text);
         s.body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Stops the server, keeping its database and files.
+    pub(crate) async fn halt(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop().await.unwrap();
+        }
+    }
+
+    /// Starts the server again on the same configuration.
+    pub(crate) async fn resume(&mut self) {
+        let running = start(&self.config).await.unwrap();
+        self.base = format!("http://{}", running.addr);
+        self.running = Some(running);
+    }
+
+    /// The database's admin URL and name, on PostgreSQL.
+    pub(crate) fn postgres(&self) -> Option<&(String, String)> {
+        self.pg_drop.as_ref()
     }
 
     pub(crate) async fn stop(mut self) {

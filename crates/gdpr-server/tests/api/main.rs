@@ -3,6 +3,7 @@
 
 mod admin;
 mod auth;
+mod backups;
 mod binary;
 mod canary;
 mod consent;
