@@ -238,7 +238,11 @@ pub fn reporter(
 ///
 /// # Errors
 /// When `s3` is chosen without a bucket, or the local folder cannot be created.
-pub(crate) fn backup_storage(config: &Config) -> Result<ObjectBackupStore, StartError> {
+/// The configured object storage for backups.
+///
+/// # Errors
+/// When the folder cannot be created or the S3 settings are incomplete.
+pub fn backup_storage(config: &Config) -> Result<ObjectBackupStore, StartError> {
     let b = &config.backups;
     let store = match b.storage {
         BackupStorage::Local => ObjectBackupStore::local(&b.directory).map_err(|e| {
@@ -413,6 +417,12 @@ pub async fn start_with(
     // Chores are per process and run whether or not this process takes shared jobs: a
     // web-only replica still has log files to prune and forms' fields to learn.
     let chores = tokio::spawn(run_chores(app.clone(), housekeeping, stop_rx.clone()));
+    if config.backups.recipients.is_empty() {
+        tracing::warn!(
+            "no backup recipient is configured (backups.recipients): no backup will be taken, \
+             since nothing may leave in clear"
+        );
+    }
     let worker = config.jobs.enabled.then(|| {
         tokio::spawn(run_worker(
             app,

@@ -7,18 +7,25 @@
 //! also lets a test reach in: make storage unavailable, make the error tracker fail, move the
 //! clock, tamper with the audit log. Use them in unit tests and when embedding the domain; never
 //! as a stand-in for an adapter's own tests.
+//!
+//! For those, it also holds real parts: [`GpgHome`] (the real `gpg` in a throwaway home) and,
+//! with the `s3` feature, an S3-protocol server on 127.0.0.1 (`s3`).
 
 mod backup;
 mod clock;
 mod encrypt;
 pub mod fake;
+mod gpg;
 mod report;
+#[cfg(feature = "s3")]
+pub mod s3;
 mod snapshot;
 mod store;
 
 pub use backup::MemoryObjectStore;
 pub use clock::ManualClock;
 pub use encrypt::{EnvelopeDecryptor, RecordingEncryptor};
+pub use gpg::GpgHome;
 pub use report::RecordingErrorReporter;
 pub use snapshot::assert_snapshot;
 pub use store::{FAKE_SCHEMA_VERSION, InMemoryStore};

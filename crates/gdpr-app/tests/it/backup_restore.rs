@@ -448,3 +448,58 @@ async fn erasure_while_backups_are_unreachable_stays_pending_until_a_retry() {
             .contains_key(&a.id)
     );
 }
+
+#[tokio::test]
+async fn the_daily_backup_runs_once_at_its_time_and_only_with_a_recipient() {
+    use gdpr_app::JobKind;
+    let w = world_with(AppConfig {
+        backup_at: Some(time::macros::time!(02:30)),
+        ..config()
+    })
+    .await;
+    subject_with_data(&w, 1).await;
+    w.clock.set(time::macros::datetime!(2026-02-01 02:29 UTC));
+    // Two replicas schedule the same slot: one job.
+    w.app.schedule_due_jobs().await.unwrap();
+    w.app.schedule_due_jobs().await.unwrap();
+    let mut runs = Vec::new();
+    while let Some(run) = w.app.run_next_job("replica-1").await.unwrap() {
+        runs.push(run);
+    }
+    let daily: Vec<_> = runs
+        .iter()
+        .filter(|r| r.kind == JobKind::DailyBackup.name())
+        .collect();
+    assert_eq!(daily.len(), 1, "{runs:?}");
+    assert!(
+        daily[0]
+            .outcome
+            .as_ref()
+            .unwrap()
+            .starts_with("1 tenants backed up, 0 failed")
+    );
+    let backups = w.app.list_backups(w.ctx.tenant).await.unwrap();
+    assert_eq!(backups.len(), 1);
+    // The slot was yesterday's 02:30: the backup is stamped with now, the run's time.
+    assert_eq!(
+        backups[0].created_at,
+        time::macros::datetime!(2026-02-01 02:29 UTC)
+    );
+    // Past 02:30 a new slot: one more job.
+    w.clock.set(time::macros::datetime!(2026-02-01 02:31 UTC));
+    w.app.schedule_due_jobs().await.unwrap();
+    while w.app.run_next_job("replica-2").await.unwrap().is_some() {}
+    assert_eq!(w.app.list_backups(w.ctx.tenant).await.unwrap().len(), 2);
+
+    // Without a recipient, no backup job is ever queued.
+    let none = world_with(AppConfig {
+        backup_at: Some(time::macros::time!(02:30)),
+        ..AppConfig::default()
+    })
+    .await;
+    none.app.schedule_due_jobs().await.unwrap();
+    while let Some(run) = none.app.run_next_job("replica-1").await.unwrap() {
+        assert_ne!(run.kind, JobKind::DailyBackup.name());
+    }
+    assert!(none.backups.keys().is_empty());
+}

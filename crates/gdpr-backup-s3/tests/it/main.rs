@@ -7,43 +7,10 @@ use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt, stream};
 use gdpr_backup_s3::{ObjectBackupStore, S3Settings};
 use gdpr_ports::{BackupError, BackupStore, ByteStream};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use s3s::auth::SimpleAuth;
-use s3s::service::S3ServiceBuilder;
-
-const ACCESS_KEY: &str = "test-access-key";
-const SECRET_KEY: &str = "test-secret-key-0123456789";
-const BUCKET: &str = "backups";
-
-/// An S3 server on 127.0.0.1 storing into a temporary folder; stops with the runtime.
-struct S3Server {
-    endpoint: String,
-    root: tempfile::TempDir,
-}
-
-async fn s3_server() -> S3Server {
-    let root = tempfile::tempdir().unwrap();
-    // s3s-fs maps buckets to folders of its root.
-    std::fs::create_dir(root.path().join(BUCKET)).unwrap();
-    let fs = s3s_fs::FileSystem::new(root.path()).unwrap();
-    let mut builder = S3ServiceBuilder::new(fs);
-    builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
-    let service = builder.build();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let http = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-        while let Ok((socket, _)) = listener.accept().await {
-            let conn = http
-                .serve_connection(TokioIo::new(socket), service.clone())
-                .into_owned();
-            tokio::spawn(async move {
-                let _ = conn.await;
-            });
-        }
-    });
-    S3Server { endpoint, root }
-}
+use gdpr_testkit::s3::{
+    S3_ACCESS_KEY as ACCESS_KEY, S3_BUCKET as BUCKET, S3_SECRET_KEY as SECRET_KEY, S3Server,
+    s3_server,
+};
 
 fn settings(server: &S3Server, secret: &str) -> S3Settings {
     S3Settings {

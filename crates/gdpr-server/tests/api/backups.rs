@@ -3,11 +3,13 @@
 //! one and compare every row; then erase a subject, restore the older backup again, and see
 //! the subject stay gone while its rows in the backup have no key left.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use gdpr_pii::TenantId;
-use gdpr_server::config::Config;
+use gdpr_ports::BackupStore;
+use gdpr_server::config::{BackupStorage, Config};
+use gdpr_testkit::GpgHome;
+use gdpr_testkit::s3::{S3_ACCESS_KEY, S3_BUCKET, S3_SECRET_KEY, s3_server};
 use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, Database, FromQueryResult, JsonValue, Statement};
 use secrecy::ExposeSecret;
@@ -15,92 +17,26 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, spawn_app_on_postgres_with, spawn_app_with};
 
-/// A throwaway gpg home with one Curve25519 key (fast to make); its armored public key and the
-/// path of its armored secret key.
-struct Gpg {
-    home: tempfile::TempDir,
+const OPS: &str = "ops@example.org";
+
+/// The operators' key: Curve25519, fast to make.
+fn ops_key() -> GpgHome {
+    GpgHome::generate("Ops <ops@example.org>", "", "future-default")
 }
 
-impl Gpg {
-    fn new() -> Self {
-        let home = tempfile::tempdir().unwrap();
-        let gpg = Self { home };
-        let out = gpg
-            .cmd()
-            .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", ""])
-            .args([
-                "--quick-gen-key",
-                "Ops <ops@example.org>",
-                "future-default",
-                "default",
-                "never",
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        gpg
-    }
-
-    fn cmd(&self) -> Command {
-        let mut cmd = Command::new("gpg");
-        cmd.env("GNUPGHOME", self.home.path());
-        cmd
-    }
-
-    fn export(&self, what: &str) -> String {
-        let out = self
-            .cmd()
-            .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", ""])
-            .args(["--armor", what, "ops@example.org"])
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn secret_key_file(&self) -> PathBuf {
-        let path = self.home.path().join("ops.sec.asc");
-        std::fs::write(&path, self.export("--export-secret-keys")).unwrap();
-        path
-    }
-
-    /// `gpg --decrypt | zstd -d` of a payload: what an operator without our binary would run.
-    fn open_payload(&self, payload: &Path) -> String {
-        let out = self
-            .cmd()
-            .args(["--batch", "--quiet", "--decrypt"])
-            .arg(payload)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let mut zstd = Command::new("zstd")
-            .args(["-d", "-c"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        std::io::Write::write_all(&mut zstd.stdin.take().unwrap(), &out.stdout).unwrap();
-        let plain = zstd.wait_with_output().unwrap();
-        assert!(plain.status.success());
-        String::from_utf8(plain.stdout).unwrap()
-    }
-}
-
-impl Drop for Gpg {
-    fn drop(&mut self) {
-        let _ = Command::new("gpgconf")
-            .env("GNUPGHOME", self.home.path())
-            .args(["--kill", "gpg-agent"])
-            .status();
-    }
+/// `gpg --decrypt | zstd -d` of a payload: what an operator without our binary would run.
+fn open_payload(gpg: &GpgHome, payload: &[u8]) -> String {
+    let plain = gpg.decrypt(payload);
+    let mut zstd = Command::new("zstd")
+        .args(["-d", "-c"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut zstd.stdin.take().unwrap(), &plain).unwrap();
+    let out = zstd.wait_with_output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap()
 }
 
 const TABLES: [&str; 15] = [
@@ -213,7 +149,7 @@ async fn populate(app: &TestApp, key: &str) -> Vec<String> {
     subjects
 }
 
-async fn drill(mut app: TestApp, gpg: &Gpg) {
+async fn drill(mut app: TestApp, gpg: &GpgHome) {
     let (tenant, key) = app.tenant("Drill SAS").await;
     let subjects = populate(&app, &key).await;
     let t = TenantId::from_uuid(tenant.parse().unwrap());
@@ -229,16 +165,12 @@ async fn drill(mut app: TestApp, gpg: &Gpg) {
         .unwrap();
     assert!(ok, "{summary}");
     let older = summary[0]["backup"].as_str().unwrap().to_owned();
-    let folder = app
-        .config
-        .backups
-        .directory
-        .join(format!("backups/{tenant}/{older}"));
-    let payload = folder.join("payload.ndjson.zst.pgp");
+    let storage = gdpr_server::backup_storage(&app.config).unwrap();
+    let folder = format!("backups/{tenant}/{older}/");
     // What left is ciphertext: no e-mail in the object, readable only with the key.
-    let raw = std::fs::read(&payload).unwrap();
+    let raw = object(&storage, &format!("{folder}payload.ndjson.zst.pgp")).await;
     assert!(!raw.windows(8).any(|w| w == b"drill-0@"));
-    let lines = gpg.open_payload(&payload);
+    let lines = open_payload(gpg, &raw);
     assert_eq!(
         lines
             .lines()
@@ -340,10 +272,11 @@ async fn drill(mut app: TestApp, gpg: &Gpg) {
     }
     // The old backup still holds the erased subject's rows, but no key to read them.
     assert!(lines.contains(&format!(r#""s":"{erased}""#)));
-    let keyrings: String = std::fs::read_dir(folder.join("keyring"))
-        .unwrap()
-        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
-        .collect();
+    let mut keyrings = String::new();
+    for shard in storage.list(&format!("{folder}keyring/")).await.unwrap() {
+        keyrings.push_str(std::str::from_utf8(&object(&storage, &shard.key).await).unwrap());
+    }
+    assert!(!keyrings.is_empty());
     assert!(
         !keyrings.contains(&erased),
         "its key is shredded from the backup"
@@ -355,26 +288,252 @@ async fn drill(mut app: TestApp, gpg: &Gpg) {
     let verify = app.get("/v1/audit/verify", &key).await;
     assert_eq!(verify.status, StatusCode::OK, "{}", verify.text);
     assert_eq!(verify.body["valid"], Value::Bool(true), "{}", verify.text);
+
+    // Pruning on this storage: a backup past retention goes, the fresh one stays.
+    let old =
+        gdpr_app::BackupLayout::new_id(time::OffsetDateTime::now_utc() - time::Duration::days(40));
+    for name in ["manifest.json", "payload.ndjson.zst.pgp"] {
+        let body: gdpr_ports::ByteStream = Box::pin(futures_util::stream::iter([Ok(
+            bytes::Bytes::from_static(b"{}"),
+        )]));
+        storage
+            .put(&format!("backups/{tenant}/{old}/{name}"), body)
+            .await
+            .unwrap();
+    }
+    let operator = gdpr_server::application(
+        &app.config,
+        gdpr_server::open_store(&app.config, false).await.unwrap(),
+    )
+    .unwrap();
+    let pruned = operator.prune_backups(t, false).await.unwrap();
+    assert_eq!(pruned.plan.delete, vec![old.clone()]);
+    let left = storage.list(&format!("backups/{tenant}/")).await.unwrap();
+    assert!(left.iter().all(|o| !o.key.contains(&old)));
+    assert!(left.iter().any(|o| o.key.contains(&older)));
+
+    // The customer asks for all of their backups to go: the receipt lists every object.
+    let receipt = app
+        .send(
+            Method::DELETE,
+            &format!("/v1/admin/tenants/{tenant}/backups"),
+            Some(crate::helpers::ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(receipt.status, StatusCode::OK, "{}", receipt.text);
+    let deleted = receipt.body["deleted_objects"].as_array().unwrap();
+    assert_eq!(deleted.len(), left.len(), "{}", receipt.text);
+    assert!(
+        storage
+            .list(&format!("backups/{tenant}/"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     app.stop().await;
 }
 
-fn with_keys(gpg: &Gpg) -> impl FnOnce(&mut Config) + '_ {
+async fn object(storage: &impl BackupStore, key: &str) -> Vec<u8> {
+    let mut stream = storage.get(key).await.unwrap();
+    let mut out = Vec::new();
+    while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
+        out.extend_from_slice(&chunk.unwrap());
+    }
+    out
+}
+
+fn with_keys(gpg: &GpgHome) -> impl FnOnce(&mut Config) + '_ {
     move |c: &mut Config| {
-        c.backups.recipients = vec![gpg.export("--export")];
-        c.backups.decryption_key_file = Some(gpg.secret_key_file());
+        c.backups.recipients = vec![gpg.public_key(OPS)];
+        let secret = gpg.path().join("ops.sec.asc");
+        std::fs::write(&secret, gpg.secret_key(OPS, "")).unwrap();
+        c.backups.decryption_key_file = Some(secret);
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disaster_recovery_drill_on_sqlite() {
-    let gpg = Gpg::new();
+    let gpg = ops_key();
     drill(spawn_app_with(with_keys(&gpg)).await, &gpg).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disaster_recovery_drill_on_postgres() {
-    let gpg = Gpg::new();
+    let gpg = ops_key();
     if let Some(app) = spawn_app_on_postgres_with(with_keys(&gpg)).await {
         drill(app, &gpg).await;
     }
+}
+
+/// The same drill with the backups on an S3-protocol server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disaster_recovery_drill_with_backups_on_s3() {
+    let gpg = ops_key();
+    let server = s3_server().await;
+    let keys = with_keys(&gpg);
+    let app = spawn_app_with(|c| {
+        keys(c);
+        c.backups.storage = BackupStorage::S3;
+        c.backups.s3.bucket = S3_BUCKET.into();
+        c.backups.s3.endpoint = Some(server.endpoint.clone());
+        c.backups.s3.path_style = true;
+        c.backups.s3.allow_http = true;
+        c.backups.s3.access_key_id = Some(S3_ACCESS_KEY.to_owned().into());
+        c.backups.s3.secret_access_key = Some(S3_SECRET_KEY.to_owned().into());
+    })
+    .await;
+    drill(app, &gpg).await;
+    // Everything went to the bucket, nothing to the local folder.
+    assert!(server.root.path().join(S3_BUCKET).join("backups").is_dir());
+}
+
+/// A configuration file with absolute paths, shared by this test and the `gdpr` processes it
+/// starts.
+fn config_file(dir: &std::path::Path, gpg: &GpgHome) -> std::path::PathBuf {
+    let secret = dir.join("ops.sec.asc");
+    std::fs::write(&secret, gpg.secret_key(OPS, "")).unwrap();
+    let master = gdpr_store_seaorm::MasterKey::generate().1;
+    let text = format!(
+        r#"profile = "production"
+[database]
+url = "sqlite://{db}?mode=rwc"
+[security]
+master_key = "{master}"
+[jobs]
+enabled = false
+[backups]
+directory = "{backups}"
+recipients = ['''{public}''']
+decryption_key_file = "{secret}"
+"#,
+        db = dir.join("gdpr.db").display(),
+        master = master.expose_secret(),
+        backups = dir.join("backups").display(),
+        public = gpg.public_key(OPS),
+        secret = secret.display(),
+    );
+    let path = dir.join("gdpr.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn gdpr(config: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_gdpr"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("GDPR_TEST_POSTGRES_URL")
+        .output()
+        .unwrap()
+}
+
+/// A command that must succeed; its JSON output.
+fn gdpr_json(config: &std::path::Path, args: &[&str]) -> Value {
+    let out = gdpr(config, args);
+    assert!(
+        out.status.success(),
+        "gdpr {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_killed_mid_write_leaves_nothing_listed_and_the_next_one_succeeds() {
+    let gpg = ops_key();
+    let dir = tempfile::tempdir().unwrap();
+    let file = config_file(dir.path(), &gpg);
+    let config = Config::load(Some(&file)).unwrap();
+    // A tenant big enough that its backup takes a while.
+    let app = gdpr_server::application(
+        &config,
+        gdpr_server::open_store(&config, true).await.unwrap(),
+    )
+    .unwrap();
+    let tenant = app
+        .create_tenant(
+            gdpr_audit::Actor::Operator,
+            "Crash SAS",
+            "dpo@crash.example",
+        )
+        .await
+        .unwrap();
+    let ctx = gdpr_app::Ctx::new(tenant.id, gdpr_audit::Actor::Operator);
+    for batch in 0..10 {
+        let subjects = (0..2_000)
+            .map(|n| gdpr_app::NewSubject {
+                email: Some(format!("crash-{batch}-{n}@example.org")),
+                full_name: Some("Katherine Johnson".into()),
+                ip_address: Some("198.51.100.7".into()),
+            })
+            .collect();
+        app.import_subjects(ctx, subjects).await.unwrap();
+    }
+    drop(app);
+    let t = tenant.id.to_string();
+
+    // Kill -9 once the payload is being written (its staging file exists), before it is done.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gdpr"))
+        .arg("--config")
+        .arg(&file)
+        .args(["backup", "--tenant", &t])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let tenant_dir = dir.path().join("backups/backups").join(&t);
+    let started = std::time::Instant::now();
+    let staging = loop {
+        let found = std::fs::read_dir(&tenant_dir).ok().and_then(|backups| {
+            backups.flatten().find_map(|b| {
+                std::fs::read_dir(b.path()).ok()?.flatten().find(|f| {
+                    f.file_name()
+                        .to_string_lossy()
+                        .starts_with("payload.ndjson.zst.pgp#")
+                })
+            })
+        });
+        if let Some(found) = found {
+            break found.path();
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the backup ended before it could be killed"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(120),
+            "no backup started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    };
+    Command::new("kill")
+        .args(["-KILL", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "killed, not finished");
+    let folder = staging.parent().unwrap().to_owned();
+    assert!(
+        !folder.join("manifest.json").exists(),
+        "killed before its manifest"
+    );
+
+    // Nothing listed, nothing to verify or restore.
+    assert_eq!(gdpr_json(&file, &["backups", "--tenant", &t]), json!([]));
+    assert_eq!(gdpr_json(&file, &["verify", "--tenant", &t]), json!([]));
+    let restore = gdpr(&file, &["restore", "--tenant", &t, "--replace"]);
+    assert!(!restore.status.success());
+    assert!(String::from_utf8_lossy(&restore.stderr).contains("backup not found"));
+
+    // The next run succeeds, and that backup verifies.
+    let summary = gdpr_json(&file, &["backup", "--tenant", &t]);
+    assert_eq!(summary[0]["rows"]["subjects"], 20_000, "{summary}");
+    let listed = gdpr_json(&file, &["backups", "--tenant", &t]);
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed[0]["id"], summary[0]["backup"]);
+    let outcomes = gdpr_json(&file, &["verify", "--tenant", &t]);
+    assert_eq!(outcomes[0]["problem"], Value::Null, "{outcomes}");
+    // The killed backup's leftovers are still there, unlisted, for pruning to remove later.
+    assert!(folder.exists());
 }
