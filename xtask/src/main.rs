@@ -16,7 +16,8 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   ci              cargo fmt --check, cargo clippy -D warnings, then the whole test suite
   bench storage   encryption-at-rest and HTTP costs against same-run baselines (needs wrk)
-  bench redact    log redaction throughput against grep on a 200 MB access log";
+  bench redact    log redaction throughput against grep on a 200 MB access log
+  bench backup    backup and restore of 1,000,000 records on PostgreSQL against pg_dump | zstd | gpg";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -98,6 +99,7 @@ fn bench(which: Option<&str>) -> ExitCode {
     let target = match which {
         Some("storage") | None => ("gdpr-server", "storage"),
         Some("redact") => ("gdpr-telemetry", "redact"),
+        Some("backup") => ("gdpr-server", "backup"),
         Some(other) => {
             eprintln!("unknown benchmark '{other}'\n{USAGE}");
             return ExitCode::FAILURE;

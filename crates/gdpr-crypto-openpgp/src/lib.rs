@@ -1,7 +1,8 @@
 //! The encryption port on rPGP (the `pgp` crate): a stream is encrypted to one or more
-//! recipients' OpenPGP public keys (SEIPD v1 with AES-256, the format `gpg` 2.2 reads), without
-//! ever holding the whole plaintext or ciphertext in memory. With no recipient, nothing is
-//! produced: anything meant to leave is refused rather than written in clear.
+//! recipients' OpenPGP public keys (SEIPD v1 with AES-256, the format `gpg` 2.2 reads), and
+//! signed with the deployment's key when one is configured, without ever holding the whole
+//! plaintext or ciphertext in memory. With no recipient, nothing is produced: anything meant to
+//! leave is refused rather than written in clear.
 //!
 //! [`OpenPgpDecryptor`] does the reverse with a secret key the operator holds (to verify and
 //! restore backups), streamed the same way.
@@ -17,6 +18,7 @@ use gdpr_ports::{ByteStream, DecryptError, Decryptor, EncryptError, Encryptor, R
 use pgp::composed::{
     Deserializable, Message, MessageBuilder, SignedPublicKey, SignedPublicSubKey, SignedSecretKey,
 };
+use pgp::crypto::hash::HashAlgorithm;
 use pgp::crypto::sym::SymmetricKeyAlgorithm;
 use pgp::types::{KeyDetails as _, Password};
 use secrecy::{ExposeSecret, SecretString};
@@ -25,16 +27,25 @@ use tokio::sync::mpsc;
 /// Chunks in flight between the async side and the encrypting thread, each way.
 const CHANNEL: usize = 16;
 
-/// An OpenPGP encryptor with the deployment's (or tenant's) configured recipients.
+/// A signing key and its passphrase.
+struct Signer {
+    key: SignedSecretKey,
+    passphrase: SecretString,
+}
+
+/// An OpenPGP encryptor with the deployment's (or tenant's) configured recipients, and
+/// optionally the deployment's signing key.
 #[derive(Clone)]
 pub struct OpenPgpEncryptor {
     configured: Vec<SignedPublicKey>,
+    signer: Option<std::sync::Arc<Signer>>,
 }
 
 impl std::fmt::Debug for OpenPgpEncryptor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OpenPgpEncryptor")
             .field("recipients", &self.configured.len())
+            .field("signs", &self.signer.is_some())
             .finish()
     }
 }
@@ -83,7 +94,25 @@ impl OpenPgpEncryptor {
     pub fn new(armored: &[String]) -> Result<Self, EncryptError> {
         Ok(Self {
             configured: parse_keys(armored)?,
+            signer: None,
         })
+    }
+
+    /// The same encryptor, also signing everything with this armored secret key (so that a
+    /// recipient can check where a backup or an export comes from).
+    ///
+    /// # Errors
+    /// [`EncryptError::BadSigningKey`] when the text is not an armored secret key.
+    pub fn signing_with(
+        mut self,
+        armored: &str,
+        passphrase: SecretString,
+    ) -> Result<Self, EncryptError> {
+        let (key, _) = SignedSecretKey::from_string(armored).map_err(|_| {
+            EncryptError::BadSigningKey("not an ASCII-armored OpenPGP secret key".into())
+        })?;
+        self.signer = Some(std::sync::Arc::new(Signer { key, passphrase }));
+        Ok(self)
     }
 }
 
@@ -130,12 +159,20 @@ impl Write for ChannelWriter {
 
 fn encrypt_blocking(
     keys: &[SignedPublicKey],
+    signer: Option<&Signer>,
     plaintext: ChannelReader,
     out: ChannelWriter,
 ) -> Result<(), String> {
     let mut rng = rand::thread_rng();
     let mut message = MessageBuilder::from_reader("", plaintext)
         .seipd_v1(&mut rng, SymmetricKeyAlgorithm::AES256);
+    if let Some(signer) = signer {
+        message.sign(
+            &signer.key.primary_key,
+            Password::from(signer.passphrase.expose_secret()),
+            HashAlgorithm::Sha256,
+        );
+    }
     for key in keys {
         for sub in encryption_subkeys(key) {
             message
@@ -160,10 +197,11 @@ impl Encryptor for OpenPgpEncryptor {
         if keys.is_empty() {
             return Err(EncryptError::NoRecipient);
         }
+        let signer = self.signer.clone();
         Ok(on_a_thread(
             plaintext,
             "encryption",
-            move |reader, writer| encrypt_blocking(&keys, reader, writer),
+            move |reader, writer| encrypt_blocking(&keys, signer.as_deref(), reader, writer),
         ))
     }
 }

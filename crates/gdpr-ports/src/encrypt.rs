@@ -27,6 +27,9 @@ pub enum EncryptError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The configured signing key cannot be used (unparsable, not a secret key).
+    #[error("the signing key is unusable: {0}")]
+    BadSigningKey(String),
     /// Reading the plaintext stream failed.
     #[error("reading the data to encrypt failed")]
     Source(#[source] std::io::Error),

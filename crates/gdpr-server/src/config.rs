@@ -150,6 +150,16 @@ pub struct ExportSettings {
     pub recipients: Vec<String>,
 }
 
+/// `[signing]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigningSettings {
+    /// An armored OpenPGP secret key that signs every export and backup; unset: unsigned.
+    pub key_file: Option<PathBuf>,
+    /// Its passphrase (env `GDPR_SIGNING__PASSPHRASE`).
+    pub passphrase: Option<SecretString>,
+}
+
 /// Where backups are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -263,6 +273,8 @@ pub struct Config {
     pub rollbar: RollbarSettings,
     /// Backup storage.
     pub backups: BackupSettings,
+    /// Signing of what leaves.
+    pub signing: SigningSettings,
 }
 
 /// A configuration that cannot be loaded, with the key at fault. Quoted values are redacted

@@ -288,8 +288,20 @@ pub fn application_with(
     store: SeaOrmStore,
     reporter: Reporter,
 ) -> Result<App<Deployment>, StartError> {
-    let encryptor = gdpr_crypto_openpgp::OpenPgpEncryptor::new(&config.export.recipients)
+    let mut encryptor = gdpr_crypto_openpgp::OpenPgpEncryptor::new(&config.export.recipients)
         .map_err(|e| format!("export.recipients: {e}"))?;
+    if let Some(path) = &config.signing.key_file {
+        let armored = std::fs::read_to_string(path)
+            .map_err(|e| format!("signing.key_file {}: {e}", path.display()))?;
+        let passphrase = config
+            .signing
+            .passphrase
+            .clone()
+            .unwrap_or_else(|| SecretString::from(""));
+        encryptor = encryptor
+            .signing_with(&armored, passphrase)
+            .map_err(|e| format!("signing.key_file: {e}"))?;
+    }
     let mut app_config = AppConfig::default();
     app_config.retention.defaults = config.retention;
     app_config.pseudonymisation = config.pseudonymisation;

@@ -121,6 +121,34 @@ impl GpgHome {
         self.decrypt_file(&file)
     }
 
+    /// `gpg --decrypt` of `ciphertext`, with gpg's status lines (`GOODSIG ...` for a good
+    /// signature by a key this home knows).
+    ///
+    /// # Panics
+    /// When gpg fails.
+    #[must_use]
+    pub fn decrypt_with_status(&self, ciphertext: &[u8]) -> (Vec<u8>, String) {
+        let file = self.path().join("message.pgp");
+        std::fs::write(&file, ciphertext).expect("a writable folder");
+        let out = self
+            .cmd()
+            .args([
+                "--batch",
+                "--status-fd",
+                "2",
+                "--trust-model",
+                "always",
+                "--decrypt",
+            ])
+            .arg(&file)
+            .stdin(Stdio::null())
+            .output()
+            .expect("gpg runs");
+        let status = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "gpg --decrypt: {status}");
+        (out.stdout, status)
+    }
+
     /// `gpg --decrypt` of a file.
     ///
     /// # Panics

@@ -156,3 +156,60 @@ async fn nothing_leaves_without_a_usable_recipient() {
         Err(EncryptError::BadRecipient { index: 0, .. })
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gpg_verifies_what_we_sign() {
+    let ops = Gpg::generate("Ops <ops@example.org>", "", "future-default");
+    let service = Gpg::generate(
+        "Service <service@example.org>",
+        "sign-pass",
+        "future-default",
+    );
+    // The recipient knows the service's public key.
+    let public = ops.path().join("service.asc");
+    std::fs::write(&public, service.public_key("service@example.org")).unwrap();
+    assert!(
+        ops.cmd()
+            .args(["--batch", "--import"])
+            .arg(&public)
+            .status()
+            .unwrap()
+            .success()
+    );
+
+    let secret = service.secret_key("service@example.org", "sign-pass");
+    let encryptor = OpenPgpEncryptor::new(&[ops.public_key("ops@example.org")])
+        .unwrap()
+        .signing_with(&secret, SecretString::from("sign-pass"))
+        .unwrap();
+    let sealed = collect(
+        encryptor
+            .encrypt(Recipients::Configured, chunks(b"signed and sealed", 5))
+            .await
+            .unwrap(),
+    )
+    .await;
+    let (plain, status) = ops.decrypt_with_status(&sealed);
+    assert_eq!(plain, b"signed and sealed");
+    assert!(status.contains("GOODSIG"), "{status}");
+
+    // A wrong passphrase signs nothing: the stream ends in an error, never unsigned.
+    let wrong = OpenPgpEncryptor::new(&[ops.public_key("ops@example.org")])
+        .unwrap()
+        .signing_with(&secret, SecretString::from("wrong"))
+        .unwrap();
+    let result = try_collect(
+        wrong
+            .encrypt(Recipients::Configured, chunks(b"x", 1))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(result.is_err());
+    assert!(matches!(
+        OpenPgpEncryptor::new(&[])
+            .unwrap()
+            .signing_with("nope", SecretString::from("")),
+        Err(EncryptError::BadSigningKey(_))
+    ));
+}

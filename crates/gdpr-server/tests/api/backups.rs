@@ -24,9 +24,11 @@ fn ops_key() -> GpgHome {
     GpgHome::generate("Ops <ops@example.org>", "", "future-default")
 }
 
-/// `gpg --decrypt | zstd -d` of a payload: what an operator without our binary would run.
+/// `gpg --decrypt | zstd -d` of a payload: what an operator without our binary would run. The
+/// payload must carry a good signature by the deployment's signing key (here the same key).
 fn open_payload(gpg: &GpgHome, payload: &[u8]) -> String {
-    let plain = gpg.decrypt(payload);
+    let (plain, status) = gpg.decrypt_with_status(payload);
+    assert!(status.contains("GOODSIG"), "{status}");
     let mut zstd = Command::new("zstd")
         .args(["-d", "-c"])
         .stdin(std::process::Stdio::piped())
@@ -348,6 +350,7 @@ fn with_keys(gpg: &GpgHome) -> impl FnOnce(&mut Config) + '_ {
         c.backups.recipients = vec![gpg.public_key(OPS)];
         let secret = gpg.path().join("ops.sec.asc");
         std::fs::write(&secret, gpg.secret_key(OPS, "")).unwrap();
+        c.signing.key_file = Some(secret.clone());
         c.backups.decryption_key_file = Some(secret);
     }
 }

@@ -1,0 +1,342 @@
+//! `cargo xtask bench backup`: backups and restores of a tenant with 1,000,000 records on
+//! PostgreSQL, each against the standard tools on the same rows in the same run.
+//!
+//! 1. `gdpr backup` (dump, zstd, OpenPGP, object storage on disk) against
+//!    `pg_dump | zstd | gpg -e` of the database, which holds only that tenant.
+//! 2. `gdpr restore` into an empty database against `gpg -d | zstd -d | psql` into another.
+//! 3. Our OpenPGP encryption of a 100 MB stream against `gpg -e` of the same bytes (both
+//!    without compression: the bytes are incompressible).
+//! 4. Peak memory (max RSS) of `gdpr backup` for a tenant ten times smaller: flat means the
+//!    same.
+//!
+//! Everything runs as child processes timed by this one (and `/usr/bin/time` for memory).
+//! `BENCH_RECORDS` makes a smaller run; the PostgreSQL server is
+//! `GDPR_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`).
+#![allow(clippy::print_stdout, reason = "a benchmark prints its report")]
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use gdpr_app::{Ctx, NewSubject};
+use gdpr_audit::Actor;
+use gdpr_consent::LawfulBasis;
+use gdpr_ports::{ByteStream, Encryptor, Recipients};
+use gdpr_testkit::GpgHome;
+use sea_orm::{ConnectionTrait, Database};
+use secrecy::ExposeSecret;
+
+const OPS: &str = "ops@example.org";
+const SUBJECTS: usize = 10_000;
+const STREAM_MB: usize = 100;
+
+fn records() -> usize {
+    std::env::var("BENCH_RECORDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000)
+}
+
+fn server_url() -> String {
+    std::env::var("GDPR_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn db_url(name: &str) -> String {
+    let base = server_url();
+    let base = base
+        .rsplit_once('/')
+        .map_or(base.as_str(), |(b, _)| b)
+        .to_owned();
+    format!("{base}/{name}")
+}
+
+async fn admin(sql: &str) {
+    let db = Database::connect(&server_url()).await.unwrap();
+    db.execute_unprepared(sql).await.unwrap();
+    db.close().await.unwrap();
+}
+
+/// A configuration file for the `gdpr` binary on database `db`.
+fn config_file(
+    dir: &Path,
+    name: &str,
+    db: &str,
+    master: &str,
+    gpg: &GpgHome,
+) -> std::path::PathBuf {
+    let secret = dir.join("ops.sec.asc");
+    std::fs::write(&secret, gpg.secret_key(OPS, "")).unwrap();
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &path,
+        format!(
+            r#"profile = "production"
+[database]
+url = "{url}"
+[security]
+master_key = "{master}"
+[jobs]
+enabled = false
+[logging]
+level = "warn"
+[backups]
+directory = "{backups}"
+recipients = ['''{public}''']
+decryption_key_file = "{secret}"
+"#,
+            url = db_url(db),
+            backups = dir.join("backups").display(),
+            public = gpg.public_key(OPS),
+            secret = secret.display(),
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// Runs a shell pipeline under `/usr/bin/time`; wall time and max RSS (KiB).
+fn timed(script: &str, gnupghome: &Path) -> (Duration, u64) {
+    let started = Instant::now();
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "maxrss=%M", "bash", "-o", "pipefail", "-c", script])
+        .env("GNUPGHOME", gnupghome)
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{script}: {stderr}");
+    let rss = stderr
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("maxrss="))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    (took, rss)
+}
+
+/// Creates a tenant with `SUBJECTS` subjects and `n` records; its id.
+async fn seed(config: &gdpr_server::config::Config, name: &str, n: usize) -> String {
+    let app =
+        gdpr_server::application(config, gdpr_server::open_store(config, true).await.unwrap())
+            .unwrap();
+    let tenant = app
+        .create_tenant(Actor::Operator, name, "dpo@bench.example")
+        .await
+        .unwrap();
+    let ctx = Ctx::new(tenant.id, Actor::Operator);
+    app.define_purpose(ctx, "staff", "Managing contractors", LawfulBasis::Contract)
+        .await
+        .unwrap();
+    let form = app
+        .define_form(
+            ctx,
+            "Contractors",
+            gdpr_testkit::fake::contractors_schema().specs(),
+            "staff",
+        )
+        .await
+        .unwrap();
+    let subjects = n.min(SUBJECTS);
+    let mut ids = Vec::with_capacity(subjects);
+    for start in (0..subjects).step_by(1_000) {
+        let batch = (start..(start + 1_000).min(subjects))
+            .map(|i| NewSubject {
+                email: Some(format!("{name}-{i}@example.org")),
+                full_name: Some(format!("Person {i}")),
+                ip_address: Some("198.51.100.7".into()),
+            })
+            .collect();
+        for s in app.import_subjects(ctx, batch).await.unwrap() {
+            ids.push(s.unwrap().id);
+        }
+    }
+    for (i, s) in ids.iter().enumerate() {
+        let values = serde_json::json!({
+            "email": format!("{name}-{i}@example.org"),
+            "full_name": format!("Person {i}"),
+            "phone": "+33 1 23 45 67 89",
+            "day_rate": 500 + i % 300,
+        });
+        app.submit_record(ctx, form.id, *s, &values).await.unwrap();
+    }
+    // The rest are copies of those real, encrypted records under new ids: the same shape and
+    // size, made in seconds instead of minutes.
+    let copies = n.saturating_sub(subjects).div_ceil(subjects.max(1));
+    if copies > 0 {
+        let db = Database::connect(&config.database.connect_url().expose_secret().to_owned())
+            .await
+            .unwrap();
+        db.execute_unprepared(&format!(
+            "INSERT INTO records (id, tenant_id, form_id, subject_id, plain, sealed, created_at)
+             SELECT gen_random_uuid(), r.tenant_id, r.form_id, r.subject_id, r.plain, r.sealed, r.created_at + g
+             FROM records r CROSS JOIN generate_series(1, {copies}) g
+             WHERE r.tenant_id = '{}'",
+            tenant.id
+        ))
+        .await
+        .unwrap();
+        db.close().await.unwrap();
+    }
+    tenant.id.to_string()
+}
+
+fn ratio(ours: Duration, theirs: Duration) -> f64 {
+    ours.as_secs_f64() / theirs.as_secs_f64()
+}
+
+async fn encrypt_100mb(gpg: &GpgHome, dir: &Path) -> (Duration, Duration) {
+    let block: Vec<u8> = (0..64 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let chunks = STREAM_MB * 16;
+    let file = dir.join("stream.bin");
+    {
+        let mut all = Vec::with_capacity(chunks * block.len());
+        for i in 0..chunks {
+            // Different bytes per chunk: nothing for a compressor to find.
+            all.extend(block.iter().map(|b| b ^ (i as u8)));
+        }
+        std::fs::write(&file, all).unwrap();
+    }
+    let encryptor = gdpr_crypto_openpgp::OpenPgpEncryptor::new(&[gpg.public_key(OPS)]).unwrap();
+    let data = Bytes::from(std::fs::read(&file).unwrap());
+    let started = Instant::now();
+    let input: ByteStream = Box::pin(futures_util::stream::iter(
+        (0..chunks).map(move |i| Ok(data.slice(i * 65_536..(i + 1) * 65_536))),
+    ));
+    let mut out = encryptor
+        .encrypt(Recipients::Configured, input)
+        .await
+        .unwrap();
+    let mut size = 0;
+    while let Some(chunk) = out.next().await {
+        size += chunk.unwrap().len();
+    }
+    let ours = started.elapsed();
+    assert!(size > STREAM_MB * 1_000_000);
+    let (theirs, _) = timed(
+        &format!(
+            "gpg --batch --trust-model always --compress-algo none -e -r {OPS} -o /dev/null {}",
+            file.display()
+        ),
+        gpg.path(),
+    );
+    (ours, theirs)
+}
+
+#[tokio::main]
+async fn main() {
+    let n = records();
+    let gpg = GpgHome::generate("Ops <ops@example.org>", "", "future-default");
+    let dir = tempfile::tempdir().unwrap();
+    let suffix = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+    let (src, ours_db, psql_db) = (
+        format!("gdpr_bench_src_{suffix}"),
+        format!("gdpr_bench_ours_{suffix}"),
+        format!("gdpr_bench_psql_{suffix}"),
+    );
+    for db in [&src, &ours_db, &psql_db] {
+        admin(&format!("CREATE DATABASE {db}")).await;
+    }
+    let master = gdpr_store_seaorm::MasterKey::generate().1;
+    let master = master.expose_secret();
+    let src_file = config_file(dir.path(), "src", &src, master, &gpg);
+    let ours_file = config_file(dir.path(), "ours", &ours_db, master, &gpg);
+    let config = gdpr_server::config::Config::load(Some(&src_file)).unwrap();
+    println!("seeding a tenant with {n} records ({SUBJECTS} subjects) in PostgreSQL...");
+    let tenant = seed(&config, "big", n).await;
+    let gdpr = env!("CARGO_BIN_EXE_gdpr");
+
+    // 1. Backup.
+    let (ours_backup, ours_rss) = timed(
+        &format!(
+            "{gdpr} --config {} backup --tenant {tenant} > {}/backup.json",
+            src_file.display(),
+            dir.path().display()
+        ),
+        gpg.path(),
+    );
+    let dump = dir.path().join("pg_dump.zst.pgp");
+    let (pg_backup, _) = timed(
+        &format!(
+            "pg_dump -d {} | zstd -3 -q | gpg --batch --trust-model always -e -r {OPS} -o {}",
+            db_url(&src),
+            dump.display()
+        ),
+        gpg.path(),
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("backup.json")).unwrap()).unwrap();
+    let our_size = summary[0]["payload_bytes"].as_u64().unwrap_or(0);
+    let pg_size = std::fs::metadata(&dump).unwrap().len();
+
+    // 2. Restore into empty databases.
+    let (ours_restore, _) = timed(
+        &format!(
+            "{gdpr} --config {} restore --tenant {tenant} > /dev/null",
+            ours_file.display()
+        ),
+        gpg.path(),
+    );
+    let (pg_restore, _) = timed(
+        &format!(
+            "gpg --batch -q -d {} | zstd -d -q | psql -q -v ON_ERROR_STOP=1 -d {} > /dev/null",
+            dump.display(),
+            db_url(&psql_db)
+        ),
+        gpg.path(),
+    );
+
+    // 3. OpenPGP on 100 MB.
+    let (ours_pgp, gpg_pgp) = encrypt_100mb(&gpg, dir.path()).await;
+
+    // 4. Memory: the same backup for a tenant ten times smaller.
+    let small = seed(&config, "small", n / 10).await;
+    let (_, small_rss) = timed(
+        &format!(
+            "{gdpr} --config {} backup --tenant {small} > /dev/null",
+            src_file.display()
+        ),
+        gpg.path(),
+    );
+
+    println!();
+    println!("| measure | ours | baseline | ratio | target |");
+    println!("| --- | --- | --- | --- | --- |");
+    println!(
+        "| backup, {n} records | {:.1} s ({} MB) | pg_dump \\| zstd \\| gpg -e: {:.1} s ({} MB) | {:.2} | <= 1.0 |",
+        ours_backup.as_secs_f64(),
+        our_size / 1_000_000,
+        pg_backup.as_secs_f64(),
+        pg_size / 1_000_000,
+        ratio(ours_backup, pg_backup)
+    );
+    println!(
+        "| restore into an empty database | {:.1} s | gpg -d \\| zstd -d \\| psql: {:.1} s | {:.2} | <= 1.0 |",
+        ours_restore.as_secs_f64(),
+        pg_restore.as_secs_f64(),
+        ratio(ours_restore, pg_restore)
+    );
+    println!(
+        "| OpenPGP encryption, {STREAM_MB} MB | {:.2} s | gpg -e (no compression): {:.2} s | {:.2} | <= 1.0 |",
+        ours_pgp.as_secs_f64(),
+        gpg_pgp.as_secs_f64(),
+        ratio(ours_pgp, gpg_pgp)
+    );
+    println!(
+        "| peak memory of gdpr backup | {} MiB at {n} records | {} MiB at {} records | {:.2} | flat (about 1) |",
+        ours_rss / 1024,
+        small_rss / 1024,
+        n / 10,
+        ours_rss as f64 / small_rss.max(1) as f64
+    );
+
+    for db in [&src, &ours_db, &psql_db] {
+        admin(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).await;
+    }
+}
