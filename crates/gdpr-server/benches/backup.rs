@@ -29,7 +29,7 @@ use sea_orm::{ConnectionTrait, Database};
 use secrecy::ExposeSecret;
 
 const OPS: &str = "ops@example.org";
-const SUBJECTS: usize = 10_000;
+const SUBJECTS: usize = 2_000;
 const STREAM_MB: usize = 100;
 
 fn records() -> usize {
@@ -164,8 +164,9 @@ async fn seed(config: &gdpr_server::config::Config, name: &str, n: usize) -> Str
         });
         app.submit_record(ctx, form.id, *s, &values).await.unwrap();
     }
-    // The rest are copies of those real, encrypted records under new ids: the same shape and
-    // size, made in seconds instead of minutes.
+    // The rest are copies of those real records under new ids, with fresh random bytes in
+    // place of the ciphertext (ciphertext is random, so neither side can compress it away):
+    // the same shape and size, made in seconds instead of hours.
     let copies = n.saturating_sub(subjects).div_ceil(subjects.max(1));
     if copies > 0 {
         let db = Database::connect(&config.database.connect_url().expose_secret().to_owned())
@@ -173,10 +174,13 @@ async fn seed(config: &gdpr_server::config::Config, name: &str, n: usize) -> Str
             .unwrap();
         db.execute_unprepared(&format!(
             "INSERT INTO records (id, tenant_id, form_id, subject_id, plain, sealed, created_at)
-             SELECT gen_random_uuid(), r.tenant_id, r.form_id, r.subject_id, r.plain, r.sealed, r.created_at + g
+             SELECT gen_random_uuid(), r.tenant_id, r.form_id, r.subject_id, r.plain,
+                 '{{\"email\":\"' || {random} || '\",\"full_name\":\"' || {random} || '\"}}',
+                 r.created_at + g
              FROM records r CROSS JOIN generate_series(1, {copies}) g
              WHERE r.tenant_id = '{}'",
-            tenant.id
+            tenant.id,
+            random = "replace(encode(sha512(random()::text::bytea) || sha256(random()::text::bytea), 'base64'), E'\\n', '')",
         ))
         .await
         .unwrap();
