@@ -55,6 +55,20 @@ fn db_url(name: &str) -> String {
     format!("{base}/{name}")
 }
 
+/// The benchmark's databases, dropped when it ends, also by a panic.
+struct Databases(Vec<String>);
+
+impl Drop for Databases {
+    fn drop(&mut self) {
+        for db in &self.0 {
+            let _ = Command::new("psql")
+                .args(["-q", "-d", &server_url(), "-c"])
+                .arg(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+                .status();
+        }
+    }
+}
+
 async fn admin(sql: &str) {
     let db = Database::connect(&server_url()).await.unwrap();
     db.execute_unprepared(sql).await.unwrap();
@@ -244,6 +258,7 @@ async fn main() {
         format!("gdpr_bench_ours_{suffix}"),
         format!("gdpr_bench_psql_{suffix}"),
     );
+    let _drop = Databases(vec![src.clone(), ours_db.clone(), psql_db.clone()]);
     for db in [&src, &ours_db, &psql_db] {
         admin(&format!("CREATE DATABASE {db}")).await;
     }
@@ -339,8 +354,4 @@ async fn main() {
         n / 10,
         ours_rss as f64 / small_rss.max(1) as f64
     );
-
-    for db in [&src, &ours_db, &psql_db] {
-        admin(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).await;
-    }
 }
