@@ -59,6 +59,9 @@ pub enum AppError {
     /// Object storage failed.
     #[error("object storage failed")]
     Backup(#[source] BackupError),
+    /// It existed but is no more (an export past its expiry).
+    #[error("{0} has expired")]
+    Gone(&'static str),
     /// A backup could not be decrypted.
     #[error(transparent)]
     Decryption(#[from] gdpr_ports::DecryptError),

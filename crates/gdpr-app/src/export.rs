@@ -143,7 +143,11 @@ const RIGHTS: [&str; 7] = [
 ];
 
 impl<P: Ports> App<P> {
-    async fn build_export(&self, ctx: Ctx, subject: SubjectId) -> Result<ExportBundle, AppError> {
+    pub(crate) async fn build_export(
+        &self,
+        ctx: Ctx,
+        subject: SubjectId,
+    ) -> Result<ExportBundle, AppError> {
         let profile = self.load_subject(ctx, subject).await?;
         let tenant = self.tenant(ctx.tenant).await?;
         let forms = self.forms(ctx).await?;

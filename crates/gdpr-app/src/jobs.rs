@@ -26,10 +26,17 @@ pub enum JobKind {
     PruneBackups,
     /// Back up every tenant (then prune), daily at the configured UTC time.
     DailyBackup,
+    /// Delete exports never downloaded, hourly.
+    PruneExports,
 }
 
 impl JobKind {
-    const ALL: [Self; 3] = [Self::ErasureRetry, Self::PruneBackups, Self::DailyBackup];
+    const ALL: [Self; 4] = [
+        Self::ErasureRetry,
+        Self::PruneBackups,
+        Self::DailyBackup,
+        Self::PruneExports,
+    ];
 
     /// The stored name.
     #[must_use]
@@ -38,6 +45,7 @@ impl JobKind {
             Self::ErasureRetry => "erasure-retry",
             Self::PruneBackups => "prune-backups",
             Self::DailyBackup => "daily-backup",
+            Self::PruneExports => "prune-exports",
         }
     }
 
@@ -45,6 +53,7 @@ impl JobKind {
         match self {
             Self::ErasureRetry => Duration::minutes(15),
             Self::PruneBackups | Self::DailyBackup => Duration::DAY,
+            Self::PruneExports => Duration::HOUR,
         }
     }
 
@@ -147,6 +156,11 @@ impl<P: Ports> App<P> {
                 .map_err(|e| e.to_string()),
             Some(JobKind::PruneBackups) => self.prune_all_backups().await,
             Some(JobKind::DailyBackup) => self.daily_backup().await,
+            Some(JobKind::PruneExports) => self
+                .prune_exports()
+                .await
+                .map(|n| format!("{n} expired exports deleted"))
+                .map_err(|e| e.to_string()),
             None => Err(format!("unknown job kind '{}'", job.kind)),
         };
         match &outcome {

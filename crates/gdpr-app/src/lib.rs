@@ -19,6 +19,7 @@ mod consent;
 mod erasure;
 mod error;
 mod export;
+mod export_delivery;
 mod forms;
 mod jobs;
 mod register;
@@ -40,6 +41,7 @@ pub use consent::{ConsentView, GiveConsent};
 pub use erasure::{BatchPlan, RetryReport};
 pub use error::AppError;
 pub use export::{EXPORT_SCHEMA_VERSION, ExportBundle};
+pub use export_delivery::{ExportFormat, ExportTicket};
 pub use gdpr_ports as ports;
 pub use jobs::{JobKind, JobRun, LEASE as JOB_LEASE};
 pub use register::{ProcessingActivity, Register};
@@ -90,6 +92,8 @@ pub struct AppConfig {
     pub backup_recipients: Vec<String>,
     /// The UTC time of day of the daily backup job; `None`: no scheduled backup.
     pub backup_at: Option<time::Time>,
+    /// How long an export waits to be downloaded before it is deleted unread.
+    pub export_ttl: time::Duration,
 }
 
 impl Default for AppConfig {
@@ -123,6 +127,7 @@ impl Default for AppConfig {
             ],
             backup_recipients: Vec::new(),
             backup_at: Some(time::macros::time!(02:00)),
+            export_ttl: time::Duration::hours(72),
         }
     }
 }

@@ -72,6 +72,10 @@ pub enum AuditAction {
     BackupVerified,
     /// The tenant restored from a backup (tombstones replayed).
     BackupRestored,
+    /// An export downloaded (and deleted).
+    ExportDownloaded,
+    /// An export deleted unread at its expiry.
+    ExportExpired,
 }
 
 /// One event, before it is chained. Ids and counts only: never personal data.

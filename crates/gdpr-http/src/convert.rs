@@ -207,3 +207,22 @@ pub(crate) fn receipt(r: ErasureReceipt) -> ReceiptOut {
             .collect(),
     }
 }
+
+pub(crate) fn export(t: &gdpr_app::ExportTicket) -> crate::dto::ExportOut {
+    let (format, form) = match t.format {
+        gdpr_app::ExportFormat::Json => (crate::dto::ExportFormatIn::Json, None),
+        gdpr_app::ExportFormat::Csv { form } => {
+            (crate::dto::ExportFormatIn::Csv, Some(*form.as_uuid()))
+        }
+    };
+    crate::dto::ExportOut {
+        id: t.id,
+        subject: *t.subject.as_uuid(),
+        format,
+        form,
+        created_at: t.created_at,
+        expires_at: t.expires_at,
+        size: t.size,
+        download: format!("/v1/exports/{}", t.id),
+    }
+}

@@ -738,3 +738,48 @@ pub(crate) struct AuditVerifyOut {
 
 /// A whole JSON document (a receipt, the register, an audit record) as the domain defines it.
 pub(crate) type Document = Value;
+
+/// What an export holds.
+#[derive(poem_openapi::Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub(crate) enum ExportFormatIn {
+    /// Everything held about the subject, with the Art. 15 context, as JSON
+    /// (`docs/export.schema.json`).
+    Json,
+    /// The subject's records of one form as CSV, for portability (Art. 20).
+    Csv,
+}
+
+/// A request for an export of a subject (Art. 15, 20).
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub(crate) struct ExportIn {
+    /// `json` (the default) or `csv`.
+    pub(crate) format: Option<ExportFormatIn>,
+    /// The form whose records a `csv` export holds (required with `csv`).
+    pub(crate) form: Option<Uuid>,
+    /// The requester's ASCII-armored OpenPGP public key. Without it, the export is encrypted to
+    /// the deployment's configured recipients; with none configured, it is refused.
+    pub(crate) recipient_key: Option<String>,
+}
+
+/// An export waiting to be downloaded, once, before it expires.
+#[derive(Object)]
+pub(crate) struct ExportOut {
+    /// Its id.
+    pub(crate) id: Uuid,
+    /// The subject.
+    pub(crate) subject: Uuid,
+    /// `json` or `csv`.
+    pub(crate) format: ExportFormatIn,
+    /// The form, for `csv`.
+    pub(crate) form: Option<Uuid>,
+    /// When it was made.
+    pub(crate) created_at: OffsetDateTime,
+    /// When it is deleted if nobody downloaded it.
+    pub(crate) expires_at: OffsetDateTime,
+    /// The ciphertext's size in bytes.
+    pub(crate) size: u64,
+    /// Where to download it (once).
+    pub(crate) download: String,
+}

@@ -196,6 +196,7 @@ impl From<AppError> for ApiError {
             }
             AppError::Request(_) => p(S::CONFLICT, "request-state", "Conflict"),
             AppError::Encryption(_) => p(S::CONFLICT, "encryption-refused", "Encryption refused"),
+            AppError::Gone(_) => p(S::GONE, "gone", "Gone"),
             AppError::Store(StoreError::Unavailable(_)) | AppError::Backup(_) => {
                 tracing::error!(error = ?e, "dependency unavailable");
                 p(S::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable")

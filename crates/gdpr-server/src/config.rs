@@ -148,6 +148,8 @@ pub struct LoggingConfig {
 pub struct ExportSettings {
     /// Armored public keys exports are encrypted to by default.
     pub recipients: Vec<String>,
+    /// Hours an export waits to be downloaded before it is deleted unread.
+    pub ttl_hours: u32,
 }
 
 /// `[signing]`.

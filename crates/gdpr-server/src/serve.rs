@@ -312,6 +312,7 @@ pub fn application_with(
         .backup_recipients
         .clone_from(&config.backups.recipients);
     app_config.backup_at = config.backups.daily_time()?;
+    app_config.export_ttl = time::Duration::hours(config.export.ttl_hours.max(1).into());
     Ok(App::new(
         Adapters {
             store,

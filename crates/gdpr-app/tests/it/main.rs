@@ -8,6 +8,7 @@ mod config;
 mod consent;
 mod erasure;
 mod export;
+mod export_delivery;
 mod helpers;
 mod interactions;
 mod register;

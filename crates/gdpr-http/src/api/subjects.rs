@@ -2,15 +2,15 @@
 
 use std::sync::Arc;
 
-use gdpr_app::{App, AppError, GiveConsent, NewSubject, Rectification};
+use gdpr_app::{App, AppError, ExportFormat, GiveConsent, NewSubject, Rectification};
 use gdpr_consent::ContentHash;
-use gdpr_pii::{ConsentFormId, IpAddress, RequestId, SubjectId};
+use gdpr_pii::{ConsentFormId, FormId, IpAddress, RequestId, SubjectId};
 use gdpr_ports::Ports;
 use gdpr_rights::ErasureStatus;
 use poem::Body;
 use poem::http::StatusCode;
 use poem_openapi::param::{Path, Query};
-use poem_openapi::payload::Json;
+use poem_openapi::payload::{Binary, Json};
 use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{ApiResponse, OpenApi};
 use serde_json::Value;
@@ -21,8 +21,9 @@ use crate::api::{Tag, page, reader, writer};
 use crate::auth::TenantKey;
 use crate::convert;
 use crate::dto::{
-    ConsentCheckOut, ConsentIn, ConsentStateOut, Document, HoldIn, HoldOut, ImportError, ImportOut,
-    LookupIn, ReceiptOut, RectifyIn, SubjectIn, SubjectOut, SubjectPage,
+    ConsentCheckOut, ConsentIn, ConsentStateOut, Document, ExportFormatIn, ExportIn, ExportOut,
+    HoldIn, HoldOut, ImportError, ImportOut, LookupIn, ReceiptOut, RectifyIn, SubjectIn,
+    SubjectOut, SubjectPage,
 };
 use crate::ndjson::Ndjson;
 use crate::problem::{ApiError, Problem};
@@ -69,6 +70,25 @@ pub(crate) enum SubjectCreated {
     /// Created.
     #[oai(status = 201)]
     Created(Json<SubjectOut>),
+}
+
+/// 201 with an export's ticket.
+#[derive(ApiResponse)]
+pub(crate) enum ExportCreated {
+    /// Made; download it before it expires.
+    #[oai(status = 201)]
+    Created(Json<ExportOut>),
+}
+
+/// An export's ciphertext.
+#[derive(ApiResponse)]
+pub(crate) enum ExportDownload {
+    /// The OpenPGP message.
+    #[oai(status = 200, content_type = "application/pgp-encrypted")]
+    Ok(
+        Binary<Vec<u8>>,
+        #[oai(header = "Content-Disposition")] String,
+    ),
 }
 
 /// 201 with a consent receipt.
@@ -493,6 +513,67 @@ impl<P: Ports> SubjectsApi<P> {
             .place_legal_hold(ctx, subject_id(&id), body.ground.into(), &body.reason)
             .await?;
         Ok(HoldCreated::Created(Json(convert::hold(hold))))
+    }
+
+    /// Make an export of everything held about a subject (Art. 15), or of their records of one
+    /// form as CSV (Art. 20). It is OpenPGP-encrypted to `recipient_key` (or the configured
+    /// recipients; none: 409 and nothing is made), kept until `expires_at`, and downloadable
+    /// once from `download`.
+    #[oai(path = "/subjects/:id/exports", method = "post")]
+    async fn export(
+        &self,
+        auth: TenantKey,
+        id: Path<Uuid>,
+        body: Json<ExportIn>,
+    ) -> Result<ExportCreated, ApiError> {
+        let ctx = writer(&auth)?;
+        let body = body.0;
+        let format = match (body.format.unwrap_or(ExportFormatIn::Json), body.form) {
+            (ExportFormatIn::Json, None) => ExportFormat::Json,
+            (ExportFormatIn::Json, Some(_)) => {
+                return Err(AppError::InvalidInput {
+                    field: "form",
+                    reason: "only a csv export names a form".into(),
+                }
+                .into());
+            }
+            (ExportFormatIn::Csv, Some(form)) => ExportFormat::Csv {
+                form: FormId::from_uuid(form),
+            },
+            (ExportFormatIn::Csv, None) => {
+                return Err(AppError::InvalidInput {
+                    field: "form",
+                    reason: "a csv export needs the form whose records it holds".into(),
+                }
+                .into());
+            }
+        };
+        let ticket = self
+            .0
+            .create_export(ctx, subject_id(&id), format, body.recipient_key)
+            .await?;
+        Ok(ExportCreated::Created(Json(convert::export(&ticket))))
+    }
+
+    /// Download an export, once: it is deleted as it is handed over (a second call answers
+    /// 404; after `expires_at`, 410). The body is the OpenPGP message (`gpg --decrypt`).
+    #[oai(path = "/exports/:id", method = "get")]
+    async fn download_export(
+        &self,
+        auth: TenantKey,
+        id: Path<Uuid>,
+    ) -> Result<ExportDownload, ApiError> {
+        let ctx = writer(&auth)?;
+        let (ticket, sealed) = self.0.download_export(ctx, id.0).await?;
+        let name = format!(
+            "attachment; filename=\"export-{}.{}.pgp\"",
+            ticket.id,
+            match ticket.format {
+                ExportFormat::Json => "json",
+                ExportFormat::Csv { .. } => "csv",
+            }
+        );
+        Ok(ExportDownload::Ok(Binary(sealed), name))
     }
 
     /// Release a legal hold.
