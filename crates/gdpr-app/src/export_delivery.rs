@@ -108,6 +108,11 @@ impl<P: Ports> App<P> {
             let cells = fields.iter().map(|f| match values.get(f) {
                 None | Some(serde_json::Value::Null) => String::new(),
                 Some(serde_json::Value::String(s)) => s.clone(),
+                // Numbers are held as floating point: 700, not 700.0, for a spreadsheet.
+                Some(serde_json::Value::Number(n)) => match n.as_f64() {
+                    Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => format!("{f:.0}"),
+                    _ => n.to_string(),
+                },
                 Some(other) => other.to_string(),
             });
             let created = r

@@ -126,25 +126,12 @@ async fn populate(app: &TestApp, key: &str) -> Vec<String> {
     let mut subjects = Vec::new();
     for n in 0..3 {
         let s = app.subject(key, &format!("drill-{n}@example.org")).await;
-        let c = app
-            .post(
-                &format!("/v1/subjects/{s}/consents"),
-                key,
-                json!({"consent_form": consent_form, "method": "api"}),
-            )
-            .await;
-        assert_eq!(c.status, StatusCode::CREATED, "{}", c.text);
+        app.consent(key, &s, &consent_form).await;
         for rate in [400, 500] {
-            let r = app
-                .post(
-                    "/v1/records",
-                    key,
-                    json!({"form": form, "subject": s, "values": {
-                        "email": format!("drill-{n}@example.org"), "full_name": "Grace Hopper", "day_rate": rate
-                    }}),
-                )
-                .await;
-            assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+            let values = json!({
+                "email": format!("drill-{n}@example.org"), "full_name": "Grace Hopper", "day_rate": rate
+            });
+            app.record(key, &form, &s, values).await;
         }
         subjects.push(s);
     }

@@ -28,6 +28,8 @@ pub(crate) struct Response {
     pub(crate) content_type: String,
     pub(crate) body: Value,
     pub(crate) text: String,
+    /// The body as received (binary payloads).
+    pub(crate) bytes: Vec<u8>,
 }
 
 static SKIP: Once = Once::new();
@@ -174,13 +176,15 @@ impl TestApp {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_owned();
-        let text = resp.text().await.unwrap();
+        let bytes = resp.bytes().await.unwrap().to_vec();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
         Response {
             status,
             content_type,
             body,
             text,
+            bytes,
         }
     }
 
@@ -271,6 +275,37 @@ impl TestApp {
             .await;
         assert_eq!(s.status, StatusCode::CREATED, "{}", s.text);
         s.body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// The subject consents through `consent_form` (by API).
+    pub(crate) async fn consent(&self, key: &str, subject: &str, consent_form: &str) {
+        let given = self
+            .post(
+                &format!("/v1/subjects/{subject}/consents"),
+                key,
+                json!({"consent_form": consent_form, "method": "api"}),
+            )
+            .await;
+        assert_eq!(given.status, StatusCode::CREATED, "{}", given.text);
+    }
+
+    /// Submits a record; its id.
+    pub(crate) async fn record(
+        &self,
+        key: &str,
+        form: &str,
+        subject: &str,
+        values: Value,
+    ) -> String {
+        let r = self
+            .post(
+                "/v1/records",
+                key,
+                json!({"form": form, "subject": subject, "values": values}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        r.body["id"].as_str().unwrap().to_owned()
     }
 
     /// Stops the server, keeping its database and files.

@@ -8,6 +8,7 @@ mod binary;
 mod canary;
 mod consent;
 mod errors;
+mod exports;
 mod helpers;
 mod openapi;
 mod rights;
