@@ -464,13 +464,13 @@ impl<P: Ports> App<P> {
                 .ok_or(AppError::NotFound("backup"))?,
         };
         let manifest = Arc::new(self.manifest(tenant, &id).await?);
-        let schema = self.store.schema_version();
-        if manifest.schema_version != schema {
+        if !self.store.reads_schema(&manifest.schema_version) {
             return Err(unusable(
                 &id,
                 format!(
-                    "its rows are in schema {}, this database is at {schema}",
-                    manifest.schema_version
+                    "its rows are in schema {}, which this version ({}) cannot read",
+                    manifest.schema_version,
+                    self.store.schema_version()
                 ),
             ));
         }

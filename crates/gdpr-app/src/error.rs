@@ -59,6 +59,9 @@ pub enum AppError {
     /// Object storage failed.
     #[error("object storage failed")]
     Backup(#[source] BackupError),
+    /// A restriction or objection of the subject forbids this processing.
+    #[error(transparent)]
+    ProcessingBlocked(gdpr_rights::ProcessingBlocked),
     /// It existed but is no more (an export past its expiry).
     #[error("{0} has expired")]
     Gone(&'static str),

@@ -160,6 +160,8 @@ impl<P: Ports> App<P> {
         self.load_subject(ctx, subject).await?;
         let values = form.schema.validate(values)?;
         self.ensure_consent(ctx, &form, subject).await?;
+        let purpose = self.purpose(ctx, &form.purpose).await?;
+        self.ensure_may_process(ctx, subject, &purpose).await?;
         let record = Record {
             id: RecordId::new(),
             tenant: ctx.tenant,

@@ -76,6 +76,10 @@ pub enum AuditAction {
     ExportDownloaded,
     /// An export deleted unread at its expiry.
     ExportExpired,
+    /// A restriction (Art. 18) or objection (Art. 21) placed.
+    ProcessingLimited,
+    /// A restriction or objection lifted.
+    ProcessingLimitLifted,
 }
 
 /// One event, before it is chained. Ids and counts only: never personal data.

@@ -226,3 +226,17 @@ pub(crate) fn export(t: &gdpr_app::ExportTicket) -> crate::dto::ExportOut {
         download: format!("/v1/exports/{}", t.id),
     }
 }
+
+pub(crate) fn limit(l: &gdpr_rights::ProcessingLimit) -> crate::dto::LimitOut {
+    crate::dto::LimitOut {
+        id: l.id,
+        subject: *l.subject.as_uuid(),
+        kind: l.kind.into(),
+        article: l.kind.article().to_owned(),
+        purpose: l.purpose.clone(),
+        reason: l.reason.clone(),
+        placed_at: l.placed_at,
+        lifted_at: l.lifted_at,
+        active: l.is_active(),
+    }
+}

@@ -526,13 +526,18 @@ pub(crate) struct ConsentStateOut {
     pub(crate) version: Option<String>,
 }
 
-/// Whether a subject consents to a purpose now.
+/// Whether a subject's data may be processed for a purpose now.
 #[derive(Object)]
 pub(crate) struct ConsentCheckOut {
     /// The purpose.
     pub(crate) purpose: String,
-    /// Whether processing under consent may go ahead.
+    /// Whether the subject currently consents to it (consent-based purposes).
     pub(crate) consented: bool,
+    /// The answer to act on: the purpose's basis holds (consent given where it is the basis)
+    /// and no restriction or objection forbids the processing.
+    pub(crate) may_process: bool,
+    /// What forbids it, if anything: `restriction` (Art. 18) or `objection` (Art. 21).
+    pub(crate) blocked_by: Option<LimitKindIo>,
 }
 
 /// A request to open.
@@ -782,4 +787,50 @@ pub(crate) struct ExportOut {
     pub(crate) size: u64,
     /// Where to download it (once).
     pub(crate) download: String,
+}
+
+mirror!(
+    /// A limit the subject puts on processing.
+    LimitKindIo <=> gdpr_rights::LimitKind {
+        /// Art. 18: restriction of processing (all of the subject's data).
+        Restriction,
+        /// Art. 21: objection to processing under legitimate interests.
+        Objection,
+    }
+);
+
+/// A restriction or objection to place.
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub(crate) struct LimitIn {
+    /// `restriction` or `objection`.
+    pub(crate) kind: LimitKindIo,
+    /// For an objection, the one legitimate-interest purpose it concerns (default: all of
+    /// them). A restriction names none.
+    pub(crate) purpose: Option<String>,
+    /// Why (the contested accuracy, the subject's grounds): 1 to 2,000 characters.
+    pub(crate) reason: String,
+}
+
+/// A restriction or objection.
+#[derive(Object)]
+pub(crate) struct LimitOut {
+    /// Its id.
+    pub(crate) id: Uuid,
+    /// The subject.
+    pub(crate) subject: Uuid,
+    /// `restriction` or `objection`.
+    pub(crate) kind: LimitKindIo,
+    /// The article.
+    pub(crate) article: String,
+    /// The purpose an objection concerns (none: every legitimate-interest purpose).
+    pub(crate) purpose: Option<String>,
+    /// Why.
+    pub(crate) reason: String,
+    /// When it was placed.
+    pub(crate) placed_at: OffsetDateTime,
+    /// When it was lifted.
+    pub(crate) lifted_at: Option<OffsetDateTime>,
+    /// Whether it is in force.
+    pub(crate) active: bool,
 }

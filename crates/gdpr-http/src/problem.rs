@@ -197,6 +197,9 @@ impl From<AppError> for ApiError {
             AppError::Request(_) => p(S::CONFLICT, "request-state", "Conflict"),
             AppError::Encryption(_) => p(S::CONFLICT, "encryption-refused", "Encryption refused"),
             AppError::Gone(_) => p(S::GONE, "gone", "Gone"),
+            AppError::ProcessingBlocked(_) => {
+                p(S::CONFLICT, "processing-blocked", "Processing blocked")
+            }
             AppError::Store(StoreError::Unavailable(_)) | AppError::Backup(_) => {
                 tracing::error!(error = ?e, "dependency unavailable");
                 p(S::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable")

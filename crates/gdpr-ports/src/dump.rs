@@ -82,6 +82,10 @@ pub trait TenantDumps: Send + Sync {
     /// accepts only dumps of the same version.
     fn schema_version(&self) -> String;
 
+    /// Whether rows dumped at schema `version` can be restored here (an older schema whose
+    /// rows still fit, or this one).
+    fn reads_schema(&self, version: &str) -> bool;
+
     /// A consistent snapshot of the tenant (one read transaction), streamed: keys, then rows.
     ///
     /// # Errors

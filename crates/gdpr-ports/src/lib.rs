@@ -27,7 +27,8 @@ pub use report::{
 };
 pub use store::{
     AuditLog, ConsentStore, ErasedCounts, ErasureStore, FormStore, KeyStore, LegalHoldStore, Page,
-    RecordStore, RequestStore, Storage, StoreError, SubjectStore, TenantStore,
+    ProcessingLimitStore, RecordStore, RequestStore, Storage, StoreError, SubjectStore,
+    TenantStore,
 };
 
 #[cfg(feature = "mocks")]
@@ -45,7 +46,8 @@ pub use report::MockErrorReporter;
 #[cfg(feature = "mocks")]
 pub use store::{
     MockAuditLog, MockConsentStore, MockErasureStore, MockFormStore, MockKeyStore,
-    MockLegalHoldStore, MockRecordStore, MockRequestStore, MockSubjectStore, MockTenantStore,
+    MockLegalHoldStore, MockProcessingLimitStore, MockRecordStore, MockRequestStore,
+    MockSubjectStore, MockTenantStore,
 };
 
 /// The set of adapters an application runs on, named once so that use cases take one type

@@ -10,7 +10,7 @@ use gdpr_consent::{ConsentEvent, ConsentForm, Form, Purpose, PurposeId};
 use gdpr_pii::{
     ConsentFormId, Email, FormId, Record, RecordId, RequestId, Subject, SubjectId, Tenant, TenantId,
 };
-use gdpr_rights::{ErasureReceipt, LegalHold, SubjectRequest, Tombstone};
+use gdpr_rights::{ErasureReceipt, LegalHold, ProcessingLimit, SubjectRequest, Tombstone};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -339,6 +339,33 @@ pub trait LegalHoldStore: Send + Sync {
     ) -> Result<Vec<LegalHold>, StoreError>;
 }
 
+/// Restrictions (Art. 18) and objections (Art. 21).
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait ProcessingLimitStore: Send + Sync {
+    /// Stores a new limit.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the subject is gone; [`StoreError::Unavailable`].
+    async fn insert_limit(&self, limit: &ProcessingLimit) -> Result<(), StoreError>;
+
+    /// Replaces a limit (to lift it).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]; [`StoreError::Unavailable`].
+    async fn update_limit(&self, limit: &ProcessingLimit) -> Result<(), StoreError>;
+
+    /// A subject's limits, active and lifted, oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn limits_of(
+        &self,
+        tenant: TenantId,
+        subject: SubjectId,
+    ) -> Result<Vec<ProcessingLimit>, StoreError>;
+}
+
 /// Per-subject data keys. They are created with the subject and destroyed by erasure; the
 /// key material never leaves the adapter.
 #[cfg_attr(feature = "mocks", mockall::automock)]
@@ -435,6 +462,7 @@ pub trait Storage:
     + ConsentStore
     + RequestStore
     + LegalHoldStore
+    + ProcessingLimitStore
     + KeyStore
     + ErasureStore
     + AuditLog
@@ -452,6 +480,7 @@ impl<T> Storage for T where
         + ConsentStore
         + RequestStore
         + LegalHoldStore
+        + ProcessingLimitStore
         + KeyStore
         + ErasureStore
         + AuditLog

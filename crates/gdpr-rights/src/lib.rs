@@ -5,11 +5,13 @@
 //! restriction, objection), the one-calendar-month deadline of Art. 12(3) with its single
 //! extension, overdue detection, the Art. 17(3) legal holds that block erasure, the erasure plan
 //! listing every place personal data went, the receipt recording each place's outcome, and the
-//! selection rules of batch erasure. It does no I/O and reads no clock.
+//! selection rules of batch erasure, and the restrictions (Art. 18) and objections (Art. 21)
+//! that limit processing. It does no I/O and reads no clock.
 
 mod batch;
 mod deadline;
 mod erasure;
+mod limits;
 mod request;
 
 pub use batch::{BatchSelector, RecordFacts};
@@ -18,4 +20,5 @@ pub use erasure::{
     ErasureBlocked, ErasurePlan, ErasureReceipt, ErasureStatus, HoldGround, LegalHold, Outcome,
     Place, PlaceOutcome, Tombstone,
 };
+pub use limits::{LimitError, LimitKind, ProcessingBlocked, ProcessingLimit, may_process};
 pub use request::{Extension, RequestError, RequestKind, RequestStatus, SubjectRequest};

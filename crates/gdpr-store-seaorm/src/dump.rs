@@ -28,7 +28,8 @@ use uuid::Uuid;
 
 use crate::entity::{
     api_key, audit_entry, consent_event, consent_form, consent_form_version, erasure_receipt, form,
-    legal_hold, purpose, record, request, subject, subject_key, tenant, tombstone,
+    legal_hold, processing_limit, purpose, record, request, subject, subject_key, tenant,
+    tombstone,
 };
 use crate::{SeaOrmStore, audit::chain_key, corrupt, nanos, unavailable};
 
@@ -41,7 +42,7 @@ const IN_FLIGHT: usize = 256;
 const BATCH: usize = 2_000;
 
 /// The tables of a tenant in dump order, parents before children.
-const TABLES: [&str; 14] = [
+const TABLES: [&str; 15] = [
     "tenants",
     "api_keys",
     "purposes",
@@ -53,6 +54,7 @@ const TABLES: [&str; 14] = [
     "consent_events",
     "requests",
     "legal_holds",
+    "processing_limits",
     "tombstones",
     "erasure_receipts",
     "audit_log",
@@ -250,6 +252,16 @@ async fn dump_into(
         txn,
         tx,
         TABLES[11],
+        processing_limit::Entity::find()
+            .filter(processing_limit::Column::TenantId.eq(tenant))
+            .order_by_asc(processing_limit::Column::Id),
+        |l| Some(l.subject_id),
+    )
+    .await?;
+    rows_of(
+        txn,
+        tx,
+        TABLES[12],
         tombstone::Entity::find()
             .filter(tombstone::Column::TenantId.eq(tenant))
             .order_by_asc(tombstone::Column::ErasedAt)
@@ -260,7 +272,7 @@ async fn dump_into(
     rows_of(
         txn,
         tx,
-        TABLES[12],
+        TABLES[13],
         erasure_receipt::Entity::find()
             .filter(erasure_receipt::Column::TenantId.eq(tenant))
             .order_by_asc(erasure_receipt::Column::Id),
@@ -270,7 +282,7 @@ async fn dump_into(
     rows_of(
         txn,
         tx,
-        TABLES[13],
+        TABLES[14],
         audit_entry::Entity::find()
             .filter(audit_entry::Column::Chain.eq(chain_key(Some(TenantId::from_uuid(tenant)))))
             .order_by_asc(audit_entry::Column::Seq),
@@ -353,6 +365,11 @@ impl SeaOrmStore {
             .rows_affected;
         n += legal_hold::Entity::delete_many()
             .filter(legal_hold::Column::TenantId.eq(t))
+            .exec(txn)
+            .await?
+            .rows_affected;
+        n += processing_limit::Entity::delete_many()
+            .filter(processing_limit::Column::TenantId.eq(t))
             .exec(txn)
             .await?
             .rows_affected;
@@ -498,6 +515,7 @@ impl SeaOrmStore {
             }
             "requests" => tenant_rows!(request, false),
             "legal_holds" => tenant_rows!(legal_hold, false),
+            "processing_limits" => tenant_rows!(processing_limit, false),
             "tombstones" => tenant_rows!(tombstone, true),
             "erasure_receipts" => tenant_rows!(erasure_receipt, true),
             "audit_log" => {
@@ -600,6 +618,11 @@ impl TenantDumps for SeaOrmStore {
             .last()
             .map(|m| m.name().to_owned())
             .unwrap_or_default()
+    }
+
+    fn reads_schema(&self, version: &str) -> bool {
+        // Migrations only add, so rows of any earlier schema fit the current one.
+        Migrator::migrations().iter().any(|m| m.name() == version)
     }
 
     async fn dump_tenant(&self, tenant: TenantId) -> Result<DumpStream, StoreError> {

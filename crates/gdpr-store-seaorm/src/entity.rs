@@ -143,6 +143,14 @@ entity!(legal_hold, "legal_holds", {
     pub body: String,
 });
 
+entity!(processing_limit, "processing_limits", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub subject_id: Uuid,
+    pub body: String,
+});
+
 entity!(tombstone, "tombstones", {
     #[sea_orm(primary_key, auto_increment = false)]
     pub receipt_id: Uuid,

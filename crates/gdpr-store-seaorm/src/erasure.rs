@@ -11,7 +11,8 @@ use uuid::Uuid;
 
 use crate::audit::append_many_in;
 use crate::entity::{
-    consent_event, erasure_receipt, legal_hold, record, subject, subject_key, tombstone,
+    consent_event, erasure_receipt, legal_hold, processing_limit, record, subject, subject_key,
+    tombstone,
 };
 use crate::{
     SeaOrmStore, db_err, from_json, from_nanos, is_unique_violation, nanos, retrying, to_json,
@@ -77,6 +78,12 @@ impl SeaOrmStore {
             .exec(&txn)
             .await?
             .rows_affected;
+        // A restriction's or objection's reason may describe the person: it goes with them.
+        processing_limit::Entity::delete_many()
+            .filter(processing_limit::Column::TenantId.eq(tenant))
+            .filter(processing_limit::Column::SubjectId.eq(subject_id))
+            .exec(&txn)
+            .await?;
         subject::Entity::delete_many()
             .filter(subject::Column::TenantId.eq(tenant))
             .filter(subject::Column::Id.eq(subject_id))

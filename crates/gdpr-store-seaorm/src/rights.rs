@@ -1,14 +1,14 @@
-//! Data-subject requests and legal holds.
+//! Data-subject requests, legal holds, restrictions and objections.
 
 use async_trait::async_trait;
 use gdpr_pii::{RequestId, SubjectId, TenantId};
-use gdpr_ports::{LegalHoldStore, Page, RequestStore, StoreError};
-use gdpr_rights::{LegalHold, SubjectRequest};
+use gdpr_ports::{LegalHoldStore, Page, ProcessingLimitStore, RequestStore, StoreError};
+use gdpr_rights::{LegalHold, ProcessingLimit, SubjectRequest};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
-use crate::entity::{legal_hold, request, subject};
+use crate::entity::{legal_hold, processing_limit, request, subject};
 use crate::{SeaOrmStore, db_err, from_json, limit, nanos, to_json, unavailable};
 
 #[async_trait]
@@ -77,18 +77,47 @@ impl RequestStore for SeaOrmStore {
     }
 }
 
-#[async_trait]
-impl LegalHoldStore for SeaOrmStore {
-    async fn insert_hold(&self, hold: &LegalHold) -> Result<(), StoreError> {
-        let subject_exists = subject::Entity::find_by_id(*hold.subject.as_uuid())
-            .filter(subject::Column::TenantId.eq(*hold.tenant.as_uuid()))
+impl SeaOrmStore {
+    /// `NotFound` unless the tenant has this subject.
+    async fn ensure_subject(&self, tenant: TenantId, id: SubjectId) -> Result<(), StoreError> {
+        subject::Entity::find_by_id(*id.as_uuid())
+            .filter(subject::Column::TenantId.eq(*tenant.as_uuid()))
             .one(&self.db)
             .await
             .map_err(unavailable)?
-            .is_some();
-        if !subject_exists {
-            return Err(StoreError::NotFound);
-        }
+            .map(drop)
+            .ok_or(StoreError::NotFound)
+    }
+}
+
+/// The JSON bodies of a subject's rows in a `(id, tenant_id, subject_id, body)` table.
+async fn bodies_of<E, T>(
+    db: &sea_orm::DatabaseConnection,
+    [tenant_column, subject_column]: [E::Column; 2],
+    tenant: TenantId,
+    subject: SubjectId,
+    body: fn(E::Model) -> String,
+    what: &str,
+) -> Result<Vec<T>, StoreError>
+where
+    E: EntityTrait,
+    T: serde::de::DeserializeOwned,
+{
+    E::find()
+        .filter(tenant_column.eq(*tenant.as_uuid()))
+        .filter(subject_column.eq(*subject.as_uuid()))
+        .all(db)
+        .await
+        .map_err(unavailable)?
+        .into_iter()
+        .map(|row| from_json(&body(row), what))
+        .collect()
+}
+
+#[async_trait]
+impl LegalHoldStore for SeaOrmStore {
+    async fn insert_hold(&self, hold: &LegalHold) -> Result<(), StoreError> {
+        self.ensure_subject(hold.tenant, hold.subject).await?;
         legal_hold::ActiveModel {
             id: Set(hold.id),
             tenant_id: Set(*hold.tenant.as_uuid()),
@@ -118,14 +147,63 @@ impl LegalHoldStore for SeaOrmStore {
         tenant: TenantId,
         subject: SubjectId,
     ) -> Result<Vec<LegalHold>, StoreError> {
-        legal_hold::Entity::find()
-            .filter(legal_hold::Column::TenantId.eq(*tenant.as_uuid()))
-            .filter(legal_hold::Column::SubjectId.eq(*subject.as_uuid()))
-            .all(&self.db)
-            .await
-            .map_err(unavailable)?
-            .iter()
-            .map(|row| from_json(&row.body, "a legal hold"))
-            .collect()
+        use legal_hold::Column as C;
+        bodies_of::<legal_hold::Entity, _>(
+            &self.db,
+            [C::TenantId, C::SubjectId],
+            tenant,
+            subject,
+            |row| row.body,
+            "a legal hold",
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl ProcessingLimitStore for SeaOrmStore {
+    async fn insert_limit(&self, limit: &ProcessingLimit) -> Result<(), StoreError> {
+        self.ensure_subject(limit.tenant, limit.subject).await?;
+        processing_limit::ActiveModel {
+            id: Set(limit.id),
+            tenant_id: Set(*limit.tenant.as_uuid()),
+            subject_id: Set(*limit.subject.as_uuid()),
+            body: Set(to_json(limit)),
+        }
+        .insert(&self.db)
+        .await
+        .map(drop)
+        .map_err(db_err("processing limit id already exists"))
+    }
+
+    async fn update_limit(&self, limit: &ProcessingLimit) -> Result<(), StoreError> {
+        use processing_limit::Column as C;
+        crate::replace_body::<processing_limit::Entity>(
+            &self.db,
+            [C::Body, C::Id, C::TenantId],
+            limit.id,
+            *limit.tenant.as_uuid(),
+            to_json(limit),
+        )
+        .await
+    }
+
+    async fn limits_of(
+        &self,
+        tenant: TenantId,
+        subject: SubjectId,
+    ) -> Result<Vec<ProcessingLimit>, StoreError> {
+        use processing_limit::Column as C;
+        let mut limits: Vec<ProcessingLimit> = bodies_of::<processing_limit::Entity, _>(
+            &self.db,
+            [C::TenantId, C::SubjectId],
+            tenant,
+            subject,
+            |row| row.body,
+            "a processing limit",
+        )
+        .await?;
+        limits.sort_by_key(|l| (l.placed_at, l.id));
+        Ok(limits)
     }
 }

@@ -16,10 +16,10 @@ use gdpr_pii::{
 };
 use gdpr_ports::{
     ApiKeyRecord, ApiKeyStore, AuditLog, ConsentStore, ErasedCounts, ErasureStore, FormStore, Job,
-    JobQueue, JobState, JobStatus, KeyStore, LegalHoldStore, Page, RecordStore, RequestStore,
-    StoreError, SubjectStore, TenantStore,
+    JobQueue, JobState, JobStatus, KeyStore, LegalHoldStore, Page, ProcessingLimitStore,
+    RecordStore, RequestStore, StoreError, SubjectStore, TenantStore,
 };
-use gdpr_rights::{ErasureReceipt, LegalHold, SubjectRequest, Tombstone};
+use gdpr_rights::{ErasureReceipt, LegalHold, ProcessingLimit, SubjectRequest, Tombstone};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
@@ -37,6 +37,7 @@ struct State {
     consent_events: Vec<ConsentEvent>,
     requests: Vec<SubjectRequest>,
     holds: Vec<LegalHold>,
+    limits: Vec<ProcessingLimit>,
     tombstones: Vec<Tombstone>,
     receipts: Vec<ErasureReceipt>,
     audit: BTreeMap<Option<TenantId>, Vec<AuditRecord>>,
@@ -555,6 +556,43 @@ impl LegalHoldStore for InMemoryStore {
 }
 
 #[async_trait]
+impl ProcessingLimitStore for InMemoryStore {
+    async fn insert_limit(&self, limit: &ProcessingLimit) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        if !s.subject_exists(limit.tenant, limit.subject) {
+            return Err(StoreError::NotFound);
+        }
+        s.limits.push(limit.clone());
+        Ok(())
+    }
+
+    async fn update_limit(&self, limit: &ProcessingLimit) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        let slot = s
+            .limits
+            .iter_mut()
+            .find(|l| l.tenant == limit.tenant && l.id == limit.id)
+            .ok_or(StoreError::NotFound)?;
+        *slot = limit.clone();
+        Ok(())
+    }
+
+    async fn limits_of(
+        &self,
+        tenant: TenantId,
+        subject: SubjectId,
+    ) -> Result<Vec<ProcessingLimit>, StoreError> {
+        Ok(self
+            .state()?
+            .limits
+            .iter()
+            .filter(|l| l.tenant == tenant && l.subject == subject)
+            .cloned()
+            .collect())
+    }
+}
+
+#[async_trait]
 impl KeyStore for InMemoryStore {
     async fn has_subject_key(
         &self,
@@ -593,6 +631,8 @@ impl ErasureStore for InMemoryStore {
             .retain(|e| !(e.tenant == tenant && e.subject == subject));
         let consents = (before - s.consent_events.len()) as u64;
         let keys = u64::from(s.keys.remove(&(tenant, subject)));
+        s.limits
+            .retain(|l| !(l.tenant == tenant && l.subject == subject));
         s.tombstones.push(*tombstone);
         s.append_audit(audit);
         Ok(ErasedCounts {

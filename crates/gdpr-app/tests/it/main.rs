@@ -11,6 +11,7 @@ mod export;
 mod export_delivery;
 mod helpers;
 mod interactions;
+mod limits;
 mod register;
 mod requests;
 mod subjects;

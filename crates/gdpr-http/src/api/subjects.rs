@@ -22,8 +22,8 @@ use crate::auth::TenantKey;
 use crate::convert;
 use crate::dto::{
     ConsentCheckOut, ConsentIn, ConsentStateOut, Document, ExportFormatIn, ExportIn, ExportOut,
-    HoldIn, HoldOut, ImportError, ImportOut, LookupIn, ReceiptOut, RectifyIn, SubjectIn,
-    SubjectOut, SubjectPage,
+    HoldIn, HoldOut, ImportError, ImportOut, LimitIn, LimitOut, LookupIn, ReceiptOut, RectifyIn,
+    SubjectIn, SubjectOut, SubjectPage,
 };
 use crate::ndjson::Ndjson;
 use crate::problem::{ApiError, Problem};
@@ -70,6 +70,14 @@ pub(crate) enum SubjectCreated {
     /// Created.
     #[oai(status = 201)]
     Created(Json<SubjectOut>),
+}
+
+/// 201 with a restriction or objection.
+#[derive(ApiResponse)]
+pub(crate) enum LimitCreated {
+    /// Placed.
+    #[oai(status = 201)]
+    Created(Json<LimitOut>),
 }
 
 /// 201 with an export's ticket.
@@ -489,14 +497,64 @@ impl<P: Ports> SubjectsApi<P> {
         id: Path<Uuid>,
         purpose: Query<String>,
     ) -> Result<Json<ConsentCheckOut>, ApiError> {
-        let consented = self
+        let check = self
             .0
-            .has_consent(reader(&auth), subject_id(&id), &purpose.0)
+            .processing_check(reader(&auth), subject_id(&id), &purpose.0)
             .await?;
         Ok(Json(ConsentCheckOut {
             purpose: purpose.0,
-            consented,
+            consented: check.consented,
+            may_process: check.may_process,
+            blocked_by: check.blocked.map(|b| b.kind.into()),
         }))
+    }
+
+    /// Restrict processing (Art. 18: all of the subject's data is only stored) or object to it
+    /// (Art. 21: processing under legitimate interests stops, for one purpose or all). Records
+    /// for a forbidden purpose are then refused with 409 and the consent check says so.
+    #[oai(path = "/subjects/:id/limits", method = "post")]
+    async fn limit(
+        &self,
+        auth: TenantKey,
+        id: Path<Uuid>,
+        body: Json<LimitIn>,
+    ) -> Result<LimitCreated, ApiError> {
+        let ctx = writer(&auth)?;
+        let limit = self
+            .0
+            .place_limit(
+                ctx,
+                subject_id(&id),
+                body.kind.into(),
+                body.purpose.as_deref(),
+                &body.reason,
+            )
+            .await?;
+        Ok(LimitCreated::Created(Json(convert::limit(&limit))))
+    }
+
+    /// A subject's restrictions and objections, in force and lifted.
+    #[oai(path = "/subjects/:id/limits", method = "get")]
+    async fn limits(
+        &self,
+        auth: TenantKey,
+        id: Path<Uuid>,
+    ) -> Result<Json<Vec<LimitOut>>, ApiError> {
+        let limits = self.0.limits(reader(&auth), subject_id(&id)).await?;
+        Ok(Json(limits.iter().map(convert::limit).collect()))
+    }
+
+    /// Lift a restriction or objection.
+    #[oai(path = "/subjects/:id/limits/:limit_id", method = "delete")]
+    async fn lift(
+        &self,
+        auth: TenantKey,
+        id: Path<Uuid>,
+        limit_id: Path<Uuid>,
+    ) -> Result<Json<LimitOut>, ApiError> {
+        let ctx = writer(&auth)?;
+        let limit = self.0.lift_limit(ctx, subject_id(&id), limit_id.0).await?;
+        Ok(Json(convert::limit(&limit)))
     }
 
     /// Place a legal hold (Art. 17(3)): the subject cannot be erased while it is active.

@@ -41,7 +41,7 @@ fn open_payload(gpg: &GpgHome, payload: &[u8]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-const TABLES: [&str; 15] = [
+const TABLES: [&str; 16] = [
     "tenants",
     "api_keys",
     "purposes",
@@ -54,6 +54,7 @@ const TABLES: [&str; 15] = [
     "consent_events",
     "requests",
     "legal_holds",
+    "processing_limits",
     "tombstones",
     "erasure_receipts",
     "audit_log",
@@ -135,6 +136,14 @@ async fn populate(app: &TestApp, key: &str) -> Vec<String> {
         }
         subjects.push(s);
     }
+    let limited = app
+        .post(
+            &format!("/v1/subjects/{}/limits", subjects[1]),
+            key,
+            json!({"kind": "restriction", "reason": "contested"}),
+        )
+        .await;
+    assert_eq!(limited.status, StatusCode::CREATED, "{}", limited.text);
     subjects
 }
 

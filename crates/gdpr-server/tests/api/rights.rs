@@ -293,3 +293,111 @@ async fn the_register_and_the_audit_chain_are_served() {
     assert!(verified.body["records"].as_u64().unwrap() >= 8);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn restriction_and_objection_stop_processing_over_http() {
+    for app in apps().await {
+        let (_, key) = app.tenant("Limits SAS").await;
+        let (form, consent) = app.contractors(&key).await;
+        let s = app.subject(&key, "lin@example.org").await;
+        app.consent(&key, &s, &consent).await;
+        let values = json!({"email": "lin@example.org"});
+        let limits = format!("/v1/subjects/{s}/limits");
+
+        // Restriction: records refused, the check says why, nothing leaks.
+        let placed = app
+            .post(
+                &limits,
+                &key,
+                json!({"kind": "restriction", "reason": "address contested"}),
+            )
+            .await;
+        assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text);
+        assert_eq!(placed.body["article"], "Art. 18");
+        let limit = placed.body["id"].as_str().unwrap().to_owned();
+        let refused = app
+            .post(
+                "/v1/records",
+                &key,
+                json!({"form": form, "subject": s, "values": values}),
+            )
+            .await;
+        assert_problem(&refused, StatusCode::CONFLICT, "processing-blocked");
+        assert!(!refused.text.contains("lin@") && !refused.text.contains("contested"));
+        let check = app
+            .get(
+                &format!("/v1/subjects/{s}/consent-check?purpose=contractors"),
+                &key,
+            )
+            .await;
+        assert_eq!(check.body["consented"], true, "{}", check.text);
+        assert_eq!(check.body["may_process"], false);
+        assert_eq!(check.body["blocked_by"], "restriction");
+        let lifted = app
+            .send(
+                Method::DELETE,
+                &format!("{limits}/{limit}"),
+                Some(&key),
+                None,
+            )
+            .await;
+        assert_eq!(lifted.status, StatusCode::OK, "{}", lifted.text);
+        assert_eq!(lifted.body["active"], false);
+        app.record(&key, &form, &s, values.clone()).await;
+
+        // Objection: a legitimate-interest purpose stops, consent-based ones go on.
+        let p = app
+            .post("/v1/purposes", &key, json!({"id": "analytics", "description": "Statistics", "lawful_basis": "legitimate_interests"}))
+            .await;
+        assert_eq!(p.status, StatusCode::CREATED, "{}", p.text);
+        let objected = app
+            .post(
+                &limits,
+                &key,
+                json!({"kind": "objection", "purpose": "analytics", "reason": "objects"}),
+            )
+            .await;
+        assert_eq!(objected.status, StatusCode::CREATED, "{}", objected.text);
+        let check = app
+            .get(
+                &format!("/v1/subjects/{s}/consent-check?purpose=analytics"),
+                &key,
+            )
+            .await;
+        assert_eq!(check.body["may_process"], false, "{}", check.text);
+        assert_eq!(check.body["blocked_by"], "objection");
+        app.record(&key, &form, &s, values.clone()).await;
+        let listed = app.get(&limits, &key).await;
+        assert_eq!(listed.body.as_array().unwrap().len(), 2, "{}", listed.text);
+
+        // Bad input: a problem naming the field, nothing stored.
+        for (body, field) in [
+            (
+                json!({"kind": "restriction", "purpose": "analytics", "reason": "x"}),
+                "purpose",
+            ),
+            (
+                json!({"kind": "objection", "purpose": "contractors", "reason": "x"}),
+                "purpose",
+            ),
+            (json!({"kind": "objection", "reason": ""}), "reason"),
+        ] {
+            let bad = app.post(&limits, &key, body).await;
+            assert_problem(&bad, StatusCode::UNPROCESSABLE_ENTITY, "invalid-input");
+            assert!(bad.text.contains(field), "{}", bad.text);
+        }
+        let bad = app
+            .post(&limits, &key, json!({"kind": "freeze", "reason": "x"}))
+            .await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text);
+        assert_eq!(
+            app.get(&limits, &key).await.body.as_array().unwrap().len(),
+            2
+        );
+        // Another tenant's key: not found.
+        let (_, other) = app.tenant("Other SAS").await;
+        let theirs = app.get(&limits, &other).await;
+        assert_problem(&theirs, StatusCode::NOT_FOUND, "not-found");
+        app.stop().await;
+    }
+}

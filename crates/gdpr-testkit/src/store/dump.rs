@@ -14,7 +14,7 @@ use gdpr_ports::{
     ApiKeyRecord, DumpItem, DumpRow, DumpStream, RestoredCounts, RowStream, StoreError,
     TenantDumps, WrappedKey,
 };
-use gdpr_rights::{ErasureReceipt, LegalHold, SubjectRequest, Tombstone};
+use gdpr_rights::{ErasureReceipt, LegalHold, ProcessingLimit, SubjectRequest, Tombstone};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -176,6 +176,12 @@ fn dump(s: &State, t: TenantId) -> Vec<DumpItem> {
             .map(|h| row("legal_holds", None, h)),
     );
     items.extend(
+        s.limits
+            .iter()
+            .filter(|l| l.tenant == t)
+            .map(|l| row("processing_limits", Some(l.subject), l)),
+    );
+    items.extend(
         s.tombstones
             .iter()
             .filter(|x| x.tenant == t)
@@ -220,6 +226,7 @@ struct Restored {
     consent_events: Vec<ConsentEvent>,
     requests: Vec<SubjectRequest>,
     holds: Vec<LegalHold>,
+    limits: Vec<ProcessingLimit>,
     tombstones: Vec<Tombstone>,
     receipts: Vec<ErasureReceipt>,
     audit: Vec<AuditRecord>,
@@ -322,6 +329,7 @@ impl Restored {
             "consent_events" => owned!(consent_events, ConsentEvent),
             "requests" => owned!(requests, SubjectRequest),
             "legal_holds" => owned!(holds, LegalHold),
+            "processing_limits" => owned!(limits, ProcessingLimit),
             "tombstones" => owned!(tombstones, Tombstone),
             "erasure_receipts" => owned!(receipts, ErasureReceipt),
             "audit_log" => {
@@ -360,6 +368,7 @@ fn replace(s: &mut State, t: TenantId, new: Restored, keys: &[WrappedKey]) -> u6
     clear!(consent_events, |x| x.tenant != t);
     clear!(requests, |x| x.tenant != t);
     clear!(holds, |x| x.tenant != t);
+    clear!(limits, |x| x.tenant != t);
     let before = s.keys.len();
     s.keys.retain(|(x, _)| *x != t);
     replaced += (before - s.keys.len()) as u64;
@@ -378,6 +387,7 @@ fn replace(s: &mut State, t: TenantId, new: Restored, keys: &[WrappedKey]) -> u6
     s.consent_events.extend(new.consent_events);
     s.requests.extend(new.requests);
     s.holds.extend(new.holds);
+    s.limits.extend(new.limits);
     for tombstone in new.tombstones {
         if !s.tombstones.iter().any(|x| x.receipt == tombstone.receipt) {
             s.tombstones.push(tombstone);
@@ -399,6 +409,10 @@ fn replace(s: &mut State, t: TenantId, new: Restored, keys: &[WrappedKey]) -> u6
 impl TenantDumps for InMemoryStore {
     fn schema_version(&self) -> String {
         FAKE_SCHEMA_VERSION.to_owned()
+    }
+
+    fn reads_schema(&self, version: &str) -> bool {
+        version == FAKE_SCHEMA_VERSION
     }
 
     async fn dump_tenant(&self, tenant: TenantId) -> Result<DumpStream, StoreError> {
