@@ -8,6 +8,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_initial;
 mod m20261127_000002_processing_limits;
+mod m20261127_000003_job_results;
 
 pub use sea_orm_migration::MigratorTrait;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261127_000001_initial::Migration),
             Box::new(m20261127_000002_processing_limits::Migration),
+            Box::new(m20261127_000003_job_results::Migration),
         ]
     }
 }

@@ -28,10 +28,13 @@ pub enum JobKind {
     DailyBackup,
     /// Delete exports never downloaded, hourly.
     PruneExports,
+    /// A batch erasure started through the API (not periodic).
+    BatchErasure,
 }
 
 impl JobKind {
-    const ALL: [Self; 4] = [
+    /// The periodic kinds, queued by the scheduler.
+    const PERIODIC: [Self; 4] = [
         Self::ErasureRetry,
         Self::PruneBackups,
         Self::DailyBackup,
@@ -46,6 +49,7 @@ impl JobKind {
             Self::PruneBackups => "prune-backups",
             Self::DailyBackup => "daily-backup",
             Self::PruneExports => "prune-exports",
+            Self::BatchErasure => "batch-erasure",
         }
     }
 
@@ -54,11 +58,16 @@ impl JobKind {
             Self::ErasureRetry => Duration::minutes(15),
             Self::PruneBackups | Self::DailyBackup => Duration::DAY,
             Self::PruneExports => Duration::HOUR,
+            // Queued on request, never by the scheduler.
+            Self::BatchErasure => Duration::WEEK,
         }
     }
 
     fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.name() == name)
+        Self::PERIODIC
+            .into_iter()
+            .chain([Self::BatchErasure])
+            .find(|k| k.name() == name)
     }
 
     /// The start of the slot `now` falls in; slots start `offset` after each period's start
@@ -103,7 +112,7 @@ impl<P: Ports> App<P> {
     pub async fn schedule_due_jobs(&self) -> Result<usize, AppError> {
         let now = self.clock.now();
         let mut queued = 0;
-        for kind in JobKind::ALL {
+        for kind in JobKind::PERIODIC {
             let slot = match kind {
                 // Only when backups can be taken: without a recipient nothing may leave.
                 JobKind::DailyBackup => match self.config.backup_at {
@@ -137,7 +146,7 @@ impl<P: Ports> App<P> {
         let now = self.clock.now();
         let Some(job) = self
             .store
-            .claim(worker, now, LEASE)
+            .claim(worker, now, self.config.job_lease)
             .await
             .map_err(AppError::store)?
         else {
@@ -156,6 +165,10 @@ impl<P: Ports> App<P> {
                 .map_err(|e| e.to_string()),
             Some(JobKind::PruneBackups) => self.prune_all_backups().await,
             Some(JobKind::DailyBackup) => self.daily_backup().await,
+            Some(JobKind::BatchErasure) => self
+                .run_batch_erasure(&job, worker)
+                .await
+                .map_err(|e| e.to_string()),
             Some(JobKind::PruneExports) => self
                 .prune_exports()
                 .await
@@ -164,7 +177,7 @@ impl<P: Ports> App<P> {
             None => Err(format!("unknown job kind '{}'", job.kind)),
         };
         match &outcome {
-            Ok(_) => self.store.complete(job.id, worker).await,
+            Ok(summary) => self.store.complete(job.id, worker, summary).await,
             Err(error) => {
                 let retry = (job.attempts < 5).then(|| now + Duration::minutes(1));
                 self.store.fail(job.id, worker, error, retry).await

@@ -15,6 +15,7 @@ mod backup_create;
 pub mod backup_format;
 mod backup_restore;
 mod backups;
+mod batch_erasure;
 mod consent;
 mod erasure;
 mod error;
@@ -38,6 +39,7 @@ pub use auth::{Authenticated, IssuedKey, TOKEN_PREFIX};
 pub use backup_create::{BackupReport, Progress};
 pub use backup_restore::{BackupEntry, RestoreReport, VerifyOutcome};
 pub use backups::{BackupDeletionReceipt, BackupLayout, PruneReport};
+pub use batch_erasure::{BatchErasure, BatchSummary};
 pub use consent::{ConsentView, GiveConsent};
 pub use erasure::{BatchPlan, RetryReport};
 pub use error::AppError;
@@ -96,6 +98,9 @@ pub struct AppConfig {
     pub backup_at: Option<time::Time>,
     /// How long an export waits to be downloaded before it is deleted unread.
     pub export_ttl: time::Duration,
+    /// How long a claimed job belongs to its worker without news before another worker may
+    /// take it over (a worker that died: a crash, `kill -9`).
+    pub job_lease: time::Duration,
 }
 
 impl Default for AppConfig {
@@ -130,6 +135,7 @@ impl Default for AppConfig {
             backup_recipients: Vec::new(),
             backup_at: Some(time::macros::time!(02:00)),
             export_ttl: time::Duration::hours(72),
+            job_lease: jobs::LEASE,
         }
     }
 }

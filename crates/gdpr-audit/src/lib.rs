@@ -80,6 +80,10 @@ pub enum AuditAction {
     ProcessingLimited,
     /// A restriction or objection lifted.
     ProcessingLimitLifted,
+    /// A batch erasure started (its counts).
+    BatchErasureStarted,
+    /// A batch erasure finished (its summary).
+    BatchErasureCompleted,
 }
 
 /// One event, before it is chained. Ids and counts only: never personal data.

@@ -240,3 +240,20 @@ pub(crate) fn limit(l: &gdpr_rights::ProcessingLimit) -> crate::dto::LimitOut {
         active: l.is_active(),
     }
 }
+
+pub(crate) fn batch(b: gdpr_app::BatchErasure) -> crate::dto::BatchErasureOut {
+    crate::dto::BatchErasureOut {
+        id: b.id,
+        state: b.state.to_owned(),
+        done: b.done,
+        total: b.total,
+        attempts: b.attempts,
+        last_error: b.last_error,
+        summary: b.summary.map(|s| crate::dto::BatchSummaryOut {
+            erased: s.erased,
+            records: s.records,
+            blocked: s.blocked,
+        }),
+        status: format!("/v1/erasures/{}", b.id),
+    }
+}

@@ -834,3 +834,35 @@ pub(crate) struct LimitOut {
     /// Whether it is in force.
     pub(crate) active: bool,
 }
+
+/// A batch erasure, started or as it stands.
+#[derive(Object)]
+pub(crate) struct BatchErasureOut {
+    /// The job's id.
+    pub(crate) id: Uuid,
+    /// `queued`, `running`, `done` or `failed`.
+    pub(crate) state: String,
+    /// Subjects erased so far.
+    pub(crate) done: u64,
+    /// Subjects to erase (the dry run's count when it started).
+    pub(crate) total: u64,
+    /// Runs so far (more than one after a crash or restart: the job resumes).
+    pub(crate) attempts: u32,
+    /// The last failure, if any (the job is retried).
+    pub(crate) last_error: Option<String>,
+    /// Once done: subjects erased, their records, subjects left alone by a legal hold.
+    pub(crate) summary: Option<BatchSummaryOut>,
+    /// Where to follow it.
+    pub(crate) status: String,
+}
+
+/// What a batch erasure came to.
+#[derive(Object)]
+pub(crate) struct BatchSummaryOut {
+    /// Subjects erased, each with its own receipt.
+    pub(crate) erased: u64,
+    /// Their records.
+    pub(crate) records: u64,
+    /// Subjects left alone by a legal hold (each with a receipt saying so).
+    pub(crate) blocked: u64,
+}

@@ -55,6 +55,10 @@ pub struct JobStatus {
     pub progress: (u64, u64),
     /// The last failure, without personal data.
     pub last_error: Option<String>,
+    /// What it came to, once done (a summary, no personal data).
+    pub result: Option<String>,
+    /// Its payload (to check who may see it).
+    pub payload: String,
 }
 
 /// A durable queue of background jobs. Several workers (server replicas) may claim from one
@@ -108,7 +112,7 @@ pub trait JobQueue: Send + Sync {
     ///
     /// # Errors
     /// [`StoreError::Conflict`] when `worker` no longer holds the job; [`StoreError::Unavailable`].
-    async fn complete(&self, id: Uuid, worker: &str) -> Result<(), StoreError>;
+    async fn complete(&self, id: Uuid, worker: &str, result: &str) -> Result<(), StoreError>;
 
     /// Records a failure: queued again at `retry_at`, or failed for good with `None`.
     ///

@@ -128,6 +128,8 @@ pub struct JobsConfig {
     pub enabled: bool,
     /// Seconds between polls.
     pub poll_interval_seconds: u64,
+    /// Seconds a claimed job stays its worker's without news before another may take it.
+    pub lease_seconds: u64,
 }
 
 /// `[logging]`.

@@ -313,6 +313,8 @@ pub fn application_with(
         .clone_from(&config.backups.recipients);
     app_config.backup_at = config.backups.daily_time()?;
     app_config.export_ttl = time::Duration::hours(config.export.ttl_hours.max(1).into());
+    app_config.job_lease =
+        time::Duration::seconds(i64::try_from(config.jobs.lease_seconds.max(1)).unwrap_or(600));
     Ok(App::new(
         Adapters {
             store,

@@ -190,6 +190,7 @@ entity!(job, "jobs", {
     pub progress_done: i64,
     pub progress_total: i64,
     pub created_at: i64,
+    pub result: Option<String>,
 });
 
 /// Bytes as base64 in JSON rows.

@@ -87,6 +87,7 @@ impl JobQueue for SeaOrmStore {
             progress_done: Set(0),
             progress_total: Set(0),
             created_at: Set(nanos(OffsetDateTime::now_utc())),
+            result: Set(None),
         };
         match row.insert(&self.db).await {
             Ok(_) => Ok(true),
@@ -162,11 +163,14 @@ impl JobQueue for SeaOrmStore {
         .await
     }
 
-    async fn complete(&self, id: Uuid, worker: &str) -> Result<(), StoreError> {
+    async fn complete(&self, id: Uuid, worker: &str, result: &str) -> Result<(), StoreError> {
         self.update_job(
             id,
             worker,
-            vec![(job::Column::State, Expr::value(state_name(JobState::Done)))],
+            vec![
+                (job::Column::State, Expr::value(state_name(JobState::Done))),
+                (job::Column::Result, Expr::value(result.to_owned())),
+            ],
         )
         .await
     }
@@ -215,6 +219,8 @@ impl JobQueue for SeaOrmStore {
             attempts: u32::try_from(row.attempts).unwrap_or_default(),
             progress: (count(row.progress_done), count(row.progress_total)),
             last_error: row.last_error,
+            result: row.result,
+            payload: row.payload,
         })
     }
 }

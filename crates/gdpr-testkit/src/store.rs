@@ -53,6 +53,7 @@ struct JobRow {
     run_at: OffsetDateTime,
     claimed_at: Option<OffsetDateTime>,
     last_error: Option<String>,
+    result: Option<String>,
 }
 
 impl State {
@@ -781,6 +782,7 @@ impl JobQueue for InMemoryStore {
             run_at,
             claimed_at: None,
             last_error: None,
+            result: None,
         });
         Ok(true)
     }
@@ -827,8 +829,11 @@ impl JobQueue for InMemoryStore {
         })
     }
 
-    async fn complete(&self, id: Uuid, worker: &str) -> Result<(), StoreError> {
-        self.with_job(id, worker, |row| row.state = JobState::Done)
+    async fn complete(&self, id: Uuid, worker: &str, result: &str) -> Result<(), StoreError> {
+        self.with_job(id, worker, |row| {
+            row.state = JobState::Done;
+            row.result = Some(result.to_owned());
+        })
     }
 
     async fn fail(
@@ -864,6 +869,8 @@ impl JobQueue for InMemoryStore {
             attempts: row.job.attempts,
             progress: row.job.progress,
             last_error: row.last_error.clone(),
+            result: row.result.clone(),
+            payload: row.job.payload.clone(),
         })
     }
 }

@@ -256,12 +256,20 @@ async fn an_erasure_request_is_completed_by_the_erasure_it_asked_for() {
     ));
 }
 
-#[tokio::test]
-async fn a_batch_dry_run_counts_without_changing_anything() {
-    let w = world().await;
-    let a = subject_with_data(&w, 1).await;
-    let b = subject_with_data(&w, 2).await;
-    let held = subject_with_data(&w, 3).await;
+/// Two subjects with records in the form, a third held by a legal hold, a fourth without
+/// records: `(a, b, held, bystander, form)`.
+pub(crate) async fn batch_fixture(
+    w: &World,
+) -> (
+    gdpr_pii::Subject,
+    gdpr_pii::Subject,
+    gdpr_pii::Subject,
+    gdpr_pii::Subject,
+    gdpr_pii::FormId,
+) {
+    let a = subject_with_data(w, 1).await;
+    let b = subject_with_data(w, 2).await;
+    let held = subject_with_data(w, 3).await;
     let bystander = w.subject(4).await;
     w.app
         .place_legal_hold(
@@ -273,6 +281,13 @@ async fn a_batch_dry_run_counts_without_changing_anything() {
         .await
         .unwrap();
     let form = w.app.forms(w.ctx).await.unwrap()[0].id;
+    (a, b, held, bystander, form)
+}
+
+#[tokio::test]
+async fn a_batch_dry_run_counts_without_changing_anything() {
+    let w = world().await;
+    let (a, b, held, bystander, form) = batch_fixture(&w).await;
     let audit_before = w.app.audit_log(w.ctx, 0, 10_000).await.unwrap().len();
 
     let plan = w

@@ -4,6 +4,7 @@
 mod audit;
 mod backup_restore;
 mod backups;
+mod batch;
 mod config;
 mod consent;
 mod erasure;

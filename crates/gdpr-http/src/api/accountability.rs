@@ -13,11 +13,21 @@ use poem_openapi::payload::{Json, PlainText};
 use poem_openapi::{ApiResponse, OpenApi};
 use uuid::Uuid;
 
-use crate::api::{Tag, reader};
+use crate::api::{Tag, reader, writer};
 use crate::auth::TenantKey;
 use crate::convert;
-use crate::dto::{AuditVerifyOut, BatchPlanOut, Document, ReceiptOut, SelectBy, SelectorIn};
+use crate::dto::{
+    AuditVerifyOut, BatchErasureOut, BatchPlanOut, Document, ReceiptOut, SelectBy, SelectorIn,
+};
 use crate::problem::ApiError;
+
+/// 202: a batch erasure started.
+#[derive(ApiResponse)]
+pub(crate) enum BatchStarted {
+    /// Started; a worker erases the subjects.
+    #[oai(status = 202)]
+    Accepted(Json<BatchErasureOut>),
+}
 
 /// The register as Markdown.
 #[derive(ApiResponse)]
@@ -172,5 +182,32 @@ impl<P: Ports> AccountabilityApi<P> {
             blocked: plan.blocked.iter().map(|s| *s.as_uuid()).collect(),
             unknown: plan.unknown,
         }))
+    }
+
+    /// Start a batch erasure of what the selection picks (the same selection as the dry run):
+    /// a durable job erases each subject in its own transaction, with its own receipt, records
+    /// its progress, and resumes after a crash or restart. Follow it at `status`.
+    #[oai(path = "/erasures", method = "post")]
+    async fn start_batch(
+        &self,
+        auth: TenantKey,
+        body: Json<SelectorIn>,
+    ) -> Result<BatchStarted, ApiError> {
+        let ctx = writer(&auth)?;
+        let selector = selector(body.0)?;
+        let (id, _) = self.0.start_batch_erasure(ctx, selector).await?;
+        let batch = self.0.batch_erasure(ctx, id).await?;
+        Ok(BatchStarted::Accepted(Json(convert::batch(batch))))
+    }
+
+    /// A batch erasure's progress, and its summary once done.
+    #[oai(path = "/erasures/:id", method = "get")]
+    async fn batch_status(
+        &self,
+        auth: TenantKey,
+        id: Path<Uuid>,
+    ) -> Result<Json<BatchErasureOut>, ApiError> {
+        let batch = self.0.batch_erasure(reader(&auth), id.0).await?;
+        Ok(Json(convert::batch(batch)))
     }
 }

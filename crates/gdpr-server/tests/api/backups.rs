@@ -392,29 +392,13 @@ async fn disaster_recovery_drill_with_backups_on_s3() {
 fn config_file(dir: &std::path::Path, gpg: &GpgHome) -> std::path::PathBuf {
     let secret = dir.join("ops.sec.asc");
     std::fs::write(&secret, gpg.secret_key(OPS, "")).unwrap();
-    let master = gdpr_store_seaorm::MasterKey::generate().1;
-    let text = format!(
-        r#"profile = "production"
-[database]
-url = "sqlite://{db}?mode=rwc"
-[security]
-master_key = "{master}"
-[jobs]
-enabled = false
-[backups]
-directory = "{backups}"
-recipients = ['''{public}''']
-decryption_key_file = "{secret}"
-"#,
-        db = dir.join("gdpr.db").display(),
-        master = master.expose_secret(),
-        backups = dir.join("backups").display(),
-        public = gpg.public_key(OPS),
-        secret = secret.display(),
+    let extra = format!(
+        "[jobs]\nenabled = false\n[backups]\ndirectory = \"{}\"\nrecipients = ['''{}''']\ndecryption_key_file = \"{}\"\n",
+        dir.join("backups").display(),
+        gpg.public_key(OPS),
+        secret.display(),
     );
-    let path = dir.join("gdpr.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    crate::helpers::deployment_file(dir, &extra)
 }
 
 fn gdpr(config: &std::path::Path, args: &[&str]) -> std::process::Output {

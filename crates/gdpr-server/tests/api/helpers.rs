@@ -80,12 +80,8 @@ pub(crate) async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp 
     launch(config, dir, "sqlite", None).await
 }
 
-/// The server on a fresh PostgreSQL database, when one is configured.
-pub(crate) async fn spawn_app_on_postgres() -> Option<TestApp> {
-    spawn_app_on_postgres_with(|_| {}).await
-}
-
-/// The same, with an adjusted configuration.
+/// The server on a fresh PostgreSQL database (when one is configured), with an adjusted
+/// configuration.
 pub(crate) async fn spawn_app_on_postgres_with(
     adjust: impl FnOnce(&mut Config),
 ) -> Option<TestApp> {
@@ -108,8 +104,13 @@ pub(crate) async fn spawn_app_on_postgres_with(
 
 /// Every backend the tests run on.
 pub(crate) async fn apps() -> Vec<TestApp> {
-    let mut apps = vec![spawn_app().await];
-    apps.extend(spawn_app_on_postgres().await);
+    apps_with(|_| {}).await
+}
+
+/// Every backend, with an adjusted configuration.
+pub(crate) async fn apps_with(adjust: impl Fn(&mut Config)) -> Vec<TestApp> {
+    let mut apps = vec![spawn_app_with(&adjust).await];
+    apps.extend(spawn_app_on_postgres_with(&adjust).await);
     apps
 }
 
@@ -391,4 +392,19 @@ pub(crate) async fn rollbar_stand_in() -> wiremock::MockServer {
         .mount(&rollbar)
         .await;
     rollbar
+}
+
+/// A configuration file for `gdpr` processes and the test alike: the production profile, a
+/// SQLite database, a master key and the admin token, then `extra` (TOML tables).
+pub(crate) fn deployment_file(dir: &std::path::Path, extra: &str) -> std::path::PathBuf {
+    use secrecy::ExposeSecret;
+    let master = gdpr_store_seaorm::MasterKey::generate().1;
+    let text = format!(
+        "profile = \"production\"\n[database]\nurl = \"sqlite://{}?mode=rwc\"\n[security]\nmaster_key = \"{}\"\nadmin_token = \"{ADMIN}\"\n{extra}",
+        dir.join("gdpr.db").display(),
+        master.expose_secret(),
+    );
+    let path = dir.join("gdpr.toml");
+    std::fs::write(&path, text).unwrap();
+    path
 }

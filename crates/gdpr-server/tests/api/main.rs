@@ -4,6 +4,7 @@
 mod admin;
 mod auth;
 mod backups;
+mod batch;
 mod binary;
 mod canary;
 mod consent;

@@ -59,7 +59,7 @@ async fn jobs_are_queued_once_claimed_when_due_and_finished() {
         let stale = s.record_progress(id, "w1", 99, 100, at(19)).await;
         assert!(matches!(stale, Err(StoreError::Conflict(_))), "{}", db.name);
         assert!(
-            matches!(s.complete(id, "w1").await, Err(StoreError::Conflict(_))),
+            matches!(s.complete(id, "w1", "").await, Err(StoreError::Conflict(_))),
             "{}",
             db.name
         );
@@ -75,8 +75,10 @@ async fn jobs_are_queued_once_claimed_when_due_and_finished() {
             Some("error tracker unavailable")
         );
         let again = s.claim("w1", at(20), lease).await.unwrap().unwrap();
-        s.complete(again.id, "w1").await.unwrap();
-        assert_eq!(s.job(id).await.unwrap().state, JobState::Done);
+        s.complete(again.id, "w1", "3 erased").await.unwrap();
+        let done = s.job(id).await.unwrap();
+        assert_eq!(done.state, JobState::Done);
+        assert_eq!(done.result.as_deref(), Some("3 erased"));
         assert!(
             s.claim("w1", at(100), lease).await.unwrap().is_none(),
             "done jobs stay done"
@@ -134,7 +136,7 @@ async fn two_workers_on_postgres_never_run_the_same_job() {
                 let mut ran = Vec::new();
                 while let Some(job) = store.claim(name, at(1), Duration::hours(1)).await.unwrap() {
                     ran.push(job.id);
-                    store.complete(job.id, name).await.unwrap();
+                    store.complete(job.id, name, "").await.unwrap();
                 }
                 ran
             })

@@ -1,0 +1,192 @@
+//! Batch erasure (Art. 17) as a durable job: started with a selector, run by a worker with its
+//! progress recorded, resumable after a crash or a restart.
+//!
+//! The job holds the selector, not a list: each run recomputes which selected subjects are
+//! still there, so a run that died half-way simply goes on with the rest. Every subject is
+//! erased by the same one-transaction erasure as a single one, with its own receipt; the job's
+//! result is the batch summary.
+
+use gdpr_audit::{Actor, AuditAction};
+use gdpr_pii::TenantId;
+use gdpr_ports::{Clock, JobQueue, JobState, Ports, StoreError};
+use gdpr_rights::BatchSelector;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::jobs::JobKind;
+use crate::{App, AppError, BatchPlan, Ctx};
+
+/// Subjects erased between two progress records (which also renew the worker's lease).
+const CHUNK: usize = 100;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Payload {
+    tenant: TenantId,
+    actor: Actor,
+    selector: BatchSelector,
+    /// Erasable subjects at the start (the dry run's count).
+    total: u64,
+    /// Their records at the start.
+    records: u64,
+}
+
+/// What a finished batch erasure came to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchSummary {
+    /// Subjects erased (each with its own receipt).
+    pub erased: u64,
+    /// Their records, as the dry run counted them.
+    pub records: u64,
+    /// Subjects selected but held by a legal hold, left alone (each with a receipt saying so).
+    pub blocked: u64,
+}
+
+/// A batch erasure as it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BatchErasure {
+    /// The job.
+    pub id: Uuid,
+    /// `queued`, `running`, `done` or `failed`.
+    pub state: &'static str,
+    /// Subjects erased so far.
+    pub done: u64,
+    /// Subjects to erase.
+    pub total: u64,
+    /// Runs so far (more than one after a crash, a restart or a failure).
+    pub attempts: u32,
+    /// The last failure, if any (retried).
+    pub last_error: Option<String>,
+    /// The summary, once done.
+    pub summary: Option<BatchSummary>,
+}
+
+impl<P: Ports> App<P> {
+    /// Starts a batch erasure of what `selector` picks: the dry run's counts are fixed as the
+    /// job's total, and a worker does the rest. Audited.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn start_batch_erasure(
+        &self,
+        ctx: Ctx,
+        selector: BatchSelector,
+    ) -> Result<(Uuid, BatchPlan), AppError> {
+        let plan = self.plan_batch_erasure(ctx, &selector).await?;
+        let payload = Payload {
+            tenant: ctx.tenant,
+            actor: ctx.actor,
+            selector,
+            total: plan.subjects.len() as u64,
+            records: plan.records,
+        };
+        let id = Uuid::new_v4();
+        let json = serde_json::to_string(&payload)
+            .unwrap_or_else(|_| unreachable!("a selector serialises"));
+        self.store
+            .enqueue(id, JobKind::BatchErasure.name(), &json, self.clock.now())
+            .await
+            .map_err(AppError::store)?;
+        let event = self
+            .event(ctx, AuditAction::BatchErasureStarted)
+            .with("job", id)
+            .with("subjects", payload.total)
+            .with("records", payload.records)
+            .with("blocked", plan.blocked.len());
+        self.audit(event).await?;
+        Ok((id, plan))
+    }
+
+    /// A batch erasure of the tenant, as it stands.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] (no such job, or another tenant's); storage errors.
+    pub async fn batch_erasure(&self, ctx: Ctx, id: Uuid) -> Result<BatchErasure, AppError> {
+        let status = self
+            .store
+            .job(id)
+            .await
+            .map_err(AppError::not_found("batch erasure"))?;
+        let payload: Payload = serde_json::from_str(&status.payload)
+            .ok()
+            .filter(|p: &Payload| {
+                status.kind == JobKind::BatchErasure.name() && p.tenant == ctx.tenant
+            })
+            .ok_or(AppError::NotFound("batch erasure"))?;
+        Ok(BatchErasure {
+            id,
+            state: match status.state {
+                JobState::Queued => "queued",
+                JobState::Running => "running",
+                JobState::Done => "done",
+                JobState::Failed => "failed",
+            },
+            done: status.progress.0,
+            total: payload.total,
+            attempts: status.attempts,
+            last_error: status.last_error,
+            summary: status.result.and_then(|r| serde_json::from_str(&r).ok()),
+        })
+    }
+
+    /// Runs (or resumes) a batch erasure job; its summary as JSON.
+    pub(crate) async fn run_batch_erasure(
+        &self,
+        job: &gdpr_ports::Job,
+        worker: &str,
+    ) -> Result<String, AppError> {
+        let payload: Payload = serde_json::from_str(&job.payload)
+            .map_err(|_| AppError::invalid("payload", "not a batch erasure"))?;
+        let ctx = Ctx::new(payload.tenant, payload.actor);
+        let plan = self.plan_batch_erasure(ctx, &payload.selector).await?;
+        let mut done = payload.total.saturating_sub(plan.subjects.len() as u64);
+        self.progress(job.id, worker, done, payload.total).await?;
+        for chunk in plan.subjects.chunks(CHUNK) {
+            for subject in chunk {
+                match self.erase_subject(ctx, *subject, None).await {
+                    // Gone since the plan (another erasure): nothing left to do for it.
+                    Ok(_) | Err(AppError::NotFound(_)) => done += 1,
+                    Err(e) => return Err(e),
+                }
+            }
+            self.progress(job.id, worker, done.min(payload.total), payload.total)
+                .await?;
+        }
+        // Holds are checked again by each erasure; the plan's are the ones left alone.
+        for subject in &plan.blocked {
+            self.erase_subject(ctx, *subject, None).await?;
+        }
+        let summary = BatchSummary {
+            erased: payload.total,
+            records: payload.records,
+            blocked: plan.blocked.len() as u64,
+        };
+        let event = self
+            .event(ctx, AuditAction::BatchErasureCompleted)
+            .with("job", job.id)
+            .with("subjects", summary.erased)
+            .with("blocked", summary.blocked);
+        self.audit(event).await?;
+        Ok(serde_json::to_string(&summary).unwrap_or_else(|_| unreachable!("plain data")))
+    }
+
+    async fn progress(
+        &self,
+        id: Uuid,
+        worker: &str,
+        done: u64,
+        total: u64,
+    ) -> Result<(), AppError> {
+        match self
+            .store
+            .record_progress(id, worker, done, total, self.clock.now())
+            .await
+        {
+            Ok(()) => Ok(()),
+            // The lease went to another worker: stop, it carries on.
+            Err(StoreError::Conflict(_)) => Err(AppError::Conflict(
+                "the job was taken over by another worker".into(),
+            )),
+            Err(e) => Err(AppError::store(e)),
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! Batch erasure as a durable job over the fakes: counts as the dry run said, a receipt per
+//! subject, holds respected, and a job whose worker died taken over and finished.
+
+use gdpr_app::{AppError, JobKind};
+use gdpr_audit::AuditAction;
+use gdpr_ports::{ErasureStore, JobQueue};
+use gdpr_rights::BatchSelector;
+use time::Duration;
+
+use crate::erasure::subject_with_data;
+use crate::helpers::world;
+
+#[tokio::test]
+async fn a_batch_erasure_runs_as_a_job_and_matches_its_dry_run() {
+    let w = world().await;
+    let (a, b, held, bystander, form) = crate::erasure::batch_fixture(&w).await;
+    let selector = BatchSelector::Form { form };
+    let dry = w.app.plan_batch_erasure(w.ctx, &selector).await.unwrap();
+
+    let (id, plan) = w.app.start_batch_erasure(w.ctx, selector).await.unwrap();
+    assert_eq!(plan, dry);
+    let queued = w.app.batch_erasure(w.ctx, id).await.unwrap();
+    assert_eq!((queued.state, queued.done, queued.total), ("queued", 0, 2));
+    // Nothing is erased until a worker runs it.
+    assert!(w.app.subject(w.ctx, a.id).await.is_ok());
+
+    let run = loop {
+        let run = w.app.run_next_job("w1").await.unwrap().expect("a job");
+        if run.kind == JobKind::BatchErasure.name() {
+            break run;
+        }
+    };
+    assert!(run.outcome.is_ok(), "{run:?}");
+    let done = w.app.batch_erasure(w.ctx, id).await.unwrap();
+    assert_eq!((done.state, done.done, done.total), ("done", 2, 2));
+    let summary = done.summary.unwrap();
+    assert_eq!(
+        (summary.erased, summary.records, summary.blocked),
+        (2, dry.records, 1)
+    );
+    for s in [&a, &b] {
+        assert_eq!(w.store.rows_about(w.ctx.tenant, s.id), 0);
+    }
+    assert!(w.app.subject(w.ctx, held.id).await.is_ok(), "the hold wins");
+    assert!(
+        w.app.subject(w.ctx, bystander.id).await.is_ok(),
+        "not selected"
+    );
+    let audit = w.app.audit_log(w.ctx, 0, 10_000).await.unwrap();
+    let erased = audit
+        .iter()
+        .filter(|r| r.event.action == AuditAction::SubjectErased)
+        .count();
+    let blocked = audit
+        .iter()
+        .filter(|r| r.event.action == AuditAction::ErasureBlocked)
+        .count();
+    assert_eq!((erased, blocked), (2, 1), "one receipt per subject");
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.event.action == AuditAction::BatchErasureCompleted)
+    );
+
+    // Another tenant cannot see the job.
+    let other = w.other_tenant().await;
+    assert!(matches!(
+        w.app.batch_erasure(other, id).await,
+        Err(AppError::NotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_batch_whose_worker_died_is_taken_over_and_finished() {
+    let w = world().await;
+    let subjects = [
+        subject_with_data(&w, 1).await,
+        subject_with_data(&w, 2).await,
+        subject_with_data(&w, 3).await,
+    ];
+    let form = w.app.forms(w.ctx).await.unwrap()[0].id;
+    let (id, _) = w
+        .app
+        .start_batch_erasure(w.ctx, BatchSelector::Form { form })
+        .await
+        .unwrap();
+    // Worker "dead" claims it, erases one subject, and dies (no progress, no completion).
+    let now = gdpr_ports::Clock::now(&w.clock);
+    let claimed = loop {
+        let job = w
+            .store
+            .claim("dead", now, Duration::minutes(10))
+            .await
+            .unwrap()
+            .unwrap();
+        if job.id == id {
+            break job;
+        }
+        w.store.complete(job.id, "dead", "").await.unwrap();
+    };
+    assert_eq!(claimed.attempts, 1);
+    w.app
+        .erase_subject(w.ctx, subjects[0].id, None)
+        .await
+        .unwrap();
+    // Within its lease nobody else takes it.
+    assert!(w.app.run_next_job("w2").await.unwrap().is_none());
+    assert_eq!(
+        w.app.batch_erasure(w.ctx, id).await.unwrap().state,
+        "running"
+    );
+
+    w.clock.advance(Duration::minutes(11));
+    let mut finished = false;
+    while let Some(run) = w.app.run_next_job("w2").await.unwrap() {
+        if run.job == id {
+            assert!(run.outcome.is_ok(), "{run:?}");
+            finished = true;
+        }
+    }
+    assert!(finished);
+    let done = w.app.batch_erasure(w.ctx, id).await.unwrap();
+    assert_eq!(
+        (done.state, done.done, done.total, done.attempts),
+        ("done", 3, 3, 2)
+    );
+    for s in &subjects {
+        assert_eq!(w.store.rows_about(w.ctx.tenant, s.id), 0);
+    }
+    // Each subject erased exactly once: one receipt each, none left unfinished.
+    let audit = w.app.audit_log(w.ctx, 0, 10_000).await.unwrap();
+    let erased = audit
+        .iter()
+        .filter(|r| r.event.action == AuditAction::SubjectErased)
+        .count();
+    assert_eq!(erased, 3);
+    assert!(
+        w.store
+            .unfinished_erasure_receipts()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
