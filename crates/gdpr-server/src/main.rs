@@ -1,6 +1,6 @@
 //! `gdpr`: the compliance core's binary. `gdpr serve` (the default) runs the HTTP service;
-//! `migrate`, `keygen`, `openapi`, `backup`, `backups`, `verify`, `restore`, `prune` and
-//! `delete-backups` are operator commands.
+//! `migrate`, `keygen`, `openapi`, `backup`, `backups`, `verify`, `restore`, `prune`,
+//! `delete-backups` and `audit verify` are operator commands.
 #![allow(
     clippy::print_stdout,
     reason = "a command-line tool prints its results"
@@ -84,11 +84,27 @@ enum Command {
         #[arg(long)]
         replace: bool,
     },
+    /// The hash-chained audit log.
+    Audit {
+        #[command(subcommand)]
+        action: AuditCommand,
+    },
     /// Delete every backup of a tenant (the customer asked); prints the receipt as JSON.
     DeleteBackups {
         /// The tenant's id.
         #[arg(long)]
         tenant: uuid::Uuid,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verify the chains (a tenant's, or every tenant's and the system one): any edited,
+    /// removed or reordered record is named; exits non-zero if one is found.
+    Verify {
+        /// Only this tenant.
+        #[arg(long)]
+        tenant: Option<uuid::Uuid>,
     },
 }
 
@@ -163,6 +179,19 @@ async fn run(cli: Cli) -> Result<(), StartError> {
             println!("{}", serde_json::to_string_pretty(&summary)?);
             if !ok {
                 return Err("some backups failed (see above)".into());
+            }
+        }
+        Command::Audit {
+            action: AuditCommand::Verify { tenant },
+        } => {
+            let (chains, ok) = gdpr_server::operator::verify_audit(
+                &config,
+                tenant.map(gdpr_pii::TenantId::from_uuid),
+            )
+            .await?;
+            println!("{}", serde_json::to_string_pretty(&chains)?);
+            if !ok {
+                return Err("an audit chain is broken (see above)".into());
             }
         }
         Command::Backups { tenant } => {

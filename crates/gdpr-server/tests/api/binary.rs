@@ -332,3 +332,88 @@ fn serve_runs_on_the_embedded_default_and_stops_gracefully_on_sigterm() {
         "the admin token is never logged"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_verify_names_the_record_edited_or_removed_in_the_table_itself() {
+    use sea_orm::{ConnectionTrait, Database};
+    use secrecy::ExposeSecret;
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = crate::helpers::deployment_file(dir.path(), "[jobs]\nenabled = false\n");
+    let config = gdpr_server::config::Config::load(Some(&file)).unwrap();
+    let app = gdpr_server::application(
+        &config,
+        gdpr_server::open_store(&config, true).await.unwrap(),
+    )
+    .unwrap();
+    let tenant = app
+        .create_tenant(
+            gdpr_audit::Actor::Operator,
+            "Chain SAS",
+            "dpo@chain.example",
+        )
+        .await
+        .unwrap();
+    let ctx = gdpr_app::Ctx::new(tenant.id, gdpr_audit::Actor::Operator);
+    for n in 0..4 {
+        let new = gdpr_app::NewSubject {
+            email: Some(format!("chain{n}@example.org")),
+            full_name: None,
+            ip_address: None,
+        };
+        app.register_subject(ctx, new).await.unwrap();
+    }
+    drop(app);
+    let verify = || {
+        let out = gdpr(dir.path())
+            .arg("--config")
+            .arg(&file)
+            .args(["audit", "verify", "--tenant", &tenant.id.to_string()])
+            .output()
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.success(), json)
+    };
+    let (ok, chains) = verify();
+    assert!(ok, "{chains}");
+    assert_eq!(chains[0]["records"], 5);
+
+    let db = Database::connect(config.database.connect_url().expose_secret())
+        .await
+        .unwrap();
+    let chain = tenant.id.to_string();
+    db.execute_unprepared(&format!(
+        "UPDATE audit_log SET body = replace(body, 'subject_created', 'subject_viewed') \
+         WHERE chain = '{chain}' AND seq = 3"
+    ))
+    .await
+    .unwrap();
+    let (ok, chains) = verify();
+    assert!(!ok);
+    assert_eq!(
+        chains[0]["problem"],
+        "audit record 3 was altered: its content does not match its hash"
+    );
+    db.execute_unprepared(&format!(
+        "UPDATE audit_log SET body = replace(body, 'subject_viewed', 'subject_created') \
+         WHERE chain = '{chain}' AND seq = 3"
+    ))
+    .await
+    .unwrap();
+    assert!(verify().0, "restored, it verifies again");
+    db.execute_unprepared(&format!(
+        "DELETE FROM audit_log WHERE chain = '{chain}' AND seq = 2"
+    ))
+    .await
+    .unwrap();
+    let (ok, chains) = verify();
+    assert!(!ok);
+    assert!(
+        chains[0]["problem"]
+            .as_str()
+            .unwrap()
+            .contains("record 3 stands where record 2"),
+        "{chains}"
+    );
+    db.close().await.unwrap();
+}
