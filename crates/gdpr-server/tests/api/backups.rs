@@ -429,20 +429,8 @@ async fn a_backup_killed_mid_write_leaves_nothing_listed_and_the_next_one_succee
     let file = config_file(dir.path(), &gpg);
     let config = Config::load(Some(&file)).unwrap();
     // A tenant big enough that its backup takes a while.
-    let app = gdpr_server::application(
-        &config,
-        gdpr_server::open_store(&config, true).await.unwrap(),
-    )
-    .unwrap();
-    let tenant = app
-        .create_tenant(
-            gdpr_audit::Actor::Operator,
-            "Crash SAS",
-            "dpo@crash.example",
-        )
-        .await
-        .unwrap();
-    let ctx = gdpr_app::Ctx::new(tenant.id, gdpr_audit::Actor::Operator);
+    let (app, ctx) = crate::helpers::tenant_in_process(&config, "Crash SAS").await;
+    let tenant = app.tenant(ctx.tenant).await.unwrap();
     for batch in 0..10 {
         let subjects = (0..2_000)
             .map(|n| gdpr_app::NewSubject {

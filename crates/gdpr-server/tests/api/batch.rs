@@ -4,8 +4,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use gdpr_app::{Ctx, NewSubject};
-use gdpr_audit::Actor;
+use gdpr_app::NewSubject;
 use gdpr_consent::LawfulBasis;
 use gdpr_rights::BatchSelector;
 use reqwest::StatusCode;
@@ -135,16 +134,8 @@ async fn a_batch_erasure_survives_kill_9_of_the_server_and_completes_after_resta
     );
     let config = gdpr_server::config::Config::load(Some(&file)).unwrap();
     let url = config.database.connect_url().expose_secret().to_owned();
-    let app = gdpr_server::application(
-        &config,
-        gdpr_server::open_store(&config, true).await.unwrap(),
-    )
-    .unwrap();
-    let tenant = app
-        .create_tenant(Actor::Operator, "Crash SAS", "dpo@crash.example")
-        .await
-        .unwrap();
-    let ctx = Ctx::new(tenant.id, Actor::Operator);
+    let (app, ctx) = crate::helpers::tenant_in_process(&config, "Crash SAS").await;
+    let tenant = app.tenant(ctx.tenant).await.unwrap();
     app.define_purpose(ctx, "staff", "Contractors", LawfulBasis::Contract)
         .await
         .unwrap();

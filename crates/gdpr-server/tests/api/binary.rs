@@ -341,20 +341,8 @@ async fn audit_verify_names_the_record_edited_or_removed_in_the_table_itself() {
     let dir = tempfile::tempdir().unwrap();
     let file = crate::helpers::deployment_file(dir.path(), "[jobs]\nenabled = false\n");
     let config = gdpr_server::config::Config::load(Some(&file)).unwrap();
-    let app = gdpr_server::application(
-        &config,
-        gdpr_server::open_store(&config, true).await.unwrap(),
-    )
-    .unwrap();
-    let tenant = app
-        .create_tenant(
-            gdpr_audit::Actor::Operator,
-            "Chain SAS",
-            "dpo@chain.example",
-        )
-        .await
-        .unwrap();
-    let ctx = gdpr_app::Ctx::new(tenant.id, gdpr_audit::Actor::Operator);
+    let (app, ctx) = crate::helpers::tenant_in_process(&config, "Chain SAS").await;
+    let tenant = app.tenant(ctx.tenant).await.unwrap();
     for n in 0..4 {
         let new = gdpr_app::NewSubject {
             email: Some(format!("chain{n}@example.org")),

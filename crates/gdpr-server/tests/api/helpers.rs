@@ -408,3 +408,21 @@ pub(crate) fn deployment_file(dir: &std::path::Path, extra: &str) -> std::path::
     std::fs::write(&path, text).unwrap();
     path
 }
+
+/// The deployment's application, in this process, on `config`'s (migrated) database, with a
+/// new tenant: to prepare data for `gdpr` processes.
+pub(crate) async fn tenant_in_process(
+    config: &Config,
+    name: &str,
+) -> (gdpr_app::App<gdpr_server::Deployment>, gdpr_app::Ctx) {
+    let store = gdpr_server::open_store(config, true).await.unwrap();
+    let app = gdpr_server::application(config, store).unwrap();
+    let tenant = app
+        .create_tenant(gdpr_audit::Actor::Operator, name, "dpo@example.com")
+        .await
+        .unwrap();
+    (
+        app,
+        gdpr_app::Ctx::new(tenant.id, gdpr_audit::Actor::Operator),
+    )
+}
