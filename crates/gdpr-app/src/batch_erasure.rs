@@ -41,23 +41,36 @@ pub struct BatchSummary {
     pub blocked: u64,
 }
 
-/// A batch erasure as it stands.
+/// A batch job (an erasure, a deletion of records) as it stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct BatchErasure {
+pub struct BatchJob<S> {
     /// The job.
     pub id: Uuid,
     /// `queued`, `running`, `done` or `failed`.
     pub state: &'static str,
-    /// Subjects erased so far.
+    /// Items (subjects, records) done so far.
     pub done: u64,
-    /// Subjects to erase.
+    /// Items to do, as the dry run counted them.
     pub total: u64,
     /// Runs so far (more than one after a crash, a restart or a failure).
     pub attempts: u32,
     /// The last failure, if any (retried).
     pub last_error: Option<String>,
     /// The summary, once done.
-    pub summary: Option<BatchSummary>,
+    pub summary: Option<S>,
+}
+
+/// A batch erasure as it stands.
+pub type BatchErasure = BatchJob<BatchSummary>;
+
+/// A job state as the API names it.
+pub(crate) const fn job_state(state: JobState) -> &'static str {
+    match state {
+        JobState::Queued => "queued",
+        JobState::Running => "running",
+        JobState::Done => "done",
+        JobState::Failed => "failed",
+    }
 }
 
 impl<P: Ports> App<P> {
@@ -101,31 +114,10 @@ impl<P: Ports> App<P> {
     /// # Errors
     /// [`AppError::NotFound`] (no such job, or another tenant's); storage errors.
     pub async fn batch_erasure(&self, ctx: Ctx, id: Uuid) -> Result<BatchErasure, AppError> {
-        let status = self
-            .store
-            .job(id)
-            .await
-            .map_err(AppError::not_found("batch erasure"))?;
-        let payload: Payload = serde_json::from_str(&status.payload)
-            .ok()
-            .filter(|p: &Payload| {
-                status.kind == JobKind::BatchErasure.name() && p.tenant == ctx.tenant
-            })
-            .ok_or(AppError::NotFound("batch erasure"))?;
-        Ok(BatchErasure {
-            id,
-            state: match status.state {
-                JobState::Queued => "queued",
-                JobState::Running => "running",
-                JobState::Done => "done",
-                JobState::Failed => "failed",
-            },
-            done: status.progress.0,
-            total: payload.total,
-            attempts: status.attempts,
-            last_error: status.last_error,
-            summary: status.result.and_then(|r| serde_json::from_str(&r).ok()),
+        self.batch_job(ctx, id, JobKind::BatchErasure, |p: &Payload| {
+            (p.tenant, p.total)
         })
+        .await
     }
 
     /// Runs (or resumes) a batch erasure job; its summary as JSON.
@@ -169,7 +161,41 @@ impl<P: Ports> App<P> {
         Ok(serde_json::to_string(&summary).unwrap_or_else(|_| unreachable!("plain data")))
     }
 
-    async fn progress(
+    /// A batch job of `kind` started by the tenant (another tenant's is not found);
+    /// `tenant_and_total` reads its payload `T`.
+    pub(crate) async fn batch_job<T, S>(
+        &self,
+        ctx: Ctx,
+        id: Uuid,
+        kind: JobKind,
+        tenant_and_total: fn(&T) -> (TenantId, u64),
+    ) -> Result<BatchJob<S>, AppError>
+    where
+        T: serde::de::DeserializeOwned,
+        S: serde::de::DeserializeOwned,
+    {
+        let status = self
+            .store
+            .job(id)
+            .await
+            .map_err(AppError::not_found("job"))?;
+        let (_, total) = serde_json::from_str::<T>(&status.payload)
+            .ok()
+            .map(|p| tenant_and_total(&p))
+            .filter(|(tenant, _)| status.kind == kind.name() && *tenant == ctx.tenant)
+            .ok_or(AppError::NotFound("job"))?;
+        Ok(BatchJob {
+            id,
+            state: job_state(status.state),
+            done: status.progress.0,
+            total,
+            attempts: status.attempts,
+            last_error: status.last_error,
+            summary: status.result.and_then(|r| serde_json::from_str(&r).ok()),
+        })
+    }
+
+    pub(crate) async fn progress(
         &self,
         id: Uuid,
         worker: &str,

@@ -30,6 +30,8 @@ pub enum JobKind {
     PruneExports,
     /// A batch erasure started through the API (not periodic).
     BatchErasure,
+    /// A batch deletion of records started through the API (not periodic).
+    RecordDeletion,
 }
 
 impl JobKind {
@@ -50,6 +52,7 @@ impl JobKind {
             Self::DailyBackup => "daily-backup",
             Self::PruneExports => "prune-exports",
             Self::BatchErasure => "batch-erasure",
+            Self::RecordDeletion => "record-deletion",
         }
     }
 
@@ -59,14 +62,14 @@ impl JobKind {
             Self::PruneBackups | Self::DailyBackup => Duration::DAY,
             Self::PruneExports => Duration::HOUR,
             // Queued on request, never by the scheduler.
-            Self::BatchErasure => Duration::WEEK,
+            Self::BatchErasure | Self::RecordDeletion => Duration::WEEK,
         }
     }
 
     fn parse(name: &str) -> Option<Self> {
         Self::PERIODIC
             .into_iter()
-            .chain([Self::BatchErasure])
+            .chain([Self::BatchErasure, Self::RecordDeletion])
             .find(|k| k.name() == name)
     }
 
@@ -167,6 +170,10 @@ impl<P: Ports> App<P> {
             Some(JobKind::DailyBackup) => self.daily_backup().await,
             Some(JobKind::BatchErasure) => self
                 .run_batch_erasure(&job, worker)
+                .await
+                .map_err(|e| e.to_string()),
+            Some(JobKind::RecordDeletion) => self
+                .run_record_deletion(&job, worker)
                 .await
                 .map_err(|e| e.to_string()),
             Some(JobKind::PruneExports) => self

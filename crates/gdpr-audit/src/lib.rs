@@ -84,6 +84,8 @@ pub enum AuditAction {
     BatchErasureStarted,
     /// A batch erasure finished (its summary).
     BatchErasureCompleted,
+    /// A batch deletion of records started (its counts).
+    RecordDeletionStarted,
 }
 
 /// One event, before it is chained. Ids and counts only: never personal data.

@@ -241,19 +241,42 @@ pub(crate) fn limit(l: &gdpr_rights::ProcessingLimit) -> crate::dto::LimitOut {
     }
 }
 
-pub(crate) fn batch(b: gdpr_app::BatchErasure) -> crate::dto::BatchErasureOut {
-    crate::dto::BatchErasureOut {
+fn progress<S>(b: &gdpr_app::BatchJob<S>, path: &str) -> crate::dto::JobProgressOut {
+    crate::dto::JobProgressOut {
         id: b.id,
         state: b.state.to_owned(),
         done: b.done,
         total: b.total,
         attempts: b.attempts,
-        last_error: b.last_error,
+        last_error: b.last_error.clone(),
+        status: format!("/v1/{path}/{}", b.id),
+    }
+}
+
+pub(crate) fn batch(b: gdpr_app::BatchErasure) -> crate::dto::BatchErasureOut {
+    crate::dto::BatchErasureOut {
+        job: progress(&b, "erasures"),
         summary: b.summary.map(|s| crate::dto::BatchSummaryOut {
             erased: s.erased,
             records: s.records,
             blocked: s.blocked,
         }),
-        status: format!("/v1/erasures/{}", b.id),
+    }
+}
+
+pub(crate) const fn deletion_plan(
+    p: gdpr_app::RecordDeletionPlan,
+) -> crate::dto::RecordDeletionPlanOut {
+    crate::dto::RecordDeletionPlanOut {
+        records: p.records,
+        subjects: p.subjects,
+        blocked: p.blocked,
+    }
+}
+
+pub(crate) fn record_deletion(d: gdpr_app::RecordDeletion) -> crate::dto::RecordDeletionOut {
+    crate::dto::RecordDeletionOut {
+        job: progress(&d, "records/deletions"),
+        summary: d.summary.map(deletion_plan),
     }
 }

@@ -835,25 +835,33 @@ pub(crate) struct LimitOut {
     pub(crate) active: bool,
 }
 
-/// A batch erasure, started or as it stands.
+/// A batch job's progress (an erasure, a deletion of records).
 #[derive(Object)]
-pub(crate) struct BatchErasureOut {
+pub(crate) struct JobProgressOut {
     /// The job's id.
     pub(crate) id: Uuid,
     /// `queued`, `running`, `done` or `failed`.
     pub(crate) state: String,
-    /// Subjects erased so far.
+    /// Items (subjects, records) done so far.
     pub(crate) done: u64,
-    /// Subjects to erase (the dry run's count when it started).
+    /// Items to do (the dry run's count when it started).
     pub(crate) total: u64,
     /// Runs so far (more than one after a crash or restart: the job resumes).
     pub(crate) attempts: u32,
     /// The last failure, if any (the job is retried).
     pub(crate) last_error: Option<String>,
-    /// Once done: subjects erased, their records, subjects left alone by a legal hold.
-    pub(crate) summary: Option<BatchSummaryOut>,
     /// Where to follow it.
     pub(crate) status: String,
+}
+
+/// A batch erasure, started or as it stands.
+#[derive(Object)]
+pub(crate) struct BatchErasureOut {
+    /// Its progress.
+    #[oai(flatten)]
+    pub(crate) job: JobProgressOut,
+    /// Once done: subjects erased, their records, subjects left alone by a legal hold.
+    pub(crate) summary: Option<BatchSummaryOut>,
 }
 
 /// What a batch erasure came to.
@@ -865,4 +873,25 @@ pub(crate) struct BatchSummaryOut {
     pub(crate) records: u64,
     /// Subjects left alone by a legal hold (each with a receipt saying so).
     pub(crate) blocked: u64,
+}
+
+/// What a batch deletion of records would delete, or deleted.
+#[derive(Object)]
+pub(crate) struct RecordDeletionPlanOut {
+    /// Records (to be) deleted.
+    pub(crate) records: u64,
+    /// The subjects they belong to (who stay).
+    pub(crate) subjects: u64,
+    /// Selected records left alone: their subject is under a legal hold.
+    pub(crate) blocked: u64,
+}
+
+/// A batch deletion of records, started or as it stands.
+#[derive(Object)]
+pub(crate) struct RecordDeletionOut {
+    /// Its progress.
+    #[oai(flatten)]
+    pub(crate) job: JobProgressOut,
+    /// Once done, what it came to.
+    pub(crate) summary: Option<RecordDeletionPlanOut>,
 }

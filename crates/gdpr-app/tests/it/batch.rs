@@ -142,3 +142,41 @@ async fn a_batch_whose_worker_died_is_taken_over_and_finished() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn a_batch_deletion_of_records_keeps_the_subjects_and_the_held_records() {
+    let w = world().await;
+    let (a, b, held, bystander, form) = crate::erasure::batch_fixture(&w).await;
+    let selector = BatchSelector::Form { form };
+    let dry = w.app.plan_record_deletion(w.ctx, &selector).await.unwrap();
+    assert_eq!((dry.records, dry.subjects, dry.blocked), (4, 2, 2));
+    let (id, plan) = w.app.start_record_deletion(w.ctx, selector).await.unwrap();
+    assert_eq!(plan, dry);
+    assert_eq!(
+        w.app.record_deletion(w.ctx, id).await.unwrap().state,
+        "queued"
+    );
+    while w.app.run_next_job("w1").await.unwrap().is_some() {}
+    let done = w.app.record_deletion(w.ctx, id).await.unwrap();
+    assert_eq!((done.state, done.done, done.total), ("done", 4, 4));
+    assert_eq!(done.summary, Some(dry));
+    let left = |s| w.app.records(w.ctx, None, Some(s), gdpr_ports::Page::ALL);
+    assert!(left(a.id).await.unwrap().is_empty());
+    assert!(left(b.id).await.unwrap().is_empty());
+    assert_eq!(left(held.id).await.unwrap().len(), 2, "the hold keeps them");
+    for s in [&a, &b, &bystander] {
+        assert!(w.app.subject(w.ctx, s.id).await.is_ok(), "subjects stay");
+    }
+    let audit = w.app.audit_log(w.ctx, 0, 10_000).await.unwrap();
+    let deleted: u64 = audit
+        .iter()
+        .filter(|r| r.event.action == AuditAction::RecordsBatchDeleted)
+        .map(|r| r.event.details["count"].parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(deleted, 4);
+    let other = w.other_tenant().await;
+    assert!(matches!(
+        w.app.record_deletion(other, id).await,
+        Err(AppError::NotFound(_))
+    ));
+}

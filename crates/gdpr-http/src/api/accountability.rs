@@ -17,7 +17,8 @@ use crate::api::{Tag, reader, writer};
 use crate::auth::TenantKey;
 use crate::convert;
 use crate::dto::{
-    AuditVerifyOut, BatchErasureOut, BatchPlanOut, Document, ReceiptOut, SelectBy, SelectorIn,
+    AuditVerifyOut, BatchErasureOut, BatchPlanOut, Document, ReceiptOut, RecordDeletionOut,
+    RecordDeletionPlanOut, SelectBy, SelectorIn,
 };
 use crate::problem::ApiError;
 
@@ -27,6 +28,14 @@ pub(crate) enum BatchStarted {
     /// Started; a worker erases the subjects.
     #[oai(status = 202)]
     Accepted(Json<BatchErasureOut>),
+}
+
+/// 202: a batch deletion of records started.
+#[derive(ApiResponse)]
+pub(crate) enum DeletionStarted {
+    /// Started; a worker deletes the records.
+    #[oai(status = 202)]
+    Accepted(Json<RecordDeletionOut>),
 }
 
 /// The register as Markdown.
@@ -198,6 +207,50 @@ impl<P: Ports> AccountabilityApi<P> {
         let (id, _) = self.0.start_batch_erasure(ctx, selector).await?;
         let batch = self.0.batch_erasure(ctx, id).await?;
         Ok(BatchStarted::Accepted(Json(convert::batch(batch))))
+    }
+
+    /// Dry run of a batch deletion of records (not subjects): how many the selection would
+    /// delete, and how many a legal hold keeps. Changes nothing.
+    #[oai(path = "/records/deletions/plan", method = "post")]
+    async fn plan_record_deletion(
+        &self,
+        auth: TenantKey,
+        body: Json<SelectorIn>,
+    ) -> Result<Json<RecordDeletionPlanOut>, ApiError> {
+        let selector = selector(body.0)?;
+        let plan = self
+            .0
+            .plan_record_deletion(reader(&auth), &selector)
+            .await?;
+        Ok(Json(convert::deletion_plan(plan)))
+    }
+
+    /// Start a batch deletion of the selected records as a durable job (resumed after a crash
+    /// or restart); the subjects stay. Follow it at `status`.
+    #[oai(path = "/records/deletions", method = "post")]
+    async fn start_record_deletion(
+        &self,
+        auth: TenantKey,
+        body: Json<SelectorIn>,
+    ) -> Result<DeletionStarted, ApiError> {
+        let ctx = writer(&auth)?;
+        let selector = selector(body.0)?;
+        let (id, _) = self.0.start_record_deletion(ctx, selector).await?;
+        let deletion = self.0.record_deletion(ctx, id).await?;
+        Ok(DeletionStarted::Accepted(Json(convert::record_deletion(
+            deletion,
+        ))))
+    }
+
+    /// A batch deletion of records: its progress, and its summary once done.
+    #[oai(path = "/records/deletions/:id", method = "get")]
+    async fn record_deletion_status(
+        &self,
+        auth: TenantKey,
+        id: Path<Uuid>,
+    ) -> Result<Json<RecordDeletionOut>, ApiError> {
+        let deletion = self.0.record_deletion(reader(&auth), id.0).await?;
+        Ok(Json(convert::record_deletion(deletion)))
     }
 
     /// A batch erasure's progress, and its summary once done.

@@ -15,7 +15,7 @@ use serde_json::json;
 use crate::helpers::{apps_with, assert_problem, deployment_file};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_batch_erasure_is_started_followed_and_summarised_over_http() {
+async fn batch_erasures_and_record_deletions_are_started_followed_and_summarised() {
     for app in apps_with(|c| {
         c.jobs.enabled = true;
         c.jobs.poll_interval_seconds = 1;
@@ -68,6 +68,45 @@ async fn a_batch_erasure_is_started_followed_and_summarised_over_http() {
                 StatusCode::OK
             );
         }
+        // Deleting records, not subjects: the third subject's record goes, the subject stays.
+        let by_form = json!({"by": "form", "form": form});
+        let dry = app
+            .post("/v1/records/deletions/plan", &key, by_form.clone())
+            .await;
+        assert_eq!(dry.status, StatusCode::OK, "{}", dry.text);
+        assert_eq!(
+            (dry.body["records"].as_u64(), dry.body["subjects"].as_u64()),
+            (Some(1), Some(1))
+        );
+        let started = app.post("/v1/records/deletions", &key, by_form).await;
+        assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.text);
+        let deletion = started.body["status"].as_str().unwrap().to_owned();
+        let begun = Instant::now();
+        loop {
+            let now = app.get(&deletion, &key).await;
+            if now.body["state"] == "done" {
+                assert_eq!(now.body["summary"]["records"], 1, "{}", now.text);
+                break;
+            }
+            assert!(begun.elapsed() < Duration::from_secs(30), "{}", now.text);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let records = app
+            .get(&format!("/v1/records?subject={}", subjects[2]), &key)
+            .await;
+        assert_eq!(
+            records.body["items"].as_array().unwrap().len(),
+            0,
+            "{}",
+            records.text
+        );
+        assert_eq!(
+            app.get(&format!("/v1/subjects/{}", subjects[2]), &key)
+                .await
+                .status,
+            StatusCode::OK
+        );
+
         // Another tenant sees no such job; a bad selection is refused and starts nothing.
         let (_, other) = app.tenant("Other SAS").await;
         assert_problem(

@@ -1,0 +1,185 @@
+//! Batch deletion of records, not subjects (the policy's "suppression par lots des
+//! enregistrements"): a dry run, then a durable job like batch erasure. Records of a subject
+//! under an active legal hold are left alone and counted.
+
+use std::collections::BTreeSet;
+
+use gdpr_audit::AuditAction;
+use gdpr_pii::{RecordId, SubjectId, TenantId};
+use gdpr_ports::{Clock, JobQueue, LegalHoldStore, Page, Ports, RecordStore};
+use gdpr_rights::{BatchSelector, RecordFacts};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::batch_erasure::BatchJob;
+use crate::jobs::JobKind;
+use crate::{App, AppError, Ctx};
+
+/// Records deleted per transaction (and between two progress records).
+const CHUNK: usize = 1_000;
+
+/// What a batch deletion of records would do. Nothing is changed to compute it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordDeletionPlan {
+    /// Records that would be deleted.
+    pub records: u64,
+    /// Subjects they belong to.
+    pub subjects: u64,
+    /// Selected records left alone because their subject is under a legal hold.
+    pub blocked: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Payload {
+    tenant: TenantId,
+    actor: gdpr_audit::Actor,
+    selector: BatchSelector,
+    plan: RecordDeletionPlan,
+}
+
+/// A batch deletion of records as it stands.
+pub type RecordDeletion = BatchJob<RecordDeletionPlan>;
+
+impl<P: Ports> App<P> {
+    /// The selected records that may go, and how many are held.
+    async fn selected_records(
+        &self,
+        ctx: Ctx,
+        selector: &BatchSelector,
+    ) -> Result<(Vec<RecordId>, RecordDeletionPlan), AppError> {
+        let records = self
+            .store
+            .list_records(ctx.tenant, None, None, Page::ALL)
+            .await
+            .map_err(AppError::store)?;
+        let mut plan = RecordDeletionPlan::default();
+        let mut subjects = BTreeSet::new();
+        let mut held: Vec<(SubjectId, bool)> = Vec::new();
+        let mut ids = Vec::new();
+        for r in &records {
+            let facts = RecordFacts {
+                form: r.form,
+                subject: r.subject,
+                created_at: r.created_at,
+                values: &r.values,
+            };
+            if !selector.matches(&facts) {
+                continue;
+            }
+            let is_held = match held.iter().find(|(s, _)| *s == r.subject) {
+                Some((_, h)) => *h,
+                None => {
+                    let h = self
+                        .store
+                        .holds_of(ctx.tenant, r.subject)
+                        .await
+                        .map_err(AppError::store)?
+                        .iter()
+                        .any(gdpr_rights::LegalHold::is_active);
+                    held.push((r.subject, h));
+                    h
+                }
+            };
+            if is_held {
+                plan.blocked += 1;
+            } else {
+                ids.push(r.id);
+                subjects.insert(r.subject);
+            }
+        }
+        plan.records = ids.len() as u64;
+        plan.subjects = subjects.len() as u64;
+        Ok((ids, plan))
+    }
+
+    /// The dry run of a batch deletion of records. Changes nothing.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn plan_record_deletion(
+        &self,
+        ctx: Ctx,
+        selector: &BatchSelector,
+    ) -> Result<RecordDeletionPlan, AppError> {
+        Ok(self.selected_records(ctx, selector).await?.1)
+    }
+
+    /// Starts a batch deletion of the selected records as a durable job. Audited.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn start_record_deletion(
+        &self,
+        ctx: Ctx,
+        selector: BatchSelector,
+    ) -> Result<(Uuid, RecordDeletionPlan), AppError> {
+        let plan = self.plan_record_deletion(ctx, &selector).await?;
+        let payload = Payload {
+            tenant: ctx.tenant,
+            actor: ctx.actor,
+            selector,
+            plan,
+        };
+        let id = Uuid::new_v4();
+        let json = serde_json::to_string(&payload)
+            .unwrap_or_else(|_| unreachable!("a selector serialises"));
+        self.store
+            .enqueue(id, JobKind::RecordDeletion.name(), &json, self.clock.now())
+            .await
+            .map_err(AppError::store)?;
+        let event = self
+            .event(ctx, AuditAction::RecordDeletionStarted)
+            .with("job", id)
+            .with("records", plan.records)
+            .with("blocked", plan.blocked);
+        self.audit(event).await?;
+        Ok((id, plan))
+    }
+
+    /// A batch deletion of records of the tenant, as it stands.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] (no such job, or another tenant's); storage errors.
+    pub async fn record_deletion(&self, ctx: Ctx, id: Uuid) -> Result<RecordDeletion, AppError> {
+        self.batch_job(ctx, id, JobKind::RecordDeletion, |p: &Payload| {
+            (p.tenant, p.plan.records)
+        })
+        .await
+    }
+
+    /// Runs (or resumes: what is left is selected again) a batch deletion of records.
+    pub(crate) async fn run_record_deletion(
+        &self,
+        job: &gdpr_ports::Job,
+        worker: &str,
+    ) -> Result<String, AppError> {
+        let payload: Payload = serde_json::from_str(&job.payload)
+            .map_err(|_| AppError::invalid("payload", "not a record deletion"))?;
+        let ctx = Ctx::new(payload.tenant, payload.actor);
+        let (ids, left) = self.selected_records(ctx, &payload.selector).await?;
+        let total = payload.plan.records;
+        let mut done = total.saturating_sub(left.records);
+        self.progress(job.id, worker, done, total).await?;
+        for chunk in ids.chunks(CHUNK) {
+            let deleted = self
+                .store
+                .delete_records(ctx.tenant, chunk)
+                .await
+                .map_err(AppError::store)?;
+            done += deleted;
+            let event = self
+                .event(ctx, AuditAction::RecordsBatchDeleted)
+                .with("job", job.id)
+                .with("count", deleted);
+            self.audit(event).await?;
+            self.progress(job.id, worker, done.min(total), total)
+                .await?;
+        }
+        let summary = RecordDeletionPlan {
+            records: total,
+            subjects: payload.plan.subjects,
+            blocked: left.blocked,
+        };
+        Ok(serde_json::to_string(&summary).unwrap_or_else(|_| unreachable!("plain data")))
+    }
+}
