@@ -162,14 +162,7 @@ impl<P: Ports> App<P> {
         self.ensure_consent(ctx, &form, subject).await?;
         let purpose = self.purpose(ctx, &form.purpose).await?;
         self.ensure_may_process(ctx, subject, &purpose).await?;
-        let record = Record {
-            id: RecordId::new(),
-            tenant: ctx.tenant,
-            form: form.id,
-            subject,
-            values,
-            created_at: self.clock.now(),
-        };
+        let record = self.new_record(ctx, &form, subject, values);
         self.store
             .insert_record(&record)
             .await
@@ -182,6 +175,78 @@ impl<P: Ports> App<P> {
         )
         .await?;
         Ok(record)
+    }
+
+    /// Submits many records of one form, the way a SaaS migrates its existing data in: each
+    /// is checked like a single submission (its subject, the form's schema, consent,
+    /// restriction and objection) and accepted or refused with its reason, in input order; the
+    /// accepted ones are stored with their audit entries in one transaction.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] for the form; storage errors (then nothing is stored). Each
+    /// line's own refusal is in its inner result.
+    pub async fn import_records(
+        &self,
+        ctx: Ctx,
+        form: FormId,
+        batch: Vec<(SubjectId, Value)>,
+    ) -> Result<Vec<Result<RecordId, AppError>>, AppError> {
+        let form = self.form(ctx, form).await?;
+        let purpose = self.purpose(ctx, &form.purpose).await?;
+        let mut cleared = std::collections::BTreeSet::new();
+        let mut out = Vec::with_capacity(batch.len());
+        let mut records = Vec::new();
+        for (subject, values) in batch {
+            let checked = async {
+                let values = form.schema.validate(&values)?;
+                if !cleared.contains(&subject) {
+                    self.load_subject(ctx, subject).await?;
+                    self.ensure_consent(ctx, &form, subject).await?;
+                    self.ensure_may_process(ctx, subject, &purpose).await?;
+                    cleared.insert(subject);
+                }
+                Ok::<_, AppError>(values)
+            }
+            .await;
+            out.push(checked.map(|values| {
+                let record = self.new_record(ctx, &form, subject, values);
+                let id = record.id;
+                records.push(record);
+                id
+            }));
+        }
+        let audit = records
+            .iter()
+            .map(|r| {
+                self.event(ctx, AuditAction::RecordSubmitted)
+                    .about(r.subject)
+                    .with("record", r.id)
+                    .with("form", r.form)
+                    .with("import", true)
+            })
+            .collect();
+        self.store
+            .insert_records(&records, audit)
+            .await
+            .map_err(AppError::not_found("subject"))?;
+        Ok(out)
+    }
+
+    fn new_record(
+        &self,
+        ctx: Ctx,
+        form: &Form,
+        subject: SubjectId,
+        values: gdpr_pii::RecordValues,
+    ) -> Record {
+        Record {
+            id: RecordId::new(),
+            tenant: ctx.tenant,
+            form: form.id,
+            subject,
+            values,
+            created_at: self.clock.now(),
+        }
     }
 
     async fn ensure_consent(

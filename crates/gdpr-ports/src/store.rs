@@ -186,6 +186,17 @@ pub trait RecordStore: Send + Sync {
     /// [`StoreError::NotFound`] when its subject or form is gone; [`StoreError::Unavailable`].
     async fn insert_record(&self, record: &Record) -> Result<(), StoreError>;
 
+    /// Stores many new records and their audit events in one transaction: every one or none.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when a subject (or form) is gone: nothing is stored;
+    /// [`StoreError::Unavailable`].
+    async fn insert_records(
+        &self,
+        records: &[Record],
+        audit: Vec<AuditEvent>,
+    ) -> Result<(), StoreError>;
+
     /// A record by id.
     ///
     /// # Errors

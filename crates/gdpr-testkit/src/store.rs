@@ -335,6 +335,29 @@ impl RecordStore for InMemoryStore {
         Ok(())
     }
 
+    async fn insert_records(
+        &self,
+        records: &[Record],
+        audit: Vec<AuditEvent>,
+    ) -> Result<(), StoreError> {
+        // One lock: all or nothing.
+        let mut s = self.state()?;
+        for r in records {
+            let form_exists = s
+                .forms
+                .iter()
+                .any(|f| f.tenant == r.tenant && f.id == r.form);
+            if !s.subject_exists(r.tenant, r.subject) || !form_exists {
+                return Err(StoreError::NotFound);
+            }
+        }
+        s.records.extend(records.iter().cloned());
+        for event in audit {
+            s.append_audit(event);
+        }
+        Ok(())
+    }
+
     async fn get_record(&self, tenant: TenantId, id: RecordId) -> Result<Record, StoreError> {
         let s = self.state()?;
         s.records

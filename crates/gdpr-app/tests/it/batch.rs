@@ -180,3 +180,55 @@ async fn a_batch_deletion_of_records_keeps_the_subjects_and_the_held_records() {
         Err(AppError::NotFound(_))
     ));
 }
+
+#[tokio::test]
+async fn records_are_imported_in_bulk_each_checked_like_a_single_submission() {
+    let w = world().await;
+    let s = subject_with_data(&w, 1).await;
+    let without_consent = w.subject(2).await;
+    let restricted = subject_with_data(&w, 3).await;
+    w.app
+        .place_limit(
+            w.ctx,
+            restricted.id,
+            gdpr_rights::LimitKind::Restriction,
+            None,
+            "contested",
+        )
+        .await
+        .unwrap();
+    let form = w.app.forms(w.ctx).await.unwrap()[0].id;
+    let before = w
+        .app
+        .records(w.ctx, None, None, gdpr_ports::Page::ALL)
+        .await
+        .unwrap()
+        .len();
+    let lines = vec![
+        (s.id, crate::helpers::contractor(1)),
+        (s.id, serde_json::json!({"email": "not an address"})),
+        (without_consent.id, crate::helpers::contractor(2)),
+        (restricted.id, crate::helpers::contractor(3)),
+        (gdpr_pii::SubjectId::new(), crate::helpers::contractor(4)),
+        (s.id, crate::helpers::contractor(1)),
+    ];
+    let results = w.app.import_records(w.ctx, form, lines).await.unwrap();
+    assert!(results[0].is_ok() && results[5].is_ok());
+    assert!(matches!(results[1], Err(AppError::InvalidRecord(_))));
+    assert!(matches!(results[2], Err(AppError::ConsentRequired { .. })));
+    assert!(matches!(results[3], Err(AppError::ProcessingBlocked(_))));
+    assert!(matches!(results[4], Err(AppError::NotFound(_))));
+    let after = w
+        .app
+        .records(w.ctx, None, None, gdpr_ports::Page::ALL)
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(after, before + 2);
+    let audit = w.app.audit_log(w.ctx, 0, 10_000).await.unwrap();
+    let imported = audit
+        .iter()
+        .filter(|r| r.event.details.get("import").is_some_and(|v| v == "true"))
+        .count();
+    assert_eq!(imported, 2);
+}

@@ -322,3 +322,54 @@ async fn a_batch_of_subjects_is_stored_whole_or_not_at_all() {
         db.finish().await;
     }
 }
+
+#[tokio::test]
+async fn many_records_are_stored_in_one_transaction_or_not_at_all() {
+    for db in databases().await {
+        let s = &db.store;
+        let t = tenant(s).await;
+        let form = contractors(s, t).await;
+        let (a, b) = (subject(t, 1), subject(t, 2));
+        s.insert_subject(&a).await.unwrap();
+        s.insert_subject(&b).await.unwrap();
+        let mut batch: Vec<Record> = (0..2_500)
+            .map(|n| record(&form, if n % 2 == 0 { &a } else { &b }, n))
+            .collect();
+        let audit = |records: &[Record]| {
+            records
+                .iter()
+                .map(|r| {
+                    gdpr_audit::AuditEvent::new(
+                        r.created_at,
+                        Some(t),
+                        gdpr_audit::Actor::System,
+                        gdpr_audit::AuditAction::RecordSubmitted,
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        // One subject that does not exist: nothing at all is stored.
+        let stranger = subject(t, 3);
+        batch.push(record(&form, &stranger, 9));
+        let err = s.insert_records(&batch, audit(&batch)).await.unwrap_err();
+        assert!(matches!(err, StoreError::NotFound), "{}: {err:?}", db.name);
+        assert!(
+            s.list_records(t, None, None, Page::ALL)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        batch.pop();
+
+        s.insert_records(&batch, audit(&batch)).await.unwrap();
+        let stored = s
+            .list_records(t, Some(form.id), Some(a.id), Page::ALL)
+            .await
+            .unwrap();
+        assert_eq!(stored.len(), 1_250, "{}", db.name);
+        // Sealed under the right key: each reads back as it was.
+        let back = s.get_record(t, batch[7].id).await.unwrap();
+        assert_eq!(back, batch[7], "{}", db.name);
+        db.finish().await;
+    }
+}
