@@ -17,7 +17,8 @@ commands:
   ci              cargo fmt --check, cargo clippy -D warnings, then the whole test suite
   bench storage   encryption-at-rest and HTTP costs against same-run baselines (needs wrk)
   bench redact    log redaction throughput against grep on a 200 MB access log
-  bench backup    backup and restore of 1,000,000 records on PostgreSQL against pg_dump | zstd | gpg";
+  bench backup    backup and restore of 1,000,000 records on PostgreSQL against pg_dump | zstd | gpg
+  bench erasure   batch erasure of 1,000,000 records and a 10,000-record export against raw SQL";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -100,6 +101,7 @@ fn bench(which: Option<&str>) -> ExitCode {
         Some("storage") | None => ("gdpr-server", "storage"),
         Some("redact") => ("gdpr-telemetry", "redact"),
         Some("backup") => ("gdpr-server", "backup"),
+        Some("erasure") => ("gdpr-server", "erasure"),
         Some(other) => {
             eprintln!("unknown benchmark '{other}'\n{USAGE}");
             return ExitCode::FAILURE;

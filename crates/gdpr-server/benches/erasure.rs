@@ -1,0 +1,223 @@
+//! `cargo xtask bench erasure`: batch erasure and access export on PostgreSQL, each against a
+//! raw SQL baseline on the same rows in the same run.
+//!
+//! 1. A batch erasure of 1,000,000 records (10,000 subjects with 100 each) through the job a
+//!    worker runs (tombstones, receipts, audit entries, backup keyrings included) against raw
+//!    `DELETE`s of the same rows in a copy of the same database.
+//! 2. The access export of one subject with 10,000 records (assembled and decrypted) against a
+//!    raw `SELECT` of those rows.
+//!
+//! `BENCH_RECORDS` makes a smaller run; PostgreSQL is `GDPR_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`).
+#![allow(clippy::print_stdout, reason = "a benchmark prints its report")]
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use gdpr_app::{Ctx, NewSubject};
+use gdpr_audit::Actor;
+use gdpr_consent::LawfulBasis;
+use gdpr_rights::BatchSelector;
+use sea_orm::{ConnectionTrait, Database};
+
+const SUBJECTS: usize = 10_000;
+const EXPORT_RECORDS: usize = 10_000;
+
+fn records() -> usize {
+    std::env::var("BENCH_RECORDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000)
+}
+
+fn server_url() -> String {
+    std::env::var("GDPR_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn db_url(name: &str) -> String {
+    let base = server_url();
+    let base = base
+        .rsplit_once('/')
+        .map_or(base.as_str(), |(b, _)| b)
+        .to_owned();
+    format!("{base}/{name}")
+}
+
+/// The benchmark's databases, dropped when it ends, also by a panic.
+struct Databases(Vec<String>);
+
+impl Drop for Databases {
+    fn drop(&mut self) {
+        for db in &self.0 {
+            let _ = Command::new("psql")
+                .args(["-q", "-d", &server_url(), "-c"])
+                .arg(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+                .status();
+        }
+    }
+}
+
+async fn sql(url: &str, statement: &str) -> Duration {
+    let db = Database::connect(url).await.unwrap();
+    let started = Instant::now();
+    db.execute_unprepared(statement).await.unwrap();
+    let took = started.elapsed();
+    db.close().await.unwrap();
+    took
+}
+
+fn ratio(ours: Duration, theirs: Duration) -> f64 {
+    ours.as_secs_f64() / theirs.as_secs_f64()
+}
+
+#[tokio::main]
+async fn main() {
+    let n = records();
+    let subjects = SUBJECTS.min(n.max(1));
+    let per_subject = (n / subjects).max(1);
+    let suffix = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+    let (ours_db, raw_db) = (
+        format!("gdpr_bench_erase_{suffix}"),
+        format!("gdpr_bench_raw_{suffix}"),
+    );
+    let _drop = Databases(vec![ours_db.clone(), raw_db.clone()]);
+    sql(&server_url(), &format!("CREATE DATABASE {ours_db}")).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = gdpr_server::config::Config::load(None).unwrap();
+    config.profile = gdpr_server::config::Profile::Production;
+    config.database.url = db_url(&ours_db);
+    config.security.master_key = Some(gdpr_store_seaorm::MasterKey::generate().1);
+    config.backups.directory = dir.path().join("backups");
+    config.jobs.enabled = false;
+    let app = gdpr_server::application(
+        &config,
+        gdpr_server::open_store(&config, true).await.unwrap(),
+    )
+    .unwrap();
+    let tenant = app
+        .create_tenant(Actor::Operator, "Bench SAS", "dpo@bench.example")
+        .await
+        .unwrap();
+    let ctx = Ctx::new(tenant.id, Actor::Operator);
+    app.define_purpose(ctx, "staff", "Contractors", LawfulBasis::Contract)
+        .await
+        .unwrap();
+    let specs = gdpr_testkit::fake::contractors_schema().specs();
+    let form = app
+        .define_form(ctx, "Contractors", specs.clone(), "staff")
+        .await
+        .unwrap();
+    let other = app
+        .define_form(ctx, "Timesheets", specs, "staff")
+        .await
+        .unwrap();
+
+    println!("seeding {subjects} subjects with {per_subject} records each in PostgreSQL...");
+    let seeded = Instant::now();
+    let mut ids = Vec::with_capacity(subjects + 1);
+    for start in (0..=subjects).step_by(1_000) {
+        let batch = (start..(start + 1_000).min(subjects + 1))
+            .map(|i| NewSubject {
+                email: Some(format!("p{i}@example.org")),
+                full_name: Some(format!("Person {i}")),
+                ip_address: None,
+            })
+            .collect();
+        for s in app.import_subjects(ctx, batch).await.unwrap() {
+            ids.push(s.unwrap().id);
+        }
+    }
+    // The last subject is for the export: records in another form, untouched by the erasure.
+    let exported = ids.pop().unwrap();
+    let value = |i: usize| serde_json::json!({"email": format!("p{i}@example.org"), "full_name": format!("Person {i}"), "day_rate": 500});
+    let erased: Vec<_> = ids
+        .iter()
+        .enumerate()
+        .flat_map(|(i, s)| std::iter::repeat_n((*s, value(i)), per_subject))
+        .collect();
+    let kept: Vec<_> = std::iter::repeat_n((exported, value(subjects)), EXPORT_RECORDS).collect();
+    for (target, lines) in [(form.id, erased), (other.id, kept)] {
+        for chunk in lines.chunks(10_000) {
+            for r in app
+                .import_records(ctx, target, chunk.to_vec())
+                .await
+                .unwrap()
+            {
+                r.unwrap();
+            }
+        }
+    }
+    println!("seeded in {:.0} s", seeded.elapsed().as_secs_f64());
+    drop(app);
+    // The baseline's copy: the very same rows.
+    sql(
+        &server_url(),
+        &format!("CREATE DATABASE {raw_db} TEMPLATE {ours_db}"),
+    )
+    .await;
+    let app = gdpr_server::application(
+        &config,
+        gdpr_server::open_store(&config, false).await.unwrap(),
+    )
+    .unwrap();
+
+    // 2 first (the subject stays): export against SELECT.
+    let started = Instant::now();
+    let bundle = app.export_subject(ctx, exported).await.unwrap();
+    let ours_export = started.elapsed();
+    assert_eq!(bundle.records.len(), EXPORT_RECORDS);
+    let raw_export = sql(
+        &db_url(&raw_db),
+        &format!("SELECT * FROM records WHERE subject_id = '{exported}'"),
+    )
+    .await;
+
+    // 1. Batch erasure through the job, against raw DELETEs.
+    let selector = BatchSelector::Form { form: form.id };
+    let dry = app.plan_batch_erasure(ctx, &selector).await.unwrap();
+    let started = Instant::now();
+    let (job, _) = app.start_batch_erasure(ctx, selector).await.unwrap();
+    while let Some(run) = app.run_next_job("bench").await.unwrap() {
+        assert!(run.outcome.is_ok(), "{run:?}");
+    }
+    let ours_erase = started.elapsed();
+    let done = app.batch_erasure(ctx, job).await.unwrap();
+    assert_eq!(done.summary.unwrap().records, dry.records);
+    let raw_erase = sql(
+        &db_url(&raw_db),
+        &format!(
+            "BEGIN; \
+             DELETE FROM records WHERE tenant_id = '{t}' AND form_id = '{f}'; \
+             DELETE FROM consent_events WHERE tenant_id = '{t}' AND subject_id <> '{e}'; \
+             DELETE FROM subject_keys WHERE tenant_id = '{t}' AND subject_id <> '{e}'; \
+             DELETE FROM subjects WHERE tenant_id = '{t}' AND id <> '{e}'; \
+             COMMIT;",
+            t = tenant.id,
+            f = form.id,
+            e = exported,
+        ),
+    )
+    .await;
+
+    println!();
+    println!("| measure | ours | baseline | ratio (time) | target |");
+    println!("| --- | --- | --- | --- | --- |");
+    println!(
+        "| batch erasure, {} records of {} subjects | {:.1} s | raw DELETE: {:.1} s | {:.2} | <= 2.0 |",
+        dry.records,
+        dry.subjects.len(),
+        ours_erase.as_secs_f64(),
+        raw_erase.as_secs_f64(),
+        ratio(ours_erase, raw_erase)
+    );
+    println!(
+        "| export of one subject with {EXPORT_RECORDS} records | {:.3} s | raw SELECT: {:.3} s | {:.2} | <= 3.0 |",
+        ours_export.as_secs_f64(),
+        raw_export.as_secs_f64(),
+        ratio(ours_export, raw_export)
+    );
+}
