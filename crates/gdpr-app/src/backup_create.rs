@@ -43,6 +43,9 @@ impl Progress {
     }
 }
 
+/// Rounds of rewrite-and-check before a keyring shard is given up on (for the retry job).
+const SHRED_ROUNDS: usize = 5;
+
 /// What a backup wrote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BackupReport {
@@ -302,13 +305,47 @@ impl<P: Ports> App<P> {
             shard.keys.retain(|subject, _| !erased.contains(subject));
             if shard.keys.len() != before {
                 shredded += (before - shard.keys.len()) as u64;
-                self.backups
-                    .put(&format!("{folder}{name}"), once(shard.to_bytes()))
-                    .await
-                    .map_err(AppError::Backup)?;
+                self.shred_from_shard(&format!("{folder}{name}"), &erased)
+                    .await?;
             }
         }
         Ok(shredded)
+    }
+
+    /// Removes `subjects`' keys from one keyring shard, then reads it back: a concurrent
+    /// rewrite (another erasure of the same shard, a backup shredding) could have put one
+    /// back, so it goes round again until the shard is seen without them. Whether one was
+    /// there at first.
+    async fn shred_from_shard(
+        &self,
+        key: &str,
+        subjects: &BTreeSet<SubjectId>,
+    ) -> Result<bool, AppError> {
+        let mut held = false;
+        for _ in 0..SHRED_ROUNDS {
+            let mut keyring: KeyringShard = match self.read_json(key).await {
+                Ok(keyring) => keyring,
+                // Deleted by pruning: nothing left to shred.
+                Err(AppError::Backup(BackupError::NotFound(_))) => return Ok(held),
+                Err(e) => return Err(e),
+            };
+            let before = keyring.keys.len();
+            keyring
+                .keys
+                .retain(|subject, _| !subjects.contains(subject));
+            if keyring.keys.len() == before {
+                return Ok(held);
+            }
+            held = true;
+            self.backups
+                .put(key, once(keyring.to_bytes()))
+                .await
+                .map_err(AppError::Backup)?;
+        }
+        Err(AppError::Conflict(
+            "a backup keyring kept being rewritten concurrently; the erasure retry job will finish"
+                .into(),
+        ))
     }
 
     /// Makes an erasure reach the backups: journals the tombstone beside them (replayed on
@@ -331,25 +368,17 @@ impl<P: Ports> App<P> {
         let shard = shard_of(tombstone.subject);
         let prefix = BackupLayout::tenant_prefix(tombstone.tenant);
         let objects = self.backups.list(&prefix).await.map_err(AppError::Backup)?;
+        let subject: BTreeSet<SubjectId> = [tombstone.subject].into();
         let mut shredded = 0;
         for object in objects
             .iter()
             .filter(|o| o.key.ends_with(&format!("/{shard}")))
         {
-            let mut keyring: KeyringShard = match self.read_json(&object.key).await {
-                Ok(keyring) => keyring,
-                // Deleted by pruning since the listing: nothing left to shred.
-                Err(AppError::Backup(BackupError::NotFound(_))) => continue,
-                Err(e) => return Err(e),
-            };
-            if keyring.keys.remove(&tombstone.subject).is_some() {
-                self.backups
-                    .put(&object.key, once(keyring.to_bytes()))
-                    .await
-                    .map_err(AppError::Backup)?;
+            if self.shred_from_shard(&object.key, &subject).await? {
                 shredded += 1;
             }
         }
+        self.forget_pending_exports(tombstone).await?;
         Ok(shredded)
     }
 

@@ -326,7 +326,7 @@ impl<P: Ports> App<P> {
                     }
                     Err(AppError::BackupUnusable { reason, .. }) => (Some(reason), 0),
                     Err(AppError::Decryption(e)) => (Some(e.to_string()), 0),
-                    Err(AppError::NotFound(_)) => {
+                    Err(AppError::NotFound(_) | AppError::Backup(BackupError::NotFound(_))) => {
                         (Some("an object of the backup is missing".into()), 0)
                     }
                     Err(e) => return Err(e),
@@ -488,11 +488,14 @@ impl<P: Ports> App<P> {
         let mut keys: Vec<WrappedKey> = Vec::new();
         for shard in &manifest.keyring {
             let key = format!("{}{id}/{shard}", BackupLayout::tenant_prefix(tenant));
-            let keyring: KeyringShard = match self.read_json(&key).await {
-                Ok(k) => k,
-                Err(AppError::Backup(BackupError::NotFound(_))) => continue,
-                Err(e) => return Err(e),
-            };
+            // A listed shard that is gone means a damaged backup (a prune cut short, say):
+            // restoring would silently drop every subject of that shard.
+            let keyring: KeyringShard = self.read_json(&key).await.map_err(|e| match e {
+                AppError::Backup(BackupError::NotFound(_)) => {
+                    unusable(&id, format!("keyring shard {shard} is missing"))
+                }
+                other => other,
+            })?;
             let shard_keys = keyring
                 .wrapped_keys()
                 .ok_or_else(|| unusable(&id, format!("keyring shard {shard} is damaged")))?;

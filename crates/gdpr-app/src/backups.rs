@@ -209,11 +209,14 @@ impl<P: Ports> App<P> {
             return Ok(report);
         }
         for id in report.plan.delete.iter().chain(&report.abandoned) {
-            for key in folders
+            // The manifest goes first: a pass cut short leaves an incomplete folder (never
+            // restored, removed later), not a "complete" backup missing its keyring.
+            let mut keys: Vec<&String> = folders
                 .get(id)
-                .map(|f| f.objects.as_slice())
-                .unwrap_or_default()
-            {
+                .map(|f| f.objects.iter().collect())
+                .unwrap_or_default();
+            keys.sort_by_key(|k| !k.ends_with(&format!("/{MANIFEST}")));
+            for key in keys {
                 self.backups.delete(key).await.map_err(AppError::Backup)?;
                 report.deleted_objects.push(key.clone());
             }

@@ -28,6 +28,10 @@ struct Payload {
     total: u64,
     /// Their records at the start.
     records: u64,
+    /// When it started: records submitted later select nothing, so the job never reaches
+    /// beyond what its dry run showed.
+    #[serde(with = "time::serde::rfc3339")]
+    cutoff: time::OffsetDateTime,
 }
 
 /// What a finished batch erasure came to.
@@ -84,13 +88,17 @@ impl<P: Ports> App<P> {
         ctx: Ctx,
         selector: BatchSelector,
     ) -> Result<(Uuid, BatchPlan), AppError> {
-        let plan = self.plan_batch_erasure(ctx, &selector).await?;
+        let cutoff = self.clock.now();
+        let plan = self
+            .plan_batch_erasure_until(ctx, &selector, Some(cutoff))
+            .await?;
         let payload = Payload {
             tenant: ctx.tenant,
             actor: ctx.actor,
             selector,
             total: plan.subjects.len() as u64,
             records: plan.records,
+            cutoff,
         };
         let id = Uuid::new_v4();
         let json = serde_json::to_string(&payload)
@@ -129,7 +137,9 @@ impl<P: Ports> App<P> {
         let payload: Payload = serde_json::from_str(&job.payload)
             .map_err(|_| AppError::invalid("payload", "not a batch erasure"))?;
         let ctx = Ctx::new(payload.tenant, payload.actor);
-        let plan = self.plan_batch_erasure(ctx, &payload.selector).await?;
+        let plan = self
+            .plan_batch_erasure_until(ctx, &payload.selector, Some(payload.cutoff))
+            .await?;
         let mut done = payload.total.saturating_sub(plan.subjects.len() as u64);
         self.progress(job.id, worker, done, payload.total).await?;
         for chunk in plan.subjects.chunks(CHUNK) {

@@ -248,6 +248,17 @@ impl<P: Ports> App<P> {
         ctx: Ctx,
         selector: &BatchSelector,
     ) -> Result<BatchPlan, AppError> {
+        self.plan_batch_erasure_until(ctx, selector, None).await
+    }
+
+    /// The same, counting only records created at or before `cutoff`: a batch job started at
+    /// `cutoff` never reaches subjects selected only by records submitted after it started.
+    pub(crate) async fn plan_batch_erasure_until(
+        &self,
+        ctx: Ctx,
+        selector: &BatchSelector,
+        cutoff: Option<time::OffsetDateTime>,
+    ) -> Result<BatchPlan, AppError> {
         let mut plan = BatchPlan::default();
         let selected: BTreeSet<SubjectId> = if let Some(ids) = selector.listed() {
             let mut found = BTreeSet::new();
@@ -274,6 +285,7 @@ impl<P: Ports> App<P> {
                 .await
                 .map_err(AppError::store)?
                 .iter()
+                .filter(|r| cutoff.is_none_or(|c| r.created_at <= c))
                 .filter(|r| {
                     selector.matches(&RecordFacts {
                         form: r.form,

@@ -223,8 +223,7 @@ impl<P: Ports> App<P> {
             return Err(AppError::Gone("export"));
         }
         let sealed = self.read_object(&format!("{dir}{CIPHERTEXT}")).await?;
-        // The ticket goes first: once it is gone, no second download can start.
-        self.delete_export(&ticket).await?;
+        // Audited before it is deleted: a failure here leaves the export in place.
         self.audit_about(
             ctx,
             AuditAction::ExportDownloaded,
@@ -232,6 +231,8 @@ impl<P: Ports> App<P> {
             &[("export", &id)],
         )
         .await?;
+        // The ticket goes first: once it is gone, no second download can start.
+        self.delete_export(&ticket).await?;
         Ok((ticket, sealed))
     }
 
@@ -242,6 +243,28 @@ impl<P: Ports> App<P> {
                 .delete(&format!("{dir}{name}"))
                 .await
                 .map_err(AppError::Backup)?;
+        }
+        Ok(())
+    }
+
+    /// Deletes the exports of an erased subject still waiting to be downloaded.
+    pub(crate) async fn forget_pending_exports(
+        &self,
+        tombstone: &gdpr_rights::Tombstone,
+    ) -> Result<(), AppError> {
+        let prefix = format!("exports/{}/", tombstone.tenant);
+        let objects = self.backups.list(&prefix).await.map_err(AppError::Backup)?;
+        for object in objects
+            .iter()
+            .filter(|o| o.key.ends_with(&format!("/{TICKET}")))
+        {
+            match self.read_json::<ExportTicket>(&object.key).await {
+                Ok(ticket) if ticket.subject == tombstone.subject => {
+                    self.delete_export(&ticket).await?;
+                }
+                Ok(_) | Err(AppError::Backup(BackupError::NotFound(_))) => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(())
     }

@@ -167,7 +167,7 @@ impl<P: Ports> App<P> {
                 })
                 .map_err(|e| e.to_string()),
             Some(JobKind::PruneBackups) => self.prune_all_backups().await,
-            Some(JobKind::DailyBackup) => self.daily_backup().await,
+            Some(JobKind::DailyBackup) => self.daily_backup(&job, worker).await,
             Some(JobKind::BatchErasure) => self
                 .run_batch_erasure(&job, worker)
                 .await
@@ -201,12 +201,21 @@ impl<P: Ports> App<P> {
     /// One tenant's failure is reported and does not fail the job: retrying would back up
     /// every other tenant again. The newest-backup check of the attestations catches a tenant
     /// left without one.
-    async fn daily_backup(&self) -> Result<String, String> {
+    async fn daily_backup(&self, job: &gdpr_ports::Job, worker: &str) -> Result<String, String> {
         let progress = std::sync::Arc::default();
-        let results = self
-            .back_up_every_tenant(&progress)
-            .await
-            .map_err(|e| e.to_string())?;
+        let tenants = self.tenants().await.map_err(|e| e.to_string())?;
+        let mut results = Vec::with_capacity(tenants.len());
+        for (i, tenant) in tenants.iter().enumerate() {
+            let result = match self.back_up_tenant(tenant.id, &progress).await {
+                Ok(report) => self.prune_backups(tenant.id, false).await.map(|_| report),
+                Err(e) => Err(e),
+            };
+            results.push((tenant.id, result));
+            // Each tenant done renews the lease: a long run is not taken over half-way.
+            self.progress(job.id, worker, i as u64 + 1, tenants.len() as u64)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
         let failed = results.iter().filter(|(_, r)| r.is_err()).count();
         for (tenant, result) in &results {
             if let Err(e) = result {

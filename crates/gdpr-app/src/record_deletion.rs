@@ -35,6 +35,9 @@ struct Payload {
     actor: gdpr_audit::Actor,
     selector: BatchSelector,
     plan: RecordDeletionPlan,
+    /// When it started: records submitted later are never deleted by it.
+    #[serde(with = "time::serde::rfc3339")]
+    cutoff: time::OffsetDateTime,
 }
 
 /// A batch deletion of records as it stands.
@@ -46,7 +49,8 @@ impl<P: Ports> App<P> {
         &self,
         ctx: Ctx,
         selector: &BatchSelector,
-    ) -> Result<(Vec<RecordId>, RecordDeletionPlan), AppError> {
+        cutoff: Option<time::OffsetDateTime>,
+    ) -> Result<(Vec<(RecordId, SubjectId)>, RecordDeletionPlan), AppError> {
         let records = self
             .store
             .list_records(ctx.tenant, None, None, Page::ALL)
@@ -63,7 +67,7 @@ impl<P: Ports> App<P> {
                 created_at: r.created_at,
                 values: &r.values,
             };
-            if !selector.matches(&facts) {
+            if !selector.matches(&facts) || cutoff.is_some_and(|c| r.created_at > c) {
                 continue;
             }
             let is_held = match held.iter().find(|(s, _)| *s == r.subject) {
@@ -83,7 +87,7 @@ impl<P: Ports> App<P> {
             if is_held {
                 plan.blocked += 1;
             } else {
-                ids.push(r.id);
+                ids.push((r.id, r.subject));
                 subjects.insert(r.subject);
             }
         }
@@ -101,7 +105,7 @@ impl<P: Ports> App<P> {
         ctx: Ctx,
         selector: &BatchSelector,
     ) -> Result<RecordDeletionPlan, AppError> {
-        Ok(self.selected_records(ctx, selector).await?.1)
+        Ok(self.selected_records(ctx, selector, None).await?.1)
     }
 
     /// Starts a batch deletion of the selected records as a durable job. Audited.
@@ -113,12 +117,14 @@ impl<P: Ports> App<P> {
         ctx: Ctx,
         selector: BatchSelector,
     ) -> Result<(Uuid, RecordDeletionPlan), AppError> {
-        let plan = self.plan_record_deletion(ctx, &selector).await?;
+        let cutoff = self.clock.now();
+        let plan = self.selected_records(ctx, &selector, Some(cutoff)).await?.1;
         let payload = Payload {
             tenant: ctx.tenant,
             actor: ctx.actor,
             selector,
             plan,
+            cutoff,
         };
         let id = Uuid::new_v4();
         let json = serde_json::to_string(&payload)
@@ -156,14 +162,35 @@ impl<P: Ports> App<P> {
         let payload: Payload = serde_json::from_str(&job.payload)
             .map_err(|_| AppError::invalid("payload", "not a record deletion"))?;
         let ctx = Ctx::new(payload.tenant, payload.actor);
-        let (ids, left) = self.selected_records(ctx, &payload.selector).await?;
+        let (ids, left) = self
+            .selected_records(ctx, &payload.selector, Some(payload.cutoff))
+            .await?;
         let total = payload.plan.records;
         let mut done = total.saturating_sub(left.records);
         self.progress(job.id, worker, done, total).await?;
+        let mut blocked = left.blocked;
         for chunk in ids.chunks(CHUNK) {
+            // A hold placed since the selection still wins.
+            let mut held = BTreeSet::new();
+            for subject in chunk.iter().map(|(_, s)| *s).collect::<BTreeSet<_>>() {
+                let holds = self
+                    .store
+                    .holds_of(ctx.tenant, subject)
+                    .await
+                    .map_err(AppError::store)?;
+                if holds.iter().any(gdpr_rights::LegalHold::is_active) {
+                    held.insert(subject);
+                }
+            }
+            let ids: Vec<RecordId> = chunk
+                .iter()
+                .filter(|(_, s)| !held.contains(s))
+                .map(|(id, _)| *id)
+                .collect();
+            blocked += (chunk.len() - ids.len()) as u64;
             let deleted = self
                 .store
-                .delete_records(ctx.tenant, chunk)
+                .delete_records(ctx.tenant, &ids)
                 .await
                 .map_err(AppError::store)?;
             done += deleted;
@@ -176,9 +203,9 @@ impl<P: Ports> App<P> {
                 .await?;
         }
         let summary = RecordDeletionPlan {
-            records: total,
+            records: done.min(total),
             subjects: payload.plan.subjects,
-            blocked: left.blocked,
+            blocked,
         };
         Ok(serde_json::to_string(&summary).unwrap_or_else(|_| unreachable!("plain data")))
     }

@@ -36,6 +36,54 @@ fn keyring(w: &World, t: TenantId, id: &str, subject: gdpr_pii::SubjectId) -> Ke
     serde_json::from_slice(&w.backups.bytes(&key).expect("the shard exists")).unwrap()
 }
 
+/// A backup of the world's tenant; its id.
+async fn back_up(w: &World) -> String {
+    let report = w
+        .app
+        .back_up_tenant(w.ctx.tenant, &progress())
+        .await
+        .unwrap();
+    report.manifest.backup_id
+}
+
+/// A subject backed up, then another added after the backup: `(backed up, backup id, later)`.
+async fn backed_up_then_one_more(w: &World) -> (gdpr_pii::Subject, String, gdpr_pii::Subject) {
+    let a = subject_with_data(w, 1).await;
+    let id = back_up(w).await;
+    let later = subject_with_data(w, 2).await;
+    (a, id, later)
+}
+
+/// The damaged backup `id` is refused by restore, which changes nothing, and by verify.
+async fn refused_and_nothing_changed(w: &World, id: &str, kept: &[&gdpr_pii::Subject]) {
+    let err = w
+        .app
+        .restore_tenant(
+            w.ctx.tenant,
+            Some(id),
+            true,
+            &EnvelopeDecryptor,
+            &progress(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppError::BackupUnusable { .. }), "{err:?}");
+    for s in kept {
+        assert_eq!(
+            &w.app.subject(w.ctx, s.id).await.unwrap(),
+            *s,
+            "nothing changed"
+        );
+    }
+    let outcomes = w
+        .app
+        .verify_backups(Some(w.ctx.tenant), &EnvelopeDecryptor, &progress())
+        .await
+        .unwrap();
+    assert!(outcomes[0].problem.is_some(), "{outcomes:?}");
+    assert!(!w.app.list_backups(w.ctx.tenant).await.unwrap()[0].verified);
+}
+
 #[tokio::test]
 async fn a_backup_is_described_by_its_manifest_and_verifies() {
     let w = world_with(config()).await;
@@ -315,59 +363,22 @@ async fn a_subject_whose_key_was_shredded_is_left_out_even_without_a_tombstone()
 #[tokio::test]
 async fn a_damaged_backup_restores_nothing_and_verification_says_so() {
     let w = world_with(config()).await;
-    let a = subject_with_data(&w, 1).await;
-    let id = w
-        .app
-        .back_up_tenant(w.ctx.tenant, &progress())
-        .await
-        .unwrap()
-        .manifest
-        .backup_id;
-    let later = subject_with_data(&w, 2).await;
+    let (a, id, later) = backed_up_then_one_more(&w).await;
     let payload = format!("{}{PAYLOAD}", folder(w.ctx.tenant, &id));
     let mut bytes = w.backups.bytes(&payload).unwrap().to_vec();
     let last = bytes.len() - 3;
     bytes[last] ^= 0xff;
     w.backups
         .insert(&payload, &bytes, time::OffsetDateTime::UNIX_EPOCH);
-
-    let err = w
-        .app
-        .restore_tenant(
-            w.ctx.tenant,
-            Some(&id),
-            true,
-            &EnvelopeDecryptor,
-            &progress(),
-        )
-        .await
-        .unwrap_err();
-    assert!(matches!(err, AppError::BackupUnusable { .. }), "{err:?}");
-    // Nothing changed: the subject added after the backup is still there.
-    assert_eq!(w.app.subject(w.ctx, later.id).await.unwrap(), later);
-    assert_eq!(w.app.subject(w.ctx, a.id).await.unwrap(), a);
-
-    let outcomes = w
-        .app
-        .verify_backups(Some(w.ctx.tenant), &EnvelopeDecryptor, &progress())
-        .await
-        .unwrap();
     // zstd's own check or the checksum, whichever sees it first.
-    assert!(outcomes[0].problem.is_some(), "{outcomes:?}");
-    assert!(!w.app.list_backups(w.ctx.tenant).await.unwrap()[0].verified);
+    refused_and_nothing_changed(&w, &id, &[&a, &later]).await;
 }
 
 #[tokio::test]
 async fn an_interrupted_backup_is_never_listed_and_is_pruned_once_abandoned() {
     let w = world_with(config()).await;
     subject_with_data(&w, 1).await;
-    let complete = w
-        .app
-        .back_up_tenant(w.ctx.tenant, &progress())
-        .await
-        .unwrap()
-        .manifest
-        .backup_id;
+    let complete = back_up(&w).await;
     // A backup that died before its manifest: payload and keyring, nothing else.
     let now = gdpr_ports::Clock::now(&w.clock);
     let dead = BackupLayout::new_id(now + Duration::minutes(5));
@@ -414,13 +425,7 @@ async fn an_interrupted_backup_is_never_listed_and_is_pruned_once_abandoned() {
 async fn erasure_while_backups_are_unreachable_stays_pending_until_a_retry() {
     let w = world_with(config()).await;
     let a = subject_with_data(&w, 1).await;
-    let id = w
-        .app
-        .back_up_tenant(w.ctx.tenant, &progress())
-        .await
-        .unwrap()
-        .manifest
-        .backup_id;
+    let id = back_up(&w).await;
 
     w.backups.set_unavailable(true);
     let receipt = w.app.erase_subject(w.ctx, a.id, None).await.unwrap();
@@ -502,4 +507,15 @@ async fn the_daily_backup_runs_once_at_its_time_and_only_with_a_recipient() {
         assert_ne!(run.kind, JobKind::DailyBackup.name());
     }
     assert!(none.backups.keys().is_empty());
+}
+
+#[tokio::test]
+async fn a_backup_missing_a_keyring_shard_restores_nothing() {
+    let w = world_with(config()).await;
+    let (a, id, later) = backed_up_then_one_more(&w).await;
+    let shard = format!("{}{}", folder(w.ctx.tenant, &id), shard_of(a.id));
+    gdpr_ports::BackupStore::delete(&w.backups, &shard)
+        .await
+        .unwrap();
+    refused_and_nothing_changed(&w, &id, &[&a, &later]).await;
 }

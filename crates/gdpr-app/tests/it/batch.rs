@@ -232,3 +232,28 @@ async fn records_are_imported_in_bulk_each_checked_like_a_single_submission() {
         .count();
     assert_eq!(imported, 2);
 }
+
+#[tokio::test]
+async fn a_batch_never_reaches_beyond_its_dry_run() {
+    let w = world().await;
+    let (a, b, _, _, form) = crate::erasure::batch_fixture(&w).await;
+    let (id, plan) = w
+        .app
+        .start_batch_erasure(w.ctx, BatchSelector::Form { form })
+        .await
+        .unwrap();
+    assert_eq!(plan.subjects.len(), 2);
+    // Someone fills in the form after the job started, before a worker runs it.
+    w.clock.advance(Duration::seconds(1));
+    let late = subject_with_data(&w, 9).await;
+    while w.app.run_next_job("w1").await.unwrap().is_some() {}
+    let done = w.app.batch_erasure(w.ctx, id).await.unwrap();
+    assert_eq!(done.summary.unwrap().erased, 2);
+    for s in [&a, &b] {
+        assert_eq!(w.store.rows_about(w.ctx.tenant, s.id), 0);
+    }
+    assert!(
+        w.app.subject(w.ctx, late.id).await.is_ok(),
+        "not in the dry run: kept"
+    );
+}

@@ -167,3 +167,28 @@ async fn without_a_recipient_no_export_is_made() {
     );
     assert!(w.backups.keys().is_empty());
 }
+
+#[tokio::test]
+async fn erasure_deletes_the_subjects_exports_still_waiting() {
+    let w = world().await;
+    let s = subject_with_data(&w, 1).await;
+    let other = subject_with_data(&w, 2).await;
+    w.app
+        .create_export(w.ctx, s.id, ExportFormat::Json, None)
+        .await
+        .unwrap();
+    let kept = w
+        .app
+        .create_export(w.ctx, other.id, ExportFormat::Json, None)
+        .await
+        .unwrap();
+    w.app.erase_subject(w.ctx, s.id, None).await.unwrap();
+    let left = w.backups.keys();
+    assert!(
+        left.iter()
+            .filter(|k| k.starts_with("exports/"))
+            .all(|k| k.contains(&kept.id.to_string())),
+        "{left:?}"
+    );
+    assert!(w.app.download_export(w.ctx, kept.id).await.is_ok());
+}
