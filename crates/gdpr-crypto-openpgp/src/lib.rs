@@ -111,6 +111,12 @@ impl OpenPgpEncryptor {
         let (key, _) = SignedSecretKey::from_string(armored).map_err(|_| {
             EncryptError::BadSigningKey("not an ASCII-armored OpenPGP secret key".into())
         })?;
+        // Unlocked once now, so that a wrong passphrase stops the start, not the first export.
+        if !unlocks(&key, &passphrase) {
+            return Err(EncryptError::BadSigningKey(
+                "the passphrase does not unlock the key".into(),
+            ));
+        }
         self.signer = Some(std::sync::Arc::new(Signer { key, passphrase }));
         Ok(self)
     }
@@ -262,8 +268,20 @@ impl OpenPgpDecryptor {
     pub fn new(armored: &str, passphrase: SecretString) -> Result<Self, DecryptError> {
         let (key, _) = SignedSecretKey::from_string(armored)
             .map_err(|_| DecryptError::BadKey("not an ASCII-armored OpenPGP secret key".into()))?;
+        if !unlocks(&key, &passphrase) {
+            return Err(DecryptError::BadKey(
+                "the passphrase does not unlock the key".into(),
+            ));
+        }
         Ok(Self { key, passphrase })
     }
+}
+
+/// Whether `passphrase` unlocks the key (an unprotected key always does).
+fn unlocks(key: &SignedSecretKey, passphrase: &SecretString) -> bool {
+    key.primary_key
+        .unlock(&Password::from(passphrase.expose_secret()), |_, _| Ok(()))
+        .is_ok()
 }
 
 fn decrypt_blocking(

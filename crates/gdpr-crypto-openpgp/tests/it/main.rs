@@ -65,13 +65,11 @@ async fn we_decrypt_ours_and_gpgs_with_a_protected_key_and_refuse_tampering() {
             .is_err()
     );
 
-    // The wrong passphrase, or another person's key: no plaintext either.
-    let wrong = OpenPgpDecryptor::new(&secret, SecretString::from("wrong")).unwrap();
-    assert!(
-        try_collect(wrong.decrypt(chunks(&sealed, 4096)).await.unwrap())
-            .await
-            .is_err()
-    );
+    // The wrong passphrase is refused at once; another person's key yields no plaintext.
+    assert!(matches!(
+        OpenPgpDecryptor::new(&secret, SecretString::from("wrong")),
+        Err(DecryptError::BadKey(_))
+    ));
     let dave = Gpg::generate("Dave <dave@example.org>", "", "future-default");
     let other = OpenPgpDecryptor::new(
         &dave.secret_key("dave@example.org", ""),
@@ -193,19 +191,13 @@ async fn gpg_verifies_what_we_sign() {
     assert_eq!(plain, b"signed and sealed");
     assert!(status.contains("GOODSIG"), "{status}");
 
-    // A wrong passphrase signs nothing: the stream ends in an error, never unsigned.
-    let wrong = OpenPgpEncryptor::new(&[ops.public_key("ops@example.org")])
-        .unwrap()
-        .signing_with(&secret, SecretString::from("wrong"))
-        .unwrap();
-    let result = try_collect(
-        wrong
-            .encrypt(Recipients::Configured, chunks(b"x", 1))
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert!(result.is_err());
+    // A wrong passphrase is refused when the encryptor is made (at start), not at first use.
+    assert!(matches!(
+        OpenPgpEncryptor::new(&[ops.public_key("ops@example.org")])
+            .unwrap()
+            .signing_with(&secret, SecretString::from("wrong")),
+        Err(EncryptError::BadSigningKey(_))
+    ));
     assert!(matches!(
         OpenPgpEncryptor::new(&[])
             .unwrap()
