@@ -204,16 +204,15 @@ impl<P: Ports> App<P> {
                     }
                     Place::Backups => {
                         report.attempts += 1;
-                        let tombstone = self
-                            .store
-                            .tombstones(receipt.tenant)
-                            .await
-                            .map_err(AppError::store)?
-                            .into_iter()
-                            .find(|t| t.receipt == receipt.id);
-                        if let Some(tombstone) = tombstone {
-                            self.reach_backups(&mut receipt, &tombstone).await;
-                        }
+                        // The erasure wrote its tombstone from the same receipt: rebuild it
+                        // instead of reading the whole journal for each receipt.
+                        let tombstone = Tombstone {
+                            tenant: receipt.tenant,
+                            subject: receipt.subject,
+                            erased_at: receipt.started_at,
+                            receipt: receipt.id,
+                        };
+                        self.reach_backups(&mut receipt, &tombstone).await;
                     }
                     _ => {}
                 }

@@ -159,9 +159,9 @@ impl<P: Ports> App<P> {
         let form = self.form(ctx, form).await?;
         self.load_subject(ctx, subject).await?;
         let values = form.schema.validate(values)?;
-        self.ensure_consent(ctx, &form, subject).await?;
         let purpose = self.purpose(ctx, &form.purpose).await?;
-        self.ensure_may_process(ctx, subject, &purpose).await?;
+        self.ensure_may_submit(ctx, &form, &purpose, subject)
+            .await?;
         let record = self.new_record(ctx, &form, subject, values);
         self.store
             .insert_record(&record)
@@ -201,8 +201,8 @@ impl<P: Ports> App<P> {
                 let values = form.schema.validate(&values)?;
                 if !cleared.contains(&subject) {
                     self.load_subject(ctx, subject).await?;
-                    self.ensure_consent(ctx, &form, subject).await?;
-                    self.ensure_may_process(ctx, subject, &purpose).await?;
+                    self.ensure_may_submit(ctx, &form, &purpose, subject)
+                        .await?;
                     cleared.insert(subject);
                 }
                 Ok::<_, AppError>(values)
@@ -249,13 +249,26 @@ impl<P: Ports> App<P> {
         }
     }
 
+    /// Refuses a submission that lacks current consent (consent-based purposes) or that a
+    /// restriction or objection forbids; the form's purpose is loaded once by the caller.
+    async fn ensure_may_submit(
+        &self,
+        ctx: Ctx,
+        form: &Form,
+        purpose: &Purpose,
+        subject: SubjectId,
+    ) -> Result<(), AppError> {
+        self.ensure_consent(ctx, form, purpose, subject).await?;
+        self.ensure_may_process(ctx, subject, purpose).await
+    }
+
     async fn ensure_consent(
         &self,
         ctx: Ctx,
         form: &Form,
+        purpose: &Purpose,
         subject: SubjectId,
     ) -> Result<(), AppError> {
-        let purpose = self.purpose(ctx, &form.purpose).await?;
         if purpose.basis != LawfulBasis::Consent {
             return Ok(());
         }

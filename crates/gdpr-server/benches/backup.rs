@@ -14,6 +14,8 @@
 //! `GDPR_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`).
 #![allow(clippy::print_stdout, reason = "a benchmark prints its report")]
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -26,48 +28,13 @@ use gdpr_consent::LawfulBasis;
 use gdpr_ports::{ByteStream, Encryptor, Recipients};
 use gdpr_testkit::GpgHome;
 use sea_orm::{ConnectionTrait, Database};
+
+use common::{Databases, db_url, ratio, records, server_url};
 use secrecy::ExposeSecret;
 
 const OPS: &str = "ops@example.org";
 const SUBJECTS: usize = 2_000;
 const STREAM_MB: usize = 100;
-
-fn records() -> usize {
-    std::env::var("BENCH_RECORDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000)
-}
-
-fn server_url() -> String {
-    std::env::var("GDPR_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-fn db_url(name: &str) -> String {
-    let base = server_url();
-    let base = base
-        .rsplit_once('/')
-        .map_or(base.as_str(), |(b, _)| b)
-        .to_owned();
-    format!("{base}/{name}")
-}
-
-/// The benchmark's databases, dropped when it ends, also by a panic.
-struct Databases(Vec<String>);
-
-impl Drop for Databases {
-    fn drop(&mut self) {
-        for db in &self.0 {
-            let _ = Command::new("psql")
-                .args(["-q", "-d", &server_url(), "-c"])
-                .arg(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-                .status();
-        }
-    }
-}
 
 async fn admin(sql: &str) {
     let db = Database::connect(&server_url()).await.unwrap();
@@ -201,10 +168,6 @@ async fn seed(config: &gdpr_server::config::Config, name: &str, n: usize) -> Str
         db.close().await.unwrap();
     }
     tenant.id.to_string()
-}
-
-fn ratio(ours: Duration, theirs: Duration) -> f64 {
-    ours.as_secs_f64() / theirs.as_secs_f64()
 }
 
 async fn encrypt_100mb(gpg: &GpgHome, dir: &Path) -> (Duration, Duration) {

@@ -11,7 +11,8 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`).
 #![allow(clippy::print_stdout, reason = "a benchmark prints its report")]
 
-use std::process::Command;
+mod common;
+
 use std::time::{Duration, Instant};
 
 use gdpr_app::{Ctx, NewSubject};
@@ -20,45 +21,10 @@ use gdpr_consent::LawfulBasis;
 use gdpr_rights::BatchSelector;
 use sea_orm::{ConnectionTrait, Database};
 
+use common::{Databases, db_url, ratio, records, server_url};
+
 const SUBJECTS: usize = 10_000;
 const EXPORT_RECORDS: usize = 10_000;
-
-fn records() -> usize {
-    std::env::var("BENCH_RECORDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000)
-}
-
-fn server_url() -> String {
-    std::env::var("GDPR_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-fn db_url(name: &str) -> String {
-    let base = server_url();
-    let base = base
-        .rsplit_once('/')
-        .map_or(base.as_str(), |(b, _)| b)
-        .to_owned();
-    format!("{base}/{name}")
-}
-
-/// The benchmark's databases, dropped when it ends, also by a panic.
-struct Databases(Vec<String>);
-
-impl Drop for Databases {
-    fn drop(&mut self) {
-        for db in &self.0 {
-            let _ = Command::new("psql")
-                .args(["-q", "-d", &server_url(), "-c"])
-                .arg(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-                .status();
-        }
-    }
-}
 
 async fn sql(url: &str, statement: &str) -> Duration {
     let db = Database::connect(url).await.unwrap();
@@ -67,10 +33,6 @@ async fn sql(url: &str, statement: &str) -> Duration {
     let took = started.elapsed();
     db.close().await.unwrap();
     took
-}
-
-fn ratio(ours: Duration, theirs: Duration) -> f64 {
-    ours.as_secs_f64() / theirs.as_secs_f64()
 }
 
 #[tokio::main]

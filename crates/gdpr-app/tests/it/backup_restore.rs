@@ -36,6 +36,20 @@ fn keyring(w: &World, t: TenantId, id: &str, subject: gdpr_pii::SubjectId) -> Ke
     serde_json::from_slice(&w.backups.bytes(&key).expect("the shard exists")).unwrap()
 }
 
+/// The deployment after losing its database: an empty store, the same object storage.
+fn on_an_empty_store(w: &World) -> (InMemoryStore, gdpr_app::App<InMemory>) {
+    let fresh = InMemoryStore::default();
+    let app = app::<InMemory>(
+        fresh.clone(),
+        w.backups.clone(),
+        w.encryptor.clone(),
+        w.reporter.clone(),
+        w.clock.clone(),
+        config(),
+    );
+    (fresh, app)
+}
+
 /// A backup of the world's tenant; its id.
 async fn back_up(w: &World) -> String {
     let report = w
@@ -165,15 +179,7 @@ async fn disaster_recovery_into_an_empty_store_brings_back_every_row() {
         .unwrap();
 
     // The database is lost: a fresh, empty store, the same object storage.
-    let fresh = InMemoryStore::default();
-    let recovered = app::<InMemory>(
-        fresh.clone(),
-        w.backups.clone(),
-        w.encryptor.clone(),
-        w.reporter.clone(),
-        w.clock.clone(),
-        config(),
-    );
+    let (_, recovered) = on_an_empty_store(&w);
     let report = recovered
         .restore_tenant(w.ctx.tenant, None, false, &EnvelopeDecryptor, &progress())
         .await
@@ -302,15 +308,7 @@ async fn an_erased_subject_never_comes_back_from_an_older_backup() {
 
     // Even into an empty store with no database journal, the journal beside the backups
     // keeps the subject out.
-    let fresh = InMemoryStore::default();
-    let recovered = app::<InMemory>(
-        fresh.clone(),
-        w.backups.clone(),
-        w.encryptor.clone(),
-        w.reporter.clone(),
-        w.clock.clone(),
-        config(),
-    );
+    let (fresh, recovered) = on_an_empty_store(&w);
     let report = recovered
         .restore_tenant(
             w.ctx.tenant,
@@ -342,15 +340,7 @@ async fn a_subject_whose_key_was_shredded_is_left_out_even_without_a_tombstone()
         &KeyringShard::new().to_bytes(),
         time::OffsetDateTime::UNIX_EPOCH,
     );
-    let fresh = InMemoryStore::default();
-    let recovered = app::<InMemory>(
-        fresh.clone(),
-        w.backups.clone(),
-        w.encryptor.clone(),
-        w.reporter.clone(),
-        w.clock.clone(),
-        config(),
-    );
+    let (fresh, recovered) = on_an_empty_store(&w);
     let report = recovered
         .restore_tenant(w.ctx.tenant, None, false, &EnvelopeDecryptor, &progress())
         .await

@@ -1,0 +1,50 @@
+//! What the PostgreSQL benchmarks share: where the server is, how many records to make, and
+//! databases that are dropped when the benchmark ends, even by a panic.
+
+use std::process::Command;
+use std::time::Duration;
+
+/// Records to make: `BENCH_RECORDS`, or 1,000,000.
+pub(crate) fn records() -> usize {
+    std::env::var("BENCH_RECORDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000)
+}
+
+/// The PostgreSQL server: `GDPR_TEST_POSTGRES_URL`, or the local one.
+pub(crate) fn server_url() -> String {
+    std::env::var("GDPR_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// The URL of database `name` on that server.
+pub(crate) fn db_url(name: &str) -> String {
+    let base = server_url();
+    let base = base
+        .rsplit_once('/')
+        .map_or(base.as_str(), |(b, _)| b)
+        .to_owned();
+    format!("{base}/{name}")
+}
+
+/// The benchmark's databases, dropped when it ends, also by a panic.
+pub(crate) struct Databases(pub(crate) Vec<String>);
+
+impl Drop for Databases {
+    fn drop(&mut self) {
+        for db in &self.0 {
+            let _ = Command::new("psql")
+                .args(["-q", "-d", &server_url(), "-c"])
+                .arg(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+                .status();
+        }
+    }
+}
+
+/// Our time over the baseline's.
+pub(crate) fn ratio(ours: Duration, theirs: Duration) -> f64 {
+    ours.as_secs_f64() / theirs.as_secs_f64()
+}
