@@ -1,7 +1,8 @@
 //! Database schema migrations for `gdpr-store-seaorm`, on SQLite and PostgreSQL.
 //!
-//! Migrations only ever add: a released migration is never edited, so every deployment walks
-//! the same path. `gdpr migrate` applies them, and so does the server on start unless told not
+//! Migrations only ever add columns and tables (an index may be rebuilt): a released migration
+//! is never edited, so every deployment walks the same path, and rows of any earlier schema fit
+//! the current one. `gdpr migrate` applies them, and so does the server on start unless told not
 //! to. This crate knows tables and columns, nothing of the domain.
 
 use sea_orm_migration::prelude::*;
@@ -9,6 +10,7 @@ use sea_orm_migration::prelude::*;
 mod m20261127_000001_initial;
 mod m20261127_000002_processing_limits;
 mod m20261127_000003_job_results;
+mod m20261127_000004_subject_first_indexes;
 
 pub use sea_orm_migration::MigratorTrait;
 
@@ -22,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_initial::Migration),
             Box::new(m20261127_000002_processing_limits::Migration),
             Box::new(m20261127_000003_job_results::Migration),
+            Box::new(m20261127_000004_subject_first_indexes::Migration),
         ]
     }
 }

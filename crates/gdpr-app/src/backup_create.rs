@@ -21,7 +21,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::backup_format::{
-    self, Compressor, FORMAT, FORMAT_VERSION, KeyringShard, MANIFEST, Manifest, PAYLOAD,
+    self, Compressor, FORMAT, FORMAT_VERSION, KEYRING, KeyringShard, MANIFEST, Manifest, PAYLOAD,
     PayloadInfo, shard_of,
 };
 use crate::backups::BackupLayout;
@@ -314,14 +314,14 @@ impl<P: Ports> App<P> {
 
     /// Removes `subjects`' keys from one keyring shard, then reads it back: a concurrent
     /// rewrite (another erasure of the same shard, a backup shredding) could have put one
-    /// back, so it goes round again until the shard is seen without them. Whether one was
-    /// there at first.
+    /// back, so it goes round again until the shard is seen without them. Which of them were
+    /// there.
     async fn shred_from_shard(
         &self,
         key: &str,
         subjects: &BTreeSet<SubjectId>,
-    ) -> Result<bool, AppError> {
-        let mut held = false;
+    ) -> Result<BTreeSet<SubjectId>, AppError> {
+        let mut held = BTreeSet::new();
         for _ in 0..SHRED_ROUNDS {
             let mut keyring: KeyringShard = match self.read_json(key).await {
                 Ok(keyring) => keyring,
@@ -330,13 +330,16 @@ impl<P: Ports> App<P> {
                 Err(e) => return Err(e),
             };
             let before = keyring.keys.len();
-            keyring
-                .keys
-                .retain(|subject, _| !subjects.contains(subject));
+            keyring.keys.retain(|subject, _| {
+                let erased = subjects.contains(subject);
+                if erased {
+                    held.insert(*subject);
+                }
+                !erased
+            });
             if keyring.keys.len() == before {
                 return Ok(held);
             }
-            held = true;
             self.backups
                 .put(key, once(keyring.to_bytes()))
                 .await
@@ -348,38 +351,58 @@ impl<P: Ports> App<P> {
         ))
     }
 
-    /// Makes an erasure reach the backups: journals the tombstone beside them (replayed on
-    /// every restore) and removes the subject's key from every keyring of the tenant's
-    /// backups, so their copies of the subject's rows are beyond use at once. Returns how
-    /// many keyrings held the key. Idempotent: safe to run again after a failure.
+    /// Makes erasures reach the backups: journals the tombstones beside them (one entry per
+    /// tenant, replayed on every restore) and removes the subjects' keys from every keyring of
+    /// the tenants' backups, so their copies of the subjects' rows are beyond use at once.
+    /// Each shard is rewritten once for all the subjects it holds. Returns, per subject, how
+    /// many keyrings held its key. Idempotent: safe to run again after a failure.
     ///
     /// # Errors
-    /// Object storage errors (the erasure's receipt then shows this place pending).
-    pub(crate) async fn erase_from_backups(&self, tombstone: &Tombstone) -> Result<u64, AppError> {
-        let journal = serde_json::to_vec(tombstone)
-            .unwrap_or_else(|_| unreachable!("a tombstone serialises"));
-        self.backups
-            .put(
-                &backup_format::tombstone_key(tombstone),
-                once(Bytes::from(journal)),
-            )
-            .await
-            .map_err(AppError::Backup)?;
-        let shard = shard_of(tombstone.subject);
-        let prefix = BackupLayout::tenant_prefix(tombstone.tenant);
-        let objects = self.backups.list(&prefix).await.map_err(AppError::Backup)?;
-        let subject: BTreeSet<SubjectId> = [tombstone.subject].into();
-        let mut shredded = 0;
-        for object in objects
-            .iter()
-            .filter(|o| o.key.ends_with(&format!("/{shard}")))
-        {
-            if self.shred_from_shard(&object.key, &subject).await? {
-                shredded += 1;
+    /// Object storage errors (the erasures' receipts then show this place pending).
+    pub(crate) async fn erase_from_backups(
+        &self,
+        tombstones: &[Tombstone],
+    ) -> Result<BTreeMap<SubjectId, u64>, AppError> {
+        let mut held: BTreeMap<SubjectId, u64> = BTreeMap::new();
+        let tenants: BTreeSet<TenantId> = tombstones.iter().map(|t| t.tenant).collect();
+        for tenant in tenants {
+            let mine: Vec<Tombstone> = tombstones
+                .iter()
+                .filter(|t| t.tenant == tenant)
+                .copied()
+                .collect();
+            self.backups
+                .put(
+                    &backup_format::tombstone_key(&mine[0]),
+                    once(backup_format::journal_entry(&mine)),
+                )
+                .await
+                .map_err(AppError::Backup)?;
+            let mut by_shard: BTreeMap<String, BTreeSet<SubjectId>> = BTreeMap::new();
+            for t in &mine {
+                by_shard
+                    .entry(shard_of(t.subject))
+                    .or_default()
+                    .insert(t.subject);
             }
+            let prefix = BackupLayout::tenant_prefix(tenant);
+            let objects = self.backups.list(&prefix).await.map_err(AppError::Backup)?;
+            for object in &objects {
+                let shard = object
+                    .key
+                    .rfind(KEYRING)
+                    .map(|at| &object.key[at..])
+                    .and_then(|shard| by_shard.get(shard));
+                if let Some(subjects) = shard {
+                    for subject in self.shred_from_shard(&object.key, subjects).await? {
+                        *held.entry(subject).or_default() += 1;
+                    }
+                }
+            }
+            let subjects: BTreeSet<SubjectId> = mine.iter().map(|t| t.subject).collect();
+            self.forget_pending_exports(tenant, &subjects).await?;
         }
-        self.forget_pending_exports(tombstone).await?;
-        Ok(shredded)
+        Ok(held)
     }
 
     /// A small object, whole.

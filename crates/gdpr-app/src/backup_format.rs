@@ -137,10 +137,38 @@ pub fn shard_of(subject: SubjectId) -> String {
     format!("{KEYRING}{:02x}.json", subject.as_uuid().as_bytes()[0])
 }
 
-/// A journaled tombstone's object key.
+/// The object key of a journal entry: named after its (first) tombstone's receipt.
 #[must_use]
 pub fn tombstone_key(t: &Tombstone) -> String {
     format!("{}{}.json", tombstone_prefix(t.tenant), t.receipt)
+}
+
+/// A journal entry as stored: one tombstone (a single erasure) or an array of them (one
+/// chunk of a batch erasure, journaled in one write).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+enum JournalEntry {
+    One(Tombstone),
+    Many(Vec<Tombstone>),
+}
+
+/// The journal entry holding `tombstones`.
+#[must_use]
+pub fn journal_entry(tombstones: &[Tombstone]) -> Bytes {
+    let bytes = match tombstones {
+        [one] => serde_json::to_vec(one),
+        many => serde_json::to_vec(many),
+    };
+    Bytes::from(bytes.unwrap_or_else(|_| unreachable!("tombstones serialise")))
+}
+
+/// The tombstones of a journal entry; `None` when it does not parse.
+#[must_use]
+pub fn read_journal_entry(bytes: &[u8]) -> Option<Vec<Tombstone>> {
+    match serde_json::from_slice(bytes).ok()? {
+        JournalEntry::One(t) => Some(vec![t]),
+        JournalEntry::Many(ts) => Some(ts),
+    }
 }
 
 /// The prefix of a tenant's tombstone journal.
@@ -298,6 +326,30 @@ mod tests {
         }
         assert_eq!(seen, 2000);
         assert!(!d.has_leftover());
+    }
+
+    #[test]
+    fn a_journal_entry_holds_one_tombstone_or_a_batch_and_reads_back() {
+        let tenant = TenantId::new();
+        let tombstone = |n: u128| Tombstone {
+            tenant,
+            subject: SubjectId::from_uuid(uuid::Uuid::from_u128(n)),
+            erased_at: time::macros::datetime!(2026-11-27 10:00 UTC),
+            receipt: uuid::Uuid::from_u128(n + 100),
+        };
+        let one = [tombstone(1)];
+        let single = journal_entry(&one);
+        assert!(
+            single.starts_with(b"{"),
+            "a single erasure stays one object"
+        );
+        assert_eq!(read_journal_entry(&single).unwrap(), one);
+        let batch = [tombstone(1), tombstone(2), tombstone(3)];
+        let many = journal_entry(&batch);
+        assert!(many.starts_with(b"["));
+        assert_eq!(read_journal_entry(&many).unwrap(), batch);
+        assert!(read_journal_entry(b"{\"tenant\": 1}").is_none());
+        assert!(read_journal_entry(b"not json").is_none());
     }
 
     #[test]

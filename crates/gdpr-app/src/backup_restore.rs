@@ -25,7 +25,8 @@ use time::OffsetDateTime;
 
 use crate::backup_create::{Progress, once};
 use crate::backup_format::{
-    FORMAT, FORMAT_VERSION, KeyringShard, Line, LineDecoder, MANIFEST, Manifest, tombstone_prefix,
+    self as backup_format, FORMAT, FORMAT_VERSION, KeyringShard, Line, LineDecoder, MANIFEST,
+    Manifest, tombstone_prefix,
 };
 use crate::backups::BackupLayout;
 use crate::{App, AppError};
@@ -429,8 +430,14 @@ impl<P: Ports> App<P> {
             .await
             .map_err(AppError::Backup)?;
         for object in objects {
-            let t: Tombstone = self.read_json(&object.key).await?;
-            if t.tenant == tenant {
+            let bytes = self.read_object(&object.key).await?;
+            let entry = backup_format::read_journal_entry(&bytes).ok_or_else(|| {
+                AppError::BackupUnusable {
+                    backup: object.key.clone(),
+                    reason: "a tombstone journal entry does not parse".into(),
+                }
+            })?;
+            for t in entry.into_iter().filter(|t| t.tenant == tenant) {
                 by_receipt.insert(t.receipt, t);
             }
         }

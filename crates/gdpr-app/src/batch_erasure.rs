@@ -2,8 +2,9 @@
 //! progress recorded, resumable after a crash or a restart.
 //!
 //! The job holds the selector, not a list: each run recomputes which selected subjects are
-//! still there, so a run that died half-way simply goes on with the rest. Every subject is
-//! erased by the same one-transaction erasure as a single one, with its own receipt; the job's
+//! still there, so a run that died half-way simply goes on with the rest. Subjects are erased
+//! in chunks, one storage transaction per chunk, with the same guarantees as a single erasure:
+//! per subject, all of it or none of it, its own tombstone, audit entry and receipt; the job's
 //! result is the batch summary.
 
 use gdpr_audit::{Actor, AuditAction};
@@ -16,8 +17,10 @@ use uuid::Uuid;
 use crate::jobs::JobKind;
 use crate::{App, AppError, BatchPlan, Ctx};
 
-/// Subjects erased between two progress records (which also renew the worker's lease).
-const CHUNK: usize = 100;
+/// Subjects erased in one storage transaction, between two progress records (which also
+/// renew the worker's lease): large enough that a batch costs few round trips and few
+/// keyring rewrites, small enough that a transaction stays short.
+const CHUNK: usize = 500;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Payload {
@@ -90,7 +93,7 @@ impl<P: Ports> App<P> {
     ) -> Result<(Uuid, BatchPlan), AppError> {
         let cutoff = self.clock.now();
         let plan = self
-            .plan_batch_erasure_until(ctx, &selector, Some(cutoff))
+            .plan_batch_erasure_until(ctx, &selector, Some(cutoff), true)
             .await?;
         let payload = Payload {
             tenant: ctx.tenant,
@@ -138,18 +141,15 @@ impl<P: Ports> App<P> {
             .map_err(|_| AppError::invalid("payload", "not a batch erasure"))?;
         let ctx = Ctx::new(payload.tenant, payload.actor);
         let plan = self
-            .plan_batch_erasure_until(ctx, &payload.selector, Some(payload.cutoff))
+            .plan_batch_erasure_until(ctx, &payload.selector, Some(payload.cutoff), false)
             .await?;
         let mut done = payload.total.saturating_sub(plan.subjects.len() as u64);
         self.progress(job.id, worker, done, payload.total).await?;
         for chunk in plan.subjects.chunks(CHUNK) {
-            for subject in chunk {
-                match self.erase_subject(ctx, *subject, None).await {
-                    // Gone since the plan (another erasure): nothing left to do for it.
-                    Ok(_) | Err(AppError::NotFound(_)) => done += 1,
-                    Err(e) => return Err(e),
-                }
-            }
+            // Subjects gone since the plan (another erasure) are done too: nothing is left of
+            // them. One held since then gets its "blocked" receipt.
+            self.erase_in_bulk(ctx, chunk).await?;
+            done += chunk.len() as u64;
             self.progress(job.id, worker, done.min(payload.total), payload.total)
                 .await?;
         }

@@ -1,22 +1,24 @@
 //! Erasure (Art. 17, 19): one subject, the retry of steps that failed, and batch planning.
 //!
 //! Erasing a subject reaches every place of the [`ErasurePlan`]: records, profile fields, data
-//! key and consent history go in one storage transaction together with the tombstone and the
-//! audit entry; the error tracker is asked to forget the person afterwards, and if it cannot be
-//! reached the receipt says "pending" and [`App::retry_pending_erasures`] tries again until it
-//! is done. A legal hold blocks everything and the receipt says why.
+//! key and consent history go in one storage transaction together with the tombstone, the
+//! audit entry and the receipt (its other places still planned, so a crash right after the
+//! commit leaves them to the retry job); the backups and the error tracker are reached
+//! afterwards, and a place that cannot be reached stays "pending" until
+//! [`App::retry_pending_erasures`] gets it done. A legal hold blocks everything and the
+//! receipt says why. A batch erases many subjects per transaction with the same guarantees.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use gdpr_audit::{Actor, AuditAction, AuditEvent};
 use gdpr_pii::{RequestId, SubjectId};
 use gdpr_ports::{
-    Clock, ErasureStore, ErrorReporter, ForgetOutcome, LegalHoldStore, Page, Ports, RecordStore,
-    SubjectStore,
+    Clock, Erased, Erasure, ErasureStore, ErrorReporter, ForgetOutcome, LegalHoldStore, Page,
+    Ports, RecordStore, SubjectStore,
 };
 use gdpr_rights::{
     BatchSelector, ErasurePlan, ErasureReceipt, ErasureStatus, Outcome, Place, RecordFacts,
-    RequestKind, Tombstone,
+    RecordScope, RequestKind, Tombstone,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -34,6 +36,17 @@ pub struct BatchPlan {
     pub blocked: Vec<SubjectId>,
     /// Ids listed that match no subject of the tenant.
     pub unknown: u64,
+}
+
+/// What [`App::erase_in_bulk`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct BulkErased {
+    /// Subjects erased, each with its receipt.
+    pub(crate) erased: u64,
+    /// Subjects that no longer existed.
+    pub(crate) gone: u64,
+    /// Subjects a legal hold kept (each with a "blocked" receipt).
+    pub(crate) held: Vec<SubjectId>,
 }
 
 /// What a retry pass did.
@@ -81,7 +94,7 @@ impl<P: Ports> App<P> {
             Err(blocked) => {
                 let receipt = ErasureReceipt::blocked(ctx.tenant, subject, request, &blocked, now);
                 self.store
-                    .save_erasure_receipt(&receipt)
+                    .save_erasure_receipts(std::slice::from_ref(&receipt))
                     .await
                     .map_err(AppError::store)?;
                 self.audit_about(
@@ -97,52 +110,153 @@ impl<P: Ports> App<P> {
                 return Ok(receipt);
             }
         };
-        let mut receipt = ErasureReceipt::planned(&plan, request, now);
+        let erasure = self.erasure(ctx, &plan, request, now);
+        let outcome = self
+            .store
+            .erase_subjects(vec![erasure])
+            .await
+            .map_err(AppError::store)?
+            .pop();
+        let mut receipts = match outcome {
+            Some(Erased::Done(receipt)) => [receipt],
+            Some(Erased::Held) => {
+                return Err(AppError::Conflict(
+                    "a legal hold placed during the erasure blocks it".into(),
+                ));
+            }
+            Some(Erased::NotFound) | None => return Err(AppError::NotFound("subject")),
+        };
+        self.reach_other_systems(&mut receipts).await?;
+        if let Some(id) = request {
+            self.complete_request(ctx, id).await?;
+        }
+        let [receipt] = receipts;
+        Ok(receipt)
+    }
+
+    /// What the storage transaction needs to erase the subject of `plan`.
+    fn erasure(
+        &self,
+        ctx: Ctx,
+        plan: &ErasurePlan,
+        request: Option<RequestId>,
+        now: time::OffsetDateTime,
+    ) -> Erasure {
+        let receipt = ErasureReceipt::planned(plan, request, now);
         let tombstone = Tombstone {
             tenant: ctx.tenant,
-            subject,
+            subject: plan.subject,
             erased_at: now,
             receipt: receipt.id,
         };
         let audit = self
             .event(ctx, AuditAction::SubjectErased)
-            .about(subject)
+            .about(plan.subject)
             .with("receipt", receipt.id);
-        let counts = self
-            .store
-            .erase_subject(&tombstone, audit)
-            .await
-            .map_err(AppError::not_found("subject"))?;
-        let done = |count: Option<u64>| Outcome::Done { at: now, count };
-        receipt.record(Place::Records, done(Some(counts.records)));
-        receipt.record(Place::PersonalFields, done(Some(counts.personal_fields)));
-        receipt.record(Place::DataKey, done(Some(counts.keys)));
-        receipt.record(Place::Consents, done(Some(counts.consents)));
-        self.reach_backups(&mut receipt, &tombstone).await;
-        self.forget_in_error_tracker(&mut receipt).await;
-        self.store
-            .save_erasure_receipt(&receipt)
-            .await
-            .map_err(AppError::store)?;
-        if let Some(id) = request {
-            self.complete_request(ctx, id).await?;
+        Erasure {
+            tombstone,
+            audit,
+            receipt,
         }
-        Ok(receipt)
     }
 
-    /// Journals the tombstone beside the backups and shreds the subject's key from their
-    /// keyrings; on failure the place stays pending for the retry job.
-    async fn reach_backups(&self, receipt: &mut ErasureReceipt, tombstone: &Tombstone) {
+    /// Erases many subjects of the tenant in one storage transaction (the batch job's path),
+    /// then reaches the backups once for all of them and the error tracker for each, and
+    /// saves their receipts. Subjects gone since they were selected are counted and skipped;
+    /// one held by a legal hold gets its own "blocked" receipt through [`App::erase_subject`].
+    ///
+    /// # Errors
+    /// Storage errors (then nothing of this call's transaction was erased).
+    pub(crate) async fn erase_in_bulk(
+        &self,
+        ctx: Ctx,
+        subjects: &[SubjectId],
+    ) -> Result<BulkErased, AppError> {
         let now = self.clock.now();
-        match self.erase_from_backups(tombstone).await {
-            Ok(keyrings) => receipt.record(
-                Place::Backups,
-                Outcome::Done {
-                    at: now,
-                    count: Some(keyrings),
-                },
-            ),
-            Err(e) => receipt.record_failure(Place::Backups, &e.to_string(), now),
+        let erasures = subjects
+            .iter()
+            .map(|&subject| {
+                // Holds are checked by the storage transaction itself, for all at once.
+                let plan = ErasurePlan::for_subject(ctx.tenant, subject, &[])
+                    .unwrap_or_else(|_| unreachable!("no hold given, none blocks"));
+                self.erasure(ctx, &plan, None, now)
+            })
+            .collect();
+        let outcomes = self
+            .store
+            .erase_subjects(erasures)
+            .await
+            .map_err(AppError::store)?;
+        let mut result = BulkErased::default();
+        let mut receipts = Vec::with_capacity(outcomes.len());
+        for (subject, outcome) in subjects.iter().zip(outcomes) {
+            match outcome {
+                Erased::Done(receipt) => receipts.push(receipt),
+                Erased::NotFound => result.gone += 1,
+                Erased::Held => result.held.push(*subject),
+            }
+        }
+        result.erased = receipts.len() as u64;
+        self.reach_other_systems(&mut receipts).await?;
+        for subject in &result.held {
+            match self.erase_subject(ctx, *subject, None).await {
+                Ok(_) | Err(AppError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(result)
+    }
+
+    /// The places outside the database, for receipts whose transaction is done: the backups
+    /// (one pass for all) and the error tracker (one call each); then the receipts are saved.
+    /// A place that fails stays pending for the retry job.
+    async fn reach_other_systems(&self, receipts: &mut [ErasureReceipt]) -> Result<(), AppError> {
+        self.reach_backups(receipts).await;
+        for receipt in receipts.iter_mut() {
+            self.forget_in_error_tracker(receipt).await;
+        }
+        self.store
+            .save_erasure_receipts(receipts)
+            .await
+            .map_err(AppError::store)
+    }
+
+    /// Journals the receipts' tombstones beside the backups and shreds their subjects' keys
+    /// from the keyrings; on failure the place stays pending for the retry job.
+    async fn reach_backups(&self, receipts: &mut [ErasureReceipt]) {
+        if receipts.is_empty() {
+            return;
+        }
+        let now = self.clock.now();
+        // The erasure wrote its tombstone from the same receipt: rebuild it rather than read
+        // the journal.
+        let tombstones: Vec<Tombstone> = receipts
+            .iter()
+            .map(|r| Tombstone {
+                tenant: r.tenant,
+                subject: r.subject,
+                erased_at: r.started_at,
+                receipt: r.id,
+            })
+            .collect();
+        match self.erase_from_backups(&tombstones).await {
+            Ok(keyrings) => {
+                for receipt in receipts.iter_mut() {
+                    let count = keyrings.get(&receipt.subject).copied().unwrap_or(0);
+                    receipt.record(
+                        Place::Backups,
+                        Outcome::Done {
+                            at: now,
+                            count: Some(count),
+                        },
+                    );
+                }
+            }
+            Err(e) => {
+                for receipt in receipts.iter_mut() {
+                    receipt.record_failure(Place::Backups, &e.to_string(), now);
+                }
+            }
         }
     }
 
@@ -193,34 +307,26 @@ impl<P: Ports> App<P> {
             receipts: receipts.len(),
             ..RetryReport::default()
         };
-        for mut receipt in receipts {
-            for place in receipt.unfinished() {
-                // Transactional places are done together or not at all; only calls to other
-                // systems can be left unfinished.
-                match place {
-                    Place::ErrorTracker => {
-                        report.attempts += 1;
-                        self.forget_in_error_tracker(&mut receipt).await;
-                    }
-                    Place::Backups => {
-                        report.attempts += 1;
-                        // The erasure wrote its tombstone from the same receipt: rebuild it
-                        // instead of reading the whole journal for each receipt.
-                        let tombstone = Tombstone {
-                            tenant: receipt.tenant,
-                            subject: receipt.subject,
-                            erased_at: receipt.started_at,
-                            receipt: receipt.id,
-                        };
-                        self.reach_backups(&mut receipt, &tombstone).await;
-                    }
-                    _ => {}
-                }
+        let mut receipts = receipts;
+        // Transactional places are done together or not at all; only calls to other systems
+        // can be left unfinished. The backups are reached in one pass for every receipt.
+        let (mut backups, mut rest): (Vec<_>, Vec<_>) = receipts
+            .drain(..)
+            .partition(|r| r.unfinished().contains(&Place::Backups));
+        report.attempts += backups.len();
+        self.reach_backups(&mut backups).await;
+        backups.append(&mut rest);
+        for receipt in &mut backups {
+            if receipt.unfinished().contains(&Place::ErrorTracker) {
+                report.attempts += 1;
+                self.forget_in_error_tracker(receipt).await;
             }
-            self.store
-                .save_erasure_receipt(&receipt)
-                .await
-                .map_err(AppError::store)?;
+        }
+        self.store
+            .save_erasure_receipts(&backups)
+            .await
+            .map_err(AppError::store)?;
+        for receipt in &backups {
             let event = AuditEvent::new(
                 self.clock.now(),
                 Some(receipt.tenant),
@@ -247,18 +353,23 @@ impl<P: Ports> App<P> {
         ctx: Ctx,
         selector: &BatchSelector,
     ) -> Result<BatchPlan, AppError> {
-        self.plan_batch_erasure_until(ctx, selector, None).await
+        self.plan_batch_erasure_until(ctx, selector, None, true)
+            .await
     }
 
     /// The same, counting only records created at or before `cutoff`: a batch job started at
     /// `cutoff` never reaches subjects selected only by records submitted after it started.
+    /// Without `with_records` the plan's record count stays 0 (a running job needs the
+    /// subjects only, and counting reads every record of the tenant).
     pub(crate) async fn plan_batch_erasure_until(
         &self,
         ctx: Ctx,
         selector: &BatchSelector,
         cutoff: Option<time::OffsetDateTime>,
+        mut with_records: bool,
     ) -> Result<BatchPlan, AppError> {
         let mut plan = BatchPlan::default();
+        let mut records: BTreeMap<SubjectId, u64> = BTreeMap::new();
         let selected: BTreeSet<SubjectId> = if let Some(ids) = selector.listed() {
             let mut found = BTreeSet::new();
             for id in ids {
@@ -271,13 +382,22 @@ impl<P: Ports> App<P> {
                 }
             }
             found
+        } else if let Some(scope) = selector.record_scope() {
+            // By form and creation time: counted by storage, nothing decrypted, and the same
+            // pass counts every record of the subjects selected.
+            let counts = self
+                .store
+                .count_records_by_subject(ctx.tenant, scope.until(cutoff))
+                .await
+                .map_err(AppError::store)?;
+            records = counts.iter().map(|(s, c)| (*s, c.total)).collect();
+            with_records = false;
+            counts.into_keys().collect()
         } else {
+            // A field's value: the records are read (and decrypted) to compare it.
             let form = match selector {
-                BatchSelector::Form { form } | BatchSelector::FieldEquals { form, .. } => {
-                    Some(*form)
-                }
-                BatchSelector::CreatedBetween { form, .. } => *form,
-                BatchSelector::Subjects { .. } => None,
+                BatchSelector::FieldEquals { form, .. } => Some(*form),
+                _ => None,
             };
             self.store
                 .list_records(ctx.tenant, form, None, Page::ALL)
@@ -296,25 +416,29 @@ impl<P: Ports> App<P> {
                 .map(|r| r.subject)
                 .collect()
         };
+        let held = self
+            .store
+            .held_subjects(ctx.tenant)
+            .await
+            .map_err(AppError::store)?;
+        // Every record of a selected subject goes with it, whatever selected it.
+        if with_records {
+            records = self
+                .store
+                .count_records_by_subject(ctx.tenant, RecordScope::ALL)
+                .await
+                .map_err(AppError::store)?
+                .into_iter()
+                .map(|(s, c)| (s, c.total))
+                .collect();
+        }
         for subject in selected {
-            let held = self
-                .store
-                .holds_of(ctx.tenant, subject)
-                .await
-                .map_err(AppError::store)?
-                .iter()
-                .any(gdpr_rights::LegalHold::is_active);
-            if held {
+            if held.contains(&subject) {
                 plan.blocked.push(subject);
-                continue;
+            } else {
+                plan.records += records.get(&subject).copied().unwrap_or(0);
+                plan.subjects.push(subject);
             }
-            plan.records += self
-                .store
-                .list_records(ctx.tenant, None, Some(subject), Page::ALL)
-                .await
-                .map_err(AppError::store)?
-                .len() as u64;
-            plan.subjects.push(subject);
         }
         Ok(plan)
     }

@@ -247,19 +247,20 @@ impl<P: Ports> App<P> {
         Ok(())
     }
 
-    /// Deletes the exports of an erased subject still waiting to be downloaded.
+    /// Deletes the exports of erased subjects still waiting to be downloaded.
     pub(crate) async fn forget_pending_exports(
         &self,
-        tombstone: &gdpr_rights::Tombstone,
+        tenant: TenantId,
+        subjects: &std::collections::BTreeSet<SubjectId>,
     ) -> Result<(), AppError> {
-        let prefix = format!("exports/{}/", tombstone.tenant);
+        let prefix = format!("exports/{tenant}/");
         let objects = self.backups.list(&prefix).await.map_err(AppError::Backup)?;
         for object in objects
             .iter()
             .filter(|o| o.key.ends_with(&format!("/{TICKET}")))
         {
             match self.read_json::<ExportTicket>(&object.key).await {
-                Ok(ticket) if ticket.subject == tombstone.subject => {
+                Ok(ticket) if subjects.contains(&ticket.subject) => {
                     self.delete_export(&ticket).await?;
                 }
                 Ok(_) | Err(AppError::Backup(BackupError::NotFound(_))) => {}

@@ -56,9 +56,13 @@ impl<P: Ports> App<P> {
             .list_records(ctx.tenant, None, None, Page::ALL)
             .await
             .map_err(AppError::store)?;
+        let held = self
+            .store
+            .held_subjects(ctx.tenant)
+            .await
+            .map_err(AppError::store)?;
         let mut plan = RecordDeletionPlan::default();
         let mut subjects = BTreeSet::new();
-        let mut held: Vec<(SubjectId, bool)> = Vec::new();
         let mut ids = Vec::new();
         for r in &records {
             let facts = RecordFacts {
@@ -70,21 +74,7 @@ impl<P: Ports> App<P> {
             if !selector.matches(&facts) || cutoff.is_some_and(|c| r.created_at > c) {
                 continue;
             }
-            let is_held = match held.iter().find(|(s, _)| *s == r.subject) {
-                Some((_, h)) => *h,
-                None => {
-                    let h = self
-                        .store
-                        .holds_of(ctx.tenant, r.subject)
-                        .await
-                        .map_err(AppError::store)?
-                        .iter()
-                        .any(gdpr_rights::LegalHold::is_active);
-                    held.push((r.subject, h));
-                    h
-                }
-            };
-            if is_held {
+            if held.contains(&r.subject) {
                 plan.blocked += 1;
             } else {
                 ids.push((r.id, r.subject));
@@ -171,17 +161,11 @@ impl<P: Ports> App<P> {
         let mut blocked = left.blocked;
         for chunk in ids.chunks(CHUNK) {
             // A hold placed since the selection still wins.
-            let mut held = BTreeSet::new();
-            for subject in chunk.iter().map(|(_, s)| *s).collect::<BTreeSet<_>>() {
-                let holds = self
-                    .store
-                    .holds_of(ctx.tenant, subject)
-                    .await
-                    .map_err(AppError::store)?;
-                if holds.iter().any(gdpr_rights::LegalHold::is_active) {
-                    held.insert(subject);
-                }
-            }
+            let held = self
+                .store
+                .held_subjects(ctx.tenant)
+                .await
+                .map_err(AppError::store)?;
             let ids: Vec<RecordId> = chunk
                 .iter()
                 .filter(|(_, s)| !held.contains(s))

@@ -26,9 +26,9 @@ pub use report::{
     ErrorReport, ErrorReporter, ForgetOutcome, ReportError, ReportLevel, RequestContext,
 };
 pub use store::{
-    AuditLog, ConsentStore, ErasedCounts, ErasureStore, FormStore, KeyStore, LegalHoldStore, Page,
-    ProcessingLimitStore, RecordStore, RequestStore, Storage, StoreError, SubjectStore,
-    TenantStore,
+    AuditLog, ConsentStore, Erased, ErasedCounts, Erasure, ErasureStore, FormStore, KeyStore,
+    LegalHoldStore, Page, ProcessingLimitStore, RecordCount, RecordStore, RequestStore, Storage,
+    StoreError, SubjectStore, TenantStore,
 };
 
 #[cfg(feature = "mocks")]

@@ -4,13 +4,18 @@
 //! Adapters keep personal fields encrypted at rest under a per-subject data key; these traits
 //! hand out and take plain domain values, so the domain never sees ciphertext.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use async_trait::async_trait;
 use gdpr_audit::{AuditEvent, AuditRecord};
 use gdpr_consent::{ConsentEvent, ConsentForm, Form, Purpose, PurposeId};
 use gdpr_pii::{
     ConsentFormId, Email, FormId, Record, RecordId, RequestId, Subject, SubjectId, Tenant, TenantId,
 };
-use gdpr_rights::{ErasureReceipt, LegalHold, ProcessingLimit, SubjectRequest, Tombstone};
+pub use gdpr_rights::ErasedCounts;
+use gdpr_rights::{
+    ErasureReceipt, LegalHold, ProcessingLimit, RecordScope, SubjectRequest, Tombstone,
+};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -55,17 +60,36 @@ impl Page {
     }
 }
 
-/// What an erasure removed, per place.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct ErasedCounts {
-    /// Form records deleted.
-    pub records: u64,
-    /// Profile fields cleared (e-mail, name, IP: those that held a value).
-    pub personal_fields: u64,
-    /// Data keys destroyed (1, or 0 if it was already gone).
-    pub keys: u64,
-    /// Consent events deleted.
-    pub consents: u64,
+/// A subject's records, counted by [`RecordStore::count_records_by_subject`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecordCount {
+    /// In the scope asked about.
+    pub in_scope: u64,
+    /// In all.
+    pub total: u64,
+}
+
+/// One subject's erasure, as the storage transaction carries it out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Erasure {
+    /// The tombstone to journal.
+    pub tombstone: Tombstone,
+    /// The audit entry to append.
+    pub audit: AuditEvent,
+    /// The receipt, every place planned: stored in the same transaction with the
+    /// transaction's places done ([`ErasureReceipt::record_erased`]).
+    pub receipt: ErasureReceipt,
+}
+
+/// What became of one erasure of [`ErasureStore::erase_subjects`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Erased {
+    /// Erased; the receipt as stored, its transactional places done with their counts.
+    Done(ErasureReceipt),
+    /// The subject does not exist (any more): nothing written for it.
+    NotFound,
+    /// An active legal hold appeared since the caller checked: nothing written for it.
+    Held,
 }
 
 /// Tenants.
@@ -215,6 +239,17 @@ pub trait RecordStore: Send + Sync {
         page: Page,
     ) -> Result<Vec<Record>, StoreError>;
 
+    /// Per subject of the tenant with a record in `scope`: how many it has there, and in all.
+    /// One pass; reads no personal field, so nothing is decrypted.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn count_records_by_subject(
+        &self,
+        tenant: TenantId,
+        scope: RecordScope,
+    ) -> Result<BTreeMap<SubjectId, RecordCount>, StoreError>;
+
     /// Deletes records; ids that are not there (or not the tenant's) are skipped.
     /// Returns how many were deleted.
     ///
@@ -339,6 +374,12 @@ pub trait LegalHoldStore: Send + Sync {
     /// [`StoreError::NotFound`]; [`StoreError::Unavailable`].
     async fn update_hold(&self, hold: &LegalHold) -> Result<(), StoreError>;
 
+    /// The tenant's subjects with at least one active hold.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn held_subjects(&self, tenant: TenantId) -> Result<BTreeSet<SubjectId>, StoreError>;
+
     /// A subject's holds, active and released.
     ///
     /// # Errors
@@ -397,18 +438,16 @@ pub trait KeyStore: Send + Sync {
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait ErasureStore: Send + Sync {
-    /// In one transaction: deletes the subject's records, consent history and profile (every
-    /// personal field), destroys their data key, appends `tombstone` to the journal and
-    /// `audit` to the audit log. Either all of it happens or none.
+    /// In one transaction, for every subject of `erasures` that still exists and has no
+    /// active legal hold: deletes its records, consent history, processing limits and profile
+    /// (every personal field), destroys its data key, journals its tombstone, appends its
+    /// audit entry and stores its receipt. Either all of that happens for all of them or
+    /// none of it for any. The others are reported and left untouched. Results are in the
+    /// order of `erasures`.
     ///
     /// # Errors
-    /// [`StoreError::NotFound`] when the subject does not exist (or is already erased);
     /// [`StoreError::Unavailable`] (nothing changed).
-    async fn erase_subject(
-        &self,
-        tombstone: &Tombstone,
-        audit: AuditEvent,
-    ) -> Result<ErasedCounts, StoreError>;
+    async fn erase_subjects(&self, erasures: Vec<Erasure>) -> Result<Vec<Erased>, StoreError>;
 
     /// The tenant's tombstones, oldest first (replayed after a restore).
     ///
@@ -416,11 +455,12 @@ pub trait ErasureStore: Send + Sync {
     /// [`StoreError::Unavailable`].
     async fn tombstones(&self, tenant: TenantId) -> Result<Vec<Tombstone>, StoreError>;
 
-    /// Stores or replaces an erasure receipt.
+    /// Stores or replaces erasure receipts, all or none.
     ///
     /// # Errors
+    /// [`StoreError::Conflict`] when an id belongs to another tenant's receipt;
     /// [`StoreError::Unavailable`].
-    async fn save_erasure_receipt(&self, receipt: &ErasureReceipt) -> Result<(), StoreError>;
+    async fn save_erasure_receipts(&self, receipts: &[ErasureReceipt]) -> Result<(), StoreError>;
 
     /// A receipt by id.
     ///

@@ -43,6 +43,47 @@ pub enum BatchSelector {
     },
 }
 
+/// Records picked by form and creation time alone: `from <= created_at < to`, each bound
+/// optional.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecordScope {
+    /// Only this form's records.
+    pub form: Option<FormId>,
+    /// Created at or after.
+    pub from: Option<OffsetDateTime>,
+    /// Created before.
+    pub to: Option<OffsetDateTime>,
+}
+
+impl RecordScope {
+    /// Every record.
+    pub const ALL: Self = Self {
+        form: None,
+        from: None,
+        to: None,
+    };
+
+    /// The same scope, without records created after `cutoff` (when given).
+    #[must_use]
+    pub fn until(self, cutoff: Option<OffsetDateTime>) -> Self {
+        let Some(cutoff) = cutoff else { return self };
+        // `to` is exclusive; the cutoff itself is included.
+        let end = cutoff + time::Duration::NANOSECOND;
+        Self {
+            to: Some(self.to.map_or(end, |to| to.min(end))),
+            ..self
+        }
+    }
+
+    /// Whether a record of `form` created at `created_at` is in scope.
+    #[must_use]
+    pub fn contains(&self, form: FormId, created_at: OffsetDateTime) -> bool {
+        self.form.is_none_or(|f| f == form)
+            && self.from.is_none_or(|from| created_at >= from)
+            && self.to.is_none_or(|to| created_at < to)
+    }
+}
+
 /// What a selector looks at in a record.
 #[derive(Debug, Clone, Copy)]
 pub struct RecordFacts<'a> {
@@ -75,6 +116,26 @@ impl BatchSelector {
                         .is_some_and(|v| &v.expose_pii_json() == value)
             }
             Self::Subjects { ids } => ids.contains(&record.subject),
+        }
+    }
+
+    /// The records this selector picks when that can be told without reading their values
+    /// (a form, a creation window): storage can then count them without decrypting anything.
+    /// `None` for a field comparison and for a list of subjects.
+    #[must_use]
+    pub const fn record_scope(&self) -> Option<RecordScope> {
+        match self {
+            Self::Form { form } => Some(RecordScope {
+                form: Some(*form),
+                from: None,
+                to: None,
+            }),
+            Self::CreatedBetween { from, to, form } => Some(RecordScope {
+                form: *form,
+                from: Some(*from),
+                to: Some(*to),
+            }),
+            Self::FieldEquals { .. } | Self::Subjects { .. } => None,
         }
     }
 
@@ -156,5 +217,44 @@ mod tests {
         ];
         assert!(yes.iter().all(|s| s.matches(&r)));
         assert!(no.iter().all(|s| !s.matches(&r)));
+        // Where storage can select without reading values, it selects exactly the same.
+        for selector in yes.iter().chain(&no) {
+            if let Some(scope) = selector.record_scope() {
+                assert_eq!(
+                    scope.contains(r.form, r.created_at),
+                    selector.matches(&r),
+                    "{selector:?}"
+                );
+            }
+        }
+        assert!(yes[2].record_scope().is_none() && yes[3].record_scope().is_none());
+    }
+
+    #[test]
+    fn a_cutoff_keeps_records_up_to_and_including_it() {
+        let (form, at) = (FormId::new(), datetime!(2026-03-01 12:00 UTC));
+        let scope = BatchSelector::Form { form }.record_scope().unwrap();
+        assert!(
+            scope
+                .until(None)
+                .contains(form, at + time::Duration::days(9))
+        );
+        let cut = scope.until(Some(at));
+        assert!(cut.contains(form, at));
+        assert!(!cut.contains(form, at + time::Duration::NANOSECOND));
+        // An earlier end of the selector's own window stays.
+        let window = BatchSelector::CreatedBetween {
+            from: at - time::Duration::days(1),
+            to: at - time::Duration::hours(1),
+            form: None,
+        };
+        let cut = window.record_scope().unwrap().until(Some(at));
+        assert_eq!(cut.to, Some(at - time::Duration::hours(1)));
+        assert!(!cut.contains(form, at - time::Duration::minutes(30)));
+        assert!(
+            !RecordScope::ALL
+                .until(Some(at))
+                .contains(form, at + time::Duration::SECOND)
+        );
     }
 }

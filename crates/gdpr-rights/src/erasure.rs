@@ -250,6 +250,19 @@ pub enum ErasureStatus {
     Blocked,
 }
 
+/// What the storage transaction of an erasure removed, per place.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErasedCounts {
+    /// Form records deleted.
+    pub records: u64,
+    /// Profile fields cleared (e-mail, name, IP: those that held a value).
+    pub personal_fields: u64,
+    /// Data keys destroyed (1, or 0 if it was already gone).
+    pub keys: u64,
+    /// Consent events deleted.
+    pub consents: u64,
+}
+
 /// The receipt of one subject's erasure: each place, its outcome, when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErasureReceipt {
@@ -321,6 +334,25 @@ impl ErasureReceipt {
     pub fn record(&mut self, place: Place, outcome: Outcome) {
         if let Some(p) = self.places.iter_mut().find(|p| p.place == place) {
             p.outcome = outcome;
+        }
+    }
+
+    /// Records the places the storage transaction erased (records, personal fields, data
+    /// key, consents) as done at `at`, with their counts.
+    pub fn record_erased(&mut self, counts: ErasedCounts, at: OffsetDateTime) {
+        for (place, count) in [
+            (Place::Records, counts.records),
+            (Place::PersonalFields, counts.personal_fields),
+            (Place::DataKey, counts.keys),
+            (Place::Consents, counts.consents),
+        ] {
+            self.record(
+                place,
+                Outcome::Done {
+                    at,
+                    count: Some(count),
+                },
+            );
         }
     }
 
@@ -411,9 +443,26 @@ mod tests {
         let at = datetime!(2026-01-01 0:00 UTC);
         let mut receipt = ErasureReceipt::planned(&plan, None, at);
         assert_eq!(receipt.status(), ErasureStatus::Pending);
-        for place in Place::ALL.into_iter().filter(|p| p.is_transactional()) {
-            receipt.record(place, Outcome::Done { at, count: Some(1) });
-        }
+        let counts = ErasedCounts {
+            records: 4,
+            personal_fields: 2,
+            keys: 1,
+            consents: 3,
+        };
+        receipt.record_erased(counts, at);
+        assert_eq!(
+            receipt.unfinished(),
+            vec![Place::Backups, Place::ErrorTracker],
+            "the transaction's places are done"
+        );
+        assert_eq!(
+            receipt.outcome(Place::Records),
+            Some(&Outcome::Done { at, count: Some(4) })
+        );
+        assert_eq!(
+            receipt.outcome(Place::Consents),
+            Some(&Outcome::Done { at, count: Some(3) })
+        );
         receipt.record(Place::Backups, Outcome::Done { at, count: Some(3) });
         receipt.record_failure(Place::ErrorTracker, "error tracker unreachable", at);
         receipt.record_failure(Place::ErrorTracker, "error tracker unreachable", at);

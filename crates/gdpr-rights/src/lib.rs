@@ -14,11 +14,11 @@ mod erasure;
 mod limits;
 mod request;
 
-pub use batch::{BatchSelector, RecordFacts};
+pub use batch::{BatchSelector, RecordFacts, RecordScope};
 pub use deadline::{add_months, due_date};
 pub use erasure::{
-    ErasureBlocked, ErasurePlan, ErasureReceipt, ErasureStatus, HoldGround, LegalHold, Outcome,
-    Place, PlaceOutcome, Tombstone,
+    ErasedCounts, ErasureBlocked, ErasurePlan, ErasureReceipt, ErasureStatus, HoldGround,
+    LegalHold, Outcome, Place, PlaceOutcome, Tombstone,
 };
 pub use limits::{LimitError, LimitKind, ProcessingBlocked, ProcessingLimit, may_process};
 pub use request::{Extension, RequestError, RequestKind, RequestStatus, SubjectRequest};

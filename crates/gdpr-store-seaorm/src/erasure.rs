@@ -1,12 +1,14 @@
 //! Erasure in one transaction, the tombstone journal and erasure receipts.
 
+use std::collections::{HashMap, HashSet};
+
 use async_trait::async_trait;
-use gdpr_audit::AuditEvent;
 use gdpr_pii::TenantId;
-use gdpr_ports::{ErasedCounts, ErasureStore, StoreError};
+use gdpr_ports::{Erased, ErasedCounts, Erasure, ErasureStore, StoreError};
 use gdpr_rights::{ErasureReceipt, LegalHold, Tombstone};
-use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 use uuid::Uuid;
 
 use crate::audit::append_many_in;
@@ -19,111 +21,245 @@ use crate::{
     unavailable,
 };
 
-enum Failure {
-    NotFound,
-    Held,
-    Db(DbErr),
+/// Ids per `IN (...)` list: far below every backend's limit on bound parameters.
+const IN_LIST: usize = 500;
+
+/// A table whose rows belong to a subject of a tenant.
+trait OfSubject: EntityTrait {
+    fn tenant_column() -> Self::Column;
+    fn subject_column() -> Self::Column;
 }
 
-impl From<DbErr> for Failure {
-    fn from(e: DbErr) -> Self {
-        Self::Db(e)
+macro_rules! of_subject {
+    ($($table:ident: $subject:ident),* $(,)?) => {$(
+        impl OfSubject for $table::Entity {
+            fn tenant_column() -> Self::Column {
+                $table::Column::TenantId
+            }
+            fn subject_column() -> Self::Column {
+                $table::Column::$subject
+            }
+        }
+    )*};
+}
+
+of_subject!(
+    record: SubjectId,
+    consent_event: SubjectId,
+    subject_key: SubjectId,
+    processing_limit: SubjectId,
+    subject: Id,
+);
+
+/// How many rows of `entity` each subject of `ids` has in `tenant` (absent: none). Counted, then
+/// deleted in the same transaction, the two agree; an index-only count is cheaper than a
+/// deletion returning every row.
+async fn count_by_subject<E, C>(
+    c: &C,
+    tenant: Uuid,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, u64>, DbErr>
+where
+    E: OfSubject,
+    C: ConnectionTrait,
+{
+    let (tenant_column, subject_column) = (E::tenant_column(), E::subject_column());
+    let mut counts = HashMap::new();
+    for chunk in ids.chunks(IN_LIST) {
+        let rows: Vec<(Uuid, i64)> = E::find()
+            .select_only()
+            .column(subject_column)
+            .column_as(subject_column.count(), "n")
+            .filter(tenant_column.eq(tenant))
+            .filter(subject_column.is_in(chunk.iter().copied()))
+            .group_by(subject_column)
+            .into_tuple()
+            .all(c)
+            .await?;
+        counts.extend(
+            rows.into_iter()
+                .map(|(id, n)| (id, u64::try_from(n).unwrap_or(0))),
+        );
     }
+    Ok(counts)
+}
+
+/// Deletes the rows of `entity` that belong to `ids` in `tenant`.
+async fn delete_by_subject<E, C>(c: &C, tenant: Uuid, ids: &[Uuid]) -> Result<(), DbErr>
+where
+    E: OfSubject,
+    C: ConnectionTrait,
+{
+    let (tenant_column, subject_column) = (E::tenant_column(), E::subject_column());
+    for chunk in ids.chunks(IN_LIST) {
+        E::delete_many()
+            .filter(tenant_column.eq(tenant))
+            .filter(subject_column.is_in(chunk.iter().copied()))
+            .exec(c)
+            .await?;
+    }
+    Ok(())
 }
 
 impl SeaOrmStore {
-    async fn erase_once(&self, t: &Tombstone, audit: AuditEvent) -> Result<ErasedCounts, Failure> {
-        let (tenant, subject_id) = (*t.tenant.as_uuid(), *t.subject.as_uuid());
+    /// One attempt at [`ErasureStore::erase_subjects`], in one transaction.
+    async fn erase_once(&self, erasures: &[Erasure]) -> Result<Vec<Erased>, DbErr> {
         let txn = self.write_txn().await?;
-        let profile = subject::Entity::find_by_id(subject_id)
-            .filter(subject::Column::TenantId.eq(tenant))
-            .one(&txn)
-            .await?
-            .ok_or(Failure::NotFound)?;
-        // The use case checked the holds before; a hold placed since then still wins.
-        let holds = legal_hold::Entity::find()
-            .filter(legal_hold::Column::TenantId.eq(tenant))
-            .filter(legal_hold::Column::SubjectId.eq(subject_id))
-            .all(&txn)
-            .await?;
-        for hold in holds {
-            let hold: LegalHold = serde_json::from_str(&hold.body).map_err(|_| Failure::Held)?;
-            if hold.is_active() {
-                return Err(Failure::Held);
+        let mut outcomes = vec![Erased::NotFound; erasures.len()];
+        let mut tenants: Vec<TenantId> = erasures.iter().map(|e| e.tombstone.tenant).collect();
+        tenants.sort_unstable();
+        tenants.dedup();
+        let mut audits = Vec::new();
+        for tenant_id in tenants {
+            let tenant = *tenant_id.as_uuid();
+            let mine: Vec<usize> = (0..erasures.len())
+                .filter(|&i| erasures[i].tombstone.tenant == tenant_id)
+                .collect();
+            let asked: Vec<Uuid> = mine
+                .iter()
+                .map(|&i| *erasures[i].tombstone.subject.as_uuid())
+                .collect();
+            // The profiles that exist, with how many personal fields each holds.
+            let mut fields: HashMap<Uuid, u64> = HashMap::new();
+            for chunk in asked.chunks(IN_LIST) {
+                for row in subject::Entity::find()
+                    .filter(subject::Column::TenantId.eq(tenant))
+                    .filter(subject::Column::Id.is_in(chunk.iter().copied()))
+                    .all(&txn)
+                    .await?
+                {
+                    let present = [
+                        row.email_ct.is_some(),
+                        row.full_name_ct.is_some(),
+                        row.ip_ct.is_some(),
+                    ];
+                    fields.insert(row.id, present.into_iter().filter(|p| *p).count() as u64);
+                }
+            }
+            // The use case checked the holds before; a hold placed since then still wins.
+            let mut held: HashSet<Uuid> = HashSet::new();
+            for chunk in asked.chunks(IN_LIST) {
+                for row in legal_hold::Entity::find()
+                    .filter(legal_hold::Column::TenantId.eq(tenant))
+                    .filter(legal_hold::Column::SubjectId.is_in(chunk.iter().copied()))
+                    .all(&txn)
+                    .await?
+                {
+                    // A hold that cannot be read is taken as active: erasure never wins by doubt.
+                    let active = serde_json::from_str::<LegalHold>(&row.body)
+                        .map_or(true, |h| h.is_active());
+                    if active {
+                        held.insert(row.subject_id);
+                    }
+                }
+            }
+            let mut targets = Vec::new();
+            let mut seen = HashSet::new();
+            for (&i, id) in mine.iter().zip(&asked) {
+                if !fields.contains_key(id) || !seen.insert(*id) {
+                    continue;
+                }
+                if held.contains(id) {
+                    outcomes[i] = Erased::Held;
+                } else {
+                    targets.push((i, *id));
+                }
+            }
+            let ids: Vec<Uuid> = targets.iter().map(|(_, id)| *id).collect();
+            // Counted, then deleted: in one transaction the two agree.
+            let records = count_by_subject::<record::Entity, _>(&txn, tenant, &ids).await?;
+            delete_by_subject::<record::Entity, _>(&txn, tenant, &ids).await?;
+            let consents = count_by_subject::<consent_event::Entity, _>(&txn, tenant, &ids).await?;
+            delete_by_subject::<consent_event::Entity, _>(&txn, tenant, &ids).await?;
+            let keys = count_by_subject::<subject_key::Entity, _>(&txn, tenant, &ids).await?;
+            delete_by_subject::<subject_key::Entity, _>(&txn, tenant, &ids).await?;
+            // A restriction's or objection's reason may describe the person: it goes with them.
+            delete_by_subject::<processing_limit::Entity, _>(&txn, tenant, &ids).await?;
+            delete_by_subject::<subject::Entity, _>(&txn, tenant, &ids).await?;
+            let mut tombstones = Vec::with_capacity(targets.len());
+            let mut receipts = Vec::with_capacity(targets.len());
+            for (i, id) in targets {
+                let e = &erasures[i];
+                let count = |map: &HashMap<Uuid, u64>| map.get(&id).copied().unwrap_or(0);
+                let mut receipt = e.receipt.clone();
+                receipt.record_erased(
+                    ErasedCounts {
+                        records: count(&records),
+                        personal_fields: count(&fields),
+                        keys: count(&keys),
+                        consents: count(&consents),
+                    },
+                    e.tombstone.erased_at,
+                );
+                tombstones.push(tombstone::ActiveModel {
+                    receipt_id: Set(e.tombstone.receipt),
+                    tenant_id: Set(tenant),
+                    subject_id: Set(id),
+                    erased_at: Set(nanos(e.tombstone.erased_at)),
+                });
+                receipts.push(receipt_row(&receipt));
+                audits.push(e.audit.clone());
+                outcomes[i] = Erased::Done(receipt);
+            }
+            for chunk in tombstones.chunks(IN_LIST) {
+                tombstone::Entity::insert_many(chunk.to_vec())
+                    .exec(&txn)
+                    .await?;
+            }
+            for chunk in receipts.chunks(IN_LIST) {
+                erasure_receipt::Entity::insert_many(chunk.to_vec())
+                    .exec(&txn)
+                    .await?;
             }
         }
-        let personal_fields = [
-            profile.email_ct.is_some(),
-            profile.full_name_ct.is_some(),
-            profile.ip_ct.is_some(),
-        ]
-        .into_iter()
-        .filter(|present| *present)
-        .count() as u64;
-        let records = record::Entity::delete_many()
-            .filter(record::Column::TenantId.eq(tenant))
-            .filter(record::Column::SubjectId.eq(subject_id))
-            .exec(&txn)
-            .await?
-            .rows_affected;
-        let consents = consent_event::Entity::delete_many()
-            .filter(consent_event::Column::TenantId.eq(tenant))
-            .filter(consent_event::Column::SubjectId.eq(subject_id))
-            .exec(&txn)
-            .await?
-            .rows_affected;
-        let keys = subject_key::Entity::delete_many()
-            .filter(subject_key::Column::TenantId.eq(tenant))
-            .filter(subject_key::Column::SubjectId.eq(subject_id))
-            .exec(&txn)
-            .await?
-            .rows_affected;
-        // A restriction's or objection's reason may describe the person: it goes with them.
-        processing_limit::Entity::delete_many()
-            .filter(processing_limit::Column::TenantId.eq(tenant))
-            .filter(processing_limit::Column::SubjectId.eq(subject_id))
-            .exec(&txn)
-            .await?;
-        subject::Entity::delete_many()
-            .filter(subject::Column::TenantId.eq(tenant))
-            .filter(subject::Column::Id.eq(subject_id))
-            .exec(&txn)
-            .await?;
-        tombstone::ActiveModel {
-            receipt_id: Set(t.receipt),
-            tenant_id: Set(tenant),
-            subject_id: Set(subject_id),
-            erased_at: Set(nanos(t.erased_at)),
-        }
-        .insert(&txn)
-        .await?;
-        append_many_in(&txn, &[audit]).await?;
+        append_many_in(&txn, &audits).await?;
         txn.commit().await?;
-        Ok(ErasedCounts {
-            records,
-            personal_fields,
-            keys,
-            consents,
-        })
+        Ok(outcomes)
+    }
+
+    /// Replaces receipts in one transaction: the rows of the same tenant and id go, the new
+    /// ones come (an id of another tenant's receipt then collides and rolls it all back).
+    async fn save_receipts_once(&self, receipts: &[ErasureReceipt]) -> Result<(), DbErr> {
+        let txn = self.write_txn().await?;
+        for chunk in receipts.chunks(IN_LIST) {
+            let tenants: HashSet<TenantId> = chunk.iter().map(|r| r.tenant).collect();
+            for tenant in tenants {
+                let ids = chunk.iter().filter(|r| r.tenant == tenant).map(|r| r.id);
+                erasure_receipt::Entity::delete_many()
+                    .filter(erasure_receipt::Column::TenantId.eq(*tenant.as_uuid()))
+                    .filter(erasure_receipt::Column::Id.is_in(ids))
+                    .exec(&txn)
+                    .await?;
+            }
+            erasure_receipt::Entity::insert_many(chunk.iter().map(receipt_row))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await
+    }
+}
+
+fn receipt_row(receipt: &ErasureReceipt) -> erasure_receipt::ActiveModel {
+    erasure_receipt::ActiveModel {
+        id: Set(receipt.id),
+        tenant_id: Set(*receipt.tenant.as_uuid()),
+        subject_id: Set(*receipt.subject.as_uuid()),
+        unfinished: Set(!receipt.unfinished().is_empty()),
+        body: Set(to_json(receipt)),
     }
 }
 
 #[async_trait]
 impl ErasureStore for SeaOrmStore {
-    async fn erase_subject(
-        &self,
-        t: &Tombstone,
-        audit: AuditEvent,
-    ) -> Result<ErasedCounts, StoreError> {
+    async fn erase_subjects(&self, erasures: Vec<Erasure>) -> Result<Vec<Erased>, StoreError> {
+        if erasures.is_empty() {
+            return Ok(Vec::new());
+        }
         // A race for the audit chain's next position rolls the whole transaction back, so it
         // is safe to run again.
-        let race = |f: &Failure| matches!(f, Failure::Db(e) if is_unique_violation(e));
-        match retrying(|| self.erase_once(t, audit.clone()), race).await {
-            Ok(counts) => Ok(counts),
-            Err(Failure::NotFound) => Err(StoreError::NotFound),
-            Err(Failure::Held) => Err(StoreError::Conflict("an active legal hold blocks erasure")),
-            Err(Failure::Db(e)) => Err(unavailable(e)),
-        }
+        retrying(|| self.erase_once(&erasures), is_unique_violation)
+            .await
+            .map_err(unavailable)
     }
 
     async fn tombstones(&self, tenant: TenantId) -> Result<Vec<Tombstone>, StoreError> {
@@ -143,31 +279,11 @@ impl ErasureStore for SeaOrmStore {
             .collect())
     }
 
-    async fn save_erasure_receipt(&self, receipt: &ErasureReceipt) -> Result<(), StoreError> {
-        let unfinished = !receipt.unfinished().is_empty();
-        let updated = erasure_receipt::Entity::update_many()
-            .col_expr(erasure_receipt::Column::Unfinished, Expr::value(unfinished))
-            .col_expr(erasure_receipt::Column::Body, Expr::value(to_json(receipt)))
-            .filter(erasure_receipt::Column::Id.eq(receipt.id))
-            .filter(erasure_receipt::Column::TenantId.eq(*receipt.tenant.as_uuid()))
-            .exec(&self.db)
-            .await
-            .map_err(unavailable)?
-            .rows_affected;
-        if updated > 0 {
+    async fn save_erasure_receipts(&self, receipts: &[ErasureReceipt]) -> Result<(), StoreError> {
+        if receipts.is_empty() {
             return Ok(());
         }
-        erasure_receipt::ActiveModel {
-            id: Set(receipt.id),
-            tenant_id: Set(*receipt.tenant.as_uuid()),
-            subject_id: Set(*receipt.subject.as_uuid()),
-            unfinished: Set(unfinished),
-            body: Set(to_json(receipt)),
-        }
-        .insert(&self.db)
-        .await
-        .map(drop)
-        .map_err(db_err(
+        self.save_receipts_once(receipts).await.map_err(db_err(
             "an erasure receipt with this id belongs to another tenant",
         ))
     }

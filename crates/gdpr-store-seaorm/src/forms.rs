@@ -1,7 +1,8 @@
 //! Forms and their records. A record's personal fields (as the form's schema classifies them)
 //! are sealed one by one under the subject's data key; its non-personal fields stay readable.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -9,10 +10,12 @@ use base64::engine::general_purpose::STANDARD as B64;
 use gdpr_audit::AuditEvent;
 use gdpr_consent::Form;
 use gdpr_pii::{FormId, Record, RecordId, SubjectId, TenantId};
-use gdpr_ports::{FormStore, Page, RecordStore, StoreError};
+use gdpr_ports::{FormStore, Page, RecordCount, RecordStore, StoreError};
+use gdpr_rights::RecordScope;
+use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 use serde_json::{Map, Value};
 
@@ -129,21 +132,63 @@ impl SeaOrmStore {
             .collect();
         let keys = self.data_keys(&self.db, tenant, &subjects).await?;
         let mut forms: HashMap<uuid::Uuid, Form> = HashMap::new();
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
+        for row in &rows {
             if let std::collections::hash_map::Entry::Vacant(slot) = forms.entry(row.form_id) {
                 slot.insert(
                     self.load_form(&self.db, tenant, FormId::from_uuid(row.form_id))
                         .await?,
                 );
             }
-            let key = keys
-                .get(&SubjectId::from_uuid(row.subject_id))
-                .ok_or_else(|| corrupt("a record's subject has no data key"))?;
-            out.push(Self::open_record(&row, &forms[&row.form_id], key)?);
+        }
+        if rows.len() < PARALLEL_FROM {
+            return open_all(&rows, &keys, &forms);
+        }
+        // Decrypting and validating is CPU work: large reads (an access export, a batch plan
+        // by field value) are spread over the cores, off the async workers.
+        let (keys, forms) = (Arc::new(keys), Arc::new(forms));
+        let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let per_worker = rows.len().div_ceil(workers.clamp(1, 8));
+        let mut rest = rows;
+        let mut tasks = Vec::new();
+        while !rest.is_empty() {
+            let tail = rest.split_off(per_worker.min(rest.len()));
+            let chunk = std::mem::replace(&mut rest, tail);
+            let (keys, forms) = (Arc::clone(&keys), Arc::clone(&forms));
+            tasks.push(tokio::task::spawn_blocking(move || {
+                open_all(&chunk, &keys, &forms)
+            }));
+        }
+        let mut out = Vec::with_capacity(subjects.len());
+        for task in tasks {
+            let opened = task
+                .await
+                .map_err(|_| corrupt("a worker decrypting records stopped"))??;
+            out.extend(opened);
         }
         Ok(out)
     }
+}
+
+/// Rows from which records are opened on several cores.
+const PARALLEL_FROM: usize = 1_000;
+
+/// Opens rows in order, with their subjects' keys and their forms.
+fn open_all(
+    rows: &[record::Model],
+    keys: &HashMap<SubjectId, DataKey>,
+    forms: &HashMap<uuid::Uuid, Form>,
+) -> Result<Vec<Record>, StoreError> {
+    rows.iter()
+        .map(|row| {
+            let key = keys
+                .get(&SubjectId::from_uuid(row.subject_id))
+                .ok_or_else(|| corrupt("a record's subject has no data key"))?;
+            let form = forms
+                .get(&row.form_id)
+                .ok_or_else(|| corrupt("a record's form is missing"))?;
+            SeaOrmStore::open_record(row, form, key)
+        })
+        .collect()
 }
 
 #[async_trait]
@@ -295,6 +340,52 @@ impl RecordStore for SeaOrmStore {
             .await
             .map_err(unavailable)?;
         self.open_records(tenant, rows).await
+    }
+
+    async fn count_records_by_subject(
+        &self,
+        tenant: TenantId,
+        scope: RecordScope,
+    ) -> Result<BTreeMap<SubjectId, RecordCount>, StoreError> {
+        use record::Column as C;
+        let mut in_scope = Condition::all();
+        if let Some(form) = scope.form {
+            in_scope = in_scope.add(C::FormId.eq(*form.as_uuid()));
+        }
+        if let Some(from) = scope.from {
+            in_scope = in_scope.add(C::CreatedAt.gte(nanos(from)));
+        }
+        if let Some(to) = scope.to {
+            in_scope = in_scope.add(C::CreatedAt.lt(nanos(to)));
+        }
+        // One pass: every record of the tenant counted, those in scope counted apart.
+        let in_scope = if in_scope.is_empty() {
+            Expr::val(1)
+        } else {
+            Expr::expr(CaseStatement::new().case(in_scope, 1).finally(0))
+        };
+        let rows: Vec<(uuid::Uuid, i64, i64)> = record::Entity::find()
+            .select_only()
+            .column(C::SubjectId)
+            .column_as(C::Id.count(), "total")
+            .column_as(in_scope.sum(), "in_scope")
+            .filter(C::TenantId.eq(*tenant.as_uuid()))
+            .group_by(C::SubjectId)
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(unavailable)?;
+        Ok(rows
+            .into_iter()
+            .filter(|(_, _, in_scope)| *in_scope > 0)
+            .map(|(s, total, in_scope)| {
+                let count = RecordCount {
+                    in_scope: u64::try_from(in_scope).unwrap_or(0),
+                    total: u64::try_from(total).unwrap_or(0),
+                };
+                (SubjectId::from_uuid(s), count)
+            })
+            .collect())
     }
 
     async fn delete_records(&self, tenant: TenantId, ids: &[RecordId]) -> Result<u64, StoreError> {

@@ -142,6 +142,25 @@ impl LegalHoldStore for SeaOrmStore {
         .await
     }
 
+    async fn held_subjects(
+        &self,
+        tenant: TenantId,
+    ) -> Result<std::collections::BTreeSet<SubjectId>, StoreError> {
+        let rows = legal_hold::Entity::find()
+            .filter(legal_hold::Column::TenantId.eq(*tenant.as_uuid()))
+            .all(&self.db)
+            .await
+            .map_err(unavailable)?;
+        let mut held = std::collections::BTreeSet::new();
+        for row in rows {
+            let hold: LegalHold = from_json(&row.body, "a legal hold")?;
+            if hold.is_active() {
+                held.insert(hold.subject);
+            }
+        }
+        Ok(held)
+    }
+
     async fn holds_of(
         &self,
         tenant: TenantId,

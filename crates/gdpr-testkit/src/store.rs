@@ -15,11 +15,14 @@ use gdpr_pii::{
     Tenant, TenantId,
 };
 use gdpr_ports::{
-    ApiKeyRecord, ApiKeyStore, AuditLog, ConsentStore, ErasedCounts, ErasureStore, FormStore, Job,
-    JobQueue, JobState, JobStatus, KeyStore, LegalHoldStore, Page, ProcessingLimitStore,
-    RecordStore, RequestStore, StoreError, SubjectStore, TenantStore,
+    ApiKeyRecord, ApiKeyStore, AuditLog, ConsentStore, Erased, ErasedCounts, Erasure, ErasureStore,
+    FormStore, Job, JobQueue, JobState, JobStatus, KeyStore, LegalHoldStore, Page,
+    ProcessingLimitStore, RecordCount, RecordStore, RequestStore, StoreError, SubjectStore,
+    TenantStore,
 };
-use gdpr_rights::{ErasureReceipt, LegalHold, ProcessingLimit, SubjectRequest, Tombstone};
+use gdpr_rights::{
+    ErasureReceipt, LegalHold, ProcessingLimit, RecordScope, SubjectRequest, Tombstone,
+};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
@@ -383,6 +386,21 @@ impl RecordStore for InMemoryStore {
         Ok(paged(matching.cloned(), page))
     }
 
+    async fn count_records_by_subject(
+        &self,
+        tenant: TenantId,
+        scope: RecordScope,
+    ) -> Result<BTreeMap<SubjectId, RecordCount>, StoreError> {
+        let mut counts: BTreeMap<SubjectId, RecordCount> = BTreeMap::new();
+        for r in self.state()?.records.iter().filter(|r| r.tenant == tenant) {
+            let count = counts.entry(r.subject).or_default();
+            count.total += 1;
+            count.in_scope += u64::from(scope.contains(r.form, r.created_at));
+        }
+        counts.retain(|_, c| c.in_scope > 0);
+        Ok(counts)
+    }
+
     async fn delete_records(&self, tenant: TenantId, ids: &[RecordId]) -> Result<u64, StoreError> {
         let mut s = self.state()?;
         let before = s.records.len();
@@ -565,6 +583,16 @@ impl LegalHoldStore for InMemoryStore {
         Ok(())
     }
 
+    async fn held_subjects(&self, tenant: TenantId) -> Result<BTreeSet<SubjectId>, StoreError> {
+        Ok(self
+            .state()?
+            .holds
+            .iter()
+            .filter(|h| h.tenant == tenant && h.is_active())
+            .map(|h| h.subject)
+            .collect())
+    }
+
     async fn holds_of(
         &self,
         tenant: TenantId,
@@ -629,42 +657,58 @@ impl KeyStore for InMemoryStore {
 
 #[async_trait]
 impl ErasureStore for InMemoryStore {
-    async fn erase_subject(
-        &self,
-        tombstone: &Tombstone,
-        audit: AuditEvent,
-    ) -> Result<ErasedCounts, StoreError> {
-        // One lock held for the whole erasure: the in-memory equivalent of one transaction.
+    async fn erase_subjects(&self, erasures: Vec<Erasure>) -> Result<Vec<Erased>, StoreError> {
+        // One lock held for the whole batch: the in-memory equivalent of one transaction.
         let mut s = self.state()?;
-        let (tenant, subject) = (tombstone.tenant, tombstone.subject);
-        let index = s
-            .subjects
-            .iter()
-            .position(|x| x.tenant == tenant && x.id == subject)
-            .ok_or(StoreError::NotFound)?;
-        let profile = s.subjects.remove(index);
-        let personal_fields = u64::from(profile.email.is_some())
-            + u64::from(profile.full_name.is_some())
-            + u64::from(profile.ip_address.is_some());
-        let before = s.records.len();
-        s.records
-            .retain(|r| !(r.tenant == tenant && r.subject == subject));
-        let records = (before - s.records.len()) as u64;
-        let before = s.consent_events.len();
-        s.consent_events
-            .retain(|e| !(e.tenant == tenant && e.subject == subject));
-        let consents = (before - s.consent_events.len()) as u64;
-        let keys = u64::from(s.keys.remove(&(tenant, subject)));
-        s.limits
-            .retain(|l| !(l.tenant == tenant && l.subject == subject));
-        s.tombstones.push(*tombstone);
-        s.append_audit(audit);
-        Ok(ErasedCounts {
-            records,
-            personal_fields,
-            keys,
-            consents,
-        })
+        let mut outcomes = Vec::with_capacity(erasures.len());
+        for e in erasures {
+            let (tenant, subject) = (e.tombstone.tenant, e.tombstone.subject);
+            let Some(index) = s
+                .subjects
+                .iter()
+                .position(|x| x.tenant == tenant && x.id == subject)
+            else {
+                outcomes.push(Erased::NotFound);
+                continue;
+            };
+            if s.holds
+                .iter()
+                .any(|h| h.tenant == tenant && h.subject == subject && h.is_active())
+            {
+                outcomes.push(Erased::Held);
+                continue;
+            }
+            let profile = s.subjects.remove(index);
+            let personal_fields = u64::from(profile.email.is_some())
+                + u64::from(profile.full_name.is_some())
+                + u64::from(profile.ip_address.is_some());
+            let before = s.records.len();
+            s.records
+                .retain(|r| !(r.tenant == tenant && r.subject == subject));
+            let records = (before - s.records.len()) as u64;
+            let before = s.consent_events.len();
+            s.consent_events
+                .retain(|c| !(c.tenant == tenant && c.subject == subject));
+            let consents = (before - s.consent_events.len()) as u64;
+            let keys = u64::from(s.keys.remove(&(tenant, subject)));
+            s.limits
+                .retain(|l| !(l.tenant == tenant && l.subject == subject));
+            s.tombstones.push(e.tombstone);
+            s.append_audit(e.audit);
+            let mut receipt = e.receipt;
+            receipt.record_erased(
+                ErasedCounts {
+                    records,
+                    personal_fields,
+                    keys,
+                    consents,
+                },
+                e.tombstone.erased_at,
+            );
+            s.receipts.push(receipt.clone());
+            outcomes.push(Erased::Done(receipt));
+        }
+        Ok(outcomes)
     }
 
     async fn tombstones(&self, tenant: TenantId) -> Result<Vec<Tombstone>, StoreError> {
@@ -677,11 +721,22 @@ impl ErasureStore for InMemoryStore {
             .collect())
     }
 
-    async fn save_erasure_receipt(&self, receipt: &ErasureReceipt) -> Result<(), StoreError> {
+    async fn save_erasure_receipts(&self, receipts: &[ErasureReceipt]) -> Result<(), StoreError> {
         let mut s = self.state()?;
-        match s.receipts.iter_mut().find(|r| r.id == receipt.id) {
-            Some(slot) => *slot = receipt.clone(),
-            None => s.receipts.push(receipt.clone()),
+        if receipts.iter().any(|r| {
+            s.receipts
+                .iter()
+                .any(|x| x.id == r.id && x.tenant != r.tenant)
+        }) {
+            return Err(StoreError::Conflict(
+                "an erasure receipt with this id belongs to another tenant",
+            ));
+        }
+        for receipt in receipts {
+            match s.receipts.iter_mut().find(|r| r.id == receipt.id) {
+                Some(slot) => *slot = receipt.clone(),
+                None => s.receipts.push(receipt.clone()),
+            }
         }
         Ok(())
     }

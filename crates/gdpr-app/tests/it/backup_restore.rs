@@ -2,14 +2,17 @@
 //! checked on restore), crypto-shredding, tombstone replay, disaster recovery into an empty
 //! store, and failures that change nothing.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use gdpr_app::backup_format::{KeyringShard, MANIFEST, Manifest, PAYLOAD, shard_of};
+use gdpr_app::backup_format::{
+    KeyringShard, MANIFEST, Manifest, PAYLOAD, read_journal_entry, shard_of, tombstone_prefix,
+};
 use gdpr_app::{AppConfig, AppError, BackupLayout, Progress};
 use gdpr_audit::AuditAction;
 use gdpr_pii::TenantId;
 use gdpr_ports::{EncryptError, Page};
-use gdpr_rights::{ErasureStatus, Outcome, Place};
+use gdpr_rights::{BatchSelector, ErasureStatus, Outcome, Place};
 use gdpr_testkit::{EnvelopeDecryptor, InMemory, InMemoryStore};
 use time::Duration;
 
@@ -508,4 +511,69 @@ async fn a_backup_missing_a_keyring_shard_restores_nothing() {
         .await
         .unwrap();
     refused_and_nothing_changed(&w, &id, &[&a, &later]).await;
+}
+
+#[tokio::test]
+async fn a_batch_erasure_reaches_the_backups_in_one_pass_per_chunk() {
+    let w = world_with(config()).await;
+    let tenant = w.ctx.tenant;
+    let mut erased = Vec::new();
+    for seed in 1..=3 {
+        erased.push(subject_with_data(&w, seed).await);
+    }
+    let kept = subject_with_data(&w, 4).await;
+    let id = back_up(&w).await;
+    let ids = erased.iter().map(|s| s.id).collect();
+    let (job, _) = w
+        .app
+        .start_batch_erasure(w.ctx, BatchSelector::Subjects { ids })
+        .await
+        .unwrap();
+    while let Some(run) = w.app.run_next_job("w1").await.unwrap() {
+        assert!(run.outcome.is_ok(), "{run:?}");
+    }
+    assert_eq!(w.app.batch_erasure(w.ctx, job).await.unwrap().state, "done");
+
+    // Every key shredded from the older backup; the bystander's is still there.
+    for s in &erased {
+        assert!(!keyring(&w, tenant, &id, s.id).keys.contains_key(&s.id));
+    }
+    assert!(
+        keyring(&w, tenant, &id, kept.id)
+            .keys
+            .contains_key(&kept.id)
+    );
+    // One journal entry holds the chunk's tombstones.
+    let journal: Vec<String> = w
+        .backups
+        .keys()
+        .into_iter()
+        .filter(|k| k.starts_with(&tombstone_prefix(tenant)))
+        .collect();
+    assert_eq!(journal.len(), 1, "{journal:?}");
+    let entry = read_journal_entry(&w.backups.bytes(&journal[0]).unwrap()).unwrap();
+    let journaled: BTreeSet<_> = entry.iter().map(|t| t.subject).collect();
+    assert_eq!(journaled, erased.iter().map(|s| s.id).collect());
+    // Each subject has its own complete receipt, saying its key was in one keyring.
+    for t in entry {
+        let receipt = w.app.erasure_receipt(w.ctx, t.receipt).await.unwrap();
+        assert_eq!(receipt.subject, t.subject);
+        assert_eq!(receipt.status(), ErasureStatus::Complete);
+        assert!(matches!(
+            receipt.outcome(Place::Backups),
+            Some(Outcome::Done { count: Some(1), .. })
+        ));
+    }
+
+    // After losing the database, the batch's journal entry keeps all of them out.
+    let (fresh, recovered) = on_an_empty_store(&w);
+    let report = recovered
+        .restore_tenant(tenant, Some(&id), false, &EnvelopeDecryptor, &progress())
+        .await
+        .unwrap();
+    assert_eq!((report.subjects_left_out, report.tombstones), (3, 3));
+    for s in &erased {
+        assert_eq!(fresh.rows_about(tenant, s.id), 0);
+    }
+    assert_eq!(recovered.subject(w.ctx, kept.id).await.unwrap(), kept);
 }

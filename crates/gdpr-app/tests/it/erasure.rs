@@ -346,3 +346,48 @@ async fn a_batch_dry_run_counts_without_changing_anything() {
         audit_before
     );
 }
+
+#[tokio::test]
+async fn an_erasure_cut_short_after_its_transaction_is_finished_by_the_retry_job() {
+    use gdpr_ports::{Erased, Erasure};
+    use gdpr_rights::{ErasurePlan, ErasureReceipt, Tombstone};
+    let w = world().await;
+    let s = subject_with_data(&w, 1).await;
+    // What a crash right after the commit leaves: the subject erased, its receipt stored
+    // with the backups and the error tracker still planned, nothing reached outside.
+    let plan = ErasurePlan::for_subject(w.ctx.tenant, s.id, &[]).unwrap();
+    let receipt = ErasureReceipt::planned(&plan, None, gdpr_ports::Clock::now(&w.clock));
+    let erasure = Erasure {
+        tombstone: Tombstone {
+            tenant: w.ctx.tenant,
+            subject: s.id,
+            erased_at: receipt.started_at,
+            receipt: receipt.id,
+        },
+        audit: gdpr_audit::AuditEvent::new(
+            receipt.started_at,
+            Some(w.ctx.tenant),
+            gdpr_audit::Actor::System,
+            AuditAction::SubjectErased,
+        )
+        .about(s.id),
+        receipt: receipt.clone(),
+    };
+    let outcome = w.store.erase_subjects(vec![erasure]).await.unwrap();
+    assert!(matches!(outcome.as_slice(), [Erased::Done(_)]));
+    let stored = w.app.erasure_receipt(w.ctx, receipt.id).await.unwrap();
+    assert_eq!(stored.status(), ErasureStatus::Pending);
+    assert_eq!(stored.unfinished(), [Place::Backups, Place::ErrorTracker]);
+    assert!(w.reporter.forgotten().is_empty());
+
+    let report = w.app.retry_pending_erasures().await.unwrap();
+    assert_eq!((report.receipts, report.completed), (1, 1));
+    let done = w.app.erasure_receipt(w.ctx, receipt.id).await.unwrap();
+    assert_eq!(done.status(), ErasureStatus::Complete);
+    assert_eq!(w.reporter.forgotten(), [s.id]);
+    let journal = format!("tombstones/{}/{}.json", w.ctx.tenant, receipt.id);
+    assert!(
+        w.backups.keys().contains(&journal),
+        "the tombstone reached the journal"
+    );
+}
