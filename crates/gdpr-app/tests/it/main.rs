@@ -10,6 +10,7 @@ mod consent;
 mod erasure;
 mod export;
 mod export_delivery;
+mod formats;
 mod helpers;
 mod interactions;
 mod limits;

@@ -110,3 +110,116 @@ proptest! {
         let _ = redactor().redact(&input);
     }
 }
+
+/// Any JSON value, a few levels deep.
+fn json() -> impl Strategy<Value = serde_json::Value> {
+    use serde_json::Value;
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        "\\PC{0,24}".prop_map(Value::String),
+        "[a-z0-9._%+-]{1,10}@[a-z0-9.-]{1,10}".prop_map(Value::String),
+        "[0-9]{4}-[0-9]{2}-[0-9]{2}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(3, 48, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::btree_map("[a-z_]{1,8}|\\PC{0,8}", inner, 0..6)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// A form with one field of every kind, two of them required.
+fn every_kind() -> gdpr_pii::FormSchema {
+    use gdpr_pii::{FieldKind, FieldSpec, FormSchema, PiiCategory};
+    FormSchema::new(vec![
+        FieldSpec::new("note", FieldKind::Text, PiiCategory::FreeText, false),
+        FieldSpec::new("email", FieldKind::Email, PiiCategory::Email, true),
+        FieldSpec::new("rate", FieldKind::Number, PiiCategory::NotPersonal, false),
+        FieldSpec::new(
+            "active",
+            FieldKind::Boolean,
+            PiiCategory::NotPersonal,
+            false,
+        ),
+        FieldSpec::new("born", FieldKind::Date, PiiCategory::DateOfBirth, true),
+    ])
+    .unwrap()
+}
+
+/// A record-shaped object: the form's field names (and strangers) with any values.
+fn record_input() -> impl Strategy<Value = serde_json::Value> {
+    let key = prop_oneof![
+        Just("note".to_owned()),
+        Just("email".to_owned()),
+        Just("rate".to_owned()),
+        Just("active".to_owned()),
+        Just("born".to_owned()),
+        "\\PC{1,12}",
+    ];
+    prop_oneof![
+        json(),
+        prop::collection::btree_map(key, json(), 0..7)
+            .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn form_schemas_from_any_json_are_accepted_or_refused_without_panicking(input in json()) {
+        let specs = serde_json::from_value::<Vec<gdpr_pii::FieldSpec>>(input).unwrap_or_default();
+        if let Ok(schema) = gdpr_pii::FormSchema::new(specs.clone()) {
+            // An accepted schema names each field once, validly, and classifies it.
+            let specs_back = schema.specs();
+            let names: std::collections::BTreeSet<_> = specs_back.iter().map(|s| &s.name).collect();
+            prop_assert_eq!(names.len(), specs.len());
+            prop_assert!(specs_back.iter().all(|s| gdpr_pii::is_field_name(&s.name)));
+            prop_assert!(specs_back.iter().all(|s| s.category.is_some()));
+        }
+    }
+
+    #[test]
+    fn records_validate_or_are_refused_by_field_and_accepted_values_round_trip(
+        input in record_input(),
+    ) {
+        let schema = every_kind();
+        match schema.validate(&input) {
+            Ok(values) => {
+                let again = schema.validate(&values.expose_pii_json());
+                prop_assert!(again.as_ref() == Ok(&values), "a stored record must read back");
+                prop_assert!(values.get("email").is_some() && values.get("born").is_some());
+            }
+            Err(errors) => {
+                prop_assert!(!errors.0.is_empty());
+                for e in &errors.0 {
+                    // An error names a declared field, the record, or "<unknown>", never a
+                    // key made of anything else (it could be personal data).
+                    prop_assert!(
+                        e.field.is_empty()
+                            || e.field == "<unknown>"
+                            || gdpr_pii::is_field_name(&e.field),
+                        "{:?}", e.field
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn refusals_never_repeat_the_value_refused(canary in "[A-Za-z]{12,20}") {
+        let schema = every_kind();
+        let bad = [
+            serde_json::json!({"email": canary, "born": canary, "rate": canary, "active": canary}),
+            serde_json::json!({"email": format!("{canary}@"), "born": format!("{canary}-01-01")}),
+        ];
+        for input in bad {
+            let errors = schema.validate(&input).unwrap_err();
+            let text = format!("{errors} {errors:?}");
+            prop_assert!(!text.contains(&canary), "{}", text);
+        }
+    }
+}

@@ -11,6 +11,7 @@ mod consent;
 mod errors;
 mod exports;
 mod helpers;
+mod isolation;
 mod openapi;
 mod rights;
 mod subjects;
