@@ -154,6 +154,7 @@ mirror!(
 
 /// A tenant.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub(crate) struct TenantOut {
     /// Id.
     pub(crate) id: Uuid,
@@ -186,6 +187,7 @@ pub(crate) struct KeyIn {
 
 /// An API key just issued: the token is shown once.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub(crate) struct IssuedKeyOut {
     /// Key id.
     pub(crate) id: Uuid,
@@ -199,6 +201,7 @@ pub(crate) struct IssuedKeyOut {
 
 /// An API key as listed (never its secret).
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub(crate) struct KeyOut {
     /// Key id.
     pub(crate) id: Uuid,
@@ -212,6 +215,7 @@ pub(crate) struct KeyOut {
 
 /// The receipt for deleting all of a tenant's backups.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub(crate) struct BackupDeletionOut {
     /// The tenant.
     pub(crate) tenant: Uuid,
@@ -255,6 +259,7 @@ pub(crate) struct LookupIn {
 
 /// A subject.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub(crate) struct SubjectOut {
     /// Id.
     pub(crate) id: Uuid,
@@ -272,6 +277,7 @@ pub(crate) struct SubjectOut {
 
 /// A page of subjects.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub(crate) struct SubjectPage {
     /// The subjects.
     pub(crate) items: Vec<SubjectOut>,
@@ -283,6 +289,7 @@ pub(crate) struct SubjectPage {
 
 /// One line of an import that was refused.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub(crate) struct ImportError {
     /// Line number, from 1.
     pub(crate) line: u64,
@@ -294,6 +301,7 @@ pub(crate) struct ImportError {
 
 /// What an import did: every line is either imported whole or refused whole.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub(crate) struct ImportOut {
     /// Lines imported.
     pub(crate) imported: u64,
@@ -309,7 +317,8 @@ pub(crate) struct ImportOut {
 #[derive(Object)]
 #[oai(deny_unknown_fields)]
 pub(crate) struct PurposeIn {
-    /// Identifier: lowercase letters, digits, '-' and '_'.
+    /// Identifier: 1 to 64 lowercase letters, digits, '-' and '_', starting with a letter.
+    #[oai(validator(pattern = r"^[a-z][a-z0-9_-]{0,63}$"))]
     pub(crate) id: String,
     /// What the processing is for.
     pub(crate) description: String,
@@ -319,6 +328,7 @@ pub(crate) struct PurposeIn {
 
 /// A purpose.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub(crate) struct PurposeOut {
     /// Identifier.
     pub(crate) id: String,
@@ -347,6 +357,7 @@ pub(crate) struct FieldIn {
 
 /// A field of a form.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub(crate) struct FieldOut {
     /// Name.
     pub(crate) name: String,
@@ -372,6 +383,7 @@ pub(crate) struct FormIn {
 
 /// A form.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub(crate) struct FormOut {
     /// Id.
     pub(crate) id: Uuid,
@@ -409,6 +421,7 @@ pub(crate) struct RecordIn {
 
 /// A record.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub(crate) struct RecordOut {
     /// Id.
     pub(crate) id: Uuid,
@@ -424,6 +437,7 @@ pub(crate) struct RecordOut {
 
 /// A page of records.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub(crate) struct RecordPage {
     /// The records.
     pub(crate) items: Vec<RecordOut>,
@@ -457,6 +471,7 @@ pub(crate) struct VersionIn {
 
 /// A published version.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub(crate) struct VersionOut {
     /// 1, 2, ...
     pub(crate) number: u32,
@@ -472,6 +487,7 @@ pub(crate) struct VersionOut {
 
 /// A consent form.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub(crate) struct ConsentFormOut {
     /// Id.
     pub(crate) id: Uuid,
@@ -513,6 +529,7 @@ pub(crate) enum ConsentStatusDto {
 
 /// A subject's consent to one form.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub(crate) struct ConsentStateOut {
     /// The consent form.
     pub(crate) consent_form: Uuid,
@@ -528,6 +545,7 @@ pub(crate) struct ConsentStateOut {
 
 /// Whether a subject's data may be processed for a purpose now.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub(crate) struct ConsentCheckOut {
     /// The purpose.
     pub(crate) purpose: String,
@@ -570,6 +588,7 @@ pub(crate) struct RefuseIn {
 
 /// An extension granted.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub(crate) struct ExtensionOut {
     /// Months.
     pub(crate) months: u8,
@@ -581,6 +600,7 @@ pub(crate) struct ExtensionOut {
 
 /// A data-subject request.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub(crate) struct RequestOut {
     /// Id.
     pub(crate) id: Uuid,
@@ -606,6 +626,7 @@ pub(crate) struct RequestOut {
 
 /// A page of requests.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub(crate) struct RequestPage {
     /// The requests.
     pub(crate) items: Vec<RequestOut>,
@@ -627,6 +648,7 @@ pub(crate) struct HoldIn {
 
 /// A legal hold.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub(crate) struct HoldOut {
     /// Id.
     pub(crate) id: Uuid,
@@ -644,6 +666,7 @@ pub(crate) struct HoldOut {
 
 /// One place of an erasure and its outcome.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub(crate) struct PlaceOut {
     /// The place: records, personal_fields, data_key, consents, backups, error_tracker.
     pub(crate) place: String,
@@ -661,6 +684,7 @@ pub(crate) struct PlaceOut {
 
 /// An erasure receipt.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub(crate) struct ReceiptOut {
     /// Id.
     pub(crate) id: Uuid,
@@ -712,6 +736,7 @@ pub(crate) struct SelectorIn {
 
 /// What a batch erasure would do.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub(crate) struct BatchPlanOut {
     /// Subjects that would be erased.
     pub(crate) subjects: Vec<Uuid>,
@@ -725,6 +750,7 @@ pub(crate) struct BatchPlanOut {
 
 /// The result of verifying the audit chain.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub(crate) struct AuditVerifyOut {
     /// Whether the chain is intact.
     pub(crate) valid: bool,
@@ -770,6 +796,7 @@ pub(crate) struct ExportIn {
 
 /// An export waiting to be downloaded, once, before it expires.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub(crate) struct ExportOut {
     /// Its id.
     pub(crate) id: Uuid,
@@ -814,6 +841,7 @@ pub(crate) struct LimitIn {
 
 /// A restriction or objection.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub(crate) struct LimitOut {
     /// Its id.
     pub(crate) id: Uuid,
@@ -837,6 +865,7 @@ pub(crate) struct LimitOut {
 
 /// A batch job's progress (an erasure, a deletion of records).
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub(crate) struct JobProgressOut {
     /// The job's id.
     pub(crate) id: Uuid,
@@ -856,6 +885,7 @@ pub(crate) struct JobProgressOut {
 
 /// A batch erasure, started or as it stands.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub(crate) struct BatchErasureOut {
     /// Its progress.
     #[oai(flatten)]
@@ -866,6 +896,7 @@ pub(crate) struct BatchErasureOut {
 
 /// What a batch erasure came to.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub(crate) struct BatchSummaryOut {
     /// Subjects erased, each with its own receipt.
     pub(crate) erased: u64,
@@ -877,6 +908,7 @@ pub(crate) struct BatchSummaryOut {
 
 /// What a batch deletion of records would delete, or deleted.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub(crate) struct RecordDeletionPlanOut {
     /// Records (to be) deleted.
     pub(crate) records: u64,
@@ -888,6 +920,7 @@ pub(crate) struct RecordDeletionPlanOut {
 
 /// A batch deletion of records, started or as it stands.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub(crate) struct RecordDeletionOut {
     /// Its progress.
     #[oai(flatten)]

@@ -376,6 +376,7 @@ pub fn routes<P: Ports>(
         overdue_cache: Arc::default(),
     };
     let service = api_service(app);
+    let allowed = Arc::new(problem::AllowedMethods::from_spec(&service.spec(), "/v1"));
     let spec = service.spec_endpoint();
     let docs = service.swagger_ui();
     Route::new()
@@ -396,5 +397,6 @@ pub fn routes<P: Ports>(
         .data(auth)
         .data(metrics)
         .data(BodyLimit(options.body_limit))
+        .data(allowed)
         .data(hook)
 }

@@ -254,6 +254,56 @@ fn is_header_name(s: &str) -> bool {
     !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_lowercase() || c == '-')
 }
 
+/// The methods each documented path accepts, read from the OpenAPI document: the `Allow`
+/// header of a 405 answer.
+#[derive(Debug, Default)]
+pub(crate) struct AllowedMethods(Vec<(Vec<Option<String>>, String)>);
+
+impl AllowedMethods {
+    /// From the OpenAPI document's paths, served under `prefix`.
+    pub(crate) fn from_spec(spec: &str, prefix: &str) -> Self {
+        const METHODS: [&str; 7] = ["get", "put", "post", "delete", "options", "head", "patch"];
+        let doc: serde_json::Value = serde_json::from_str(spec).unwrap_or_default();
+        let Some(paths) = doc["paths"].as_object() else {
+            return Self::default();
+        };
+        let mut table = Vec::with_capacity(paths.len());
+        for (path, operations) in paths {
+            // A `{param}` segment matches any segment.
+            let segments = format!("{prefix}{path}")
+                .split('/')
+                .skip(1)
+                .map(|s| (!s.starts_with('{')).then(|| s.to_owned()))
+                .collect();
+            // In a fixed order, whatever the JSON map's.
+            let methods: Vec<String> = METHODS
+                .iter()
+                .filter(|m| operations.get(**m).is_some())
+                .map(|m| m.to_uppercase())
+                .collect();
+            table.push((segments, methods.join(", ")));
+        }
+        Self(table)
+    }
+
+    /// What `path` accepts: the documented path that matches it with the most literal
+    /// segments (`/subjects/lookup` before `/subjects/{id}`).
+    pub(crate) fn for_path(&self, path: &str) -> Option<&str> {
+        let parts: Vec<&str> = path.split('/').skip(1).collect();
+        self.0
+            .iter()
+            .filter(|(segments, _)| {
+                segments.len() == parts.len()
+                    && segments
+                        .iter()
+                        .zip(&parts)
+                        .all(|(s, p)| s.as_deref().is_none_or(|s| s == *p))
+            })
+            .max_by_key(|(segments, _)| segments.iter().filter(|s| s.is_some()).count())
+            .map(|(_, methods)| methods.as_str())
+    }
+}
+
 /// The outermost layer: every error that is not already a response (poem-openapi's parse
 /// errors, unknown routes, panics turned into 500s) becomes a problem document, with the
 /// request id and path.
@@ -267,6 +317,7 @@ pub(crate) async fn problem_layer<E: Endpoint>(
     };
     let request_id = req.data::<ReqId>().map(ToString::to_string);
     let instance = req.uri().path().to_owned();
+    let allowed = req.data::<Arc<AllowedMethods>>().cloned();
     let result = next.call(req).await;
     let mut response = match result {
         Ok(r) => r.into_response(),
@@ -332,6 +383,16 @@ pub(crate) async fn problem_layer<E: Endpoint>(
             ApiError::from_problem(problem).into_response()
         }
     };
+    // RFC 9110: a 405 lists what the resource does accept.
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED
+        && let Some(methods) = allowed.as_ref().and_then(|a| a.for_path(&instance))
+    {
+        response.headers_mut().insert(
+            poem::http::header::ALLOW,
+            poem::http::HeaderValue::from_str(methods)
+                .unwrap_or_else(|_| poem::http::HeaderValue::from_static("")),
+        );
+    }
     // Fill in where and which request, for problems built anywhere.
     if response
         .content_type()
@@ -353,7 +414,25 @@ pub(crate) async fn problem_layer<E: Endpoint>(
 
 #[cfg(test)]
 mod tests {
-    use super::sanitise;
+    use super::{AllowedMethods, sanitise};
+
+    #[test]
+    fn a_405_lists_the_methods_of_the_most_specific_documented_path() {
+        let spec = r#"{"paths": {
+            "/subjects": {"get": {}, "post": {}},
+            "/subjects/{id}": {"get": {}, "patch": {}, "delete": {}, "parameters": []},
+            "/subjects/lookup": {"post": {}}
+        }}"#;
+        let allowed = AllowedMethods::from_spec(spec, "/v1");
+        assert_eq!(allowed.for_path("/v1/subjects"), Some("GET, POST"));
+        assert_eq!(
+            allowed.for_path("/v1/subjects/5b1e"),
+            Some("GET, DELETE, PATCH")
+        );
+        assert_eq!(allowed.for_path("/v1/subjects/lookup"), Some("POST"));
+        assert_eq!(allowed.for_path("/v1/forms"), None);
+        assert_eq!(allowed.for_path("/subjects"), None, "outside the prefix");
+    }
 
     #[test]
     fn quoted_input_never_survives_but_field_names_do() {

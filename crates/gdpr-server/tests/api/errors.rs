@@ -135,3 +135,48 @@ async fn invalid_records_are_refused_field_by_field_without_their_values() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_method_a_route_does_not_accept_is_a_405_listing_the_ones_it_does() {
+    let app = spawn_app().await;
+    let (_, key) = app.tenant("T").await;
+    let subject = app.subject(&key, "allow@example.org").await;
+    for (method, path, allow) in [
+        (Method::PUT, "/v1/subjects".to_owned(), "GET, POST"),
+        (
+            Method::POST,
+            format!("/v1/subjects/{subject}"),
+            "GET, DELETE, PATCH",
+        ),
+        (Method::GET, "/v1/subjects/lookup".to_owned(), "POST"),
+        (Method::TRACE, "/v1/audit/verify".to_owned(), "GET"),
+    ] {
+        let r = app
+            .client
+            .request(method.clone(), format!("{}{path}", app.base))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+        assert_eq!(
+            r.headers().get("allow").and_then(|v| v.to_str().ok()),
+            Some(allow),
+            "{method} {path}"
+        );
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["type"], "urn:gdpr:problem:method-not-allowed");
+    }
+    // A subject without an e-mail, name or address leaves them out rather than sending null,
+    // as the published schema says.
+    let bare = app.post("/v1/subjects", &key, json!({})).await;
+    assert_eq!(bare.status, StatusCode::CREATED, "{}", bare.text);
+    for field in ["email", "full_name", "ip_address"] {
+        assert!(bare.body.get(field).is_none(), "{field}: {}", bare.text);
+    }
+    app.stop().await;
+}
