@@ -155,6 +155,15 @@ pub(crate) fn once(bytes: Bytes) -> ByteStream {
     Box::pin(futures_util::stream::iter([Ok(bytes)]))
 }
 
+/// What [`App::erase_from_backups`] reached, per subject.
+#[derive(Debug, Default)]
+pub(crate) struct BackupReach {
+    /// How many keyrings held each subject's key (absent: none).
+    pub(crate) keyrings: BTreeMap<SubjectId, u64>,
+    /// Subjects not fully reached, and why (without personal data).
+    pub(crate) failed: BTreeMap<SubjectId, String>,
+}
+
 impl<P: Ports> App<P> {
     /// Backs up every tenant, then prunes each one's backups; one result per tenant, so that
     /// one tenant's failure does not stop the others.
@@ -354,16 +363,11 @@ impl<P: Ports> App<P> {
     /// Makes erasures reach the backups: journals the tombstones beside them (one entry per
     /// tenant, replayed on every restore) and removes the subjects' keys from every keyring of
     /// the tenants' backups, so their copies of the subjects' rows are beyond use at once.
-    /// Each shard is rewritten once for all the subjects it holds. Returns, per subject, how
-    /// many keyrings held its key. Idempotent: safe to run again after a failure.
-    ///
-    /// # Errors
-    /// Object storage errors (the erasures' receipts then show this place pending).
-    pub(crate) async fn erase_from_backups(
-        &self,
-        tombstones: &[Tombstone],
-    ) -> Result<BTreeMap<SubjectId, u64>, AppError> {
-        let mut held: BTreeMap<SubjectId, u64> = BTreeMap::new();
+    /// Each shard is rewritten once for all the subjects it holds. A failure stays with the
+    /// subjects it concerns (a tenant's journal or listing: all of that tenant's; a shard: the
+    /// subjects of that shard) and the rest goes on. Idempotent: safe to run again.
+    pub(crate) async fn erase_from_backups(&self, tombstones: &[Tombstone]) -> BackupReach {
+        let mut reach = BackupReach::default();
         let tenants: BTreeSet<TenantId> = tombstones.iter().map(|t| t.tenant).collect();
         for tenant in tenants {
             let mine: Vec<Tombstone> = tombstones
@@ -371,38 +375,75 @@ impl<P: Ports> App<P> {
                 .filter(|t| t.tenant == tenant)
                 .copied()
                 .collect();
-            self.backups
-                .put(
-                    &backup_format::tombstone_key(&mine[0]),
-                    once(backup_format::journal_entry(&mine)),
-                )
-                .await
-                .map_err(AppError::Backup)?;
-            let mut by_shard: BTreeMap<String, BTreeSet<SubjectId>> = BTreeMap::new();
-            for t in &mine {
-                by_shard
-                    .entry(shard_of(t.subject))
-                    .or_default()
-                    .insert(t.subject);
+            let subjects: BTreeSet<SubjectId> = mine.iter().map(|t| t.subject).collect();
+            if let Err(e) = self.reach_tenant_backups(tenant, &mine, &mut reach).await {
+                for subject in &subjects {
+                    reach
+                        .failed
+                        .entry(*subject)
+                        .or_insert_with(|| e.to_string());
+                }
             }
-            let prefix = BackupLayout::tenant_prefix(tenant);
-            let objects = self.backups.list(&prefix).await.map_err(AppError::Backup)?;
-            for object in &objects {
-                let shard = object
-                    .key
-                    .rfind(KEYRING)
-                    .map(|at| &object.key[at..])
-                    .and_then(|shard| by_shard.get(shard));
-                if let Some(subjects) = shard {
-                    for subject in self.shred_from_shard(&object.key, subjects).await? {
-                        *held.entry(subject).or_default() += 1;
+        }
+        reach
+    }
+
+    /// [`App::erase_from_backups`] for one tenant's tombstones; shard failures are recorded
+    /// per subject, the rest is this tenant's error.
+    async fn reach_tenant_backups(
+        &self,
+        tenant: TenantId,
+        mine: &[Tombstone],
+        reach: &mut BackupReach,
+    ) -> Result<(), AppError> {
+        // One erasure: named after its receipt (rewriting it is harmless). A batch: a fresh
+        // name, so two writers never overwrite each other's entry.
+        let key = match mine {
+            [one] => backup_format::tombstone_key(one),
+            _ => format!(
+                "{}batch-{}.json",
+                backup_format::tombstone_prefix(tenant),
+                uuid::Uuid::new_v4()
+            ),
+        };
+        self.backups
+            .put(&key, once(backup_format::journal_entry(mine)))
+            .await
+            .map_err(AppError::Backup)?;
+        let mut by_shard: BTreeMap<String, BTreeSet<SubjectId>> = BTreeMap::new();
+        for t in mine {
+            by_shard
+                .entry(shard_of(t.subject))
+                .or_default()
+                .insert(t.subject);
+        }
+        let prefix = BackupLayout::tenant_prefix(tenant);
+        let objects = self.backups.list(&prefix).await.map_err(AppError::Backup)?;
+        for object in &objects {
+            let shard = object
+                .key
+                .rfind(KEYRING)
+                .map(|at| &object.key[at..])
+                .and_then(|shard| by_shard.get(shard));
+            let Some(subjects) = shard else { continue };
+            match self.shred_from_shard(&object.key, subjects).await {
+                Ok(held) => {
+                    for subject in held {
+                        *reach.keyrings.entry(subject).or_default() += 1;
+                    }
+                }
+                Err(e) => {
+                    for subject in subjects {
+                        reach
+                            .failed
+                            .entry(*subject)
+                            .or_insert_with(|| e.to_string());
                     }
                 }
             }
-            let subjects: BTreeSet<SubjectId> = mine.iter().map(|t| t.subject).collect();
-            self.forget_pending_exports(tenant, &subjects).await?;
         }
-        Ok(held)
+        let subjects: BTreeSet<SubjectId> = mine.iter().map(|t| t.subject).collect();
+        self.forget_pending_exports(tenant, &subjects).await
     }
 
     /// A small object, whole.

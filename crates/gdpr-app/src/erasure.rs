@@ -38,6 +38,13 @@ pub struct BatchPlan {
     pub unknown: u64,
 }
 
+/// How long an erasure's outside places may stay planned before the retry job takes them as
+/// left behind by a crash (an erasure reaches them within seconds of its commit).
+const IN_FLIGHT: time::Duration = time::Duration::minutes(10);
+
+/// Receipts retried and saved together.
+const RETRY_CHUNK: usize = 500;
+
 /// What [`App::erase_in_bulk`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct BulkErased {
@@ -239,10 +246,12 @@ impl<P: Ports> App<P> {
                 receipt: r.id,
             })
             .collect();
-        match self.erase_from_backups(&tombstones).await {
-            Ok(keyrings) => {
-                for receipt in receipts.iter_mut() {
-                    let count = keyrings.get(&receipt.subject).copied().unwrap_or(0);
+        let reach = self.erase_from_backups(&tombstones).await;
+        for receipt in receipts.iter_mut() {
+            match reach.failed.get(&receipt.subject) {
+                Some(error) => receipt.record_failure(Place::Backups, error, now),
+                None => {
+                    let count = reach.keyrings.get(&receipt.subject).copied().unwrap_or(0);
                     receipt.record(
                         Place::Backups,
                         Outcome::Done {
@@ -250,11 +259,6 @@ impl<P: Ports> App<P> {
                             count: Some(count),
                         },
                     );
-                }
-            }
-            Err(e) => {
-                for receipt in receipts.iter_mut() {
-                    receipt.record_failure(Place::Backups, &e.to_string(), now);
                 }
             }
         }
@@ -298,46 +302,61 @@ impl<P: Ports> App<P> {
     /// # Errors
     /// Storage errors.
     pub async fn retry_pending_erasures(&self) -> Result<RetryReport, AppError> {
-        let receipts = self
+        let now = self.clock.now();
+        // A place that failed is retried at once. One still planned is most likely being
+        // reached by the erasure that wrote it a moment ago: it is left to that erasure
+        // unless it is old enough to be a crash's leftover, so nobody is asked twice.
+        let receipts: Vec<ErasureReceipt> = self
             .store
             .unfinished_erasure_receipts()
             .await
-            .map_err(AppError::store)?;
+            .map_err(AppError::store)?
+            .into_iter()
+            .filter(|r| {
+                r.places
+                    .iter()
+                    .any(|p| matches!(p.outcome, Outcome::Pending { .. }))
+                    || now - r.started_at >= IN_FLIGHT
+            })
+            .collect();
         let mut report = RetryReport {
             receipts: receipts.len(),
             ..RetryReport::default()
         };
-        let mut receipts = receipts;
-        // Transactional places are done together or not at all; only calls to other systems
-        // can be left unfinished. The backups are reached in one pass for every receipt.
-        let (mut backups, mut rest): (Vec<_>, Vec<_>) = receipts
-            .drain(..)
-            .partition(|r| r.unfinished().contains(&Place::Backups));
-        report.attempts += backups.len();
-        self.reach_backups(&mut backups).await;
-        backups.append(&mut rest);
-        for receipt in &mut backups {
-            if receipt.unfinished().contains(&Place::ErrorTracker) {
-                report.attempts += 1;
-                self.forget_in_error_tracker(receipt).await;
+        // Saved chunk by chunk: a failure or a crash keeps what was done before it.
+        for chunk in receipts.chunks(RETRY_CHUNK) {
+            let mut chunk = chunk.to_vec();
+            // Transactional places are done together or not at all; only calls to other
+            // systems can be left unfinished. The backups: one pass for the chunk.
+            let (mut backups, mut rest): (Vec<_>, Vec<_>) = chunk
+                .drain(..)
+                .partition(|r| r.unfinished().contains(&Place::Backups));
+            report.attempts += backups.len();
+            self.reach_backups(&mut backups).await;
+            backups.append(&mut rest);
+            for receipt in &mut backups {
+                if receipt.unfinished().contains(&Place::ErrorTracker) {
+                    report.attempts += 1;
+                    self.forget_in_error_tracker(receipt).await;
+                }
             }
-        }
-        self.store
-            .save_erasure_receipts(&backups)
-            .await
-            .map_err(AppError::store)?;
-        for receipt in &backups {
-            let event = AuditEvent::new(
-                self.clock.now(),
-                Some(receipt.tenant),
-                Actor::System,
-                AuditAction::ErasureStepRetried,
-            )
-            .about(receipt.subject)
-            .with("receipt", receipt.id);
-            self.audit(event).await?;
-            if receipt.status() == ErasureStatus::Complete {
-                report.completed += 1;
+            self.store
+                .save_erasure_receipts(&backups)
+                .await
+                .map_err(AppError::store)?;
+            for receipt in &backups {
+                let event = AuditEvent::new(
+                    self.clock.now(),
+                    Some(receipt.tenant),
+                    Actor::System,
+                    AuditAction::ErasureStepRetried,
+                )
+                .about(receipt.subject)
+                .with("receipt", receipt.id);
+                self.audit(event).await?;
+                if receipt.status() == ErasureStatus::Complete {
+                    report.completed += 1;
+                }
             }
         }
         Ok(report)

@@ -122,12 +122,18 @@ impl SeaOrmStore {
             // The profiles that exist, with how many personal fields each holds.
             let mut fields: HashMap<Uuid, u64> = HashMap::new();
             for chunk in asked.chunks(IN_LIST) {
-                for row in subject::Entity::find()
+                let mut query = subject::Entity::find()
                     .filter(subject::Column::TenantId.eq(tenant))
-                    .filter(subject::Column::Id.is_in(chunk.iter().copied()))
-                    .all(&txn)
-                    .await?
-                {
+                    .filter(subject::Column::Id.is_in(chunk.iter().copied()));
+                // On PostgreSQL the rows are locked: a record or consent submitted meanwhile
+                // (its foreign key check takes a share lock on the subject) waits for the
+                // commit and then finds the subject gone, so counts and deletions agree, and
+                // a concurrent erasure of the same subject finds nobody. SQLite's write
+                // transaction already excludes every other writer.
+                if self.backend() == sea_orm::DbBackend::Postgres {
+                    query = query.lock_exclusive();
+                }
+                for row in query.all(&txn).await? {
                     let present = [
                         row.email_ct.is_some(),
                         row.full_name_ct.is_some(),
@@ -166,7 +172,7 @@ impl SeaOrmStore {
                 }
             }
             let ids: Vec<Uuid> = targets.iter().map(|(_, id)| *id).collect();
-            // Counted, then deleted: in one transaction the two agree.
+            // Counted, then deleted: with the subjects locked (above), the two agree.
             let records = count_by_subject::<record::Entity, _>(&txn, tenant, &ids).await?;
             delete_by_subject::<record::Entity, _>(&txn, tenant, &ids).await?;
             let consents = count_by_subject::<consent_event::Entity, _>(&txn, tenant, &ids).await?;

@@ -185,7 +185,10 @@ pub(crate) fn corrupt(what: &str) -> StoreError {
 
 /// Unix nanoseconds: exact on both backends, sortable.
 pub(crate) fn nanos(t: OffsetDateTime) -> i64 {
-    i64::try_from(t.unix_timestamp_nanos()).unwrap_or(i64::MAX)
+    // Outside 1677..2262, clamped toward the side it is on: a bound of "year 1" stays a
+    // bound before every stored time.
+    let n = t.unix_timestamp_nanos();
+    i64::try_from(n).unwrap_or(if n < 0 { i64::MIN } else { i64::MAX })
 }
 
 pub(crate) fn from_nanos(n: i64) -> OffsetDateTime {

@@ -577,3 +577,54 @@ async fn a_batch_erasure_reaches_the_backups_in_one_pass_per_chunk() {
     }
     assert_eq!(recovered.subject(w.ctx, kept.id).await.unwrap(), kept);
 }
+
+#[tokio::test]
+async fn a_damaged_keyring_shard_holds_back_only_the_subjects_it_concerns() {
+    let w = world_with(config()).await;
+    let tenant = w.ctx.tenant;
+    let mut subjects = Vec::new();
+    for seed in 1..=8 {
+        subjects.push(subject_with_data(&w, seed).await);
+    }
+    let (stuck, others): (Vec<_>, Vec<_>) = subjects
+        .iter()
+        .partition(|s| shard_of(s.id) == shard_of(subjects[0].id));
+    assert!(!others.is_empty(), "eight random ids share one shard");
+    let id = back_up(&w).await;
+    let damaged = format!("{}{}", folder(tenant, &id), shard_of(stuck[0].id));
+    w.backups
+        .insert(&damaged, b"not a keyring", time::OffsetDateTime::now_utc());
+    let ids = subjects.iter().map(|s| s.id).collect();
+    w.app
+        .start_batch_erasure(w.ctx, BatchSelector::Subjects { ids })
+        .await
+        .unwrap();
+    while let Some(run) = w.app.run_next_job("w1").await.unwrap() {
+        assert!(run.outcome.is_ok(), "{run:?}");
+    }
+    let journal = w
+        .backups
+        .keys()
+        .into_iter()
+        .find(|k| k.starts_with(&tombstone_prefix(tenant)))
+        .unwrap();
+    for t in read_journal_entry(&w.backups.bytes(&journal).unwrap()).unwrap() {
+        let receipt = w.app.erasure_receipt(w.ctx, t.receipt).await.unwrap();
+        let held_back = stuck.iter().any(|s| s.id == t.subject);
+        assert_eq!(
+            matches!(
+                receipt.outcome(Place::Backups),
+                Some(Outcome::Pending { .. })
+            ),
+            held_back,
+            "only the damaged shard's subjects wait for the retry"
+        );
+        if !held_back {
+            assert!(
+                !keyring(&w, tenant, &id, t.subject)
+                    .keys
+                    .contains_key(&t.subject)
+            );
+        }
+    }
+}

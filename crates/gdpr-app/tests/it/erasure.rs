@@ -380,6 +380,11 @@ async fn an_erasure_cut_short_after_its_transaction_is_finished_by_the_retry_job
     assert_eq!(stored.unfinished(), [Place::Backups, Place::ErrorTracker]);
     assert!(w.reporter.forgotten().is_empty());
 
+    // Right after, it may still be in flight: the retry job leaves it to its erasure...
+    assert_eq!(w.app.retry_pending_erasures().await.unwrap().receipts, 0);
+    assert!(w.reporter.forgotten().is_empty());
+    // ...and once it is old enough to be a crash's leftover, finishes it.
+    w.clock.advance(Duration::minutes(10));
     let report = w.app.retry_pending_erasures().await.unwrap();
     assert_eq!((report.receipts, report.completed), (1, 1));
     let done = w.app.erasure_receipt(w.ctx, receipt.id).await.unwrap();

@@ -101,8 +101,9 @@ async fn no_tenant_ever_sees_changes_or_erases_another_tenants_data() {
     let mut refused = 0u64;
     for op in 0..ops {
         let me = rng.below(3);
-        // Half the aimed operations target another tenant's data.
-        let target = if rng.below(2) == 0 {
+        let kind = rng.below(9);
+        // Half the aimed operations target another tenant's data (creations are one's own).
+        let target = if kind < 2 || rng.below(2) == 0 {
             me
         } else {
             (me + 1 + rng.below(2)) % 3
@@ -110,7 +111,7 @@ async fn no_tenant_ever_sees_changes_or_erases_another_tenants_data() {
         let own = target == me;
         let key = tenants[me].key.clone();
         let context = format!("op {op} (seed {seed}): tenant {me} on tenant {target}'s data");
-        match rng.below(9) {
+        match kind {
             // Create a subject who consents (always the caller's own).
             0 | 1 => {
                 counter += 1;

@@ -417,6 +417,18 @@ async fn batch_planning_counts_records_per_subject_and_lists_held_subjects_witho
             "{}",
             db.name
         );
+        // A window opening before what nanoseconds since 1970 can hold still opens before
+        // every record (it is not read as "after everything").
+        let since_year_one = RecordScope {
+            from: Some(time::macros::datetime!(0001-01-01 0:00 UTC)),
+            ..RecordScope::ALL
+        };
+        assert_eq!(
+            s.count_records_by_subject(t, since_year_one).await.unwrap(),
+            all,
+            "{}",
+            db.name
+        );
         // The window's end is exclusive, to the nanosecond.
         let before = RecordScope {
             to: Some(at(30)),
