@@ -376,7 +376,10 @@ impl<P: Ports> App<P> {
                 .copied()
                 .collect();
             let subjects: BTreeSet<SubjectId> = mine.iter().map(|t| t.subject).collect();
-            if let Err(e) = self.reach_tenant_backups(tenant, &mine, &mut reach).await {
+            if let Err(e) = self
+                .reach_tenant_backups(tenant, &mine, &subjects, &mut reach)
+                .await
+            {
                 for subject in &subjects {
                     reach
                         .failed
@@ -394,6 +397,7 @@ impl<P: Ports> App<P> {
         &self,
         tenant: TenantId,
         mine: &[Tombstone],
+        subjects: &BTreeSet<SubjectId>,
         reach: &mut BackupReach,
     ) -> Result<(), AppError> {
         // One erasure: named after its receipt (rewriting it is harmless). A batch: a fresh
@@ -442,8 +446,7 @@ impl<P: Ports> App<P> {
                 }
             }
         }
-        let subjects: BTreeSet<SubjectId> = mine.iter().map(|t| t.subject).collect();
-        self.forget_pending_exports(tenant, &subjects).await
+        self.forget_pending_exports(tenant, subjects).await
     }
 
     /// A small object, whole.

@@ -45,17 +45,6 @@ const IN_FLIGHT: time::Duration = time::Duration::minutes(10);
 /// Receipts retried and saved together.
 const RETRY_CHUNK: usize = 500;
 
-/// What [`App::erase_in_bulk`] did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct BulkErased {
-    /// Subjects erased, each with its receipt.
-    pub(crate) erased: u64,
-    /// Subjects that no longer existed.
-    pub(crate) gone: u64,
-    /// Subjects a legal hold kept (each with a "blocked" receipt).
-    pub(crate) held: Vec<SubjectId>,
-}
-
 /// What a retry pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct RetryReport {
@@ -169,16 +158,17 @@ impl<P: Ports> App<P> {
 
     /// Erases many subjects of the tenant in one storage transaction (the batch job's path),
     /// then reaches the backups once for all of them and the error tracker for each, and
-    /// saves their receipts. Subjects gone since they were selected are counted and skipped;
-    /// one held by a legal hold gets its own "blocked" receipt through [`App::erase_subject`].
+    /// saves their receipts. Subjects gone since they were selected are skipped; one held by
+    /// a legal hold gets its own "blocked" receipt through [`App::erase_subject`].
     ///
     /// # Errors
-    /// Storage errors (then nothing of this call's transaction was erased).
+    /// Storage errors: from the transaction (then nothing of it was erased), or from saving
+    /// receipts afterwards (then the retry job completes them).
     pub(crate) async fn erase_in_bulk(
         &self,
         ctx: Ctx,
         subjects: &[SubjectId],
-    ) -> Result<BulkErased, AppError> {
+    ) -> Result<(), AppError> {
         let now = self.clock.now();
         let erasures = subjects
             .iter()
@@ -194,24 +184,23 @@ impl<P: Ports> App<P> {
             .erase_subjects(erasures)
             .await
             .map_err(AppError::store)?;
-        let mut result = BulkErased::default();
         let mut receipts = Vec::with_capacity(outcomes.len());
+        let mut held = Vec::new();
         for (subject, outcome) in subjects.iter().zip(outcomes) {
             match outcome {
                 Erased::Done(receipt) => receipts.push(receipt),
-                Erased::NotFound => result.gone += 1,
-                Erased::Held => result.held.push(*subject),
+                Erased::NotFound => {}
+                Erased::Held => held.push(*subject),
             }
         }
-        result.erased = receipts.len() as u64;
         self.reach_other_systems(&mut receipts).await?;
-        for subject in &result.held {
+        for subject in &held {
             match self.erase_subject(ctx, *subject, None).await {
                 Ok(_) | Err(AppError::NotFound(_)) => {}
                 Err(e) => return Err(e),
             }
         }
-        Ok(result)
+        Ok(())
     }
 
     /// The places outside the database, for receipts whose transaction is done: the backups
