@@ -209,7 +209,7 @@ impl<P: Ports> App<P> {
                 updated_at: profile.updated_at,
             },
             records: records
-                .iter()
+                .into_iter()
                 .map(|r| ExportRecord {
                     id: r.id,
                     form: r.form,
@@ -218,7 +218,7 @@ impl<P: Ports> App<P> {
                         .find(|f| f.id == r.form)
                         .map_or_else(String::new, |f| f.name.clone()),
                     created_at: r.created_at,
-                    values: r.values.expose_pii_json(),
+                    values: r.values.into_pii_json(),
                 })
                 .collect(),
             consents: history

@@ -84,6 +84,13 @@ impl Email {
     pub fn expose_pii(&self) -> &str {
         &self.0
     }
+
+    /// The address itself, consuming it; as with [`Self::expose_pii`], only for where it
+    /// must be used.
+    #[must_use]
+    pub fn into_pii(self) -> String {
+        self.0
+    }
 }
 
 fn check_local(local: &str) -> Result<(), EmailError> {

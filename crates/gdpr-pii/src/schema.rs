@@ -186,25 +186,69 @@ impl FormSchema {
         self.validate_object(object)
     }
 
+    /// [`Self::validate`] of an object it may consume: names and text move into the values
+    /// instead of being copied (records read back in bulk).
+    ///
+    /// # Errors
+    /// As [`Self::validate`].
+    pub fn validate_owned(
+        &self,
+        mut object: Map<String, Value>,
+    ) -> Result<RecordValues, ValidationErrors> {
+        let mut errors = self.unknown_fields(&object);
+        let mut values = BTreeMap::new();
+        for field in &self.fields {
+            let parsed = match object.remove_entry(&field.name) {
+                None | Some((_, Value::Null)) => {
+                    if field.required {
+                        errors.push(FieldError::new(&field.name, "required field is missing"));
+                    }
+                    continue;
+                }
+                Some((name, Value::String(text)))
+                    if field.kind == FieldKind::Text && text.chars().count() <= MAX_TEXT_CHARS =>
+                {
+                    Ok((name, FieldValue::Text(text)))
+                }
+                Some((name, value)) => parse_value(field.kind, &value).map(|v| (name, v)),
+            };
+            match parsed {
+                Ok((name, value)) => {
+                    values.insert(name, value);
+                }
+                Err(reason) => errors.push(FieldError::new(&field.name, reason)),
+            }
+        }
+        if errors.is_empty() {
+            Ok(RecordValues(values))
+        } else {
+            Err(ValidationErrors(errors))
+        }
+    }
+
+    /// An error for each key the form does not declare.
+    fn unknown_fields(&self, object: &Map<String, Value>) -> Vec<FieldError> {
+        object
+            .keys()
+            .filter(|key| !self.fields.iter().any(|f| &f.name == *key))
+            .map(|key| FieldError {
+                // An unknown key is echoed only if it looks like a field name, so that a key
+                // made of personal data is not sent back.
+                field: if is_valid_name(key) {
+                    key.clone()
+                } else {
+                    "<unknown>".into()
+                },
+                reason: "unknown field: the form does not declare it".into(),
+            })
+            .collect()
+    }
+
     fn validate_object(
         &self,
         object: &Map<String, Value>,
     ) -> Result<RecordValues, ValidationErrors> {
-        let mut errors = Vec::new();
-        for key in object.keys() {
-            if !self.fields.iter().any(|f| &f.name == key) {
-                errors.push(FieldError {
-                    // An unknown key is echoed only if it looks like a field name, so that
-                    // a key made of personal data is not sent back.
-                    field: if is_valid_name(key) {
-                        key.clone()
-                    } else {
-                        "<unknown>".into()
-                    },
-                    reason: "unknown field: the form does not declare it".into(),
-                });
-            }
-        }
+        let mut errors = self.unknown_fields(object);
         let mut values = BTreeMap::new();
         for field in &self.fields {
             match object.get(&field.name) {
@@ -320,6 +364,16 @@ impl FieldValue {
             Self::Date(d) => Value::String(d.to_string()),
         }
     }
+
+    /// [`Self::expose_pii_json`], consuming the value: no copy of its text.
+    #[must_use]
+    pub fn into_pii_json(self) -> Value {
+        match self {
+            Self::Text(s) => Value::String(s),
+            Self::Email(e) => Value::String(e.into_pii()),
+            other => other.expose_pii_json(),
+        }
+    }
 }
 
 impl fmt::Debug for FieldValue {
@@ -353,6 +407,18 @@ impl RecordValues {
             self.0
                 .iter()
                 .map(|(k, v)| (k.clone(), v.expose_pii_json()))
+                .collect(),
+        )
+    }
+
+    /// [`Self::expose_pii_json`], consuming the values: no copy of names or text (large
+    /// exports).
+    #[must_use]
+    pub fn into_pii_json(self) -> Value {
+        Value::Object(
+            self.0
+                .into_iter()
+                .map(|(k, v)| (k, v.into_pii_json()))
                 .collect(),
         )
     }

@@ -17,7 +17,7 @@ use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
+use chacha20poly1305::aead::{Aead, AeadCore, AeadInPlace, KeyInit, OsRng, Payload};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 use gdpr_pii::{SubjectId, TenantId};
 use hkdf::Hkdf;
@@ -27,6 +27,7 @@ use secrecy::{ExposeSecret, SecretBox, SecretString};
 use sha2::Sha256;
 
 const NONCE: usize = 24;
+const TAG: usize = 16;
 
 /// A key or ciphertext that cannot be used. Never says anything about the plaintext.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -167,6 +168,33 @@ impl DataKey {
         )
     }
 
+    /// [`Self::open`] in place: the plaintext is a slice of `data` (no copy; records read
+    /// back in bulk).
+    ///
+    /// # Errors
+    /// As [`Self::open`].
+    pub fn open_in_place<'a>(
+        &self,
+        place: &str,
+        field: &str,
+        data: &'a mut [u8],
+    ) -> Result<&'a [u8], CryptoError> {
+        if data.len() < NONCE + TAG {
+            return Err(CryptoError::Unauthentic);
+        }
+        let (nonce, rest) = data.split_at_mut(NONCE);
+        let (message, tag) = rest.split_at_mut(rest.len() - TAG);
+        self.cipher
+            .decrypt_in_place_detached(
+                XNonce::from_slice(nonce),
+                &ad(self.tenant, self.subject, place, field),
+                message,
+                chacha20poly1305::Tag::from_slice(tag),
+            )
+            .map_err(|_| CryptoError::Unauthentic)?;
+        Ok(message)
+    }
+
     /// Decrypts a field's value.
     ///
     /// # Errors
@@ -185,9 +213,37 @@ impl DataKey {
     }
 }
 
+/// `gdpr/v1|<tenant>|<subject>|<place>|<field>`, ids in hyphenated lower case. Built byte by
+/// byte rather than with `format!`: it is made for every field opened, and formatting was a
+/// tenth of the cost of reading records back.
 fn ad(tenant: TenantId, subject: SubjectId, place: &str, field: &str) -> Vec<u8> {
-    format!("gdpr/v1|{tenant}|{subject}|{place}|{field}").into_bytes()
+    const ID: usize = uuid::fmt::Hyphenated::LENGTH;
+    let mut ad = Vec::with_capacity(AD_PREFIX.len() + 2 * ID + place.len() + field.len() + 3);
+    let mut id = [0; ID];
+    ad.extend_from_slice(AD_PREFIX);
+    ad.extend_from_slice(
+        tenant
+            .as_uuid()
+            .hyphenated()
+            .encode_lower(&mut id)
+            .as_bytes(),
+    );
+    ad.push(b'|');
+    ad.extend_from_slice(
+        subject
+            .as_uuid()
+            .hyphenated()
+            .encode_lower(&mut id)
+            .as_bytes(),
+    );
+    ad.push(b'|');
+    ad.extend_from_slice(place.as_bytes());
+    ad.push(b'|');
+    ad.extend_from_slice(field.as_bytes());
+    ad
 }
+
+const AD_PREFIX: &[u8] = b"gdpr/v1|";
 
 fn seal(cipher: &XChaCha20Poly1305, ad: &[u8], plaintext: &[u8]) -> Vec<u8> {
     // The thread-local ChaCha CSPRNG, seeded and periodically reseeded from the OS: a system
@@ -222,6 +278,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn associated_data_keeps_its_stored_layout() {
+        // Every ciphertext ever stored was bound to these exact bytes: they may never change.
+        let (t, s) = (TenantId::new(), SubjectId::new());
+        assert_eq!(
+            ad(t, s, "records/x", "*"),
+            format!("gdpr/v1|{t}|{s}|records/x|*").into_bytes()
+        );
+        let t = TenantId::from_uuid(uuid::Uuid::from_u128(0xAB));
+        assert_eq!(
+            String::from_utf8(ad(t, s, "subjects", "email")).unwrap()[..45],
+            *"gdpr/v1|00000000-0000-0000-0000-0000000000ab|"
+        );
+    }
+
+    #[test]
     fn a_ciphertext_opens_only_in_its_own_row_and_field() {
         let (master, _) = MasterKey::generate();
         let (t, s, other) = (TenantId::new(), SubjectId::new(), SubjectId::new());
@@ -236,6 +307,22 @@ mod tests {
         );
         assert_eq!(
             reopened.open("subjects", "full_name", &ct),
+            Err(CryptoError::Unauthentic)
+        );
+        // In place, the same answers.
+        let mut buf = ct.clone();
+        assert_eq!(
+            reopened.open_in_place("subjects", "email", &mut buf),
+            Ok(&b"ada@example.org"[..])
+        );
+        let mut buf = ct.clone();
+        assert_eq!(
+            reopened.open_in_place("subjects", "full_name", &mut buf),
+            Err(CryptoError::Unauthentic)
+        );
+        let mut short = ct[..NONCE + TAG - 1].to_vec();
+        assert_eq!(
+            reopened.open_in_place("subjects", "email", &mut short),
             Err(CryptoError::Unauthentic)
         );
         assert!(

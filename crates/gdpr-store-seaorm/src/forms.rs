@@ -28,8 +28,26 @@ use crate::{
 };
 
 fn place(record: RecordId) -> String {
-    format!("records/{record}")
+    // Not `format!`: made for every record read back (see `crypto::ad`).
+    let mut id = [0; uuid::fmt::Hyphenated::LENGTH];
+    [
+        "records/",
+        record.as_uuid().hyphenated().encode_lower(&mut id),
+    ]
+    .concat()
 }
+
+/// How the `sealed` column of a record starts since sealing version 2: then the base64 of one
+/// ciphertext holding all personal fields as a JSON object. Before it (version 1, still read),
+/// the column was a JSON object of field names to one ciphertext each.
+const SEALED_V2: &str = "v2:";
+
+/// The field name in a version-2 ciphertext's associated data: not a valid form field name,
+/// so it can never be mistaken for a version-1 ciphertext of one field.
+const ALL_FIELDS: &str = "*";
+
+/// A record without personal fields: nothing is sealed.
+const EMPTY_V1: &str = "{}";
 
 impl SeaOrmStore {
     pub(crate) async fn load_form<C: ConnectionTrait>(
@@ -49,25 +67,30 @@ impl SeaOrmStore {
 
     fn seal_record(r: &Record, form: &Form, key: &DataKey) -> (String, String) {
         let mut plain = Map::new();
-        let mut sealed = Map::new();
-        let place = place(r.id);
+        let mut personal = Map::new();
         for (field, value) in r.values.iter() {
             let json = value.expose_pii_json();
-            let personal = form
+            let is_personal = form
                 .schema
                 .category_of(field)
                 .is_none_or(|c| c.is_personal());
-            if personal {
-                let ct = key.seal(&place, field, to_json(&json).as_bytes());
-                sealed.insert(field.to_owned(), Value::String(B64.encode(ct)));
+            if is_personal {
+                personal.insert(field.to_owned(), json);
             } else {
                 plain.insert(field.to_owned(), json);
             }
         }
-        (
-            Value::Object(plain).to_string(),
-            Value::Object(sealed).to_string(),
-        )
+        let sealed = if personal.is_empty() {
+            EMPTY_V1.to_owned()
+        } else {
+            // One ciphertext for all of the record's personal fields: the record is its unit
+            // (written and erased whole), and one open per record halves the cost of reading
+            // them back. The field names are inside what is authenticated.
+            let json = Value::Object(personal).to_string();
+            let ct = key.seal(&place(r.id), ALL_FIELDS, json.as_bytes());
+            format!("{SEALED_V2}{}", B64.encode(ct))
+        };
+        (Value::Object(plain).to_string(), sealed)
     }
 
     /// The row of a record, its personal fields sealed.
@@ -87,29 +110,36 @@ impl SeaOrmStore {
     fn open_record(row: &record::Model, form: &Form, key: &DataKey) -> Result<Record, StoreError> {
         let id = RecordId::from_uuid(row.id);
         let place = place(id);
-        let Value::Object(mut values) = from_json::<Value>(&row.plain, "a record's plain fields")?
-        else {
-            return Err(corrupt("a record's plain fields are not an object"));
-        };
-        let Value::Object(sealed) = from_json::<Value>(&row.sealed, "a record's sealed fields")?
-        else {
-            return Err(corrupt("a record's sealed fields are not an object"));
-        };
-        for (field, ct) in sealed {
-            let ct = ct
-                .as_str()
-                .and_then(|s| B64.decode(s).ok())
-                .ok_or_else(|| corrupt("a sealed field is not base64"))?;
+        let mut values: Map<String, Value> = from_json(&row.plain, "a record's plain fields")?;
+        if let Some(b64) = row.sealed.strip_prefix(SEALED_V2) {
+            let mut ct = B64
+                .decode(b64)
+                .map_err(|_| corrupt("a record's sealed fields are not base64"))?;
             let json = key
-                .open(&place, &field, &ct)
-                .map_err(|_| corrupt("a record field does not decrypt under its key"))?;
-            let value: Value = serde_json::from_slice(&json)
-                .map_err(|_| corrupt("a decrypted field is not JSON"))?;
-            values.insert(field, value);
+                .open_in_place(&place, ALL_FIELDS, &mut ct)
+                .map_err(|_| corrupt("a record's fields do not decrypt under its key"))?;
+            let personal: Map<String, Value> = serde_json::from_slice(json)
+                .map_err(|_| corrupt("a record's decrypted fields are not a JSON object"))?;
+            values.extend(personal);
+        } else {
+            // Records written before sealing version 2: one ciphertext per field.
+            let sealed: Map<String, Value> = from_json(&row.sealed, "a record's sealed fields")?;
+            for (field, ct) in sealed {
+                let ct = ct
+                    .as_str()
+                    .and_then(|s| B64.decode(s).ok())
+                    .ok_or_else(|| corrupt("a sealed field is not base64"))?;
+                let json = key
+                    .open(&place, &field, &ct)
+                    .map_err(|_| corrupt("a record field does not decrypt under its key"))?;
+                let value: Value = serde_json::from_slice(&json)
+                    .map_err(|_| corrupt("a decrypted field is not JSON"))?;
+                values.insert(field, value);
+            }
         }
         let values = form
             .schema
-            .validate(&Value::Object(values))
+            .validate_owned(values)
             .map_err(|_| corrupt("a stored record no longer fits its form"))?;
         Ok(Record {
             id,
@@ -331,14 +361,20 @@ impl RecordStore for SeaOrmStore {
         if let Some(subject) = subject {
             query = query.filter(record::Column::SubjectId.eq(*subject.as_uuid()));
         }
-        let rows = query
-            .order_by_asc(record::Column::CreatedAt)
-            .order_by_asc(record::Column::Id)
-            .offset(offset)
-            .limit(limit)
-            .all(&self.db)
-            .await
-            .map_err(unavailable)?;
+        let rows = if page == Page::ALL {
+            let mut rows = query.all(&self.db).await.map_err(unavailable)?;
+            rows.sort_unstable_by_key(|r| (r.created_at, r.id));
+            rows
+        } else {
+            query
+                .order_by_asc(record::Column::CreatedAt)
+                .order_by_asc(record::Column::Id)
+                .offset(offset)
+                .limit(limit)
+                .all(&self.db)
+                .await
+                .map_err(unavailable)?
+        };
         self.open_records(tenant, rows).await
     }
 
@@ -397,5 +433,106 @@ impl RecordStore for SeaOrmStore {
             .await
             .map_err(unavailable)?
             .rows_affected)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use gdpr_consent::LawfulBasis;
+    use gdpr_testkit::fake;
+    use sea_orm::ActiveValue;
+
+    use super::*;
+    use crate::crypto::MasterKey;
+
+    fn fixture() -> (Form, Record, DataKey) {
+        let tenant = TenantId::new();
+        let purpose = fake::purpose("contractors", LawfulBasis::Contract);
+        let at = time::OffsetDateTime::UNIX_EPOCH;
+        let form = Form::define(
+            tenant,
+            "Contractors",
+            fake::contractors_schema(),
+            &purpose,
+            at,
+        )
+        .unwrap();
+        let subject = SubjectId::new();
+        let values = form
+            .schema
+            .validate(&serde_json::json!({
+                "email": "ada@example.org",
+                "full_name": "Ada Lovelace",
+                "day_rate": 512.5,
+            }))
+            .unwrap();
+        let record = Record {
+            id: RecordId::new(),
+            tenant,
+            form: form.id,
+            subject,
+            values,
+            created_at: at,
+        };
+        let (_, key) = MasterKey::generate().0.tenant(tenant).new_data_key(subject);
+        (form, record, key)
+    }
+
+    fn model(row: record::ActiveModel) -> record::Model {
+        let take = |v: ActiveValue<String>| v.unwrap();
+        record::Model {
+            id: row.id.unwrap(),
+            tenant_id: row.tenant_id.unwrap(),
+            form_id: row.form_id.unwrap(),
+            subject_id: row.subject_id.unwrap(),
+            plain: take(row.plain),
+            sealed: take(row.sealed),
+            created_at: row.created_at.unwrap(),
+        }
+    }
+
+    #[test]
+    fn records_are_sealed_whole_and_version_1_rows_still_open() {
+        let (form, record, key) = fixture();
+        // Version 2: one ciphertext, nothing personal readable.
+        let v2 = model(SeaOrmStore::record_row(&record, &form, &key));
+        assert!(v2.sealed.starts_with(SEALED_V2), "{}", v2.sealed);
+        assert!(!v2.sealed.contains("ada") && !v2.plain.contains("ada"));
+        assert!(
+            v2.plain.contains("day_rate"),
+            "non-personal fields stay readable"
+        );
+        assert_eq!(SeaOrmStore::open_record(&v2, &form, &key).unwrap(), record);
+
+        // Version 1, as rows (and backups) written before it: one ciphertext per field.
+        let place = place(record.id);
+        let mut sealed = Map::new();
+        for field in ["email", "full_name"] {
+            let json = record
+                .values
+                .get(field)
+                .unwrap()
+                .expose_pii_json()
+                .to_string();
+            let ct = key.seal(&place, field, json.as_bytes());
+            sealed.insert(field.to_owned(), Value::String(B64.encode(ct)));
+        }
+        let v1 = record::Model {
+            sealed: Value::Object(sealed.clone()).to_string(),
+            ..v2.clone()
+        };
+        assert_eq!(SeaOrmStore::open_record(&v1, &form, &key).unwrap(), record);
+
+        // A version-1 field ciphertext passed off as version 2 does not open: the associated
+        // data names the field ("*" for a whole record).
+        let one = sealed["email"].as_str().unwrap();
+        let forged = record::Model {
+            sealed: format!("{SEALED_V2}{one}"),
+            ..v2
+        };
+        assert!(matches!(
+            SeaOrmStore::open_record(&forged, &form, &key),
+            Err(StoreError::Corrupt(_))
+        ));
     }
 }

@@ -151,3 +151,57 @@ async fn a_ciphertext_moved_to_another_row_does_not_decrypt() {
         db.finish().await;
     }
 }
+
+#[tokio::test]
+async fn a_records_sealed_fields_open_only_in_their_own_record() {
+    for db in databases().await {
+        let s = &db.store;
+        let t = tenant(s).await;
+        let form = contractors(s, t).await;
+        let (a, b) = (subject(t, 1), subject(t, 2));
+        s.insert_subject(&a).await.unwrap();
+        s.insert_subject(&b).await.unwrap();
+        let (a1, a2, b1) = (
+            record(&form, &a, 1),
+            record(&form, &a, 2),
+            record(&form, &b, 3),
+        );
+        for r in [&a1, &a2, &b1] {
+            s.insert_record(r).await.unwrap();
+        }
+        let literal = |r: &gdpr_pii::Record| db.uuid_literal(r.id.as_uuid());
+        // All personal fields of a record are one ciphertext (sealing version 2).
+        let conn = s.connection();
+        let row = conn
+            .query_one_raw(Statement::from_string(
+                db.backend(),
+                format!("SELECT sealed FROM records WHERE id = {}", literal(&a1)),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let sealed: String = row.try_get("", "sealed").unwrap();
+        assert!(sealed.starts_with("v2:"), "{}: {sealed}", db.name);
+        // Copied into another record of the same subject (same key) or of another subject:
+        // refused either way.
+        for target in [&a2, &b1] {
+            db.raw(&format!(
+                "UPDATE records SET sealed = (SELECT sealed FROM records WHERE id = {}) WHERE id = {}",
+                literal(&a1),
+                literal(target)
+            ))
+            .await;
+            assert!(
+                matches!(
+                    s.get_record(t, target.id).await,
+                    Err(StoreError::Corrupt(_))
+                ),
+                "{}",
+                db.name
+            );
+        }
+        // The record it came from still opens.
+        assert_eq!(s.get_record(t, a1.id).await.unwrap(), a1, "{}", db.name);
+        db.finish().await;
+    }
+}
