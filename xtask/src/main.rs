@@ -15,6 +15,7 @@ const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
   ci              cargo fmt --check, cargo clippy -D warnings, then the whole test suite
+  bench           every suite below in turn, one report at target/bench-report.md
   bench storage   encryption-at-rest and HTTP costs against same-run baselines (needs wrk)
   bench redact    log redaction throughput against grep on a 200 MB access log
   bench backup    backup and restore of 1,000,000 records on PostgreSQL against pg_dump | zstd | gpg
@@ -94,26 +95,113 @@ fn ci() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Runs a benchmark suite in release mode; its report goes to stdout.
+/// Every benchmark suite: its name, package and bench target.
+const SUITES: [(&str, &str, &str); 4] = [
+    ("storage", "gdpr-server", "storage"),
+    ("redact", "gdpr-telemetry", "redact"),
+    ("backup", "gdpr-server", "backup"),
+    ("erasure", "gdpr-server", "erasure"),
+];
+
+/// Where `cargo xtask bench` writes the report of all suites.
+const REPORT: &str = "target/bench-report.md";
+
+/// Runs one benchmark suite in release mode (its report goes to stdout), or, without a name,
+/// every suite in turn, their output passed through and gathered into one report at
+/// [`REPORT`]. A suite that fails is marked so in the report; the others still run.
 fn bench(which: Option<&str>) -> ExitCode {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let target = match which {
-        Some("storage") | None => ("gdpr-server", "storage"),
-        Some("redact") => ("gdpr-telemetry", "redact"),
-        Some("backup") => ("gdpr-server", "backup"),
-        Some("erasure") => ("gdpr-server", "erasure"),
-        Some(other) => {
-            eprintln!("unknown benchmark '{other}'\n{USAGE}");
-            return ExitCode::FAILURE;
-        }
+    let suites: Vec<_> = match which {
+        None | Some("all") => SUITES.to_vec(),
+        Some(name) => match SUITES.iter().find(|s| s.0 == name) {
+            Some(suite) => vec![*suite],
+            None => {
+                eprintln!("unknown benchmark '{name}'\n{USAGE}");
+                return ExitCode::FAILURE;
+            }
+        },
     };
-    let status = Command::new(cargo)
-        .args(["bench", "--locked", "-p", target.0, "--bench", target.1])
-        .status();
-    match status {
-        Ok(s) if s.success() => ExitCode::SUCCESS,
-        _ => ExitCode::FAILURE,
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut sections = Vec::new();
+    for (name, package, target) in &suites {
+        eprintln!("==> xtask bench: {name}");
+        let child = Command::new(&cargo)
+            .args(["bench", "--locked", "-p", package, "--bench", target])
+            .stdout(Stdio::piped())
+            .spawn();
+        let mut output = String::new();
+        let ok = match child {
+            Ok(mut child) => {
+                if let Some(stdout) = child.stdout.take() {
+                    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                        println!("{line}");
+                        output.push_str(&line);
+                        output.push('\n');
+                    }
+                }
+                child.wait().is_ok_and(|s| s.success())
+            }
+            Err(e) => {
+                eprintln!("==> xtask bench: {name} could not start cargo: {e}");
+                false
+            }
+        };
+        sections.push(Section { name, output, ok });
     }
+    let all_ok = sections.iter().all(|s| s.ok);
+    if suites.len() > 1 {
+        let text = report(&header(), &sections);
+        match std::fs::write(REPORT, text) {
+            Ok(()) => eprintln!("==> xtask bench: report written to {REPORT}"),
+            Err(e) => {
+                eprintln!("==> xtask bench: could not write {REPORT}: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    if all_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// One suite's run.
+struct Section<'a> {
+    name: &'a str,
+    output: String,
+    ok: bool,
+}
+
+/// When, on what and at which commit: the figures only compare within one run.
+fn header() -> String {
+    let run = |cmd: &str, args: &[&str]| {
+        Command::new(cmd)
+            .args(args)
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default()
+    };
+    format!(
+        "date {}, commit {}, {} cores",
+        run("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+        run("git", &["rev-parse", "--short", "HEAD"]),
+        std::thread::available_parallelism().map_or(0, std::num::NonZero::get)
+    )
+}
+
+/// The report: a header line, then each suite's output as it printed it (its tables are
+/// Markdown), a failed suite marked as such.
+fn report(header: &str, sections: &[Section<'_>]) -> String {
+    let mut text = format!(
+        "# Benchmark report\n\n{header}. Each ratio compares with a baseline measured in the \
+         same run (see docs/performance.md).\n"
+    );
+    for s in sections {
+        let status = if s.ok { "" } else { " — FAILED" };
+        text.push_str(&format!("\n## {}{status}\n\n{}", s.name, s.output));
+    }
+    text
 }
 
 /// Test counts added up over every `test result:` line cargo prints.
@@ -154,7 +242,28 @@ impl Totals {
 
 #[cfg(test)]
 mod tests {
-    use super::Totals;
+    use super::{Section, Totals, report};
+
+    #[test]
+    fn the_bench_report_holds_every_suite_and_names_the_failures() {
+        let sections = [
+            Section {
+                name: "storage",
+                output: "| measure | ours |\n| a | 1 |\n".into(),
+                ok: true,
+            },
+            Section {
+                name: "backup",
+                output: "no PostgreSQL\n".into(),
+                ok: false,
+            },
+        ];
+        let text = report("date d, commit c, 2 cores", &sections);
+        assert!(text.contains("date d, commit c, 2 cores"));
+        assert!(text.contains("## storage\n\n| measure | ours |\n| a | 1 |\n"));
+        assert!(text.contains("## backup — FAILED\n\nno PostgreSQL\n"));
+        assert!(!text.contains("storage — FAILED"));
+    }
 
     #[test]
     fn results_of_every_test_binary_are_added_up() {
