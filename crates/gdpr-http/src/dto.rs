@@ -2,11 +2,78 @@
 //! types at the edge. Only this module knows the JSON shape.
 
 use gdpr_pii::{FieldKind, PiiCategory};
-use poem_openapi::types::MaybeUndefined;
+use std::borrow::Cow;
+
+use poem_openapi::registry::MetaSchemaRef;
+use poem_openapi::types::{MaybeUndefined, ParseError, ParseFromJSON, ParseResult, ToJSON, Type};
 use poem_openapi::{Enum, Object};
 use serde_json::Value;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
+
+/// Text in a request body: a JSON string and nothing else. poem-openapi's `String` also takes a
+/// number or a boolean and turns it into text (`false` becomes `"false"`), which the schema
+/// (`type: string`) does not allow: a client's mistake would be stored instead of refused.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub(crate) struct Text(pub(crate) String);
+
+impl Type for Text {
+    const IS_REQUIRED: bool = true;
+    // Validators (pattern, lengths) see the text itself.
+    type RawValueType = String;
+    type RawElementValueType = String;
+
+    fn name() -> Cow<'static, str> {
+        String::name()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        String::schema_ref()
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(&self.0)
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl ParseFromJSON for Text {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value {
+            Some(Value::String(text)) => Ok(Self(text)),
+            other => Err(ParseError::expected_type(other.unwrap_or_default())),
+        }
+    }
+}
+
+impl ToJSON for Text {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::String(self.0.clone()))
+    }
+}
+
+impl From<Text> for String {
+    fn from(text: Text) -> Self {
+        text.0
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
 
 /// Declares a wire enum mirroring a domain enum, with conversions both ways.
 macro_rules! mirror {
@@ -171,9 +238,9 @@ pub(crate) struct TenantOut {
 #[oai(deny_unknown_fields)]
 pub(crate) struct TenantIn {
     /// Legal name, 1 to 200 characters.
-    pub(crate) name: String,
+    pub(crate) name: Text,
     /// Privacy contact (a DPO role address), 1 to 320 characters.
-    pub(crate) privacy_contact: String,
+    pub(crate) privacy_contact: Text,
 }
 
 /// An API key to issue.
@@ -230,11 +297,11 @@ pub(crate) struct BackupDeletionOut {
 #[oai(deny_unknown_fields)]
 pub(crate) struct SubjectIn {
     /// E-mail address (normalised to lower case).
-    pub(crate) email: Option<String>,
+    pub(crate) email: Option<Text>,
     /// Full name.
-    pub(crate) full_name: Option<String>,
+    pub(crate) full_name: Option<Text>,
     /// IP address.
-    pub(crate) ip_address: Option<String>,
+    pub(crate) ip_address: Option<Text>,
 }
 
 /// Changes to a subject's profile: an absent field is kept, `null` clears it.
@@ -242,11 +309,11 @@ pub(crate) struct SubjectIn {
 #[oai(deny_unknown_fields)]
 pub(crate) struct RectifyIn {
     /// E-mail address.
-    pub(crate) email: MaybeUndefined<String>,
+    pub(crate) email: MaybeUndefined<Text>,
     /// Full name.
-    pub(crate) full_name: MaybeUndefined<String>,
+    pub(crate) full_name: MaybeUndefined<Text>,
     /// IP address.
-    pub(crate) ip_address: MaybeUndefined<String>,
+    pub(crate) ip_address: MaybeUndefined<Text>,
 }
 
 /// A look-up by e-mail (in the body, so the address never lands in a URL or an access log).
@@ -254,7 +321,7 @@ pub(crate) struct RectifyIn {
 #[oai(deny_unknown_fields)]
 pub(crate) struct LookupIn {
     /// The address.
-    pub(crate) email: String,
+    pub(crate) email: Text,
 }
 
 /// A subject.
@@ -319,9 +386,9 @@ pub(crate) struct ImportOut {
 pub(crate) struct PurposeIn {
     /// Identifier: 1 to 64 lowercase letters, digits, '-' and '_', starting with a letter.
     #[oai(validator(pattern = r"^[a-z][a-z0-9_-]{0,63}$"))]
-    pub(crate) id: String,
+    pub(crate) id: Text,
     /// What the processing is for.
-    pub(crate) description: String,
+    pub(crate) description: Text,
     /// Its lawful basis.
     pub(crate) lawful_basis: Basis,
 }
@@ -345,7 +412,7 @@ pub(crate) struct PurposeOut {
 #[oai(deny_unknown_fields)]
 pub(crate) struct FieldIn {
     /// Name: lowercase letters, digits and '_'.
-    pub(crate) name: String,
+    pub(crate) name: Text,
     /// Value type.
     pub(crate) kind: Kind,
     /// PII category; required (declare `not_personal` explicitly).
@@ -374,9 +441,10 @@ pub(crate) struct FieldOut {
 #[oai(deny_unknown_fields)]
 pub(crate) struct FormIn {
     /// Name, unique in the tenant.
-    pub(crate) name: String,
+    pub(crate) name: Text,
     /// The purpose it serves.
-    pub(crate) purpose: String,
+    #[oai(validator(pattern = r"^[a-z][a-z0-9_-]{0,63}$"))]
+    pub(crate) purpose: Text,
     /// Its fields, each classified.
     pub(crate) fields: Vec<FieldIn>,
 }
@@ -452,11 +520,12 @@ pub(crate) struct RecordPage {
 #[oai(deny_unknown_fields)]
 pub(crate) struct ConsentFormIn {
     /// Its consent-based purpose.
-    pub(crate) purpose: String,
+    #[oai(validator(pattern = r"^[a-z][a-z0-9_-]{0,63}$"))]
+    pub(crate) purpose: Text,
     /// Title.
-    pub(crate) title: String,
+    pub(crate) title: Text,
     /// The exact text shown to subjects.
-    pub(crate) text: String,
+    pub(crate) text: Text,
 }
 
 /// A new version of a consent form.
@@ -464,7 +533,7 @@ pub(crate) struct ConsentFormIn {
 #[oai(deny_unknown_fields)]
 pub(crate) struct VersionIn {
     /// The new text.
-    pub(crate) text: String,
+    pub(crate) text: Text,
     /// Whether earlier consents stop counting.
     pub(crate) requires_reconsent: bool,
 }
@@ -508,9 +577,9 @@ pub(crate) struct ConsentIn {
     /// How.
     pub(crate) method: Method,
     /// The address the subject acted from; only its network is kept.
-    pub(crate) source_ip: Option<String>,
+    pub(crate) source_ip: Option<Text>,
     /// The version shown, by hash (default: the latest).
-    pub(crate) version: Option<String>,
+    pub(crate) version: Option<Text>,
 }
 
 /// Where a subject stands with a consent form.
@@ -575,7 +644,7 @@ pub(crate) struct ExtendIn {
     /// 1 or 2 months.
     pub(crate) months: u8,
     /// Why; told to the subject.
-    pub(crate) reason: String,
+    pub(crate) reason: Text,
 }
 
 /// A refusal.
@@ -583,7 +652,7 @@ pub(crate) struct ExtendIn {
 #[oai(deny_unknown_fields)]
 pub(crate) struct RefuseIn {
     /// The reasons the subject is told.
-    pub(crate) reason: String,
+    pub(crate) reason: Text,
 }
 
 /// An extension granted.
@@ -643,7 +712,7 @@ pub(crate) struct HoldIn {
     /// Ground.
     pub(crate) ground: Ground,
     /// Why (a case number, a law), never personal data.
-    pub(crate) reason: String,
+    pub(crate) reason: Text,
 }
 
 /// A legal hold.
@@ -727,7 +796,7 @@ pub(crate) struct SelectorIn {
     /// End (exclusive).
     pub(crate) to: Option<OffsetDateTime>,
     /// Field name.
-    pub(crate) field: Option<String>,
+    pub(crate) field: Option<Text>,
     /// Field value.
     pub(crate) value: Option<Value>,
     /// Subject ids.
@@ -791,7 +860,7 @@ pub(crate) struct ExportIn {
     pub(crate) form: Option<Uuid>,
     /// The requester's ASCII-armored OpenPGP public key. Without it, the export is encrypted to
     /// the deployment's configured recipients; with none configured, it is refused.
-    pub(crate) recipient_key: Option<String>,
+    pub(crate) recipient_key: Option<Text>,
 }
 
 /// An export waiting to be downloaded, once, before it expires.
@@ -834,9 +903,10 @@ pub(crate) struct LimitIn {
     pub(crate) kind: LimitKindIo,
     /// For an objection, the one legitimate-interest purpose it concerns (default: all of
     /// them). A restriction names none.
-    pub(crate) purpose: Option<String>,
+    #[oai(validator(pattern = r"^[a-z][a-z0-9_-]{0,63}$"))]
+    pub(crate) purpose: Option<Text>,
     /// Why (the contested accuracy, the subject's grounds): 1 to 2,000 characters.
-    pub(crate) reason: String,
+    pub(crate) reason: Text,
 }
 
 /// A restriction or objection.

@@ -112,7 +112,61 @@ pub(crate) fn api_service<P: Ports>(app: Arc<App<P>>) -> OpenApiService<Apis<P>,
 /// The OpenAPI document, as served at `/openapi.json`.
 #[must_use]
 pub fn openapi_json<P: Ports>(app: Arc<App<P>>) -> String {
-    api_service(app).spec()
+    close_request_bodies(&api_service(app).spec())
+}
+
+/// Every request body is parsed with unknown fields refused (`deny_unknown_fields`), which
+/// poem-openapi leaves out of the document: each object schema a request body reaches is
+/// marked `additionalProperties: false`, so that clients and generated tests know that an
+/// extra field is an error. (Swagger UI at `/docs` shows the document without the marks.)
+fn close_request_bodies(spec: &str) -> String {
+    use serde_json::Value;
+
+    fn refs(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(name) = map
+                    .get("$ref")
+                    .and_then(Value::as_str)
+                    .and_then(|r| r.strip_prefix("#/components/schemas/"))
+                {
+                    out.push(name.to_owned());
+                }
+                map.values().for_each(|v| refs(v, out));
+            }
+            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+
+    let Ok(mut doc) = serde_json::from_str::<Value>(spec) else {
+        return spec.to_owned();
+    };
+    let mut todo = Vec::new();
+    for operation in doc["paths"]
+        .as_object()
+        .into_iter()
+        .flat_map(|paths| paths.values())
+        .filter_map(Value::as_object)
+        .flat_map(|item| item.values())
+    {
+        refs(&operation["requestBody"], &mut todo);
+    }
+    let mut reached = std::collections::BTreeSet::new();
+    while let Some(name) = todo.pop() {
+        if reached.insert(name.clone()) {
+            refs(&doc["components"]["schemas"][&name], &mut todo);
+        }
+    }
+    for name in reached {
+        if let Some(schema) = doc["components"]["schemas"][&name].as_object_mut()
+            && schema.get("type").and_then(Value::as_str) == Some("object")
+            && schema.contains_key("properties")
+        {
+            schema.insert("additionalProperties".into(), Value::Bool(false));
+        }
+    }
+    serde_json::to_string_pretty(&doc).unwrap_or_else(|_| spec.to_owned())
 }
 
 type OverdueCount = std::pin::Pin<Box<dyn std::future::Future<Output = Option<usize>> + Send>>;
@@ -377,7 +431,12 @@ pub fn routes<P: Ports>(
     };
     let service = api_service(app);
     let allowed = Arc::new(problem::AllowedMethods::from_spec(&service.spec(), "/v1"));
-    let spec = service.spec_endpoint();
+    let document = close_request_bodies(&service.spec());
+    let spec = poem::endpoint::make_sync(move |_| {
+        Response::builder()
+            .content_type("application/json; charset=utf-8")
+            .body(document.clone())
+    });
     let docs = service.swagger_ui();
     Route::new()
         .nest("/v1", service)

@@ -75,6 +75,7 @@ fn selector(body: SelectorIn) -> Result<BatchSelector, ApiError> {
             field: body
                 .field
                 .clone()
+                .map(String::from)
                 .ok_or_else(|| ApiError::invalid("field", "required for field_equals"))?,
             value: body
                 .value
@@ -122,7 +123,9 @@ impl<P: Ports> AccountabilityApi<P> {
     async fn audit(
         &self,
         auth: TenantKey,
-        after: Query<Option<u64>>,
+        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))] after: Query<
+            Option<u64>,
+        >,
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))] limit: Query<Option<u32>>,
     ) -> Result<Json<Vec<Document>>, ApiError> {
         let records = self

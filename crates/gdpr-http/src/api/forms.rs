@@ -95,7 +95,7 @@ impl<P: Ports> FormsApi<P> {
             .fields
             .into_iter()
             .map(|f| FieldSpec {
-                name: f.name,
+                name: f.name.into(),
                 kind: f.kind.into(),
                 category: f.category.map(Into::into),
                 required: f.required,
@@ -176,7 +176,9 @@ impl<P: Ports> FormsApi<P> {
         auth: TenantKey,
         form: Query<Option<Uuid>>,
         subject: Query<Option<Uuid>>,
-        offset: Query<Option<u64>>,
+        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))] offset: Query<
+            Option<u64>,
+        >,
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))] limit: Query<Option<u32>>,
     ) -> Result<Json<RecordPage>, ApiError> {
         let page = page(offset.0, limit.0);

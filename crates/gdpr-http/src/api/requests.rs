@@ -49,7 +49,9 @@ impl<P: Ports> RequestsApi<P> {
         &self,
         auth: TenantKey,
         overdue: Query<Option<bool>>,
-        offset: Query<Option<u64>>,
+        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))] offset: Query<
+            Option<u64>,
+        >,
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))] limit: Query<Option<u32>>,
     ) -> Result<Json<RequestPage>, ApiError> {
         let page = page(offset.0, limit.0);

@@ -23,7 +23,7 @@ use crate::convert;
 use crate::dto::{
     ConsentCheckOut, ConsentIn, ConsentStateOut, Document, ExportFormatIn, ExportIn, ExportOut,
     HoldIn, HoldOut, ImportError, ImportOut, LimitIn, LimitOut, LookupIn, ReceiptOut, RectifyIn,
-    SubjectIn, SubjectOut, SubjectPage,
+    SubjectIn, SubjectOut, SubjectPage, Text,
 };
 use crate::ndjson::Ndjson;
 use crate::problem::{ApiError, Problem};
@@ -119,11 +119,11 @@ fn subject_id(id: &Path<Uuid>) -> SubjectId {
     SubjectId::from_uuid(id.0)
 }
 
-fn maybe(v: MaybeUndefined<String>) -> Option<Option<String>> {
+fn maybe(v: MaybeUndefined<Text>) -> Option<Option<String>> {
     match v {
         MaybeUndefined::Undefined => None,
         MaybeUndefined::Null => Some(None),
-        MaybeUndefined::Value(v) => Some(Some(v)),
+        MaybeUndefined::Value(v) => Some(Some(v.into())),
     }
 }
 
@@ -252,9 +252,9 @@ impl<P: Ports> SubjectsApi<P> {
         let ctx = writer(&auth)?;
         let body = body.0;
         let new = NewSubject {
-            email: body.email,
-            full_name: body.full_name,
-            ip_address: body.ip_address,
+            email: body.email.map(Into::into),
+            full_name: body.full_name.map(Into::into),
+            ip_address: body.ip_address.map(Into::into),
         };
         let s = self.0.register_subject(ctx, new).await?;
         Ok(SubjectCreated::Created(Json(convert::subject(s))))
@@ -265,7 +265,9 @@ impl<P: Ports> SubjectsApi<P> {
     async fn list(
         &self,
         auth: TenantKey,
-        offset: Query<Option<u64>>,
+        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))] offset: Query<
+            Option<u64>,
+        >,
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))] limit: Query<Option<u32>>,
     ) -> Result<Json<SubjectPage>, ApiError> {
         let page = page(offset.0, limit.0);
@@ -495,7 +497,7 @@ impl<P: Ports> SubjectsApi<P> {
         &self,
         auth: TenantKey,
         id: Path<Uuid>,
-        purpose: Query<String>,
+        #[oai(validator(pattern = r"^[a-z][a-z0-9_-]{0,63}$"))] purpose: Query<String>,
     ) -> Result<Json<ConsentCheckOut>, ApiError> {
         let check = self
             .0
@@ -608,7 +610,12 @@ impl<P: Ports> SubjectsApi<P> {
         };
         let ticket = self
             .0
-            .create_export(ctx, subject_id(&id), format, body.recipient_key)
+            .create_export(
+                ctx,
+                subject_id(&id),
+                format,
+                body.recipient_key.map(Into::into),
+            )
             .await?;
         Ok(ExportCreated::Created(Json(convert::export(&ticket))))
     }

@@ -26,6 +26,19 @@ async fn malformed_wrong_unknown_and_oversized_bodies_are_problems_that_change_n
             StatusCode::BAD_REQUEST,
             "malformed-body",
         ),
+        // Text must be a JSON string: a boolean or a number is refused, not turned into text.
+        (
+            "application/json",
+            br#"{"full_name": false}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "malformed-body",
+        ),
+        (
+            "application/json",
+            br#"{"email": 12345}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "malformed-body",
+        ),
         (
             "application/json",
             format!(r#"{{"email": "{CANARY_EMAIL}", "Canaryname Zzyzx": 1}}"#).into_bytes(),
@@ -84,6 +97,28 @@ async fn malformed_wrong_unknown_and_oversized_bodies_are_problems_that_change_n
     assert_eq!(chunked.status(), StatusCode::LENGTH_REQUIRED);
     let bad_id = app.get("/v1/subjects/not-a-uuid", &key).await;
     assert_problem(&bad_id, StatusCode::BAD_REQUEST, "invalid-parameter");
+    for query in ["offset=-1", "offset=1000000000000001", "limit=0"] {
+        let r = app.get(&format!("/v1/subjects?{query}"), &key).await;
+        assert_problem(&r, StatusCode::BAD_REQUEST, "invalid-parameter");
+    }
+    // Elsewhere too: a purpose given as a number is no purpose id.
+    let r = app
+        .post(
+            "/v1/purposes",
+            &key,
+            json!({"id": "billing", "description": 42, "lawful_basis": "contract"}),
+        )
+        .await;
+    assert_problem(&r, StatusCode::BAD_REQUEST, "malformed-body");
+    assert!(
+        app.get("/v1/purposes", &key)
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "no purpose was stored"
+    );
     assert_problem(
         &app.get("/v1/nothing-here", &key).await,
         StatusCode::NOT_FOUND,
