@@ -103,12 +103,24 @@ const SUITES: [(&str, &str, &str); 4] = [
     ("erasure", "gdpr-server", "erasure"),
 ];
 
-/// Where `cargo xtask bench` writes the report of all suites.
-const REPORT: &str = "target/bench-report.md";
+/// Where `cargo xtask bench` writes the report of all suites: `bench-report.md` in the
+/// workspace's target directory (`CARGO_TARGET_DIR` if set), wherever the command is run from.
+fn report_path() -> std::path::PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .unwrap_or_else(|| std::path::Path::new("."))
+                .join("target")
+        },
+        std::path::PathBuf::from,
+    );
+    target.join("bench-report.md")
+}
 
 /// Runs one benchmark suite in release mode (its report goes to stdout), or, without a name,
 /// every suite in turn, their output passed through and gathered into one report at
-/// [`REPORT`]. A suite that fails is marked so in the report; the others still run.
+/// [`report_path`]. A suite that fails is marked so in the report; the others still run.
 fn bench(which: Option<&str>) -> ExitCode {
     let suites: Vec<_> = match which {
         None | Some("all") => SUITES.to_vec(),
@@ -150,10 +162,11 @@ fn bench(which: Option<&str>) -> ExitCode {
     let all_ok = sections.iter().all(|s| s.ok);
     if suites.len() > 1 {
         let text = report(&header(), &sections);
-        match std::fs::write(REPORT, text) {
-            Ok(()) => eprintln!("==> xtask bench: report written to {REPORT}"),
+        let path = report_path();
+        match std::fs::write(&path, text) {
+            Ok(()) => eprintln!("==> xtask bench: report written to {}", path.display()),
             Err(e) => {
-                eprintln!("==> xtask bench: could not write {REPORT}: {e}");
+                eprintln!("==> xtask bench: could not write {}: {e}", path.display());
                 return ExitCode::FAILURE;
             }
         }

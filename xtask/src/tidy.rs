@@ -6,6 +6,8 @@
 //! - Every `.rs` file starts with a `//!` line.
 //! - Every manifest has a description, `publish = false`, workspace lints, and takes each
 //!   dependency from `[workspace.dependencies]`.
+//! - Every HTTP request type refuses unknown fields and takes text as `Text` (JSON strings
+//!   only), as the served OpenAPI document says.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -308,6 +310,70 @@ fn the_manifest_check_catches_a_local_version_and_missing_lints() {
         [
             "x: does not use the workspace lints",
             "x: `tokio = \"1\"` does not come from [workspace.dependencies]"
+        ]
+    );
+}
+
+/// Request types of the HTTP API (`#[derive(Object)]` structs named `…In` in `dto.rs`) that
+/// do not refuse unknown fields, or take text as `String` (which also accepts numbers and
+/// booleans, turned into text) instead of `Text`. The served OpenAPI document promises both
+/// (`additionalProperties: false`, `type: string`).
+fn request_dto_problems(source: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut attributes = String::new();
+    let mut current: Option<String> = None;
+    for line in source.lines() {
+        let line = line.trim();
+        if let Some(name) = current.as_ref() {
+            if line == "}" {
+                current = None;
+            } else if line.contains(": String") || line.contains("<String>") {
+                problems.push(format!("{name}: `{line}` takes String, not Text"));
+            }
+            continue;
+        }
+        if line.starts_with("#[") {
+            attributes.push_str(line);
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("pub(crate) struct ") {
+            let name = rest
+                .split([' ', '{', '<'])
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            if name.ends_with("In") && attributes.contains("Object") {
+                if !attributes.contains("deny_unknown_fields") {
+                    problems.push(format!("{name}: no #[oai(deny_unknown_fields)]"));
+                }
+                current = Some(name);
+            }
+        }
+        if !line.starts_with("///") {
+            attributes.clear();
+        }
+    }
+    problems
+}
+
+#[test]
+fn request_types_refuse_unknown_fields_and_non_string_text() {
+    let dto = std::fs::read_to_string(root().join("crates/gdpr-http/src/dto.rs")).unwrap();
+    let problems = request_dto_problems(&dto);
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+#[test]
+fn the_request_type_check_catches_an_open_struct_and_a_string_field() {
+    let source = "#[derive(Object)]\npub(crate) struct OpenIn {\n    pub(crate) a: Text,\n}\n\
+                  /// Doc.\n#[derive(Object)]\n#[oai(deny_unknown_fields)]\n\
+                  pub(crate) struct LooseIn {\n    pub(crate) b: Option<String>,\n}\n\
+                  #[derive(Object)]\npub(crate) struct ThingOut {\n    pub(crate) c: String,\n}\n";
+    assert_eq!(
+        request_dto_problems(source),
+        [
+            "OpenIn: no #[oai(deny_unknown_fields)]",
+            "LooseIn: `pub(crate) b: Option<String>,` takes String, not Text"
         ]
     );
 }

@@ -50,7 +50,9 @@ impl ParseFromJSON for Text {
     fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
         match value {
             Some(Value::String(text)) => Ok(Self(text)),
-            other => Err(ParseError::expected_type(other.unwrap_or_default())),
+            // Not `ParseError::expected_type`: its message quotes the value, which may be
+            // personal data (a phone number sent as a number).
+            _ => Err(ParseError::custom("expected a JSON string")),
         }
     }
 }

@@ -218,14 +218,36 @@ impl From<AppError> for ApiError {
     }
 }
 
-/// Redacts what a parser quotes from the input: every double-quoted string, and every
-/// back-quoted word that is not a plain field name. Parsers' messages quote values, and a value
-/// may be personal data.
+/// Redacts what a parser quotes from the input: every double-quoted string, every back-quoted
+/// word that is not a plain field name, and whatever follows poem-openapi's `found ` (it prints
+/// the value it got unquoted, e.g. a number). Parsers' messages quote values, and a value may be
+/// personal data.
 #[must_use]
 pub fn sanitise(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
     let mut chars = message.chars().peekable();
     while let Some(c) = chars.next() {
+        if out.ends_with("found ") {
+            // The value runs to the end of its sentence (". " or the end) or of the
+            // parenthesis the message is in; a string inside the value (JSON) is skipped whole.
+            let mut rest = std::iter::once(c).chain(chars.by_ref()).peekable();
+            let mut tail = String::new();
+            let (mut in_string, mut escaped) = (false, false);
+            while let Some(v) = rest.next() {
+                if in_string {
+                    (in_string, escaped) = (escaped || v != '"', !escaped && v == '\\');
+                } else if v == '"' {
+                    in_string = true;
+                } else if v == ')' || (v == '.' && rest.peek().is_none_or(|n| *n == ' ')) {
+                    tail.push(v);
+                    tail.extend(rest);
+                    break;
+                }
+            }
+            out.push('…');
+            out.push_str(&sanitise(&tail));
+            return out;
+        }
         if c == '"' || c == '`' {
             let mut quoted = String::new();
             let mut closed = false;
@@ -448,6 +470,19 @@ mod tests {
             ("unknown field `Canary Person`", "unknown field `…`"),
             ("invalid value: integer `-5`", "invalid value: integer `…`"),
             ("unterminated \"canary", "unterminated \"…"),
+            (
+                r#"Expected input type "string", found 3355512345. (occurred while parsing "X")"#,
+                r#"Expected input type "…", found …. (occurred while parsing "…")"#,
+            ),
+            (
+                r#"Expected input type "uuid", found {"a":[1,2.5]}."#,
+                r#"Expected input type "…", found …."#,
+            ),
+            ("found true", "found …"),
+            (
+                r#"Expected input type "uuid", found {"a":"x. y) \" z."}. Next"#,
+                r#"Expected input type "…", found …. Next"#,
+            ),
         ];
         for (input, expected) in cases {
             assert_eq!(sanitise(input), expected);

@@ -156,12 +156,14 @@ async fn seed(config: &gdpr_server::config::Config, name: &str, n: usize) -> Str
         db.execute_unprepared(&format!(
             "INSERT INTO records (id, tenant_id, form_id, subject_id, plain, sealed, created_at)
              SELECT gen_random_uuid(), r.tenant_id, r.form_id, r.subject_id, r.plain,
-                 '{{\"email\":\"' || {random} || '\",\"full_name\":\"' || {random} || '\"}}',
+                 'v2:' || {random},
                  r.created_at + g
              FROM records r CROSS JOIN generate_series(1, {copies}) g
              WHERE r.tenant_id = '{}'",
             tenant.id,
-            random = "replace(encode(sha512(random()::text::bytea) || sha256(random()::text::bytea), 'base64'), E'\\n', '')",
+            // About the size of a real record's ciphertext (its personal fields as one JSON
+            // object, nonce and tag: ~130 bytes).
+            random = "replace(encode(sha512(random()::text::bytea) || sha512(random()::text::bytea), 'base64'), E'\\n', '')",
         ))
         .await
         .unwrap();

@@ -4,7 +4,8 @@
 //! master secret (config, 32 bytes)
 //!   └─ HKDF-SHA-256(info = "gdpr/v1/tenant-kek" ‖ tenant)  → tenant key-encryption key
 //!   │     └─ wraps each subject's random 32-byte data key (XChaCha20-Poly1305)
-//!   │           └─ encrypts each personal field, AD = tenant ‖ subject ‖ place ‖ field
+//!   │           └─ encrypts each personal profile field, AD = tenant ‖ subject ‖ place ‖ field,
+//!   │              and each record's personal fields together (field `*`)
 //!   └─ HKDF-SHA-256(info = "gdpr/v1/tenant-bidx" ‖ tenant) → blind-index key
 //!         └─ HMAC-SHA-256(normalised e-mail) → the look-up column
 //! ```

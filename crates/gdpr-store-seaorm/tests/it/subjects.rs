@@ -383,3 +383,39 @@ async fn many_records_are_stored_in_one_transaction_or_not_at_all() {
         db.finish().await;
     }
 }
+
+#[tokio::test]
+async fn records_read_whole_or_by_page_come_in_the_same_order() {
+    for db in databases().await {
+        let s = &db.store;
+        let t = tenant(s).await;
+        let form = contractors(s, t).await;
+        let a = subject(t, 1);
+        s.insert_subject(&a).await.unwrap();
+        // Stored out of creation order, with ties broken by id.
+        let mut stored = Vec::new();
+        for (n, minute) in [5, 1, 3, 1, 5, 2, 1].into_iter().enumerate() {
+            let mut r = record(&form, &a, n as u64);
+            r.created_at = at(minute);
+            s.insert_record(&r).await.unwrap();
+            stored.push(r);
+        }
+        stored.sort_by_key(|r| (r.created_at, *r.id.as_uuid()));
+        let ids = |records: &[Record]| records.iter().map(|r| r.id).collect::<Vec<_>>();
+        let whole = s
+            .list_records(t, None, Some(a.id), Page::ALL)
+            .await
+            .unwrap();
+        assert_eq!(ids(&whole), ids(&stored), "{}", db.name);
+        let mut paged = Vec::new();
+        for offset in (0..stored.len() as u64).step_by(2) {
+            paged.extend(
+                s.list_records(t, None, Some(a.id), Page { offset, limit: 2 })
+                    .await
+                    .unwrap(),
+            );
+        }
+        assert_eq!(ids(&paged), ids(&stored), "{}", db.name);
+        db.finish().await;
+    }
+}
