@@ -323,6 +323,7 @@ pub(crate) struct RectifyIn {
 #[oai(deny_unknown_fields)]
 pub(crate) struct LookupIn {
     /// The address.
+    #[oai(validator(min_length = 1, max_length = 254))]
     pub(crate) email: Text,
 }
 
@@ -390,6 +391,7 @@ pub(crate) struct PurposeIn {
     #[oai(validator(pattern = r"^[a-z][a-z0-9_-]{0,63}$"))]
     pub(crate) id: Text,
     /// What the processing is for.
+    #[oai(validator(min_length = 1, max_length = 1000))]
     pub(crate) description: Text,
     /// Its lawful basis.
     pub(crate) lawful_basis: Basis,
@@ -414,6 +416,7 @@ pub(crate) struct PurposeOut {
 #[oai(deny_unknown_fields)]
 pub(crate) struct FieldIn {
     /// Name: lowercase letters, digits and '_'.
+    #[oai(validator(pattern = r"^[a-z][a-z0-9_]{0,63}$"))]
     pub(crate) name: Text,
     /// Value type.
     pub(crate) kind: Kind,
@@ -443,11 +446,13 @@ pub(crate) struct FieldOut {
 #[oai(deny_unknown_fields)]
 pub(crate) struct FormIn {
     /// Name, unique in the tenant.
+    #[oai(validator(min_length = 1, max_length = 200))]
     pub(crate) name: Text,
     /// The purpose it serves.
     #[oai(validator(pattern = r"^[a-z][a-z0-9_-]{0,63}$"))]
     pub(crate) purpose: Text,
     /// Its fields, each classified.
+    #[oai(validator(min_items = 1, max_items = 200))]
     pub(crate) fields: Vec<FieldIn>,
 }
 
@@ -525,8 +530,10 @@ pub(crate) struct ConsentFormIn {
     #[oai(validator(pattern = r"^[a-z][a-z0-9_-]{0,63}$"))]
     pub(crate) purpose: Text,
     /// Title.
+    #[oai(validator(min_length = 1, max_length = 200))]
     pub(crate) title: Text,
     /// The exact text shown to subjects.
+    #[oai(validator(min_length = 1, max_length = 100000))]
     pub(crate) text: Text,
 }
 
@@ -535,6 +542,7 @@ pub(crate) struct ConsentFormIn {
 #[oai(deny_unknown_fields)]
 pub(crate) struct VersionIn {
     /// The new text.
+    #[oai(validator(min_length = 1, max_length = 100000))]
     pub(crate) text: Text,
     /// Whether earlier consents stop counting.
     pub(crate) requires_reconsent: bool,
@@ -644,8 +652,10 @@ pub(crate) struct RequestIn {
 #[oai(deny_unknown_fields)]
 pub(crate) struct ExtendIn {
     /// 1 or 2 months.
+    #[oai(validator(minimum(value = "1"), maximum(value = "2")))]
     pub(crate) months: u8,
     /// Why; told to the subject.
+    #[oai(validator(min_length = 1, max_length = 2000))]
     pub(crate) reason: Text,
 }
 
@@ -654,6 +664,7 @@ pub(crate) struct ExtendIn {
 #[oai(deny_unknown_fields)]
 pub(crate) struct RefuseIn {
     /// The reasons the subject is told.
+    #[oai(validator(min_length = 1, max_length = 2000))]
     pub(crate) reason: Text,
 }
 
@@ -714,6 +725,7 @@ pub(crate) struct HoldIn {
     /// Ground.
     pub(crate) ground: Ground,
     /// Why (a case number, a law), never personal data.
+    #[oai(validator(min_length = 1, max_length = 2000))]
     pub(crate) reason: Text,
 }
 
@@ -908,6 +920,7 @@ pub(crate) struct LimitIn {
     #[oai(validator(pattern = r"^[a-z][a-z0-9_-]{0,63}$"))]
     pub(crate) purpose: Option<Text>,
     /// Why (the contested accuracy, the subject's grounds): 1 to 2,000 characters.
+    #[oai(validator(min_length = 1, max_length = 2000))]
     pub(crate) reason: Text,
 }
 

@@ -62,7 +62,8 @@ impl Problem {
 /// Every error response of the API.
 #[derive(Debug, ApiResponse)]
 pub enum ApiError {
-    /// The request is malformed (JSON syntax, types, unknown fields, parameters).
+    /// The request is malformed (JSON syntax, types, unknown fields, a bound or pattern the
+    /// schema states, parameters).
     #[oai(status = 400, content_type = "application/problem+json")]
     BadRequest(Json<Problem>),
     /// Missing, invalid or revoked credentials.

@@ -56,7 +56,9 @@ async fn requests_show_due_dates_extend_once_and_close() {
                 json!({"months": 3, "reason": "x"}),
             )
             .await;
-        assert_problem(&bad, StatusCode::UNPROCESSABLE_ENTITY, "invalid-input");
+        // Months outside 1..=2 break the schema itself: a malformed body naming the field.
+        assert_problem(&bad, StatusCode::BAD_REQUEST, "malformed-body");
+        assert!(bad.text.contains("months"), "{}", bad.text);
         assert!(
             app.get("/v1/requests?overdue=true", &key).await.body["items"]
                 .as_array()
@@ -380,12 +382,17 @@ async fn restriction_and_objection_stop_processing_over_http() {
                 json!({"kind": "objection", "purpose": "contractors", "reason": "x"}),
                 "purpose",
             ),
-            (json!({"kind": "objection", "reason": ""}), "reason"),
         ] {
             let bad = app.post(&limits, &key, body).await;
             assert_problem(&bad, StatusCode::UNPROCESSABLE_ENTITY, "invalid-input");
             assert!(bad.text.contains(field), "{}", bad.text);
         }
+        // An empty reason breaks the schema (minLength 1): a malformed body naming the field.
+        let bad = app
+            .post(&limits, &key, json!({"kind": "objection", "reason": ""}))
+            .await;
+        assert_problem(&bad, StatusCode::BAD_REQUEST, "malformed-body");
+        assert!(bad.text.contains("reason"), "{}", bad.text);
         let bad = app
             .post(&limits, &key, json!({"kind": "freeze", "reason": "x"}))
             .await;
