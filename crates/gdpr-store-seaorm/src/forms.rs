@@ -112,6 +112,15 @@ impl SeaOrmStore {
         let id = RecordId::from_uuid(row.id);
         let place = place(id);
         let mut values: Map<String, Value> = from_json(&row.plain, "a record's plain fields")?;
+        // The readable part is not authenticated: a personal field found there was not written
+        // by us (it is only ever sealed), so the row is refused rather than believed.
+        if values.keys().any(|field| {
+            form.schema
+                .category_of(field)
+                .is_some_and(|c| c.is_personal())
+        }) {
+            return Err(corrupt("a record's readable fields hold a personal one"));
+        }
         if let Some(b64) = row.sealed.strip_prefix(SEALED_V2) {
             let mut ct = B64
                 .decode(b64)
@@ -575,6 +584,18 @@ mod tests {
         };
         assert!(matches!(
             SeaOrmStore::open_record(&forged, &form, &key),
+            Err(StoreError::Corrupt(_))
+        ));
+
+        // A personal field in the readable part (which nothing authenticates) is refused,
+        // even with the sealed part emptied: never believed as the subject's data.
+        let planted = record::Model {
+            plain: r#"{"day_rate":512.5,"email":"eve@example.org","full_name":"Eve"}"#.into(),
+            sealed: EMPTY_V1.into(),
+            ..v1
+        };
+        assert!(matches!(
+            SeaOrmStore::open_record(&planted, &form, &key),
             Err(StoreError::Corrupt(_))
         ));
     }
