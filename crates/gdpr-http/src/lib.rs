@@ -430,9 +430,10 @@ pub fn routes<P: Ports>(
         overdue_cache: Arc::default(),
     };
     let service = api_service(app);
-    let allowed = Arc::new(problem::AllowedMethods::from_spec(&service.spec(), "/v1"));
-    let document = close_request_bodies(&service.spec());
-    let spec = poem::endpoint::make_sync(move |_| {
+    let spec = service.spec();
+    let allowed = Arc::new(problem::AllowedMethods::from_spec(&spec, "/v1"));
+    let document = close_request_bodies(&spec);
+    let served = poem::endpoint::make_sync(move |_| {
         Response::builder()
             .content_type("application/json; charset=utf-8")
             .body(document.clone())
@@ -440,7 +441,7 @@ pub fn routes<P: Ports>(
     let docs = service.swagger_ui();
     Route::new()
         .nest("/v1", service)
-        .at("/openapi.json", spec)
+        .at("/openapi.json", served)
         .nest("/docs", docs)
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))

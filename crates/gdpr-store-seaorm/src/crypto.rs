@@ -180,20 +180,11 @@ impl DataKey {
         field: &str,
         data: &'a mut [u8],
     ) -> Result<&'a [u8], CryptoError> {
-        if data.len() < NONCE + TAG {
-            return Err(CryptoError::Unauthentic);
-        }
-        let (nonce, rest) = data.split_at_mut(NONCE);
-        let (message, tag) = rest.split_at_mut(rest.len() - TAG);
-        self.cipher
-            .decrypt_in_place_detached(
-                XNonce::from_slice(nonce),
-                &ad(self.tenant, self.subject, place, field),
-                message,
-                chacha20poly1305::Tag::from_slice(tag),
-            )
-            .map_err(|_| CryptoError::Unauthentic)?;
-        Ok(message)
+        open_in_place(
+            &self.cipher,
+            &ad(self.tenant, self.subject, place, field),
+            data,
+        )
     }
 
     /// Decrypts a field's value.
@@ -265,13 +256,34 @@ fn seal(cipher: &XChaCha20Poly1305, ad: &[u8], plaintext: &[u8]) -> Vec<u8> {
 }
 
 fn open(cipher: &XChaCha20Poly1305, ad: &[u8], data: &[u8]) -> Result<Vec<u8>, CryptoError> {
-    if data.len() < NONCE {
+    let mut buf = data.to_vec();
+    let len = open_in_place(cipher, ad, &mut buf)?.len();
+    buf.copy_within(NONCE..NONCE + len, 0);
+    buf.truncate(len);
+    Ok(buf)
+}
+
+/// Decrypts `nonce ‖ ciphertext ‖ tag` (as [`seal`] lays it out) where it lies; the plaintext
+/// is the middle of `data`.
+fn open_in_place<'a>(
+    cipher: &XChaCha20Poly1305,
+    ad: &[u8],
+    data: &'a mut [u8],
+) -> Result<&'a [u8], CryptoError> {
+    if data.len() < NONCE + TAG {
         return Err(CryptoError::Unauthentic);
     }
-    let (nonce, ct) = data.split_at(NONCE);
+    let (nonce, rest) = data.split_at_mut(NONCE);
+    let (message, tag) = rest.split_at_mut(rest.len() - TAG);
     cipher
-        .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: ad })
-        .map_err(|_| CryptoError::Unauthentic)
+        .decrypt_in_place_detached(
+            XNonce::from_slice(nonce),
+            ad,
+            message,
+            chacha20poly1305::Tag::from_slice(tag),
+        )
+        .map_err(|_| CryptoError::Unauthentic)?;
+    Ok(message)
 }
 
 #[cfg(test)]

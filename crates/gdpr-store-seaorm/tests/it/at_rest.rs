@@ -8,7 +8,7 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::json;
 
 use crate::harness::{TestDb, databases};
-use crate::subjects::{contractors, record, subject, tenant};
+use crate::subjects::{contractors, record, subject, tenant, two_subjects};
 
 /// Every byte the database holds: the SQLite files, or every row of every table as text.
 async fn raw_contents(db: &TestDb) -> Vec<u8> {
@@ -115,9 +115,7 @@ async fn a_ciphertext_moved_to_another_row_does_not_decrypt() {
     for db in databases().await {
         let s = &db.store;
         let t = tenant(s).await;
-        let (a, b) = (subject(t, 1), subject(t, 2));
-        s.insert_subject(&a).await.unwrap();
-        s.insert_subject(&b).await.unwrap();
+        let (a, b) = two_subjects(s, t).await;
         let (pa, pb) = (
             db.uuid_literal(a.id.as_uuid()),
             db.uuid_literal(b.id.as_uuid()),
@@ -158,9 +156,7 @@ async fn a_records_sealed_fields_open_only_in_their_own_record() {
         let s = &db.store;
         let t = tenant(s).await;
         let form = contractors(s, t).await;
-        let (a, b) = (subject(t, 1), subject(t, 2));
-        s.insert_subject(&a).await.unwrap();
-        s.insert_subject(&b).await.unwrap();
+        let (a, b) = two_subjects(s, t).await;
         let (a1, a2, b1) = (
             record(&form, &a, 1),
             record(&form, &a, 2),

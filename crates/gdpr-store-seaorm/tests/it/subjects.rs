@@ -39,6 +39,14 @@ pub(crate) fn subject(tenant: TenantId, seed: u64) -> Subject {
     }
 }
 
+/// Two subjects of `tenant`, stored.
+pub(crate) async fn two_subjects(store: &SeaOrmStore, tenant: TenantId) -> (Subject, Subject) {
+    let (a, b) = (subject(tenant, 1), subject(tenant, 2));
+    store.insert_subject(&a).await.unwrap();
+    store.insert_subject(&b).await.unwrap();
+    (a, b)
+}
+
 pub(crate) async fn contractors(store: &SeaOrmStore, tenant: TenantId) -> Form {
     let purpose = fake::purpose("contractors", LawfulBasis::Contract);
     let form = Form::define(
@@ -329,9 +337,7 @@ async fn many_records_are_stored_in_one_transaction_or_not_at_all() {
         let s = &db.store;
         let t = tenant(s).await;
         let form = contractors(s, t).await;
-        let (a, b) = (subject(t, 1), subject(t, 2));
-        s.insert_subject(&a).await.unwrap();
-        s.insert_subject(&b).await.unwrap();
+        let (a, b) = two_subjects(s, t).await;
         let mut batch: Vec<Record> = (0..2_500)
             .map(|n| record(&form, if n % 2 == 0 { &a } else { &b }, n))
             .collect();
