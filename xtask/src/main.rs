@@ -14,7 +14,8 @@ mod tidy;
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  ci              cargo fmt --check, cargo clippy -D warnings, then the whole test suite
+  ci              cargo fmt --check, cargo clippy -D warnings, the whole test suite, then
+                  the API fuzzing (schemathesis from PyPI, .ci/api-fuzz)
   bench           every suite below in turn, one report at target/bench-report.md
   bench storage   encryption-at-rest and HTTP costs against same-run baselines (needs wrk)
   bench redact    log redaction throughput against grep on a 200 MB access log
@@ -86,12 +87,26 @@ fn ci() -> ExitCode {
             }
         }
     }
-    eprintln!("==> xtask ci: all steps passed");
     if totals.passed == 0 {
         eprintln!("==> xtask ci: no test ran");
         return ExitCode::FAILURE;
     }
     println!("tests: {}", totals.summary());
+    // Last, the API fuzzing: schemathesis against the served document (see the script).
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.ci/api-fuzz");
+    eprintln!("==> xtask ci: api fuzz: bash {}", script.display());
+    match Command::new("bash").arg(&script).status() {
+        Ok(s) if s.success() => {}
+        Ok(s) => {
+            eprintln!("==> xtask ci: api fuzz FAILED ({s})");
+            return ExitCode::FAILURE;
+        }
+        Err(e) => {
+            eprintln!("==> xtask ci: api fuzz could not start bash: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    eprintln!("==> xtask ci: all steps passed");
     ExitCode::SUCCESS
 }
 

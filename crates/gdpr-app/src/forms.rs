@@ -56,7 +56,8 @@ impl<P: Ports> App<P> {
     ///
     /// # Errors
     /// [`AppError::InvalidInput`] on `fields` (a field without category, a bad name...) or on
-    /// `purpose` (unknown); [`AppError::Conflict`] when the name is taken; storage errors.
+    /// `purpose` (malformed); [`AppError::NotFound`] for a purpose the tenant does not have;
+    /// [`AppError::Conflict`] when the name is taken; storage errors.
     pub async fn define_form(
         &self,
         ctx: Ctx,
@@ -66,14 +67,7 @@ impl<P: Ports> App<P> {
     ) -> Result<Form, AppError> {
         let schema = FormSchema::new(fields).map_err(|e| AppError::invalid("fields", e))?;
         let purpose_id = PurposeId::parse(purpose).map_err(|e| AppError::invalid("purpose", e))?;
-        let purpose = self
-            .store
-            .get_purpose(ctx.tenant, &purpose_id)
-            .await
-            .map_err(|e| match e {
-                gdpr_ports::StoreError::NotFound => AppError::invalid("purpose", "no such purpose"),
-                other => AppError::store(other),
-            })?;
+        let purpose = self.purpose(ctx, &purpose_id).await?;
         let form = Form::define(ctx.tenant, name, schema, &purpose, self.clock.now())?;
         self.store
             .insert_form(&form)

@@ -217,10 +217,9 @@ impl<P: Ports> App<P> {
             fields.push("ip_address");
         }
         if fields.is_empty() {
-            return Err(AppError::invalid(
-                "body",
-                "a rectification must change at least one field",
-            ));
+            // An empty patch changes nothing (as an empty JSON merge patch): nothing to write
+            // or audit.
+            return Ok(subject);
         }
         subject.updated_at = self.clock.now();
         self.store

@@ -3,8 +3,9 @@
 
 use gdpr_pii::{FieldKind, PiiCategory};
 use std::borrow::Cow;
+use std::marker::PhantomData;
 
-use poem_openapi::registry::MetaSchemaRef;
+use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
 use poem_openapi::types::{MaybeUndefined, ParseError, ParseFromJSON, ParseResult, ToJSON, Type};
 use poem_openapi::{Enum, Object};
 use serde_json::Value;
@@ -60,6 +61,426 @@ impl ParseFromJSON for Text {
 impl ToJSON for Text {
     fn to_json(&self) -> Option<Value> {
         Some(Value::String(self.0.clone()))
+    }
+}
+
+/// A text with a rule: parsed as [`Text`], then checked by a validator or its `gdpr-pii` parser
+/// (whose errors name the rule broken, never the value); documented with exactly the syntax
+/// that check accepts, so that the document promises nothing the server refuses.
+macro_rules! text_type {
+    ($(#[$doc:meta])* $name:ident => $schema:expr) => {
+        $(#[$doc])*
+        pub(crate) struct $name(pub(crate) Text);
+
+        impl Type for $name {
+            const IS_REQUIRED: bool = true;
+            type RawValueType = String;
+            type RawElementValueType = String;
+
+            fn name() -> Cow<'static, str> {
+                String::name()
+            }
+
+            fn schema_ref() -> MetaSchemaRef {
+                MetaSchemaRef::Inline(Box::new($schema))
+            }
+
+            fn as_raw_value(&self) -> Option<&String> {
+                Some(&self.0.0)
+            }
+
+            fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a String> + 'a> {
+                Box::new(self.as_raw_value().into_iter())
+            }
+        }
+
+        impl ParseFromJSON for $name {
+            fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+                Text::parse_from_json(value)
+                    .map(Self)
+                    .map_err(ParseError::propagate)
+            }
+        }
+
+        impl ToJSON for $name {
+            fn to_json(&self) -> Option<Value> {
+                self.0.to_json()
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(text: $name) -> Self {
+                text.0.0
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+/// A character that is not whitespace (Unicode `White_Space`, what `str::trim` removes),
+/// spelled out so that the pattern means the same in ECMA-262, Python and Rust regexes.
+pub(crate) const NOT_WHITESPACE: &str =
+    r"[^\x09-\x0d\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]";
+
+/// The rule of [`Prose`]: not all whitespace.
+pub(crate) struct NotBlank;
+
+impl poem_openapi::validation::Validator<String> for NotBlank {
+    fn check(&self, value: &String) -> bool {
+        !value.trim().is_empty()
+    }
+}
+
+impl std::fmt::Display for NotBlank {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("expected a character that is not whitespace")
+    }
+}
+
+/// The characters `gdpr_pii::FullName` refuses anywhere: control characters other than the
+/// whitespace ones it folds (tab, vertical tab, form feed, next line); line breaks included.
+pub(crate) const NAME_FORBIDDEN: &str = r"\x00-\x08\x0a\x0d-\x1f\x7f-\x84\x86-\x9f";
+
+/// What a full name needs at least one of: a character neither whitespace (Unicode
+/// `White_Space`, which the parser folds away) nor a control character.
+pub(crate) const NAME_VISIBLE: &str =
+    r"\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
+
+/// The documented syntax of a full name (see [`NameText`]).
+pub(crate) fn name_pattern() -> String {
+    format!("^[^{NAME_FORBIDDEN}]*[^{NAME_VISIBLE}][^{NAME_FORBIDDEN}]*$")
+}
+
+text_type!(
+    /// Prose (a reason, a title, a description): text with at least one character that is
+    /// not whitespace (the domain trims it). The document states it as a pattern;
+    /// [`NotBlank`], the validator every `Prose` field carries (beside its `max_length`),
+    /// enforces it with an error that names the field.
+    Prose => MetaSchema {
+        pattern: Some(NOT_WHITESPACE.to_owned()),
+        ..MetaSchema::new("string")
+    }
+);
+
+text_type!(
+    /// An e-mail address: at most 254 characters, one `@`, a dotted domain (`gdpr_pii::Email`).
+    EmailText => MetaSchema {
+        format: Some("email"),
+        max_length: Some(254),
+        ..MetaSchema::new("string")
+    }
+);
+
+text_type!(
+    /// An IPv4 or IPv6 address (`gdpr_pii::IpAddress`).
+    IpText => MetaSchema {
+        any_of: vec![
+            MetaSchemaRef::Inline(Box::new(MetaSchema {
+                format: Some("ipv4"),
+                ..MetaSchema::new("string")
+            })),
+            MetaSchemaRef::Inline(Box::new(MetaSchema {
+                format: Some("ipv6"),
+                ..MetaSchema::new("string")
+            })),
+        ],
+        ..MetaSchema::new("string")
+    }
+);
+
+text_type!(
+    /// A full name: at most 256 characters, at least one visible, no line break or other
+    /// control character (`gdpr_pii::FullName`).
+    NameText => MetaSchema {
+        max_length: Some(256),
+        pattern: Some(name_pattern()),
+        ..MetaSchema::new("string")
+    }
+);
+
+/// A request body parsed as `P` and documented as `S`.
+///
+/// Some bodies take different fields depending on one of them (a batch selection's `by`, an
+/// export's `format`). Their exact shape is a `oneOf`, which poem-openapi's `Union` can
+/// describe but parses with one vague error for the whole body. So the body is parsed as a
+/// flat object `P`, whose errors name the field, the handler checks which fields go together,
+/// and the document shows `S`, the `oneOf` of the valid combinations, so that clients and
+/// generated tests know exactly what is accepted.
+pub(crate) struct Shaped<P, S>(pub(crate) P, PhantomData<fn() -> S>);
+
+impl<P, S> Shaped<P, S> {
+    /// The parsed body.
+    pub(crate) fn into_inner(self) -> P {
+        self.0
+    }
+}
+
+impl<P: Type, S: Type> Type for Shaped<P, S> {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        S::name()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        S::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        S::register(registry);
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl<P: ParseFromJSON, S: Type> ParseFromJSON for Shaped<P, S> {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        P::parse_from_json(value)
+            .map(|parsed| Self(parsed, PhantomData))
+            .map_err(ParseError::propagate)
+    }
+}
+
+impl<P: ToJSON, S: Type> ToJSON for Shaped<P, S> {
+    fn to_json(&self) -> Option<Value> {
+        self.0.to_json()
+    }
+}
+
+/// The documented shapes of [`Shaped`] bodies: types for the OpenAPI document only, never
+/// built (the derives need them parseable, nothing parses them).
+#[allow(dead_code)]
+pub(crate) mod shapes {
+    use super::{Category, LimitKindIo, Prose, SelectBy, Text};
+    use poem_openapi::{Enum, Object, Union};
+    use time::OffsetDateTime;
+    use uuid::Uuid;
+
+    /// A batch selection: `by` names the kind, which says what else it takes.
+    #[derive(Union)]
+    #[oai(discriminator_name = "by", one_of)]
+    pub(crate) enum Selector {
+        /// Subjects with a record in `form`.
+        #[oai(mapping = "form")]
+        Form(ByForm),
+        /// Subjects with a record created in `[from, to)`, optionally in `form` (an empty
+        /// range selects nobody).
+        #[oai(mapping = "created_between")]
+        CreatedBetween(ByCreation),
+        /// Subjects with a record of `form` whose `field` equals `value`.
+        #[oai(mapping = "field_equals")]
+        FieldEquals(ByField),
+        /// The `subjects` listed.
+        #[oai(mapping = "subjects")]
+        Subjects(BySubjects),
+    }
+
+    /// Subjects with a record in `form`.
+    #[derive(Object)]
+    pub(crate) struct ByForm {
+        /// `form`.
+        by: SelectBy,
+        /// The form.
+        form: Uuid,
+    }
+
+    /// Subjects with a record created in `[from, to)`.
+    #[derive(Object)]
+    pub(crate) struct ByCreation {
+        /// `created_between`.
+        by: SelectBy,
+        /// Start (inclusive).
+        from: OffsetDateTime,
+        /// End (exclusive).
+        to: OffsetDateTime,
+        /// Only records of this form.
+        form: Option<Uuid>,
+    }
+
+    /// Subjects with a record of `form` whose `field` equals `value`.
+    #[derive(Object)]
+    pub(crate) struct ByField {
+        /// `field_equals`.
+        by: SelectBy,
+        /// The form.
+        form: Uuid,
+        /// The field's name.
+        #[oai(validator(pattern = r"^[a-z][a-z0-9_]{0,63}$"))]
+        field: Text,
+        /// The value it must equal.
+        value: serde_json::Value,
+    }
+
+    /// The subjects listed.
+    #[derive(Object)]
+    pub(crate) struct BySubjects {
+        /// `subjects`.
+        by: SelectBy,
+        /// Their ids.
+        #[oai(validator(max_items = 100000))]
+        subjects: Vec<Uuid>,
+    }
+
+    /// A form field: an `email` field is classified `email`; any other kind takes any
+    /// category.
+    #[derive(Union)]
+    #[oai(one_of)]
+    pub(crate) enum Field {
+        /// An e-mail field.
+        Email(EmailField),
+        /// Any other field.
+        Other(OtherField),
+    }
+
+    /// `email`.
+    #[derive(Enum)]
+    #[oai(rename_all = "snake_case")]
+    pub(crate) enum EmailOnly {
+        /// An e-mail address.
+        Email,
+    }
+
+    /// A kind other than `email`.
+    #[derive(Enum)]
+    #[oai(rename_all = "snake_case")]
+    pub(crate) enum NotEmail {
+        /// Text up to 10,000 characters.
+        Text,
+        /// A number.
+        Number,
+        /// true or false.
+        Boolean,
+        /// YYYY-MM-DD.
+        Date,
+    }
+
+    /// A field holding an e-mail address.
+    #[derive(Object)]
+    pub(crate) struct EmailField {
+        /// Name: lowercase letters, digits and '_'.
+        #[oai(validator(pattern = r"^[a-z][a-z0-9_]{0,63}$"))]
+        name: Text,
+        /// `email`.
+        kind: EmailOnly,
+        /// `email`.
+        category: EmailOnly,
+        /// Whether every record must have it (default false).
+        #[oai(default)]
+        required: bool,
+    }
+
+    /// A field of any other kind.
+    #[derive(Object)]
+    pub(crate) struct OtherField {
+        /// Name: lowercase letters, digits and '_'.
+        #[oai(validator(pattern = r"^[a-z][a-z0-9_]{0,63}$"))]
+        name: Text,
+        /// Value type.
+        kind: NotEmail,
+        /// PII category (declare `not_personal` explicitly).
+        category: Category,
+        /// Whether every record must have it (default false).
+        #[oai(default)]
+        required: bool,
+    }
+
+    /// A restriction (Art. 18) or an objection (Art. 21): `kind` says which.
+    #[derive(Union)]
+    #[oai(discriminator_name = "kind", one_of)]
+    pub(crate) enum Limit {
+        /// Every use of the subject's data but storage stops.
+        #[oai(mapping = "restriction")]
+        Restriction(Restriction),
+        /// Processing under legitimate interests stops, for one purpose or all.
+        #[oai(mapping = "objection")]
+        Objection(Objection),
+    }
+
+    /// A restriction: it covers all of the subject's data and names no purpose.
+    #[derive(Object)]
+    pub(crate) struct Restriction {
+        /// `restriction`.
+        kind: LimitKindIo,
+        /// Why (the contested accuracy, say): 1 to 2,000 characters.
+        #[oai(validator(max_length = 2000, custom = "crate::dto::NotBlank"))]
+        reason: Prose,
+    }
+
+    /// An objection.
+    #[derive(Object)]
+    pub(crate) struct Objection {
+        /// `objection`.
+        kind: LimitKindIo,
+        /// The one legitimate-interest purpose it concerns (default: all of them).
+        #[oai(validator(pattern = r"^[a-z][a-z0-9_-]{0,63}$"))]
+        purpose: Option<Text>,
+        /// The subject's grounds: 1 to 2,000 characters.
+        #[oai(validator(max_length = 2000, custom = "crate::dto::NotBlank"))]
+        reason: Prose,
+    }
+
+    /// A request for an export: the JSON bundle, or one form's records as CSV.
+    #[derive(Union)]
+    #[oai(one_of)]
+    pub(crate) enum Export {
+        /// Everything held about the subject, as JSON.
+        Json(JsonExport),
+        /// The subject's records of one form, as CSV.
+        Csv(CsvExport),
+    }
+
+    /// `json`.
+    #[derive(Enum)]
+    #[oai(rename_all = "snake_case")]
+    pub(crate) enum JsonOnly {
+        /// The JSON bundle.
+        Json,
+    }
+
+    /// `csv`.
+    #[derive(Enum)]
+    #[oai(rename_all = "snake_case")]
+    pub(crate) enum CsvOnly {
+        /// CSV.
+        Csv,
+    }
+
+    /// Everything held about the subject, with the Art. 15 context, as JSON
+    /// (`docs/export.schema.json`).
+    #[derive(Object)]
+    pub(crate) struct JsonExport {
+        /// `json` (the default).
+        format: Option<JsonOnly>,
+        /// The requester's ASCII-armored OpenPGP public key. Without it, the export is
+        /// encrypted to the deployment's configured recipients; with none configured, it is
+        /// refused.
+        recipient_key: Option<Text>,
+    }
+
+    /// The subject's records of one form as CSV, for portability (Art. 20).
+    #[derive(Object)]
+    pub(crate) struct CsvExport {
+        /// `csv`.
+        format: CsvOnly,
+        /// The form whose records it holds.
+        form: Uuid,
+        /// As for the JSON bundle.
+        recipient_key: Option<Text>,
     }
 }
 
@@ -299,11 +720,11 @@ pub(crate) struct BackupDeletionOut {
 #[oai(deny_unknown_fields)]
 pub(crate) struct SubjectIn {
     /// E-mail address (normalised to lower case).
-    pub(crate) email: Option<Text>,
+    pub(crate) email: Option<EmailText>,
     /// Full name.
-    pub(crate) full_name: Option<Text>,
+    pub(crate) full_name: Option<NameText>,
     /// IP address.
-    pub(crate) ip_address: Option<Text>,
+    pub(crate) ip_address: Option<IpText>,
 }
 
 /// Changes to a subject's profile: an absent field is kept, `null` clears it.
@@ -311,11 +732,11 @@ pub(crate) struct SubjectIn {
 #[oai(deny_unknown_fields)]
 pub(crate) struct RectifyIn {
     /// E-mail address.
-    pub(crate) email: MaybeUndefined<Text>,
+    pub(crate) email: MaybeUndefined<EmailText>,
     /// Full name.
-    pub(crate) full_name: MaybeUndefined<Text>,
+    pub(crate) full_name: MaybeUndefined<NameText>,
     /// IP address.
-    pub(crate) ip_address: MaybeUndefined<Text>,
+    pub(crate) ip_address: MaybeUndefined<IpText>,
 }
 
 /// A look-up by e-mail (in the body, so the address never lands in a URL or an access log).
@@ -323,8 +744,7 @@ pub(crate) struct RectifyIn {
 #[oai(deny_unknown_fields)]
 pub(crate) struct LookupIn {
     /// The address.
-    #[oai(validator(min_length = 1, max_length = 254))]
-    pub(crate) email: Text,
+    pub(crate) email: EmailText,
 }
 
 /// A subject.
@@ -391,8 +811,8 @@ pub(crate) struct PurposeIn {
     #[oai(validator(pattern = r"^[a-z][a-z0-9_-]{0,63}$"))]
     pub(crate) id: Text,
     /// What the processing is for.
-    #[oai(validator(min_length = 1, max_length = 1000))]
-    pub(crate) description: Text,
+    #[oai(validator(max_length = 1000, custom = "crate::dto::NotBlank"))]
+    pub(crate) description: Prose,
     /// Its lawful basis.
     pub(crate) lawful_basis: Basis,
 }
@@ -411,16 +831,21 @@ pub(crate) struct PurposeOut {
     pub(crate) article: String,
 }
 
-/// A form field and its classification.
+/// A form field and its classification: parsed as [`FieldFields`], documented as
+/// [`shapes::Field`].
+pub(crate) type FieldIn = Shaped<FieldFields, shapes::Field>;
+
+/// The parts of a form field.
 #[derive(Object)]
 #[oai(deny_unknown_fields)]
-pub(crate) struct FieldIn {
+pub(crate) struct FieldFields {
     /// Name: lowercase letters, digits and '_'.
     #[oai(validator(pattern = r"^[a-z][a-z0-9_]{0,63}$"))]
     pub(crate) name: Text,
     /// Value type.
     pub(crate) kind: Kind,
-    /// PII category; required (declare `not_personal` explicitly).
+    /// PII category (declare `not_personal` explicitly). Optional here only so that its
+    /// absence gets the domain's error, which names the field; the document requires it.
     pub(crate) category: Option<Category>,
     /// Whether every record must have it.
     #[oai(default)]
@@ -446,12 +871,13 @@ pub(crate) struct FieldOut {
 #[oai(deny_unknown_fields)]
 pub(crate) struct FormIn {
     /// Name, unique in the tenant.
-    #[oai(validator(min_length = 1, max_length = 200))]
-    pub(crate) name: Text,
+    #[oai(validator(max_length = 200, custom = "crate::dto::NotBlank"))]
+    pub(crate) name: Prose,
     /// The purpose it serves.
     #[oai(validator(pattern = r"^[a-z][a-z0-9_-]{0,63}$"))]
     pub(crate) purpose: Text,
-    /// Its fields, each classified.
+    /// Its fields, each classified, each name once (422 otherwise: JSON Schema cannot say
+    /// that items differ by one property).
     #[oai(validator(min_items = 1, max_items = 200))]
     pub(crate) fields: Vec<FieldIn>,
 }
@@ -530,11 +956,11 @@ pub(crate) struct ConsentFormIn {
     #[oai(validator(pattern = r"^[a-z][a-z0-9_-]{0,63}$"))]
     pub(crate) purpose: Text,
     /// Title.
-    #[oai(validator(min_length = 1, max_length = 200))]
-    pub(crate) title: Text,
+    #[oai(validator(max_length = 200, custom = "crate::dto::NotBlank"))]
+    pub(crate) title: Prose,
     /// The exact text shown to subjects.
-    #[oai(validator(min_length = 1, max_length = 100000))]
-    pub(crate) text: Text,
+    #[oai(validator(max_length = 100000, custom = "crate::dto::NotBlank"))]
+    pub(crate) text: Prose,
 }
 
 /// A new version of a consent form.
@@ -542,8 +968,8 @@ pub(crate) struct ConsentFormIn {
 #[oai(deny_unknown_fields)]
 pub(crate) struct VersionIn {
     /// The new text.
-    #[oai(validator(min_length = 1, max_length = 100000))]
-    pub(crate) text: Text,
+    #[oai(validator(max_length = 100000, custom = "crate::dto::NotBlank"))]
+    pub(crate) text: Prose,
     /// Whether earlier consents stop counting.
     pub(crate) requires_reconsent: bool,
 }
@@ -587,8 +1013,9 @@ pub(crate) struct ConsentIn {
     /// How.
     pub(crate) method: Method,
     /// The address the subject acted from; only its network is kept.
-    pub(crate) source_ip: Option<Text>,
-    /// The version shown, by hash (default: the latest).
+    pub(crate) source_ip: Option<IpText>,
+    /// The version shown, by the SHA-256 of its text (default: the latest).
+    #[oai(validator(pattern = r"^[0-9a-fA-F]{64}$"))]
     pub(crate) version: Option<Text>,
 }
 
@@ -655,8 +1082,8 @@ pub(crate) struct ExtendIn {
     #[oai(validator(minimum(value = "1"), maximum(value = "2")))]
     pub(crate) months: u8,
     /// Why; told to the subject.
-    #[oai(validator(min_length = 1, max_length = 2000))]
-    pub(crate) reason: Text,
+    #[oai(validator(max_length = 2000, custom = "crate::dto::NotBlank"))]
+    pub(crate) reason: Prose,
 }
 
 /// A refusal.
@@ -664,8 +1091,8 @@ pub(crate) struct ExtendIn {
 #[oai(deny_unknown_fields)]
 pub(crate) struct RefuseIn {
     /// The reasons the subject is told.
-    #[oai(validator(min_length = 1, max_length = 2000))]
-    pub(crate) reason: Text,
+    #[oai(validator(max_length = 2000, custom = "crate::dto::NotBlank"))]
+    pub(crate) reason: Prose,
 }
 
 /// An extension granted.
@@ -725,8 +1152,8 @@ pub(crate) struct HoldIn {
     /// Ground.
     pub(crate) ground: Ground,
     /// Why (a case number, a law), never personal data.
-    #[oai(validator(min_length = 1, max_length = 2000))]
-    pub(crate) reason: Text,
+    #[oai(validator(max_length = 2000, custom = "crate::dto::NotBlank"))]
+    pub(crate) reason: Prose,
 }
 
 /// A legal hold.
@@ -797,10 +1224,13 @@ pub(crate) enum SelectBy {
     Subjects,
 }
 
-/// A batch selection (dry run).
+/// A batch selection: parsed as [`SelectorFields`], documented as [`shapes::Selector`].
+pub(crate) type SelectorIn = Shaped<SelectorFields, shapes::Selector>;
+
+/// The fields of a batch selection; `by` says which of the others it takes.
 #[derive(Object)]
 #[oai(deny_unknown_fields)]
-pub(crate) struct SelectorIn {
+pub(crate) struct SelectorFields {
     /// The kind of selection.
     pub(crate) by: SelectBy,
     /// Form.
@@ -810,10 +1240,12 @@ pub(crate) struct SelectorIn {
     /// End (exclusive).
     pub(crate) to: Option<OffsetDateTime>,
     /// Field name.
+    #[oai(validator(pattern = r"^[a-z][a-z0-9_]{0,63}$"))]
     pub(crate) field: Option<Text>,
-    /// Field value.
-    pub(crate) value: Option<Value>,
+    /// Field value (`null` is a value: no record holds it, so it selects nobody).
+    pub(crate) value: MaybeUndefined<Value>,
     /// Subject ids.
+    #[oai(validator(max_items = 100000))]
     pub(crate) subjects: Option<Vec<Uuid>>,
 }
 
@@ -864,10 +1296,13 @@ pub(crate) enum ExportFormatIn {
     Csv,
 }
 
-/// A request for an export of a subject (Art. 15, 20).
+/// A request for an export: parsed as [`ExportFields`], documented as [`shapes::Export`].
+pub(crate) type ExportIn = Shaped<ExportFields, shapes::Export>;
+
+/// The fields of a request for an export of a subject (Art. 15, 20).
 #[derive(Object)]
 #[oai(deny_unknown_fields)]
-pub(crate) struct ExportIn {
+pub(crate) struct ExportFields {
     /// `json` (the default) or `csv`.
     pub(crate) format: Option<ExportFormatIn>,
     /// The form whose records a `csv` export holds (required with `csv`).
@@ -909,10 +1344,14 @@ mirror!(
     }
 );
 
-/// A restriction or objection to place.
+/// A restriction or objection to place: parsed as [`LimitFields`], documented as
+/// [`shapes::Limit`].
+pub(crate) type LimitIn = Shaped<LimitFields, shapes::Limit>;
+
+/// The fields of a restriction or objection to place.
 #[derive(Object)]
 #[oai(deny_unknown_fields)]
-pub(crate) struct LimitIn {
+pub(crate) struct LimitFields {
     /// `restriction` or `objection`.
     pub(crate) kind: LimitKindIo,
     /// For an objection, the one legitimate-interest purpose it concerns (default: all of
@@ -920,8 +1359,8 @@ pub(crate) struct LimitIn {
     #[oai(validator(pattern = r"^[a-z][a-z0-9_-]{0,63}$"))]
     pub(crate) purpose: Option<Text>,
     /// Why (the contested accuracy, the subject's grounds): 1 to 2,000 characters.
-    #[oai(validator(min_length = 1, max_length = 2000))]
-    pub(crate) reason: Text,
+    #[oai(validator(max_length = 2000, custom = "crate::dto::NotBlank"))]
+    pub(crate) reason: Prose,
 }
 
 /// A restriction or objection.
@@ -1012,4 +1451,61 @@ pub(crate) struct RecordDeletionOut {
     pub(crate) job: JobProgressOut,
     /// Once done, what it came to.
     pub(crate) summary: Option<RecordDeletionPlanOut>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gdpr_pii::FullName;
+    use proptest::prelude::*;
+
+    /// What the document says of a full name: the pattern and `maxLength`.
+    fn documented_name(text: &str) -> bool {
+        let pattern = regex::Regex::new(&name_pattern()).unwrap();
+        pattern.is_match(text) && text.chars().count() <= 256
+    }
+
+    #[test]
+    fn the_documented_name_syntax_is_the_parsers() {
+        for text in [
+            "Ada",
+            "  Ada \t Lovelace ",
+            "\u{85}Ada",
+            "Zoë",
+            "",
+            " \t\u{a0}\u{3000}",
+            "a\nb",
+            "a\rb",
+            "a\u{0}b",
+            "a\u{7}b",
+            "a\u{1c}b",
+            "a\u{9f}b",
+            "\u{feff}",
+        ] {
+            assert_eq!(
+                documented_name(text),
+                FullName::parse(text).is_ok(),
+                "{text:?}"
+            );
+        }
+        let long = "é".repeat(257);
+        assert!(!documented_name(&long) && FullName::parse(&long).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn documented_and_parsed_names_agree(
+            text in proptest::collection::vec(
+                prop_oneof![
+                    Just(' '), Just('\t'), Just('\n'), Just('\r'), Just('\u{0}'),
+                    Just('\u{b}'), Just('\u{1f}'), Just('\u{7f}'), Just('\u{85}'),
+                    Just('\u{a0}'), Just('\u{2003}'), Just('\u{3000}'), Just('\u{feff}'),
+                    proptest::char::range('a', 'e'), proptest::char::any(),
+                ],
+                0..300,
+            ).prop_map(String::from_iter)
+        ) {
+            prop_assert_eq!(documented_name(&text), FullName::parse(&text).is_ok());
+        }
+    }
 }

@@ -118,7 +118,9 @@ pub fn openapi_json<P: Ports>(app: Arc<App<P>>) -> String {
 /// Every request body is parsed with unknown fields refused (`deny_unknown_fields`), which
 /// poem-openapi leaves out of the document: each object schema a request body reaches is
 /// marked `additionalProperties: false`, so that clients and generated tests know that an
-/// extra field is an error. (Swagger UI at `/docs` shows the document without the marks.)
+/// extra field is an error. Its optional properties are marked `nullable`: poem-openapi reads
+/// `null` there as absent (or, in a rectification, as "clear it"), and the document says so.
+/// (Swagger UI at `/docs` shows the document without the marks.)
 fn close_request_bodies(spec: &str) -> String {
     use serde_json::Value;
 
@@ -164,9 +166,38 @@ fn close_request_bodies(spec: &str) -> String {
             && schema.contains_key("properties")
         {
             schema.insert("additionalProperties".into(), Value::Bool(false));
+            let required: Vec<Value> = schema
+                .get("required")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            if let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+                for (name, property) in properties.iter_mut() {
+                    if !required.contains(&Value::String(name.clone())) {
+                        mark_nullable(property);
+                    }
+                }
+            }
         }
     }
     serde_json::to_string_pretty(&doc).unwrap_or_else(|_| spec.to_owned())
+}
+
+/// Marks a property schema `nullable`; a bare `$ref` cannot carry siblings in OpenAPI 3.0, so
+/// it is wrapped in an `allOf` first.
+fn mark_nullable(property: &mut serde_json::Value) {
+    use serde_json::Value;
+
+    let Some(map) = property.as_object_mut() else {
+        return;
+    };
+    if let Some(reference) = map.remove("$ref") {
+        map.insert(
+            "allOf".into(),
+            Value::Array(vec![serde_json::json!({ "$ref": reference })]),
+        );
+    }
+    map.insert("nullable".into(), Value::Bool(true));
 }
 
 type OverdueCount = std::pin::Pin<Box<dyn std::future::Future<Output = Option<usize>> + Send>>;

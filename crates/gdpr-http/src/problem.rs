@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use gdpr_app::AppError;
-use gdpr_consent::ConsentError;
+use gdpr_consent::{ConsentError, FormError};
 use gdpr_ports::StoreError;
 use gdpr_rights::RequestError;
 use poem::http::StatusCode;
@@ -186,9 +186,18 @@ impl From<AppError> for ApiError {
             AppError::ConsentFormMissing => {
                 p(S::CONFLICT, "consent-form-missing", "Consent form missing")
             }
-            AppError::Consent(ConsentError::Unchanged | ConsentError::NotGiven) => {
-                p(S::CONFLICT, "consent-conflict", "Conflict")
-            }
+            // The state of something else (the purpose's basis, the form's versions) is what
+            // refuses, not the body's shape.
+            AppError::Consent(
+                ConsentError::Unchanged
+                | ConsentError::NotGiven
+                | ConsentError::NotConsentBased { .. }
+                | ConsentError::UnknownVersion,
+            )
+            | AppError::Form(
+                FormError::PurposeMismatch { .. }
+                | FormError::Consent(ConsentError::NotConsentBased { .. }),
+            ) => p(S::CONFLICT, "consent-conflict", "Conflict"),
             AppError::Consent(_) | AppError::Form(_) => {
                 p(S::UNPROCESSABLE_ENTITY, "invalid-input", "Invalid input")
             }

@@ -8,7 +8,7 @@ pub enum NameError {
     /// Nothing but whitespace.
     #[error("full name is empty")]
     Empty,
-    /// Longer than the limit, in characters.
+    /// Longer than the limit, in characters as given (before whitespace folds).
     #[error("full name is longer than {max} characters")]
     TooLong {
         /// The limit.
@@ -37,12 +37,14 @@ impl FullName {
         if input.chars().any(|c| matches!(c, '\n' | '\r' | '\0')) {
             return Err(NameError::ControlCharacter);
         }
+        // The limit is on the text as given, not as folded: a rule a client can check (and
+        // the API document state) without knowing how whitespace folds.
+        if input.chars().count() > MAX_CHARS {
+            return Err(NameError::TooLong { max: MAX_CHARS });
+        }
         let folded = input.split_whitespace().collect::<Vec<_>>().join(" ");
         if folded.is_empty() {
             return Err(NameError::Empty);
-        }
-        if folded.chars().count() > MAX_CHARS {
-            return Err(NameError::TooLong { max: MAX_CHARS });
         }
         Ok(Self(folded))
     }
@@ -90,6 +92,12 @@ mod tests {
             Err(NameError::TooLong { max: 256 })
         );
         assert!(FullName::parse(&"é".repeat(256)).is_ok());
+        // Counted as given, before whitespace folds.
+        let padded = format!("{}a", " ".repeat(256));
+        assert_eq!(
+            FullName::parse(&padded),
+            Err(NameError::TooLong { max: 256 })
+        );
     }
 
     #[test]

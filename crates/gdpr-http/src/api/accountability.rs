@@ -10,6 +10,7 @@ use gdpr_ports::Ports;
 use gdpr_rights::BatchSelector;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::{Json, PlainText};
+use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{ApiResponse, OpenApi};
 use uuid::Uuid;
 
@@ -47,6 +48,32 @@ pub(crate) enum Markdown {
 }
 
 fn selector(body: SelectorIn) -> Result<BatchSelector, ApiError> {
+    let body = body.into_inner();
+    // A field the kind does not use is refused, not ignored: a selection that does not say
+    // what its author meant must not erase anything.
+    let given = [
+        ("form", body.form.is_some()),
+        ("from", body.from.is_some()),
+        ("to", body.to.is_some()),
+        ("field", body.field.is_some()),
+        ("value", !body.value.is_undefined()),
+        ("subjects", body.subjects.is_some()),
+    ];
+    let takes: &[&str] = match body.by {
+        SelectBy::Form => &["form"],
+        SelectBy::CreatedBetween => &["form", "from", "to"],
+        SelectBy::FieldEquals => &["form", "field", "value"],
+        SelectBy::Subjects => &["subjects"],
+    };
+    if let Some((name, _)) = given
+        .iter()
+        .find(|(name, present)| *present && !takes.contains(name))
+    {
+        return Err(ApiError::invalid(
+            name,
+            "not used by this kind of selection",
+        ));
+    }
     let need_form = || {
         body.form
             .map(FormId::from_uuid)
@@ -61,9 +88,8 @@ fn selector(body: SelectorIn) -> Result<BatchSelector, ApiError> {
             let to = body
                 .to
                 .ok_or_else(|| ApiError::invalid("to", "required for created_between"))?;
-            if to <= from {
-                return Err(ApiError::invalid("to", "must be after from"));
-            }
+            // `to <= from` is an empty range: it selects nobody (a dry run shows 0), as the
+            // document's schema, which cannot compare two fields, allows it.
             BatchSelector::CreatedBetween {
                 from,
                 to,
@@ -77,19 +103,19 @@ fn selector(body: SelectorIn) -> Result<BatchSelector, ApiError> {
                 .clone()
                 .map(String::from)
                 .ok_or_else(|| ApiError::invalid("field", "required for field_equals"))?,
-            value: body
-                .value
-                .clone()
-                .ok_or_else(|| ApiError::invalid("value", "required for field_equals"))?,
+            value: match body.value.clone() {
+                MaybeUndefined::Value(value) => value,
+                MaybeUndefined::Null => serde_json::Value::Null,
+                MaybeUndefined::Undefined => {
+                    return Err(ApiError::invalid("value", "required for field_equals"));
+                }
+            },
         },
         SelectBy::Subjects => {
             let ids = body
                 .subjects
                 .clone()
                 .ok_or_else(|| ApiError::invalid("subjects", "required for subjects"))?;
-            if ids.len() > 100_000 {
-                return Err(ApiError::invalid("subjects", "at most 100000 ids"));
-            }
             BatchSelector::Subjects {
                 ids: ids
                     .into_iter()

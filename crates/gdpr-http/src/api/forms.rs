@@ -94,6 +94,7 @@ impl<P: Ports> FormsApi<P> {
         let fields = body
             .fields
             .into_iter()
+            .map(|f| f.into_inner())
             .map(|f| FieldSpec {
                 name: f.name.into(),
                 kind: f.kind.into(),

@@ -23,7 +23,7 @@ use crate::convert;
 use crate::dto::{
     ConsentCheckOut, ConsentIn, ConsentStateOut, Document, ExportFormatIn, ExportIn, ExportOut,
     HoldIn, HoldOut, ImportError, ImportOut, LimitIn, LimitOut, LookupIn, ReceiptOut, RectifyIn,
-    SubjectIn, SubjectOut, SubjectPage, Text,
+    SubjectIn, SubjectOut, SubjectPage,
 };
 use crate::ndjson::Ndjson;
 use crate::problem::{ApiError, Problem};
@@ -119,7 +119,7 @@ fn subject_id(id: &Path<Uuid>) -> SubjectId {
     SubjectId::from_uuid(id.0)
 }
 
-fn maybe(v: MaybeUndefined<Text>) -> Option<Option<String>> {
+fn maybe<T: Into<String>>(v: MaybeUndefined<T>) -> Option<Option<String>> {
     match v {
         MaybeUndefined::Undefined => None,
         MaybeUndefined::Null => Some(None),
@@ -522,6 +522,7 @@ impl<P: Ports> SubjectsApi<P> {
         body: Json<LimitIn>,
     ) -> Result<LimitCreated, ApiError> {
         let ctx = writer(&auth)?;
+        let body = body.0.into_inner();
         let limit = self
             .0
             .place_limit(
@@ -587,7 +588,7 @@ impl<P: Ports> SubjectsApi<P> {
         body: Json<ExportIn>,
     ) -> Result<ExportCreated, ApiError> {
         let ctx = writer(&auth)?;
-        let body = body.0;
+        let body = body.0.into_inner();
         let format = match (body.format.unwrap_or(ExportFormatIn::Json), body.form) {
             (ExportFormatIn::Json, None) => ExportFormat::Json,
             (ExportFormatIn::Json, Some(_)) => {

@@ -161,11 +161,7 @@ async fn consent_forms_are_versioned_and_forms_must_classify_every_field() {
         let unknown_purpose = app
             .post("/v1/forms", &key, json!({"name": "Staff", "purpose": "nope", "fields": [{"name": "n", "kind": "text", "category": "free_text"}]}))
             .await;
-        assert_problem(
-            &unknown_purpose,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-input",
-        );
+        assert_problem(&unknown_purpose, StatusCode::NOT_FOUND, "not-found");
         assert_eq!(
             app.get("/v1/forms", &key)
                 .await

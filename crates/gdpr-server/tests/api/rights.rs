@@ -263,6 +263,35 @@ async fn erasure_returns_a_receipt_and_a_legal_hold_blocks_it() {
             .post("/v1/erasures/plan", &key, json!({"by": "form"}))
             .await;
         assert_problem(&bad_plan, StatusCode::UNPROCESSABLE_ENTITY, "invalid-input");
+        // A field the kind of selection does not use is refused and named, not ignored.
+        let stray = app
+            .post(
+                "/v1/erasures/plan",
+                &key,
+                json!({"by": "form", "form": form, "field": "email"}),
+            )
+            .await;
+        assert_problem(&stray, StatusCode::UNPROCESSABLE_ENTITY, "invalid-input");
+        assert_eq!(stray.body["errors"][0]["field"], "field", "{}", stray.text);
+        // An empty window and a null value are selections of nobody, not errors.
+        let empty = app
+            .post(
+                "/v1/erasures/plan",
+                &key,
+                json!({"by": "created_between", "from": "2026-02-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"}),
+            )
+            .await;
+        assert_eq!(empty.status, StatusCode::OK, "{}", empty.text);
+        assert_eq!(empty.body["subjects"], json!([]));
+        let null = app
+            .post(
+                "/v1/erasures/plan",
+                &key,
+                json!({"by": "field_equals", "form": form, "field": "email", "value": null}),
+            )
+            .await;
+        assert_eq!(null.status, StatusCode::OK, "{}", null.text);
+        assert_eq!(null.body["subjects"], json!([]));
         app.stop().await;
     }
 }
