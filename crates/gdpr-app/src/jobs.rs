@@ -32,15 +32,18 @@ pub enum JobKind {
     BatchErasure,
     /// A batch deletion of records started through the API (not periodic).
     RecordDeletion,
+    /// Attest every tenant, daily, an hour after the daily backup's time.
+    DailyAttestation,
 }
 
 impl JobKind {
     /// The periodic kinds, queued by the scheduler.
-    const PERIODIC: [Self; 4] = [
+    const PERIODIC: [Self; 5] = [
         Self::ErasureRetry,
         Self::PruneBackups,
         Self::DailyBackup,
         Self::PruneExports,
+        Self::DailyAttestation,
     ];
 
     /// The stored name.
@@ -53,13 +56,14 @@ impl JobKind {
             Self::PruneExports => "prune-exports",
             Self::BatchErasure => "batch-erasure",
             Self::RecordDeletion => "record-deletion",
+            Self::DailyAttestation => "daily-attestation",
         }
     }
 
     const fn period(self) -> Duration {
         match self {
             Self::ErasureRetry => Duration::minutes(15),
-            Self::PruneBackups | Self::DailyBackup => Duration::DAY,
+            Self::PruneBackups | Self::DailyBackup | Self::DailyAttestation => Duration::DAY,
             Self::PruneExports => Duration::HOUR,
             // Queued on request, never by the scheduler.
             Self::BatchErasure | Self::RecordDeletion => Duration::WEEK,
@@ -126,6 +130,14 @@ impl<P: Ports> App<P> {
                     }
                     _ => continue,
                 },
+                // After the backup it reports on (03:00 UTC when backups are not scheduled).
+                JobKind::DailyAttestation => {
+                    let backup = self.config.backup_at.map_or(Duration::hours(2), |at| {
+                        Duration::hours(at.hour().into()) + Duration::minutes(at.minute().into())
+                    });
+                    let offset = (backup + Duration::HOUR).whole_seconds().rem_euclid(86_400);
+                    kind.slot_at(now, Duration::seconds(offset))
+                }
                 _ => kind.slot(now),
             };
             if self
@@ -180,6 +192,17 @@ impl<P: Ports> App<P> {
                 .prune_exports()
                 .await
                 .map(|n| format!("{n} expired exports deleted"))
+                .map_err(|e| e.to_string()),
+            Some(JobKind::DailyAttestation) => self
+                .attest_every_tenant()
+                .await
+                .map(|done| {
+                    let failing = done.iter().filter(|a| !a.holds()).count();
+                    format!(
+                        "{} tenants attested, {failing} with a failing check",
+                        done.len()
+                    )
+                })
                 .map_err(|e| e.to_string()),
             None => Err(format!("unknown job kind '{}'", job.kind)),
         };

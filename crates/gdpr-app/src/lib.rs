@@ -9,6 +9,7 @@
 //!
 //! This crate must not name an adapter, a database, an HTTP framework or a runtime.
 
+mod attest;
 mod audit;
 mod auth;
 mod backup_create;
@@ -164,6 +165,8 @@ pub struct App<P: Ports> {
     reporter: P::Reporter,
     clock: P::Clock,
     config: AppConfig,
+    /// The canary scan of the service's log files, for attestations (none: not reported).
+    log_scanner: Option<std::sync::Arc<dyn gdpr_ports::LogScanner>>,
 }
 
 impl<P: Ports> App<P> {
@@ -177,7 +180,15 @@ impl<P: Ports> App<P> {
             reporter: adapters.reporter,
             clock: adapters.clock,
             config,
+            log_scanner: None,
         }
+    }
+
+    /// The same application, with the scanner of its log files that attestations report on.
+    #[must_use]
+    pub fn with_log_scanner(mut self, scanner: std::sync::Arc<dyn gdpr_ports::LogScanner>) -> Self {
+        self.log_scanner = Some(scanner);
+        self
     }
 
     /// The configuration.

@@ -12,6 +12,10 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+mod attestation;
+
+pub use attestation::{Attestation, AuditMark, Check, CheckKind, Verdict, verify_attestations};
+
 use gdpr_pii::{ApiKeyId, SubjectId, TenantId};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -205,12 +209,16 @@ struct HashInput<'a> {
 }
 
 fn digest(seq: u64, event: &AuditEvent, prev_hash: Digest256) -> Digest256 {
-    let bytes = serde_json::to_vec(&HashInput {
+    digest_of(&HashInput {
         seq,
         event,
         prev_hash,
     })
-    .unwrap_or_default();
+}
+
+/// SHA-256 of a value's JSON form (field order is the struct's, so stable).
+pub(crate) fn digest_of<T: Serialize>(value: &T) -> Digest256 {
+    let bytes = serde_json::to_vec(value).unwrap_or_default();
     Digest256(Sha256::digest(bytes).into())
 }
 

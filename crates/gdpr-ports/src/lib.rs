@@ -23,12 +23,13 @@ pub use dump::{DumpItem, DumpRow, DumpStream, RestoredCounts, RowStream, TenantD
 pub use encrypt::{DecryptError, Decryptor, EncryptError, Encryptor, Recipients};
 pub use jobs::{ApiKeyRecord, ApiKeyStore, Job, JobQueue, JobState, JobStatus, MAX_ATTEMPTS};
 pub use report::{
-    ErrorReport, ErrorReporter, ForgetOutcome, ReportError, ReportLevel, RequestContext,
+    ErrorReport, ErrorReporter, ForgetOutcome, LogScan, LogScanner, ReportError, ReportLevel,
+    RequestContext,
 };
 pub use store::{
-    AuditLog, ConsentStore, Erased, ErasedCounts, Erasure, ErasureStore, FormStore, KeyStore,
-    LegalHoldStore, Page, ProcessingLimitStore, RecordCount, RecordStore, RequestStore, Storage,
-    StoreError, SubjectStore, TenantStore,
+    AttestationLog, AuditLog, ConsentStore, Erased, ErasedCounts, Erasure, ErasureStore, FormStore,
+    KeyStore, LegalHoldStore, Page, ProcessingLimitStore, RecordCount, RecordStore, RequestStore,
+    Storage, StoreError, SubjectStore, TenantStore,
 };
 
 #[cfg(feature = "mocks")]
@@ -42,11 +43,11 @@ pub use encrypt::{MockDecryptor, MockEncryptor};
 #[cfg(feature = "mocks")]
 pub use jobs::{MockApiKeyStore, MockJobQueue};
 #[cfg(feature = "mocks")]
-pub use report::MockErrorReporter;
+pub use report::{MockErrorReporter, MockLogScanner};
 #[cfg(feature = "mocks")]
 pub use store::{
-    MockAuditLog, MockConsentStore, MockErasureStore, MockFormStore, MockKeyStore,
-    MockLegalHoldStore, MockProcessingLimitStore, MockRecordStore, MockRequestStore,
+    MockAttestationLog, MockAuditLog, MockConsentStore, MockErasureStore, MockFormStore,
+    MockKeyStore, MockLegalHoldStore, MockProcessingLimitStore, MockRecordStore, MockRequestStore,
     MockSubjectStore, MockTenantStore,
 };
 

@@ -98,3 +98,27 @@ pub trait ErrorReporter: Send + Sync {
     /// [`ReportError::Unavailable`] (retry later), [`ReportError::Unauthorized`].
     async fn forget_person(&self, person: SubjectId) -> Result<ForgetOutcome, ReportError>;
 }
+
+/// What a scan of the service's own log files found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LogScan {
+    /// Files read.
+    pub files: usize,
+    /// Lines read.
+    pub lines: u64,
+    /// Lines holding something the redactor would have removed (an e-mail, an address): a
+    /// leak of personal data into the logs.
+    pub leaks: u64,
+}
+
+/// Scans the last log files the service wrote for personal data that escaped redaction (the
+/// "canary scan" an attestation reports).
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait LogScanner: Send + Sync {
+    /// The scan's result; `None` when the service writes no log files (stdout only).
+    ///
+    /// # Errors
+    /// A file that cannot be read, in words without personal data.
+    async fn scan(&self) -> Result<Option<LogScan>, String>;
+}

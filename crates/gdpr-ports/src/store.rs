@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
-use gdpr_audit::{AuditEvent, AuditRecord};
+use gdpr_audit::{Attestation, AuditEvent, AuditMark, AuditRecord, Check};
 use gdpr_consent::{ConsentEvent, ConsentForm, Form, Purpose, PurposeId};
 use gdpr_pii::{
     ConsentFormId, Email, FormId, Record, RecordId, RequestId, Subject, SubjectId, Tenant, TenantId,
@@ -17,6 +17,7 @@ use gdpr_rights::{
     ErasureReceipt, LegalHold, ProcessingLimit, RecordScope, SubjectRequest, Tombstone,
 };
 use serde::Serialize;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// What storage can fail with. Messages never contain personal data.
@@ -502,6 +503,41 @@ pub trait AuditLog: Send + Sync {
     ) -> Result<Vec<AuditRecord>, StoreError>;
 }
 
+/// The attestations: one hash chain per tenant, beside its audit chain.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait AttestationLog: Send + Sync {
+    /// Chains an attestation after the tenant's last (with [`Attestation::chain`]) and appends
+    /// it; concurrent appends to one chain are serialised by the adapter.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] (the last one is unreadable); [`StoreError::Unavailable`].
+    async fn append_attestation(
+        &self,
+        tenant: TenantId,
+        at: OffsetDateTime,
+        checks: Vec<Check>,
+        audit: Option<AuditMark>,
+    ) -> Result<Attestation, StoreError>;
+
+    /// A tenant's attestations in sequence order, starting after `after_seq`.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`]; [`StoreError::Unavailable`].
+    async fn attestations(
+        &self,
+        tenant: TenantId,
+        after_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<Attestation>, StoreError>;
+
+    /// The tenant's last attestation, if any.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`]; [`StoreError::Unavailable`].
+    async fn last_attestation(&self, tenant: TenantId) -> Result<Option<Attestation>, StoreError>;
+}
+
 /// Everything storage offers, as one bound for the use cases.
 pub trait Storage:
     crate::ApiKeyStore
@@ -517,6 +553,7 @@ pub trait Storage:
     + KeyStore
     + ErasureStore
     + AuditLog
+    + AttestationLog
     + crate::TenantDumps
 {
 }
@@ -535,6 +572,7 @@ impl<T> Storage for T where
         + KeyStore
         + ErasureStore
         + AuditLog
+        + AttestationLog
         + crate::TenantDumps
 {
 }

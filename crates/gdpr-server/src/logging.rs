@@ -80,3 +80,46 @@ pub async fn learn_personal_fields<P: Ports>(
     redaction.set_personal_fields(names);
     Ok(count)
 }
+
+/// How many daily log files the canary scan reads: today's and yesterday's, the span since the
+/// previous daily attestation.
+const SCANNED_FILES: usize = 2;
+
+/// The canary scan of the log files this deployment writes, for attestations: each line is
+/// put through the redaction again, and a line it would change held personal data.
+pub struct LogFileScanner {
+    directory: Option<std::path::PathBuf>,
+    redaction: Arc<LogRedaction>,
+}
+
+impl LogFileScanner {
+    /// The scanner of `config`'s log folder (none configured: logs go to stdout only).
+    #[must_use]
+    pub fn new(config: &Config) -> Self {
+        Self {
+            directory: config.logging.directory.clone(),
+            redaction: Arc::new(LogRedaction::new(config.pseudonymisation, &[TOKEN_PREFIX])),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl gdpr_ports::LogScanner for LogFileScanner {
+    async fn scan(&self) -> Result<Option<gdpr_ports::LogScan>, String> {
+        let Some(directory) = self.directory.clone() else {
+            return Ok(None);
+        };
+        let redaction = self.redaction.clone();
+        let scan = tokio::task::spawn_blocking(move || {
+            gdpr_telemetry::scan_log_files(&directory, LOG_FILE_PREFIX, &redaction, SCANNED_FILES)
+        })
+        .await
+        .map_err(|e| format!("the scan stopped: {e}"))?
+        .map_err(|e| format!("reading the log folder: {}", e.kind()))?;
+        Ok(Some(gdpr_ports::LogScan {
+            files: scan.files,
+            lines: scan.lines,
+            leaks: scan.leaks,
+        }))
+    }
+}

@@ -89,6 +89,14 @@ enum Command {
         #[command(subcommand)]
         action: AuditCommand,
     },
+    /// Attest every tenant (or one) now, as the daily job does: what was checked and found,
+    /// appended to each tenant's hash-chained attestations; prints them as JSON and exits
+    /// non-zero if a check failed.
+    Attest {
+        /// Only this tenant.
+        #[arg(long)]
+        tenant: Option<uuid::Uuid>,
+    },
     /// Delete every backup of a tenant (the customer asked); prints the receipt as JSON.
     DeleteBackups {
         /// The tenant's id.
@@ -192,6 +200,15 @@ async fn run(cli: Cli) -> Result<(), StartError> {
             println!("{}", serde_json::to_string_pretty(&chains)?);
             if !ok {
                 return Err("an audit chain is broken (see above)".into());
+            }
+        }
+        Command::Attest { tenant } => {
+            let (made, holds) =
+                gdpr_server::operator::attest(&config, tenant.map(gdpr_pii::TenantId::from_uuid))
+                    .await?;
+            println!("{}", serde_json::to_string_pretty(&made)?);
+            if !holds {
+                return Err("a check failed (see the attestations above)".into());
             }
         }
         Command::Backups { tenant } => {

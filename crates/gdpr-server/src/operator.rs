@@ -192,3 +192,24 @@ pub async fn list(config: &Config, tenant: TenantId) -> Result<Value, StartError
     let app = application(config, open_store(config, false).await?)?;
     Ok(serde_json::to_value(app.list_backups(tenant).await?)?)
 }
+
+/// `gdpr attest [--tenant T]`: attests the tenant (or every tenant) now, as the daily job does.
+/// Returns the attestations and whether every check of every one held.
+///
+/// # Errors
+/// Start-up and storage errors.
+pub async fn attest(
+    config: &Config,
+    tenant: Option<TenantId>,
+) -> Result<(Value, bool), StartError> {
+    let app = application(config, open_store(config, false).await?)?;
+    let made = match tenant {
+        Some(t) => {
+            app.tenant(t).await?;
+            vec![app.attest_tenant(t).await?]
+        }
+        None => app.attest_every_tenant().await?,
+    };
+    let holds = made.iter().all(gdpr_audit::Attestation::holds);
+    Ok((serde_json::to_value(&made)?, holds))
+}

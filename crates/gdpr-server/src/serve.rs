@@ -324,7 +324,8 @@ pub fn application_with(
             clock: SystemClock,
         },
         app_config,
-    ))
+    )
+    .with_log_scanner(Arc::new(crate::logging::LogFileScanner::new(config))))
 }
 
 /// A running service.

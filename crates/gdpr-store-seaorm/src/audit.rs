@@ -1,13 +1,16 @@
 //! The audit log's storage: one chain per tenant (and `system`), appended with the domain's own
-//! chaining function, so any adapter computes the same hashes.
+//! chaining function, so any adapter computes the same hashes. The attestation chains live in
+//! the same table, under the key `attestation:<tenant>`: a hash chain of JSON bodies is what the
+//! table holds, and a tenant's audit chain (keyed by its bare id) never sees them.
 
 use async_trait::async_trait;
-use gdpr_audit::{AuditEvent, AuditRecord};
+use gdpr_audit::{Attestation, AuditEvent, AuditMark, AuditRecord, Check};
 use gdpr_pii::TenantId;
-use gdpr_ports::{AuditLog, StoreError};
+use gdpr_ports::{AttestationLog, AuditLog, StoreError};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
+use time::OffsetDateTime;
 
 use crate::entity::audit_entry;
 use crate::{SeaOrmStore, from_json, is_unique_violation, retrying, to_json, unavailable};
@@ -68,6 +71,25 @@ fn record_of(row: &audit_entry::Model) -> Result<AuditRecord, StoreError> {
     Ok(record)
 }
 
+impl SeaOrmStore {
+    /// A chain's rows in sequence order, after `after_seq`, at most `limit`.
+    async fn chain_rows(
+        &self,
+        chain: String,
+        after_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<audit_entry::Model>, StoreError> {
+        audit_entry::Entity::find()
+            .filter(audit_entry::Column::Chain.eq(chain))
+            .filter(audit_entry::Column::Seq.gt(i64::try_from(after_seq).unwrap_or(i64::MAX)))
+            .order_by_asc(audit_entry::Column::Seq)
+            .limit(u64::from(limit))
+            .all(&self.db)
+            .await
+            .map_err(unavailable)
+    }
+}
+
 #[async_trait]
 impl AuditLog for SeaOrmStore {
     async fn append_audit(&self, event: AuditEvent) -> Result<AuditRecord, StoreError> {
@@ -94,16 +116,93 @@ impl AuditLog for SeaOrmStore {
         after_seq: u64,
         limit: u32,
     ) -> Result<Vec<AuditRecord>, StoreError> {
-        audit_entry::Entity::find()
-            .filter(audit_entry::Column::Chain.eq(chain_key(tenant)))
-            .filter(audit_entry::Column::Seq.gt(i64::try_from(after_seq).unwrap_or(i64::MAX)))
-            .order_by_asc(audit_entry::Column::Seq)
-            .limit(u64::from(limit))
-            .all(&self.db)
-            .await
-            .map_err(unavailable)?
+        self.chain_rows(chain_key(tenant), after_seq, limit)
+            .await?
             .iter()
             .map(record_of)
             .collect()
+    }
+}
+
+fn attestation_chain(tenant: TenantId) -> String {
+    format!("attestation:{tenant}")
+}
+
+/// A stored attestation; as for audit records, its position is the row's.
+fn attestation_of(row: &audit_entry::Model) -> Result<Attestation, StoreError> {
+    let mut attestation: Attestation = from_json(&row.body, "an attestation")?;
+    attestation.seq = u64::try_from(row.seq).unwrap_or_default();
+    Ok(attestation)
+}
+
+async fn last_attestation_in<C: ConnectionTrait>(
+    c: &C,
+    tenant: TenantId,
+) -> Result<Option<audit_entry::Model>, DbErr> {
+    audit_entry::Entity::find()
+        .filter(audit_entry::Column::Chain.eq(attestation_chain(tenant)))
+        .order_by_desc(audit_entry::Column::Seq)
+        .limit(1)
+        .one(c)
+        .await
+}
+
+#[async_trait]
+impl AttestationLog for SeaOrmStore {
+    async fn append_attestation(
+        &self,
+        tenant: TenantId,
+        at: OffsetDateTime,
+        checks: Vec<Check>,
+        audit: Option<AuditMark>,
+    ) -> Result<Attestation, StoreError> {
+        let append = || async {
+            // As for the audit log: reading the head and appending in one write transaction;
+            // two appends racing for one position meet the unique key and one is retried.
+            let txn = self.write_txn().await?;
+            let previous = match last_attestation_in(&txn, tenant).await? {
+                Some(row) => Some(
+                    attestation_of(&row)
+                        .map_err(|_| DbErr::Custom("stored attestation unreadable".into()))?,
+                ),
+                None => None,
+            };
+            let attestation =
+                Attestation::chain(previous.as_ref(), tenant, at, checks.clone(), audit);
+            audit_entry::Entity::insert(audit_entry::ActiveModel {
+                chain: Set(attestation_chain(tenant)),
+                seq: Set(i64::try_from(attestation.seq).unwrap_or(i64::MAX)),
+                body: Set(to_json(&attestation)),
+            })
+            .exec(&txn)
+            .await?;
+            txn.commit().await?;
+            Ok(attestation)
+        };
+        retrying(append, is_unique_violation)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn attestations(
+        &self,
+        tenant: TenantId,
+        after_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<Attestation>, StoreError> {
+        self.chain_rows(attestation_chain(tenant), after_seq, limit)
+            .await?
+            .iter()
+            .map(attestation_of)
+            .collect()
+    }
+
+    async fn last_attestation(&self, tenant: TenantId) -> Result<Option<Attestation>, StoreError> {
+        last_attestation_in(&self.db, tenant)
+            .await
+            .map_err(unavailable)?
+            .as_ref()
+            .map(attestation_of)
+            .transpose()
     }
 }

@@ -60,3 +60,66 @@ pub fn prune_log_files(
     deleted.sort();
     Ok(deleted)
 }
+
+/// What [`scan_log_files`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FileScan {
+    /// Files read.
+    pub files: usize,
+    /// Lines read.
+    pub lines: u64,
+    /// Lines the redaction would change: personal data that reached a file.
+    pub leaks: u64,
+}
+
+/// The canary scan: reads the newest `last` daily log files of `dir` and counts the lines that
+/// `redaction` would still change (compared as JSON values for JSON lines, so that key order
+/// does not count). Written lines went through the same redaction, so a clean file has none.
+///
+/// # Errors
+/// When the folder or a file cannot be read.
+pub fn scan_log_files(
+    dir: &Path,
+    prefix: &str,
+    redaction: &crate::LogRedaction,
+    last: usize,
+) -> std::io::Result<FileScan> {
+    use std::io::BufRead;
+
+    let mut days: Vec<(Date, PathBuf)> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter_map(|path| {
+            let day = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| log_file_date(n, prefix))?;
+            Some((day, path))
+        })
+        .collect();
+    days.sort();
+    let mut scan = FileScan::default();
+    for (_, path) in days.iter().rev().take(last) {
+        scan.files += 1;
+        let file = std::io::BufReader::new(std::fs::File::open(path)?);
+        for line in file.split(b'\n') {
+            let line = String::from_utf8_lossy(&line?).into_owned();
+            if line.trim().is_empty() {
+                continue;
+            }
+            scan.lines += 1;
+            let redacted = redaction.redact_line(&line);
+            let same = match (
+                serde_json::from_str::<serde_json::Value>(&line),
+                serde_json::from_str::<serde_json::Value>(&redacted),
+            ) {
+                (Ok(a), Ok(b)) => a == b,
+                _ => redacted == line,
+            };
+            if !same {
+                scan.leaks += 1;
+            }
+        }
+    }
+    Ok(scan)
+}

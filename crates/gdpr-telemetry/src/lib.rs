@@ -12,6 +12,6 @@
 mod files;
 mod redaction;
 
-pub use files::{log_file_date, prune_log_files, rolling_files};
+pub use files::{FileScan, log_file_date, prune_log_files, rolling_files, scan_log_files};
 pub use gdpr_pii::{Redactor, StructuredRedactor};
 pub use redaction::{LogRedaction, RedactingMakeWriter, RedactingWriter};

@@ -8,16 +8,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
-use gdpr_audit::{AuditEvent, AuditRecord};
+use gdpr_audit::{Attestation, AuditEvent, AuditMark, AuditRecord, Check};
 use gdpr_consent::{ConsentEvent, ConsentForm, Form, Purpose, PurposeId};
 use gdpr_pii::{
     ApiKeyId, ConsentFormId, Email, FormId, Record, RecordId, RequestId, Subject, SubjectId,
     Tenant, TenantId,
 };
 use gdpr_ports::{
-    ApiKeyRecord, ApiKeyStore, AuditLog, ConsentStore, Erased, ErasedCounts, Erasure, ErasureStore,
-    FormStore, Job, JobQueue, JobState, JobStatus, KeyStore, LegalHoldStore, Page,
-    ProcessingLimitStore, RecordCount, RecordStore, RequestStore, StoreError, SubjectStore,
+    ApiKeyRecord, ApiKeyStore, AttestationLog, AuditLog, ConsentStore, Erased, ErasedCounts,
+    Erasure, ErasureStore, FormStore, Job, JobQueue, JobState, JobStatus, KeyStore, LegalHoldStore,
+    Page, ProcessingLimitStore, RecordCount, RecordStore, RequestStore, StoreError, SubjectStore,
     TenantStore,
 };
 use gdpr_rights::{
@@ -44,6 +44,7 @@ struct State {
     tombstones: Vec<Tombstone>,
     receipts: Vec<ErasureReceipt>,
     audit: BTreeMap<Option<TenantId>, Vec<AuditRecord>>,
+    attestations: BTreeMap<TenantId, Vec<Attestation>>,
     api_keys: Vec<ApiKeyRecord>,
     jobs: Vec<JobRow>,
 }
@@ -126,6 +127,13 @@ impl InMemoryStore {
     ) {
         let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         edit(state.audit.entry(tenant).or_default());
+    }
+
+    /// Puts a subject back behind the application's back, as a restore that skipped the
+    /// tombstone journal would (to test that an attestation sees it).
+    pub fn smuggle_subject(&self, subject: Subject) {
+        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        state.subjects.push(subject);
     }
 
     /// How many rows of any kind mention this subject (0 once erased, tombstones and receipts
@@ -788,6 +796,50 @@ impl AuditLog for InMemoryStore {
                     .collect()
             })
             .unwrap_or_default())
+    }
+}
+
+#[async_trait]
+impl AttestationLog for InMemoryStore {
+    async fn append_attestation(
+        &self,
+        tenant: TenantId,
+        at: OffsetDateTime,
+        checks: Vec<Check>,
+        audit: Option<AuditMark>,
+    ) -> Result<Attestation, StoreError> {
+        let mut s = self.state()?;
+        let chain = s.attestations.entry(tenant).or_default();
+        let attestation = Attestation::chain(chain.last(), tenant, at, checks, audit);
+        chain.push(attestation.clone());
+        Ok(attestation)
+    }
+
+    async fn attestations(
+        &self,
+        tenant: TenantId,
+        after_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<Attestation>, StoreError> {
+        let s = self.state()?;
+        Ok(s.attestations
+            .get(&tenant)
+            .map(|chain| {
+                chain
+                    .iter()
+                    .filter(|a| a.seq > after_seq)
+                    .take(limit as usize)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    async fn last_attestation(&self, tenant: TenantId) -> Result<Option<Attestation>, StoreError> {
+        let s = self.state()?;
+        Ok(s.attestations
+            .get(&tenant)
+            .and_then(|chain| chain.last().cloned()))
     }
 }
 

@@ -1,6 +1,7 @@
 //! Use-case tests over the in-memory adapters: every compliance rule of the app layer, without
 //! I/O. One binary for the crate, one module per area.
 
+mod attest;
 mod audit;
 mod backup_restore;
 mod backups;

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use gdpr_app::App;
-use gdpr_audit::ChainBreak;
+use gdpr_audit::{ChainBreak, ChainHead};
 use gdpr_pii::{FormId, SubjectId};
 use gdpr_ports::Ports;
 use gdpr_rights::BatchSelector;
@@ -126,6 +126,34 @@ fn selector(body: SelectorIn) -> Result<BatchSelector, ApiError> {
     })
 }
 
+/// What verifying a hash chain (audit records, attestations) found, for the wire.
+fn chain_verdict(result: Result<ChainHead, ChainBreak>) -> AuditVerifyOut {
+    match result {
+        Ok(head) => AuditVerifyOut {
+            valid: true,
+            records: head.records,
+            head: Some(head.head.to_string()),
+            problem: None,
+            broken_at: None,
+        },
+        Err(broken) => {
+            let at = match broken {
+                ChainBreak::Altered { seq }
+                | ChainBreak::BrokenLink { seq }
+                | ChainBreak::ForeignRecord { seq } => seq,
+                ChainBreak::OutOfSequence { expected, .. } => expected,
+            };
+            AuditVerifyOut {
+                valid: false,
+                records: at.saturating_sub(1),
+                head: None,
+                problem: Some(broken.to_string()),
+                broken_at: Some(at),
+            }
+        }
+    }
+}
+
 pub(crate) struct AccountabilityApi<P: Ports>(pub(crate) Arc<App<P>>);
 
 #[OpenApi(tag = "Tag::Accountability")]
@@ -170,30 +198,38 @@ impl<P: Ports> AccountabilityApi<P> {
     #[oai(path = "/audit/verify", method = "get")]
     async fn verify(&self, auth: TenantKey) -> Result<Json<AuditVerifyOut>, ApiError> {
         let result = self.0.verify_audit(Some(auth.0.tenant)).await?;
-        Ok(Json(match result {
-            Ok(head) => AuditVerifyOut {
-                valid: true,
-                records: head.records,
-                head: Some(head.head.to_string()),
-                problem: None,
-                broken_at: None,
-            },
-            Err(broken) => {
-                let at = match broken {
-                    ChainBreak::Altered { seq }
-                    | ChainBreak::BrokenLink { seq }
-                    | ChainBreak::ForeignRecord { seq } => seq,
-                    ChainBreak::OutOfSequence { expected, .. } => expected,
-                };
-                AuditVerifyOut {
-                    valid: false,
-                    records: at.saturating_sub(1),
-                    head: None,
-                    problem: Some(broken.to_string()),
-                    broken_at: Some(at),
-                }
-            }
-        }))
+        Ok(Json(chain_verdict(result)))
+    }
+
+    /// The tenant's attestations, oldest first: each day's dated, hash-chained statement of
+    /// what was checked (backups within retention, the newest verified, the audit chain, no
+    /// overdue request, the tombstones holding, the log files clean) and what it found.
+    #[oai(path = "/attestations", method = "get")]
+    async fn attestations(
+        &self,
+        auth: TenantKey,
+        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))] after: Query<
+            Option<u64>,
+        >,
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))] limit: Query<Option<u32>>,
+    ) -> Result<Json<Vec<Document>>, ApiError> {
+        let list = self
+            .0
+            .attestations(reader(&auth), after.0.unwrap_or(0), limit.0.unwrap_or(100))
+            .await?;
+        Ok(Json(
+            list.iter()
+                .map(|a| serde_json::to_value(a).unwrap_or_default())
+                .collect(),
+        ))
+    }
+
+    /// Verify the tenant's attestation chain: any edited, removed or reordered attestation is
+    /// named.
+    #[oai(path = "/attestations/verify", method = "get")]
+    async fn verify_attestations(&self, auth: TenantKey) -> Result<Json<AuditVerifyOut>, ApiError> {
+        let result = self.0.verify_attestation_chain(reader(&auth)).await?;
+        Ok(Json(chain_verdict(result)))
     }
 
     /// An erasure receipt.

@@ -405,3 +405,31 @@ async fn audit_verify_names_the_record_edited_or_removed_in_the_table_itself() {
     );
     db.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attest_prints_the_chained_attestations_and_fails_when_a_check_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = crate::helpers::deployment_file(dir.path(), "[jobs]\nenabled = false\n");
+    let config = gdpr_server::config::Config::load(Some(&file)).unwrap();
+    let (app, ctx) = crate::helpers::tenant_in_process(&config, "Attest SAS").await;
+    drop(app);
+    let attest = || {
+        let out = gdpr(dir.path())
+            .arg("--config")
+            .arg(&file)
+            .args(["attest", "--tenant", &ctx.tenant.to_string()])
+            .output()
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.success(), json)
+    };
+    let (ok, first) = attest();
+    // No backup recipient, so no backup: the newest-backup check fails, and so does the run.
+    assert!(!ok, "{first}");
+    assert_eq!(first[0]["checks"].as_array().unwrap().len(), 6, "{first}");
+    assert_eq!(first[0]["checks"][1]["kind"], "newest_backup_verified");
+    assert_eq!(first[0]["checks"][1]["verdict"], "fail");
+    let (_, second) = attest();
+    assert_eq!(second[0]["seq"], 2);
+    assert_eq!(second[0]["prev_hash"], first[0]["hash"]);
+}

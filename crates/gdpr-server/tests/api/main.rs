@@ -2,6 +2,7 @@
 //! PostgreSQL when `GDPR_TEST_POSTGRES_URL` is set), spoken to over HTTP like a client.
 
 mod admin;
+mod attest;
 mod auth;
 mod backups;
 mod batch;

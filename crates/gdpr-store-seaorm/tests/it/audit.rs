@@ -109,3 +109,46 @@ async fn editing_or_deleting_rows_is_found_where_it_happened() {
         db.finish().await;
     }
 }
+
+#[tokio::test]
+async fn attestations_chain_per_tenant_beside_the_audit_chain_and_concurrent_ones_serialise() {
+    use gdpr_audit::{Check, CheckKind, verify_attestations};
+    use gdpr_ports::AttestationLog;
+
+    for db in databases().await {
+        let s = db.store.clone();
+        let (t, u) = (tenant(&s).await, tenant(&s).await);
+        append(&s, t, 0).await;
+        assert!(s.last_attestation(t).await.unwrap().is_none());
+        let tasks: Vec<_> = (0..4)
+            .map(|w| {
+                let s = s.clone();
+                tokio::spawn(async move {
+                    for n in 0..5 {
+                        let checks =
+                            vec![Check::pass(CheckKind::NoOverdueRequest, format!("{w}/{n}"))];
+                        s.append_attestation(t, at(n), checks, None).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        s.append_attestation(u, at(0), vec![], None).await.unwrap();
+        let chain = s.attestations(t, 0, 100).await.unwrap();
+        assert_eq!(
+            verify_attestations(t, &chain).unwrap().records,
+            20,
+            "{}",
+            db.name
+        );
+        assert_eq!(s.last_attestation(t).await.unwrap().as_ref(), chain.last());
+        assert_eq!(s.attestations(t, 18, 100).await.unwrap()[0].seq, 19);
+        assert_eq!(s.attestations(u, 0, 100).await.unwrap().len(), 1);
+        // The tenant's audit chain holds its own record only.
+        let audit = s.audit_records(Some(t), 0, 100).await.unwrap();
+        assert_eq!(verify(Some(t), &audit).unwrap().records, 1);
+        db.finish().await;
+    }
+}

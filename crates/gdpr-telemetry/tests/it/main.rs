@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use gdpr_pii::PseudonymisationPolicy;
 use gdpr_retention::RetentionPeriod;
-use gdpr_telemetry::{LogRedaction, RedactingMakeWriter, prune_log_files};
+use gdpr_telemetry::{LogRedaction, RedactingMakeWriter, prune_log_files, scan_log_files};
 use time::macros::date;
 
 #[derive(Clone, Default)]
@@ -169,4 +169,28 @@ fn rolling_files_are_named_by_day() {
         gdpr_telemetry::log_file_date(&names[0], "gdpr.log").is_some(),
         "{names:?}"
     );
+}
+
+#[test]
+fn the_canary_scan_finds_personal_data_only_where_redaction_was_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let redaction = LogRedaction::new(PseudonymisationPolicy::default(), &["gdpr_"]);
+    // What the redacting writer wrote, in both formats: clean, whatever its key order.
+    let clean = format!("{}{}", redacted_lines(true), redacted_lines(false));
+    std::fs::write(dir.path().join("gdpr.log.2026-11-27"), &clean).unwrap();
+    let scan = scan_log_files(dir.path(), "gdpr.log", &redaction, 7).unwrap();
+    assert_eq!((scan.files, scan.leaks), (1, 0), "{clean}");
+    assert_eq!(scan.lines, clean.lines().count() as u64);
+
+    // A line written around the redaction (an e-mail, a client address) is a leak.
+    std::fs::write(
+        dir.path().join("gdpr.log.2026-11-28"),
+        "{\"message\":\"sent to ana.lopez@example.com\"}\nclient 203.0.113.77 connected\nok\n",
+    )
+    .unwrap();
+    let scan = scan_log_files(dir.path(), "gdpr.log", &redaction, 7).unwrap();
+    assert_eq!((scan.files, scan.leaks), (2, 2));
+    // Only the newest files are read.
+    let newest = scan_log_files(dir.path(), "gdpr.log", &redaction, 1).unwrap();
+    assert_eq!((newest.files, newest.lines, newest.leaks), (1, 3, 2));
 }
