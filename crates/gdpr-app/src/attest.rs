@@ -8,8 +8,7 @@ use gdpr_audit::{
 };
 use gdpr_pii::TenantId;
 use gdpr_ports::{
-    AttestationLog, AuditLog, Clock, ErasureStore, Page, Ports, RequestStore, StoreError,
-    SubjectStore,
+    AttestationLog, AuditLog, Clock, Page, Ports, RequestStore, StoreError, SubjectStore,
 };
 
 use crate::{App, AppError, Ctx};
@@ -18,6 +17,9 @@ const PAGE: u32 = 1_000;
 
 /// How many ids a failing check lists before it says "and N more".
 const LISTED: usize = 20;
+
+/// How long a new backup may wait for `gdpr verify` before its check fails.
+const VERIFY_WITHIN: time::Duration = time::Duration::DAY;
 
 fn listed(ids: &[String]) -> String {
     let mut shown = ids
@@ -38,6 +40,12 @@ impl<P: Ports> App<P> {
     /// # Errors
     /// Storage errors (reading what is checked, or appending): then no attestation is written.
     pub async fn attest_tenant(&self, tenant: TenantId) -> Result<Attestation, AppError> {
+        let logs = self.check_logs().await;
+        self.attest_with(tenant, logs).await
+    }
+
+    /// The same, with the log check already made (it is the same for every tenant).
+    async fn attest_with(&self, tenant: TenantId, logs: Check) -> Result<Attestation, AppError> {
         let previous = self
             .store
             .last_attestation(tenant)
@@ -49,8 +57,8 @@ impl<P: Ports> App<P> {
             self.check_newest_backup(tenant).await,
             audit_check,
             self.check_overdue(tenant).await?,
-            self.check_tombstones(tenant, last_restore).await?,
-            self.check_logs().await,
+            self.check_tombstones(tenant, last_restore).await,
+            logs,
         ];
         self.store
             .append_attestation(tenant, self.clock.now(), checks, mark)
@@ -58,27 +66,30 @@ impl<P: Ports> App<P> {
             .map_err(AppError::store)
     }
 
-    /// Attests every tenant, one after the other; a tenant whose attestation fails is named
-    /// in the error after the others were done.
+    /// Attests every tenant, one after the other (the log files scanned once for all);
+    /// `after_each` runs after each tenant (the daily job renews its lease there). A tenant
+    /// whose attestation could not be written does not stop the others: each result is
+    /// returned.
     ///
     /// # Errors
-    /// Storage errors.
-    pub async fn attest_every_tenant(&self) -> Result<Vec<Attestation>, AppError> {
-        let mut done = Vec::new();
-        let mut failed = Vec::new();
-        for tenant in self.tenants().await? {
-            match self.attest_tenant(tenant.id).await {
-                Ok(a) => done.push(a),
-                Err(e) => failed.push(format!("{}: {e}", tenant.id)),
-            }
+    /// Storage errors listing the tenants, and those of `after_each`.
+    pub async fn attest_every_tenant<F, Fut>(
+        &self,
+        mut after_each: F,
+    ) -> Result<Vec<(TenantId, Result<Attestation, AppError>)>, AppError>
+    where
+        F: FnMut(usize, usize) -> Fut + Send,
+        Fut: std::future::Future<Output = Result<(), AppError>> + Send,
+    {
+        let tenants = self.tenants().await?;
+        let logs = self.check_logs().await;
+        let mut results = Vec::with_capacity(tenants.len());
+        for (i, tenant) in tenants.iter().enumerate() {
+            let result = self.attest_with(tenant.id, logs.clone()).await;
+            results.push((tenant.id, result));
+            after_each(i + 1, tenants.len()).await?;
         }
-        if failed.is_empty() {
-            Ok(done)
-        } else {
-            Err(AppError::store(StoreError::Unavailable(
-                format!("attestation failed for {}", failed.join("; ")).into(),
-            )))
-        }
+        Ok(results)
     }
 
     /// The tenant's attestations after `after_seq`, at most `limit`.
@@ -130,44 +141,80 @@ impl<P: Ports> App<P> {
         let kind = CheckKind::BackupsWithinRetention;
         let days = self.config.retention.for_tenant(tenant).backups.as_days();
         match self.prune_backups(tenant, true).await {
-            Ok(report) if report.plan.delete.is_empty() => Check::pass(
-                kind,
-                format!(
-                    "{} backups kept, none older than {days} days but the newest verified",
-                    report.plan.keep.len()
-                ),
-            ),
-            Ok(report) => Check::fail(
-                kind,
-                format!(
-                    "{} backups older than {days} days remain: {}",
-                    report.plan.delete.len(),
-                    listed(&report.plan.delete)
-                ),
-            ),
+            Ok(report) if report.plan.delete.is_empty() && report.abandoned.is_empty() => {
+                Check::pass(
+                    kind,
+                    format!(
+                        "{} backups kept, none older than {days} days but the newest verified",
+                        report.plan.keep.len()
+                    ),
+                )
+            }
+            Ok(report) => {
+                // What an interrupted backup left holds encrypted personal data too.
+                let stale: Vec<String> = report
+                    .plan
+                    .delete
+                    .iter()
+                    .chain(&report.abandoned)
+                    .cloned()
+                    .collect();
+                Check::fail(
+                    kind,
+                    format!(
+                        "{} backups older than {days} days and {} abandoned partial ones remain: {}",
+                        report.plan.delete.len(),
+                        report.abandoned.len(),
+                        listed(&stale)
+                    ),
+                )
+            }
             Err(e) => Check::fail(kind, format!("backups could not be listed: {e}")),
         }
     }
 
-    /// The newest complete backup carries the mark `gdpr verify` leaves on a whole one.
+    /// The newest backup old enough to have been through `gdpr verify` (a day: verification
+    /// runs where the decryption key lives, not on the servers taking backups) carries the
+    /// mark it leaves on a whole one. Younger ones are named as awaiting verification.
     async fn check_newest_backup(&self, tenant: TenantId) -> Check {
         let kind = CheckKind::NewestBackupVerified;
-        match self.list_backups(tenant).await {
-            Ok(list) => match list.iter().max_by_key(|b| b.created_at) {
-                None => Check::fail(kind, "no backup of this tenant exists"),
-                Some(newest) if newest.verified => Check::pass(
-                    kind,
-                    format!("backup {} ({}) verified", newest.id, newest.created_at),
+        let list = match self.list_backups(tenant).await {
+            Ok(list) => list,
+            Err(e) => return Check::fail(kind, format!("backups could not be listed: {e}")),
+        };
+        let now = self.clock.now();
+        let (young, due): (Vec<_>, Vec<_>) = list
+            .iter()
+            .partition(|b| now - b.created_at < VERIFY_WITHIN);
+        let awaiting = if young.is_empty() {
+            String::new()
+        } else {
+            let ids: Vec<String> = young.iter().map(|b| b.id.clone()).collect();
+            format!("; awaiting verification: {}", listed(&ids))
+        };
+        match due.iter().max_by_key(|b| b.created_at) {
+            Some(newest) if newest.verified => Check::pass(
+                kind,
+                format!(
+                    "backup {} ({}) verified{awaiting}",
+                    newest.id, newest.created_at
                 ),
-                Some(newest) => Check::fail(
-                    kind,
-                    format!(
-                        "backup {} ({}) has not been verified (run `gdpr verify`)",
-                        newest.id, newest.created_at
-                    ),
+            ),
+            Some(newest) => Check::fail(
+                kind,
+                format!(
+                    "backup {} ({}) is more than a day old and not verified (run `gdpr verify`){awaiting}",
+                    newest.id, newest.created_at
                 ),
-            },
-            Err(e) => Check::fail(kind, format!("backups could not be listed: {e}")),
+            ),
+            None if young.iter().any(|b| b.verified) => {
+                Check::pass(kind, format!("the newest backups are verified{awaiting}"))
+            }
+            None if !young.is_empty() => Check::pass(
+                kind,
+                format!("every backup is less than a day old{awaiting}"),
+            ),
+            None => Check::fail(kind, "no backup of this tenant exists"),
         }
     }
 
@@ -192,7 +239,9 @@ impl<P: Ports> App<P> {
                 .map_err(AppError::store)?;
             for record in &page {
                 if let Err(broken) = verifier.push(record) {
-                    return Ok((Check::fail(kind, broken.to_string()), None, last_restore));
+                    // The last known-good mark is carried forward: tomorrow's attestation
+                    // compares against it again, so a failure is not forgotten overnight.
+                    return Ok((Check::fail(kind, broken.to_string()), seen, last_restore));
                 }
                 if seen.is_some_and(|m| m.seq == record.seq) {
                     seen_found = seen.is_some_and(|m| m.hash == record.hash);
@@ -211,20 +260,16 @@ impl<P: Ports> App<P> {
             seq: head.records,
             hash: head.head,
         });
-        if !seen_found {
-            let m = seen.unwrap_or(AuditMark {
-                seq: 0,
-                hash: head.head,
-            });
+        if let Some(m) = seen.filter(|_| !seen_found) {
             return Ok((
                 Check::fail(
                     kind,
                     format!(
-                        "the chain no longer holds record {} as the previous attestation saw it: records were removed from its end or rewritten",
+                        "the chain no longer holds record {} as an earlier attestation saw it: records were removed from its end or rewritten",
                         m.seq
                     ),
                 ),
-                mark,
+                seen,
                 last_restore,
             ));
         }
@@ -261,32 +306,31 @@ impl<P: Ports> App<P> {
         })
     }
 
-    /// Every subject in the tombstone journal is absent: what the replay after a restore
-    /// ensures, checked on the data itself.
-    async fn check_tombstones(
-        &self,
-        tenant: TenantId,
-        last_restore: Option<u64>,
-    ) -> Result<Check, AppError> {
+    /// Every erased subject (tombstones of the database and of the journal kept beside the
+    /// backups, which a restored database cannot take back) is absent: what the replay after
+    /// a restore ensures, checked on the data itself.
+    async fn check_tombstones(&self, tenant: TenantId, last_restore: Option<u64>) -> Check {
         let kind = CheckKind::TombstonesHold;
-        let tombstones = self
-            .store
-            .tombstones(tenant)
-            .await
-            .map_err(AppError::store)?;
+        let tombstones = match self.all_tombstones(tenant).await {
+            Ok(list) => list,
+            Err(e) => return Check::fail(kind, format!("the tombstones could not be read: {e}")),
+        };
         let mut back = Vec::new();
         for t in &tombstones {
             match self.store.get_subject(tenant, t.subject).await {
-                Ok(_) => back.push(t.subject.to_string()),
                 Err(StoreError::NotFound) => {}
-                Err(e) => return Err(AppError::store(e)),
+                // Present, whole or not (a row without its key is still a row).
+                Ok(_) | Err(StoreError::Corrupt(_)) => back.push(t.subject.to_string()),
+                Err(e) => {
+                    return Check::fail(kind, format!("the subjects could not be read: {e}"));
+                }
             }
         }
         let restore = last_restore.map_or_else(
             || "no restore recorded".to_owned(),
             |seq| format!("last restore at audit record {seq}"),
         );
-        Ok(if back.is_empty() {
+        if back.is_empty() {
             Check::pass(
                 kind,
                 format!(
@@ -303,7 +347,7 @@ impl<P: Ports> App<P> {
                     listed(&back)
                 ),
             )
-        })
+        }
     }
 
     /// The canary scan of the last log files, when the service writes any.

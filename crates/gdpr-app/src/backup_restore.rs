@@ -417,7 +417,10 @@ impl<P: Ports> App<P> {
 
     /// Every tombstone of the tenant: the database's journal (if the tenant is there) and the
     /// one beside the backups, which survives the loss of the database.
-    async fn all_tombstones(&self, tenant: TenantId) -> Result<Vec<Tombstone>, AppError> {
+    pub(crate) async fn all_tombstones(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Vec<Tombstone>, AppError> {
         let mut by_receipt: BTreeMap<uuid::Uuid, Tombstone> = BTreeMap::new();
         match self.store.tombstones(tenant).await {
             Ok(list) => by_receipt.extend(list.into_iter().map(|t| (t.receipt, t))),

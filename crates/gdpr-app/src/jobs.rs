@@ -193,17 +193,7 @@ impl<P: Ports> App<P> {
                 .await
                 .map(|n| format!("{n} expired exports deleted"))
                 .map_err(|e| e.to_string()),
-            Some(JobKind::DailyAttestation) => self
-                .attest_every_tenant()
-                .await
-                .map(|done| {
-                    let failing = done.iter().filter(|a| !a.holds()).count();
-                    format!(
-                        "{} tenants attested, {failing} with a failing check",
-                        done.len()
-                    )
-                })
-                .map_err(|e| e.to_string()),
+            Some(JobKind::DailyAttestation) => self.daily_attestation(&job, worker).await,
             None => Err(format!("unknown job kind '{}'", job.kind)),
         };
         match &outcome {
@@ -219,6 +209,58 @@ impl<P: Ports> App<P> {
             kind: job.kind,
             outcome,
         }))
+    }
+
+    /// As for the daily backup: a tenant whose attestation could not be written is reported
+    /// and does not fail the job (a retry would attest every other tenant twice); each tenant
+    /// done renews the lease. A failing check is reported too: it is what an operator must see.
+    async fn daily_attestation(
+        &self,
+        job: &gdpr_ports::Job,
+        worker: &str,
+    ) -> Result<String, String> {
+        let results = self
+            .attest_every_tenant(|done, total| {
+                self.progress(job.id, worker, done as u64, total as u64)
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut failing = 0;
+        let mut unwritten = 0;
+        for (tenant, result) in &results {
+            let problem = match result {
+                Ok(a) if a.holds() => continue,
+                Ok(a) => {
+                    failing += 1;
+                    let kinds: Vec<String> = a
+                        .checks
+                        .iter()
+                        .filter(|c| c.verdict == gdpr_audit::Verdict::Fail)
+                        .map(|c| format!("{:?}", c.kind))
+                        .collect();
+                    format!("failing checks: {}", kinds.join(", "))
+                }
+                Err(e) => {
+                    unwritten += 1;
+                    format!("not written: {e}")
+                }
+            };
+            self.report_error(gdpr_ports::ErrorReport {
+                level: gdpr_ports::ReportLevel::Warning,
+                message: "a tenant's daily attestation does not hold".into(),
+                person: None,
+                context: [
+                    ("tenant".to_owned(), tenant.to_string()),
+                    ("problem".to_owned(), problem),
+                ]
+                .into(),
+                request: None,
+            });
+        }
+        Ok(format!(
+            "{} tenants attested, {failing} with a failing check, {unwritten} not written",
+            results.len() - unwritten
+        ))
     }
 
     /// One tenant's failure is reported and does not fail the job: retrying would back up

@@ -217,8 +217,10 @@ impl<P: Ports> App<P> {
             fields.push("ip_address");
         }
         if fields.is_empty() {
-            // An empty patch changes nothing (as an empty JSON merge patch): nothing to write
-            // or audit.
+            // An empty patch changes nothing (as an empty JSON merge patch): nothing is
+            // written, but the profile it answers with is a read, audited as one.
+            self.audit_about(ctx, AuditAction::SubjectViewed, id, &[])
+                .await?;
             return Ok(subject);
         }
         subject.updated_at = self.clock.now();

@@ -1233,20 +1233,22 @@ pub(crate) type SelectorIn = Shaped<SelectorFields, shapes::Selector>;
 pub(crate) struct SelectorFields {
     /// The kind of selection.
     pub(crate) by: SelectBy,
+    // Each field is read as present or absent, `null` included: one the kind does not use
+    // is refused even as `null`, as the documented shapes say.
     /// Form.
-    pub(crate) form: Option<Uuid>,
+    pub(crate) form: MaybeUndefined<Uuid>,
     /// Start (inclusive).
-    pub(crate) from: Option<OffsetDateTime>,
+    pub(crate) from: MaybeUndefined<OffsetDateTime>,
     /// End (exclusive).
-    pub(crate) to: Option<OffsetDateTime>,
+    pub(crate) to: MaybeUndefined<OffsetDateTime>,
     /// Field name.
     #[oai(validator(pattern = r"^[a-z][a-z0-9_]{0,63}$"))]
-    pub(crate) field: Option<Text>,
+    pub(crate) field: MaybeUndefined<Text>,
     /// Field value (`null` is a value: no record holds it, so it selects nobody).
     pub(crate) value: MaybeUndefined<Value>,
     /// Subject ids.
     #[oai(validator(max_items = 100000))]
-    pub(crate) subjects: Option<Vec<Uuid>>,
+    pub(crate) subjects: MaybeUndefined<Vec<Uuid>>,
 }
 
 /// What a batch erasure would do.
@@ -1305,8 +1307,9 @@ pub(crate) type ExportIn = Shaped<ExportFields, shapes::Export>;
 pub(crate) struct ExportFields {
     /// `json` (the default) or `csv`.
     pub(crate) format: Option<ExportFormatIn>,
-    /// The form whose records a `csv` export holds (required with `csv`).
-    pub(crate) form: Option<Uuid>,
+    /// The form whose records a `csv` export holds (required with `csv`; with `json`,
+    /// refused even as `null`).
+    pub(crate) form: MaybeUndefined<Uuid>,
     /// The requester's ASCII-armored OpenPGP public key. Without it, the export is encrypted to
     /// the deployment's configured recipients; with none configured, it is refused.
     pub(crate) recipient_key: Option<Text>,
@@ -1357,7 +1360,7 @@ pub(crate) struct LimitFields {
     /// For an objection, the one legitimate-interest purpose it concerns (default: all of
     /// them). A restriction names none.
     #[oai(validator(pattern = r"^[a-z][a-z0-9_-]{0,63}$"))]
-    pub(crate) purpose: Option<Text>,
+    pub(crate) purpose: MaybeUndefined<Text>,
     /// Why (the contested accuracy, the subject's grounds): 1 to 2,000 characters.
     #[oai(validator(max_length = 2000, custom = "crate::dto::NotBlank"))]
     pub(crate) reason: Prose,

@@ -21,6 +21,9 @@ pub const LOG_FILE_PREFIX: &str = "gdpr.log";
 /// When the log folder cannot be created.
 pub fn init(config: &Config) -> std::io::Result<Arc<LogRedaction>> {
     let redaction = Arc::new(LogRedaction::new(config.pseudonymisation, &[TOKEN_PREFIX]));
+    // The canary scan re-reads the files with the very redaction that wrote them, personal
+    // fields of the forms included.
+    let _ = INSTALLED.set(redaction.clone());
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.logging.level));
     let files = config
@@ -81,6 +84,10 @@ pub async fn learn_personal_fields<P: Ports>(
     Ok(count)
 }
 
+/// The redaction the installed subscriber writes through (none in tests and in commands
+/// that install no logging).
+static INSTALLED: std::sync::OnceLock<Arc<LogRedaction>> = std::sync::OnceLock::new();
+
 /// How many daily log files the canary scan reads: today's and yesterday's, the span since the
 /// previous daily attestation.
 const SCANNED_FILES: usize = 2;
@@ -93,12 +100,16 @@ pub struct LogFileScanner {
 }
 
 impl LogFileScanner {
-    /// The scanner of `config`'s log folder (none configured: logs go to stdout only).
+    /// The scanner of `config`'s log folder (none configured: logs go to stdout only), with
+    /// the redaction logging writes through (the product's rules alone when none is installed).
+    /// Each replica scans the folder it writes to.
     #[must_use]
     pub fn new(config: &Config) -> Self {
         Self {
             directory: config.logging.directory.clone(),
-            redaction: Arc::new(LogRedaction::new(config.pseudonymisation, &[TOKEN_PREFIX])),
+            redaction: INSTALLED.get().cloned().unwrap_or_else(|| {
+                Arc::new(LogRedaction::new(config.pseudonymisation, &[TOKEN_PREFIX]))
+            }),
         }
     }
 }

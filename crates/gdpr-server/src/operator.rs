@@ -208,7 +208,13 @@ pub async fn attest(
             app.tenant(t).await?;
             vec![app.attest_tenant(t).await?]
         }
-        None => app.attest_every_tenant().await?,
+        None => {
+            let mut made = Vec::new();
+            for (tenant, result) in app.attest_every_tenant(|_, _| async { Ok(()) }).await? {
+                made.push(result.map_err(|e| format!("tenant {tenant}: {e}"))?);
+            }
+            made
+        }
     };
     let holds = made.iter().all(gdpr_audit::Attestation::holds);
     Ok((serde_json::to_value(&made)?, holds))

@@ -84,8 +84,6 @@ pub fn scan_log_files(
     redaction: &crate::LogRedaction,
     last: usize,
 ) -> std::io::Result<FileScan> {
-    use std::io::BufRead;
-
     let mut days: Vec<(Date, PathBuf)> = std::fs::read_dir(dir)?
         .filter_map(Result::ok)
         .map(|e| e.path())
@@ -101,9 +99,18 @@ pub fn scan_log_files(
     let mut scan = FileScan::default();
     for (_, path) in days.iter().rev().take(last) {
         scan.files += 1;
-        let file = std::io::BufReader::new(std::fs::File::open(path)?);
-        for line in file.split(b'\n') {
-            let line = String::from_utf8_lossy(&line?).into_owned();
+        let mut file = std::io::BufReader::new(std::fs::File::open(path)?);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            if std::io::BufRead::read_until(&mut file, b'\n', &mut buf)? == 0 {
+                break;
+            }
+            // A last line without its newline may be one still being written: left for later.
+            let Some(line) = buf.strip_suffix(b"\n") else {
+                break;
+            };
+            let line = String::from_utf8_lossy(line).into_owned();
             if line.trim().is_empty() {
                 continue;
             }

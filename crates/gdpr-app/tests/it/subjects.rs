@@ -106,24 +106,32 @@ async fn rectification_sets_clears_and_keeps_fields() {
     assert_eq!(fixed.email, s.email, "an absent field is left as it was");
     let stored = w.app.subject(w.ctx, s.id).await.unwrap();
     assert!(stored.ip_address.is_none());
-    // An empty rectification is a no-op: the subject as it stands, nothing written or audited.
-    let audited = |log: &[gdpr_audit::AuditRecord]| {
-        log.iter()
-            .filter(|r| r.event.action == gdpr_audit::AuditAction::SubjectRectified)
-            .count()
+    // An empty rectification changes nothing: the subject as it stands, no rectification
+    // audited, but the read it answers with is.
+    let audited = |log: &[gdpr_audit::AuditRecord], action| {
+        log.iter().filter(|r| r.event.action == action).count()
     };
-    let before = audited(&w.app.audit_log(w.ctx, 0, 1000).await.unwrap());
+    let log = w.app.audit_log(w.ctx, 0, 1000).await.unwrap();
+    let (rectified, viewed) = (
+        audited(&log, gdpr_audit::AuditAction::SubjectRectified),
+        audited(&log, gdpr_audit::AuditAction::SubjectViewed),
+    );
     let same = w
         .app
         .rectify_subject(w.ctx, s.id, Rectification::default())
         .await
         .unwrap();
     assert_eq!(same, stored);
-    assert_eq!(w.app.subject(w.ctx, s.id).await.unwrap(), stored);
+    let log = w.app.audit_log(w.ctx, 0, 1000).await.unwrap();
     assert_eq!(
-        audited(&w.app.audit_log(w.ctx, 0, 1000).await.unwrap()),
-        before
+        audited(&log, gdpr_audit::AuditAction::SubjectRectified),
+        rectified
     );
+    assert_eq!(
+        audited(&log, gdpr_audit::AuditAction::SubjectViewed),
+        viewed + 1
+    );
+    assert_eq!(w.app.subject(w.ctx, s.id).await.unwrap(), stored);
     let taken = w.subject(3).await;
     let err = w
         .app

@@ -52,12 +52,12 @@ fn selector(body: SelectorIn) -> Result<BatchSelector, ApiError> {
     // A field the kind does not use is refused, not ignored: a selection that does not say
     // what its author meant must not erase anything.
     let given = [
-        ("form", body.form.is_some()),
-        ("from", body.from.is_some()),
-        ("to", body.to.is_some()),
-        ("field", body.field.is_some()),
+        ("form", !body.form.is_undefined()),
+        ("from", !body.from.is_undefined()),
+        ("to", !body.to.is_undefined()),
+        ("field", !body.field.is_undefined()),
         ("value", !body.value.is_undefined()),
-        ("subjects", body.subjects.is_some()),
+        ("subjects", !body.subjects.is_undefined()),
     ];
     let takes: &[&str] = match body.by {
         SelectBy::Form => &["form"],
@@ -76,6 +76,8 @@ fn selector(body: SelectorIn) -> Result<BatchSelector, ApiError> {
     }
     let need_form = || {
         body.form
+            .value()
+            .copied()
             .map(FormId::from_uuid)
             .ok_or_else(|| ApiError::invalid("form", "required for this selection"))
     };
@@ -84,24 +86,28 @@ fn selector(body: SelectorIn) -> Result<BatchSelector, ApiError> {
         SelectBy::CreatedBetween => {
             let from = body
                 .from
+                .value()
+                .copied()
                 .ok_or_else(|| ApiError::invalid("from", "required for created_between"))?;
             let to = body
                 .to
+                .value()
+                .copied()
                 .ok_or_else(|| ApiError::invalid("to", "required for created_between"))?;
             // `to <= from` is an empty range: it selects nobody (a dry run shows 0), as the
             // document's schema, which cannot compare two fields, allows it.
             BatchSelector::CreatedBetween {
                 from,
                 to,
-                form: body.form.map(FormId::from_uuid),
+                form: body.form.value().copied().map(FormId::from_uuid),
             }
         }
         SelectBy::FieldEquals => BatchSelector::FieldEquals {
             form: need_form()?,
             field: body
                 .field
-                .clone()
-                .map(String::from)
+                .value()
+                .map(|f| f.0.clone())
                 .ok_or_else(|| ApiError::invalid("field", "required for field_equals"))?,
             value: match body.value.clone() {
                 MaybeUndefined::Value(value) => value,
@@ -114,7 +120,8 @@ fn selector(body: SelectorIn) -> Result<BatchSelector, ApiError> {
         SelectBy::Subjects => {
             let ids = body
                 .subjects
-                .clone()
+                .value()
+                .cloned()
                 .ok_or_else(|| ApiError::invalid("subjects", "required for subjects"))?;
             BatchSelector::Subjects {
                 ids: ids

@@ -22,8 +22,8 @@ use crate::auth::TenantKey;
 use crate::convert;
 use crate::dto::{
     ConsentCheckOut, ConsentIn, ConsentStateOut, Document, ExportFormatIn, ExportIn, ExportOut,
-    HoldIn, HoldOut, ImportError, ImportOut, LimitIn, LimitOut, LookupIn, ReceiptOut, RectifyIn,
-    SubjectIn, SubjectOut, SubjectPage,
+    HoldIn, HoldOut, ImportError, ImportOut, LimitIn, LimitKindIo, LimitOut, LookupIn, ReceiptOut,
+    RectifyIn, SubjectIn, SubjectOut, SubjectPage,
 };
 use crate::ndjson::Ndjson;
 use crate::problem::{ApiError, Problem};
@@ -523,13 +523,20 @@ impl<P: Ports> SubjectsApi<P> {
     ) -> Result<LimitCreated, ApiError> {
         let ctx = writer(&auth)?;
         let body = body.0.into_inner();
+        if matches!(body.kind, LimitKindIo::Restriction) && body.purpose.is_null() {
+            // Named even as `null`, as the documented shape of a restriction says.
+            return Err(ApiError::invalid(
+                "purpose",
+                "a restriction covers all of the subject's data and names no purpose",
+            ));
+        }
         let limit = self
             .0
             .place_limit(
                 ctx,
                 subject_id(&id),
                 body.kind.into(),
-                body.purpose.as_deref(),
+                body.purpose.value().map(|p| &**p),
                 &body.reason,
             )
             .await?;
@@ -589,7 +596,13 @@ impl<P: Ports> SubjectsApi<P> {
     ) -> Result<ExportCreated, ApiError> {
         let ctx = writer(&auth)?;
         let body = body.0.into_inner();
-        let format = match (body.format.unwrap_or(ExportFormatIn::Json), body.form) {
+        let form = match body.form {
+            MaybeUndefined::Undefined => None,
+            // Given, even as `null`: only a csv export names a form.
+            MaybeUndefined::Null => Some(None),
+            MaybeUndefined::Value(form) => Some(Some(form)),
+        };
+        let format = match (body.format.unwrap_or(ExportFormatIn::Json), form) {
             (ExportFormatIn::Json, None) => ExportFormat::Json,
             (ExportFormatIn::Json, Some(_)) => {
                 return Err(AppError::InvalidInput {
@@ -598,10 +611,10 @@ impl<P: Ports> SubjectsApi<P> {
                 }
                 .into());
             }
-            (ExportFormatIn::Csv, Some(form)) => ExportFormat::Csv {
+            (ExportFormatIn::Csv, Some(Some(form))) => ExportFormat::Csv {
                 form: FormId::from_uuid(form),
             },
-            (ExportFormatIn::Csv, None) => {
+            (ExportFormatIn::Csv, None | Some(None)) => {
                 return Err(AppError::InvalidInput {
                     field: "form",
                     reason: "a csv export needs the form whose records it holds".into(),

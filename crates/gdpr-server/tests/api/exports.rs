@@ -103,6 +103,15 @@ async fn an_export_leaves_encrypted_once_and_matches_its_schema() {
         let bad = app.post(&exports, &key, json!({"format": "csv"})).await;
         assert_problem(&bad, StatusCode::UNPROCESSABLE_ENTITY, "invalid-input");
         assert!(bad.text.contains("form"), "{}", bad.text);
+        let bad = app
+            .post(&exports, &key, json!({"format": "json", "form": null}))
+            .await;
+        assert_problem(&bad, StatusCode::UNPROCESSABLE_ENTITY, "invalid-input");
+        assert!(
+            bad.text.contains("only a csv export names a form"),
+            "{}",
+            bad.text
+        );
         // No key given and none configured: nothing leaves.
         let refused = app.post(&exports, &key, json!({})).await;
         assert_problem(&refused, StatusCode::CONFLICT, "encryption-refused");

@@ -273,6 +273,16 @@ async fn erasure_returns_a_receipt_and_a_legal_hold_blocks_it() {
             .await;
         assert_problem(&stray, StatusCode::UNPROCESSABLE_ENTITY, "invalid-input");
         assert_eq!(stray.body["errors"][0]["field"], "field", "{}", stray.text);
+        // Even as `null`: the documented shape of the kind has no such property.
+        let stray = app
+            .post(
+                "/v1/erasures/plan",
+                &key,
+                json!({"by": "subjects", "subjects": [], "form": null}),
+            )
+            .await;
+        assert_problem(&stray, StatusCode::UNPROCESSABLE_ENTITY, "invalid-input");
+        assert_eq!(stray.body["errors"][0]["field"], "form", "{}", stray.text);
         // An empty window and a null value are selections of nobody, not errors.
         let empty = app
             .post(
@@ -405,6 +415,10 @@ async fn restriction_and_objection_stop_processing_over_http() {
         for (body, field) in [
             (
                 json!({"kind": "restriction", "purpose": "analytics", "reason": "x"}),
+                "purpose",
+            ),
+            (
+                json!({"kind": "restriction", "purpose": null, "reason": "x"}),
                 "purpose",
             ),
             (

@@ -182,15 +182,18 @@ fn the_canary_scan_finds_personal_data_only_where_redaction_was_skipped() {
     assert_eq!((scan.files, scan.leaks), (1, 0), "{clean}");
     assert_eq!(scan.lines, clean.lines().count() as u64);
 
-    // A line written around the redaction (an e-mail, a client address) is a leak.
+    // A line written around the redaction (an e-mail, a client address, a form's personal
+    // field the redaction has learned) is a leak; a last line still being written is not read.
+    redaction.set_personal_fields(["contractor_phone".to_owned()]);
     std::fs::write(
         dir.path().join("gdpr.log.2026-11-28"),
-        "{\"message\":\"sent to ana.lopez@example.com\"}\nclient 203.0.113.77 connected\nok\n",
+        "{\"message\":\"sent to ana.lopez@example.com\"}\nclient 203.0.113.77 connected\nok\n\
+         {\"contractor_phone\":\"+33 6 12 34 56 78\"}\n{\"message\":\"torn",
     )
     .unwrap();
     let scan = scan_log_files(dir.path(), "gdpr.log", &redaction, 7).unwrap();
-    assert_eq!((scan.files, scan.leaks), (2, 2));
+    assert_eq!((scan.files, scan.leaks), (2, 3));
     // Only the newest files are read.
     let newest = scan_log_files(dir.path(), "gdpr.log", &redaction, 1).unwrap();
-    assert_eq!((newest.files, newest.lines, newest.leaks), (1, 3, 2));
+    assert_eq!((newest.files, newest.lines, newest.leaks), (1, 4, 3));
 }
