@@ -85,8 +85,18 @@ pub(crate) async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp 
 pub(crate) async fn spawn_app_on_postgres_with(
     adjust: impl FnOnce(&mut Config),
 ) -> Option<TestApp> {
+    let (admin_url, name, url) = fresh_postgres_database("gdpr_api").await?;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(&dir, url);
+    adjust(&mut config);
+    Some(launch(config, dir, "postgres", Some((admin_url, name))).await)
+}
+
+/// A new, empty database on the test PostgreSQL server: `(server url, name, database url)`;
+/// `None` (said loudly) without one.
+pub(crate) async fn fresh_postgres_database(prefix: &str) -> Option<(String, String, String)> {
     let admin_url = postgres_url()?;
-    let name = format!("gdpr_api_{}", uuid::Uuid::new_v4().simple());
+    let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
     let admin = Database::connect(&admin_url).await.unwrap();
     admin
         .execute_unprepared(&format!("CREATE DATABASE {name}"))
@@ -96,10 +106,8 @@ pub(crate) async fn spawn_app_on_postgres_with(
     let base = admin_url
         .rsplit_once('/')
         .map_or(admin_url.as_str(), |(b, _)| b);
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = config(&dir, format!("{base}/{name}"));
-    adjust(&mut config);
-    Some(launch(config, dir, "postgres", Some((admin_url, name))).await)
+    let url = format!("{base}/{name}");
+    Some((admin_url, name, url))
 }
 
 /// Every backend the tests run on.

@@ -14,6 +14,7 @@ mod exports;
 mod helpers;
 mod isolation;
 mod openapi;
+mod replicas;
 mod rights;
 mod subjects;
 mod tracker;
