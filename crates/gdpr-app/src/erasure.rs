@@ -208,9 +208,7 @@ impl<P: Ports> App<P> {
     /// A place that fails stays pending for the retry job.
     async fn reach_other_systems(&self, receipts: &mut [ErasureReceipt]) -> Result<(), AppError> {
         self.reach_backups(receipts).await;
-        for receipt in receipts.iter_mut() {
-            self.forget_in_error_tracker(receipt).await;
-        }
+        self.forget_all(receipts.iter_mut()).await;
         self.store
             .save_erasure_receipts(receipts)
             .await
@@ -253,7 +251,33 @@ impl<P: Ports> App<P> {
         }
     }
 
-    async fn forget_in_error_tracker(&self, receipt: &mut ErasureReceipt) {
+    /// Asks the error tracker to forget each receipt's subject, in turn, until it fails: once
+    /// it is down (refusing, or not answering in time), the others are not asked (each call
+    /// would wait as long again) and stay pending for the retry job. Returns how many were
+    /// asked.
+    async fn forget_all<'a>(
+        &self,
+        receipts: impl Iterator<Item = &'a mut ErasureReceipt>,
+    ) -> usize {
+        let mut asked = 0;
+        let mut down = false;
+        for receipt in receipts {
+            if down {
+                receipt.record_failure(
+                    Place::ErrorTracker,
+                    "not asked: the error tracker failed for an earlier subject; retried later",
+                    self.clock.now(),
+                );
+                continue;
+            }
+            asked += 1;
+            down = !self.forget_in_error_tracker(receipt).await;
+        }
+        asked
+    }
+
+    /// Whether the tracker answered (a refusal or no answer: `false`).
+    async fn forget_in_error_tracker(&self, receipt: &mut ErasureReceipt) -> bool {
         let now = self.clock.now();
         match self.reporter.forget_person(receipt.subject).await {
             Ok(ForgetOutcome::Forgotten | ForgetOutcome::NotConfigured) => {
@@ -264,14 +288,21 @@ impl<P: Ports> App<P> {
                         count: None,
                     },
                 );
+                true
             }
             // Started but not confirmed: stays pending, and the retry job asks again.
-            Ok(ForgetOutcome::Accepted { job }) => receipt.record_failure(
-                Place::ErrorTracker,
-                &format!("deletion job {job} accepted by the error tracker, not yet confirmed"),
-                now,
-            ),
-            Err(e) => receipt.record_failure(Place::ErrorTracker, &e.to_string(), now),
+            Ok(ForgetOutcome::Accepted { job }) => {
+                receipt.record_failure(
+                    Place::ErrorTracker,
+                    &format!("deletion job {job} accepted by the error tracker, not yet confirmed"),
+                    now,
+                );
+                true
+            }
+            Err(e) => {
+                receipt.record_failure(Place::ErrorTracker, &e.to_string(), now);
+                false
+            }
         }
     }
 
@@ -323,12 +354,10 @@ impl<P: Ports> App<P> {
             report.attempts += backups.len();
             self.reach_backups(&mut backups).await;
             backups.append(&mut rest);
-            for receipt in &mut backups {
-                if receipt.unfinished().contains(&Place::ErrorTracker) {
-                    report.attempts += 1;
-                    self.forget_in_error_tracker(receipt).await;
-                }
-            }
+            let asked = backups
+                .iter_mut()
+                .filter(|r| r.unfinished().contains(&Place::ErrorTracker));
+            report.attempts += self.forget_all(asked).await;
             self.store
                 .save_erasure_receipts(&backups)
                 .await

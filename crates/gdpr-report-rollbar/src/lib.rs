@@ -95,6 +95,22 @@ impl RollbarConfig {
     }
 }
 
+/// How long an erasure waits for the tracker to take a deletion request before recording the
+/// place as pending (the retry job asks again).
+const FORGET_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Why a deletion request failed; a timeout names the deadline it ran into.
+fn forget_failed(e: reqwest::Error) -> ReportError {
+    ReportError::Unavailable(if e.is_timeout() {
+        format!(
+            "the error tracker did not answer within {} s",
+            FORGET_TIMEOUT.as_secs()
+        )
+    } else {
+        sender::describe(&e)
+    })
+}
+
 /// Counters for `/metrics` and tests.
 #[derive(Debug, Default)]
 pub struct RollbarMetrics {
@@ -174,9 +190,11 @@ impl ErrorReporter for RollbarReporter {
             .post(format!("{}/api/1/people/delete_jobs/", config.endpoint))
             .header("X-Rollbar-Access-Token", token.expose_secret())
             .json(&serde_json::json!({"person_id": person.to_string()}))
+            // An erasure waits for this answer: a tracker that hangs must not hold it long.
+            .timeout(FORGET_TIMEOUT)
             .send()
             .await
-            .map_err(|e| ReportError::Unavailable(sender::describe(&e)))?;
+            .map_err(forget_failed)?;
         let job = sender::job_of(started).await?;
         for _ in 0..config.polls {
             tokio::time::sleep(config.poll_every).await;
@@ -188,9 +206,10 @@ impl ErrorReporter for RollbarReporter {
                     config.endpoint
                 ))
                 .header("X-Rollbar-Access-Token", token.expose_secret())
+                .timeout(FORGET_TIMEOUT)
                 .send()
                 .await
-                .map_err(|e| ReportError::Unavailable(sender::describe(&e)))?;
+                .map_err(forget_failed)?;
             match sender::job_status(status).await?.as_str() {
                 "success" | "completed" | "done" => return Ok(ForgetOutcome::Forgotten),
                 "failed" | "error" => {

@@ -11,6 +11,7 @@ struct State {
     reports: Vec<ErrorReport>,
     forgets: Vec<SubjectId>,
     failures_left: u32,
+    forget_calls: usize,
 }
 
 /// Records reports and forget requests; clones share the record.
@@ -33,6 +34,12 @@ impl RecordingErrorReporter {
         self.state().reports.clone()
     }
 
+    /// How many times the tracker was asked to forget someone, failed attempts included.
+    #[must_use]
+    pub fn forget_calls(&self) -> usize {
+        self.state().forget_calls
+    }
+
     /// Every person the tracker was successfully asked to forget, in order.
     #[must_use]
     pub fn forgotten(&self) -> Vec<SubjectId> {
@@ -48,6 +55,7 @@ impl ErrorReporter for RecordingErrorReporter {
 
     async fn forget_person(&self, person: SubjectId) -> Result<ForgetOutcome, ReportError> {
         let mut state = self.state();
+        state.forget_calls += 1;
         if state.failures_left > 0 {
             state.failures_left -= 1;
             return Err(ReportError::Unavailable("connection refused".into()));

@@ -396,3 +396,38 @@ async fn an_erasure_cut_short_after_its_transaction_is_finished_by_the_retry_job
         "the tombstone reached the journal"
     );
 }
+
+#[tokio::test]
+async fn a_batch_asks_a_failing_tracker_once_and_leaves_the_rest_pending_for_the_retry() {
+    let w = world().await;
+    let mut ids = std::collections::BTreeSet::new();
+    for n in 0..5 {
+        ids.insert(subject_with_data(&w, n).await.id);
+    }
+    w.reporter.fail_next_forgets(1);
+    let (job, _) = w
+        .app
+        .start_batch_erasure(w.ctx, BatchSelector::Subjects { ids: ids.clone() })
+        .await
+        .unwrap();
+    while w.app.run_next_job("worker").await.unwrap().is_some() {}
+    assert_eq!(w.app.batch_erasure(w.ctx, job).await.unwrap().done, 5);
+    // One call failed: the four others were not made to wait on it.
+    assert_eq!(w.reporter.forget_calls(), 1);
+    let pending = w.store.unfinished_erasure_receipts().await.unwrap();
+    assert_eq!(pending.len(), 5);
+    assert!(pending.iter().any(|r| matches!(
+        r.outcome(Place::ErrorTracker),
+        Some(Outcome::Pending { last_error, .. }) if last_error.starts_with("not asked")
+    )));
+    // Back up: the retry job reaches every one.
+    let retry = w.app.retry_pending_erasures().await.unwrap();
+    assert_eq!((retry.attempts, retry.completed), (5, 5));
+    assert_eq!(
+        w.reporter
+            .forgotten()
+            .into_iter()
+            .collect::<std::collections::BTreeSet<_>>(),
+        ids
+    );
+}

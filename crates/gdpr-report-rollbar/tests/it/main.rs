@@ -328,3 +328,31 @@ async fn a_failed_or_unreachable_deletion_is_an_error_to_retry() {
         Err(ReportError::Unauthorized)
     ));
 }
+
+#[tokio::test]
+async fn a_tracker_that_hangs_is_given_up_on_after_the_forget_deadline() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/1/people/delete_jobs/"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"result": {"id": "j1"}}))
+                .set_delay(std::time::Duration::from_secs(60)),
+        )
+        .mount(&server)
+        .await;
+    let rollbar = RollbarReporter::start(config(&server)).unwrap();
+    // Bounded by the deadline, not by the tracker: the test would hang a minute otherwise.
+    let outcome = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        rollbar.forget_person(SubjectId::new()),
+    )
+    .await
+    .expect("the deletion request gave up by itself");
+    match outcome {
+        Err(ReportError::Unavailable(why)) => {
+            assert_eq!(why, "the error tracker did not answer within 3 s");
+        }
+        other => panic!("{other:?}"),
+    }
+}

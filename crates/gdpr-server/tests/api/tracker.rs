@@ -29,17 +29,21 @@ async fn received(server: &MockServer, at: &str, n: usize) -> Vec<Value> {
     }
 }
 
-#[tokio::test]
-async fn server_errors_reach_rollbar_scrubbed_and_erasure_makes_it_forget() {
-    let rollbar = rollbar_stand_in().await;
-    let endpoint = rollbar.uri();
-    let app = spawn_app_with(|c| {
+/// The deployment's error tracker: Rollbar at `endpoint`.
+fn rollbar_at(endpoint: String) -> impl FnOnce(&mut gdpr_server::config::Config) {
+    move |c| {
         c.rollbar.enabled = true;
         c.rollbar.endpoint = endpoint;
         c.rollbar.access_token = Some(SecretString::from("project-token"));
         c.rollbar.account_token = Some(SecretString::from("account-token"));
-    })
-    .await;
+    }
+}
+
+#[tokio::test]
+async fn server_errors_reach_rollbar_scrubbed_and_erasure_makes_it_forget() {
+    let rollbar = rollbar_stand_in().await;
+    let endpoint = rollbar.uri();
+    let app = spawn_app_with(rollbar_at(endpoint)).await;
     let (_, key) = app.tenant("T").await;
     let subject = app
         .subject(&key, "canary.tracker@canary-mail.example")
@@ -114,5 +118,59 @@ async fn server_errors_reach_rollbar_scrubbed_and_erasure_makes_it_forget() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(metrics.contains(sent), "{metrics}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_hanging_error_tracker_leaves_erasure_answering_with_the_step_pending() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    // A tracker that takes requests and never answers them in useful time.
+    let rollbar = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(120)))
+        .mount(&rollbar)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/health"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&rollbar)
+        .await;
+    let endpoint = rollbar.uri();
+    let app = spawn_app_with(rollbar_at(endpoint)).await;
+    let (_, key) = app.tenant("T").await;
+    let subject = app.subject(&key, "hang@example.org").await;
+    // The erasure answers (the client would otherwise wait the tracker's two minutes), with
+    // everything done but the tracker, which the retry job asks again.
+    let receipt = tokio::time::timeout(
+        Duration::from_secs(30),
+        app.send(
+            Method::DELETE,
+            &format!("/v1/subjects/{subject}"),
+            Some(&key),
+            None,
+        ),
+    )
+    .await
+    .expect("the erasure answered without waiting for the tracker");
+    assert_eq!(receipt.status, StatusCode::OK, "{}", receipt.text);
+    assert_eq!(receipt.body["status"], "pending", "{}", receipt.text);
+    assert_eq!(receipt.body["places"][5]["place"], "error_tracker");
+    assert_eq!(receipt.body["places"][5]["outcome"], "pending");
+    assert!(
+        receipt.body["places"][5]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("did not answer within 3 s"),
+        "{}",
+        receipt.text
+    );
+    // Other requests are served meanwhile.
+    assert_eq!(
+        app.get(&format!("/v1/subjects/{subject}"), &key)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
     app.stop().await;
 }
