@@ -133,6 +133,16 @@ fn selector(body: SelectorIn) -> Result<BatchSelector, ApiError> {
     })
 }
 
+/// Domain records (audit records, attestations) as the JSON documents the domain defines.
+fn documents<T: serde::Serialize>(items: &[T]) -> Json<Vec<Document>> {
+    Json(
+        items
+            .iter()
+            .map(|item| serde_json::to_value(item).unwrap_or_default())
+            .collect(),
+    )
+}
+
 /// What verifying a hash chain (audit records, attestations) found, for the wire.
 fn chain_verdict(result: Result<ChainHead, ChainBreak>) -> AuditVerifyOut {
     match result {
@@ -193,12 +203,7 @@ impl<P: Ports> AccountabilityApi<P> {
             .0
             .audit_log(reader(&auth), after.0.unwrap_or(0), limit.0.unwrap_or(100))
             .await?;
-        Ok(Json(
-            records
-                .iter()
-                .map(|r| serde_json::to_value(r).unwrap_or_default())
-                .collect(),
-        ))
+        Ok(documents(&records))
     }
 
     /// Verify the tenant's audit chain: any edited, removed or reordered record is named.
@@ -224,11 +229,7 @@ impl<P: Ports> AccountabilityApi<P> {
             .0
             .attestations(reader(&auth), after.0.unwrap_or(0), limit.0.unwrap_or(100))
             .await?;
-        Ok(Json(
-            list.iter()
-                .map(|a| serde_json::to_value(a).unwrap_or_default())
-                .collect(),
-        ))
+        Ok(documents(&list))
     }
 
     /// Verify the tenant's attestation chain: any edited, removed or reordered attestation is
