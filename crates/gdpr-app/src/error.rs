@@ -56,9 +56,9 @@ pub enum AppError {
     /// Storage failed; nothing was changed by the failed step.
     #[error("storage failed")]
     Store(#[source] StoreError),
-    /// Object storage failed.
-    #[error("object storage failed")]
-    Backup(#[source] BackupError),
+    /// Object storage failed (its own message says how: unavailable, full, ...).
+    #[error(transparent)]
+    Backup(BackupError),
     /// A restriction or objection of the subject forbids this processing.
     #[error(transparent)]
     ProcessingBlocked(gdpr_rights::ProcessingBlocked),
@@ -95,6 +95,26 @@ impl AppError {
             StoreError::NotFound => Self::NotFound("entity"),
             other => Self::Store(other),
         }
+    }
+
+    /// The message for operators (command output, job outcomes, error reports): an object
+    /// storage error with its root cause ("Connection refused", "No space left on device"),
+    /// so that "why" is in front of them; any other error its message only, since a
+    /// database's own message can quote the values it refused.
+    #[must_use]
+    pub fn for_operators(&self) -> String {
+        let mut out = self.to_string();
+        if let Self::Backup(e) = self {
+            let mut root = std::error::Error::source(e);
+            while let Some(next) = root.and_then(std::error::Error::source) {
+                root = Some(next);
+            }
+            if let Some(root) = root {
+                out.push_str(": ");
+                out.push_str(&root.to_string());
+            }
+        }
+        out
     }
 
     /// An invalid input.

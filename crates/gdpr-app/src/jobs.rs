@@ -140,9 +140,12 @@ impl<P: Ports> App<P> {
                 }
                 _ => kind.slot(now),
             };
+            // The slot travels with the job: a retried daily backup skips the tenants
+            // already backed up in it.
+            let payload = serde_json::json!({ "slot": slot.unix_timestamp() }).to_string();
             if self
                 .store
-                .enqueue(kind.id(slot), kind.name(), "{}", slot)
+                .enqueue(kind.id(slot), kind.name(), &payload, slot)
                 .await
                 .map_err(AppError::store)?
             {
@@ -263,19 +266,42 @@ impl<P: Ports> App<P> {
         ))
     }
 
-    /// One tenant's failure is reported and does not fail the job: retrying would back up
-    /// every other tenant again. The newest-backup check of the attestations catches a tenant
-    /// left without one.
+    /// Backs up every tenant not yet backed up since the job's slot, so that a retry (or a
+    /// replica taking over) does not back up anyone twice. One tenant's failure does not stop
+    /// the others; it is reported, and then the job fails so that the queue runs it again a
+    /// minute later, for the failed tenants only. The newest-backup check of the attestations
+    /// catches a tenant still without one after the last attempt.
     async fn daily_backup(&self, job: &gdpr_ports::Job, worker: &str) -> Result<String, String> {
+        let slot = serde_json::from_str::<serde_json::Value>(&job.payload)
+            .ok()
+            .and_then(|p| p["slot"].as_i64())
+            .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok());
         let progress = std::sync::Arc::default();
         let tenants = self.tenants().await.map_err(|e| e.to_string())?;
         let mut results = Vec::with_capacity(tenants.len());
+        let mut skipped = 0;
         for (i, tenant) in tenants.iter().enumerate() {
-            let result = match self.back_up_tenant(tenant.id, &progress).await {
-                Ok(report) => self.prune_backups(tenant.id, false).await.map(|_| report),
-                Err(e) => Err(e),
+            let done_in_slot = match slot {
+                Some(slot) => self
+                    .list_backups(tenant.id)
+                    .await
+                    .map(|backups| backups.iter().any(|b| b.created_at >= slot)),
+                None => Ok(false),
             };
-            results.push((tenant.id, result));
+            let result = match done_in_slot {
+                Ok(true) => {
+                    skipped += 1;
+                    None
+                }
+                Ok(false) => Some(match self.back_up_tenant(tenant.id, &progress).await {
+                    Ok(report) => self.prune_backups(tenant.id, false).await.map(|_| report),
+                    Err(e) => Err(e),
+                }),
+                Err(e) => Some(Err(e)),
+            };
+            if let Some(result) = result {
+                results.push((tenant.id, result));
+            }
             // Each tenant done renews the lease: a long run is not taken over half-way.
             self.progress(job.id, worker, i as u64 + 1, tenants.len() as u64)
                 .await
@@ -290,17 +316,30 @@ impl<P: Ports> App<P> {
                     person: None,
                     context: [
                         ("tenant".to_owned(), tenant.to_string()),
-                        ("error".to_owned(), e.to_string()),
+                        ("error".to_owned(), e.for_operators()),
                     ]
                     .into(),
                     request: None,
                 });
             }
         }
-        Ok(format!(
-            "{} tenants backed up, {failed} failed",
+        let summary = format!(
+            "{} tenants backed up, {skipped} already backed up in this slot, {failed} failed",
             results.len() - failed
-        ))
+        );
+        if failed == 0 {
+            Ok(summary)
+        } else {
+            let first = results
+                .iter()
+                .find_map(|(t, r)| {
+                    r.as_ref()
+                        .err()
+                        .map(|e| format!("tenant {t}: {}", e.for_operators()))
+                })
+                .unwrap_or_default();
+            Err(format!("{summary} (first failure: {first})"))
+        }
     }
 
     async fn prune_all_backups(&self) -> Result<String, String> {

@@ -138,12 +138,30 @@ fn unavailable(e: object_store::Error) -> BackupError {
 }
 
 /// Errors of writes and listings: a missing bucket or folder is the store being unavailable,
-/// never an object that is "not found".
+/// never an object that is "not found"; a full disk says so.
 fn map_error(key: &str, e: object_store::Error) -> BackupError {
     match e {
         object_store::Error::InvalidPath { .. } => BackupError::InvalidKey(key.to_owned()),
+        other if out_of_space(&other) => BackupError::Full(Box::new(other)),
         other => unavailable(other),
     }
+}
+
+/// Whether an I/O error somewhere in the chain says the disk or quota is full.
+fn out_of_space(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(e) = next {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            )
+        {
+            return true;
+        }
+        next = e.source();
+    }
+    false
 }
 
 fn path(key: &str) -> Result<Path, BackupError> {

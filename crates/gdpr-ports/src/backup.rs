@@ -33,6 +33,10 @@ pub enum BackupError {
     /// The store cannot be reached or refused the operation; retrying may succeed.
     #[error("object storage unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The store has no space left (a full disk or quota); what was being written is not
+    /// stored, and retrying succeeds only once space is freed.
+    #[error("object storage full: no space left on the backup target")]
+    Full(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Reading the stream given to `put` failed; nothing was stored.
     #[error("reading the data to store failed")]
     Source(#[source] std::io::Error),
@@ -67,7 +71,7 @@ pub trait BackupStore: Send + Sync {
     ///
     /// # Errors
     /// [`BackupError::InvalidKey`], [`BackupError::Source`] when `body` fails,
-    /// [`BackupError::Unavailable`].
+    /// [`BackupError::Full`] when the store has no space left, [`BackupError::Unavailable`].
     async fn put(&self, key: &str, body: ByteStream) -> Result<ObjectMeta, BackupError>;
 
     /// Streams the object at `key`.

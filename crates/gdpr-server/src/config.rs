@@ -35,6 +35,9 @@ pub struct DatabaseConfig {
     pub password: Option<SecretString>,
     /// Pool size.
     pub max_connections: u32,
+    /// How long a query waits for a connection before failing (503 while the database is
+    /// down, or every connection busy).
+    pub acquire_timeout_seconds: u64,
     /// Migrate when the server starts.
     pub migrate_on_start: bool,
 }
@@ -45,6 +48,7 @@ impl std::fmt::Debug for DatabaseConfig {
             .field("url", &without_password(&self.url))
             .field("password", &self.password)
             .field("max_connections", &self.max_connections)
+            .field("acquire_timeout_seconds", &self.acquire_timeout_seconds)
             .field("migrate_on_start", &self.migrate_on_start)
             .finish()
     }
@@ -383,6 +387,7 @@ mod tests {
             url: url.into(),
             password: password.map(SecretString::from),
             max_connections: 1,
+            acquire_timeout_seconds: 1,
             migrate_on_start: false,
         };
         let url = |d: DatabaseConfig| d.connect_url().expose_secret().to_owned();

@@ -80,7 +80,7 @@ pub async fn backup(
         Some(t) => {
             let report = with_progress("backup", &progress, app.back_up_tenant(t, &progress))
                 .await
-                .map_err(|e| format!("cannot back up tenant {t}: {e}"))?;
+                .map_err(|e| format!("cannot back up tenant {t}: {}", e.for_operators()))?;
             app.prune_backups(t, false).await?;
             vec![(t, Ok(report))]
         }
@@ -98,7 +98,7 @@ pub async fn backup(
                 "payload_bytes": report.manifest.payload.size,
                 "sha256": report.manifest.payload.sha256,
             }),
-            Err(e) => json!({ "tenant": tenant, "error": e.to_string() }),
+            Err(e) => json!({ "tenant": tenant, "error": e.for_operators() }),
         })
         .collect();
     Ok((Value::Array(summary), ok))

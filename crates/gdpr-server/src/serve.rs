@@ -154,9 +154,10 @@ pub async fn open_store(config: &Config, migrate: bool) -> Result<SeaOrmStore, S
             std::fs::create_dir_all(dir)?;
         }
     }
-    let store = SeaOrmStore::connect(
+    let store = SeaOrmStore::connect_waiting(
         url.expose_secret(),
         config.database.max_connections,
+        std::time::Duration::from_secs(config.database.acquire_timeout_seconds.max(1)),
         master_key(config)?,
     )
     .await
@@ -182,15 +183,23 @@ fn with_causes(e: &dyn std::error::Error) -> String {
     text
 }
 
+/// How long `/readyz` waits for the database.
+const READINESS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 struct StoreReadiness(SeaOrmStore);
 
 #[async_trait]
 impl Readiness for StoreReadiness {
+    /// Bounded, so that a probe gets its answer before its own timeout gives up.
     async fn ready(&self) -> Result<(), String> {
-        self.0
-            .ping()
-            .await
-            .map_err(|_| "the database does not answer".to_owned())
+        match tokio::time::timeout(READINESS_TIMEOUT, self.0.ping()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err("the database does not answer".to_owned()),
+            Err(_) => Err(format!(
+                "the database did not answer within {} s",
+                READINESS_TIMEOUT.as_secs()
+            )),
+        }
     }
 }
 

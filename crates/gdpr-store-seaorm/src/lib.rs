@@ -59,12 +59,26 @@ impl SeaOrmStore {
         max_connections: u32,
         master: MasterKey,
     ) -> Result<Self, StoreError> {
+        Self::connect_waiting(url, max_connections, Duration::from_secs(10), master).await
+    }
+
+    /// As [`Self::connect`], with how long a query may wait for a connection: while the
+    /// database is down, each query fails after this long (the server answers 503).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the database cannot be reached.
+    pub async fn connect_waiting(
+        url: &str,
+        max_connections: u32,
+        acquire_timeout: Duration,
+        master: MasterKey,
+    ) -> Result<Self, StoreError> {
         let mut options = ConnectOptions::new(url);
         options
             .max_connections(max_connections.max(1))
             .min_connections(1)
-            .connect_timeout(Duration::from_secs(10))
-            .acquire_timeout(Duration::from_secs(10))
+            .connect_timeout(acquire_timeout)
+            .acquire_timeout(acquire_timeout)
             .sqlx_logging(false);
         if url.starts_with("sqlite:") {
             // WAL lets readers go on while one writer writes.

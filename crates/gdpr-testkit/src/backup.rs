@@ -17,6 +17,7 @@ type Objects = BTreeMap<String, (Bytes, OffsetDateTime)>;
 pub struct MemoryObjectStore {
     objects: Arc<Mutex<Objects>>,
     unavailable: Arc<AtomicBool>,
+    full_under: Arc<Mutex<Option<String>>>,
 }
 
 impl MemoryObjectStore {
@@ -36,6 +37,28 @@ impl MemoryObjectStore {
     /// Makes every call fail with [`BackupError::Unavailable`] (or work again).
     pub fn set_unavailable(&self, unavailable: bool) {
         self.unavailable.store(unavailable, Ordering::Relaxed);
+    }
+
+    /// Makes writes of keys under `prefix` fail with [`BackupError::Full`] (one tenant's
+    /// backups failing while others succeed), or no longer with `None`.
+    pub fn set_full_under(&self, prefix: Option<&str>) {
+        *self
+            .full_under
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = prefix.map(str::to_owned);
+    }
+
+    fn room_for(&self, key: &str) -> Result<(), BackupError> {
+        let full = self
+            .full_under
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match full.as_deref() {
+            Some(prefix) if key.starts_with(prefix) => Err(BackupError::Full(
+                "memory object store full under this prefix".into(),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// An object's bytes, if it exists.
@@ -64,6 +87,7 @@ impl BackupStore for MemoryObjectStore {
     async fn put(&self, key: &str, mut body: ByteStream) -> Result<ObjectMeta, BackupError> {
         check_object_key(key)?;
         self.available()?;
+        self.room_for(key)?;
         let mut buf = BytesMut::new();
         while let Some(chunk) = body.next().await {
             buf.extend_from_slice(&chunk.map_err(BackupError::Source)?);

@@ -474,7 +474,7 @@ async fn the_daily_backup_runs_once_at_its_time_and_only_with_a_recipient() {
             .outcome
             .as_ref()
             .unwrap()
-            .starts_with("1 tenants backed up, 0 failed")
+            .starts_with("1 tenants backed up, 0 already backed up in this slot, 0 failed")
     );
     let backups = w.app.list_backups(w.ctx.tenant).await.unwrap();
     assert_eq!(backups.len(), 1);
@@ -500,6 +500,69 @@ async fn the_daily_backup_runs_once_at_its_time_and_only_with_a_recipient() {
         assert_ne!(run.kind, JobKind::DailyBackup.name());
     }
     assert!(none.backups.keys().is_empty());
+}
+
+#[tokio::test]
+async fn a_daily_backup_that_fails_for_one_tenant_is_retried_for_that_tenant_only() {
+    use gdpr_app::JobKind;
+    let w = world_with(AppConfig {
+        backup_at: Some(time::macros::time!(02:30)),
+        ..config()
+    })
+    .await;
+    subject_with_data(&w, 1).await;
+    let other = w.other_tenant().await;
+    w.subject_in(other, 2).await;
+    // The other tenant's backups land on a full disk.
+    let full = format!("backups/{}/", other.tenant);
+    w.backups.set_full_under(Some(&full));
+    w.clock.set(time::macros::datetime!(2026-02-01 02:31 UTC));
+    w.app.schedule_due_jobs().await.unwrap();
+    let daily = |runs: Vec<gdpr_app::JobRun>| {
+        runs.into_iter()
+            .filter(|r| r.kind == JobKind::DailyBackup.name())
+            .collect::<Vec<_>>()
+    };
+    let mut runs = Vec::new();
+    while let Some(run) = w.app.run_next_job("replica-1").await.unwrap() {
+        runs.push(run);
+    }
+    let first = daily(runs);
+    assert_eq!(first.len(), 1);
+    let error = first[0].outcome.as_ref().unwrap_err();
+    assert!(
+        error.starts_with("1 tenants backed up, 0 already backed up in this slot, 1 failed")
+            && error.contains(&other.tenant.to_string())
+            && error.contains("no space left on the backup target"),
+        "{error}"
+    );
+    assert_eq!(w.app.list_backups(w.ctx.tenant).await.unwrap().len(), 1);
+    assert!(w.app.list_backups(other.tenant).await.unwrap().is_empty());
+    let reported = w.reporter.reports();
+    assert!(
+        reported
+            .iter()
+            .any(|r| r.message == "a tenant's daily backup failed"
+                && r.context["tenant"] == other.tenant.to_string()),
+        "{reported:?}"
+    );
+
+    // Not before a minute has passed; then once, for the failed tenant only.
+    assert!(w.app.run_next_job("replica-2").await.unwrap().is_none());
+    w.backups.set_full_under(None);
+    w.clock.advance(Duration::minutes(1));
+    let mut runs = Vec::new();
+    while let Some(run) = w.app.run_next_job("replica-2").await.unwrap() {
+        runs.push(run);
+    }
+    let retried = daily(runs);
+    assert_eq!(retried.len(), 1);
+    assert_eq!(
+        retried[0].outcome,
+        Ok("1 tenants backed up, 1 already backed up in this slot, 0 failed".to_owned())
+    );
+    assert_eq!(w.app.list_backups(w.ctx.tenant).await.unwrap().len(), 1);
+    assert_eq!(w.app.list_backups(other.tenant).await.unwrap().len(), 1);
 }
 
 #[tokio::test]

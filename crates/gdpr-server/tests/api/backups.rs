@@ -9,7 +9,7 @@ use gdpr_pii::TenantId;
 use gdpr_ports::BackupStore;
 use gdpr_server::config::{BackupStorage, Config};
 use gdpr_testkit::GpgHome;
-use gdpr_testkit::s3::{S3_ACCESS_KEY, S3_BUCKET, S3_SECRET_KEY, s3_server};
+use gdpr_testkit::s3::{S3_ACCESS_KEY, S3_BUCKET, S3_SECRET_KEY, S3Server, s3_server};
 use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, Database, FromQueryResult, JsonValue, Statement};
 use secrecy::ExposeSecret;
@@ -20,7 +20,7 @@ use crate::helpers::{TestApp, spawn_app_on_postgres_with, spawn_app_with};
 const OPS: &str = "ops@example.org";
 
 /// The operators' key: Curve25519, fast to make.
-fn ops_key() -> GpgHome {
+pub(crate) fn ops_key() -> GpgHome {
     GpgHome::generate("Ops <ops@example.org>", "", "future-default")
 }
 
@@ -122,7 +122,7 @@ async fn destroy_database(app: &TestApp) {
     }
 }
 
-async fn populate(app: &TestApp, key: &str) -> Vec<String> {
+pub(crate) async fn populate(app: &TestApp, key: &str) -> Vec<String> {
     let (form, consent_form) = app.contractors(key).await;
     let mut subjects = Vec::new();
     for n in 0..3 {
@@ -341,7 +341,7 @@ async fn object(storage: &impl BackupStore, key: &str) -> Vec<u8> {
     out
 }
 
-fn with_keys(gpg: &GpgHome) -> impl FnOnce(&mut Config) + '_ {
+pub(crate) fn with_keys(gpg: &GpgHome) -> impl FnOnce(&mut Config) + '_ {
     move |c: &mut Config| {
         c.backups.recipients = vec![gpg.public_key(OPS)];
         let secret = gpg.path().join("ops.sec.asc");
@@ -365,6 +365,17 @@ async fn disaster_recovery_drill_on_postgres() {
     }
 }
 
+/// Backups on the test S3 server.
+pub(crate) fn on_s3(c: &mut Config, server: &S3Server) {
+    c.backups.storage = BackupStorage::S3;
+    c.backups.s3.bucket = S3_BUCKET.into();
+    c.backups.s3.endpoint = Some(server.endpoint.clone());
+    c.backups.s3.path_style = true;
+    c.backups.s3.allow_http = true;
+    c.backups.s3.access_key_id = Some(S3_ACCESS_KEY.to_owned().into());
+    c.backups.s3.secret_access_key = Some(S3_SECRET_KEY.to_owned().into());
+}
+
 /// The same drill with the backups on an S3-protocol server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disaster_recovery_drill_with_backups_on_s3() {
@@ -373,13 +384,7 @@ async fn disaster_recovery_drill_with_backups_on_s3() {
     let keys = with_keys(&gpg);
     let app = spawn_app_with(|c| {
         keys(c);
-        c.backups.storage = BackupStorage::S3;
-        c.backups.s3.bucket = S3_BUCKET.into();
-        c.backups.s3.endpoint = Some(server.endpoint.clone());
-        c.backups.s3.path_style = true;
-        c.backups.s3.allow_http = true;
-        c.backups.s3.access_key_id = Some(S3_ACCESS_KEY.to_owned().into());
-        c.backups.s3.secret_access_key = Some(S3_SECRET_KEY.to_owned().into());
+        on_s3(c, &server);
     })
     .await;
     drill(app, &gpg).await;

@@ -11,6 +11,7 @@ mod canary;
 mod consent;
 mod errors;
 mod exports;
+mod faults;
 mod helpers;
 mod isolation;
 mod openapi;
