@@ -17,8 +17,7 @@ use crate::entity::{
     tombstone,
 };
 use crate::{
-    SeaOrmStore, db_err, from_json, from_nanos, is_unique_violation, nanos, retrying, to_json,
-    unavailable,
+    SeaOrmStore, db_err, from_json, from_nanos, is_unique_violation, nanos, to_json, unavailable,
 };
 
 /// Ids per `IN (...)` list: far below every backend's limit on bound parameters.
@@ -263,7 +262,7 @@ impl ErasureStore for SeaOrmStore {
         }
         // A race for the audit chain's next position rolls the whole transaction back, so it
         // is safe to run again.
-        retrying(|| self.erase_once(&erasures), is_unique_violation)
+        self.retrying(|| self.erase_once(&erasures), is_unique_violation)
             .await
             .map_err(unavailable)
     }

@@ -25,7 +25,7 @@ use crate::crypto::DataKey;
 use crate::entity::{form, record};
 use crate::{
     SeaOrmStore, corrupt, db_err, from_json, from_nanos, is_unique_violation, limit,
-    missing_parent, nanos, retrying, to_json, unavailable,
+    missing_parent, nanos, to_json, unavailable,
 };
 
 fn place(record: RecordId) -> String {
@@ -337,7 +337,7 @@ impl RecordStore for SeaOrmStore {
             txn.commit().await
         };
         // A race for the audit chain's next position rolled everything back: run it again.
-        retrying(write, is_unique_violation)
+        self.retrying(write, is_unique_violation)
             .await
             .map_err(missing_parent)
     }

@@ -38,6 +38,8 @@ pub use crypto::{CryptoError, MasterKey};
 pub struct SeaOrmStore {
     db: DatabaseConnection,
     master: Arc<MasterKey>,
+    /// Writes run again after losing a race for a chain's next position (see `retrying`).
+    lost_races: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for SeaOrmStore {
@@ -91,6 +93,7 @@ impl SeaOrmStore {
         Ok(Self {
             db,
             master: Arc::new(master),
+            lost_races: Arc::default(),
         })
     }
 
@@ -146,25 +149,42 @@ impl SeaOrmStore {
 }
 
 /// How many times a write is retried when a concurrent writer took the audit chain's next
-/// position (a unique violation that rolled the whole transaction back).
+/// position (a unique violation that rolled the whole transaction back). On PostgreSQL the
+/// chain locks ([`audit::lock_chains`]) make such a race impossible between well-behaved
+/// writers; on SQLite write transactions are serialised. This is the safety net.
 pub(crate) const RACE_RETRIES: usize = 20;
 
-/// Runs `attempt` again while it fails with `is_race`, at most [`RACE_RETRIES`] more times.
-pub(crate) async fn retrying<T, E, F, Fut>(
-    mut attempt: F,
-    is_race: impl Fn(&E) -> bool,
-) -> Result<T, E>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, E>>,
-{
-    for _ in 0..RACE_RETRIES {
-        match attempt().await {
-            Err(e) if is_race(&e) => {}
-            other => return other,
+impl SeaOrmStore {
+    /// Runs `attempt` again while it fails with `is_race`, at most [`RACE_RETRIES`] more
+    /// times, counting each lost race.
+    pub(crate) async fn retrying<T, E, F, Fut>(
+        &self,
+        mut attempt: F,
+        is_race: impl Fn(&E) -> bool,
+    ) -> Result<T, E>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, E>>,
+    {
+        for _ in 0..RACE_RETRIES {
+            match attempt().await {
+                Err(e) if is_race(&e) => {
+                    self.lost_races
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                other => return other,
+            }
         }
+        attempt().await
     }
-    attempt().await
+
+    /// How many writes had to run again since the pool opened because a concurrent writer
+    /// took the audit chain's next position first: zero when the chain locks work, which the
+    /// adapter's concurrency tests check.
+    #[must_use]
+    pub fn lost_races(&self) -> u64 {
+        self.lost_races.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// Maps a database error: uniqueness to [`StoreError::Conflict`] with the rule named, the rest

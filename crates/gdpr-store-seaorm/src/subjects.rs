@@ -14,8 +14,7 @@ use crate::audit::append_many_in;
 use crate::crypto::{DataKey, TenantKeys};
 use crate::entity::{subject, subject_key};
 use crate::{
-    SeaOrmStore, corrupt, db_err, from_nanos, is_unique_violation, limit, nanos, retrying,
-    unavailable,
+    SeaOrmStore, corrupt, db_err, from_nanos, is_unique_violation, limit, nanos, unavailable,
 };
 
 const PLACE: &str = "subjects";
@@ -209,7 +208,10 @@ impl SubjectStore for SeaOrmStore {
         }
         // A race for the audit chain's next position rolled everything back: run it again.
         let race = |b: &Batch| matches!(b, Batch::Db(e) if is_unique_violation(e));
-        match retrying(|| self.insert_batch(&keys, &rows, &indexes, &audit), race).await {
+        match self
+            .retrying(|| self.insert_batch(&keys, &rows, &indexes, &audit), race)
+            .await
+        {
             Ok(()) => Ok(()),
             Err(Batch::Taken) => Err(StoreError::Conflict(TAKEN)),
             Err(Batch::Db(e)) => Err(unavailable(e)),
