@@ -15,7 +15,8 @@ const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
   ci              cargo fmt --check, cargo clippy -D warnings, the whole test suite, then
-                  the API fuzzing (schemathesis from PyPI, .ci/api-fuzz)
+                  the API fuzzing (schemathesis from PyPI, .ci/api-fuzz) and a 60 s mixed
+                  load (wrk, .ci/load)
   bench           every suite below in turn, one report at target/bench-report.md
   bench storage   encryption-at-rest and HTTP costs against same-run baselines (needs wrk)
   bench redact    log redaction throughput against grep on a 200 MB access log
@@ -92,18 +93,23 @@ fn ci() -> ExitCode {
         return ExitCode::FAILURE;
     }
     println!("tests: {}", totals.summary());
-    // Last, the API fuzzing: schemathesis against the served document (see the script).
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.ci/api-fuzz");
-    eprintln!("==> xtask ci: api fuzz: bash {}", script.display());
-    match Command::new("bash").arg(&script).status() {
-        Ok(s) if s.success() => {}
-        Ok(s) => {
-            eprintln!("==> xtask ci: api fuzz FAILED ({s})");
-            return ExitCode::FAILURE;
-        }
-        Err(e) => {
-            eprintln!("==> xtask ci: api fuzz could not start bash: {e}");
-            return ExitCode::FAILURE;
+    // Last, against the served binary: the API fuzzing (schemathesis against the served
+    // document) and the 60-second mixed load (wrk); see each script.
+    for (name, script) in [("api fuzz", "api-fuzz"), ("load", "load")] {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../.ci")
+            .join(script);
+        eprintln!("==> xtask ci: {name}: bash {}", script.display());
+        match Command::new("bash").arg(&script).status() {
+            Ok(s) if s.success() => {}
+            Ok(s) => {
+                eprintln!("==> xtask ci: {name} FAILED ({s})");
+                return ExitCode::FAILURE;
+            }
+            Err(e) => {
+                eprintln!("==> xtask ci: {name} could not start bash: {e}");
+                return ExitCode::FAILURE;
+            }
         }
     }
     eprintln!("==> xtask ci: all steps passed");
