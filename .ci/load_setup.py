@@ -41,8 +41,9 @@ local headers = {["Authorization"] = "Bearer %s", ["Content-Type"] = "applicatio
 
 request = function()
   n = n + 1
-  local i = (n %% #subjects) + 1
+  -- Every subject gets every kind of request in turn.
   local kind = n %% 4
+  local i = (math.floor(n / 4) %% #subjects) + 1
   if kind < 2 then
     return wrk.format("POST", "/v1/subjects/lookup", headers, '{"email":"' .. emails[i] .. '"}')
   elseif kind == 2 then

@@ -16,7 +16,7 @@ start_gdpr() {
   admin="$name-admin-$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
   (
     cd "$work"
-    env GDPR_LISTEN="127.0.0.1:$port" GDPR_SECURITY__ADMIN_TOKEN="$admin" "$@" "$binary" serve
+    exec env GDPR_LISTEN="127.0.0.1:$port" GDPR_SECURITY__ADMIN_TOKEN="$admin" "$@" "$binary" serve
   ) >"$work/server.log" 2>&1 &
   server=$!
   trap 'stop_gdpr; if declare -F on_exit >/dev/null; then on_exit; fi' EXIT
@@ -31,9 +31,15 @@ start_gdpr() {
 }
 
 stop_gdpr() {
-  kill "$server" 2>/dev/null || true
-  wait "$server" 2>/dev/null || true
-  rm -rf "$work"
+  if [ -n "${server:-}" ]; then
+    kill "$server" 2>/dev/null || true
+    wait "$server" 2>/dev/null || true
+  fi
+  if [ -n "${work:-}" ]; then
+    rm -rf "$work"
+  fi
+  server=
+  work=
 }
 
 tenant_key() {

@@ -98,13 +98,15 @@ impl AppError {
     }
 
     /// The message for operators (command output, job outcomes, error reports): an object
-    /// storage error with its root cause ("Connection refused", "No space left on device"),
+    /// store that is unavailable or full with its root cause ("Connection refused", "No space left on device"),
     /// so that "why" is in front of them; any other error its message only, since a
     /// database's own message can quote the values it refused.
     #[must_use]
     pub fn for_operators(&self) -> String {
         let mut out = self.to_string();
-        if let Self::Backup(e) = self {
+        // Only the store's own failures: `Source` wraps the data being written, whose chain
+        // could reach a database error.
+        if let Self::Backup(e @ (BackupError::Unavailable(_) | BackupError::Full(_))) = self {
             let mut root = std::error::Error::source(e);
             while let Some(next) = root.and_then(std::error::Error::source) {
                 root = Some(next);

@@ -281,11 +281,15 @@ impl<P: Ports> App<P> {
         let mut results = Vec::with_capacity(tenants.len());
         let mut skipped = 0;
         for (i, tenant) in tenants.iter().enumerate() {
+            // Within the slot's day only: a backup stamped later (a clock stepped back, a
+            // `gdpr backup` on a host whose clock runs ahead) must not stand for every slot
+            // until then.
             let done_in_slot = match slot {
-                Some(slot) => self
-                    .list_backups(tenant.id)
-                    .await
-                    .map(|backups| backups.iter().any(|b| b.created_at >= slot)),
+                Some(slot) => self.list_backups(tenant.id).await.map(|backups| {
+                    backups
+                        .iter()
+                        .any(|b| b.created_at >= slot && b.created_at < slot + Duration::DAY)
+                }),
                 None => Ok(false),
             };
             let result = match done_in_slot {
@@ -293,10 +297,27 @@ impl<P: Ports> App<P> {
                     skipped += 1;
                     None
                 }
-                Ok(false) => Some(match self.back_up_tenant(tenant.id, &progress).await {
-                    Ok(report) => self.prune_backups(tenant.id, false).await.map(|_| report),
-                    Err(e) => Err(e),
-                }),
+                Ok(false) => {
+                    let backed_up = self.back_up_tenant(tenant.id, &progress).await;
+                    if backed_up.is_ok()
+                        && let Err(e) = self.prune_backups(tenant.id, false).await
+                    {
+                        // Reported, not a failure: a retry would skip the tenant (it is backed
+                        // up), and the daily prune job runs again anyway.
+                        self.report_error(gdpr_ports::ErrorReport {
+                            level: gdpr_ports::ReportLevel::Warning,
+                            message: "a tenant's backups could not be pruned".into(),
+                            person: None,
+                            context: [
+                                ("tenant".to_owned(), tenant.id.to_string()),
+                                ("error".to_owned(), e.for_operators()),
+                            ]
+                            .into(),
+                            request: None,
+                        });
+                    }
+                    Some(backed_up)
+                }
                 Err(e) => Some(Err(e)),
             };
             if let Some(result) = result {

@@ -546,6 +546,11 @@ impl SeaOrmStore {
         tombstones: Vec<Tombstone>,
         mut rows: RowStream,
     ) -> Result<RestoredCounts, StoreError> {
+        // The tenant's chain is counted, then written below: no append may slip in between
+        // (it would make the restore fail on the chain's key, after all that work).
+        crate::audit::lock_chains(txn, [chain_key(Some(TenantId::from_uuid(tenant)))])
+            .await
+            .map_err(unavailable)?;
         let mut state = RestoreState {
             keep_audit: audit_entry::Entity::find()
                 .filter(audit_entry::Column::Chain.eq(chain_key(Some(TenantId::from_uuid(tenant)))))

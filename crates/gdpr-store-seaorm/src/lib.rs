@@ -178,9 +178,9 @@ impl SeaOrmStore {
         attempt().await
     }
 
-    /// How many writes had to run again since the pool opened because a concurrent writer
-    /// took the audit chain's next position first: zero when the chain locks work, which the
-    /// adapter's concurrency tests check.
+    /// How many writes ran again since the pool opened after a unique violation that a
+    /// concurrent writer caused (the audit chain's next position taken first): zero when the
+    /// chain locks work, which the adapter's concurrency tests check.
     #[must_use]
     pub fn lost_races(&self) -> u64 {
         self.lost_races.load(std::sync::atomic::Ordering::Relaxed)

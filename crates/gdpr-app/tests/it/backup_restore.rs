@@ -563,6 +563,21 @@ async fn a_daily_backup_that_fails_for_one_tenant_is_retried_for_that_tenant_onl
     );
     assert_eq!(w.app.list_backups(w.ctx.tenant).await.unwrap().len(), 1);
     assert_eq!(w.app.list_backups(other.tenant).await.unwrap().len(), 1);
+
+    // A backup stamped days ahead (a clock that ran ahead, then was set right) does not stand
+    // for the slots before it: the next day's job backs the tenant up.
+    w.clock.set(time::macros::datetime!(2026-02-05 12:00 UTC));
+    back_up(&w).await;
+    w.clock.set(time::macros::datetime!(2026-02-02 02:31 UTC));
+    w.app.schedule_due_jobs().await.unwrap();
+    let mut runs = Vec::new();
+    while let Some(run) = w.app.run_next_job("replica-1").await.unwrap() {
+        runs.push(run);
+    }
+    assert_eq!(
+        daily(runs)[0].outcome,
+        Ok("2 tenants backed up, 0 already backed up in this slot, 0 failed".to_owned())
+    );
 }
 
 #[tokio::test]

@@ -190,13 +190,15 @@ async fn a_full_backup_disk_fails_the_backup_clearly_and_corrupts_nothing() {
     assert!(ok, "{summary}");
     let good = listed(config, t).await;
     let good_files = disk.files();
-    let backup_bytes: u64 = good_files
-        .iter()
-        .map(|f| std::fs::metadata(disk.path().join(f)).unwrap().len())
-        .sum();
 
-    // Room for about half a backup: the disk fills part-way through writing one.
-    for free in [0, backup_bytes / 2] {
+    // No room at all, then room for the payload (written first, in whole 4 KiB pages) and
+    // nothing more: the disk fills part-way through the backup.
+    let payload_bytes = good_files
+        .iter()
+        .find(|f| f.ends_with("payload.ndjson.zst.pgp"))
+        .map(|f| std::fs::metadata(disk.path().join(f)).unwrap().len())
+        .unwrap();
+    for free in [0, payload_bytes.div_ceil(4096) * 4096] {
         let filler = disk.fill_leaving(free);
         let failed = gdpr_server::operator::backup(config, Some(t)).await;
         let error = failed.expect_err("a backup on a full disk").to_string();
@@ -210,10 +212,15 @@ async fn a_full_backup_disk_fails_the_backup_clearly_and_corrupts_nothing() {
         // No staging file is left half-written; a complete object or two of the failed backup
         // may stay, unlisted, for pruning to remove as abandoned.
         let after = disk.files();
+        let written: Vec<&String> = after.iter().filter(|f| !good_files.contains(f)).collect();
         if free > 0 {
+            // Part-way: its payload was stored whole, its manifest (what lists it) never.
             assert!(
-                after.len() > good_files.len(),
-                "it failed part-way: {after:?}"
+                written
+                    .iter()
+                    .any(|f| f.ends_with("payload.ndjson.zst.pgp"))
+                    && !written.iter().any(|f| f.ends_with("manifest.json")),
+                "{written:?}"
             );
         }
         assert!(after.iter().all(|f| !f.contains('#')), "{after:?}");
@@ -376,6 +383,8 @@ async fn a_database_stopped_and_started_again_answers_503_then_recovers_without_
     let url = pg.url();
     let app = spawn_app_with(|c| {
         c.database.url = url;
+        // A request waits this long for a connection, then answers 503.
+        c.database.acquire_timeout_seconds = 1;
         // The job worker polls through the outage and must go on after it.
         c.jobs.enabled = true;
         c.jobs.poll_interval_seconds = 1;
@@ -391,6 +400,11 @@ async fn a_database_stopped_and_started_again_answers_503_then_recovers_without_
     let read = app.get(&path, &key).await;
     let read_took = began.elapsed();
     assert_problem(&read, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+    // The configured wait, not the 5 s default: a bound on waiting, not a speed figure.
+    assert!(
+        read_took < std::time::Duration::from_secs(4),
+        "{read_took:?}"
+    );
     let write = app
         .post(
             "/v1/subjects",
