@@ -17,6 +17,10 @@ commands:
   ci              cargo fmt --check, cargo clippy -D warnings, the whole test suite, then
                   the API fuzzing (schemathesis from PyPI, .ci/api-fuzz) and a 60 s mixed
                   load (wrk, .ci/load)
+  fuzz [SECONDS]  each libFuzzer target in xtask/fuzz for SECONDS (default 15) with
+                  cargo-fuzz on stable (--sanitizer none); a crash fails and is kept
+  fuzz TARGET [SECONDS]
+                  one target (parsers, records, backup_readers, redactor)
   bench           every suite below in turn, one report at target/bench-report.md
   bench storage   encryption-at-rest and HTTP costs against same-run baselines (needs wrk)
   bench redact    log redaction throughput against grep on a 200 MB access log
@@ -27,6 +31,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("ci") => ci(),
+        Some("fuzz") => fuzz(&args[1..]),
         Some("bench") => bench(args.get(1).map(String::as_str)),
         _ => {
             eprintln!("{USAGE}");
@@ -93,6 +98,11 @@ fn ci() -> ExitCode {
         return ExitCode::FAILURE;
     }
     println!("tests: {}", totals.summary());
+    eprintln!("==> xtask ci: fuzz: each libFuzzer target for {CI_FUZZ_SECONDS} s");
+    if fuzz(&[CI_FUZZ_SECONDS.to_string()]) != ExitCode::SUCCESS {
+        eprintln!("==> xtask ci: fuzz FAILED");
+        return ExitCode::FAILURE;
+    }
     // Last, against the served binary: the API fuzzing (schemathesis against the served
     // document) and the 60-second mixed load (wrk); see each script.
     for (name, script) in [("api fuzz", "api-fuzz"), ("load", "load")] {
@@ -113,6 +123,87 @@ fn ci() -> ExitCode {
         }
     }
     eprintln!("==> xtask ci: all steps passed");
+    ExitCode::SUCCESS
+}
+
+/// The libFuzzer targets of `xtask/fuzz`.
+const FUZZ_TARGETS: [&str; 4] = ["parsers", "records", "backup_readers", "redactor"];
+
+/// How long CI runs each fuzz target: a smoke run (a crash found in that time fails CI);
+/// longer runs are for `cargo xtask fuzz 600` by hand.
+const CI_FUZZ_SECONDS: u32 = 15;
+
+/// Runs every fuzz target (or the one named) for some seconds with cargo-fuzz, from the
+/// committed seeds plus what earlier runs found (`target/fuzz/corpus`). Without the sanitizer,
+/// which needs a nightly toolchain: libFuzzer still guides by coverage and catches panics,
+/// failed assertions, timeouts and runaway memory.
+fn fuzz(args: &[String]) -> ExitCode {
+    let (targets, seconds): (Vec<&str>, Option<&String>) = match args.first() {
+        Some(name) if FUZZ_TARGETS.contains(&name.as_str()) => (vec![name.as_str()], args.get(1)),
+        Some(n) if n.parse::<u32>().is_err() => {
+            eprintln!("unknown fuzz target '{n}'\n{USAGE}");
+            return ExitCode::FAILURE;
+        }
+        first => (FUZZ_TARGETS.to_vec(), first),
+    };
+    let seconds = seconds.map_or(Ok(15), |s| s.parse::<u32>());
+    let Ok(seconds) = seconds else {
+        eprintln!("the fuzzing time must be a number of seconds\n{USAGE}");
+        return ExitCode::FAILURE;
+    };
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap_or_else(|| std::path::Path::new("."))
+        .to_owned();
+    let found = Command::new(&cargo).args(["fuzz", "--version"]).output();
+    if !found.is_ok_and(|o| o.status.success()) {
+        eprintln!("==> xtask fuzz: cargo-fuzz is missing: cargo install cargo-fuzz --locked");
+        return ExitCode::FAILURE;
+    }
+    for target in targets {
+        let corpus = root.join("target/fuzz/corpus").join(target);
+        let artifacts = root.join("target/fuzz/artifacts").join(target);
+        for dir in [&corpus, &artifacts] {
+            if let Err(e) = std::fs::create_dir_all(dir) {
+                eprintln!("==> xtask fuzz: cannot create {}: {e}", dir.display());
+                return ExitCode::FAILURE;
+            }
+        }
+        eprintln!("==> xtask fuzz: {target} for {seconds} s");
+        let status = Command::new(&cargo)
+            .current_dir(&root)
+            .args([
+                "fuzz",
+                "run",
+                "--fuzz-dir",
+                "xtask/fuzz",
+                "--sanitizer",
+                "none",
+            ])
+            .args(["--target-dir", "target/fuzz/build", target])
+            .arg(&corpus)
+            .arg(root.join("xtask/fuzz/seeds").join(target))
+            .arg("--")
+            .arg(format!("-max_total_time={seconds}"))
+            .arg(format!("-artifact_prefix={}/", artifacts.display()))
+            .arg("-rss_limit_mb=2048")
+            .status();
+        match status {
+            Ok(s) if s.success() => {}
+            Ok(s) => {
+                eprintln!(
+                    "==> xtask fuzz: {target} FAILED ({s}); the input is in {}",
+                    artifacts.display()
+                );
+                return ExitCode::FAILURE;
+            }
+            Err(e) => {
+                eprintln!("==> xtask fuzz: could not start cargo fuzz: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     ExitCode::SUCCESS
 }
 
