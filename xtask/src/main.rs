@@ -31,7 +31,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("ci") => ci(),
-        Some("fuzz") => fuzz(&args[1..]),
+        Some("fuzz") => fuzz_with_seed(&args[1..], None),
         Some("bench") => bench(args.get(1).map(String::as_str)),
         _ => {
             eprintln!("{USAGE}");
@@ -99,7 +99,9 @@ fn ci() -> ExitCode {
     }
     println!("tests: {}", totals.summary());
     eprintln!("==> xtask ci: fuzz: each libFuzzer target for {CI_FUZZ_SECONDS} s");
-    if fuzz(&[CI_FUZZ_SECONDS.to_string()]) != ExitCode::SUCCESS {
+    // A fixed seed: from a fresh clone (the committed seeds only) the same inputs come in the
+    // same order, so a red run replays; new ground is for longer runs by hand.
+    if fuzz_with_seed(&[CI_FUZZ_SECONDS.to_string()], Some(CI_FUZZ_SEED)) != ExitCode::SUCCESS {
         eprintln!("==> xtask ci: fuzz FAILED");
         return ExitCode::FAILURE;
     }
@@ -133,11 +135,15 @@ const FUZZ_TARGETS: [&str; 4] = ["parsers", "records", "backup_readers", "redact
 /// longer runs are for `cargo xtask fuzz 600` by hand.
 const CI_FUZZ_SECONDS: u32 = 15;
 
+/// libFuzzer's seed in CI.
+const CI_FUZZ_SEED: u32 = 20_261_128;
+
 /// Runs every fuzz target (or the one named) for some seconds with cargo-fuzz, from the
-/// committed seeds plus what earlier runs found (`target/fuzz/corpus`). Without the sanitizer,
+/// committed seeds plus what earlier runs found (`target/fuzz/corpus`), with libFuzzer's
+/// `seed` if given (a random one otherwise). Without the sanitizer,
 /// which needs a nightly toolchain: libFuzzer still guides by coverage and catches panics,
 /// failed assertions, timeouts and runaway memory.
-fn fuzz(args: &[String]) -> ExitCode {
+fn fuzz_with_seed(args: &[String], seed: Option<u32>) -> ExitCode {
     let (targets, seconds): (Vec<&str>, Option<&String>) = match args.first() {
         Some(name) if FUZZ_TARGETS.contains(&name.as_str()) => (vec![name.as_str()], args.get(1)),
         Some(n) if n.parse::<u32>().is_err() => {
@@ -188,6 +194,7 @@ fn fuzz(args: &[String]) -> ExitCode {
             .arg(format!("-max_total_time={seconds}"))
             .arg(format!("-artifact_prefix={}/", artifacts.display()))
             .arg("-rss_limit_mb=2048")
+            .args(seed.map(|s| format!("-seed={s}")))
             .status();
         match status {
             Ok(s) if s.success() => {}
