@@ -152,9 +152,11 @@ fn fuzz_with_seed(args: &[String], seed: Option<u32>) -> ExitCode {
         }
         first => (FUZZ_TARGETS.to_vec(), first),
     };
+    // At most [TARGET] [SECONDS]; 0 seconds would be "no limit" to libFuzzer.
+    let at_most = if targets.len() == 1 { 2 } else { 1 };
     let seconds = seconds.map_or(Ok(15), |s| s.parse::<u32>());
-    let Ok(seconds) = seconds else {
-        eprintln!("the fuzzing time must be a number of seconds\n{USAGE}");
+    let (Ok(seconds @ 1..), true) = (seconds, args.len() <= at_most) else {
+        eprintln!("usage: cargo xtask fuzz [TARGET] [SECONDS > 0]\n{USAGE}");
         return ExitCode::FAILURE;
     };
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -194,13 +196,16 @@ fn fuzz_with_seed(args: &[String], seed: Option<u32>) -> ExitCode {
             .arg(format!("-max_total_time={seconds}"))
             .arg(format!("-artifact_prefix={}/", artifacts.display()))
             .arg("-rss_limit_mb=2048")
+            // One input taking this long is a finding, not something to wait 20 minutes for.
+            .arg("-timeout=10")
             .args(seed.map(|s| format!("-seed={s}")))
             .status();
         match status {
             Ok(s) if s.success() => {}
             Ok(s) => {
                 eprintln!(
-                    "==> xtask fuzz: {target} FAILED ({s}); the input is in {}",
+                    "==> xtask fuzz: {target} FAILED ({s}): see cargo fuzz's output above (a \
+                     crashing input is saved in {})",
                     artifacts.display()
                 );
                 return ExitCode::FAILURE;

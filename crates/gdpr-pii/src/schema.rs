@@ -320,11 +320,25 @@ fn parse_value(kind: FieldKind, value: &Value) -> Result<FieldValue, String> {
             .map(FieldValue::Number)
             .ok_or_else(|| "number is out of range".into()),
         (FieldKind::Boolean, Value::Bool(b)) => Ok(FieldValue::Boolean(*b)),
-        (FieldKind::Date, Value::String(s)) => Date::parse(s, &Iso8601::DATE)
+        // Exactly YYYY-MM-DD: ISO 8601 also has signed six-digit years (`-000001-01-01`),
+        // which would be stored as `-0001-01-01` and not read back (found by the fuzzer).
+        (FieldKind::Date, Value::String(s)) if is_plain_date(s) => Date::parse(s, &Iso8601::DATE)
             .map(FieldValue::Date)
             .map_err(|_| "expected a calendar date as YYYY-MM-DD".into()),
+        (FieldKind::Date, Value::String(_)) => Err("expected a calendar date as YYYY-MM-DD".into()),
         (kind, _) => Err(format!("expected {}", expected(kind))),
     }
+}
+
+/// `YYYY-MM-DD` by its shape: four, two and two ASCII digits.
+fn is_plain_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
 }
 
 const fn expected(kind: FieldKind) -> &'static str {
@@ -504,6 +518,27 @@ mod tests {
             FieldSpec::new("born", FieldKind::Date, PiiCategory::DateOfBirth, false),
         ])
         .unwrap()
+    }
+
+    #[test]
+    fn dates_are_exactly_yyyy_mm_dd_and_read_back() {
+        let schema = contractors();
+        let record = |born: &str| serde_json::json!({"email": "ada@example.org", "full_name": "Ada", "born": born});
+        for good in ["1815-12-10", "0005-01-01", "9999-12-31"] {
+            let values = schema.validate(&record(good)).unwrap();
+            assert_eq!(values.expose_pii_json()["born"], good);
+            assert_eq!(schema.validate(&values.expose_pii_json()), Ok(values));
+        }
+        for bad in [
+            "-000001-01-01",
+            "+010000-01-01",
+            "1815-12-1",
+            "1815-13-10",
+            "18151210",
+        ] {
+            let errors = schema.validate(&record(bad)).unwrap_err();
+            assert_eq!(errors.0[0].field, "born", "{bad}");
+        }
     }
 
     #[test]
