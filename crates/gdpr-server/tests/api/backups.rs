@@ -365,8 +365,19 @@ async fn disaster_recovery_drill_on_postgres() {
     }
 }
 
+/// The operators' keys and backups on the test S3 server.
+pub(crate) fn with_keys_on_s3<'a>(
+    gpg: &'a GpgHome,
+    server: &'a S3Server,
+) -> impl FnOnce(&mut Config) + 'a {
+    move |c: &mut Config| {
+        with_keys(gpg)(c);
+        on_s3(c, server);
+    }
+}
+
 /// Backups on the test S3 server.
-pub(crate) fn on_s3(c: &mut Config, server: &S3Server) {
+fn on_s3(c: &mut Config, server: &S3Server) {
     c.backups.storage = BackupStorage::S3;
     c.backups.s3.bucket = S3_BUCKET.into();
     c.backups.s3.endpoint = Some(server.endpoint.clone());
@@ -381,12 +392,7 @@ pub(crate) fn on_s3(c: &mut Config, server: &S3Server) {
 async fn disaster_recovery_drill_with_backups_on_s3() {
     let gpg = ops_key();
     let server = s3_server().await;
-    let keys = with_keys(&gpg);
-    let app = spawn_app_with(|c| {
-        keys(c);
-        on_s3(c, &server);
-    })
-    .await;
+    let app = spawn_app_with(with_keys_on_s3(&gpg, &server)).await;
     drill(app, &gpg).await;
     // Everything went to the bucket, nothing to the local folder.
     assert!(server.root.path().join(S3_BUCKET).join("backups").is_dir());
@@ -437,14 +443,9 @@ async fn a_backup_killed_mid_write_leaves_nothing_listed_and_the_next_one_succee
     let (app, ctx) = crate::helpers::tenant_in_process(&config, "Crash SAS").await;
     let tenant = app.tenant(ctx.tenant).await.unwrap();
     for batch in 0..10 {
-        let subjects = (0..2_000)
-            .map(|n| gdpr_app::NewSubject {
-                email: Some(format!("crash-{batch}-{n}@example.org")),
-                full_name: Some("Katherine Johnson".into()),
-                ip_address: Some("198.51.100.7".into()),
-            })
-            .collect();
-        app.import_subjects(ctx, subjects).await.unwrap();
+        let emails = (0..2_000).map(|n| format!("crash-{batch}-{n}@example.org"));
+        let name = Some("Katherine Johnson");
+        crate::helpers::import_in_process(&app, ctx, emails, name, Some("198.51.100.7")).await;
     }
     drop(app);
     let t = tenant.id.to_string();

@@ -4,7 +4,6 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use gdpr_app::NewSubject;
 use gdpr_consent::LawfulBasis;
 use gdpr_rights::BatchSelector;
 use reqwest::StatusCode;
@@ -184,20 +183,9 @@ async fn a_batch_erasure_survives_kill_9_of_the_server_and_completes_after_resta
         .define_form(ctx, "Contractors", specs, "staff")
         .await
         .unwrap();
-    let batch = (0..=SUBJECTS)
-        .map(|n| NewSubject {
-            email: Some(format!("c{n}@example.org")),
-            full_name: Some("Katherine Johnson".into()),
-            ip_address: None,
-        })
-        .collect();
-    let subjects: Vec<_> = app
-        .import_subjects(ctx, batch)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.unwrap().id)
-        .collect();
+    let emails = (0..=SUBJECTS).map(|n| format!("c{n}@example.org"));
+    let subjects =
+        crate::helpers::import_in_process(&app, ctx, emails, Some("Katherine Johnson"), None).await;
     // The last subject is not selected: it must come through untouched.
     let (selected, bystander) = subjects.split_at(SUBJECTS);
     // Imported in bulk, each record checked and sealed like a single submission.

@@ -8,7 +8,7 @@ use gdpr_testkit::s3::s3_server;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::backups::{on_s3, ops_key, populate, with_keys};
+use crate::backups::{ops_key, populate, with_keys, with_keys_on_s3};
 use crate::helpers::{assert_problem, spawn_app_with};
 
 /// The tenant's complete backups, as `gdpr backups` lists them.
@@ -38,12 +38,7 @@ async fn all_verify(config: &Config, tenant: TenantId, expected: usize) {
 async fn an_s3_server_stopped_mid_backup_fails_it_clearly_and_leaves_no_partial_backup() {
     let gpg = ops_key();
     let server = s3_server().await;
-    let keys = with_keys(&gpg);
-    let app = spawn_app_with(|c| {
-        keys(c);
-        on_s3(c, &server);
-    })
-    .await;
+    let app = spawn_app_with(with_keys_on_s3(&gpg, &server)).await;
     let (tenant, key) = app.tenant("Faults SAS").await;
     populate(&app, &key).await;
     let t = TenantId::from_uuid(tenant.parse().unwrap());

@@ -434,3 +434,28 @@ pub(crate) async fn tenant_in_process(
         gdpr_app::Ctx::new(tenant.id, gdpr_audit::Actor::Operator),
     )
 }
+
+/// Imports one subject per e-mail address in one batch (with this name and IP, if any), as a
+/// SaaS migrating its people would; their ids, in order.
+pub(crate) async fn import_in_process(
+    app: &gdpr_app::App<gdpr_server::Deployment>,
+    ctx: gdpr_app::Ctx,
+    emails: impl IntoIterator<Item = String>,
+    full_name: Option<&str>,
+    ip_address: Option<&str>,
+) -> Vec<gdpr_pii::SubjectId> {
+    let batch = emails
+        .into_iter()
+        .map(|email| gdpr_app::NewSubject {
+            email: Some(email),
+            full_name: full_name.map(str::to_owned),
+            ip_address: ip_address.map(str::to_owned),
+        })
+        .collect();
+    app.import_subjects(ctx, batch)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.unwrap().id)
+        .collect()
+}

@@ -4,7 +4,6 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use gdpr_app::NewSubject;
 use gdpr_audit::AuditAction;
 use gdpr_rights::BatchSelector;
 use gdpr_testkit::GpgHome;
@@ -57,20 +56,8 @@ async fn two_replicas_run_the_daily_backup_and_a_batch_erasure_once() {
     let mut config = gdpr_server::config::Config::load(Some(&file)).unwrap();
     config.database.url = url.clone();
     let (app, ctx) = crate::helpers::tenant_in_process(&config, "Replica SAS").await;
-    let batch = (0..200)
-        .map(|n| NewSubject {
-            email: Some(format!("r{n}@example.org")),
-            full_name: None,
-            ip_address: None,
-        })
-        .collect();
-    let ids: Vec<_> = app
-        .import_subjects(ctx, batch)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.unwrap().id)
-        .collect();
+    let emails = (0..200).map(|n| format!("r{n}@example.org"));
+    let ids = crate::helpers::import_in_process(&app, ctx, emails, None, None).await;
     let selector = BatchSelector::Subjects {
         ids: ids.iter().copied().collect(),
     };
