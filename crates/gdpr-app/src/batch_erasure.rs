@@ -1,14 +1,17 @@
 //! Batch erasure (Art. 17) as a durable job: started with a selector, run by a worker with its
 //! progress recorded, resumable after a crash or a restart.
 //!
-//! The job holds the selector, not a list: each run recomputes which selected subjects are
-//! still there, so a run that died half-way simply goes on with the rest. Subjects are erased
-//! in chunks, one storage transaction per chunk, with the same guarantees as a single erasure:
-//! per subject, all of it or none of it, its own tombstone, audit entry and receipt; the job's
-//! result is the batch summary.
+//! The job holds the list its dry run made (the subjects to erase, and those a legal hold kept
+//! out), so that a run does not select again: it erases the list in order, chunk by chunk, and
+//! a run that died half-way goes on after the last chunk it recorded as done (a chunk committed
+//! but not yet recorded is simply met again: its subjects are gone, and skipped). Subjects are
+//! erased in chunks, one storage transaction per chunk, with the same guarantees as a single
+//! erasure: per subject, all of it or none of it, its own tombstone, audit entry and receipt;
+//! the job's result is the batch summary. Jobs queued before the list was kept (no list in
+//! their payload) select again, as they always did.
 
 use gdpr_audit::{Actor, AuditAction};
-use gdpr_pii::TenantId;
+use gdpr_pii::{SubjectId, TenantId};
 use gdpr_ports::{Clock, JobQueue, JobState, Ports, StoreError};
 use gdpr_rights::BatchSelector;
 use serde::{Deserialize, Serialize};
@@ -35,6 +38,21 @@ struct Payload {
     /// beyond what its dry run showed.
     #[serde(with = "time::serde::rfc3339")]
     cutoff: time::OffsetDateTime,
+    /// The dry run's subjects, in the order they are erased (absent in jobs queued by earlier
+    /// versions, which select again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    subjects: Option<Vec<SubjectId>>,
+    /// The dry run's subjects held by a legal hold, each given its "blocked" receipt at the end
+    /// (or erased, if the hold was lifted meanwhile).
+    #[serde(default)]
+    blocked: Vec<SubjectId>,
+}
+
+/// What a status read needs of a [`Payload`]: the lists, which can be long, are skipped.
+#[derive(Debug, Deserialize)]
+struct PayloadHead {
+    tenant: TenantId,
+    total: u64,
 }
 
 /// What a finished batch erasure came to.
@@ -102,6 +120,8 @@ impl<P: Ports> App<P> {
             total: plan.subjects.len() as u64,
             records: plan.records,
             cutoff,
+            subjects: Some(plan.subjects.clone()),
+            blocked: plan.blocked.clone(),
         };
         let id = Uuid::new_v4();
         let json = serde_json::to_string(&payload)
@@ -125,7 +145,7 @@ impl<P: Ports> App<P> {
     /// # Errors
     /// [`AppError::NotFound`] (no such job, or another tenant's); storage errors.
     pub async fn batch_erasure(&self, ctx: Ctx, id: Uuid) -> Result<BatchErasure, AppError> {
-        self.batch_job(ctx, id, JobKind::BatchErasure, |p: &Payload| {
+        self.batch_job(ctx, id, JobKind::BatchErasure, |p: &PayloadHead| {
             (p.tenant, p.total)
         })
         .await
@@ -140,27 +160,58 @@ impl<P: Ports> App<P> {
         let payload: Payload = serde_json::from_str(&job.payload)
             .map_err(|_| AppError::invalid("payload", "not a batch erasure"))?;
         let ctx = Ctx::new(payload.tenant, payload.actor);
-        let plan = self
-            .plan_batch_erasure_until(ctx, &payload.selector, Some(payload.cutoff), false)
-            .await?;
-        let mut done = payload.total.saturating_sub(plan.subjects.len() as u64);
+        let (todo, blocked, mut done) = if let Some(subjects) = payload.subjects {
+            // Chunks are recorded as done only once committed: what comes before is gone.
+            let done = job.progress.0.min(subjects.len() as u64);
+            let rest = subjects[usize::try_from(done).unwrap_or(subjects.len())..].to_vec();
+            (rest, payload.blocked, done)
+        } else {
+            let plan = self
+                .plan_batch_erasure_until(ctx, &payload.selector, Some(payload.cutoff), false)
+                .await?;
+            let done = payload.total.saturating_sub(plan.subjects.len() as u64);
+            (plan.subjects, plan.blocked, done)
+        };
         self.progress(job.id, worker, done, payload.total).await?;
-        for chunk in plan.subjects.chunks(CHUNK) {
+        // Pipelined: while a chunk's transaction runs, the chunk before it reaches the places
+        // outside the database and saves its receipts (another connection, the other core).
+        // A chunk is recorded as done once committed; if what follows it fails, its receipts
+        // stay as the transaction wrote them, their outside places planned, and the retry
+        // job reaches them, as after a crash.
+        let mut left = None;
+        for chunk in todo.chunks(CHUNK) {
             // Subjects gone since the plan (another erasure) are done too: nothing is left of
             // them. One held since then gets its "blocked" receipt.
-            self.erase_in_bulk(ctx, chunk).await?;
+            let before = async {
+                match left.take() {
+                    Some(left) => self.finish_bulk(ctx, left).await,
+                    None => Ok(()),
+                }
+            };
+            let (erased, finished) =
+                futures_util::future::join(self.erase_in_bulk(ctx, chunk), before).await;
+            let erased = erased?;
             done += chunk.len() as u64;
             self.progress(job.id, worker, done.min(payload.total), payload.total)
                 .await?;
+            finished?;
+            left = Some(erased);
+        }
+        if let Some(left) = left {
+            self.finish_bulk(ctx, left).await?;
         }
         // Holds are checked again by each erasure; the plan's are the ones left alone.
-        for subject in &plan.blocked {
-            self.erase_subject(ctx, *subject, None).await?;
+        for subject in &blocked {
+            match self.erase_subject(ctx, *subject, None).await {
+                // Erased since (its hold lifted, then another erasure): nothing left to say.
+                Ok(_) | Err(AppError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
         }
         let summary = BatchSummary {
             erased: payload.total,
             records: payload.records,
-            blocked: plan.blocked.len() as u64,
+            blocked: blocked.len() as u64,
         };
         let event = self
             .event(ctx, AuditAction::BatchErasureCompleted)

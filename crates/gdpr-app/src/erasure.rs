@@ -38,6 +38,15 @@ pub struct BatchPlan {
     pub unknown: u64,
 }
 
+/// What a bulk erasure's transaction leaves to do: see [`App::finish_bulk`].
+#[derive(Debug, Default)]
+pub(crate) struct BulkErased {
+    /// Receipts of the subjects erased, their places outside the database still planned.
+    receipts: Vec<ErasureReceipt>,
+    /// Subjects a legal hold placed since they were selected kept out.
+    held: Vec<SubjectId>,
+}
+
 /// How long an erasure's outside places may stay planned before the retry job takes them as
 /// left behind by a crash (an erasure reaches them within seconds of its commit).
 const IN_FLIGHT: time::Duration = time::Duration::minutes(10);
@@ -156,19 +165,18 @@ impl<P: Ports> App<P> {
         }
     }
 
-    /// Erases many subjects of the tenant in one storage transaction (the batch job's path),
-    /// then reaches the backups once for all of them and the error tracker for each, and
-    /// saves their receipts. Subjects gone since they were selected are skipped; one held by
-    /// a legal hold gets its own "blocked" receipt through [`App::erase_subject`].
+    /// Erases many subjects of the tenant in one storage transaction (the batch job's path).
+    /// Subjects gone since they were selected are skipped. What is left to do is returned:
+    /// the erased subjects' receipts, whose places outside the database are still to reach,
+    /// and the subjects a legal hold kept out; [`App::finish_bulk`] does it.
     ///
     /// # Errors
-    /// Storage errors: from the transaction (then nothing of it was erased), or from saving
-    /// receipts afterwards (then the retry job completes them).
+    /// Storage errors from the transaction (then nothing of it was erased).
     pub(crate) async fn erase_in_bulk(
         &self,
         ctx: Ctx,
         subjects: &[SubjectId],
-    ) -> Result<(), AppError> {
+    ) -> Result<BulkErased, AppError> {
         let now = self.clock.now();
         let erasures = subjects
             .iter()
@@ -184,17 +192,26 @@ impl<P: Ports> App<P> {
             .erase_subjects(erasures)
             .await
             .map_err(AppError::store)?;
-        let mut receipts = Vec::with_capacity(outcomes.len());
-        let mut held = Vec::new();
+        let mut left = BulkErased::default();
         for (subject, outcome) in subjects.iter().zip(outcomes) {
             match outcome {
-                Erased::Done(receipt) => receipts.push(receipt),
+                Erased::Done(receipt) => left.receipts.push(receipt),
                 Erased::NotFound => {}
-                Erased::Held => held.push(*subject),
+                Erased::Held => left.held.push(*subject),
             }
         }
-        self.reach_other_systems(&mut receipts).await?;
-        for subject in &held {
+        Ok(left)
+    }
+
+    /// What follows [`App::erase_in_bulk`]: the backups reached once for all its subjects and
+    /// the error tracker for each, their receipts saved, and each held subject given its own
+    /// "blocked" receipt through [`App::erase_subject`].
+    ///
+    /// # Errors
+    /// Storage errors from saving receipts (the retry job then completes them).
+    pub(crate) async fn finish_bulk(&self, ctx: Ctx, mut left: BulkErased) -> Result<(), AppError> {
+        self.reach_other_systems(&mut left.receipts).await?;
+        for subject in &left.held {
             match self.erase_subject(ctx, *subject, None).await {
                 Ok(_) | Err(AppError::NotFound(_)) => {}
                 Err(e) => return Err(e),

@@ -3,7 +3,7 @@
 
 use gdpr_app::{AppError, JobKind};
 use gdpr_audit::AuditAction;
-use gdpr_ports::{ErasureStore, JobQueue};
+use gdpr_ports::{ErasureStore, JobQueue, LegalHoldStore};
 use gdpr_rights::BatchSelector;
 use time::Duration;
 
@@ -256,4 +256,93 @@ async fn a_batch_never_reaches_beyond_its_dry_run() {
         w.app.subject(w.ctx, late.id).await.is_ok(),
         "not in the dry run: kept"
     );
+}
+
+#[tokio::test]
+async fn a_batch_keeps_its_dry_run_list_and_copes_with_what_changed_meanwhile() {
+    let w = world().await;
+    let (a, b, held, _, form) = crate::erasure::batch_fixture(&w).await;
+    let hold = w.store.holds_of(w.ctx.tenant, held.id).await.unwrap()[0].id;
+    let (id, plan) = w
+        .app
+        .start_batch_erasure(w.ctx, BatchSelector::Form { form })
+        .await
+        .unwrap();
+    assert_eq!(plan.blocked, vec![held.id]);
+    // Before a worker runs it: one listed subject is erased on its own, and the held one's
+    // hold is lifted and it is erased too. The list still names both: the job skips them.
+    w.app.erase_subject(w.ctx, a.id, None).await.unwrap();
+    w.app
+        .release_legal_hold(w.ctx, held.id, hold)
+        .await
+        .unwrap();
+    w.app.erase_subject(w.ctx, held.id, None).await.unwrap();
+    assert_ran_ok(&w, id).await;
+    let done = w.app.batch_erasure(w.ctx, id).await.unwrap();
+    assert_eq!((done.state, done.done, done.total), ("done", 2, 2));
+    assert_eq!(w.store.rows_about(w.ctx.tenant, b.id), 0);
+    let erased = w
+        .app
+        .audit_log(w.ctx, 0, 10_000)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.event.action == AuditAction::SubjectErased)
+        .count();
+    assert_eq!(erased, 3, "a, the formerly held subject, then b: each once");
+}
+
+#[tokio::test]
+async fn a_batch_queued_without_a_list_selects_again() {
+    let w = world().await;
+    let (a, b, held, bystander, form) = crate::erasure::batch_fixture(&w).await;
+    let (id, plan) = w
+        .app
+        .start_batch_erasure(w.ctx, BatchSelector::Form { form })
+        .await
+        .unwrap();
+    // The same job as an earlier version queued it: no list in its payload.
+    let mut payload: serde_json::Value =
+        serde_json::from_str(&w.store.job(id).await.unwrap().payload).unwrap();
+    let object = payload.as_object_mut().unwrap();
+    assert!(object.remove("subjects").is_some() && object.remove("blocked").is_some());
+    // The new job is set aside unrun (with whatever else is due), so only the old one erases.
+    let now = gdpr_ports::Clock::now(&w.clock);
+    while let Some(job) = w
+        .store
+        .claim("w0", now, Duration::minutes(10))
+        .await
+        .unwrap()
+    {
+        w.store.complete(job.id, "w0", "").await.unwrap();
+    }
+    let old = uuid::Uuid::new_v4();
+    w.store
+        .enqueue(old, JobKind::BatchErasure.name(), &payload.to_string(), now)
+        .await
+        .unwrap();
+    assert_ran_ok(&w, old).await;
+    let done = w.app.batch_erasure(w.ctx, old).await.unwrap();
+    let summary = done.summary.unwrap();
+    assert_eq!(
+        (done.done, summary.erased, summary.records, summary.blocked),
+        (2, 2, plan.records, 1)
+    );
+    for s in [&a, &b] {
+        assert_eq!(w.store.rows_about(w.ctx.tenant, s.id), 0);
+    }
+    for s in [&held, &bystander] {
+        assert!(w.app.subject(w.ctx, s.id).await.is_ok());
+    }
+}
+
+/// Runs every due job; `id` among them must succeed.
+async fn assert_ran_ok(w: &crate::helpers::World, id: uuid::Uuid) {
+    let mut outcome = None;
+    while let Some(run) = w.app.run_next_job("w1").await.unwrap() {
+        if run.job == id {
+            outcome = Some(run.outcome);
+        }
+    }
+    assert!(matches!(outcome, Some(Ok(_))), "{outcome:?}");
 }
