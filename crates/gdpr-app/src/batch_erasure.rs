@@ -2,13 +2,13 @@
 //! progress recorded, resumable after a crash or a restart.
 //!
 //! The job holds the list its dry run made (the subjects to erase, and those a legal hold kept
-//! out), so that a run does not select again: it erases the list in order, chunk by chunk, and
-//! a run that died half-way goes on after the last chunk it recorded as done (a chunk committed
-//! but not yet recorded is simply met again: its subjects are gone, and skipped). Subjects are
-//! erased in chunks, one storage transaction per chunk, with the same guarantees as a single
-//! erasure: per subject, all of it or none of it, its own tombstone, audit entry and receipt;
-//! the job's result is the batch summary. Jobs queued before the list was kept (no list in
-//! their payload) select again, as they always did.
+//! out), so that a run does not select again: it erases the list in order, chunk by chunk. A
+//! run that died half-way is run again from the top of the list: the subjects already erased
+//! are met and skipped, so nothing depends on where it stopped. Subjects are erased in chunks,
+//! one storage transaction per chunk, with the same guarantees as a single erasure: per
+//! subject, all of it or none of it, its own tombstone, audit entry and receipt; the job's
+//! result is the batch summary. Jobs queued before the list was kept (no list in their
+//! payload) select again, as they always did.
 
 use gdpr_audit::{Actor, AuditAction};
 use gdpr_pii::{SubjectId, TenantId};
@@ -160,11 +160,12 @@ impl<P: Ports> App<P> {
         let payload: Payload = serde_json::from_str(&job.payload)
             .map_err(|_| AppError::invalid("payload", "not a batch erasure"))?;
         let ctx = Ctx::new(payload.tenant, payload.actor);
-        let (todo, blocked, mut done) = if let Some(subjects) = payload.subjects {
-            // Chunks are recorded as done only once committed: what comes before is gone.
-            let done = job.progress.0.min(subjects.len() as u64);
-            let rest = subjects[usize::try_from(done).unwrap_or(subjects.len())..].to_vec();
-            (rest, payload.blocked, done)
+        // Every run goes through the whole list: subjects an earlier run erased are met again
+        // and skipped (one look-up per chunk). So nothing rests on where an earlier run, or
+        // an earlier version, stopped: a chunk committed whose follow-up never ran is met
+        // again, and its subjects held meanwhile get their "blocked" receipts then.
+        let (todo, blocked, mut position) = if let Some(subjects) = payload.subjects {
+            (subjects, payload.blocked, 0)
         } else {
             let plan = self
                 .plan_batch_erasure_until(ctx, &payload.selector, Some(payload.cutoff), false)
@@ -172,12 +173,16 @@ impl<P: Ports> App<P> {
             let done = payload.total.saturating_sub(plan.subjects.len() as u64);
             (plan.subjects, plan.blocked, done)
         };
-        self.progress(job.id, worker, done, payload.total).await?;
+        // What an earlier run recorded is never shown going back.
+        let floor = job.progress.0;
+        let shown = |position: u64| position.max(floor).min(payload.total);
+        self.progress(job.id, worker, shown(position), payload.total)
+            .await?;
         // Pipelined: while a chunk's transaction runs, the chunk before it reaches the places
-        // outside the database and saves its receipts (another connection, the other core).
-        // A chunk is recorded as done once committed; if what follows it fails, its receipts
-        // stay as the transaction wrote them, their outside places planned, and the retry
-        // job reaches them, as after a crash.
+        // outside the database and saves its receipts (on PostgreSQL on another connection,
+        // so the two cores work at once; SQLite serialises the writes, and only the calls to
+        // other systems overlap). If a follow-up fails, its receipts stay as the transaction
+        // wrote them, outside places planned, for the retry job, as after a crash.
         let mut left = None;
         for chunk in todo.chunks(CHUNK) {
             // Subjects gone since the plan (another erasure) are done too: nothing is left of
@@ -190,11 +195,11 @@ impl<P: Ports> App<P> {
             };
             let (erased, finished) =
                 futures_util::future::join(self.erase_in_bulk(ctx, chunk), before).await;
-            let erased = erased?;
-            done += chunk.len() as u64;
-            self.progress(job.id, worker, done.min(payload.total), payload.total)
-                .await?;
             finished?;
+            let erased = erased?;
+            position += chunk.len() as u64;
+            self.progress(job.id, worker, shown(position), payload.total)
+                .await?;
             left = Some(erased);
         }
         if let Some(left) = left {

@@ -3,8 +3,8 @@
 
 use gdpr_app::{AppError, JobKind};
 use gdpr_audit::AuditAction;
-use gdpr_ports::{ErasureStore, JobQueue, LegalHoldStore};
-use gdpr_rights::BatchSelector;
+use gdpr_ports::{ErasureStore, JobQueue, LegalHoldStore, Page};
+use gdpr_rights::{BatchSelector, HoldGround};
 use time::Duration;
 
 use crate::erasure::subject_with_data;
@@ -269,8 +269,18 @@ async fn a_batch_keeps_its_dry_run_list_and_copes_with_what_changed_meanwhile() 
         .await
         .unwrap();
     assert_eq!(plan.blocked, vec![held.id]);
-    // Before a worker runs it: one listed subject is erased on its own, and the held one's
-    // hold is lifted and it is erased too. The list still names both: the job skips them.
+    // Before a worker runs it: b's records in the form are deleted, so selecting again would
+    // no longer pick b; the dry run's list still names b, and b goes.
+    for record in w
+        .app
+        .records(w.ctx, Some(form), Some(b.id), Page::ALL)
+        .await
+        .unwrap()
+    {
+        w.app.delete_record(w.ctx, record.id).await.unwrap();
+    }
+    // One listed subject is erased on its own, and the held one's hold is lifted and it is
+    // erased too. The list still names both: the job skips them.
     w.app.erase_subject(w.ctx, a.id, None).await.unwrap();
     w.app
         .release_legal_hold(w.ctx, held.id, hold)
@@ -280,7 +290,11 @@ async fn a_batch_keeps_its_dry_run_list_and_copes_with_what_changed_meanwhile() 
     assert_ran_ok(&w, id).await;
     let done = w.app.batch_erasure(w.ctx, id).await.unwrap();
     assert_eq!((done.state, done.done, done.total), ("done", 2, 2));
-    assert_eq!(w.store.rows_about(w.ctx.tenant, b.id), 0);
+    assert_eq!(
+        w.store.rows_about(w.ctx.tenant, b.id),
+        0,
+        "b, though no longer selected"
+    );
     let erased = w
         .app
         .audit_log(w.ctx, 0, 10_000)
@@ -345,4 +359,61 @@ async fn assert_ran_ok(w: &crate::helpers::World, id: uuid::Uuid) {
         }
     }
     assert!(matches!(outcome, Some(Ok(_))), "{outcome:?}");
+}
+
+#[tokio::test]
+async fn a_batch_of_several_chunks_is_run_from_the_top_whatever_an_earlier_run_recorded() {
+    let w = world().await;
+    let mut ids = std::collections::BTreeSet::new();
+    for seed in 0..1_100 {
+        ids.insert(w.subject(seed).await.id);
+    }
+    let (id, plan) = w
+        .app
+        .start_batch_erasure(w.ctx, BatchSelector::Subjects { ids: ids.clone() })
+        .await
+        .unwrap();
+    assert_eq!((plan.subjects.len(), plan.blocked.len()), (1_100, 0));
+    // Held after the dry run, in the third chunk.
+    let late = plan.subjects[1_050];
+    w.app
+        .place_legal_hold(w.ctx, late, HoldGround::LegalClaims, "a claim came in")
+        .await
+        .unwrap();
+    // A worker claims it, records it all as done (as a run would whose last follow-up never
+    // ran, or an earlier version counting differently) and dies without erasing anything.
+    let now = gdpr_ports::Clock::now(&w.clock);
+    while let Some(job) = w
+        .store
+        .claim("dead", now, Duration::minutes(10))
+        .await
+        .unwrap()
+    {
+        if job.id == id {
+            w.store
+                .record_progress(id, "dead", 1_100, 1_100, now)
+                .await
+                .unwrap();
+            break;
+        }
+        w.store.complete(job.id, "dead", "").await.unwrap();
+    }
+    w.clock.advance(Duration::minutes(11));
+    assert_ran_ok(&w, id).await;
+
+    let done = w.app.batch_erasure(w.ctx, id).await.unwrap();
+    assert_eq!((done.done, done.total), (1_100, 1_100));
+    for subject in &ids {
+        let kept = w.app.subject(w.ctx, *subject).await.is_ok();
+        assert_eq!(kept, *subject == late, "{subject}");
+    }
+    let audit = w.app.audit_log(w.ctx, 0, 100_000).await.unwrap();
+    let count = |action| audit.iter().filter(|r| r.event.action == action).count();
+    assert_eq!(
+        (
+            count(AuditAction::SubjectErased),
+            count(AuditAction::ErasureBlocked)
+        ),
+        (1_099, 1)
+    );
 }
