@@ -58,11 +58,12 @@ struct PayloadHead {
 /// What a finished batch erasure came to.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BatchSummary {
-    /// Subjects erased (each with its own receipt).
+    /// Subjects erased (each with its own receipt), or found already gone.
     pub erased: u64,
-    /// Their records, as the dry run counted them.
+    /// The records of the subjects the dry run would erase, as it counted them.
     pub records: u64,
-    /// Subjects selected but held by a legal hold, left alone (each with a receipt saying so).
+    /// Subjects selected but held by a legal hold, at the dry run or since, left alone (each
+    /// with a receipt saying so).
     pub blocked: u64,
 }
 
@@ -73,7 +74,8 @@ pub struct BatchJob<S> {
     pub id: Uuid,
     /// `queued`, `running`, `done` or `failed`.
     pub state: &'static str,
-    /// Items (subjects, records) done so far.
+    /// Items (subjects, records) done so far: the furthest point any run has recorded (a
+    /// run after a crash goes over the done ones again without showing less).
     pub done: u64,
     /// Items to do, as the dry run counted them.
     pub total: u64,
@@ -184,18 +186,21 @@ impl<P: Ports> App<P> {
         // other systems overlap). If a follow-up fails, its receipts stay as the transaction
         // wrote them, outside places planned, for the retry job, as after a crash.
         let mut left = None;
+        // Listed subjects a hold placed since the dry run kept out (counted by this run, which
+        // meets every one of them).
+        let mut held_since = 0;
         for chunk in todo.chunks(CHUNK) {
             // Subjects gone since the plan (another erasure) are done too: nothing is left of
             // them. One held since then gets its "blocked" receipt.
             let before = async {
                 match left.take() {
                     Some(left) => self.finish_bulk(ctx, left).await,
-                    None => Ok(()),
+                    None => Ok(0),
                 }
             };
             let (erased, finished) =
                 futures_util::future::join(self.erase_in_bulk(ctx, chunk), before).await;
-            finished?;
+            held_since += finished?;
             let erased = erased?;
             position += chunk.len() as u64;
             self.progress(job.id, worker, shown(position), payload.total)
@@ -203,20 +208,18 @@ impl<P: Ports> App<P> {
             left = Some(erased);
         }
         if let Some(left) = left {
-            self.finish_bulk(ctx, left).await?;
+            held_since += self.finish_bulk(ctx, left).await?;
         }
-        // Holds are checked again by each erasure; the plan's are the ones left alone.
-        for subject in &blocked {
-            match self.erase_subject(ctx, *subject, None).await {
-                // Erased since (its hold lifted, then another erasure): nothing left to say.
-                Ok(_) | Err(AppError::NotFound(_)) => {}
-                Err(e) => return Err(e),
-            }
-        }
+        // The dry run's held subjects: each gets its "blocked" receipt, or, its hold lifted
+        // since, is erased.
+        let still_held = self.erase_or_block(ctx, &blocked).await?;
+        // Subjects gone before this run reached them (an earlier run, another erasure) count
+        // as erased: nothing is left of them.
         let summary = BatchSummary {
-            erased: payload.total,
+            erased: payload.total.saturating_sub(held_since)
+                + (blocked.len() as u64).saturating_sub(still_held),
             records: payload.records,
-            blocked: blocked.len() as u64,
+            blocked: held_since + still_held,
         };
         let event = self
             .event(ctx, AuditAction::BatchErasureCompleted)

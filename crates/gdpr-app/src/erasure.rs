@@ -205,19 +205,39 @@ impl<P: Ports> App<P> {
 
     /// What follows [`App::erase_in_bulk`]: the backups reached once for all its subjects and
     /// the error tracker for each, their receipts saved, and each held subject given its own
-    /// "blocked" receipt through [`App::erase_subject`].
+    /// "blocked" receipt through [`App::erase_subject`]. Returns how many ended blocked (a
+    /// hold lifted meanwhile lets the subject be erased).
     ///
     /// # Errors
     /// Storage errors from saving receipts (the retry job then completes them).
-    pub(crate) async fn finish_bulk(&self, ctx: Ctx, mut left: BulkErased) -> Result<(), AppError> {
+    pub(crate) async fn finish_bulk(
+        &self,
+        ctx: Ctx,
+        mut left: BulkErased,
+    ) -> Result<u64, AppError> {
         self.reach_other_systems(&mut left.receipts).await?;
-        for subject in &left.held {
+        self.erase_or_block(ctx, &left.held).await
+    }
+
+    /// Erases each of `subjects` on its own: a held one gets its "blocked" receipt, one gone
+    /// meanwhile is nothing left to do. Returns how many ended blocked.
+    ///
+    /// # Errors
+    /// As [`App::erase_subject`], but for [`AppError::NotFound`].
+    pub(crate) async fn erase_or_block(
+        &self,
+        ctx: Ctx,
+        subjects: &[SubjectId],
+    ) -> Result<u64, AppError> {
+        let mut blocked = 0;
+        for subject in subjects {
             match self.erase_subject(ctx, *subject, None).await {
+                Ok(receipt) if receipt.status() == ErasureStatus::Blocked => blocked += 1,
                 Ok(_) | Err(AppError::NotFound(_)) => {}
                 Err(e) => return Err(e),
             }
         }
-        Ok(())
+        Ok(blocked)
     }
 
     /// The places outside the database, for receipts whose transaction is done: the backups

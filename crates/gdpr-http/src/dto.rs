@@ -1398,7 +1398,7 @@ pub(crate) struct JobProgressOut {
     pub(crate) id: Uuid,
     /// `queued`, `running`, `done` or `failed`.
     pub(crate) state: String,
-    /// Items (subjects, records) done so far.
+    /// Items (subjects, records) done so far: the furthest point a run has recorded.
     pub(crate) done: u64,
     /// Items to do (the dry run's count when it started).
     pub(crate) total: u64,
@@ -1425,11 +1425,12 @@ pub(crate) struct BatchErasureOut {
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub(crate) struct BatchSummaryOut {
-    /// Subjects erased, each with its own receipt.
+    /// Subjects erased, each with its own receipt, or found already gone.
     pub(crate) erased: u64,
-    /// Their records.
+    /// The records of the subjects the dry run would erase, as it counted them.
     pub(crate) records: u64,
-    /// Subjects left alone by a legal hold (each with a receipt saying so).
+    /// Subjects left alone by a legal hold, held at the dry run or since (each with a receipt
+    /// saying so).
     pub(crate) blocked: u64,
 }
 

@@ -290,6 +290,12 @@ async fn a_batch_keeps_its_dry_run_list_and_copes_with_what_changed_meanwhile() 
     assert_ran_ok(&w, id).await;
     let done = w.app.batch_erasure(w.ctx, id).await.unwrap();
     assert_eq!((done.state, done.done, done.total), ("done", 2, 2));
+    let summary = done.summary.unwrap();
+    assert_eq!(
+        (summary.erased, summary.blocked),
+        (3, 0),
+        "b erased, a and the formerly held subject found gone"
+    );
     assert_eq!(
         w.store.rows_about(w.ctx.tenant, b.id),
         0,
@@ -403,6 +409,12 @@ async fn a_batch_of_several_chunks_is_run_from_the_top_whatever_an_earlier_run_r
 
     let done = w.app.batch_erasure(w.ctx, id).await.unwrap();
     assert_eq!((done.done, done.total), (1_100, 1_100));
+    let summary = done.summary.unwrap();
+    assert_eq!(
+        (summary.erased, summary.blocked),
+        (1_099, 1),
+        "the late hold counted"
+    );
     for subject in &ids {
         let kept = w.app.subject(w.ctx, *subject).await.is_ok();
         assert_eq!(kept, *subject == late, "{subject}");
