@@ -125,6 +125,9 @@ fn ci() -> ExitCode {
         }
     }
     eprintln!("==> xtask ci: all steps passed");
+    // The test results again, last: the fuzzing and the load print a lot after them, and a
+    // reader (or a tool) looking at the end of a CI log should find them there.
+    println!("{}", totals.closing_line());
     ExitCode::SUCCESS
 }
 
@@ -178,7 +181,26 @@ fn fuzz_with_seed(args: &[String], seed: Option<u32>) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         }
-        eprintln!("==> xtask fuzz: {target} for {seconds} s");
+        // libFuzzer prints a line per finding (thousands in 15 s): they go to a log file, and
+        // only its closing lines are shown, so that a CI log's tail still holds the test
+        // results above it. A failure shows the log's tail.
+        let log_path = root.join("target/fuzz/logs").join(format!("{target}.log"));
+        let log = log_path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::File::create(&log_path))
+            .and_then(|f| Ok((f.try_clone()?, f)));
+        let (log_out, log_err) = match log {
+            Ok(pair) => pair,
+            Err(e) => {
+                eprintln!("==> xtask fuzz: cannot create {}: {e}", log_path.display());
+                return ExitCode::FAILURE;
+            }
+        };
+        eprintln!(
+            "==> xtask fuzz: {target} for {seconds} s (output in {})",
+            log_path.display()
+        );
         let status = Command::new(&cargo)
             .current_dir(&root)
             .args([
@@ -199,13 +221,25 @@ fn fuzz_with_seed(args: &[String], seed: Option<u32>) -> ExitCode {
             // One input taking this long is a finding, not something to wait 20 minutes for.
             .arg("-timeout=10")
             .args(seed.map(|s| format!("-seed={s}")))
+            .stdout(log_out)
+            .stderr(log_err)
             .status();
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
         match status {
-            Ok(s) if s.success() => {}
+            Ok(s) if s.success() => {
+                for line in fuzz_summary(&text) {
+                    eprintln!("==> xtask fuzz: {target}: {line}");
+                }
+            }
             Ok(s) => {
+                let lines: Vec<&str> = text.lines().collect();
+                for line in &lines[lines.len().saturating_sub(FAILURE_TAIL)..] {
+                    eprintln!("{line}");
+                }
                 eprintln!(
-                    "==> xtask fuzz: {target} FAILED ({s}): see cargo fuzz's output above (a \
+                    "==> xtask fuzz: {target} FAILED ({s}): above, the last lines of {} (a \
                      crashing input is saved in {})",
+                    log_path.display(),
                     artifacts.display()
                 );
                 return ExitCode::FAILURE;
@@ -217,6 +251,17 @@ fn fuzz_with_seed(args: &[String], seed: Option<u32>) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// Lines of a failed step's log shown: enough for a panic and its backtrace.
+const FAILURE_TAIL: usize = 80;
+
+/// What a fuzz run's log says in the end: libFuzzer's last status line (coverage, corpus,
+/// speed) and its count of runs.
+fn fuzz_summary(log: &str) -> Vec<&str> {
+    let status = log.lines().rev().find(|l| l.contains("\tDONE "));
+    let runs = log.lines().rev().find(|l| l.starts_with("Done "));
+    status.into_iter().chain(runs).map(str::trim).collect()
 }
 
 /// Every benchmark suite: its name, package and bench target.
@@ -347,6 +392,8 @@ struct Totals {
     passed: u64,
     failed: u64,
     skipped: u64,
+    /// `test result:` lines seen: one per test binary and per crate's doc tests.
+    runs: u64,
 }
 
 impl Totals {
@@ -354,6 +401,7 @@ impl Totals {
         let Some(rest) = line.trim().strip_prefix("test result: ") else {
             return;
         };
+        self.runs += 1;
         for part in rest.split([';', '.']) {
             let mut words = part.split_whitespace();
             let (Some(n), Some(what)) = (words.next(), words.next()) else {
@@ -373,6 +421,16 @@ impl Totals {
         format!(
             "{} passed, {} failed, {} skipped",
             self.passed, self.failed, self.skipped
+        )
+    }
+
+    /// The whole test step in cargo's own words, added up over its runs.
+    fn closing_line(&self) -> String {
+        let verdict = if self.failed == 0 { "ok" } else { "FAILED" };
+        format!(
+            "test result: {verdict}. {} passed; {} failed; {} ignored (cargo test --workspace: \
+             {} test runs added up)",
+            self.passed, self.failed, self.skipped, self.runs
         )
     }
 }
@@ -413,9 +471,35 @@ mod tests {
             Totals {
                 passed: 40,
                 failed: 2,
-                skipped: 1
+                skipped: 1,
+                runs: 2,
             }
         );
         assert_eq!(t.summary(), "40 passed, 2 failed, 1 skipped");
+        assert_eq!(
+            t.closing_line(),
+            "test result: FAILED. 40 passed; 2 failed; 1 ignored (cargo test --workspace: 2 test \
+             runs added up)"
+        );
+        // The closing line reads back as the totals it sums up.
+        let mut again = Totals::default();
+        again.add(&t.closing_line());
+        assert_eq!((again.passed, again.failed, again.skipped), (40, 2, 1));
+    }
+
+    #[test]
+    fn a_fuzz_log_is_summed_up_by_its_closing_lines() {
+        let log = "INFO: Seed: 1\n#2\tINITED cov: 10 ft: 10 corp: 1/1b\n#300\tREDUCE cov: 758 \
+                   ft: 3959\n#302625\tDONE   cov: 758 ft: 3960 corp: 711/47Kb exec/s: 18914\n\
+                   ###### Recommended dictionary. ######\n\"ab\" # Uses: 1\nDone 302625 runs in \
+                   16 second(s)\n";
+        assert_eq!(
+            super::fuzz_summary(log),
+            [
+                "#302625\tDONE   cov: 758 ft: 3960 corp: 711/47Kb exec/s: 18914",
+                "Done 302625 runs in 16 second(s)"
+            ]
+        );
+        assert!(super::fuzz_summary("no run at all\n").is_empty());
     }
 }
