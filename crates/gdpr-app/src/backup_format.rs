@@ -275,7 +275,7 @@ impl LineDecoder {
         self.decoder.flush()?;
         let buf = self.decoder.get_mut();
         let mut start = self.start;
-        while let Some(end) = buf[start..].iter().position(|&b| b == b'\n') {
+        while let Some(end) = memchr::memchr(b'\n', &buf[start..]) {
             each(&buf[start..start + end])?;
             start += end + 1;
         }

@@ -19,12 +19,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 use gdpr_ports::{BackupError, BackupStore, ByteStream, ObjectMeta, check_object_key};
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, RetryConfig, WriteMultipart};
+use object_store::{GetResultPayload, ObjectStore, ObjectStoreExt, RetryConfig, WriteMultipart};
 use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 
@@ -224,7 +225,10 @@ impl BackupStore for ObjectBackupStore {
             object_store::Error::NotFound { .. } => BackupError::NotFound(key.to_owned()),
             other => map_error(key, other),
         })?;
-        Ok(Box::pin(got.into_stream().map_err(std::io::Error::other)))
+        Ok(match got.payload {
+            GetResultPayload::File(file, _) => file_stream(file, got.range),
+            GetResultPayload::Stream(stream) => Box::pin(stream.map_err(std::io::Error::other)),
+        })
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, BackupError> {
@@ -261,4 +265,35 @@ impl BackupStore for ObjectBackupStore {
             Err(e) => Err(map_error(key, e)),
         }
     }
+}
+
+/// Bytes read from a local file per trip to the blocking pool. `object_store`'s own file
+/// stream reads 8 KiB per trip: a 200 MB restore paid for 25,000 thread hand-offs.
+const FILE_CHUNK: usize = 1024 * 1024;
+
+/// The `range` of a local file, streamed in [`FILE_CHUNK`]s read on the blocking pool.
+fn file_stream(file: std::fs::File, range: std::ops::Range<u64>) -> ByteStream {
+    let file = Arc::new(file);
+    Box::pin(futures_util::stream::try_unfold(range, move |range| {
+        let file = Arc::clone(&file);
+        async move {
+            if range.start >= range.end {
+                return Ok(None);
+            }
+            let want = usize::try_from(range.end - range.start)
+                .unwrap_or(FILE_CHUNK)
+                .min(FILE_CHUNK);
+            let at = range.start;
+            let chunk = tokio::task::spawn_blocking(move || {
+                use std::io::{Read as _, Seek as _};
+                let mut buf = vec![0; want];
+                let mut file = &*file;
+                file.seek(std::io::SeekFrom::Start(at))?;
+                file.read_exact(&mut buf).map(|()| buf)
+            })
+            .await
+            .map_err(std::io::Error::other)??;
+            Ok(Some((Bytes::from(chunk), at + want as u64..range.end)))
+        }
+    }))
 }

@@ -12,7 +12,7 @@
 use std::io::{self, Read, Write};
 
 use async_trait::async_trait;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use gdpr_ports::{ByteStream, DecryptError, Decryptor, EncryptError, Encryptor, Recipients};
 use pgp::composed::{
@@ -143,23 +143,51 @@ impl Read for ChannelReader {
     }
 }
 
-/// Hands ciphertext to the async side, from the encrypting thread.
+/// Hands output to the async side, from the working thread, in chunks of [`OUT_CHUNK`]:
+/// OpenPGP and `io::copy` write a few kilobytes at a time, and a hand-off per write (a copy, a
+/// channel send, a thread woken) cost more than the cipher itself. [`Write::flush`] sends
+/// what is buffered; the work must call it at the end.
 struct ChannelWriter {
     tx: mpsc::Sender<io::Result<Bytes>>,
+    buf: BytesMut,
+}
+
+/// Bytes gathered before a hand-off to the async side.
+const OUT_CHUNK: usize = 256 * 1024;
+
+impl ChannelWriter {
+    fn new(tx: mpsc::Sender<io::Result<Bytes>>) -> Self {
+        Self {
+            tx,
+            buf: BytesMut::new(),
+        }
+    }
+
+    fn send(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = self.buf.split().freeze();
+        self.tx
+            .blocking_send(Ok(chunk))
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the output reader went away"))
+    }
 }
 
 impl Write for ChannelWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.tx
-            .blocking_send(Ok(Bytes::copy_from_slice(buf)))
-            .map_err(|_| {
-                io::Error::new(io::ErrorKind::BrokenPipe, "the ciphertext reader went away")
-            })?;
+        if self.buf.capacity() == 0 {
+            self.buf.reserve(OUT_CHUNK);
+        }
+        self.buf.extend_from_slice(buf);
+        if self.buf.len() >= OUT_CHUNK {
+            self.send()?;
+        }
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        self.send()
     }
 }
 
@@ -167,7 +195,7 @@ fn encrypt_blocking(
     keys: &[SignedPublicKey],
     signer: Option<&Signer>,
     plaintext: ChannelReader,
-    out: ChannelWriter,
+    mut out: ChannelWriter,
 ) -> Result<(), String> {
     let mut rng = rand::thread_rng();
     let mut message = MessageBuilder::from_reader("", plaintext)
@@ -186,7 +214,10 @@ fn encrypt_blocking(
                 .map_err(|e| e.to_string())?;
         }
     }
-    message.to_writer(&mut rng, out).map_err(|e| e.to_string())
+    message
+        .to_writer(&mut rng, &mut out)
+        .map_err(|e| e.to_string())?;
+    out.flush().map_err(|e| e.to_string())
 }
 
 #[async_trait]
@@ -234,7 +265,7 @@ fn on_a_thread(
             rx: in_rx,
             current: Bytes::new(),
         };
-        if let Err(reason) = work(reader, ChannelWriter { tx: out_tx }) {
+        if let Err(reason) = work(reader, ChannelWriter::new(out_tx)) {
             let _ = errors.blocking_send(Err(io::Error::other(format!(
                 "OpenPGP {what} failed: {reason}"
             ))));
@@ -299,7 +330,7 @@ fn decrypt_blocking(
     }
     // Reading to the end checks the integrity tag (MDC): a tampered message fails here.
     io::copy(&mut message, &mut out).map_err(|e| e.to_string())?;
-    Ok(())
+    out.flush().map_err(|e| e.to_string())
 }
 
 #[async_trait]
