@@ -18,8 +18,8 @@ use gdpr_rights::Tombstone;
 use sea_orm::sea_query::Query;
 use sea_orm::{
     AccessMode, ActiveValue, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr,
-    EntityTrait, IntoActiveModel, IsolationLevel, PaginatorTrait, QueryFilter, QueryOrder, Select,
-    StreamTrait, TransactionTrait, TryInsert,
+    EntityTrait, IntoActiveModel, IsolationLevel, ModelTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, Select, Statement, StreamTrait, TransactionTrait, TryInsert,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -40,6 +40,11 @@ const IN_FLIGHT: usize = 256;
 /// Rows per multi-row insert: at most 8 columns × 2,000 = 16,000 bound parameters, below
 /// SQLite's 32,766 and PostgreSQL's 65,535; larger batches stopped paying off.
 const BATCH: usize = 2_000;
+
+/// Tables whose indexes and constraints a restore into an empty table builds after the rows
+/// (PostgreSQL): those that grow with a tenant's activity. No other table's foreign key refers
+/// to them.
+const DEFERRED_INDEXES: [&str; 3] = ["records", "consent_events", "audit_log"];
 
 /// The tables of a tenant in dump order, parents before children.
 const TABLES: [&str; 15] = [
@@ -316,6 +321,140 @@ fn parse<M: DeserializeOwned>(json: &str, table: &str) -> Result<M, StoreError> 
     serde_json::from_str(json).map_err(|_| corrupt(&format!("a {table} row does not parse")))
 }
 
+/// Parses `rows` of `table`, each of which must be `tenant`'s (by `owner`).
+fn tenant_models<M: DeserializeOwned>(
+    rows: &[String],
+    table: &str,
+    tenant: Uuid,
+    owner: fn(&M) -> Uuid,
+) -> Result<Vec<M>, StoreError> {
+    let models = rows
+        .iter()
+        .map(|json| parse::<M>(json, table))
+        .collect::<Result<Vec<_>, _>>()?;
+    if models.iter().any(|m| owner(m) != tenant) {
+        return Err(corrupt(&format!("a {table} row belongs to another tenant")));
+    }
+    Ok(models)
+}
+
+/// A batch of one table's rows, made ready off the writing task.
+enum Prepared {
+    /// Parsed, checked and built into one insert (PostgreSQL), with its row count.
+    Insert {
+        table: String,
+        count: u64,
+        statement: Statement,
+    },
+    /// Rows the writing task parses and checks itself: their checks need what was restored
+    /// before them, or the backend has no single-statement insert for them.
+    Rows(Pending),
+}
+
+/// Batches the preparing task may be ahead of the writing one.
+const READ_AHEAD: usize = 2;
+
+/// Does the CPU work of a batch that needs no restore state (parsing, the tenant check,
+/// building the insert), so that it runs while the previous batch is being written.
+fn prepare(pending: Pending, tenant: Uuid, backend: DbBackend) -> Result<Prepared, StoreError> {
+    let Some(table) = pending.table.clone() else {
+        return Ok(Prepared::Rows(pending));
+    };
+    if backend != DbBackend::Postgres {
+        return Ok(Prepared::Rows(pending));
+    }
+    macro_rules! built {
+        ($module:ident, $keep:expr) => {{
+            let models =
+                tenant_models::<$module::Model>(&pending.rows, &table, tenant, |m| m.tenant_id)?;
+            match crate::bulk::unnest_insert::<$module::Entity>(&models, $keep) {
+                Some(statement) => Prepared::Insert {
+                    count: models.len() as u64,
+                    table,
+                    statement,
+                },
+                None => Prepared::Rows(pending),
+            }
+        }};
+    }
+    Ok(match table.as_str() {
+        "records" => built!(record, false),
+        "api_keys" => built!(api_key, false),
+        "purposes" => built!(purpose, false),
+        "forms" => built!(form, false),
+        "requests" => built!(request, false),
+        "legal_holds" => built!(legal_hold, false),
+        "processing_limits" => built!(processing_limit, false),
+        "tombstones" => built!(tombstone, true),
+        "erasure_receipts" => built!(erasure_receipt, true),
+        _ => Prepared::Rows(pending),
+    })
+}
+
+/// Reads `rows` on its own task, in batches of one table, each [`prepare`]d, into a channel:
+/// decompressing, checking and parsing run while the writing task waits on the database. An
+/// error is the last item; the task stops when the receiver goes away.
+fn read_ahead(
+    mut rows: RowStream,
+    tenant: Uuid,
+    backend: DbBackend,
+) -> mpsc::Receiver<Result<Prepared, StoreError>> {
+    let (tx, rx) = mpsc::channel(READ_AHEAD);
+    tokio::spawn(async move {
+        let mut pending = Pending::default();
+        while let Some(row) = rows.next().await {
+            let row = match row {
+                Ok(row) if TABLES.contains(&row.table.as_str()) => row,
+                Ok(row) => {
+                    let unknown = corrupt(&format!("unknown table {} in a dump", row.table));
+                    let _ = tx.send(Err(unknown)).await;
+                    return;
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+            };
+            if pending.table.as_deref() != Some(row.table.as_str()) || pending.rows.len() >= BATCH {
+                let next = Pending {
+                    table: Some(row.table),
+                    rows: Vec::new(),
+                };
+                let full = std::mem::replace(&mut pending, next);
+                if full.table.is_some() && tx.send(prepare(full, tenant, backend)).await.is_err() {
+                    return;
+                }
+            }
+            pending.rows.push(row.json);
+        }
+        if pending.table.is_some() {
+            let _ = tx.send(prepare(pending, tenant, backend)).await;
+        }
+    });
+    rx
+}
+
+/// Inserts rows of `E`; `keep_existing` skips rows whose primary key is already there. On
+/// PostgreSQL a batch goes in as one `UNNEST` insert where its values allow it.
+async fn insert_rows<E>(
+    txn: &DatabaseTransaction,
+    models: Vec<E::Model>,
+    keep_existing: bool,
+) -> Result<(), DbErr>
+where
+    E: EntityTrait,
+    E::Model: ModelTrait<Entity = E> + IntoActiveModel<E::ActiveModel>,
+    E::ActiveModel: Send,
+{
+    if ConnectionTrait::get_database_backend(txn) == DbBackend::Postgres
+        && let Some(insert) = crate::bulk::unnest_insert::<E>(&models, keep_existing)
+    {
+        txn.execute_raw(insert).await?;
+        return Ok(());
+    }
+    insert_all::<E::ActiveModel, _>(txn, models, keep_existing).await
+}
+
 /// Inserts `models`; `keep_existing` skips rows whose primary key is already there.
 async fn insert_all<A, M>(
     txn: &DatabaseTransaction,
@@ -433,14 +572,11 @@ impl SeaOrmStore {
         let foreign = || corrupt(&format!("a {table} row belongs to another tenant"));
         macro_rules! tenant_rows {
             ($module:ident, $keep:expr) => {{
-                let models = rows
-                    .iter()
-                    .map(|json| parse::<$module::Model>(json, &table))
-                    .collect::<Result<Vec<_>, _>>()?;
-                if models.iter().any(|m| m.tenant_id != tenant) {
-                    return Err(foreign());
-                }
-                insert_all(txn, models, $keep).await.map_err(db)?;
+                let models =
+                    tenant_models::<$module::Model>(&rows, &table, tenant, |m| m.tenant_id)?;
+                insert_rows::<$module::Entity>(txn, models, $keep)
+                    .await
+                    .map_err(db)?;
             }};
         }
         match table.as_str() {
@@ -452,7 +588,9 @@ impl SeaOrmStore {
                 if models.iter().any(|m| m.id != tenant) {
                     return Err(foreign());
                 }
-                insert_all(txn, models, false).await.map_err(db)?;
+                insert_rows::<tenant::Entity>(txn, models, false)
+                    .await
+                    .map_err(db)?;
             }
             "api_keys" => tenant_rows!(api_key, false),
             "purposes" => tenant_rows!(purpose, false),
@@ -465,7 +603,9 @@ impl SeaOrmStore {
                     return Err(foreign());
                 }
                 state.consent_forms.extend(models.iter().map(|m| m.id));
-                insert_all(txn, models, false).await.map_err(db)?;
+                insert_rows::<consent_form::Entity>(txn, models, false)
+                    .await
+                    .map_err(db)?;
             }
             "consent_form_versions" => {
                 let models = rows
@@ -478,7 +618,9 @@ impl SeaOrmStore {
                 {
                     return Err(foreign());
                 }
-                insert_all(txn, models, false).await.map_err(db)?;
+                insert_rows::<consent_form_version::Entity>(txn, models, false)
+                    .await
+                    .map_err(db)?;
             }
             "forms" => tenant_rows!(form, false),
             "subjects" => {
@@ -490,7 +632,9 @@ impl SeaOrmStore {
                     return Err(foreign());
                 }
                 state.subjects.extend(models.iter().map(|m| m.id));
-                insert_all(txn, models, false).await.map_err(db)?;
+                insert_rows::<subject::Entity>(txn, models, false)
+                    .await
+                    .map_err(db)?;
             }
             "records" => tenant_rows!(record, false),
             "consent_events" => {
@@ -529,7 +673,9 @@ impl SeaOrmStore {
                 }
                 // An existing chain is the truth about what happened since: it is kept whole.
                 if !state.keep_audit {
-                    insert_all(txn, models, false).await.map_err(db)?;
+                    insert_rows::<audit_entry::Entity>(txn, models, false)
+                        .await
+                        .map_err(db)?;
                 }
             }
             other => return Err(corrupt(&format!("unknown table {other} in a dump"))),
@@ -544,7 +690,7 @@ impl SeaOrmStore {
         tenant: Uuid,
         keys: Vec<WrappedKey>,
         tombstones: Vec<Tombstone>,
-        mut rows: RowStream,
+        rows: RowStream,
     ) -> Result<RestoredCounts, StoreError> {
         // The tenant's chain is counted, then written below: no append may slip in between
         // (it would make the restore fail on the chain's key, after all that work).
@@ -561,19 +707,34 @@ impl SeaOrmStore {
             ..RestoreState::default()
         };
         state.counts.replaced = self.clear_tenant(txn, tenant).await.map_err(unavailable)?;
-        let mut pending = Pending::default();
-        while let Some(row) = rows.next().await {
-            let row = row?;
-            if !TABLES.contains(&row.table.as_str()) {
-                return Err(corrupt(&format!("unknown table {} in a dump", row.table)));
+        // Into a new database (disaster recovery), the tables that grow with a tenant's activity
+        // are empty: their indexes and constraints are built once at the end, as pg_restore does.
+        let mut deferred = Vec::new();
+        if self.backend() == DbBackend::Postgres {
+            for table in DEFERRED_INDEXES {
+                deferred.extend(
+                    crate::bulk::defer_structure(txn, table)
+                        .await
+                        .map_err(unavailable)?,
+                );
             }
-            if pending.table.as_deref() != Some(row.table.as_str()) || pending.rows.len() >= BATCH {
-                self.flush(txn, tenant, &mut pending, &mut state).await?;
-                pending.table = Some(row.table);
-            }
-            pending.rows.push(row.json);
         }
-        self.flush(txn, tenant, &mut pending, &mut state).await?;
+        let mut batches = read_ahead(rows, tenant, self.backend());
+        while let Some(batch) = batches.recv().await {
+            match batch? {
+                Prepared::Insert {
+                    table,
+                    count,
+                    statement,
+                } => {
+                    txn.execute_raw(statement).await.map_err(unavailable)?;
+                    *state.counts.rows.entry(table).or_default() += count;
+                }
+                Prepared::Rows(mut pending) => {
+                    self.flush(txn, tenant, &mut pending, &mut state).await?;
+                }
+            }
+        }
         let keys: Vec<subject_key::Model> = keys
             .into_iter()
             .filter(|k| state.subjects.contains(k.subject.as_uuid()))
@@ -585,7 +746,7 @@ impl SeaOrmStore {
             .collect();
         state.counts.keys = keys.len() as u64;
         for chunk in keys.chunks(BATCH) {
-            insert_all(txn, chunk.to_vec(), false)
+            insert_rows::<subject_key::Entity>(txn, chunk.to_vec(), false)
                 .await
                 .map_err(unavailable)?;
         }
@@ -600,10 +761,13 @@ impl SeaOrmStore {
             })
             .collect();
         for chunk in journal.chunks(BATCH) {
-            insert_all(txn, chunk.to_vec(), true)
+            insert_rows::<tombstone::Entity>(txn, chunk.to_vec(), true)
                 .await
                 .map_err(unavailable)?;
         }
+        crate::bulk::rebuild(txn, deferred)
+            .await
+            .map_err(unavailable)?;
         Ok(state.counts)
     }
 }

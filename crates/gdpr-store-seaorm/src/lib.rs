@@ -9,6 +9,7 @@
 //! returns or puts in an error message a decrypted value.
 
 mod audit;
+mod bulk;
 mod consent;
 mod crypto;
 mod dump;

@@ -4,6 +4,7 @@
 mod at_rest;
 mod audit;
 mod consent;
+mod dump;
 mod erasure;
 mod harness;
 mod jobs;

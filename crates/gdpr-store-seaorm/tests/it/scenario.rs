@@ -14,7 +14,7 @@ use serde_json::json;
 use crate::harness::databases;
 use crate::subjects::at;
 
-struct OnSeaOrm;
+pub(crate) struct OnSeaOrm;
 
 impl Ports for OnSeaOrm {
     type Store = SeaOrmStore;
