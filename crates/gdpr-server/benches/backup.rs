@@ -10,8 +10,12 @@
 //!    same.
 //!
 //! Everything runs as child processes timed by this one (and `/usr/bin/time` for memory).
-//! `BENCH_RECORDS` makes a smaller run; the PostgreSQL server is
-//! `GDPR_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`).
+//! The restore and the encryption run in `BENCH_ROUNDS` rounds (3 by default), which side goes
+//! first alternating, each restore into freshly created databases; each side's median is
+//! reported, with every round's ratio. `BENCH_RECORDS` makes a smaller run; `BENCH_GDPR` names
+//! another build of the `gdpr` binary to measure (to compare two builds on one machine in one
+//! sitting); the PostgreSQL server is `GDPR_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`).
 #![allow(clippy::print_stdout, reason = "a benchmark prints its report")]
 
 mod common;
@@ -29,7 +33,7 @@ use gdpr_ports::{ByteStream, Encryptor, Recipients};
 use gdpr_testkit::GpgHome;
 use sea_orm::{ConnectionTrait, Database};
 
-use common::{Databases, db_url, ratio, records, server_url};
+use common::{Databases, db_url, keep, median, median_of, ratio, records, rounds, server_url};
 use secrecy::ExposeSecret;
 
 const OPS: &str = "ops@example.org";
@@ -172,7 +176,7 @@ async fn seed(config: &gdpr_server::config::Config, name: &str, n: usize) -> Str
     tenant.id.to_string()
 }
 
-async fn encrypt_100mb(gpg: &GpgHome, dir: &Path) -> (Duration, Duration) {
+async fn encrypt_100mb(gpg: &GpgHome, dir: &Path) -> (Vec<Duration>, Vec<Duration>) {
     let block: Vec<u8> = (0..64 * 1024u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
@@ -188,6 +192,26 @@ async fn encrypt_100mb(gpg: &GpgHome, dir: &Path) -> (Duration, Duration) {
     }
     let encryptor = gdpr_crypto_openpgp::OpenPgpEncryptor::new(&[gpg.public_key(OPS)]).unwrap();
     let data = Bytes::from(std::fs::read(&file).unwrap());
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for round in 0..rounds(3) {
+        let gpg_first = round % 2 == 1;
+        if gpg_first {
+            theirs.push(gpg_encrypt(gpg, &file));
+        }
+        ours.push(our_encrypt(&encryptor, &data, chunks).await);
+        if !gpg_first {
+            theirs.push(gpg_encrypt(gpg, &file));
+        }
+    }
+    (ours, theirs)
+}
+
+async fn our_encrypt(
+    encryptor: &gdpr_crypto_openpgp::OpenPgpEncryptor,
+    data: &Bytes,
+    chunks: usize,
+) -> Duration {
+    let data = data.clone();
     let started = Instant::now();
     let input: ByteStream = Box::pin(futures_util::stream::iter(
         (0..chunks).map(move |i| Ok(data.slice(i * 65_536..(i + 1) * 65_536))),
@@ -200,16 +224,20 @@ async fn encrypt_100mb(gpg: &GpgHome, dir: &Path) -> (Duration, Duration) {
     while let Some(chunk) = out.next().await {
         size += chunk.unwrap().len();
     }
-    let ours = started.elapsed();
+    let took = started.elapsed();
     assert!(size > STREAM_MB * 1_000_000);
-    let (theirs, _) = timed(
+    took
+}
+
+fn gpg_encrypt(gpg: &GpgHome, file: &Path) -> Duration {
+    timed(
         &format!(
             "gpg --batch --trust-model always --compress-algo none -e -r {OPS} -o /dev/null {}",
             file.display()
         ),
         gpg.path(),
-    );
-    (ours, theirs)
+    )
+    .0
 }
 
 #[tokio::main]
@@ -217,6 +245,9 @@ async fn main() {
     let n = records();
     let gpg = GpgHome::generate("Ops <ops@example.org>", "", "future-default");
     let dir = tempfile::tempdir().unwrap();
+    if keep() {
+        eprintln!("BENCH_KEEP: files kept in {}", dir.path().display());
+    }
     let suffix = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
     let (src, ours_db, psql_db) = (
         format!("gdpr_bench_src_{suffix}"),
@@ -234,50 +265,87 @@ async fn main() {
     let config = gdpr_server::config::Config::load(Some(&src_file)).unwrap();
     println!("seeding a tenant with {n} records ({SUBJECTS} subjects) in PostgreSQL...");
     let tenant = seed(&config, "big", n).await;
-    let gdpr = env!("CARGO_BIN_EXE_gdpr");
+    let gdpr = std::env::var("BENCH_GDPR").unwrap_or_else(|_| env!("CARGO_BIN_EXE_gdpr").into());
 
-    // 1. Backup.
-    let (ours_backup, ours_rss) = timed(
-        &format!(
-            "{gdpr} --config {} backup --tenant {tenant} > {}/backup.json",
-            src_file.display(),
-            dir.path().display()
-        ),
-        gpg.path(),
-    );
+    // 1. Backup, in rounds (each of ours adds a backup; the restores read the newest).
     let dump = dir.path().join("pg_dump.zst.pgp");
-    let (pg_backup, _) = timed(
-        &format!(
-            "pg_dump -d {} | zstd -3 -q | gpg --batch --trust-model always -e -r {OPS} -o {}",
-            db_url(&src),
-            dump.display()
-        ),
-        gpg.path(),
-    );
+    let ours = || {
+        timed(
+            &format!(
+                "{gdpr} --config {} backup --tenant {tenant} > {}/backup.json",
+                src_file.display(),
+                dir.path().display()
+            ),
+            gpg.path(),
+        )
+    };
+    let theirs = || {
+        timed(
+            &format!(
+                "pg_dump -d {} | zstd -3 -q | gpg --batch --yes --trust-model always -e -r {OPS} -o {}",
+                db_url(&src),
+                dump.display()
+            ),
+            gpg.path(),
+        )
+        .0
+    };
+    let (mut ours_backups, mut pg_backups, mut ours_rss) = (Vec::new(), Vec::new(), 0);
+    for round in 0..rounds(3) {
+        if round % 2 == 1 {
+            pg_backups.push(theirs());
+        }
+        let (took, rss) = ours();
+        ours_backups.push(took);
+        ours_rss = ours_rss.max(rss);
+        if round % 2 == 0 {
+            pg_backups.push(theirs());
+        }
+    }
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("backup.json")).unwrap()).unwrap();
     let our_size = summary[0]["payload_bytes"].as_u64().unwrap_or(0);
     let pg_size = std::fs::metadata(&dump).unwrap().len();
 
-    // 2. Restore into empty databases.
-    let (ours_restore, _) = timed(
-        &format!(
-            "{gdpr} --config {} restore --tenant {tenant} > /dev/null",
-            ours_file.display()
-        ),
-        gpg.path(),
-    );
-    let (pg_restore, _) = timed(
-        &format!(
-            "gpg --batch -q -d {} | zstd -d -q | psql -q -v ON_ERROR_STOP=1 -d {} > /dev/null",
-            dump.display(),
-            db_url(&psql_db)
-        ),
-        gpg.path(),
-    );
+    // 2. Restore into empty databases, fresh ones each round.
+    let (mut ours_restores, mut pg_restores) = (Vec::new(), Vec::new());
+    for round in 0..rounds(3) {
+        for db in [&ours_db, &psql_db] {
+            admin(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).await;
+            admin(&format!("CREATE DATABASE {db}")).await;
+        }
+        let ours = || {
+            timed(
+                &format!(
+                    "{gdpr} --config {} restore --tenant {tenant} > /dev/null",
+                    ours_file.display()
+                ),
+                gpg.path(),
+            )
+            .0
+        };
+        let theirs = || {
+            timed(
+                &format!(
+                    "gpg --batch -q -d {} | zstd -d -q | psql -q -v ON_ERROR_STOP=1 -d {} > /dev/null",
+                    dump.display(),
+                    db_url(&psql_db)
+                ),
+                gpg.path(),
+            )
+            .0
+        };
+        if round % 2 == 0 {
+            ours_restores.push(ours());
+            pg_restores.push(theirs());
+        } else {
+            pg_restores.push(theirs());
+            ours_restores.push(ours());
+        }
+    }
 
     // 3. OpenPGP on 100 MB.
-    let (ours_pgp, gpg_pgp) = encrypt_100mb(&gpg, dir.path()).await;
+    let (ours_pgps, gpg_pgps) = encrypt_100mb(&gpg, dir.path()).await;
 
     // 4. Memory: the same backup for a tenant ten times smaller.
     let small = seed(&config, "small", n / 10).await;
@@ -292,22 +360,31 @@ async fn main() {
     println!();
     println!("| measure | ours | baseline | ratio | target |");
     println!("| --- | --- | --- | --- | --- |");
+    let (backup_rounds, backup_median) = per_round(&ours_backups, &pg_backups);
+    let (ours_backup, pg_backup) = (median(ours_backups), median(pg_backups));
     println!(
-        "| backup, {n} records | {:.1} s ({} MB) | pg_dump \\| zstd \\| gpg -e: {:.1} s ({} MB) | {:.2} | <= 1.0 |",
+        "| backup, {n} records (median of {} rounds; per round: {backup_rounds}; their median {backup_median:.2}) | {:.1} s ({} MB) | pg_dump \\| zstd \\| gpg -e: {:.1} s ({} MB) | {:.2} | <= 1.0 |",
+        rounds(3),
         ours_backup.as_secs_f64(),
         our_size / 1_000_000,
         pg_backup.as_secs_f64(),
         pg_size / 1_000_000,
         ratio(ours_backup, pg_backup)
     );
+    let (restore_rounds, restore_median) = per_round(&ours_restores, &pg_restores);
+    let (ours_restore, pg_restore) = (median(ours_restores), median(pg_restores));
     println!(
-        "| restore into an empty database | {:.1} s | gpg -d \\| zstd -d \\| psql: {:.1} s | {:.2} | <= 1.0 |",
+        "| restore into an empty database (median of {} rounds; per round: {restore_rounds}; their median {restore_median:.2}) | {:.1} s | gpg -d \\| zstd -d \\| psql: {:.1} s | {:.2} | <= 1.0 |",
+        rounds(3),
         ours_restore.as_secs_f64(),
         pg_restore.as_secs_f64(),
         ratio(ours_restore, pg_restore)
     );
+    let (pgp_rounds, pgp_median) = per_round(&ours_pgps, &gpg_pgps);
+    let (ours_pgp, gpg_pgp) = (median(ours_pgps), median(gpg_pgps));
     println!(
-        "| OpenPGP encryption, {STREAM_MB} MB | {:.2} s | gpg -e (no compression): {:.2} s | {:.2} | <= 1.0 |",
+        "| OpenPGP encryption, {STREAM_MB} MB (median of {} rounds; per round: {pgp_rounds}; their median {pgp_median:.2}) | {:.2} s | gpg -e (no compression): {:.2} s | {:.2} | <= 1.0 |",
+        rounds(3),
         ours_pgp.as_secs_f64(),
         gpg_pgp.as_secs_f64(),
         ratio(ours_pgp, gpg_pgp)
@@ -319,4 +396,18 @@ async fn main() {
         n / 10,
         ours_rss as f64 / small_rss.max(1) as f64
     );
+    if keep() {
+        let _ = dir.keep();
+    }
+}
+
+/// Each round's ratio, listed, and their median.
+fn per_round(ours: &[Duration], theirs: &[Duration]) -> (String, f64) {
+    let ratios: Vec<f64> = ours
+        .iter()
+        .zip(theirs)
+        .map(|(o, t)| ratio(*o, *t))
+        .collect();
+    let listed: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+    (listed.join(", "), median_of(ratios))
 }

@@ -25,26 +25,12 @@ use gdpr_consent::LawfulBasis;
 use gdpr_rights::BatchSelector;
 use sea_orm::{ConnectionTrait, Database};
 
-use common::{Databases, db_url, ratio, records, server_url};
+use common::{Databases, db_url, median, median_of, ratio, records, rounds, server_url};
 
 const SUBJECTS: usize = 10_000;
 const EXPORT_RECORDS: usize = 10_000;
 /// Timed exports (and SELECTs) whose median is reported.
 const EXPORT_RUNS: usize = 15;
-
-/// Erasure rounds: `BENCH_ROUNDS`, or 5.
-fn rounds() -> usize {
-    std::env::var("BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or(5)
-}
-
-fn median(mut runs: Vec<Duration>) -> Duration {
-    runs.sort();
-    runs[runs.len() / 2]
-}
 
 async fn sql(url: &str, statement: &str) -> Duration {
     let db = Database::connect(url).await.unwrap();
@@ -137,7 +123,7 @@ async fn main() {
     // once so that every copy starts from the same statistics, as a database in use would.
     sql(&db_url(&seed_db), "VACUUM ANALYZE").await;
 
-    let rounds = rounds();
+    let rounds = rounds(5);
     let (mut ours_erase, mut raw_erase) = (Vec::new(), Vec::new());
     let (mut ours_export, mut raw_export) = (Duration::ZERO, Duration::ZERO);
     let mut erased_records = 0;
@@ -217,13 +203,13 @@ async fn main() {
         .zip(&raw_erase)
         .map(|(o, r)| format!("{:.2}", ratio(*o, *r)))
         .collect();
-    let mut ratios: Vec<f64> = ours_erase
-        .iter()
-        .zip(&raw_erase)
-        .map(|(o, r)| ratio(*o, *r))
-        .collect();
-    ratios.sort_by(f64::total_cmp);
-    let median_ratio = ratios[ratios.len() / 2];
+    let median_ratio = median_of(
+        ours_erase
+            .iter()
+            .zip(&raw_erase)
+            .map(|(o, r)| ratio(*o, *r))
+            .collect(),
+    );
     let (ours_median, raw_median) = (median(ours_erase), median(raw_erase));
 
     println!();

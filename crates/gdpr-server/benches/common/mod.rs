@@ -30,11 +30,20 @@ pub(crate) fn db_url(name: &str) -> String {
     format!("{base}/{name}")
 }
 
-/// The benchmark's databases, dropped when it ends, also by a panic.
+/// `BENCH_KEEP` set: the benchmark's databases and files stay for a look afterwards.
+pub(crate) fn keep() -> bool {
+    std::env::var_os("BENCH_KEEP").is_some()
+}
+
+/// The benchmark's databases, dropped when it ends (also by a panic) unless [`keep`].
 pub(crate) struct Databases(pub(crate) Vec<String>);
 
 impl Drop for Databases {
     fn drop(&mut self) {
+        if keep() {
+            eprintln!("BENCH_KEEP: databases kept: {}", self.0.join(", "));
+            return;
+        }
         for db in &self.0 {
             let _ = Command::new("psql")
                 .args(["-q", "-d", &server_url(), "-c"])
@@ -42,6 +51,27 @@ impl Drop for Databases {
                 .status();
         }
     }
+}
+
+/// Rounds of a measurement: `BENCH_ROUNDS`, or `default`.
+pub(crate) fn rounds(default: usize) -> usize {
+    std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(default)
+}
+
+/// The middle one (the upper middle of an even count).
+pub(crate) fn median(mut runs: Vec<Duration>) -> Duration {
+    runs.sort();
+    runs[runs.len() / 2]
+}
+
+/// The median of `values` (the upper middle of an even count).
+pub(crate) fn median_of(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }
 
 /// Our time over the baseline's.
