@@ -70,14 +70,10 @@ where
     ))
 }
 
-/// An index or constraint taken off a table for the load, and how to make it again.
-pub(crate) struct Deferred {
-    create: String,
-}
-
 /// When `table` is empty, locks it for the rest of the transaction, drops its indexes, primary
 /// key, unique and foreign-key constraints (unless another table's foreign key needs them), and
-/// returns how to make each again; an empty list (nothing touched) when the table has rows.
+/// returns the statements that make each again, in order; an empty list (nothing touched) when
+/// the table has rows.
 ///
 /// The lock (`ACCESS EXCLUSIVE`, taken anyway by dropping an index) keeps every other session
 /// off the table until the restore commits: acceptable on a table with no rows, which is what
@@ -86,15 +82,11 @@ pub(crate) struct Deferred {
 pub(crate) async fn defer_structure(
     txn: &DatabaseTransaction,
     table: &str,
-) -> Result<Vec<Deferred>, DbErr> {
+) -> Result<Vec<String>, DbErr> {
+    let pg = ConnectionTrait::get_database_backend(txn);
     let empty = format!("SELECT NOT EXISTS (SELECT 1 FROM \"{table}\") AS empty");
     let is_empty = |sql: String| async move {
-        let row = txn
-            .query_one_raw(Statement::from_string(
-                ConnectionTrait::get_database_backend(txn),
-                sql,
-            ))
-            .await?;
+        let row = txn.query_one_raw(Statement::from_string(pg, sql)).await?;
         row.map_or(Ok(false), |r| r.try_get::<bool>("", "empty"))
     };
     if !is_empty(empty.clone()).await? {
@@ -106,7 +98,6 @@ pub(crate) async fn defer_structure(
     if !is_empty(empty).await? {
         return Ok(Vec::new());
     }
-    let pg = ConnectionTrait::get_database_backend(txn);
     // Constraints first (their indexes go with them), then the indexes left; made again in
     // the opposite order: plain indexes, keys, then foreign keys, which may use the keys.
     let constraints = txn
@@ -144,19 +135,17 @@ pub(crate) async fn defer_structure(
         // Foreign keys go first, so that no key is dropped while one depends on it.
         if row.try_get::<bool>("", "foreign_key")? {
             drops.insert(0, format!("ALTER TABLE \"{table}\" DROP CONSTRAINT {name}"));
-            foreign.push(Deferred { create });
+            foreign.push(create);
         } else {
             drops.push(format!("ALTER TABLE \"{table}\" DROP CONSTRAINT {name}"));
-            keys.push(Deferred { create });
+            keys.push(create);
         }
     }
     let mut plain = Vec::new();
     for row in &indexes {
         let name: String = row.try_get("", "name")?;
         drops.push(format!("DROP INDEX {name}"));
-        plain.push(Deferred {
-            create: row.try_get("", "def")?,
-        });
+        plain.push(row.try_get("", "def")?);
     }
     for sql in &drops {
         txn.execute_unprepared(sql).await?;
@@ -166,12 +155,9 @@ pub(crate) async fn defer_structure(
 
 /// Makes again what [`defer_structure`] dropped, in its order; a foreign key is checked against
 /// every row here, in one pass.
-pub(crate) async fn rebuild(
-    txn: &DatabaseTransaction,
-    deferred: Vec<Deferred>,
-) -> Result<(), DbErr> {
-    for d in deferred {
-        txn.execute_unprepared(&d.create).await?;
+pub(crate) async fn rebuild(txn: &DatabaseTransaction, deferred: Vec<String>) -> Result<(), DbErr> {
+    for create in deferred {
+        txn.execute_unprepared(&create).await?;
     }
     Ok(())
 }
