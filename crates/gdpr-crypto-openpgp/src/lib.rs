@@ -5,7 +5,9 @@
 //! leave is refused rather than written in clear.
 //!
 //! [`OpenPgpDecryptor`] does the reverse with a secret key the operator holds (to verify and
-//! restore backups), streamed the same way.
+//! restore backups), streamed the same way: plaintext comes out before the integrity tag
+//! (MDC) at the end has been read, and a tampered message ends in an error (see
+//! [`OpenPgpDecryptor`] for why this is safe for its callers).
 //!
 //! This crate knows the OpenPGP format through rPGP and nothing of what it encrypts.
 
@@ -16,11 +18,12 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use gdpr_ports::{ByteStream, DecryptError, Decryptor, EncryptError, Encryptor, Recipients};
 use pgp::composed::{
-    Deserializable, Message, MessageBuilder, SignedPublicKey, SignedPublicSubKey, SignedSecretKey,
+    DecryptionOptions, Deserializable, Message, MessageBuilder, SignedPublicKey,
+    SignedPublicSubKey, SignedSecretKey, TheRing,
 };
 use pgp::crypto::hash::HashAlgorithm;
 use pgp::crypto::sym::SymmetricKeyAlgorithm;
-use pgp::types::{KeyDetails as _, Password};
+use pgp::types::{KeyDetails as _, Password, Seipdv1ReadMode};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::mpsc;
 
@@ -276,7 +279,13 @@ fn on_a_thread(
     }))
 }
 
-/// Decrypts with one secret key (the operator's backup key).
+/// Decrypts with one secret key (the operator's backup key), streaming: memory stays flat
+/// whatever the message's size, and plaintext comes out before the integrity tag at the end
+/// has been checked (rPGP's `Seipdv1ReadMode::Streaming`). A tampered message ends in an
+/// error, the stream's last item. That is safe for the callers this exists for: verification
+/// only reports pass or fail, and a restore writes inside one database transaction that it
+/// commits only after the stream ended cleanly and the payload's SHA-256 and row counts
+/// matched its manifest; a failure anywhere rolls everything back.
 pub struct OpenPgpDecryptor {
     key: SignedSecretKey,
     passphrase: SecretString,
@@ -322,8 +331,16 @@ fn decrypt_blocking(
     mut out: ChannelWriter,
 ) -> Result<(), String> {
     let message = Message::from_bytes(io::BufReader::new(input)).map_err(|e| e.to_string())?;
-    let mut message = message
-        .decrypt(passphrase, key)
+    // rPGP's default reads the whole message into memory to check the MDC first, and refuses
+    // one over 1 GiB: a large tenant's backup could then never be restored. Streamed instead.
+    let ring = TheRing {
+        secret_keys: vec![key],
+        key_passwords: vec![passphrase],
+        decrypt_options: DecryptionOptions::new().set_seipdv1_read_mode(Seipdv1ReadMode::Streaming),
+        ..TheRing::default()
+    };
+    let (mut message, _) = message
+        .decrypt_the_ring(ring, true)
         .map_err(|e| e.to_string())?;
     if message.is_compressed() {
         message = message.decompress().map_err(|e| e.to_string())?;

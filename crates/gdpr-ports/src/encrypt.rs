@@ -67,6 +67,10 @@ pub enum DecryptError {
 
 /// Decrypts what [`Encryptor`] produced, with a secret key held by the operator (restore and
 /// verification of backups). Failures after the first byte arrive as the stream's last item.
+///
+/// The plaintext streams: its integrity is known only when the stream has ended without an
+/// error (a tampered message ends in [`DecryptError::Failed`]). Callers act on what they
+/// read only then, the way a restore commits its transaction only after the last byte.
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait Decryptor: Send + Sync {

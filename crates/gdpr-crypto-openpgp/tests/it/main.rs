@@ -18,6 +18,17 @@ fn chunks(data: &[u8], size: usize) -> ByteStream {
     Box::pin(futures_util::stream::iter(items))
 }
 
+/// `plaintext` encrypted by `encryptor` to its configured recipients, fed in `size` chunks.
+async fn seal(encryptor: &OpenPgpEncryptor, plaintext: &[u8], size: usize) -> Vec<u8> {
+    collect(
+        encryptor
+            .encrypt(Recipients::Configured, chunks(plaintext, size))
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
 async fn collect(stream: ByteStream) -> Vec<u8> {
     try_collect(stream).await.unwrap()
 }
@@ -40,13 +51,7 @@ async fn we_decrypt_ours_and_gpgs_with_a_protected_key_and_refuse_tampering() {
 
     // Ours, streamed both ways.
     let encryptor = OpenPgpEncryptor::new(&[carol.public_key("carol@example.org")]).unwrap();
-    let sealed = collect(
-        encryptor
-            .encrypt(Recipients::Configured, chunks(&plaintext, 65_537))
-            .await
-            .unwrap(),
-    )
-    .await;
+    let sealed = seal(&encryptor, &plaintext, 65_537).await;
     let opened = collect(decryptor.decrypt(chunks(&sealed, 10_007)).await.unwrap()).await;
     assert_eq!(opened, plaintext);
 
@@ -55,15 +60,19 @@ async fn we_decrypt_ours_and_gpgs_with_a_protected_key_and_refuse_tampering() {
     let opened = collect(decryptor.decrypt(chunks(&by_gpg, 999)).await.unwrap()).await;
     assert_eq!(opened, &plaintext[..100_000]);
 
-    // One flipped byte in the middle: the stream ends in an error, never in wrong data.
-    let mut tampered = sealed.clone();
-    let middle = tampered.len() / 2;
-    tampered[middle] ^= 0x55;
-    assert!(
-        try_collect(decryptor.decrypt(chunks(&tampered, 4096)).await.unwrap())
-            .await
-            .is_err()
-    );
+    // One flipped byte in the middle, or in the integrity tag at the very end: the stream
+    // ends in an error, never cleanly (what came before it is not to be trusted).
+    for at in [sealed.len() / 2, sealed.len() - 1] {
+        let mut tampered = sealed.clone();
+        tampered[at] ^= 0x55;
+        assert!(
+            try_collect(decryptor.decrypt(chunks(&tampered, 4096)).await.unwrap())
+                .await
+                .is_err(),
+            "a flipped byte at {at} of {} went unnoticed",
+            sealed.len()
+        );
+    }
 
     // The wrong passphrase is refused at once; another person's key yields no plaintext.
     assert!(matches!(
@@ -86,6 +95,49 @@ async fn we_decrypt_ours_and_gpgs_with_a_protected_key_and_refuse_tampering() {
     ));
 }
 
+/// Decryption streams: plaintext comes out while the ciphertext is still coming in, so that a
+/// backup of any size restores in flat memory (rPGP's default would wait for the whole message,
+/// and refuse one over 1 GiB).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decryption_gives_plaintext_before_the_whole_message_has_come() {
+    let erin = Gpg::generate("Erin <erin@example.org>", "", "future-default");
+    let decryptor = OpenPgpDecryptor::new(
+        &erin.secret_key("erin@example.org", ""),
+        SecretString::from(""),
+    )
+    .unwrap();
+    let encryptor = OpenPgpEncryptor::new(&[erin.public_key("erin@example.org")]).unwrap();
+    let plaintext: Vec<u8> = (0..4_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 7) as u8)
+        .collect();
+    let sealed = seal(&encryptor, &plaintext, 65_536).await;
+
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(1024);
+    let input: ByteStream = Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    }));
+    let mut output = decryptor.decrypt(input).await.unwrap();
+    let half = sealed.len() / 2;
+    for piece in sealed[..half].chunks(65_536) {
+        tx.send(Ok(Bytes::copy_from_slice(piece))).await.unwrap();
+    }
+    // Only half of the message has been given: the first plaintext must come all the same.
+    // (The bound only turns a wait for the rest, which would never come, into a failure.)
+    let first = tokio::time::timeout(std::time::Duration::from_secs(60), output.next())
+        .await
+        .expect("decryption waited for the whole message before giving any plaintext")
+        .unwrap()
+        .unwrap();
+    assert!(!first.is_empty());
+    for piece in sealed[half..].chunks(65_536) {
+        tx.send(Ok(Bytes::copy_from_slice(piece))).await.unwrap();
+    }
+    drop(tx);
+    let mut opened = first.to_vec();
+    opened.extend(try_collect(output).await.unwrap());
+    assert_eq!(opened, plaintext);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gpg_decrypts_what_we_encrypt_byte_for_byte() {
     let alice = Gpg::generate("Alice <alice@example.org>", "", "default");
@@ -96,13 +148,7 @@ async fn gpg_decrypts_what_we_encrypt_byte_for_byte() {
 
     // Configured recipient, streamed in uneven chunks.
     let encryptor = OpenPgpEncryptor::new(&[alice.public_key("alice@example.org")]).unwrap();
-    let sealed = collect(
-        encryptor
-            .encrypt(Recipients::Configured, chunks(&plaintext, 70_001))
-            .await
-            .unwrap(),
-    )
-    .await;
+    let sealed = seal(&encryptor, &plaintext, 70_001).await;
     assert!(sealed.len() > plaintext.len() / 2);
     assert!(
         !sealed.windows(64).any(|w| w == &plaintext[1000..1064]),
@@ -180,13 +226,7 @@ async fn gpg_verifies_what_we_sign() {
         .unwrap()
         .signing_with(&secret, SecretString::from("sign-pass"))
         .unwrap();
-    let sealed = collect(
-        encryptor
-            .encrypt(Recipients::Configured, chunks(b"signed and sealed", 5))
-            .await
-            .unwrap(),
-    )
-    .await;
+    let sealed = seal(&encryptor, b"signed and sealed", 5).await;
     let (plain, status) = ops.decrypt_with_status(&sealed);
     assert_eq!(plain, b"signed and sealed");
     assert!(status.contains("GOODSIG"), "{status}");
