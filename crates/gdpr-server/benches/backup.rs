@@ -5,9 +5,10 @@
 //!    `pg_dump | zstd | gpg -e` of the database, which holds only that tenant.
 //! 2. `gdpr restore` into an empty database against `gpg -d | zstd -d | psql` into another.
 //! 3. Our OpenPGP encryption of a 100 MB stream against `gpg -e` of the same bytes (both
-//!    without compression: the bytes are incompressible).
-//! 4. Peak memory (max RSS) of `gdpr backup` for a tenant ten times smaller: flat means the
-//!    same.
+//!    without compression: the bytes are incompressible), and rPGP alone (in memory, on one
+//!    thread, into a sink): the floor our streaming encryptor stands on.
+//! 4. Peak memory (max RSS) of `gdpr backup` and of `gdpr restore` against the same for a
+//!    tenant ten times smaller: flat means the same.
 //!
 //! Everything runs as child processes timed by this one (and `/usr/bin/time` for memory).
 //! The restore and the encryption run in `BENCH_ROUNDS` rounds (3 by default), which side goes
@@ -31,6 +32,8 @@ use gdpr_audit::Actor;
 use gdpr_consent::LawfulBasis;
 use gdpr_ports::{ByteStream, Encryptor, Recipients};
 use gdpr_testkit::GpgHome;
+use pgp::composed::{Deserializable as _, MessageBuilder, SignedPublicKey};
+use pgp::crypto::sym::SymmetricKeyAlgorithm;
 use sea_orm::{ConnectionTrait, Database};
 
 use common::{Databases, db_url, keep, median, median_of, ratio, records, rounds, server_url};
@@ -176,7 +179,8 @@ async fn seed(config: &gdpr_server::config::Config, name: &str, n: usize) -> Str
     tenant.id.to_string()
 }
 
-async fn encrypt_100mb(gpg: &GpgHome, dir: &Path) -> (Vec<Duration>, Vec<Duration>) {
+/// Our encryptor's times, `gpg -e`'s and rPGP's alone, per round.
+async fn encrypt_100mb(gpg: &GpgHome, dir: &Path) -> (Vec<Duration>, Vec<Duration>, Vec<Duration>) {
     let block: Vec<u8> = (0..64 * 1024u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
@@ -192,18 +196,51 @@ async fn encrypt_100mb(gpg: &GpgHome, dir: &Path) -> (Vec<Duration>, Vec<Duratio
     }
     let encryptor = gdpr_crypto_openpgp::OpenPgpEncryptor::new(&[gpg.public_key(OPS)]).unwrap();
     let data = Bytes::from(std::fs::read(&file).unwrap());
-    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let (public, _) = SignedPublicKey::from_string(&gpg.public_key(OPS)).unwrap();
+    let (mut ours, mut theirs, mut alone) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..rounds(3) {
         let gpg_first = round % 2 == 1;
         if gpg_first {
             theirs.push(gpg_encrypt(gpg, &file));
         }
         ours.push(our_encrypt(&encryptor, &data, chunks).await);
+        alone.push(rpgp_alone(&public, &data));
         if !gpg_first {
             theirs.push(gpg_encrypt(gpg, &file));
         }
     }
-    (ours, theirs)
+    (ours, theirs, alone)
+}
+
+/// The `pgp` crate's own SEIPD v1 AES-256 encryption of `data` to the key's encryption
+/// subkeys, from memory into a sink on this thread: no hand-off, no I/O.
+fn rpgp_alone(key: &SignedPublicKey, data: &Bytes) -> Duration {
+    let started = Instant::now();
+    let mut rng = rand::thread_rng();
+    let mut message = MessageBuilder::from_reader("", &data[..])
+        .seipd_v1(&mut rng, SymmetricKeyAlgorithm::AES256);
+    for sub in &key.public_subkeys {
+        message.encrypt_to_key(&mut rng, sub).unwrap();
+    }
+    let mut out = CountingSink(0);
+    message.to_writer(&mut rng, &mut out).unwrap();
+    let took = started.elapsed();
+    assert!(out.0 > data.len());
+    took
+}
+
+/// Counts what it is given and keeps nothing.
+struct CountingSink(usize);
+
+impl std::io::Write for CountingSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 async fn our_encrypt(
@@ -308,21 +345,22 @@ async fn main() {
     let pg_size = std::fs::metadata(&dump).unwrap().len();
 
     // 2. Restore into empty databases, fresh ones each round.
-    let (mut ours_restores, mut pg_restores) = (Vec::new(), Vec::new());
+    let (mut ours_restores, mut pg_restores, mut restore_rss) = (Vec::new(), Vec::new(), 0);
     for round in 0..rounds(3) {
         for db in [&ours_db, &psql_db] {
             admin(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).await;
             admin(&format!("CREATE DATABASE {db}")).await;
         }
-        let ours = || {
-            timed(
+        let ours = |restore_rss: &mut u64| {
+            let (took, rss) = timed(
                 &format!(
                     "{gdpr} --config {} restore --tenant {tenant} > /dev/null",
                     ours_file.display()
                 ),
                 gpg.path(),
-            )
-            .0
+            );
+            *restore_rss = (*restore_rss).max(rss);
+            took
         };
         let theirs = || {
             timed(
@@ -336,23 +374,32 @@ async fn main() {
             .0
         };
         if round % 2 == 0 {
-            ours_restores.push(ours());
+            ours_restores.push(ours(&mut restore_rss));
             pg_restores.push(theirs());
         } else {
             pg_restores.push(theirs());
-            ours_restores.push(ours());
+            ours_restores.push(ours(&mut restore_rss));
         }
     }
 
     // 3. OpenPGP on 100 MB.
-    let (ours_pgps, gpg_pgps) = encrypt_100mb(&gpg, dir.path()).await;
+    let (ours_pgps, gpg_pgps, rpgp_pgps) = encrypt_100mb(&gpg, dir.path()).await;
 
-    // 4. Memory: the same backup for a tenant ten times smaller.
+    // 4. Memory: the same backup and restore for a tenant ten times smaller.
     let small = seed(&config, "small", n / 10).await;
     let (_, small_rss) = timed(
         &format!(
             "{gdpr} --config {} backup --tenant {small} > /dev/null",
             src_file.display()
+        ),
+        gpg.path(),
+    );
+    admin(&format!("DROP DATABASE IF EXISTS {ours_db} WITH (FORCE)")).await;
+    admin(&format!("CREATE DATABASE {ours_db}")).await;
+    let (_, small_restore_rss) = timed(
+        &format!(
+            "{gdpr} --config {} restore --tenant {small} > /dev/null",
+            ours_file.display()
         ),
         gpg.path(),
     );
@@ -381,6 +428,7 @@ async fn main() {
         ratio(ours_restore, pg_restore)
     );
     let (pgp_rounds, pgp_median) = per_round(&ours_pgps, &gpg_pgps);
+    let (rpgp_rounds, rpgp_median) = per_round(&rpgp_pgps, &gpg_pgps);
     let (ours_pgp, gpg_pgp) = (median(ours_pgps), median(gpg_pgps));
     println!(
         "| OpenPGP encryption, {STREAM_MB} MB (median of {} rounds; per round: {pgp_rounds}; their median {pgp_median:.2}) | {:.2} s | gpg -e (no compression): {:.2} s | {:.2} | <= 1.0 |",
@@ -389,12 +437,27 @@ async fn main() {
         gpg_pgp.as_secs_f64(),
         ratio(ours_pgp, gpg_pgp)
     );
+    let rpgp = median(rpgp_pgps);
+    println!(
+        "| the floor: rPGP alone, {STREAM_MB} MB in memory on one thread (median of {} rounds; per round: {rpgp_rounds}; their median {rpgp_median:.2}) | {:.2} s | gpg -e (no compression): {:.2} s | {:.2} | (none: the library's own speed) |",
+        rounds(3),
+        rpgp.as_secs_f64(),
+        gpg_pgp.as_secs_f64(),
+        ratio(rpgp, gpg_pgp)
+    );
     println!(
         "| peak memory of gdpr backup | {} MiB at {n} records | {} MiB at {} records | {:.2} | flat (about 1) |",
         ours_rss / 1024,
         small_rss / 1024,
         n / 10,
         ours_rss as f64 / small_rss.max(1) as f64
+    );
+    println!(
+        "| peak memory of gdpr restore | {} MiB at {n} records | {} MiB at {} records | {:.2} | flat (about 1) |",
+        restore_rss / 1024,
+        small_restore_rss / 1024,
+        n / 10,
+        restore_rss as f64 / small_restore_rss.max(1) as f64
     );
     if keep() {
         let _ = dir.keep();
