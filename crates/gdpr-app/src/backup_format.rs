@@ -133,10 +133,19 @@ impl KeyringShard {
     }
 }
 
-/// The shard a subject's key goes to: the first byte of its id, in hex.
+/// The shard a subject's key goes to: a random byte of its id, in hex. That is the last byte of
+/// a time-ordered (version 7) id, whose first bytes are a timestamp that would put a whole
+/// import into one shard; and the first byte of the random (version 4) ids given before, so
+/// that the backups holding those subjects are still searched where their keys are.
 #[must_use]
 pub fn shard_of(subject: SubjectId) -> String {
-    format!("{KEYRING}{:02x}.json", subject.as_uuid().as_bytes()[0])
+    let id = subject.as_uuid();
+    let byte = if id.get_version_num() == 7 {
+        id.as_bytes()[15]
+    } else {
+        id.as_bytes()[0]
+    };
+    format!("{KEYRING}{byte:02x}.json")
 }
 
 /// The object key of a journal entry: named after its (first) tombstone's receipt.
@@ -296,6 +305,24 @@ impl LineDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_of_subjects_created_together_spread_over_the_shards() {
+        // A thousand ids of the same few milliseconds share their first bytes (a timestamp):
+        // sharded by those, they would all land in one shard.
+        let shards: std::collections::BTreeSet<String> =
+            (0..1_000).map(|_| shard_of(SubjectId::new())).collect();
+        assert!(shards.len() > 200, "{} shards", shards.len());
+    }
+
+    #[test]
+    fn a_random_id_of_earlier_versions_keeps_its_shard() {
+        let v4 = uuid::Uuid::parse_str("a1b2c3d4-0000-4000-8000-0000000000ff").unwrap();
+        assert_eq!(
+            shard_of(SubjectId::from_uuid(v4)),
+            format!("{KEYRING}a1.json")
+        );
+    }
 
     #[test]
     fn lines_round_trip_through_compression() {
