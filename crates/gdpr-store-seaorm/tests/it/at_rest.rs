@@ -201,3 +201,34 @@ async fn a_records_sealed_fields_open_only_in_their_own_record() {
         db.finish().await;
     }
 }
+
+/// SQLite connections run in WAL mode with `synchronous = FULL`: a commit that returned is on
+/// disk (an erasure reported done stays done through a power cut), with the bulk-import tuning
+/// (page cache, checkpoint interval) in place.
+#[tokio::test]
+async fn sqlite_connections_are_durable_and_tuned_for_bulk_writes() {
+    let db = crate::harness::sqlite().await;
+    let conn = db.store.connection();
+    let mut seen = Vec::new();
+    for pragma in [
+        "journal_mode",
+        "synchronous",
+        "cache_size",
+        "wal_autocheckpoint",
+    ] {
+        let row = conn
+            .query_one_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                format!("PRAGMA {pragma}"),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let value = row
+            .try_get_by_index::<String>(0)
+            .or_else(|_| row.try_get_by_index::<i64>(0).map(|v| v.to_string()))
+            .unwrap();
+        seen.push(value);
+    }
+    assert_eq!(seen, ["wal", "2", "-32768", "16384"]);
+}
