@@ -1,6 +1,8 @@
 //! Subjects: every personal field sealed under the subject's data key, the e-mail also kept as
 //! a keyed blind index for look-ups and uniqueness.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use gdpr_audit::AuditEvent;
 use gdpr_pii::{Email, FullName, IpAddress, Subject, SubjectId, TenantId};
@@ -11,7 +13,7 @@ use sea_orm::{
 };
 
 use crate::audit::append_many_in;
-use crate::crypto::{DataKey, TenantKeys};
+use crate::crypto::{DataKey, MasterKey, TenantKeys};
 use crate::entity::{subject, subject_key};
 use crate::{
     SeaOrmStore, corrupt, db_err, from_nanos, is_unique_violation, limit, nanos, unavailable,
@@ -20,6 +22,8 @@ use crate::{
 const PLACE: &str = "subjects";
 /// Rows per INSERT statement: well under SQLite's and PostgreSQL's bound-parameter limits.
 const CHUNK: usize = 500;
+/// Subjects sealed at a time, the next chunk while the database writes the current one.
+const SEALED_CHUNK: usize = 1_000;
 
 enum Batch {
     Taken,
@@ -72,10 +76,33 @@ impl SeaOrmStore {
         }
     }
 
+    /// A chunk's rows and wrapped keys: a fresh data key per subject, every field sealed.
+    fn sealed_chunk(
+        master: &MasterKey,
+        chunk: &[Subject],
+    ) -> (Vec<subject::ActiveModel>, Vec<subject_key::ActiveModel>) {
+        let mut tenant_keys = std::collections::HashMap::new();
+        let mut rows = Vec::with_capacity(chunk.len());
+        let mut keys = Vec::with_capacity(chunk.len());
+        for s in chunk {
+            // Each tenant's keys derived once per chunk, not once per subject.
+            let tenant_keys = tenant_keys
+                .entry(s.tenant)
+                .or_insert_with(|| master.tenant(s.tenant));
+            let (wrapped, key) = tenant_keys.new_data_key(s.id);
+            rows.push(Self::subject_row(tenant_keys, s, &key));
+            keys.push(subject_key::ActiveModel {
+                subject_id: Set(*s.id.as_uuid()),
+                tenant_id: Set(*s.tenant.as_uuid()),
+                wrapped: Set(wrapped),
+            });
+        }
+        (rows, keys)
+    }
+
     async fn insert_batch(
         &self,
-        keys: &[subject_key::ActiveModel],
-        rows: &[subject::ActiveModel],
+        subjects: &[Subject],
         indexes: &std::collections::BTreeSet<(uuid::Uuid, Vec<u8>)>,
         audit: &[AuditEvent],
     ) -> Result<(), Batch> {
@@ -97,16 +124,31 @@ impl SeaOrmStore {
                 }
             }
         }
-        // Subjects first: their keys refer to them.
-        for chunk in rows.chunks(CHUNK) {
-            subject::Entity::insert_many(chunk.to_vec())
-                .exec(&txn)
-                .await?;
-        }
-        for chunk in keys.chunks(CHUNK) {
-            subject_key::Entity::insert_many(chunk.to_vec())
-                .exec(&txn)
-                .await?;
+        // Sealing is CPU work and writing is the database's: while one chunk is written, the
+        // next is sealed on the blocking pool, so the two overlap on two cores.
+        let mut chunks = subjects.chunks(SEALED_CHUNK);
+        let mut ready = chunks.next().map(|c| Self::sealed_chunk(&self.master, c));
+        while let Some((rows, keys)) = ready.take() {
+            let next = chunks.next().map(|c| {
+                let (master, c) = (Arc::clone(&self.master), c.to_vec());
+                tokio::task::spawn_blocking(move || Self::sealed_chunk(&master, &c))
+            });
+            // Subjects first: their keys refer to them.
+            for part in rows.chunks(CHUNK) {
+                subject::Entity::insert_many(part.to_vec())
+                    .exec(&txn)
+                    .await?;
+            }
+            for part in keys.chunks(CHUNK) {
+                subject_key::Entity::insert_many(part.to_vec())
+                    .exec(&txn)
+                    .await?;
+            }
+            if let Some(next) = next {
+                ready = Some(next.await.map_err(|_| {
+                    sea_orm::DbErr::Custom("sealing a chunk of subjects stopped".into())
+                })?);
+            }
         }
         append_many_in(&txn, audit).await?;
         txn.commit().await?;
@@ -182,34 +224,27 @@ impl SubjectStore for SeaOrmStore {
         subjects: &[Subject],
         audit: Vec<AuditEvent>,
     ) -> Result<(), StoreError> {
-        // Encrypt once, outside the transaction; retry only the writes.
+        // Blind indexes first: two lines of one batch with one e-mail are refused before any
+        // write, and the database is asked about all of them at once.
         let mut tenant_keys = std::collections::HashMap::new();
-        let mut keys = Vec::with_capacity(subjects.len());
-        let mut rows = Vec::with_capacity(subjects.len());
         let mut indexes = std::collections::BTreeSet::new();
         for s in subjects {
-            // Derive each tenant's keys once per batch, not once per subject.
             let tenant_keys = tenant_keys
                 .entry(s.tenant)
                 .or_insert_with(|| self.master.tenant(s.tenant));
-            let (wrapped, key) = tenant_keys.new_data_key(s.id);
-            keys.push(subject_key::ActiveModel {
-                subject_id: Set(*s.id.as_uuid()),
-                tenant_id: Set(*s.tenant.as_uuid()),
-                wrapped: Set(wrapped),
-            });
-            let row = Self::subject_row(tenant_keys, s, &key);
-            if let sea_orm::ActiveValue::Set(Some(index)) = &row.email_bidx
-                && !indexes.insert((*s.tenant.as_uuid(), index.clone()))
+            if let Some(email) = &s.email
+                && !indexes.insert((
+                    *s.tenant.as_uuid(),
+                    tenant_keys.blind_index(email.expose_pii()),
+                ))
             {
                 return Err(StoreError::Conflict(TAKEN));
             }
-            rows.push(row);
         }
         // A race for the audit chain's next position rolled everything back: run it again.
         let race = |b: &Batch| matches!(b, Batch::Db(e) if is_unique_violation(e));
         match self
-            .retrying(|| self.insert_batch(&keys, &rows, &indexes, &audit), race)
+            .retrying(|| self.insert_batch(subjects, &indexes, &audit), race)
             .await
         {
             Ok(()) => Ok(()),

@@ -331,6 +331,61 @@ async fn a_batch_of_subjects_is_stored_whole_or_not_at_all() {
     }
 }
 
+/// A batch bigger than the chunk sealed at a time (1,000, the next one sealed while the
+/// database writes the current one): every subject stored under its own key, and a failure
+/// in the last chunk takes back the chunks already written.
+#[tokio::test]
+async fn a_batch_of_several_sealed_chunks_is_stored_whole_or_not_at_all() {
+    use gdpr_audit::{Actor, AuditAction, AuditEvent};
+    use gdpr_ports::AuditLog;
+    let audit = |t: TenantId, b: &[Subject]| {
+        b.iter()
+            .map(|x| {
+                AuditEvent::new(at(0), Some(t), Actor::System, AuditAction::SubjectCreated)
+                    .about(x.id)
+            })
+            .collect::<Vec<_>>()
+    };
+    for db in databases().await {
+        let s = &db.store;
+        let t = tenant(s).await;
+        let batch: Vec<Subject> = (100..1_300).map(|seed| subject(t, seed)).collect();
+        s.insert_subjects(&batch, audit(t, &batch)).await.unwrap();
+        let stored = s.list_subjects(t, Page::ALL).await.unwrap();
+        assert_eq!(stored.len(), batch.len(), "{}", db.name);
+        let mut expected = batch.clone();
+        expected.sort_by_key(|x| (x.created_at, x.id));
+        assert_eq!(
+            stored, expected,
+            "{}: every field decrypts as given",
+            db.name
+        );
+
+        // The last subject reuses a stored id: its chunk fails after one was written.
+        let mut failing: Vec<Subject> = (3_000..4_200).map(|seed| subject(t, seed)).collect();
+        failing.last_mut().unwrap().id = batch[0].id;
+        assert!(
+            s.insert_subjects(&failing, audit(t, &failing))
+                .await
+                .is_err(),
+            "{}",
+            db.name
+        );
+        assert_eq!(
+            s.list_subjects(t, Page::ALL).await.unwrap().len(),
+            batch.len(),
+            "{}: nothing of the failed batch stays",
+            db.name
+        );
+        assert!(!s.has_subject_key(t, failing[0].id).await.unwrap());
+        assert_eq!(
+            s.audit_records(Some(t), 0, 10_000).await.unwrap().len(),
+            batch.len()
+        );
+        db.finish().await;
+    }
+}
+
 #[tokio::test]
 async fn many_records_are_stored_in_one_transaction_or_not_at_all() {
     for db in databases().await {
