@@ -3,8 +3,8 @@
 //! A backup of a tenant is a folder `backups/<tenant>/<backup id>/` holding:
 //! - `payload.ndjson.zst.pgp`: the tenant's rows, one JSON line each
 //!   (`{"t":table,"s":subject,"r":row}`), zstd-compressed, then OpenPGP-encrypted;
-//! - `keyring/<xx>.json`: the subjects' wrapped data keys, sharded by the first byte of the
-//!   subject id, so that erasing one subject rewrites one small object per backup;
+//! - `keyring/<xx>.json`: the subjects' wrapped data keys, sharded by a random byte of the
+//!   subject id (`shard_of`), so that erasing one subject rewrites one small object per backup;
 //! - `manifest.json`, written last: the backup exists (is listed, restorable, prunable as a
 //!   backup) only once its manifest does. It names the schema version, the tenant, when, the
 //!   row counts and the payload's size and SHA-256;

@@ -199,7 +199,7 @@ fn row(measure: &str, n: usize, ours: &[Duration], base: &[Duration]) {
             .map(|r| format!("{r:.2}"))
             .collect::<Vec<_>>()
             .join(", "),
-        median_of(per_round.clone()),
+        median_of(per_round),
     );
 }
 

@@ -106,6 +106,9 @@ impl SeaOrmStore {
         indexes: &std::collections::BTreeSet<(uuid::Uuid, Vec<u8>)>,
         audit: &[AuditEvent],
     ) -> Result<(), Batch> {
+        // The first chunk is sealed before the write lock is taken: nothing overlaps it.
+        let mut chunks = subjects.chunks(SEALED_CHUNK);
+        let mut ready = chunks.next().map(|c| Self::sealed_chunk(&self.master, c));
         let txn = self.write_txn().await?;
         let mut by_tenant: std::collections::BTreeMap<uuid::Uuid, Vec<Vec<u8>>> =
             std::collections::BTreeMap::new();
@@ -126,8 +129,6 @@ impl SeaOrmStore {
         }
         // Sealing is CPU work and writing is the database's: while one chunk is written, the
         // next is sealed on the blocking pool, so the two overlap on two cores.
-        let mut chunks = subjects.chunks(SEALED_CHUNK);
-        let mut ready = chunks.next().map(|c| Self::sealed_chunk(&self.master, c));
         while let Some((rows, keys)) = ready.take() {
             let next = chunks.next().map(|c| {
                 let (master, c) = (Arc::clone(&self.master), c.to_vec());
@@ -145,9 +146,16 @@ impl SeaOrmStore {
                     .await?;
             }
             if let Some(next) = next {
-                ready = Some(next.await.map_err(|_| {
-                    sea_orm::DbErr::Custom("sealing a chunk of subjects stopped".into())
-                })?);
+                ready = Some(match next.await {
+                    Ok(sealed) => sealed,
+                    // A bug, not an outage: carried on as the panic it was.
+                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                    Err(_) => {
+                        return Err(
+                            sea_orm::DbErr::Custom("the runtime is shutting down".into()).into(),
+                        );
+                    }
+                });
             }
         }
         append_many_in(&txn, audit).await?;
