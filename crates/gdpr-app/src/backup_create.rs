@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 
 use crate::backup_format::{
     self, Compressor, FORMAT, FORMAT_VERSION, KEYRING, KeyringShard, MANIFEST, Manifest, PAYLOAD,
-    PayloadInfo, shard_of,
+    PayloadInfo, shard_of, shards_to_search,
 };
 use crate::backups::BackupLayout;
 use crate::{App, AppError};
@@ -416,10 +416,9 @@ impl<P: Ports> App<P> {
             .map_err(AppError::Backup)?;
         let mut by_shard: BTreeMap<String, BTreeSet<SubjectId>> = BTreeMap::new();
         for t in mine {
-            by_shard
-                .entry(shard_of(t.subject))
-                .or_default()
-                .insert(t.subject);
+            for shard in shards_to_search(t.subject) {
+                by_shard.entry(shard).or_default().insert(t.subject);
+            }
         }
         let prefix = BackupLayout::tenant_prefix(tenant);
         let objects = self.backups.list(&prefix).await.map_err(AppError::Backup)?;

@@ -148,6 +148,23 @@ pub fn shard_of(subject: SubjectId) -> String {
     format!("{KEYRING}{byte:02x}.json")
 }
 
+/// Every shard that may hold a subject's key, for erasure to search: [`shard_of`], and for a
+/// version 7 id also its first-byte shard, where a server older than that rule (still running
+/// beside newer ones during a rolling upgrade) files every id. Backups do not record which
+/// rule filed them, so erasure looks in both; a shard without the key is read, not rewritten.
+#[must_use]
+pub fn shards_to_search(subject: SubjectId) -> Vec<String> {
+    let mut shards = vec![shard_of(subject)];
+    let id = subject.as_uuid();
+    if id.get_version_num() == 7 {
+        let legacy = format!("{KEYRING}{:02x}.json", id.as_bytes()[0]);
+        if legacy != shards[0] {
+            shards.push(legacy);
+        }
+    }
+    shards
+}
+
 /// The object key of a journal entry: named after its (first) tombstone's receipt.
 #[must_use]
 pub fn tombstone_key(t: &Tombstone) -> String {
@@ -321,6 +338,25 @@ mod tests {
         assert_eq!(
             shard_of(SubjectId::from_uuid(v4)),
             format!("{KEYRING}a1.json")
+        );
+    }
+
+    #[test]
+    fn erasure_searches_a_time_ordered_id_under_both_rules() {
+        let v7 = uuid::Uuid::parse_str("0193a1b2-0000-7000-8000-0000000000ff").unwrap();
+        assert_eq!(
+            shards_to_search(SubjectId::from_uuid(v7)),
+            [format!("{KEYRING}ff.json"), format!("{KEYRING}01.json")]
+        );
+        let same = uuid::Uuid::parse_str("0193a1b2-0000-7000-8000-000000000001").unwrap();
+        assert_eq!(
+            shards_to_search(SubjectId::from_uuid(same)),
+            [format!("{KEYRING}01.json")]
+        );
+        let v4 = uuid::Uuid::parse_str("a1b2c3d4-0000-4000-8000-0000000000ff").unwrap();
+        assert_eq!(
+            shards_to_search(SubjectId::from_uuid(v4)),
+            [format!("{KEYRING}a1.json")]
         );
     }
 

@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use gdpr_app::backup_format::{
-    KeyringShard, MANIFEST, Manifest, PAYLOAD, read_journal_entry, shard_of, tombstone_prefix,
+    KeyringShard, MANIFEST, Manifest, PAYLOAD, read_journal_entry, shard_of, shards_to_search,
+    tombstone_prefix,
 };
 use gdpr_app::{AppConfig, AppError, BackupLayout, Progress};
 use gdpr_audit::AuditAction;
@@ -324,6 +325,44 @@ async fn an_erased_subject_never_comes_back_from_an_older_backup() {
         .unwrap();
     assert_eq!(report.subjects_left_out, 1);
     assert_eq!(fresh.rows_about(w.ctx.tenant, erased.id), 0);
+}
+
+#[tokio::test]
+async fn erasure_finds_a_key_filed_by_a_server_older_than_the_shard_rule() {
+    let w = world_with(config()).await;
+    // A subject whose two candidate shards differ (one id in 256 has them equal).
+    let mut a = subject_with_data(&w, 1).await;
+    while shards_to_search(a.id).len() < 2 {
+        a = subject_with_data(&w, 1).await;
+    }
+    let id = back_up(&w).await;
+    // As a replica older than the rule would have written it: under the id's first byte.
+    let [new_rule, old_rule] = shards_to_search(a.id).try_into().unwrap();
+    let folder = folder(w.ctx.tenant, &id);
+    let mut moved: KeyringShard =
+        serde_json::from_slice(&w.backups.bytes(&format!("{folder}{new_rule}")).unwrap()).unwrap();
+    let wrapped = moved.keys.remove(&a.id).expect("filed under the new rule");
+    let mut legacy: KeyringShard = w
+        .backups
+        .bytes(&format!("{folder}{old_rule}"))
+        .map_or_else(KeyringShard::new, |b| serde_json::from_slice(&b).unwrap());
+    legacy.keys.insert(a.id, wrapped);
+    for (name, shard) in [(new_rule, &moved), (old_rule.clone(), &legacy)] {
+        w.backups.insert(
+            &format!("{folder}{name}"),
+            &shard.to_bytes(),
+            time::OffsetDateTime::UNIX_EPOCH,
+        );
+    }
+
+    let receipt = w.app.erase_subject(w.ctx, a.id, None).await.unwrap();
+    assert!(matches!(
+        receipt.outcome(Place::Backups),
+        Some(Outcome::Done { count: Some(1), .. })
+    ));
+    let legacy: KeyringShard =
+        serde_json::from_slice(&w.backups.bytes(&format!("{folder}{old_rule}")).unwrap()).unwrap();
+    assert!(!legacy.keys.contains_key(&a.id), "the key is shredded");
 }
 
 #[tokio::test]
