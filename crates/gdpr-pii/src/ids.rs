@@ -1,7 +1,9 @@
 //! Identifiers. They are UUIDv7 (RFC 9562): a millisecond timestamp, then a randomly seeded
 //! counter that keeps one process's ids in creation order, then random bits. They carry no
 //! personal data and may be logged; they tell when the thing was created, which every response
-//! shows anyway. They are not secrets: every look-up is scoped to the caller's tenant, so
+//! shows anyway. A subject's id outlives its erasure (tombstone, receipt, audit chain) and so
+//! does its creation time, but the audit chain's `SubjectCreated` entry keeps that time as
+//! evidence anyway. They are not secrets: every look-up is scoped to the caller's tenant, so
 //! another tenant's id answers 404 whatever it is. Time-ordered ids append to the end of each
 //! primary-key index instead of landing on a random page of it, which made bulk imports of
 //! subjects about half again faster (see `docs/performance.md`).
