@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use gdpr_audit::{Attestation, AuditEvent, AuditMark, AuditRecord, Check};
 use gdpr_pii::TenantId;
 use gdpr_ports::{AttestationLog, AuditLog, StoreError};
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set, Statement,
@@ -44,48 +45,139 @@ pub(crate) async fn lock_chains<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Appends many events in order with one read of each chain's head and batched inserts.
+/// The head of each chain this process last wrote or read, with its body exactly as stored:
+/// a hint that saves reading the head before appending. It is never trusted: the first append
+/// to a chain inserts only if the database still holds that row as the head (see
+/// [`append_after`]), so another replica's appends, a rolled-back transaction or a restore cost
+/// one read of the head, never a wrong link. One entry per chain (per tenant).
+#[derive(Debug, Default)]
+pub(crate) struct AuditHeads(std::sync::Mutex<std::collections::HashMap<String, Head>>);
+
+/// A chain's head record and its stored body.
+type Head = (AuditRecord, String);
+
+impl AuditHeads {
+    fn get(&self, chain: &str) -> Option<Head> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(chain)
+            .cloned()
+    }
+
+    fn set(&self, chain: String, head: Head) {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(chain, head);
+    }
+}
+
+/// Inserts `record` (stored as `body`) only if `previous` is the chain's head as stored: its
+/// row holds exactly `previous_body` and no row follows it. One statement, where reading the
+/// head and then inserting is two. Whether it was inserted.
+async fn append_after<C: ConnectionTrait>(
+    c: &C,
+    chain: &str,
+    previous: &Head,
+    record: &AuditRecord,
+    body: &str,
+) -> Result<bool, DbErr> {
+    use audit_entry::Column;
+    let seq = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    let at = |n: u64| {
+        Query::select()
+            .expr(Expr::value(1))
+            .from(audit_entry::Entity)
+            .and_where(Column::Chain.eq(chain))
+            .and_where(Column::Seq.eq(seq(n)))
+            .to_owned()
+    };
+    let mut is_head = at(previous.0.seq);
+    is_head.and_where(Column::Body.eq(previous.1.as_str()));
+    let select = Query::select()
+        .exprs([
+            Expr::value(chain),
+            Expr::value(seq(record.seq)),
+            Expr::value(body),
+        ])
+        .and_where(Expr::exists(is_head))
+        .and_where(Expr::not_exists(at(record.seq)))
+        .to_owned();
+    let insert = Query::insert()
+        .into_table(audit_entry::Entity)
+        .columns([Column::Chain, Column::Seq, Column::Body])
+        .select_from(select)
+        .map_err(|e| DbErr::Custom(e.to_string()))?
+        .to_owned();
+    Ok(c.execute(&insert).await?.rows_affected() == 1)
+}
+
+/// The chain's head as stored, read.
+async fn stored_head<C: ConnectionTrait>(c: &C, chain: &str) -> Result<Option<Head>, DbErr> {
+    let last = audit_entry::Entity::find()
+        .filter(audit_entry::Column::Chain.eq(chain))
+        .order_by_desc(audit_entry::Column::Seq)
+        .limit(1)
+        .one(c)
+        .await?;
+    last.map(|row| {
+        let record =
+            record_of(&row).map_err(|_| DbErr::Custom("stored audit record unreadable".into()))?;
+        Ok((record, row.body))
+    })
+    .transpose()
+}
+
+/// Appends many events in order, batched. Each chain's first event is linked to the head
+/// `heads` remembers, if the database confirms it (one statement); otherwise the head is read.
+/// `heads` learns the new heads; if the transaction then rolls back, the next append finds the
+/// hint stale and reads the head.
 pub(crate) async fn append_many_in<C: ConnectionTrait>(
     c: &C,
+    heads: &AuditHeads,
     events: &[AuditEvent],
 ) -> Result<Vec<AuditRecord>, DbErr> {
     lock_chains(c, events.iter().map(|e| chain_key(e.tenant))).await?;
-    let mut heads: std::collections::HashMap<String, Option<AuditRecord>> =
+    let mut known: std::collections::HashMap<String, Option<Head>> =
         std::collections::HashMap::new();
     let mut rows = Vec::with_capacity(events.len());
     let mut records = Vec::with_capacity(events.len());
     for event in events {
         let chain = chain_key(event.tenant);
-        if !heads.contains_key(&chain) {
-            let last = audit_entry::Entity::find()
-                .filter(audit_entry::Column::Chain.eq(chain.clone()))
-                .order_by_desc(audit_entry::Column::Seq)
-                .limit(1)
-                .one(c)
-                .await?;
-            let previous = match last {
-                Some(row) => Some(
-                    record_of(&row)
-                        .map_err(|_| DbErr::Custom("stored audit record unreadable".into()))?,
-                ),
-                None => None,
-            };
-            heads.insert(chain.clone(), previous);
+        if !known.contains_key(&chain) {
+            if let Some(hint) = heads.get(&chain) {
+                let record = AuditRecord::chain(Some(&hint.0), event.clone());
+                let body = to_json(&record);
+                if append_after(c, &chain, &hint, &record, &body).await? {
+                    records.push(record.clone());
+                    known.insert(chain, Some((record, body)));
+                    continue;
+                }
+            }
+            let head = stored_head(c, &chain).await?;
+            known.insert(chain.clone(), head);
         }
-        let head = heads.entry(chain.clone()).or_default();
-        let record = AuditRecord::chain(head.as_ref(), event.clone());
+        let head = known.entry(chain.clone()).or_default();
+        let record = AuditRecord::chain(head.as_ref().map(|h| &h.0), event.clone());
+        let body = to_json(&record);
         rows.push(audit_entry::ActiveModel {
             chain: Set(chain),
             seq: Set(i64::try_from(record.seq).unwrap_or(i64::MAX)),
-            body: Set(to_json(&record)),
+            body: Set(body.clone()),
         });
         records.push(record.clone());
-        *head = Some(record);
+        *head = Some((record, body));
     }
     for chunk in rows.chunks(500) {
         audit_entry::Entity::insert_many(chunk.to_vec())
             .exec(c)
             .await?;
+    }
+    for (chain, head) in known {
+        if let Some(head) = head {
+            heads.set(chain, head);
+        }
     }
     Ok(records)
 }
@@ -124,7 +216,7 @@ impl AuditLog for SeaOrmStore {
             // A write transaction: on SQLite, reading the chain's head and appending must not
             // be split by another writer's commit.
             let txn = self.write_txn().await?;
-            let records = append_many_in(&txn, &events).await?;
+            let records = append_many_in(&txn, &self.audit_heads, &events).await?;
             txn.commit().await?;
             Ok(records)
         };

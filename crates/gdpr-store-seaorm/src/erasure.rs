@@ -217,7 +217,7 @@ impl SeaOrmStore {
                     .await?;
             }
         }
-        append_many_in(&txn, &audits).await?;
+        append_many_in(&txn, &self.audit_heads, &audits).await?;
         txn.commit().await?;
         Ok(outcomes)
     }

@@ -333,7 +333,7 @@ impl RecordStore for SeaOrmStore {
                     .exec_without_returning(&txn)
                     .await?;
             }
-            append_many_in(&txn, &audit).await?;
+            append_many_in(&txn, &self.audit_heads, &audit).await?;
             txn.commit().await
         };
         // A race for the audit chain's next position rolled everything back: run it again.

@@ -41,6 +41,8 @@ pub struct SeaOrmStore {
     master: Arc<MasterKey>,
     /// Writes run again after losing a race for a chain's next position (see `retrying`).
     lost_races: Arc<std::sync::atomic::AtomicU64>,
+    /// Each audit chain's last known head, a hint that saves a read per append.
+    audit_heads: Arc<audit::AuditHeads>,
 }
 
 impl std::fmt::Debug for SeaOrmStore {
@@ -103,6 +105,7 @@ impl SeaOrmStore {
             db,
             master: Arc::new(master),
             lost_races: Arc::default(),
+            audit_heads: Arc::default(),
         })
     }
 

@@ -158,7 +158,7 @@ impl SeaOrmStore {
                 });
             }
         }
-        append_many_in(&txn, audit).await?;
+        append_many_in(&txn, &self.audit_heads, audit).await?;
         txn.commit().await?;
         Ok(())
     }

@@ -71,6 +71,38 @@ async fn concurrent_appends_keep_one_unbroken_chain() {
 }
 
 #[tokio::test]
+async fn replicas_appending_in_turn_each_link_to_the_stored_head() {
+    for db in databases().await {
+        let a = &db.store;
+        let b = SeaOrmStore::connect(&db.url, 2, gdpr_store_seaorm::MasterKey::generate().0)
+            .await
+            .unwrap();
+        let t = tenant(a).await;
+        // Each replica remembers the head it wrote; the other's appends make it stale.
+        for n in 0..3 {
+            append(a, t, 2 * n).await;
+            append(&b, t, 2 * n + 1).await;
+        }
+        append(a, t, 6).await;
+        append(a, t, 7).await;
+        // As if A's last append had been rolled back and B had appended instead: the row at
+        // A's remembered position now holds another record.
+        db.raw(&format!(
+            "DELETE FROM audit_log WHERE chain = '{t}' AND seq = 8"
+        ))
+        .await;
+        append(&b, t, 8).await;
+        append(a, t, 9).await;
+        let chain = a.audit_records(Some(t), 0, 100).await.unwrap();
+        assert_eq!(verify(Some(t), &chain).unwrap().records, 9, "{}", db.name);
+        // No append raced for a position already taken: a stale memory costs a read.
+        assert_eq!((a.lost_races(), b.lost_races()), (0, 0), "{}", db.name);
+        b.close().await.unwrap();
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
 async fn editing_or_deleting_rows_is_found_where_it_happened() {
     for db in databases().await {
         let s = &db.store;

@@ -14,6 +14,8 @@ pub(crate) struct TestDb {
     pub(crate) name: &'static str,
     /// The SQLite file, for raw scans.
     pub(crate) sqlite_dir: Option<tempfile::TempDir>,
+    /// Where the database is, for a second replica's store.
+    pub(crate) url: String,
     pg_drop: Option<(String, String)>,
 }
 
@@ -49,6 +51,7 @@ pub(crate) async fn sqlite() -> TestDb {
         store,
         name: "sqlite",
         sqlite_dir: Some(dir),
+        url,
         pg_drop: None,
     }
 }
@@ -75,6 +78,7 @@ pub(crate) async fn postgres(admin_url: &str) -> TestDb {
         store,
         name: "postgres",
         sqlite_dir: None,
+        url,
         pg_drop: Some((admin_url.to_owned(), name)),
     }
 }
