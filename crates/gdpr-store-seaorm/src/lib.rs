@@ -92,6 +92,9 @@ impl SeaOrmStore {
             // holds them instead of spilling them into the WAL mid-transaction, and the WAL is
             // checkpointed every 16,384 pages (64 MiB) rather than after every such commit.
             // Durability: `synchronous` is FULL, each commit is on disk when it returns.
+            // A SQLite connection is an open file, not a socket that a server restart breaks:
+            // checking it before each use (a round trip to its worker thread) finds nothing.
+            options.test_before_acquire(false);
             options.map_sqlx_sqlite_opts(|o| {
                 o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                     .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Full)

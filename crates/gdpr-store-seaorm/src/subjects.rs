@@ -108,8 +108,30 @@ impl SeaOrmStore {
     ) -> Result<(), Batch> {
         // The first chunk is sealed before the write lock is taken: nothing overlaps it.
         let mut chunks = subjects.chunks(SEALED_CHUNK);
-        let mut ready = chunks.next().map(|c| Self::sealed_chunk(&self.master, c));
+        let ready = chunks.next().map(|c| Self::sealed_chunk(&self.master, c));
         let txn = self.write_txn().await?;
+        match self.write_batch(&txn, ready, chunks, audit).await {
+            Ok(()) => Ok(txn.commit().await?),
+            // The e-mails' unique index said no, or a race for an id or a chain position was
+            // lost: which one is asked after the rollback, so that the usual case, nothing
+            // taken, pays no read.
+            Err(e) if is_unique_violation(&e) => {
+                txn.rollback().await?;
+                if self.any_taken(indexes).await? {
+                    Err(Batch::Taken)
+                } else {
+                    Err(Batch::Db(e))
+                }
+            }
+            Err(e) => Err(Batch::Db(e)),
+        }
+    }
+
+    /// Whether a subject already holds one of these (tenant, blind index) pairs.
+    async fn any_taken(
+        &self,
+        indexes: &std::collections::BTreeSet<(uuid::Uuid, Vec<u8>)>,
+    ) -> Result<bool, sea_orm::DbErr> {
         let mut by_tenant: std::collections::BTreeMap<uuid::Uuid, Vec<Vec<u8>>> =
             std::collections::BTreeMap::new();
         for (tenant, index) in indexes {
@@ -120,13 +142,24 @@ impl SeaOrmStore {
                 let taken = subject::Entity::find()
                     .filter(subject::Column::TenantId.eq(tenant))
                     .filter(subject::Column::EmailBidx.is_in(chunk.to_vec()))
-                    .one(&txn)
+                    .one(&self.db)
                     .await?;
                 if taken.is_some() {
-                    return Err(Batch::Taken);
+                    return Ok(true);
                 }
             }
         }
+        Ok(false)
+    }
+
+    /// The rows of [`Self::insert_batch`], in its transaction.
+    async fn write_batch(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        mut ready: Option<(Vec<subject::ActiveModel>, Vec<subject_key::ActiveModel>)>,
+        mut chunks: std::slice::Chunks<'_, Subject>,
+        audit: &[AuditEvent],
+    ) -> Result<(), sea_orm::DbErr> {
         // Sealing is CPU work and writing is the database's: while one chunk is written, the
         // next is sealed on the blocking pool, so the two overlap on two cores.
         while let Some((rows, keys)) = ready.take() {
@@ -137,12 +170,12 @@ impl SeaOrmStore {
             // Subjects first: their keys refer to them.
             for part in rows.chunks(CHUNK) {
                 subject::Entity::insert_many(part.to_vec())
-                    .exec(&txn)
+                    .exec(txn)
                     .await?;
             }
             for part in keys.chunks(CHUNK) {
                 subject_key::Entity::insert_many(part.to_vec())
-                    .exec(&txn)
+                    .exec(txn)
                     .await?;
             }
             if let Some(next) = next {
@@ -151,15 +184,14 @@ impl SeaOrmStore {
                     // A bug, not an outage: carried on as the panic it was.
                     Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
                     Err(_) => {
-                        return Err(
-                            sea_orm::DbErr::Custom("the runtime is shutting down".into()).into(),
-                        );
+                        return Err(sea_orm::DbErr::Custom(
+                            "the runtime is shutting down".into(),
+                        ));
                     }
                 });
             }
         }
-        append_many_in(&txn, &self.audit_heads, audit).await?;
-        txn.commit().await?;
+        append_many_in(txn, &self.audit_heads, audit).await?;
         Ok(())
     }
 
