@@ -16,6 +16,7 @@ mod dump;
 mod entity;
 mod erasure;
 mod forms;
+mod group;
 mod jobs;
 mod keys;
 mod rights;
@@ -43,6 +44,11 @@ pub struct SeaOrmStore {
     lost_races: Arc<std::sync::atomic::AtomicU64>,
     /// Each audit chain's last known head, a hint that saves a read per append.
     audit_heads: Arc<audit::AuditHeads>,
+    /// Where single-subject creates queue for group commit (see `group`); `None` in the
+    /// writing task's own copy.
+    group: Option<group::Queue>,
+    /// Creates committed in a group of more than one.
+    grouped: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for SeaOrmStore {
@@ -104,12 +110,16 @@ impl SeaOrmStore {
             });
         }
         let db = Database::connect(options).await.map_err(unavailable)?;
-        Ok(Self {
+        let mut store = Self {
             db,
             master: Arc::new(master),
             lost_races: Arc::default(),
             audit_heads: Arc::default(),
-        })
+            group: None,
+            grouped: Arc::default(),
+        };
+        store.group = Some(group::spawn(store.clone()));
+        Ok(store)
     }
 
     /// Applies every pending migration.
@@ -199,6 +209,13 @@ impl SeaOrmStore {
     #[must_use]
     pub fn lost_races(&self) -> u64 {
         self.lost_races.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// How many single-subject creates were committed in a group of more than one since the
+    /// pool opened (see the `group` module): what group commit saved.
+    #[must_use]
+    pub fn grouped_creates(&self) -> u64 {
+        self.grouped.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 

@@ -15,6 +15,7 @@ use sea_orm::{
 use crate::audit::append_many_in;
 use crate::crypto::{DataKey, MasterKey, TenantKeys};
 use crate::entity::{subject, subject_key};
+use crate::group;
 use crate::{
     SeaOrmStore, corrupt, db_err, from_nanos, is_unique_violation, limit, nanos, unavailable,
 };
@@ -237,29 +238,9 @@ impl SeaOrmStore {
     }
 }
 
-#[async_trait]
-impl SubjectStore for SeaOrmStore {
-    async fn insert_subject(&self, s: &Subject) -> Result<(), StoreError> {
-        let tenant_keys = self.master.tenant(s.tenant);
-        let (wrapped, key) = tenant_keys.new_data_key(s.id);
-        let txn = self.write_txn().await.map_err(unavailable)?;
-        // The subject first: the key refers to it.
-        Self::subject_row(&tenant_keys, s, &key)
-            .insert(&txn)
-            .await
-            .map_err(db_err(TAKEN))?;
-        subject_key::ActiveModel {
-            subject_id: Set(*s.id.as_uuid()),
-            tenant_id: Set(*s.tenant.as_uuid()),
-            wrapped: Set(wrapped),
-        }
-        .insert(&txn)
-        .await
-        .map_err(db_err("subject id already exists"))?;
-        txn.commit().await.map_err(unavailable)
-    }
-
-    async fn insert_subjects(
+impl SeaOrmStore {
+    /// [`SubjectStore::insert_subjects`], written now, in one transaction.
+    pub(crate) async fn insert_now(
         &self,
         subjects: &[Subject],
         audit: Vec<AuditEvent>,
@@ -291,6 +272,43 @@ impl SubjectStore for SeaOrmStore {
             Err(Batch::Taken) => Err(StoreError::Conflict(TAKEN)),
             Err(Batch::Db(e)) => Err(unavailable(e)),
         }
+    }
+}
+
+#[async_trait]
+impl SubjectStore for SeaOrmStore {
+    async fn insert_subject(&self, s: &Subject) -> Result<(), StoreError> {
+        let tenant_keys = self.master.tenant(s.tenant);
+        let (wrapped, key) = tenant_keys.new_data_key(s.id);
+        let txn = self.write_txn().await.map_err(unavailable)?;
+        // The subject first: the key refers to it.
+        Self::subject_row(&tenant_keys, s, &key)
+            .insert(&txn)
+            .await
+            .map_err(db_err(TAKEN))?;
+        subject_key::ActiveModel {
+            subject_id: Set(*s.id.as_uuid()),
+            tenant_id: Set(*s.tenant.as_uuid()),
+            wrapped: Set(wrapped),
+        }
+        .insert(&txn)
+        .await
+        .map_err(db_err("subject id already exists"))?;
+        txn.commit().await.map_err(unavailable)
+    }
+
+    async fn insert_subjects(
+        &self,
+        subjects: &[Subject],
+        audit: Vec<AuditEvent>,
+    ) -> Result<(), StoreError> {
+        // One subject (a create): committed with the others that arrive meanwhile.
+        if let ([one], Some(queue)) = (subjects, &self.group)
+            && let Some(result) = group::submit(queue, one, audit.clone()).await
+        {
+            return result;
+        }
+        self.insert_now(subjects, audit).await
     }
 
     async fn get_subject(&self, tenant: TenantId, id: SubjectId) -> Result<Subject, StoreError> {

@@ -482,3 +482,62 @@ async fn records_read_whole_or_by_page_come_in_the_same_order() {
         db.finish().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_creates_are_committed_together_and_each_answered_alone() {
+    use gdpr_audit::{Actor, AuditAction, AuditEvent, verify};
+    use gdpr_ports::AuditLog;
+
+    for db in databases().await {
+        let s = db.store.clone();
+        let t = tenant(&s).await;
+        // Sixty-four creates at once, two of them with one e-mail.
+        let mut subjects: Vec<Subject> = (0..63).map(|n| subject(t, 1_000 + n)).collect();
+        subjects.push(subject(t, 1_000));
+        let tasks: Vec<_> = subjects
+            .iter()
+            .cloned()
+            .map(|x| {
+                let s = s.clone();
+                tokio::spawn(async move {
+                    let event =
+                        AuditEvent::new(at(0), Some(t), Actor::System, AuditAction::SubjectCreated)
+                            .about(x.id);
+                    s.insert_subjects(std::slice::from_ref(&x), vec![event])
+                        .await
+                })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for task in tasks {
+            answers.push(task.await.unwrap());
+        }
+        // One of the two with the same e-mail is refused; nobody else fails for it.
+        let refused: Vec<usize> = (0..answers.len())
+            .filter(|&i| matches!(answers[i], Err(StoreError::Conflict(_))))
+            .collect();
+        assert_eq!(refused.len(), 1, "{}: {answers:?}", db.name);
+        assert!([0, 63].contains(&refused[0]), "{}", db.name);
+        assert_eq!(
+            answers.iter().filter(|a| a.is_ok()).count(),
+            63,
+            "{}",
+            db.name
+        );
+        for (x, answer) in subjects.iter().zip(&answers) {
+            match answer {
+                Ok(()) => assert_eq!(&s.get_subject(t, x.id).await.unwrap(), x),
+                Err(_) => assert!(matches!(
+                    s.get_subject(t, x.id).await,
+                    Err(StoreError::NotFound)
+                )),
+            }
+        }
+        // One audit entry per stored subject, in one unbroken chain.
+        let chain = s.audit_records(Some(t), 0, 1_000).await.unwrap();
+        assert_eq!(verify(Some(t), &chain).unwrap().records, 63, "{}", db.name);
+        // They queued while a transaction was committing and went in together.
+        assert!(s.grouped_creates() > 1, "{}", db.name);
+        db.finish().await;
+    }
+}

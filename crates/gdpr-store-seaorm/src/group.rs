@@ -1,0 +1,111 @@
+//! Group commit of single-subject creates (the HTTP create route): calls that arrive while a
+//! create is being committed wait, and are then written together, in one transaction, by one
+//! task. Each caller is answered only after that transaction committed, so nothing
+//! acknowledged can be lost; a group that fails (a taken e-mail, an outage) is written again
+//! one subject at a time, so each caller gets its own answer, exactly as without grouping.
+//!
+//! Why: on SQLite every write transaction waits for the single writer (sleeping in the busy
+//! handler), and on both databases each commit is a sync to disk: committing the creates that
+//! queued meanwhile together shares that sync and that wait. The writing task is detached from
+//! the callers, so a caller that gives up (its client disconnected) cannot cut a group's
+//! transaction short for the others.
+
+use gdpr_audit::AuditEvent;
+use gdpr_pii::Subject;
+use gdpr_ports::StoreError;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::SeaOrmStore;
+
+/// Creates written in one transaction at most.
+const MAX_GROUP: usize = 256;
+/// Creates waiting for the writer at most; more callers wait to queue.
+const QUEUE: usize = 1_024;
+
+pub(crate) struct Pending {
+    subject: Subject,
+    audit: Vec<AuditEvent>,
+    reply: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// The queue to the writing task.
+pub(crate) type Queue = mpsc::Sender<Pending>;
+
+/// Starts the writing task for `store` (which must not itself queue: it holds no queue).
+pub(crate) fn spawn(store: SeaOrmStore) -> Queue {
+    let (tx, mut rx) = mpsc::channel(QUEUE);
+    tokio::spawn(async move {
+        let mut group = Vec::with_capacity(MAX_GROUP);
+        // Ends when every store holding the queue is dropped.
+        while rx.recv_many(&mut group, MAX_GROUP).await > 0 {
+            store.commit_group(std::mem::take(&mut group)).await;
+        }
+    });
+    tx
+}
+
+/// Queues one create and waits for its answer; `None` if the writing task is gone (its
+/// runtime shut down), for the caller to write it itself.
+pub(crate) async fn submit(
+    queue: &Queue,
+    subject: &Subject,
+    audit: Vec<AuditEvent>,
+) -> Option<Result<(), StoreError>> {
+    let (reply, answer) = oneshot::channel();
+    let pending = Pending {
+        subject: subject.clone(),
+        audit,
+        reply,
+    };
+    queue.send(pending).await.ok()?;
+    Some(answer.await.unwrap_or_else(|_| {
+        // The task stopped mid-group: the transaction may or may not have committed.
+        Err(StoreError::Unavailable(
+            "the store's writer stopped before answering".into(),
+        ))
+    }))
+}
+
+impl SeaOrmStore {
+    async fn commit_group(&self, group: Vec<Pending>) {
+        if group.len() > 1 {
+            self.grouped
+                .fetch_add(group.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            let subjects: Vec<Subject> = group.iter().map(|p| p.subject.clone()).collect();
+            let audit: Vec<AuditEvent> = group.iter().flat_map(|p| p.audit.clone()).collect();
+            match self.insert_now(&subjects, audit).await {
+                Ok(()) => {
+                    for p in group {
+                        let _ = p.reply.send(Ok(()));
+                    }
+                    return;
+                }
+                // One taken e-mail refused the group: the others must not fail for it.
+                Err(StoreError::Conflict(_)) => {}
+                // An outage: every caller gets it now, rather than one after another.
+                Err(e) => {
+                    for p in group {
+                        let _ = p.reply.send(Err(same(&e)));
+                    }
+                    return;
+                }
+            }
+        }
+        // Alone, or refused for one of them: each on its own, with its own answer.
+        for p in group {
+            let result = self.insert_now(&[p.subject], p.audit).await;
+            // The caller may have given up; its subject is stored all the same.
+            let _ = p.reply.send(result);
+        }
+    }
+}
+
+/// The same error again, for another caller of the failed group.
+fn same(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::NotFound => StoreError::NotFound,
+        StoreError::Conflict(rule) => StoreError::Conflict(rule),
+        StoreError::Unavailable(source) => StoreError::Unavailable(source.to_string().into()),
+        StoreError::Corrupt(what) => StoreError::Corrupt(what.clone()),
+    }
+}
