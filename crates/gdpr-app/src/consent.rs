@@ -6,7 +6,7 @@
 use gdpr_audit::AuditAction;
 use gdpr_consent::{
     ConsentAction, ConsentError, ConsentEvent, ConsentForm, ConsentMethod, ConsentReceipt,
-    ConsentStatus, ContentHash, Controller, PurposeId, current_status,
+    ConsentStatus, ContentHash, Controller, Purpose, PurposeId, current_status,
 };
 use gdpr_pii::{ConsentFormId, IpAddress, PiiCategory, SubjectId};
 use gdpr_ports::{Clock, ConsentStore, FormStore, Ports};
@@ -241,7 +241,7 @@ impl<P: Ports> App<P> {
         ctx: Ctx,
         subject: SubjectId,
     ) -> Result<Vec<ConsentEvent>, AppError> {
-        self.load_subject(ctx, subject).await?;
+        self.ensure_subject(ctx, subject).await?;
         self.store
             .consent_history(ctx.tenant, subject)
             .await
@@ -281,6 +281,16 @@ impl<P: Ports> App<P> {
         purpose: &str,
     ) -> Result<bool, AppError> {
         let purpose = self.purpose(ctx, &PurposeId::parse(purpose)?).await?;
+        self.consents_to(ctx, subject, &purpose).await
+    }
+
+    /// [`App::has_consent`] for a purpose already read.
+    pub(crate) async fn consents_to(
+        &self,
+        ctx: Ctx,
+        subject: SubjectId,
+        purpose: &Purpose,
+    ) -> Result<bool, AppError> {
         Ok(self
             .consent_state(ctx, subject)
             .await?

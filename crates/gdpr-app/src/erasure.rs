@@ -78,7 +78,7 @@ impl<P: Ports> App<P> {
         subject: SubjectId,
         request: Option<RequestId>,
     ) -> Result<ErasureReceipt, AppError> {
-        self.load_subject(ctx, subject).await?;
+        self.ensure_subject(ctx, subject).await?;
         if let Some(id) = request {
             let r = self.request(ctx, id).await?;
             if r.request.subject != subject || r.request.kind != RequestKind::Erasure {

@@ -147,7 +147,7 @@ impl<P: Ports> App<P> {
                 serde_json::to_vec(&bundle).map_err(|e| AppError::invalid("bundle", e))?
             }
             ExportFormat::Csv { form } => {
-                self.load_subject(ctx, subject).await?;
+                self.ensure_subject(ctx, subject).await?;
                 self.records_csv(ctx, subject, form).await?.into_bytes()
             }
         };

@@ -151,7 +151,7 @@ impl<P: Ports> App<P> {
         values: &Value,
     ) -> Result<Record, AppError> {
         let form = self.form(ctx, form).await?;
-        self.load_subject(ctx, subject).await?;
+        self.ensure_subject(ctx, subject).await?;
         let values = form.schema.validate(values)?;
         let purpose = self.purpose(ctx, &form.purpose).await?;
         self.ensure_may_submit(ctx, &form, &purpose, subject)
@@ -194,7 +194,7 @@ impl<P: Ports> App<P> {
             let checked = async {
                 let values = form.schema.validate(&values)?;
                 if !cleared.contains(&subject) {
-                    self.load_subject(ctx, subject).await?;
+                    self.ensure_subject(ctx, subject).await?;
                     self.ensure_may_submit(ctx, &form, &purpose, subject)
                         .await?;
                     cleared.insert(subject);

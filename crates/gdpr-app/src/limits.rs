@@ -38,7 +38,7 @@ impl<P: Ports> App<P> {
         purpose: Option<&str>,
         reason: &str,
     ) -> Result<ProcessingLimit, AppError> {
-        self.load_subject(ctx, subject).await?;
+        self.ensure_subject(ctx, subject).await?;
         if let Some(id) = purpose {
             let purpose = self.purpose(ctx, &PurposeId::parse(id)?).await?;
             if kind == LimitKind::Objection && purpose.basis != LawfulBasis::LegitimateInterests {
@@ -118,7 +118,7 @@ impl<P: Ports> App<P> {
         ctx: Ctx,
         subject: SubjectId,
     ) -> Result<Vec<ProcessingLimit>, AppError> {
-        self.load_subject(ctx, subject).await?;
+        self.ensure_subject(ctx, subject).await?;
         self.store
             .limits_of(ctx.tenant, subject)
             .await
@@ -152,8 +152,8 @@ impl<P: Ports> App<P> {
         subject: SubjectId,
         purpose: &str,
     ) -> Result<ProcessingCheck, AppError> {
-        let consented = self.has_consent(ctx, subject, purpose).await?;
         let purpose = self.purpose(ctx, &PurposeId::parse(purpose)?).await?;
+        let consented = self.consents_to(ctx, subject, &purpose).await?;
         let blocked = match self.ensure_may_process(ctx, subject, &purpose).await {
             Ok(()) => None,
             Err(AppError::ProcessingBlocked(b)) => Some(b),

@@ -41,7 +41,7 @@ impl<P: Ports> App<P> {
         subject: SubjectId,
         kind: RequestKind,
     ) -> Result<RequestView, AppError> {
-        self.load_subject(ctx, subject).await?;
+        self.ensure_subject(ctx, subject).await?;
         let request = SubjectRequest::open(ctx.tenant, subject, kind, self.clock.now());
         self.store
             .insert_request(&request)
@@ -197,7 +197,7 @@ impl<P: Ports> App<P> {
         ground: HoldGround,
         reason: &str,
     ) -> Result<LegalHold, AppError> {
-        self.load_subject(ctx, subject).await?;
+        self.ensure_subject(ctx, subject).await?;
         let hold = LegalHold::place(ctx.tenant, subject, ground, reason, self.clock.now())
             .ok_or_else(|| {
                 AppError::invalid(

@@ -148,6 +148,16 @@ impl<P: Ports> App<P> {
         Ok(subject)
     }
 
+    /// That the tenant has this subject ([`AppError::NotFound`] if not), without decrypting
+    /// its profile: for use cases that need the subject to exist, not its personal data.
+    pub(crate) async fn ensure_subject(&self, ctx: Ctx, id: SubjectId) -> Result<(), AppError> {
+        match self.store.subject_exists(ctx.tenant, id).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(AppError::NotFound("subject")),
+            Err(e) => Err(AppError::store(e)),
+        }
+    }
+
     pub(crate) async fn load_subject(&self, ctx: Ctx, id: SubjectId) -> Result<Subject, AppError> {
         self.store
             .get_subject(ctx.tenant, id)

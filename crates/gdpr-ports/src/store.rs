@@ -146,6 +146,13 @@ pub trait SubjectStore: Send + Sync {
     /// [`StoreError::Unavailable`].
     async fn get_subject(&self, tenant: TenantId, id: SubjectId) -> Result<Subject, StoreError>;
 
+    /// Whether the tenant has this subject, read without decrypting anything: for the use
+    /// cases that only need to know (data minimisation: nothing personal is opened for it).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn subject_exists(&self, tenant: TenantId, id: SubjectId) -> Result<bool, StoreError>;
+
     /// The tenant's subject with this (normalised) e-mail, found without storing it in clear.
     ///
     /// # Errors

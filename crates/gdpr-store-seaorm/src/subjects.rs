@@ -328,6 +328,18 @@ impl SubjectStore for SeaOrmStore {
         Self::subject_of(&row, &key)
     }
 
+    async fn subject_exists(&self, tenant: TenantId, id: SubjectId) -> Result<bool, StoreError> {
+        let found: Option<uuid::Uuid> = subject::Entity::find_by_id(*id.as_uuid())
+            .filter(subject::Column::TenantId.eq(*tenant.as_uuid()))
+            .select_only()
+            .column(subject::Column::Id)
+            .into_tuple()
+            .one(&self.db)
+            .await
+            .map_err(unavailable)?;
+        Ok(found.is_some())
+    }
+
     async fn find_subject_by_email(
         &self,
         tenant: TenantId,

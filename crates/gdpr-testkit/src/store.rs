@@ -30,6 +30,7 @@ use uuid::Uuid;
 struct State {
     unavailable: bool,
     panic_next: bool,
+    profiles_unreadable: bool,
     tenants: Vec<Tenant>,
     subjects: Vec<Subject>,
     keys: BTreeSet<(TenantId, SubjectId)>,
@@ -117,6 +118,15 @@ impl InMemoryStore {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .unavailable = unavailable;
+    }
+
+    /// Makes every subject's profile unreadable ([`StoreError::Corrupt`] from `get_subject`),
+    /// as a data key that no longer decrypts would: what still works did not need to open it.
+    pub fn set_profiles_unreadable(&self, unreadable: bool) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .profiles_unreadable = unreadable;
     }
 
     /// Lets a test rewrite a chain of the audit log behind the application's back.
@@ -233,11 +243,18 @@ impl SubjectStore for InMemoryStore {
 
     async fn get_subject(&self, tenant: TenantId, id: SubjectId) -> Result<Subject, StoreError> {
         let s = self.state()?;
+        if s.profiles_unreadable {
+            return Err(StoreError::Corrupt("a profile does not decrypt".into()));
+        }
         s.subjects
             .iter()
             .find(|x| x.tenant == tenant && x.id == id)
             .cloned()
             .ok_or(StoreError::NotFound)
+    }
+
+    async fn subject_exists(&self, tenant: TenantId, id: SubjectId) -> Result<bool, StoreError> {
+        Ok(self.state()?.subject_exists(tenant, id))
     }
 
     async fn find_subject_by_email(

@@ -309,3 +309,38 @@ async fn a_form_field_without_a_category_is_refused() {
     );
     assert!(w.app.forms(w.ctx).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn consent_and_records_need_the_subject_to_exist_not_its_profile_opened() {
+    let w = world().await;
+    let (form, consent) = w.contractors().await;
+    let s = w.subject(1).await;
+    // Data minimisation: none of these reads the subject's personal data, so they work even
+    // when no profile can be opened.
+    w.store.set_profiles_unreadable(true);
+    w.app
+        .give_consent(w.ctx, s.id, consent.id, web(None))
+        .await
+        .unwrap();
+    let check = w
+        .app
+        .processing_check(w.ctx, s.id, "contractors")
+        .await
+        .unwrap();
+    assert!(check.consented && check.may_process);
+    w.app
+        .submit_record(w.ctx, form.id, s.id, &contractor(1))
+        .await
+        .unwrap();
+    // What does open the profile fails, as it should.
+    assert!(matches!(
+        w.app.subject(w.ctx, s.id).await,
+        Err(AppError::Store(gdpr_ports::StoreError::Corrupt(_)))
+    ));
+    // An unknown subject is still not found.
+    let unknown = gdpr_pii::SubjectId::new();
+    assert!(matches!(
+        w.app.processing_check(w.ctx, unknown, "contractors").await,
+        Err(AppError::NotFound("subject"))
+    ));
+}

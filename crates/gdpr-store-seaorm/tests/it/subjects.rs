@@ -541,3 +541,30 @@ async fn concurrent_creates_are_committed_together_and_each_answered_alone() {
         db.finish().await;
     }
 }
+
+#[tokio::test]
+async fn a_subject_is_known_to_exist_without_its_key_being_read() {
+    for db in databases().await {
+        let s = &db.store;
+        let (t, u) = (tenant(s).await, tenant(s).await);
+        let (a, _) = two_subjects(s, t).await;
+        assert!(s.subject_exists(t, a.id).await.unwrap(), "{}", db.name);
+        assert!(
+            !s.subject_exists(u, a.id).await.unwrap(),
+            "another tenant's"
+        );
+        assert!(!s.subject_exists(t, SubjectId::new()).await.unwrap());
+        // Without its data key the profile cannot be opened, yet the subject still exists.
+        db.raw(&format!(
+            "DELETE FROM subject_keys WHERE subject_id = {}",
+            db.uuid_literal(a.id.as_uuid())
+        ))
+        .await;
+        assert!(matches!(
+            s.get_subject(t, a.id).await,
+            Err(StoreError::Corrupt(_))
+        ));
+        assert!(s.subject_exists(t, a.id).await.unwrap(), "{}", db.name);
+        db.finish().await;
+    }
+}
