@@ -7,9 +7,7 @@ use gdpr_audit::{
     verify_attestations,
 };
 use gdpr_pii::TenantId;
-use gdpr_ports::{
-    AttestationLog, AuditLog, Clock, Page, Ports, RequestStore, StoreError, SubjectStore,
-};
+use gdpr_ports::{AttestationLog, AuditLog, Clock, Page, Ports, RequestStore, SubjectStore};
 
 use crate::{App, AppError, Ctx};
 
@@ -317,10 +315,10 @@ impl<P: Ports> App<P> {
         };
         let mut back = Vec::new();
         for t in &tombstones {
-            match self.store.get_subject(tenant, t.subject).await {
-                Err(StoreError::NotFound) => {}
-                // Present, whole or not (a row without its key is still a row).
-                Ok(_) | Err(StoreError::Corrupt(_)) => back.push(t.subject.to_string()),
+            // Present, whole or not (a row without its key is still a row): nothing opened.
+            match self.store.subject_exists(tenant, t.subject).await {
+                Ok(false) => {}
+                Ok(true) => back.push(t.subject.to_string()),
                 Err(e) => {
                     return Check::fail(kind, format!("the subjects could not be read: {e}"));
                 }

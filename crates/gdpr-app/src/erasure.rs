@@ -447,11 +447,12 @@ impl<P: Ports> App<P> {
         let selected: BTreeSet<SubjectId> = if let Some(ids) = selector.listed() {
             let mut found = BTreeSet::new();
             for id in ids {
-                match self.store.get_subject(ctx.tenant, *id).await {
-                    Ok(_) => {
+                // Counted, not opened: an unreadable profile is still a subject to erase.
+                match self.store.subject_exists(ctx.tenant, *id).await {
+                    Ok(true) => {
                         found.insert(*id);
                     }
-                    Err(gdpr_ports::StoreError::NotFound) => plan.unknown += 1,
+                    Ok(false) => plan.unknown += 1,
                     Err(e) => return Err(AppError::store(e)),
                 }
             }

@@ -74,7 +74,8 @@ impl AuditHeads {
 }
 
 /// Inserts `record` (stored as `body`) only if `previous` is the chain's head as stored: its
-/// row holds exactly `previous_body` and no row follows it. One statement, where reading the
+/// row holds exactly `previous_body` and no row comes after it (any later position, so that a
+/// deleted row in between is never filled in and stays visible to verification). One statement, where reading the
 /// head and then inserting is two. Whether it was inserted.
 async fn append_after<C: ConnectionTrait>(
     c: &C,
@@ -102,7 +103,14 @@ async fn append_after<C: ConnectionTrait>(
             Expr::value(body),
         ])
         .and_where(Expr::exists(is_head))
-        .and_where(Expr::not_exists(at(record.seq)))
+        .and_where(Expr::not_exists(
+            Query::select()
+                .expr(Expr::value(1))
+                .from(audit_entry::Entity)
+                .and_where(Column::Chain.eq(chain))
+                .and_where(Column::Seq.gt(seq(previous.0.seq)))
+                .to_owned(),
+        ))
         .to_owned();
     let insert = Query::insert()
         .into_table(audit_entry::Entity)

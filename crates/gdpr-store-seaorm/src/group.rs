@@ -8,8 +8,17 @@
 //! handler), and on both databases each commit is a sync to disk: committing the creates that
 //! queued meanwhile together shares that sync and that wait. The writing task is detached from
 //! the callers, so a caller that gives up (its client disconnected) cannot cut a group's
-//! transaction short for the others.
+//! transaction short for the others; its subject is then stored all the same. A panic while
+//! writing is caught and carried back to the caller whose subject caused it (the group is
+//! written again one by one to find it); the writer goes on.
+//!
+//! Known limit: one writer serves every tenant, and on PostgreSQL a create waits for its
+//! tenant's audit-chain lock, which a restore of that tenant holds throughout: creates for
+//! other tenants wait behind it meanwhile.
 
+use std::panic::AssertUnwindSafe;
+
+use futures_util::FutureExt as _;
 use gdpr_audit::AuditEvent;
 use gdpr_pii::Subject;
 use gdpr_ports::StoreError;
@@ -22,10 +31,13 @@ const MAX_GROUP: usize = 256;
 /// Creates waiting for the writer at most; more callers wait to queue.
 const QUEUE: usize = 1_024;
 
+/// A write's outcome, or the panic it caused (carried back to its caller, a bug stays a bug).
+type Answer = std::thread::Result<Result<(), StoreError>>;
+
 pub(crate) struct Pending {
     subject: Subject,
     audit: Vec<AuditEvent>,
-    reply: oneshot::Sender<Result<(), StoreError>>,
+    reply: oneshot::Sender<Answer>,
 }
 
 /// The queue to the writing task.
@@ -58,44 +70,55 @@ pub(crate) async fn submit(
         reply,
     };
     queue.send(pending).await.ok()?;
-    Some(answer.await.unwrap_or_else(|_| {
-        // The task stopped mid-group: the transaction may or may not have committed.
-        Err(StoreError::Unavailable(
+    match answer.await {
+        Ok(Ok(result)) => Some(result),
+        // Its own subject made the writer panic: the panic is this caller's.
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        // Only when the runtime shuts down: the transaction may or may not have committed.
+        Err(_) => Some(Err(StoreError::Unavailable(
             "the store's writer stopped before answering".into(),
-        ))
-    }))
+        ))),
+    }
 }
 
 impl SeaOrmStore {
+    /// Writes one group and answers each of its callers. A panic is caught, so that the
+    /// writer goes on serving the others.
     async fn commit_group(&self, group: Vec<Pending>) {
         if group.len() > 1 {
-            self.grouped
-                .fetch_add(group.len() as u64, std::sync::atomic::Ordering::Relaxed);
             let subjects: Vec<Subject> = group.iter().map(|p| p.subject.clone()).collect();
             let audit: Vec<AuditEvent> = group.iter().flat_map(|p| p.audit.clone()).collect();
-            match self.insert_now(&subjects, audit).await {
-                Ok(()) => {
+            match AssertUnwindSafe(self.insert_now(&subjects, audit))
+                .catch_unwind()
+                .await
+            {
+                Ok(Ok(())) => {
+                    self.grouped
+                        .fetch_add(group.len() as u64, std::sync::atomic::Ordering::Relaxed);
                     for p in group {
-                        let _ = p.reply.send(Ok(()));
+                        let _ = p.reply.send(Ok(Ok(())));
                     }
                     return;
                 }
-                // One taken e-mail refused the group: the others must not fail for it.
-                Err(StoreError::Conflict(_)) => {}
                 // An outage: every caller gets it now, rather than one after another.
-                Err(e) => {
+                Ok(Err(e)) if !matches!(e, StoreError::Conflict(_)) => {
                     for p in group {
-                        let _ = p.reply.send(Err(same(&e)));
+                        let _ = p.reply.send(Ok(Err(same(&e))));
                     }
                     return;
                 }
+                // One taken e-mail refused the group, or one subject made it panic: the
+                // others must not fail for it.
+                Ok(Err(_)) | Err(_) => {}
             }
         }
         // Alone, or refused for one of them: each on its own, with its own answer.
         for p in group {
-            let result = self.insert_now(&[p.subject], p.audit).await;
+            let answer = AssertUnwindSafe(self.insert_now(&[p.subject], p.audit))
+                .catch_unwind()
+                .await;
             // The caller may have given up; its subject is stored all the same.
-            let _ = p.reply.send(result);
+            let _ = p.reply.send(answer);
         }
     }
 }
