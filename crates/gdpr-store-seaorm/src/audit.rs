@@ -73,10 +73,15 @@ impl AuditHeads {
     }
 }
 
+/// A position in a chain as stored (a `u64` that does not fit saturates: never reached).
+fn stored_seq(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 /// Inserts `record` (stored as `body`) only if `previous` is the chain's head as stored: its
-/// row holds exactly `previous_body` and no row comes after it (any later position, so that a
-/// deleted row in between is never filled in and stays visible to verification). One statement, where reading the
-/// head and then inserting is two. Whether it was inserted.
+/// row holds exactly that body and no row comes after it, at any later position (a row deleted
+/// in between is never filled in, so verification still sees it gone). One statement, where
+/// reading the head and then inserting is two. Whether it was inserted.
 async fn append_after<C: ConnectionTrait>(
     c: &C,
     chain: &str,
@@ -85,32 +90,27 @@ async fn append_after<C: ConnectionTrait>(
     body: &str,
 ) -> Result<bool, DbErr> {
     use audit_entry::Column;
-    let seq = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-    let at = |n: u64| {
+    let in_chain = || {
         Query::select()
             .expr(Expr::value(1))
             .from(audit_entry::Entity)
             .and_where(Column::Chain.eq(chain))
-            .and_where(Column::Seq.eq(seq(n)))
             .to_owned()
     };
-    let mut is_head = at(previous.0.seq);
-    is_head.and_where(Column::Body.eq(previous.1.as_str()));
+    let mut is_head = in_chain();
+    is_head
+        .and_where(Column::Seq.eq(stored_seq(previous.0.seq)))
+        .and_where(Column::Body.eq(previous.1.as_str()));
+    let mut after = in_chain();
+    after.and_where(Column::Seq.gt(stored_seq(previous.0.seq)));
     let select = Query::select()
         .exprs([
             Expr::value(chain),
-            Expr::value(seq(record.seq)),
+            Expr::value(stored_seq(record.seq)),
             Expr::value(body),
         ])
         .and_where(Expr::exists(is_head))
-        .and_where(Expr::not_exists(
-            Query::select()
-                .expr(Expr::value(1))
-                .from(audit_entry::Entity)
-                .and_where(Column::Chain.eq(chain))
-                .and_where(Column::Seq.gt(seq(previous.0.seq)))
-                .to_owned(),
-        ))
+        .and_where(Expr::not_exists(after))
         .to_owned();
     let insert = Query::insert()
         .into_table(audit_entry::Entity)
@@ -171,7 +171,7 @@ pub(crate) async fn append_many_in<C: ConnectionTrait>(
         let body = to_json(&record);
         rows.push(audit_entry::ActiveModel {
             chain: Set(chain),
-            seq: Set(i64::try_from(record.seq).unwrap_or(i64::MAX)),
+            seq: Set(stored_seq(record.seq)),
             body: Set(body.clone()),
         });
         records.push(record.clone());
@@ -207,7 +207,7 @@ impl SeaOrmStore {
     ) -> Result<Vec<audit_entry::Model>, StoreError> {
         audit_entry::Entity::find()
             .filter(audit_entry::Column::Chain.eq(chain))
-            .filter(audit_entry::Column::Seq.gt(i64::try_from(after_seq).unwrap_or(i64::MAX)))
+            .filter(audit_entry::Column::Seq.gt(stored_seq(after_seq)))
             .order_by_asc(audit_entry::Column::Seq)
             .limit(u64::from(limit))
             .all(&self.db)
@@ -299,7 +299,7 @@ impl AttestationLog for SeaOrmStore {
                 Attestation::chain(previous.as_ref(), tenant, at, checks.clone(), audit);
             audit_entry::Entity::insert(audit_entry::ActiveModel {
                 chain: Set(attestation_chain(tenant)),
-                seq: Set(i64::try_from(attestation.seq).unwrap_or(i64::MAX)),
+                seq: Set(stored_seq(attestation.seq)),
                 body: Set(to_json(&attestation)),
             })
             .exec(&txn)

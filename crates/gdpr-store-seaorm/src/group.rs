@@ -56,26 +56,28 @@ pub(crate) fn spawn(store: SeaOrmStore) -> Queue {
     tx
 }
 
-/// Queues one create and waits for its answer; `None` if the writing task is gone (its
-/// runtime shut down), for the caller to write it itself.
+/// Queues one create and waits for its answer; its audit events back if the writing task is
+/// gone (its runtime shut down), for the caller to write it itself.
 pub(crate) async fn submit(
     queue: &Queue,
     subject: &Subject,
     audit: Vec<AuditEvent>,
-) -> Option<Result<(), StoreError>> {
+) -> Result<Result<(), StoreError>, Vec<AuditEvent>> {
     let (reply, answer) = oneshot::channel();
     let pending = Pending {
         subject: subject.clone(),
         audit,
         reply,
     };
-    queue.send(pending).await.ok()?;
+    if let Err(unsent) = queue.send(pending).await {
+        return Err(unsent.0.audit);
+    }
     match answer.await {
-        Ok(Ok(result)) => Some(result),
+        Ok(Ok(result)) => Ok(result),
         // Its own subject made the writer panic: the panic is this caller's.
         Ok(Err(panic)) => std::panic::resume_unwind(panic),
         // Only when the runtime shuts down: the transaction may or may not have committed.
-        Err(_) => Some(Err(StoreError::Unavailable(
+        Err(_) => Ok(Err(StoreError::Unavailable(
             "the store's writer stopped before answering".into(),
         ))),
     }
@@ -85,25 +87,29 @@ impl SeaOrmStore {
     /// Writes one group and answers each of its callers. A panic is caught, so that the
     /// writer goes on serving the others.
     async fn commit_group(&self, group: Vec<Pending>) {
-        if group.len() > 1 {
-            let subjects: Vec<Subject> = group.iter().map(|p| p.subject.clone()).collect();
-            let audit: Vec<AuditEvent> = group.iter().flat_map(|p| p.audit.clone()).collect();
-            match AssertUnwindSafe(self.insert_now(&subjects, audit))
+        let (mut subjects, mut audits, mut replies) = (Vec::new(), Vec::new(), Vec::new());
+        for p in group {
+            subjects.push(p.subject);
+            audits.push(p.audit);
+            replies.push(p.reply);
+        }
+        if subjects.len() > 1 {
+            match AssertUnwindSafe(self.insert_now(&subjects, audits.concat()))
                 .catch_unwind()
                 .await
             {
                 Ok(Ok(())) => {
                     self.grouped
-                        .fetch_add(group.len() as u64, std::sync::atomic::Ordering::Relaxed);
-                    for p in group {
-                        let _ = p.reply.send(Ok(Ok(())));
+                        .fetch_add(subjects.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                    for reply in replies {
+                        let _ = reply.send(Ok(Ok(())));
                     }
                     return;
                 }
                 // An outage: every caller gets it now, rather than one after another.
                 Ok(Err(e)) if !matches!(e, StoreError::Conflict(_)) => {
-                    for p in group {
-                        let _ = p.reply.send(Ok(Err(same(&e))));
+                    for reply in replies {
+                        let _ = reply.send(Ok(Err(same(&e))));
                     }
                     return;
                 }
@@ -113,12 +119,12 @@ impl SeaOrmStore {
             }
         }
         // Alone, or refused for one of them: each on its own, with its own answer.
-        for p in group {
-            let answer = AssertUnwindSafe(self.insert_now(&[p.subject], p.audit))
+        for ((subject, audit), reply) in subjects.iter().zip(audits).zip(replies) {
+            let answer = AssertUnwindSafe(self.insert_now(std::slice::from_ref(subject), audit))
                 .catch_unwind()
                 .await;
             // The caller may have given up; its subject is stored all the same.
-            let _ = p.reply.send(answer);
+            let _ = reply.send(answer);
         }
     }
 }

@@ -303,11 +303,13 @@ impl SubjectStore for SeaOrmStore {
         audit: Vec<AuditEvent>,
     ) -> Result<(), StoreError> {
         // One subject (a create): committed with the others that arrive meanwhile.
-        if let ([one], Some(queue)) = (subjects, &self.group)
-            && let Some(result) = group::submit(queue, one, audit.clone()).await
-        {
-            return result;
-        }
+        let audit = match (subjects, &self.group) {
+            ([one], Some(queue)) => match group::submit(queue, one, audit).await {
+                Ok(result) => return result,
+                Err(unsent) => unsent,
+            },
+            _ => audit,
+        };
         self.insert_now(subjects, audit).await
     }
 
