@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::backup_create::once;
+use crate::objects::once;
 use crate::{App, AppError, Ctx};
 
 /// What an export holds.

@@ -12,10 +12,7 @@
 mod attest;
 mod audit;
 mod auth;
-mod backup_create;
-pub mod backup_format;
-mod backup_restore;
-mod backups;
+pub mod backup;
 mod batch_erasure;
 mod consent;
 mod erasure;
@@ -25,6 +22,7 @@ mod export_delivery;
 mod forms;
 mod jobs;
 mod limits;
+mod objects;
 mod record_deletion;
 mod register;
 mod requests;
@@ -38,9 +36,10 @@ use gdpr_retention::RetentionSettings;
 use serde::Serialize;
 
 pub use auth::{Authenticated, IssuedKey, TOKEN_PREFIX};
-pub use backup_create::{BackupReport, Progress};
-pub use backup_restore::{BackupEntry, RestoreReport, VerifyOutcome};
-pub use backups::{BackupDeletionReceipt, BackupLayout, PruneReport};
+pub use backup::{
+    BackupDeletionReceipt, BackupEntry, BackupLayout, BackupReport, Progress, PruneReport,
+    RestoreReport, VerifyOutcome,
+};
 pub use batch_erasure::{BatchErasure, BatchJob, BatchSummary};
 pub use consent::{ConsentView, GiveConsent};
 pub use erasure::{BatchPlan, RetryReport};

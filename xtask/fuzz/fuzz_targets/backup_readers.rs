@@ -3,7 +3,7 @@
 //! size the input chooses) or refused, never with a panic.
 #![no_main]
 
-use gdpr_app::backup_format::{KeyringShard, Line, LineDecoder, Manifest, read_journal_entry};
+use gdpr_app::backup::format::{KeyringShard, Line, LineDecoder, Manifest, read_journal_entry};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use gdpr_app::backup_format::{
+use gdpr_app::backup::format::{
     KeyringShard, MANIFEST, Manifest, PAYLOAD, read_journal_entry, shard_of, shards_to_search,
     tombstone_prefix,
 };

@@ -1,7 +1,7 @@
 //! Property tests of the backup format's readers: whatever bytes object storage hands back
 //! (damaged, truncated, hostile), reading them fails cleanly or gives back what was written.
 
-use gdpr_app::backup_format::{
+use gdpr_app::backup::format::{
     Compressor, KeyringShard, Line, LineDecoder, Manifest, encode_line, journal_entry,
     read_journal_entry,
 };

@@ -1,50 +1,29 @@
-//! Taking a backup, and erasure reaching backups (the tombstone journal and crypto-shredding).
-//!
-//! A backup streams from the storage snapshot through zstd and OpenPGP into object storage:
+//! Taking a backup: the storage snapshot streams through zstd and OpenPGP into object storage;
 //! nothing of its size is held in memory but the keyring (a few dozen bytes per subject). It
 //! becomes a backup only when its manifest is written, last.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
 use gdpr_audit::{Actor, AuditAction, AuditEvent};
-use gdpr_pii::{SubjectId, TenantId};
+use gdpr_pii::TenantId;
 use gdpr_ports::{
-    BackupError, BackupStore, ByteStream, Clock, DumpItem, DumpStream, Encryptor, ErasureStore,
-    Ports, Recipients, TenantDumps,
+    BackupError, BackupStore, ByteStream, Clock, DumpItem, DumpStream, Encryptor, Ports,
+    Recipients, TenantDumps,
 };
-use gdpr_rights::Tombstone;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::backup_format::{
-    self, Compressor, FORMAT, FORMAT_VERSION, KEYRING, KeyringShard, MANIFEST, Manifest, PAYLOAD,
-    PayloadInfo, shard_of, shards_to_search,
+use super::Progress;
+use super::format::{
+    self, Compressor, FORMAT, FORMAT_VERSION, KeyringShard, MANIFEST, Manifest, PAYLOAD,
+    PayloadInfo, shard_of,
 };
-use crate::backups::BackupLayout;
+use super::layout::BackupLayout;
+use crate::objects::once;
 use crate::{App, AppError};
-
-/// Live counters of a long operation, for an operator's progress bar.
-#[derive(Debug, Default)]
-pub struct Progress {
-    /// Rows (and keys) handled so far.
-    pub rows: AtomicU64,
-    /// Bytes written or read so far.
-    pub bytes: AtomicU64,
-}
-
-impl Progress {
-    pub(crate) fn add(&self, rows: u64, bytes: u64) {
-        self.rows.fetch_add(rows, Ordering::Relaxed);
-        self.bytes.fetch_add(bytes, Ordering::Relaxed);
-    }
-}
-
-/// Rounds of rewrite-and-check before a keyring shard is given up on (for the retry job).
-const SHRED_ROUNDS: usize = 5;
 
 /// What a backup wrote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -106,7 +85,7 @@ fn payload_stream(
                         *gathered.rows.entry(row.table.clone()).or_default() += 1;
                         drop(gathered);
                         st.progress.add(1, 0);
-                        let line = backup_format::encode_line(&row.table, row.subject, &row.json);
+                        let line = format::encode_line(&row.table, row.subject, &row.json);
                         let pushed = st.compressor.as_mut().map(|c| c.push(&line));
                         match pushed {
                             Some(Ok(Some(chunk))) => return Some((Ok(chunk), st)),
@@ -151,19 +130,6 @@ fn tapped(
     }))
 }
 
-pub(crate) fn once(bytes: Bytes) -> ByteStream {
-    Box::pin(futures_util::stream::iter([Ok(bytes)]))
-}
-
-/// What [`App::erase_from_backups`] reached, per subject.
-#[derive(Debug, Default)]
-pub(crate) struct BackupReach {
-    /// How many keyrings held each subject's key (absent: none).
-    pub(crate) keyrings: BTreeMap<SubjectId, u64>,
-    /// Subjects not fully reached, and why (without personal data).
-    pub(crate) failed: BTreeMap<SubjectId, String>,
-}
-
 impl<P: Ports> App<P> {
     /// Backs up every tenant, then prunes each one's backups; one result per tenant, so that
     /// one tenant's failure does not stop the others.
@@ -189,7 +155,7 @@ impl<P: Ports> App<P> {
         Ok(results)
     }
 
-    /// Writes a backup of the tenant (see [`crate::backup_format`]).
+    /// Writes a backup of the tenant (see [`super::format`]).
     ///
     /// # Errors
     /// [`AppError::Encryption`] when no backup recipient is configured (nothing is written);
@@ -292,181 +258,5 @@ impl<P: Ports> App<P> {
             return Err(AppError::Encryption(gdpr_ports::EncryptError::NoRecipient));
         }
         Ok(Recipients::Armored(self.config.backup_recipients.clone()))
-    }
-
-    async fn shred_erased_from_new_backup(
-        &self,
-        tenant: TenantId,
-        folder: &str,
-        keyring: &mut BTreeMap<String, KeyringShard>,
-    ) -> Result<u64, AppError> {
-        let erased: BTreeSet<SubjectId> = self
-            .store
-            .tombstones(tenant)
-            .await
-            .map_err(AppError::store)?
-            .into_iter()
-            .map(|t| t.subject)
-            .collect();
-        let mut shredded = 0;
-        for (name, shard) in keyring.iter_mut() {
-            let before = shard.keys.len();
-            shard.keys.retain(|subject, _| !erased.contains(subject));
-            if shard.keys.len() != before {
-                shredded += (before - shard.keys.len()) as u64;
-                self.shred_from_shard(&format!("{folder}{name}"), &erased)
-                    .await?;
-            }
-        }
-        Ok(shredded)
-    }
-
-    /// Removes `subjects`' keys from one keyring shard, then reads it back: a concurrent
-    /// rewrite (another erasure of the same shard, a backup shredding) could have put one
-    /// back, so it goes round again until the shard is seen without them. Which of them were
-    /// there.
-    async fn shred_from_shard(
-        &self,
-        key: &str,
-        subjects: &BTreeSet<SubjectId>,
-    ) -> Result<BTreeSet<SubjectId>, AppError> {
-        let mut held = BTreeSet::new();
-        for _ in 0..SHRED_ROUNDS {
-            let mut keyring: KeyringShard = match self.read_json(key).await {
-                Ok(keyring) => keyring,
-                // Deleted by pruning: nothing left to shred.
-                Err(AppError::Backup(BackupError::NotFound(_))) => return Ok(held),
-                Err(e) => return Err(e),
-            };
-            let before = keyring.keys.len();
-            keyring.keys.retain(|subject, _| {
-                let erased = subjects.contains(subject);
-                if erased {
-                    held.insert(*subject);
-                }
-                !erased
-            });
-            if keyring.keys.len() == before {
-                return Ok(held);
-            }
-            self.backups
-                .put(key, once(keyring.to_bytes()))
-                .await
-                .map_err(AppError::Backup)?;
-        }
-        Err(AppError::Conflict(
-            "a backup keyring kept being rewritten concurrently; the erasure retry job will finish"
-                .into(),
-        ))
-    }
-
-    /// Makes erasures reach the backups: journals the tombstones beside them (one entry per
-    /// tenant, replayed on every restore) and removes the subjects' keys from every keyring of
-    /// the tenants' backups, so their copies of the subjects' rows are beyond use at once.
-    /// Each shard is rewritten once for all the subjects it holds. A failure stays with the
-    /// subjects it concerns (a tenant's journal or listing: all of that tenant's; a shard: the
-    /// subjects of that shard) and the rest goes on. Idempotent: safe to run again.
-    pub(crate) async fn erase_from_backups(&self, tombstones: &[Tombstone]) -> BackupReach {
-        let mut reach = BackupReach::default();
-        let tenants: BTreeSet<TenantId> = tombstones.iter().map(|t| t.tenant).collect();
-        for tenant in tenants {
-            let mine: Vec<Tombstone> = tombstones
-                .iter()
-                .filter(|t| t.tenant == tenant)
-                .copied()
-                .collect();
-            let subjects: BTreeSet<SubjectId> = mine.iter().map(|t| t.subject).collect();
-            if let Err(e) = self
-                .reach_tenant_backups(tenant, &mine, &subjects, &mut reach)
-                .await
-            {
-                for subject in &subjects {
-                    reach
-                        .failed
-                        .entry(*subject)
-                        .or_insert_with(|| e.to_string());
-                }
-            }
-        }
-        reach
-    }
-
-    /// [`App::erase_from_backups`] for one tenant's tombstones; shard failures are recorded
-    /// per subject, the rest is this tenant's error.
-    async fn reach_tenant_backups(
-        &self,
-        tenant: TenantId,
-        mine: &[Tombstone],
-        subjects: &BTreeSet<SubjectId>,
-        reach: &mut BackupReach,
-    ) -> Result<(), AppError> {
-        // One erasure: named after its receipt (rewriting it is harmless). A batch: a fresh
-        // name, so two writers never overwrite each other's entry.
-        let key = match mine {
-            [one] => backup_format::tombstone_key(one),
-            _ => format!(
-                "{}batch-{}.json",
-                backup_format::tombstone_prefix(tenant),
-                uuid::Uuid::new_v4()
-            ),
-        };
-        self.backups
-            .put(&key, once(backup_format::journal_entry(mine)))
-            .await
-            .map_err(AppError::Backup)?;
-        let mut by_shard: BTreeMap<String, BTreeSet<SubjectId>> = BTreeMap::new();
-        for t in mine {
-            for shard in shards_to_search(t.subject) {
-                by_shard.entry(shard).or_default().insert(t.subject);
-            }
-        }
-        let prefix = BackupLayout::tenant_prefix(tenant);
-        let objects = self.backups.list(&prefix).await.map_err(AppError::Backup)?;
-        for object in &objects {
-            let shard = object
-                .key
-                .rfind(KEYRING)
-                .map(|at| &object.key[at..])
-                .and_then(|shard| by_shard.get(shard));
-            let Some(subjects) = shard else { continue };
-            match self.shred_from_shard(&object.key, subjects).await {
-                Ok(held) => {
-                    for subject in held {
-                        *reach.keyrings.entry(subject).or_default() += 1;
-                    }
-                }
-                Err(e) => {
-                    for subject in subjects {
-                        reach
-                            .failed
-                            .entry(*subject)
-                            .or_insert_with(|| e.to_string());
-                    }
-                }
-            }
-        }
-        self.forget_pending_exports(tenant, subjects).await
-    }
-
-    /// A small object, whole.
-    pub(crate) async fn read_object(&self, key: &str) -> Result<Vec<u8>, AppError> {
-        let mut stream = self.backups.get(key).await.map_err(AppError::Backup)?;
-        let mut out = Vec::new();
-        while let Some(chunk) = stream.next().await {
-            out.extend_from_slice(&chunk.map_err(|e| AppError::Backup(BackupError::Source(e)))?);
-        }
-        Ok(out)
-    }
-
-    /// A small JSON object, parsed.
-    pub(crate) async fn read_json<T: serde::de::DeserializeOwned>(
-        &self,
-        key: &str,
-    ) -> Result<T, AppError> {
-        let bytes = self.read_object(key).await?;
-        serde_json::from_slice(&bytes).map_err(|_| AppError::BackupUnusable {
-            backup: key.to_owned(),
-            reason: "an object of the backup does not parse".into(),
-        })
     }
 }

@@ -1,64 +1,19 @@
-//! Where backups live in object storage, pruning them by retention, and deleting a tenant's.
+//! Pruning backups by retention, and deleting all of a tenant's on request.
 //!
-//! A backup is a folder of objects, `backups/<tenant>/<backup id>/...`, whose id starts with
-//! its UTC creation time, so pruning decides from a listing alone; it is complete once its
-//! manifest is there (see [`crate::backup_format`]). A `VERIFIED` object marks a backup that
-//! a verification pass decrypted and checksummed. The decision itself is
-//! `gdpr_retention::plan_pruning`; this module carries it out.
-
-use std::collections::BTreeMap;
+//! The decision is `gdpr_retention::plan_pruning` (a pure function of the listing, the period
+//! and now); this module carries it out. A `VERIFIED` object marks a backup that a
+//! verification pass decrypted and checksummed: the newest such backup is never pruned.
 
 use gdpr_audit::{Actor, AuditAction, AuditEvent};
 use gdpr_pii::TenantId;
 use gdpr_ports::{BackupStore, Clock, Ports};
 use gdpr_retention::{BackupSummary, PruningPlan, plan_pruning};
 use serde::Serialize;
-use time::format_description::FormatItem;
-use time::macros::format_description;
-use time::{OffsetDateTime, PrimitiveDateTime};
+use time::OffsetDateTime;
 
-use crate::backup_format::MANIFEST;
+use super::format::MANIFEST;
+use super::layout::BackupLayout;
 use crate::{App, AppError};
-
-const ID_TIME: &[FormatItem<'static>] =
-    format_description!("[year][month][day]T[hour][minute][second]Z");
-
-/// The naming of backup objects.
-#[derive(Debug, Clone, Copy)]
-pub struct BackupLayout;
-
-impl BackupLayout {
-    /// The object that marks a backup verified.
-    pub const VERIFIED: &'static str = "VERIFIED";
-
-    /// How old the objects of a backup without a manifest must be before pruning removes them
-    /// (no backup takes that long, so none is still being written).
-    pub const ABANDONED_AFTER: time::Duration = time::Duration::DAY;
-
-    /// The prefix of every backup of a tenant.
-    #[must_use]
-    pub fn tenant_prefix(tenant: TenantId) -> String {
-        format!("backups/{tenant}/")
-    }
-
-    /// A new backup id for a backup taken at `at`: `20260131T020000Z-1a2b3c4d`.
-    #[must_use]
-    pub fn new_id(at: OffsetDateTime) -> String {
-        let at = at.to_offset(time::UtcOffset::UTC);
-        let stamp = at.format(ID_TIME).unwrap_or_default();
-        let suffix = uuid::Uuid::new_v4().simple().to_string();
-        format!("{stamp}-{}", &suffix[..8])
-    }
-
-    /// The creation time encoded in a backup id.
-    #[must_use]
-    pub fn created_at(id: &str) -> Option<OffsetDateTime> {
-        let stamp = id.split('-').next()?;
-        PrimitiveDateTime::parse(stamp, ID_TIME)
-            .ok()
-            .map(PrimitiveDateTime::assume_utc)
-    }
-}
 
 /// What a pruning pass decided and did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -136,38 +91,6 @@ impl<P: Ports> App<P> {
         })
     }
 
-    /// The tenant's backup folders by id, and the keys under its prefix that belong to none.
-    pub(crate) async fn backup_folders(
-        &self,
-        tenant: TenantId,
-    ) -> Result<(BTreeMap<String, Folder>, Vec<String>), AppError> {
-        let prefix = BackupLayout::tenant_prefix(tenant);
-        let objects = self.backups.list(&prefix).await.map_err(AppError::Backup)?;
-        let mut folders: BTreeMap<String, Folder> = BTreeMap::new();
-        let mut unrecognised = Vec::new();
-        for object in objects {
-            let rest = &object.key[prefix.len()..];
-            let Some((id, name)) = rest.split_once('/') else {
-                unrecognised.push(object.key);
-                continue;
-            };
-            let Some(created_at) = BackupLayout::created_at(id) else {
-                unrecognised.push(object.key);
-                continue;
-            };
-            let folder = folders.entry(id.to_owned()).or_insert_with(|| Folder {
-                created_at,
-                complete: false,
-                verified: false,
-                objects: Vec::new(),
-            });
-            folder.complete |= name == MANIFEST;
-            folder.verified |= name == BackupLayout::VERIFIED;
-            folder.objects.push(object.key);
-        }
-        Ok((folders, unrecognised))
-    }
-
     /// Decides which of a tenant's backups are past retention and, unless `dry_run`, deletes
     /// every object of each. The newest verified backup is never deleted. What an interrupted
     /// backup left (objects without a manifest) is deleted once older than
@@ -233,14 +156,4 @@ impl<P: Ports> App<P> {
         self.audit(event).await?;
         Ok(report)
     }
-}
-
-/// One backup folder, complete or not.
-#[derive(Debug, Clone)]
-pub(crate) struct Folder {
-    pub(crate) created_at: OffsetDateTime,
-    /// It has its manifest.
-    pub(crate) complete: bool,
-    pub(crate) verified: bool,
-    pub(crate) objects: Vec<String>,
 }
