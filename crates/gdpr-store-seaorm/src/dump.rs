@@ -5,32 +5,24 @@
 //! their table and, where they hold personal data, their subject. Data keys leave apart from
 //! the rows, ordered by subject id, for the backup's keyring.
 
-use std::collections::BTreeSet;
-
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use gdpr_migrations::{Migrator, MigratorTrait};
-use gdpr_pii::{SubjectId, TenantId};
+use gdpr_pii::TenantId;
 use gdpr_ports::{
-    DumpItem, DumpRow, DumpStream, RestoredCounts, RowStream, StoreError, TenantDumps, WrappedKey,
+    DumpItem, DumpStream, RestoredCounts, RowStream, StoreError, TenantDumps, WrappedKey,
 };
 use gdpr_rights::Tombstone;
-use sea_orm::sea_query::Query;
 use sea_orm::{
-    AccessMode, ActiveValue, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr,
-    EntityTrait, IntoActiveModel, IsolationLevel, ModelTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Select, Statement, StreamTrait, TransactionTrait, TryInsert,
+    AccessMode, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
+    IntoActiveModel, IsolationLevel, ModelTrait, PaginatorTrait, QueryFilter, Statement,
+    TransactionTrait, TryInsert,
 };
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use crate::entity::{
-    api_key, audit_entry, consent_event, consent_form, consent_form_version, erasure_receipt, form,
-    legal_hold, processing_limit, purpose, record, request, subject, subject_key, tenant,
-    tombstone,
-};
+use crate::entity::{audit_entry, subject_key, tenant, tombstone};
+use crate::tables::{REGISTRY, RestoreState, Role, Table, key_rows, table};
 use crate::{SeaOrmStore, audit::chain_key, corrupt, nanos, unavailable};
 
 /// Items buffered between the reading task and the consumer: enough to keep both busy, few
@@ -46,31 +38,12 @@ const BATCH: usize = 2_000;
 /// to them.
 const DEFERRED_INDEXES: [&str; 3] = ["records", "consent_events", "audit_log"];
 
-/// The tables of a tenant in dump order, parents before children.
-const TABLES: [&str; 15] = [
-    "tenants",
-    "api_keys",
-    "purposes",
-    "consent_forms",
-    "consent_form_versions",
-    "forms",
-    "subjects",
-    "records",
-    "consent_events",
-    "requests",
-    "legal_holds",
-    "processing_limits",
-    "tombstones",
-    "erasure_receipts",
-    "audit_log",
-];
-
-type Sender = mpsc::Sender<Result<DumpItem, StoreError>>;
+pub(crate) type Sender = mpsc::Sender<Result<DumpItem, StoreError>>;
 
 /// The receiver went away: the consumer stopped reading, so stop quietly.
-struct Gone;
+pub(crate) struct Gone;
 
-enum DumpFailure {
+pub(crate) enum DumpFailure {
     Gone,
     Db(DbErr),
 }
@@ -87,268 +60,44 @@ impl From<Gone> for DumpFailure {
     }
 }
 
-async fn send(tx: &Sender, item: DumpItem) -> Result<(), Gone> {
+pub(crate) async fn send(tx: &Sender, item: DumpItem) -> Result<(), Gone> {
     tx.send(Ok(item)).await.map_err(|_| Gone)
 }
 
-/// Streams every row `select` finds as `table` rows.
-async fn rows_of<E, C>(
-    c: &C,
-    tx: &Sender,
-    table: &str,
-    select: Select<E>,
-    subject: fn(&E::Model) -> Option<Uuid>,
-) -> Result<(), DumpFailure>
-where
-    E: EntityTrait,
-    E::Model: Serialize + Send + Sync,
-    C: ConnectionTrait + StreamTrait + Send,
-{
-    let mut rows = Box::pin(select.stream(c).await?);
-    while let Some(row) = rows.next().await {
-        let row = row?;
-        let json = serde_json::to_string(&row)
-            .unwrap_or_else(|_| unreachable!("rows of plain columns serialise"));
-        let item = DumpRow {
-            table: table.to_owned(),
-            subject: subject(&row).map(SubjectId::from_uuid),
-            json,
-        };
-        send(tx, DumpItem::Row(item)).await?;
-    }
-    Ok(())
-}
-
+/// The tenant's keys, then its rows, table by table in the registry's order.
 async fn dump_into(
     txn: &DatabaseTransaction,
     tenant: Uuid,
     tx: &Sender,
 ) -> Result<(), DumpFailure> {
-    let mut keys = Box::pin(
-        subject_key::Entity::find()
-            .filter(subject_key::Column::TenantId.eq(tenant))
-            .order_by_asc(subject_key::Column::SubjectId)
-            .stream(txn)
-            .await?,
-    );
-    while let Some(key) = keys.next().await {
-        let key = key?;
-        let item = WrappedKey {
-            subject: SubjectId::from_uuid(key.subject_id),
-            wrapped: key.wrapped,
-        };
-        send(tx, DumpItem::Key(item)).await?;
+    let keys = REGISTRY.iter().filter(|t| t.role() == Role::Keys);
+    let rows = REGISTRY.iter().filter(|t| t.role() != Role::Keys);
+    for table in keys.chain(rows) {
+        table.dump(txn, tenant, tx).await?;
     }
-    drop(keys);
-    rows_of(
-        txn,
-        tx,
-        TABLES[0],
-        tenant::Entity::find_by_id(tenant),
-        no_subject,
-    )
-    .await?;
-    rows_of(
-        txn,
-        tx,
-        TABLES[1],
-        api_key::Entity::find()
-            .filter(api_key::Column::TenantId.eq(tenant))
-            .order_by_asc(api_key::Column::Id),
-        no_subject,
-    )
-    .await?;
-    rows_of(
-        txn,
-        tx,
-        TABLES[2],
-        purpose::Entity::find()
-            .filter(purpose::Column::TenantId.eq(tenant))
-            .order_by_asc(purpose::Column::Id),
-        no_subject,
-    )
-    .await?;
-    rows_of(
-        txn,
-        tx,
-        TABLES[3],
-        consent_form::Entity::find()
-            .filter(consent_form::Column::TenantId.eq(tenant))
-            .order_by_asc(consent_form::Column::Id),
-        no_subject,
-    )
-    .await?;
-    rows_of(
-        txn,
-        tx,
-        TABLES[4],
-        consent_form_version::Entity::find()
-            .filter(consent_form_version::Column::FormId.in_subquery(tenant_consent_forms(tenant)))
-            .order_by_asc(consent_form_version::Column::FormId)
-            .order_by_asc(consent_form_version::Column::Number),
-        no_subject,
-    )
-    .await?;
-    rows_of(
-        txn,
-        tx,
-        TABLES[5],
-        form::Entity::find()
-            .filter(form::Column::TenantId.eq(tenant))
-            .order_by_asc(form::Column::CreatedAt)
-            .order_by_asc(form::Column::Id),
-        no_subject,
-    )
-    .await?;
-    rows_of(
-        txn,
-        tx,
-        TABLES[6],
-        subject::Entity::find()
-            .filter(subject::Column::TenantId.eq(tenant))
-            .order_by_asc(subject::Column::CreatedAt)
-            .order_by_asc(subject::Column::Id),
-        |s| Some(s.id),
-    )
-    .await?;
-    rows_of(
-        txn,
-        tx,
-        TABLES[7],
-        record::Entity::find()
-            .filter(record::Column::TenantId.eq(tenant))
-            .order_by_asc(record::Column::CreatedAt)
-            .order_by_asc(record::Column::Id),
-        |r| Some(r.subject_id),
-    )
-    .await?;
-    rows_of(
-        txn,
-        tx,
-        TABLES[8],
-        consent_event::Entity::find()
-            .filter(consent_event::Column::TenantId.eq(tenant))
-            .order_by_asc(consent_event::Column::Seq),
-        |e| Some(e.subject_id),
-    )
-    .await?;
-    rows_of(
-        txn,
-        tx,
-        TABLES[9],
-        request::Entity::find()
-            .filter(request::Column::TenantId.eq(tenant))
-            .order_by_asc(request::Column::ReceivedAt)
-            .order_by_asc(request::Column::Id),
-        no_subject,
-    )
-    .await?;
-    rows_of(
-        txn,
-        tx,
-        TABLES[10],
-        legal_hold::Entity::find()
-            .filter(legal_hold::Column::TenantId.eq(tenant))
-            .order_by_asc(legal_hold::Column::Id),
-        no_subject,
-    )
-    .await?;
-    rows_of(
-        txn,
-        tx,
-        TABLES[11],
-        processing_limit::Entity::find()
-            .filter(processing_limit::Column::TenantId.eq(tenant))
-            .order_by_asc(processing_limit::Column::Id),
-        |l| Some(l.subject_id),
-    )
-    .await?;
-    rows_of(
-        txn,
-        tx,
-        TABLES[12],
-        tombstone::Entity::find()
-            .filter(tombstone::Column::TenantId.eq(tenant))
-            .order_by_asc(tombstone::Column::ErasedAt)
-            .order_by_asc(tombstone::Column::ReceiptId),
-        no_subject,
-    )
-    .await?;
-    rows_of(
-        txn,
-        tx,
-        TABLES[13],
-        erasure_receipt::Entity::find()
-            .filter(erasure_receipt::Column::TenantId.eq(tenant))
-            .order_by_asc(erasure_receipt::Column::Id),
-        no_subject,
-    )
-    .await?;
-    rows_of(
-        txn,
-        tx,
-        TABLES[14],
-        audit_entry::Entity::find()
-            .filter(audit_entry::Column::Chain.eq(chain_key(Some(TenantId::from_uuid(tenant)))))
-            .order_by_asc(audit_entry::Column::Seq),
-        no_subject,
-    )
-    .await?;
     Ok(())
 }
 
-/// For rows that hold no personal data of a subject.
-const fn no_subject<M>(_: &M) -> Option<Uuid> {
-    None
-}
-
-fn tenant_consent_forms(tenant: Uuid) -> sea_orm::sea_query::SelectStatement {
-    Query::select()
-        .column(consent_form::Column::Id)
-        .from(consent_form::Entity)
-        .and_where(consent_form::Column::TenantId.eq(tenant))
-        .to_owned()
-}
-
-/// Rows parsed and waiting for their multi-row insert.
-#[derive(Default)]
+/// One table's rows, waiting to be written together.
 struct Pending {
-    table: Option<String>,
+    table: &'static dyn Table,
     rows: Vec<String>,
 }
 
-fn parse<M: DeserializeOwned>(json: &str, table: &str) -> Result<M, StoreError> {
-    serde_json::from_str(json).map_err(|_| corrupt(&format!("a {table} row does not parse")))
-}
-
-/// Parses `rows` of `table`, each of which must be `tenant`'s (by `owner`).
-fn tenant_models<M: DeserializeOwned>(
-    rows: &[String],
-    table: &str,
-    tenant: Uuid,
-    owner: fn(&M) -> Uuid,
-) -> Result<Vec<M>, StoreError> {
-    let models = rows
-        .iter()
-        .map(|json| parse::<M>(json, table))
-        .collect::<Result<Vec<_>, _>>()?;
-    if models.iter().any(|m| owner(m) != tenant) {
-        return Err(corrupt(&format!("a {table} row belongs to another tenant")));
-    }
-    Ok(models)
-}
-
 /// A batch of one table's rows, made ready off the writing task.
-enum Prepared {
+pub(crate) enum Prepared {
     /// Parsed, checked and built into one insert (PostgreSQL), with its row count.
     Insert {
-        table: String,
+        table: &'static str,
         count: u64,
         statement: Statement,
     },
-    /// Rows the writing task parses and checks itself: their checks need what was restored
-    /// before them, or the backend has no single-statement insert for them.
-    Rows(Pending),
+    /// Rows the writing task parses, checks and inserts itself: their checks need what was
+    /// restored before them, or the backend has no single-statement insert for them.
+    Rows {
+        table: &'static dyn Table,
+        rows: Vec<String>,
+    },
 }
 
 /// Batches the preparing task may be ahead of the writing one.
@@ -357,38 +106,13 @@ const READ_AHEAD: usize = 2;
 /// Does the CPU work of a batch that needs no restore state (parsing, the tenant check,
 /// building the insert), so that it runs while the previous batch is being written.
 fn prepare(pending: Pending, tenant: Uuid, backend: DbBackend) -> Result<Prepared, StoreError> {
-    let Some(table) = pending.table.clone() else {
-        return Ok(Prepared::Rows(pending));
-    };
-    if backend != DbBackend::Postgres {
-        return Ok(Prepared::Rows(pending));
-    }
-    macro_rules! built {
-        ($module:ident, $keep:expr) => {{
-            let models =
-                tenant_models::<$module::Model>(&pending.rows, &table, tenant, |m| m.tenant_id)?;
-            match crate::bulk::unnest_insert::<$module::Entity>(&models, $keep) {
-                Some(statement) => Prepared::Insert {
-                    count: models.len() as u64,
-                    table,
-                    statement,
-                },
-                None => Prepared::Rows(pending),
-            }
-        }};
-    }
-    Ok(match table.as_str() {
-        "records" => built!(record, false),
-        "api_keys" => built!(api_key, false),
-        "purposes" => built!(purpose, false),
-        "forms" => built!(form, false),
-        "requests" => built!(request, false),
-        "legal_holds" => built!(legal_hold, false),
-        "processing_limits" => built!(processing_limit, false),
-        "tombstones" => built!(tombstone, true),
-        "erasure_receipts" => built!(erasure_receipt, true),
-        _ => Prepared::Rows(pending),
-    })
+    Ok(pending
+        .table
+        .prepare(&pending.rows, tenant, backend)?
+        .unwrap_or(Prepared::Rows {
+            table: pending.table,
+            rows: pending.rows,
+        }))
 }
 
 /// Reads `rows` on its own task, in batches of one table, each [`prepare`]d, into a channel:
@@ -401,11 +125,11 @@ fn read_ahead(
 ) -> mpsc::Receiver<Result<Prepared, StoreError>> {
     let (tx, rx) = mpsc::channel(READ_AHEAD);
     tokio::spawn(async move {
-        let mut pending = Pending::default();
+        let mut pending: Option<Pending> = None;
         while let Some(row) = rows.next().await {
-            let row = match row {
-                Ok(row) if TABLES.contains(&row.table.as_str()) => row,
-                Ok(row) => {
+            let (row, entry) = match row.map(|row| (table(&row.table), row)) {
+                Ok((Some(entry), row)) if entry.role() != Role::Keys => (row, entry),
+                Ok((_, row)) => {
                     let unknown = corrupt(&format!("unknown table {} in a dump", row.table));
                     let _ = tx.send(Err(unknown)).await;
                     return;
@@ -415,20 +139,26 @@ fn read_ahead(
                     return;
                 }
             };
-            if pending.table.as_deref() != Some(row.table.as_str()) || pending.rows.len() >= BATCH {
+            let same = pending
+                .as_ref()
+                .is_some_and(|p| p.table.name() == entry.name() && p.rows.len() < BATCH);
+            if !same {
                 let next = Pending {
-                    table: Some(row.table),
+                    table: entry,
                     rows: Vec::new(),
                 };
-                let full = std::mem::replace(&mut pending, next);
-                if full.table.is_some() && tx.send(prepare(full, tenant, backend)).await.is_err() {
+                if let Some(full) = pending.replace(next)
+                    && tx.send(prepare(full, tenant, backend)).await.is_err()
+                {
                     return;
                 }
             }
-            pending.rows.push(row.json);
+            if let Some(p) = pending.as_mut() {
+                p.rows.push(row.json);
+            }
         }
-        if pending.table.is_some() {
-            let _ = tx.send(prepare(pending, tenant, backend)).await;
+        if let Some(last) = pending {
+            let _ = tx.send(prepare(last, tenant, backend)).await;
         }
     });
     rx
@@ -436,7 +166,7 @@ fn read_ahead(
 
 /// Inserts rows of `E`; `keep_existing` skips rows whose primary key is already there. On
 /// PostgreSQL a batch goes in as one `UNNEST` insert where its values allow it.
-async fn insert_rows<E>(
+pub(crate) async fn insert_rows<E>(
     txn: &DatabaseTransaction,
     models: Vec<E::Model>,
     keep_existing: bool,
@@ -456,7 +186,7 @@ where
 }
 
 /// Inserts `models`; `keep_existing` skips rows whose primary key is already there.
-async fn insert_all<A, M>(
+pub(crate) async fn insert_all<A, M>(
     txn: &DatabaseTransaction,
     models: Vec<M>,
     keep_existing: bool,
@@ -487,201 +217,12 @@ impl SeaOrmStore {
     /// erasure receipts), children first. Returns how many.
     async fn clear_tenant(&self, txn: &DatabaseTransaction, t: Uuid) -> Result<u64, DbErr> {
         let mut n = 0;
-        n += record::Entity::delete_many()
-            .filter(record::Column::TenantId.eq(t))
-            .exec(txn)
-            .await?
-            .rows_affected;
-        n += consent_event::Entity::delete_many()
-            .filter(consent_event::Column::TenantId.eq(t))
-            .exec(txn)
-            .await?
-            .rows_affected;
-        n += subject_key::Entity::delete_many()
-            .filter(subject_key::Column::TenantId.eq(t))
-            .exec(txn)
-            .await?
-            .rows_affected;
-        n += legal_hold::Entity::delete_many()
-            .filter(legal_hold::Column::TenantId.eq(t))
-            .exec(txn)
-            .await?
-            .rows_affected;
-        n += processing_limit::Entity::delete_many()
-            .filter(processing_limit::Column::TenantId.eq(t))
-            .exec(txn)
-            .await?
-            .rows_affected;
-        n += request::Entity::delete_many()
-            .filter(request::Column::TenantId.eq(t))
-            .exec(txn)
-            .await?
-            .rows_affected;
-        n += subject::Entity::delete_many()
-            .filter(subject::Column::TenantId.eq(t))
-            .exec(txn)
-            .await?
-            .rows_affected;
-        n += form::Entity::delete_many()
-            .filter(form::Column::TenantId.eq(t))
-            .exec(txn)
-            .await?
-            .rows_affected;
-        n += consent_form_version::Entity::delete_many()
-            .filter(consent_form_version::Column::FormId.in_subquery(tenant_consent_forms(t)))
-            .exec(txn)
-            .await?
-            .rows_affected;
-        n += consent_form::Entity::delete_many()
-            .filter(consent_form::Column::TenantId.eq(t))
-            .exec(txn)
-            .await?
-            .rows_affected;
-        n += purpose::Entity::delete_many()
-            .filter(purpose::Column::TenantId.eq(t))
-            .exec(txn)
-            .await?
-            .rows_affected;
-        n += api_key::Entity::delete_many()
-            .filter(api_key::Column::TenantId.eq(t))
-            .exec(txn)
-            .await?
-            .rows_affected;
-        n += tenant::Entity::delete_many()
-            .filter(tenant::Column::Id.eq(t))
-            .exec(txn)
-            .await?
-            .rows_affected;
+        for table in REGISTRY.iter().rev() {
+            if matches!(table.role(), Role::Replaced | Role::Keys) {
+                n += table.clear(txn, t).await?;
+            }
+        }
         Ok(n)
-    }
-
-    /// Inserts one table's pending rows, checking that each is the tenant's.
-    async fn flush(
-        &self,
-        txn: &DatabaseTransaction,
-        tenant: Uuid,
-        pending: &mut Pending,
-        state: &mut RestoreState,
-    ) -> Result<(), StoreError> {
-        let Some(table) = pending.table.clone() else {
-            return Ok(());
-        };
-        let rows = std::mem::take(&mut pending.rows);
-        let count = rows.len() as u64;
-        let db = |e: DbErr| unavailable(e);
-        let foreign = || corrupt(&format!("a {table} row belongs to another tenant"));
-        macro_rules! tenant_rows {
-            ($module:ident, $keep:expr) => {{
-                let models =
-                    tenant_models::<$module::Model>(&rows, &table, tenant, |m| m.tenant_id)?;
-                insert_rows::<$module::Entity>(txn, models, $keep)
-                    .await
-                    .map_err(db)?;
-            }};
-        }
-        match table.as_str() {
-            "tenants" => {
-                let models = rows
-                    .iter()
-                    .map(|json| parse::<tenant::Model>(json, &table))
-                    .collect::<Result<Vec<_>, _>>()?;
-                if models.iter().any(|m| m.id != tenant) {
-                    return Err(foreign());
-                }
-                insert_rows::<tenant::Entity>(txn, models, false)
-                    .await
-                    .map_err(db)?;
-            }
-            "api_keys" => tenant_rows!(api_key, false),
-            "purposes" => tenant_rows!(purpose, false),
-            "consent_forms" => {
-                let models = rows
-                    .iter()
-                    .map(|json| parse::<consent_form::Model>(json, &table))
-                    .collect::<Result<Vec<_>, _>>()?;
-                if models.iter().any(|m| m.tenant_id != tenant) {
-                    return Err(foreign());
-                }
-                state.consent_forms.extend(models.iter().map(|m| m.id));
-                insert_rows::<consent_form::Entity>(txn, models, false)
-                    .await
-                    .map_err(db)?;
-            }
-            "consent_form_versions" => {
-                let models = rows
-                    .iter()
-                    .map(|json| parse::<consent_form_version::Model>(json, &table))
-                    .collect::<Result<Vec<_>, _>>()?;
-                if models
-                    .iter()
-                    .any(|m| !state.consent_forms.contains(&m.form_id))
-                {
-                    return Err(foreign());
-                }
-                insert_rows::<consent_form_version::Entity>(txn, models, false)
-                    .await
-                    .map_err(db)?;
-            }
-            "forms" => tenant_rows!(form, false),
-            "subjects" => {
-                let models = rows
-                    .iter()
-                    .map(|json| parse::<subject::Model>(json, &table))
-                    .collect::<Result<Vec<_>, _>>()?;
-                if models.iter().any(|m| m.tenant_id != tenant) {
-                    return Err(foreign());
-                }
-                state.subjects.extend(models.iter().map(|m| m.id));
-                insert_rows::<subject::Entity>(txn, models, false)
-                    .await
-                    .map_err(db)?;
-            }
-            "records" => tenant_rows!(record, false),
-            "consent_events" => {
-                let models = rows
-                    .iter()
-                    .map(|json| parse::<consent_event::Model>(json, &table))
-                    .collect::<Result<Vec<_>, _>>()?;
-                if models.iter().any(|m| m.tenant_id != tenant) {
-                    return Err(foreign());
-                }
-                // The sequence is global: new numbers, in the dumped order, so that a restore
-                // never collides with another tenant's events.
-                let models: Vec<consent_event::ActiveModel> = models
-                    .into_iter()
-                    .map(|m| {
-                        let mut active = m.into_active_model();
-                        active.seq = ActiveValue::NotSet;
-                        active
-                    })
-                    .collect();
-                insert_all(txn, models, false).await.map_err(db)?;
-            }
-            "requests" => tenant_rows!(request, false),
-            "legal_holds" => tenant_rows!(legal_hold, false),
-            "processing_limits" => tenant_rows!(processing_limit, false),
-            "tombstones" => tenant_rows!(tombstone, true),
-            "erasure_receipts" => tenant_rows!(erasure_receipt, true),
-            "audit_log" => {
-                let chain = chain_key(Some(TenantId::from_uuid(tenant)));
-                let models = rows
-                    .iter()
-                    .map(|json| parse::<audit_entry::Model>(json, &table))
-                    .collect::<Result<Vec<_>, _>>()?;
-                if models.iter().any(|m| m.chain != chain) {
-                    return Err(foreign());
-                }
-                // An existing chain is the truth about what happened since: it is kept whole.
-                if !state.keep_audit {
-                    insert_rows::<audit_entry::Entity>(txn, models, false)
-                        .await
-                        .map_err(db)?;
-                }
-            }
-            other => return Err(corrupt(&format!("unknown table {other} in a dump"))),
-        }
-        *state.counts.rows.entry(table).or_default() += count;
-        Ok(())
     }
 
     async fn restore_in(
@@ -728,22 +269,14 @@ impl SeaOrmStore {
                     statement,
                 } => {
                     txn.execute_raw(statement).await.map_err(unavailable)?;
-                    *state.counts.rows.entry(table).or_default() += count;
+                    *state.counts.rows.entry(table.to_owned()).or_default() += count;
                 }
-                Prepared::Rows(mut pending) => {
-                    self.flush(txn, tenant, &mut pending, &mut state).await?;
+                Prepared::Rows { table, rows } => {
+                    table.restore(txn, tenant, &rows, &mut state).await?;
                 }
             }
         }
-        let keys: Vec<subject_key::Model> = keys
-            .into_iter()
-            .filter(|k| state.subjects.contains(k.subject.as_uuid()))
-            .map(|k| subject_key::Model {
-                subject_id: *k.subject.as_uuid(),
-                tenant_id: tenant,
-                wrapped: k.wrapped,
-            })
-            .collect();
+        let keys = key_rows(keys, tenant, &state);
         state.counts.keys = keys.len() as u64;
         for chunk in keys.chunks(BATCH) {
             insert_rows::<subject_key::Entity>(txn, chunk.to_vec(), false)
@@ -770,14 +303,6 @@ impl SeaOrmStore {
             .map_err(unavailable)?;
         Ok(state.counts)
     }
-}
-
-#[derive(Default)]
-struct RestoreState {
-    keep_audit: bool,
-    consent_forms: BTreeSet<Uuid>,
-    subjects: BTreeSet<Uuid>,
-    counts: RestoredCounts,
 }
 
 #[async_trait]

@@ -21,6 +21,7 @@ mod jobs;
 mod keys;
 mod rights;
 mod subjects;
+mod tables;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +35,7 @@ use sea_orm::{
 use time::OffsetDateTime;
 
 pub use crypto::{CryptoError, MasterKey};
+pub use tables::{LEFT_OUT_OF_BACKUPS, backed_up_tables};
 
 /// Every storage port, on one SeaORM connection pool. Cheap to clone.
 #[derive(Clone)]

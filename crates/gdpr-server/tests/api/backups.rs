@@ -41,25 +41,6 @@ fn open_payload(gpg: &GpgHome, payload: &[u8]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-const TABLES: [&str; 16] = [
-    "tenants",
-    "api_keys",
-    "purposes",
-    "consent_forms",
-    "consent_form_versions",
-    "forms",
-    "subjects",
-    "subject_keys",
-    "records",
-    "consent_events",
-    "requests",
-    "legal_holds",
-    "processing_limits",
-    "tombstones",
-    "erasure_receipts",
-    "audit_log",
-];
-
 /// Every row of every table, sorted, as JSON text: what "the same database" means here. The
 /// consent events' global sequence number is left out: a restore renumbers them, in order.
 async fn every_row(config: &Config) -> Vec<(String, Vec<String>)> {
@@ -68,7 +49,7 @@ async fn every_row(config: &Config) -> Vec<(String, Vec<String>)> {
         .unwrap();
     let backend = db.get_database_backend();
     let mut out = Vec::new();
-    for table in TABLES {
+    for table in gdpr_store_seaorm::backed_up_tables() {
         let order = if table == "consent_events" {
             " ORDER BY seq"
         } else {
