@@ -14,6 +14,7 @@ mod clock;
 mod dump;
 mod encrypt;
 mod jobs;
+mod keys;
 mod report;
 mod store;
 
@@ -21,15 +22,16 @@ pub use backup::{BackupError, BackupStore, ByteStream, ObjectMeta, check_object_
 pub use clock::Clock;
 pub use dump::{DumpItem, DumpRow, DumpStream, RestoredCounts, RowStream, TenantDumps, WrappedKey};
 pub use encrypt::{DecryptError, Decryptor, EncryptError, Encryptor, Recipients};
-pub use jobs::{ApiKeyRecord, ApiKeyStore, Job, JobQueue, JobState, JobStatus, MAX_ATTEMPTS};
+pub use jobs::{Job, JobQueue, JobState, JobStatus, MAX_ATTEMPTS};
+pub use keys::{ApiKeyRecord, ApiKeyStore};
 pub use report::{
     ErrorReport, ErrorReporter, ForgetOutcome, LogScan, LogScanner, ReportError, ReportLevel,
     RequestContext,
 };
 pub use store::{
     AttestationLog, AuditLog, ConsentStore, Erased, ErasedCounts, Erasure, ErasureStore, FormStore,
-    KeyStore, LegalHoldStore, Page, ProcessingLimitStore, RecordCount, RecordStore, RequestStore,
-    Storage, StoreError, SubjectStore, TenantStore,
+    LegalHoldStore, Page, ProcessingLimitStore, RecordCount, RecordStore, RequestStore, Storage,
+    StoreError, SubjectStore, TenantStore,
 };
 
 #[cfg(feature = "mocks")]
@@ -41,13 +43,15 @@ pub use dump::MockTenantDumps;
 #[cfg(feature = "mocks")]
 pub use encrypt::{MockDecryptor, MockEncryptor};
 #[cfg(feature = "mocks")]
-pub use jobs::{MockApiKeyStore, MockJobQueue};
+pub use jobs::MockJobQueue;
+#[cfg(feature = "mocks")]
+pub use keys::MockApiKeyStore;
 #[cfg(feature = "mocks")]
 pub use report::{MockErrorReporter, MockLogScanner};
 #[cfg(feature = "mocks")]
 pub use store::{
     MockAttestationLog, MockAuditLog, MockConsentStore, MockErasureStore, MockFormStore,
-    MockKeyStore, MockLegalHoldStore, MockProcessingLimitStore, MockRecordStore, MockRequestStore,
+    MockLegalHoldStore, MockProcessingLimitStore, MockRecordStore, MockRequestStore,
     MockSubjectStore, MockTenantStore,
 };
 

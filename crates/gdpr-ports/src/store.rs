@@ -120,13 +120,6 @@ pub trait TenantStore: Send + Sync {
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait SubjectStore: Send + Sync {
-    /// Stores a new subject and creates their data key, in one transaction.
-    ///
-    /// # Errors
-    /// [`StoreError::Conflict`] when the tenant already has a subject with this e-mail;
-    /// [`StoreError::Unavailable`].
-    async fn insert_subject(&self, subject: &Subject) -> Result<(), StoreError>;
-
     /// Stores many new subjects (each with its data key) and their audit events, all in one
     /// transaction: every one or none.
     ///
@@ -426,22 +419,6 @@ pub trait ProcessingLimitStore: Send + Sync {
     ) -> Result<Vec<ProcessingLimit>, StoreError>;
 }
 
-/// Per-subject data keys. They are created with the subject and destroyed by erasure; the
-/// key material never leaves the adapter.
-#[cfg_attr(feature = "mocks", mockall::automock)]
-#[async_trait]
-pub trait KeyStore: Send + Sync {
-    /// Whether the subject's data key exists.
-    ///
-    /// # Errors
-    /// [`StoreError::Unavailable`].
-    async fn has_subject_key(
-        &self,
-        tenant: TenantId,
-        subject: SubjectId,
-    ) -> Result<bool, StoreError>;
-}
-
 /// Erasure: the one transaction, the tombstone journal and the receipts.
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
@@ -557,7 +534,6 @@ pub trait Storage:
     + RequestStore
     + LegalHoldStore
     + ProcessingLimitStore
-    + KeyStore
     + ErasureStore
     + AuditLog
     + AttestationLog
@@ -576,7 +552,6 @@ impl<T> Storage for T where
         + RequestStore
         + LegalHoldStore
         + ProcessingLimitStore
-        + KeyStore
         + ErasureStore
         + AuditLog
         + AttestationLog

@@ -5,14 +5,11 @@ use std::sync::Arc;
 
 use gdpr_app::{App, TOKEN_PREFIX};
 use gdpr_ports::Ports;
-use gdpr_telemetry::{LogRedaction, RedactingMakeWriter};
+use gdpr_telemetry::{LOG_FILE_PREFIX, LogFileScanner, LogRedaction, RedactingMakeWriter};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::writer::MakeWriterExt;
 
 use crate::config::Config;
-
-/// The file name prefix of daily log files.
-pub const LOG_FILE_PREFIX: &str = "gdpr.log";
 
 /// Installs the global subscriber. Returns the redaction, so that the server can teach it the
 /// personal fields of every tenant's forms.
@@ -88,49 +85,15 @@ pub async fn learn_personal_fields<P: Ports>(
 /// that install no logging).
 static INSTALLED: std::sync::OnceLock<Arc<LogRedaction>> = std::sync::OnceLock::new();
 
-/// How many daily log files the canary scan reads: today's and yesterday's, the span since the
-/// previous daily attestation.
-const SCANNED_FILES: usize = 2;
-
-/// The canary scan of the log files this deployment writes, for attestations: each line is
-/// put through the redaction again, and a line it would change held personal data.
-pub struct LogFileScanner {
-    directory: Option<std::path::PathBuf>,
-    redaction: Arc<LogRedaction>,
-}
-
-impl LogFileScanner {
-    /// The scanner of `config`'s log folder (none configured: logs go to stdout only), with
-    /// the redaction logging writes through (the product's rules alone when none is installed).
-    /// Each replica scans the folder it writes to.
-    #[must_use]
-    pub fn new(config: &Config) -> Self {
-        Self {
-            directory: config.logging.directory.clone(),
-            redaction: INSTALLED.get().cloned().unwrap_or_else(|| {
-                Arc::new(LogRedaction::new(config.pseudonymisation, &[TOKEN_PREFIX]))
-            }),
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl gdpr_ports::LogScanner for LogFileScanner {
-    async fn scan(&self) -> Result<Option<gdpr_ports::LogScan>, String> {
-        let Some(directory) = self.directory.clone() else {
-            return Ok(None);
-        };
-        let redaction = self.redaction.clone();
-        let scan = tokio::task::spawn_blocking(move || {
-            gdpr_telemetry::scan_log_files(&directory, LOG_FILE_PREFIX, &redaction, SCANNED_FILES)
-        })
-        .await
-        .map_err(|e| format!("the scan stopped: {e}"))?
-        .map_err(|e| format!("reading the log folder: {}", e.kind()))?;
-        Ok(Some(gdpr_ports::LogScan {
-            files: scan.files,
-            lines: scan.lines,
-            leaks: scan.leaks,
-        }))
-    }
+/// The canary scan of `config`'s log folder (none configured: logs go to stdout only), with
+/// the redaction logging writes through (the product's rules alone when none is installed).
+/// Each replica scans the folder it writes to.
+#[must_use]
+pub fn log_scanner(config: &Config) -> LogFileScanner {
+    LogFileScanner::new(
+        config.logging.directory.clone(),
+        INSTALLED.get().cloned().unwrap_or_else(|| {
+            Arc::new(LogRedaction::new(config.pseudonymisation, &[TOKEN_PREFIX]))
+        }),
+    )
 }

@@ -334,7 +334,7 @@ pub fn application_with(
         },
         app_config,
     )
-    .with_log_scanner(Arc::new(crate::logging::LogFileScanner::new(config))))
+    .with_log_scanner(Arc::new(crate::logging::log_scanner(config))))
 }
 
 /// A running service.
@@ -488,7 +488,7 @@ impl Housekeeping {
             let today = time::OffsetDateTime::now_utc().date();
             match gdpr_telemetry::prune_log_files(
                 dir,
-                crate::logging::LOG_FILE_PREFIX,
+                gdpr_telemetry::LOG_FILE_PREFIX,
                 self.log_retention,
                 today,
             ) {

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use gdpr_pii::{ApiKeyId, SubjectId, Tenant, TenantId};
-use gdpr_ports::{ApiKeyRecord, ApiKeyStore, KeyStore, StoreError, TenantStore};
+use gdpr_ports::{ApiKeyRecord, ApiKeyStore, StoreError, TenantStore};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
 };
@@ -63,9 +63,13 @@ impl SeaOrmStore {
     }
 }
 
-#[async_trait]
-impl KeyStore for SeaOrmStore {
-    async fn has_subject_key(
+impl SeaOrmStore {
+    /// Whether the subject's data key exists (erasure destroys it): for tests and operators,
+    /// the use cases never ask.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    pub async fn has_subject_key(
         &self,
         tenant: TenantId,
         subject: SubjectId,

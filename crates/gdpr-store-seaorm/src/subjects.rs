@@ -8,8 +8,7 @@ use gdpr_audit::AuditEvent;
 use gdpr_pii::{Email, FullName, IpAddress, Subject, SubjectId, TenantId};
 use gdpr_ports::{Page, StoreError, SubjectStore};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use crate::audit::append_many_in;
@@ -277,26 +276,6 @@ impl SeaOrmStore {
 
 #[async_trait]
 impl SubjectStore for SeaOrmStore {
-    async fn insert_subject(&self, s: &Subject) -> Result<(), StoreError> {
-        let tenant_keys = self.master.tenant(s.tenant);
-        let (wrapped, key) = tenant_keys.new_data_key(s.id);
-        let txn = self.write_txn().await.map_err(unavailable)?;
-        // The subject first: the key refers to it.
-        Self::subject_row(&tenant_keys, s, &key)
-            .insert(&txn)
-            .await
-            .map_err(db_err(TAKEN))?;
-        subject_key::ActiveModel {
-            subject_id: Set(*s.id.as_uuid()),
-            tenant_id: Set(*s.tenant.as_uuid()),
-            wrapped: Set(wrapped),
-        }
-        .insert(&txn)
-        .await
-        .map_err(db_err("subject id already exists"))?;
-        txn.commit().await.map_err(unavailable)
-    }
-
     async fn insert_subjects(
         &self,
         subjects: &[Subject],

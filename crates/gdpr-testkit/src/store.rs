@@ -16,8 +16,8 @@ use gdpr_pii::{
 };
 use gdpr_ports::{
     ApiKeyRecord, ApiKeyStore, AttestationLog, AuditLog, ConsentStore, Erased, ErasedCounts,
-    Erasure, ErasureStore, FormStore, Job, JobQueue, JobState, JobStatus, KeyStore, LegalHoldStore,
-    Page, ProcessingLimitStore, RecordCount, RecordStore, RequestStore, StoreError, SubjectStore,
+    Erasure, ErasureStore, FormStore, Job, JobQueue, JobState, JobStatus, LegalHoldStore, Page,
+    ProcessingLimitStore, RecordCount, RecordStore, RequestStore, StoreError, SubjectStore,
     TenantStore,
 };
 use gdpr_rights::{
@@ -129,6 +129,18 @@ impl InMemoryStore {
             .profiles_unreadable = unreadable;
     }
 
+    /// Whether the subject's data key exists (erasure destroys it).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] while the store is switched off.
+    pub fn has_subject_key(
+        &self,
+        tenant: TenantId,
+        subject: SubjectId,
+    ) -> Result<bool, StoreError> {
+        Ok(self.state()?.keys.contains(&(tenant, subject)))
+    }
+
     /// Lets a test rewrite a chain of the audit log behind the application's back.
     pub fn tamper_with_audit(
         &self,
@@ -194,23 +206,6 @@ impl TenantStore for InMemoryStore {
 
 #[async_trait]
 impl SubjectStore for InMemoryStore {
-    async fn insert_subject(&self, subject: &Subject) -> Result<(), StoreError> {
-        let mut s = self.state()?;
-        let taken = subject.email.as_ref().is_some_and(|email| {
-            s.subjects
-                .iter()
-                .any(|x| x.tenant == subject.tenant && x.email.as_ref() == Some(email))
-        });
-        if taken {
-            return Err(StoreError::Conflict(
-                "a subject with this e-mail already exists",
-            ));
-        }
-        s.keys.insert((subject.tenant, subject.id));
-        s.subjects.push(subject.clone());
-        Ok(())
-    }
-
     async fn insert_subjects(
         &self,
         subjects: &[Subject],
@@ -666,17 +661,6 @@ impl ProcessingLimitStore for InMemoryStore {
             .filter(|l| l.tenant == tenant && l.subject == subject)
             .cloned()
             .collect())
-    }
-}
-
-#[async_trait]
-impl KeyStore for InMemoryStore {
-    async fn has_subject_key(
-        &self,
-        tenant: TenantId,
-        subject: SubjectId,
-    ) -> Result<bool, StoreError> {
-        Ok(self.state()?.keys.contains(&(tenant, subject)))
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use gdpr_app::AppError;
 use gdpr_audit::AuditAction;
-use gdpr_ports::{ErasureStore, KeyStore, Page};
+use gdpr_ports::{ErasureStore, Page};
 use gdpr_rights::{
     BatchSelector, ErasureStatus, HoldGround, Outcome, Place, RequestKind, RequestStatus,
 };
@@ -61,7 +61,7 @@ async fn erasure_reaches_every_place_and_says_so() {
     assert_eq!(receipt.places.len(), Place::ALL.len());
 
     assert_eq!(w.store.rows_about(w.ctx.tenant, s.id), 0);
-    assert!(!w.store.has_subject_key(w.ctx.tenant, s.id).await.unwrap());
+    assert!(!w.store.has_subject_key(w.ctx.tenant, s.id).unwrap());
     assert!(matches!(
         w.app.subject(w.ctx, s.id).await,
         Err(AppError::NotFound("subject"))

@@ -7,7 +7,7 @@ use gdpr_testkit::fake;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::json;
 
-use crate::harness::{TestDb, databases};
+use crate::harness::{InsertOne, TestDb, databases};
 use crate::subjects::{contractors, record, subject, tenant, two_subjects};
 
 /// Every byte the database holds: the SQLite files, or every row of every table as text.

@@ -2,10 +2,10 @@
 
 use gdpr_consent::{ConsentAction, ConsentEvent, ConsentForm, ConsentMethod, LawfulBasis};
 use gdpr_pii::{IpAddress, PseudonymisationPolicy};
-use gdpr_ports::{ConsentStore, StoreError, SubjectStore};
+use gdpr_ports::{ConsentStore, StoreError};
 use gdpr_testkit::fake;
 
-use crate::harness::databases;
+use crate::harness::{InsertOne, databases};
 use crate::subjects::{at, subject, tenant};
 
 #[tokio::test]

@@ -4,15 +4,15 @@ use gdpr_audit::{Actor, AuditAction, AuditEvent};
 use gdpr_consent::{ConsentAction, ConsentEvent, ConsentForm, ConsentMethod, LawfulBasis};
 use gdpr_pii::SubjectId;
 use gdpr_ports::{
-    AuditLog, ConsentStore, Erased, ErasedCounts, Erasure, ErasureStore, FormStore, KeyStore,
-    LegalHoldStore, Page, RecordCount, RecordStore, StoreError, SubjectStore,
+    AuditLog, ConsentStore, Erased, ErasedCounts, Erasure, ErasureStore, FormStore, LegalHoldStore,
+    Page, RecordCount, RecordStore, StoreError, SubjectStore,
 };
 use gdpr_rights::{ErasurePlan, ErasureReceipt, Tombstone};
 use gdpr_store_seaorm::SeaOrmStore;
 use gdpr_testkit::fake;
 use uuid::Uuid;
 
-use crate::harness::databases;
+use crate::harness::{InsertOne, databases};
 use crate::subjects::{at, contractors, record, subject, tenant};
 
 async fn populated(s: &SeaOrmStore) -> (gdpr_pii::TenantId, SubjectId, SubjectId) {

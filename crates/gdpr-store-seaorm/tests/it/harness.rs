@@ -140,3 +140,22 @@ impl TestDb {
         }
     }
 }
+
+/// One subject stored on its own, without an audit entry: the set-up many tests need (the
+/// port stores subjects in batches, audited; a batch of one takes the group-commit path).
+pub(crate) trait InsertOne {
+    async fn insert_subject(
+        &self,
+        subject: &gdpr_pii::Subject,
+    ) -> Result<(), gdpr_ports::StoreError>;
+}
+
+impl InsertOne for SeaOrmStore {
+    async fn insert_subject(
+        &self,
+        subject: &gdpr_pii::Subject,
+    ) -> Result<(), gdpr_ports::StoreError> {
+        gdpr_ports::SubjectStore::insert_subjects(self, std::slice::from_ref(subject), Vec::new())
+            .await
+    }
+}

@@ -3,7 +3,7 @@
 use gdpr_app::{Adapters, App, AppConfig, Ctx, GiveConsent, NewSubject};
 use gdpr_audit::Actor;
 use gdpr_consent::{ConsentMethod, LawfulBasis};
-use gdpr_ports::{KeyStore, Page, Ports, RecordStore};
+use gdpr_ports::{Page, Ports, RecordStore};
 use gdpr_rights::ErasureStatus;
 use gdpr_store_seaorm::SeaOrmStore;
 use gdpr_testkit::{

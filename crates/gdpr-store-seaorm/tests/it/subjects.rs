@@ -2,13 +2,13 @@
 
 use gdpr_consent::{Form, LawfulBasis};
 use gdpr_pii::{Record, RecordId, Subject, SubjectId, Tenant, TenantId};
-use gdpr_ports::{FormStore, KeyStore, Page, RecordStore, StoreError, SubjectStore, TenantStore};
+use gdpr_ports::{FormStore, Page, RecordStore, StoreError, SubjectStore, TenantStore};
 use gdpr_store_seaorm::SeaOrmStore;
 use gdpr_testkit::fake;
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
-use crate::harness::databases;
+use crate::harness::{InsertOne, databases};
 
 pub(crate) fn at(minutes: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(1_780_000_000).unwrap()

@@ -197,3 +197,39 @@ fn the_canary_scan_finds_personal_data_only_where_redaction_was_skipped() {
     let newest = scan_log_files(dir.path(), "gdpr.log", &redaction, 1).unwrap();
     assert_eq!((newest.files, newest.lines, newest.leaks), (1, 4, 3));
 }
+
+/// The `LogScanner` port on the log files: the two newest daily files of the folder, through
+/// the redaction they were written with; no folder configured, nothing to report.
+#[tokio::test]
+async fn the_log_scanner_port_reports_the_newest_files_of_its_folder() {
+    use gdpr_ports::LogScanner as _;
+    use gdpr_telemetry::{LOG_FILE_PREFIX, LogFileScanner};
+    let dir = tempfile::tempdir().unwrap();
+    let redaction = std::sync::Arc::new(LogRedaction::new(
+        PseudonymisationPolicy::default(),
+        &["gdpr_"],
+    ));
+    for (day, line) in [
+        (
+            "2026-11-26",
+            "{\"message\":\"old leak ana.lopez@example.com\"}\n",
+        ),
+        ("2026-11-27", "{\"message\":\"clean\"}\n"),
+        (
+            "2026-11-28",
+            "{\"message\":\"sent to ana.lopez@example.com\"}\nok\n",
+        ),
+    ] {
+        std::fs::write(dir.path().join(format!("{LOG_FILE_PREFIX}.{day}")), line).unwrap();
+    }
+    let scanner = LogFileScanner::new(Some(dir.path().to_owned()), redaction.clone());
+    let scan = scanner.scan().await.unwrap().expect("a folder to scan");
+    assert_eq!((scan.files, scan.lines, scan.leaks), (2, 3, 1));
+    assert!(
+        LogFileScanner::new(None, redaction)
+            .scan()
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
