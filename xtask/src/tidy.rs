@@ -3,6 +3,7 @@
 //! - The dependency rule of `docs/architecture.md`, from `cargo metadata`: domain crates pull no
 //!   runtime, ORM, HTTP or object-store crate and no other layer; adapters depend on ports and
 //!   the domain only; only the server knows adapters.
+//! - The domain crates read no clock: time comes from the `Clock` port, as an argument.
 //! - Every `.rs` file starts with a `//!` line.
 //! - Every manifest has a description, `publish = false`, workspace lints, and takes each
 //!   dependency from `[workspace.dependencies]`.
@@ -224,6 +225,67 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
             out.push(path);
         }
     }
+}
+
+/// Calls that read the system clock.
+const CLOCK_READS: [&str; 5] = [
+    "now_v7(",
+    "OffsetDateTime::now",
+    "SystemTime::now",
+    "Instant::now",
+    "Utc::now",
+];
+
+/// Lines of `source` that read the system clock.
+fn clock_reads(source: &str) -> Vec<String> {
+    source
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("//"))
+        .filter(|line| CLOCK_READS.iter().any(|call| line.contains(call)))
+        .map(|line| line.trim().to_owned())
+        .collect()
+}
+
+#[test]
+fn the_domain_reads_no_clock() {
+    let mut files = Vec::new();
+    for krate in [
+        "gdpr-pii",
+        "gdpr-consent",
+        "gdpr-retention",
+        "gdpr-rights",
+        "gdpr-audit",
+    ] {
+        rust_files(&root().join("crates").join(krate), &mut files);
+    }
+    assert!(files.len() > 10, "the walk found the domain's sources");
+    let reads: Vec<String> = files
+        .iter()
+        .flat_map(|f| {
+            let text = std::fs::read_to_string(f).unwrap_or_default();
+            clock_reads(&text)
+                .into_iter()
+                .map(move |line| format!("{}: {line}", f.display()))
+        })
+        .collect();
+    assert!(
+        reads.is_empty(),
+        "the domain reads the clock:\n{}",
+        reads.join("\n")
+    );
+}
+
+#[test]
+fn the_clock_check_catches_a_fresh_v7_id_and_a_system_time() {
+    let source = "// Uuid::now_v7() in a comment is fine\nlet id = Uuid::now_v7();\n\
+                  let t = OffsetDateTime::now_utc();\nlet ok = SubjectId::at(now);\n";
+    assert_eq!(
+        clock_reads(source),
+        [
+            "let id = Uuid::now_v7();",
+            "let t = OffsetDateTime::now_utc();"
+        ]
+    );
 }
 
 #[test]

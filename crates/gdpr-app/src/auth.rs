@@ -65,7 +65,7 @@ impl<P: Ports> App<P> {
         read_only: bool,
     ) -> Result<IssuedKey, AppError> {
         self.tenant(tenant).await?;
-        let id = ApiKeyId::new();
+        let id = ApiKeyId::at(self.clock.now());
         let secret = random_hex();
         let record = ApiKeyRecord {
             id,

@@ -233,13 +233,14 @@ impl<P: Ports> App<P> {
         subject: SubjectId,
         values: gdpr_pii::RecordValues,
     ) -> Record {
+        let now = self.clock.now();
         Record {
-            id: RecordId::new(),
+            id: RecordId::at(now),
             tenant: ctx.tenant,
             form: form.id,
             subject,
             values,
-            created_at: self.clock.now(),
+            created_at: now,
         }
     }
 

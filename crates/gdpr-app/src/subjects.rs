@@ -67,7 +67,7 @@ impl<P: Ports> App<P> {
     fn parse_subject(&self, ctx: Ctx, new: NewSubject) -> Result<Subject, AppError> {
         let now = self.clock.now();
         Ok(Subject {
-            id: SubjectId::new(),
+            id: SubjectId::at(now),
             tenant: ctx.tenant,
             email: new.email.as_deref().map(parse_email).transpose()?,
             full_name: new.full_name.as_deref().map(parse_name).transpose()?,

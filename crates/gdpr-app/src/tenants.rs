@@ -29,11 +29,12 @@ impl<P: Ports> App<P> {
         name: &str,
         privacy_contact: &str,
     ) -> Result<Tenant, AppError> {
+        let now = self.clock.now();
         let tenant = Tenant {
-            id: TenantId::new(),
+            id: TenantId::at(now),
             name: bounded("name", name, 200)?,
             privacy_contact: bounded("privacy_contact", privacy_contact, 320)?,
-            created_at: self.clock.now(),
+            created_at: now,
         };
         self.store
             .insert_tenant(&tenant)

@@ -248,7 +248,7 @@ mod tests {
 
     #[test]
     fn a_chain_verifies_and_any_edit_removal_or_move_is_named() {
-        let tenant = TenantId::new();
+        let tenant = TenantId::at(time::OffsetDateTime::UNIX_EPOCH);
         let good = chain(4, tenant);
         assert_eq!(verify_attestations(tenant, &good).unwrap().records, 4);
         assert!(!good[0].holds());
@@ -269,7 +269,7 @@ mod tests {
             })
         );
         assert_eq!(
-            verify_attestations(TenantId::new(), &good),
+            verify_attestations(TenantId::at(time::OffsetDateTime::UNIX_EPOCH), &good),
             Err(ChainBreak::ForeignRecord { seq: 1 })
         );
         let mut relinked = good;

@@ -114,7 +114,7 @@ impl ConsentForm {
         check_text("title", title, MAX_TITLE)?;
         check_text("text", text, MAX_TEXT)?;
         Ok(Self {
-            id: ConsentFormId::new(),
+            id: ConsentFormId::at(at),
             tenant,
             purpose: purpose.id.clone(),
             title: title.trim().to_owned(),
@@ -229,7 +229,7 @@ mod tests {
     fn versions_are_identified_by_the_hash_of_their_exact_text() {
         let at = datetime!(2026-01-01 0:00 UTC);
         let mut form = ConsentForm::publish(
-            TenantId::new(),
+            TenantId::at(time::OffsetDateTime::UNIX_EPOCH),
             &purpose(LawfulBasis::Consent),
             "News",
             "v1",
@@ -258,7 +258,7 @@ mod tests {
     #[test]
     fn only_consent_based_purposes_get_consent_forms() {
         let err = ConsentForm::publish(
-            TenantId::new(),
+            TenantId::at(time::OffsetDateTime::UNIX_EPOCH),
             &purpose(LawfulBasis::Contract),
             "t",
             "x",
@@ -278,7 +278,7 @@ mod tests {
     fn the_oldest_acceptable_version_follows_reconsent_requirements() {
         let at = datetime!(2026-01-01 0:00 UTC);
         let mut form = ConsentForm::publish(
-            TenantId::new(),
+            TenantId::at(time::OffsetDateTime::UNIX_EPOCH),
             &purpose(LawfulBasis::Consent),
             "t",
             "v1",
@@ -296,7 +296,7 @@ mod tests {
     fn stored_forms_are_checked_when_rebuilt() {
         let at = datetime!(2026-01-01 0:00 UTC);
         let form = ConsentForm::publish(
-            TenantId::new(),
+            TenantId::at(time::OffsetDateTime::UNIX_EPOCH),
             &purpose(LawfulBasis::Consent),
             "t",
             "v1",

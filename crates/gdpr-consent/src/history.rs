@@ -189,7 +189,7 @@ mod tests {
         )
         .unwrap();
         ConsentForm::publish(
-            TenantId::new(),
+            TenantId::at(time::OffsetDateTime::UNIX_EPOCH),
             &purpose,
             "News",
             "v1",
@@ -219,7 +219,7 @@ mod tests {
     #[test]
     fn the_state_is_the_fold_of_the_history() {
         let form = form();
-        let s = SubjectId::new();
+        let s = SubjectId::at(time::OffsetDateTime::UNIX_EPOCH);
         let mut history = vec![];
         assert_eq!(current_status(&form, &history), ConsentStatus::NeverGiven);
         history.push(event(&form, s, ConsentAction::Given, 1));
@@ -236,7 +236,7 @@ mod tests {
     #[test]
     fn a_version_requiring_reconsent_invalidates_older_consents() {
         let mut form = form();
-        let s = SubjectId::new();
+        let s = SubjectId::at(time::OffsetDateTime::UNIX_EPOCH);
         let history = vec![event(&form, s, ConsentAction::Given, 1)];
         form.publish_version("v2 cosmetic", false, datetime!(2026-02-01 0:00 UTC))
             .unwrap();
@@ -259,7 +259,7 @@ mod tests {
     #[test]
     fn events_of_other_forms_are_ignored_and_unknown_versions_refused() {
         let (a, b) = (form(), form());
-        let s = SubjectId::new();
+        let s = SubjectId::at(time::OffsetDateTime::UNIX_EPOCH);
         let history = vec![event(&b, s, ConsentAction::Given, 1)];
         assert_eq!(current_status(&a, &history), ConsentStatus::NeverGiven);
         let err = ConsentEvent::new(

@@ -66,7 +66,7 @@ impl Form {
     ) -> Result<Self, FormError> {
         check_text("name", name, 200).map_err(|_| FormError::InvalidName)?;
         Ok(Self {
-            id: FormId::new(),
+            id: FormId::at(at),
             tenant,
             name: name.trim().to_owned(),
             schema,
@@ -128,7 +128,7 @@ mod tests {
     #[test]
     fn a_consent_form_must_serve_the_forms_own_consent_based_purpose() {
         let at = datetime!(2026-01-01 0:00 UTC);
-        let t = TenantId::new();
+        let t = TenantId::at(time::OffsetDateTime::UNIX_EPOCH);
         let contractors = purpose("contractors", LawfulBasis::Consent);
         let news = purpose("news", LawfulBasis::Consent);
         let mut form = Form::define(t, "Contractors", schema(), &contractors, at).unwrap();

@@ -155,7 +155,7 @@ mod tests {
         )
         .unwrap();
         let form = ConsentForm::publish(
-            TenantId::new(),
+            TenantId::at(time::OffsetDateTime::UNIX_EPOCH),
             &purpose,
             "Contractor data",
             "I agree",
@@ -165,7 +165,7 @@ mod tests {
         let source = IpAddress::parse("203.0.113.9")
             .unwrap()
             .pseudonymise(PseudonymisationPolicy::default());
-        let subject = SubjectId::new();
+        let subject = SubjectId::at(time::OffsetDateTime::UNIX_EPOCH);
         let event = ConsentEvent::new(
             &form,
             subject,

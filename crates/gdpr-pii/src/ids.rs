@@ -1,5 +1,7 @@
 //! Identifiers. They are UUIDv7 (RFC 9562): a millisecond timestamp, then a randomly seeded
-//! counter that keeps one process's ids in creation order, then random bits. They carry no
+//! counter that keeps one process's ids in creation order, then random bits. The timestamp is
+//! the one the caller passes (`SubjectId::at(clock.now())`): the domain reads no clock, and a
+//! test clock mints ids of its own time. They carry no
 //! personal data and may be logged; they tell when the thing was created, which every response
 //! shows anyway. A subject's id outlives its erasure (tombstone, receipt, audit chain) and so
 //! does its creation time, but the audit chain's `SubjectCreated` entry keeps that time as
@@ -10,9 +12,24 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
+use time::OffsetDateTime;
+use uuid::{ContextV7, Timestamp, Uuid};
+
+/// The counter that keeps ids minted at the same instant (a test clock standing still, many
+/// ids in one millisecond) in the order they were minted, as RFC 9562 section 6.2 describes.
+static SEQUENCE: Mutex<ContextV7> = Mutex::new(ContextV7::new());
+
+/// A version 7 UUID for an id minted at `at`: the caller's time (from its `Clock` port), never
+/// the system's, so that the domain reads no clock.
+fn v7_at(at: OffsetDateTime) -> Uuid {
+    let nanos = at.unix_timestamp_nanos().max(0);
+    let seconds = u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX);
+    let subsec = u32::try_from(nanos % 1_000_000_000).unwrap_or(0);
+    Uuid::new_v7(Timestamp::from_unix(&SEQUENCE, seconds, subsec))
+}
 
 /// An identifier string that is not a UUID.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -29,10 +46,11 @@ macro_rules! id_type {
         pub struct $name(Uuid);
 
         impl $name {
-            /// A fresh identifier: now, then random bits.
+            /// A fresh identifier for something created at `at` (the time of the caller's
+            /// clock): that time, a counter, then random bits.
             #[must_use]
-            pub fn new() -> Self {
-                Self(Uuid::now_v7())
+            pub fn at(at: OffsetDateTime) -> Self {
+                Self(v7_at(at))
             }
 
             /// Wraps an existing UUID (for adapters reading stored ids).
@@ -45,12 +63,6 @@ macro_rules! id_type {
             #[must_use]
             pub const fn as_uuid(&self) -> &Uuid {
                 &self.0
-            }
-        }
-
-        impl Default for $name {
-            fn default() -> Self {
-                Self::new()
             }
         }
 
@@ -116,15 +128,20 @@ id_type!(
 mod tests {
     use super::*;
 
+    const AT: OffsetDateTime = time::macros::datetime!(2026-12-06 10:00 UTC);
+
     #[test]
     fn ids_round_trip_through_their_string_form() {
-        let id = SubjectId::new();
+        let id = SubjectId::at(AT);
         assert_eq!(id.to_string().parse::<SubjectId>(), Ok(id));
     }
 
     #[test]
     fn fresh_ids_are_time_ordered_and_not_guessable_from_each_other() {
-        let ids: Vec<SubjectId> = (0..1_000).map(|_| SubjectId::new()).collect();
+        // Minted at one instant (a clock standing still), then later.
+        let ids: Vec<SubjectId> = (0..1_000)
+            .map(|i| SubjectId::at(AT + time::Duration::milliseconds(i / 500)))
+            .collect();
         // Version 7: later ids sort after earlier ones (millisecond timestamp first, then a
         // counter), which keeps primary-key indexes appending.
         assert!(ids.iter().all(|id| id.as_uuid().get_version_num() == 7));
@@ -133,6 +150,12 @@ mod tests {
             "ids out of creation order"
         );
         // The random tails differ: ids of one millisecond do not repeat their random part.
+        // The time is the caller's, not the system's.
+        let millis = u64::try_from(AT.unix_timestamp_nanos() / 1_000_000).unwrap();
+        assert_eq!(
+            ids[0].as_uuid().get_timestamp().unwrap().to_unix().0,
+            millis / 1_000
+        );
         let tails: std::collections::HashSet<[u8; 8]> = ids
             .iter()
             .map(|id| id.as_uuid().as_bytes()[8..].try_into().unwrap())

@@ -349,7 +349,11 @@ mod tests {
 
     #[test]
     fn overrides_apply_from_most_to_least_specific() {
-        let (t1, t2, form) = (TenantId::new(), TenantId::new(), FormId::new());
+        let (t1, t2, form) = (
+            TenantId::at(time::OffsetDateTime::UNIX_EPOCH),
+            TenantId::at(time::OffsetDateTime::UNIX_EPOCH),
+            FormId::at(time::OffsetDateTime::UNIX_EPOCH),
+        );
         let mut settings = RetentionSettings::default();
         assert_eq!(settings.for_tenant(t1).backups.as_days(), 30);
         assert_eq!(settings.for_tenant(t1).logs.as_days(), 180);
@@ -374,7 +378,7 @@ mod tests {
         );
         assert_eq!(
             settings
-                .for_records(t1, FormId::new())
+                .for_records(t1, FormId::at(time::OffsetDateTime::UNIX_EPOCH))
                 .map(RetentionPeriod::as_days),
             Some(365)
         );

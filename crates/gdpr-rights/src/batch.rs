@@ -169,7 +169,10 @@ mod tests {
         let values = schema
             .validate(&json!({"email": "Ada@Example.com"}))
             .unwrap();
-        let (form, subject) = (FormId::new(), SubjectId::new());
+        let (form, subject) = (
+            FormId::at(time::OffsetDateTime::UNIX_EPOCH),
+            SubjectId::at(time::OffsetDateTime::UNIX_EPOCH),
+        );
         let r = RecordFacts {
             form,
             subject,
@@ -194,7 +197,7 @@ mod tests {
         ];
         let no = [
             BatchSelector::Form {
-                form: FormId::new(),
+                form: FormId::at(time::OffsetDateTime::UNIX_EPOCH),
             },
             BatchSelector::CreatedBetween {
                 from: datetime!(2026-02-01 0:00 UTC),
@@ -204,7 +207,7 @@ mod tests {
             BatchSelector::CreatedBetween {
                 from: datetime!(2026-03-01 0:00 UTC),
                 to: datetime!(2026-03-02 0:00 UTC),
-                form: Some(FormId::new()),
+                form: Some(FormId::at(time::OffsetDateTime::UNIX_EPOCH)),
             },
             BatchSelector::FieldEquals {
                 form,
@@ -212,7 +215,7 @@ mod tests {
                 value: json!("bob@example.com"),
             },
             BatchSelector::Subjects {
-                ids: [SubjectId::new()].into(),
+                ids: [SubjectId::at(time::OffsetDateTime::UNIX_EPOCH)].into(),
             },
         ];
         assert!(yes.iter().all(|s| s.matches(&r)));
@@ -232,7 +235,10 @@ mod tests {
 
     #[test]
     fn a_cutoff_keeps_records_up_to_and_including_it() {
-        let (form, at) = (FormId::new(), datetime!(2026-03-01 12:00 UTC));
+        let (form, at) = (
+            FormId::at(time::OffsetDateTime::UNIX_EPOCH),
+            datetime!(2026-03-01 12:00 UTC),
+        );
         let scope = BatchSelector::Form { form }.record_scope().unwrap();
         assert!(
             scope

@@ -416,13 +416,23 @@ mod tests {
 
     #[test]
     fn the_plan_reaches_every_place_unless_a_hold_blocks_it() {
-        let (t, s) = (TenantId::new(), SubjectId::new());
+        let (t, s) = (
+            TenantId::at(time::OffsetDateTime::UNIX_EPOCH),
+            SubjectId::at(time::OffsetDateTime::UNIX_EPOCH),
+        );
         let at = datetime!(2026-01-01 0:00 UTC);
         let plan = ErasurePlan::for_subject(t, s, &[]).unwrap();
         assert_eq!(plan.places, Place::ALL);
         let mut hold =
             LegalHold::place(t, s, HoldGround::LegalClaims, "case 2026-114", at).unwrap();
-        let other = LegalHold::place(t, SubjectId::new(), HoldGround::Archiving, "x", at).unwrap();
+        let other = LegalHold::place(
+            t,
+            SubjectId::at(time::OffsetDateTime::UNIX_EPOCH),
+            HoldGround::Archiving,
+            "x",
+            at,
+        )
+        .unwrap();
         let err = ErasurePlan::for_subject(t, s, &[hold.clone(), other.clone()]).unwrap_err();
         assert_eq!(
             err.holds,
@@ -439,7 +449,12 @@ mod tests {
 
     #[test]
     fn a_receipt_tracks_each_place_until_all_are_done() {
-        let plan = ErasurePlan::for_subject(TenantId::new(), SubjectId::new(), &[]).unwrap();
+        let plan = ErasurePlan::for_subject(
+            TenantId::at(time::OffsetDateTime::UNIX_EPOCH),
+            SubjectId::at(time::OffsetDateTime::UNIX_EPOCH),
+            &[],
+        )
+        .unwrap();
         let at = datetime!(2026-01-01 0:00 UTC);
         let mut receipt = ErasureReceipt::planned(&plan, None, at);
         assert_eq!(receipt.status(), ErasureStatus::Pending);
@@ -478,7 +493,10 @@ mod tests {
 
     #[test]
     fn a_blocked_receipt_says_why_at_every_place() {
-        let (t, s) = (TenantId::new(), SubjectId::new());
+        let (t, s) = (
+            TenantId::at(time::OffsetDateTime::UNIX_EPOCH),
+            SubjectId::at(time::OffsetDateTime::UNIX_EPOCH),
+        );
         let blocked = ErasureBlocked {
             holds: vec![(HoldGround::LegalObligation, "invoices kept 10 years".into())],
         };

@@ -165,8 +165,8 @@ mod tests {
 
     fn limit(kind: LimitKind, purpose: Option<&str>) -> ProcessingLimit {
         ProcessingLimit::place(
-            TenantId::new(),
-            SubjectId::new(),
+            TenantId::at(time::OffsetDateTime::UNIX_EPOCH),
+            SubjectId::at(time::OffsetDateTime::UNIX_EPOCH),
             kind,
             purpose.map(str::to_owned),
             "the subject contests the accuracy of their address",
@@ -201,8 +201,8 @@ mod tests {
     #[test]
     fn a_limit_needs_a_reason_and_a_restriction_names_no_purpose() {
         let t = (
-            TenantId::new(),
-            SubjectId::new(),
+            TenantId::at(time::OffsetDateTime::UNIX_EPOCH),
+            SubjectId::at(time::OffsetDateTime::UNIX_EPOCH),
             datetime!(2026-01-01 0:00 UTC),
         );
         assert_eq!(

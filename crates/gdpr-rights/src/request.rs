@@ -128,7 +128,7 @@ impl SubjectRequest {
         received_at: OffsetDateTime,
     ) -> Self {
         Self {
-            id: RequestId::new(),
+            id: RequestId::at(received_at),
             tenant,
             subject,
             kind,
@@ -218,8 +218,8 @@ mod tests {
 
     fn request(received: OffsetDateTime) -> SubjectRequest {
         SubjectRequest::open(
-            TenantId::new(),
-            SubjectId::new(),
+            TenantId::at(time::OffsetDateTime::UNIX_EPOCH),
+            SubjectId::at(time::OffsetDateTime::UNIX_EPOCH),
             RequestKind::Access,
             received,
         )

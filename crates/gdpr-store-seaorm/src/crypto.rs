@@ -293,7 +293,10 @@ mod tests {
     #[test]
     fn associated_data_keeps_its_stored_layout() {
         // Every ciphertext ever stored was bound to these exact bytes: they may never change.
-        let (t, s) = (TenantId::new(), SubjectId::new());
+        let (t, s) = (
+            TenantId::at(time::OffsetDateTime::UNIX_EPOCH),
+            SubjectId::at(time::OffsetDateTime::UNIX_EPOCH),
+        );
         assert_eq!(
             ad(t, s, "records/x", "*"),
             format!("gdpr/v1|{t}|{s}|records/x|*").into_bytes()
@@ -308,7 +311,11 @@ mod tests {
     #[test]
     fn a_ciphertext_opens_only_in_its_own_row_and_field() {
         let (master, _) = MasterKey::generate();
-        let (t, s, other) = (TenantId::new(), SubjectId::new(), SubjectId::new());
+        let (t, s, other) = (
+            TenantId::at(time::OffsetDateTime::UNIX_EPOCH),
+            SubjectId::at(time::OffsetDateTime::UNIX_EPOCH),
+            SubjectId::at(time::OffsetDateTime::UNIX_EPOCH),
+        );
         let keys = master.tenant(t);
         let (wrapped, dek) = keys.new_data_key(s);
         let ct = dek.seal("subjects", "email", b"ada@example.org");
@@ -347,7 +354,7 @@ mod tests {
             other_dek.open("subjects", "email", &ct),
             Err(CryptoError::Unauthentic)
         );
-        let other_tenant = master.tenant(TenantId::new());
+        let other_tenant = master.tenant(TenantId::at(time::OffsetDateTime::UNIX_EPOCH));
         assert!(
             other_tenant.open_data_key(s, &wrapped).is_err(),
             "tenant keys differ"
@@ -367,14 +374,14 @@ mod tests {
     #[test]
     fn blind_indexes_match_within_a_tenant_only() {
         let (master, encoded) = MasterKey::generate();
-        let t = TenantId::new();
+        let t = TenantId::at(time::OffsetDateTime::UNIX_EPOCH);
         let a = master.tenant(t).blind_index("ada@example.org");
         assert_eq!(a, master.tenant(t).blind_index("ada@example.org"));
         assert_ne!(a, master.tenant(t).blind_index("bob@example.org"));
         assert_ne!(
             a,
             master
-                .tenant(TenantId::new())
+                .tenant(TenantId::at(time::OffsetDateTime::UNIX_EPOCH))
                 .blind_index("ada@example.org")
         );
         let again = MasterKey::from_base64(&encoded).unwrap();

@@ -456,7 +456,7 @@ mod tests {
     use crate::crypto::MasterKey;
 
     fn fixture() -> (Form, Record, DataKey) {
-        let tenant = TenantId::new();
+        let tenant = TenantId::at(time::OffsetDateTime::UNIX_EPOCH);
         let purpose = fake::purpose("contractors", LawfulBasis::Contract);
         let at = time::OffsetDateTime::UNIX_EPOCH;
         let form = Form::define(
@@ -467,7 +467,7 @@ mod tests {
             at,
         )
         .unwrap();
-        let subject = SubjectId::new();
+        let subject = SubjectId::at(time::OffsetDateTime::UNIX_EPOCH);
         let values = form
             .schema
             .validate(&serde_json::json!({
@@ -477,7 +477,7 @@ mod tests {
             }))
             .unwrap();
         let record = Record {
-            id: RecordId::new(),
+            id: RecordId::at(time::OffsetDateTime::UNIX_EPOCH),
             tenant,
             form: form.id,
             subject,

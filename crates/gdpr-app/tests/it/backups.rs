@@ -147,7 +147,10 @@ async fn deleting_a_tenants_backups_removes_all_of_them_and_only_theirs_with_a_r
     // Unknown tenants are refused, and nothing else is touched.
     assert!(matches!(
         w.app
-            .delete_tenant_backups(gdpr_audit::Actor::Operator, gdpr_pii::TenantId::new())
+            .delete_tenant_backups(
+                gdpr_audit::Actor::Operator,
+                gdpr_pii::TenantId::at(time::OffsetDateTime::UNIX_EPOCH)
+            )
             .await,
         Err(gdpr_app::AppError::NotFound(_))
     ));

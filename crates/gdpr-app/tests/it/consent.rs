@@ -338,7 +338,7 @@ async fn consent_and_records_need_the_subject_to_exist_not_its_profile_opened() 
         Err(AppError::Store(gdpr_ports::StoreError::Corrupt(_)))
     ));
     // An unknown subject is still not found.
-    let unknown = gdpr_pii::SubjectId::new();
+    let unknown = gdpr_pii::SubjectId::at(time::OffsetDateTime::UNIX_EPOCH);
     assert!(matches!(
         w.app.processing_check(w.ctx, unknown, "contractors").await,
         Err(AppError::NotFound("subject"))

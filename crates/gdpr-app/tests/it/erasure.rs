@@ -330,7 +330,11 @@ async fn a_batch_dry_run_counts_without_changing_anything() {
     );
 
     let listed = BatchSelector::Subjects {
-        ids: [bystander.id, gdpr_pii::SubjectId::new()].into(),
+        ids: [
+            bystander.id,
+            gdpr_pii::SubjectId::at(time::OffsetDateTime::UNIX_EPOCH),
+        ]
+        .into(),
     };
     let plan = w.app.plan_batch_erasure(w.ctx, &listed).await.unwrap();
     assert_eq!(

@@ -77,7 +77,10 @@ pub(crate) async fn world_with(config: AppConfig) -> World {
         encryptor,
         reporter,
         clock,
-        ctx: Ctx::new(tenant.id, Actor::ApiKey(ApiKeyId::new())),
+        ctx: Ctx::new(
+            tenant.id,
+            Actor::ApiKey(ApiKeyId::at(time::OffsetDateTime::UNIX_EPOCH)),
+        ),
     }
 }
 
@@ -116,7 +119,10 @@ impl World {
             .create_tenant(Actor::Operator, "Other Corp", "privacy@other.example")
             .await
             .unwrap();
-        Ctx::new(t.id, Actor::ApiKey(ApiKeyId::new()))
+        Ctx::new(
+            t.id,
+            Actor::ApiKey(ApiKeyId::at(time::OffsetDateTime::UNIX_EPOCH)),
+        )
     }
 
     pub(crate) async fn subject_in(&self, ctx: Ctx, seed: u64) -> Subject {

@@ -37,7 +37,13 @@ async fn setup(reporter: MockErrorReporter) -> (gdpr_app::App<WithMockReporter>,
         .create_tenant(Actor::Operator, "T", "dpo@t.example")
         .await
         .unwrap();
-    (app, Ctx::new(tenant.id, Actor::ApiKey(ApiKeyId::new())))
+    (
+        app,
+        Ctx::new(
+            tenant.id,
+            Actor::ApiKey(ApiKeyId::at(time::OffsetDateTime::UNIX_EPOCH)),
+        ),
+    )
 }
 
 #[tokio::test]

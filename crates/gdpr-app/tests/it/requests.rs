@@ -96,7 +96,11 @@ async fn a_request_needs_a_subject_of_the_tenant() {
     let w = world().await;
     assert!(matches!(
         w.app
-            .open_request(w.ctx, gdpr_pii::SubjectId::new(), RequestKind::Erasure)
+            .open_request(
+                w.ctx,
+                gdpr_pii::SubjectId::at(time::OffsetDateTime::UNIX_EPOCH),
+                RequestKind::Erasure
+            )
             .await,
         Err(AppError::NotFound("subject"))
     ));

@@ -30,7 +30,7 @@ fn report(message: &str) -> ErrorReport {
     ErrorReport {
         level: ReportLevel::Error,
         message: message.to_owned(),
-        person: Some(SubjectId::new()),
+        person: Some(SubjectId::at(time::OffsetDateTime::UNIX_EPOCH)),
         context: BTreeMap::from([
             ("route".to_owned(), "POST /v1/records".to_owned()),
             (
@@ -252,7 +252,7 @@ async fn a_full_queue_drops_and_counts_without_blocking_the_caller() {
 #[tokio::test]
 async fn forgetting_a_person_starts_a_deletion_job_and_waits_for_it() {
     let server = MockServer::start().await;
-    let person = SubjectId::new();
+    let person = SubjectId::at(time::OffsetDateTime::UNIX_EPOCH);
     Mock::given(method("POST"))
         .and(path("/api/1/people/delete_jobs/"))
         .and(header("X-Rollbar-Access-Token", "account-token-456"))
@@ -309,7 +309,9 @@ async fn a_failed_or_unreachable_deletion_is_an_error_to_retry() {
         .await;
     let rollbar = RollbarReporter::start(config(&server)).unwrap();
     assert!(matches!(
-        rollbar.forget_person(SubjectId::new()).await,
+        rollbar
+            .forget_person(SubjectId::at(time::OffsetDateTime::UNIX_EPOCH))
+            .await,
         Err(ReportError::Unavailable(_))
     ));
 
@@ -317,14 +319,17 @@ async fn a_failed_or_unreachable_deletion_is_an_error_to_retry() {
     c.endpoint = "http://127.0.0.1:9".into();
     let down = RollbarReporter::start(c).unwrap();
     assert!(matches!(
-        down.forget_person(SubjectId::new()).await,
+        down.forget_person(SubjectId::at(time::OffsetDateTime::UNIX_EPOCH))
+            .await,
         Err(ReportError::Unavailable(_))
     ));
     let mut c = config(&server);
     c.account_token = None;
     let no_token = RollbarReporter::start(c).unwrap();
     assert!(matches!(
-        no_token.forget_person(SubjectId::new()).await,
+        no_token
+            .forget_person(SubjectId::at(time::OffsetDateTime::UNIX_EPOCH))
+            .await,
         Err(ReportError::Unauthorized)
     ));
 }
@@ -345,7 +350,7 @@ async fn a_tracker_that_hangs_is_given_up_on_after_the_forget_deadline() {
     // Bounded by the deadline, not by the tracker: the test would hang a minute otherwise.
     let outcome = tokio::time::timeout(
         std::time::Duration::from_secs(20),
-        rollbar.forget_person(SubjectId::new()),
+        rollbar.forget_person(SubjectId::at(time::OffsetDateTime::UNIX_EPOCH)),
     )
     .await
     .expect("the deletion request gave up by itself");

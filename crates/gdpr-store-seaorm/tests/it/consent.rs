@@ -114,7 +114,7 @@ async fn the_history_comes_back_in_append_order() {
         );
         let stranger = ConsentEvent::new(
             &form,
-            gdpr_pii::SubjectId::new(),
+            gdpr_pii::SubjectId::at(time::OffsetDateTime::UNIX_EPOCH),
             ConsentAction::Given,
             None,
             at(1),

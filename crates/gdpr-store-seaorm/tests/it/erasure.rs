@@ -224,7 +224,7 @@ async fn a_batch_erases_those_it_can_in_one_transaction_and_reports_the_others()
         s.insert_subject(&theirs).await.unwrap();
         let batch = vec![
             erasure(t, a),
-            erasure(t, SubjectId::new()),
+            erasure(t, SubjectId::at(time::OffsetDateTime::UNIX_EPOCH)),
             erasure(t, held.id),
             // The other tenant's subject, named under this tenant: not found, untouched.
             erasure(t, theirs.id),
@@ -441,7 +441,7 @@ async fn batch_planning_counts_records_per_subject_and_lists_held_subjects_witho
                 .is_empty()
         );
         let other_form = RecordScope {
-            form: Some(gdpr_pii::FormId::new()),
+            form: Some(gdpr_pii::FormId::at(time::OffsetDateTime::UNIX_EPOCH)),
             ..RecordScope::ALL
         };
         assert!(

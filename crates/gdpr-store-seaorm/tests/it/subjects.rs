@@ -18,7 +18,7 @@ pub(crate) fn at(minutes: i64) -> OffsetDateTime {
 
 pub(crate) async fn tenant(store: &SeaOrmStore) -> TenantId {
     let t = Tenant {
-        id: TenantId::new(),
+        id: TenantId::at(time::OffsetDateTime::UNIX_EPOCH),
         name: "LogAlto SAS".into(),
         privacy_contact: "dpo@logalto.example".into(),
         created_at: at(0),
@@ -29,7 +29,7 @@ pub(crate) async fn tenant(store: &SeaOrmStore) -> TenantId {
 
 pub(crate) fn subject(tenant: TenantId, seed: u64) -> Subject {
     Subject {
-        id: SubjectId::new(),
+        id: SubjectId::at(time::OffsetDateTime::UNIX_EPOCH),
         tenant,
         email: Some(fake::email(seed)),
         full_name: Some(fake::full_name(seed)),
@@ -72,7 +72,7 @@ pub(crate) fn record(form: &Form, subject: &Subject, seed: u64) -> Record {
         }))
         .unwrap();
     Record {
-        id: RecordId::new(),
+        id: RecordId::at(time::OffsetDateTime::UNIX_EPOCH),
         tenant: form.tenant,
         form: form.id,
         subject: subject.id,
@@ -208,7 +208,9 @@ async fn records_round_trip_with_typed_values() {
             .unwrap();
         assert_eq!(listed, vec![r.clone(), r2.clone()]);
         assert_eq!(
-            s.delete_records(t, &[r.id, RecordId::new()]).await.unwrap(),
+            s.delete_records(t, &[r.id, RecordId::at(time::OffsetDateTime::UNIX_EPOCH)])
+                .await
+                .unwrap(),
             1
         );
         assert!(matches!(
@@ -217,7 +219,7 @@ async fn records_round_trip_with_typed_values() {
         ));
 
         let orphan = Record {
-            subject: SubjectId::new(),
+            subject: SubjectId::at(time::OffsetDateTime::UNIX_EPOCH),
             ..record(&form, &ada, 3)
         };
         assert!(matches!(
@@ -566,7 +568,11 @@ async fn a_subject_is_known_to_exist_without_its_key_being_read() {
             !s.subject_exists(u, a.id).await.unwrap(),
             "another tenant's"
         );
-        assert!(!s.subject_exists(t, SubjectId::new()).await.unwrap());
+        assert!(
+            !s.subject_exists(t, SubjectId::at(time::OffsetDateTime::UNIX_EPOCH))
+                .await
+                .unwrap()
+        );
         // Without its data key the profile cannot be opened, yet the subject still exists.
         db.raw(&format!(
             "DELETE FROM subject_keys WHERE subject_id = {}",
