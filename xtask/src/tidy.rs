@@ -376,7 +376,7 @@ fn the_manifest_check_catches_a_local_version_and_missing_lints() {
     );
 }
 
-/// Request types of the HTTP API (`#[derive(Object)]` structs named `…In` in `dto.rs`) that
+/// Request types of the HTTP API (`#[derive(Object)]` structs named `…In` in `dto/`) that
 /// do not refuse unknown fields, or take text as `String` (which also accepts numbers and
 /// booleans, turned into text) instead of `Text`. The served OpenAPI document promises both
 /// (`additionalProperties: false`, `type: string`).
@@ -420,8 +420,17 @@ fn request_dto_problems(source: &str) -> Vec<String> {
 
 #[test]
 fn request_types_refuse_unknown_fields_and_non_string_text() {
-    let dto = std::fs::read_to_string(root().join("crates/gdpr-http/src/dto.rs")).unwrap();
-    let problems = request_dto_problems(&dto);
+    let mut files = Vec::new();
+    rust_files(&root().join("crates/gdpr-http/src/dto"), &mut files);
+    assert!(files.len() > 5, "the walk found the wire types");
+    let mut checked = 0;
+    let mut problems = Vec::new();
+    for file in &files {
+        let source = std::fs::read_to_string(file).unwrap();
+        checked += source.matches("#[oai(deny_unknown_fields)]").count();
+        problems.extend(request_dto_problems(&source));
+    }
+    assert!(checked > 15, "the request types were found ({checked})");
     assert!(problems.is_empty(), "{problems:#?}");
 }
 

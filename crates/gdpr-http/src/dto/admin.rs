@@ -1,0 +1,80 @@
+//! Wire types of the operator's routes: tenants, API keys, backup deletion.
+
+use poem_openapi::Object;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::*;
+
+/// A tenant.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+pub(crate) struct TenantOut {
+    /// Id.
+    pub(crate) id: Uuid,
+    /// Legal name.
+    pub(crate) name: String,
+    /// Privacy contact.
+    pub(crate) privacy_contact: String,
+    /// Created.
+    pub(crate) created_at: OffsetDateTime,
+}
+
+/// A tenant to create.
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub(crate) struct TenantIn {
+    /// Legal name, 1 to 200 characters.
+    pub(crate) name: Text,
+    /// Privacy contact (a DPO role address), 1 to 320 characters.
+    pub(crate) privacy_contact: Text,
+}
+
+/// An API key to issue.
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub(crate) struct KeyIn {
+    /// Whether the key may only read.
+    #[oai(default)]
+    pub(crate) read_only: bool,
+}
+
+/// An API key just issued: the token is shown once.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+pub(crate) struct IssuedKeyOut {
+    /// Key id.
+    pub(crate) id: Uuid,
+    /// Its tenant.
+    pub(crate) tenant: Uuid,
+    /// Read-only or not.
+    pub(crate) read_only: bool,
+    /// The token to send as `Authorization: Bearer <token>`. Never shown again.
+    pub(crate) token: String,
+}
+
+/// An API key as listed (never its secret).
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+pub(crate) struct KeyOut {
+    /// Key id.
+    pub(crate) id: Uuid,
+    /// Read-only or not.
+    pub(crate) read_only: bool,
+    /// Created.
+    pub(crate) created_at: OffsetDateTime,
+    /// Revoked, if it was.
+    pub(crate) revoked_at: Option<OffsetDateTime>,
+}
+
+/// The receipt for deleting all of a tenant's backups.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+pub(crate) struct BackupDeletionOut {
+    /// The tenant.
+    pub(crate) tenant: Uuid,
+    /// When the deletion finished.
+    pub(crate) at: OffsetDateTime,
+    /// Every object removed.
+    pub(crate) deleted_objects: Vec<String>,
+}

@@ -1,0 +1,118 @@
+//! Wire types of data-subject requests.
+
+use poem_openapi::{Enum, Object};
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+use super::*;
+
+mirror!(
+    /// The right a request exercises.
+    RequestKindDto <=> gdpr_rights::RequestKind {
+        /// Art. 15.
+        Access,
+        /// Art. 20.
+        Portability,
+        /// Art. 16.
+        Rectification,
+        /// Art. 17.
+        Erasure,
+        /// Art. 18.
+        Restriction,
+        /// Art. 21.
+        Objection,
+    }
+);
+
+mirror!(
+    /// Where a request stands.
+    RequestStatusDto <=> gdpr_rights::RequestStatus {
+        /// Not yet answered.
+        Open,
+        /// Answered.
+        Completed,
+        /// Refused, with reasons.
+        Refused,
+    }
+);
+
+/// A request to open.
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub(crate) struct RequestIn {
+    /// The subject.
+    pub(crate) subject: Uuid,
+    /// The right exercised.
+    pub(crate) kind: RequestKindDto,
+}
+
+/// An extension.
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub(crate) struct ExtendIn {
+    /// 1 or 2 months.
+    #[oai(validator(minimum(value = "1"), maximum(value = "2")))]
+    pub(crate) months: u8,
+    /// Why; told to the subject.
+    #[oai(validator(max_length = 2000, custom = "crate::dto::NotBlank"))]
+    pub(crate) reason: Prose,
+}
+
+/// A refusal.
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub(crate) struct RefuseIn {
+    /// The reasons the subject is told.
+    #[oai(validator(max_length = 2000, custom = "crate::dto::NotBlank"))]
+    pub(crate) reason: Prose,
+}
+
+/// An extension granted.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+pub(crate) struct ExtensionOut {
+    /// Months.
+    pub(crate) months: u8,
+    /// Why.
+    pub(crate) reason: String,
+    /// When decided.
+    pub(crate) at: OffsetDateTime,
+}
+
+/// A data-subject request.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+pub(crate) struct RequestOut {
+    /// Id.
+    pub(crate) id: Uuid,
+    /// Subject.
+    pub(crate) subject: Uuid,
+    /// Right.
+    pub(crate) kind: RequestKindDto,
+    /// Status.
+    pub(crate) status: RequestStatusDto,
+    /// Received.
+    pub(crate) received_at: OffsetDateTime,
+    /// Last day to answer (UTC).
+    pub(crate) due_date: Date,
+    /// Open past its due date.
+    pub(crate) overdue: bool,
+    /// Extension.
+    pub(crate) extension: Option<ExtensionOut>,
+    /// Answered.
+    pub(crate) closed_at: Option<OffsetDateTime>,
+    /// Reasons of a refusal.
+    pub(crate) refusal_reason: Option<String>,
+}
+
+/// A page of requests.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+pub(crate) struct RequestPage {
+    /// The requests.
+    pub(crate) items: Vec<RequestOut>,
+    /// Items skipped.
+    pub(crate) offset: u64,
+    /// Page size asked for.
+    pub(crate) limit: u32,
+}
