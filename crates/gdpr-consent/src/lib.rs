@@ -18,7 +18,7 @@ pub use history::{
 };
 pub use processing::{Form, FormError};
 pub use purpose::{LawfulBasis, Purpose, PurposeId};
-pub use receipt::{ConsentReceipt, Controller};
+pub use receipt::{ConsentReceipt, Controller, ReceiptPurpose, ReceiptService};
 
 /// Why a consent operation is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -8,9 +8,11 @@ use gdpr_ports::ApiKeyRecord;
 use gdpr_rights::{ErasureReceipt, LegalHold, Outcome};
 
 use crate::dto::{
-    ConsentFormOut, ConsentStateOut, ConsentStatusDto, ExtensionOut, FieldOut, FormOut, HoldOut,
-    KeyOut, PlaceOut, PurposeOut, ReceiptOut, RecordOut, RequestOut, SubjectOut, TenantOut,
-    VersionOut,
+    ActivityOut, ActorKind, ActorOut, AttestationOut, AuditEventOut, AuditMarkOut, AuditRecordOut,
+    CheckOut, ConsentFormOut, ConsentReceiptOut, ConsentStateOut, ConsentStatusDto, ControllerOut,
+    ExtensionOut, FieldOut, FormOut, HoldOut, InventoryEntryOut, InventoryOut, KeyOut, OutcomeDto,
+    PlaceOut, PurposeOut, ReceiptOut, ReceiptPurposeOut, ReceiptServiceOut, RecipientOut,
+    RecordOut, RegisterOut, RequestOut, SubjectOut, TenantOut, VersionOut,
 };
 
 pub(crate) fn tenant(t: Tenant) -> TenantOut {
@@ -154,36 +156,29 @@ pub(crate) fn hold(h: LegalHold) -> HoldOut {
     }
 }
 
-fn snake<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 pub(crate) fn receipt(r: ErasureReceipt) -> ReceiptOut {
     ReceiptOut {
         id: r.id,
         subject: *r.subject.as_uuid(),
         request: r.request.map(|q| *q.as_uuid()),
         started_at: r.started_at,
-        status: snake(&r.status()),
+        status: r.status().into(),
         places: r
             .places
             .iter()
             .map(|p| {
                 let mut out = PlaceOut {
-                    place: snake(&p.place),
-                    outcome: String::new(),
+                    place: p.place.into(),
+                    outcome: OutcomeDto::Planned,
                     at: None,
                     count: None,
                     attempts: None,
                     reason: None,
                 };
                 match &p.outcome {
-                    Outcome::Planned => out.outcome = "planned".into(),
+                    Outcome::Planned => {}
                     Outcome::Done { at, count } => {
-                        out.outcome = "done".into();
+                        out.outcome = OutcomeDto::Done;
                         out.at = Some(*at);
                         out.count = *count;
                     }
@@ -192,13 +187,13 @@ pub(crate) fn receipt(r: ErasureReceipt) -> ReceiptOut {
                         last_error,
                         last_attempt,
                     } => {
-                        out.outcome = "pending".into();
+                        out.outcome = OutcomeDto::Pending;
                         out.at = Some(*last_attempt);
                         out.attempts = Some(*attempts);
                         out.reason = Some(last_error.clone());
                     }
                     Outcome::Blocked { reason } => {
-                        out.outcome = "blocked".into();
+                        out.outcome = OutcomeDto::Blocked;
                         out.reason = Some(reason.clone());
                     }
                 }
@@ -278,5 +273,289 @@ pub(crate) fn record_deletion(d: gdpr_app::RecordDeletion) -> crate::dto::Record
     crate::dto::RecordDeletionOut {
         job: progress(&d, "records/deletions"),
         summary: d.summary.map(deletion_plan),
+    }
+}
+
+pub(crate) fn consent_receipt(r: gdpr_consent::ConsentReceipt) -> ConsentReceiptOut {
+    ConsentReceiptOut {
+        version: r.version,
+        jurisdiction: r.jurisdiction,
+        consent_timestamp: r.consent_timestamp,
+        collection_method: r.collection_method,
+        consent_receipt_id: r.consent_receipt_id,
+        language: r.language,
+        pii_principal_id: r.pii_principal_id,
+        pii_controllers: r
+            .pii_controllers
+            .into_iter()
+            .map(|c| ControllerOut {
+                name: c.name,
+                contact: c.contact,
+                email: c.email,
+            })
+            .collect(),
+        policy_url: r.policy_url,
+        services: r
+            .services
+            .into_iter()
+            .map(|s| ReceiptServiceOut {
+                service: s.service,
+                purposes: s
+                    .purposes
+                    .into_iter()
+                    .map(|p| ReceiptPurposeOut {
+                        purpose: p.purpose,
+                        purpose_category: p.purpose_category,
+                        consent_type: p.consent_type,
+                        pii_category: p.pii_category,
+                        primary_purpose: p.primary_purpose,
+                        termination: p.termination,
+                        third_party_disclosure: p.third_party_disclosure,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        sensitive: r.sensitive,
+        spi_cat: r.spi_cat,
+        action: r.action.into(),
+        consent_form_version: r.consent_form_version,
+        source: r.source,
+    }
+}
+
+pub(crate) fn audit_record(r: gdpr_audit::AuditRecord) -> AuditRecordOut {
+    let e = r.event;
+    let (kind, id) = match e.actor {
+        gdpr_audit::Actor::Operator => (ActorKind::Operator, None),
+        gdpr_audit::Actor::ApiKey(key) => (ActorKind::ApiKey, Some(*key.as_uuid())),
+        gdpr_audit::Actor::System => (ActorKind::System, None),
+    };
+    AuditRecordOut {
+        seq: r.seq,
+        event: AuditEventOut {
+            at: e.at,
+            tenant: e.tenant.map(|t| *t.as_uuid()),
+            actor: ActorOut { kind, id },
+            action: e.action.into(),
+            subject: e.subject.map(|s| *s.as_uuid()),
+            details: e.details,
+        },
+        prev_hash: r.prev_hash.to_string(),
+        hash: r.hash.to_string(),
+    }
+}
+
+pub(crate) fn attestation(a: gdpr_audit::Attestation) -> AttestationOut {
+    AttestationOut {
+        seq: a.seq,
+        tenant: *a.tenant.as_uuid(),
+        at: a.at,
+        checks: a
+            .checks
+            .into_iter()
+            .map(|c| CheckOut {
+                kind: c.kind.into(),
+                verdict: c.verdict.into(),
+                detail: c.detail,
+            })
+            .collect(),
+        audit: a.audit.map(|m| AuditMarkOut {
+            seq: m.seq,
+            hash: m.hash.to_string(),
+        }),
+        prev_hash: a.prev_hash.to_string(),
+        hash: a.hash.to_string(),
+    }
+}
+
+pub(crate) fn register(r: gdpr_app::Register) -> RegisterOut {
+    RegisterOut {
+        controller: r.controller,
+        privacy_contact: r.privacy_contact,
+        generated_at: r.generated_at,
+        activities: r
+            .activities
+            .into_iter()
+            .map(|a| ActivityOut {
+                name: a.name,
+                purpose: a.purpose,
+                lawful_basis: a.lawful_basis.map(Into::into),
+                data_categories: a.data_categories.into_iter().map(Into::into).collect(),
+                data_subjects: a.data_subjects,
+                recipients: a.recipients,
+                retention: a.retention,
+                consent_form: a.consent_form.map(|c| *c.as_uuid()),
+            })
+            .collect(),
+        recipients: r
+            .recipients
+            .into_iter()
+            .map(|x| RecipientOut {
+                name: x.name,
+                role: x.role,
+                location: x.location,
+            })
+            .collect(),
+        security_measures: r.security_measures,
+        inventory: InventoryOut {
+            entries: r
+                .inventory
+                .entries()
+                .iter()
+                .map(|e| InventoryEntryOut {
+                    location: e.location.clone(),
+                    field: e.field.clone(),
+                    category: e.category.into(),
+                })
+                .collect(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The typed wire documents say exactly what the domain's own JSON says: same fields, same
+    //! values, `null` where it has `null`. A field added to a domain type and not to its wire
+    //! type (or the other way) fails here.
+
+    use gdpr_audit::{Actor, AuditAction, AuditEvent, AuditMark, AuditRecord, Check, CheckKind};
+    use gdpr_consent::{ConsentAction, ConsentReceipt, Controller, ReceiptPurpose, ReceiptService};
+    use gdpr_pii::{ApiKeyId, ConsentFormId, Inventory, PiiCategory, SubjectId, TenantId};
+    use poem_openapi::types::ToJSON;
+    use time::macros::datetime;
+
+    use super::*;
+
+    const AT: time::OffsetDateTime = datetime!(2026-12-06 10:00:00.123456 UTC);
+
+    fn same<T: serde::Serialize>(domain: &T, wire: &impl ToJSON) {
+        assert_eq!(wire.to_json(), Some(serde_json::to_value(domain).unwrap()));
+    }
+
+    #[test]
+    fn consent_receipts_keep_the_kantara_shape() {
+        for source in [Some("203.0.113.0/24".to_owned()), None] {
+            let receipt = ConsentReceipt {
+                version: "KI-CR-v1.1.0".into(),
+                jurisdiction: "EU".into(),
+                consent_timestamp: 1_790_000_000,
+                collection_method: "web form".into(),
+                consent_receipt_id: "e1".into(),
+                language: "en".into(),
+                pii_principal_id: "s1".into(),
+                pii_controllers: vec![Controller {
+                    name: "LogAlto".into(),
+                    contact: "DPO".into(),
+                    email: "dpo@logalto.example".into(),
+                    policy_url: "https://logalto.example/privacy".into(),
+                }],
+                policy_url: "https://logalto.example/privacy".into(),
+                services: vec![ReceiptService {
+                    service: "Contractors".into(),
+                    purposes: vec![ReceiptPurpose {
+                        purpose: "Managing contractors".into(),
+                        purpose_category: vec!["contractors".into()],
+                        consent_type: "EXPLICIT".into(),
+                        pii_category: vec!["email".into()],
+                        primary_purpose: true,
+                        termination: "until withdrawn".into(),
+                        third_party_disclosure: false,
+                    }],
+                }],
+                sensitive: false,
+                spi_cat: vec![],
+                action: ConsentAction::Withdrawn,
+                consent_form_version: "ab".repeat(32),
+                source,
+            };
+            same(&receipt, &consent_receipt(receipt.clone()));
+        }
+    }
+
+    #[test]
+    fn audit_records_keep_the_chained_shape() {
+        let tenant = TenantId::at(AT);
+        let first = AuditRecord::chain(
+            None,
+            AuditEvent::new(
+                AT,
+                Some(tenant),
+                Actor::ApiKey(ApiKeyId::at(AT)),
+                AuditAction::SubjectErased,
+            )
+            .about(SubjectId::at(AT))
+            .with("receipt", "r1")
+            .with("records", 3),
+        );
+        let second = AuditRecord::chain(
+            Some(&first),
+            AuditEvent::new(AT, None, Actor::System, AuditAction::BackupCreated),
+        );
+        let third = AuditRecord::chain(
+            Some(&second),
+            AuditEvent::new(
+                AT,
+                Some(tenant),
+                Actor::Operator,
+                AuditAction::TenantCreated,
+            ),
+        );
+        for record in [first, second, third] {
+            same(&record, &audit_record(record.clone()));
+        }
+    }
+
+    #[test]
+    fn attestations_keep_the_chained_shape() {
+        let tenant = TenantId::at(AT);
+        let checks = vec![
+            Check::pass(CheckKind::AuditChainVerified, "12 records"),
+            Check::fail(CheckKind::NoOverdueRequest, "1 overdue"),
+            Check::not_applicable(CheckKind::LogsClean, "no log files"),
+        ];
+        let first = gdpr_audit::Attestation::chain(None, tenant, AT, checks.clone(), None);
+        let mark = AuditMark {
+            seq: 12,
+            hash: first.hash,
+        };
+        let second = gdpr_audit::Attestation::chain(Some(&first), tenant, AT, checks, Some(mark));
+        for a in [first, second] {
+            same(&a, &attestation(a.clone()));
+        }
+    }
+
+    #[test]
+    fn the_register_keeps_its_shape() {
+        let register = gdpr_app::Register {
+            controller: "LogAlto".into(),
+            privacy_contact: "dpo@logalto.example".into(),
+            generated_at: AT,
+            activities: vec![
+                gdpr_app::ProcessingActivity {
+                    name: "Contractors".into(),
+                    purpose: "Managing contractors".into(),
+                    lawful_basis: Some(gdpr_consent::LawfulBasis::Consent),
+                    data_categories: vec![PiiCategory::Email, PiiCategory::FullName],
+                    data_subjects: "contractors".into(),
+                    recipients: vec!["Rollbar".into()],
+                    retention: "kept until erased".into(),
+                    consent_form: Some(ConsentFormId::at(AT)),
+                },
+                gdpr_app::ProcessingActivity {
+                    name: "Subject profiles".into(),
+                    purpose: "Identification".into(),
+                    lawful_basis: None,
+                    data_categories: vec![PiiCategory::IpAddress],
+                    data_subjects: "everyone".into(),
+                    recipients: vec![],
+                    retention: "30 days".into(),
+                    consent_form: None,
+                },
+            ],
+            recipients: gdpr_app::AppConfig::default().recipients,
+            security_measures: vec!["AEAD at rest".into()],
+            inventory: Inventory::profile(),
+        };
+        same(&register, &super::register(register.clone()));
     }
 }

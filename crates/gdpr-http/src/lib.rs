@@ -118,8 +118,10 @@ pub fn openapi_json<P: Ports>(app: Arc<App<P>>) -> String {
 /// Every request body is parsed with unknown fields refused (`deny_unknown_fields`), which
 /// poem-openapi leaves out of the document: each object schema a request body reaches is
 /// marked `additionalProperties: false`, so that clients and generated tests know that an
-/// extra field is an error. Its optional properties are marked `nullable`: poem-openapi reads
-/// `null` there as absent (or, in a rectification, as "clear it"), and the document says so.
+/// extra field is an error. Optional properties are marked `nullable` in every schema:
+/// poem-openapi reads `null` there as absent in a request (or, in a rectification, as "clear
+/// it"), and the answers that mirror a domain document (receipts, the register, audit records,
+/// attestations) write `null` where the domain's JSON has it, hashes included.
 /// (Swagger UI at `/docs` shows the document without the marks.)
 fn close_request_bodies(spec: &str) -> String {
     use serde_json::Value;
@@ -160,12 +162,18 @@ fn close_request_bodies(spec: &str) -> String {
             refs(&doc["components"]["schemas"][&name], &mut todo);
         }
     }
-    for name in reached {
+    let names: Vec<String> = doc["components"]["schemas"]
+        .as_object()
+        .map(|schemas| schemas.keys().cloned().collect())
+        .unwrap_or_default();
+    for name in names {
         if let Some(schema) = doc["components"]["schemas"][&name].as_object_mut()
             && schema.get("type").and_then(Value::as_str) == Some("object")
             && schema.contains_key("properties")
         {
-            schema.insert("additionalProperties".into(), Value::Bool(false));
+            if reached.contains(&name) {
+                schema.insert("additionalProperties".into(), Value::Bool(false));
+            }
             let required: Vec<Value> = schema
                 .get("required")
                 .and_then(Value::as_array)

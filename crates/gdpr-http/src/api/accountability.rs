@@ -18,8 +18,8 @@ use crate::api::{Tag, reader, writer};
 use crate::auth::TenantKey;
 use crate::convert;
 use crate::dto::{
-    AuditVerifyOut, BatchErasureOut, BatchPlanOut, Document, ReceiptOut, RecordDeletionOut,
-    RecordDeletionPlanOut, SelectBy, SelectorIn,
+    AttestationOut, AuditRecordOut, AuditVerifyOut, BatchErasureOut, BatchPlanOut, ReceiptOut,
+    RecordDeletionOut, RecordDeletionPlanOut, RegisterOut, SelectBy, SelectorIn,
 };
 use crate::problem::ApiError;
 
@@ -133,16 +133,6 @@ fn selector(body: SelectorIn) -> Result<BatchSelector, ApiError> {
     })
 }
 
-/// Domain records (audit records, attestations) as the JSON documents the domain defines.
-fn documents<T: serde::Serialize>(items: &[T]) -> Json<Vec<Document>> {
-    Json(
-        items
-            .iter()
-            .map(|item| serde_json::to_value(item).unwrap_or_default())
-            .collect(),
-    )
-}
-
 /// What verifying a hash chain (audit records, attestations) found, for the wire.
 fn chain_verdict(result: Result<ChainHead, ChainBreak>) -> AuditVerifyOut {
     match result {
@@ -177,9 +167,9 @@ pub(crate) struct AccountabilityApi<P: Ports>(pub(crate) Arc<App<P>>);
 impl<P: Ports> AccountabilityApi<P> {
     /// The record of processing activities (Art. 30), generated from the inventory.
     #[oai(path = "/register", method = "get")]
-    async fn register(&self, auth: TenantKey) -> Result<Json<Document>, ApiError> {
+    async fn register(&self, auth: TenantKey) -> Result<Json<RegisterOut>, ApiError> {
         let register = self.0.processing_register(reader(&auth)).await?;
-        Ok(Json(serde_json::to_value(register).unwrap_or_default()))
+        Ok(Json(convert::register(register)))
     }
 
     /// The same register as Markdown.
@@ -198,12 +188,14 @@ impl<P: Ports> AccountabilityApi<P> {
             Option<u64>,
         >,
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))] limit: Query<Option<u32>>,
-    ) -> Result<Json<Vec<Document>>, ApiError> {
+    ) -> Result<Json<Vec<AuditRecordOut>>, ApiError> {
         let records = self
             .0
             .audit_log(reader(&auth), after.0.unwrap_or(0), limit.0.unwrap_or(100))
             .await?;
-        Ok(documents(&records))
+        Ok(Json(
+            records.into_iter().map(convert::audit_record).collect(),
+        ))
     }
 
     /// Verify the tenant's audit chain: any edited, removed or reordered record is named.
@@ -224,12 +216,12 @@ impl<P: Ports> AccountabilityApi<P> {
             Option<u64>,
         >,
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))] limit: Query<Option<u32>>,
-    ) -> Result<Json<Vec<Document>>, ApiError> {
+    ) -> Result<Json<Vec<AttestationOut>>, ApiError> {
         let list = self
             .0
             .attestations(reader(&auth), after.0.unwrap_or(0), limit.0.unwrap_or(100))
             .await?;
-        Ok(documents(&list))
+        Ok(Json(list.into_iter().map(convert::attestation).collect()))
     }
 
     /// Verify the tenant's attestation chain: any edited, removed or reordered attestation is

@@ -21,9 +21,9 @@ use crate::api::{Tag, page, reader, writer};
 use crate::auth::TenantKey;
 use crate::convert;
 use crate::dto::{
-    ConsentCheckOut, ConsentIn, ConsentStateOut, Document, ExportFormatIn, ExportIn, ExportOut,
-    HoldIn, HoldOut, ImportError, ImportOut, LimitIn, LimitKindIo, LimitOut, LookupIn, ReceiptOut,
-    RectifyIn, SubjectIn, SubjectOut, SubjectPage,
+    ConsentCheckOut, ConsentIn, ConsentReceiptOut, ConsentStateOut, ExportFormatIn, ExportIn,
+    ExportOut, HoldIn, HoldOut, ImportError, ImportOut, LimitIn, LimitKindIo, LimitOut, LookupIn,
+    ReceiptOut, RectifyIn, SubjectIn, SubjectOut, SubjectPage,
 };
 use crate::ndjson::Ndjson;
 use crate::problem::{ApiError, Problem};
@@ -108,7 +108,7 @@ pub(crate) enum ExportDownload {
 pub(crate) enum ReceiptCreated {
     /// Recorded; the body is the Kantara-style consent receipt.
     #[oai(status = 201)]
-    Created(Json<Document>),
+    Created(Json<ConsentReceiptOut>),
 }
 
 /// 201 with a legal hold.
@@ -452,9 +452,9 @@ impl<P: Ports> SubjectsApi<P> {
             .0
             .give_consent(ctx, subject_id(&id), form, how(&body)?)
             .await?;
-        Ok(ReceiptCreated::Created(Json(
-            serde_json::to_value(receipt).unwrap_or_default(),
-        )))
+        Ok(ReceiptCreated::Created(Json(convert::consent_receipt(
+            receipt,
+        ))))
     }
 
     /// Record that the subject withdraws consent, effective at once; returns the receipt.
@@ -471,9 +471,9 @@ impl<P: Ports> SubjectsApi<P> {
             .0
             .withdraw_consent(ctx, subject_id(&id), form, how(&body)?)
             .await?;
-        Ok(ReceiptCreated::Created(Json(
-            serde_json::to_value(receipt).unwrap_or_default(),
-        )))
+        Ok(ReceiptCreated::Created(Json(convert::consent_receipt(
+            receipt,
+        ))))
     }
 
     /// Every consent receipt of the subject, oldest first.
@@ -482,16 +482,13 @@ impl<P: Ports> SubjectsApi<P> {
         &self,
         auth: TenantKey,
         id: Path<Uuid>,
-    ) -> Result<Json<Vec<Document>>, ApiError> {
+    ) -> Result<Json<Vec<ConsentReceiptOut>>, ApiError> {
         let receipts = self
             .0
             .consent_receipts(reader(&auth), subject_id(&id))
             .await?;
         Ok(Json(
-            receipts
-                .iter()
-                .map(|r| serde_json::to_value(r).unwrap_or_default())
-                .collect(),
+            receipts.into_iter().map(convert::consent_receipt).collect(),
         ))
     }
 

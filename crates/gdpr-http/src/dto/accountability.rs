@@ -2,6 +2,8 @@
 //! attestation chains, the register of processing.
 
 use poem_openapi::types::MaybeUndefined;
+use std::collections::BTreeMap;
+
 use poem_openapi::{Enum, Object};
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -13,10 +15,10 @@ use super::*;
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub(crate) struct PlaceOut {
-    /// The place: records, personal_fields, data_key, consents, backups, error_tracker.
-    pub(crate) place: String,
-    /// planned, done, pending or blocked.
-    pub(crate) outcome: String,
+    /// The place.
+    pub(crate) place: PlaceDto,
+    /// Where it stands.
+    pub(crate) outcome: OutcomeDto,
     /// When it was done or last tried.
     pub(crate) at: Option<OffsetDateTime>,
     /// How many items went.
@@ -39,8 +41,8 @@ pub(crate) struct ReceiptOut {
     pub(crate) request: Option<Uuid>,
     /// Started.
     pub(crate) started_at: OffsetDateTime,
-    /// complete, pending or blocked.
-    pub(crate) status: String,
+    /// Where the erasure stands as a whole.
+    pub(crate) status: ErasureStatusDto,
     /// Each place.
     pub(crate) places: Vec<PlaceOut>,
 }
@@ -183,5 +185,284 @@ pub(crate) struct RecordDeletionOut {
     pub(crate) summary: Option<RecordDeletionPlanOut>,
 }
 
-/// A whole JSON document (a receipt, the register, an audit record) as the domain defines it.
-pub(crate) type Document = Value;
+mirror!(
+    /// A place personal data about a subject can be, which an erasure reaches.
+    PlaceDto <=> gdpr_rights::Place {
+        /// Form records about the subject.
+        Records,
+        /// The profile fields (e-mail, name, IP).
+        PersonalFields,
+        /// The subject's data key.
+        DataKey,
+        /// The consent history.
+        Consents,
+        /// The error tracker, asked to forget the person.
+        ErrorTracker,
+        /// Backups: tombstone journaled, key shredded from every retained keyring.
+        Backups,
+    }
+);
+
+/// How far one place of an erasure got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub(crate) enum OutcomeDto {
+    /// Not reached yet.
+    Planned,
+    /// Done.
+    Done,
+    /// Tried and failed; retried by a job.
+    Pending,
+    /// Not erased: a legal hold.
+    Blocked,
+}
+
+mirror!(
+    /// The overall state of an erasure receipt.
+    ErasureStatusDto <=> gdpr_rights::ErasureStatus {
+        /// Every place is done.
+        Complete,
+        /// Some place is planned or pending.
+        Pending,
+        /// Blocked by a legal hold; nothing was erased.
+        Blocked,
+    }
+);
+
+/// Who acted, as the audit chain records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub(crate) enum ActorKind {
+    /// The operator (admin token or command line).
+    Operator,
+    /// A tenant's API key, named by `id`.
+    ApiKey,
+    /// The service itself (jobs, schedules).
+    System,
+}
+
+/// Who acted.
+#[derive(Object)]
+pub(crate) struct ActorOut {
+    /// What kind of actor.
+    #[oai(rename = "type")]
+    pub(crate) kind: ActorKind,
+    /// The API key's id (for `api_key` only).
+    #[oai(skip_serializing_if_is_none)]
+    pub(crate) id: Option<Uuid>,
+}
+
+mirror!(
+    /// What an audit record records.
+    AuditActionDto <=> gdpr_audit::AuditAction {
+        TenantCreated,
+        ApiKeyCreated,
+        ApiKeyRevoked,
+        SubjectCreated,
+        SubjectViewed,
+        SubjectLookedUp,
+        SubjectRectified,
+        SubjectErased,
+        ErasureBlocked,
+        ErasureStepRetried,
+        SubjectsListed,
+        RecordsListed,
+        LegalHoldPlaced,
+        LegalHoldReleased,
+        FormDefined,
+        FormConsentAttached,
+        RecordSubmitted,
+        RecordViewed,
+        RecordDeleted,
+        RecordsBatchDeleted,
+        PurposeDefined,
+        ConsentFormPublished,
+        ConsentGiven,
+        ConsentWithdrawn,
+        RequestOpened,
+        RequestExtended,
+        RequestClosed,
+        ExportAssembled,
+        RegisterGenerated,
+        BackupPruned,
+        TenantBackupsDeleted,
+        BackupCreated,
+        BackupVerified,
+        BackupRestored,
+        ExportDownloaded,
+        ExportExpired,
+        ProcessingLimited,
+        ProcessingLimitLifted,
+        BatchErasureStarted,
+        BatchErasureCompleted,
+        RecordDeletionStarted,
+    }
+);
+
+/// One audited event: ids, times and counts, never personal data.
+#[derive(Object)]
+pub(crate) struct AuditEventOut {
+    /// When it happened.
+    pub(crate) at: OffsetDateTime,
+    /// The tenant concerned (`null`: a system-wide event).
+    pub(crate) tenant: Option<Uuid>,
+    /// Who acted.
+    pub(crate) actor: ActorOut,
+    /// What happened.
+    pub(crate) action: AuditActionDto,
+    /// The data subject concerned, by id.
+    pub(crate) subject: Option<Uuid>,
+    /// Other ids and counts.
+    pub(crate) details: BTreeMap<String, String>,
+}
+
+/// One record of the hash-chained audit log.
+#[derive(Object)]
+pub(crate) struct AuditRecordOut {
+    /// Position in the chain, from 1, without gaps.
+    pub(crate) seq: u64,
+    /// The event.
+    pub(crate) event: AuditEventOut,
+    /// The previous record's hash (64 zeros for the first), hex.
+    pub(crate) prev_hash: String,
+    /// SHA-256 over `seq`, the event and `prev_hash`, hex.
+    pub(crate) hash: String,
+}
+
+mirror!(
+    /// What an attestation checks.
+    CheckKindDto <=> gdpr_audit::CheckKind {
+        /// No backup older than the retention period remains.
+        BackupsWithinRetention,
+        /// The newest backup was verified whole.
+        NewestBackupVerified,
+        /// The audit chain verifies and still holds the previous attestation's head.
+        AuditChainVerified,
+        /// No data-subject request is past its due date.
+        NoOverdueRequest,
+        /// No erased subject is present.
+        TombstonesHold,
+        /// The last log files hold no personal data.
+        LogsClean,
+    }
+);
+
+mirror!(
+    /// What one check found.
+    VerdictDto <=> gdpr_audit::Verdict {
+        /// The condition holds.
+        Pass,
+        /// It does not: the detail says how.
+        Fail,
+        /// Nothing to check.
+        NotApplicable,
+    }
+);
+
+/// One check of an attestation and its result.
+#[derive(Object)]
+pub(crate) struct CheckOut {
+    /// What was checked.
+    pub(crate) kind: CheckKindDto,
+    /// What it found.
+    pub(crate) verdict: VerdictDto,
+    /// The evidence, in words (counts, ids, dates).
+    pub(crate) detail: String,
+}
+
+/// Where the audit chain stood when an attestation was made.
+#[derive(Object)]
+pub(crate) struct AuditMarkOut {
+    /// Its last record's position.
+    pub(crate) seq: u64,
+    /// Its last record's hash, hex.
+    pub(crate) hash: String,
+}
+
+/// A dated, hash-chained statement of what was checked for a tenant and what it found.
+#[derive(Object)]
+pub(crate) struct AttestationOut {
+    /// Position in the tenant's attestation chain, from 1.
+    pub(crate) seq: u64,
+    /// The tenant.
+    pub(crate) tenant: Uuid,
+    /// When it was made.
+    pub(crate) at: OffsetDateTime,
+    /// Every check.
+    pub(crate) checks: Vec<CheckOut>,
+    /// The audit chain's head then (`null`: the chain did not verify).
+    pub(crate) audit: Option<AuditMarkOut>,
+    /// The previous attestation's hash (64 zeros for the first), hex.
+    pub(crate) prev_hash: String,
+    /// SHA-256 over everything above, hex.
+    pub(crate) hash: String,
+}
+
+/// One processing activity of the register.
+#[derive(Object)]
+pub(crate) struct ActivityOut {
+    /// Its name (a form's, or a built-in activity's).
+    pub(crate) name: String,
+    /// Its purpose, in words.
+    pub(crate) purpose: String,
+    /// The lawful basis (`null`: that of each activity the data serves).
+    pub(crate) lawful_basis: Option<Basis>,
+    /// Categories of personal data.
+    pub(crate) data_categories: Vec<Category>,
+    /// Categories of data subjects.
+    pub(crate) data_subjects: String,
+    /// Names of the recipients.
+    pub(crate) recipients: Vec<String>,
+    /// How long the data is kept.
+    pub(crate) retention: String,
+    /// The consent form records require, for consent-based activities.
+    pub(crate) consent_form: Option<Uuid>,
+}
+
+/// A recipient of personal data (Art. 30(1)(d)).
+#[derive(Object)]
+pub(crate) struct RecipientOut {
+    /// Who.
+    pub(crate) name: String,
+    /// What they receive and why.
+    pub(crate) role: String,
+    /// Where they process it.
+    pub(crate) location: String,
+}
+
+/// One classified field.
+#[derive(Object)]
+pub(crate) struct InventoryEntryOut {
+    /// Where the field lives: `subject profile`, or `form <name>`.
+    pub(crate) location: String,
+    /// The field's name.
+    pub(crate) field: String,
+    /// What it holds.
+    pub(crate) category: Category,
+}
+
+/// Every classified field of the tenant.
+#[derive(Object)]
+pub(crate) struct InventoryOut {
+    /// The fields.
+    pub(crate) entries: Vec<InventoryEntryOut>,
+}
+
+/// The tenant's record of processing activities (Art. 30), generated from the inventory.
+#[derive(Object)]
+pub(crate) struct RegisterOut {
+    /// The controller's name.
+    pub(crate) controller: String,
+    /// The controller's privacy contact.
+    pub(crate) privacy_contact: String,
+    /// When it was generated.
+    pub(crate) generated_at: OffsetDateTime,
+    /// The activities.
+    pub(crate) activities: Vec<ActivityOut>,
+    /// Every recipient, with role and location.
+    pub(crate) recipients: Vec<RecipientOut>,
+    /// Technical and organisational measures (Art. 32).
+    pub(crate) security_measures: Vec<String>,
+    /// Every classified field the register was generated from.
+    pub(crate) inventory: InventoryOut,
+}

@@ -137,3 +137,94 @@ pub(crate) struct ConsentCheckOut {
     /// What forbids it, if anything: `restriction` (Art. 18) or `objection` (Art. 21).
     pub(crate) blocked_by: Option<LimitKindIo>,
 }
+
+mirror!(
+    /// Giving or withdrawing.
+    ConsentActionDto <=> gdpr_consent::ConsentAction {
+        /// Consent given.
+        Given,
+        /// Consent withdrawn; effective at once.
+        Withdrawn,
+    }
+);
+
+/// The controller, as a consent receipt names it.
+#[derive(Object)]
+#[oai(rename_all = "camelCase")]
+pub(crate) struct ControllerOut {
+    /// Legal name.
+    #[oai(rename = "piiController")]
+    pub(crate) name: String,
+    /// A contact point (a role, a DPO).
+    pub(crate) contact: String,
+    /// The controller's contact e-mail.
+    pub(crate) email: String,
+}
+
+/// One purpose as a consent receipt lists it.
+#[derive(Object)]
+#[oai(rename_all = "camelCase")]
+pub(crate) struct ReceiptPurposeOut {
+    /// The purpose in words.
+    pub(crate) purpose: String,
+    /// The purpose's id.
+    pub(crate) purpose_category: Vec<String>,
+    /// `EXPLICIT`.
+    pub(crate) consent_type: String,
+    /// The categories of data processed for it.
+    pub(crate) pii_category: Vec<String>,
+    /// Always `true`.
+    pub(crate) primary_purpose: bool,
+    /// How the consent ends.
+    pub(crate) termination: String,
+    /// Whether data is disclosed to third parties for it.
+    pub(crate) third_party_disclosure: bool,
+}
+
+/// One service (a consent form) as a consent receipt lists it.
+#[derive(Object)]
+#[oai(rename_all = "camelCase")]
+pub(crate) struct ReceiptServiceOut {
+    /// The consent form's title.
+    pub(crate) service: String,
+    /// Its purposes.
+    pub(crate) purposes: Vec<ReceiptPurposeOut>,
+}
+
+/// A consent receipt in the shape of the Kantara Initiative Consent Receipt Specification
+/// v1.1, plus the action, the exact version hash and the pseudonymised source.
+#[derive(Object)]
+#[oai(rename_all = "camelCase")]
+pub(crate) struct ConsentReceiptOut {
+    /// `KI-CR-v1.1.0`.
+    pub(crate) version: String,
+    /// `EU`.
+    pub(crate) jurisdiction: String,
+    /// Seconds since the Unix epoch.
+    pub(crate) consent_timestamp: i64,
+    /// How consent was collected.
+    pub(crate) collection_method: String,
+    /// The consent event's id.
+    #[oai(rename = "consentReceiptID")]
+    pub(crate) consent_receipt_id: String,
+    /// `en`.
+    pub(crate) language: String,
+    /// The subject's pseudonymous id.
+    pub(crate) pii_principal_id: String,
+    /// The controller.
+    pub(crate) pii_controllers: Vec<ControllerOut>,
+    /// The controller's privacy policy.
+    pub(crate) policy_url: String,
+    /// The consent form and purpose.
+    pub(crate) services: Vec<ReceiptServiceOut>,
+    /// Whether special categories of data are involved.
+    pub(crate) sensitive: bool,
+    /// The special categories involved.
+    pub(crate) spi_cat: Vec<String>,
+    /// Given or withdrawn.
+    pub(crate) action: ConsentActionDto,
+    /// The SHA-256 of the exact consent text.
+    pub(crate) consent_form_version: String,
+    /// The pseudonymised network the consent came from.
+    pub(crate) source: Option<String>,
+}
