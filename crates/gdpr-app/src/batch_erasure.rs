@@ -12,11 +12,12 @@
 
 use gdpr_audit::{Actor, AuditAction};
 use gdpr_pii::{SubjectId, TenantId};
-use gdpr_ports::{Clock, JobQueue, JobState, Ports, StoreError};
+use gdpr_ports::{Clock, Ports};
 use gdpr_rights::BatchSelector;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::batch_job::BatchJob;
 use crate::jobs::JobKind;
 use crate::{App, AppError, BatchPlan, Ctx};
 
@@ -67,38 +68,8 @@ pub struct BatchSummary {
     pub blocked: u64,
 }
 
-/// A batch job (an erasure, a deletion of records) as it stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct BatchJob<S> {
-    /// The job.
-    pub id: Uuid,
-    /// `queued`, `running`, `done` or `failed`.
-    pub state: &'static str,
-    /// Items (subjects, records) done so far: the furthest point any run has recorded (a
-    /// run after a crash goes over the done ones again without showing less).
-    pub done: u64,
-    /// Items to do, as the dry run counted them.
-    pub total: u64,
-    /// Runs so far (more than one after a crash, a restart or a failure).
-    pub attempts: u32,
-    /// The last failure, if any (retried).
-    pub last_error: Option<String>,
-    /// The summary, once done.
-    pub summary: Option<S>,
-}
-
 /// A batch erasure as it stands.
 pub type BatchErasure = BatchJob<BatchSummary>;
-
-/// A job state as the API names it.
-pub(crate) const fn job_state(state: JobState) -> &'static str {
-    match state {
-        JobState::Queued => "queued",
-        JobState::Running => "running",
-        JobState::Done => "done",
-        JobState::Failed => "failed",
-    }
-}
 
 impl<P: Ports> App<P> {
     /// Starts a batch erasure of what `selector` picks: the dry run's counts are fixed as the
@@ -125,20 +96,20 @@ impl<P: Ports> App<P> {
             subjects: Some(plan.subjects.clone()),
             blocked: plan.blocked.clone(),
         };
-        let id = Uuid::new_v4();
-        let json = serde_json::to_string(&payload)
-            .unwrap_or_else(|_| unreachable!("a selector serialises"));
-        self.store
-            .enqueue(id, JobKind::BatchErasure.name(), &json, self.clock.now())
-            .await
-            .map_err(AppError::store)?;
-        let event = self
-            .event(ctx, AuditAction::BatchErasureStarted)
-            .with("job", id)
-            .with("subjects", payload.total)
-            .with("records", payload.records)
-            .with("blocked", plan.blocked.len());
-        self.audit(event).await?;
+        let counts = [
+            ("subjects", payload.total),
+            ("records", payload.records),
+            ("blocked", plan.blocked.len() as u64),
+        ];
+        let id = self
+            .queue_batch_job(
+                ctx,
+                JobKind::BatchErasure,
+                &payload,
+                AuditAction::BatchErasureStarted,
+                &counts,
+            )
+            .await?;
         Ok((id, plan))
     }
 
@@ -228,60 +199,5 @@ impl<P: Ports> App<P> {
             .with("blocked", summary.blocked);
         self.audit(event).await?;
         Ok(serde_json::to_string(&summary).unwrap_or_else(|_| unreachable!("plain data")))
-    }
-
-    /// A batch job of `kind` started by the tenant (another tenant's is not found);
-    /// `tenant_and_total` reads its payload `T`.
-    pub(crate) async fn batch_job<T, S>(
-        &self,
-        ctx: Ctx,
-        id: Uuid,
-        kind: JobKind,
-        tenant_and_total: fn(&T) -> (TenantId, u64),
-    ) -> Result<BatchJob<S>, AppError>
-    where
-        T: serde::de::DeserializeOwned,
-        S: serde::de::DeserializeOwned,
-    {
-        let status = self
-            .store
-            .job(id)
-            .await
-            .map_err(AppError::not_found("job"))?;
-        let (_, total) = serde_json::from_str::<T>(&status.payload)
-            .ok()
-            .map(|p| tenant_and_total(&p))
-            .filter(|(tenant, _)| status.kind == kind.name() && *tenant == ctx.tenant)
-            .ok_or(AppError::NotFound("job"))?;
-        Ok(BatchJob {
-            id,
-            state: job_state(status.state),
-            done: status.progress.0,
-            total,
-            attempts: status.attempts,
-            last_error: status.last_error,
-            summary: status.result.and_then(|r| serde_json::from_str(&r).ok()),
-        })
-    }
-
-    pub(crate) async fn progress(
-        &self,
-        id: Uuid,
-        worker: &str,
-        done: u64,
-        total: u64,
-    ) -> Result<(), AppError> {
-        match self
-            .store
-            .record_progress(id, worker, done, total, self.clock.now())
-            .await
-        {
-            Ok(()) => Ok(()),
-            // The lease went to another worker: stop, it carries on.
-            Err(StoreError::Conflict(_)) => Err(AppError::Conflict(
-                "the job was taken over by another worker".into(),
-            )),
-            Err(e) => Err(AppError::store(e)),
-        }
     }
 }

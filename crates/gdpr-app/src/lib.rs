@@ -14,6 +14,7 @@ mod audit;
 mod auth;
 pub mod backup;
 mod batch_erasure;
+mod batch_job;
 mod consent;
 mod erasure;
 mod error;
@@ -40,7 +41,8 @@ pub use backup::{
     BackupDeletionReceipt, BackupEntry, BackupLayout, BackupReport, Progress, PruneReport,
     RestoreReport, VerifyOutcome,
 };
-pub use batch_erasure::{BatchErasure, BatchJob, BatchSummary};
+pub use batch_erasure::{BatchErasure, BatchSummary};
+pub use batch_job::BatchJob;
 pub use consent::{ConsentView, GiveConsent};
 pub use erasure::{BatchPlan, RetryReport};
 pub use error::AppError;

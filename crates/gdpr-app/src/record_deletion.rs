@@ -6,12 +6,12 @@ use std::collections::BTreeSet;
 
 use gdpr_audit::AuditAction;
 use gdpr_pii::{RecordId, SubjectId, TenantId};
-use gdpr_ports::{Clock, JobQueue, LegalHoldStore, Page, Ports, RecordStore};
+use gdpr_ports::{Clock, LegalHoldStore, Page, Ports, RecordStore};
 use gdpr_rights::{BatchSelector, RecordFacts};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::batch_erasure::BatchJob;
+use crate::batch_job::BatchJob;
 use crate::jobs::JobKind;
 use crate::{App, AppError, Ctx};
 
@@ -116,19 +116,15 @@ impl<P: Ports> App<P> {
             plan,
             cutoff,
         };
-        let id = Uuid::new_v4();
-        let json = serde_json::to_string(&payload)
-            .unwrap_or_else(|_| unreachable!("a selector serialises"));
-        self.store
-            .enqueue(id, JobKind::RecordDeletion.name(), &json, self.clock.now())
-            .await
-            .map_err(AppError::store)?;
-        let event = self
-            .event(ctx, AuditAction::RecordDeletionStarted)
-            .with("job", id)
-            .with("records", plan.records)
-            .with("blocked", plan.blocked);
-        self.audit(event).await?;
+        let id = self
+            .queue_batch_job(
+                ctx,
+                JobKind::RecordDeletion,
+                &payload,
+                AuditAction::RecordDeletionStarted,
+                &[("records", plan.records), ("blocked", plan.blocked)],
+            )
+            .await?;
         Ok((id, plan))
     }
 

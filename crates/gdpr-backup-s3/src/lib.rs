@@ -32,10 +32,12 @@ use time::OffsetDateTime;
 /// How many parts of one upload may be in flight (each up to 5 MiB in memory).
 const PARTS_IN_FLIGHT: usize = 2;
 
-/// Where S3 backups go and with which credentials.
-#[derive(Debug, Clone)]
+/// Where S3 backups go and with which credentials; also the `[backups.s3]` section of the
+/// server's configuration, read as it is.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct S3Settings {
-    /// The bucket.
+    /// The bucket (required with `storage = "s3"`).
     pub bucket: String,
     /// The region (`us-east-1` for most S3-compatible servers).
     pub region: String,
@@ -45,9 +47,10 @@ pub struct S3Settings {
     pub path_style: bool,
     /// Allow plain HTTP to the endpoint (a local test server only).
     pub allow_http: bool,
-    /// The access key id; `None` takes the usual AWS environment and instance credentials.
+    /// The access key id (env `GDPR_BACKUPS__S3__ACCESS_KEY_ID`); `None` takes the usual AWS
+    /// environment and instance credentials.
     pub access_key_id: Option<SecretString>,
-    /// The secret access key.
+    /// The secret access key (env `GDPR_BACKUPS__S3__SECRET_ACCESS_KEY`).
     pub secret_access_key: Option<SecretString>,
 }
 

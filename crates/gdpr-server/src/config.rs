@@ -178,26 +178,6 @@ pub enum BackupStorage {
     S3,
 }
 
-/// `[backups.s3]`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct S3Config {
-    /// The bucket (required with `storage = "s3"`).
-    pub bucket: String,
-    /// The region.
-    pub region: String,
-    /// A custom endpoint for S3-compatible providers.
-    pub endpoint: Option<String>,
-    /// Path-style addressing (most S3-compatible servers).
-    pub path_style: bool,
-    /// Plain HTTP to the endpoint (a local test server only).
-    pub allow_http: bool,
-    /// Access key id (env `GDPR_BACKUPS__S3__ACCESS_KEY_ID`); unset: the usual AWS sources.
-    pub access_key_id: Option<SecretString>,
-    /// Secret access key (env `GDPR_BACKUPS__S3__SECRET_ACCESS_KEY`).
-    pub secret_access_key: Option<SecretString>,
-}
-
 /// `[backups]`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -207,7 +187,7 @@ pub struct BackupSettings {
     /// The folder for `local`.
     pub directory: PathBuf,
     /// The bucket for `s3`.
-    pub s3: S3Config,
+    pub s3: gdpr_backup_s3::S3Settings,
     /// Armored OpenPGP public keys backups are encrypted to; empty: no backup is taken.
     pub recipients: Vec<String>,
     /// The daily backup's UTC time, `HH:MM`; empty: no scheduled backup.

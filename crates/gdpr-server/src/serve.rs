@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 use crate::adapters::{NoErrorTracker, Reporter, SystemClock};
 use crate::config::BackupStorage;
 use crate::config::{Config, Profile};
-use gdpr_backup_s3::{ObjectBackupStore, S3Settings};
+use gdpr_backup_s3::ObjectBackupStore;
 
 /// A failure to start, with what to do about it.
 pub type StartError = Box<dyn std::error::Error + Send + Sync>;
@@ -265,16 +265,7 @@ pub fn backup_storage(config: &Config) -> Result<ObjectBackupStore, StartError> 
             if b.s3.bucket.trim().is_empty() {
                 return Err("backups.s3.bucket is required when backups.storage = \"s3\"".into());
             }
-            ObjectBackupStore::s3(&S3Settings {
-                bucket: b.s3.bucket.clone(),
-                region: b.s3.region.clone(),
-                endpoint: b.s3.endpoint.clone(),
-                path_style: b.s3.path_style,
-                allow_http: b.s3.allow_http,
-                access_key_id: b.s3.access_key_id.clone(),
-                secret_access_key: b.s3.secret_access_key.clone(),
-            })
-            .map_err(|e| format!("backups.s3: {}", with_causes(&e)))?
+            ObjectBackupStore::s3(&b.s3).map_err(|e| format!("backups.s3: {}", with_causes(&e)))?
         }
     };
     Ok(store)

@@ -9,13 +9,16 @@
 //! as a stand-in for an adapter's own tests.
 //!
 //! For those, it also holds real parts: [`GpgHome`] (the real `gpg` in a throwaway home) and,
-//! with the `s3` feature, an S3-protocol server on 127.0.0.1 (`s3`).
+//! with the `s3` feature, an S3-protocol server on 127.0.0.1 (`s3`); with the `postgres`
+//! feature, throwaway databases on the test PostgreSQL server (`postgres`).
 
 mod backup;
 mod clock;
 mod encrypt;
 pub mod fake;
 mod gpg;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 mod report;
 #[cfg(feature = "s3")]
 pub mod s3;

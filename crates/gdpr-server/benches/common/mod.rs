@@ -22,12 +22,7 @@ pub(crate) fn server_url() -> String {
 
 /// The URL of database `name` on that server.
 pub(crate) fn db_url(name: &str) -> String {
-    let base = server_url();
-    let base = base
-        .rsplit_once('/')
-        .map_or(base.as_str(), |(b, _)| b)
-        .to_owned();
-    format!("{base}/{name}")
+    gdpr_testkit::postgres::database_url(&server_url(), name)
 }
 
 /// `BENCH_KEEP` set: the benchmark's databases and files stay for a look afterwards.

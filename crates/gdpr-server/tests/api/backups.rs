@@ -11,7 +11,7 @@ use gdpr_server::config::{BackupStorage, Config};
 use gdpr_testkit::GpgHome;
 use gdpr_testkit::s3::{S3_ACCESS_KEY, S3_BUCKET, S3_SECRET_KEY, S3Server, s3_server};
 use reqwest::{Method, StatusCode};
-use sea_orm::{ConnectionTrait, Database, FromQueryResult, JsonValue, Statement};
+use sea_orm::{Database, FromQueryResult, JsonValue, Statement};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
@@ -83,18 +83,7 @@ async fn every_row(config: &Config) -> Vec<(String, Vec<String>)> {
 /// Destroys the database: the SQLite file, or the PostgreSQL database (recreated empty).
 async fn destroy_database(app: &TestApp) {
     match app.postgres() {
-        Some((admin_url, name)) => {
-            let admin = Database::connect(admin_url).await.unwrap();
-            admin
-                .execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)"))
-                .await
-                .unwrap();
-            admin
-                .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                .await
-                .unwrap();
-            admin.close().await.unwrap();
-        }
+        Some(db) => db.recreate_empty().await,
         None => {
             for suffix in ["", "-wal", "-shm"] {
                 let _ = std::fs::remove_file(app.dir.path().join(format!("gdpr.db{suffix}")));

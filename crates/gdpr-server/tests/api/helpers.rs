@@ -1,12 +1,10 @@
 //! `spawn_app()`: the real server on 127.0.0.1:0 with a fresh database, an admin token and a
 //! reqwest client.
 
-use std::sync::Once;
-
 use gdpr_server::config::Config;
 use gdpr_server::{Running, start};
+use gdpr_testkit::postgres::ThrowawayDatabase;
 use reqwest::{Method, StatusCode};
-use sea_orm::{ConnectionTrait, Database};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
@@ -18,7 +16,7 @@ pub(crate) struct TestApp {
     pub(crate) backend: &'static str,
     running: Option<Running>,
     pub(crate) dir: tempfile::TempDir,
-    pg_drop: Option<(String, String)>,
+    pg_drop: Option<ThrowawayDatabase>,
     /// The configuration it runs with (for operator commands on the same deployment).
     pub(crate) config: Config,
 }
@@ -30,26 +28,6 @@ pub(crate) struct Response {
     pub(crate) text: String,
     /// The body as received (binary payloads).
     pub(crate) bytes: Vec<u8>,
-}
-
-static SKIP: Once = Once::new();
-
-fn postgres_url() -> Option<String> {
-    match std::env::var("GDPR_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "GDPR_TEST_POSTGRES_URL is not set: CI must run the API tests on PostgreSQL too"
-            );
-            SKIP.call_once(|| {
-                eprintln!(
-                    "\n*** SKIPPED: API tests on PostgreSQL (set GDPR_TEST_POSTGRES_URL) ***\n"
-                )
-            });
-            None
-        }
-    }
 }
 
 fn config(dir: &tempfile::TempDir, url: String) -> Config {
@@ -85,29 +63,16 @@ pub(crate) async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp 
 pub(crate) async fn spawn_app_on_postgres_with(
     adjust: impl FnOnce(&mut Config),
 ) -> Option<TestApp> {
-    let (admin_url, name, url) = fresh_postgres_database("gdpr_api").await?;
+    let db = fresh_postgres_database("gdpr_api").await?;
     let dir = tempfile::tempdir().unwrap();
-    let mut config = config(&dir, url);
+    let mut config = config(&dir, db.url.clone());
     adjust(&mut config);
-    Some(launch(config, dir, "postgres", Some((admin_url, name))).await)
+    Some(launch(config, dir, "postgres", Some(db)).await)
 }
 
-/// A new, empty database on the test PostgreSQL server: `(server url, name, database url)`;
-/// `None` (said loudly) without one.
-pub(crate) async fn fresh_postgres_database(prefix: &str) -> Option<(String, String, String)> {
-    let admin_url = postgres_url()?;
-    let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
-    let admin = Database::connect(&admin_url).await.unwrap();
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
-    admin.close().await.unwrap();
-    let base = admin_url
-        .rsplit_once('/')
-        .map_or(admin_url.as_str(), |(b, _)| b);
-    let url = format!("{base}/{name}");
-    Some((admin_url, name, url))
+/// A new, empty database on the test PostgreSQL server; `None` (said loudly) without one.
+pub(crate) async fn fresh_postgres_database(prefix: &str) -> Option<ThrowawayDatabase> {
+    ThrowawayDatabase::on_test_server("API tests", prefix).await
 }
 
 /// Every backend the tests run on.
@@ -126,7 +91,7 @@ async fn launch(
     config: Config,
     dir: tempfile::TempDir,
     backend: &'static str,
-    pg_drop: Option<(String, String)>,
+    pg_drop: Option<ThrowawayDatabase>,
 ) -> TestApp {
     let running = start(&config).await.unwrap();
     TestApp {
@@ -331,8 +296,8 @@ impl TestApp {
         self.running = Some(running);
     }
 
-    /// The database's admin URL and name, on PostgreSQL.
-    pub(crate) fn postgres(&self) -> Option<&(String, String)> {
+    /// The database, on PostgreSQL.
+    pub(crate) fn postgres(&self) -> Option<&ThrowawayDatabase> {
         self.pg_drop.as_ref()
     }
 
@@ -340,13 +305,8 @@ impl TestApp {
         if let Some(running) = self.running.take() {
             running.stop().await.unwrap();
         }
-        if let Some((admin_url, name)) = self.pg_drop.take() {
-            let admin = Database::connect(&admin_url).await.unwrap();
-            admin
-                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .await
-                .unwrap();
-            admin.close().await.unwrap();
+        if let Some(db) = self.pg_drop.take() {
+            db.drop_database().await;
         }
     }
 }

@@ -38,7 +38,7 @@ fn replica(config: &std::path::Path, url: &str) -> Replica {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_run_the_daily_backup_and_a_batch_erasure_once() {
-    let Some((admin_url, name, url)) = fresh_postgres_database("gdpr_replicas").await else {
+    let Some(db) = fresh_postgres_database("gdpr_replicas").await else {
         return;
     };
 
@@ -54,6 +54,7 @@ async fn two_replicas_run_the_daily_backup_and_a_batch_erasure_once() {
         ),
     );
     let mut config = gdpr_server::config::Config::load(Some(&file)).unwrap();
+    let url = db.url.clone();
     config.database.url = url.clone();
     let (app, ctx) = crate::helpers::tenant_in_process(&config, "Replica SAS").await;
     let emails = (0..200).map(|n| format!("r{n}@example.org"));
@@ -109,9 +110,5 @@ async fn two_replicas_run_the_daily_backup_and_a_batch_erasure_once() {
     }
     jobs.close().await.unwrap();
     drop(app);
-    let admin = Database::connect(&admin_url).await.unwrap();
-    admin
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .await
-        .unwrap();
+    db.drop_database().await;
 }

@@ -4,10 +4,9 @@
 //! Without that variable the PostgreSQL half is skipped with a loud message, except under
 //! `CI=true`, where a missing PostgreSQL fails the test.
 
-use std::sync::Once;
-
 use gdpr_store_seaorm::{MasterKey, SeaOrmStore};
-use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
+use gdpr_testkit::postgres::ThrowawayDatabase;
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 pub(crate) struct TestDb {
     pub(crate) store: SeaOrmStore,
@@ -16,28 +15,12 @@ pub(crate) struct TestDb {
     pub(crate) sqlite_dir: Option<tempfile::TempDir>,
     /// Where the database is, for a second replica's store.
     pub(crate) url: String,
-    pg_drop: Option<(String, String)>,
+    pg_drop: Option<ThrowawayDatabase>,
 }
 
-static SKIP_NOTICE: Once = Once::new();
-
+/// The test PostgreSQL server, or `None` (said loudly; a failure under `CI=true`).
 pub(crate) fn postgres_url() -> Option<String> {
-    match std::env::var("GDPR_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "GDPR_TEST_POSTGRES_URL is not set: CI must run the PostgreSQL half of the storage tests"
-            );
-            SKIP_NOTICE.call_once(|| {
-                eprintln!(
-                    "\n*** SKIPPED: PostgreSQL storage tests (set GDPR_TEST_POSTGRES_URL, e.g. \
-                     postgres://postgres@127.0.0.1:5432/postgres) ***\n"
-                );
-            });
-            None
-        }
-    }
+    gdpr_testkit::postgres::test_server("storage tests")
 }
 
 pub(crate) async fn sqlite() -> TestDb {
@@ -57,19 +40,8 @@ pub(crate) async fn sqlite() -> TestDb {
 }
 
 pub(crate) async fn postgres(admin_url: &str) -> TestDb {
-    let name = format!("gdpr_test_{}", uuid::Uuid::new_v4().simple());
-    let admin = Database::connect(admin_url)
-        .await
-        .expect("PostgreSQL reachable");
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
-    admin.close().await.unwrap();
-    let base = admin_url
-        .rsplit_once('/')
-        .map_or(admin_url, |(base, _)| base);
-    let url = format!("{base}/{name}");
+    let db = ThrowawayDatabase::create(admin_url, "gdpr_test").await;
+    let url = db.url.clone();
     let store = SeaOrmStore::connect(&url, 8, MasterKey::generate().0)
         .await
         .unwrap();
@@ -79,7 +51,7 @@ pub(crate) async fn postgres(admin_url: &str) -> TestDb {
         name: "postgres",
         sqlite_dir: None,
         url,
-        pg_drop: Some((admin_url.to_owned(), name)),
+        pg_drop: Some(db),
     }
 }
 
@@ -130,13 +102,8 @@ impl TestDb {
     /// Closes the pool and drops the PostgreSQL database.
     pub(crate) async fn finish(self) {
         self.store.close().await.unwrap();
-        if let Some((admin_url, name)) = self.pg_drop {
-            let admin = Database::connect(&admin_url).await.unwrap();
-            admin
-                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .await
-                .unwrap();
-            admin.close().await.unwrap();
+        if let Some(db) = self.pg_drop {
+            db.drop_database().await;
         }
     }
 }
