@@ -14,7 +14,8 @@ mod tidy;
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  ci              cargo fmt --check, cargo clippy -D warnings, the whole test suite, then
+  ci              cargo fmt --check, cargo clippy -D warnings, cargo doc -D warnings, the
+                  whole test suite (doc-tests included), then
                   the API fuzzing (schemathesis from PyPI, .ci/api-fuzz) and a 60 s mixed
                   load (wrk, .ci/load)
   fuzz [SECONDS]  each libFuzzer target in xtask/fuzz for SECONDS (default 15) with
@@ -40,12 +41,15 @@ fn main() -> ExitCode {
     }
 }
 
+/// A step of `ci`: its name, cargo's arguments, and environment variables.
+type Step = (&'static str, &'static [&'static str], &'static [(&'static str, &'static str)]);
+
 /// Runs each step in turn and stops at the first failure, saying which. The test step's
 /// output is passed through and its per-binary results are added up into one closing line.
 fn ci() -> ExitCode {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let steps: [(&str, &[&str]); 3] = [
-        ("format", &["fmt", "--all", "--", "--check"]),
+    let steps: [Step; 4] = [
+        ("format", &["fmt", "--all", "--", "--check"], &[]),
         (
             "lint",
             &[
@@ -57,14 +61,24 @@ fn ci() -> ExitCode {
                 "-D",
                 "warnings",
             ],
+            &[],
         ),
-        ("test", &["test", "--workspace", "--locked"]),
+        // The library crates are documented for embedders: a broken link or a missing doc
+        // fails here, as a warning would in the lint step.
+        (
+            "docs",
+            &["doc", "--workspace", "--no-deps", "--locked"],
+            &[("RUSTDOCFLAGS", "-D warnings")],
+        ),
+        // Doc-tests included: the examples in the crates' docs run.
+        ("test", &["test", "--workspace", "--locked"], &[]),
     ];
     let mut totals = Totals::default();
-    for (name, args) in steps {
+    for (name, args, env) in steps {
         eprintln!("==> xtask ci: {name}: cargo {}", args.join(" "));
         let child = Command::new(&cargo)
             .args(args)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .spawn();
         let mut child = match child {

@@ -8,6 +8,49 @@
 //! Errors are [`AppError`]s that say what was wrong without repeating personal data.
 //!
 //! This crate must not name an adapter, a database, an HTTP framework or a runtime.
+//!
+//! Built over `gdpr-testkit`'s in-memory adapters (the binary gives it the real ones), the
+//! whole core runs in a test or an embedding application:
+//!
+//! ```
+//! use gdpr_app::{Adapters, App, AppConfig, AppError, Ctx, NewSubject};
+//! use gdpr_audit::Actor;
+//! use gdpr_consent::LawfulBasis;
+//! use gdpr_rights::{ErasureStatus, Place};
+//! use gdpr_testkit::{InMemory, ManualClock, RecordingEncryptor, fake};
+//! use time::macros::datetime;
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let app = App::<InMemory>::new(
+//!     Adapters {
+//!         store: Default::default(),
+//!         backups: Default::default(),
+//!         encryptor: RecordingEncryptor::default(),
+//!         reporter: Default::default(),
+//!         clock: ManualClock::at(datetime!(2026-12-06 10:00 UTC)),
+//!     },
+//!     AppConfig::default(),
+//! );
+//! let tenant = app.create_tenant(Actor::Operator, "LogAlto SAS", "dpo@logalto.example").await?;
+//! let ctx = Ctx::new(tenant.id, Actor::System);
+//! app.define_purpose(ctx, "staff", "Managing contractors", LawfulBasis::Contract).await?;
+//! let form = app
+//!     .define_form(ctx, "Contractors", fake::contractors_schema().specs(), "staff")
+//!     .await?;
+//! let ada = app
+//!     .register_subject(ctx, NewSubject { email: Some("ada@example.org".into()), ..Default::default() })
+//!     .await?;
+//! let record = serde_json::json!({"email": "ada@example.org", "full_name": "Ada Lovelace"});
+//! app.submit_record(ctx, form.id, ada.id, &record).await?;
+//!
+//! // Erased everywhere it went, with a receipt that says so place by place.
+//! let receipt = app.erase_subject(ctx, ada.id, None).await?;
+//! assert_eq!(receipt.status(), ErasureStatus::Complete);
+//! assert!(receipt.places.iter().any(|p| p.place == Place::Records));
+//! assert!(matches!(app.subject(ctx, ada.id).await, Err(AppError::NotFound(_))));
+//! # Ok::<(), AppError>(())
+//! # }).unwrap();
+//! ```
 
 mod attest;
 mod audit;

@@ -8,6 +8,7 @@
 //!
 //! Events carry ids, actions and counts, never personal data: an audit log must outlive the
 //! erasure of the people it mentions. This crate does no I/O.
+#![deny(missing_docs)]
 
 use std::collections::BTreeMap;
 use std::fmt;

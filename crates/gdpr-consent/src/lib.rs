@@ -5,6 +5,33 @@
 //! published versions are immutable and identified by the SHA-256 of their text, the
 //! append-only history of consent events, the current state as a fold of that history, and
 //! Kantara-style consent receipts. It does no I/O and reads no clock: times come in.
+//!
+//! A consent decision is a fold of the subject's history against the consent form: the last
+//! event decides, and a withdrawal takes effect at once.
+//!
+//! ```
+//! use gdpr_consent::{
+//!     ConsentAction, ConsentError, ConsentEvent, ConsentForm, ConsentMethod, ConsentStatus,
+//!     LawfulBasis, Purpose, PurposeId, current_status,
+//! };
+//! use gdpr_pii::{SubjectId, TenantId};
+//! use time::macros::datetime;
+//!
+//! let at = datetime!(2026-12-06 10:00 UTC);
+//! let purpose = Purpose::new(PurposeId::parse("newsletter")?, "Monthly news", LawfulBasis::Consent)?;
+//! let form = ConsentForm::publish(TenantId::at(at), &purpose, "News", "I want the news", at)?;
+//! let ada = SubjectId::at(at);
+//! let event = |action, at| ConsentEvent::new(&form, ada, action, None, at, ConsentMethod::WebForm, None);
+//!
+//! let mut history = vec![event(ConsentAction::Given, at)?];
+//! assert!(current_status(&form, &history).is_valid());
+//!
+//! history.push(event(ConsentAction::Withdrawn, datetime!(2026-12-07 09:00 UTC))?);
+//! assert!(!current_status(&form, &history).is_valid());
+//! assert!(matches!(current_status(&form, &history), ConsentStatus::Withdrawn { .. }));
+//! # Ok::<(), ConsentError>(())
+//! ```
+#![deny(missing_docs)]
 
 mod form;
 mod history;

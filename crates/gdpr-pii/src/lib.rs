@@ -9,6 +9,24 @@
 //! It must not touch the outside world: no I/O, no clock, no async runtime. A PII type never
 //! prints its raw value through `Debug` or `Display`; reading it is the explicit, greppable
 //! `expose_pii()` call.
+//!
+//! Parse, don't validate: an e-mail that exists is a valid, normalised one, and it never
+//! shows itself by accident.
+//!
+//! ```
+//! use gdpr_pii::{Email, EmailError};
+//!
+//! let email = Email::parse("  Ada.Lovelace@Example.ORG ")?;
+//! assert_eq!(email.expose_pii(), "ada.lovelace@example.org");
+//! assert_eq!(email.to_string(), "<redacted e-mail>");
+//! assert!(!format!("{email:?}").contains("ada"));
+//!
+//! // The error names the rule broken, never the input.
+//! let err = Email::parse("ada@localhost").unwrap_err();
+//! assert!(!err.to_string().contains("ada"));
+//! # Ok::<(), EmailError>(())
+//! ```
+#![deny(missing_docs)]
 
 mod category;
 mod email;

@@ -8,6 +8,7 @@
 //!
 //! Each method's `# Errors` section says which errors a caller must expect. With the `mocks`
 //! feature every trait has a mockall mock (`MockSubjectStore`, ...). This crate does no I/O.
+#![deny(missing_docs)]
 
 mod backup;
 mod clock;

@@ -4,6 +4,29 @@
 //! per-tenant and per-form overrides), the daily backup schedule, the pruning decision — a pure
 //! function of (backups, period, now) that never removes the newest verified backup on its own —
 //! and record and log-file expiry. It does no I/O and reads no clock: `now` is an argument.
+//!
+//! A pruning decision: past retention goes, except the newest verified backup.
+//!
+//! ```
+//! use gdpr_retention::{BackupSummary, RetentionPeriod, plan_pruning};
+//! use time::macros::datetime;
+//!
+//! let backup = |id: &str, created_at, verified| BackupSummary {
+//!     id: id.into(),
+//!     created_at,
+//!     verified,
+//! };
+//! let backups = [
+//!     backup("old-verified", datetime!(2026-10-01 02:00 UTC), true),
+//!     backup("old", datetime!(2026-10-02 02:00 UTC), false),
+//!     backup("recent", datetime!(2026-12-05 02:00 UTC), false),
+//! ];
+//! let plan = plan_pruning(&backups, RetentionPeriod::days(30)?, datetime!(2026-12-06 10:00 UTC));
+//! // The old unverified one goes; the only verified one stays, however old.
+//! assert_eq!(plan.delete, ["old"]);
+//! # Ok::<(), gdpr_retention::RetentionError>(())
+//! ```
+#![deny(missing_docs)]
 
 use std::collections::BTreeMap;
 

@@ -7,6 +7,7 @@
 //! listing every place personal data went, the receipt recording each place's outcome, and the
 //! selection rules of batch erasure, and the restrictions (Art. 18) and objections (Art. 21)
 //! that limit processing. It does no I/O and reads no clock.
+#![deny(missing_docs)]
 
 mod batch;
 mod deadline;

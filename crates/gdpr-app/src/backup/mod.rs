@@ -1,21 +1,21 @@
 //! Backups: what they are made of, and every use case that touches them.
 //!
 //! A backup of a tenant is a folder `backups/<tenant>/<backup id>/` in object storage (the
-//! [`layout`]), in the versioned [`format`]: an OpenPGP-encrypted, zstd-compressed payload of
+//! `layout`), in the versioned [`format`](mod@format): an OpenPGP-encrypted, zstd-compressed payload of
 //! the tenant's rows, keyring shards of the subjects' wrapped data keys beside it, and a
-//! manifest written last. Erasures are journaled outside every backup ([`journal`]) and reach
-//! the retained backups by crypto-shredding ([`shred`]).
+//! manifest written last. Erasures are journaled outside every backup (`journal`) and reach
+//! the retained backups by crypto-shredding (`shred`).
 //!
 //! | module | what it does |
 //! | --- | --- |
-//! | [`layout`] | object names, backup ids, a tenant's listing read into folders |
-//! | [`format`] | the versioned format: manifest, keyring shards, payload lines, journal entries |
-//! | [`create`] | taking a backup |
-//! | [`verify`] | listing and verifying backups |
-//! | [`restore`] | restoring a tenant, erasures replayed |
-//! | [`journal`] | the tombstone journal beside the backups |
-//! | [`shred`] | erasure reaching backups (crypto-shredding) |
-//! | [`prune`] | pruning by retention; deleting a tenant's backups on request |
+//! | `layout` | object names, backup ids, a tenant's listing read into folders |
+//! | [`format`](mod@format) | the versioned format: manifest, keyring shards, payload lines, journal entries |
+//! | `create` | taking a backup |
+//! | `verify` | listing and verifying backups |
+//! | `restore` | restoring a tenant, erasures replayed |
+//! | `journal` | the tombstone journal beside the backups |
+//! | `shred` | erasure reaching backups (crypto-shredding) |
+//! | `prune` | pruning by retention; deleting a tenant's backups on request |
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
