@@ -42,7 +42,11 @@ fn main() -> ExitCode {
 }
 
 /// A step of `ci`: its name, cargo's arguments, and environment variables.
-type Step = (&'static str, &'static [&'static str], &'static [(&'static str, &'static str)]);
+type Step = (
+    &'static str,
+    &'static [&'static str],
+    &'static [(&'static str, &'static str)],
+);
 
 /// Runs each step in turn and stops at the first failure, saying which. The test step's
 /// output is passed through and its per-binary results are added up into one closing line.
