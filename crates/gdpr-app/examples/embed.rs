@@ -20,6 +20,7 @@ async fn main() -> Result<(), AppError> {
             encryptor: RecordingEncryptor::default(),
             reporter: Default::default(),
             clock: ManualClock::at(time::OffsetDateTime::now_utc()),
+            signer: Default::default(),
         },
         AppConfig::default(),
     );

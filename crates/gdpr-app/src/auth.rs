@@ -8,6 +8,7 @@
 use gdpr_audit::{Actor, AuditAction, AuditEvent};
 use gdpr_pii::{ApiKeyId, TenantId};
 use gdpr_ports::{ApiKeyRecord, ApiKeyStore, Clock, Ports};
+use gdpr_rights::Decision;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -115,18 +116,30 @@ impl<P: Ports> App<P> {
         })
     }
 
-    /// Revokes a key; it stops working at once.
+    /// Revokes a key; it stops working at once. The revocation is journaled first, outside
+    /// the database, so that a restore never brings back a working key the tenant revoked.
     ///
     /// # Errors
-    /// [`AppError::NotFound`]; storage errors.
+    /// [`AppError::NotFound`]; object storage and signing errors writing the journal (the key
+    /// is then not revoked); storage errors.
     pub async fn revoke_api_key(
         &self,
         actor: Actor,
         tenant: TenantId,
         id: ApiKeyId,
     ) -> Result<(), AppError> {
+        match self.store.get_api_key(id).await {
+            Ok(key) if key.tenant == tenant => {}
+            Ok(_) | Err(gdpr_ports::StoreError::NotFound) => {
+                return Err(AppError::NotFound("api key"));
+            }
+            Err(e) => return Err(AppError::store(e)),
+        }
+        let at = self.clock.now();
+        self.journal(tenant, vec![Decision::ApiKeyRevoked { key: id, at }])
+            .await?;
         self.store
-            .revoke_api_key(tenant, id, self.clock.now())
+            .revoke_api_key(tenant, id, at)
             .await
             .map_err(AppError::not_found("api key"))?;
         let event = AuditEvent::new(

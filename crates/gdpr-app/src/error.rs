@@ -77,6 +77,18 @@ pub enum AppError {
         /// What is wrong.
         reason: String,
     },
+    /// An object read back from object storage is not signed by a trusted key, or not where
+    /// its signed content says it belongs: it is not believed, and nothing is done with it.
+    #[error("object {object} is not trusted: {reason}")]
+    Untrusted {
+        /// The object's key.
+        object: String,
+        /// What failed.
+        reason: String,
+    },
+    /// Signing what is written outside the database failed (no signing key configured here).
+    #[error(transparent)]
+    Signing(#[from] gdpr_ports::SignError),
 }
 
 impl AppError {

@@ -28,6 +28,7 @@
 //!         encryptor: RecordingEncryptor::default(),
 //!         reporter: Default::default(),
 //!         clock: ManualClock::at(datetime!(2026-12-06 10:00 UTC)),
+//!         signer: Default::default(),
 //!     },
 //!     AppConfig::default(),
 //! );
@@ -199,6 +200,8 @@ pub struct Adapters<P: Ports> {
     pub reporter: P::Reporter,
     /// Clock.
     pub clock: P::Clock,
+    /// Signatures on what is written outside the database (backups, the decision journal).
+    pub signer: P::Signer,
 }
 
 /// The compliance core: every use case, over the adapters in `P`.
@@ -208,6 +211,9 @@ pub struct App<P: Ports> {
     encryptor: P::Encryptor,
     reporter: P::Reporter,
     clock: P::Clock,
+    signer: P::Signer,
+    /// Each tenant's decision journal head, as this process last saw it.
+    journal_heads: backup::journal::Heads,
     config: AppConfig,
     /// The canary scan of the service's log files, for attestations (none: not reported).
     log_scanner: Option<std::sync::Arc<dyn gdpr_ports::LogScanner>>,
@@ -223,6 +229,8 @@ impl<P: Ports> App<P> {
             encryptor: adapters.encryptor,
             reporter: adapters.reporter,
             clock: adapters.clock,
+            signer: adapters.signer,
+            journal_heads: backup::journal::Heads::default(),
             config,
             log_scanner: None,
         }

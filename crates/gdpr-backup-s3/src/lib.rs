@@ -25,7 +25,10 @@ use gdpr_ports::{BackupError, BackupStore, ByteStream, ObjectMeta, check_object_
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{GetResultPayload, ObjectStore, ObjectStoreExt, RetryConfig, WriteMultipart};
+use object_store::{
+    GetResultPayload, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, RetryConfig,
+    WriteMultipart,
+};
 use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 
@@ -214,6 +217,35 @@ impl BackupStore for ObjectBackupStore {
             writer.put(chunk);
         }
         writer.finish().await.map_err(|e| map_error(key, e))?;
+        let stored = self
+            .inner
+            .head(&location)
+            .await
+            .map_err(|e| map_error(key, e))?;
+        Ok(meta(stored))
+    }
+
+    async fn put_new(&self, key: &str, body: Bytes) -> Result<ObjectMeta, BackupError> {
+        let location = path(key)?;
+        // S3: `If-None-Match: *`; the local disk: a hard link that fails on an existing file.
+        let options = PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
+        let put = self
+            .inner
+            .put_opts(&location, PutPayload::from_bytes(body), options)
+            .await;
+        match put {
+            Ok(_) => {}
+            Err(
+                object_store::Error::AlreadyExists { .. }
+                | object_store::Error::Precondition { .. },
+            ) => {
+                return Err(BackupError::AlreadyExists(key.to_owned()));
+            }
+            Err(e) => return Err(map_error(key, e)),
+        }
         let stored = self
             .inner
             .head(&location)

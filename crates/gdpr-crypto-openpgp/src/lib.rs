@@ -9,6 +9,10 @@
 //! (MDC) at the end has been read, and a tampered message ends in an error (see
 //! [`OpenPgpDecryptor`] for why this is safe for its callers).
 //!
+//! [`OpenPgpSigner`] makes detached signatures with the deployment's key and checks them
+//! against pinned public keys: what the service writes outside its database (backup
+//! manifests, keyring shards, journal entries) is believed only when a pinned key signed it.
+//!
 //! This crate knows the OpenPGP format through rPGP and nothing of what it encrypts.
 
 use std::io::{self, Read, Write};
@@ -31,7 +35,7 @@ use tokio::sync::mpsc;
 const CHANNEL: usize = 16;
 
 /// A signing key and its passphrase.
-struct Signer {
+struct DeploymentKey {
     key: SignedSecretKey,
     passphrase: SecretString,
 }
@@ -41,7 +45,7 @@ struct Signer {
 #[derive(Clone)]
 pub struct OpenPgpEncryptor {
     configured: Vec<SignedPublicKey>,
-    signer: Option<std::sync::Arc<Signer>>,
+    signer: Option<std::sync::Arc<DeploymentKey>>,
 }
 
 impl std::fmt::Debug for OpenPgpEncryptor {
@@ -120,7 +124,7 @@ impl OpenPgpEncryptor {
                 "the passphrase does not unlock the key".into(),
             ));
         }
-        self.signer = Some(std::sync::Arc::new(Signer { key, passphrase }));
+        self.signer = Some(std::sync::Arc::new(DeploymentKey { key, passphrase }));
         Ok(self)
     }
 }
@@ -196,7 +200,7 @@ impl Write for ChannelWriter {
 
 fn encrypt_blocking(
     keys: &[SignedPublicKey],
-    signer: Option<&Signer>,
+    signer: Option<&DeploymentKey>,
     plaintext: ChannelReader,
     mut out: ChannelWriter,
 ) -> Result<(), String> {
@@ -360,5 +364,176 @@ impl Decryptor for OpenPgpDecryptor {
             "decryption",
             move |reader, writer| decrypt_blocking(&key, &passphrase, reader, writer),
         ))
+    }
+}
+
+/// Detached OpenPGP signatures (armored, SHA-256, over the exact bytes): made with the
+/// deployment's secret key, checked against pinned public keys. `gpg --verify sig content`
+/// checks them too.
+#[derive(Clone)]
+pub struct OpenPgpSigner {
+    key: Option<std::sync::Arc<DeploymentKey>>,
+    trusted: std::sync::Arc<Vec<SignedPublicKey>>,
+}
+
+impl std::fmt::Debug for OpenPgpSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenPgpSigner")
+            .field("signs", &self.key.is_some())
+            .field("trusted", &self.trusted.len())
+            .finish()
+    }
+}
+
+/// A signing key that cannot be used, or a pinned key that cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SignerKeyError {
+    /// The signing key does not parse or does not unlock.
+    #[error("the signing key is unusable: {0}")]
+    SigningKey(String),
+    /// A pinned public key does not parse.
+    #[error("trusted key #{index} is unusable: {reason}")]
+    TrustedKey {
+        /// Its position in the list.
+        index: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+impl OpenPgpSigner {
+    /// A signer with the deployment's armored secret key (none: it only checks), trusting that
+    /// key's own public part and the armored public keys of `trusted`.
+    ///
+    /// # Errors
+    /// [`SignerKeyError`] naming the key at fault.
+    pub fn new(
+        signing: Option<(&str, SecretString)>,
+        trusted: &[String],
+    ) -> Result<Self, SignerKeyError> {
+        let mut pinned = Vec::new();
+        let key = match signing {
+            Some((armored, passphrase)) => {
+                let (key, _) = SignedSecretKey::from_string(armored).map_err(|_| {
+                    SignerKeyError::SigningKey("not an ASCII-armored OpenPGP secret key".into())
+                })?;
+                if !unlocks(&key, &passphrase) {
+                    return Err(SignerKeyError::SigningKey(
+                        "the passphrase does not unlock the key".into(),
+                    ));
+                }
+                pinned.push(key.to_public_key());
+                Some(std::sync::Arc::new(DeploymentKey { key, passphrase }))
+            }
+            None => None,
+        };
+        for (index, text) in trusted.iter().enumerate() {
+            let (public, _) =
+                SignedPublicKey::from_string(text).map_err(|_| SignerKeyError::TrustedKey {
+                    index,
+                    reason: "not an ASCII-armored OpenPGP public key".into(),
+                })?;
+            pinned.push(public);
+        }
+        Ok(Self {
+            key,
+            trusted: std::sync::Arc::new(pinned),
+        })
+    }
+
+    /// The armored public part of the signing key, for the operators' machines to pin.
+    #[must_use]
+    pub fn public_key(&self) -> Option<String> {
+        let key = self.key.as_ref()?;
+        key.key
+            .to_public_key()
+            .to_armored_string(pgp::composed::ArmorOptions::default())
+            .ok()
+    }
+}
+
+/// A fresh Ed25519 signing key for `user_id`, unprotected (the embedded profile keeps it in a
+/// file readable by the service alone): `(armored secret key, armored public key)`.
+///
+/// # Errors
+/// When rPGP cannot build the key (it never should).
+pub fn generate_signing_key(user_id: &str) -> Result<(SecretString, String), SignerKeyError> {
+    use pgp::composed::{KeyType, SecretKeyParamsBuilder};
+    let failed = |e: &dyn std::fmt::Display| SignerKeyError::SigningKey(e.to_string());
+    let params = SecretKeyParamsBuilder::default()
+        .key_type(KeyType::Ed25519Legacy)
+        .can_certify(true)
+        .can_sign(true)
+        .primary_user_id(user_id.to_owned())
+        .passphrase(None)
+        .build()
+        .map_err(|e| failed(&e))?;
+    let key = params
+        .generate(rand::thread_rng())
+        .map_err(|e| failed(&e))?;
+    let secret = key
+        .to_armored_string(pgp::composed::ArmorOptions::default())
+        .map_err(|e| failed(&e))?;
+    let public = key
+        .to_public_key()
+        .to_armored_string(pgp::composed::ArmorOptions::default())
+        .map_err(|e| failed(&e))?;
+    Ok((SecretString::from(secret), public))
+}
+
+/// Whether `signature` verifies over `content` with `key`'s primary key or one of its
+/// signing subkeys.
+fn signed_by(
+    signature: &pgp::composed::DetachedSignature,
+    key: &SignedPublicKey,
+    content: &[u8],
+) -> bool {
+    signature.verify(&key.primary_key, content).is_ok()
+        || key
+            .public_subkeys
+            .iter()
+            .any(|sub| signature.verify(&sub.key, content).is_ok())
+}
+
+#[async_trait]
+impl gdpr_ports::Signer for OpenPgpSigner {
+    async fn sign(&self, content: Bytes) -> Result<String, gdpr_ports::SignError> {
+        let key = self.key.clone().ok_or(gdpr_ports::SignError::NoKey)?;
+        tokio::task::spawn_blocking(move || {
+            let signature = pgp::composed::DetachedSignature::sign_binary_data(
+                rand::thread_rng(),
+                &key.key.primary_key,
+                &Password::from(key.passphrase.expose_secret()),
+                HashAlgorithm::Sha256,
+                &content[..],
+            )
+            .map_err(|e| gdpr_ports::SignError::Failed(e.to_string()))?;
+            signature
+                .to_armored_string(pgp::composed::ArmorOptions::default())
+                .map_err(|e| gdpr_ports::SignError::Failed(e.to_string()))
+        })
+        .await
+        .map_err(|e| gdpr_ports::SignError::Failed(e.to_string()))?
+    }
+
+    async fn verify(&self, content: Bytes, signature: &str) -> Result<(), gdpr_ports::SignError> {
+        if self.trusted.is_empty() {
+            return Err(gdpr_ports::SignError::NoTrustedKey);
+        }
+        let (signature, _) = pgp::composed::DetachedSignature::from_string(signature)
+            .map_err(|_| gdpr_ports::SignError::Malformed)?;
+        let trusted = std::sync::Arc::clone(&self.trusted);
+        tokio::task::spawn_blocking(move || {
+            if trusted
+                .iter()
+                .any(|key| signed_by(&signature, key, &content))
+            {
+                Ok(())
+            } else {
+                Err(gdpr_ports::SignError::Invalid)
+            }
+        })
+        .await
+        .map_err(|e| gdpr_ports::SignError::Failed(e.to_string()))?
     }
 }

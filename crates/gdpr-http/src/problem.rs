@@ -210,11 +210,18 @@ impl From<AppError> for ApiError {
             AppError::ProcessingBlocked(_) => {
                 p(S::CONFLICT, "processing-blocked", "Processing blocked")
             }
-            AppError::Store(StoreError::Unavailable(_)) | AppError::Backup(_) => {
+            // The journal or backups cannot be written (object storage down, no signing key):
+            // the decision is not made, and the caller may retry.
+            AppError::Store(StoreError::Unavailable(_))
+            | AppError::Backup(_)
+            | AppError::Signing(_) => {
                 tracing::error!(error = ?e, "dependency unavailable");
                 p(S::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable")
             }
-            AppError::Store(_) | AppError::Decryption(_) | AppError::BackupUnusable { .. } => {
+            AppError::Store(_)
+            | AppError::Decryption(_)
+            | AppError::BackupUnusable { .. }
+            | AppError::Untrusted { .. } => {
                 tracing::error!(error = ?e, "storage failure");
                 Problem::new(
                     S::INTERNAL_SERVER_ERROR,

@@ -27,6 +27,9 @@ pub enum BackupError {
     /// No object has this key.
     #[error("no object at key {0}")]
     NotFound(String),
+    /// An object is already at this key (a create-only write lost to another writer).
+    #[error("an object already exists at key {0}")]
+    AlreadyExists(String),
     /// A key that is empty, absolute, or contains `..`.
     #[error("invalid object key: {0}")]
     InvalidKey(String),
@@ -73,6 +76,15 @@ pub trait BackupStore: Send + Sync {
     /// [`BackupError::InvalidKey`], [`BackupError::Source`] when `body` fails,
     /// [`BackupError::Full`] when the store has no space left, [`BackupError::Unavailable`].
     async fn put(&self, key: &str, body: ByteStream) -> Result<ObjectMeta, BackupError>;
+
+    /// Stores a small object at `key` only if none is there, atomically: of two writers of the
+    /// same new key, one succeeds and the other gets [`BackupError::AlreadyExists`] (sequenced
+    /// journal entries, once-only claims).
+    ///
+    /// # Errors
+    /// [`BackupError::AlreadyExists`], [`BackupError::InvalidKey`], [`BackupError::Full`],
+    /// [`BackupError::Unavailable`].
+    async fn put_new(&self, key: &str, body: Bytes) -> Result<ObjectMeta, BackupError>;
 
     /// Streams the object at `key`.
     ///

@@ -2,7 +2,8 @@
 //!
 //! Storage (tenants, subjects, forms, records, consents, requests, legal holds, keys,
 //! tombstones and erasure receipts), the audit log, object storage for backups, encryption of
-//! what leaves, error reporting and the clock. Adapters implement them (`gdpr-store-seaorm`,
+//! what leaves, signatures on what is written outside the database, error reporting and the
+//! clock. Adapters implement them (`gdpr-store-seaorm`,
 //! `gdpr-backup-s3`, `gdpr-crypto-openpgp`, `gdpr-report-rollbar`, the in-memory fakes of
 //! `gdpr-testkit`); `gdpr-app` uses them and never names an adapter.
 //!
@@ -17,6 +18,7 @@ mod encrypt;
 mod jobs;
 mod keys;
 mod report;
+mod sign;
 mod store;
 
 pub use backup::{BackupError, BackupStore, ByteStream, ObjectMeta, check_object_key};
@@ -29,6 +31,7 @@ pub use report::{
     ErrorReport, ErrorReporter, ForgetOutcome, LogScan, LogScanner, ReportError, ReportLevel,
     RequestContext,
 };
+pub use sign::{SignError, Signer};
 pub use store::{
     AttestationLog, AuditLog, ConsentStore, Erased, ErasedCounts, Erasure, ErasureStore, FormStore,
     LegalHoldStore, Page, ProcessingLimitStore, RecordCount, RecordStore, RequestStore, Storage,
@@ -50,6 +53,8 @@ pub use keys::MockApiKeyStore;
 #[cfg(feature = "mocks")]
 pub use report::{MockErrorReporter, MockLogScanner};
 #[cfg(feature = "mocks")]
+pub use sign::MockSigner;
+#[cfg(feature = "mocks")]
 pub use store::{
     MockAttestationLog, MockAuditLog, MockConsentStore, MockErasureStore, MockFormStore,
     MockLegalHoldStore, MockProcessingLimitStore, MockRecordStore, MockRequestStore,
@@ -69,4 +74,6 @@ pub trait Ports: Send + Sync + 'static {
     type Reporter: ErrorReporter + 'static;
     /// The clock.
     type Clock: Clock + 'static;
+    /// Signatures on what is written outside the database.
+    type Signer: Signer + 'static;
 }

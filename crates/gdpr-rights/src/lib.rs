@@ -11,12 +11,14 @@
 
 mod batch;
 mod deadline;
+mod decision;
 mod erasure;
 mod limits;
 mod request;
 
 pub use batch::{BatchSelector, RecordFacts, RecordScope};
 pub use deadline::{add_months, due_date};
+pub use decision::Decision;
 pub use erasure::{
     ErasedCounts, ErasureBlocked, ErasurePlan, ErasureReceipt, ErasureStatus, HoldGround,
     LegalHold, Outcome, Place, PlaceOutcome, Tombstone,

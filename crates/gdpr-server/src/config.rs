@@ -162,10 +162,16 @@ pub struct ExportSettings {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SigningSettings {
-    /// An armored OpenPGP secret key that signs every export and backup; unset: unsigned.
+    /// An armored OpenPGP secret key that signs every backup manifest, keyring shard, journal
+    /// entry and export. Required in production; the embedded profile generates one.
     pub key_file: Option<PathBuf>,
     /// Its passphrase (env `GDPR_SIGNING__PASSPHRASE`).
     pub passphrase: Option<SecretString>,
+    /// Where the embedded profile keeps the key it generates.
+    pub generated_key_file: PathBuf,
+    /// Armored OpenPGP public keys whose signatures are trusted besides the signing key's own
+    /// (an operator's machine that verifies and restores without the secret key).
+    pub trusted_keys: Vec<String>,
 }
 
 /// Where backups are stored.

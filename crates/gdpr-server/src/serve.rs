@@ -35,6 +35,7 @@ impl Ports for Deployment {
     type Encryptor = gdpr_crypto_openpgp::OpenPgpEncryptor;
     type Reporter = Reporter;
     type Clock = SystemClock;
+    type Signer = gdpr_crypto_openpgp::OpenPgpSigner;
 }
 
 /// The master key: from configuration, else (embedded profile only) from its file, else a new
@@ -120,6 +121,55 @@ pub fn admin_token(config: &Config) -> Result<Option<SecretString>, StartError> 
         "EMBEDDED PROFILE: generated an admin token; read it from this file to create tenants and API keys"
     );
     Ok(Some(SecretString::from(token)))
+}
+
+/// The deployment's signing key (armored, with its passphrase): configured, else (embedded
+/// profile only) read from its generated file or generated into it with a loud warning. `None`
+/// in production without `signing.key_file`: then nothing can be signed here (an operator's
+/// machine that only verifies and restores, with `signing.trusted_keys`), and `serve` refuses
+/// to start.
+///
+/// # Errors
+/// When the key file cannot be read or written.
+pub(crate) fn signing_key(
+    config: &Config,
+) -> Result<Option<(SecretString, SecretString)>, StartError> {
+    let passphrase = config
+        .signing
+        .passphrase
+        .clone()
+        .unwrap_or_else(|| SecretString::from(""));
+    if let Some(path) = &config.signing.key_file {
+        let armored = std::fs::read_to_string(path)
+            .map_err(|e| format!("signing.key_file {}: {e}", path.display()))?;
+        return Ok(Some((SecretString::from(armored), passphrase)));
+    }
+    if config.profile == Profile::Production {
+        return Ok(None);
+    }
+    let path = &config.signing.generated_key_file;
+    if path.exists() {
+        let armored = std::fs::read_to_string(path)
+            .map_err(|e| format!("signing.generated_key_file {}: {e}", path.display()))?;
+        return Ok(Some((SecretString::from(armored), SecretString::from(""))));
+    }
+    let (secret, public) = gdpr_crypto_openpgp::generate_signing_key("gdpr deployment")?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    write_private(path, secret.expose_secret())?;
+    let public_path = path.with_extension("pub.asc");
+    std::fs::write(&public_path, public)?;
+    tracing::warn!(
+        target: "security",
+        event = "signing_key_generated",
+        path = %path.display(),
+        public_key = %public_path.display(),
+        "EMBEDDED PROFILE: generated a signing key for backups and the decision journal; \
+         losing it means new backups cannot be verified against the old key. In production set \
+         signing.key_file instead"
+    );
+    Ok(Some((secret, SecretString::from(""))))
 }
 
 #[cfg(unix)]
@@ -290,17 +340,28 @@ pub fn application_with(
 ) -> Result<App<Deployment>, StartError> {
     let mut encryptor = gdpr_crypto_openpgp::OpenPgpEncryptor::new(&config.export.recipients)
         .map_err(|e| format!("export.recipients: {e}"))?;
-    if let Some(path) = &config.signing.key_file {
-        let armored = std::fs::read_to_string(path)
-            .map_err(|e| format!("signing.key_file {}: {e}", path.display()))?;
-        let passphrase = config
-            .signing
-            .passphrase
-            .clone()
-            .unwrap_or_else(|| SecretString::from(""));
+    let signing_key = signing_key(config)?;
+    // Exports and payloads carry an inner signature only with a configured key: their
+    // recipients must know the key, or `gpg` reports the signature as unverifiable. The key
+    // the embedded profile generates signs what only this service reads back.
+    if let (Some((armored, passphrase)), Some(_)) = (&signing_key, &config.signing.key_file) {
         encryptor = encryptor
-            .signing_with(&armored, passphrase)
+            .signing_with(armored.expose_secret(), passphrase.clone())
             .map_err(|e| format!("signing.key_file: {e}"))?;
+    }
+    let signer = gdpr_crypto_openpgp::OpenPgpSigner::new(
+        signing_key
+            .as_ref()
+            .map(|(armored, passphrase)| (armored.expose_secret(), passphrase.clone())),
+        &config.signing.trusted_keys,
+    )
+    .map_err(|e| format!("signing: {e}"))?;
+    if signing_key.is_none() && config.signing.trusted_keys.is_empty() {
+        return Err(
+            "signing: neither signing.key_file nor signing.trusted_keys is set: \
+                    nothing read back from backup storage could be trusted"
+                .into(),
+        );
     }
     let mut app_config = AppConfig::default();
     app_config.retention.defaults = config.retention;
@@ -322,6 +383,7 @@ pub fn application_with(
             encryptor,
             reporter,
             clock: SystemClock,
+            signer,
         },
         app_config,
     )
@@ -374,6 +436,13 @@ pub async fn start_with(
     redaction: Option<Arc<LogRedaction>>,
 ) -> Result<Running, StartError> {
     let store = open_store(config, config.database.migrate_on_start).await?;
+    if config.profile == Profile::Production && config.signing.key_file.is_none() {
+        return Err(
+            "refusing to start: the production profile needs signing.key_file (an \
+                    armored OpenPGP secret key that signs backups and the decision journal)"
+                .into(),
+        );
+    }
     let readiness = Arc::new(StoreReadiness(store.clone()));
     let reporter = reporter(config, redaction.as_ref().map(|r| r.shared()))?;
     let extra_metrics: Option<Arc<dyn Fn() -> String + Send + Sync>> = match &reporter {

@@ -75,6 +75,12 @@ impl MemoryObjectStore {
         );
     }
 
+    /// Removes an object behind the application's back (as someone with write access to the
+    /// bucket could).
+    pub fn remove(&self, key: &str) {
+        self.objects().remove(key);
+    }
+
     /// Every key, sorted.
     #[must_use]
     pub fn keys(&self) -> Vec<String> {
@@ -95,6 +101,27 @@ impl BackupStore for MemoryObjectStore {
         let now = OffsetDateTime::now_utc();
         let size = buf.len() as u64;
         self.objects().insert(key.to_owned(), (buf.freeze(), now));
+        Ok(ObjectMeta {
+            key: key.to_owned(),
+            size,
+            last_modified: now,
+        })
+    }
+
+    async fn put_new(&self, key: &str, body: Bytes) -> Result<ObjectMeta, BackupError> {
+        check_object_key(key)?;
+        self.available()?;
+        self.room_for(key)?;
+        let now = OffsetDateTime::now_utc();
+        let size = body.len() as u64;
+        match self.objects().entry(key.to_owned()) {
+            std::collections::btree_map::Entry::Occupied(_) => {
+                return Err(BackupError::AlreadyExists(key.to_owned()));
+            }
+            std::collections::btree_map::Entry::Vacant(slot) => {
+                slot.insert((body, now));
+            }
+        }
         Ok(ObjectMeta {
             key: key.to_owned(),
             size,

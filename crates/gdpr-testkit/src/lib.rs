@@ -22,6 +22,7 @@ pub mod postgres;
 mod report;
 #[cfg(feature = "s3")]
 pub mod s3;
+mod sign;
 mod snapshot;
 mod store;
 
@@ -30,6 +31,7 @@ pub use clock::ManualClock;
 pub use encrypt::{EnvelopeDecryptor, RecordingEncryptor};
 pub use gpg::GpgHome;
 pub use report::RecordingErrorReporter;
+pub use sign::HmacSigner;
 pub use snapshot::assert_snapshot;
 pub use store::{FAKE_SCHEMA_VERSION, InMemoryStore};
 
@@ -43,4 +45,5 @@ impl gdpr_ports::Ports for InMemory {
     type Encryptor = RecordingEncryptor;
     type Reporter = RecordingErrorReporter;
     type Clock = ManualClock;
+    type Signer = HmacSigner;
 }

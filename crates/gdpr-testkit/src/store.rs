@@ -158,6 +158,22 @@ impl InMemoryStore {
         state.subjects.push(subject);
     }
 
+    /// How many rows the tenant has (its tenant row, subjects, data keys, records, consent
+    /// events, API keys): 0 after a restore that restored nothing.
+    #[must_use]
+    pub fn tenant_rows(&self, tenant: TenantId) -> usize {
+        let s = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        s.tenants.iter().filter(|t| t.id == tenant).count()
+            + s.subjects.iter().filter(|x| x.tenant == tenant).count()
+            + s.keys.iter().filter(|(t, _)| *t == tenant).count()
+            + s.records.iter().filter(|r| r.tenant == tenant).count()
+            + s.consent_events
+                .iter()
+                .filter(|e| e.tenant == tenant)
+                .count()
+            + s.api_keys.iter().filter(|k| k.tenant == tenant).count()
+    }
+
     /// How many rows of any kind mention this subject (0 once erased, tombstones and receipts
     /// aside). For tests that check erasure left nothing behind.
     #[must_use]

@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use bytes::Bytes;
 use futures_util::StreamExt;
 use gdpr_audit::{Actor, AuditAction, AuditEvent};
 use gdpr_pii::TenantId;
@@ -19,10 +18,9 @@ use sha2::{Digest, Sha256};
 use super::Progress;
 use super::format::{
     self, Compressor, FORMAT, FORMAT_VERSION, KeyringShard, MANIFEST, Manifest, PAYLOAD,
-    PayloadInfo, shard_of,
+    PayloadInfo, ShardRef, shard_of,
 };
 use super::layout::BackupLayout;
-use crate::objects::once;
 use crate::{App, AppError};
 
 /// What a backup wrote.
@@ -38,8 +36,9 @@ pub struct BackupReport {
 }
 
 /// What the snapshot stream gathered besides the payload.
-#[derive(Default)]
 struct Gathered {
+    tenant: TenantId,
+    backup: String,
     keyring: BTreeMap<String, KeyringShard>,
     rows: BTreeMap<String, u64>,
     keys: u64,
@@ -73,10 +72,16 @@ fn payload_stream(
                 let mut gathered = st.gathered.lock().unwrap_or_else(PoisonError::into_inner);
                 match item {
                     Some(Ok(DumpItem::Key(key))) => {
-                        gathered
-                            .keyring
-                            .entry(shard_of(key.subject))
-                            .or_insert_with(KeyringShard::new)
+                        let Gathered {
+                            tenant,
+                            backup,
+                            keyring,
+                            ..
+                        } = &mut *gathered;
+                        let name = shard_of(key.subject);
+                        keyring
+                            .entry(name.clone())
+                            .or_insert_with(|| KeyringShard::new(*tenant, backup, &name))
                             .insert(&key);
                         gathered.keys += 1;
                         st.progress.add(1, 0);
@@ -170,12 +175,20 @@ impl<P: Ports> App<P> {
         let created_at = self.clock.now();
         let id = BackupLayout::new_id(created_at);
         let folder = format!("{}{id}/", BackupLayout::tenant_prefix(tenant));
+        // Read before the snapshot: every entry up to here is one a restore must find.
+        let journal = self.journal_head(tenant).await?;
         let dump = self
             .store
             .dump_tenant(tenant)
             .await
             .map_err(AppError::not_found("tenant"))?;
-        let gathered = Arc::new(Mutex::new(Gathered::default()));
+        let gathered = Arc::new(Mutex::new(Gathered {
+            tenant,
+            backup: id.clone(),
+            keyring: BTreeMap::new(),
+            rows: BTreeMap::new(),
+            keys: 0,
+        }));
         let plain = payload_stream(dump, Arc::clone(&gathered), Arc::clone(progress))
             .map_err(|e| AppError::Backup(BackupError::Source(e)))?;
         let cipher = self.encryptor.encrypt(recipients, plain).await?;
@@ -189,17 +202,22 @@ impl<P: Ports> App<P> {
             .await
             .map_err(AppError::Backup)?;
         let mut objects = vec![payload_key];
-        let Gathered {
-            mut keyring,
-            rows,
-            keys,
-        } = std::mem::take(&mut *gathered.lock().unwrap_or_else(PoisonError::into_inner));
+        let (mut keyring, rows, keys) = {
+            let mut gathered = gathered.lock().unwrap_or_else(PoisonError::into_inner);
+            (
+                std::mem::take(&mut gathered.keyring),
+                std::mem::take(&mut gathered.rows),
+                gathered.keys,
+            )
+        };
+        let mut shards = Vec::with_capacity(keyring.len());
         for (name, shard) in &keyring {
             let key = format!("{folder}{name}");
-            self.backups
-                .put(&key, once(shard.to_bytes()))
-                .await
-                .map_err(AppError::Backup)?;
+            let sha256 = self.put_signed(&key, shard).await?;
+            shards.push(ShardRef {
+                name: name.clone(),
+                sha256,
+            });
             objects.push(key);
         }
         // An erasure that committed before this point may have listed the backups before the
@@ -226,15 +244,11 @@ impl<P: Ports> App<P> {
                 compression: "zstd".into(),
                 encryption: "openpgp".into(),
             },
-            keyring: keyring.keys().cloned().collect(),
+            keyring: shards,
+            journal: (journal.seq > 0).then_some(journal),
         };
         let manifest_key = format!("{folder}{MANIFEST}");
-        let body = serde_json::to_vec_pretty(&manifest)
-            .unwrap_or_else(|_| unreachable!("a manifest serialises"));
-        self.backups
-            .put(&manifest_key, once(Bytes::from(body)))
-            .await
-            .map_err(AppError::Backup)?;
+        self.put_signed(&manifest_key, &manifest).await?;
         objects.push(manifest_key);
         let event = AuditEvent::new(
             self.clock.now(),

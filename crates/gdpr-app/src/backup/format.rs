@@ -1,16 +1,22 @@
-//! The backup format, version 1 (documented in `docs/backup-format.md`).
+//! The backup format, version 2, and the decision journal, version 1 (both documented in
+//! `docs/backup-format.md`).
 //!
 //! A backup of a tenant is a folder `backups/<tenant>/<backup id>/` holding:
 //! - `payload.ndjson.zst.pgp`: the tenant's rows, one JSON line each
 //!   (`{"t":table,"s":subject,"r":row}`), zstd-compressed, then OpenPGP-encrypted;
 //! - `keyring/<xx>.json`: the subjects' wrapped data keys, sharded by a random byte of the
 //!   subject id (`shard_of`), so that erasing one subject rewrites one small object per backup;
-//! - `manifest.json`, written last: the backup exists (is listed, restorable, prunable as a
-//!   backup) only once its manifest does. It names the schema version, the tenant, when, the
-//!   row counts and the payload's size and SHA-256;
+//!   each shard is signed and names its tenant, backup and shard;
+//! - `manifest.json`, written last and signed: the backup exists (is listed, restorable,
+//!   prunable as a backup) only once its manifest does. It names the schema version, the
+//!   tenant, when, the row counts, the payload's size and SHA-256, every keyring shard's
+//!   SHA-256 and the decision journal's head;
 //! - `VERIFIED`, once a verification pass decrypted it and found it whole.
 //!
-//! Tombstones are journaled outside every backup, at `tombstones/<tenant>/<receipt>.json`.
+//! Every small object is a signed [`Envelope`]: object storage is not trusted, so nothing read
+//! from it is believed without a signature from a pinned key. Decisions are journaled outside
+//! every backup, at `journal/<tenant>/<seq>.json`, signed and hash-chained ([`JournalEntry`]).
+//! Tombstones journaled by earlier versions, `tombstones/<tenant>/...`, are still read.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -20,14 +26,15 @@ use base64::engine::general_purpose::STANDARD as B64;
 use bytes::Bytes;
 use gdpr_pii::{SubjectId, TenantId};
 use gdpr_ports::WrappedKey;
-use gdpr_rights::Tombstone;
+use gdpr_rights::{Decision, Tombstone};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 /// The format's name, in every manifest.
 pub const FORMAT: &str = "gdpr-backup";
-/// The format's version; a reader refuses any other.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format's version; a reader refuses any other (version 1 was unsigned).
+pub const FORMAT_VERSION: u32 = 2;
 /// The payload object's name in a backup folder.
 pub const PAYLOAD: &str = "payload.ndjson.zst.pgp";
 /// The manifest object's name.
@@ -66,8 +73,29 @@ pub struct Manifest {
     pub keys: u64,
     /// The payload object.
     pub payload: PayloadInfo,
-    /// The keyring shards written (names relative to the backup folder).
-    pub keyring: Vec<String>,
+    /// The keyring shards written, each with the SHA-256 of its signed content then.
+    pub keyring: Vec<ShardRef>,
+    /// The decision journal's newest entry when the backup was taken (`None`: empty): a
+    /// journal that no longer reaches it lost entries.
+    pub journal: Option<JournalMark>,
+}
+
+/// A keyring shard as the manifest lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardRef {
+    /// Its name relative to the backup folder (`keyring/ab.json`).
+    pub name: String,
+    /// SHA-256 of its signed content as the backup wrote it, hex.
+    pub sha256: String,
+}
+
+/// A journal entry, by position and content hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalMark {
+    /// Its sequence number.
+    pub seq: u64,
+    /// SHA-256 of its signed content, hex.
+    pub sha256: String,
 }
 
 /// The payload object's description.
@@ -85,26 +113,59 @@ pub struct PayloadInfo {
     pub encryption: String,
 }
 
-/// One keyring shard: wrapped data keys, useless without the master secret.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// One keyring shard: wrapped data keys, useless without the master secret. It names where it
+/// belongs, so that a validly signed shard of another backup, tenant or shard cannot stand in
+/// for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyringShard {
     /// `gdpr-keyring`.
     pub format: String,
-    /// 1.
+    /// 2.
     pub version: u32,
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The backup.
+    pub backup: String,
+    /// Its name in the backup folder.
+    pub shard: String,
+    /// Once rewritten by crypto-shredding: the SHA-256 the manifest holds for it (its content
+    /// as the backup wrote it). `None` while it is that content.
+    pub original: Option<String>,
     /// The keys, by subject.
     pub keys: BTreeMap<SubjectId, String>,
 }
 
 impl KeyringShard {
-    /// An empty shard.
+    /// An empty shard of a backup.
     #[must_use]
-    pub fn new() -> Self {
+    pub fn new(tenant: TenantId, backup: &str, shard: &str) -> Self {
         Self {
             format: "gdpr-keyring".into(),
-            version: 1,
+            version: 2,
+            tenant,
+            backup: backup.to_owned(),
+            shard: shard.to_owned(),
+            original: None,
             keys: BTreeMap::new(),
         }
+    }
+
+    /// Whether it is the shard `name` of `tenant`'s backup `backup` that the manifest lists
+    /// with `sha256` (its signed content hashing to `content_sha256`).
+    #[must_use]
+    pub fn belongs(
+        &self,
+        tenant: TenantId,
+        backup: &str,
+        listed: &ShardRef,
+        content_sha256: &str,
+    ) -> bool {
+        self.format == "gdpr-keyring"
+            && self.version == 2
+            && self.tenant == tenant
+            && self.backup == backup
+            && self.shard == listed.name
+            && self.original.as_deref().unwrap_or(content_sha256) == listed.sha256
     }
 
     /// Adds a key.
@@ -124,12 +185,6 @@ impl KeyringShard {
                 })
             })
             .collect()
-    }
-
-    /// The shard as stored.
-    #[must_use]
-    pub fn to_bytes(&self) -> Bytes {
-        Bytes::from(serde_json::to_vec(self).unwrap_or_else(|_| unreachable!("plain data")))
     }
 }
 
@@ -165,43 +220,109 @@ pub fn shards_to_search(subject: SubjectId) -> Vec<String> {
     shards
 }
 
-/// The object key of a journal entry: named after its (first) tombstone's receipt.
-#[must_use]
-pub fn tombstone_key(t: &Tombstone) -> String {
-    format!("{}{}.json", tombstone_prefix(t.tenant), t.receipt)
+/// A signed object as stored: `{"signed": <the JSON content, byte for byte as signed>,
+/// "signature": "<detached signature>"}`. The content stays readable; its exact bytes are
+/// kept, so the signature checks without any canonical form.
+#[derive(Debug, Deserialize)]
+pub struct Envelope<'a> {
+    /// The content, raw.
+    #[serde(borrow)]
+    pub signed: &'a serde_json::value::RawValue,
+    /// The signature over its bytes.
+    pub signature: String,
 }
 
-/// A journal entry as stored: one tombstone (a single erasure) or an array of them (one
-/// chunk of a batch erasure, journaled in one write).
+/// The stored bytes of `content` (a JSON document) signed with `signature`.
+#[must_use]
+pub fn envelope(content: &[u8], signature: &str) -> Bytes {
+    let signature =
+        serde_json::to_string(signature).unwrap_or_else(|_| unreachable!("a string serialises"));
+    let mut out = Vec::with_capacity(content.len() + signature.len() + 32);
+    out.extend_from_slice(b"{\"signed\":");
+    out.extend_from_slice(content);
+    out.extend_from_slice(b",\"signature\":");
+    out.extend_from_slice(signature.as_bytes());
+    out.push(b'}');
+    Bytes::from(out)
+}
+
+/// SHA-256 of signed content, hex: how manifests and journal entries refer to objects.
+#[must_use]
+pub fn content_sha256(content: &[u8]) -> String {
+    hex::encode(Sha256::digest(content))
+}
+
+/// The journal's name, in every entry.
+pub const JOURNAL_FORMAT: &str = "gdpr-journal";
+/// The journal's version; a reader refuses any other.
+pub const JOURNAL_VERSION: u32 = 1;
+/// What the first entry of a journal links to.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// One entry of a tenant's decision journal: the decisions written together, numbered
+/// without gaps and chained to the entry before, so that a removed, altered, reordered or
+/// foreign entry shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalEntry {
+    /// [`JOURNAL_FORMAT`].
+    pub format: String,
+    /// [`JOURNAL_VERSION`].
+    pub version: u32,
+    /// The tenant.
+    pub tenant: TenantId,
+    /// Its position, from 1.
+    pub seq: u64,
+    /// SHA-256 of the previous entry's signed content ([`GENESIS`] for the first).
+    pub prev: String,
+    /// When it was written.
+    #[serde(with = "time::serde::rfc3339")]
+    pub written_at: OffsetDateTime,
+    /// The decisions.
+    pub decisions: Vec<Decision>,
+}
+
+/// The prefix of a tenant's decision journal.
+#[must_use]
+pub fn journal_prefix(tenant: TenantId) -> String {
+    format!("journal/{tenant}/")
+}
+
+/// The object key of a tenant's journal entry `seq` (zero-padded: keys sort by number).
+#[must_use]
+pub fn journal_key(tenant: TenantId, seq: u64) -> String {
+    format!("{}{seq:020}.json", journal_prefix(tenant))
+}
+
+/// The sequence number a journal object's key names, if it is an entry's.
+#[must_use]
+pub fn journal_seq(key: &str) -> Option<u64> {
+    let name = key.rsplit('/').next()?.strip_suffix(".json")?;
+    (name.len() == 20 && name.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| name.parse().ok())
+        .flatten()
+}
+
+/// A legacy (version 1, unsigned) tombstone journal entry as earlier versions wrote it: one
+/// tombstone (a single erasure) or an array of them (one chunk of a batch erasure).
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(untagged)]
-enum JournalEntry {
+enum LegacyEntry {
     One(Tombstone),
     Many(Vec<Tombstone>),
 }
 
-/// The journal entry holding `tombstones`.
+/// The tombstones of a legacy journal entry; `None` when it does not parse.
 #[must_use]
-pub fn journal_entry(tombstones: &[Tombstone]) -> Bytes {
-    let bytes = match tombstones {
-        [one] => serde_json::to_vec(one),
-        many => serde_json::to_vec(many),
-    };
-    Bytes::from(bytes.unwrap_or_else(|_| unreachable!("tombstones serialise")))
-}
-
-/// The tombstones of a journal entry; `None` when it does not parse.
-#[must_use]
-pub fn read_journal_entry(bytes: &[u8]) -> Option<Vec<Tombstone>> {
+pub fn read_legacy_tombstones(bytes: &[u8]) -> Option<Vec<Tombstone>> {
     match serde_json::from_slice(bytes).ok()? {
-        JournalEntry::One(t) => Some(vec![t]),
-        JournalEntry::Many(ts) => Some(ts),
+        LegacyEntry::One(t) => Some(vec![t]),
+        LegacyEntry::Many(ts) => Some(ts),
     }
 }
 
-/// The prefix of a tenant's tombstone journal.
+/// The prefix of a tenant's legacy tombstone journal.
 #[must_use]
-pub fn tombstone_prefix(tenant: TenantId) -> String {
+pub fn legacy_tombstone_prefix(tenant: TenantId) -> String {
     format!("tombstones/{tenant}/")
 }
 
@@ -395,7 +516,7 @@ mod tests {
     }
 
     #[test]
-    fn a_journal_entry_holds_one_tombstone_or_a_batch_and_reads_back() {
+    fn a_legacy_journal_entry_holds_one_tombstone_or_a_batch() {
         let tenant = TenantId::at(time::OffsetDateTime::UNIX_EPOCH);
         let tombstone = |n: u128| Tombstone {
             tenant,
@@ -404,18 +525,37 @@ mod tests {
             receipt: uuid::Uuid::from_u128(n + 100),
         };
         let one = [tombstone(1)];
-        let single = journal_entry(&one);
-        assert!(
-            single.starts_with(b"{"),
-            "a single erasure stays one object"
-        );
-        assert_eq!(read_journal_entry(&single).unwrap(), one);
+        let single = serde_json::to_vec(&one[0]).unwrap();
+        assert_eq!(read_legacy_tombstones(&single).unwrap(), one);
         let batch = [tombstone(1), tombstone(2), tombstone(3)];
-        let many = journal_entry(&batch);
-        assert!(many.starts_with(b"["));
-        assert_eq!(read_journal_entry(&many).unwrap(), batch);
-        assert!(read_journal_entry(b"{\"tenant\": 1}").is_none());
-        assert!(read_journal_entry(b"not json").is_none());
+        let many = serde_json::to_vec(&batch).unwrap();
+        assert_eq!(read_legacy_tombstones(&many).unwrap(), batch);
+        assert!(read_legacy_tombstones(b"{\"tenant\": 1}").is_none());
+        assert!(read_legacy_tombstones(b"not json").is_none());
+    }
+
+    #[test]
+    fn an_envelope_keeps_the_signed_bytes_exactly() {
+        // Odd spacing and key order: the signature is over these bytes, not a re-encoding.
+        let content = br#"{ "b":1,  "a":"x\u00e9" }"#;
+        let stored = envelope(content, "sig\"with quote");
+        let read: Envelope<'_> = serde_json::from_slice(&stored).unwrap();
+        assert_eq!(read.signed.get().as_bytes(), content);
+        assert_eq!(read.signature, "sig\"with quote");
+        assert_eq!(content_sha256(b"abc").len(), 64);
+    }
+
+    #[test]
+    fn journal_keys_sort_by_number_and_read_back() {
+        let tenant = TenantId::at(time::OffsetDateTime::UNIX_EPOCH);
+        let (nine, ten) = (journal_key(tenant, 9), journal_key(tenant, 10));
+        assert!(nine < ten, "{nine} {ten}");
+        assert_eq!(journal_seq(&ten), Some(10));
+        assert_eq!(
+            journal_seq(&format!("{}START.json", journal_prefix(tenant))),
+            None
+        );
+        assert_eq!(journal_seq("journal/x/12.json"), None);
     }
 
     #[test]
@@ -424,12 +564,31 @@ mod tests {
             0xab00_0000_0000_0000_0000_0000_0000_0001,
         ));
         assert_eq!(shard_of(s), "keyring/ab.json");
-        let mut shard = KeyringShard::new();
+        let tenant = TenantId::at(time::OffsetDateTime::UNIX_EPOCH);
+        let mut shard = KeyringShard::new(tenant, "b1", "keyring/ab.json");
         shard.insert(&WrappedKey {
             subject: s,
             wrapped: vec![0, 1, 2, 255],
         });
-        let back: KeyringShard = serde_json::from_slice(&shard.to_bytes()).unwrap();
+        let bytes = serde_json::to_vec(&shard).unwrap();
+        let back: KeyringShard = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(back.wrapped_keys().unwrap()[0].wrapped, vec![0, 1, 2, 255]);
+        let listed = ShardRef {
+            name: "keyring/ab.json".into(),
+            sha256: content_sha256(&bytes),
+        };
+        assert!(back.belongs(tenant, "b1", &listed, &content_sha256(&bytes)));
+        assert!(!back.belongs(tenant, "b2", &listed, &content_sha256(&bytes)));
+        let renamed = ShardRef {
+            name: "keyring/cd.json".into(),
+            ..listed.clone()
+        };
+        assert!(!back.belongs(tenant, "b1", &renamed, &content_sha256(&bytes)));
+        // Rewritten by shredding: its content changed, it names what the manifest holds.
+        let mut rewritten = back.clone();
+        rewritten.keys.clear();
+        rewritten.original = Some(listed.sha256.clone());
+        let bytes2 = serde_json::to_vec(&rewritten).unwrap();
+        assert!(rewritten.belongs(tenant, "b1", &listed, &content_sha256(&bytes2)));
     }
 }

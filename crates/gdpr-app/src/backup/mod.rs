@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 mod create;
 pub mod format;
-mod journal;
+pub(crate) mod journal;
 mod layout;
 mod prune;
 mod restore;

@@ -12,16 +12,17 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use futures_util::StreamExt;
 use gdpr_audit::{Actor, AuditAction, AuditEvent};
-use gdpr_pii::{SubjectId, TenantId};
+use gdpr_pii::{ApiKeyId, SubjectId, TenantId};
 use gdpr_ports::{
-    BackupError, ByteStream, Clock, Decryptor, DumpRow, Ports, RowStream, StoreError, TenantDumps,
+    ApiKeyStore, ByteStream, Clock, Decryptor, DumpRow, Ports, RowStream, StoreError, TenantDumps,
     TenantStore, WrappedKey,
 };
+use gdpr_rights::Decision;
 use serde::Serialize;
 
 use super::Progress;
-use super::format::{KeyringShard, Line, LineDecoder};
-use super::layout::BackupLayout;
+use super::format::{Line, LineDecoder, journal_key};
+use super::journal::Journal;
 use super::verify::{Check, unusable};
 use crate::{App, AppError};
 
@@ -44,6 +45,9 @@ pub struct RestoreReport {
     pub subjects_left_out: u64,
     /// Their rows, left out.
     pub rows_left_out: u64,
+    /// Decisions of the journal that the restored rows did not hold yet, applied again
+    /// (erasures are applied by leaving their subjects out, counted above).
+    pub decisions_replayed: u64,
 }
 
 /// Which rows a restore keeps, and what it left out.
@@ -184,22 +188,29 @@ impl<P: Ports> App<P> {
             Ok(_) | Err(StoreError::NotFound) => {}
             Err(e) => return Err(AppError::store(e)),
         }
-        let tombstones = self.all_tombstones(tenant).await?;
+        let journal = self.read_journal(tenant).await?;
+        // The journal must still reach where it was when the backup was taken: entries cut
+        // from its end would otherwise go unnoticed.
+        if let Some(mark) = &manifest.journal
+            && journal.hashes.get(&mark.seq) != Some(&mark.sha256)
+        {
+            return Err(AppError::Untrusted {
+                object: journal_key(tenant, mark.seq),
+                reason: format!(
+                    "the decision journal no longer holds entry {} as the backup saw it: \
+                     entries were removed or replaced",
+                    mark.seq
+                ),
+            });
+        }
+        let tombstones = self.tombstones_with(tenant, &journal).await?;
         let erased: BTreeSet<SubjectId> = tombstones.iter().map(|t| t.subject).collect();
         let mut keys: Vec<WrappedKey> = Vec::new();
-        for shard in &manifest.keyring {
-            let key = format!("{}{id}/{shard}", BackupLayout::tenant_prefix(tenant));
-            // A listed shard that is gone means a damaged backup (a prune cut short, say):
-            // restoring would silently drop every subject of that shard.
-            let keyring: KeyringShard = self.read_json(&key).await.map_err(|e| match e {
-                AppError::Backup(BackupError::NotFound(_)) => {
-                    unusable(&id, format!("keyring shard {shard} is missing"))
-                }
-                other => other,
+        for listed in &manifest.keyring {
+            let keyring = self.keyring_shard(&manifest, listed).await?;
+            let shard_keys = keyring.wrapped_keys().ok_or_else(|| {
+                unusable(&id, format!("keyring shard {} is damaged", listed.name))
             })?;
-            let shard_keys = keyring
-                .wrapped_keys()
-                .ok_or_else(|| unusable(&id, format!("keyring shard {shard} is damaged")))?;
             keys.extend(
                 shard_keys
                     .into_iter()
@@ -238,6 +249,7 @@ impl<P: Ports> App<P> {
             let filter = filter.lock().unwrap_or_else(PoisonError::into_inner);
             (filter.left_out_subjects.len() as u64, filter.left_out_rows)
         };
+        let decisions_replayed = self.replay_decisions(tenant, &journal).await?;
         let report = RestoreReport {
             tenant,
             backup: id.clone(),
@@ -247,6 +259,7 @@ impl<P: Ports> App<P> {
             tombstones: tombstone_count,
             subjects_left_out,
             rows_left_out,
+            decisions_replayed,
         };
         let event = AuditEvent::new(
             self.clock.now(),
@@ -260,5 +273,46 @@ impl<P: Ports> App<P> {
         .with("tombstones", report.tombstones);
         self.audit(event).await?;
         Ok(report)
+    }
+
+    /// Applies again, in journal order, every decision the restored rows do not hold yet
+    /// (idempotent: one already in force is skipped), each replay audited. A crash half-way
+    /// is finished by restoring again. How many were applied.
+    async fn replay_decisions(&self, tenant: TenantId, journal: &Journal) -> Result<u64, AppError> {
+        let mut keys: BTreeMap<ApiKeyId, bool> = self
+            .store
+            .list_api_keys(tenant)
+            .await
+            .map_err(AppError::store)?
+            .into_iter()
+            .map(|k| (k.id, k.revoked_at.is_some()))
+            .collect();
+        let mut replayed = 0;
+        for entry in &journal.entries {
+            for decision in &entry.decisions {
+                let Decision::ApiKeyRevoked { key, at } = *decision else {
+                    continue;
+                };
+                if keys.get(&key) != Some(&false) {
+                    continue;
+                }
+                self.store
+                    .revoke_api_key(tenant, key, at)
+                    .await
+                    .map_err(AppError::store)?;
+                keys.insert(key, true);
+                let event = AuditEvent::new(
+                    self.clock.now(),
+                    Some(tenant),
+                    Actor::System,
+                    AuditAction::ApiKeyRevoked,
+                )
+                .with("key", key)
+                .with("replayed_from_journal", entry.seq);
+                self.audit(event).await?;
+                replayed += 1;
+            }
+        }
+        Ok(replayed)
     }
 }

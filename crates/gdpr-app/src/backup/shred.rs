@@ -6,11 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use gdpr_pii::{SubjectId, TenantId};
 use gdpr_ports::{BackupError, BackupStore, ErasureStore, Ports};
-use gdpr_rights::Tombstone;
+use gdpr_rights::{Decision, Tombstone};
 
 use super::format::{KEYRING, KeyringShard, shards_to_search};
 use super::layout::BackupLayout;
-use crate::objects::once;
 use crate::{App, AppError};
 
 /// Rounds of rewrite-and-check before a keyring shard is given up on (for the retry job).
@@ -66,12 +65,24 @@ impl<P: Ports> App<P> {
     ) -> Result<BTreeSet<SubjectId>, AppError> {
         let mut held = BTreeSet::new();
         for _ in 0..SHRED_ROUNDS {
-            let mut keyring: KeyringShard = match self.read_json(key).await {
-                Ok(keyring) => keyring,
+            let (mut keyring, sha256): (KeyringShard, String) = match self.read_signed(key).await {
+                Ok(read) => read,
                 // Deleted by pruning: nothing left to shred.
                 Err(AppError::Backup(BackupError::NotFound(_))) => return Ok(held),
                 Err(e) => return Err(e),
             };
+            let at = format!(
+                "{}{}/{}",
+                BackupLayout::tenant_prefix(keyring.tenant),
+                keyring.backup,
+                keyring.shard
+            );
+            if at != key {
+                return Err(AppError::Untrusted {
+                    object: key.to_owned(),
+                    reason: "the keyring shard says it belongs elsewhere".into(),
+                });
+            }
             let before = keyring.keys.len();
             keyring.keys.retain(|subject, _| {
                 let erased = subjects.contains(subject);
@@ -83,10 +94,9 @@ impl<P: Ports> App<P> {
             if keyring.keys.len() == before {
                 return Ok(held);
             }
-            self.backups
-                .put(key, once(keyring.to_bytes()))
-                .await
-                .map_err(AppError::Backup)?;
+            // The manifest keeps the hash the backup wrote: a rewrite names it.
+            keyring.original.get_or_insert(sha256);
+            self.put_signed(key, &keyring).await?;
         }
         Err(AppError::Conflict(
             "a backup keyring kept being rewritten concurrently; the erasure retry job will finish"
@@ -94,8 +104,8 @@ impl<P: Ports> App<P> {
         ))
     }
 
-    /// Makes erasures reach the backups: journals the tombstones beside them (one entry per
-    /// tenant, replayed on every restore) and removes the subjects' keys from every keyring of
+    /// Makes erasures reach the backups: journals the erasures in the decision journal beside
+    /// them (one entry per tenant, replayed on every restore) and removes the subjects' keys from every keyring of
     /// the tenants' backups, so their copies of the subjects' rows are beyond use at once.
     /// Each shard is rewritten once for all the subjects it holds. A failure stays with the
     /// subjects it concerns (a tenant's journal or listing: all of that tenant's; a shard: the
@@ -134,7 +144,15 @@ impl<P: Ports> App<P> {
         subjects: &BTreeSet<SubjectId>,
         reach: &mut BackupReach,
     ) -> Result<(), AppError> {
-        self.journal_tombstones(tenant, mine).await?;
+        let decisions = mine
+            .iter()
+            .map(|t| Decision::SubjectErased {
+                subject: t.subject,
+                receipt: t.receipt,
+                at: t.erased_at,
+            })
+            .collect();
+        self.journal(tenant, decisions).await?;
         let mut by_shard: BTreeMap<String, BTreeSet<SubjectId>> = BTreeMap::new();
         for t in mine {
             for shard in shards_to_search(t.subject) {

@@ -14,7 +14,9 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use super::Progress;
-use super::format::{FORMAT, FORMAT_VERSION, KeyringShard, Line, LineDecoder, MANIFEST, Manifest};
+use super::format::{
+    FORMAT, FORMAT_VERSION, KeyringShard, Line, LineDecoder, MANIFEST, Manifest, ShardRef,
+};
 use super::layout::BackupLayout;
 use crate::objects::once;
 use crate::{App, AppError};
@@ -124,7 +126,7 @@ impl<P: Ports> App<P> {
     /// A backup's manifest, checked: format, version, tenant and id.
     pub(super) async fn manifest(&self, tenant: TenantId, id: &str) -> Result<Manifest, AppError> {
         let key = format!("{}{id}/{MANIFEST}", BackupLayout::tenant_prefix(tenant));
-        let manifest: Manifest = self.read_json(&key).await.map_err(|e| match e {
+        let (manifest, _): (Manifest, _) = self.read_signed(&key).await.map_err(|e| match e {
             AppError::Backup(BackupError::NotFound(_)) => AppError::NotFound("backup"),
             other => other,
         })?;
@@ -141,6 +143,44 @@ impl<P: Ports> App<P> {
             return Err(unusable(id, "the manifest names another tenant or backup"));
         }
         Ok(manifest)
+    }
+
+    /// A keyring shard the manifest lists, believed only when a pinned key signed it and it is
+    /// that shard of that backup, as written or as crypto-shredding rewrote it.
+    ///
+    /// # Errors
+    /// [`AppError::BackupUnusable`] when it is missing; [`AppError::Untrusted`] when it fails
+    /// its signature or belongs elsewhere; object storage errors.
+    pub(super) async fn keyring_shard(
+        &self,
+        manifest: &Manifest,
+        listed: &ShardRef,
+    ) -> Result<KeyringShard, AppError> {
+        let key = format!(
+            "{}{}/{}",
+            BackupLayout::tenant_prefix(manifest.tenant),
+            manifest.backup_id,
+            listed.name
+        );
+        // A listed shard that is gone means a damaged backup (a prune cut short, say):
+        // restoring would silently drop every subject of that shard.
+        let (shard, sha256): (KeyringShard, String) =
+            self.read_signed(&key).await.map_err(|e| match e {
+                AppError::Backup(BackupError::NotFound(_)) => unusable(
+                    &manifest.backup_id,
+                    format!("keyring shard {} is missing", listed.name),
+                ),
+                other => other,
+            })?;
+        if !shard.belongs(manifest.tenant, &manifest.backup_id, listed, &sha256) {
+            return Err(AppError::Untrusted {
+                object: key,
+                reason: "the keyring shard is not the one the manifest lists (swapped from \
+                         another backup, tenant or shard)"
+                    .into(),
+            });
+        }
+        Ok(shard)
     }
 
     /// The payload's plaintext, with the ciphertext checked on the way through.
@@ -204,6 +244,7 @@ impl<P: Ports> App<P> {
                         return Err(AppError::Decryption(e));
                     }
                     Err(AppError::BackupUnusable { reason, .. }) => (Some(reason), 0),
+                    Err(e @ AppError::Untrusted { .. }) => (Some(e.to_string()), 0),
                     Err(AppError::Decryption(e)) => (Some(e.to_string()), 0),
                     Err(AppError::NotFound(_) | AppError::Backup(BackupError::NotFound(_))) => {
                         (Some("an object of the backup is missing".into()), 0)
@@ -271,11 +312,13 @@ impl<P: Ports> App<P> {
             }
             check.rows.values().sum()
         };
-        for shard in &manifest.keyring {
-            let key = format!("{}{id}/{shard}", BackupLayout::tenant_prefix(tenant));
-            let keyring: KeyringShard = self.read_json(&key).await?;
+        for listed in &manifest.keyring {
+            let keyring = self.keyring_shard(&manifest, listed).await?;
             if keyring.wrapped_keys().is_none() {
-                return Err(unusable(id, format!("keyring shard {shard} is damaged")));
+                return Err(unusable(
+                    id,
+                    format!("keyring shard {} is damaged", listed.name),
+                ));
             }
         }
         let marker = serde_json::json!({ "verified_at": self.clock.now().unix_timestamp() });

@@ -6,42 +6,91 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use gdpr_app::backup::format::{
-    KeyringShard, MANIFEST, Manifest, PAYLOAD, read_journal_entry, shard_of, shards_to_search,
-    tombstone_prefix,
+    Envelope, JournalEntry, KeyringShard, MANIFEST, Manifest, PAYLOAD, envelope, journal_prefix,
+    shard_of, shards_to_search,
 };
 use gdpr_app::{AppConfig, AppError, BackupLayout, Progress};
 use gdpr_audit::AuditAction;
 use gdpr_pii::TenantId;
+use gdpr_ports::Signer as _;
 use gdpr_ports::{EncryptError, Page};
+use gdpr_rights::Decision;
 use gdpr_rights::{BatchSelector, ErasureStatus, Outcome, Place};
+use gdpr_testkit::HmacSigner;
 use gdpr_testkit::{EnvelopeDecryptor, InMemory, InMemoryStore};
 use time::Duration;
 
 use crate::erasure::subject_with_data;
 use crate::helpers::{PGP_KEY, World, app, world_with};
 
-fn config() -> AppConfig {
+pub(crate) fn config() -> AppConfig {
     AppConfig {
         backup_recipients: vec![PGP_KEY.into()],
         ..AppConfig::default()
     }
 }
 
-fn progress() -> Arc<Progress> {
+pub(crate) fn progress() -> Arc<Progress> {
     Arc::default()
 }
 
-fn folder(t: TenantId, id: &str) -> String {
+pub(crate) fn folder(t: TenantId, id: &str) -> String {
     format!("{}{id}/", BackupLayout::tenant_prefix(t))
 }
 
 fn keyring(w: &World, t: TenantId, id: &str, subject: gdpr_pii::SubjectId) -> KeyringShard {
-    let key = format!("{}{}", folder(t, id), shard_of(subject));
-    serde_json::from_slice(&w.backups.bytes(&key).expect("the shard exists")).unwrap()
+    signed(w, &format!("{}{}", folder(t, id), shard_of(subject)))
+}
+
+/// The content of a signed object, read without checking (the tests look inside).
+pub(crate) fn signed<T: serde::de::DeserializeOwned>(w: &World, key: &str) -> T {
+    let bytes = w.backups.bytes(key).expect("the object exists");
+    let stored: Envelope<'_> = serde_json::from_slice(&bytes).unwrap();
+    serde_json::from_str(stored.signed.get()).unwrap()
+}
+
+/// Writes `value` at `key` as `signer` signs it (the deployment, or someone else).
+pub(crate) async fn write_signed<T: serde::Serialize>(
+    w: &World,
+    key: &str,
+    value: &T,
+    signer: &HmacSigner,
+) {
+    let content = serde_json::to_vec(value).unwrap();
+    let signature = signer.sign(content.clone().into()).await.unwrap();
+    w.backups.insert(
+        key,
+        &envelope(&content, &signature),
+        time::OffsetDateTime::UNIX_EPOCH,
+    );
+}
+
+/// The tenant's journal entries, as written.
+fn journal(w: &World, t: TenantId) -> Vec<JournalEntry> {
+    w.backups
+        .keys()
+        .into_iter()
+        .filter(|k| k.starts_with(&journal_prefix(t)))
+        .map(|k| signed(w, &k))
+        .collect()
+}
+
+/// The erasures the journal holds.
+fn journaled_erasures(w: &World, t: TenantId) -> Vec<(gdpr_pii::SubjectId, uuid::Uuid)> {
+    journal(w, t)
+        .into_iter()
+        .flat_map(|e| e.decisions)
+        .filter_map(|d| match d {
+            Decision::SubjectErased {
+                subject, receipt, ..
+            } => Some((subject, receipt)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The deployment after losing its database: an empty store, the same object storage.
-fn on_an_empty_store(w: &World) -> (InMemoryStore, gdpr_app::App<InMemory>) {
+pub(crate) fn on_an_empty_store(w: &World) -> (InMemoryStore, gdpr_app::App<InMemory>) {
     let fresh = InMemoryStore::default();
     let app = app::<InMemory>(
         fresh.clone(),
@@ -55,7 +104,7 @@ fn on_an_empty_store(w: &World) -> (InMemoryStore, gdpr_app::App<InMemory>) {
 }
 
 /// A backup of the world's tenant; its id.
-async fn back_up(w: &World) -> String {
+pub(crate) async fn back_up(w: &World) -> String {
     let report = w
         .app
         .back_up_tenant(w.ctx.tenant, &progress())
@@ -114,19 +163,14 @@ async fn a_backup_is_described_by_its_manifest_and_verifies() {
         .await
         .unwrap();
     let m = &report.manifest;
-    assert_eq!((m.format.as_str(), m.version), ("gdpr-backup", 1));
+    assert_eq!((m.format.as_str(), m.version), ("gdpr-backup", 2));
     assert_eq!(m.tenant, w.ctx.tenant);
     assert_eq!(m.rows["subjects"], 2);
     assert_eq!(m.rows["records"], 4);
     assert_eq!(m.rows["consent_events"], 2);
     assert_eq!(m.keys, 2);
     let id = m.backup_id.clone();
-    let stored: Manifest = serde_json::from_slice(
-        &w.backups
-            .bytes(&format!("{}{MANIFEST}", folder(w.ctx.tenant, &id)))
-            .unwrap(),
-    )
-    .unwrap();
+    let stored: Manifest = signed(&w, &format!("{}{MANIFEST}", folder(w.ctx.tenant, &id)));
     assert_eq!(&stored, m);
     assert!(
         keyring(&w, w.ctx.tenant, &id, a.id)
@@ -240,16 +284,10 @@ async fn an_erased_subject_never_comes_back_from_an_older_backup() {
     // Crypto-shredded at once: the old backup's keyring no longer holds the key...
     let shard = keyring(&w, w.ctx.tenant, &id, erased.id);
     assert!(!shard.keys.contains_key(&erased.id));
-    // ...and the tombstone is journaled beside the backups, ids and time only.
-    let journal: Vec<String> = w
-        .backups
-        .keys()
-        .into_iter()
-        .filter(|k| k.starts_with(&format!("tombstones/{}/", w.ctx.tenant)))
-        .collect();
+    // ...and the erasure is journaled beside the backups, ids and time only.
     assert_eq!(
-        journal,
-        vec![format!("tombstones/{}/{}.json", w.ctx.tenant, receipt.id)]
+        journaled_erasures(&w, w.ctx.tenant),
+        vec![(erased.id, receipt.id)]
     );
 
     // Restoring over the live tenant needs the explicit go-ahead.
@@ -339,20 +377,22 @@ async fn erasure_finds_a_key_filed_by_a_server_older_than_the_shard_rule() {
     // As a replica older than the rule would have written it: under the id's first byte.
     let [new_rule, old_rule] = shards_to_search(a.id).try_into().unwrap();
     let folder = folder(w.ctx.tenant, &id);
-    let mut moved: KeyringShard =
-        serde_json::from_slice(&w.backups.bytes(&format!("{folder}{new_rule}")).unwrap()).unwrap();
+    let mut moved: KeyringShard = signed(&w, &format!("{folder}{new_rule}"));
     let wrapped = moved.keys.remove(&a.id).expect("filed under the new rule");
-    let mut legacy: KeyringShard = w
-        .backups
-        .bytes(&format!("{folder}{old_rule}"))
-        .map_or_else(KeyringShard::new, |b| serde_json::from_slice(&b).unwrap());
+    let mut legacy: KeyringShard = if w.backups.bytes(&format!("{folder}{old_rule}")).is_some() {
+        signed(&w, &format!("{folder}{old_rule}"))
+    } else {
+        KeyringShard::new(w.ctx.tenant, &id, &old_rule)
+    };
     legacy.keys.insert(a.id, wrapped);
     for (name, shard) in [(new_rule, &moved), (old_rule.clone(), &legacy)] {
-        w.backups.insert(
+        write_signed(
+            &w,
             &format!("{folder}{name}"),
-            &shard.to_bytes(),
-            time::OffsetDateTime::UNIX_EPOCH,
-        );
+            shard,
+            &HmacSigner::default(),
+        )
+        .await;
     }
 
     let receipt = w.app.erase_subject(w.ctx, a.id, None).await.unwrap();
@@ -360,8 +400,7 @@ async fn erasure_finds_a_key_filed_by_a_server_older_than_the_shard_rule() {
         receipt.outcome(Place::Backups),
         Some(Outcome::Done { count: Some(1), .. })
     ));
-    let legacy: KeyringShard =
-        serde_json::from_slice(&w.backups.bytes(&format!("{folder}{old_rule}")).unwrap()).unwrap();
+    let legacy: KeyringShard = signed(&w, &format!("{folder}{old_rule}"));
     assert!(!legacy.keys.contains_key(&a.id), "the key is shredded");
 }
 
@@ -377,11 +416,15 @@ async fn a_subject_whose_key_was_shredded_is_left_out_even_without_a_tombstone()
     let id = report.manifest.backup_id;
     // The key is gone from the keyring (shredded) but no tombstone exists anywhere.
     let key = format!("{}{}", folder(w.ctx.tenant, &id), shard_of(a.id));
-    w.backups.insert(
-        &key,
-        &KeyringShard::new().to_bytes(),
-        time::OffsetDateTime::UNIX_EPOCH,
-    );
+    let mut shredded: KeyringShard = signed(&w, &key);
+    shredded.keys.clear();
+    let listed = report
+        .manifest
+        .keyring
+        .iter()
+        .find(|r| r.name == shard_of(a.id));
+    shredded.original = Some(listed.unwrap().sha256.clone());
+    write_signed(&w, &key, &shredded, &HmacSigner::default()).await;
     let (fresh, recovered) = on_an_empty_store(&w);
     let report = recovered
         .restore_tenant(w.ctx.tenant, None, false, &EnvelopeDecryptor, &progress())
@@ -660,21 +703,15 @@ async fn a_batch_erasure_reaches_the_backups_in_one_pass_per_chunk() {
             .keys
             .contains_key(&kept.id)
     );
-    // One journal entry holds the chunk's tombstones.
-    let journal: Vec<String> = w
-        .backups
-        .keys()
-        .into_iter()
-        .filter(|k| k.starts_with(&tombstone_prefix(tenant)))
-        .collect();
-    assert_eq!(journal.len(), 1, "{journal:?}");
-    let entry = read_journal_entry(&w.backups.bytes(&journal[0]).unwrap()).unwrap();
-    let journaled: BTreeSet<_> = entry.iter().map(|t| t.subject).collect();
+    // One journal entry holds the chunk's erasures.
+    assert_eq!(journal(&w, tenant).len(), 1);
+    let entry = journaled_erasures(&w, tenant);
+    let journaled: BTreeSet<_> = entry.iter().map(|(subject, _)| *subject).collect();
     assert_eq!(journaled, erased.iter().map(|s| s.id).collect());
     // Each subject has its own complete receipt, saying its key was in one keyring.
-    for t in entry {
-        let receipt = w.app.erasure_receipt(w.ctx, t.receipt).await.unwrap();
-        assert_eq!(receipt.subject, t.subject);
+    for (subject, receipt) in entry {
+        let receipt = w.app.erasure_receipt(w.ctx, receipt).await.unwrap();
+        assert_eq!(receipt.subject, subject);
         assert_eq!(receipt.status(), ErasureStatus::Complete);
         assert!(matches!(
             receipt.outcome(Place::Backups),
@@ -719,15 +756,9 @@ async fn a_damaged_keyring_shard_holds_back_only_the_subjects_it_concerns() {
     while let Some(run) = w.app.run_next_job("w1").await.unwrap() {
         assert!(run.outcome.is_ok(), "{run:?}");
     }
-    let journal = w
-        .backups
-        .keys()
-        .into_iter()
-        .find(|k| k.starts_with(&tombstone_prefix(tenant)))
-        .unwrap();
-    for t in read_journal_entry(&w.backups.bytes(&journal).unwrap()).unwrap() {
-        let receipt = w.app.erasure_receipt(w.ctx, t.receipt).await.unwrap();
-        let held_back = stuck.iter().any(|s| s.id == t.subject);
+    for (subject, receipt) in journaled_erasures(&w, tenant) {
+        let receipt = w.app.erasure_receipt(w.ctx, receipt).await.unwrap();
+        let held_back = stuck.iter().any(|s| s.id == subject);
         assert_eq!(
             matches!(
                 receipt.outcome(Place::Backups),
@@ -738,9 +769,9 @@ async fn a_damaged_keyring_shard_holds_back_only_the_subjects_it_concerns() {
         );
         if !held_back {
             assert!(
-                !keyring(&w, tenant, &id, t.subject)
+                !keyring(&w, tenant, &id, subject)
                     .keys
-                    .contains_key(&t.subject)
+                    .contains_key(&subject)
             );
         }
     }

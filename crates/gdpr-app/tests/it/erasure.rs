@@ -394,10 +394,10 @@ async fn an_erasure_cut_short_after_its_transaction_is_finished_by_the_retry_job
     let done = w.app.erasure_receipt(w.ctx, receipt.id).await.unwrap();
     assert_eq!(done.status(), ErasureStatus::Complete);
     assert_eq!(w.reporter.forgotten(), [s.id]);
-    let journal = format!("tombstones/{}/{}.json", w.ctx.tenant, receipt.id);
+    let journal = gdpr_app::backup::format::journal_key(w.ctx.tenant, 1);
     assert!(
         w.backups.keys().contains(&journal),
-        "the tombstone reached the journal"
+        "the erasure reached the journal"
     );
 }
 

@@ -29,7 +29,7 @@ pub(crate) fn clock() -> ManualClock {
     ManualClock::at(datetime!(2026-01-31 10:00 UTC))
 }
 
-/// An app over any ports, from its parts.
+/// An app over any ports, from its parts (and the default signer).
 pub(crate) fn app<P: Ports>(
     store: P::Store,
     backups: P::Backups,
@@ -37,7 +37,10 @@ pub(crate) fn app<P: Ports>(
     reporter: P::Reporter,
     clock: P::Clock,
     config: AppConfig,
-) -> App<P> {
+) -> App<P>
+where
+    P::Signer: Default,
+{
     App::new(
         Adapters {
             store,
@@ -45,6 +48,7 @@ pub(crate) fn app<P: Ports>(
             encryptor,
             reporter,
             clock,
+            signer: P::Signer::default(),
         },
         config,
     )

@@ -18,6 +18,7 @@ impl Ports for WithMockReporter {
     type Encryptor = RecordingEncryptor;
     type Reporter = MockErrorReporter;
     type Clock = ManualClock;
+    type Signer = gdpr_testkit::HmacSigner;
 }
 
 fn build(store: InMemoryStore, reporter: MockErrorReporter) -> gdpr_app::App<WithMockReporter> {

@@ -18,4 +18,5 @@ mod limits;
 mod register;
 mod requests;
 mod subjects;
+mod tamper;
 mod tenancy;

@@ -245,3 +245,128 @@ async fn gpg_verifies_what_we_sign() {
         Err(EncryptError::BadSigningKey(_))
     ));
 }
+
+/// `gpg --verify` with `signer`'s public key imported into `home`: its status output.
+fn gpg_verify(home: &Gpg, public_key: &str, signature: &str, content: &[u8]) -> (bool, String) {
+    let dir = home.path();
+    std::fs::write(dir.join("signer.asc"), public_key).unwrap();
+    std::fs::write(dir.join("content"), content).unwrap();
+    std::fs::write(dir.join("content.sig"), signature).unwrap();
+    assert!(
+        home.cmd()
+            .args(["--batch", "--import"])
+            .arg(dir.join("signer.asc"))
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = home
+        .cmd()
+        .args(["--batch", "--status-fd", "1", "--verify"])
+        .arg(dir.join("content.sig"))
+        .arg(dir.join("content"))
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn detached_signatures_interoperate_with_gpg_and_trust_only_pinned_keys() {
+    use gdpr_crypto_openpgp::{OpenPgpSigner, generate_signing_key};
+    use gdpr_ports::{SignError, Signer};
+
+    let content = Bytes::from_static(b"{\"format\":\"gdpr-backup\",\"version\":2}");
+    // A key made by gpg, protected: we sign, gpg verifies.
+    let service = Gpg::generate("Service <service@example.org>", "sign-pass", "default");
+    let secret = service.secret_key("service@example.org", "sign-pass");
+    let public = service.public_key("service@example.org");
+    let signer = OpenPgpSigner::new(Some((&secret, SecretString::from("sign-pass"))), &[]).unwrap();
+    let signature = signer.sign(content.clone()).await.unwrap();
+    let ops = Gpg::generate("Ops <ops@example.org>", "", "future-default");
+    let (good, status) = gpg_verify(&ops, &public, &signature, &content);
+    assert!(good && status.contains("GOODSIG"), "{status}");
+    signer.verify(content.clone(), &signature).await.unwrap();
+
+    // gpg signs, we verify with its key pinned (an operator's machine: no signing key).
+    let checker = OpenPgpSigner::new(None, std::slice::from_ref(&public)).unwrap();
+    let by_gpg = {
+        let dir = service.path();
+        std::fs::write(dir.join("data"), &content).unwrap();
+        let out = service
+            .cmd()
+            .args([
+                "--batch",
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase",
+                "sign-pass",
+                "--armor",
+                "--output",
+                "-",
+                "--detach-sign",
+            ])
+            .arg(dir.join("data"))
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    checker.verify(content.clone(), &by_gpg).await.unwrap();
+    assert_eq!(checker.sign(content.clone()).await, Err(SignError::NoKey));
+
+    // Another key's signature, a changed byte, or garbage: refused.
+    let (other_secret, _) = generate_signing_key("Attacker <a@example.org>").unwrap();
+    let attacker = OpenPgpSigner::new(
+        Some((
+            secrecy::ExposeSecret::expose_secret(&other_secret),
+            SecretString::from(""),
+        )),
+        &[],
+    )
+    .unwrap();
+    let forged = attacker.sign(content.clone()).await.unwrap();
+    assert_eq!(
+        checker.verify(content.clone(), &forged).await,
+        Err(SignError::Invalid)
+    );
+    let mut changed = content.to_vec();
+    changed[3] ^= 1;
+    assert_eq!(
+        checker.verify(Bytes::from(changed), &signature).await,
+        Err(SignError::Invalid)
+    );
+    assert_eq!(
+        checker.verify(content.clone(), "nonsense").await,
+        Err(SignError::Malformed)
+    );
+    let nobody = OpenPgpSigner::new(None, &[]).unwrap();
+    assert_eq!(
+        nobody.verify(content.clone(), &signature).await,
+        Err(SignError::NoTrustedKey)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generated_signing_key_signs_what_gpg_verifies() {
+    use gdpr_crypto_openpgp::{OpenPgpSigner, generate_signing_key};
+    use gdpr_ports::Signer;
+
+    let (secret, public) = generate_signing_key("gdpr deployment <gdpr@localhost>").unwrap();
+    let signer = OpenPgpSigner::new(
+        Some((
+            secrecy::ExposeSecret::expose_secret(&secret),
+            SecretString::from(""),
+        )),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(signer.public_key().as_deref(), Some(public.as_str()));
+    let content = Bytes::from_static(b"journal entry 1");
+    let signature = signer.sign(content.clone()).await.unwrap();
+    let ops = Gpg::generate("Ops <ops@example.org>", "", "future-default");
+    let (good, status) = gpg_verify(&ops, &public, &signature, &content);
+    assert!(good && status.contains("GOODSIG"), "{status}");
+}

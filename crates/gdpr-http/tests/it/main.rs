@@ -40,6 +40,7 @@ async fn setup() -> (
             encryptor: Default::default(),
             reporter: reporter.clone(),
             clock: ManualClock::at(time::OffsetDateTime::now_utc()),
+            signer: Default::default(),
         },
         AppConfig::default(),
     ));

@@ -484,3 +484,84 @@ async fn a_backup_killed_mid_write_leaves_nothing_listed_and_the_next_one_succee
     // The killed backup's leftovers are still there, unlisted, for pruning to remove later.
     assert!(folder.exists());
 }
+
+/// Whoever can write to the bucket can sign with a key of their own: `gdpr verify` and `gdpr
+/// restore` check every signature against the deployment's pinned key (real OpenPGP here), say
+/// which object failed, and restore nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_and_restore_refuse_a_backup_signed_by_another_key() {
+    use gdpr_app::backup::format::{Envelope, envelope};
+    use gdpr_ports::Signer as _;
+    use secrecy::ExposeSecret as _;
+
+    let gpg = ops_key();
+    let dir = tempfile::tempdir().unwrap();
+    let file = config_file(dir.path(), &gpg);
+    let config = Config::load(Some(&file)).unwrap();
+    let (app, ctx) = crate::helpers::tenant_in_process(&config, "Signed SAS").await;
+    crate::helpers::import_in_process(&app, ctx, ["s@example.org".to_owned()], None, None).await;
+    drop(app);
+    let t = ctx.tenant.to_string();
+    let summary = gdpr_json(&file, &["backup", "--tenant", &t]);
+    let backup = summary[0]["backup"].as_str().unwrap().to_owned();
+    let manifest = dir
+        .path()
+        .join("backups/backups")
+        .join(&t)
+        .join(&backup)
+        .join("manifest.json");
+    assert_eq!(
+        gdpr_json(&file, &["verify", "--tenant", &t])[0]["problem"],
+        Value::Null
+    );
+
+    // The same manifest, re-signed by an attacker's key.
+    let (attacker, _) =
+        gdpr_crypto_openpgp::generate_signing_key("Mallory <m@example.org>").unwrap();
+    let attacker = gdpr_crypto_openpgp::OpenPgpSigner::new(
+        Some((attacker.expose_secret(), secrecy::SecretString::from(""))),
+        &[],
+    )
+    .unwrap();
+    let stored = std::fs::read(&manifest).unwrap();
+    let content = serde_json::from_slice::<Envelope<'_>>(&stored)
+        .unwrap()
+        .signed
+        .get()
+        .as_bytes()
+        .to_vec();
+    let forged = attacker.sign(content.clone().into()).await.unwrap();
+    std::fs::write(&manifest, envelope(&content, &forged)).unwrap();
+
+    let verify = gdpr(&file, &["verify", "--tenant", &t]);
+    assert!(
+        !verify.status.success(),
+        "a backup that fails its signature fails verify"
+    );
+    let outcomes: Value = serde_json::from_slice(&verify.stdout).unwrap();
+    let problem = outcomes[0]["problem"].as_str().unwrap();
+    assert!(
+        problem.contains("manifest.json") && problem.contains("not trusted"),
+        "{problem}"
+    );
+    // The database is lost; the restore refuses and leaves it empty.
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(dir.path().join(format!("gdpr.db{suffix}")));
+    }
+    let restore = gdpr(&file, &["restore", "--tenant", &t]);
+    assert!(!restore.status.success());
+    let err = String::from_utf8_lossy(&restore.stderr);
+    assert!(
+        err.contains("manifest.json") && err.contains("not trusted"),
+        "{err}"
+    );
+    let store = gdpr_server::open_store(&config, true).await.unwrap();
+    let app = gdpr_server::application(&config, store).unwrap();
+    assert!(
+        matches!(
+            app.tenant(ctx.tenant).await,
+            Err(gdpr_app::AppError::NotFound(_))
+        ),
+        "nothing restored"
+    );
+}

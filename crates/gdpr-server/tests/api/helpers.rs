@@ -36,6 +36,7 @@ fn config(dir: &tempfile::TempDir, url: String) -> Config {
     config.database.url = url;
     config.security.master_key = Some(gdpr_store_seaorm::MasterKey::generate().1);
     config.security.master_key_file = dir.path().join("master.key");
+    config.signing.generated_key_file = dir.path().join("signing.key");
     config.security.admin_token = Some(SecretString::from(ADMIN));
     config.jobs.enabled = false;
     config.backups.directory = dir.path().join("backups");
@@ -367,10 +368,17 @@ pub(crate) async fn rollbar_stand_in() -> wiremock::MockServer {
 pub(crate) fn deployment_file(dir: &std::path::Path, extra: &str) -> std::path::PathBuf {
     use secrecy::ExposeSecret;
     let master = gdpr_store_seaorm::MasterKey::generate().1;
+    let signing_key = dir.join("signing.key");
+    if !signing_key.exists() {
+        let (secret, _) =
+            gdpr_crypto_openpgp::generate_signing_key("gdpr test deployment").unwrap();
+        std::fs::write(&signing_key, secret.expose_secret()).unwrap();
+    }
     let text = format!(
-        "profile = \"production\"\n[database]\nurl = \"sqlite://{}?mode=rwc\"\n[security]\nmaster_key = \"{}\"\nadmin_token = \"{ADMIN}\"\n{extra}",
+        "profile = \"production\"\n[database]\nurl = \"sqlite://{}?mode=rwc\"\n[security]\nmaster_key = \"{}\"\nadmin_token = \"{ADMIN}\"\n[signing]\nkey_file = \"{}\"\n{extra}",
         dir.join("gdpr.db").display(),
         master.expose_secret(),
+        signing_key.display(),
     );
     let path = dir.join("gdpr.toml");
     std::fs::write(&path, text).unwrap();

@@ -26,6 +26,7 @@ async fn populate(db: &TestDb, name: &str, subjects: usize) -> TenantId {
             encryptor: RecordingEncryptor::default(),
             reporter: RecordingErrorReporter::default(),
             clock: ManualClock::at(at(0)),
+            signer: gdpr_testkit::HmacSigner::default(),
         },
         AppConfig::default(),
     );

@@ -22,6 +22,7 @@ impl Ports for OnSeaOrm {
     type Encryptor = RecordingEncryptor;
     type Reporter = RecordingErrorReporter;
     type Clock = ManualClock;
+    type Signer = gdpr_testkit::HmacSigner;
 }
 
 #[tokio::test]
@@ -35,6 +36,7 @@ async fn consent_gates_records_and_erasure_completes_on_the_real_store() {
                 encryptor: RecordingEncryptor::default(),
                 reporter: reporter.clone(),
                 clock: ManualClock::at(at(0)),
+                signer: gdpr_testkit::HmacSigner::default(),
             },
             AppConfig::default(),
         );
