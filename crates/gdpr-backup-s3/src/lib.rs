@@ -138,6 +138,28 @@ impl ObjectBackupStore {
     pub fn kind(&self) -> &'static str {
         self.kind
     }
+
+    /// Whether the store keeps old versions of what is overwritten or deleted (an S3 bucket
+    /// with versioning or object lock): then crypto-shredding, which overwrites keyring shards,
+    /// would leave an erased subject's wrapped key in an old version. Found out by writing a
+    /// probe object: S3 answers with a version id only when the bucket keeps versions (or did:
+    /// a suspended bucket still holds the versions written before). A local folder never does.
+    ///
+    /// # Errors
+    /// [`BackupError::Unavailable`] when the probe cannot be written.
+    pub async fn keeps_old_versions(&self) -> Result<bool, BackupError> {
+        if self.kind == "local" {
+            return Ok(false);
+        }
+        let probe = Path::from(".gdpr/versioning-probe");
+        let written = self
+            .inner
+            .put(&probe, PutPayload::from_static(b"probe"))
+            .await
+            .map_err(|e| map_error(probe.as_ref(), e))?;
+        let _ = self.inner.delete(&probe).await;
+        Ok(written.version.is_some())
+    }
 }
 
 fn unavailable(e: object_store::Error) -> BackupError {

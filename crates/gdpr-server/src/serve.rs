@@ -329,6 +329,32 @@ pub fn application(config: &Config, store: SeaOrmStore) -> Result<App<Deployment
     application_with(config, store, reporter(config, None)?)
 }
 
+/// Refuses backup storage that keeps old versions of what it overwrites (an S3 bucket with
+/// versioning or object lock): crypto-shredding overwrites keyring shards, and an old version
+/// would keep an erased subject's wrapped key. `docs/operations.md` says how to set the bucket.
+///
+/// # Errors
+/// When the bucket keeps old versions, or cannot be probed.
+pub async fn refuse_versioned_backups(config: &Config) -> Result<(), StartError> {
+    if config.backups.storage != BackupStorage::S3 {
+        return Ok(());
+    }
+    let versioned = backup_storage(config)?
+        .keeps_old_versions()
+        .await
+        .map_err(|e| format!("backups.s3: cannot probe the bucket: {}", with_causes(&e)))?;
+    if versioned {
+        return Err(
+            "refusing to start: the backup bucket keeps old versions of what is \
+                    overwritten (versioning or object lock is on): crypto-shredding could not \
+                    remove an erased subject's key from them. Use a bucket without versioning \
+                    (see docs/operations.md)"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
 /// The application over a deployment's adapters, with this error tracker.
 ///
 /// # Errors
@@ -436,6 +462,7 @@ pub async fn start_with(
     redaction: Option<Arc<LogRedaction>>,
 ) -> Result<Running, StartError> {
     let store = open_store(config, config.database.migrate_on_start).await?;
+    refuse_versioned_backups(config).await?;
     if config.profile == Profile::Production && config.signing.key_file.is_none() {
         return Err(
             "refusing to start: the production profile needs signing.key_file (an \

@@ -39,6 +39,8 @@ struct Control {
     writes: AtomicUsize,
     /// The write request at which to stop (0: never).
     stop_at: AtomicUsize,
+    /// Answer writes with a version id, as a bucket that keeps old versions does.
+    versioned: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Control {
@@ -91,7 +93,15 @@ impl Control {
                             c.stop();
                             std::future::pending::<()>().await;
                         }
-                        hyper::service::Service::call(&c.service, req).await
+                        let write = req.method() == Method::PUT;
+                        let mut response = hyper::service::Service::call(&c.service, req).await?;
+                        if write && c.versioned.load(Ordering::SeqCst) {
+                            let version = c.writes.load(Ordering::SeqCst).to_string();
+                            if let Ok(value) = hyper::header::HeaderValue::from_str(&version) {
+                                response.headers_mut().insert("x-amz-version-id", value);
+                            }
+                        }
+                        Ok::<_, s3s::HttpError>(response)
                     }
                 });
                 let conn = http
@@ -127,6 +137,7 @@ pub async fn s3_server() -> S3Server {
         tasks: Mutex::default(),
         writes: AtomicUsize::new(0),
         stop_at: AtomicUsize::new(0),
+        versioned: std::sync::atomic::AtomicBool::new(false),
     });
     control.serve(listener);
     S3Server {
@@ -161,6 +172,12 @@ impl S3Server {
     pub fn stop_at_write(&self, n: usize) {
         let now = self.control.writes.load(Ordering::SeqCst);
         self.control.stop_at.store(now + n, Ordering::SeqCst);
+    }
+
+    /// Answers every write with an `x-amz-version-id`, as S3 does for a bucket with
+    /// versioning (or object lock) on: old versions of what is overwritten are kept.
+    pub fn keep_old_versions(&self) {
+        self.control.versioned.store(true, Ordering::SeqCst);
     }
 
     /// How many write requests (PUT or POST) the server has received.

@@ -231,3 +231,75 @@ async fn wrong_credentials_or_no_server_are_unavailable_and_say_nothing_secret()
     let listed = tokio::time::timeout(Duration::from_secs(60), gone.list("")).await;
     assert!(matches!(listed, Ok(Err(BackupError::Unavailable(_)))));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_only_write_succeeds_once_and_never_overwrites() {
+    for case in stores().await {
+        let store = &case.store;
+        store
+            .put_new(
+                "journal/t/00000000000000000001.json",
+                Bytes::from_static(b"first"),
+            )
+            .await
+            .unwrap();
+        let again = store
+            .put_new(
+                "journal/t/00000000000000000001.json",
+                Bytes::from_static(b"second"),
+            )
+            .await;
+        assert!(
+            matches!(again, Err(BackupError::AlreadyExists(_))),
+            "{}: {again:?}",
+            store.kind()
+        );
+        let kept: Vec<Bytes> = store
+            .get("journal/t/00000000000000000001.json")
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(kept.concat(), b"first", "{}", store.kind());
+        assert!(matches!(
+            store.put_new("../escape", Bytes::new()).await,
+            Err(BackupError::InvalidKey(_))
+        ));
+        // Racing writers of one new key: exactly one wins. (On the local disk, a hard link;
+        // S3 itself makes `If-None-Match: *` atomic, which the test server checks only
+        // request by request.)
+        if store.kind() != "local" {
+            continue;
+        }
+        let racers = (0..8).map(|n| {
+            let store = store.clone();
+            async move {
+                store
+                    .put_new(
+                        "journal/t/00000000000000000002.json",
+                        Bytes::from(vec![n; 4]),
+                    )
+                    .await
+            }
+        });
+        let won = futures_util::future::join_all(racers)
+            .await
+            .into_iter()
+            .filter(Result::is_ok)
+            .count();
+        assert_eq!(won, 1, "{}", store.kind());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bucket_that_keeps_old_versions_is_found_out() {
+    let server = s3_server().await;
+    let store = ObjectBackupStore::s3(&settings(&server, SECRET_KEY)).unwrap();
+    assert!(!store.keeps_old_versions().await.unwrap());
+    server.keep_old_versions();
+    assert!(store.keeps_old_versions().await.unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let local = ObjectBackupStore::local(dir.path()).unwrap();
+    assert!(!local.keeps_old_versions().await.unwrap());
+}

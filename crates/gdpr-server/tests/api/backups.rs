@@ -565,3 +565,24 @@ async fn verify_and_restore_refuse_a_backup_signed_by_another_key() {
         "nothing restored"
     );
 }
+
+/// Crypto-shredding overwrites keyring shards: a bucket that keeps old versions would keep an
+/// erased subject's key. The service refuses to start on one, and says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_bucket_that_keeps_old_versions_is_refused_at_start() {
+    let gpg = ops_key();
+    let server = s3_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("gdpr.db").display());
+    let mut config = crate::helpers::config(&dir, url);
+    with_keys_on_s3(&gpg, &server)(&mut config);
+    let running = gdpr_server::start(&config).await.unwrap();
+    running.stop().await.unwrap();
+
+    server.keep_old_versions();
+    let Err(refused) = gdpr_server::start(&config).await else {
+        panic!("started on a bucket that keeps old versions");
+    };
+    let refused = refused.to_string();
+    assert!(refused.contains("keeps old versions"), "{refused}");
+}

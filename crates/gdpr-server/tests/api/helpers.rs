@@ -30,7 +30,7 @@ pub(crate) struct Response {
     pub(crate) bytes: Vec<u8>,
 }
 
-fn config(dir: &tempfile::TempDir, url: String) -> Config {
+pub(crate) fn config(dir: &tempfile::TempDir, url: String) -> Config {
     let mut config = Config::load(None).unwrap();
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.database.url = url;
