@@ -335,7 +335,7 @@ pub fn application(config: &Config, store: SeaOrmStore) -> Result<App<Deployment
 ///
 /// # Errors
 /// When the bucket keeps old versions, or cannot be probed.
-pub async fn refuse_versioned_backups(config: &Config) -> Result<(), StartError> {
+pub(crate) async fn refuse_versioned_backups(config: &Config) -> Result<(), StartError> {
     if config.backups.storage != BackupStorage::S3 {
         return Ok(());
     }
