@@ -60,12 +60,19 @@ fn folder(tenant: TenantId, id: Uuid) -> String {
 
 const TICKET: &str = "ticket.json";
 const CIPHERTEXT: &str = "export.pgp";
+/// Written, create-only, by the download that takes the export.
+const CLAIM: &str = "claimed";
 
 /// One CSV field, quoted (RFC 4180): every field is quoted and inner quotes doubled, so commas,
-/// quotes and line breaks in values survive. Values are not altered otherwise: this is the
-/// subject's own data, returned as it is held.
+/// quotes and line breaks in values survive. A value a spreadsheet would run as a formula
+/// (starting with `=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading `'`, as OWASP
+/// advises against CSV injection; values are not altered otherwise: this is the subject's own
+/// data, returned as it is held.
 fn csv_field(out: &mut String, value: &str) {
     out.push('"');
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        out.push('\'');
+    }
     out.push_str(&value.replace('"', "\"\""));
     out.push('"');
 }
@@ -222,23 +229,43 @@ impl<P: Ports> App<P> {
             self.delete_export(&ticket).await?;
             return Err(AppError::Gone("export"));
         }
-        let sealed = self.read_object(&format!("{dir}{CIPHERTEXT}")).await?;
-        // Audited before it is deleted: a failure here leaves the export in place.
-        self.audit_about(
-            ctx,
-            AuditAction::ExportDownloaded,
-            ticket.subject,
-            &[("export", &id)],
-        )
-        .await?;
-        // The ticket goes first: once it is gone, no second download can start.
+        // Claimed before it is read, create-only: of downloads racing for it, one wins and the
+        // others find it gone.
+        let claim = format!("{dir}{CLAIM}");
+        match self.backups.put_new(&claim, Bytes::new()).await {
+            Ok(_) => {}
+            Err(BackupError::AlreadyExists(_)) => return Err(AppError::NotFound("export")),
+            Err(e) => return Err(AppError::Backup(e)),
+        }
+        let handed = async {
+            let sealed = self.read_object(&format!("{dir}{CIPHERTEXT}")).await?;
+            // Audited before it is deleted: a failure here leaves the export in place.
+            self.audit_about(
+                ctx,
+                AuditAction::ExportDownloaded,
+                ticket.subject,
+                &[("export", &id)],
+            )
+            .await?;
+            Ok::<_, AppError>(sealed)
+        }
+        .await;
+        let sealed = match handed {
+            Ok(sealed) => sealed,
+            Err(e) => {
+                // Not handed over: released, so that the download can be tried again.
+                let _ = self.backups.delete(&claim).await;
+                return Err(e);
+            }
+        };
         self.delete_export(&ticket).await?;
         Ok((ticket, sealed))
     }
 
     async fn delete_export(&self, ticket: &ExportTicket) -> Result<(), AppError> {
         let dir = folder(ticket.tenant, ticket.id);
-        for name in [TICKET, CIPHERTEXT] {
+        // The ticket first: once it is gone, no download can start; the claim last.
+        for name in [TICKET, CIPHERTEXT, CLAIM] {
             self.backups
                 .delete(&format!("{dir}{name}"))
                 .await

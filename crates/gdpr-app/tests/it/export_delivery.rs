@@ -192,3 +192,56 @@ async fn erasure_deletes_the_subjects_exports_still_waiting() {
     );
     assert!(w.app.download_export(w.ctx, kept.id).await.is_ok());
 }
+
+#[tokio::test]
+async fn a_csv_export_neutralises_cells_a_spreadsheet_would_run() {
+    let w = world().await;
+    let s = subject_with_data(&w, 1).await;
+    let form = w.app.forms(w.ctx).await.unwrap()[0].clone();
+    let record = serde_json::json!({
+        "email": gdpr_testkit::fake::email(1).expose_pii(),
+        "full_name": "=cmd|' /C calc'!A0",
+        "phone": "+33 1 23 45 67 89",
+    });
+    w.app
+        .submit_record(w.ctx, form.id, s.id, &record)
+        .await
+        .unwrap();
+    let ticket = w
+        .app
+        .create_export(w.ctx, s.id, ExportFormat::Csv { form: form.id }, None)
+        .await
+        .unwrap();
+    let (_, sealed) = w.app.download_export(w.ctx, ticket.id).await.unwrap();
+    let csv = String::from_utf8(RecordingEncryptor::open(&sealed).unwrap()).unwrap();
+    assert!(csv.contains("\"'=cmd|' /C calc'!A0\""), "{csv}");
+    assert!(csv.contains("\"'+33 1 23 45 67 89\""), "{csv}");
+    assert!(!csv.contains(",\"=") && !csv.contains(",\"+"), "{csv}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_downloads_hand_an_export_over_once() {
+    let w = world().await;
+    let s = subject_with_data(&w, 1).await;
+    let ticket = w
+        .app
+        .create_export(w.ctx, s.id, ExportFormat::Json, None)
+        .await
+        .unwrap();
+    let app = std::sync::Arc::new(w.app);
+    let racers = (0..6).map(|_| {
+        let app = std::sync::Arc::clone(&app);
+        let (ctx, id) = (w.ctx, ticket.id);
+        tokio::spawn(async move { app.download_export(ctx, id).await })
+    });
+    let mut handed = 0;
+    for outcome in futures_util::future::join_all(racers).await {
+        match outcome.unwrap() {
+            Ok(_) => handed += 1,
+            Err(AppError::NotFound("export")) => {}
+            Err(other) => panic!("a download failed otherwise: {other:?}"),
+        }
+    }
+    assert_eq!(handed, 1);
+    assert!(w.backups.keys().is_empty(), "ticket, ciphertext and claim gone");
+}

@@ -131,3 +131,42 @@ async fn an_export_leaves_encrypted_once_and_matches_its_schema() {
         app.stop().await;
     }
 }
+
+/// "Downloaded once" holds under a race: six parallel downloads of one export, one 200 and
+/// five 404s, never a 5xx.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_downloads_hand_an_export_over_once() {
+    let requester = GpgHome::generate("Ada <ada@example.org>", "", "future-default");
+    let ada = requester.public_key("ada@example.org");
+    for app in apps().await {
+        let (_, key) = app.tenant("Race SAS").await;
+        let (form, consent) = app.contractors(&key).await;
+        let s = app.subject(&key, "ada@example.org").await;
+        app.consent(&key, &s, &consent).await;
+        app.record(&key, &form, &s, json!({"email": "ada@example.org", "full_name": "Ada"}))
+            .await;
+        for _ in 0..3 {
+            let made = app
+                .post(
+                    &format!("/v1/subjects/{s}/exports"),
+                    &key,
+                    json!({"recipient_key": ada}),
+                )
+                .await;
+            assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
+            let url = format!("{}{}", app.base, made.body["download"].as_str().unwrap());
+            let racers = (0..6).map(|_| {
+                let request = app.client.get(&url).bearer_auth(&key).send();
+                async move { request.await.unwrap().status() }
+            });
+            let statuses = futures_util::future::join_all(racers).await;
+            let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+            let gone = statuses
+                .iter()
+                .filter(|s| **s == StatusCode::NOT_FOUND)
+                .count();
+            assert_eq!((ok, gone), (1, 5), "{}: {statuses:?}", app.backend);
+        }
+        app.stop().await;
+    }
+}
