@@ -53,43 +53,81 @@ pub struct Register {
     pub inventory: Inventory,
 }
 
+/// Text a tenant or operator chose (a form's name, a purpose, a contact), made inert in
+/// Markdown: one line (line breaks and other control characters become spaces, so it cannot
+/// start a heading, a list or a table row), HTML's `<`, `>` and `&` as entities, and the
+/// characters of Markdown's inline syntax escaped.
+fn md(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') => out.push(' '),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '#' | '!' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 impl Register {
-    /// The register as Markdown, for humans.
+    /// The register as Markdown, for humans. Every text that comes from a tenant or the
+    /// configuration is made inert (see [`md`]): a form's name cannot add headings, list
+    /// items or HTML.
     #[must_use]
     pub fn to_markdown(&self) -> String {
-        let mut md = String::new();
-        let _ = writeln!(md, "# Record of processing activities (GDPR Art. 30)\n");
-        let _ = writeln!(md, "- Controller: {}", self.controller);
-        let _ = writeln!(md, "- Privacy contact: {}", self.privacy_contact);
-        let _ = writeln!(md, "- Generated: {}\n", self.generated_at);
+        let mut md_out = String::new();
+        let out = &mut md_out;
+        let _ = writeln!(out, "# Record of processing activities (GDPR Art. 30)\n");
+        let _ = writeln!(out, "- Controller: {}", md(&self.controller));
+        let _ = writeln!(out, "- Privacy contact: {}", md(&self.privacy_contact));
+        let _ = writeln!(out, "- Generated: {}\n", self.generated_at);
         for a in &self.activities {
-            let _ = writeln!(md, "## {}\n", a.name);
-            let _ = writeln!(md, "- Purpose: {}", a.purpose);
+            let _ = writeln!(out, "## {}\n", md(&a.name));
+            let _ = writeln!(out, "- Purpose: {}", md(&a.purpose));
             let basis = a.lawful_basis.map_or_else(
                 || "that of each activity the data serves".to_owned(),
                 |b| format!("{} ({})", b.as_str().replace('_', " "), b.article()),
             );
-            let _ = writeln!(md, "- Lawful basis: {basis}");
+            let _ = writeln!(out, "- Lawful basis: {basis}");
             let cats: Vec<&str> = a.data_categories.iter().map(|c| c.description()).collect();
-            let _ = writeln!(md, "- Personal data: {}", cats.join(", "));
-            let _ = writeln!(md, "- Data subjects: {}", a.data_subjects);
-            let _ = writeln!(md, "- Recipients: {}", a.recipients.join(", "));
-            let _ = writeln!(md, "- Retention: {}\n", a.retention);
+            let _ = writeln!(out, "- Personal data: {}", cats.join(", "));
+            let _ = writeln!(out, "- Data subjects: {}", md(&a.data_subjects));
+            let recipients: Vec<String> = a.recipients.iter().map(|r| md(r)).collect();
+            let _ = writeln!(out, "- Recipients: {}", recipients.join(", "));
+            let _ = writeln!(out, "- Retention: {}\n", md(&a.retention));
         }
-        let _ = writeln!(md, "## Recipients\n");
+        let _ = writeln!(out, "## Recipients\n");
         for r in &self.recipients {
-            let _ = writeln!(md, "- {}: {} ({})", r.name, r.role, r.location);
+            let _ = writeln!(
+                out,
+                "- {}: {} ({})",
+                md(&r.name),
+                md(&r.role),
+                md(&r.location)
+            );
         }
-        let _ = writeln!(md, "\n## Security measures\n");
+        let _ = writeln!(out, "\n## Security measures\n");
         for m in &self.security_measures {
-            let _ = writeln!(md, "- {m}");
+            let _ = writeln!(out, "- {}", md(m));
         }
-        let _ = writeln!(md, "\n## Inventory of classified fields\n");
-        let _ = writeln!(md, "| where | field | category |\n|---|---|---|");
+        let _ = writeln!(out, "\n## Inventory of classified fields\n");
+        let _ = writeln!(out, "| where | field | category |\n|---|---|---|");
         for e in self.inventory.entries() {
-            let _ = writeln!(md, "| {} | {} | {} |", e.location, e.field, e.category);
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} |",
+                md(&e.location),
+                md(&e.field),
+                e.category
+            );
         }
-        md
+        md_out
     }
 }
 
