@@ -406,33 +406,46 @@ async fn report_server_errors<E: Endpoint>(next: Arc<E>, req: Request) -> poem::
     Ok(response)
 }
 
-/// Refuses a body whose declared length is over the limit, before anything reads it.
-async fn body_limit<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Response> {
+/// The body limit, whatever the protocol: a body whose declared length is over the limit is
+/// refused before anything reads it, and any other (HTTP/1.1 chunked, HTTP/2 without a
+/// length) is read up to the limit and refused as soon as it goes over, so that no more than
+/// the limit is ever held. The streamed NDJSON import has limits of its own.
+async fn body_limit<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem::Result<Response> {
     let limit = req.data::<BodyLimit>().map_or(u64::MAX, |l| l.0);
-    let streamed = req.uri().path().ends_with("/subjects/import");
-    let declared = req
-        .header("content-length")
-        .and_then(|v| v.parse::<u64>().ok());
-    let chunked = req.header("transfer-encoding").is_some();
-    if !streamed && chunked && declared.is_none() {
-        // A chunked body has no declared length to check: refuse it rather than read an
-        // unbounded body into memory.
-        let problem = Problem::new(
-            StatusCode::LENGTH_REQUIRED,
-            "length-required",
-            "Length required",
-            "send the body with a Content-Length header",
-        );
-        return Ok(ApiError::from_problem(problem).into_response());
+    if req.uri().path().ends_with("/subjects/import") {
+        return next.call(req).await.map(IntoResponse::into_response);
     }
-    if !streamed && declared.is_some_and(|len| len > limit) {
+    let too_large = || {
         let problem = Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload-too-large",
             "Payload too large",
             format!("the request body is larger than {limit} bytes"),
         );
-        return Ok(ApiError::from_problem(problem).into_response());
+        Ok(ApiError::from_problem(problem).into_response())
+    };
+    let declared = req
+        .header("content-length")
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return too_large();
+    }
+    let body = req.take_body();
+    let read = body
+        .into_bytes_limit(usize::try_from(limit).unwrap_or(usize::MAX))
+        .await;
+    match read {
+        Ok(bytes) => req.set_body(bytes),
+        Err(poem::error::ReadBodyError::PayloadTooLarge) => return too_large(),
+        Err(_) => {
+            let problem = Problem::new(
+                StatusCode::BAD_REQUEST,
+                "unreadable-body",
+                "Bad request",
+                "the request body could not be read to its end",
+            );
+            return Ok(ApiError::from_problem(problem).into_response());
+        }
     }
     next.call(req).await.map(IntoResponse::into_response)
 }

@@ -243,5 +243,8 @@ async fn racing_downloads_hand_an_export_over_once() {
         }
     }
     assert_eq!(handed, 1);
-    assert!(w.backups.keys().is_empty(), "ticket, ciphertext and claim gone");
+    assert!(
+        w.backups.keys().is_empty(),
+        "ticket, ciphertext and claim gone"
+    );
 }

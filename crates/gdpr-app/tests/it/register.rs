@@ -100,7 +100,12 @@ async fn each_tenant_gets_its_own_register() {
 async fn names_in_the_markdown_register_stay_inert_text() {
     let w = world().await;
     w.app
-        .define_purpose(w.ctx, "staff", "Staff\n## Fake section", LawfulBasis::Contract)
+        .define_purpose(
+            w.ctx,
+            "staff",
+            "Staff\n## Fake section",
+            LawfulBasis::Contract,
+        )
         .await
         .unwrap();
     let evil = "Evil\n# Heading\r\n- bullet <script>alert(1)</script> [link](http://e.example) | x";
@@ -108,12 +113,23 @@ async fn names_in_the_markdown_register_stay_inert_text() {
         .define_form(w.ctx, evil, fake::contractors_schema().specs(), "staff")
         .await
         .unwrap();
-    let md = w.app.processing_register(w.ctx).await.unwrap().to_markdown();
+    let md = w
+        .app
+        .processing_register(w.ctx)
+        .await
+        .unwrap()
+        .to_markdown();
     let lines: Vec<&str> = md.lines().collect();
     assert!(!lines.iter().any(|l| l.starts_with("# Heading")), "{md}");
-    assert!(!lines.iter().any(|l| l.starts_with("## Fake section")), "{md}");
+    assert!(
+        !lines.iter().any(|l| l.starts_with("## Fake section")),
+        "{md}"
+    );
     assert!(!lines.iter().any(|l| l.starts_with("- bullet")), "{md}");
-    assert!(!md.contains("<script>") && md.contains("&lt;script&gt;"), "{md}");
+    assert!(
+        !md.contains("<script>") && md.contains("&lt;script&gt;"),
+        "{md}"
+    );
     assert!(md.contains("\\[link\\]"), "{md}");
     assert!(
         md.contains("## Evil \\# Heading  - bullet &lt;script&gt;"),

@@ -143,8 +143,13 @@ async fn parallel_downloads_hand_an_export_over_once() {
         let (form, consent) = app.contractors(&key).await;
         let s = app.subject(&key, "ada@example.org").await;
         app.consent(&key, &s, &consent).await;
-        app.record(&key, &form, &s, json!({"email": "ada@example.org", "full_name": "Ada"}))
-            .await;
+        app.record(
+            &key,
+            &form,
+            &s,
+            json!({"email": "ada@example.org", "full_name": "Ada"}),
+        )
+        .await;
         for _ in 0..3 {
             let made = app
                 .post(
