@@ -1,6 +1,8 @@
 //! Authentication: the operator's admin token and tenants' API keys, as OpenAPI bearer
 //! schemes; failed attempts are rate-limited per source and logged as security events,
-//! never with the credential.
+//! never with the credential. Valid credentials always pass: the limiter slows whoever keeps
+//! failing from one source, it never locks out the clients that share that source (a load
+//! balancer's address); guessing is defeated by the credentials' entropy, not by it.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -112,9 +114,7 @@ pub struct AuthContext {
 }
 
 fn source(req: &Request) -> Option<IpAddr> {
-    req.remote_addr()
-        .as_socket_addr()
-        .map(std::net::SocketAddr::ip)
+    crate::client::client_ip(req)
 }
 
 fn context(req: &Request) -> poem::Result<&Arc<AuthContext>> {
@@ -152,6 +152,16 @@ fn refuse(ctx: &AuthContext, req: &Request, reason: &str) -> poem::Error {
     .into()
 }
 
+/// A failed authentication: 429 when its source is over its allowance (valid credentials
+/// are let through whatever the source did: behind a load balancer every client can share one
+/// address), 401 otherwise, counted.
+fn refuse_or_throttle(ctx: &AuthContext, req: &Request, reason: &str) -> poem::Error {
+    match throttle(ctx, req) {
+        Err(limited) => limited,
+        Ok(()) => refuse(ctx, req, reason),
+    }
+}
+
 fn throttle(ctx: &AuthContext, req: &Request) -> Result<(), poem::Error> {
     let Some(ip) = source(req) else { return Ok(()) };
     if !ctx.limiter.blocked(ip) {
@@ -184,11 +194,10 @@ pub(crate) struct TenantKey(pub(crate) Authenticated);
 
 async fn check_tenant_key(req: &Request, bearer: Bearer) -> poem::Result<Authenticated> {
     let ctx = context(req)?;
-    throttle(ctx, req)?;
     let token = SecretString::from(bearer.token);
     match ctx.authenticator.authenticate(&token).await {
         Ok(who) => Ok(who),
-        Err(AppError::Unauthorized) => Err(refuse(ctx, req, "invalid api key")),
+        Err(AppError::Unauthorized) => Err(refuse_or_throttle(ctx, req, "invalid api key")),
         Err(other) => Err(ApiError::from(other).into()),
     }
 }
@@ -200,9 +209,8 @@ pub(crate) struct AdminToken(pub(crate) ());
 
 async fn check_admin(req: &Request, bearer: Bearer) -> poem::Result<()> {
     let ctx = context(req)?;
-    throttle(ctx, req)?;
     let Some(expected) = &ctx.admin_token else {
-        return Err(refuse(ctx, req, "admin routes disabled"));
+        return Err(refuse_or_throttle(ctx, req, "admin routes disabled"));
     };
     // Compare hashes, so that the comparison takes the same time whatever the lengths.
     let given = Sha256::digest(bearer.token.as_bytes());
@@ -210,7 +218,7 @@ async fn check_admin(req: &Request, bearer: Bearer) -> poem::Result<()> {
     if bool::from(given.ct_eq(&wanted)) {
         Ok(())
     } else {
-        Err(refuse(ctx, req, "invalid admin token"))
+        Err(refuse_or_throttle(ctx, req, "invalid admin token"))
     }
 }
 

@@ -11,6 +11,7 @@
 
 mod api;
 mod auth;
+mod client;
 mod convert;
 mod dto;
 mod ndjson;
@@ -30,6 +31,7 @@ use poem_openapi::OpenApiService;
 use secrecy::SecretString;
 
 pub use auth::{AuthContext, Authenticator, FailedAuthLimiter};
+pub use client::TrustedProxy;
 pub use problem::{ApiError, FieldProblem, Problem, sanitise};
 
 use api::accountability::AccountabilityApi;
@@ -69,6 +71,8 @@ pub struct HttpOptions {
     pub readiness: Arc<dyn Readiness>,
     /// More Prometheus text for `/metrics` (an adapter's own counters), if any.
     pub extra_metrics: Option<Arc<dyn Fn() -> String + Send + Sync>>,
+    /// Proxies whose `X-Forwarded-For` names the client (none: the peer is the client).
+    pub trusted_proxies: Vec<TrustedProxy>,
 }
 
 struct AppAuthenticator<P: Ports>(Arc<App<P>>);
@@ -318,11 +322,8 @@ async fn access_log<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Res
         .data::<poem::middleware::ReqId>()
         .map(ToString::to_string)
         .unwrap_or_default();
-    let source = match (
-        req.remote_addr().as_socket_addr(),
-        req.data::<Arc<AuthContext>>(),
-    ) {
-        (Some(addr), Some(auth)) => gdpr_pii::IpAddress::from_ip(addr.ip())
+    let source = match (client::client_ip(&req), req.data::<Arc<AuthContext>>()) {
+        (Some(ip), Some(auth)) => gdpr_pii::IpAddress::from_ip(ip)
             .pseudonymise(auth.pseudonymisation)
             .to_string(),
         _ => "unknown".to_owned(),
@@ -379,10 +380,7 @@ async fn report_server_errors<E: Endpoint>(next: Arc<E>, req: Request) -> poem::
             .iter()
             .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
             .collect(),
-        client_ip: req
-            .remote_addr()
-            .as_socket_addr()
-            .map(|a| gdpr_pii::IpAddress::from_ip(a.ip())),
+        client_ip: client::client_ip(&req).map(gdpr_pii::IpAddress::from_ip),
     };
     let response = next.call(req).await?.into_response();
     if let Some(hook) = hook.filter(|_| response.status().is_server_error()) {
@@ -501,10 +499,14 @@ pub fn routes<P: Ports>(
         .around(body_limit)
         .around(problem::problem_layer)
         .with(poem::middleware::CatchPanic::new().with_handler(PanicAsProblem))
+        // One boxed layer keeps the type short enough for the compiler's query depth.
+        .boxed()
         .around(report_server_errors)
         .around(count_responses)
         .around(access_log)
+        .around(client::resolve_client)
         .with(RequestId::default().reuse_id(ReuseId::Use))
+        .data(client::TrustedProxies(Arc::new(options.trusted_proxies)))
         .data(ops)
         .data(auth)
         .data(metrics)

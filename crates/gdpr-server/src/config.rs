@@ -122,6 +122,8 @@ pub struct HttpConfig {
     pub body_limit: u64,
     /// Failed authentications per source per minute.
     pub auth_failures_per_minute: u32,
+    /// Proxies (addresses or networks) whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<String>,
 }
 
 /// `[jobs]`.

@@ -83,15 +83,20 @@ const MIN_ADMIN_TOKEN: usize = 16;
 /// # Errors
 /// When the token file cannot be read or written.
 pub fn admin_token(config: &Config) -> Result<Option<SecretString>, StartError> {
-    if let Some(token) = &config.security.admin_token {
-        let token = token.expose_secret().trim();
+    let long_enough = |token: &str, from: &str| {
         if token.chars().count() < MIN_ADMIN_TOKEN {
-            return Err(format!(
-                "refusing to start: security.admin_token must be at least {MIN_ADMIN_TOKEN} characters"
-            )
-            .into());
+            Err(format!(
+                "refusing to start: {from} must be at least {MIN_ADMIN_TOKEN} characters"
+            ))
+        } else {
+            Ok(SecretString::from(token.to_owned()))
         }
-        return Ok(Some(SecretString::from(token.to_owned())));
+    };
+    if let Some(token) = &config.security.admin_token {
+        return Ok(Some(long_enough(
+            token.expose_secret().trim(),
+            "security.admin_token",
+        )?));
     }
     if config.profile == Profile::Production {
         tracing::warn!(
@@ -101,9 +106,11 @@ pub fn admin_token(config: &Config) -> Result<Option<SecretString>, StartError> 
     }
     let path = &config.security.admin_token_file;
     if path.exists() {
-        return Ok(Some(SecretString::from(
-            std::fs::read_to_string(path)?.trim().to_owned(),
-        )));
+        let token = std::fs::read_to_string(path)?;
+        return Ok(Some(long_enough(
+            token.trim(),
+            &format!("the admin token in {}", path.display()),
+        )?));
     }
     let token = format!(
         "{}{}",
@@ -498,6 +505,12 @@ pub async fn start_with(
             auth_failures_per_minute: config.http.auth_failures_per_minute,
             readiness,
             extra_metrics,
+            trusted_proxies: config
+                .http
+                .trusted_proxies
+                .iter()
+                .map(|p| p.parse().map_err(|e| format!("http.trusted_proxies: {e}")))
+                .collect::<Result<_, _>>()?,
         },
     );
     let acceptor = TcpListener::bind(config.listen.to_string())
@@ -665,4 +678,32 @@ fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
         #[cfg(not(unix))]
         let _ = tokio::signal::ctrl_c().await;
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_admin_token_too_short_is_refused_from_configuration_and_from_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::load(None).unwrap();
+        config.security.admin_token_file = dir.path().join("admin.token");
+        std::fs::write(&config.security.admin_token_file, "short\n").unwrap();
+        let refused = admin_token(&config).unwrap_err().to_string();
+        assert!(
+            refused.contains("admin.token") && refused.contains("at least 16"),
+            "{refused}"
+        );
+        std::fs::write(
+            &config.security.admin_token_file,
+            "long-enough-token-0123\n",
+        )
+        .unwrap();
+        assert!(admin_token(&config).unwrap().is_some());
+        config.security.admin_token = Some(SecretString::from("tiny"));
+        let refused = admin_token(&config).unwrap_err().to_string();
+        assert!(refused.contains("security.admin_token"), "{refused}");
+        assert!(!refused.contains("tiny"), "the token is never repeated");
+    }
 }

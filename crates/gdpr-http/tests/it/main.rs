@@ -60,6 +60,7 @@ async fn setup() -> (
             auth_failures_per_minute: 100,
             readiness: Arc::new(Ready),
             extra_metrics: Some(Arc::new(|| "gdpr_test_extra 7\n".to_owned())),
+            trusted_proxies: Vec::new(),
         },
     );
     (

@@ -169,14 +169,76 @@ async fn missing_malformed_and_wrong_keys_are_refused_then_rate_limited() {
     for _ in 0..20 {
         app.get("/v1/subjects", "nonsense").await;
     }
-    let limited = app.get("/v1/subjects", &key).await;
+    let limited = app.get("/v1/subjects", &forged).await;
     assert_problem(&limited, StatusCode::TOO_MANY_REQUESTS, "too-many-failures");
+    // Valid credentials still pass from that source: behind a load balancer every client
+    // shares one address, and anonymous failures must not lock out every tenant.
+    assert_eq!(app.get("/v1/subjects", &key).await.status, StatusCode::OK);
+    assert_eq!(
+        app.get("/v1/admin/tenants", crate::helpers::ADMIN)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_problem(
+        &app.get("/v1/admin/tenants", "not-the-admin-token-at-all")
+            .await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "too-many-failures",
+    );
     let metrics = app.send(Method::GET, "/metrics", None, None).await.text;
-    // 3 + 17 failures reach the allowance of 20; the next 3 and the valid key are refused.
+    // 3 + 17 failures reach the allowance of 20; the next 3, the forged key and the wrong
+    // admin token are refused with 429.
     assert!(
         metrics.contains("gdpr_auth_failures_total 20\n"),
         "{metrics}"
     );
-    assert!(metrics.contains("gdpr_rate_limited_total 4\n"), "{metrics}");
+    assert!(metrics.contains("gdpr_rate_limited_total 5\n"), "{metrics}");
     app.stop().await;
+}
+
+/// `X-Forwarded-For` names the client only when a trusted proxy sends it: behind the
+/// configured balancer each client has its own allowance; from anyone else the header is
+/// ignored, so a client cannot pick the address it is limited under.
+#[tokio::test]
+async fn forwarded_addresses_count_only_from_trusted_proxies() {
+    async fn fail_from(app: &crate::helpers::TestApp, client: &str) -> StatusCode {
+        app.client
+            .get(format!("{}/v1/subjects", app.base))
+            .bearer_auth("nonsense")
+            .header("x-forwarded-for", client)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+    let behind = crate::helpers::spawn_app_with(|c| {
+        c.http.trusted_proxies = vec!["127.0.0.0/8".into()];
+    })
+    .await;
+    for _ in 0..20 {
+        assert_eq!(
+            fail_from(&behind, "198.51.100.1").await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        fail_from(&behind, "198.51.100.1").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        fail_from(&behind, "198.51.100.2").await,
+        StatusCode::UNAUTHORIZED
+    );
+    behind.stop().await;
+
+    let direct = spawn_app().await;
+    for n in 0..20 {
+        fail_from(&direct, &format!("198.51.100.{n}")).await;
+    }
+    assert_eq!(
+        fail_from(&direct, "203.0.113.99").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    direct.stop().await;
 }
