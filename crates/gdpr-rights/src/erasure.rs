@@ -169,18 +169,20 @@ pub struct PlaceOutcome {
     pub outcome: Outcome,
 }
 
-/// Erasure refused because of active legal holds.
+/// Erasure refused because of active legal holds, named by ground and id. A hold's reason is
+/// free text that may name people: it stays with the hold (encrypted at rest under the
+/// subject's key), never in a receipt or a request's refusal, which outlive an erasure.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
 #[error("erasure is blocked by {} legal hold(s): {}", .holds.len(), describe(.holds))]
 pub struct ErasureBlocked {
-    /// The holds in force.
-    pub holds: Vec<(HoldGround, String)>,
+    /// The holds in force: their ground and id.
+    pub holds: Vec<(HoldGround, Uuid)>,
 }
 
-fn describe(holds: &[(HoldGround, String)]) -> String {
+fn describe(holds: &[(HoldGround, Uuid)]) -> String {
     holds
         .iter()
-        .map(|(g, r)| format!("{} ({r})", g.article()))
+        .map(|(g, id)| format!("{} (hold {id})", g.article()))
         .collect::<Vec<_>>()
         .join("; ")
 }
@@ -225,7 +227,7 @@ impl ErasurePlan {
         let active: Vec<_> = holds
             .iter()
             .filter(|h| h.is_active() && h.subject == subject && h.tenant == tenant)
-            .map(|h| (h.ground, h.reason.clone()))
+            .map(|h| (h.ground, h.id))
             .collect();
         if !active.is_empty() {
             return Err(ErasureBlocked { holds: active });
@@ -434,12 +436,10 @@ mod tests {
         )
         .unwrap();
         let err = ErasurePlan::for_subject(t, s, &[hold.clone(), other.clone()]).unwrap_err();
-        assert_eq!(
-            err.holds,
-            vec![(HoldGround::LegalClaims, "case 2026-114".into())]
-        );
+        assert_eq!(err.holds, vec![(HoldGround::LegalClaims, hold.id)]);
         assert!(
-            err.to_string().contains("Art. 17(3)(e) (case 2026-114)"),
+            err.to_string()
+                .contains(&format!("Art. 17(3)(e) (hold {})", hold.id)),
             "{err}"
         );
         hold.released_at = Some(at);
@@ -497,12 +497,26 @@ mod tests {
             TenantId::at(time::OffsetDateTime::UNIX_EPOCH),
             SubjectId::at(time::OffsetDateTime::UNIX_EPOCH),
         );
-        let blocked = ErasureBlocked {
-            holds: vec![(HoldGround::LegalObligation, "invoices kept 10 years".into())],
-        };
-        let r = ErasureReceipt::blocked(t, s, None, &blocked, datetime!(2026-01-01 0:00 UTC));
+        let at = datetime!(2026-01-01 0:00 UTC);
+        let hold = LegalHold::place(
+            t,
+            s,
+            HoldGround::LegalObligation,
+            "invoices of Ada kept 10 years",
+            at,
+        )
+        .unwrap();
+        let blocked = ErasurePlan::for_subject(t, s, std::slice::from_ref(&hold)).unwrap_err();
+        let r = ErasureReceipt::blocked(t, s, None, &blocked, at);
         assert_eq!(r.status(), ErasureStatus::Blocked);
+        let why = format!("Art. 17(3)(b) (hold {})", hold.id);
         assert!(r.places.iter().all(|p| matches!(&p.outcome,
-            Outcome::Blocked { reason } if reason.contains("invoices kept 10 years"))));
+            Outcome::Blocked { reason } if reason.contains(&why))));
+        // The hold's free text stays with the hold: a receipt outlives the erasure.
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(
+            !json.contains("Ada") && !blocked.to_string().contains("Ada"),
+            "{json}"
+        );
     }
 }

@@ -1,6 +1,8 @@
 //! Data-subject requests, legal holds, restrictions and objections.
 
 use async_trait::async_trait;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
 use gdpr_pii::{RequestId, SubjectId, TenantId};
 use gdpr_ports::{LegalHoldStore, Page, ProcessingLimitStore, RequestStore, StoreError};
 use gdpr_rights::{LegalHold, ProcessingLimit, SubjectRequest};
@@ -8,8 +10,9 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
+use crate::crypto::DataKey;
 use crate::entity::{legal_hold, processing_limit, request, subject};
-use crate::{SeaOrmStore, db_err, from_json, limit, nanos, to_json, unavailable};
+use crate::{SeaOrmStore, corrupt, db_err, from_json, limit, nanos, to_json, unavailable};
 
 #[async_trait]
 impl RequestStore for SeaOrmStore {
@@ -90,39 +93,118 @@ impl SeaOrmStore {
     }
 }
 
-/// The JSON bodies of a subject's rows in a `(id, tenant_id, subject_id, body)` table.
-async fn bodies_of<E, T>(
-    db: &sea_orm::DatabaseConnection,
-    [tenant_column, subject_column]: [E::Column; 2],
-    tenant: TenantId,
-    subject: SubjectId,
-    body: fn(E::Model) -> String,
+/// What a reason reads as once its subject's data key is destroyed (an erased subject's
+/// released hold).
+const ERASED_REASON: &str = "(erased with the subject)";
+
+/// The body of a hold or limit, its free-text `reason` sealed under the subject's data key
+/// (`{"sealed": base64}`): a reason may name people, and it goes with the subject's key.
+fn sealed_body<T: serde::Serialize>(value: &T, key: &DataKey, place: &str) -> String {
+    let mut json =
+        serde_json::to_value(value).unwrap_or_else(|_| unreachable!("domain types serialise"));
+    if let Some(reason) = json.get_mut("reason")
+        && let Some(text) = reason.as_str()
+    {
+        let sealed = key.seal(place, "reason", text.as_bytes());
+        *reason = serde_json::json!({ "sealed": B64.encode(sealed) });
+    }
+    json.to_string()
+}
+
+/// A hold or limit read back: its reason opened with the subject's key (gone: the reason is
+/// [`ERASED_REASON`]); a reason stored in clear by an earlier version is read as it is.
+fn opened_body<T: serde::de::DeserializeOwned>(
+    body: &str,
+    key: Option<&DataKey>,
+    place: &str,
     what: &str,
-) -> Result<Vec<T>, StoreError>
-where
-    E: EntityTrait,
-    T: serde::de::DeserializeOwned,
-{
-    E::find()
-        .filter(tenant_column.eq(*tenant.as_uuid()))
-        .filter(subject_column.eq(*subject.as_uuid()))
-        .all(db)
-        .await
-        .map_err(unavailable)?
-        .into_iter()
-        .map(|row| from_json(&body(row), what))
-        .collect()
+) -> Result<T, StoreError> {
+    let mut json: serde_json::Value = from_json(body, what)?;
+    if let Some(reason) = json.get_mut("reason")
+        && let Some(sealed) = reason.get("sealed").and_then(serde_json::Value::as_str)
+    {
+        let text = match key {
+            Some(key) => {
+                let bytes = B64.decode(sealed).map_err(|_| corrupt(what))?;
+                let plain = key
+                    .open(place, "reason", &bytes)
+                    .map_err(|_| corrupt(what))?;
+                String::from_utf8(plain).map_err(|_| corrupt(what))?
+            }
+            None => ERASED_REASON.to_owned(),
+        };
+        *reason = serde_json::Value::String(text);
+    }
+    serde_json::from_value(json).map_err(|_| corrupt(what))
+}
+
+/// Whether a hold's body says it is still in force (read without opening its reason).
+fn active_hold(body: &str) -> Result<bool, StoreError> {
+    let json: serde_json::Value = from_json(body, "a legal hold")?;
+    Ok(json
+        .get("released_at")
+        .is_none_or(serde_json::Value::is_null))
+}
+
+impl SeaOrmStore {
+    /// The subject's data key, if it still has one.
+    async fn key_if_any(
+        &self,
+        tenant: TenantId,
+        subject: SubjectId,
+    ) -> Result<Option<DataKey>, StoreError> {
+        Ok(self
+            .data_keys(&self.db, tenant, &[subject])
+            .await?
+            .remove(&subject))
+    }
+
+    /// The bodies of a subject's rows in a `(id, tenant_id, subject_id, body)` table, their
+    /// reasons opened.
+    async fn bodies_of<E, T>(
+        &self,
+        [tenant_column, subject_column]: [E::Column; 2],
+        tenant: TenantId,
+        subject: SubjectId,
+        row: fn(E::Model) -> (uuid::Uuid, String),
+        (table, what): (&str, &str),
+    ) -> Result<Vec<T>, StoreError>
+    where
+        E: EntityTrait,
+        T: serde::de::DeserializeOwned,
+    {
+        let rows = E::find()
+            .filter(tenant_column.eq(*tenant.as_uuid()))
+            .filter(subject_column.eq(*subject.as_uuid()))
+            .all(&self.db)
+            .await
+            .map_err(unavailable)?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let key = self.key_if_any(tenant, subject).await?;
+        rows.into_iter()
+            .map(|model| {
+                let (id, body) = row(model);
+                opened_body(&body, key.as_ref(), &format!("{table}/{id}"), what)
+            })
+            .collect()
+    }
 }
 
 #[async_trait]
 impl LegalHoldStore for SeaOrmStore {
     async fn insert_hold(&self, hold: &LegalHold) -> Result<(), StoreError> {
         self.ensure_subject(hold.tenant, hold.subject).await?;
+        let key = self
+            .key_if_any(hold.tenant, hold.subject)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         legal_hold::ActiveModel {
             id: Set(hold.id),
             tenant_id: Set(*hold.tenant.as_uuid()),
             subject_id: Set(*hold.subject.as_uuid()),
-            body: Set(to_json(hold)),
+            body: Set(sealed_body(hold, &key, &format!("legal_holds/{}", hold.id))),
         }
         .insert(&self.db)
         .await
@@ -132,12 +214,20 @@ impl LegalHoldStore for SeaOrmStore {
 
     async fn update_hold(&self, hold: &LegalHold) -> Result<(), StoreError> {
         use legal_hold::Column as C;
+        let body = match self.key_if_any(hold.tenant, hold.subject).await? {
+            Some(key) => sealed_body(hold, &key, &format!("legal_holds/{}", hold.id)),
+            // Erased since: the reason went with the key, and stays gone.
+            None => to_json(&LegalHold {
+                reason: ERASED_REASON.to_owned(),
+                ..hold.clone()
+            }),
+        };
         crate::replace_body::<legal_hold::Entity>(
             &self.db,
             [C::Body, C::Id, C::TenantId],
             hold.id,
             *hold.tenant.as_uuid(),
-            to_json(hold),
+            body,
         )
         .await
     }
@@ -153,9 +243,8 @@ impl LegalHoldStore for SeaOrmStore {
             .map_err(unavailable)?;
         let mut held = std::collections::BTreeSet::new();
         for row in rows {
-            let hold: LegalHold = from_json(&row.body, "a legal hold")?;
-            if hold.is_active() {
-                held.insert(hold.subject);
+            if active_hold(&row.body)? {
+                held.insert(SubjectId::from_uuid(row.subject_id));
             }
         }
         Ok(held)
@@ -167,13 +256,12 @@ impl LegalHoldStore for SeaOrmStore {
         subject: SubjectId,
     ) -> Result<Vec<LegalHold>, StoreError> {
         use legal_hold::Column as C;
-        bodies_of::<legal_hold::Entity, _>(
-            &self.db,
+        self.bodies_of::<legal_hold::Entity, _>(
             [C::TenantId, C::SubjectId],
             tenant,
             subject,
-            |row| row.body,
-            "a legal hold",
+            |row| (row.id, row.body),
+            ("legal_holds", "a legal hold"),
         )
         .await
     }
@@ -183,11 +271,19 @@ impl LegalHoldStore for SeaOrmStore {
 impl ProcessingLimitStore for SeaOrmStore {
     async fn insert_limit(&self, limit: &ProcessingLimit) -> Result<(), StoreError> {
         self.ensure_subject(limit.tenant, limit.subject).await?;
+        let key = self
+            .key_if_any(limit.tenant, limit.subject)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         processing_limit::ActiveModel {
             id: Set(limit.id),
             tenant_id: Set(*limit.tenant.as_uuid()),
             subject_id: Set(*limit.subject.as_uuid()),
-            body: Set(to_json(limit)),
+            body: Set(sealed_body(
+                limit,
+                &key,
+                &format!("processing_limits/{}", limit.id),
+            )),
         }
         .insert(&self.db)
         .await
@@ -197,12 +293,16 @@ impl ProcessingLimitStore for SeaOrmStore {
 
     async fn update_limit(&self, limit: &ProcessingLimit) -> Result<(), StoreError> {
         use processing_limit::Column as C;
+        let key = self
+            .key_if_any(limit.tenant, limit.subject)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         crate::replace_body::<processing_limit::Entity>(
             &self.db,
             [C::Body, C::Id, C::TenantId],
             limit.id,
             *limit.tenant.as_uuid(),
-            to_json(limit),
+            sealed_body(limit, &key, &format!("processing_limits/{}", limit.id)),
         )
         .await
     }
@@ -213,15 +313,15 @@ impl ProcessingLimitStore for SeaOrmStore {
         subject: SubjectId,
     ) -> Result<Vec<ProcessingLimit>, StoreError> {
         use processing_limit::Column as C;
-        let mut limits: Vec<ProcessingLimit> = bodies_of::<processing_limit::Entity, _>(
-            &self.db,
-            [C::TenantId, C::SubjectId],
-            tenant,
-            subject,
-            |row| row.body,
-            "a processing limit",
-        )
-        .await?;
+        let mut limits: Vec<ProcessingLimit> = self
+            .bodies_of::<processing_limit::Entity, _>(
+                [C::TenantId, C::SubjectId],
+                tenant,
+                subject,
+                |row| (row.id, row.body),
+                ("processing_limits", "a processing limit"),
+            )
+            .await?;
         limits.sort_by_key(|l| (l.placed_at, l.id));
         Ok(limits)
     }

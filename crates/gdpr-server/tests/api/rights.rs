@@ -170,11 +170,12 @@ async fn erasure_returns_a_receipt_and_a_legal_hold_blocks_it() {
             "{}",
             blocked_receipt.text
         );
+        let why = blocked_receipt.body["places"][0]["reason"]
+            .as_str()
+            .unwrap();
         assert!(
-            blocked_receipt.body["places"][0]["reason"]
-                .as_str()
-                .unwrap()
-                .contains("case 2026-114")
+            why.contains("Art. 17(3)") && why.contains("hold ") && !why.contains("case 2026-114"),
+            "the receipt names the hold, not its free text: {why}"
         );
         assert_eq!(
             app.get(&format!("/v1/subjects/{held}"), &key).await.status,

@@ -232,3 +232,59 @@ async fn sqlite_connections_are_durable_and_tuned_for_bulk_writes() {
     }
     assert_eq!(seen, ["wal", "2", "-32768", "16384"]);
 }
+
+/// A legal hold's or a limit's reason is free text that may name people: sealed under the
+/// subject's key, so nothing of it is at rest in clear, and it goes with the key.
+#[tokio::test]
+async fn the_reasons_of_holds_and_limits_are_sealed_under_the_subjects_key() {
+    use gdpr_ports::{LegalHoldStore, ProcessingLimitStore};
+    use gdpr_rights::{HoldGround, LegalHold, LimitKind, ProcessingLimit};
+    for db in databases().await {
+        let s = &db.store;
+        let t = tenant(s).await;
+        let ada = subject(t, 1);
+        s.insert_subject(&ada).await.unwrap();
+        let at = time::macros::datetime!(2026-12-06 10:00 UTC);
+        let hold = LegalHold::place(
+            t,
+            ada.id,
+            HoldGround::LegalClaims,
+            "Holdreason v. Zanzibar",
+            at,
+        )
+        .unwrap();
+        s.insert_hold(&hold).await.unwrap();
+        let limit = ProcessingLimit::place(
+            t,
+            ada.id,
+            LimitKind::Restriction,
+            None,
+            "Limitreason Quixote",
+            at,
+        )
+        .unwrap();
+        s.insert_limit(&limit).await.unwrap();
+        let bytes = raw_contents(&db).await;
+        for needle in ["Holdreason", "Zanzibar", "Limitreason", "Quixote"] {
+            assert!(!contains(&bytes, needle), "{}: {needle:?} at rest", db.name);
+        }
+        assert!(
+            contains(&bytes, "sealed"),
+            "{}: the scan sees the rows",
+            db.name
+        );
+        assert_eq!(s.holds_of(t, ada.id).await.unwrap(), [hold.clone()]);
+        assert_eq!(s.limits_of(t, ada.id).await.unwrap(), [limit.clone()]);
+        assert_eq!(
+            s.held_subjects(t).await.unwrap(),
+            [ada.id].into_iter().collect()
+        );
+        // Released, the hold keeps its reason; lifted likewise.
+        let mut released = hold.clone();
+        released.released_at = Some(at);
+        s.update_hold(&released).await.unwrap();
+        assert_eq!(s.holds_of(t, ada.id).await.unwrap(), [released]);
+        assert!(s.held_subjects(t).await.unwrap().is_empty());
+        db.finish().await;
+    }
+}
