@@ -26,6 +26,7 @@ use hmac::{Hmac, Mac};
 use rand::thread_rng;
 use secrecy::{ExposeSecret, SecretBox, SecretString};
 use sha2::Sha256;
+use zeroize::{Zeroize as _, Zeroizing};
 
 const NONCE: usize = 24;
 const TAG: usize = 16;
@@ -71,12 +72,13 @@ impl MasterKey {
         (Self(SecretBox::new(Box::new(key))), encoded)
     }
 
-    fn derive(&self, purpose: &str, tenant: TenantId) -> [u8; 32] {
+    /// A derived key, wiped from memory when dropped.
+    fn derive(&self, purpose: &str, tenant: TenantId) -> Zeroizing<[u8; 32]> {
         let hk = Hkdf::<Sha256>::new(Some(b"gdpr/v1"), self.0.expose_secret());
-        let mut out = [0; 32];
+        let mut out = Zeroizing::new([0; 32]);
         let info = [purpose.as_bytes(), tenant.as_uuid().as_bytes()].concat();
         // 32 bytes is far below HKDF-SHA-256's limit of 8160: expand cannot fail.
-        hk.expand(&info, &mut out).unwrap_or_default();
+        hk.expand(&info, out.as_mut()).unwrap_or_default();
         out
     }
 
@@ -86,32 +88,35 @@ impl MasterKey {
         TenantKeys {
             tenant,
             kek: XChaCha20Poly1305::new(Key::from_slice(
-                &self.derive("gdpr/v1/tenant-kek", tenant),
+                self.derive("gdpr/v1/tenant-kek", tenant).as_ref(),
             )),
             bidx: self.derive("gdpr/v1/tenant-bidx", tenant),
         }
     }
 }
 
-/// A tenant's derived keys.
+/// A tenant's derived keys. Every key held here is wiped from memory when dropped (the
+/// ciphers zeroize their keys themselves).
 pub struct TenantKeys {
     tenant: TenantId,
     kek: XChaCha20Poly1305,
-    bidx: [u8; 32],
+    bidx: Zeroizing<[u8; 32]>,
 }
 
 impl TenantKeys {
     /// A new random data key for `subject`, wrapped for storage, and the key itself.
     #[must_use]
     pub fn new_data_key(&self, subject: SubjectId) -> (Vec<u8>, DataKey) {
-        let key = XChaCha20Poly1305::generate_key(&mut thread_rng());
+        let mut key = XChaCha20Poly1305::generate_key(&mut thread_rng());
         let wrapped = seal(&self.kek, &self.wrap_ad(subject), key.as_slice());
+        let cipher = XChaCha20Poly1305::new(&key);
+        key.as_mut_slice().zeroize();
         (
             wrapped,
             DataKey {
                 tenant: self.tenant,
                 subject,
-                cipher: XChaCha20Poly1305::new(&key),
+                cipher,
             },
         )
     }
@@ -125,7 +130,7 @@ impl TenantKeys {
         subject: SubjectId,
         wrapped: &[u8],
     ) -> Result<DataKey, CryptoError> {
-        let key = open(&self.kek, &self.wrap_ad(subject), wrapped)?;
+        let key = Zeroizing::new(open(&self.kek, &self.wrap_ad(subject), wrapped)?);
         if key.len() != 32 {
             return Err(CryptoError::Unauthentic);
         }
@@ -144,7 +149,7 @@ impl TenantKeys {
     /// within a tenant, and nothing can be learnt from it without the key.
     #[must_use]
     pub fn blind_index(&self, normalised_email: &str) -> Vec<u8> {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.bidx)
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.bidx.as_ref())
             .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
         mac.update(normalised_email.as_bytes());
         mac.finalize().into_bytes().to_vec()
