@@ -79,7 +79,14 @@ impl ObjectBackupStore {
     /// # Errors
     /// [`BackupError::Unavailable`] when the folder cannot be created or opened.
     pub fn local(dir: &std::path::Path) -> Result<Self, BackupError> {
-        std::fs::create_dir_all(dir).map_err(|e| BackupError::Unavailable(Box::new(e)))?;
+        // Readable by the service's user alone (new folders; an existing one keeps its mode).
+        let mut folder = std::fs::DirBuilder::new();
+        folder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
+        folder
+            .create(dir)
+            .map_err(|e| BackupError::Unavailable(Box::new(e)))?;
         let store = LocalFileSystem::new_with_prefix(dir)
             .map_err(unavailable)?
             // Deleting a tenant's last backup leaves no empty folders behind.

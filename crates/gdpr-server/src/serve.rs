@@ -61,7 +61,7 @@ pub fn master_key(config: &Config) -> Result<MasterKey, StartError> {
     }
     let (key, encoded) = MasterKey::generate();
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        create_private_dir(dir)?;
     }
     write_private(path, encoded.expose_secret())?;
     tracing::warn!(
@@ -118,7 +118,7 @@ pub fn admin_token(config: &Config) -> Result<Option<SecretString>, StartError> 
         uuid::Uuid::new_v4().simple()
     );
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        create_private_dir(dir)?;
     }
     write_private(path, &token)?;
     tracing::warn!(
@@ -162,7 +162,7 @@ pub(crate) fn signing_key(
     }
     let (secret, public) = gdpr_crypto_openpgp::generate_signing_key("gdpr deployment")?;
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        create_private_dir(dir)?;
     }
     write_private(path, secret.expose_secret())?;
     let public_path = path.with_extension("pub.asc");
@@ -196,6 +196,30 @@ fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     std::fs::write(path, text)
 }
 
+/// Creates a folder (and its parents) readable by the service's user alone: it holds the
+/// database, the keys, the backups or the logs.
+pub(crate) fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Creates an empty SQLite database file readable by the service's user alone, unless it
+/// exists (SQLite gives its WAL and shared-memory files the database file's permissions).
+fn create_private_file(file: &std::path::Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(file) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// Connects to the configured database (creating the SQLite folder), migrating if asked.
 ///
 /// # Errors
@@ -208,7 +232,10 @@ pub async fn open_store(config: &Config, migrate: bool) -> Result<SeaOrmStore, S
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
         {
-            std::fs::create_dir_all(dir)?;
+            create_private_dir(dir)?;
+        }
+        if !file.is_empty() && file != ":memory:" {
+            create_private_file(std::path::Path::new(file))?;
         }
     }
     let store = SeaOrmStore::connect_waiting(

@@ -12,7 +12,12 @@ use tracing_appender::rolling::{RollingFileAppender, Rotation};
 /// # Errors
 /// When the folder cannot be created or written.
 pub fn rolling_files(dir: &Path, prefix: &str) -> std::io::Result<RollingFileAppender> {
-    std::fs::create_dir_all(dir)?;
+    // Readable by the service's user alone (new folders; an existing one keeps its mode).
+    let mut folder = std::fs::DirBuilder::new();
+    folder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
+    folder.create(dir)?;
     RollingFileAppender::builder()
         .rotation(Rotation::DAILY)
         .filename_prefix(prefix)

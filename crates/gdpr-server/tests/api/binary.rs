@@ -307,6 +307,23 @@ fn serve_runs_on_the_embedded_default_and_stops_gracefully_on_sigterm() {
             "{file} created by the embedded profile"
         );
     }
+    // Readable by the service's user alone: the data folder, the database and its WAL, keys,
+    // the token, the backups.
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        for (file, mode) in [
+            ("data", 0o700),
+            ("data/gdpr.db", 0o600),
+            ("data/gdpr.db-wal", 0o600),
+            ("data/master.key", 0o600),
+            ("data/admin.token", 0o600),
+            ("data/signing.key", 0o600),
+            ("data/backups", 0o700),
+        ] {
+            let meta = std::fs::metadata(dir.path().join(file)).unwrap();
+            assert_eq!(meta.permissions().mode() & 0o777, mode, "{file}");
+        }
+    }
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
