@@ -73,6 +73,19 @@ pub struct HttpOptions {
     pub extra_metrics: Option<Arc<dyn Fn() -> String + Send + Sync>>,
     /// Proxies whose `X-Forwarded-For` names the client (none: the peer is the client).
     pub trusted_proxies: Vec<TrustedProxy>,
+    /// Who may read `/metrics` (it tells, among other things, every tenant's overdue count).
+    pub metrics: MetricsAccess,
+}
+
+/// Who may read `/metrics`.
+#[derive(Clone)]
+pub enum MetricsAccess {
+    /// Whoever reaches the port: the embedded default, which listens on 127.0.0.1.
+    Open,
+    /// Whoever sends `Authorization: Bearer <token>` (a scraper's token).
+    Token(SecretString),
+    /// Nobody: `/metrics` answers 404 (production without a token).
+    Off,
 }
 
 struct AppAuthenticator<P: Ports>(Arc<App<P>>);
@@ -216,6 +229,7 @@ type OverdueCount = std::pin::Pin<Box<dyn std::future::Future<Output = Option<us
 
 #[derive(Clone)]
 struct Ops {
+    access: MetricsAccess,
     metrics: Arc<Metrics>,
     extra: Option<Arc<dyn Fn() -> String + Send + Sync>>,
     readiness: Arc<dyn Readiness>,
@@ -268,8 +282,49 @@ async fn readyz(Data(ops): Data<&Ops>) -> Response {
     }
 }
 
+/// Whether the request may read `/metrics`; a refusal otherwise (401, or 404 when off).
+fn metrics_allowed(access: &MetricsAccess, req: &Request) -> Result<(), Response> {
+    let refuse = |status, kind: &str, title: &str, detail: &str| {
+        Err(ApiError::from_problem(Problem::new(status, kind, title, detail)).into_response())
+    };
+    match access {
+        MetricsAccess::Open => Ok(()),
+        MetricsAccess::Off => refuse(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "Not found",
+            "metrics are off: set http.metrics_token to scrape them",
+        ),
+        MetricsAccess::Token(token) => {
+            use sha2::Digest as _;
+            use subtle::ConstantTimeEq as _;
+            let given = req
+                .header("authorization")
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .unwrap_or_default();
+            // Hashes compared, so that the time taken says nothing of the lengths.
+            let given = sha2::Sha256::digest(given.trim().as_bytes());
+            let wanted =
+                sha2::Sha256::digest(secrecy::ExposeSecret::expose_secret(token).as_bytes());
+            if bool::from(given.ct_eq(&wanted)) {
+                Ok(())
+            } else {
+                refuse(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "Unauthorized",
+                    "the metrics token is missing or wrong",
+                )
+            }
+        }
+    }
+}
+
 #[handler]
-async fn metrics_text(Data(ops): Data<&Ops>) -> Response {
+async fn metrics_text(req: &Request, Data(ops): Data<&Ops>) -> Response {
+    if let Err(refused) = metrics_allowed(&ops.access, req) {
+        return refused;
+    }
     let m = &ops.metrics;
     let mut out = String::from(
         "# HELP gdpr_http_responses_total HTTP responses by status class.\n# TYPE gdpr_http_responses_total counter\n",
@@ -299,6 +354,27 @@ async fn metrics_text(Data(ops): Data<&Ops>) -> Response {
     }
     out.with_content_type("text/plain; version=0.0.4")
         .into_response()
+}
+
+/// Headers on every answer: `X-Content-Type-Options: nosniff` (a browser never guesses a
+/// type), and on everything but the API's description `Cache-Control: no-store` (answers carry
+/// personal data: no cache, shared or private, keeps them).
+async fn security_headers<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Response> {
+    let path = req.uri().path().to_owned();
+    let mut response = next.call(req).await?.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        poem::http::header::X_CONTENT_TYPE_OPTIONS,
+        poem::http::HeaderValue::from_static("nosniff"),
+    );
+    let description = path == "/openapi.json" || path.starts_with("/docs");
+    if !description {
+        headers.insert(
+            poem::http::header::CACHE_CONTROL,
+            poem::http::HeaderValue::from_static("no-store"),
+        );
+    }
+    Ok(response)
 }
 
 /// Counts responses by class.
@@ -470,6 +546,7 @@ pub fn routes<P: Ports>(
     let report_app = app.clone();
     let hook: ErrorHook = Arc::new(move |report| report_app.report_error(report));
     let ops = Ops {
+        access: options.metrics,
         metrics: metrics.clone(),
         extra: options.extra_metrics,
         readiness: options.readiness,
@@ -503,6 +580,7 @@ pub fn routes<P: Ports>(
         .boxed()
         .around(report_server_errors)
         .around(count_responses)
+        .around(security_headers)
         .around(access_log)
         .around(client::resolve_client)
         .with(RequestId::default().reuse_id(ReuseId::Use))

@@ -124,6 +124,9 @@ pub struct HttpConfig {
     pub auth_failures_per_minute: u32,
     /// Proxies (addresses or networks) whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<String>,
+    /// The bearer token `/metrics` asks for (env `GDPR_HTTP__METRICS_TOKEN`); unset: open in
+    /// the embedded profile, off in production.
+    pub metrics_token: Option<SecretString>,
 }
 
 /// `[jobs]`.

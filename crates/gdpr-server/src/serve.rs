@@ -538,6 +538,11 @@ pub async fn start_with(
                 .iter()
                 .map(|p| p.parse().map_err(|e| format!("http.trusted_proxies: {e}")))
                 .collect::<Result<_, _>>()?,
+            metrics: match (&config.http.metrics_token, config.profile) {
+                (Some(token), _) => gdpr_http::MetricsAccess::Token(token.clone()),
+                (None, Profile::Embedded) => gdpr_http::MetricsAccess::Open,
+                (None, Profile::Production) => gdpr_http::MetricsAccess::Off,
+            },
         },
     );
     let acceptor = TcpListener::bind(config.listen.to_string())

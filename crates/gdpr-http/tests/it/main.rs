@@ -31,6 +31,17 @@ async fn setup() -> (
     RecordingErrorReporter,
     String,
 ) {
+    setup_with(gdpr_http::MetricsAccess::Open).await
+}
+
+async fn setup_with(
+    metrics: gdpr_http::MetricsAccess,
+) -> (
+    TestClient<impl poem::Endpoint>,
+    InMemoryStore,
+    RecordingErrorReporter,
+    String,
+) {
     let store = InMemoryStore::default();
     let reporter = RecordingErrorReporter::default();
     let app = Arc::new(App::<InMemory>::new(
@@ -61,6 +72,7 @@ async fn setup() -> (
             readiness: Arc::new(Ready),
             extra_metrics: Some(Arc::new(|| "gdpr_test_extra 7\n".to_owned())),
             trusted_proxies: Vec::new(),
+            metrics,
         },
     );
     (
@@ -130,4 +142,46 @@ async fn a_storage_outage_answers_503_and_is_reported() {
             .any(|(k, _)| k == "authorization"),
         "headers go to the adapter, which scrubs them"
     );
+}
+
+#[tokio::test]
+async fn metrics_take_a_token_or_are_off_and_every_answer_says_nosniff_and_no_store() {
+    let token = "scraper-token-0123456789";
+    let (client, _, _, key) =
+        setup_with(gdpr_http::MetricsAccess::Token(SecretString::from(token))).await;
+    client
+        .get("/metrics")
+        .send()
+        .await
+        .assert_status(StatusCode::UNAUTHORIZED);
+    client
+        .get("/metrics")
+        .header("authorization", "Bearer wrong-token-0123456789")
+        .send()
+        .await
+        .assert_status(StatusCode::UNAUTHORIZED);
+    let scraped = client
+        .get("/metrics")
+        .header("authorization", format!("Bearer {token}"))
+        .send()
+        .await;
+    scraped.assert_status_is_ok();
+    scraped.assert_header("x-content-type-options", "nosniff");
+    let api = client
+        .get("/v1/subjects")
+        .header("authorization", format!("Bearer {key}"))
+        .send()
+        .await;
+    api.assert_status_is_ok();
+    api.assert_header("x-content-type-options", "nosniff");
+    api.assert_header("cache-control", "no-store");
+    // Problems too.
+    let refused = client.get("/v1/subjects").send().await;
+    refused.assert_header("cache-control", "no-store");
+
+    let (off, _, _, _) = setup_with(gdpr_http::MetricsAccess::Off).await;
+    off.get("/metrics")
+        .send()
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
 }

@@ -273,8 +273,14 @@ async fn the_reasons_of_holds_and_limits_are_sealed_under_the_subjects_key() {
             "{}: the scan sees the rows",
             db.name
         );
-        assert_eq!(s.holds_of(t, ada.id).await.unwrap(), std::slice::from_ref(&hold));
-        assert_eq!(s.limits_of(t, ada.id).await.unwrap(), std::slice::from_ref(&limit));
+        assert_eq!(
+            s.holds_of(t, ada.id).await.unwrap(),
+            std::slice::from_ref(&hold)
+        );
+        assert_eq!(
+            s.limits_of(t, ada.id).await.unwrap(),
+            std::slice::from_ref(&limit)
+        );
         assert_eq!(
             s.held_subjects(t).await.unwrap(),
             [ada.id].into_iter().collect()
