@@ -77,7 +77,7 @@ fn md(text: &str) -> String {
 
 impl Register {
     /// The register as Markdown, for humans. Every text that comes from a tenant or the
-    /// configuration is made inert (see [`md`]): a form's name cannot add headings, list
+    /// configuration is made inert (one line, HTML and Markdown syntax escaped): a form's name cannot add headings, list
     /// items or HTML.
     #[must_use]
     pub fn to_markdown(&self) -> String {
