@@ -238,7 +238,15 @@ impl<P: Ports> App<P> {
             Err(e) => return Err(AppError::Backup(e)),
         }
         let handed = async {
-            let sealed = self.read_object(&format!("{dir}{CIPHERTEXT}")).await?;
+            // A download that read the ticket just before another finished (and released its
+            // claim) finds the export gone.
+            let sealed = self
+                .read_object(&format!("{dir}{CIPHERTEXT}"))
+                .await
+                .map_err(|e| match e {
+                    AppError::Backup(BackupError::NotFound(_)) => AppError::NotFound("export"),
+                    other => other,
+                })?;
             // Audited before it is deleted: a failure here leaves the export in place.
             self.audit_about(
                 ctx,

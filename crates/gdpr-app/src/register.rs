@@ -77,8 +77,8 @@ fn md(text: &str) -> String {
 
 impl Register {
     /// The register as Markdown, for humans. Every text that comes from a tenant or the
-    /// configuration is made inert (one line, HTML and Markdown syntax escaped): a form's name cannot add headings, list
-    /// items or HTML.
+    /// configuration is made inert (one line, HTML and Markdown syntax escaped): a form's name
+    /// cannot add headings, list items or HTML.
     #[must_use]
     pub fn to_markdown(&self) -> String {
         let mut md_out = String::new();
