@@ -1,9 +1,13 @@
-//! What object storage hands back, damaged or hostile: manifests, keyring shards and journal
-//! entries parse or are refused, and a payload is decompressed into lines (in chunks whose
-//! size the input chooses) or refused, never with a panic.
+//! What object storage hands back, damaged or hostile: signed envelopes, manifests, keyring
+//! shards, decision-journal entries and legacy tombstones parse or are refused, and a payload
+//! is decompressed into lines (in chunks whose size the input chooses) or refused, never with
+//! a panic.
 #![no_main]
 
-use gdpr_app::backup::format::{KeyringShard, Line, LineDecoder, Manifest, read_journal_entry};
+use gdpr_app::backup::format::{
+    Envelope, JournalEntry, KeyringShard, Line, LineDecoder, Manifest, journal_seq,
+    read_legacy_tombstones,
+};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -11,7 +15,16 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(shard) = serde_json::from_slice::<KeyringShard>(data) {
         let _ = shard.wrapped_keys();
     }
-    let _ = read_journal_entry(data);
+    let _ = read_legacy_tombstones(data);
+    let _ = serde_json::from_slice::<JournalEntry>(data);
+    if let Ok(stored) = serde_json::from_slice::<Envelope<'_>>(data) {
+        let _ = serde_json::from_str::<Manifest>(stored.signed.get());
+        let _ = serde_json::from_str::<KeyringShard>(stored.signed.get());
+        let _ = serde_json::from_str::<JournalEntry>(stored.signed.get());
+    }
+    if let Ok(key) = std::str::from_utf8(data) {
+        let _ = journal_seq(key);
+    }
 
     let Some((&chunk, payload)) = data.split_first() else {
         return;
