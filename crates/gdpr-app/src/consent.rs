@@ -10,6 +10,7 @@ use gdpr_consent::{
 };
 use gdpr_pii::{ConsentFormId, IpAddress, PiiCategory, SubjectId};
 use gdpr_ports::{Clock, ConsentStore, FormStore, Ports};
+use gdpr_rights::Decision;
 use serde::Serialize;
 
 use crate::{App, AppError, Ctx};
@@ -174,6 +175,18 @@ impl<P: Ports> App<P> {
             how.method,
             source,
         )?;
+        if action == ConsentAction::Withdrawn {
+            // Journaled first: a restore never brings back a consent the subject withdrew.
+            let withdrawn = Decision::ConsentWithdrawn {
+                subject,
+                consent_form: form.id,
+                event: event.id,
+                version: event.form_version,
+                method: event.method,
+                at: event.at,
+            };
+            self.journal(ctx.tenant, vec![withdrawn]).await?;
+        }
         self.store
             .append_consent_event(&event)
             .await

@@ -11,14 +11,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use gdpr_audit::{Actor, AuditAction, AuditEvent};
-use gdpr_pii::{RequestId, SubjectId};
+use gdpr_pii::{RequestId, SubjectId, TenantId};
 use gdpr_ports::{
     Clock, Erased, Erasure, ErasureStore, ErrorReporter, ForgetOutcome, LegalHoldStore, Page,
     Ports, RecordStore, SubjectStore,
 };
 use gdpr_rights::{
-    BatchSelector, ErasurePlan, ErasureReceipt, ErasureStatus, Outcome, Place, RecordFacts,
-    RecordScope, RequestKind, Tombstone,
+    BatchSelector, Decision, ErasurePlan, ErasureReceipt, ErasureStatus, Outcome, Place,
+    RecordFacts, RecordScope, RequestKind, Tombstone,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -116,20 +116,29 @@ impl<P: Ports> App<P> {
             }
         };
         let erasure = self.erasure(ctx, &plan, request, now);
-        let outcome = self
-            .store
-            .erase_subjects(vec![erasure])
-            .await
-            .map_err(AppError::store)?
-            .pop();
+        let receipt_id = erasure.receipt.id;
+        self.journal_erasures(ctx.tenant, std::slice::from_ref(&erasure))
+            .await?;
+        let outcome = self.store.erase_subjects(vec![erasure]).await;
+        let outcome = match outcome {
+            Ok(mut outcomes) => outcomes.pop(),
+            Err(e) => {
+                self.void_erasures(ctx.tenant, vec![receipt_id]).await;
+                return Err(AppError::store(e));
+            }
+        };
         let mut receipts = match outcome {
             Some(Erased::Done(receipt)) => [receipt],
             Some(Erased::Held) => {
+                self.void_erasures(ctx.tenant, vec![receipt_id]).await;
                 return Err(AppError::Conflict(
                     "a legal hold placed during the erasure blocks it".into(),
                 ));
             }
-            Some(Erased::NotFound) | None => return Err(AppError::NotFound("subject")),
+            Some(Erased::NotFound) | None => {
+                self.void_erasures(ctx.tenant, vec![receipt_id]).await;
+                return Err(AppError::NotFound("subject"));
+            }
         };
         self.reach_other_systems(&mut receipts).await?;
         if let Some(id) = request {
@@ -165,6 +174,86 @@ impl<P: Ports> App<P> {
         }
     }
 
+    /// Journals erasures before their transaction: when it commits, no restore can bring
+    /// their subjects back.
+    async fn journal_erasures(
+        &self,
+        tenant: TenantId,
+        erasures: &[Erasure],
+    ) -> Result<(), AppError> {
+        let decisions = erasures
+            .iter()
+            .map(|e| Decision::SubjectErased {
+                subject: e.tombstone.subject,
+                receipt: e.tombstone.receipt,
+                at: e.tombstone.erased_at,
+            })
+            .collect();
+        self.journal(tenant, decisions).await.map(drop)
+    }
+
+    /// Journals the erasures of `receipts`, one entry per tenant: those of a tenant whose
+    /// journal cannot be written get their backups place marked failed, for the next retry.
+    /// Returns (journaled, not journaled).
+    async fn journal_receipts(
+        &self,
+        receipts: Vec<ErasureReceipt>,
+    ) -> (Vec<ErasureReceipt>, Vec<ErasureReceipt>) {
+        let tenants: BTreeSet<TenantId> = receipts.iter().map(|r| r.tenant).collect();
+        let mut failed: BTreeMap<TenantId, String> = BTreeMap::new();
+        for tenant in tenants {
+            let decisions = receipts
+                .iter()
+                .filter(|r| r.tenant == tenant)
+                .map(|r| Decision::SubjectErased {
+                    subject: r.subject,
+                    receipt: r.id,
+                    at: r.started_at,
+                })
+                .collect();
+            if let Err(e) = self.journal(tenant, decisions).await {
+                failed.insert(tenant, e.to_string());
+            }
+        }
+        let now = self.clock.now();
+        let (mut journaled, mut not) = (Vec::new(), Vec::new());
+        for mut r in receipts {
+            match failed.get(&r.tenant) {
+                None => journaled.push(r),
+                Some(error) => {
+                    r.record_failure(Place::Backups, error, now);
+                    not.push(r);
+                }
+            }
+        }
+        (journaled, not)
+    }
+
+    /// Journals that erasures journaled before their transaction did not happen (a hold placed
+    /// meanwhile, the subject gone, the transaction failed), so that no restore applies them.
+    /// Best effort: a failure is reported to the error tracker (ids only), and a restore would
+    /// then leave those subjects out, the side a data subject's request errs on.
+    async fn void_erasures(&self, tenant: TenantId, receipts: Vec<Uuid>) {
+        let at = self.clock.now();
+        let count = receipts.len();
+        let decisions = receipts
+            .into_iter()
+            .map(|receipt| Decision::ErasureVoided { receipt, at })
+            .collect();
+        if let Err(e) = self.journal(tenant, decisions).await {
+            self.report_error(gdpr_ports::ErrorReport {
+                level: gdpr_ports::ReportLevel::Error,
+                message: format!(
+                    "{count} erasure(s) that did not happen could not be voided in the decision journal: {}",
+                    e.for_operators()
+                ),
+                person: None,
+                context: [("tenant".to_owned(), tenant.to_string())].into(),
+                request: None,
+            });
+        }
+    }
+
     /// Erases many subjects of the tenant in one storage transaction (the batch job's path).
     /// Subjects gone since they were selected are skipped. What is left to do is returned:
     /// the erased subjects' receipts, whose places outside the database are still to reach,
@@ -186,19 +275,30 @@ impl<P: Ports> App<P> {
                     .unwrap_or_else(|_| unreachable!("no hold given, none blocks"));
                 self.erasure(ctx, &plan, None, now)
             })
-            .collect();
-        let outcomes = self
-            .store
-            .erase_subjects(erasures)
-            .await
-            .map_err(AppError::store)?;
+            .collect::<Vec<Erasure>>();
+        self.journal_erasures(ctx.tenant, &erasures).await?;
+        let receipts: Vec<Uuid> = erasures.iter().map(|e| e.receipt.id).collect();
+        let outcomes = match self.store.erase_subjects(erasures).await {
+            Ok(outcomes) => outcomes,
+            Err(e) => {
+                self.void_erasures(ctx.tenant, receipts).await;
+                return Err(AppError::store(e));
+            }
+        };
         let mut left = BulkErased::default();
-        for (subject, outcome) in subjects.iter().zip(outcomes) {
+        let mut void = Vec::new();
+        for ((subject, receipt), outcome) in subjects.iter().zip(receipts).zip(outcomes) {
             match outcome {
                 Erased::Done(receipt) => left.receipts.push(receipt),
-                Erased::NotFound => {}
-                Erased::Held => left.held.push(*subject),
+                Erased::NotFound => void.push(receipt),
+                Erased::Held => {
+                    void.push(receipt);
+                    left.held.push(*subject);
+                }
             }
+        }
+        if !void.is_empty() {
+            self.void_erasures(ctx.tenant, void).await;
         }
         Ok(left)
     }
@@ -252,8 +352,9 @@ impl<P: Ports> App<P> {
             .map_err(AppError::store)
     }
 
-    /// Journals the receipts' tombstones beside the backups and shreds their subjects' keys
-    /// from the keyrings; on failure the place stays pending for the retry job.
+    /// Shreds the receipts' subjects' keys from the backups' keyrings (their erasures were
+    /// journaled before their transaction); on failure the place stays pending for the retry
+    /// job.
     async fn reach_backups(&self, receipts: &mut [ErasureReceipt]) {
         if receipts.is_empty() {
             return;
@@ -389,7 +490,12 @@ impl<P: Ports> App<P> {
                 .drain(..)
                 .partition(|r| r.unfinished().contains(&Place::Backups));
             report.attempts += backups.len();
-            self.reach_backups(&mut backups).await;
+            // Journaled again first (harmless twice: replay goes by receipt): an erasure cut
+            // short by a crash, or made by an earlier version, is then journaled for sure.
+            let (mut journaled, mut unjournaled) = self.journal_receipts(backups).await;
+            self.reach_backups(&mut journaled).await;
+            backups = journaled;
+            backups.append(&mut unjournaled);
             backups.append(&mut rest);
             let asked = backups
                 .iter_mut()

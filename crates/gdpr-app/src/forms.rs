@@ -5,6 +5,7 @@ use gdpr_audit::AuditAction;
 use gdpr_consent::{Form, LawfulBasis, Purpose, PurposeId, current_status};
 use gdpr_pii::{ConsentFormId, FieldSpec, FormId, FormSchema, Record, RecordId, SubjectId};
 use gdpr_ports::{Clock, ConsentStore, FormStore, Page, Ports, RecordStore};
+use gdpr_rights::Decision;
 use serde_json::Value;
 
 use crate::{App, AppError, Ctx};
@@ -341,6 +342,11 @@ impl<P: Ports> App<P> {
             .get_record(ctx.tenant, id)
             .await
             .map_err(AppError::not_found("record"))?;
+        let deletion = Decision::RecordsDeleted {
+            records: vec![id],
+            at: self.clock.now(),
+        };
+        self.journal(ctx.tenant, vec![deletion]).await?;
         let deleted = self
             .store
             .delete_records(ctx.tenant, &[id])

@@ -149,6 +149,10 @@ pub struct AppConfig {
     /// How long a claimed job belongs to its worker without news before another worker may
     /// take it over (a worker that died: a crash, `kill -9`).
     pub job_lease: time::Duration,
+    /// Whether decisions are written to the decision journal before they are made. Always
+    /// on in a deployment; off only to measure what the journal costs (benchmarks): every
+    /// decision is then lost by a restore.
+    pub journal_decisions: bool,
 }
 
 impl Default for AppConfig {
@@ -184,6 +188,7 @@ impl Default for AppConfig {
             backup_at: Some(time::macros::time!(02:00)),
             export_ttl: time::Duration::hours(72),
             job_lease: jobs::LEASE,
+            journal_decisions: true,
         }
     }
 }

@@ -5,7 +5,9 @@ use gdpr_audit::AuditAction;
 use gdpr_consent::{LawfulBasis, Purpose, PurposeId};
 use gdpr_pii::SubjectId;
 use gdpr_ports::{Clock, Ports, ProcessingLimitStore};
-use gdpr_rights::{LimitError, LimitKind, ProcessingBlocked, ProcessingLimit, may_process};
+use gdpr_rights::{
+    Decision, LimitError, LimitKind, ProcessingBlocked, ProcessingLimit, may_process,
+};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -60,6 +62,14 @@ impl<P: Ports> App<P> {
             LimitError::Reason => AppError::invalid("reason", e),
             LimitError::RestrictionWithPurpose => AppError::invalid("purpose", e),
         })?;
+        let placed = Decision::LimitPlaced {
+            subject,
+            limit: limit.id,
+            limit_kind: kind,
+            purpose: limit.purpose.clone(),
+            at: limit.placed_at,
+        };
+        self.journal(ctx.tenant, vec![placed]).await?;
         self.store
             .insert_limit(&limit)
             .await
@@ -94,7 +104,14 @@ impl<P: Ports> App<P> {
         if !limit.is_active() {
             return Err(AppError::Conflict("the limit is already lifted".into()));
         }
-        limit.lifted_at = Some(self.clock.now());
+        let now = self.clock.now();
+        limit.lifted_at = Some(now);
+        let lifted = Decision::LimitLifted {
+            subject,
+            limit: limit.id,
+            at: now,
+        };
+        self.journal(ctx.tenant, vec![lifted]).await?;
         self.store
             .update_limit(&limit)
             .await

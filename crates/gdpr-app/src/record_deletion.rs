@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use gdpr_audit::AuditAction;
 use gdpr_pii::{RecordId, SubjectId, TenantId};
 use gdpr_ports::{Clock, LegalHoldStore, Page, Ports, RecordStore};
-use gdpr_rights::{BatchSelector, RecordFacts};
+use gdpr_rights::{BatchSelector, Decision, RecordFacts};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -168,6 +168,13 @@ impl<P: Ports> App<P> {
                 .map(|(id, _)| *id)
                 .collect();
             blocked += (chunk.len() - ids.len()) as u64;
+            if !ids.is_empty() {
+                let deletion = Decision::RecordsDeleted {
+                    records: ids.clone(),
+                    at: self.clock.now(),
+                };
+                self.journal(ctx.tenant, vec![deletion]).await?;
+            }
             let deleted = self
                 .store
                 .delete_records(ctx.tenant, &ids)

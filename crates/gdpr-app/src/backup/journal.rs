@@ -28,14 +28,27 @@ use crate::{App, AppError};
 /// How many positions an append tries after other writers took the one it aimed at.
 const APPEND_TRIES: usize = 32;
 
-/// Each tenant's journal head as this process last wrote or read it, behind a lock that keeps
-/// this process's appends to one tenant in order (other processes are kept apart by the
-/// create-only write).
+/// One tenant's journal as this process sees it: the head it last wrote or read, and the
+/// decisions waiting to be written. Concurrent decisions share one entry: whoever holds the
+/// writer's lock writes everything pending, and the others find their result when they get it.
 #[derive(Default)]
-pub(crate) struct Heads(std::sync::Mutex<HashMap<TenantId, Arc<AsyncMutex<Option<JournalMark>>>>>);
+struct TenantJournal {
+    head: Option<JournalMark>,
+    pending: Vec<(u64, Vec<Decision>)>,
+    done: HashMap<u64, Result<JournalMark, String>>,
+    next_ticket: u64,
+}
+
+/// A tenant's [`TenantJournal`], beside the lock that keeps this process's writes to it in
+/// order (other processes are kept apart by the create-only write).
+type Slot = Arc<(std::sync::Mutex<TenantJournal>, AsyncMutex<()>)>;
+
+/// Every tenant's [`Slot`].
+#[derive(Default)]
+pub(crate) struct Heads(std::sync::Mutex<HashMap<TenantId, Slot>>);
 
 impl Heads {
-    fn of(&self, tenant: TenantId) -> Arc<AsyncMutex<Option<JournalMark>>> {
+    fn of(&self, tenant: TenantId) -> Slot {
         let mut heads = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         Arc::clone(heads.entry(tenant).or_default())
     }
@@ -58,9 +71,17 @@ pub(crate) struct Journal {
     pub(crate) hashes: BTreeMap<u64, String>,
 }
 
+impl Journal {
+    /// Every decision, in the order they were journaled.
+    pub(crate) fn decisions(&self) -> impl Iterator<Item = &Decision> {
+        self.entries.iter().flat_map(|e| e.decisions.iter())
+    }
+}
+
 impl<P: Ports> App<P> {
-    /// Appends `decisions` (of `tenant`) to its journal as one signed entry, and returns the
-    /// entry's mark. When this returns, the decisions are in object storage.
+    /// Appends `decisions` (of `tenant`) to its journal, and returns the mark of the entry
+    /// that holds them. When this returns, the decisions are in object storage. Decisions of
+    /// one tenant made meanwhile by other callers are written in the same entry.
     ///
     /// # Errors
     /// Object storage and signing errors (nothing is written); [`AppError::Untrusted`] when an
@@ -71,9 +92,57 @@ impl<P: Ports> App<P> {
         tenant: TenantId,
         decisions: Vec<Decision>,
     ) -> Result<JournalMark, AppError> {
-        let lock = self.journal_heads.of(tenant);
-        let mut cached = lock.lock().await;
-        let mut head = match cached.take() {
+        if !self.config.journal_decisions {
+            return Ok(start());
+        }
+        let slot = self.journal_heads.of(tenant);
+        let (state, writer) = (&slot.0, &slot.1);
+        let lock = || state.lock().unwrap_or_else(PoisonError::into_inner);
+        let ticket = {
+            let mut j = lock();
+            let ticket = j.next_ticket;
+            j.next_ticket += 1;
+            j.pending.push((ticket, decisions));
+            ticket
+        };
+        let _writing = writer.lock().await;
+        let (batch, head) = {
+            let mut j = lock();
+            if let Some(done) = j.done.remove(&ticket) {
+                // Written by whoever held the lock before: with this caller's decisions.
+                return done
+                    .map_err(|reason| AppError::Backup(BackupError::Unavailable(reason.into())));
+            }
+            (std::mem::take(&mut j.pending), j.head.take())
+        };
+        let others: Vec<u64> = batch
+            .iter()
+            .map(|(t, _)| *t)
+            .filter(|t| *t != ticket)
+            .collect();
+        let decisions = batch.into_iter().flat_map(|(_, d)| d).collect();
+        let written = self.append_entry(tenant, head, decisions).await;
+        let mut j = lock();
+        j.head = written.as_ref().ok().cloned();
+        for t in others {
+            let shared = written
+                .as_ref()
+                .map(Clone::clone)
+                .map_err(ToString::to_string);
+            j.done.insert(t, shared);
+        }
+        written
+    }
+
+    /// Writes one entry holding `decisions` after `head` (read from storage when `None`),
+    /// moving past positions other writers took.
+    async fn append_entry(
+        &self,
+        tenant: TenantId,
+        head: Option<JournalMark>,
+        decisions: Vec<Decision>,
+    ) -> Result<JournalMark, AppError> {
+        let mut head = match head {
             Some(head) => head,
             None => self.journal_head(tenant).await?,
         };
@@ -94,12 +163,10 @@ impl<P: Ports> App<P> {
                 .await
             {
                 Ok(sha256) => {
-                    let mark = JournalMark {
+                    return Ok(JournalMark {
                         seq: entry.seq,
                         sha256,
-                    };
-                    *cached = Some(mark.clone());
-                    return Ok(mark);
+                    });
                 }
                 // Another writer took the position: move on past what it wrote.
                 Err(AppError::Backup(BackupError::AlreadyExists(_))) => {
@@ -234,6 +301,13 @@ impl<P: Ports> App<P> {
             Err(StoreError::NotFound) => {}
             Err(e) => return Err(AppError::store(e)),
         }
+        let voided: std::collections::BTreeSet<uuid::Uuid> = journal
+            .decisions()
+            .filter_map(|d| match d {
+                Decision::ErasureVoided { receipt, .. } => Some(*receipt),
+                _ => None,
+            })
+            .collect();
         for entry in &journal.entries {
             for decision in &entry.decisions {
                 if let Decision::SubjectErased {
@@ -241,6 +315,7 @@ impl<P: Ports> App<P> {
                     receipt,
                     at,
                 } = *decision
+                    && !voided.contains(&receipt)
                 {
                     by_receipt.insert(
                         receipt,

@@ -3,7 +3,8 @@
 //! A backup of a tenant is a folder `backups/<tenant>/<backup id>/` in object storage (the
 //! `layout`), in the versioned [`format`](mod@format): an OpenPGP-encrypted, zstd-compressed payload of
 //! the tenant's rows, keyring shards of the subjects' wrapped data keys beside it, and a
-//! manifest written last. Erasures are journaled outside every backup (`journal`) and reach
+//! manifest written last. Decisions (erasures among them) are journaled outside every backup
+//! (`journal`) and replayed after a restore (`replay`); erasures reach
 //! the retained backups by crypto-shredding (`shred`).
 //!
 //! | module | what it does |
@@ -13,7 +14,8 @@
 //! | `create` | taking a backup |
 //! | `verify` | listing and verifying backups |
 //! | `restore` | restoring a tenant, erasures replayed |
-//! | `journal` | the tombstone journal beside the backups |
+//! | `journal` | the decision journal beside the backups (signed, chained) |
+//! | `replay` | the journal's decisions applied again after a restore |
 //! | `shred` | erasure reaching backups (crypto-shredding) |
 //! | `prune` | pruning by retention; deleting a tenant's backups on request |
 
@@ -24,6 +26,7 @@ pub mod format;
 pub(crate) mod journal;
 mod layout;
 mod prune;
+mod replay;
 mod restore;
 mod shred;
 mod verify;

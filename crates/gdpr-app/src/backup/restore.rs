@@ -12,17 +12,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use futures_util::StreamExt;
 use gdpr_audit::{Actor, AuditAction, AuditEvent};
-use gdpr_pii::{ApiKeyId, SubjectId, TenantId};
+use gdpr_pii::{SubjectId, TenantId};
 use gdpr_ports::{
-    ApiKeyStore, ByteStream, Clock, Decryptor, DumpRow, Ports, RowStream, StoreError, TenantDumps,
-    TenantStore, WrappedKey,
+    ByteStream, Clock, Decryptor, DumpRow, Ports, RowStream, StoreError, TenantDumps, TenantStore,
+    WrappedKey,
 };
-use gdpr_rights::Decision;
 use serde::Serialize;
 
 use super::Progress;
 use super::format::{Line, LineDecoder, journal_key};
-use super::journal::Journal;
 use super::verify::{Check, unusable};
 use crate::{App, AppError};
 
@@ -249,7 +247,7 @@ impl<P: Ports> App<P> {
             let filter = filter.lock().unwrap_or_else(PoisonError::into_inner);
             (filter.left_out_subjects.len() as u64, filter.left_out_rows)
         };
-        let decisions_replayed = self.replay_decisions(tenant, &journal).await?;
+        let decisions_replayed = self.replay(tenant, &journal).await?;
         let report = RestoreReport {
             tenant,
             backup: id.clone(),
@@ -273,46 +271,5 @@ impl<P: Ports> App<P> {
         .with("tombstones", report.tombstones);
         self.audit(event).await?;
         Ok(report)
-    }
-
-    /// Applies again, in journal order, every decision the restored rows do not hold yet
-    /// (idempotent: one already in force is skipped), each replay audited. A crash half-way
-    /// is finished by restoring again. How many were applied.
-    async fn replay_decisions(&self, tenant: TenantId, journal: &Journal) -> Result<u64, AppError> {
-        let mut keys: BTreeMap<ApiKeyId, bool> = self
-            .store
-            .list_api_keys(tenant)
-            .await
-            .map_err(AppError::store)?
-            .into_iter()
-            .map(|k| (k.id, k.revoked_at.is_some()))
-            .collect();
-        let mut replayed = 0;
-        for entry in &journal.entries {
-            for decision in &entry.decisions {
-                let Decision::ApiKeyRevoked { key, at } = *decision else {
-                    continue;
-                };
-                if keys.get(&key) != Some(&false) {
-                    continue;
-                }
-                self.store
-                    .revoke_api_key(tenant, key, at)
-                    .await
-                    .map_err(AppError::store)?;
-                keys.insert(key, true);
-                let event = AuditEvent::new(
-                    self.clock.now(),
-                    Some(tenant),
-                    Actor::System,
-                    AuditAction::ApiKeyRevoked,
-                )
-                .with("key", key)
-                .with("replayed_from_journal", entry.seq);
-                self.audit(event).await?;
-                replayed += 1;
-            }
-        }
-        Ok(replayed)
     }
 }

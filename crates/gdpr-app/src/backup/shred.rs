@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use gdpr_pii::{SubjectId, TenantId};
 use gdpr_ports::{BackupError, BackupStore, ErasureStore, Ports};
-use gdpr_rights::{Decision, Tombstone};
+use gdpr_rights::Tombstone;
 
 use super::format::{KEYRING, KeyringShard, shards_to_search};
 use super::layout::BackupLayout;
@@ -104,12 +104,12 @@ impl<P: Ports> App<P> {
         ))
     }
 
-    /// Makes erasures reach the backups: journals the erasures in the decision journal beside
-    /// them (one entry per tenant, replayed on every restore) and removes the subjects' keys from every keyring of
-    /// the tenants' backups, so their copies of the subjects' rows are beyond use at once.
-    /// Each shard is rewritten once for all the subjects it holds. A failure stays with the
-    /// subjects it concerns (a tenant's journal or listing: all of that tenant's; a shard: the
-    /// subjects of that shard) and the rest goes on. Idempotent: safe to run again.
+    /// Makes erasures reach the backups (already journaled before their transaction): removes
+    /// the subjects' keys from every keyring of the tenants' backups, so their copies of the
+    /// subjects' rows are beyond use at once. Each shard is rewritten once for all the
+    /// subjects it holds. A failure stays with the subjects it concerns (a tenant's listing:
+    /// all of that tenant's; a shard: the subjects of that shard) and the rest goes on, for the
+    /// retry job. Idempotent: safe to run again.
     pub(crate) async fn erase_from_backups(&self, tombstones: &[Tombstone]) -> BackupReach {
         let mut reach = BackupReach::default();
         let tenants: BTreeSet<TenantId> = tombstones.iter().map(|t| t.tenant).collect();
@@ -144,15 +144,6 @@ impl<P: Ports> App<P> {
         subjects: &BTreeSet<SubjectId>,
         reach: &mut BackupReach,
     ) -> Result<(), AppError> {
-        let decisions = mine
-            .iter()
-            .map(|t| Decision::SubjectErased {
-                subject: t.subject,
-                receipt: t.receipt,
-                at: t.erased_at,
-            })
-            .collect();
-        self.journal(tenant, decisions).await?;
         let mut by_shard: BTreeMap<String, BTreeSet<SubjectId>> = BTreeMap::new();
         for t in mine {
             for shard in shards_to_search(t.subject) {

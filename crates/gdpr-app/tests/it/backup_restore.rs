@@ -502,7 +502,10 @@ async fn erasure_while_backups_are_unreachable_stays_pending_until_a_retry() {
     let a = subject_with_data(&w, 1).await;
     let id = back_up(&w).await;
 
-    w.backups.set_unavailable(true);
+    // The backups cannot be written (a full disk under them): the erasure is journaled (the
+    // journal is beside them), but no keyring can be rewritten.
+    w.backups
+        .set_full_under(Some(&BackupLayout::tenant_prefix(w.ctx.tenant)));
     let receipt = w.app.erase_subject(w.ctx, a.id, None).await.unwrap();
     assert!(matches!(
         receipt.outcome(Place::Backups),
@@ -517,7 +520,7 @@ async fn erasure_while_backups_are_unreachable_stays_pending_until_a_retry() {
 
     let still_down = w.app.retry_pending_erasures().await.unwrap();
     assert_eq!(still_down.completed, 0);
-    w.backups.set_unavailable(false);
+    w.backups.set_full_under(None);
     let retried = w.app.retry_pending_erasures().await.unwrap();
     assert_eq!(retried.completed, 1);
     let receipt = w.app.erasure_receipt(w.ctx, receipt.id).await.unwrap();

@@ -14,6 +14,7 @@ mod export_delivery;
 mod formats;
 mod helpers;
 mod interactions;
+mod journal;
 mod limits;
 mod register;
 mod requests;

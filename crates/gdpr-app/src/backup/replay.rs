@@ -1,0 +1,220 @@
+//! Replaying the decision journal after a restore: every decision the restored rows do not
+//! hold yet is applied again, in the order it was made, each replay audited. Every decision
+//! names the row it made (a receipt, an event, a limit, records), so one already in force is
+//! found and skipped: replay is idempotent, and a restore cut short (a crash, `kill -9`) is
+//! finished by restoring again.
+//!
+//! Erasures are applied by the restore itself, which leaves their subjects out of the rows it
+//! writes; an erasure voided in the journal (it never happened) is not.
+
+use std::collections::BTreeMap;
+
+use gdpr_audit::{Actor, AuditAction, AuditEvent};
+use gdpr_consent::{ConsentAction, ConsentEvent};
+use gdpr_pii::{ApiKeyId, TenantId};
+use gdpr_ports::{
+    ApiKeyStore, Clock, ConsentStore, Ports, ProcessingLimitStore, RecordStore, StoreError,
+};
+use gdpr_rights::{Decision, ProcessingLimit};
+
+use super::journal::Journal;
+use crate::{App, AppError};
+
+/// The reason a limit restored from the journal carries: the journal holds no free text.
+pub(crate) const REPLAYED_REASON: &str = "restored from the decision journal after a restore";
+
+impl<P: Ports> App<P> {
+    /// Applies again every decision of `journal` that the tenant's rows do not hold; how many.
+    ///
+    /// # Errors
+    /// Storage errors (what was applied before stays applied; restoring again finishes).
+    pub(crate) async fn replay(
+        &self,
+        tenant: TenantId,
+        journal: &Journal,
+    ) -> Result<u64, AppError> {
+        let mut keys: BTreeMap<ApiKeyId, bool> = self
+            .store
+            .list_api_keys(tenant)
+            .await
+            .map_err(AppError::store)?
+            .into_iter()
+            .map(|k| (k.id, k.revoked_at.is_some()))
+            .collect();
+        let mut replayed = 0;
+        for entry in &journal.entries {
+            for decision in &entry.decisions {
+                let applied = match decision {
+                    Decision::ApiKeyRevoked { key, at } => {
+                        if keys.get(key) == Some(&false) {
+                            self.store
+                                .revoke_api_key(tenant, *key, *at)
+                                .await
+                                .map_err(AppError::store)?;
+                            keys.insert(*key, true);
+                            Some((AuditAction::ApiKeyRevoked, "key", key.to_string(), None))
+                        } else {
+                            None
+                        }
+                    }
+                    Decision::ConsentWithdrawn { .. } => {
+                        self.replay_withdrawal(tenant, decision).await?
+                    }
+                    Decision::LimitPlaced { .. } | Decision::LimitLifted { .. } => {
+                        self.replay_limit(tenant, decision).await?
+                    }
+                    Decision::RecordsDeleted { records, .. }
+                    | Decision::RecordsExpired { records, .. } => {
+                        let deleted = self
+                            .store
+                            .delete_records(tenant, records)
+                            .await
+                            .map_err(AppError::store)?;
+                        (deleted > 0).then(|| {
+                            (
+                                AuditAction::RecordsBatchDeleted,
+                                "count",
+                                deleted.to_string(),
+                                None,
+                            )
+                        })
+                    }
+                    Decision::SubjectErased { .. } | Decision::ErasureVoided { .. } => None,
+                };
+                if let Some((action, key, value, subject)) = applied {
+                    let mut event =
+                        AuditEvent::new(self.clock.now(), Some(tenant), Actor::System, action)
+                            .with(key, value)
+                            .with("replayed_from_journal", entry.seq);
+                    if let Some(subject) = subject {
+                        event = event.about(subject);
+                    }
+                    self.audit(event).await?;
+                    replayed += 1;
+                }
+            }
+        }
+        Ok(replayed)
+    }
+
+    /// A withdrawal the restored history lacks, appended as it was made (its source, a
+    /// pseudonymised network, is not journaled).
+    async fn replay_withdrawal(
+        &self,
+        tenant: TenantId,
+        decision: &Decision,
+    ) -> Result<Option<Replayed>, AppError> {
+        let Decision::ConsentWithdrawn {
+            subject,
+            consent_form,
+            event,
+            version,
+            method,
+            at,
+        } = decision
+        else {
+            return Ok(None);
+        };
+        let history = match self.store.consent_history(tenant, *subject).await {
+            Ok(history) => history,
+            Err(StoreError::NotFound) => return Ok(None),
+            Err(e) => return Err(AppError::store(e)),
+        };
+        if history.iter().any(|e| e.id == *event) {
+            return Ok(None);
+        }
+        let form = match self.store.get_consent_form(tenant, *consent_form).await {
+            Ok(form) => form,
+            Err(StoreError::NotFound) => return Ok(None),
+            Err(e) => return Err(AppError::store(e)),
+        };
+        let withdrawal = ConsentEvent {
+            id: *event,
+            tenant,
+            subject: *subject,
+            form: *consent_form,
+            purpose: form.purpose,
+            form_version: *version,
+            action: ConsentAction::Withdrawn,
+            at: *at,
+            method: *method,
+            source: None,
+        };
+        match self.store.append_consent_event(&withdrawal).await {
+            Ok(()) => Ok(Some((
+                AuditAction::ConsentWithdrawn,
+                "consent_form",
+                consent_form.to_string(),
+                Some(*subject),
+            ))),
+            // The subject is gone (erased since): nothing left to withdraw.
+            Err(StoreError::NotFound) => Ok(None),
+            Err(e) => Err(AppError::store(e)),
+        }
+    }
+
+    /// A restriction or objection the restored rows lack, or one they still hold active that
+    /// was lifted.
+    async fn replay_limit(
+        &self,
+        tenant: TenantId,
+        decision: &Decision,
+    ) -> Result<Option<Replayed>, AppError> {
+        let (Decision::LimitPlaced { subject, limit, .. }
+        | Decision::LimitLifted { subject, limit, .. }) = decision
+        else {
+            return Ok(None);
+        };
+        let limits = self
+            .store
+            .limits_of(tenant, *subject)
+            .await
+            .map_err(AppError::store)?;
+        let stored = limits.into_iter().find(|l| l.id == *limit);
+        let applied = match (decision, stored) {
+            (
+                Decision::LimitPlaced {
+                    limit_kind,
+                    purpose,
+                    at,
+                    ..
+                },
+                None,
+            ) => {
+                let placed = ProcessingLimit {
+                    id: *limit,
+                    tenant,
+                    subject: *subject,
+                    kind: *limit_kind,
+                    purpose: purpose.clone(),
+                    reason: REPLAYED_REASON.to_owned(),
+                    placed_at: *at,
+                    lifted_at: None,
+                };
+                match self.store.insert_limit(&placed).await {
+                    Ok(()) => AuditAction::ProcessingLimited,
+                    Err(StoreError::NotFound) => return Ok(None),
+                    Err(e) => return Err(AppError::store(e)),
+                }
+            }
+            (Decision::LimitLifted { at, .. }, Some(mut active)) if active.is_active() => {
+                active.lifted_at = Some(*at);
+                self.store
+                    .update_limit(&active)
+                    .await
+                    .map_err(AppError::store)?;
+                AuditAction::ProcessingLimitLifted
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some((applied, "limit", limit.to_string(), Some(*subject))))
+    }
+}
+
+/// What a replayed decision is audited as: the action, one detail, and the subject.
+type Replayed = (
+    AuditAction,
+    &'static str,
+    String,
+    Option<gdpr_pii::SubjectId>,
+);

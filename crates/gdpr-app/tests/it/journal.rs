@@ -1,0 +1,264 @@
+//! The decision journal: every decision that takes data away or limits its use is written
+//! beside the backups before it is made, and is in force again after a restore, whatever the
+//! backup predates.
+
+use gdpr_app::backup::format::{JournalEntry, journal_prefix};
+use gdpr_app::{AppError, Ctx};
+use gdpr_consent::{ConsentStatus, LawfulBasis};
+use gdpr_pii::{RecordId, SubjectId};
+use gdpr_ports::{BackupError, Page};
+use gdpr_rights::{BatchSelector, Decision, LimitKind};
+use gdpr_testkit::EnvelopeDecryptor;
+
+use crate::backup_restore::{back_up, config, on_an_empty_store, progress, signed};
+use crate::erasure::subject_with_data;
+use crate::helpers::{World, web, world_with};
+
+fn decisions(w: &World) -> Vec<Decision> {
+    w.backups
+        .keys()
+        .into_iter()
+        .filter(|k| k.starts_with(&journal_prefix(w.ctx.tenant)))
+        .flat_map(|k| signed::<JournalEntry>(w, &k).decisions)
+        .collect()
+}
+
+async fn records_of(
+    app: &gdpr_app::App<gdpr_testkit::InMemory>,
+    ctx: Ctx,
+    s: SubjectId,
+) -> Vec<RecordId> {
+    app.records(ctx, None, Some(s), Page::ALL)
+        .await
+        .map(|r| r.into_iter().map(|r| r.id).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn every_decision_made_after_a_backup_is_in_force_after_the_database_is_lost() {
+    let w = world_with(config()).await;
+    let ctx = w.ctx;
+    w.app
+        .define_purpose(
+            ctx,
+            "analytics",
+            "Usage analytics",
+            LawfulBasis::LegitimateInterests,
+        )
+        .await
+        .unwrap();
+    let [
+        withdrawn,
+        restricted,
+        objected,
+        lifted,
+        one_deleted,
+        batch_deleted,
+        erased,
+        kept,
+    ] = [
+        subject_with_data(&w, 1).await,
+        subject_with_data(&w, 2).await,
+        subject_with_data(&w, 3).await,
+        subject_with_data(&w, 4).await,
+        subject_with_data(&w, 5).await,
+        subject_with_data(&w, 6).await,
+        subject_with_data(&w, 7).await,
+        subject_with_data(&w, 8).await,
+    ];
+    let consent_form = w.app.consent_forms(ctx).await.unwrap()[0].id;
+    let backup = back_up(&w).await;
+
+    // After the backup, one decision of each kind.
+    w.app
+        .withdraw_consent(ctx, withdrawn.id, consent_form, web(None))
+        .await
+        .unwrap();
+    let restriction = w
+        .app
+        .place_limit(
+            ctx,
+            restricted.id,
+            LimitKind::Restriction,
+            None,
+            "accuracy contested",
+        )
+        .await
+        .unwrap();
+    w.app
+        .place_limit(
+            ctx,
+            objected.id,
+            LimitKind::Objection,
+            Some("analytics"),
+            "no profiling",
+        )
+        .await
+        .unwrap();
+    let temporary = w
+        .app
+        .place_limit(ctx, lifted.id, LimitKind::Restriction, None, "checking")
+        .await
+        .unwrap();
+    w.app
+        .lift_limit(ctx, lifted.id, temporary.id)
+        .await
+        .unwrap();
+    let gone = records_of(&w.app, ctx, one_deleted.id).await[0];
+    w.app.delete_record(ctx, gone).await.unwrap();
+    let selector = BatchSelector::Subjects {
+        ids: [batch_deleted.id].into(),
+    };
+    w.app.start_record_deletion(ctx, selector).await.unwrap();
+    while let Some(run) = w.app.run_next_job("w1").await.unwrap() {
+        assert!(run.outcome.is_ok(), "{run:?}");
+    }
+    w.app.erase_subject(ctx, erased.id, None).await.unwrap();
+    let kinds: Vec<&str> = decisions(&w).iter().map(Decision::kind).collect();
+    for kind in [
+        "consent_withdrawn",
+        "limit_placed",
+        "limit_lifted",
+        "records_deleted",
+        "subject_erased",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} journaled: {kinds:?}");
+    }
+
+    // The database is lost; the backup predates every decision.
+    let (_, recovered) = on_an_empty_store(&w);
+    let report = recovered
+        .restore_tenant(
+            ctx.tenant,
+            Some(&backup),
+            false,
+            &EnvelopeDecryptor,
+            &progress(),
+        )
+        .await
+        .unwrap();
+    // Withdrawal, restriction, objection, placed-then-lifted (2), record deletion (2).
+    assert_eq!(report.decisions_replayed, 7, "{report:?}");
+    assert_eq!(report.subjects_left_out, 1);
+
+    let state = recovered.consent_state(ctx, withdrawn.id).await.unwrap();
+    assert!(
+        matches!(state[0].status, ConsentStatus::Withdrawn { .. }),
+        "{state:?}"
+    );
+    let check = recovered
+        .processing_check(ctx, withdrawn.id, "contractors")
+        .await
+        .unwrap();
+    assert!(!check.may_process);
+    let limits = recovered.limits(ctx, restricted.id).await.unwrap();
+    assert_eq!(limits.len(), 1);
+    assert!(limits[0].is_active() && limits[0].id == restriction.id);
+    assert!(
+        !recovered
+            .processing_check(ctx, restricted.id, "contractors")
+            .await
+            .unwrap()
+            .may_process
+    );
+    assert!(
+        !recovered
+            .processing_check(ctx, objected.id, "analytics")
+            .await
+            .unwrap()
+            .may_process
+    );
+    let lifted_now = recovered.limits(ctx, lifted.id).await.unwrap();
+    assert!(
+        lifted_now.len() == 1 && !lifted_now[0].is_active(),
+        "{lifted_now:?}"
+    );
+    assert!(
+        !records_of(&recovered, ctx, one_deleted.id)
+            .await
+            .contains(&gone)
+    );
+    assert_eq!(records_of(&recovered, ctx, one_deleted.id).await.len(), 1);
+    assert!(
+        records_of(&recovered, ctx, batch_deleted.id)
+            .await
+            .is_empty()
+    );
+    assert!(matches!(
+        recovered.subject(ctx, erased.id).await,
+        Err(AppError::NotFound(_))
+    ));
+    assert_eq!(records_of(&recovered, ctx, kept.id).await.len(), 2);
+    assert!(
+        recovered
+            .processing_check(ctx, kept.id, "contractors")
+            .await
+            .unwrap()
+            .may_process
+    );
+
+    // Each replay is in the audit chain; restoring again replays what the backup lacks again,
+    // and nothing twice.
+    let audit = recovered.audit_log(ctx, 0, 10_000).await.unwrap();
+    let replays = audit
+        .iter()
+        .filter(|r| r.event.details.contains_key("replayed_from_journal"))
+        .count();
+    assert_eq!(replays, 7);
+    let again = recovered
+        .restore_tenant(
+            ctx.tenant,
+            Some(&backup),
+            true,
+            &EnvelopeDecryptor,
+            &progress(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.decisions_replayed, 7);
+    assert_eq!(
+        recovered.limits(ctx, restricted.id).await.unwrap().len(),
+        1,
+        "nothing applied twice"
+    );
+}
+
+#[tokio::test]
+async fn a_decision_whose_journal_write_fails_is_not_made() {
+    let w = world_with(config()).await;
+    let ctx = w.ctx;
+    let s = subject_with_data(&w, 1).await;
+    let consent_form = w.app.consent_forms(ctx).await.unwrap()[0].id;
+    w.backups.set_unavailable(true);
+    let refused = w
+        .app
+        .withdraw_consent(ctx, s.id, consent_form, web(None))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, AppError::Backup(BackupError::Unavailable(_))),
+        "{refused:?}"
+    );
+    let refused = w
+        .app
+        .place_limit(ctx, s.id, LimitKind::Restriction, None, "contested")
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, AppError::Backup(_)), "{refused:?}");
+    let record = records_of(&w.app, ctx, s.id).await[0];
+    assert!(w.app.delete_record(ctx, record).await.is_err());
+    assert!(w.app.erase_subject(ctx, s.id, None).await.is_err());
+    // Nothing was made.
+    w.backups.set_unavailable(false);
+    assert!(
+        w.app
+            .processing_check(ctx, s.id, "contractors")
+            .await
+            .unwrap()
+            .may_process
+    );
+    assert!(w.app.limits(ctx, s.id).await.unwrap().is_empty());
+    assert_eq!(records_of(&w.app, ctx, s.id).await.len(), 2);
+    assert!(w.app.subject(ctx, s.id).await.is_ok());
+    assert!(decisions(&w).is_empty());
+}
