@@ -80,6 +80,7 @@ use gdpr_ports::{AuditLog, Clock, Ports};
 use gdpr_retention::RetentionSettings;
 use serde::Serialize;
 
+pub use attest::VERIFIED_BACKUP_MAX_AGE;
 pub use auth::{Authenticated, IssuedKey, TOKEN_PREFIX};
 pub use backup::{
     BackupDeletionReceipt, BackupEntry, BackupLayout, BackupReport, Progress, PruneReport,
@@ -142,6 +143,9 @@ pub struct AppConfig {
     /// ASCII-armored OpenPGP public keys backups are encrypted to. Empty: no backup is taken
     /// (nothing leaves in clear).
     pub backup_recipients: Vec<String>,
+    /// Backups turned off on purpose (`backups.enabled = false`): the attestation then says
+    /// their check does not apply instead of failing it.
+    pub backups_disabled: bool,
     /// The UTC time of day of the daily backup job; `None`: no scheduled backup.
     pub backup_at: Option<time::Time>,
     /// How long an export waits to be downloaded before it is deleted unread.
@@ -185,6 +189,7 @@ impl Default for AppConfig {
                 "per-tenant API keys, stored hashed; tenants isolated from each other".into(),
             ],
             backup_recipients: Vec::new(),
+            backups_disabled: false,
             backup_at: Some(time::macros::time!(02:00)),
             export_ttl: time::Duration::hours(72),
             job_lease: jobs::LEASE,

@@ -46,6 +46,12 @@ use api::subjects::SubjectsApi;
 pub trait Readiness: Send + Sync {
     /// `Err` with a reason (no secrets) when not ready.
     async fn ready(&self) -> Result<(), String>;
+
+    /// More for an operator reading `/readyz` (lines without secrets or personal data), which
+    /// does not decide readiness: the age of the backups, say.
+    fn detail(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Counters exposed at `/metrics`.
@@ -269,7 +275,10 @@ fn healthz() -> &'static str {
 #[handler]
 async fn readyz(Data(ops): Data<&Ops>) -> Response {
     match ops.readiness.ready().await {
-        Ok(()) => "ready".into_response(),
+        Ok(()) => match ops.readiness.detail() {
+            Some(detail) => format!("ready\n{detail}\n").into_response(),
+            None => "ready".into_response(),
+        },
         Err(reason) => {
             let problem = Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,

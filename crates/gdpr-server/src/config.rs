@@ -193,6 +193,9 @@ pub enum BackupStorage {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackupSettings {
+    /// Whether backups are taken at all: turning them off is a statement the production
+    /// profile asks for, never the silent result of a missing recipient.
+    pub enabled: bool,
     /// `local` or `s3`.
     pub storage: BackupStorage,
     /// The folder for `local`.

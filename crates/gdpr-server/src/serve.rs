@@ -270,13 +270,106 @@ fn with_causes(e: &dyn std::error::Error) -> String {
 /// How long `/readyz` waits for the database.
 const READINESS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
-struct StoreReadiness(SeaOrmStore);
+struct StoreReadiness {
+    store: SeaOrmStore,
+    freshness: BackupFreshness,
+}
+
+/// When each tenant's newest verified backup was taken, as last looked up (every few
+/// minutes, off the request path: it lists object storage).
+#[derive(Clone, Default)]
+struct BackupFreshness(Arc<std::sync::RwLock<Option<Freshness>>>);
+
+/// Each tenant, and when its newest verified backup was taken (`None`: none is).
+type Freshness = Vec<(gdpr_pii::TenantId, Option<time::OffsetDateTime>)>;
+
+impl BackupFreshness {
+    fn snapshot(&self) -> Option<Freshness> {
+        self.0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// `/metrics` lines: the age of each tenant's newest verified backup (tenant ids are
+    /// not personal data, and there are as many as customers), and how many have none.
+    fn metrics(&self) -> String {
+        let Some(list) = self.snapshot() else {
+            return String::new();
+        };
+        let now = time::OffsetDateTime::now_utc();
+        let mut out = String::from(
+            "# HELP gdpr_backup_verified_age_seconds Age of each tenant's newest verified backup.\n# TYPE gdpr_backup_verified_age_seconds gauge\n",
+        );
+        let mut none = 0;
+        for (tenant, at) in &list {
+            match at {
+                Some(at) => out.push_str(&format!(
+                    "gdpr_backup_verified_age_seconds{{tenant=\"{tenant}\"}} {}\n",
+                    (now - *at).whole_seconds()
+                )),
+                None => none += 1,
+            }
+        }
+        out.push_str(&format!(
+            "# HELP gdpr_backup_unverified_tenants Tenants without any verified backup.\n# TYPE gdpr_backup_unverified_tenants gauge\ngdpr_backup_unverified_tenants {none}\n"
+        ));
+        out
+    }
+
+    /// One line for `/readyz`: the stalest tenant, without naming it.
+    fn detail(&self) -> Option<String> {
+        let list = self.snapshot()?;
+        let now = time::OffsetDateTime::now_utc();
+        let without = list.iter().filter(|(_, at)| at.is_none()).count();
+        let stalest = list.iter().filter_map(|(_, at)| *at).min();
+        let limit = gdpr_app::VERIFIED_BACKUP_MAX_AGE.whole_hours();
+        Some(match (stalest, without) {
+            (_, n) if n > 0 => format!(
+                "backups: {n} of {} tenants have no verified backup",
+                list.len()
+            ),
+            (Some(at), _) => {
+                let hours = (now - at).whole_hours();
+                let state = if hours > limit { "STALE" } else { "ok" };
+                format!(
+                    "backups: {state}: the oldest newest-verified backup of {} tenants is {hours} h old (limit {limit} h)",
+                    list.len()
+                )
+            }
+            (None, _) => "backups: no tenant yet".to_owned(),
+        })
+    }
+}
+
+/// Looks the backups' freshness up every five minutes until stopped.
+async fn watch_backup_freshness(
+    app: Arc<App<Deployment>>,
+    freshness: BackupFreshness,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        match app.backup_freshness().await {
+            Ok(list) => {
+                *freshness
+                    .0
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(list);
+            }
+            Err(e) => tracing::warn!(error = %e.for_operators(), "could not look the backups up"),
+        }
+        tokio::select! {
+            _ = stop.changed() => return,
+            () = tokio::time::sleep(Duration::from_secs(300)) => {}
+        }
+    }
+}
 
 #[async_trait]
 impl Readiness for StoreReadiness {
     /// Bounded, so that a probe gets its answer before its own timeout gives up.
     async fn ready(&self) -> Result<(), String> {
-        match tokio::time::timeout(READINESS_TIMEOUT, self.0.ping()).await {
+        match tokio::time::timeout(READINESS_TIMEOUT, self.store.ping()).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err("the database does not answer".to_owned()),
             Err(_) => Err(format!(
@@ -284,6 +377,10 @@ impl Readiness for StoreReadiness {
                 READINESS_TIMEOUT.as_secs()
             )),
         }
+    }
+
+    fn detail(&self) -> Option<String> {
+        self.freshness.detail()
     }
 }
 
@@ -432,7 +529,12 @@ pub fn application_with(
     app_config
         .backup_recipients
         .clone_from(&config.backups.recipients);
-    app_config.backup_at = config.backups.daily_time()?;
+    app_config.backup_at = if config.backups.enabled {
+        config.backups.daily_time()?
+    } else {
+        None
+    };
+    app_config.backups_disabled = !config.backups.enabled;
     app_config.export_ttl = time::Duration::hours(config.export.ttl_hours.max(1).into());
     app_config.job_lease =
         time::Duration::seconds(i64::try_from(config.jobs.lease_seconds.max(1)).unwrap_or(600));
@@ -459,6 +561,7 @@ pub struct Running {
     server: JoinHandle<std::io::Result<()>>,
     worker: Option<JoinHandle<()>>,
     chores: JoinHandle<()>,
+    watch_backups: Option<JoinHandle<()>>,
 }
 
 impl Running {
@@ -474,6 +577,9 @@ impl Running {
             worker.await?;
         }
         self.chores.await?;
+        if let Some(watch) = self.watch_backups {
+            watch.await?;
+        }
         Ok(())
     }
 }
@@ -504,25 +610,47 @@ pub async fn start_with(
                 .into(),
         );
     }
-    let readiness = Arc::new(StoreReadiness(store.clone()));
-    let reporter = reporter(config, redaction.as_ref().map(|r| r.shared()))?;
-    let extra_metrics: Option<Arc<dyn Fn() -> String + Send + Sync>> = match &reporter {
-        Reporter::Rollbar(rollbar) => {
-            let rollbar = rollbar.clone();
-            Some(Arc::new(move || {
-                let m = rollbar.metrics();
-                let n =
-                    |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
-                format!(
-                    "# HELP gdpr_error_reports_total Error reports by outcome (dropped: queue full; failed: every attempt failed).\n# TYPE gdpr_error_reports_total counter\ngdpr_error_reports_total{{outcome=\"sent\"}} {}\ngdpr_error_reports_total{{outcome=\"dropped\"}} {}\ngdpr_error_reports_total{{outcome=\"failed\"}} {}\n",
-                    n(&m.sent),
-                    n(&m.dropped),
-                    n(&m.failed)
-                )
-            }))
+    if config.backups.enabled && config.backups.recipients.is_empty() {
+        if config.profile == Profile::Production {
+            return Err(
+                "refusing to start: no backup would be taken (backups.recipients is \
+                        empty); give the operators' public keys, or set backups.enabled = false \
+                        to say backups are off on purpose"
+                    .into(),
+            );
         }
+        tracing::warn!(
+            target: "security",
+            event = "backups_off",
+            "NO BACKUP WILL BE TAKEN: backups.recipients is empty (nothing may leave in clear). \
+             Give the operators' public keys, or set backups.enabled = false"
+        );
+    }
+    let freshness = BackupFreshness::default();
+    let readiness = Arc::new(StoreReadiness {
+        store: store.clone(),
+        freshness: freshness.clone(),
+    });
+    let reporter = reporter(config, redaction.as_ref().map(|r| r.shared()))?;
+    let rollbar = match &reporter {
+        Reporter::Rollbar(rollbar) => Some(rollbar.clone()),
         Reporter::Off(_) => None,
     };
+    let backups = freshness.clone();
+    let extra_metrics: Option<Arc<dyn Fn() -> String + Send + Sync>> = Some(Arc::new(move || {
+        let mut out = backups.metrics();
+        if let Some(rollbar) = &rollbar {
+            let m = rollbar.metrics();
+            let n = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+            out.push_str(&format!(
+                "# HELP gdpr_error_reports_total Error reports by outcome (dropped: queue full; failed: every attempt failed).\n# TYPE gdpr_error_reports_total counter\ngdpr_error_reports_total{{outcome=\"sent\"}} {}\ngdpr_error_reports_total{{outcome=\"dropped\"}} {}\ngdpr_error_reports_total{{outcome=\"failed\"}} {}\n",
+                n(&m.sent),
+                n(&m.dropped),
+                n(&m.failed)
+            ));
+        }
+        out
+    }));
     let app = Arc::new(application_with(config, store, reporter)?);
     let routes = gdpr_http::routes(
         app.clone(),
@@ -574,12 +702,13 @@ pub async fn start_with(
     // Chores are per process and run whether or not this process takes shared jobs: a
     // web-only replica still has log files to prune and forms' fields to learn.
     let chores = tokio::spawn(run_chores(app.clone(), housekeeping, stop_rx.clone()));
-    if config.backups.recipients.is_empty() {
-        tracing::warn!(
-            "no backup recipient is configured (backups.recipients): no backup will be taken, \
-             since nothing may leave in clear"
-        );
-    }
+    let watch_backups = config.backups.enabled.then(|| {
+        tokio::spawn(watch_backup_freshness(
+            app.clone(),
+            freshness.clone(),
+            stop_rx.clone(),
+        ))
+    });
     let worker = config.jobs.enabled.then(|| {
         tokio::spawn(run_worker(
             app,
@@ -595,6 +724,7 @@ pub async fn start_with(
         server,
         worker,
         chores,
+        watch_backups,
     })
 }
 

@@ -111,8 +111,11 @@ async fn a_healthy_tenant_is_attested_and_the_attestations_chain() {
 }
 
 #[tokio::test]
-async fn a_newest_backup_left_unverified_for_a_day_fails_its_check() {
+async fn a_newest_verified_backup_older_than_26_hours_fails_its_check() {
     let w = healthy().await;
+    let verified = w.app.list_backups(w.ctx.tenant).await.unwrap()[0]
+        .id
+        .clone();
     w.clock.advance(Duration::DAY);
     let report = w
         .app
@@ -120,22 +123,43 @@ async fn a_newest_backup_left_unverified_for_a_day_fails_its_check() {
         .await
         .unwrap();
     let id = report.manifest.backup_id;
-    // Fresh, it awaits `gdpr verify`, which runs where the key lives.
+    // A day later, a new backup awaits `gdpr verify` (which runs where the key lives): the
+    // verified one is still fresh enough.
     let (v, detail) = verdict(&attest(&w).await, CheckKind::NewestBackupVerified);
-    assert_eq!(v, Verdict::Pass);
+    assert_eq!(v, Verdict::Pass, "{detail}");
     assert!(
-        detail.contains(&format!("awaiting verification: {id}")),
+        detail.contains(&verified) && detail.contains(&format!("not verified yet: {id}")),
         "{detail}"
     );
-    w.clock.advance(Duration::hours(25));
+    // Backups (or their verification) stopped: 26 hours on, the check fails, saying so.
+    w.clock.advance(Duration::hours(3));
     let a = attest(&w).await;
     let (v, detail) = verdict(&a, CheckKind::NewestBackupVerified);
     assert_eq!(v, Verdict::Fail);
     assert!(
-        detail.contains(&id) && detail.contains("not verified"),
+        detail.contains(&verified) && detail.contains("27 h old") && detail.contains(&id),
         "{detail}"
     );
     assert!(!a.holds());
+    // Once the new one is verified, it passes again; with backups turned off on purpose, the
+    // check does not apply.
+    w.app
+        .verify_backups(
+            Some(w.ctx.tenant),
+            &gdpr_testkit::EnvelopeDecryptor,
+            &progress(),
+        )
+        .await
+        .unwrap();
+    let (v, _) = verdict(&attest(&w).await, CheckKind::NewestBackupVerified);
+    assert_eq!(v, Verdict::Pass);
+    let off = w.reconfigured(AppConfig {
+        backups_disabled: true,
+        ..AppConfig::default()
+    });
+    off.clock.advance(Duration::days(3));
+    let (v, _) = verdict(&attest(&off).await, CheckKind::NewestBackupVerified);
+    assert_eq!(v, Verdict::NotApplicable);
 }
 
 #[tokio::test]

@@ -586,3 +586,106 @@ async fn a_backup_bucket_that_keeps_old_versions_is_refused_at_start() {
     let refused = refused.to_string();
     assert!(refused.contains("keeps old versions"), "{refused}");
 }
+
+/// `/readyz` and `/metrics` once the freshness watch has looked the backups up.
+async fn readiness_and_metrics(app: &TestApp, expected: &str) -> (String, String) {
+    let started = std::time::Instant::now();
+    loop {
+        let ready = app.send(Method::GET, "/readyz", None, None).await;
+        assert_eq!(ready.status, StatusCode::OK, "{}", ready.text);
+        if ready.text.contains(expected) {
+            let metrics = app.send(Method::GET, "/metrics", None, None).await.text;
+            return (ready.text, metrics);
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{}",
+            ready.text
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Backups cannot stop without anyone seeing: `/readyz` and `/metrics` say how old each
+/// tenant's newest verified backup is, from a watch that runs off the request path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_and_metrics_say_how_old_the_newest_verified_backups_are() {
+    let gpg = ops_key();
+    let mut app = spawn_app_with(with_keys(&gpg)).await;
+    let (tenant, _) = app.tenant("Watched SAS").await;
+    app.halt().await;
+    app.resume().await;
+    let (ready, metrics) =
+        readiness_and_metrics(&app, "1 of 1 tenants have no verified backup").await;
+    assert!(ready.starts_with("ready\n"), "{ready}");
+    assert!(
+        metrics.contains("gdpr_backup_unverified_tenants 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("gdpr_backup_verified_age_seconds{"),
+        "{metrics}"
+    );
+
+    let t = TenantId::from_uuid(tenant.parse().unwrap());
+    app.halt().await;
+    let (summary, ok) = gdpr_server::operator::backup(&app.config, Some(t))
+        .await
+        .unwrap();
+    assert!(ok, "{summary}");
+    // Taken but not verified: still none.
+    app.resume().await;
+    readiness_and_metrics(&app, "1 of 1 tenants have no verified backup").await;
+    app.halt().await;
+    let (outcomes, ok) = gdpr_server::operator::verify(&app.config, Some(t))
+        .await
+        .unwrap();
+    assert!(ok, "{outcomes}");
+    app.resume().await;
+    let (ready, metrics) = readiness_and_metrics(&app, "backups: ok:").await;
+    assert!(ready.contains("is 0 h old (limit 26 h)"), "{ready}");
+    assert!(
+        !ready.contains(&tenant),
+        "readiness names no tenant: {ready}"
+    );
+    assert!(
+        metrics.contains(&format!(
+            "gdpr_backup_verified_age_seconds{{tenant=\"{tenant}\"}} "
+        )),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("gdpr_backup_unverified_tenants 0\n"),
+        "{metrics}"
+    );
+    app.stop().await;
+}
+
+/// Production does not run without backups by accident: no recipient and no explicit
+/// `backups.enabled = false` is a refusal that says what to do.
+#[tokio::test]
+async fn production_refuses_to_start_when_no_backup_would_be_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = crate::helpers::deployment_file(
+        dir.path(),
+        &format!(
+            "[jobs]\nenabled = false\n[backups]\ndirectory = \"{}\"\n",
+            dir.path().join("backups").display()
+        ),
+    );
+    let mut config = Config::load(Some(&file)).unwrap();
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    let Err(refused) = gdpr_server::start(&config).await else {
+        panic!("started in production without any backup");
+    };
+    let refused = refused.to_string();
+    assert!(
+        refused.contains("backups.recipients is empty")
+            && refused.contains("backups.enabled = false"),
+        "{refused}"
+    );
+    // Said on purpose, it starts.
+    config.backups.enabled = false;
+    let running = gdpr_server::start(&config).await.unwrap();
+    running.stop().await.unwrap();
+}

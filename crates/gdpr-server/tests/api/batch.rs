@@ -167,7 +167,7 @@ async fn a_batch_erasure_survives_kill_9_of_the_server_and_completes_after_resta
     let file = deployment_file(
         dir.path(),
         &format!(
-            "[jobs]\nenabled = true\npoll_interval_seconds = 1\nlease_seconds = 2\n[backups]\ndirectory = \"{}\"\n",
+            "[jobs]\nenabled = true\npoll_interval_seconds = 1\nlease_seconds = 2\n[backups]\nenabled = false\ndirectory = \"{}\"\n",
             dir.path().join("backups").display()
         ),
     );

@@ -343,6 +343,8 @@ fn serve_runs_on_the_embedded_default_and_stops_gracefully_on_sigterm() {
         log.contains("master_key_generated") && log.contains("admin_token_generated"),
         "{log}"
     );
+    // Without recipients, the embedded default runs but says loudly that nothing is backed up.
+    assert!(log.contains("backups_off"), "{log}");
     let token = std::fs::read_to_string(dir.path().join("data/admin.token")).unwrap();
     assert!(
         !log.contains(token.trim()),
@@ -426,7 +428,15 @@ async fn audit_verify_names_the_record_edited_or_removed_in_the_table_itself() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attest_prints_the_chained_attestations_and_fails_when_a_check_does() {
     let dir = tempfile::tempdir().unwrap();
-    let file = crate::helpers::deployment_file(dir.path(), "[jobs]\nenabled = false\n");
+    let gpg = crate::backups::ops_key();
+    let file = crate::helpers::deployment_file(
+        dir.path(),
+        &format!(
+            "[jobs]\nenabled = false\n[backups]\ndirectory = \"{}\"\nrecipients = ['''{}''']\n",
+            dir.path().join("backups").display(),
+            gpg.public_key("ops@example.org")
+        ),
+    );
     let config = gdpr_server::config::Config::load(Some(&file)).unwrap();
     let (app, ctx) = crate::helpers::tenant_in_process(&config, "Attest SAS").await;
     drop(app);
@@ -441,7 +451,7 @@ async fn attest_prints_the_chained_attestations_and_fails_when_a_check_does() {
         (out.status.success(), json)
     };
     let (ok, first) = attest();
-    // No backup recipient, so no backup: the newest-backup check fails, and so does the run.
+    // Backups are on, but none was taken: the newest-backup check fails, and so does the run.
     assert!(!ok, "{first}");
     assert_eq!(first[0]["checks"].as_array().unwrap().len(), 6, "{first}");
     assert_eq!(first[0]["checks"][1]["kind"], "newest_backup_verified");

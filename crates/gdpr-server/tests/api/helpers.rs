@@ -364,7 +364,9 @@ pub(crate) async fn rollbar_stand_in() -> wiremock::MockServer {
 }
 
 /// A configuration file for `gdpr` processes and the test alike: the production profile, a
-/// SQLite database, a master key and the admin token, then `extra` (TOML tables).
+/// SQLite database, a master key, the admin token and a signing key, then `extra` (TOML
+/// tables). Without a `[backups]` table in `extra`, backups are off on purpose: production
+/// refuses to start with backups on and nobody to encrypt them for.
 pub(crate) fn deployment_file(dir: &std::path::Path, extra: &str) -> std::path::PathBuf {
     use secrecy::ExposeSecret;
     let master = gdpr_store_seaorm::MasterKey::generate().1;
@@ -374,8 +376,13 @@ pub(crate) fn deployment_file(dir: &std::path::Path, extra: &str) -> std::path::
             gdpr_crypto_openpgp::generate_signing_key("gdpr test deployment").unwrap();
         std::fs::write(&signing_key, secret.expose_secret()).unwrap();
     }
+    let backups = if extra.contains("[backups]") {
+        ""
+    } else {
+        "[backups]\nenabled = false\n"
+    };
     let text = format!(
-        "profile = \"production\"\n[database]\nurl = \"sqlite://{}?mode=rwc\"\n[security]\nmaster_key = \"{}\"\nadmin_token = \"{ADMIN}\"\n[signing]\nkey_file = \"{}\"\n{extra}",
+        "profile = \"production\"\n[database]\nurl = \"sqlite://{}?mode=rwc\"\n[security]\nmaster_key = \"{}\"\nadmin_token = \"{ADMIN}\"\n[signing]\nkey_file = \"{}\"\n{backups}{extra}",
         dir.join("gdpr.db").display(),
         master.expose_secret(),
         signing_key.display(),
