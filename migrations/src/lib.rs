@@ -11,6 +11,7 @@ mod m20261127_000001_initial;
 mod m20261127_000002_processing_limits;
 mod m20261127_000003_job_results;
 mod m20261127_000004_subject_first_indexes;
+mod m20261206_000005_retention;
 
 pub use sea_orm_migration::MigratorTrait;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000002_processing_limits::Migration),
             Box::new(m20261127_000003_job_results::Migration),
             Box::new(m20261127_000004_subject_first_indexes::Migration),
+            Box::new(m20261206_000005_retention::Migration),
         ]
     }
 }

@@ -138,7 +138,10 @@ impl<P: Ports> App<P> {
     /// No backup past retention remains: a dry run of the pruning finds nothing to delete.
     async fn check_retention(&self, tenant: TenantId) -> Check {
         let kind = CheckKind::BackupsWithinRetention;
-        let days = self.config.retention.for_tenant(tenant).backups.as_days();
+        let days = match self.retention_policy(tenant).await {
+            Ok(policy) => policy.backups.as_days(),
+            Err(e) => return Check::fail(kind, format!("retention could not be read: {e}")),
+        };
         match self.prune_backups(tenant, true).await {
             Ok(report) if report.plan.delete.is_empty() && report.abandoned.is_empty() => {
                 Check::pass(

@@ -24,7 +24,7 @@ use crate::{App, AppError, BatchPlan, Ctx};
 /// Subjects erased in one storage transaction, between two progress records (which also
 /// renew the worker's lease): large enough that a batch costs few round trips and few
 /// keyring rewrites, small enough that a transaction stays short.
-const CHUNK: usize = 500;
+pub(crate) const CHUNK: usize = 500;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Payload {

@@ -113,6 +113,11 @@ pub struct ExportRetention {
     pub logs_days: u32,
     /// Per form: days, or `null` for "until erased".
     pub records: Vec<(String, Option<u32>)>,
+    /// A subject left with nothing is erased this many days after anything was last written
+    /// about them; `null`: never for that.
+    pub inactive_subjects_days: Option<u32>,
+    /// Consent history, once nothing else keeps the subject: days after its last event.
+    pub consent_proofs_days: u32,
 }
 
 /// The context Art. 15(1) requires alongside the data.
@@ -178,7 +183,7 @@ impl<P: Ports> App<P> {
             })
             .collect();
         let purposes = self.purposes(ctx).await?;
-        let policy = self.config.retention.for_tenant(ctx.tenant);
+        let policy = self.retention_policy(ctx.tenant).await?;
         let mut categories: Vec<String> = PROFILE_FIELDS
             .iter()
             .map(|(_, c)| *c)
@@ -242,10 +247,12 @@ impl<P: Ports> App<P> {
                 retention: ExportRetention {
                     backups_days: policy.backups.as_days(),
                     logs_days: policy.logs.as_days(),
+                    inactive_subjects_days: policy.inactive_subjects.map(|d| d.as_days()),
+                    consent_proofs_days: policy.consent_proofs.as_days(),
                     records: forms
                         .iter()
                         .map(|f| {
-                            let days = self.config.retention.for_records(ctx.tenant, f.id);
+                            let days = policy.for_form(f.retention);
                             (f.name.clone(), days.map(|d| d.as_days()))
                         })
                         .collect(),

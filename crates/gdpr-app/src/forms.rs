@@ -342,14 +342,15 @@ impl<P: Ports> App<P> {
             .get_record(ctx.tenant, id)
             .await
             .map_err(AppError::not_found("record"))?;
+        let at = self.clock.now();
         let deletion = Decision::RecordsDeleted {
             records: vec![id],
-            at: self.clock.now(),
+            at,
         };
         self.journal(ctx.tenant, vec![deletion]).await?;
         let deleted = self
             .store
-            .delete_records(ctx.tenant, &[id])
+            .delete_records(ctx.tenant, &[id], at)
             .await
             .map_err(AppError::store)?;
         if deleted == 0 {

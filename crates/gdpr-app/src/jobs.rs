@@ -34,16 +34,20 @@ pub enum JobKind {
     RecordDeletion,
     /// Attest every tenant, daily, an hour after the daily backup's time.
     DailyAttestation,
+    /// Expire every tenant's records and inactive subjects, daily, half an hour after the
+    /// daily backup's time.
+    DailyExpiry,
 }
 
 impl JobKind {
     /// The periodic kinds, queued by the scheduler.
-    const PERIODIC: [Self; 5] = [
+    const PERIODIC: [Self; 6] = [
         Self::ErasureRetry,
         Self::PruneBackups,
         Self::DailyBackup,
         Self::PruneExports,
         Self::DailyAttestation,
+        Self::DailyExpiry,
     ];
 
     /// The stored name.
@@ -57,13 +61,16 @@ impl JobKind {
             Self::BatchErasure => "batch-erasure",
             Self::RecordDeletion => "record-deletion",
             Self::DailyAttestation => "daily-attestation",
+            Self::DailyExpiry => "daily-expiry",
         }
     }
 
     const fn period(self) -> Duration {
         match self {
             Self::ErasureRetry => Duration::minutes(15),
-            Self::PruneBackups | Self::DailyBackup | Self::DailyAttestation => Duration::DAY,
+            Self::PruneBackups | Self::DailyBackup | Self::DailyAttestation | Self::DailyExpiry => {
+                Duration::DAY
+            }
             Self::PruneExports => Duration::HOUR,
             // Queued on request, never by the scheduler.
             Self::BatchErasure | Self::RecordDeletion => Duration::WEEK,
@@ -131,13 +138,9 @@ impl<P: Ports> App<P> {
                     _ => continue,
                 },
                 // After the backup it reports on (03:00 UTC when backups are not scheduled).
-                JobKind::DailyAttestation => {
-                    let backup = self.config.backup_at.map_or(Duration::hours(2), |at| {
-                        Duration::hours(at.hour().into()) + Duration::minutes(at.minute().into())
-                    });
-                    let offset = (backup + Duration::HOUR).whole_seconds().rem_euclid(86_400);
-                    kind.slot_at(now, Duration::seconds(offset))
-                }
+                JobKind::DailyAttestation => kind.slot_at(now, self.after_backup(Duration::HOUR)),
+                // After the backup, so that a restore of it has the journal replay what expired.
+                JobKind::DailyExpiry => kind.slot_at(now, self.after_backup(Duration::minutes(30))),
                 _ => kind.slot(now),
             };
             // The slot travels with the job: a retried daily backup skips the tenants
@@ -197,6 +200,7 @@ impl<P: Ports> App<P> {
                 .map(|n| format!("{n} expired exports deleted"))
                 .map_err(|e| e.to_string()),
             Some(JobKind::DailyAttestation) => self.daily_attestation(&job, worker).await,
+            Some(JobKind::DailyExpiry) => self.daily_expiry(&job, worker).await,
             None => Err(format!("unknown job kind '{}'", job.kind)),
         };
         match &outcome {
@@ -212,6 +216,74 @@ impl<P: Ports> App<P> {
             kind: job.kind,
             outcome,
         }))
+    }
+
+    /// Reports a job's trouble with one tenant (its id and one detail, never personal data).
+    fn report_tenant(
+        &self,
+        level: gdpr_ports::ReportLevel,
+        message: &str,
+        tenant: gdpr_pii::TenantId,
+        (key, detail): (&str, String),
+    ) {
+        self.report_error(gdpr_ports::ErrorReport {
+            level,
+            message: message.into(),
+            person: None,
+            context: [
+                ("tenant".to_owned(), tenant.to_string()),
+                (key.to_owned(), detail),
+            ]
+            .into(),
+            request: None,
+        });
+    }
+
+    /// The time of day `delay` after the daily backup's (02:00 UTC when backups are not
+    /// scheduled), as an offset from midnight.
+    fn after_backup(&self, delay: Duration) -> Duration {
+        let backup = self.config.backup_at.map_or(Duration::hours(2), |at| {
+            Duration::hours(at.hour().into()) + Duration::minutes(at.minute().into())
+        });
+        Duration::seconds((backup + delay).whole_seconds().rem_euclid(86_400))
+    }
+
+    /// Expires every tenant. Running it again expires what is left (nothing more than what
+    /// has expired since), so a run cut short is finished by the next attempt; each tenant
+    /// done renews the lease. A tenant that fails is reported, and then the job fails so that
+    /// the queue runs it again.
+    async fn daily_expiry(&self, job: &gdpr_ports::Job, worker: &str) -> Result<String, String> {
+        let tenants = self.tenants().await.map_err(|e| e.to_string())?;
+        let (mut records, mut subjects, mut failed) = (0, 0, Vec::new());
+        for (i, tenant) in tenants.iter().enumerate() {
+            match self.expire(tenant.id).await {
+                Ok(report) => {
+                    records += report.records_expired;
+                    subjects += report.subjects_expired;
+                }
+                Err(e) => {
+                    self.report_tenant(
+                        gdpr_ports::ReportLevel::Error,
+                        "a tenant's expiry failed",
+                        tenant.id,
+                        ("error", e.for_operators()),
+                    );
+                    failed.push(format!("tenant {}: {}", tenant.id, e.for_operators()));
+                }
+            }
+            self.progress(job.id, worker, i as u64 + 1, tenants.len() as u64)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        let summary = format!(
+            "{} tenants, {records} records expired, {subjects} inactive subjects erased, {} failed",
+            tenants.len(),
+            failed.len()
+        );
+        match failed.first() {
+            None => Ok(summary),
+            Some(first) => Err(format!("{summary} (first failure: {first})")),
+        }
     }
 
     /// As for the daily backup: a tenant whose attestation could not be written is reported
@@ -248,17 +320,12 @@ impl<P: Ports> App<P> {
                     format!("not written: {e}")
                 }
             };
-            self.report_error(gdpr_ports::ErrorReport {
-                level: gdpr_ports::ReportLevel::Warning,
-                message: "a tenant's daily attestation does not hold".into(),
-                person: None,
-                context: [
-                    ("tenant".to_owned(), tenant.to_string()),
-                    ("problem".to_owned(), problem),
-                ]
-                .into(),
-                request: None,
-            });
+            self.report_tenant(
+                gdpr_ports::ReportLevel::Warning,
+                "a tenant's daily attestation does not hold",
+                *tenant,
+                ("problem", problem),
+            );
         }
         Ok(format!(
             "{} tenants attested, {failing} with a failing check, {unwritten} not written",
@@ -304,17 +371,12 @@ impl<P: Ports> App<P> {
                     {
                         // Reported, not a failure: a retry would skip the tenant (it is backed
                         // up), and the daily prune job runs again anyway.
-                        self.report_error(gdpr_ports::ErrorReport {
-                            level: gdpr_ports::ReportLevel::Warning,
-                            message: "a tenant's backups could not be pruned".into(),
-                            person: None,
-                            context: [
-                                ("tenant".to_owned(), tenant.id.to_string()),
-                                ("error".to_owned(), e.for_operators()),
-                            ]
-                            .into(),
-                            request: None,
-                        });
+                        self.report_tenant(
+                            gdpr_ports::ReportLevel::Warning,
+                            "a tenant's backups could not be pruned",
+                            tenant.id,
+                            ("error", e.for_operators()),
+                        );
                     }
                     Some(backed_up)
                 }
@@ -331,17 +393,12 @@ impl<P: Ports> App<P> {
         let failed = results.iter().filter(|(_, r)| r.is_err()).count();
         for (tenant, result) in &results {
             if let Err(e) = result {
-                self.report_error(gdpr_ports::ErrorReport {
-                    level: gdpr_ports::ReportLevel::Error,
-                    message: "a tenant's daily backup failed".into(),
-                    person: None,
-                    context: [
-                        ("tenant".to_owned(), tenant.to_string()),
-                        ("error".to_owned(), e.for_operators()),
-                    ]
-                    .into(),
-                    request: None,
-                });
+                self.report_tenant(
+                    gdpr_ports::ReportLevel::Error,
+                    "a tenant's daily backup failed",
+                    *tenant,
+                    ("error", e.for_operators()),
+                );
             }
         }
         let summary = format!(

@@ -71,13 +71,14 @@ mod objects;
 mod record_deletion;
 mod register;
 mod requests;
+mod retention;
 mod subjects;
 mod tenants;
 
 use gdpr_audit::{Actor, AuditAction, AuditEvent};
 use gdpr_pii::{PseudonymisationPolicy, SubjectId, TenantId};
 use gdpr_ports::{AuditLog, Clock, Ports};
-use gdpr_retention::RetentionSettings;
+use gdpr_retention::RetentionPolicy;
 use serde::Serialize;
 
 pub use attest::VERIFIED_BACKUP_MAX_AGE;
@@ -99,6 +100,7 @@ pub use limits::ProcessingCheck;
 pub use record_deletion::{RecordDeletion, RecordDeletionPlan};
 pub use register::{ProcessingActivity, Register};
 pub use requests::RequestView;
+pub use retention::{ExpiryReport, FormExpiry, FormRetention, RetentionView};
 pub use subjects::{NewSubject, Rectification};
 
 /// Who is acting, for which tenant: every tenant use case takes one.
@@ -134,8 +136,8 @@ pub struct RecipientInfo {
 pub struct AppConfig {
     /// How IP addresses are truncated for consent proofs and logs.
     pub pseudonymisation: PseudonymisationPolicy,
-    /// Retention periods.
-    pub retention: RetentionSettings,
+    /// The deployment's retention periods; a tenant (and a form) may set its own.
+    pub retention: RetentionPolicy,
     /// Processors that receive personal data (for the register and Art. 15 exports).
     pub recipients: Vec<RecipientInfo>,
     /// Technical and organisational security measures (Art. 30(1)(g), Art. 32).
@@ -163,7 +165,7 @@ impl Default for AppConfig {
     fn default() -> Self {
         Self {
             pseudonymisation: PseudonymisationPolicy::default(),
-            retention: RetentionSettings::default(),
+            retention: RetentionPolicy::default(),
             recipients: vec![
                 RecipientInfo {
                     name: "Error tracker (Rollbar)".into(),

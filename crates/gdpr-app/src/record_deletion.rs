@@ -168,16 +168,17 @@ impl<P: Ports> App<P> {
                 .map(|(id, _)| *id)
                 .collect();
             blocked += (chunk.len() - ids.len()) as u64;
+            let at = self.clock.now();
             if !ids.is_empty() {
                 let deletion = Decision::RecordsDeleted {
                     records: ids.clone(),
-                    at: self.clock.now(),
+                    at,
                 };
                 self.journal(ctx.tenant, vec![deletion]).await?;
             }
             let deleted = self
                 .store
-                .delete_records(ctx.tenant, &ids)
+                .delete_records(ctx.tenant, &ids, at)
                 .await
                 .map_err(AppError::store)?;
             done += deleted;

@@ -57,6 +57,19 @@ pub struct Register {
 /// Markdown: one line (line breaks and other control characters become spaces, so it cannot
 /// start a heading, a list or a table row), HTML's `<`, `>` and `&` as entities, and the
 /// characters of Markdown's inline syntax escaped.
+/// How long a subject's profile (and consent history) is kept, in words, from the same
+/// policy the expiry job applies.
+fn profile_retention(policy: &gdpr_retention::RetentionPolicy) -> String {
+    match policy.inactive_subjects {
+        Some(idle) => format!(
+            "until erased, or {} days after anything was last written about the subject once              no record, consent in force, open request or legal hold keeps them (their consent              history, if any, {} days after its last event)",
+            idle.as_days(),
+            policy.consent_proofs.as_days()
+        ),
+        None => "until erased".to_owned(),
+    }
+}
+
 fn md(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -140,7 +153,7 @@ impl<P: Ports> App<P> {
         let tenant = self.tenant(ctx.tenant).await?;
         let forms = self.forms(ctx).await?;
         let purposes = self.purposes(ctx).await?;
-        let policy = self.config.retention.for_tenant(ctx.tenant);
+        let policy = self.retention_policy(ctx.tenant).await?;
         let recipient_names: Vec<String> = self
             .config
             .recipients
@@ -158,7 +171,7 @@ impl<P: Ports> App<P> {
             data_categories: PROFILE_FIELDS.iter().map(|(_, c)| *c).collect(),
             data_subjects: "every person the tenant keeps data about".into(),
             recipients: recipient_names.clone(),
-            retention: format!("until erased{backups}"),
+            retention: format!("{}{backups}", profile_retention(&policy)),
             consent_form: None,
         }];
         for form in &forms {
@@ -172,7 +185,7 @@ impl<P: Ports> App<P> {
                 .collect();
             categories.sort();
             categories.dedup();
-            let records = self.config.retention.for_records(ctx.tenant, form.id);
+            let records = policy.for_form(form.retention);
             activities.push(ProcessingActivity {
                 name: form.name.clone(),
                 purpose: purpose

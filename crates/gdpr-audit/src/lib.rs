@@ -91,6 +91,12 @@ pub enum AuditAction {
     BatchErasureCompleted,
     /// A batch deletion of records started (its counts).
     RecordDeletionStarted,
+    /// A tenant's or a form's retention periods changed (the new ones).
+    RetentionChanged,
+    /// Records deleted because their retention period ran out (a chunk: form and count).
+    RecordsExpired,
+    /// The daily expiry done for a tenant (its counts).
+    RetentionEnforced,
 }
 
 /// One event, before it is chained. Ids and counts only: never personal data.

@@ -2,6 +2,7 @@
 //! form a record needs when that purpose rests on consent.
 
 use gdpr_pii::{ConsentFormId, FormId, FormSchema, TenantId};
+use gdpr_retention::RetentionPeriod;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -23,6 +24,9 @@ pub struct Form {
     pub purpose: PurposeId,
     /// The consent form a subject must currently agree to before a record is accepted.
     pub consent_form: Option<ConsentFormId>,
+    /// How long its records are kept from submission; `None`: the tenant's period applies.
+    #[serde(default)]
+    pub retention: Option<RetentionPeriod>,
     /// When it was defined.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -72,6 +76,7 @@ impl Form {
             schema,
             purpose: purpose.id.clone(),
             consent_form: None,
+            retention: None,
             created_at: at,
         })
     }

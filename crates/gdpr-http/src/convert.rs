@@ -4,16 +4,19 @@
 use gdpr_app::RequestView;
 use gdpr_consent::{ConsentForm, ConsentStatus, Form, Purpose};
 use gdpr_pii::{Record, Subject, Tenant};
-use gdpr_ports::ApiKeyRecord;
+use gdpr_ports::{ApiKeyRecord, PolicyOverride};
+use gdpr_retention::{RetentionPeriod, RetentionPolicy};
 use gdpr_rights::{ErasureReceipt, LegalHold, Outcome};
 
 use crate::dto::{
     ActivityOut, ActorKind, ActorOut, AttestationOut, AuditEventOut, AuditMarkOut, AuditRecordOut,
     CheckOut, ConsentFormOut, ConsentReceiptOut, ConsentStateOut, ConsentStatusDto, ControllerOut,
-    ExtensionOut, FieldOut, FormOut, HoldOut, InventoryEntryOut, InventoryOut, KeyOut, OutcomeDto,
-    PlaceOut, PurposeOut, ReceiptOut, ReceiptPurposeOut, ReceiptServiceOut, RecipientOut,
-    RecordOut, RegisterOut, RequestOut, SubjectOut, TenantOut, VersionOut,
+    ExpiryPlanOut, ExtensionOut, FieldOut, FormExpiryOut, FormOut, FormRetentionOut, HoldOut,
+    InventoryEntryOut, InventoryOut, KeyOut, OutcomeDto, OverridesOut, PeriodsOut, PlaceOut,
+    PurposeOut, ReceiptOut, ReceiptPurposeOut, ReceiptServiceOut, RecipientOut, RecordOut,
+    RegisterOut, RequestOut, RetentionIn, RetentionOut, SubjectOut, TenantOut, VersionOut,
 };
+use crate::problem::ApiError;
 
 pub(crate) fn tenant(t: Tenant) -> TenantOut {
     TenantOut {
@@ -59,6 +62,7 @@ pub(crate) fn form(f: Form) -> FormOut {
         name: f.name,
         purpose: f.purpose.to_string(),
         consent_form: f.consent_form.map(|c| *c.as_uuid()),
+        retention_days: f.retention.map(RetentionPeriod::as_days),
         fields: f
             .schema
             .specs()
@@ -409,6 +413,80 @@ pub(crate) fn register(r: gdpr_app::Register) -> RegisterOut {
                 })
                 .collect(),
         },
+    }
+}
+
+fn days(p: Option<RetentionPeriod>) -> Option<u32> {
+    p.map(RetentionPeriod::as_days)
+}
+
+fn periods(p: RetentionPolicy) -> PeriodsOut {
+    PeriodsOut {
+        backups_days: p.backups.as_days(),
+        logs_days: p.logs.as_days(),
+        records_days: days(p.records),
+        inactive_subjects_days: days(p.inactive_subjects),
+        consent_proofs_days: p.consent_proofs.as_days(),
+    }
+}
+
+pub(crate) fn retention(v: gdpr_app::RetentionView) -> RetentionOut {
+    let o = v.overrides;
+    RetentionOut {
+        defaults: periods(v.defaults),
+        overrides: OverridesOut {
+            backups_days: days(o.backups),
+            records_days: days(o.records),
+            inactive_subjects_days: days(o.inactive_subjects),
+            consent_proofs_days: days(o.consent_proofs),
+        },
+        in_force: periods(v.in_force),
+        forms: v
+            .forms
+            .into_iter()
+            .map(|f| FormRetentionOut {
+                form: *f.form.as_uuid(),
+                name: f.name,
+                own_days: days(f.own),
+                records_days: days(f.in_force),
+            })
+            .collect(),
+    }
+}
+
+/// A period in days as the API takes it (already bounded by the schema's validator).
+pub(crate) fn period(field: &str, d: Option<u32>) -> Result<Option<RetentionPeriod>, ApiError> {
+    d.map(|d| RetentionPeriod::days(d).map_err(|e| ApiError::invalid(field, e.to_string())))
+        .transpose()
+}
+
+pub(crate) fn overrides(body: &RetentionIn) -> Result<PolicyOverride, ApiError> {
+    Ok(PolicyOverride {
+        backups: period("backups_days", body.backups_days)?,
+        records: period("records_days", body.records_days)?,
+        inactive_subjects: period("inactive_subjects_days", body.inactive_subjects_days)?,
+        consent_proofs: period("consent_proofs_days", body.consent_proofs_days)?,
+    })
+}
+
+pub(crate) fn expiry_plan(r: gdpr_app::ExpiryReport) -> ExpiryPlanOut {
+    ExpiryPlanOut {
+        at: r.at.unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+        forms: r
+            .forms
+            .into_iter()
+            .map(|f| FormExpiryOut {
+                form: *f.form.as_uuid(),
+                period_days: f.period.as_days(),
+                expired: f.expired,
+                held: f.held,
+                next_expiry: f.next_expiry,
+            })
+            .collect(),
+        records_expired: r.records_expired,
+        records_held: r.records_held,
+        subjects_expired: r.subjects_expired,
+        subjects_kept_as_consent_proof: r.subjects_kept_as_consent_proof,
     }
 }
 

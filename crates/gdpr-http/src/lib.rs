@@ -39,6 +39,7 @@ use api::admin::AdminApi;
 use api::consent::ConsentApi;
 use api::forms::FormsApi;
 use api::requests::RequestsApi;
+use api::retention::RetentionApi;
 use api::subjects::SubjectsApi;
 
 /// Whether the service's dependencies answer (for `/readyz`).
@@ -110,6 +111,7 @@ type Apis<P> = (
     ConsentApi<P>,
     RequestsApi<P>,
     AccountabilityApi<P>,
+    RetentionApi<P>,
 );
 
 /// The OpenAPI service of the `/v1` API.
@@ -121,7 +123,8 @@ pub(crate) fn api_service<P: Ports>(app: Arc<App<P>>) -> OpenApiService<Apis<P>,
         FormsApi(app.clone()),
         ConsentApi(app.clone()),
         RequestsApi(app.clone()),
-        AccountabilityApi(app),
+        AccountabilityApi(app.clone()),
+        RetentionApi(app),
     );
     OpenApiService::new(apis, "gdpr", env!("CARGO_PKG_VERSION"))
         .description(

@@ -12,6 +12,7 @@ use gdpr_consent::{ConsentEvent, ConsentForm, Form, Purpose, PurposeId};
 use gdpr_pii::{
     ConsentFormId, Email, FormId, Record, RecordId, RequestId, Subject, SubjectId, Tenant, TenantId,
 };
+pub use gdpr_retention::PolicyOverride;
 pub use gdpr_rights::ErasedCounts;
 use gdpr_rights::{
     ErasureReceipt, LegalHold, ProcessingLimit, RecordScope, SubjectRequest, Tombstone,
@@ -70,6 +71,17 @@ pub struct RecordCount {
     pub total: u64,
 }
 
+/// A record as its retention sees it: no field of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordRef {
+    /// The record.
+    pub id: RecordId,
+    /// Its subject.
+    pub subject: SubjectId,
+    /// When it was submitted.
+    pub created_at: OffsetDateTime,
+}
+
 /// One subject's erasure, as the storage transaction carries it out.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Erasure {
@@ -114,6 +126,22 @@ pub trait TenantStore: Send + Sync {
     /// # Errors
     /// [`StoreError::Unavailable`].
     async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError>;
+
+    /// The tenant's departures from the deployment's retention periods (none set: empty).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]; [`StoreError::Corrupt`]; [`StoreError::Unavailable`].
+    async fn tenant_retention(&self, id: TenantId) -> Result<PolicyOverride, StoreError>;
+
+    /// Replaces the tenant's departures from the deployment's retention periods.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]; [`StoreError::Unavailable`].
+    async fn set_tenant_retention(
+        &self,
+        id: TenantId,
+        retention: &PolicyOverride,
+    ) -> Result<(), StoreError>;
 }
 
 /// Data subjects' profiles.
@@ -169,6 +197,18 @@ pub trait SubjectStore: Send + Sync {
     /// [`StoreError::Corrupt`]; [`StoreError::Unavailable`].
     async fn list_subjects(&self, tenant: TenantId, page: Page)
     -> Result<Vec<Subject>, StoreError>;
+
+    /// The tenant's subjects without any record whose profile was last written, and whose
+    /// last record was deleted, at or before `before`; with the later of those two times.
+    /// Reads no personal field.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn idle_subjects(
+        &self,
+        tenant: TenantId,
+        before: OffsetDateTime,
+    ) -> Result<Vec<(SubjectId, OffsetDateTime)>, StoreError>;
 }
 
 /// Forms.
@@ -251,12 +291,34 @@ pub trait RecordStore: Send + Sync {
         scope: RecordScope,
     ) -> Result<BTreeMap<SubjectId, RecordCount>, StoreError>;
 
-    /// Deletes records; ids that are not there (or not the tenant's) are skipped.
-    /// Returns how many were deleted.
+    /// The records of one form submitted at or before `before`, in submission order, after
+    /// `after` (the last one of the previous page): ids, subjects and times only, so nothing
+    /// is decrypted.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn records_submitted_before(
+        &self,
+        tenant: TenantId,
+        form: FormId,
+        before: OffsetDateTime,
+        after: Option<RecordRef>,
+        limit: u32,
+    ) -> Result<Vec<RecordRef>, StoreError>;
+
+    /// Deletes records, in one transaction, and notes `at` on their subjects as the time a
+    /// record of theirs was last deleted (when a subject left with nothing started to be).
+    /// Ids that are not there (or not the tenant's) are skipped. Returns how many were
+    /// deleted.
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] (nothing deleted).
-    async fn delete_records(&self, tenant: TenantId, ids: &[RecordId]) -> Result<u64, StoreError>;
+    async fn delete_records(
+        &self,
+        tenant: TenantId,
+        ids: &[RecordId],
+        at: OffsetDateTime,
+    ) -> Result<u64, StoreError>;
 }
 
 /// Purposes, consent forms and the consent history.

@@ -1,9 +1,10 @@
 //! Retention: how long things are kept, and the decisions that follow from it.
 //!
-//! This crate owns retention periods (backups 30 days and logs 180 days by default, with
-//! per-tenant and per-form overrides), the daily backup schedule, the pruning decision — a pure
-//! function of (backups, period, now) that never removes the newest verified backup on its own —
-//! and record and log-file expiry. It does no I/O and reads no clock: `now` is an argument.
+//! This crate owns retention periods (backups 30 days, logs 180 days and consent proofs five
+//! years by default, with per-tenant and per-form overrides), the daily backup schedule, the
+//! pruning decision — a pure function of (backups, period, now) that never removes the newest
+//! verified backup on its own — record and log-file expiry, and when a subject left with
+//! nothing is erased. It does no I/O and reads no clock: `now` is an argument.
 //!
 //! A pruning decision: past retention goes, except the newest verified backup.
 //!
@@ -28,9 +29,6 @@
 //! ```
 #![deny(missing_docs)]
 
-use std::collections::BTreeMap;
-
-use gdpr_pii::{FormId, TenantId};
 use serde::{Deserialize, Serialize};
 use time::{Date, Duration, OffsetDateTime, Time};
 
@@ -97,10 +95,22 @@ impl From<RetentionPeriod> for u32 {
 pub struct RetentionPolicy {
     /// Backups: 30 days by default (the policy's promise).
     pub backups: RetentionPeriod,
-    /// Log files: 180 days by default.
+    /// Log files: 180 days by default (log files are the deployment's, never per tenant).
     pub logs: RetentionPeriod,
-    /// Form records: `None` keeps them until erased.
+    /// Form records, counted from their submission: `None` keeps them until erased. A form
+    /// may set its own.
+    #[serde(default)]
     pub records: Option<RetentionPeriod>,
+    /// A subject left with nothing (no record, no consent in force, no open request, no
+    /// hold) is erased this long after anything was last written about them; `None`: never.
+    #[serde(default)]
+    pub inactive_subjects: Option<RetentionPeriod>,
+    /// Proof of consent (the consent history) is kept this long after its last event once
+    /// nothing else keeps the subject: the controller must be able to show consent was given
+    /// (Art. 7(1)) for as long as a claim about the processing can be brought. Five years by
+    /// default, the general limitation period of French civil law (Code civil, art. 2224).
+    #[serde(default = "RetentionPolicy::default_consent_proofs")]
+    pub consent_proofs: RetentionPeriod,
 }
 
 impl Default for RetentionPolicy {
@@ -109,52 +119,118 @@ impl Default for RetentionPolicy {
             backups: RetentionPeriod(30),
             logs: RetentionPeriod(180),
             records: None,
+            inactive_subjects: None,
+            consent_proofs: Self::default_consent_proofs(),
         }
     }
 }
 
-/// A tenant's departures from the defaults.
+impl RetentionPolicy {
+    const fn default_consent_proofs() -> RetentionPeriod {
+        RetentionPeriod(5 * 365 + 1)
+    }
+
+    /// This policy with a tenant's departures from it.
+    #[must_use]
+    pub fn overridden_by(self, o: &PolicyOverride) -> Self {
+        Self {
+            backups: o.backups.unwrap_or(self.backups),
+            logs: self.logs,
+            records: o.records.or(self.records),
+            inactive_subjects: o.inactive_subjects.or(self.inactive_subjects),
+            consent_proofs: o.consent_proofs.unwrap_or(self.consent_proofs),
+        }
+    }
+
+    /// How long a form's records are kept: the form's own period, else this policy's.
+    #[must_use]
+    pub fn for_form(&self, form: Option<RetentionPeriod>) -> Option<RetentionPeriod> {
+        form.or(self.records)
+    }
+}
+
+/// A tenant's departures from the deployment's defaults (`None`: the default applies).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PolicyOverride {
     /// Backups.
+    #[serde(default)]
     pub backups: Option<RetentionPeriod>,
-    /// Log files.
-    pub logs: Option<RetentionPeriod>,
-    /// Form records.
+    /// Form records (a form's own period still wins).
+    #[serde(default)]
     pub records: Option<RetentionPeriod>,
+    /// Subjects left with nothing.
+    #[serde(default)]
+    pub inactive_subjects: Option<RetentionPeriod>,
+    /// Consent proofs.
+    #[serde(default)]
+    pub consent_proofs: Option<RetentionPeriod>,
 }
 
-/// The defaults, per-tenant overrides and per-form record periods.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RetentionSettings {
-    /// Applies where nothing more specific does.
-    pub defaults: RetentionPolicy,
-    /// Per tenant.
-    pub tenants: BTreeMap<TenantId, PolicyOverride>,
-    /// Record periods per form (most specific of all).
-    pub forms: BTreeMap<FormId, RetentionPeriod>,
+/// What decides whether a subject left with nothing is erased: facts read from storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubjectActivity {
+    /// When anything was last written about the subject: their profile, a record deleted, a
+    /// request received or closed.
+    pub last_active: OffsetDateTime,
+    /// Their last consent event (given or withdrawn), if any.
+    pub last_consent_event: Option<OffsetDateTime>,
+    /// They still have a record.
+    pub has_records: bool,
+    /// They consent to something now.
+    pub consents: bool,
+    /// A request of theirs is open.
+    pub open_request: bool,
+    /// A legal hold is active on them.
+    pub held: bool,
 }
 
-impl RetentionSettings {
-    /// The policy in force for a tenant.
-    #[must_use]
-    pub fn for_tenant(&self, tenant: TenantId) -> RetentionPolicy {
-        let d = self.defaults;
-        let o = self.tenants.get(&tenant).copied().unwrap_or_default();
-        RetentionPolicy {
-            backups: o.backups.unwrap_or(d.backups),
-            logs: o.logs.unwrap_or(d.logs),
-            records: o.records.or(d.records),
-        }
+/// Why a subject is kept, or that they are not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum Inactivity {
+    /// Something keeps them: a record, consent in force, an open request, a hold.
+    InUse,
+    /// Nothing keeps them, but too recently (or the tenant keeps inactive subjects).
+    Recent {
+        /// When they may go (`None`: never, no period).
+        #[serde(with = "time::serde::rfc3339::option")]
+        until: Option<OffsetDateTime>,
+    },
+    /// Kept as proof of a consent given or withdrawn.
+    ConsentProof {
+        /// When the proof's retention ends.
+        #[serde(with = "time::serde::rfc3339")]
+        until: OffsetDateTime,
+    },
+    /// To be erased.
+    Expired,
+}
+
+/// Decides whether a subject left with nothing is erased at `now`: inactive for longer than
+/// the policy's `inactive_subjects`, and any consent proof past `consent_proofs`.
+#[must_use]
+pub fn subject_inactivity(
+    activity: &SubjectActivity,
+    policy: &RetentionPolicy,
+    now: OffsetDateTime,
+) -> Inactivity {
+    if activity.has_records || activity.consents || activity.open_request || activity.held {
+        return Inactivity::InUse;
     }
-
-    /// How long a form's records are kept: the form's own period, else the tenant's.
-    #[must_use]
-    pub fn for_records(&self, tenant: TenantId, form: FormId) -> Option<RetentionPeriod> {
-        self.forms
-            .get(&form)
-            .copied()
-            .or(self.for_tenant(tenant).records)
+    let Some(period) = policy.inactive_subjects else {
+        return Inactivity::Recent { until: None };
+    };
+    if !is_expired(activity.last_active, period, now) {
+        return Inactivity::Recent {
+            until: Some(activity.last_active + period.duration()),
+        };
+    }
+    match activity.last_consent_event {
+        Some(at) if !is_expired(at, policy.consent_proofs, now) => Inactivity::ConsentProof {
+            until: at + policy.consent_proofs.duration(),
+        },
+        _ => Inactivity::Expired,
     }
 }
 
@@ -372,38 +448,96 @@ mod tests {
 
     #[test]
     fn overrides_apply_from_most_to_least_specific() {
-        let (t1, t2, form) = (
-            TenantId::at(time::OffsetDateTime::UNIX_EPOCH),
-            TenantId::at(time::OffsetDateTime::UNIX_EPOCH),
-            FormId::at(time::OffsetDateTime::UNIX_EPOCH),
+        let d = |n| Some(RetentionPeriod::days(n).unwrap());
+        let defaults = RetentionPolicy::default();
+        assert_eq!(defaults.backups.as_days(), 30);
+        assert_eq!(defaults.logs.as_days(), 180);
+        assert_eq!(defaults.consent_proofs.as_days(), 1826);
+        assert_eq!(defaults.for_form(None), None);
+        let tenant = defaults.overridden_by(&PolicyOverride {
+            backups: d(7),
+            records: d(365),
+            inactive_subjects: None,
+            consent_proofs: d(1000),
+        });
+        assert_eq!(tenant.backups.as_days(), 7);
+        assert_eq!(tenant.logs.as_days(), 180, "log files are never a tenant's");
+        assert_eq!(tenant.inactive_subjects, None);
+        assert_eq!(tenant.consent_proofs.as_days(), 1000);
+        assert_eq!(tenant.for_form(d(90)), d(90), "the form's own period wins");
+        assert_eq!(tenant.for_form(None), d(365));
+        assert_eq!(
+            defaults.overridden_by(&PolicyOverride::default()),
+            defaults,
+            "an empty override changes nothing"
         );
-        let mut settings = RetentionSettings::default();
-        assert_eq!(settings.for_tenant(t1).backups.as_days(), 30);
-        assert_eq!(settings.for_tenant(t1).logs.as_days(), 180);
-        assert_eq!(settings.for_records(t1, form), None);
-        settings.tenants.insert(
-            t1,
-            PolicyOverride {
-                backups: Some(RetentionPeriod::days(7).unwrap()),
-                records: Some(RetentionPeriod::days(365).unwrap()),
-                logs: None,
+    }
+
+    #[test]
+    fn a_subject_left_with_nothing_goes_after_its_period_and_its_consent_proof() {
+        let now = datetime!(2026-06-01 0:00 UTC);
+        let idle = SubjectActivity {
+            last_active: datetime!(2025-01-01 0:00 UTC),
+            last_consent_event: None,
+            has_records: false,
+            consents: false,
+            open_request: false,
+            held: false,
+        };
+        let year = RetentionPolicy {
+            inactive_subjects: Some(RetentionPeriod::days(365).unwrap()),
+            ..RetentionPolicy::default()
+        };
+        assert_eq!(subject_inactivity(&idle, &year, now), Inactivity::Expired);
+        assert_eq!(
+            subject_inactivity(&idle, &RetentionPolicy::default(), now),
+            Inactivity::Recent { until: None },
+            "no period: kept"
+        );
+        for kept in [
+            SubjectActivity {
+                has_records: true,
+                ..idle
             },
-        );
-        settings
-            .forms
-            .insert(form, RetentionPeriod::days(90).unwrap());
-        assert_eq!(settings.for_tenant(t1).backups.as_days(), 7);
-        assert_eq!(settings.for_tenant(t1).logs.as_days(), 180);
-        assert_eq!(settings.for_tenant(t2).backups.as_days(), 30);
+            SubjectActivity {
+                consents: true,
+                ..idle
+            },
+            SubjectActivity {
+                open_request: true,
+                ..idle
+            },
+            SubjectActivity { held: true, ..idle },
+        ] {
+            assert_eq!(subject_inactivity(&kept, &year, now), Inactivity::InUse);
+        }
+        let recent = SubjectActivity {
+            last_active: datetime!(2026-01-01 0:00 UTC),
+            ..idle
+        };
         assert_eq!(
-            settings.for_records(t1, form).map(RetentionPeriod::as_days),
-            Some(90)
+            subject_inactivity(&recent, &year, now),
+            Inactivity::Recent {
+                until: Some(datetime!(2027-01-01 0:00 UTC))
+            }
         );
+        let withdrew = SubjectActivity {
+            last_consent_event: Some(datetime!(2024-06-01 0:00 UTC)),
+            ..idle
+        };
         assert_eq!(
-            settings
-                .for_records(t1, FormId::at(time::OffsetDateTime::UNIX_EPOCH))
-                .map(RetentionPeriod::as_days),
-            Some(365)
+            subject_inactivity(&withdrew, &year, now),
+            Inactivity::ConsentProof {
+                until: datetime!(2024-06-01 0:00 UTC) + Duration::days(1826)
+            }
+        );
+        let long_ago = SubjectActivity {
+            last_consent_event: Some(datetime!(2019-01-01 0:00 UTC)),
+            ..idle
+        };
+        assert_eq!(
+            subject_inactivity(&long_ago, &year, now),
+            Inactivity::Expired
         );
     }
 

@@ -1,6 +1,6 @@
 //! `gdpr`: the compliance core's binary. `gdpr serve` (the default) runs the HTTP service;
 //! `migrate`, `keygen`, `openapi`, `backup`, `backups`, `verify`, `restore`, `prune`,
-//! `delete-backups` and `audit verify` are operator commands.
+//! `expire`, `attest`, `delete-backups` and `audit verify` are operator commands.
 #![allow(
     clippy::print_stdout,
     reason = "a command-line tool prints its results"
@@ -93,6 +93,16 @@ enum Command {
     /// appended to each tenant's hash-chained attestations; prints them as JSON and exits
     /// non-zero if a check failed.
     Attest {
+        /// Only this tenant.
+        #[arg(long)]
+        tenant: Option<uuid::Uuid>,
+    },
+    /// Expire every tenant's (or one tenant's) records and inactive subjects now, as the daily
+    /// job does; prints what was done per tenant as JSON.
+    Expire {
+        /// Only say what would be expired; change nothing.
+        #[arg(long)]
+        dry_run: bool,
         /// Only this tenant.
         #[arg(long)]
         tenant: Option<uuid::Uuid>,
@@ -210,6 +220,15 @@ async fn run(cli: Cli) -> Result<(), StartError> {
             if !holds {
                 return Err("a check failed (see the attestations above)".into());
             }
+        }
+        Command::Expire { dry_run, tenant } => {
+            let reports = gdpr_server::operator::expire(
+                &config,
+                tenant.map(gdpr_pii::TenantId::from_uuid),
+                dry_run,
+            )
+            .await?;
+            println!("{}", serde_json::to_string_pretty(&reports)?);
         }
         Command::Backups { tenant } => {
             let list =

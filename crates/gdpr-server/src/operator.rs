@@ -193,6 +193,33 @@ pub async fn list(config: &Config, tenant: TenantId) -> Result<Value, StartError
     Ok(serde_json::to_value(app.list_backups(tenant).await?)?)
 }
 
+/// `gdpr expire [--tenant T] [--dry-run]`: expires the tenant's (or every tenant's) records
+/// and inactive subjects now, as the daily job does; or, with `dry_run`, says what would go.
+///
+/// # Errors
+/// Start-up, storage and journal errors (what was expired before stays expired).
+pub async fn expire(
+    config: &Config,
+    tenant: Option<TenantId>,
+    dry_run: bool,
+) -> Result<Value, StartError> {
+    let app = application(config, open_store(config, false).await?)?;
+    let tenants = match tenant {
+        Some(t) => vec![app.tenant(t).await?.id],
+        None => app.tenants().await?.into_iter().map(|t| t.id).collect(),
+    };
+    let mut reports = Vec::with_capacity(tenants.len());
+    for t in tenants {
+        let ctx = gdpr_app::Ctx::new(t, gdpr_audit::Actor::Operator);
+        reports.push(if dry_run {
+            app.retention_plan(ctx).await?
+        } else {
+            app.expire(t).await?
+        });
+    }
+    Ok(serde_json::to_value(&reports)?)
+}
+
 /// `gdpr attest [--tenant T]`: attests the tenant (or every tenant) now, as the daily job does.
 /// Returns the attestations and whether every check of every one held.
 ///

@@ -520,9 +520,11 @@ pub fn application_with(
                 .into(),
         );
     }
-    let mut app_config = AppConfig::default();
-    app_config.retention.defaults = config.retention;
-    app_config.pseudonymisation = config.pseudonymisation;
+    let mut app_config = AppConfig {
+        retention: config.retention,
+        pseudonymisation: config.pseudonymisation,
+        ..AppConfig::default()
+    };
     // Checked here so that a bad key fails at start, not at 02:00.
     gdpr_crypto_openpgp::OpenPgpEncryptor::new(&config.backups.recipients)
         .map_err(|e| format!("backups.recipients: {e}"))?;

@@ -32,6 +32,9 @@ entity!(tenant, "tenants", {
     pub name: String,
     pub privacy_contact: String,
     pub created_at: i64,
+    /// A `PolicyOverride` as JSON (absent: none; and in backups of earlier schemas).
+    #[serde(default)]
+    pub retention: Option<String>,
 });
 
 entity!(api_key, "api_keys", {
@@ -59,6 +62,8 @@ entity!(subject, "subjects", {
     pub ip_ct: Option<Vec<u8>>,
     pub created_at: i64,
     pub updated_at: i64,
+    #[serde(default)]
+    pub records_deleted_at: Option<i64>,
 });
 
 entity!(subject_key, "subject_keys", {

@@ -11,7 +11,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use gdpr_audit::AuditEvent;
 use gdpr_consent::Form;
 use gdpr_pii::{FormId, Record, RecordId, SubjectId, TenantId};
-use gdpr_ports::{FormStore, Page, RecordCount, RecordStore, StoreError};
+use gdpr_ports::{FormStore, Page, RecordCount, RecordRef, RecordStore, StoreError};
 use gdpr_rights::RecordScope;
 use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait};
 use sea_orm::{
@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 
 use crate::audit::append_many_in;
 use crate::crypto::DataKey;
-use crate::entity::{form, record};
+use crate::entity::{form, record, subject};
 use crate::{
     SeaOrmStore, corrupt, db_err, from_json, from_nanos, is_unique_violation, limit,
     missing_parent, nanos, to_json, unavailable,
@@ -434,15 +434,96 @@ impl RecordStore for SeaOrmStore {
             .collect())
     }
 
-    async fn delete_records(&self, tenant: TenantId, ids: &[RecordId]) -> Result<u64, StoreError> {
-        let ids: Vec<uuid::Uuid> = ids.iter().map(|r| *r.as_uuid()).collect();
-        Ok(record::Entity::delete_many()
-            .filter(record::Column::TenantId.eq(*tenant.as_uuid()))
-            .filter(record::Column::Id.is_in(ids))
-            .exec(&self.db)
+    async fn records_submitted_before(
+        &self,
+        tenant: TenantId,
+        form: FormId,
+        before: time::OffsetDateTime,
+        after: Option<RecordRef>,
+        limit: u32,
+    ) -> Result<Vec<RecordRef>, StoreError> {
+        use record::Column as C;
+        let mut query = record::Entity::find()
+            .select_only()
+            .column(C::Id)
+            .column(C::SubjectId)
+            .column(C::CreatedAt)
+            .filter(C::TenantId.eq(*tenant.as_uuid()))
+            .filter(C::FormId.eq(*form.as_uuid()))
+            .filter(C::CreatedAt.lte(nanos(before)));
+        if let Some(after) = after {
+            let at = nanos(after.created_at);
+            query = query.filter(
+                Condition::any().add(C::CreatedAt.gt(at)).add(
+                    Condition::all()
+                        .add(C::CreatedAt.eq(at))
+                        .add(C::Id.gt(*after.id.as_uuid())),
+                ),
+            );
+        }
+        let rows: Vec<(uuid::Uuid, uuid::Uuid, i64)> = query
+            .order_by_asc(C::CreatedAt)
+            .order_by_asc(C::Id)
+            .limit(u64::from(limit))
+            .into_tuple()
+            .all(&self.db)
             .await
-            .map_err(unavailable)?
-            .rows_affected)
+            .map_err(unavailable)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, subject, created_at)| RecordRef {
+                id: RecordId::from_uuid(id),
+                subject: SubjectId::from_uuid(subject),
+                created_at: from_nanos(created_at),
+            })
+            .collect())
+    }
+
+    async fn delete_records(
+        &self,
+        tenant: TenantId,
+        ids: &[RecordId],
+        at: time::OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        use sea_orm::TransactionTrait as _;
+        let tenant = *tenant.as_uuid();
+        let txn = self.db.begin().await.map_err(unavailable)?;
+        let mut deleted = 0;
+        // Bounded IN lists: far below SQLite's and PostgreSQL's bound-parameter limits.
+        for chunk in ids.chunks(500) {
+            let chunk: Vec<uuid::Uuid> = chunk.iter().map(|r| *r.as_uuid()).collect();
+            let subjects: Vec<uuid::Uuid> = record::Entity::find()
+                .select_only()
+                .column(record::Column::SubjectId)
+                .distinct()
+                .filter(record::Column::TenantId.eq(tenant))
+                .filter(record::Column::Id.is_in(chunk.clone()))
+                .into_tuple()
+                .all(&txn)
+                .await
+                .map_err(unavailable)?;
+            deleted += record::Entity::delete_many()
+                .filter(record::Column::TenantId.eq(tenant))
+                .filter(record::Column::Id.is_in(chunk))
+                .exec(&txn)
+                .await
+                .map_err(unavailable)?
+                .rows_affected;
+            subject::Entity::update_many()
+                .col_expr(subject::Column::RecordsDeletedAt, Expr::value(nanos(at)))
+                .filter(subject::Column::TenantId.eq(tenant))
+                .filter(subject::Column::Id.is_in(subjects))
+                .filter(
+                    Condition::any()
+                        .add(subject::Column::RecordsDeletedAt.is_null())
+                        .add(subject::Column::RecordsDeletedAt.lt(nanos(at))),
+                )
+                .exec(&txn)
+                .await
+                .map_err(unavailable)?;
+        }
+        txn.commit().await.map_err(unavailable)?;
+        Ok(deleted)
     }
 }
 

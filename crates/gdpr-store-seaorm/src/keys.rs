@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use gdpr_pii::{ApiKeyId, SubjectId, Tenant, TenantId};
-use gdpr_ports::{ApiKeyRecord, ApiKeyStore, StoreError, TenantStore};
+use gdpr_ports::{ApiKeyRecord, ApiKeyStore, PolicyOverride, StoreError, TenantStore};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
 };
@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 
 use crate::crypto::DataKey;
 use crate::entity::{api_key, subject_key, tenant};
-use crate::{SeaOrmStore, corrupt, db_err, from_nanos, nanos, unavailable};
+use crate::{SeaOrmStore, corrupt, db_err, from_json, from_nanos, nanos, to_json, unavailable};
 
 impl SeaOrmStore {
     /// The data keys of `subjects` (those that still have one), unwrapped.
@@ -91,6 +91,7 @@ impl TenantStore for SeaOrmStore {
             name: Set(t.name.clone()),
             privacy_contact: Set(t.privacy_contact.clone()),
             created_at: Set(nanos(t.created_at)),
+            retention: Set(None),
         }
         .insert(&self.db)
         .await
@@ -115,6 +116,38 @@ impl TenantStore for SeaOrmStore {
             .await
             .map_err(unavailable)?;
         Ok(rows.into_iter().map(tenant_of).collect())
+    }
+
+    async fn tenant_retention(&self, id: TenantId) -> Result<PolicyOverride, StoreError> {
+        let row = tenant::Entity::find_by_id(*id.as_uuid())
+            .one(&self.db)
+            .await
+            .map_err(unavailable)?
+            .ok_or(StoreError::NotFound)?;
+        row.retention.map_or_else(
+            || Ok(PolicyOverride::default()),
+            |json| from_json(&json, "a tenant's retention"),
+        )
+    }
+
+    async fn set_tenant_retention(
+        &self,
+        id: TenantId,
+        retention: &PolicyOverride,
+    ) -> Result<(), StoreError> {
+        let updated = tenant::Entity::update_many()
+            .col_expr(
+                tenant::Column::Retention,
+                sea_orm::sea_query::Expr::value(to_json(retention)),
+            )
+            .filter(tenant::Column::Id.eq(*id.as_uuid()))
+            .exec(&self.db)
+            .await
+            .map_err(unavailable)?;
+        if updated.rows_affected == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
     }
 }
 

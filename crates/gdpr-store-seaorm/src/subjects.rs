@@ -13,7 +13,7 @@ use sea_orm::{
 
 use crate::audit::append_many_in;
 use crate::crypto::{DataKey, MasterKey, TenantKeys};
-use crate::entity::{subject, subject_key};
+use crate::entity::{record, subject, subject_key};
 use crate::group;
 use crate::{
     SeaOrmStore, corrupt, db_err, from_nanos, is_unique_violation, limit, nanos, unavailable,
@@ -73,6 +73,7 @@ impl SeaOrmStore {
             ip_ct: Set(sealed(key, "ip_address", ip.as_deref().map(str::as_bytes))),
             created_at: Set(nanos(s.created_at)),
             updated_at: Set(nanos(s.updated_at)),
+            records_deleted_at: sea_orm::ActiveValue::NotSet,
         }
     }
 
@@ -373,5 +374,49 @@ impl SubjectStore for SeaOrmStore {
             .await
             .map_err(unavailable)?;
         self.decrypt_rows(&self.db, tenant, &rows).await
+    }
+
+    async fn idle_subjects(
+        &self,
+        tenant: TenantId,
+        before: time::OffsetDateTime,
+    ) -> Result<Vec<(SubjectId, time::OffsetDateTime)>, StoreError> {
+        use sea_orm::Condition;
+        use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
+        use subject::Column as C;
+        let before = nanos(before);
+        let has_records = Query::select()
+            .expr(Expr::val(1))
+            .from(record::Entity)
+            .and_where(
+                Expr::col((record::Entity, record::Column::SubjectId))
+                    .equals((subject::Entity, C::Id)),
+            )
+            .take();
+        let rows: Vec<(uuid::Uuid, i64, Option<i64>)> = subject::Entity::find()
+            .select_only()
+            .column(C::Id)
+            .column(C::UpdatedAt)
+            .column(C::RecordsDeletedAt)
+            .filter(C::TenantId.eq(*tenant.as_uuid()))
+            .filter(C::UpdatedAt.lte(before))
+            .filter(
+                Condition::any()
+                    .add(C::RecordsDeletedAt.is_null())
+                    .add(C::RecordsDeletedAt.lte(before)),
+            )
+            .filter(Condition::all().add(Expr::exists(has_records)).not())
+            .order_by_asc(C::Id)
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(unavailable)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, updated, deleted)| {
+                let last = deleted.map_or(updated, |d| std::cmp::max(d, updated));
+                (SubjectId::from_uuid(id), from_nanos(last))
+            })
+            .collect())
     }
 }

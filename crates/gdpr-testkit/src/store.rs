@@ -17,8 +17,8 @@ use gdpr_pii::{
 use gdpr_ports::{
     ApiKeyRecord, ApiKeyStore, AttestationLog, AuditLog, ConsentStore, Erased, ErasedCounts,
     Erasure, ErasureStore, FormStore, Job, JobQueue, JobState, JobStatus, LegalHoldStore, Page,
-    ProcessingLimitStore, RecordCount, RecordStore, RequestStore, StoreError, SubjectStore,
-    TenantStore,
+    PolicyOverride, ProcessingLimitStore, RecordCount, RecordRef, RecordStore, RequestStore,
+    StoreError, SubjectStore, TenantStore,
 };
 use gdpr_rights::{
     ErasureReceipt, LegalHold, ProcessingLimit, RecordScope, SubjectRequest, Tombstone,
@@ -48,6 +48,8 @@ struct State {
     attestations: BTreeMap<TenantId, Vec<Attestation>>,
     api_keys: Vec<ApiKeyRecord>,
     jobs: Vec<JobRow>,
+    retention: BTreeMap<TenantId, PolicyOverride>,
+    records_deleted_at: BTreeMap<SubjectId, OffsetDateTime>,
 }
 
 #[derive(Debug, Clone)]
@@ -218,6 +220,27 @@ impl TenantStore for InMemoryStore {
     async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
         Ok(self.state()?.tenants.clone())
     }
+
+    async fn tenant_retention(&self, id: TenantId) -> Result<PolicyOverride, StoreError> {
+        let s = self.state()?;
+        if !s.tenants.iter().any(|t| t.id == id) {
+            return Err(StoreError::NotFound);
+        }
+        Ok(s.retention.get(&id).copied().unwrap_or_default())
+    }
+
+    async fn set_tenant_retention(
+        &self,
+        id: TenantId,
+        retention: &PolicyOverride,
+    ) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        if !s.tenants.iter().any(|t| t.id == id) {
+            return Err(StoreError::NotFound);
+        }
+        s.retention.insert(id, *retention);
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -311,6 +334,27 @@ impl SubjectStore for InMemoryStore {
             s.subjects.iter().filter(|x| x.tenant == tenant).cloned(),
             page,
         ))
+    }
+
+    async fn idle_subjects(
+        &self,
+        tenant: TenantId,
+        before: OffsetDateTime,
+    ) -> Result<Vec<(SubjectId, OffsetDateTime)>, StoreError> {
+        let s = self.state()?;
+        let mut idle: Vec<(SubjectId, OffsetDateTime)> = s
+            .subjects
+            .iter()
+            .filter(|x| x.tenant == tenant)
+            .filter(|x| !s.records.iter().any(|r| r.subject == x.id))
+            .map(|x| {
+                let deleted = s.records_deleted_at.get(&x.id).copied();
+                (x.id, deleted.map_or(x.updated_at, |d| d.max(x.updated_at)))
+            })
+            .filter(|(_, last)| *last <= before)
+            .collect();
+        idle.sort_by_key(|(id, _)| *id);
+        Ok(idle)
     }
 }
 
@@ -437,12 +481,48 @@ impl RecordStore for InMemoryStore {
         Ok(counts)
     }
 
-    async fn delete_records(&self, tenant: TenantId, ids: &[RecordId]) -> Result<u64, StoreError> {
+    async fn records_submitted_before(
+        &self,
+        tenant: TenantId,
+        form: FormId,
+        before: OffsetDateTime,
+        after: Option<RecordRef>,
+        limit: u32,
+    ) -> Result<Vec<RecordRef>, StoreError> {
+        let s = self.state()?;
+        let mut found: Vec<RecordRef> = s
+            .records
+            .iter()
+            .filter(|r| r.tenant == tenant && r.form == form && r.created_at <= before)
+            .map(|r| RecordRef {
+                id: r.id,
+                subject: r.subject,
+                created_at: r.created_at,
+            })
+            .filter(|r| after.is_none_or(|a| (r.created_at, r.id) > (a.created_at, a.id)))
+            .collect();
+        found.sort_by_key(|r| (r.created_at, r.id));
+        found.truncate(limit as usize);
+        Ok(found)
+    }
+
+    async fn delete_records(
+        &self,
+        tenant: TenantId,
+        ids: &[RecordId],
+        at: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
         let mut s = self.state()?;
-        let before = s.records.len();
-        s.records
-            .retain(|r| !(r.tenant == tenant && ids.contains(&r.id)));
-        Ok((before - s.records.len()) as u64)
+        let ids: BTreeSet<RecordId> = ids.iter().copied().collect();
+        let (gone, kept): (Vec<Record>, Vec<Record>) = std::mem::take(&mut s.records)
+            .into_iter()
+            .partition(|r| r.tenant == tenant && ids.contains(&r.id));
+        s.records = kept;
+        for r in &gone {
+            let last = s.records_deleted_at.entry(r.subject).or_insert(at);
+            *last = (*last).max(at);
+        }
+        Ok(gone.len() as u64)
     }
 }
 

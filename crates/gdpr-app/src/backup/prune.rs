@@ -121,7 +121,7 @@ impl<P: Ports> App<P> {
                 verified: f.verified,
             })
             .collect();
-        let period = self.config.retention.for_tenant(tenant).backups;
+        let period = self.retention_policy(tenant).await?.backups;
         report.plan = plan_pruning(&summaries, period, now);
         report.abandoned = folders
             .iter()

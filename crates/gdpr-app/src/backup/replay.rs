@@ -63,21 +63,19 @@ impl<P: Ports> App<P> {
                     Decision::LimitPlaced { .. } | Decision::LimitLifted { .. } => {
                         self.replay_limit(tenant, decision).await?
                     }
-                    Decision::RecordsDeleted { records, .. }
-                    | Decision::RecordsExpired { records, .. } => {
+                    Decision::RecordsDeleted { records, at }
+                    | Decision::RecordsExpired { records, at } => {
                         let deleted = self
                             .store
-                            .delete_records(tenant, records)
+                            .delete_records(tenant, records, *at)
                             .await
                             .map_err(AppError::store)?;
-                        (deleted > 0).then(|| {
-                            (
-                                AuditAction::RecordsBatchDeleted,
-                                "count",
-                                deleted.to_string(),
-                                None,
-                            )
-                        })
+                        let action = if matches!(decision, Decision::RecordsExpired { .. }) {
+                            AuditAction::RecordsExpired
+                        } else {
+                            AuditAction::RecordsBatchDeleted
+                        };
+                        (deleted > 0).then(|| (action, "count", deleted.to_string(), None))
                     }
                     Decision::SubjectErased { .. } | Decision::ErasureVoided { .. } => None,
                 };

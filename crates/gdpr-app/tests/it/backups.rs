@@ -1,6 +1,6 @@
 //! Backup pruning: expired backups go, the newest verified one stays, dry runs delete nothing.
 
-use gdpr_app::{AppConfig, BackupLayout};
+use gdpr_app::BackupLayout;
 use gdpr_audit::AuditAction;
 use gdpr_retention::{KeepReason, PolicyOverride, RetentionPeriod};
 use time::{Duration, OffsetDateTime};
@@ -85,15 +85,16 @@ async fn pruning_deletes_expired_backups_but_never_the_newest_verified() {
 async fn pruning_follows_the_tenants_retention_and_touches_no_other_tenant() {
     let w = world().await;
     let other = w.other_tenant().await;
-    let mut config = AppConfig::default();
-    config.retention.tenants.insert(
-        w.ctx.tenant,
-        PolicyOverride {
-            backups: Some(RetentionPeriod::days(7).unwrap()),
-            ..PolicyOverride::default()
-        },
-    );
-    let w = w.reconfigured(config);
+    w.app
+        .set_retention(
+            w.ctx,
+            PolicyOverride {
+                backups: Some(RetentionPeriod::days(7).unwrap()),
+                ..PolicyOverride::default()
+            },
+        )
+        .await
+        .unwrap();
     let _fresh = stage(&w, w.ctx.tenant, 1, true);
     let ten_days = stage(&w, w.ctx.tenant, 10, true);
     let theirs = stage(&w, other.tenant, 10, false);

@@ -17,7 +17,7 @@ fn the_shipped_defaults_are_the_domain_defaults() {
     let text = include_str!("../../../../config/default.toml");
     let defaults: Defaults = toml::from_str(text).unwrap();
     let app = AppConfig::default();
-    assert_eq!(defaults.retention, app.retention.defaults);
+    assert_eq!(defaults.retention, app.retention);
     assert_eq!(
         defaults.retention.backups.as_days(),
         30,

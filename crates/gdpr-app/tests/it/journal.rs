@@ -7,14 +7,15 @@ use gdpr_app::{AppError, Ctx};
 use gdpr_consent::{ConsentStatus, LawfulBasis};
 use gdpr_pii::{RecordId, SubjectId};
 use gdpr_ports::{BackupError, Page};
+use gdpr_retention::RetentionPeriod;
 use gdpr_rights::{BatchSelector, Decision, LimitKind};
 use gdpr_testkit::EnvelopeDecryptor;
 
 use crate::backup_restore::{back_up, config, on_an_empty_store, progress, signed};
 use crate::erasure::subject_with_data;
-use crate::helpers::{World, web, world_with};
+use crate::helpers::{World, contractor, web, world_with};
 
-fn decisions(w: &World) -> Vec<Decision> {
+pub(crate) fn decisions(w: &World) -> Vec<Decision> {
     w.backups
         .keys()
         .into_iter()
@@ -66,6 +67,26 @@ async fn every_decision_made_after_a_backup_is_in_force_after_the_database_is_lo
         subject_with_data(&w, 7).await,
         subject_with_data(&w, 8).await,
     ];
+    // A form whose records are kept ten days; one of them, backed up, expires after.
+    let timesheets = w
+        .app
+        .define_form(
+            ctx,
+            "Timesheets",
+            gdpr_testkit::fake::contractors_schema().specs(),
+            "analytics",
+        )
+        .await
+        .unwrap();
+    w.app
+        .set_form_retention(ctx, timesheets.id, RetentionPeriod::days(10).ok())
+        .await
+        .unwrap();
+    let aged = w
+        .app
+        .submit_record(ctx, timesheets.id, kept.id, &contractor(8))
+        .await
+        .unwrap();
     let consent_form = w.app.consent_forms(ctx).await.unwrap()[0].id;
     let backup = back_up(&w).await;
 
@@ -114,12 +135,16 @@ async fn every_decision_made_after_a_backup_is_in_force_after_the_database_is_lo
         assert!(run.outcome.is_ok(), "{run:?}");
     }
     w.app.erase_subject(ctx, erased.id, None).await.unwrap();
+    w.clock.advance(time::Duration::days(11));
+    let expiry = w.app.expire(ctx.tenant).await.unwrap();
+    assert_eq!(expiry.records_expired, 1);
     let kinds: Vec<&str> = decisions(&w).iter().map(Decision::kind).collect();
     for kind in [
         "consent_withdrawn",
         "limit_placed",
         "limit_lifted",
         "records_deleted",
+        "records_expired",
         "subject_erased",
     ] {
         assert!(kinds.contains(&kind), "{kind} journaled: {kinds:?}");
@@ -137,8 +162,8 @@ async fn every_decision_made_after_a_backup_is_in_force_after_the_database_is_lo
         )
         .await
         .unwrap();
-    // Withdrawal, restriction, objection, placed-then-lifted (2), record deletion (2).
-    assert_eq!(report.decisions_replayed, 7, "{report:?}");
+    // Withdrawal, restriction, objection, placed-then-lifted (2), record deletion (2), expiry.
+    assert_eq!(report.decisions_replayed, 8, "{report:?}");
     assert_eq!(report.subjects_left_out, 1);
 
     let state = recovered.consent_state(ctx, withdrawn.id).await.unwrap();
@@ -188,7 +213,9 @@ async fn every_decision_made_after_a_backup_is_in_force_after_the_database_is_lo
         recovered.subject(ctx, erased.id).await,
         Err(AppError::NotFound(_))
     ));
-    assert_eq!(records_of(&recovered, ctx, kept.id).await.len(), 2);
+    let kept_records = records_of(&recovered, ctx, kept.id).await;
+    assert_eq!(kept_records.len(), 2, "the expired one stays gone");
+    assert!(!kept_records.contains(&aged.id));
     assert!(
         recovered
             .processing_check(ctx, kept.id, "contractors")
@@ -204,7 +231,7 @@ async fn every_decision_made_after_a_backup_is_in_force_after_the_database_is_lo
         .iter()
         .filter(|r| r.event.details.contains_key("replayed_from_journal"))
         .count();
-    assert_eq!(replays, 7);
+    assert_eq!(replays, 8);
     let again = recovered
         .restore_tenant(
             ctx.tenant,
@@ -215,7 +242,7 @@ async fn every_decision_made_after_a_backup_is_in_force_after_the_database_is_lo
         )
         .await
         .unwrap();
-    assert_eq!(again.decisions_replayed, 7);
+    assert_eq!(again.decisions_replayed, 8);
     assert_eq!(
         recovered.limits(ctx, restricted.id).await.unwrap().len(),
         1,

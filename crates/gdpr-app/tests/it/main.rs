@@ -18,6 +18,7 @@ mod journal;
 mod limits;
 mod register;
 mod requests;
+mod retention;
 mod subjects;
 mod tamper;
 mod tenancy;

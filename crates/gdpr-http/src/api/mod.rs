@@ -6,6 +6,7 @@ pub(crate) mod admin;
 pub(crate) mod consent;
 pub(crate) mod forms;
 pub(crate) mod requests;
+pub(crate) mod retention;
 pub(crate) mod subjects;
 
 use gdpr_app::Ctx;
@@ -31,6 +32,8 @@ pub(crate) enum Tag {
     Requests,
     /// The register of processing, the audit log, erasure receipts and batch plans.
     Accountability,
+    /// Storage limitation: retention periods and the plan of the daily expiry.
+    Retention,
 }
 
 /// The context of a read.

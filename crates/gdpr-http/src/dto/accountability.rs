@@ -296,6 +296,9 @@ mirror!(
         BatchErasureStarted,
         BatchErasureCompleted,
         RecordDeletionStarted,
+        RetentionChanged,
+        RecordsExpired,
+        RetentionEnforced,
     }
 );
 

@@ -157,6 +157,8 @@ pub(crate) struct FormOut {
     pub(crate) purpose: String,
     /// The consent form records need, if the purpose rests on consent.
     pub(crate) consent_form: Option<Uuid>,
+    /// Its own retention period for its records, in days; `null`: the tenant's applies.
+    pub(crate) retention_days: Option<u32>,
     /// Fields.
     pub(crate) fields: Vec<FieldOut>,
     /// Created.

@@ -1,10 +1,9 @@
 //! Batch erasure over HTTP, and its crash test: the server killed with SIGKILL half-way,
 //! restarted, and the job finishing where it stopped, every subject whole or fully erased.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use gdpr_consent::LawfulBasis;
 use gdpr_rights::BatchSelector;
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, Database, Statement};
@@ -149,18 +148,6 @@ async fn counts(url: &str, tenant: uuid::Uuid) -> Vec<(i64, i64, i64)> {
         .collect()
 }
 
-fn serve(config: &std::path::Path) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_gdpr"))
-        .arg("--config")
-        .arg(config)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env_remove("GDPR_TEST_POSTGRES_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_erasure_survives_kill_9_of_the_server_and_completes_after_restart() {
     let dir = tempfile::tempdir().unwrap();
@@ -175,38 +162,21 @@ async fn a_batch_erasure_survives_kill_9_of_the_server_and_completes_after_resta
     let url = config.database.connect_url().expose_secret().to_owned();
     let (app, ctx) = crate::helpers::tenant_in_process(&config, "Crash SAS").await;
     let tenant = app.tenant(ctx.tenant).await.unwrap();
-    app.define_purpose(ctx, "staff", "Contractors", LawfulBasis::Contract)
-        .await
-        .unwrap();
-    let specs = gdpr_testkit::fake::contractors_schema().specs();
-    let form = app
-        .define_form(ctx, "Contractors", specs, "staff")
-        .await
-        .unwrap();
+    let form = crate::helpers::contractors_in_process(&app, ctx).await;
     let emails = (0..=SUBJECTS).map(|n| format!("c{n}@example.org"));
     let subjects =
         crate::helpers::import_in_process(&app, ctx, emails, Some("Katherine Johnson"), None).await;
     // The last subject is not selected: it must come through untouched.
     let (selected, bystander) = subjects.split_at(SUBJECTS);
-    // Imported in bulk, each record checked and sealed like a single submission.
-    let lines: Vec<_> = subjects
-        .iter()
-        .enumerate()
-        .flat_map(|(n, s)| {
-            let values =
-                json!({"email": format!("c{n}@example.org"), "full_name": "Katherine Johnson"});
-            std::iter::repeat_n((*s, values), RECORDS_EACH)
-        })
-        .collect();
-    for chunk in lines.chunks(5_000) {
-        for result in app
-            .import_records(ctx, form.id, chunk.to_vec())
-            .await
-            .unwrap()
-        {
-            result.unwrap();
-        }
-    }
+    crate::helpers::import_records_in_process(
+        &app,
+        ctx,
+        form,
+        &subjects,
+        ("c", "Katherine Johnson"),
+        RECORDS_EACH,
+    )
+    .await;
     let selector = BatchSelector::Subjects {
         ids: selected.iter().copied().collect(),
     };
@@ -216,7 +186,7 @@ async fn a_batch_erasure_survives_kill_9_of_the_server_and_completes_after_resta
     let (job, _) = app.start_batch_erasure(ctx, selector).await.unwrap();
 
     // The server's worker takes the job; kill -9 once it is under way.
-    let mut server = serve(&file);
+    let server = crate::helpers::serve_deployment(&file);
     let begun = Instant::now();
     loop {
         let now = app.batch_erasure(ctx, job).await.unwrap();
@@ -233,11 +203,7 @@ async fn a_batch_erasure_survives_kill_9_of_the_server_and_completes_after_resta
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    Command::new("kill")
-        .args(["-KILL", &server.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(!server.wait().unwrap().success());
+    crate::helpers::kill_9(server);
     let halfway = app.batch_erasure(ctx, job).await.unwrap();
     assert_eq!(halfway.state, "running", "{halfway:?}");
     // Every subject is whole or fully erased: never records without a profile or a key.
@@ -252,7 +218,7 @@ async fn a_batch_erasure_survives_kill_9_of_the_server_and_completes_after_resta
     );
 
     // Restarted, the server takes the job over once its lease lapsed, and finishes it.
-    let mut server = serve(&file);
+    let mut server = crate::helpers::serve_deployment(&file);
     let begun = Instant::now();
     let done = loop {
         let now = app.batch_erasure(ctx, job).await.unwrap();

@@ -434,3 +434,72 @@ pub(crate) async fn import_in_process(
         .map(|s| s.unwrap().id)
         .collect()
 }
+
+/// A "Contractors" form under a purpose resting on a contract (no consent needed), defined
+/// in-process; its id.
+pub(crate) async fn contractors_in_process(
+    app: &gdpr_app::App<gdpr_server::Deployment>,
+    ctx: gdpr_app::Ctx,
+) -> gdpr_pii::FormId {
+    app.define_purpose(
+        ctx,
+        "staff",
+        "Contractors",
+        gdpr_consent::LawfulBasis::Contract,
+    )
+    .await
+    .unwrap();
+    let specs = gdpr_testkit::fake::contractors_schema().specs();
+    app.define_form(ctx, "Contractors", specs, "staff")
+        .await
+        .unwrap()
+        .id
+}
+
+/// Imports `count` records per subject (the `n`th subject's e-mail `{prefix}{n}@example.org`,
+/// with this name), 5,000 per call, each checked and sealed like a single submission.
+pub(crate) async fn import_records_in_process(
+    app: &gdpr_app::App<gdpr_server::Deployment>,
+    ctx: gdpr_app::Ctx,
+    form: gdpr_pii::FormId,
+    subjects: &[gdpr_pii::SubjectId],
+    (prefix, full_name): (&str, &str),
+    count: usize,
+) {
+    let lines: Vec<_> = subjects
+        .iter()
+        .enumerate()
+        .flat_map(|(n, s)| {
+            let values =
+                json!({"email": format!("{prefix}{n}@example.org"), "full_name": full_name});
+            std::iter::repeat_n((*s, values), count)
+        })
+        .collect();
+    for chunk in lines.chunks(5_000) {
+        for result in app.import_records(ctx, form, chunk.to_vec()).await.unwrap() {
+            result.unwrap();
+        }
+    }
+}
+
+/// `gdpr serve` on a deployment file, on a free port, its output discarded: for crash tests.
+pub(crate) fn serve_deployment(config: &std::path::Path) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_gdpr"))
+        .arg("--config")
+        .arg(config)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env_remove("GDPR_TEST_POSTGRES_URL")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Kills a process with SIGKILL (no chance to clean up) and waits for it.
+pub(crate) fn kill_9(mut child: std::process::Child) {
+    std::process::Command::new("kill")
+        .args(["-KILL", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(!child.wait().unwrap().success(), "killed");
+}

@@ -16,6 +16,7 @@ mod helpers;
 mod isolation;
 mod openapi;
 mod replicas;
+mod retention;
 mod rights;
 mod subjects;
 mod tracker;

@@ -8,5 +8,6 @@ mod dump;
 mod erasure;
 mod harness;
 mod jobs;
+mod retention;
 mod scenario;
 mod subjects;

@@ -208,9 +208,13 @@ async fn records_round_trip_with_typed_values() {
             .unwrap();
         assert_eq!(listed, vec![r.clone(), r2.clone()]);
         assert_eq!(
-            s.delete_records(t, &[r.id, RecordId::at(time::OffsetDateTime::UNIX_EPOCH)])
-                .await
-                .unwrap(),
+            s.delete_records(
+                t,
+                &[r.id, RecordId::at(time::OffsetDateTime::UNIX_EPOCH)],
+                at(500)
+            )
+            .await
+            .unwrap(),
             1
         );
         assert!(matches!(
@@ -262,7 +266,7 @@ async fn another_tenants_ids_are_not_found() {
             s.get_form(other, form.id).await,
             Err(StoreError::NotFound)
         ));
-        assert_eq!(s.delete_records(other, &[r.id]).await.unwrap(), 0);
+        assert_eq!(s.delete_records(other, &[r.id], at(500)).await.unwrap(), 0);
         assert!(
             s.list_records(other, None, None, Page::ALL)
                 .await

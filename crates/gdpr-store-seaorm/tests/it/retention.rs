@@ -1,0 +1,131 @@
+//! What retention reads and writes: a tenant's own periods, records by submission time
+//! without opening them, and subjects left with nothing since when.
+
+use gdpr_pii::{Record, RecordId};
+use gdpr_ports::{PolicyOverride, RecordRef, RecordStore, StoreError, SubjectStore, TenantStore};
+use gdpr_retention::RetentionPeriod;
+use time::Duration;
+
+use crate::harness::{InsertOne, databases};
+use crate::subjects::{at, contractors, record, subject, tenant};
+
+#[tokio::test]
+async fn a_tenants_retention_round_trips_and_an_unknown_tenant_is_not_found() {
+    for db in databases().await {
+        let s = &db.store;
+        let t = tenant(s).await;
+        assert_eq!(
+            s.tenant_retention(t).await.unwrap(),
+            PolicyOverride::default(),
+            "{}",
+            db.name
+        );
+        let set = PolicyOverride {
+            records: Some(RetentionPeriod::days(90).unwrap()),
+            inactive_subjects: Some(RetentionPeriod::days(30).unwrap()),
+            ..PolicyOverride::default()
+        };
+        s.set_tenant_retention(t, &set).await.unwrap();
+        assert_eq!(s.tenant_retention(t).await.unwrap(), set);
+        let unknown = gdpr_pii::TenantId::at(time::OffsetDateTime::UNIX_EPOCH);
+        assert!(matches!(
+            s.set_tenant_retention(unknown, &set).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            s.tenant_retention(unknown).await,
+            Err(StoreError::NotFound)
+        ));
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn records_are_read_by_submission_time_a_page_at_a_time_and_one_form_only() {
+    for db in databases().await {
+        let s = &db.store;
+        let (t, other) = (tenant(s).await, tenant(s).await);
+        let form = contractors(s, t).await;
+        let ada = subject(t, 1);
+        s.insert_subject(&ada).await.unwrap();
+        // Five records, two of them submitted at the same instant (ids break the tie).
+        let records: Vec<Record> = [0, 1, 1, 2, 3]
+            .into_iter()
+            .map(|minute| Record {
+                id: RecordId::at(time::OffsetDateTime::UNIX_EPOCH),
+                created_at: at(minute),
+                ..record(&form, &ada, 1)
+            })
+            .collect();
+        for r in &records {
+            s.insert_record(r).await.unwrap();
+        }
+        let mut seen: Vec<RecordRef> = Vec::new();
+        let mut after = None;
+        loop {
+            let page = s
+                .records_submitted_before(t, form.id, at(2), after, 2)
+                .await
+                .unwrap();
+            let Some(last) = page.last().copied() else {
+                break;
+            };
+            seen.extend(page);
+            after = Some(last);
+        }
+        let mut expected: Vec<(time::OffsetDateTime, RecordId)> =
+            records[..4].iter().map(|r| (r.created_at, r.id)).collect();
+        expected.sort();
+        assert_eq!(
+            seen.iter()
+                .map(|r| (r.created_at, r.id))
+                .collect::<Vec<_>>(),
+            expected,
+            "{}: in order, each once, up to `before` inclusive",
+            db.name
+        );
+        assert!(seen.iter().all(|r| r.subject == ada.id));
+        assert!(
+            s.records_submitted_before(other, form.id, at(10), None, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "another tenant's"
+        );
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn subjects_left_with_nothing_are_found_with_the_time_their_last_record_went() {
+    for db in databases().await {
+        let s = &db.store;
+        let t = tenant(s).await;
+        let form = contractors(s, t).await;
+        let (never, emptied, busy) = (subject(t, 1), subject(t, 2), subject(t, 3));
+        for x in [&never, &emptied, &busy] {
+            s.insert_subject(x).await.unwrap();
+        }
+        let (gone, kept) = (record(&form, &emptied, 2), record(&form, &busy, 3));
+        s.insert_record(&gone).await.unwrap();
+        s.insert_record(&kept).await.unwrap();
+        let deleted_at = at(1_000);
+        assert_eq!(
+            s.delete_records(t, &[gone.id], deleted_at).await.unwrap(),
+            1
+        );
+        // Idle since before the deletion: only the one that never had a record.
+        let idle = s.idle_subjects(t, at(999)).await.unwrap();
+        assert_eq!(idle, vec![(never.id, never.updated_at)], "{}", db.name);
+        // Later, the emptied one too, idle since its record went; never the one with a record.
+        let mut idle = s
+            .idle_subjects(t, deleted_at + Duration::DAY)
+            .await
+            .unwrap();
+        idle.sort();
+        let mut expected = vec![(never.id, never.updated_at), (emptied.id, deleted_at)];
+        expected.sort();
+        assert_eq!(idle, expected, "{}", db.name);
+        db.finish().await;
+    }
+}
