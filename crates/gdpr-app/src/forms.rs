@@ -1,6 +1,8 @@
 //! Purposes, forms and records: a record is accepted only if it fits its form's classified
 //! schema and, for a consent-based purpose, the subject currently consents.
 
+use std::collections::BTreeMap;
+
 use gdpr_audit::AuditAction;
 use gdpr_consent::{Form, LawfulBasis, Purpose, PurposeId, current_status};
 use gdpr_pii::{ConsentFormId, FieldSpec, FormId, FormSchema, Record, RecordId, SubjectId};
@@ -9,6 +11,39 @@ use gdpr_rights::Decision;
 use serde_json::Value;
 
 use crate::{App, AppError, Ctx};
+
+/// Why records are read: what decides whether a subject whose processing is stopped may have
+/// theirs read. The subject's own access export is a third use, always allowed (Art. 15).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadUse {
+    /// To process them for the form's purpose: refused while a restriction, an objection to
+    /// the purpose, or a withdrawn (or missing) consent stops processing.
+    Processing,
+    /// To establish, exercise or defend legal claims (Art. 18(2)): allowed, and audited so.
+    LegalClaims,
+}
+
+impl ReadUse {
+    /// The name audit records carry.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Processing => "processing",
+            Self::LegalClaims => "legal_claims",
+        }
+    }
+}
+
+/// A page of records and how many of its records were withheld (their subjects'
+/// processing is stopped).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordList {
+    /// The records shown.
+    pub items: Vec<Record>,
+    /// Records of the page withheld.
+    pub withheld: u64,
+}
 
 impl<P: Ports> App<P> {
     /// Declares a purpose of processing with its one lawful basis.
@@ -155,7 +190,7 @@ impl<P: Ports> App<P> {
         self.ensure_subject(ctx, subject).await?;
         let values = form.schema.validate(values)?;
         let purpose = self.purpose(ctx, &form.purpose).await?;
-        self.ensure_may_submit(ctx, &form, &purpose, subject)
+        self.ensure_may_process_record(ctx, &form, &purpose, subject)
             .await?;
         let record = self.new_record(ctx, &form, subject, values);
         self.store
@@ -196,7 +231,7 @@ impl<P: Ports> App<P> {
                 let values = form.schema.validate(&values)?;
                 if !cleared.contains(&subject) {
                     self.ensure_subject(ctx, subject).await?;
-                    self.ensure_may_submit(ctx, &form, &purpose, subject)
+                    self.ensure_may_process_record(ctx, &form, &purpose, subject)
                         .await?;
                     cleared.insert(subject);
                 }
@@ -247,7 +282,7 @@ impl<P: Ports> App<P> {
 
     /// Refuses a submission that lacks current consent (consent-based purposes) or that a
     /// restriction or objection forbids; the form's purpose is loaded once by the caller.
-    async fn ensure_may_submit(
+    async fn ensure_may_process_record(
         &self,
         ctx: Ctx,
         form: &Form,
@@ -288,30 +323,56 @@ impl<P: Ports> App<P> {
         }
     }
 
-    /// A record (an access to personal data: audited).
+    /// A record, read to process it (an access to personal data: audited). A subject whose
+    /// processing is stopped — a restriction (Art. 18), an objection to the form's purpose
+    /// (Art. 21), consent withdrawn or missing for a consent-based purpose (Art. 7(3)) — has
+    /// their records kept (storage) but not read: see [`App::record_for`] for legal claims.
     ///
     /// # Errors
-    /// [`AppError::NotFound`]; storage errors.
+    /// [`AppError::NotFound`]; [`AppError::ProcessingBlocked`] or
+    /// [`AppError::ConsentRequired`] when processing is stopped; storage errors.
     pub async fn record(&self, ctx: Ctx, id: RecordId) -> Result<Record, AppError> {
+        self.record_for(ctx, id, ReadUse::Processing).await
+    }
+
+    /// A record, read for `use_`: for processing (refused when the subject's processing is
+    /// stopped), or to establish, exercise or defend legal claims (Art. 18(2): allowed, and
+    /// audited as such).
+    ///
+    /// # Errors
+    /// As [`App::record`] (only processing can be refused).
+    pub async fn record_for(
+        &self,
+        ctx: Ctx,
+        id: RecordId,
+        use_: ReadUse,
+    ) -> Result<Record, AppError> {
         let record = self
             .store
             .get_record(ctx.tenant, id)
             .await
             .map_err(AppError::not_found("record"))?;
+        if use_ == ReadUse::Processing {
+            let form = self.form(ctx, record.form).await?;
+            let purpose = self.purpose(ctx, &form.purpose).await?;
+            self.ensure_may_process_record(ctx, &form, &purpose, record.subject)
+                .await?;
+        }
         self.audit_about(
             ctx,
             AuditAction::RecordViewed,
             record.subject,
-            &[("record", &id)],
+            &[("record", &id), ("use", &use_.as_str())],
         )
         .await?;
         Ok(record)
     }
 
-    /// Records, optionally of one form and/or one subject, a page at a time.
+    /// Records to process, optionally of one form and/or one subject, a page at a time
+    /// ([`App::record_page`] for processing, without the count of those withheld).
     ///
     /// # Errors
-    /// Storage errors.
+    /// As [`App::record_page`].
     pub async fn records(
         &self,
         ctx: Ctx,
@@ -319,17 +380,84 @@ impl<P: Ports> App<P> {
         subject: Option<SubjectId>,
         page: Page,
     ) -> Result<Vec<Record>, AppError> {
+        Ok(self
+            .record_page(ctx, form, subject, page, ReadUse::Processing)
+            .await?
+            .items)
+    }
+
+    /// Records, optionally of one form and/or one subject, a page at a time, read for `use_`.
+    /// For processing, the records of subjects whose processing is stopped are withheld
+    /// (counted, never shown); asking for one such subject's records is refused outright.
+    ///
+    /// # Errors
+    /// [`AppError::ProcessingBlocked`] or [`AppError::ConsentRequired`] for the records of a
+    /// subject whose processing is stopped; storage errors.
+    pub async fn record_page(
+        &self,
+        ctx: Ctx,
+        form: Option<FormId>,
+        subject: Option<SubjectId>,
+        page: Page,
+        use_: ReadUse,
+    ) -> Result<RecordList, AppError> {
         let list = self
             .store
             .list_records(ctx.tenant, form, subject, page)
             .await
             .map_err(AppError::store)?;
+        let mut items = Vec::with_capacity(list.len());
+        let mut withheld = 0;
+        if use_ == ReadUse::Processing {
+            // Checked once per (subject, form) of the page.
+            let mut verdicts: BTreeMap<(SubjectId, FormId), bool> = BTreeMap::new();
+            let mut forms: BTreeMap<FormId, (Form, Purpose)> = BTreeMap::new();
+            for record in list {
+                let key = (record.subject, record.form);
+                let allowed = if let Some(allowed) = verdicts.get(&key) {
+                    *allowed
+                } else {
+                    if !forms.contains_key(&record.form) {
+                        let form = self.form(ctx, record.form).await?;
+                        let purpose = self.purpose(ctx, &form.purpose).await?;
+                        forms.insert(record.form, (form, purpose));
+                    }
+                    let (form, purpose) = &forms[&record.form];
+                    let verdict = self
+                        .ensure_may_process_record(ctx, form, purpose, record.subject)
+                        .await;
+                    match verdict {
+                        Ok(()) => {}
+                        // One subject asked for: say why, rather than an empty page.
+                        Err(
+                            e @ (AppError::ProcessingBlocked(_) | AppError::ConsentRequired { .. }),
+                        ) if subject.is_some() => {
+                            return Err(e);
+                        }
+                        Err(AppError::ProcessingBlocked(_) | AppError::ConsentRequired { .. }) => {}
+                        Err(e) => return Err(e),
+                    }
+                    let allowed = verdict.is_ok();
+                    verdicts.insert(key, allowed);
+                    allowed
+                };
+                if allowed {
+                    items.push(record);
+                } else {
+                    withheld += 1;
+                }
+            }
+        } else {
+            items = list;
+        }
         let event = self
             .event(ctx, AuditAction::RecordsListed)
-            .with("count", list.len())
-            .with("offset", page.offset);
+            .with("count", items.len())
+            .with("withheld", withheld)
+            .with("offset", page.offset)
+            .with("use", use_.as_str());
         self.audit(event).await?;
-        Ok(list)
+        Ok(RecordList { items, withheld })
     }
 
     /// Deletes one record.

@@ -94,6 +94,7 @@ pub use erasure::{BatchPlan, RetryReport};
 pub use error::AppError;
 pub use export::{EXPORT_SCHEMA_VERSION, ExportBundle};
 pub use export_delivery::{ExportFormat, ExportTicket};
+pub use forms::{ReadUse, RecordList};
 pub use gdpr_ports as ports;
 pub use jobs::{JobKind, JobRun, LEASE as JOB_LEASE};
 pub use limits::ProcessingCheck;

@@ -185,3 +185,98 @@ async fn erasure_takes_the_subjects_limits_with_it() {
             .is_empty()
     );
 }
+
+/// Restriction and withdrawal stop reading for processing too, not only new records: the
+/// records stay stored, the subject's own access export works, and a read for legal claims is
+/// allowed and audited as such.
+#[tokio::test]
+async fn stopped_processing_keeps_records_stored_but_unread_except_for_legal_claims() {
+    use gdpr_app::ReadUse;
+    use gdpr_ports::Page;
+    let w = world().await;
+    let [restricted, withdrew, free] = [
+        subject_with_data(&w, 1).await,
+        subject_with_data(&w, 2).await,
+        subject_with_data(&w, 3).await,
+    ];
+    let form = w.app.forms(w.ctx).await.unwrap()[0].clone();
+    let consent = w.app.consent_forms(w.ctx).await.unwrap()[0].id;
+    let restriction = w
+        .app
+        .place_limit(
+            w.ctx,
+            restricted.id,
+            LimitKind::Restriction,
+            None,
+            "contested",
+        )
+        .await
+        .unwrap();
+    w.app
+        .withdraw_consent(w.ctx, withdrew.id, consent, crate::helpers::web(None))
+        .await
+        .unwrap();
+    let all = w
+        .app
+        .record_page(w.ctx, Some(form.id), None, Page::ALL, ReadUse::LegalClaims)
+        .await
+        .unwrap();
+    assert_eq!(all.items.len(), 6, "everything is still stored");
+    let of = |s: gdpr_pii::SubjectId| all.items.iter().find(|r| r.subject == s).unwrap().id;
+
+    // Read for processing: refused one by one, and withheld from a listing.
+    assert!(matches!(
+        w.app.record(w.ctx, of(restricted.id)).await,
+        Err(AppError::ProcessingBlocked(b)) if b.limit == restriction.id
+    ));
+    assert!(matches!(
+        w.app.record(w.ctx, of(withdrew.id)).await,
+        Err(AppError::ConsentRequired { .. })
+    ));
+    assert!(w.app.record(w.ctx, of(free.id)).await.is_ok());
+    assert!(matches!(
+        w.app
+            .records(w.ctx, None, Some(restricted.id), Page::ALL)
+            .await,
+        Err(AppError::ProcessingBlocked(_))
+    ));
+    let page = w
+        .app
+        .record_page(w.ctx, Some(form.id), None, Page::ALL, ReadUse::Processing)
+        .await
+        .unwrap();
+    assert_eq!((page.items.len(), page.withheld), (2, 4));
+    assert!(page.items.iter().all(|r| r.subject == free.id));
+
+    // For legal claims, and the subject's own access: allowed.
+    let claimed = w
+        .app
+        .record_for(w.ctx, of(restricted.id), ReadUse::LegalClaims)
+        .await
+        .unwrap();
+    assert_eq!(claimed.subject, restricted.id);
+    assert_eq!(
+        w.app
+            .export_subject(w.ctx, withdrew.id)
+            .await
+            .unwrap()
+            .records
+            .len(),
+        2
+    );
+    let audit = w.app.audit_log(w.ctx, 0, 10_000).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.event.action == AuditAction::RecordViewed
+                && a.event.subject == Some(restricted.id)
+                && a.event.details["use"] == "legal_claims")
+    );
+
+    // Lifted, the restricted subject's records are read again.
+    w.app
+        .lift_limit(w.ctx, restricted.id, restriction.id)
+        .await
+        .unwrap();
+    assert!(w.app.record(w.ctx, of(restricted.id)).await.is_ok());
+}

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use gdpr_app::App;
+use gdpr_app::{App, ReadUse};
 use gdpr_pii::{ConsentFormId, FieldSpec, FormId, RecordId, SubjectId};
 use gdpr_ports::Ports;
 use poem_openapi::param::{Path, Query};
@@ -14,7 +14,7 @@ use crate::api::{Tag, page, reader, writer};
 use crate::auth::TenantKey;
 use crate::convert;
 use crate::dto::{
-    AttachIn, FormIn, FormOut, PurposeIn, PurposeOut, RecordIn, RecordOut, RecordPage,
+    AttachIn, FormIn, FormOut, PurposeIn, PurposeOut, ReadUseDto, RecordIn, RecordOut, RecordPage,
 };
 use crate::problem::ApiError;
 
@@ -170,7 +170,9 @@ impl<P: Ports> FormsApi<P> {
         Ok(RecordCreated::Created(Json(convert::record(r))))
     }
 
-    /// List records, optionally of one form and/or subject, oldest first.
+    /// List records, optionally of one form and/or subject, oldest first. Read for processing
+    /// (the default `use`), a subject whose processing is stopped has their records withheld
+    /// (counted in `withheld`), and asking for that subject's records is refused with 409.
     #[oai(path = "/records", method = "get")]
     async fn list_records(
         &self,
@@ -181,34 +183,43 @@ impl<P: Ports> FormsApi<P> {
             Option<u64>,
         >,
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))] limit: Query<Option<u32>>,
+        #[oai(name = "use")] use_: Query<Option<ReadUseDto>>,
     ) -> Result<Json<RecordPage>, ApiError> {
         let page = page(offset.0, limit.0);
-        let items = self
+        let list = self
             .0
-            .records(
+            .record_page(
                 reader(&auth),
                 form.0.map(FormId::from_uuid),
                 subject.0.map(SubjectId::from_uuid),
                 page,
+                use_.0.map_or(ReadUse::Processing, Into::into),
             )
             .await?;
         Ok(Json(RecordPage {
-            items: items.into_iter().map(convert::record).collect(),
+            items: list.items.into_iter().map(convert::record).collect(),
+            withheld: list.withheld,
             offset: page.offset,
             limit: page.limit,
         }))
     }
 
-    /// Read a record.
+    /// Read a record: for processing (the default `use`; 409 while the subject's processing
+    /// is stopped), or for legal claims.
     #[oai(path = "/records/:id", method = "get")]
     async fn get_record(
         &self,
         auth: TenantKey,
         id: Path<Uuid>,
+        #[oai(name = "use")] use_: Query<Option<ReadUseDto>>,
     ) -> Result<Json<RecordOut>, ApiError> {
         Ok(Json(convert::record(
             self.0
-                .record(reader(&auth), RecordId::from_uuid(id.0))
+                .record_for(
+                    reader(&auth),
+                    RecordId::from_uuid(id.0),
+                    use_.0.map_or(ReadUse::Processing, Into::into),
+                )
                 .await?,
         )))
     }

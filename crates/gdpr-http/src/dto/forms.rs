@@ -207,8 +207,25 @@ pub(crate) struct RecordOut {
 pub(crate) struct RecordPage {
     /// The records.
     pub(crate) items: Vec<RecordOut>,
+    /// Records of this page withheld because their subject's processing is stopped (a
+    /// restriction, an objection to the purpose, consent withdrawn): read for processing only.
+    pub(crate) withheld: u64,
     /// Items skipped.
     pub(crate) offset: u64,
     /// Page size asked for.
     pub(crate) limit: u32,
 }
+
+mirror!(
+    /// Why records are read. `processing` (the default): to use them for the form's purpose,
+    /// refused (409 `processing-blocked` or `consent-required`) while the subject's processing
+    /// is stopped, and their records withheld from a listing. `legal_claims`: to establish,
+    /// exercise or defend legal claims (Art. 18(2)), allowed and audited as such. The
+    /// subject's own access goes through `/subjects/{id}/export`.
+    ReadUseDto <=> gdpr_app::ReadUse {
+        /// For the form's purpose.
+        Processing,
+        /// For legal claims.
+        LegalClaims,
+    }
+);

@@ -283,6 +283,12 @@ impl TestApp {
         r.body["id"].as_str().unwrap().to_owned()
     }
 
+    /// One subject's records, read for `use_` (`processing` or `legal_claims`).
+    pub(crate) async fn records_of(&self, key: &str, subject: &str, use_: &str) -> Response {
+        self.get(&format!("/v1/records?subject={subject}&use={use_}"), key)
+            .await
+    }
+
     /// Stops the server, keeping its database and files.
     pub(crate) async fn halt(&mut self) {
         if let Some(running) = self.running.take() {

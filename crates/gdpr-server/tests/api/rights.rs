@@ -344,6 +344,7 @@ async fn restriction_and_objection_stop_processing_over_http() {
         let s = app.subject(&key, "lin@example.org").await;
         app.consent(&key, &s, &consent).await;
         let values = json!({"email": "lin@example.org"});
+        app.record(&key, &form, &s, values.clone()).await;
         let limits = format!("/v1/subjects/{s}/limits");
 
         // Restriction: records refused, the check says why, nothing leaks.
@@ -366,6 +367,26 @@ async fn restriction_and_objection_stop_processing_over_http() {
             .await;
         assert_problem(&refused, StatusCode::CONFLICT, "processing-blocked");
         assert!(!refused.text.contains("lin@") && !refused.text.contains("contested"));
+        // Reads for processing stop too; the record stays stored, readable for legal claims.
+        let stored = app.records_of(&key, &s, "legal_claims").await;
+        assert_eq!(
+            stored.body["items"].as_array().unwrap().len(),
+            1,
+            "{}",
+            stored.text
+        );
+        let record = stored.body["items"][0]["id"].as_str().unwrap().to_owned();
+        let read = app.get(&format!("/v1/records/{record}"), &key).await;
+        assert_problem(&read, StatusCode::CONFLICT, "processing-blocked");
+        let listed = app.records_of(&key, &s, "processing").await;
+        assert_problem(&listed, StatusCode::CONFLICT, "processing-blocked");
+        let by_form = app.get(&format!("/v1/records?form={form}"), &key).await;
+        assert_eq!(by_form.body["withheld"], 1, "{}", by_form.text);
+        assert_eq!(by_form.body["items"].as_array().unwrap().len(), 0);
+        let claimed = app
+            .get(&format!("/v1/records/{record}?use=legal_claims"), &key)
+            .await;
+        assert_eq!(claimed.status, StatusCode::OK, "{}", claimed.text);
         let check = app
             .get(
                 &format!("/v1/subjects/{s}/consent-check?purpose=contractors"),
@@ -386,6 +407,13 @@ async fn restriction_and_objection_stop_processing_over_http() {
         assert_eq!(lifted.status, StatusCode::OK, "{}", lifted.text);
         assert_eq!(lifted.body["active"], false);
         app.record(&key, &form, &s, values.clone()).await;
+        let read = app.get(&format!("/v1/records/{record}"), &key).await;
+        assert_eq!(
+            read.status,
+            StatusCode::OK,
+            "lifted: read again: {}",
+            read.text
+        );
 
         // Objection: a legitimate-interest purpose stops, consent-based ones go on.
         let p = app
