@@ -2,6 +2,7 @@
 //! schema and, for a consent-based purpose, the subject currently consents.
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 
 use gdpr_audit::AuditAction;
 use gdpr_consent::{Form, LawfulBasis, Purpose, PurposeId, current_status};
@@ -417,12 +418,14 @@ impl<P: Ports> App<P> {
                 let allowed = if let Some(allowed) = verdicts.get(&key) {
                     *allowed
                 } else {
-                    if !forms.contains_key(&record.form) {
-                        let form = self.form(ctx, record.form).await?;
-                        let purpose = self.purpose(ctx, &form.purpose).await?;
-                        forms.insert(record.form, (form, purpose));
-                    }
-                    let (form, purpose) = &forms[&record.form];
+                    let (form, purpose) = match forms.entry(record.form) {
+                        Entry::Occupied(known) => known.into_mut(),
+                        Entry::Vacant(slot) => {
+                            let form = self.form(ctx, record.form).await?;
+                            let purpose = self.purpose(ctx, &form.purpose).await?;
+                            slot.insert((form, purpose))
+                        }
+                    };
                     let verdict = self
                         .ensure_may_process_record(ctx, form, purpose, record.subject)
                         .await;
