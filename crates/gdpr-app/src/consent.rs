@@ -81,6 +81,42 @@ impl<P: Ports> App<P> {
         Ok(form)
     }
 
+    /// Retires a consent form: no consent is given under it from now on (nor a version
+    /// published, nor the form attached to another), while the consents given before stay as
+    /// they were, as proof, and can still be withdrawn. Journaled first, so that a restore
+    /// never reopens it; audited.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`]; [`AppError::Consent`] ([`ConsentError::Retired`]) when it is
+    /// retired already; journal and storage errors (then it is not retired).
+    pub async fn retire_consent_form(
+        &self,
+        ctx: Ctx,
+        id: ConsentFormId,
+    ) -> Result<ConsentForm, AppError> {
+        let mut form = self.consent_form(ctx, id).await?;
+        let at = self.clock.now();
+        form.retire(at)?;
+        self.journal(
+            ctx.tenant,
+            vec![Decision::ConsentFormRetired {
+                consent_form: id,
+                at,
+            }],
+        )
+        .await?;
+        self.store
+            .retire_consent_form(ctx.tenant, id, at)
+            .await
+            .map_err(AppError::not_found("consent form"))?;
+        self.audit(
+            self.event(ctx, AuditAction::ConsentFormRetired)
+                .with("consent_form", id),
+        )
+        .await?;
+        Ok(form)
+    }
+
     async fn audit_published(&self, ctx: Ctx, form: &ConsentForm) -> Result<(), AppError> {
         let event = self
             .event(ctx, AuditAction::ConsentFormPublished)

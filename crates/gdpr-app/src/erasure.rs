@@ -13,8 +13,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use gdpr_audit::{Actor, AuditAction, AuditEvent};
 use gdpr_pii::{RequestId, SubjectId, TenantId};
 use gdpr_ports::{
-    Clock, Erased, Erasure, ErasureStore, ErrorReporter, ForgetOutcome, LegalHoldStore, Page,
-    Ports, RecordStore, SubjectStore,
+    Clock, ConsentStore, Erased, Erasure, ErasureStore, ErrorReporter, ForgetOutcome,
+    LegalHoldStore, Page, Ports, RecordStore, SubjectStore,
 };
 use gdpr_rights::{
     BatchSelector, Decision, ErasurePlan, ErasureReceipt, ErasureStatus, Outcome, Place,
@@ -523,6 +523,30 @@ impl<P: Ports> App<P> {
         Ok(report)
     }
 
+    /// For a selection by consent: the subjects it picks (as of `cutoff`) and the purpose
+    /// whose forms' records it covers; `None` for other selections.
+    pub(crate) async fn picked_by_consent(
+        &self,
+        ctx: Ctx,
+        selector: &BatchSelector,
+        cutoff: Option<time::OffsetDateTime>,
+    ) -> Result<Option<(BTreeSet<SubjectId>, gdpr_consent::PurposeId)>, AppError> {
+        let (forms, events) = match selector {
+            BatchSelector::ConsentForm { .. } | BatchSelector::ConsentState { .. } => (
+                self.consent_forms(ctx).await?,
+                self.store
+                    .tenant_consent_events(ctx.tenant)
+                    .await
+                    .map_err(AppError::store)?,
+            ),
+            _ => return Ok(None),
+        };
+        match selector.pick_by_consent(&forms, &events, cutoff) {
+            Some(picked) => Ok(Some(picked)),
+            None => Err(AppError::NotFound("consent form")),
+        }
+    }
+
     /// The dry run of a batch erasure: which subjects the selector picks, how many records
     /// they hold, which are held by a legal hold. Changes nothing.
     ///
@@ -563,6 +587,8 @@ impl<P: Ports> App<P> {
                 }
             }
             found
+        } else if let Some((picked, _)) = self.picked_by_consent(ctx, selector, cutoff).await? {
+            picked
         } else if let Some(scope) = selector.record_scope() {
             // By form and creation time: counted by storage, nothing decrypted, and the same
             // pass counts every record of the subjects selected.

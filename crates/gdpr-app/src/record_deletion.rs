@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use gdpr_audit::AuditAction;
-use gdpr_pii::{RecordId, SubjectId, TenantId};
+use gdpr_pii::{FormId, RecordId, SubjectId, TenantId};
 use gdpr_ports::{Clock, LegalHoldStore, Page, Ports, RecordStore};
 use gdpr_rights::{BatchSelector, Decision, RecordFacts};
 use serde::{Deserialize, Serialize};
@@ -51,6 +51,20 @@ impl<P: Ports> App<P> {
         selector: &BatchSelector,
         cutoff: Option<time::OffsetDateTime>,
     ) -> Result<(Vec<(RecordId, SubjectId)>, RecordDeletionPlan), AppError> {
+        // A selection by consent covers its subjects' records in the forms of its purpose.
+        let by_consent = match self.picked_by_consent(ctx, selector, cutoff).await? {
+            Some((subjects, purpose)) => {
+                let forms: BTreeSet<FormId> = self
+                    .forms(ctx)
+                    .await?
+                    .into_iter()
+                    .filter(|f| f.purpose == purpose)
+                    .map(|f| f.id)
+                    .collect();
+                Some((subjects, forms))
+            }
+            None => None,
+        };
         let records = self
             .store
             .list_records(ctx.tenant, None, None, Page::ALL)
@@ -71,7 +85,11 @@ impl<P: Ports> App<P> {
                 created_at: r.created_at,
                 values: &r.values,
             };
-            if !selector.matches(&facts) || cutoff.is_some_and(|c| r.created_at > c) {
+            let selected = match &by_consent {
+                Some((subjects, forms)) => subjects.contains(&r.subject) && forms.contains(&r.form),
+                None => selector.matches(&facts),
+            };
+            if !selected || cutoff.is_some_and(|c| r.created_at > c) {
                 continue;
             }
             if held.contains(&r.subject) {

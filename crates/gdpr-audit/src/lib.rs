@@ -97,6 +97,8 @@ pub enum AuditAction {
     RecordsExpired,
     /// The daily expiry done for a tenant (its counts).
     RetentionEnforced,
+    /// A consent form retired: no new consent under it.
+    ConsentFormRetired,
 }
 
 /// One event, before it is chained. Ids and counts only: never personal data.

@@ -90,6 +90,10 @@ pub struct ConsentForm {
     /// A short title.
     pub title: String,
     versions: Vec<ConsentFormVersion>,
+    /// When it was retired: no consent is given under it since, and the consents given before
+    /// stay as they were, as proof.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub retired_at: Option<OffsetDateTime>,
 }
 
 impl ConsentForm {
@@ -125,6 +129,7 @@ impl ConsentForm {
                 published_at: at,
                 requires_reconsent: true,
             }],
+            retired_at: None,
         })
     }
 
@@ -154,20 +159,36 @@ impl ConsentForm {
             purpose,
             title,
             versions,
+            retired_at: None,
         })
+    }
+
+    /// Retires the form at `at`: no consent is given under it any more.
+    ///
+    /// # Errors
+    /// [`ConsentError::Retired`] when it already is.
+    pub fn retire(&mut self, at: OffsetDateTime) -> Result<(), ConsentError> {
+        if self.retired_at.is_some() {
+            return Err(ConsentError::Retired);
+        }
+        self.retired_at = Some(at);
+        Ok(())
     }
 
     /// Publishes a new version, leaving every earlier one as it was.
     ///
     /// # Errors
     /// [`ConsentError::Unchanged`] when the text equals the latest version's;
-    /// [`ConsentError::InvalidText`] for an empty or over-long text.
+    /// [`ConsentError::InvalidText`] for an empty or over-long text; [`ConsentError::Retired`].
     pub fn publish_version(
         &mut self,
         text: &str,
         requires_reconsent: bool,
         at: OffsetDateTime,
     ) -> Result<&ConsentFormVersion, ConsentError> {
+        if self.retired_at.is_some() {
+            return Err(ConsentError::Retired);
+        }
         check_text("text", text, MAX_TEXT)?;
         let hash = ContentHash::of(text);
         if hash == self.latest().hash {

@@ -82,7 +82,9 @@ impl ConsentEvent {
     /// A new event for the form's latest version.
     ///
     /// # Errors
-    /// [`ConsentError::UnknownVersion`] when `version` is given and the form never published it.
+    /// [`ConsentError::UnknownVersion`] when `version` is given and the form never published it;
+    /// [`ConsentError::Retired`] for consent given under a retired form (a withdrawal still
+    /// goes through).
     pub fn new(
         form: &ConsentForm,
         subject: SubjectId,
@@ -92,6 +94,9 @@ impl ConsentEvent {
         method: ConsentMethod,
         source: Option<PseudonymousIp>,
     ) -> Result<Self, ConsentError> {
+        if action == ConsentAction::Given && form.retired_at.is_some() {
+            return Err(ConsentError::Retired);
+        }
         let form_version = match version {
             Some(hash) => {
                 form.version(&hash)

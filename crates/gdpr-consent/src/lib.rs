@@ -82,4 +82,7 @@ pub enum ConsentError {
     /// Withdrawing consent that is not currently given.
     #[error("there is no current consent to withdraw")]
     NotGiven,
+    /// Consent given, a version published or a form attached under a retired consent form.
+    #[error("the consent form is retired: no new consent is collected under it")]
+    Retired,
 }

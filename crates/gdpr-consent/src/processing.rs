@@ -85,7 +85,8 @@ impl Form {
     ///
     /// # Errors
     /// [`FormError::PurposeMismatch`] when the consent form serves another purpose;
-    /// [`FormError::Consent`] when the purpose does not rest on consent.
+    /// [`FormError::Consent`] when the purpose does not rest on consent, or the consent form
+    /// is retired.
     pub fn attach_consent_form(
         &mut self,
         purpose: &Purpose,
@@ -97,6 +98,9 @@ impl Form {
                 basis: purpose.basis,
             }
             .into());
+        }
+        if consent_form.retired_at.is_some() {
+            return Err(ConsentError::Retired.into());
         }
         if consent_form.purpose != self.purpose || purpose.id != self.purpose {
             return Err(FormError::PurposeMismatch {

@@ -104,6 +104,7 @@ pub(crate) fn consent_form(f: ConsentForm) -> ConsentFormOut {
                 requires_reconsent: v.requires_reconsent,
             })
             .collect(),
+        retired_at: f.retired_at,
     }
 }
 

@@ -192,11 +192,12 @@ impl From<AppError> for ApiError {
                 ConsentError::Unchanged
                 | ConsentError::NotGiven
                 | ConsentError::NotConsentBased { .. }
-                | ConsentError::UnknownVersion,
+                | ConsentError::UnknownVersion
+                | ConsentError::Retired,
             )
             | AppError::Form(
                 FormError::PurposeMismatch { .. }
-                | FormError::Consent(ConsentError::NotConsentBased { .. }),
+                | FormError::Consent(ConsentError::NotConsentBased { .. } | ConsentError::Retired),
             ) => p(S::CONFLICT, "consent-conflict", "Conflict"),
             AppError::Consent(_) | AppError::Form(_) => {
                 p(S::UNPROCESSABLE_ENTITY, "invalid-input", "Invalid input")

@@ -367,6 +367,27 @@ pub trait ConsentStore: Send + Sync {
     /// [`StoreError::Unavailable`].
     async fn list_consent_forms(&self, tenant: TenantId) -> Result<Vec<ConsentForm>, StoreError>;
 
+    /// Marks a consent form retired at `at` (one retired already keeps its first time).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]; [`StoreError::Unavailable`].
+    async fn retire_consent_form(
+        &self,
+        tenant: TenantId,
+        id: ConsentFormId,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// Every consent event of the tenant, in append order: for batch selections by consent
+    /// (a pass over the tenant's whole consent history).
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`]; [`StoreError::Unavailable`].
+    async fn tenant_consent_events(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Vec<ConsentEvent>, StoreError>;
+
     /// Appends to the history. There is no update and no delete but erasure.
     ///
     /// # Errors

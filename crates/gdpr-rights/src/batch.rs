@@ -1,8 +1,10 @@
-//! Batch erasure: which subjects a selector picks, decided on record facts alone.
+//! Batch erasure and deletion: which subjects a selector picks, decided on record facts or,
+//! for selections by consent, on the consent history.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use gdpr_pii::{FormId, RecordValues, SubjectId};
+use gdpr_consent::{ConsentEvent, ConsentForm, ConsentStatus, PurposeId, current_status};
+use gdpr_pii::{ConsentFormId, FormId, RecordValues, SubjectId};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -41,6 +43,32 @@ pub enum BatchSelector {
         /// Their ids.
         ids: BTreeSet<SubjectId>,
     },
+    /// Every subject with a consent event (given or withdrawn) under this consent form.
+    ConsentForm {
+        /// The consent form.
+        consent_form: ConsentFormId,
+    },
+    /// Every subject whose consent for `purpose` stands as `state` now: consent in force under
+    /// any of its consent forms is `given`; else, one to be renewed is `reconsent_required`;
+    /// else, one withdrawn is `withdrawn`.
+    ConsentState {
+        /// The consent-based purpose.
+        purpose: PurposeId,
+        /// Where the subject stands.
+        state: ConsentState,
+    },
+}
+
+/// Where a subject stands with a purpose's consent, for [`BatchSelector::ConsentState`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentState {
+    /// Consent in force.
+    Given,
+    /// Withdrawn (and not given again).
+    Withdrawn,
+    /// Given to a version that a newer one required renewing.
+    ReconsentRequired,
 }
 
 /// Records picked by form and creation time alone: `from <= created_at < to`, each bound
@@ -116,6 +144,8 @@ impl BatchSelector {
                         .is_some_and(|v| &v.expose_pii_json() == value)
             }
             Self::Subjects { ids } => ids.contains(&record.subject),
+            // Picked by their consent history, not their records: see `pick_by_consent`.
+            Self::ConsentForm { .. } | Self::ConsentState { .. } => false,
         }
     }
 
@@ -135,7 +165,66 @@ impl BatchSelector {
                 from: Some(*from),
                 to: Some(*to),
             }),
-            Self::FieldEquals { .. } | Self::Subjects { .. } => None,
+            Self::FieldEquals { .. }
+            | Self::Subjects { .. }
+            | Self::ConsentForm { .. }
+            | Self::ConsentState { .. } => None,
+        }
+    }
+
+    /// For a selection by consent: the subjects it picks from the tenant's consent forms and
+    /// consent history (in append order), counting only events at or before `cutoff` when
+    /// given; and the purpose whose forms' records it covers. `None` for other selections.
+    #[must_use]
+    pub fn pick_by_consent(
+        &self,
+        forms: &[ConsentForm],
+        events: &[ConsentEvent],
+        cutoff: Option<OffsetDateTime>,
+    ) -> Option<(BTreeSet<SubjectId>, PurposeId)> {
+        let events = events.iter().filter(|e| cutoff.is_none_or(|c| e.at <= c));
+        match self {
+            Self::ConsentForm { consent_form } => {
+                let purpose = forms
+                    .iter()
+                    .find(|f| f.id == *consent_form)
+                    .map(|f| f.purpose.clone())?;
+                let picked = events
+                    .filter(|e| e.form == *consent_form)
+                    .map(|e| e.subject)
+                    .collect();
+                Some((picked, purpose))
+            }
+            Self::ConsentState { purpose, state } => {
+                let of_purpose: Vec<&ConsentForm> =
+                    forms.iter().filter(|f| f.purpose == *purpose).collect();
+                let mut histories: BTreeMap<SubjectId, Vec<ConsentEvent>> = BTreeMap::new();
+                for e in events.filter(|e| of_purpose.iter().any(|f| f.id == e.form)) {
+                    histories.entry(e.subject).or_default().push(e.clone());
+                }
+                let picked = histories
+                    .into_iter()
+                    .filter(|(_, history)| {
+                        let statuses: Vec<ConsentStatus> = of_purpose
+                            .iter()
+                            .map(|f| current_status(f, history))
+                            .collect();
+                        let any = |pick: fn(&ConsentStatus) -> bool| statuses.iter().any(pick);
+                        let standing = if any(|s| matches!(s, ConsentStatus::Given { .. })) {
+                            ConsentState::Given
+                        } else if any(|s| matches!(s, ConsentStatus::ReconsentRequired { .. })) {
+                            ConsentState::ReconsentRequired
+                        } else {
+                            ConsentState::Withdrawn
+                        };
+                        standing == *state
+                            && statuses.iter().any(|s| *s != ConsentStatus::NeverGiven)
+                    })
+                    .map(|(subject, _)| subject)
+                    .collect();
+                Some((picked, purpose.clone()))
+            }
+            _ => None,
         }
     }
 
@@ -231,6 +320,80 @@ mod tests {
             }
         }
         assert!(yes[2].record_scope().is_none() && yes[3].record_scope().is_none());
+    }
+
+    #[test]
+    fn selections_by_consent_pick_from_the_history() {
+        use gdpr_consent::{ConsentAction, ConsentMethod, LawfulBasis, Purpose};
+        let t0 = datetime!(2026-01-01 0:00 UTC);
+        let tenant = gdpr_pii::TenantId::at(t0);
+        let purpose = Purpose::new(
+            PurposeId::parse("news").unwrap(),
+            "News",
+            LawfulBasis::Consent,
+        )
+        .unwrap();
+        let (a, b) = (
+            ConsentForm::publish(tenant, &purpose, "A", "v1", t0).unwrap(),
+            ConsentForm::publish(tenant, &purpose, "B", "v1", t0).unwrap(),
+        );
+        let [given, withdrew, switched, never] = [(); 4].map(|()| SubjectId::at(t0));
+        let event = |form: &ConsentForm, subject, action, minutes| {
+            ConsentEvent::new(
+                form,
+                subject,
+                action,
+                None,
+                t0 + time::Duration::minutes(minutes),
+                ConsentMethod::Api,
+                None,
+            )
+            .unwrap()
+        };
+        let events = [
+            event(&a, given, ConsentAction::Given, 1),
+            event(&a, withdrew, ConsentAction::Given, 2),
+            event(&a, withdrew, ConsentAction::Withdrawn, 3),
+            // Withdrew under A, consents under B: given for the purpose.
+            event(&a, switched, ConsentAction::Given, 4),
+            event(&a, switched, ConsentAction::Withdrawn, 5),
+            event(&b, switched, ConsentAction::Given, 6),
+        ];
+        let forms = [a.clone(), b.clone()];
+        let pick = |selector: BatchSelector, cutoff| {
+            selector.pick_by_consent(&forms, &events, cutoff).unwrap()
+        };
+        let state = |state| BatchSelector::ConsentState {
+            purpose: purpose.id.clone(),
+            state,
+        };
+        assert_eq!(
+            pick(state(ConsentState::Withdrawn), None).0,
+            [withdrew].into()
+        );
+        assert_eq!(
+            pick(state(ConsentState::Given), None).0,
+            [given, switched].into()
+        );
+        // As of minute 5, the one who switched had withdrawn.
+        assert_eq!(
+            pick(
+                state(ConsentState::Withdrawn),
+                Some(t0 + time::Duration::minutes(5))
+            )
+            .0,
+            [withdrew, switched].into()
+        );
+        let (by_b, covers) = pick(BatchSelector::ConsentForm { consent_form: b.id }, None);
+        assert_eq!((by_b, covers), ([switched].into(), purpose.id.clone()));
+        assert!(!pick(state(ConsentState::Given), None).0.contains(&never));
+        assert!(
+            BatchSelector::Form {
+                form: FormId::at(t0)
+            }
+            .pick_by_consent(&forms, &events, None)
+            .is_none()
+        );
     }
 
     #[test]

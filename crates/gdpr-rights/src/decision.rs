@@ -102,6 +102,14 @@ pub enum Decision {
         #[serde(with = "time::serde::rfc3339")]
         at: OffsetDateTime,
     },
+    /// A consent form was retired: no consent is collected under it any more.
+    ConsentFormRetired {
+        /// The consent form.
+        consent_form: ConsentFormId,
+        /// When.
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
 }
 
 impl Decision {
@@ -116,7 +124,8 @@ impl Decision {
             | Self::LimitPlaced { at, .. }
             | Self::LimitLifted { at, .. }
             | Self::RecordsDeleted { at, .. }
-            | Self::RecordsExpired { at, .. } => *at,
+            | Self::RecordsExpired { at, .. }
+            | Self::ConsentFormRetired { at, .. } => *at,
         }
     }
 
@@ -132,6 +141,7 @@ impl Decision {
             Self::LimitLifted { .. } => "limit_lifted",
             Self::RecordsDeleted { .. } => "records_deleted",
             Self::RecordsExpired { .. } => "records_expired",
+            Self::ConsentFormRetired { .. } => "consent_form_retired",
         }
     }
 }

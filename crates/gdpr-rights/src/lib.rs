@@ -16,7 +16,7 @@ mod erasure;
 mod limits;
 mod request;
 
-pub use batch::{BatchSelector, RecordFacts, RecordScope};
+pub use batch::{BatchSelector, ConsentState, RecordFacts, RecordScope};
 pub use deadline::{add_months, due_date};
 pub use decision::Decision;
 pub use erasure::{

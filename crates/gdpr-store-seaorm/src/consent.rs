@@ -29,6 +29,27 @@ fn purpose_of(row: purpose::Model) -> Result<Purpose, StoreError> {
 }
 
 impl SeaOrmStore {
+    /// The tenant's consent events (one subject's, when given), in append order.
+    async fn consent_events(
+        &self,
+        tenant: TenantId,
+        subject: Option<SubjectId>,
+    ) -> Result<Vec<ConsentEvent>, StoreError> {
+        let mut query = consent_event::Entity::find()
+            .filter(consent_event::Column::TenantId.eq(*tenant.as_uuid()));
+        if let Some(subject) = subject {
+            query = query.filter(consent_event::Column::SubjectId.eq(*subject.as_uuid()));
+        }
+        query
+            .order_by_asc(consent_event::Column::Seq)
+            .all(&self.db)
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .map(|row| from_json(&row.body, "a consent event"))
+            .collect()
+    }
+
     async fn load_consent_form<C: ConnectionTrait>(
         &self,
         c: &C,
@@ -58,14 +79,16 @@ impl SeaOrmStore {
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        ConsentForm::from_parts(
+        let mut form = ConsentForm::from_parts(
             id,
             tenant,
             PurposeId::parse(&row.purpose).map_err(|_| corrupt("a purpose id"))?,
             row.title,
             versions,
         )
-        .map_err(|_| corrupt("a consent form's versions do not match their hashes"))
+        .map_err(|_| corrupt("a consent form's versions do not match their hashes"))?;
+        form.retired_at = row.retired_at.map(from_nanos);
+        Ok(form)
     }
 }
 
@@ -123,6 +146,7 @@ impl ConsentStore for SeaOrmStore {
                     tenant_id: Set(*form.tenant.as_uuid()),
                     purpose: Set(form.purpose.to_string()),
                     title: Set(form.title.clone()),
+                    retired_at: Set(form.retired_at.map(nanos)),
                 }
                 .insert(&txn)
                 .await
@@ -163,6 +187,37 @@ impl ConsentStore for SeaOrmStore {
         id: ConsentFormId,
     ) -> Result<ConsentForm, StoreError> {
         self.load_consent_form(&self.db, tenant, id).await
+    }
+
+    async fn retire_consent_form(
+        &self,
+        tenant: TenantId,
+        id: ConsentFormId,
+        at: time::OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let updated = consent_form::Entity::update_many()
+            .col_expr(
+                consent_form::Column::RetiredAt,
+                sea_orm::sea_query::Expr::value(nanos(at)),
+            )
+            .filter(consent_form::Column::Id.eq(*id.as_uuid()))
+            .filter(consent_form::Column::TenantId.eq(*tenant.as_uuid()))
+            .filter(consent_form::Column::RetiredAt.is_null())
+            .exec(&self.db)
+            .await
+            .map_err(unavailable)?;
+        if updated.rows_affected == 0 {
+            // Retired already (kept as it was), or not this tenant's.
+            self.load_consent_form(&self.db, tenant, id).await?;
+        }
+        Ok(())
+    }
+
+    async fn tenant_consent_events(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Vec<ConsentEvent>, StoreError> {
+        self.consent_events(tenant, None).await
     }
 
     async fn list_consent_forms(&self, tenant: TenantId) -> Result<Vec<ConsentForm>, StoreError> {
@@ -216,15 +271,6 @@ impl ConsentStore for SeaOrmStore {
         tenant: TenantId,
         subject: SubjectId,
     ) -> Result<Vec<ConsentEvent>, StoreError> {
-        consent_event::Entity::find()
-            .filter(consent_event::Column::TenantId.eq(*tenant.as_uuid()))
-            .filter(consent_event::Column::SubjectId.eq(*subject.as_uuid()))
-            .order_by_asc(consent_event::Column::Seq)
-            .all(&self.db)
-            .await
-            .map_err(unavailable)?
-            .iter()
-            .map(|row| from_json(&row.body, "a consent event"))
-            .collect()
+        self.consent_events(tenant, Some(subject)).await
     }
 }

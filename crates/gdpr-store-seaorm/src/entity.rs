@@ -89,6 +89,8 @@ entity!(consent_form, "consent_forms", {
     pub tenant_id: Uuid,
     pub purpose: String,
     pub title: String,
+    #[serde(default)]
+    pub retired_at: Option<i64>,
 });
 
 entity!(consent_form_version, "consent_form_versions", {

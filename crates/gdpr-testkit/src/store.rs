@@ -630,6 +630,34 @@ impl ConsentStore for InMemoryStore {
             .cloned()
             .collect())
     }
+
+    async fn retire_consent_form(
+        &self,
+        tenant: TenantId,
+        id: ConsentFormId,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        let form = s
+            .consent_forms
+            .iter_mut()
+            .find(|f| f.tenant == tenant && f.id == id)
+            .ok_or(StoreError::NotFound)?;
+        form.retired_at.get_or_insert(at);
+        Ok(())
+    }
+
+    async fn tenant_consent_events(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Vec<ConsentEvent>, StoreError> {
+        let s = self.state()?;
+        Ok(s.consent_events
+            .iter()
+            .filter(|e| e.tenant == tenant)
+            .cloned()
+            .collect())
+    }
 }
 
 #[async_trait]

@@ -77,6 +77,26 @@ impl<P: Ports> App<P> {
                         };
                         (deleted > 0).then(|| (action, "count", deleted.to_string(), None))
                     }
+                    Decision::ConsentFormRetired { consent_form, at } => {
+                        match self.store.get_consent_form(tenant, *consent_form).await {
+                            Ok(form) if form.retired_at.is_none() => {
+                                self.store
+                                    .retire_consent_form(tenant, *consent_form, *at)
+                                    .await
+                                    .map_err(AppError::store)?;
+                                Some((
+                                    AuditAction::ConsentFormRetired,
+                                    "consent_form",
+                                    consent_form.to_string(),
+                                    None,
+                                ))
+                            }
+                            // Retired already, or created after the backup (and so not
+                            // restored): nothing to apply.
+                            Ok(_) | Err(StoreError::NotFound) => None,
+                            Err(e) => return Err(AppError::store(e)),
+                        }
+                    }
                     Decision::SubjectErased { .. } | Decision::ErasureVoided { .. } => None,
                 };
                 if let Some((action, key, value, subject)) = applied {

@@ -432,3 +432,53 @@ async fn a_batch_of_several_chunks_is_run_from_the_top_whatever_an_earlier_run_r
         (1_099, 1)
     );
 }
+
+/// Selections by consent, for erasure and for record deletion: every subject who withdrew
+/// consent for a purpose; every subject who consented under one consent form.
+#[tokio::test]
+async fn batches_select_by_consent_state_and_by_consent_form() {
+    use gdpr_rights::ConsentState;
+    let w = world().await;
+    let [withdrew, consenting, other] = [
+        subject_with_data(&w, 1).await,
+        subject_with_data(&w, 2).await,
+        subject_with_data(&w, 3).await,
+    ];
+    let consent = w.app.consent_forms(w.ctx).await.unwrap()[0].id;
+    w.app
+        .withdraw_consent(w.ctx, withdrew.id, consent, crate::helpers::web(None))
+        .await
+        .unwrap();
+    let withdrawn = BatchSelector::ConsentState {
+        purpose: gdpr_consent::PurposeId::parse("contractors").unwrap(),
+        state: ConsentState::Withdrawn,
+    };
+    let plan = w.app.plan_batch_erasure(w.ctx, &withdrawn).await.unwrap();
+    assert_eq!(plan.subjects, vec![withdrew.id]);
+    assert_eq!(plan.records, 2);
+    // Deleting records by consent form: every consenting subject's records of its purpose's
+    // forms; the subjects stay.
+    let by_form = BatchSelector::ConsentForm {
+        consent_form: consent,
+    };
+    let dry = w.app.plan_record_deletion(w.ctx, &by_form).await.unwrap();
+    assert_eq!((dry.records, dry.subjects), (6, 3));
+    w.app.start_batch_erasure(w.ctx, withdrawn).await.unwrap();
+    while let Some(run) = w.app.run_next_job("w").await.unwrap() {
+        assert!(run.outcome.is_ok(), "{run:?}");
+    }
+    assert!(matches!(
+        w.app.subject(w.ctx, withdrew.id).await,
+        Err(AppError::NotFound(_))
+    ));
+    for kept in [&consenting, &other] {
+        assert!(w.app.subject(w.ctx, kept.id).await.is_ok());
+    }
+    let unknown = BatchSelector::ConsentForm {
+        consent_form: gdpr_pii::ConsentFormId::at(time::OffsetDateTime::UNIX_EPOCH),
+    };
+    assert!(matches!(
+        w.app.plan_batch_erasure(w.ctx, &unknown).await,
+        Err(AppError::NotFound(_))
+    ));
+}

@@ -344,3 +344,54 @@ async fn consent_and_records_need_the_subject_to_exist_not_its_profile_opened() 
         Err(AppError::NotFound("subject"))
     ));
 }
+
+/// A retired consent form collects no new consent, while the consents given under it stay as
+/// proof (still in force, still withdrawable); its retirement is journaled.
+#[tokio::test]
+async fn a_retired_consent_form_takes_no_new_consent_and_keeps_the_old_as_proof() {
+    let w = crate::helpers::world_with(crate::backup_restore::config()).await;
+    let (form, consent) = w.contractors().await;
+    let (before, after) = (w.subject(1).await, w.subject(2).await);
+    w.app
+        .give_consent(w.ctx, before.id, consent.id, web(None))
+        .await
+        .unwrap();
+    let retired = w.app.retire_consent_form(w.ctx, consent.id).await.unwrap();
+    assert!(retired.retired_at.is_some());
+    assert!(matches!(
+        w.app
+            .give_consent(w.ctx, after.id, consent.id, web(None))
+            .await,
+        Err(AppError::Consent(ConsentError::Retired))
+    ));
+    assert!(matches!(
+        w.app
+            .publish_consent_version(w.ctx, consent.id, "a new text", false)
+            .await,
+        Err(AppError::Consent(ConsentError::Retired))
+    ));
+    assert!(matches!(
+        w.app.retire_consent_form(w.ctx, consent.id).await,
+        Err(AppError::Consent(ConsentError::Retired))
+    ));
+    // The consent given before still counts, and can be withdrawn.
+    w.app
+        .submit_record(w.ctx, form.id, before.id, &contractor(1))
+        .await
+        .unwrap();
+    w.app
+        .withdraw_consent(w.ctx, before.id, consent.id, web(None))
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = crate::journal::decisions(&w)
+        .iter()
+        .map(gdpr_rights::Decision::kind)
+        .collect();
+    assert!(kinds.contains(&"consent_form_retired"), "{kinds:?}");
+    let audit = w.app.audit_log(w.ctx, 0, 1000).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.event.action == gdpr_audit::AuditAction::ConsentFormRetired)
+    );
+}

@@ -135,6 +135,7 @@ async fn every_decision_made_after_a_backup_is_in_force_after_the_database_is_lo
         assert!(run.outcome.is_ok(), "{run:?}");
     }
     w.app.erase_subject(ctx, erased.id, None).await.unwrap();
+    w.app.retire_consent_form(ctx, consent_form).await.unwrap();
     w.clock.advance(time::Duration::days(11));
     let expiry = w.app.expire(ctx.tenant).await.unwrap();
     assert_eq!(expiry.records_expired, 1);
@@ -145,6 +146,7 @@ async fn every_decision_made_after_a_backup_is_in_force_after_the_database_is_lo
         "limit_lifted",
         "records_deleted",
         "records_expired",
+        "consent_form_retired",
         "subject_erased",
     ] {
         assert!(kinds.contains(&kind), "{kind} journaled: {kinds:?}");
@@ -162,8 +164,18 @@ async fn every_decision_made_after_a_backup_is_in_force_after_the_database_is_lo
         )
         .await
         .unwrap();
-    // Withdrawal, restriction, objection, placed-then-lifted (2), record deletion (2), expiry.
-    assert_eq!(report.decisions_replayed, 8, "{report:?}");
+    // Withdrawal, restriction, objection, placed-then-lifted (2), record deletion (2), expiry,
+    // the consent form's retirement.
+    assert_eq!(report.decisions_replayed, 9, "{report:?}");
+    assert!(
+        recovered
+            .consent_form(ctx, consent_form)
+            .await
+            .unwrap()
+            .retired_at
+            .is_some(),
+        "the consent form is retired again"
+    );
     assert_eq!(report.subjects_left_out, 1);
 
     let state = recovered.consent_state(ctx, withdrawn.id).await.unwrap();
@@ -231,7 +243,7 @@ async fn every_decision_made_after_a_backup_is_in_force_after_the_database_is_lo
         .iter()
         .filter(|r| r.event.details.contains_key("replayed_from_journal"))
         .count();
-    assert_eq!(replays, 8);
+    assert_eq!(replays, 9);
     let again = recovered
         .restore_tenant(
             ctx.tenant,
@@ -242,7 +254,7 @@ async fn every_decision_made_after_a_backup_is_in_force_after_the_database_is_lo
         )
         .await
         .unwrap();
-    assert_eq!(again.decisions_replayed, 8);
+    assert_eq!(again.decisions_replayed, 9);
     assert_eq!(
         recovered.limits(ctx, restricted.id).await.unwrap().len(),
         1,

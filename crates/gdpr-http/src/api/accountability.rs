@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use gdpr_app::App;
 use gdpr_audit::{ChainBreak, ChainHead};
-use gdpr_pii::{FormId, SubjectId};
+use gdpr_consent::PurposeId;
+use gdpr_pii::{ConsentFormId, FormId, SubjectId};
 use gdpr_ports::Ports;
 use gdpr_rights::BatchSelector;
 use poem_openapi::param::{Path, Query};
@@ -58,12 +59,17 @@ fn selector(body: SelectorIn) -> Result<BatchSelector, ApiError> {
         ("field", !body.field.is_undefined()),
         ("value", !body.value.is_undefined()),
         ("subjects", !body.subjects.is_undefined()),
+        ("consent_form", !body.consent_form.is_undefined()),
+        ("purpose", !body.purpose.is_undefined()),
+        ("state", !body.state.is_undefined()),
     ];
     let takes: &[&str] = match body.by {
         SelectBy::Form => &["form"],
         SelectBy::CreatedBetween => &["form", "from", "to"],
         SelectBy::FieldEquals => &["form", "field", "value"],
         SelectBy::Subjects => &["subjects"],
+        SelectBy::ConsentForm => &["consent_form"],
+        SelectBy::ConsentState => &["purpose", "state"],
     };
     if let Some((name, _)) = given
         .iter()
@@ -116,6 +122,29 @@ fn selector(body: SelectorIn) -> Result<BatchSelector, ApiError> {
                     return Err(ApiError::invalid("value", "required for field_equals"));
                 }
             },
+        },
+        SelectBy::ConsentForm => BatchSelector::ConsentForm {
+            consent_form: body
+                .consent_form
+                .value()
+                .copied()
+                .map(ConsentFormId::from_uuid)
+                .ok_or_else(|| ApiError::invalid("consent_form", "required for consent_form"))?,
+        },
+        SelectBy::ConsentState => BatchSelector::ConsentState {
+            purpose: body
+                .purpose
+                .value()
+                .ok_or_else(|| ApiError::invalid("purpose", "required for consent_state"))
+                .and_then(|p| {
+                    PurposeId::parse(&p.0).map_err(|e| ApiError::invalid("purpose", e.to_string()))
+                })?,
+            state: body
+                .state
+                .value()
+                .copied()
+                .ok_or_else(|| ApiError::invalid("state", "required for consent_state"))?
+                .into(),
         },
         SelectBy::Subjects => {
             let ids = body

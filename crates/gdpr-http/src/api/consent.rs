@@ -90,4 +90,21 @@ impl<P: Ports> ConsentApi<P> {
             form,
         ))))
     }
+
+    /// Retire a consent form: no consent is given under it from now on (nor a version
+    /// published), while the consents given before stay, as proof, and can be withdrawn.
+    /// Journaled, so that no restore reopens it. 409 when it is retired already.
+    #[oai(path = "/consent-forms/:id/retirement", method = "post")]
+    async fn retire(
+        &self,
+        auth: TenantKey,
+        id: Path<Uuid>,
+    ) -> Result<Json<ConsentFormOut>, ApiError> {
+        let ctx = writer(&auth)?;
+        let form = self
+            .0
+            .retire_consent_form(ctx, ConsentFormId::from_uuid(id.0))
+            .await?;
+        Ok(Json(convert::consent_form(form)))
+    }
 }

@@ -59,7 +59,23 @@ pub(crate) enum SelectBy {
     FieldEquals,
     /// The `subjects` listed.
     Subjects,
+    /// Subjects with a consent event (given or withdrawn) under `consent_form`.
+    ConsentForm,
+    /// Subjects whose consent for `purpose` stands as `state` now.
+    ConsentState,
 }
+
+mirror!(
+    /// Where a subject stands with a purpose's consent.
+    ConsentStateDto <=> gdpr_rights::ConsentState {
+        /// Consent in force (under any of the purpose's consent forms).
+        Given,
+        /// Withdrawn, and not given again.
+        Withdrawn,
+        /// Given to a version a newer one required renewing.
+        ReconsentRequired,
+    }
+);
 
 /// A batch selection: parsed as [`SelectorFields`], documented as [`shapes::Selector`].
 pub(crate) type SelectorIn = Shaped<SelectorFields, shapes::Selector>;
@@ -86,6 +102,13 @@ pub(crate) struct SelectorFields {
     /// Subject ids.
     #[oai(validator(max_items = 100000))]
     pub(crate) subjects: MaybeUndefined<Vec<Uuid>>,
+    /// Consent form.
+    pub(crate) consent_form: MaybeUndefined<Uuid>,
+    /// Consent-based purpose.
+    #[oai(validator(pattern = r"^[a-z][a-z0-9_-]{0,63}$"))]
+    pub(crate) purpose: MaybeUndefined<Text>,
+    /// Consent state.
+    pub(crate) state: MaybeUndefined<ConsentStateDto>,
 }
 
 /// What a batch erasure would do.
@@ -299,6 +322,7 @@ mirror!(
         RetentionChanged,
         RecordsExpired,
         RetentionEnforced,
+        ConsentFormRetired,
     }
 );
 

@@ -76,6 +76,8 @@ pub(crate) struct ConsentFormOut {
     pub(crate) title: String,
     /// Versions, oldest first.
     pub(crate) versions: Vec<VersionOut>,
+    /// When it was retired (no consent is given under it since); `null`: in use.
+    pub(crate) retired_at: Option<OffsetDateTime>,
 }
 
 /// Giving or withdrawing consent.

@@ -69,7 +69,7 @@ impl<P: ToJSON, S: Type> ToJSON for Shaped<P, S> {
 /// built (the derives need them parseable, nothing parses them).
 #[allow(dead_code)]
 pub(crate) mod shapes {
-    use crate::dto::{Category, LimitKindIo, Prose, SelectBy, Text};
+    use crate::dto::{Category, ConsentStateDto, LimitKindIo, Prose, SelectBy, Text};
     use poem_openapi::{Enum, Object, Union};
     use time::OffsetDateTime;
     use uuid::Uuid;
@@ -91,6 +91,35 @@ pub(crate) mod shapes {
         /// The `subjects` listed.
         #[oai(mapping = "subjects")]
         Subjects(BySubjects),
+        /// Subjects with a consent event under `consent_form` (record deletion: their records
+        /// in the forms of its purpose).
+        #[oai(mapping = "consent_form")]
+        ConsentForm(ByConsentForm),
+        /// Subjects whose consent for `purpose` stands as `state` (record deletion: their
+        /// records in the forms of that purpose).
+        #[oai(mapping = "consent_state")]
+        ConsentState(ByConsentState),
+    }
+
+    /// Subjects with a consent event under `consent_form`.
+    #[derive(Object)]
+    pub(crate) struct ByConsentForm {
+        /// `consent_form`.
+        by: SelectBy,
+        /// The consent form.
+        consent_form: Uuid,
+    }
+
+    /// Subjects whose consent for `purpose` stands as `state`.
+    #[derive(Object)]
+    pub(crate) struct ByConsentState {
+        /// `consent_state`.
+        by: SelectBy,
+        /// The consent-based purpose.
+        #[oai(validator(pattern = r"^[a-z][a-z0-9_-]{0,63}$"))]
+        purpose: Text,
+        /// Where the subject stands.
+        state: ConsentStateDto,
     }
 
     /// Subjects with a record in `form`.

@@ -178,3 +178,83 @@ async fn consent_forms_are_versioned_and_forms_must_classify_every_field() {
         app.stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_consent_form_retires_and_batches_select_by_consent() {
+    for app in apps().await {
+        let (_, key) = app.tenant("Retire SAS").await;
+        let (_, consent) = app.contractors(&key).await;
+        let (stays, leaves) = (
+            app.subject(&key, "stays@example.org").await,
+            app.subject(&key, "leaves@example.org").await,
+        );
+        app.consent(&key, &stays, &consent).await;
+        app.consent(&key, &leaves, &consent).await;
+        let withdrawn = app
+            .post(
+                &format!("/v1/subjects/{leaves}/consents/withdraw"),
+                &key,
+                json!({"consent_form": consent, "method": "api"}),
+            )
+            .await;
+        assert_eq!(withdrawn.status, StatusCode::CREATED, "{}", withdrawn.text);
+
+        // Selections by consent: dry runs name exactly who is picked.
+        let plan = app
+            .post(
+                "/v1/erasures/plan",
+                &key,
+                json!({"by": "consent_state", "purpose": "contractors", "state": "withdrawn"}),
+            )
+            .await;
+        assert_eq!(plan.status, StatusCode::OK, "{}", plan.text);
+        assert_eq!(plan.body["subjects"], json!([leaves]));
+        let plan = app
+            .post(
+                "/v1/erasures/plan",
+                &key,
+                json!({"by": "consent_form", "consent_form": consent}),
+            )
+            .await;
+        assert_eq!(plan.body["subjects"].as_array().unwrap().len(), 2);
+        for bad in [
+            json!({"by": "consent_state", "purpose": "contractors"}),
+            json!({"by": "consent_form", "consent_form": consent, "form": consent}),
+        ] {
+            let refused = app.post("/v1/erasures/plan", &key, bad).await;
+            assert_eq!(
+                refused.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{}",
+                refused.text
+            );
+        }
+
+        // Retired: no new consent, the old one stands; retiring twice is a conflict.
+        let path = format!("/v1/consent-forms/{consent}/retirement");
+        let retired = app.post(&path, &key, json!(null)).await;
+        assert_eq!(retired.status, StatusCode::OK, "{}", retired.text);
+        assert!(retired.body["retired_at"].is_string(), "{}", retired.text);
+        let refused = app
+            .post(
+                &format!("/v1/subjects/{leaves}/consents"),
+                &key,
+                json!({"consent_form": consent, "method": "api"}),
+            )
+            .await;
+        assert_problem(&refused, StatusCode::CONFLICT, "consent-conflict");
+        assert_problem(
+            &app.post(&path, &key, json!(null)).await,
+            StatusCode::CONFLICT,
+            "consent-conflict",
+        );
+        let check = app
+            .get(
+                &format!("/v1/subjects/{stays}/consent-check?purpose=contractors"),
+                &key,
+            )
+            .await;
+        assert_eq!(check.body["consented"], true, "{}", check.text);
+        app.stop().await;
+    }
+}

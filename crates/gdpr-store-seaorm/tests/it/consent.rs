@@ -62,6 +62,18 @@ async fn consent_forms_keep_their_versions_immutable() {
             db.name
         );
         assert_eq!(s.get_consent_form(t, form.id).await.unwrap(), form);
+
+        // Retired once, at its first time; another tenant's id is not found.
+        s.retire_consent_form(t, form.id, at(20)).await.unwrap();
+        s.retire_consent_form(t, form.id, at(30)).await.unwrap();
+        let retired = s.get_consent_form(t, form.id).await.unwrap();
+        assert_eq!(retired.retired_at, Some(at(20)), "{}", db.name);
+        assert_eq!(retired.versions(), form.versions());
+        assert!(matches!(
+            s.retire_consent_form(tenant(s).await, form.id, at(20))
+                .await,
+            Err(StoreError::NotFound)
+        ));
         db.finish().await;
     }
 }
@@ -111,6 +123,30 @@ async fn the_history_comes_back_in_append_order() {
             events,
             "{}",
             db.name
+        );
+        // The tenant's whole history, for selections by consent: the same, in the same order,
+        // and none of another tenant's.
+        let bob = subject(t, 2);
+        s.insert_subject(&bob).await.unwrap();
+        let bobs = ConsentEvent::new(
+            &form,
+            bob.id,
+            ConsentAction::Given,
+            None,
+            at(2),
+            ConsentMethod::Api,
+            None,
+        )
+        .unwrap();
+        s.append_consent_event(&bobs).await.unwrap();
+        let mut all = events.clone();
+        all.push(bobs);
+        assert_eq!(s.tenant_consent_events(t).await.unwrap(), all);
+        assert!(
+            s.tenant_consent_events(tenant(s).await)
+                .await
+                .unwrap()
+                .is_empty()
         );
         let stranger = ConsentEvent::new(
             &form,
