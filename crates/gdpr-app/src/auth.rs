@@ -109,6 +109,8 @@ impl<P: Ports> App<P> {
         if !bool::from(hash.ct_eq(&record.secret_hash)) || record.revoked_at.is_some() {
             return Err(AppError::Unauthorized);
         }
+        // A valid key of a tenant being offboarded: refused, saying why.
+        self.ensure_not_offboarding(record.tenant).await?;
         Ok(Authenticated {
             tenant: record.tenant,
             key: record.id,

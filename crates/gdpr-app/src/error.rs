@@ -89,6 +89,13 @@ pub enum AppError {
     /// Signing what is written outside the database failed (no signing key configured here).
     #[error(transparent)]
     Signing(#[from] gdpr_ports::SignError),
+    /// The tenant is being offboarded: its keys are refused until the operator cancels, and
+    /// its data goes at the end of the grace period.
+    #[error("this tenant is being offboarded: its data is deleted at {delete_at}")]
+    TenantOffboarding {
+        /// When its data goes (RFC 3339).
+        delete_at: String,
+    },
 }
 
 impl AppError {

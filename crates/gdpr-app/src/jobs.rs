@@ -37,17 +37,20 @@ pub enum JobKind {
     /// Expire every tenant's records and inactive subjects, daily, half an hour after the
     /// daily backup's time.
     DailyExpiry,
+    /// Delete the tenants whose offboarding grace period is over, hourly.
+    Offboarding,
 }
 
 impl JobKind {
     /// The periodic kinds, queued by the scheduler.
-    const PERIODIC: [Self; 6] = [
+    const PERIODIC: [Self; 7] = [
         Self::ErasureRetry,
         Self::PruneBackups,
         Self::DailyBackup,
         Self::PruneExports,
         Self::DailyAttestation,
         Self::DailyExpiry,
+        Self::Offboarding,
     ];
 
     /// The stored name.
@@ -62,6 +65,7 @@ impl JobKind {
             Self::RecordDeletion => "record-deletion",
             Self::DailyAttestation => "daily-attestation",
             Self::DailyExpiry => "daily-expiry",
+            Self::Offboarding => "offboarding",
         }
     }
 
@@ -71,7 +75,7 @@ impl JobKind {
             Self::PruneBackups | Self::DailyBackup | Self::DailyAttestation | Self::DailyExpiry => {
                 Duration::DAY
             }
-            Self::PruneExports => Duration::HOUR,
+            Self::PruneExports | Self::Offboarding => Duration::HOUR,
             // Queued on request, never by the scheduler.
             Self::BatchErasure | Self::RecordDeletion => Duration::WEEK,
         }
@@ -201,6 +205,11 @@ impl<P: Ports> App<P> {
                 .map_err(|e| e.to_string()),
             Some(JobKind::DailyAttestation) => self.daily_attestation(&job, worker).await,
             Some(JobKind::DailyExpiry) => self.daily_expiry(&job, worker).await,
+            Some(JobKind::Offboarding) => self
+                .offboard_due_tenants()
+                .await
+                .map(|receipts| format!("{} tenants offboarded", receipts.len()))
+                .map_err(|e| e.to_string()),
             None => Err(format!("unknown job kind '{}'", job.kind)),
         };
         match &outcome {

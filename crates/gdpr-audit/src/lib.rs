@@ -99,6 +99,15 @@ pub enum AuditAction {
     RetentionEnforced,
     /// A consent form retired: no new consent under it.
     ConsentFormRetired,
+    /// A tenant's offboarding scheduled (its deletion date).
+    TenantOffboardingScheduled,
+    /// A tenant's offboarding cancelled.
+    TenantOffboardingCancelled,
+    /// A tenant's data handed over, encrypted (how many subjects).
+    TenantHandedOver,
+    /// A tenant deleted at the end of its offboarding: the operator's receipt (in the system
+    /// chain; counts per table and per kind of object).
+    TenantOffboarded,
 }
 
 /// One event, before it is chained. Ids and counts only: never personal data.

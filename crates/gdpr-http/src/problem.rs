@@ -211,6 +211,9 @@ impl From<AppError> for ApiError {
             AppError::ProcessingBlocked(_) => {
                 p(S::CONFLICT, "processing-blocked", "Processing blocked")
             }
+            AppError::TenantOffboarding { .. } => {
+                p(S::CONFLICT, "tenant-offboarding", "Tenant being offboarded")
+            }
             // The journal or backups cannot be written (object storage down, no signing key):
             // the decision is not made, and the caller may retry.
             AppError::Store(StoreError::Unavailable(_))

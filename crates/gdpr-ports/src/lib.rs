@@ -34,8 +34,8 @@ pub use report::{
 pub use sign::{SignError, Signer};
 pub use store::{
     AttestationLog, AuditLog, ConsentStore, Erased, ErasedCounts, Erasure, ErasureStore, FormStore,
-    LegalHoldStore, Page, PolicyOverride, ProcessingLimitStore, RecordCount, RecordRef,
-    RecordStore, RequestStore, Storage, StoreError, SubjectStore, TenantStore,
+    LegalHoldStore, Offboarding, Page, PolicyOverride, ProcessingLimitStore, RecordCount,
+    RecordRef, RecordStore, RequestStore, Storage, StoreError, SubjectStore, TenantStore,
 };
 
 #[cfg(feature = "mocks")]

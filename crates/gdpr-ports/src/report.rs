@@ -111,8 +111,8 @@ pub struct LogScan {
     pub leaks: u64,
 }
 
-/// Scans the last log files the service wrote for personal data that escaped redaction (the
-/// "canary scan" an attestation reports).
+/// The service's own log files: scanned for personal data that escaped redaction (the
+/// "canary scan" an attestation reports), and rid of an offboarded tenant's lines.
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait LogScanner: Send + Sync {
@@ -121,4 +121,11 @@ pub trait LogScanner: Send + Sync {
     /// # Errors
     /// A file that cannot be read, in words without personal data.
     async fn scan(&self) -> Result<Option<LogScan>, String>;
+
+    /// Removes every line mentioning `tenant` from the log files (an offboarded tenant's);
+    /// how many went (none without log files).
+    ///
+    /// # Errors
+    /// A file that cannot be read or rewritten, in words without personal data.
+    async fn forget_tenant(&self, tenant: gdpr_pii::TenantId) -> Result<u64, String>;
 }

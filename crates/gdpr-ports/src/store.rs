@@ -12,7 +12,7 @@ use gdpr_consent::{ConsentEvent, ConsentForm, Form, Purpose, PurposeId};
 use gdpr_pii::{
     ConsentFormId, Email, FormId, Record, RecordId, RequestId, Subject, SubjectId, Tenant, TenantId,
 };
-pub use gdpr_retention::PolicyOverride;
+pub use gdpr_retention::{Offboarding, PolicyOverride};
 pub use gdpr_rights::ErasedCounts;
 use gdpr_rights::{
     ErasureReceipt, LegalHold, ProcessingLimit, RecordScope, SubjectRequest, Tombstone,
@@ -142,6 +142,35 @@ pub trait TenantStore: Send + Sync {
         id: TenantId,
         retention: &PolicyOverride,
     ) -> Result<(), StoreError>;
+
+    /// The tenant's scheduled offboarding, if one is.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]; [`StoreError::Corrupt`]; [`StoreError::Unavailable`].
+    async fn tenant_offboarding(&self, id: TenantId) -> Result<Option<Offboarding>, StoreError>;
+
+    /// Schedules (`Some`) or cancels (`None`) the tenant's offboarding.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]; [`StoreError::Unavailable`].
+    async fn set_tenant_offboarding(
+        &self,
+        id: TenantId,
+        offboarding: Option<Offboarding>,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes every row of the tenant, in one transaction: its data, its keys, its audit
+    /// and attestation chains and its own row; and appends `receipt` (a system event) with
+    /// one detail per table, `rows.<table>`, the count deleted, in the same transaction.
+    /// Returns the counts (none: the tenant was not there, and no receipt is written).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] (nothing deleted).
+    async fn delete_tenant(
+        &self,
+        id: TenantId,
+        receipt: AuditEvent,
+    ) -> Result<BTreeMap<String, u64>, StoreError>;
 }
 
 /// Data subjects' profiles.

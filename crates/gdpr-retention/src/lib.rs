@@ -234,6 +234,56 @@ pub fn subject_inactivity(
     }
 }
 
+/// A tenant's deletion at the end of its contract (Art. 28(3)(g)), scheduled with a grace
+/// period during which the operator may cancel it and its API keys are refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Offboarding {
+    /// When it was scheduled.
+    #[serde(with = "time::serde::rfc3339")]
+    pub scheduled_at: OffsetDateTime,
+    /// When every row, key, journal entry, backup and log line of the tenant goes.
+    #[serde(with = "time::serde::rfc3339")]
+    pub delete_at: OffsetDateTime,
+}
+
+/// A grace period out of range.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the grace period must be between 0 and {max} days, got {days}")]
+pub struct GraceError {
+    days: u32,
+    max: u32,
+}
+
+impl Offboarding {
+    /// The grace period unless the operator says otherwise.
+    pub const DEFAULT_GRACE_DAYS: u32 = 30;
+    /// The longest grace period.
+    pub const MAX_GRACE_DAYS: u32 = 365;
+
+    /// Deletion `grace_days` after `now` (0: at the next pass of the offboarding job).
+    ///
+    /// # Errors
+    /// [`GraceError`] past [`Offboarding::MAX_GRACE_DAYS`].
+    pub fn schedule(now: OffsetDateTime, grace_days: u32) -> Result<Self, GraceError> {
+        if grace_days > Self::MAX_GRACE_DAYS {
+            return Err(GraceError {
+                days: grace_days,
+                max: Self::MAX_GRACE_DAYS,
+            });
+        }
+        Ok(Self {
+            scheduled_at: now,
+            delete_at: now + Duration::days(i64::from(grace_days)),
+        })
+    }
+
+    /// Whether the grace period is over at `now`.
+    #[must_use]
+    pub fn is_due(&self, now: OffsetDateTime) -> bool {
+        now >= self.delete_at
+    }
+}
+
 /// Whether something created at `created_at` and kept for `period` has expired at `now`.
 /// Kept for 30 days means: still there 30 days later to the second, gone after that.
 #[must_use]
@@ -539,6 +589,17 @@ mod tests {
             subject_inactivity(&long_ago, &year, now),
             Inactivity::Expired
         );
+    }
+
+    #[test]
+    fn an_offboarding_is_due_once_its_grace_period_is_over() {
+        let now = datetime!(2026-12-01 0:00 UTC);
+        let o = Offboarding::schedule(now, Offboarding::DEFAULT_GRACE_DAYS).unwrap();
+        assert_eq!(o.delete_at, datetime!(2026-12-31 0:00 UTC));
+        assert!(!o.is_due(datetime!(2026-12-30 23:59:59 UTC)));
+        assert!(o.is_due(datetime!(2026-12-31 0:00 UTC)));
+        assert!(Offboarding::schedule(now, 0).unwrap().is_due(now));
+        assert!(Offboarding::schedule(now, 366).is_err());
     }
 
     #[test]

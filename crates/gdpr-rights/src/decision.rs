@@ -102,6 +102,21 @@ pub enum Decision {
         #[serde(with = "time::serde::rfc3339")]
         at: OffsetDateTime,
     },
+    /// The tenant's offboarding was scheduled: its data goes at `delete_at` unless cancelled.
+    TenantOffboardingScheduled {
+        /// When its data goes.
+        #[serde(with = "time::serde::rfc3339")]
+        delete_at: OffsetDateTime,
+        /// When.
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// The tenant's offboarding was cancelled.
+    TenantOffboardingCancelled {
+        /// When.
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
     /// A consent form was retired: no consent is collected under it any more.
     ConsentFormRetired {
         /// The consent form.
@@ -125,7 +140,9 @@ impl Decision {
             | Self::LimitLifted { at, .. }
             | Self::RecordsDeleted { at, .. }
             | Self::RecordsExpired { at, .. }
-            | Self::ConsentFormRetired { at, .. } => *at,
+            | Self::ConsentFormRetired { at, .. }
+            | Self::TenantOffboardingScheduled { at, .. }
+            | Self::TenantOffboardingCancelled { at } => *at,
         }
     }
 
@@ -142,6 +159,8 @@ impl Decision {
             Self::RecordsDeleted { .. } => "records_deleted",
             Self::RecordsExpired { .. } => "records_expired",
             Self::ConsentFormRetired { .. } => "consent_form_retired",
+            Self::TenantOffboardingScheduled { .. } => "tenant_offboarding_scheduled",
+            Self::TenantOffboardingCancelled { .. } => "tenant_offboarding_cancelled",
         }
     }
 }

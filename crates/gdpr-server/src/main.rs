@@ -1,6 +1,7 @@
 //! `gdpr`: the compliance core's binary. `gdpr serve` (the default) runs the HTTP service;
 //! `migrate`, `keygen`, `openapi`, `backup`, `backups`, `verify`, `restore`, `prune`,
-//! `expire`, `attest`, `delete-backups` and `audit verify` are operator commands.
+//! `expire`, `attest`, `offboard`, `handover`, `delete-backups` and `audit verify` are operator
+//! commands.
 #![allow(
     clippy::print_stdout,
     reason = "a command-line tool prints its results"
@@ -106,6 +107,36 @@ enum Command {
         /// Only this tenant.
         #[arg(long)]
         tenant: Option<uuid::Uuid>,
+    },
+    /// A tenant's offboarding (the end of its contract): schedule it (its keys refused from
+    /// now, its data deleted after the grace period), cancel it, or delete now every tenant
+    /// whose grace period is over, as the hourly job does (prints the receipts as JSON).
+    Offboard {
+        /// The tenant to schedule or cancel.
+        #[arg(long, required_unless_present = "run")]
+        tenant: Option<uuid::Uuid>,
+        /// Days before its data goes (default 30).
+        #[arg(long, conflicts_with_all = ["cancel", "run"])]
+        grace_days: Option<u32>,
+        /// Cancel the scheduled offboarding.
+        #[arg(long, conflicts_with = "run")]
+        cancel: bool,
+        /// Delete every tenant whose grace period is over, now.
+        #[arg(long)]
+        run: bool,
+    },
+    /// Hand a tenant's data over (Art. 28(3)(g) "return"): every subject's access export, one
+    /// JSON line each after a header line, OpenPGP-encrypted to the keys in a file.
+    Handover {
+        /// The tenant.
+        #[arg(long)]
+        tenant: uuid::Uuid,
+        /// A file of ASCII-armored OpenPGP public keys to encrypt to.
+        #[arg(long)]
+        recipients: PathBuf,
+        /// Where to write the encrypted bundle (created; an existing file is refused).
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Delete every backup of a tenant (the customer asked); prints the receipt as JSON.
     DeleteBackups {
@@ -229,6 +260,36 @@ async fn run(cli: Cli) -> Result<(), StartError> {
             )
             .await?;
             println!("{}", serde_json::to_string_pretty(&reports)?);
+        }
+        Command::Offboard {
+            tenant,
+            grace_days,
+            cancel,
+            run,
+        } => {
+            let done = gdpr_server::operator::offboard(
+                &config,
+                tenant.map(gdpr_pii::TenantId::from_uuid),
+                grace_days,
+                cancel,
+                run,
+            )
+            .await?;
+            println!("{}", serde_json::to_string_pretty(&done)?);
+        }
+        Command::Handover {
+            tenant,
+            recipients,
+            out,
+        } => {
+            let summary = gdpr_server::operator::handover(
+                &config,
+                gdpr_pii::TenantId::from_uuid(tenant),
+                &recipients,
+                &out,
+            )
+            .await?;
+            println!("{}", serde_json::to_string_pretty(&summary)?);
         }
         Command::Backups { tenant } => {
             let list =

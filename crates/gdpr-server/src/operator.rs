@@ -220,6 +220,88 @@ pub async fn expire(
     Ok(serde_json::to_value(&reports)?)
 }
 
+/// `gdpr offboard`: schedules (`--tenant T [--grace-days N]`) or cancels (`--cancel`) a
+/// tenant's offboarding, or (`--run`) deletes every tenant whose grace period is over.
+///
+/// # Errors
+/// Start-up errors, and every error of the use case (nothing of it done, or, for `--run`,
+/// the tenants before the failing one done).
+pub async fn offboard(
+    config: &Config,
+    tenant: Option<TenantId>,
+    grace_days: Option<u32>,
+    cancel: bool,
+    run: bool,
+) -> Result<Value, StartError> {
+    let app = application(config, open_store(config, false).await?)?;
+    let actor = gdpr_audit::Actor::Operator;
+    Ok(match (tenant, run) {
+        (_, true) => serde_json::to_value(app.offboard_due_tenants().await?)?,
+        (Some(t), false) if cancel => {
+            app.cancel_offboarding(actor, t).await?;
+            json!({ "tenant": t, "cancelled": true })
+        }
+        (Some(t), false) => {
+            let o = app.schedule_offboarding(actor, t, grace_days).await?;
+            json!({ "tenant": t, "scheduled_at": o.scheduled_at.to_string(), "delete_at": o.delete_at.to_string() })
+        }
+        (None, false) => return Err("--tenant or --run is required".into()),
+    })
+}
+
+/// `gdpr handover --tenant T --recipients FILE --out FILE`: the tenant's data, encrypted to
+/// the keys in the file, written to a new file. Returns what was written (no content).
+///
+/// # Errors
+/// Start-up errors; an unreadable key file or an existing output file; encryption and
+/// storage errors (a partial output file is removed).
+pub async fn handover(
+    config: &Config,
+    tenant: TenantId,
+    recipients: &std::path::Path,
+    out: &std::path::Path,
+) -> Result<Value, StartError> {
+    use futures_util::StreamExt as _;
+    use std::io::Write as _;
+    let armored = std::fs::read_to_string(recipients)
+        .map_err(|e| format!("--recipients {}: {e}", recipients.display()))?;
+    let keys: Vec<String> = armored
+        .split_inclusive("-----END PGP PUBLIC KEY BLOCK-----")
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let app = application(config, open_store(config, false).await?)?;
+    let mut stream = app
+        .handover(
+            gdpr_audit::Actor::Operator,
+            tenant,
+            gdpr_ports::Recipients::Armored(keys),
+        )
+        .await?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(out)
+        .map_err(|e| format!("--out {}: {e}", out.display()))?;
+    let mut bytes = 0;
+    let written: Result<(), StartError> = async {
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            file.write_all(&chunk)?;
+            bytes += chunk.len();
+        }
+        file.sync_all()?;
+        Ok(())
+    }
+    .await;
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(out);
+        return Err(e);
+    }
+    Ok(json!({ "tenant": tenant, "out": out.display().to_string(), "bytes": bytes }))
+}
+
 /// `gdpr attest [--tenant T]`: attests the tenant (or every tenant) now, as the daily job does.
 /// Returns the attestations and whether every check of every one held.
 ///

@@ -251,7 +251,7 @@ impl AuditLog for SeaOrmStore {
     }
 }
 
-fn attestation_chain(tenant: TenantId) -> String {
+pub(crate) fn attestation_chain(tenant: TenantId) -> String {
     format!("attestation:{tenant}")
 }
 

@@ -35,6 +35,9 @@ entity!(tenant, "tenants", {
     /// A `PolicyOverride` as JSON (absent: none; and in backups of earlier schemas).
     #[serde(default)]
     pub retention: Option<String>,
+    /// An `Offboarding` as JSON, while one is scheduled.
+    #[serde(default)]
+    pub offboarding: Option<String>,
 });
 
 entity!(api_key, "api_keys", {

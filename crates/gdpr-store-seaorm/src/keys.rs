@@ -1,17 +1,17 @@
 //! Tenants, API keys and subjects' data keys.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use gdpr_pii::{ApiKeyId, SubjectId, Tenant, TenantId};
-use gdpr_ports::{ApiKeyRecord, ApiKeyStore, PolicyOverride, StoreError, TenantStore};
+use gdpr_ports::{ApiKeyRecord, ApiKeyStore, Offboarding, PolicyOverride, StoreError, TenantStore};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
 };
 use time::OffsetDateTime;
 
 use crate::crypto::DataKey;
-use crate::entity::{api_key, subject_key, tenant};
+use crate::entity::{api_key, audit_entry, subject_key, tenant};
 use crate::{SeaOrmStore, corrupt, db_err, from_json, from_nanos, nanos, to_json, unavailable};
 
 impl SeaOrmStore {
@@ -92,6 +92,7 @@ impl TenantStore for SeaOrmStore {
             privacy_contact: Set(t.privacy_contact.clone()),
             created_at: Set(nanos(t.created_at)),
             retention: Set(None),
+            offboarding: Set(None),
         }
         .insert(&self.db)
         .await
@@ -119,11 +120,7 @@ impl TenantStore for SeaOrmStore {
     }
 
     async fn tenant_retention(&self, id: TenantId) -> Result<PolicyOverride, StoreError> {
-        let row = tenant::Entity::find_by_id(*id.as_uuid())
-            .one(&self.db)
-            .await
-            .map_err(unavailable)?
-            .ok_or(StoreError::NotFound)?;
+        let row = self.tenant_row(id).await?;
         row.retention.map_or_else(
             || Ok(PolicyOverride::default()),
             |json| from_json(&json, "a tenant's retention"),
@@ -135,11 +132,88 @@ impl TenantStore for SeaOrmStore {
         id: TenantId,
         retention: &PolicyOverride,
     ) -> Result<(), StoreError> {
+        self.set_tenant_column(id, tenant::Column::Retention, Some(to_json(retention)))
+            .await
+    }
+
+    async fn tenant_offboarding(&self, id: TenantId) -> Result<Option<Offboarding>, StoreError> {
+        let row = self.tenant_row(id).await?;
+        row.offboarding
+            .map(|json| from_json(&json, "a tenant's offboarding"))
+            .transpose()
+    }
+
+    async fn set_tenant_offboarding(
+        &self,
+        id: TenantId,
+        offboarding: Option<Offboarding>,
+    ) -> Result<(), StoreError> {
+        self.set_tenant_column(
+            id,
+            tenant::Column::Offboarding,
+            offboarding.as_ref().map(to_json),
+        )
+        .await
+    }
+
+    async fn delete_tenant(
+        &self,
+        id: TenantId,
+        mut receipt: gdpr_audit::AuditEvent,
+    ) -> Result<BTreeMap<String, u64>, StoreError> {
+        use sea_orm::TransactionTrait as _;
+        let txn = self.db.begin().await.map_err(unavailable)?;
+        let mut counts = BTreeMap::new();
+        // Children before parents: the reverse of the registry's order.
+        for table in crate::tables::REGISTRY.iter().rev() {
+            let n = table
+                .clear(&txn, *id.as_uuid())
+                .await
+                .map_err(unavailable)?;
+            if n > 0 {
+                counts.insert(table.name().to_owned(), n);
+            }
+        }
+        let attestations = audit_entry::Entity::delete_many()
+            .filter(audit_entry::Column::Chain.eq(crate::audit::attestation_chain(id)))
+            .exec(&txn)
+            .await
+            .map_err(unavailable)?
+            .rows_affected;
+        if attestations > 0 {
+            counts.insert("attestations".to_owned(), attestations);
+        }
+        if counts.is_empty() {
+            return Ok(counts);
+        }
+        for (table, n) in &counts {
+            receipt = receipt.with(&format!("rows.{table}"), n);
+        }
+        crate::audit::append_many_in(&txn, &self.audit_heads, &[receipt])
+            .await
+            .map_err(unavailable)?;
+        txn.commit().await.map_err(unavailable)?;
+        Ok(counts)
+    }
+}
+
+impl SeaOrmStore {
+    async fn tenant_row(&self, id: TenantId) -> Result<tenant::Model, StoreError> {
+        tenant::Entity::find_by_id(*id.as_uuid())
+            .one(&self.db)
+            .await
+            .map_err(unavailable)?
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn set_tenant_column(
+        &self,
+        id: TenantId,
+        column: tenant::Column,
+        value: Option<String>,
+    ) -> Result<(), StoreError> {
         let updated = tenant::Entity::update_many()
-            .col_expr(
-                tenant::Column::Retention,
-                sea_orm::sea_query::Expr::value(to_json(retention)),
-            )
+            .col_expr(column, sea_orm::sea_query::Expr::value(value))
             .filter(tenant::Column::Id.eq(*id.as_uuid()))
             .exec(&self.db)
             .await

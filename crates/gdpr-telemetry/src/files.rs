@@ -135,3 +135,47 @@ pub fn scan_log_files(
     }
     Ok(scan)
 }
+
+/// Removes every line holding `needle` (a tenant's id, when it is offboarded) from the daily
+/// log files of `dir`; returns how many lines went. Each file is rewritten in place (the
+/// writer appends to the same file), so a line appended while a file is rewritten (a few
+/// milliseconds) may be lost with it.
+///
+/// # Errors
+/// When the folder or a file cannot be read or written.
+pub fn remove_log_lines(dir: &Path, prefix: &str, needle: &str) -> std::io::Result<u64> {
+    use std::io::{Seek, Write};
+    let mut removed = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let is_log = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| log_file_date(n, prefix))
+            .is_some();
+        if !is_log {
+            continue;
+        }
+        let text = std::fs::read(&path)?;
+        let needle = needle.as_bytes();
+        let holds = |line: &[u8]| line.windows(needle.len()).any(|w| w == needle);
+        let lines: Vec<&[u8]> = text.split_inclusive(|b| *b == b'\n').collect();
+        let gone = lines.iter().filter(|l| holds(l)).count();
+        if gone == 0 {
+            continue;
+        }
+        let kept: Vec<u8> = lines
+            .into_iter()
+            .filter(|l| !holds(l))
+            .flatten()
+            .copied()
+            .collect();
+        let mut file = std::fs::OpenOptions::new().write(true).open(&path)?;
+        file.set_len(0)?;
+        file.rewind()?;
+        file.write_all(&kept)?;
+        file.sync_all()?;
+        removed += gone as u64;
+    }
+    Ok(removed)
+}

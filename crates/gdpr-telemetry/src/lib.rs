@@ -14,7 +14,9 @@ mod files;
 mod redaction;
 mod scanner;
 
-pub use files::{FileScan, log_file_date, prune_log_files, rolling_files, scan_log_files};
+pub use files::{
+    FileScan, log_file_date, prune_log_files, remove_log_lines, rolling_files, scan_log_files,
+};
 pub use gdpr_pii::{Redactor, StructuredRedactor};
 pub use redaction::{LogRedaction, RedactingMakeWriter, RedactingWriter};
 pub use scanner::{LOG_FILE_PREFIX, LogFileScanner};

@@ -53,4 +53,16 @@ impl LogScanner for LogFileScanner {
             leaks: scan.leaks,
         }))
     }
+
+    async fn forget_tenant(&self, tenant: gdpr_pii::TenantId) -> Result<u64, String> {
+        let Some(directory) = self.directory.clone() else {
+            return Ok(0);
+        };
+        tokio::task::spawn_blocking(move || {
+            crate::remove_log_lines(&directory, LOG_FILE_PREFIX, &tenant.to_string())
+        })
+        .await
+        .map_err(|e| format!("the clean-up stopped: {e}"))?
+        .map_err(|e| format!("rewriting the log files: {}", e.kind()))
+    }
 }

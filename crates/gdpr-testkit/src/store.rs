@@ -16,9 +16,9 @@ use gdpr_pii::{
 };
 use gdpr_ports::{
     ApiKeyRecord, ApiKeyStore, AttestationLog, AuditLog, ConsentStore, Erased, ErasedCounts,
-    Erasure, ErasureStore, FormStore, Job, JobQueue, JobState, JobStatus, LegalHoldStore, Page,
-    PolicyOverride, ProcessingLimitStore, RecordCount, RecordRef, RecordStore, RequestStore,
-    StoreError, SubjectStore, TenantStore,
+    Erasure, ErasureStore, FormStore, Job, JobQueue, JobState, JobStatus, LegalHoldStore,
+    Offboarding, Page, PolicyOverride, ProcessingLimitStore, RecordCount, RecordRef, RecordStore,
+    RequestStore, StoreError, SubjectStore, TenantStore,
 };
 use gdpr_rights::{
     ErasureReceipt, LegalHold, ProcessingLimit, RecordScope, SubjectRequest, Tombstone,
@@ -49,6 +49,7 @@ struct State {
     api_keys: Vec<ApiKeyRecord>,
     jobs: Vec<JobRow>,
     retention: BTreeMap<TenantId, PolicyOverride>,
+    offboarding: BTreeMap<TenantId, Offboarding>,
     records_deleted_at: BTreeMap<SubjectId, OffsetDateTime>,
 }
 
@@ -240,6 +241,91 @@ impl TenantStore for InMemoryStore {
         }
         s.retention.insert(id, *retention);
         Ok(())
+    }
+
+    async fn tenant_offboarding(&self, id: TenantId) -> Result<Option<Offboarding>, StoreError> {
+        let s = self.state()?;
+        if !s.tenants.iter().any(|t| t.id == id) {
+            return Err(StoreError::NotFound);
+        }
+        Ok(s.offboarding.get(&id).copied())
+    }
+
+    async fn set_tenant_offboarding(
+        &self,
+        id: TenantId,
+        offboarding: Option<Offboarding>,
+    ) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        if !s.tenants.iter().any(|t| t.id == id) {
+            return Err(StoreError::NotFound);
+        }
+        match offboarding {
+            Some(o) => s.offboarding.insert(id, o),
+            None => s.offboarding.remove(&id),
+        };
+        Ok(())
+    }
+
+    async fn delete_tenant(
+        &self,
+        id: TenantId,
+        mut receipt: AuditEvent,
+    ) -> Result<BTreeMap<String, u64>, StoreError> {
+        let mut s = self.state()?;
+        let mut counts = BTreeMap::new();
+        let mut count = |table: &str, n: usize| {
+            if n > 0 {
+                counts.insert(table.to_owned(), n as u64);
+            }
+        };
+        macro_rules! clear {
+            ($table:literal, $field:ident, $owner:expr) => {{
+                let before = s.$field.len();
+                s.$field.retain(|x| $owner(x) != id);
+                count($table, before - s.$field.len());
+            }};
+        }
+        let gone: BTreeSet<SubjectId> = s
+            .subjects
+            .iter()
+            .filter(|x| x.tenant == id)
+            .map(|x| x.id)
+            .collect();
+        clear!("records", records, |r: &Record| r.tenant);
+        clear!("consent_events", consent_events, |e: &ConsentEvent| e
+            .tenant);
+        clear!("requests", requests, |r: &SubjectRequest| r.tenant);
+        clear!("legal_holds", holds, |h: &LegalHold| h.tenant);
+        clear!("processing_limits", limits, |l: &ProcessingLimit| l.tenant);
+        clear!("tombstones", tombstones, |t: &Tombstone| t.tenant);
+        clear!("erasure_receipts", receipts, |r: &ErasureReceipt| r.tenant);
+        clear!("subjects", subjects, |x: &Subject| x.tenant);
+        clear!("forms", forms, |f: &Form| f.tenant);
+        clear!("consent_forms", consent_forms, |f: &ConsentForm| f.tenant);
+        clear!("purposes", purposes, |p: &(TenantId, Purpose)| p.0);
+        clear!("api_keys", api_keys, |k: &ApiKeyRecord| k.tenant);
+        clear!("tenants", tenants, |t: &Tenant| t.id);
+        let keys = s.keys.len();
+        s.keys.retain(|(t, _)| *t != id);
+        count("subject_keys", keys - s.keys.len());
+        if let Some(chain) = s.audit.remove(&Some(id)) {
+            count("audit_log", chain.len());
+        }
+        if let Some(chain) = s.attestations.remove(&id) {
+            count("attestations", chain.len());
+        }
+        s.retention.remove(&id);
+        s.offboarding.remove(&id);
+        s.records_deleted_at
+            .retain(|subject, _| !gone.contains(subject));
+        if !counts.is_empty() {
+            for (table, n) in &counts {
+                receipt = receipt.with(&format!("rows.{table}"), n);
+            }
+            s.append_audit(receipt);
+        }
+        Ok(counts)
     }
 }
 

@@ -52,6 +52,14 @@ impl Heads {
         let mut heads = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         Arc::clone(heads.entry(tenant).or_default())
     }
+
+    /// Forgets what this process knew of a tenant's journal (deleted with the tenant).
+    pub(crate) fn forget(&self, tenant: TenantId) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&tenant);
+    }
 }
 
 /// The mark of an empty journal.

@@ -14,6 +14,7 @@ use gdpr_consent::{ConsentAction, ConsentEvent};
 use gdpr_pii::{ApiKeyId, TenantId};
 use gdpr_ports::{
     ApiKeyStore, Clock, ConsentStore, Ports, ProcessingLimitStore, RecordStore, StoreError,
+    TenantStore,
 };
 use gdpr_rights::{Decision, ProcessingLimit};
 
@@ -97,6 +98,16 @@ impl<P: Ports> App<P> {
                             Err(e) => return Err(AppError::store(e)),
                         }
                     }
+                    Decision::TenantOffboardingScheduled { delete_at, at } => {
+                        let scheduled = gdpr_ports::Offboarding {
+                            scheduled_at: *at,
+                            delete_at: *delete_at,
+                        };
+                        self.replay_offboarding(tenant, Some(scheduled)).await?
+                    }
+                    Decision::TenantOffboardingCancelled { .. } => {
+                        self.replay_offboarding(tenant, None).await?
+                    }
                     Decision::SubjectErased { .. } | Decision::ErasureVoided { .. } => None,
                 };
                 if let Some((action, key, value, subject)) = applied {
@@ -113,6 +124,40 @@ impl<P: Ports> App<P> {
             }
         }
         Ok(replayed)
+    }
+
+    /// The tenant's offboarding as a journaled decision left it (scheduled, or cancelled).
+    async fn replay_offboarding(
+        &self,
+        tenant: TenantId,
+        wanted: Option<gdpr_ports::Offboarding>,
+    ) -> Result<Option<Replayed>, AppError> {
+        let current = self
+            .store
+            .tenant_offboarding(tenant)
+            .await
+            .map_err(AppError::store)?;
+        if current == wanted {
+            return Ok(None);
+        }
+        self.store
+            .set_tenant_offboarding(tenant, wanted)
+            .await
+            .map_err(AppError::store)?;
+        Ok(Some(match wanted {
+            Some(o) => (
+                AuditAction::TenantOffboardingScheduled,
+                "delete_at",
+                o.delete_at.to_string(),
+                None,
+            ),
+            None => (
+                AuditAction::TenantOffboardingCancelled,
+                "tenant",
+                tenant.to_string(),
+                None,
+            ),
+        }))
     }
 
     /// A withdrawal the restored history lacks, appended as it was made (its source, a

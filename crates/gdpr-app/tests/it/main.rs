@@ -16,6 +16,7 @@ mod helpers;
 mod interactions;
 mod journal;
 mod limits;
+mod offboarding;
 mod register;
 mod requests;
 mod retention;

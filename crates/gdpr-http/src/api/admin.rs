@@ -15,7 +15,10 @@ use uuid::Uuid;
 use crate::api::Tag;
 use crate::auth::AdminToken;
 use crate::convert;
-use crate::dto::{BackupDeletionOut, IssuedKeyOut, KeyIn, KeyOut, TenantIn, TenantOut};
+use crate::dto::{
+    BackupDeletionOut, IssuedKeyOut, KeyIn, KeyOut, OffboardingIn, OffboardingOut, TenantIn,
+    TenantOut,
+};
 use crate::problem::ApiError;
 
 /// 201 with the created tenant.
@@ -37,7 +40,7 @@ pub(crate) enum KeyIssued {
 /// 204.
 #[derive(ApiResponse)]
 pub(crate) enum Revoked {
-    /// Revoked.
+    /// Revoked (or cancelled).
     #[oai(status = 204)]
     Done,
 }
@@ -153,5 +156,62 @@ impl<P: Ports> AdminApi<P> {
             at: receipt.at,
             deleted_objects: receipt.deleted_objects,
         }))
+    }
+
+    /// Schedule the tenant's offboarding (the end of its contract, Art. 28(3)(g)): its API
+    /// keys are refused from now on (409 `tenant-offboarding`), and when the grace period
+    /// ends every row, key, backup, journal entry, export and log line of the tenant is
+    /// deleted, the receipt kept in the system audit chain. Hand its data over first with
+    /// `gdpr handover`.
+    #[oai(path = "/admin/tenants/:tenant_id/offboarding", method = "post")]
+    async fn schedule_offboarding(
+        &self,
+        _auth: AdminToken,
+        tenant_id: Path<Uuid>,
+        body: Json<OffboardingIn>,
+    ) -> Result<Json<OffboardingOut>, ApiError> {
+        let tenant = TenantId::from_uuid(tenant_id.0);
+        let o = self
+            .0
+            .schedule_offboarding(Actor::Operator, tenant, body.grace_days)
+            .await?;
+        tracing::info!(target: "security", event = "offboarding_scheduled", tenant = %tenant, delete_at = %o.delete_at, "tenant offboarding scheduled");
+        Ok(Json(OffboardingOut {
+            tenant: tenant_id.0,
+            scheduled_at: o.scheduled_at,
+            delete_at: o.delete_at,
+        }))
+    }
+
+    /// The tenant's scheduled offboarding (404 when none is).
+    #[oai(path = "/admin/tenants/:tenant_id/offboarding", method = "get")]
+    async fn offboarding(
+        &self,
+        _auth: AdminToken,
+        tenant_id: Path<Uuid>,
+    ) -> Result<Json<OffboardingOut>, ApiError> {
+        let o = self
+            .0
+            .offboarding(TenantId::from_uuid(tenant_id.0))
+            .await?
+            .ok_or(gdpr_app::AppError::NotFound("offboarding"))?;
+        Ok(Json(OffboardingOut {
+            tenant: tenant_id.0,
+            scheduled_at: o.scheduled_at,
+            delete_at: o.delete_at,
+        }))
+    }
+
+    /// Cancel the tenant's offboarding during its grace period: its keys work again.
+    #[oai(path = "/admin/tenants/:tenant_id/offboarding", method = "delete")]
+    async fn cancel_offboarding(
+        &self,
+        _auth: AdminToken,
+        tenant_id: Path<Uuid>,
+    ) -> Result<Revoked, ApiError> {
+        let tenant = TenantId::from_uuid(tenant_id.0);
+        self.0.cancel_offboarding(Actor::Operator, tenant).await?;
+        tracing::info!(target: "security", event = "offboarding_cancelled", tenant = %tenant, "tenant offboarding cancelled");
+        Ok(Revoked::Done)
     }
 }

@@ -323,6 +323,10 @@ mirror!(
         RecordsExpired,
         RetentionEnforced,
         ConsentFormRetired,
+        TenantOffboardingScheduled,
+        TenantOffboardingCancelled,
+        TenantHandedOver,
+        TenantOffboarded,
     }
 );
 

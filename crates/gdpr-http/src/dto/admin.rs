@@ -78,3 +78,23 @@ pub(crate) struct BackupDeletionOut {
     /// Every object removed.
     pub(crate) deleted_objects: Vec<String>,
 }
+
+/// Scheduling a tenant's offboarding.
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub(crate) struct OffboardingIn {
+    /// Days before its data goes (0 to 365; default 30). Its API keys are refused from now.
+    #[oai(validator(minimum(value = "0"), maximum(value = "365")))]
+    pub(crate) grace_days: Option<u32>,
+}
+
+/// A tenant's scheduled offboarding.
+#[derive(Object)]
+pub(crate) struct OffboardingOut {
+    /// The tenant.
+    pub(crate) tenant: Uuid,
+    /// When it was scheduled.
+    pub(crate) scheduled_at: OffsetDateTime,
+    /// When every row, key, backup, journal entry, export and log line of the tenant goes.
+    pub(crate) delete_at: OffsetDateTime,
+}

@@ -233,6 +233,18 @@ async fn no_canary_reaches_a_log_line_or_an_error_body() {
         "the bad requests were refused: {}",
         bodies.len()
     );
+    // Reports leave from a queue: wait for this one before stopping the process.
+    let waited = std::time::Instant::now();
+    while waited.elapsed() < std::time::Duration::from_secs(15)
+        && !rollbar
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .any(|r| String::from_utf8_lossy(&r.body).contains("HTTP 503"))
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

@@ -14,6 +14,7 @@ mod exports;
 mod faults;
 mod helpers;
 mod isolation;
+mod offboarding;
 mod openapi;
 mod replicas;
 mod retention;

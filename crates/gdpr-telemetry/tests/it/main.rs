@@ -123,6 +123,46 @@ fn events_with_personal_data_are_written_without_it() {
 }
 
 #[test]
+fn an_offboarded_tenants_log_lines_are_removed_and_every_other_line_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let (gone, kept) = (
+        "01a24c64-decc-7246-9331-6f6764d3a425",
+        "01a24c64-deb9-750f-b44e-84cfa02e6c4c",
+    );
+    let day = |tenant: &str, n: u32| {
+        format!("{{\"event\":\"api_key_created\",\"tenant\":\"{tenant}\",\"n\":{n}}}\n")
+    };
+    std::fs::write(
+        dir.path().join("gdpr.log.2026-12-05"),
+        [day(gone, 1), day(kept, 2), day(gone, 3)].concat(),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("gdpr.log.2026-12-06"), day(kept, 4)).unwrap();
+    std::fs::write(dir.path().join("notes.txt"), day(gone, 5)).unwrap();
+    assert_eq!(
+        gdpr_telemetry::remove_log_lines(dir.path(), "gdpr.log", gone).unwrap(),
+        2
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("gdpr.log.2026-12-05")).unwrap(),
+        day(kept, 2)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("gdpr.log.2026-12-06")).unwrap(),
+        day(kept, 4)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("notes.txt")).unwrap(),
+        day(gone, 5),
+        "only the service's own daily log files"
+    );
+    assert_eq!(
+        gdpr_telemetry::remove_log_lines(dir.path(), "gdpr.log", gone).unwrap(),
+        0
+    );
+}
+
+#[test]
 fn log_files_past_retention_are_deleted_and_others_kept() {
     let dir = tempfile::tempdir().unwrap();
     for name in [
