@@ -281,6 +281,35 @@ pub struct JournalEntry {
     pub decisions: Vec<Decision>,
 }
 
+/// The name of a journal checkpoint, in every one.
+pub const CHECKPOINT_FORMAT: &str = "gdpr-journal-checkpoint";
+
+/// Where a pruned journal starts: entries up to `seq` were deleted with the backups they
+/// outlived, and entry `seq + 1` must follow the one whose content hashed to `sha256`.
+/// Signed like the entries, so that nobody without the signing key can move it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalCheckpoint {
+    /// [`CHECKPOINT_FORMAT`].
+    pub format: String,
+    /// [`JOURNAL_VERSION`].
+    pub version: u32,
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The last entry pruned.
+    pub seq: u64,
+    /// SHA-256 of that entry's signed content.
+    pub sha256: String,
+    /// When it was written.
+    #[serde(with = "time::serde::rfc3339")]
+    pub written_at: OffsetDateTime,
+}
+
+/// The object key of a tenant's journal checkpoint.
+#[must_use]
+pub fn journal_checkpoint_key(tenant: TenantId) -> String {
+    format!("{}checkpoint.json", journal_prefix(tenant))
+}
+
 /// The prefix of a tenant's decision journal.
 #[must_use]
 pub fn journal_prefix(tenant: TenantId) -> String {

@@ -10,6 +10,11 @@
 //! each is refused by [`App::read_journal`], and a restore that needs the journal restores
 //! nothing. Tombstones journaled by earlier versions (`tombstones/<tenant>/`, unsigned) are
 //! still read, as erasures only.
+//!
+//! Entries are pruned with the backups they outlive, never earlier: once no backup kept is
+//! older than an entry (by a day's margin, for a decision whose transaction ran while a
+//! backup was being taken), a signed checkpoint records the last entry pruned and the reader
+//! starts after it. The newest entry is never pruned, so the head is always an entry.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, PoisonError};
@@ -20,10 +25,16 @@ use gdpr_ports::{BackupError, BackupStore, Clock, ErasureStore, Ports, StoreErro
 use gdpr_rights::{Decision, Tombstone};
 
 use super::format::{
-    GENESIS, JOURNAL_FORMAT, JOURNAL_VERSION, JournalEntry, JournalMark, journal_key,
-    journal_prefix, journal_seq, legacy_tombstone_prefix, read_legacy_tombstones,
+    CHECKPOINT_FORMAT, GENESIS, JOURNAL_FORMAT, JOURNAL_VERSION, JournalCheckpoint, JournalEntry,
+    JournalMark, journal_checkpoint_key, journal_key, journal_prefix, journal_seq,
+    legacy_tombstone_prefix, read_legacy_tombstones,
 };
 use crate::{App, AppError};
+
+/// How much older than the oldest backup kept an entry must be to be pruned: a decision
+/// journaled before its transaction, while a backup was being dumped, may be missing from
+/// that backup even though the backup's mark is past it.
+pub(crate) const PRUNE_MARGIN: time::Duration = time::Duration::DAY;
 
 /// How many positions an append tries after other writers took the one it aimed at.
 const APPEND_TRIES: usize = 32;
@@ -77,6 +88,20 @@ pub(crate) struct Journal {
     pub(crate) head: JournalMark,
     /// The content hash of each entry, by position.
     pub(crate) hashes: BTreeMap<u64, String>,
+    /// Where it starts, once pruned: the last entry deleted (none: it starts at 1).
+    pub(crate) checkpoint: Option<JournalMark>,
+}
+
+impl Journal {
+    /// Whether the journal still holds entry `mark` as it was, or pruned past it (a backup
+    /// older than the checkpoint is older than every backup kept).
+    pub(crate) fn reaches(&self, mark: &JournalMark) -> bool {
+        match &self.checkpoint {
+            Some(c) if mark.seq < c.seq => true,
+            Some(c) if mark.seq == c.seq => mark.sha256 == c.sha256,
+            _ => self.hashes.get(&mark.seq) == Some(&mark.sha256),
+        }
+    }
 }
 
 impl Journal {
@@ -234,19 +259,46 @@ impl<P: Ports> App<P> {
     pub(crate) async fn read_journal(&self, tenant: TenantId) -> Result<Journal, AppError> {
         let prefix = journal_prefix(tenant);
         let objects = self.backups.list(&prefix).await.map_err(AppError::Backup)?;
-        let mut journal = Journal {
-            entries: Vec::new(),
-            head: start(),
-            hashes: BTreeMap::new(),
-        };
         let untrusted = |object: &str, reason: String| AppError::Untrusted {
             object: object.to_owned(),
             reason,
         };
+        let checkpoint_key = journal_checkpoint_key(tenant);
+        let checkpoint = if objects.iter().any(|o| o.key == checkpoint_key) {
+            let (c, _) = self
+                .read_signed::<JournalCheckpoint>(&checkpoint_key)
+                .await?;
+            if c.format != CHECKPOINT_FORMAT || c.version != JOURNAL_VERSION || c.tenant != tenant {
+                return Err(untrusted(
+                    &checkpoint_key,
+                    "not this tenant's journal checkpoint".into(),
+                ));
+            }
+            Some(JournalMark {
+                seq: c.seq,
+                sha256: c.sha256,
+            })
+        } else {
+            None
+        };
+        let mut journal = Journal {
+            entries: Vec::new(),
+            head: checkpoint.clone().unwrap_or_else(start),
+            hashes: BTreeMap::new(),
+            checkpoint,
+        };
+        let pruned_through = journal.head.seq;
         for object in &objects {
+            if object.key == checkpoint_key {
+                continue;
+            }
             let Some(seq) = journal_seq(&object.key) else {
                 return Err(untrusted(&object.key, "not a journal entry".into()));
             };
+            // Left by a pruning cut short: past the checkpoint, never read again.
+            if seq <= pruned_through {
+                continue;
+            }
             if seq != journal.head.seq + 1 {
                 return Err(untrusted(
                     &object.key,
@@ -280,6 +332,59 @@ impl<P: Ports> App<P> {
             journal.entries.push(entry);
         }
         Ok(journal)
+    }
+
+    /// Prunes the tenant's journal up to what the oldest backup kept no longer needs: the
+    /// entries it already holds (up to its mark), written more than [`PRUNE_MARGIN`] before
+    /// it was taken, and never the newest. Writes the checkpoint first, then deletes the
+    /// entries (a pass cut short leaves some, which readers skip and the next pass
+    /// deletes). Returns how many entries went.
+    ///
+    /// # Errors
+    /// [`AppError::Untrusted`] when the journal does not verify (nothing is pruned); object
+    /// storage and signing errors.
+    pub(crate) async fn prune_journal(
+        &self,
+        tenant: TenantId,
+        oldest_kept: Option<(JournalMark, time::OffsetDateTime)>,
+    ) -> Result<u64, AppError> {
+        let Some((mark, taken_at)) = oldest_kept else {
+            return Ok(0);
+        };
+        let journal = self.read_journal(tenant).await?;
+        let Some(through) = journal
+            .entries
+            .iter()
+            .filter(|e| {
+                e.seq <= mark.seq
+                    && e.seq < journal.head.seq
+                    && e.written_at <= taken_at - PRUNE_MARGIN
+            })
+            .map(|e| e.seq)
+            .max()
+        else {
+            return Ok(0);
+        };
+        let sha256 = journal.hashes[&through].clone();
+        let checkpoint = JournalCheckpoint {
+            format: CHECKPOINT_FORMAT.into(),
+            version: JOURNAL_VERSION,
+            tenant,
+            seq: through,
+            sha256,
+            written_at: self.clock.now(),
+        };
+        self.put_signed(&journal_checkpoint_key(tenant), &checkpoint)
+            .await?;
+        let mut pruned = 0;
+        let first = journal.checkpoint.as_ref().map_or(1, |c| c.seq + 1);
+        for seq in first..=through {
+            match self.backups.delete(&journal_key(tenant, seq)).await {
+                Ok(()) | Err(BackupError::NotFound(_)) => pruned += 1,
+                Err(e) => return Err(AppError::Backup(e)),
+            }
+        }
+        Ok(pruned)
     }
 
     /// Every tombstone of the tenant: the database's (if the tenant is there), the journal's

@@ -30,6 +30,8 @@ pub struct PruneReport {
     pub abandoned: Vec<String>,
     /// Whether this was a dry run.
     pub dry_run: bool,
+    /// Decision-journal entries pruned with the backups they outlived.
+    pub journal_entries_pruned: u64,
 }
 
 /// What deleting all of a tenant's backups removed: the receipt given to the customer.
@@ -128,7 +130,7 @@ impl<P: Ports> App<P> {
             .filter(|(_, f)| !f.complete && f.created_at + BackupLayout::ABANDONED_AFTER < now)
             .map(|(id, _)| id.clone())
             .collect();
-        if dry_run || (report.plan.delete.is_empty() && report.abandoned.is_empty()) {
+        if dry_run {
             return Ok(report);
         }
         for id in report.plan.delete.iter().chain(&report.abandoned) {
@@ -144,6 +146,29 @@ impl<P: Ports> App<P> {
                 report.deleted_objects.push(key.clone());
             }
         }
+        // Then the journal entries the oldest backup kept holds already (after the backups:
+        // a journal that fails to verify must not keep expired backups from going).
+        let oldest_kept = report
+            .plan
+            .keep
+            .iter()
+            .filter_map(|(id, _)| folders.get(id).map(|f| (f.created_at, id)))
+            .min();
+        // A manifest that cannot be read (or trusted) prunes nothing: the journal is kept
+        // whole, which is never wrong, and restoring that backup will say what is wrong.
+        let oldest_kept = match oldest_kept {
+            Some((taken_at, id)) => self
+                .manifest(tenant, id)
+                .await
+                .ok()
+                .and_then(|m| m.journal)
+                .map(|mark| (mark, taken_at)),
+            None => None,
+        };
+        report.journal_entries_pruned = self.prune_journal(tenant, oldest_kept).await?;
+        if report.deleted_objects.is_empty() && report.journal_entries_pruned == 0 {
+            return Ok(report);
+        }
         let event = AuditEvent::new(
             self.clock.now(),
             Some(tenant),
@@ -152,7 +177,8 @@ impl<P: Ports> App<P> {
         )
         .with("backups", report.plan.delete.len())
         .with("abandoned", report.abandoned.len())
-        .with("objects", report.deleted_objects.len());
+        .with("objects", report.deleted_objects.len())
+        .with("journal_entries", report.journal_entries_pruned);
         self.audit(event).await?;
         Ok(report)
     }

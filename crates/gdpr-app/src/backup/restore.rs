@@ -190,7 +190,7 @@ impl<P: Ports> App<P> {
         // The journal must still reach where it was when the backup was taken: entries cut
         // from its end would otherwise go unnoticed.
         if let Some(mark) = &manifest.journal
-            && journal.hashes.get(&mark.seq) != Some(&mark.sha256)
+            && !journal.reaches(mark)
         {
             return Err(AppError::Untrusted {
                 object: journal_key(tenant, mark.seq),

@@ -301,3 +301,123 @@ async fn a_decision_whose_journal_write_fails_is_not_made() {
     assert!(w.app.subject(ctx, s.id).await.is_ok());
     assert!(decisions(&w).is_empty());
 }
+
+/// Journal entries go with the backups they outlive, never earlier: once the oldest backup
+/// kept holds a decision (by a day's margin), its entry is pruned behind a signed checkpoint;
+/// the backups kept still restore with every later decision; and a removed checkpoint is a
+/// gap like any removed entry.
+#[tokio::test]
+async fn the_journal_is_pruned_with_the_backups_it_outlived_and_still_verifies() {
+    let w = world_with(config()).await;
+    let ctx = w.ctx;
+    let [withdrew, erased, restricted, trimmed] = [
+        subject_with_data(&w, 1).await,
+        subject_with_data(&w, 2).await,
+        subject_with_data(&w, 3).await,
+        subject_with_data(&w, 4).await,
+    ];
+    let consent_form = w.app.consent_forms(ctx).await.unwrap()[0].id;
+    w.app
+        .withdraw_consent(ctx, withdrew.id, consent_form, web(None))
+        .await
+        .unwrap();
+    w.app.erase_subject(ctx, erased.id, None).await.unwrap();
+    w.clock.advance(time::Duration::days(2));
+    back_up(&w).await;
+    w.clock.advance(time::Duration::days(2));
+    w.app
+        .place_limit(
+            ctx,
+            restricted.id,
+            LimitKind::Restriction,
+            None,
+            "contested",
+        )
+        .await
+        .unwrap();
+    let kept_backup = back_up(&w).await;
+    w.clock.advance(time::Duration::days(2));
+    let gone = records_of(&w.app, ctx, trimmed.id).await[0];
+    w.app.delete_record(ctx, gone).await.unwrap();
+    let entries = |w: &World| {
+        let mut keys: Vec<String> = w
+            .backups
+            .keys()
+            .into_iter()
+            .filter(|k| k.starts_with(&journal_prefix(ctx.tenant)))
+            .map(|k| k.rsplit('/').next().unwrap().to_owned())
+            .collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(entries(&w).len(), 4);
+
+    // The first backup expires; the second, two days younger, is kept. Entries 1 and 2
+    // (before it by more than a day) go; entry 3, written just before it, stays.
+    w.clock.advance(time::Duration::days(27));
+    let report = w.app.prune_backups(ctx.tenant, false).await.unwrap();
+    assert_eq!(report.plan.delete.len(), 1, "{report:?}");
+    assert_eq!(report.journal_entries_pruned, 2);
+    assert_eq!(
+        entries(&w),
+        [
+            "00000000000000000003.json",
+            "00000000000000000004.json",
+            "checkpoint.json"
+        ]
+    );
+    // Nothing more goes until another backup expires.
+    assert_eq!(
+        w.app
+            .prune_backups(ctx.tenant, false)
+            .await
+            .unwrap()
+            .journal_entries_pruned,
+        0
+    );
+
+    // The kept backup restores, with the later decision replayed; the erased subject stays
+    // out.
+    let (_, recovered) = on_an_empty_store(&w);
+    let report = recovered
+        .restore_tenant(
+            ctx.tenant,
+            Some(&kept_backup),
+            false,
+            &EnvelopeDecryptor,
+            &progress(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.decisions_replayed, 1, "{report:?}");
+    assert!(
+        !records_of(&recovered, ctx, trimmed.id)
+            .await
+            .contains(&gone)
+    );
+    assert!(matches!(
+        recovered.subject(ctx, erased.id).await,
+        Err(AppError::NotFound(_))
+    ));
+
+    // Without its checkpoint, the pruned journal has a gap: refused, nothing restored.
+    w.backups
+        .remove(&gdpr_app::backup::format::journal_checkpoint_key(
+            ctx.tenant,
+        ));
+    let (_, again) = on_an_empty_store(&w);
+    let refused = again
+        .restore_tenant(
+            ctx.tenant,
+            Some(&kept_backup),
+            false,
+            &EnvelopeDecryptor,
+            &progress(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, AppError::Untrusted { reason, .. } if reason.contains("gap")),
+        "{refused:?}"
+    );
+}
