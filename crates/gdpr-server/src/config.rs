@@ -210,9 +210,31 @@ pub struct BackupSettings {
     pub decryption_key_file: Option<PathBuf>,
     /// Its passphrase (env `GDPR_BACKUPS__DECRYPTION_KEY_PASSPHRASE`).
     pub decryption_key_passphrase: Option<SecretString>,
+    /// Where the backups are kept, for the register of processing and exports; empty: said
+    /// from the storage (this host's disk, or the S3 region and endpoint).
+    pub location: String,
 }
 
 impl BackupSettings {
+    /// Where the backups are kept, in words: the configured `location`, or what the storage
+    /// says.
+    #[must_use]
+    pub fn location(&self) -> String {
+        if !self.location.trim().is_empty() {
+            return self.location.trim().to_owned();
+        }
+        match self.storage {
+            BackupStorage::Local => "the service's own host (local disk)".to_owned(),
+            BackupStorage::S3 => match &self.s3.endpoint {
+                Some(endpoint) => format!(
+                    "S3-compatible storage at {endpoint} (region {})",
+                    self.s3.region
+                ),
+                None => format!("AWS S3, region {}", self.s3.region),
+            },
+        }
+    }
+
     /// The daily backup's time, or `None` when it is off.
     ///
     /// # Errors
@@ -245,6 +267,9 @@ pub struct RollbarSettings {
     pub account_token: Option<SecretString>,
     /// Reports waiting to be sent at most.
     pub queue: usize,
+    /// Where Rollbar processes what it receives, for the register of processing and exports
+    /// (Art. 30(1)(d)-(e), 15(1)(c)): name a transfer outside the EU and its safeguard.
+    pub location: String,
 }
 
 /// The whole configuration.

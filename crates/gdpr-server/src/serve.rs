@@ -523,6 +523,7 @@ pub fn application_with(
     let mut app_config = AppConfig {
         retention: config.retention,
         pseudonymisation: config.pseudonymisation,
+        recipients: recipients(config),
         ..AppConfig::default()
     };
     // Checked here so that a bad key fails at start, not at 02:00.
@@ -552,6 +553,30 @@ pub fn application_with(
         app_config,
     )
     .with_log_scanner(Arc::new(crate::logging::log_scanner(config))))
+}
+
+/// The processors that receive personal data in this deployment, where they process it:
+/// the register of processing and access exports list them (Art. 30(1)(d)-(e), 15(1)(c)).
+fn recipients(config: &Config) -> Vec<gdpr_app::RecipientInfo> {
+    let mut out = Vec::new();
+    if config.rollbar.enabled {
+        out.push(gdpr_app::RecipientInfo {
+            name: "Error tracker (Rollbar)".into(),
+            role: "receives error reports, scrubbed of personal data, with a pseudonymous \
+                   subject id; asked to forget a subject on erasure"
+                .into(),
+            location: config.rollbar.location.clone(),
+        });
+    }
+    if config.backups.enabled {
+        out.push(gdpr_app::RecipientInfo {
+            name: "Backup object storage".into(),
+            role: "stores daily backups, OpenPGP-encrypted, kept for the backup retention period"
+                .into(),
+            location: config.backups.location(),
+        });
+    }
+    out
 }
 
 /// A running service.

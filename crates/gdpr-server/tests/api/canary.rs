@@ -260,6 +260,29 @@ async fn no_canary_reaches_a_log_line_or_an_error_body() {
     );
     assert!(!files.is_empty(), "the daily log file was written");
     assert_eq!(scan(&stdout), Vec::<&str>::new(), "canary in stdout logs");
+    // The forged key left a security line: the event, why, and the pseudonymised source (a
+    // /24 of this host), never the key.
+    let failed: Vec<Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| {
+            l["target"] == "security" && l["event"] == "authentication_failed"
+        })
+        .collect();
+    assert!(
+        !failed.is_empty(),
+        "no security line for the forged key: {}",
+        stdout
+            .lines()
+            .filter(|l| l.contains("security"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    for line in &failed {
+        assert_eq!(line["source"], "127.0.0.0/24", "{line}");
+        assert_eq!(line["reason"], "invalid api key", "{line}");
+        assert!(!line.to_string().contains("gdpr_"), "the key is not logged: {line}");
+    }
     assert_eq!(scan(&files), Vec::<&str>::new(), "canary in log files");
     assert_eq!(scan(&stderr), Vec::<&str>::new(), "canary on stderr");
     // Secrets are never printed either: not the admin token, the API key or Rollbar's tokens.

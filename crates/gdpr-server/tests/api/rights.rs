@@ -333,6 +333,31 @@ async fn the_register_and_the_audit_chain_are_served() {
     let verified = app.get("/v1/audit/verify", &key).await;
     assert_eq!(verified.body["valid"], true, "{}", verified.text);
     assert!(verified.body["records"].as_u64().unwrap() >= 8);
+    // The recipients are this deployment's: backups on this host's disk, no error tracker
+    // (Rollbar is off).
+    let recipients = register.body["recipients"].as_array().unwrap();
+    assert_eq!(recipients.len(), 1, "{}", register.text);
+    assert_eq!(
+        recipients[0]["location"],
+        "the service's own host (local disk)"
+    );
+    app.stop().await;
+
+    // Where each recipient processes the data is the operator's to say (Art. 30(1)(e)).
+    let app = crate::helpers::spawn_app_with(|c| {
+        c.backups.location = "Frankfurt, Germany (eu-central-1)".into();
+    })
+    .await;
+    let (_, key) = app.tenant("LogAlto SAS").await;
+    let register = app.get("/v1/register", &key).await;
+    assert_eq!(
+        register.body["recipients"][0]["location"],
+        "Frankfurt, Germany (eu-central-1)",
+        "{}",
+        register.text
+    );
+    let md = app.get("/v1/register.md", &key).await;
+    assert!(md.text.contains("Frankfurt, Germany"), "{}", md.text);
     app.stop().await;
 }
 

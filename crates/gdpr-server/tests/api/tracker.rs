@@ -45,6 +45,22 @@ async fn server_errors_reach_rollbar_scrubbed_and_erasure_makes_it_forget() {
     let endpoint = rollbar.uri();
     let app = spawn_app_with(rollbar_at(endpoint)).await;
     let (_, key) = app.tenant("T").await;
+    // The register names Rollbar as a recipient, where the operator says it processes.
+    let register = app.get("/v1/register", &key).await;
+    let tracker = register.body["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "Error tracker (Rollbar)")
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        tracker["location"]
+            .as_str()
+            .is_some_and(|l| l.starts_with("United States")),
+        "{}",
+        register.text
+    );
     let subject = app
         .subject(&key, "canary.tracker@canary-mail.example")
         .await;
