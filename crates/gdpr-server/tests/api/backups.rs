@@ -11,7 +11,7 @@ use gdpr_server::config::{BackupStorage, Config};
 use gdpr_testkit::GpgHome;
 use gdpr_testkit::s3::{S3_ACCESS_KEY, S3_BUCKET, S3_SECRET_KEY, S3Server, s3_server};
 use reqwest::{Method, StatusCode};
-use sea_orm::{Database, FromQueryResult, JsonValue, Statement};
+use sea_orm::{ConnectionTrait, Database, FromQueryResult, JsonValue, Statement};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
@@ -688,4 +688,108 @@ async fn production_refuses_to_start_when_no_backup_would_be_taken() {
     config.backups.enabled = false;
     let running = gdpr_server::start(&config).await.unwrap();
     running.stop().await.unwrap();
+}
+
+/// Restrictions placed after the backup, so many that replaying them takes a while.
+const RESTRICTED: usize = 1_500;
+
+/// A restore killed with SIGKILL in the middle of its replay of the decision journal: run
+/// again, it finishes, and every decision is in force once (none lost, none twice).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_killed_mid_replay_is_finished_by_restoring_again() {
+    let gpg = ops_key();
+    let dir = tempfile::tempdir().unwrap();
+    let file = config_file(dir.path(), &gpg);
+    let config = Config::load(Some(&file)).unwrap();
+    let url = config.database.connect_url().expose_secret().to_owned();
+    let (app, ctx) = crate::helpers::tenant_in_process(&config, "Replay SAS").await;
+    let emails = (0..RESTRICTED).map(|n| format!("replay-{n}@example.org"));
+    let subjects = crate::helpers::import_in_process(&app, ctx, emails, None, None).await;
+    let t = ctx.tenant.to_string();
+    let summary = gdpr_json(&file, &["backup", "--tenant", &t]);
+    assert_eq!(summary[0]["rows"]["subjects"], RESTRICTED, "{summary}");
+    // After the backup: a restriction for everyone, journaled (concurrent ones share an entry).
+    for chunk in subjects.chunks(50) {
+        let placed = futures_util::future::join_all(chunk.iter().map(|s| {
+            app.place_limit(
+                ctx,
+                *s,
+                gdpr_rights::LimitKind::Restriction,
+                None,
+                "contested",
+            )
+        }))
+        .await;
+        assert!(placed.iter().all(Result::is_ok));
+    }
+    drop(app);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(dir.path().join(format!("gdpr.db{suffix}")));
+    }
+    let count = async |sql: &str| -> i64 {
+        let Ok(db) = Database::connect(&url).await else {
+            return 0;
+        };
+        let n = db
+            .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+            .await
+            .ok()
+            .flatten()
+            .and_then(|r| r.try_get_by_index::<i64>(0).ok())
+            .unwrap_or(0);
+        db.close().await.unwrap();
+        n
+    };
+    let replayed = "SELECT COUNT(*) FROM audit_log WHERE body LIKE '%replayed_from_journal%'";
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gdpr"))
+        .arg("--config")
+        .arg(&file)
+        .args(["restore", "--tenant", &t])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let n = count(replayed).await;
+        if n > 0 {
+            assert!(
+                n < RESTRICTED as i64,
+                "the replay ended before it could be killed"
+            );
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the restore ended before its replay could be seen"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(120),
+            "no replay started"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    Command::new("kill")
+        .args(["-KILL", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(!child.wait().unwrap().success());
+    let halfway = count("SELECT COUNT(*) FROM processing_limits").await;
+    assert!(
+        halfway > 0 && halfway < RESTRICTED as i64,
+        "killed half-way: {halfway}"
+    );
+
+    // Restored again, over what the first run left: every restriction in force, once.
+    let report = gdpr_json(&file, &["restore", "--tenant", &t, "--replace"]);
+    assert_eq!(report["decisions_replayed"], RESTRICTED, "{report}");
+    assert_eq!(
+        count("SELECT COUNT(*) FROM processing_limits").await,
+        RESTRICTED as i64
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM subjects").await,
+        RESTRICTED as i64
+    );
 }

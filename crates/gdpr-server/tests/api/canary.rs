@@ -265,9 +265,7 @@ async fn no_canary_reaches_a_log_line_or_an_error_body() {
     let failed: Vec<Value> = stdout
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|l| {
-            l["target"] == "security" && l["event"] == "authentication_failed"
-        })
+        .filter(|l| l["target"] == "security" && l["event"] == "authentication_failed")
         .collect();
     assert!(
         !failed.is_empty(),
@@ -281,7 +279,10 @@ async fn no_canary_reaches_a_log_line_or_an_error_body() {
     for line in &failed {
         assert_eq!(line["source"], "127.0.0.0/24", "{line}");
         assert_eq!(line["reason"], "invalid api key", "{line}");
-        assert!(!line.to_string().contains("gdpr_"), "the key is not logged: {line}");
+        assert!(
+            !line.to_string().contains("gdpr_"),
+            "the key is not logged: {line}"
+        );
     }
     assert_eq!(scan(&files), Vec::<&str>::new(), "canary in log files");
     assert_eq!(scan(&stderr), Vec::<&str>::new(), "canary on stderr");

@@ -351,8 +351,7 @@ async fn the_register_and_the_audit_chain_are_served() {
     let (_, key) = app.tenant("LogAlto SAS").await;
     let register = app.get("/v1/register", &key).await;
     assert_eq!(
-        register.body["recipients"][0]["location"],
-        "Frankfurt, Germany (eu-central-1)",
+        register.body["recipients"][0]["location"], "Frankfurt, Germany (eu-central-1)",
         "{}",
         register.text
     );
