@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use gdpr_audit::{Attestation, AuditEvent, AuditMark, AuditRecord, Check};
 use gdpr_pii::TenantId;
 use gdpr_ports::{AttestationLog, AuditLog, StoreError};
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::{Expr, ExprTrait as _, Func, Query, QueryStatementBuilder as _};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set, Statement,
@@ -80,8 +80,9 @@ fn stored_seq(n: u64) -> i64 {
 
 /// Inserts `record` (stored as `body`) only if `previous` is the chain's head as stored: its
 /// row holds exactly that body and no row comes after it, at any later position (a row deleted
-/// in between is never filled in, so verification still sees it gone). One statement, where
-/// reading the head and then inserting is two. Whether it was inserted.
+/// in between is never filled in, so verification still sees it gone: no row after it means
+/// its position is the chain's greatest). One statement, where reading the head and then
+/// inserting is two. Whether it was inserted.
 async fn append_after<C: ConnectionTrait>(
     c: &C,
     chain: &str,
@@ -101,8 +102,15 @@ async fn append_after<C: ConnectionTrait>(
     is_head
         .and_where(Column::Seq.eq(stored_seq(previous.0.seq)))
         .and_where(Column::Body.eq(previous.1.as_str()));
-    let mut after = in_chain();
-    after.and_where(Column::Seq.gt(stored_seq(previous.0.seq)));
+    // "Nothing after it" as "the chain's greatest position is its": `NOT EXISTS (... seq >
+    // $n)` is the same test, but PostgreSQL's generic plan for a prepared statement (used
+    // after five runs on a connection) reads it with a sequential scan of the whole log,
+    // 190 ms at a million entries, while `max` is one step down the primary key's index.
+    let newest = Query::select()
+        .expr(Func::max(Expr::col(Column::Seq)))
+        .from(audit_entry::Entity)
+        .and_where(Column::Chain.eq(chain))
+        .to_owned();
     let select = Query::select()
         .exprs([
             Expr::value(chain),
@@ -110,7 +118,10 @@ async fn append_after<C: ConnectionTrait>(
             Expr::value(body),
         ])
         .and_where(Expr::exists(is_head))
-        .and_where(Expr::not_exists(after))
+        .and_where(
+            Expr::SubQuery(None, Box::new(newest.into_sub_query_statement()))
+                .eq(stored_seq(previous.0.seq)),
+        )
         .to_owned();
     let insert = Query::insert()
         .into_table(audit_entry::Entity)
