@@ -283,11 +283,12 @@ fn fuzz_summary(log: &str) -> Vec<&str> {
 }
 
 /// Every benchmark suite: its name, package and bench target.
-const SUITES: [(&str, &str, &str); 4] = [
+const SUITES: [(&str, &str, &str); 5] = [
     ("storage", "gdpr-server", "storage"),
     ("redact", "gdpr-telemetry", "redact"),
     ("backup", "gdpr-server", "backup"),
     ("erasure", "gdpr-server", "erasure"),
+    ("lifecycle", "gdpr-server", "lifecycle"),
 ];
 
 /// Where `cargo xtask bench` writes the report of all suites: `bench-report.md` in the

@@ -91,6 +91,21 @@ impl<P: Ports> App<P> {
         &self,
         key: &str,
     ) -> Result<(T, String), AppError> {
+        let read = self.read_enveloped::<T>(key).await?;
+        self.check_signature(key, &read).await?;
+        Ok((read.value, read.sha256))
+    }
+
+    /// A signed object as stored, its signature not checked yet: for a hash chain, where one
+    /// signature checked (the newest link's) vouches for every link before it.
+    ///
+    /// # Errors
+    /// [`AppError::Untrusted`] naming the object when it is no envelope or its content does
+    /// not parse as `T`; object storage errors.
+    pub(crate) async fn read_enveloped<T: DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Enveloped<T>, AppError> {
         let bytes = self.read_object(key).await?;
         let untrusted = |reason: String| AppError::Untrusted {
             object: key.to_owned(),
@@ -99,18 +114,49 @@ impl<P: Ports> App<P> {
         let stored: Envelope<'_> =
             serde_json::from_slice(&bytes).map_err(|_| untrusted("not a signed object".into()))?;
         let content = stored.signed.get().as_bytes();
-        match self
-            .signer
-            .verify(Bytes::copy_from_slice(content), &stored.signature)
-            .await
-        {
-            Ok(()) => {}
-            // Nothing to check against: the deployment's configuration, not this object.
-            Err(e @ gdpr_ports::SignError::NoTrustedKey) => return Err(AppError::Signing(e)),
-            Err(e) => return Err(untrusted(e.to_string())),
-        }
         let value = serde_json::from_slice(content)
             .map_err(|_| untrusted("its signed content is not what was expected there".into()))?;
-        Ok((value, content_sha256(content)))
+        Ok(Enveloped {
+            value,
+            sha256: content_sha256(content),
+            content: Bytes::copy_from_slice(content),
+            signature: stored.signature,
+        })
     }
+
+    /// Checks the signature of an object [`App::read_enveloped`] read.
+    ///
+    /// # Errors
+    /// [`AppError::Untrusted`] naming the object; [`AppError::Signing`] without a pinned key.
+    pub(crate) async fn check_signature<T>(
+        &self,
+        key: &str,
+        read: &Enveloped<T>,
+    ) -> Result<(), AppError> {
+        match self
+            .signer
+            .verify(read.content.clone(), &read.signature)
+            .await
+        {
+            Ok(()) => Ok(()),
+            // Nothing to check against: the deployment's configuration, not this object.
+            Err(e @ gdpr_ports::SignError::NoTrustedKey) => Err(AppError::Signing(e)),
+            Err(e) => Err(AppError::Untrusted {
+                object: key.to_owned(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+}
+
+/// A signed object as read, before its signature is checked.
+pub(crate) struct Enveloped<T> {
+    /// Its content, parsed.
+    pub(crate) value: T,
+    /// SHA-256 of its signed content.
+    pub(crate) sha256: String,
+    /// The signed content, byte for byte.
+    content: Bytes,
+    /// The detached signature.
+    signature: String,
 }

@@ -12,8 +12,8 @@ use gdpr_audit::{Actor, AuditAction};
 use gdpr_consent::{Form, current_status};
 use gdpr_pii::{FormId, RecordId, SubjectId, TenantId};
 use gdpr_ports::{
-    Clock, ConsentStore, FormStore, LegalHoldStore, Page, PolicyOverride, Ports, RecordStore,
-    RequestStore, StoreError, SubjectStore, TenantStore,
+    Clock, ConsentStore, FormStore, LegalHoldStore, Page, PolicyOverride, Ports, RecordRef,
+    RecordStore, RequestStore, StoreError, SubjectStore, TenantStore,
 };
 use gdpr_retention::{
     Inactivity, RetentionPeriod, RetentionPolicy, SubjectActivity, subject_inactivity,
@@ -24,8 +24,17 @@ use time::OffsetDateTime;
 
 use crate::{App, AppError, Ctx};
 
-/// Records read (and deleted, journaled and audited together) per step of an expiry.
+/// Records read per step of a plan (ids, subjects and times only).
 const PAGE: u32 = 5_000;
+
+/// Records an expiry deletes per transaction (each audited), at most: a run cut short loses
+/// at most one transaction's work, and the next run goes on. The first is
+/// [`EXPIRY_FIRST_CHUNK`], each next one twice the last: a few records go in one small
+/// transaction, a million in a dozen.
+pub(crate) const EXPIRY_CHUNK: u32 = 100_000;
+
+/// The first transaction of an expiry.
+const EXPIRY_FIRST_CHUNK: u32 = 10_000;
 
 /// Further than any period (100 years and a bit): "whenever submitted".
 const FOREVER: time::Duration = time::Duration::days(36_600);
@@ -257,8 +266,9 @@ impl<P: Ports> App<P> {
         Ok(report)
     }
 
-    /// One form's records submitted a `period` or more before `now`: counted, or deleted a
-    /// page at a time (journaled first) but for those of held subjects.
+    /// One form's records submitted a `period` or more before `now`: deleted (journaled
+    /// first, as a rule) but for those of held subjects; then what is left past the period
+    /// (all of it, for a plan) is counted, and when the next record expires said.
     async fn expire_form(
         &self,
         ctx: Ctx,
@@ -275,75 +285,100 @@ impl<P: Ports> App<P> {
             held: 0,
             next_expiry: None,
         };
-        let mut after = None;
-        loop {
-            let page = self
+        let held: Vec<SubjectId> = self
+            .store
+            .held_subjects(ctx.tenant)
+            .await
+            .map_err(AppError::store)?
+            .into_iter()
+            .collect();
+        if dry_run {
+            let mut after = None;
+            loop {
+                let page = self
+                    .store
+                    .records_submitted_before(ctx.tenant, form, before, after, PAGE)
+                    .await
+                    .map_err(AppError::store)?;
+                let Some(last) = page.last().copied() else {
+                    break;
+                };
+                after = Some(last);
+                let kept = page.iter().filter(|r| held.contains(&r.subject)).count();
+                expiry.held += kept as u64;
+                expiry.expired += (page.len() - kept) as u64;
+                if page.len() < PAGE as usize {
+                    break;
+                }
+            }
+        } else {
+            expiry.expired = self.delete_expired(ctx, form, before, held.clone()).await?;
+            // Counted through the subjects (few): the rows just deleted are not walked again.
+            expiry.held = self
                 .store
-                .records_submitted_before(ctx.tenant, form, before, after, PAGE)
+                .count_records_of(ctx.tenant, form, &held, before)
                 .await
                 .map_err(AppError::store)?;
-            let Some(last) = page.last().copied() else {
-                break;
-            };
-            after = Some(last);
-            // Read again for every page: a hold placed during a long run still wins.
-            let held = self
-                .store
-                .held_subjects(ctx.tenant)
-                .await
-                .map_err(AppError::store)?;
-            let ids: Vec<RecordId> = page
-                .iter()
-                .filter(|r| !held.contains(&r.subject))
-                .map(|r| r.id)
-                .collect();
-            expiry.held += (page.len() - ids.len()) as u64;
-            if dry_run {
-                expiry.expired += ids.len() as u64;
-            } else if !ids.is_empty() {
-                expiry.expired += self.delete_expired(ctx, form, ids).await?;
-            }
-            if page.len() < PAGE as usize {
-                break;
-            }
         }
-        // The first record still within its period: the records before it are gone, or held.
+        // The first record still within its period: the first submitted after the cutoff.
+        let past = RecordRef {
+            id: RecordId::from_uuid(uuid::Uuid::max()),
+            subject: SubjectId::from_uuid(uuid::Uuid::max()),
+            created_at: before,
+        };
         let next = self
             .store
-            .records_submitted_before(ctx.tenant, form, now + FOREVER, after, 1)
+            .records_submitted_before(ctx.tenant, form, now + FOREVER, Some(past), 1)
             .await
             .map_err(AppError::store)?;
         expiry.next_expiry = next.first().map(|r| r.created_at + period.duration());
         Ok(expiry)
     }
 
-    /// Deletes expired records, journaled first; how many went.
+    /// Deletes the form's records submitted at or before `before` but the `spared`
+    /// subjects', journaled first (the rule, not the list), a chunk per transaction, each
+    /// audited; how many went.
     async fn delete_expired(
         &self,
         ctx: Ctx,
         form: FormId,
-        ids: Vec<RecordId>,
+        before: OffsetDateTime,
+        spared: Vec<SubjectId>,
     ) -> Result<u64, AppError> {
         let at = self.clock.now();
         self.journal(
             ctx.tenant,
             vec![Decision::RecordsExpired {
-                records: ids.clone(),
+                form,
+                submitted_before: before,
+                spared: spared.clone(),
                 at,
             }],
         )
         .await?;
-        let deleted = self
-            .store
-            .delete_records(ctx.tenant, &ids, at)
-            .await
-            .map_err(AppError::store)?;
-        let event = self
-            .event(ctx, AuditAction::RecordsExpired)
-            .with("form", form)
-            .with("count", deleted);
-        self.audit(event).await?;
-        Ok(deleted)
+        let mut total = 0;
+        let mut chunk = EXPIRY_FIRST_CHUNK;
+        let mut after = None;
+        loop {
+            let (deleted, through) = self
+                .store
+                .expire_records(ctx.tenant, form, before, after, &spared, at, chunk)
+                .await
+                .map_err(AppError::store)?;
+            after = through;
+            if deleted > 0 {
+                let event = self
+                    .event(ctx, AuditAction::RecordsExpired)
+                    .with("form", form)
+                    .with("count", deleted);
+                self.audit(event).await?;
+            }
+            total += deleted;
+            if deleted < u64::from(chunk) || after.is_none() {
+                return Ok(total);
+            }
+            chunk = (chunk * 2).min(EXPIRY_CHUNK);
+        }
     }
 
     /// The tenant's subjects left with nothing past the inactivity period, and how many of

@@ -335,6 +335,43 @@ pub trait RecordStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<RecordRef>, StoreError>;
 
+    /// How many records of `form` submitted at or before `submitted_before` the `subjects`
+    /// have (those an expiry spared). Reads no personal field.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn count_records_of(
+        &self,
+        tenant: TenantId,
+        form: FormId,
+        subjects: &[SubjectId],
+        submitted_before: OffsetDateTime,
+    ) -> Result<u64, StoreError>;
+
+    /// Deletes about `limit` of the records of `form` submitted after `after` (when given)
+    /// and at or before `submitted_before`, oldest first (the records submitted at the same
+    /// instant as the last one go with it), but those of the subjects `spared`, in one
+    /// transaction that also notes `at` on their subjects as the time a record of theirs was
+    /// last deleted. Returns how many went and the submission time the chunk reached: the
+    /// next chunk's `after` (`None`: nothing was left). Reads no personal field.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] (nothing deleted).
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "a port method: one call, its whole rule"
+    )]
+    async fn expire_records(
+        &self,
+        tenant: TenantId,
+        form: FormId,
+        submitted_before: OffsetDateTime,
+        after: Option<OffsetDateTime>,
+        spared: &[SubjectId],
+        at: OffsetDateTime,
+        limit: u32,
+    ) -> Result<(u64, Option<OffsetDateTime>), StoreError>;
+
     /// Deletes records, in one transaction, and notes `at` on their subjects as the time a
     /// record of theirs was last deleted (when a subject left with nothing started to be).
     /// Ids that are not there (or not the tenant's) are skipped. Returns how many were

@@ -7,7 +7,7 @@
 //! applying it again finds it already in force and does nothing: replay is idempotent.
 
 use gdpr_consent::{ConsentEventId, ConsentMethod, ContentHash};
-use gdpr_pii::{ApiKeyId, ConsentFormId, RecordId, SubjectId};
+use gdpr_pii::{ApiKeyId, ConsentFormId, FormId, RecordId, SubjectId};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -94,10 +94,18 @@ pub enum Decision {
         #[serde(with = "time::serde::rfc3339")]
         at: OffsetDateTime,
     },
-    /// Records were deleted because their retention period ran out (Art. 5(1)(e)).
+    /// Records were deleted because their retention period ran out (Art. 5(1)(e)): every
+    /// record of `form` submitted at or before `submitted_before`, but those of the subjects
+    /// `spared` (under a legal hold). A rule rather than a list: as exact (no record is
+    /// submitted in the past), and a million records expire in one small entry.
     RecordsExpired {
-        /// The records.
-        records: Vec<RecordId>,
+        /// The form.
+        form: FormId,
+        /// Records submitted at or before this went.
+        #[serde(with = "time::serde::rfc3339")]
+        submitted_before: OffsetDateTime,
+        /// Subjects whose records were kept.
+        spared: Vec<SubjectId>,
         /// When.
         #[serde(with = "time::serde::rfc3339")]
         at: OffsetDateTime,

@@ -36,7 +36,7 @@ use pgp::composed::{Deserializable as _, MessageBuilder, SignedPublicKey};
 use pgp::crypto::sym::SymmetricKeyAlgorithm;
 use sea_orm::{ConnectionTrait, Database};
 
-use common::{Databases, db_url, keep, median, median_of, ratio, records, rounds, server_url};
+use common::{Databases, db_url, keep, median, per_round, ratio, records, rounds, server_url};
 use secrecy::ExposeSecret;
 
 const OPS: &str = "ops@example.org";
@@ -72,11 +72,14 @@ master_key = "{master}"
 enabled = false
 [logging]
 level = "warn"
+[signing]
+key_file = "{signing}"
 [backups]
 directory = "{backups}"
 recipients = ['''{public}''']
 decryption_key_file = "{secret}"
 "#,
+            signing = common::signing_key_file(dir).display(),
             url = db_url(db),
             backups = dir.join("backups").display(),
             public = gpg.public_key(OPS),
@@ -462,15 +465,4 @@ async fn main() {
     if keep() {
         let _ = dir.keep();
     }
-}
-
-/// Each round's ratio, listed, and their median.
-fn per_round(ours: &[Duration], theirs: &[Duration]) -> (String, f64) {
-    let ratios: Vec<f64> = ours
-        .iter()
-        .zip(theirs)
-        .map(|(o, t)| ratio(*o, *t))
-        .collect();
-    let listed: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
-    (listed.join(", "), median_of(ratios))
 }

@@ -148,6 +148,7 @@ async fn fresh() -> Fresh {
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.jobs.enabled = false;
     config.backups.directory = dir.path().join("backups");
+    config.signing.generated_key_file = dir.path().join("signing.key");
     config.logging.level = "warn".into();
     let store = gdpr_server::open_store(&config, true).await.unwrap();
     let app = Arc::new(gdpr_server::application(&config, store.clone()).unwrap());

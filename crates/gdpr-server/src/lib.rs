@@ -11,6 +11,6 @@ pub mod operator;
 mod serve;
 
 pub use serve::{
-    Deployment, Running, StartError, admin_token, application, application_with, backup_storage,
-    master_key, open_store, reporter, serve, start, start_with,
+    Deployment, Running, StartError, admin_token, application, application_tuned, application_with,
+    backup_storage, master_key, open_store, reporter, serve, start, start_with,
 };

@@ -495,6 +495,20 @@ pub fn application_with(
     store: SeaOrmStore,
     reporter: Reporter,
 ) -> Result<App<Deployment>, StartError> {
+    application_tuned(config, store, reporter, |_| {})
+}
+
+/// [`application_with`], with the application's settings adjusted last: for benchmarks that
+/// measure what a setting costs (the decision journal off, say), never for a deployment.
+///
+/// # Errors
+/// As [`application_with`].
+pub fn application_tuned(
+    config: &Config,
+    store: SeaOrmStore,
+    reporter: Reporter,
+    tune: impl FnOnce(&mut AppConfig),
+) -> Result<App<Deployment>, StartError> {
     let mut encryptor = gdpr_crypto_openpgp::OpenPgpEncryptor::new(&config.export.recipients)
         .map_err(|e| format!("export.recipients: {e}"))?;
     let signing_key = signing_key(config)?;
@@ -541,6 +555,7 @@ pub fn application_with(
     app_config.export_ttl = time::Duration::hours(config.export.ttl_hours.max(1).into());
     app_config.job_lease =
         time::Duration::seconds(i64::try_from(config.jobs.lease_seconds.max(1)).unwrap_or(600));
+    tune(&mut app_config);
     Ok(App::new(
         Adapters {
             store,

@@ -15,8 +15,8 @@ use gdpr_ports::{FormStore, Page, RecordCount, RecordRef, RecordStore, StoreErro
 use gdpr_rights::RecordScope;
 use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::{Map, Value};
 
@@ -479,6 +479,102 @@ impl RecordStore for SeaOrmStore {
             .collect())
     }
 
+    async fn count_records_of(
+        &self,
+        tenant: TenantId,
+        form: FormId,
+        subjects: &[SubjectId],
+        submitted_before: time::OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        use record::Column as C;
+        let mut total = 0;
+        for chunk in subjects.chunks(1_000) {
+            let ids: Vec<uuid::Uuid> = chunk.iter().map(|s| *s.as_uuid()).collect();
+            total += record::Entity::find()
+                .filter(C::SubjectId.is_in(ids))
+                .filter(C::TenantId.eq(*tenant.as_uuid()))
+                .filter(C::FormId.eq(*form.as_uuid()))
+                .filter(C::CreatedAt.lte(nanos(submitted_before)))
+                .count(&self.db)
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(total)
+    }
+
+    async fn expire_records(
+        &self,
+        tenant: TenantId,
+        form: FormId,
+        submitted_before: time::OffsetDateTime,
+        after: Option<time::OffsetDateTime>,
+        spared: &[SubjectId],
+        at: time::OffsetDateTime,
+        limit: u32,
+    ) -> Result<(u64, Option<time::OffsetDateTime>), StoreError> {
+        use record::Column as C;
+        use sea_orm::TransactionTrait as _;
+        let spared: Vec<uuid::Uuid> = spared.iter().map(|s| *s.as_uuid()).collect();
+        // Past the chunks before: the index is walked from where they stopped, not over the
+        // entries of the rows they deleted (still in the index until a vacuum).
+        let expired = || {
+            let mut c = Condition::all()
+                .add(C::TenantId.eq(*tenant.as_uuid()))
+                .add(C::FormId.eq(*form.as_uuid()))
+                .add(C::CreatedAt.lte(nanos(submitted_before)))
+                .add(C::SubjectId.is_not_in(spared.clone()));
+            if let Some(after) = after {
+                c = c.add(C::CreatedAt.gt(nanos(after)));
+            }
+            c
+        };
+        let txn = self.db.begin().await.map_err(unavailable)?;
+        // The submission time of the `limit`-th oldest: the page ends there (none: everything
+        // left is in it). A range on the index's own column, so that the delete walks the
+        // index like a plain `DELETE` would; records submitted at that same instant go too.
+        let last: Option<i64> = record::Entity::find()
+            .select_only()
+            .column(C::CreatedAt)
+            .filter(expired())
+            .order_by_asc(C::CreatedAt)
+            .offset(u64::from(std::cmp::max(limit, 1) - 1))
+            .limit(1)
+            .into_tuple()
+            .one(&txn)
+            .await
+            .map_err(unavailable)?;
+        let mut page = expired();
+        if let Some(last) = last {
+            page = page.add(C::CreatedAt.lte(last));
+        }
+        // Fewer than `limit` left: this chunk takes them all, up to the cutoff.
+        let through = last.map_or(submitted_before, from_nanos);
+        // Whose records go is said inside the database (nothing comes back to be sent again):
+        // the same range, read then deleted, in one transaction.
+        let whose = sea_orm::sea_query::Query::select()
+            .distinct()
+            .column(C::SubjectId)
+            .from(record::Entity)
+            .cond_where(page.clone())
+            .take();
+        subject::Entity::update_many()
+            .col_expr(subject::Column::RecordsDeletedAt, Expr::value(nanos(at)))
+            .filter(subject::Column::TenantId.eq(*tenant.as_uuid()))
+            .filter(subject::Column::Id.in_subquery(whose))
+            .filter(noted_before(at))
+            .exec(&txn)
+            .await
+            .map_err(unavailable)?;
+        let deleted = record::Entity::delete_many()
+            .filter(page)
+            .exec(&txn)
+            .await
+            .map_err(unavailable)?
+            .rows_affected;
+        txn.commit().await.map_err(unavailable)?;
+        Ok((deleted, (deleted > 0).then_some(through)))
+    }
+
     async fn delete_records(
         &self,
         tenant: TenantId,
@@ -513,11 +609,7 @@ impl RecordStore for SeaOrmStore {
                 .col_expr(subject::Column::RecordsDeletedAt, Expr::value(nanos(at)))
                 .filter(subject::Column::TenantId.eq(tenant))
                 .filter(subject::Column::Id.is_in(subjects))
-                .filter(
-                    Condition::any()
-                        .add(subject::Column::RecordsDeletedAt.is_null())
-                        .add(subject::Column::RecordsDeletedAt.lt(nanos(at))),
-                )
+                .filter(noted_before(at))
                 .exec(&txn)
                 .await
                 .map_err(unavailable)?;
@@ -525,6 +617,14 @@ impl RecordStore for SeaOrmStore {
         txn.commit().await.map_err(unavailable)?;
         Ok(deleted)
     }
+}
+
+/// Subjects whose last record deletion is not yet noted at `at` or later: the time only moves
+/// forward (a replay of an older decision leaves a later one in place).
+fn noted_before(at: time::OffsetDateTime) -> Condition {
+    Condition::any()
+        .add(subject::Column::RecordsDeletedAt.is_null())
+        .add(subject::Column::RecordsDeletedAt.lt(nanos(at)))
 }
 
 #[cfg(test)]

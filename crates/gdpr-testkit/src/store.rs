@@ -592,6 +592,64 @@ impl RecordStore for InMemoryStore {
         Ok(found)
     }
 
+    async fn count_records_of(
+        &self,
+        tenant: TenantId,
+        form: FormId,
+        subjects: &[SubjectId],
+        submitted_before: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        Ok(self
+            .state()?
+            .records
+            .iter()
+            .filter(|r| {
+                r.tenant == tenant
+                    && r.form == form
+                    && subjects.contains(&r.subject)
+                    && r.created_at <= submitted_before
+            })
+            .count() as u64)
+    }
+
+    async fn expire_records(
+        &self,
+        tenant: TenantId,
+        form: FormId,
+        submitted_before: OffsetDateTime,
+        after: Option<OffsetDateTime>,
+        spared: &[SubjectId],
+        at: OffsetDateTime,
+        limit: u32,
+    ) -> Result<(u64, Option<OffsetDateTime>), StoreError> {
+        let mut expired: Vec<(OffsetDateTime, RecordId)> = self
+            .state()?
+            .records
+            .iter()
+            .filter(|r| {
+                r.tenant == tenant
+                    && r.form == form
+                    && r.created_at <= submitted_before
+                    && after.is_none_or(|a| r.created_at > a)
+                    && !spared.contains(&r.subject)
+            })
+            .map(|r| (r.created_at, r.id))
+            .collect();
+        expired.sort();
+        // As the database does: up to the `limit`-th, and whatever shares its instant.
+        let last = expired
+            .get((limit.max(1) - 1) as usize)
+            .or(expired.last())
+            .map(|(t, _)| *t);
+        let ids: Vec<RecordId> = expired
+            .into_iter()
+            .filter(|(t, _)| last.is_some_and(|l| *t <= l))
+            .map(|(_, id)| id)
+            .collect();
+        let deleted = self.delete_records(tenant, &ids, at).await?;
+        Ok((deleted, last.filter(|_| deleted > 0)))
+    }
+
     async fn delete_records(
         &self,
         tenant: TenantId,

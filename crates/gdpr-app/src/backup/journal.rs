@@ -36,6 +36,9 @@ use crate::{App, AppError};
 /// that backup even though the backup's mark is past it.
 pub(crate) const PRUNE_MARGIN: time::Duration = time::Duration::DAY;
 
+/// How many journal entries a reader fetches at once.
+const READ_AHEAD: usize = 32;
+
 /// How many positions an append tries after other writers took the one it aimed at.
 const APPEND_TRIES: usize = 32;
 
@@ -288,6 +291,7 @@ impl<P: Ports> App<P> {
             checkpoint,
         };
         let pruned_through = journal.head.seq;
+        let mut keys = Vec::with_capacity(objects.len());
         for object in &objects {
             if object.key == checkpoint_key {
                 continue;
@@ -296,40 +300,70 @@ impl<P: Ports> App<P> {
                 return Err(untrusted(&object.key, "not a journal entry".into()));
             };
             // Left by a pruning cut short: past the checkpoint, never read again.
-            if seq <= pruned_through {
-                continue;
+            if seq > pruned_through {
+                keys.push((seq, object.key.clone()));
             }
+        }
+        keys.sort();
+        // Read many at a time, in order. Each entry holds the hash of the one before, so the
+        // newest entry's signature vouches for every entry before it: one signature is
+        // checked, every link is.
+        let mut newest: Option<(&String, crate::objects::Enveloped<JournalEntry>)> = None;
+        // (Futures gathered in a `Vec` first: a stream of closures over `self` would make the
+        // caller's future not `Send` for every lifetime, which `tokio::spawn` needs.)
+        let mut reads = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(READ_AHEAD) {
+            let batch: Vec<_> = chunk
+                .iter()
+                .map(|(_, key)| self.read_enveloped::<JournalEntry>(key))
+                .collect();
+            let read = futures_util::future::join_all(batch).await;
+            reads.extend(chunk.iter().zip(read).map(|((seq, key), r)| (*seq, key, r)));
+        }
+        for (seq, key, read) in reads {
             if seq != journal.head.seq + 1 {
                 return Err(untrusted(
-                    &object.key,
+                    key,
                     format!(
                         "the journal has a gap: entry {} is missing",
                         journal.head.seq + 1
                     ),
                 ));
             }
-            let (entry, sha256) = self.read_signed::<JournalEntry>(&object.key).await?;
+            let read = read?;
+            let entry = &read.value;
             if entry.format != JOURNAL_FORMAT || entry.version != JOURNAL_VERSION {
                 return Err(untrusted(
-                    &object.key,
+                    key,
                     "not a journal entry this version reads".into(),
                 ));
             }
             if entry.tenant != tenant || entry.seq != seq {
                 return Err(untrusted(
-                    &object.key,
+                    key,
                     "the entry belongs to another tenant or position".into(),
                 ));
             }
             if entry.prev != journal.head.sha256 {
+                // The one before may be the altered one: say so when its signature fails.
+                if let Some((before, read)) = &newest {
+                    self.check_signature(before, read).await?;
+                }
                 return Err(untrusted(
-                    &object.key,
+                    key,
                     "the entry does not follow the one before it (an entry was replaced)".into(),
                 ));
             }
-            journal.hashes.insert(seq, sha256.clone());
-            journal.head = JournalMark { seq, sha256 };
-            journal.entries.push(entry);
+            journal.hashes.insert(seq, read.sha256.clone());
+            journal.head = JournalMark {
+                seq,
+                sha256: read.sha256.clone(),
+            };
+            journal.entries.push(read.value.clone());
+            newest = Some((key, read));
+        }
+        if let Some((key, read)) = newest {
+            self.check_signature(key, &read).await?;
         }
         Ok(journal)
     }

@@ -24,6 +24,21 @@ use crate::{App, AppError};
 /// The reason a limit restored from the journal carries: the journal holds no free text.
 pub(crate) const REPLAYED_REASON: &str = "restored from the decision journal after a restore";
 
+/// Records deleted together by a replay, at most (a few over, the last decision's).
+const DELETION_BATCH: usize = 5_000;
+
+/// Consecutive record deletions of the journal, gathered.
+#[derive(Default)]
+struct Deletions {
+    ids: Vec<gdpr_pii::RecordId>,
+    /// The latest decision's time (none: nothing gathered).
+    at: Option<time::OffsetDateTime>,
+    /// How many decisions.
+    decisions: u64,
+    /// The last entry they came from.
+    seq: u64,
+}
+
 impl<P: Ports> App<P> {
     /// Applies again every decision of `journal` that the tenant's rows do not hold; how many.
     ///
@@ -43,8 +58,22 @@ impl<P: Ports> App<P> {
             .map(|k| (k.id, k.revoked_at.is_some()))
             .collect();
         let mut replayed = 0;
+        // Consecutive record deletions are applied together: one statement per few thousand
+        // records, not per decision (a day of single deletions is many entries).
+        let mut deletions = Deletions::default();
         for entry in &journal.entries {
             for decision in &entry.decisions {
+                if let Decision::RecordsDeleted { records, at } = decision {
+                    if deletions.ids.len() >= DELETION_BATCH {
+                        replayed += self.flush_deletions(tenant, &mut deletions).await?;
+                    }
+                    deletions.ids.extend_from_slice(records);
+                    deletions.at = deletions.at.max(Some(*at));
+                    deletions.decisions += 1;
+                    deletions.seq = entry.seq;
+                    continue;
+                }
+                replayed += self.flush_deletions(tenant, &mut deletions).await?;
                 let applied = match decision {
                     Decision::ApiKeyRevoked { key, at } => {
                         if keys.get(key) == Some(&false) {
@@ -64,20 +93,44 @@ impl<P: Ports> App<P> {
                     Decision::LimitPlaced { .. } | Decision::LimitLifted { .. } => {
                         self.replay_limit(tenant, decision).await?
                     }
-                    Decision::RecordsDeleted { records, at }
-                    | Decision::RecordsExpired { records, at } => {
-                        let deleted = self
-                            .store
-                            .delete_records(tenant, records, *at)
-                            .await
-                            .map_err(AppError::store)?;
-                        let action = if matches!(decision, Decision::RecordsExpired { .. }) {
-                            AuditAction::RecordsExpired
-                        } else {
-                            AuditAction::RecordsBatchDeleted
-                        };
-                        (deleted > 0).then(|| (action, "count", deleted.to_string(), None))
+                    Decision::RecordsExpired {
+                        form,
+                        submitted_before,
+                        spared,
+                        at,
+                    } => {
+                        let (mut deleted, mut after) = (0, None);
+                        loop {
+                            let (n, through) = self
+                                .store
+                                .expire_records(
+                                    tenant,
+                                    *form,
+                                    *submitted_before,
+                                    after,
+                                    spared,
+                                    *at,
+                                    crate::retention::EXPIRY_CHUNK,
+                                )
+                                .await
+                                .map_err(AppError::store)?;
+                            deleted += n;
+                            after = through;
+                            if n < u64::from(crate::retention::EXPIRY_CHUNK) || after.is_none() {
+                                break;
+                            }
+                        }
+                        (deleted > 0).then(|| {
+                            (
+                                AuditAction::RecordsExpired,
+                                "count",
+                                deleted.to_string(),
+                                None,
+                            )
+                        })
                     }
+                    // Gathered above.
+                    Decision::RecordsDeleted { .. } => None,
                     Decision::ConsentFormRetired { consent_form, at } => {
                         match self.store.get_consent_form(tenant, *consent_form).await {
                             Ok(form) if form.retired_at.is_none() => {
@@ -123,7 +176,40 @@ impl<P: Ports> App<P> {
                 }
             }
         }
+        replayed += self.flush_deletions(tenant, &mut deletions).await?;
         Ok(replayed)
+    }
+
+    /// Applies the record deletions gathered, audited once; the decisions they held when
+    /// any record was still there (0 when none was: all in force already).
+    async fn flush_deletions(
+        &self,
+        tenant: TenantId,
+        deletions: &mut Deletions,
+    ) -> Result<u64, AppError> {
+        let gathered = std::mem::take(deletions);
+        let Some(at) = gathered.at else {
+            return Ok(0);
+        };
+        let deleted = self
+            .store
+            .delete_records(tenant, &gathered.ids, at)
+            .await
+            .map_err(AppError::store)?;
+        if deleted == 0 {
+            return Ok(0);
+        }
+        let event = AuditEvent::new(
+            self.clock.now(),
+            Some(tenant),
+            Actor::System,
+            AuditAction::RecordsBatchDeleted,
+        )
+        .with("count", deleted)
+        .with("decisions", gathered.decisions)
+        .with("replayed_from_journal", gathered.seq);
+        self.audit(event).await?;
+        Ok(gathered.decisions)
     }
 
     /// The tenant's offboarding as a journaled decision left it (scheduled, or cancelled).

@@ -73,3 +73,26 @@ pub(crate) fn median_of(mut values: Vec<f64>) -> f64 {
 pub(crate) fn ratio(ours: Duration, theirs: Duration) -> f64 {
     ours.as_secs_f64() / theirs.as_secs_f64()
 }
+
+/// Each round's ratio, listed, and their median.
+pub(crate) fn per_round(ours: &[Duration], theirs: &[Duration]) -> (String, f64) {
+    let ratios: Vec<f64> = ours
+        .iter()
+        .zip(theirs)
+        .map(|(o, t)| ratio(*o, *t))
+        .collect();
+    let listed: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+    (listed.join(", "), median_of(ratios))
+}
+
+/// The deployment's OpenPGP signing key in `dir` (made on first use, then shared by every
+/// configuration of the run): its path, for `signing.key_file`, which production requires.
+pub(crate) fn signing_key_file(dir: &std::path::Path) -> std::path::PathBuf {
+    use secrecy::ExposeSecret as _;
+    let path = dir.join("signing.key");
+    if !path.exists() {
+        let (secret, _) = gdpr_crypto_openpgp::generate_signing_key("gdpr bench").unwrap();
+        std::fs::write(&path, secret.expose_secret()).unwrap();
+    }
+    path
+}

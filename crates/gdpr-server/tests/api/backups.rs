@@ -209,6 +209,28 @@ async fn drill(mut app: TestApp, gpg: &GpgHome) {
         "one backup's keyring held the key: {}",
         gone.text
     );
+    // Decisions after the backup, besides the erasure: a withdrawal, a record deleted.
+    let changed = subjects[2].clone();
+    let consent_form = app.get("/v1/consent-forms", &key).await.body[0]["id"].clone();
+    let withdrawn = app
+        .post(
+            &format!("/v1/subjects/{changed}/consents/withdraw"),
+            &key,
+            json!({"consent_form": consent_form, "method": "api"}),
+        )
+        .await;
+    assert_eq!(withdrawn.status, StatusCode::CREATED, "{}", withdrawn.text);
+    let theirs = app.records_of(&key, &changed, "legal_claims").await;
+    let dropped = theirs.body["items"][0]["id"].as_str().unwrap().to_owned();
+    let deleted = app
+        .send(
+            Method::DELETE,
+            &format!("/v1/records/{dropped}"),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.text);
     app.halt().await;
 
     // Restoring the older backup again: the erased subject does not come back.
@@ -220,6 +242,10 @@ async fn drill(mut app: TestApp, gpg: &GpgHome) {
         report["rows_left_out"], 4,
         "profile, two records, one consent: {report}"
     );
+    assert_eq!(
+        report["decisions_replayed"], 2,
+        "the withdrawal and the deletion: {report}"
+    );
     let after = every_row(&app.config).await;
     for (table, rows) in &after {
         if ["subjects", "subject_keys", "records", "consent_events"].contains(&table.as_str()) {
@@ -229,7 +255,7 @@ async fn drill(mut app: TestApp, gpg: &GpgHome) {
             );
         }
     }
-    for kept in &subjects[1..] {
+    for kept in &subjects[1..2] {
         let rows = |all: &[(String, Vec<String>)]| -> Vec<String> {
             all.iter()
                 .filter(|(t, _)| t == "records" || t == "subjects")
@@ -253,6 +279,23 @@ async fn drill(mut app: TestApp, gpg: &GpgHome) {
     app.resume().await;
     let lookup = app.get(&format!("/v1/subjects/{erased}"), &key).await;
     assert_eq!(lookup.status, StatusCode::NOT_FOUND);
+    // The older backup predates both decisions; the API shows them in force.
+    let check = app
+        .get(
+            &format!("/v1/subjects/{changed}/consent-check?purpose=contractors"),
+            &key,
+        )
+        .await;
+    assert_eq!(check.body["consented"], false, "{}", check.text);
+    let theirs = app.records_of(&key, &changed, "legal_claims").await;
+    let ids: Vec<&str> = theirs.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 1, "{}", theirs.text);
+    assert!(!ids.contains(&dropped.as_str()));
     let verify = app.get("/v1/audit/verify", &key).await;
     assert_eq!(verify.status, StatusCode::OK, "{}", verify.text);
     assert_eq!(verify.body["valid"], Value::Bool(true), "{}", verify.text);

@@ -129,3 +129,61 @@ async fn subjects_left_with_nothing_are_found_with_the_time_their_last_record_we
         db.finish().await;
     }
 }
+
+#[tokio::test]
+async fn records_expire_a_chunk_at_a_time_oldest_first_sparing_held_subjects() {
+    for db in databases().await {
+        let s = &db.store;
+        let t = tenant(s).await;
+        let form = contractors(s, t).await;
+        let (ada, held) = (subject(t, 1), subject(t, 2));
+        s.insert_subject(&ada).await.unwrap();
+        s.insert_subject(&held).await.unwrap();
+        let at_minute = |subject: &gdpr_pii::Subject, minute| Record {
+            id: RecordId::at(time::OffsetDateTime::UNIX_EPOCH),
+            created_at: at(minute),
+            ..record(&form, subject, 1)
+        };
+        // Ada's records at minutes 0, 1, 1, 2 and 10; the held subject's at 0.
+        let mine: Vec<Record> = [0, 1, 1, 2, 10].map(|m| at_minute(&ada, m)).into();
+        for r in mine.iter().chain([&at_minute(&held, 0)]) {
+            s.insert_record(r).await.unwrap();
+        }
+        let spared = [held.id];
+        let expire =
+            |after, limit| s.expire_records(t, form.id, at(2), after, &spared, at(100), limit);
+        // Three of the four past minute 2, oldest first; then the last; then none.
+        let (n, through) = expire(None, 3).await.unwrap();
+        assert_eq!((n, through), (3, Some(at(1))), "{}", db.name);
+        let left: Vec<RecordId> = s
+            .records_submitted_before(t, form.id, at(1_000), None, 100)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect();
+        let mut oldest: Vec<&Record> = mine.iter().collect();
+        oldest.sort_by_key(|r| (r.created_at, r.id));
+        assert!(!left.contains(&oldest[2].id) && left.contains(&oldest[3].id));
+        // The next chunk starts past the first; then nothing is left.
+        assert_eq!(expire(through, 3).await.unwrap(), (1, Some(at(2))));
+        assert_eq!(expire(None, 3).await.unwrap(), (0, None));
+        let left = s
+            .records_submitted_before(t, form.id, at(1_000), None, 100)
+            .await
+            .unwrap();
+        assert_eq!(left.len(), 2, "the held subject's and the young one");
+        assert!(left.iter().any(|r| r.subject == held.id));
+        // Ada is left with one record; her last deletion time is noted.
+        let idle = s.idle_subjects(t, at(1_000)).await.unwrap();
+        assert!(idle.is_empty(), "both still have a record");
+        // A subject whose every record expired is idle from the expiry on.
+        let gone = subject(t, 3);
+        s.insert_subject(&gone).await.unwrap();
+        s.insert_record(&at_minute(&gone, 0)).await.unwrap();
+        assert_eq!(expire(None, 3).await.unwrap(), (1, Some(at(2))));
+        let idle = s.idle_subjects(t, at(1_000)).await.unwrap();
+        assert_eq!(idle, vec![(gone.id, at(100))], "{}", db.name);
+        db.finish().await;
+    }
+}
