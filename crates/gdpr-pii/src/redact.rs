@@ -193,16 +193,20 @@ impl Redactor {
             return Cow::Borrowed(text);
         }
         self.regex
-            .replace_all(text, |caps: &Captures<'_>| self.replacement(caps))
+            .replace_all(text, |caps: &Captures<'_>| self.replacement(text, caps))
     }
 
-    fn replacement(&self, caps: &Captures<'_>) -> String {
+    fn replacement(&self, text: &str, caps: &Captures<'_>) -> String {
         let (index, found) = (0..self.rules.len())
-            .find_map(|i| caps.get(i + 1).map(|m| (i, m.as_str())))
-            .unwrap_or((0, ""));
+            .find_map(|i| caps.get(i + 1).map(|m| (i, m)))
+            .map_or((0, ""), |(i, m)| (i, m.as_str()));
         let rule = &self.rules[index];
         match &rule.pattern {
-            PatternKind::Ipv4 | PatternKind::Ipv6 => redact_ip(found, &rule.method),
+            PatternKind::Ipv6 => {
+                let m = caps.get(index + 1).expect("the rule that matched");
+                redact_ipv6(text, m.start(), m.end(), &rule.method)
+            }
+            PatternKind::Ipv4 => redact_ip(found, &rule.method),
             PatternKind::SecretAssignment { .. } => {
                 // Keep `key=` (and its spacing), redact what follows.
                 let split = found.find(['=', ':']).map_or(0, |i| {
@@ -275,6 +279,25 @@ fn apply(method: &RedactionMethod, found: &str) -> String {
         // Only reachable for IP rules, handled by `redact_ip`.
         RedactionMethod::Pseudonymise(_) => "[redacted]".into(),
     }
+}
+
+/// Whether `c` continues an identifier (`migrator::exec`, `std::io`, `x2001`).
+fn continues_word(c: Option<char>) -> bool {
+    c.is_some_and(|c| c.is_alphanumeric() || c == '_')
+}
+
+/// An IPv6 candidate, `text[start..end]`, is an address only as a whole token: the pattern is
+/// loose (hex digits and colons), and inside a Rust path `::e` or `::c` parse as addresses.
+/// A single leading colon is a separator (`ip:2001:db8::1`), not part of the address.
+fn redact_ipv6(text: &str, start: usize, end: usize, method: &RedactionMethod) -> String {
+    let found = &text[start..end];
+    let skip = usize::from(found.starts_with(':') && !found.starts_with("::"));
+    let before = text[..start + skip].chars().next_back();
+    let after = text[end..].chars().next();
+    if continues_word(before) || continues_word(after) {
+        return found.to_owned();
+    }
+    format!("{}{}", &found[..skip], redact_ip(&found[skip..], method))
 }
 
 fn redact_ip(found: &str, method: &RedactionMethod) -> String {
@@ -383,6 +406,16 @@ mod tests {
             ("to ada@exa\u{65e}mple.org", "to [email]"),
             ("to ada@exa\u{1e6de}.o", "to [email]"),
             ("nothing personal here", "nothing personal here"),
+            (
+                r#""target":"sea_orm_migration::migrator::exec""#,
+                r#""target":"sea_orm_migration::migrator::exec""#,
+            ),
+            ("pgp::composed::message", "pgp::composed::message"),
+            ("std::io::Error and a::b::c", "std::io::Error and a::b::c"),
+            ("std::vector<int>::iterator", "std::vector<int>::iterator"),
+            ("ip:2001:db8:abcd:12::1 seen", "ip:2001:db8:abcd::/48 seen"),
+            ("zone fe80::1%eth0", "zone fe80::/48%eth0"),
+            ("at 2026-12-06T10:58:13.5Z", "at 2026-12-06T10:58:13.5Z"),
         ];
         for (input, expected) in cases {
             assert_eq!(r.redact(input), expected, "input {input:?}");
