@@ -22,12 +22,12 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use gdpr_ports::{ByteStream, DecryptError, Decryptor, EncryptError, Encryptor, Recipients};
 use pgp::composed::{
-    DecryptionOptions, Deserializable, Message, MessageBuilder, SignedPublicKey,
-    SignedPublicSubKey, SignedSecretKey, TheRing,
+    DecryptionOptions, Deserializable, Message, MessageBuilder, SignedPublicKey, SignedSecretKey,
+    TheRing,
 };
 use pgp::crypto::hash::HashAlgorithm;
 use pgp::crypto::sym::SymmetricKeyAlgorithm;
-use pgp::types::{KeyDetails as _, Password, Seipdv1ReadMode};
+use pgp::types::{KeyDetails as _, Password, Seipdv1ReadMode, Tag, Timestamp};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::mpsc;
 
@@ -64,7 +64,7 @@ fn bad(index: usize, reason: impl Into<String>) -> EncryptError {
     }
 }
 
-/// Parses armored public keys, each of which must have an encryption subkey.
+/// Parses armored public keys, each of which must have a key valid for encryption now.
 fn parse_keys(armored: &[String]) -> Result<Vec<SignedPublicKey>, EncryptError> {
     armored
         .iter()
@@ -72,25 +72,140 @@ fn parse_keys(armored: &[String]) -> Result<Vec<SignedPublicKey>, EncryptError> 
         .map(|(index, text)| {
             let (key, _) = SignedPublicKey::from_string(text)
                 .map_err(|_| bad(index, "not an ASCII-armored OpenPGP public key"))?;
-            if encryption_subkeys(&key).is_empty() {
-                return Err(bad(index, "the key has no encryption subkey"));
-            }
+            encryption_key(&key, Timestamp::now()).map_err(|reason| bad(index, reason))?;
             Ok(key)
         })
         .collect()
 }
 
-/// The subkeys whose binding signature allows encryption.
-fn encryption_subkeys(key: &SignedPublicKey) -> Vec<&SignedPublicSubKey> {
-    key.public_subkeys
-        .iter()
-        .filter(|sub| {
-            sub.signatures.iter().any(|sig| {
+/// The key a message to `key` is encrypted to.
+#[derive(Debug, Clone, Copy)]
+enum Target<'a> {
+    /// The primary key itself carries the encryption flag (`gpg --quick-gen-key ... rsa3072
+    /// encrypt,sign`: no subkey at all).
+    Primary(&'a pgp::packet::PublicKey),
+    /// An encryption subkey (gpg's default shape).
+    Subkey(&'a pgp::packet::PublicSubkey),
+}
+
+/// What a component's newest valid self-signature says about it.
+struct Binding {
+    created: u32,
+    encrypts: bool,
+    /// When the component expires (seconds since the epoch), if ever.
+    expires: Option<u32>,
+}
+
+impl Binding {
+    /// The newest of `signatures` that `valid` accepts, read for a component made at `born`.
+    fn newest<'s>(
+        signatures: impl Iterator<Item = &'s pgp::packet::Signature>,
+        born: Timestamp,
+        valid: impl Fn(&pgp::packet::Signature) -> bool,
+    ) -> Option<Self> {
+        signatures
+            .filter(|sig| valid(sig))
+            .max_by_key(|sig| sig.created().map_or(0, Timestamp::as_secs))
+            .map(|sig| {
                 let flags = sig.key_flags();
-                flags.encrypt_comms() || flags.encrypt_storage()
+                Self {
+                    created: born.as_secs(),
+                    encrypts: flags.encrypt_comms() || flags.encrypt_storage(),
+                    // Zero, like none, means "never" (RFC 9580, 5.2.3.13).
+                    expires: sig
+                        .key_expiration_time()
+                        .map(|d| d.as_secs())
+                        .filter(|d| *d > 0)
+                        .map(|d| born.as_secs().saturating_add(d)),
+                }
             })
+    }
+
+    fn expired(&self, now: Timestamp) -> bool {
+        self.expires.is_some_and(|at| at <= now.as_secs())
+    }
+}
+
+/// A date, for an error message.
+fn day(secs: u32) -> String {
+    time::OffsetDateTime::from_unix_timestamp(i64::from(secs))
+        .map_or_else(|_| secs.to_string(), |t| t.date().to_string())
+}
+
+/// The key `gpg` would encrypt to at `now`: the newest component (primary or subkey) whose
+/// newest valid self-signature allows encryption, neither expired nor revoked. Signatures
+/// that do not verify are ignored, as gpg ignores them. The error says why there is none.
+fn encryption_key(key: &SignedPublicKey, now: Timestamp) -> Result<Target<'_>, String> {
+    use pgp::packet::SignatureType;
+    let primary = &key.primary_key;
+    let revoked = key
+        .details
+        .revocation_signatures
+        .iter()
+        .any(|sig| sig.verify_key(primary).is_ok());
+    if revoked {
+        return Err("the key is revoked".into());
+    }
+    let certifications = key.details.users.iter().flat_map(|user| {
+        user.signatures.iter().filter(|sig| {
+            sig.verify_certification(primary, Tag::UserId, &user.id)
+                .is_ok()
         })
-        .collect()
+    });
+    let direct = key
+        .details
+        .direct_signatures
+        .iter()
+        .filter(|sig| sig.verify_key(primary).is_ok());
+    let Some(own) = Binding::newest(certifications.chain(direct), primary.created_at(), |_| true)
+    else {
+        return Err("the key has no valid self-signature".into());
+    };
+    if own.expired(now) {
+        return Err(format!(
+            "the key expired on {}",
+            day(own.expires.unwrap_or(0))
+        ));
+    }
+    let mut best = own
+        .encrypts
+        .then_some((own.created, Target::Primary(primary)));
+    let mut unusable = None;
+    for sub in &key.public_subkeys {
+        let is = |typ| move |sig: &pgp::packet::Signature| sig.typ() == Some(typ);
+        let binds = |sig: &pgp::packet::Signature| {
+            is(SignatureType::SubkeyBinding)(sig)
+                && sig.verify_subkey_binding(primary, &sub.key).is_ok()
+        };
+        let Some(binding) = Binding::newest(sub.signatures.iter(), sub.key.created_at(), binds)
+        else {
+            continue;
+        };
+        if !binding.encrypts {
+            continue;
+        }
+        let revoked = sub.signatures.iter().any(|sig| {
+            is(SignatureType::SubkeyRevocation)(sig)
+                && sig.verify_subkey_binding(primary, &sub.key).is_ok()
+        });
+        if revoked {
+            unusable.get_or_insert_with(|| "its encryption subkey is revoked".to_owned());
+        } else if binding.expired(now) {
+            unusable.get_or_insert_with(|| {
+                format!(
+                    "its encryption subkey expired on {}",
+                    day(binding.expires.unwrap_or(0))
+                )
+            });
+        } else if best.is_none_or(|(created, _)| binding.created >= created) {
+            best = Some((binding.created, Target::Subkey(&sub.key)));
+        }
+    }
+    best.map(|(_, target)| target).ok_or_else(|| {
+        unusable.unwrap_or_else(|| {
+            "the key can only sign: neither it nor a subkey is marked for encryption".into()
+        })
+    })
 }
 
 impl OpenPgpEncryptor {
@@ -215,11 +330,12 @@ fn encrypt_blocking(
         );
     }
     for key in keys {
-        for sub in encryption_subkeys(key) {
-            message
-                .encrypt_to_key(&mut rng, sub)
-                .map_err(|e| e.to_string())?;
-        }
+        // Chosen again for every message: a key valid at start may have expired since.
+        let added = match encryption_key(key, Timestamp::now())? {
+            Target::Primary(k) => message.encrypt_to_key(&mut rng, k),
+            Target::Subkey(k) => message.encrypt_to_key(&mut rng, k),
+        };
+        added.map_err(|e| e.to_string())?;
     }
     message
         .to_writer(&mut rng, &mut out)

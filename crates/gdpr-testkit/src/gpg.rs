@@ -26,6 +26,26 @@ impl GpgHome {
         home
     }
 
+    /// A home with no key, for a test that makes its own with [`GpgHome::batch`].
+    ///
+    /// # Panics
+    /// When no temporary folder can be made.
+    #[must_use]
+    pub fn empty() -> Self {
+        GpgHome {
+            home: tempfile::tempdir().expect("a temporary folder"),
+        }
+    }
+
+    /// `gpg --batch` with these arguments (keys without passphrase); its stdout.
+    ///
+    /// # Panics
+    /// When gpg fails.
+    pub fn batch(&self, args: &[&str]) -> Vec<u8> {
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+        self.run("", &args)
+    }
+
     /// A gpg command in this home.
     #[must_use]
     pub fn cmd(&self) -> Command {

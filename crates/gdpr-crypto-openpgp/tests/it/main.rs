@@ -201,6 +201,155 @@ async fn nothing_leaves_without_a_usable_recipient() {
     ));
 }
 
+/// The fingerprint of the one key in `home`, and its subkeys' ids with gpg's validity
+/// (`e` expired, `u`/`-` valid in a home with no trust set).
+fn layout(home: &Gpg) -> (String, Vec<(String, String)>) {
+    let out = String::from_utf8(home.batch(&["--with-colons", "--list-keys"])).unwrap();
+    let mut fingerprint = None;
+    let mut subkeys = Vec::new();
+    for line in out.lines() {
+        let fields: Vec<&str> = line.split(':').collect();
+        match fields[0] {
+            "fpr" if fingerprint.is_none() => fingerprint = Some(fields[9].to_owned()),
+            "sub" => subkeys.push((fields[4].to_owned(), fields[1].to_owned())),
+            _ => {}
+        }
+    }
+    (fingerprint.unwrap(), subkeys)
+}
+
+/// Encrypts to `home`'s key through the adapter; what gpg decrypts, and the key ids gpg says
+/// the message was encrypted to.
+async fn round_trip(home: &Gpg, uid: &str) -> (Vec<u8>, Vec<String>) {
+    let encryptor = OpenPgpEncryptor::new(&[home.public_key(uid)]).unwrap();
+    let sealed = seal(&encryptor, b"every shape gpg makes", 5).await;
+    let (plain, status) = home.decrypt_with_status(&sealed);
+    let to = status
+        .lines()
+        .filter_map(|l| l.strip_prefix("[GNUPG:] ENC_TO "))
+        .map(|l| l.split(' ').next().unwrap().to_owned())
+        .collect();
+    (plain, to)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_key_gpg_encrypts_to_is_taken_and_its_valid_key_chosen() {
+    // gpg's default: an RSA primary key that signs, an RSA subkey that encrypts.
+    let rsa = Gpg::generate("Rsa <rsa@example.org>", "", "default");
+    let (plain, to) = round_trip(&rsa, "rsa@example.org").await;
+    assert_eq!(plain, b"every shape gpg makes");
+    assert_eq!(
+        to,
+        vec![layout(&rsa).1[0].0.clone()],
+        "to the encryption subkey"
+    );
+
+    // RSA with no subkey: the primary key carries the encryption flag.
+    let alone = Gpg::empty();
+    alone.batch(&[
+        "--quick-gen-key",
+        "Alone <alone@example.org>",
+        "rsa3072",
+        "encrypt,sign",
+        "never",
+    ]);
+    let (fingerprint, subkeys) = layout(&alone);
+    assert!(subkeys.is_empty());
+    let (plain, to) = round_trip(&alone, "alone@example.org").await;
+    assert_eq!(plain, b"every shape gpg makes");
+    assert_eq!(to, vec![fingerprint[24..].to_owned()], "to the primary key");
+
+    // Ed25519 with a Cv25519 subkey.
+    let modern = Gpg::generate("Modern <modern@example.org>", "", "future-default");
+    let (plain, _) = round_trip(&modern, "modern@example.org").await;
+    assert_eq!(plain, b"every shape gpg makes");
+
+    // An encryption subkey that expired in 2020 beside a valid one: only the valid one.
+    let renewed = Gpg::empty();
+    let past = ["--faked-system-time", "20200101T000000"];
+    renewed.batch(
+        &[
+            &past[..],
+            &[
+                "--quick-gen-key",
+                "Renewed <renewed@example.org>",
+                "ed25519",
+                "sign",
+                "never",
+            ],
+        ]
+        .concat(),
+    );
+    let (fingerprint, _) = layout(&renewed);
+    renewed.batch(
+        &[
+            &past[..],
+            &["--quick-add-key", &fingerprint, "cv25519", "encr", "1d"],
+        ]
+        .concat(),
+    );
+    renewed.batch(&["--quick-add-key", &fingerprint, "cv25519", "encr", "never"]);
+    let subkeys = layout(&renewed).1;
+    let expired: Vec<_> = subkeys.iter().filter(|(_, v)| v == "e").collect();
+    let valid: Vec<_> = subkeys.iter().filter(|(_, v)| v != "e").collect();
+    assert_eq!((expired.len(), valid.len()), (1, 1), "{subkeys:?}");
+    let (plain, to) = round_trip(&renewed, "renewed@example.org").await;
+    assert_eq!(plain, b"every shape gpg makes");
+    assert_eq!(to, vec![valid[0].0.clone()], "never to the expired subkey");
+}
+
+#[test]
+fn an_expired_revoked_or_sign_only_key_is_refused_saying_which() {
+    let refused = |armored: String| match OpenPgpEncryptor::new(&[armored]) {
+        Err(EncryptError::BadRecipient { index: 0, reason }) => reason,
+        other => panic!("accepted: {other:?}"),
+    };
+
+    let signer = Gpg::empty();
+    signer.batch(&[
+        "--quick-gen-key",
+        "Signer <signer@example.org>",
+        "ed25519",
+        "sign",
+        "never",
+    ]);
+    assert_eq!(
+        refused(signer.public_key("signer@example.org")),
+        "the key can only sign: neither it nor a subkey is marked for encryption"
+    );
+
+    let old = Gpg::empty();
+    old.batch(&[
+        "--faked-system-time",
+        "20200101T000000",
+        "--quick-gen-key",
+        "Old <old@example.org>",
+        "future-default",
+        "default",
+        "1d",
+    ]);
+    assert_eq!(
+        refused(old.public_key("old@example.org")),
+        "the key expired on 2020-01-02"
+    );
+
+    let revoked = Gpg::generate("Gone <gone@example.org>", "", "future-default");
+    let (fingerprint, _) = layout(&revoked);
+    let certificate = revoked
+        .path()
+        .join(format!("openpgp-revocs.d/{fingerprint}.rev"));
+    // gpg writes the certificate with its armor line defused (a leading colon).
+    let text = std::fs::read_to_string(&certificate)
+        .unwrap()
+        .replace(":-----BEGIN", "-----BEGIN");
+    std::fs::write(&certificate, text).unwrap();
+    revoked.batch(&["--import", certificate.to_str().unwrap()]);
+    assert_eq!(
+        refused(revoked.public_key("gone@example.org")),
+        "the key is revoked"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gpg_verifies_what_we_sign() {
     let ops = Gpg::generate("Ops <ops@example.org>", "", "future-default");
