@@ -109,8 +109,10 @@ pub enum RedactorError {
 // character). What the local part leaves before a `=` stays: `a+b=c@example.org` keeps `a+b=`.
 const EMAIL: &str = r#"(?:[^\s@<>()\[\]\\,;:"=]+|=)@[\p{Alphabetic}\p{N}\p{Cn}-]+(?:\.[\p{Alphabetic}\p{N}\p{Cn}-]+)+"#;
 // An optional `/prefix` is part of the match, so that a network already pseudonymised is
-// recognised as such and not truncated twice.
-const IPV4: &str = r"\b(?:\d{1,3}\.){3}\d{1,3}\b(?:/\d{1,3}\b)?";
+// recognised as such and not truncated twice. The boundaries are ASCII ones: a Unicode `\b`
+// sees none between a combining mark and a digit, and let `\u{6eb}5.0.2.44` through (found
+// by the fuzzer).
+const IPV4: &str = r"(?-u:\b)(?:\d{1,3}\.){3}\d{1,3}(?-u:\b)(?:/\d{1,3}(?-u:\b))?";
 const IPV6: &str = r"[0-9A-Fa-f.]*:[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*(?:/\d{1,3}\b)?";
 const BEARER: &str = r"(?i:\bbearer)\s+[A-Za-z0-9\-._~+/]+=*";
 
@@ -416,6 +418,7 @@ mod tests {
             ("ip:2001:db8:abcd:12::1 seen", "ip:2001:db8:abcd::/48 seen"),
             ("zone fe80::1%eth0", "zone fe80::/48%eth0"),
             ("at 2026-12-06T10:58:13.5Z", "at 2026-12-06T10:58:13.5Z"),
+            ("mark \u{6eb}5.0.2.44 here", "mark \u{6eb}5.0.2.0/24 here"),
         ];
         for (input, expected) in cases {
             assert_eq!(r.redact(input), expected, "input {input:?}");

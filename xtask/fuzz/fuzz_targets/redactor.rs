@@ -27,10 +27,15 @@ fuzz_target!(|data: &[u8]| {
             "an address survived redaction"
         );
     }
+    // An address token of the input found whole in the output survived, unless the same
+    // text was also part of a longer token of the input (`b8::6` is no address; what its
+    // `::6` sits next to may be replaced, leaving `[email]::6`).
     let kept: std::collections::HashSet<&str> = tokens(&out).collect();
-    for token in tokens(text) {
-        if as_address(token).is_some() {
-            assert!(!kept.contains(token), "an IP address survived redaction");
+    let all: Vec<&str> = tokens(text).collect();
+    for token in all.iter().filter(|t| as_address(t).is_some()) {
+        let inside_another = all.iter().any(|o| o.len() > token.len() && o.contains(token));
+        if kept.contains(token) && !inside_another {
+            panic!("an IP address survived redaction");
         }
     }
 });
