@@ -34,8 +34,63 @@ impl<P: Ports> App<P> {
         &self,
         tenant: Option<TenantId>,
     ) -> Result<Result<ChainHead, ChainBreak>, AppError> {
-        let mut verifier = ChainVerifier::new(tenant);
-        let mut after = 0;
+        self.walk_chain(ChainVerifier::new(tenant), tenant, 0).await
+    }
+
+    /// Verifies a chain from where this process last found it intact (a full check the first
+    /// time): the record at that mark must still be there, unchanged, and every record after
+    /// it must follow; when the marked record is not as it was, the whole chain is checked.
+    /// Cheap however long the chain; what it does not see is a record altered before the
+    /// mark, which the full check ([`App::verify_audit`], run by every daily attestation)
+    /// does. The check's head and the first position it read.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn verify_audit_since_last(
+        &self,
+        tenant: Option<TenantId>,
+    ) -> Result<(Result<ChainHead, ChainBreak>, u64), AppError> {
+        let mark = self
+            .verified_chains
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&tenant).cloned());
+        let Some(mark) = mark.filter(|m| m.records > 0) else {
+            return Ok((self.verify_audit(tenant).await?, 1));
+        };
+        let at = self
+            .store
+            .audit_records(tenant, mark.records - 1, 1)
+            .await
+            .map_err(AppError::store)?;
+        // The marked record checked on its own (position, tenant, digest), then against the
+        // hash it had when the mark was set. Anything else (the log restored from a backup
+        // since, by this process or the `gdpr restore` command; a record altered or cut) is
+        // for the full check to judge: an incremental check never says less than it would.
+        let unchanged = at.first().is_some_and(|record| {
+            let before = ChainHead {
+                records: mark.records - 1,
+                head: record.prev_hash,
+            };
+            ChainVerifier::resume(tenant, before).push(record).is_ok() && record.hash == mark.head
+        });
+        if !unchanged {
+            return Ok((self.verify_audit(tenant).await?, 1));
+        }
+        let verifier = ChainVerifier::resume(tenant, mark.clone());
+        Ok((
+            self.walk_chain(verifier, tenant, mark.records).await?,
+            mark.records,
+        ))
+    }
+
+    /// Feeds `verifier` the chain's records after `after`; a chain found intact is marked.
+    async fn walk_chain(
+        &self,
+        mut verifier: ChainVerifier,
+        tenant: Option<TenantId>,
+        mut after: u64,
+    ) -> Result<Result<ChainHead, ChainBreak>, AppError> {
         loop {
             let page = self
                 .store
@@ -49,7 +104,13 @@ impl<P: Ports> App<P> {
             }
             match page.last() {
                 Some(last) if page.len() == PAGE as usize => after = last.seq,
-                _ => return Ok(Ok(verifier.finish())),
+                _ => {
+                    let head = verifier.finish();
+                    if let Ok(mut marks) = self.verified_chains.lock() {
+                        marks.insert(tenant, head.clone());
+                    }
+                    return Ok(Ok(head));
+                }
             }
         }
     }

@@ -7,7 +7,7 @@ use std::collections::btree_map::Entry;
 use gdpr_audit::AuditAction;
 use gdpr_consent::{Form, LawfulBasis, Purpose, PurposeId, current_status};
 use gdpr_pii::{ConsentFormId, FieldSpec, FormId, FormSchema, Record, RecordId, SubjectId};
-use gdpr_ports::{Clock, ConsentStore, FormStore, Page, Ports, RecordStore};
+use gdpr_ports::{Clock, ConsentStore, Cursor, FormStore, Page, Ports, RecordStore};
 use gdpr_rights::Decision;
 use serde_json::Value;
 
@@ -44,6 +44,9 @@ pub struct RecordList {
     pub items: Vec<Record>,
     /// Records of the page withheld.
     pub withheld: u64,
+    /// Where the next page starts, when this one was full: after its last record, shown or
+    /// withheld.
+    pub next: Option<Cursor>,
 }
 
 impl<P: Ports> App<P> {
@@ -407,6 +410,13 @@ impl<P: Ports> App<P> {
             .list_records(ctx.tenant, form, subject, page)
             .await
             .map_err(AppError::store)?;
+        let next = list
+            .last()
+            .filter(|_| list.len() >= page.limit as usize)
+            .map(|r| Cursor {
+                at: r.created_at,
+                id: *r.id.as_uuid(),
+            });
         let mut items = Vec::with_capacity(list.len());
         let mut withheld = 0;
         if use_ == ReadUse::Processing {
@@ -460,7 +470,11 @@ impl<P: Ports> App<P> {
             .with("offset", page.offset)
             .with("use", use_.as_str());
         self.audit(event).await?;
-        Ok(RecordList { items, withheld })
+        Ok(RecordList {
+            items,
+            withheld,
+            next,
+        })
     }
 
     /// Deletes one record.

@@ -229,10 +229,18 @@ pub struct App<P: Ports> {
     signer: P::Signer,
     /// Each tenant's decision journal head, as this process last saw it.
     journal_heads: backup::journal::Heads,
+    /// Each audit chain's head as this process last found it intact: where the next
+    /// incremental verification starts.
+    verified_chains: VerifiedChains,
     config: AppConfig,
     /// The canary scan of the service's log files, for attestations (none: not reported).
     log_scanner: Option<std::sync::Arc<dyn gdpr_ports::LogScanner>>,
 }
+
+/// Audit chains found intact, by chain (`None`: the system chain).
+type VerifiedChains = std::sync::Arc<
+    std::sync::Mutex<std::collections::HashMap<Option<TenantId>, gdpr_audit::ChainHead>>,
+>;
 
 impl<P: Ports> App<P> {
     /// An application over these adapters.
@@ -246,6 +254,7 @@ impl<P: Ports> App<P> {
             clock: adapters.clock,
             signer: adapters.signer,
             journal_heads: backup::journal::Heads::default(),
+            verified_chains: VerifiedChains::default(),
             config,
             log_scanner: None,
         }

@@ -2,7 +2,7 @@
 
 use gdpr_audit::AuditAction;
 use gdpr_pii::{RequestId, SubjectId};
-use gdpr_ports::{Clock, LegalHoldStore, Page, Ports, RequestStore};
+use gdpr_ports::{Clock, Cursor, LegalHoldStore, Page, Ports, RequestStore};
 use gdpr_rights::{HoldGround, LegalHold, RequestKind, SubjectRequest};
 use serde::Serialize;
 use time::Date;
@@ -90,6 +90,12 @@ impl<P: Ports> App<P> {
                 .await
                 .map_err(AppError::store)?;
             all.into_iter()
+                .filter(|r| {
+                    page.starts_before(Cursor {
+                        at: r.received_at,
+                        id: *r.id.as_uuid(),
+                    })
+                })
                 .map(|r| self.view(r))
                 .filter(|v| v.overdue)
                 .skip(usize::try_from(page.offset).unwrap_or(usize::MAX))

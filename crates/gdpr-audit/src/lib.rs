@@ -317,6 +317,17 @@ impl ChainVerifier {
         }
     }
 
+    /// A verifier that goes on from `from`, a head an earlier check of the same chain found:
+    /// the records up to it are taken as checked (see the app's incremental verification).
+    #[must_use]
+    pub const fn resume(tenant: Option<TenantId>, from: ChainHead) -> Self {
+        Self {
+            tenant,
+            records: from.records,
+            head: from.head,
+        }
+    }
+
     /// Checks the next record, in stored order.
     ///
     /// # Errors

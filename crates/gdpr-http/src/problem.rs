@@ -143,6 +143,18 @@ impl ApiError {
         Self::from_problem(p)
     }
 
+    /// A 400 for a query parameter that parses but means nothing here, as poem answers for
+    /// one that does not parse.
+    #[must_use]
+    pub fn bad_parameter(name: &str, reason: &str) -> Self {
+        Self::from_problem(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-parameter",
+            "Invalid parameter",
+            format!("{name}: {reason}"),
+        ))
+    }
+
     /// A 403 for a read-only key.
     #[must_use]
     pub fn read_only() -> Self {

@@ -33,9 +33,10 @@ pub use report::{
 };
 pub use sign::{SignError, Signer};
 pub use store::{
-    AttestationLog, AuditLog, ConsentStore, Erased, ErasedCounts, Erasure, ErasureStore, FormStore,
-    LegalHoldStore, Offboarding, Page, PolicyOverride, ProcessingLimitStore, RecordCount,
-    RecordRef, RecordStore, RequestStore, Storage, StoreError, SubjectStore, TenantStore,
+    AttestationLog, AuditLog, ConsentStore, Cursor, Erased, ErasedCounts, Erasure, ErasureStore,
+    FormStore, LegalHoldStore, Offboarding, Page, PolicyOverride, ProcessingLimitStore,
+    RecordCount, RecordRef, RecordStore, RequestStore, Storage, StoreError, SubjectStore,
+    TenantStore,
 };
 
 #[cfg(feature = "mocks")]

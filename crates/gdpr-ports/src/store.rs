@@ -42,10 +42,25 @@ pub enum StoreError {
 /// A window of a list, in its stable order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Page {
-    /// How many items to skip.
+    /// How many items to skip (after `after`, if given).
     pub offset: u64,
     /// How many to return at most.
     pub limit: u32,
+    /// Start after this item: one step down the index, so that the page a million items deep
+    /// costs what the first does (an offset reads every item it skips).
+    pub after: Option<Cursor>,
+}
+
+/// Where an item sits in a list ordered by time, then id: the item a next page starts after.
+/// Items come and go between pages (an erasure): the cursor is the position, not the item, so
+/// a page after a deleted item still starts where it would have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Cursor {
+    /// The item's time in the list's order (a subject's or record's creation, a request's
+    /// receipt).
+    pub at: OffsetDateTime,
+    /// Its id, which breaks ties.
+    pub id: uuid::Uuid,
 }
 
 impl Page {
@@ -53,12 +68,23 @@ impl Page {
     pub const ALL: Self = Self {
         offset: 0,
         limit: u32::MAX,
+        after: None,
     };
 
     /// The first `limit` items.
     #[must_use]
     pub const fn first(limit: u32) -> Self {
-        Self { offset: 0, limit }
+        Self {
+            offset: 0,
+            limit,
+            after: None,
+        }
+    }
+
+    /// Whether an item at `cursor` comes after this page's start.
+    #[must_use]
+    pub fn starts_before(&self, cursor: Cursor) -> bool {
+        self.after.is_none_or(|after| cursor > after)
     }
 }
 

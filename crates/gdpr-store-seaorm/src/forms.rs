@@ -24,7 +24,7 @@ use crate::audit::append_many_in;
 use crate::crypto::DataKey;
 use crate::entity::{form, record, subject};
 use crate::{
-    SeaOrmStore, corrupt, db_err, from_json, from_nanos, is_unique_violation, limit,
+    SeaOrmStore, after_cursor, corrupt, db_err, from_json, from_nanos, is_unique_violation, limit,
     missing_parent, nanos, to_json, unavailable,
 };
 
@@ -363,8 +363,13 @@ impl RecordStore for SeaOrmStore {
         page: Page,
     ) -> Result<Vec<Record>, StoreError> {
         let (offset, limit) = limit(page);
-        let mut query =
-            record::Entity::find().filter(record::Column::TenantId.eq(*tenant.as_uuid()));
+        let mut query = record::Entity::find()
+            .filter(record::Column::TenantId.eq(*tenant.as_uuid()))
+            .filter(after_cursor(
+                page,
+                record::Column::CreatedAt,
+                record::Column::Id,
+            ));
         if let Some(form) = form {
             query = query.filter(record::Column::FormId.eq(*form.as_uuid()));
         }

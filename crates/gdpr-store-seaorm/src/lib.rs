@@ -300,3 +300,21 @@ pub(crate) fn from_json<T: serde::de::DeserializeOwned>(
 pub(crate) fn limit(page: gdpr_ports::Page) -> (u64, u64) {
     (page.offset, u64::from(page.limit))
 }
+
+/// Rows past `page`'s cursor in the order (`at`, `id`): a range on the index that orders the
+/// list, so a deep page is one seek. No cursor: every row.
+pub(crate) fn after_cursor(
+    page: gdpr_ports::Page,
+    at: impl sea_orm::ColumnTrait,
+    id: impl sea_orm::ColumnTrait,
+) -> sea_orm::Condition {
+    use sea_orm::Condition;
+    // `at >= x AND (at > x OR id > y)`: the same rows as `at > x OR (at = x AND id > y)`,
+    // with a range the planners take to the index (the OR alone read every row before the
+    // page: 90 ms on SQLite, 180 ms on PostgreSQL, a million subjects deep).
+    page.after.map_or_else(Condition::all, |c| {
+        Condition::all()
+            .add(at.gte(nanos(c.at)))
+            .add(Condition::any().add(at.gt(nanos(c.at))).add(id.gt(c.id)))
+    })
+}

@@ -12,7 +12,9 @@ use sea_orm::{
 
 use crate::crypto::DataKey;
 use crate::entity::{legal_hold, processing_limit, request, subject};
-use crate::{SeaOrmStore, corrupt, db_err, from_json, limit, nanos, to_json, unavailable};
+use crate::{
+    SeaOrmStore, after_cursor, corrupt, db_err, from_json, limit, nanos, to_json, unavailable,
+};
 
 #[async_trait]
 impl RequestStore for SeaOrmStore {
@@ -62,7 +64,11 @@ impl RequestStore for SeaOrmStore {
         page: Page,
     ) -> Result<Vec<SubjectRequest>, StoreError> {
         let (offset, limit) = limit(page);
-        let mut query = request::Entity::find();
+        let mut query = request::Entity::find().filter(after_cursor(
+            page,
+            request::Column::ReceivedAt,
+            request::Column::Id,
+        ));
         if let Some(t) = tenant {
             query = query.filter(request::Column::TenantId.eq(*t.as_uuid()));
         }

@@ -16,7 +16,8 @@ use crate::crypto::{DataKey, MasterKey, TenantKeys};
 use crate::entity::{record, subject, subject_key};
 use crate::group;
 use crate::{
-    SeaOrmStore, corrupt, db_err, from_nanos, is_unique_violation, limit, nanos, unavailable,
+    SeaOrmStore, after_cursor, corrupt, db_err, from_nanos, is_unique_violation, limit, nanos,
+    unavailable,
 };
 
 const PLACE: &str = "subjects";
@@ -366,6 +367,11 @@ impl SubjectStore for SeaOrmStore {
         let (offset, limit) = limit(page);
         let rows = subject::Entity::find()
             .filter(subject::Column::TenantId.eq(*tenant.as_uuid()))
+            .filter(after_cursor(
+                page,
+                subject::Column::CreatedAt,
+                subject::Column::Id,
+            ))
             .order_by_asc(subject::Column::CreatedAt)
             .order_by_asc(subject::Column::Id)
             .offset(offset)

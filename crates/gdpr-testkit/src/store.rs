@@ -15,10 +15,10 @@ use gdpr_pii::{
     Tenant, TenantId,
 };
 use gdpr_ports::{
-    ApiKeyRecord, ApiKeyStore, AttestationLog, AuditLog, ConsentStore, Erased, ErasedCounts,
-    Erasure, ErasureStore, FormStore, Job, JobQueue, JobState, JobStatus, LegalHoldStore,
-    Offboarding, Page, PolicyOverride, ProcessingLimitStore, RecordCount, RecordRef, RecordStore,
-    RequestStore, StoreError, SubjectStore, TenantStore,
+    ApiKeyRecord, ApiKeyStore, AttestationLog, AuditLog, ConsentStore, Cursor, Erased,
+    ErasedCounts, Erasure, ErasureStore, FormStore, Job, JobQueue, JobState, JobStatus,
+    LegalHoldStore, Offboarding, Page, PolicyOverride, ProcessingLimitStore, RecordCount,
+    RecordRef, RecordStore, RequestStore, StoreError, SubjectStore, TenantStore,
 };
 use gdpr_rights::{
     ErasureReceipt, LegalHold, ProcessingLimit, RecordScope, SubjectRequest, Tombstone,
@@ -83,8 +83,16 @@ impl State {
 #[derive(Debug, Clone, Default)]
 pub struct InMemoryStore(Arc<Mutex<State>>);
 
-fn paged<T: Clone>(items: impl Iterator<Item = T>, page: Page) -> Vec<T> {
+/// A page of `items` in the order of `key` (time, then id), as the real store gives it.
+fn paged<T: Clone>(
+    items: impl Iterator<Item = T>,
+    page: Page,
+    key: impl Fn(&T) -> Cursor,
+) -> Vec<T> {
+    let mut items: Vec<T> = items.filter(|item| page.starts_before(key(item))).collect();
+    items.sort_by_key(&key);
     items
+        .into_iter()
         .skip(usize::try_from(page.offset).unwrap_or(usize::MAX))
         .take(page.limit as usize)
         .collect()
@@ -419,6 +427,10 @@ impl SubjectStore for InMemoryStore {
         Ok(paged(
             s.subjects.iter().filter(|x| x.tenant == tenant).cloned(),
             page,
+            |x| Cursor {
+                at: x.created_at,
+                id: *x.id.as_uuid(),
+            },
         ))
     }
 
@@ -549,7 +561,10 @@ impl RecordStore for InMemoryStore {
                 && form.is_none_or(|f| f == r.form)
                 && subject.is_none_or(|x| x == r.subject)
         });
-        Ok(paged(matching.cloned(), page))
+        Ok(paged(matching.cloned(), page, |r| Cursor {
+            at: r.created_at,
+            id: *r.id.as_uuid(),
+        }))
     }
 
     async fn count_records_by_subject(
@@ -845,7 +860,10 @@ impl RequestStore for InMemoryStore {
             .requests
             .iter()
             .filter(|r| tenant.is_none_or(|t| t == r.tenant));
-        Ok(paged(matching.cloned(), page))
+        Ok(paged(matching.cloned(), page, |r| Cursor {
+            at: r.received_at,
+            id: *r.id.as_uuid(),
+        }))
     }
 }
 

@@ -152,3 +152,91 @@ async fn chains_longer_than_a_page_verify() {
         .unwrap();
     assert_eq!(head.records, 1_101);
 }
+
+#[tokio::test]
+async fn an_incremental_check_reads_from_the_last_mark_and_sees_what_changed_there_or_after() {
+    let w = world().await;
+    let register = || async {
+        w.app
+            .register_subject(w.ctx, NewSubject::default())
+            .await
+            .unwrap();
+    };
+    for _ in 0..4 {
+        register().await;
+    }
+    let tenant = Some(w.ctx.tenant);
+    // The first check is a full one; it marks the head (5 records).
+    let (head, from) = w.app.verify_audit_since_last(tenant).await.unwrap();
+    assert_eq!((head.unwrap().records, from), (5, 1));
+    register().await;
+    register().await;
+    // The next reads from the mark: the marked record again, and the two after it.
+    let (head, from) = w.app.verify_audit_since_last(tenant).await.unwrap();
+    assert_eq!((head.unwrap().records, from), (7, 5));
+
+    // An altered record after the mark is found.
+    register().await;
+    w.store.tamper_with_audit(tenant, |chain| {
+        chain[7].event.action = AuditAction::SubjectViewed
+    });
+    let (broken, _) = w.app.verify_audit_since_last(tenant).await.unwrap();
+    assert_eq!(broken, Err(ChainBreak::Altered { seq: 8 }));
+    w.store.tamper_with_audit(tenant, |chain| {
+        chain[7].event.action = AuditAction::SubjectCreated
+    });
+    assert!(
+        w.app
+            .verify_audit_since_last(tenant)
+            .await
+            .unwrap()
+            .0
+            .is_ok()
+    );
+
+    // The marked record itself altered: the whole chain is checked, and finds it.
+    w.store.tamper_with_audit(tenant, |chain| {
+        chain[7].event.action = AuditAction::SubjectViewed
+    });
+    let (broken, from) = w.app.verify_audit_since_last(tenant).await.unwrap();
+    assert_eq!((broken, from), (Err(ChainBreak::Altered { seq: 8 }), 1));
+    // Gone (a restore from an older backup rewrote the log): checked whole, found intact.
+    w.store.tamper_with_audit(tenant, |chain| {
+        chain.truncate(6);
+    });
+    let (intact, from) = w.app.verify_audit_since_last(tenant).await.unwrap();
+    assert_eq!((intact.unwrap().records, from), (6, 1));
+
+    // Before the mark it sees nothing: that is the full check's work (daily, and on demand).
+    let w = world().await;
+    for _ in 0..3 {
+        w.app
+            .register_subject(w.ctx, NewSubject::default())
+            .await
+            .unwrap();
+    }
+    let tenant = Some(w.ctx.tenant);
+    assert!(
+        w.app
+            .verify_audit_since_last(tenant)
+            .await
+            .unwrap()
+            .0
+            .is_ok()
+    );
+    w.store.tamper_with_audit(tenant, |chain| {
+        chain[1].event.action = AuditAction::SubjectViewed
+    });
+    assert!(
+        w.app
+            .verify_audit_since_last(tenant)
+            .await
+            .unwrap()
+            .0
+            .is_ok()
+    );
+    assert_eq!(
+        w.app.verify_audit(tenant).await.unwrap(),
+        Err(ChainBreak::Altered { seq: 2 })
+    );
+}

@@ -10,7 +10,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 use uuid::Uuid;
 
-use crate::api::{Tag, page, reader, writer};
+use crate::api::{Tag, cursor_text, page, reader, writer};
 use crate::auth::TenantKey;
 use crate::convert;
 use crate::dto::{
@@ -170,10 +170,15 @@ impl<P: Ports> FormsApi<P> {
         Ok(RecordCreated::Created(Json(convert::record(r))))
     }
 
-    /// List records, optionally of one form and/or subject, oldest first. Read for processing
+    /// List records, optionally of one form and/or subject, oldest first; page with `after`
+    /// (the `next` of the page before), which costs the same however deep. Read for processing
     /// (the default `use`), a subject whose processing is stopped has their records withheld
     /// (counted in `withheld`), and asking for that subject's records is refused with 409.
     #[oai(path = "/records", method = "get")]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "poem-openapi takes each query parameter as an argument"
+    )]
     async fn list_records(
         &self,
         auth: TenantKey,
@@ -184,8 +189,9 @@ impl<P: Ports> FormsApi<P> {
         >,
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))] limit: Query<Option<u32>>,
         #[oai(name = "use")] use_: Query<Option<ReadUseDto>>,
+        #[oai(validator(max_length = 80))] after: Query<Option<String>>,
     ) -> Result<Json<RecordPage>, ApiError> {
-        let page = page(offset.0, limit.0);
+        let page = page(offset.0, limit.0, after.0.as_deref())?;
         let list = self
             .0
             .record_page(
@@ -197,6 +203,7 @@ impl<P: Ports> FormsApi<P> {
             )
             .await?;
         Ok(Json(RecordPage {
+            next: list.next.map(cursor_text),
             items: list.items.into_iter().map(convert::record).collect(),
             withheld: list.withheld,
             offset: page.offset,

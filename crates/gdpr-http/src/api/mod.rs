@@ -11,8 +11,9 @@ pub(crate) mod subjects;
 
 use gdpr_app::Ctx;
 use gdpr_audit::Actor;
-use gdpr_ports::Page;
+use gdpr_ports::{Cursor, Page};
 use poem_openapi::Tags;
+use uuid::Uuid;
 
 use crate::auth::TenantKey;
 use crate::problem::ApiError;
@@ -53,9 +54,88 @@ pub(crate) fn writer(key: &TenantKey) -> Result<Ctx, ApiError> {
 /// The default and largest page sizes.
 pub(crate) const DEFAULT_LIMIT: u32 = 100;
 
-pub(crate) fn page(offset: Option<u64>, limit: Option<u32>) -> Page {
-    Page {
+/// The page asked for: `offset` items skipped, or the items after the cursor `after` (a
+/// previous page's `next`), which costs the same however deep the page.
+pub(crate) fn page(
+    offset: Option<u64>,
+    limit: Option<u32>,
+    after: Option<&str>,
+) -> Result<Page, ApiError> {
+    let after = match after {
+        None => None,
+        Some(_) if offset.is_some() => {
+            return Err(ApiError::bad_parameter(
+                "after",
+                "give either `after` or `offset`, not both",
+            ));
+        }
+        Some(text) => Some(parse_cursor(text).ok_or_else(|| {
+            ApiError::bad_parameter(
+                "after",
+                "not a cursor this API gave: pass a page's `next` as it came",
+            )
+        })?),
+    };
+    Ok(Page {
         offset: offset.unwrap_or(0),
         limit: limit.unwrap_or(DEFAULT_LIMIT),
+        after,
+    })
+}
+
+/// A cursor as the API gives it: opaque to callers, `<unix nanoseconds>.<id>` inside.
+pub(crate) fn cursor_text(cursor: Cursor) -> String {
+    format!(
+        "{}.{}",
+        cursor.at.unix_timestamp_nanos(),
+        cursor.id.simple()
+    )
+}
+
+fn parse_cursor(text: &str) -> Option<Cursor> {
+    let (at, id) = text.split_once('.')?;
+    Some(Cursor {
+        at: time::OffsetDateTime::from_unix_timestamp_nanos(at.parse().ok()?).ok()?,
+        id: Uuid::try_parse(id).ok()?,
+    })
+}
+
+/// The cursor of the page after one that held `count` items and ended at `last`: none when
+/// the page was not full (nothing comes after it).
+pub(crate) fn next_page(page: Page, count: usize, last: Option<Cursor>) -> Option<String> {
+    (count >= page.limit as usize)
+        .then_some(last)
+        .flatten()
+        .map(cursor_text)
+}
+
+#[cfg(test)]
+mod cursor_tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_round_trips_and_anything_else_is_refused() {
+        let cursor = Cursor {
+            at: time::OffsetDateTime::from_unix_timestamp_nanos(1_780_000_000_123_456_789).unwrap(),
+            id: Uuid::from_u128(0x0192_0000_0000_7000_8000_0000_0000_0001),
+        };
+        let page = page(None, Some(10), Some(&cursor_text(cursor))).unwrap();
+        assert_eq!(page.after, Some(cursor));
+        for bad in [
+            "",
+            "1780000000",
+            "x.0192",
+            "1.not-a-uuid",
+            "99999999999999999999999999.0192000000007000800000000000001",
+        ] {
+            assert!(super::page(None, None, Some(bad)).is_err(), "{bad:?}");
+        }
+        assert!(super::page(Some(5), None, Some(&cursor_text(cursor))).is_err());
+        assert_eq!(
+            next_page(page, 9, Some(cursor)),
+            None,
+            "a short page is the last"
+        );
+        assert_eq!(next_page(page, 10, Some(cursor)), Some(cursor_text(cursor)));
     }
 }

@@ -4,13 +4,13 @@ use std::sync::Arc;
 
 use gdpr_app::App;
 use gdpr_pii::{RequestId, SubjectId};
-use gdpr_ports::Ports;
+use gdpr_ports::{Cursor, Ports};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 use uuid::Uuid;
 
-use crate::api::{Tag, page, reader, writer};
+use crate::api::{Tag, next_page, page, reader, writer};
 use crate::auth::TenantKey;
 use crate::convert;
 use crate::dto::{ExtendIn, RefuseIn, RequestIn, RequestOut, RequestPage};
@@ -43,7 +43,8 @@ impl<P: Ports> RequestsApi<P> {
         Ok(RequestCreated::Created(Json(convert::request(r))))
     }
 
-    /// List requests with their due dates; `overdue=true` lists only the late ones.
+    /// List requests with their due dates, oldest first; `overdue=true` lists only the late
+    /// ones. Page with `after` (the `next` of the page before).
     #[oai(path = "/requests", method = "get")]
     async fn list(
         &self,
@@ -53,13 +54,19 @@ impl<P: Ports> RequestsApi<P> {
             Option<u64>,
         >,
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))] limit: Query<Option<u32>>,
+        #[oai(validator(max_length = 80))] after: Query<Option<String>>,
     ) -> Result<Json<RequestPage>, ApiError> {
-        let page = page(offset.0, limit.0);
+        let page = page(offset.0, limit.0, after.0.as_deref())?;
         let items = self
             .0
             .requests(reader(&auth), overdue.0.unwrap_or(false), page)
             .await?;
+        let last = items.last().map(|v| Cursor {
+            at: v.request.received_at,
+            id: *v.request.id.as_uuid(),
+        });
         Ok(Json(RequestPage {
+            next: next_page(page, items.len(), last),
             items: items.into_iter().map(convert::request).collect(),
             offset: page.offset,
             limit: page.limit,

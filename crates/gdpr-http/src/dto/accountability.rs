@@ -139,6 +139,9 @@ pub(crate) struct AuditVerifyOut {
     pub(crate) problem: Option<String>,
     /// The sequence number where it breaks.
     pub(crate) broken_at: Option<u64>,
+    /// The first record read by this check: 1 for a full one; for an incremental one, the
+    /// record where the last check ended (checked unchanged), and those after it.
+    pub(crate) checked_from: u64,
 }
 
 /// A batch job's progress (an erasure, a deletion of records).

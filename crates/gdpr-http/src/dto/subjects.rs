@@ -84,6 +84,9 @@ pub(crate) struct SubjectPage {
     pub(crate) offset: u64,
     /// Page size asked for.
     pub(crate) limit: u32,
+    /// Where the next page starts: pass it as `after`. Absent on a page that is not full
+    /// (the last one).
+    pub(crate) next: Option<String>,
 }
 
 /// One line of an import that was refused.

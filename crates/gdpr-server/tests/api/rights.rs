@@ -1,7 +1,7 @@
 //! Requests, erasure, legal holds, batch plans, the register and the audit log over HTTP.
 
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::{apps, assert_problem, spawn_app};
 
@@ -73,6 +73,25 @@ async fn requests_show_due_dates_extend_once_and_close() {
             2,
             "{}",
             app.backend
+        );
+        // A page of one, then the next by its cursor: the other request, then nothing more.
+        let first = app.get("/v1/requests?limit=1", &key).await;
+        let next = first.body["next"].as_str().unwrap().to_owned();
+        let second = app
+            .get(&format!("/v1/requests?limit=1&after={next}"), &key)
+            .await;
+        let ids = |page: &Value| page["items"][0]["id"].as_str().map(str::to_owned);
+        assert_ne!(ids(&first.body), ids(&second.body), "{}", second.text);
+        assert!(ids(&second.body).is_some(), "{}", second.text);
+        let after = second.body["next"].as_str().unwrap().to_owned();
+        let last = app
+            .get(&format!("/v1/requests?limit=1&after={after}"), &key)
+            .await;
+        assert_eq!(last.body["items"].as_array().map(Vec::len), Some(0));
+        assert!(
+            last.body.get("next").is_none_or(Value::is_null),
+            "{}",
+            last.text
         );
         let done = app
             .send(
@@ -332,7 +351,15 @@ async fn the_register_and_the_audit_chain_are_served() {
     assert_eq!(audit.body[0]["event"]["action"], "tenant_created");
     let verified = app.get("/v1/audit/verify", &key).await;
     assert_eq!(verified.body["valid"], true, "{}", verified.text);
-    assert!(verified.body["records"].as_u64().unwrap() >= 8);
+    let records = verified.body["records"].as_u64().unwrap();
+    assert!(records >= 8);
+    // Again: from the mark the first check left, which the audit list since did not move.
+    let again = app.get("/v1/audit/verify", &key).await;
+    assert_eq!(again.body["valid"], true, "{}", again.text);
+    assert_eq!(again.body["checked_from"].as_u64(), Some(records));
+    let full = app.get("/v1/audit/verify?full=true", &key).await;
+    assert_eq!(full.body["checked_from"].as_u64(), Some(1));
+    assert!(full.body["records"].as_u64().unwrap() >= records);
     // The recipients are this deployment's: backups on this host's disk, no error tracker
     // (Rollbar is off).
     let recipients = register.body["recipients"].as_array().unwrap();

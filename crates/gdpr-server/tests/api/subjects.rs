@@ -81,6 +81,37 @@ async fn subjects_are_registered_read_listed_found_and_rectified() {
         );
         let too_big = app.get("/v1/subjects?limit=5000", &key).await;
         assert_problem(&too_big, StatusCode::BAD_REQUEST, "invalid-parameter");
+        // By a cursor: each page's `next` leads to the one after; the last has none.
+        let mut emails = Vec::new();
+        let mut url = "/v1/subjects?limit=2".to_owned();
+        loop {
+            let page = app.get(&url, &key).await;
+            assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+            for item in page.body["items"].as_array().unwrap() {
+                emails.push(item["email"].as_str().unwrap().to_owned());
+            }
+            let Some(next) = page.body["next"].as_str() else {
+                break;
+            };
+            url = format!("/v1/subjects?limit=2&after={next}");
+        }
+        let all = app.get("/v1/subjects", &key).await;
+        let expected: Vec<&str> = all.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["email"].as_str().unwrap())
+            .collect();
+        assert_eq!(emails, expected);
+        assert_eq!(emails.len(), 5);
+        for query in [
+            "after=garbage",
+            "after=1.2",
+            "offset=1&after=1780000000000000000.01920000000070008000000000000001",
+        ] {
+            let r = app.get(&format!("/v1/subjects?{query}"), &key).await;
+            assert_problem(&r, StatusCode::BAD_REQUEST, "invalid-parameter");
+        }
         app.stop().await;
     }
 }
