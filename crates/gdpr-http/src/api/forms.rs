@@ -189,7 +189,7 @@ impl<P: Ports> FormsApi<P> {
         >,
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))] limit: Query<Option<u32>>,
         #[oai(name = "use")] use_: Query<Option<ReadUseDto>>,
-        #[oai(validator(max_length = 80))] after: Query<Option<String>>,
+        #[oai(validator(pattern = r"^-?[0-9]{1,20}\.[0-9a-f]{32}$"))] after: Query<Option<String>>,
     ) -> Result<Json<RecordPage>, ApiError> {
         let page = page(offset.0, limit.0, after.0.as_deref())?;
         let list = self

@@ -54,8 +54,9 @@ pub(crate) fn writer(key: &TenantKey) -> Result<Ctx, ApiError> {
 /// The default and largest page sizes.
 pub(crate) const DEFAULT_LIMIT: u32 = 100;
 
-/// The page asked for: `offset` items skipped, or the items after the cursor `after` (a
-/// previous page's `next`), which costs the same however deep the page.
+/// The page asked for: the items after the cursor `after` (a previous page's `next`), which
+/// costs the same however deep the page, then `offset` of them skipped (which reads every
+/// item it skips).
 pub(crate) fn page(
     offset: Option<u64>,
     limit: Option<u32>,
@@ -63,12 +64,6 @@ pub(crate) fn page(
 ) -> Result<Page, ApiError> {
     let after = match after {
         None => None,
-        Some(_) if offset.is_some() => {
-            return Err(ApiError::bad_parameter(
-                "after",
-                "give either `after` or `offset`, not both",
-            ));
-        }
         Some(text) => Some(parse_cursor(text).ok_or_else(|| {
             ApiError::bad_parameter(
                 "after",
@@ -130,7 +125,8 @@ mod cursor_tests {
         ] {
             assert!(super::page(None, None, Some(bad)).is_err(), "{bad:?}");
         }
-        assert!(super::page(Some(5), None, Some(&cursor_text(cursor))).is_err());
+        let both = super::page(Some(5), None, Some(&cursor_text(cursor))).unwrap();
+        assert_eq!((both.offset, both.after), (5, Some(cursor)));
         assert_eq!(
             next_page(page, 9, Some(cursor)),
             None,

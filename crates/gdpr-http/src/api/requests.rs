@@ -54,7 +54,7 @@ impl<P: Ports> RequestsApi<P> {
             Option<u64>,
         >,
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))] limit: Query<Option<u32>>,
-        #[oai(validator(max_length = 80))] after: Query<Option<String>>,
+        #[oai(validator(pattern = r"^-?[0-9]{1,20}\.[0-9a-f]{32}$"))] after: Query<Option<String>>,
     ) -> Result<Json<RequestPage>, ApiError> {
         let page = page(offset.0, limit.0, after.0.as_deref())?;
         let items = self
