@@ -36,18 +36,15 @@ use pgp::composed::{Deserializable as _, MessageBuilder, SignedPublicKey};
 use pgp::crypto::sym::SymmetricKeyAlgorithm;
 use sea_orm::{ConnectionTrait, Database};
 
-use common::{Databases, db_url, keep, median, per_round, ratio, records, rounds, server_url};
+use common::{
+    Databases, create_database, db_url, drop_database, keep, median, per_round, ratio, records,
+    rounds,
+};
 use secrecy::ExposeSecret;
 
 const OPS: &str = "ops@example.org";
 const SUBJECTS: usize = 2_000;
 const STREAM_MB: usize = 100;
-
-async fn admin(sql: &str) {
-    let db = Database::connect(&server_url()).await.unwrap();
-    db.execute_unprepared(sql).await.unwrap();
-    db.close().await.unwrap();
-}
 
 /// A configuration file for the `gdpr` binary on database `db`.
 fn config_file(
@@ -296,7 +293,7 @@ async fn main() {
     );
     let _drop = Databases(vec![src.clone(), ours_db.clone(), psql_db.clone()]);
     for db in [&src, &ours_db, &psql_db] {
-        admin(&format!("CREATE DATABASE {db}")).await;
+        create_database(db, None).await;
     }
     let master = gdpr_store_seaorm::MasterKey::generate().1;
     let master = master.expose_secret();
@@ -351,8 +348,8 @@ async fn main() {
     let (mut ours_restores, mut pg_restores, mut restore_rss) = (Vec::new(), Vec::new(), 0);
     for round in 0..rounds(3) {
         for db in [&ours_db, &psql_db] {
-            admin(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).await;
-            admin(&format!("CREATE DATABASE {db}")).await;
+            drop_database(db).await;
+            create_database(db, None).await;
         }
         let ours = |restore_rss: &mut u64| {
             let (took, rss) = timed(
@@ -397,8 +394,8 @@ async fn main() {
         ),
         gpg.path(),
     );
-    admin(&format!("DROP DATABASE IF EXISTS {ours_db} WITH (FORCE)")).await;
-    admin(&format!("CREATE DATABASE {ours_db}")).await;
+    drop_database(&ours_db).await;
+    create_database(&ours_db, None).await;
     let (_, small_restore_rss) = timed(
         &format!(
             "{gdpr} --config {} restore --tenant {small} > /dev/null",

@@ -25,21 +25,15 @@ use gdpr_consent::LawfulBasis;
 use gdpr_rights::BatchSelector;
 use sea_orm::{ConnectionTrait, Database};
 
-use common::{Databases, db_url, median, per_round, ratio, records, rounds, server_url};
+use common::{
+    Databases, create_database, db_url, drop_database, median, per_round, ratio, records, rounds,
+    sql,
+};
 
 const SUBJECTS: usize = 10_000;
 const EXPORT_RECORDS: usize = 10_000;
 /// Timed exports (and SELECTs) whose median is reported.
 const EXPORT_RUNS: usize = 15;
-
-async fn sql(url: &str, statement: &str) -> Duration {
-    let db = Database::connect(url).await.unwrap();
-    let started = Instant::now();
-    db.execute_unprepared(statement).await.unwrap();
-    let took = started.elapsed();
-    db.close().await.unwrap();
-    took
-}
 
 #[tokio::main]
 async fn main() {
@@ -50,7 +44,7 @@ async fn main() {
     let seed_db = format!("gdpr_bench_seed_{suffix}");
     // Every database of the run, dropped at its end (each round also drops its own copies).
     let mut dbs = Databases(vec![seed_db.clone()]);
-    sql(&server_url(), &format!("CREATE DATABASE {seed_db}")).await;
+    create_database(&seed_db, None).await;
 
     let dir = tempfile::tempdir().unwrap();
     let mut config = gdpr_server::config::Config::load(None).unwrap();
@@ -137,11 +131,7 @@ async fn main() {
         );
         for copy in [&ours_db, &raw_db] {
             dbs.0.push(copy.clone());
-            sql(
-                &server_url(),
-                &format!("CREATE DATABASE {copy} TEMPLATE {seed_db} STRATEGY FILE_COPY"),
-            )
-            .await;
+            create_database(copy, Some(&seed_db)).await;
         }
         config.database.url = db_url(&ours_db);
         config.backups.directory = dir.path().join(format!("backups-{round}"));
@@ -185,11 +175,7 @@ async fn main() {
         }
         drop(app);
         for copy in [&ours_db, &raw_db] {
-            sql(
-                &server_url(),
-                &format!("DROP DATABASE IF EXISTS {copy} WITH (FORCE)"),
-            )
-            .await;
+            drop_database(copy).await;
         }
         dbs.0.truncate(1);
         println!(

@@ -24,23 +24,16 @@ use gdpr_consent::{ConsentMethod, LawfulBasis};
 use gdpr_ports::Signer as _;
 use gdpr_server::config::{BackupStorage, Config, Profile};
 use gdpr_testkit::s3::{S3_ACCESS_KEY, S3_BUCKET, S3_SECRET_KEY};
-use sea_orm::{ConnectionTrait, Database};
 
-use common::{Databases, db_url, median, per_round, ratio, records, rounds, server_url};
+use common::{
+    Databases, create_database, db_url, drop_database, median, per_round, ratio, records, rounds,
+    sql,
+};
 
 /// Concurrent callers withdrawing consent.
 const CALLERS: usize = 16;
 /// Withdrawals per caller per round.
 const PER_CALLER: usize = 50;
-
-async fn sql(url: &str, statement: &str) -> Duration {
-    let db = Database::connect(url).await.unwrap();
-    let started = Instant::now();
-    db.execute_unprepared(statement).await.unwrap();
-    let took = started.elapsed();
-    db.close().await.unwrap();
-    took
-}
 
 const OPS: &str = "ops@example.org";
 
@@ -95,7 +88,7 @@ async fn withdrawals(
 ) -> Vec<String> {
     let db = format!("gdpr_bench_withdraw_{suffix}");
     let _drop = Databases(vec![db.clone()]);
-    sql(&server_url(), &format!("CREATE DATABASE {db}")).await;
+    create_database(&db, None).await;
     let base = config(dir, &db, ops);
     let store = gdpr_server::open_store(&base, true).await.unwrap();
     let s3 = gdpr_testkit::s3::s3_server().await;
@@ -230,7 +223,7 @@ async fn expiry(dir: &std::path::Path, suffix: &str, ops: &gdpr_testkit::GpgHome
     let n = records();
     let seed_db = format!("gdpr_bench_expiry_seed_{suffix}");
     let mut dbs = Databases(vec![seed_db.clone()]);
-    sql(&server_url(), &format!("CREATE DATABASE {seed_db}")).await;
+    create_database(&seed_db, None).await;
     let mut config = config(dir, &seed_db, ops);
     let app = gdpr_server::application(
         &config,
@@ -317,11 +310,7 @@ async fn expiry(dir: &std::path::Path, suffix: &str, ops: &gdpr_testkit::GpgHome
         );
         for copy in [&ours_db, &raw_db] {
             dbs.0.push(copy.clone());
-            sql(
-                &server_url(),
-                &format!("CREATE DATABASE {copy} TEMPLATE {seed_db} STRATEGY FILE_COPY"),
-            )
-            .await;
+            create_database(copy, Some(&seed_db)).await;
         }
         config.database.url = db_url(&ours_db);
         config.backups.directory = dir.join(format!("expiry-{round}"));
@@ -342,11 +331,7 @@ async fn expiry(dir: &std::path::Path, suffix: &str, ops: &gdpr_testkit::GpgHome
         }
         drop(app);
         for copy in [&ours_db, &raw_db] {
-            sql(
-                &server_url(),
-                &format!("DROP DATABASE IF EXISTS {copy} WITH (FORCE)"),
-            )
-            .await;
+            drop_database(copy).await;
         }
         dbs.0.truncate(1);
         println!(
@@ -375,7 +360,7 @@ async fn replay(dir: &std::path::Path, suffix: &str, ops: &gdpr_testkit::GpgHome
         .unwrap_or(100_000);
     let db = format!("gdpr_bench_replay_{suffix}");
     let _drop = Databases(vec![db.clone()]);
-    sql(&server_url(), &format!("CREATE DATABASE {db}")).await;
+    create_database(&db, None).await;
     let mut config = config(dir, &db, ops);
     config.backups.directory = dir.join("replay-backups");
     let store = gdpr_server::open_store(&config, true).await.unwrap();

@@ -17,7 +17,7 @@ use gdpr_audit::Actor;
 use gdpr_ports::{Cursor, Page};
 use gdpr_server::config::Config;
 
-use common::{Databases, db_url, median, records, server_url};
+use common::{Databases, create_database, db_url, median, records};
 
 /// Reads of each page.
 const READS: usize = 15;
@@ -39,12 +39,7 @@ async fn main() {
         &uuid::Uuid::new_v4().simple().to_string()[..8]
     );
     let _drop = Databases(vec![db.clone()]);
-    let status = std::process::Command::new("psql")
-        .args(["-q", "-d", &server_url(), "-c"])
-        .arg(format!("CREATE DATABASE {db}"))
-        .status()
-        .unwrap();
-    assert!(status.success(), "CREATE DATABASE {db}");
+    create_database(&db, None).await;
     rows.extend(run("PostgreSQL", &db_url(&db), dir.path(), n).await);
     println!();
     println!("| database | measure | time (pages: median of {READS}) | ratio |");

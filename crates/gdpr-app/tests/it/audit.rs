@@ -5,7 +5,7 @@ use gdpr_audit::{AuditAction, ChainBreak};
 use gdpr_ports::Page;
 use gdpr_rights::RequestKind;
 
-use crate::helpers::{contractor, web, world};
+use crate::helpers::{World, contractor, web, world};
 
 #[tokio::test]
 async fn every_action_on_personal_data_appends_to_the_tenants_chain() {
@@ -185,14 +185,7 @@ async fn an_incremental_check_reads_from_the_last_mark_and_sees_what_changed_the
     w.store.tamper_with_audit(tenant, |chain| {
         chain[7].event.action = AuditAction::SubjectCreated
     });
-    assert!(
-        w.app
-            .verify_audit_since_last(tenant)
-            .await
-            .unwrap()
-            .0
-            .is_ok()
-    );
+    assert!(intact_since_last(&w).await);
 
     // The marked record itself altered: the whole chain is checked, and finds it.
     w.store.tamper_with_audit(tenant, |chain| {
@@ -216,27 +209,24 @@ async fn an_incremental_check_reads_from_the_last_mark_and_sees_what_changed_the
             .unwrap();
     }
     let tenant = Some(w.ctx.tenant);
-    assert!(
-        w.app
-            .verify_audit_since_last(tenant)
-            .await
-            .unwrap()
-            .0
-            .is_ok()
-    );
+    assert!(intact_since_last(&w).await);
     w.store.tamper_with_audit(tenant, |chain| {
         chain[1].event.action = AuditAction::SubjectViewed
     });
-    assert!(
-        w.app
-            .verify_audit_since_last(tenant)
-            .await
-            .unwrap()
-            .0
-            .is_ok()
-    );
+    assert!(intact_since_last(&w).await);
     assert_eq!(
         w.app.verify_audit(tenant).await.unwrap(),
         Err(ChainBreak::Altered { seq: 2 })
     );
+}
+
+/// Whether the incremental check finds the tenant's chain intact.
+async fn intact_since_last(w: &World) -> bool {
+    let tenant = Some(w.ctx.tenant);
+    w.app
+        .verify_audit_since_last(tenant)
+        .await
+        .unwrap()
+        .0
+        .is_ok()
 }

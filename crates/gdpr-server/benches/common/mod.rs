@@ -96,3 +96,32 @@ pub(crate) fn signing_key_file(dir: &std::path::Path) -> std::path::PathBuf {
     }
     path
 }
+
+/// Runs `statement` on database `url`; how long it took (the connection not counted).
+pub(crate) async fn sql(url: &str, statement: &str) -> Duration {
+    use sea_orm::{ConnectionTrait as _, Database};
+    let db = Database::connect(url).await.unwrap();
+    let started = std::time::Instant::now();
+    db.execute_unprepared(statement).await.unwrap();
+    let took = started.elapsed();
+    db.close().await.unwrap();
+    took
+}
+
+/// Creates database `name` on the server, empty or (with `template`) as a file copy of one.
+pub(crate) async fn create_database(name: &str, template: Option<&str>) {
+    let statement = template.map_or_else(
+        || format!("CREATE DATABASE {name}"),
+        |t| format!("CREATE DATABASE {name} TEMPLATE {t} STRATEGY FILE_COPY"),
+    );
+    sql(&server_url(), &statement).await;
+}
+
+/// Drops database `name`, closing whatever is still connected to it.
+pub(crate) async fn drop_database(name: &str) {
+    sql(
+        &server_url(),
+        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+    )
+    .await;
+}
