@@ -12,6 +12,7 @@ mod m20261127_000002_processing_limits;
 mod m20261127_000003_job_results;
 mod m20261127_000004_subject_first_indexes;
 mod m20261206_000005_retention;
+mod m20261206_000006_cache_epoch;
 
 pub use sea_orm_migration::MigratorTrait;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000003_job_results::Migration),
             Box::new(m20261127_000004_subject_first_indexes::Migration),
             Box::new(m20261206_000005_retention::Migration),
+            Box::new(m20261206_000006_cache_epoch::Migration),
         ]
     }
 }

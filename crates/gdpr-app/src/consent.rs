@@ -56,6 +56,8 @@ impl<P: Ports> App<P> {
             .save_consent_form(&form)
             .await
             .map_err(AppError::store)?;
+        self.invalidate(gdpr_ports::Invalidation::Tenant(ctx.tenant))
+            .await;
         self.audit_published(ctx, &form).await?;
         Ok(form)
     }
@@ -77,6 +79,8 @@ impl<P: Ports> App<P> {
             .save_consent_form(&form)
             .await
             .map_err(AppError::store)?;
+        self.invalidate(gdpr_ports::Invalidation::Tenant(ctx.tenant))
+            .await;
         self.audit_published(ctx, &form).await?;
         Ok(form)
     }
@@ -109,6 +113,8 @@ impl<P: Ports> App<P> {
             .retire_consent_form(ctx.tenant, id, at)
             .await
             .map_err(AppError::not_found("consent form"))?;
+        self.invalidate(gdpr_ports::Invalidation::Tenant(ctx.tenant))
+            .await;
         self.audit(
             self.event(ctx, AuditAction::ConsentFormRetired)
                 .with("consent_form", id),
@@ -227,6 +233,8 @@ impl<P: Ports> App<P> {
             .append_consent_event(&event)
             .await
             .map_err(AppError::not_found("subject"))?;
+        // Given or withdrawn: either changes the subject's checks.
+        self.invalidate_subject(ctx.tenant, subject).await;
         let audit_action = match action {
             ConsentAction::Given => AuditAction::ConsentGiven,
             ConsentAction::Withdrawn => AuditAction::ConsentWithdrawn,

@@ -120,6 +120,8 @@ impl<P: Ports> App<P> {
         self.journal_erasures(ctx.tenant, std::slice::from_ref(&erasure))
             .await?;
         let outcome = self.store.erase_subjects(vec![erasure]).await;
+        // Whatever came of it, what was known of the subject may be gone.
+        self.invalidate_subject(ctx.tenant, subject).await;
         let outcome = match outcome {
             Ok(mut outcomes) => outcomes.pop(),
             Err(e) => {
@@ -278,7 +280,11 @@ impl<P: Ports> App<P> {
             .collect::<Vec<Erasure>>();
         self.journal_erasures(ctx.tenant, &erasures).await?;
         let receipts: Vec<Uuid> = erasures.iter().map(|e| e.receipt.id).collect();
-        let outcomes = match self.store.erase_subjects(erasures).await {
+        let erased = self.store.erase_subjects(erasures).await;
+        // Many subjects at once: the tenant's whole entry is forgotten (one message).
+        self.invalidate(gdpr_ports::Invalidation::Tenant(ctx.tenant))
+            .await;
+        let outcomes = match erased {
             Ok(outcomes) => outcomes,
             Err(e) => {
                 self.void_erasures(ctx.tenant, receipts).await;

@@ -59,6 +59,7 @@ mod auth;
 pub mod backup;
 mod batch_erasure;
 mod batch_job;
+mod cache;
 mod consent;
 mod erasure;
 mod error;
@@ -90,6 +91,7 @@ pub use backup::{
 };
 pub use batch_erasure::{BatchErasure, BatchSummary};
 pub use batch_job::BatchJob;
+pub use cache::HotCacheConfig;
 pub use consent::{ConsentView, GiveConsent};
 pub use erasure::{BatchPlan, RetryReport};
 pub use error::AppError;
@@ -162,6 +164,10 @@ pub struct AppConfig {
     /// on in a deployment; off only to measure what the journal costs (benchmarks): every
     /// decision is then lost by a restore.
     pub journal_decisions: bool,
+    /// The in-process cache of API keys and processing checks (none: every answer is read
+    /// from the database). It answers only once told its watcher of other replicas' changes
+    /// is up ([`App::cache_signal`]).
+    pub hot_cache: Option<HotCacheConfig>,
 }
 
 impl Default for AppConfig {
@@ -199,6 +205,7 @@ impl Default for AppConfig {
             export_ttl: time::Duration::hours(72),
             job_lease: jobs::LEASE,
             journal_decisions: true,
+            hot_cache: Some(HotCacheConfig::default()),
         }
     }
 }
@@ -232,6 +239,8 @@ pub struct App<P: Ports> {
     /// Each audit chain's head as this process last found it intact: where the next
     /// incremental verification starts.
     verified_chains: VerifiedChains,
+    /// API keys and processing checks, from memory.
+    cache: cache::HotCache,
     config: AppConfig,
     /// The canary scan of the service's log files, for attestations (none: not reported).
     log_scanner: Option<std::sync::Arc<dyn gdpr_ports::LogScanner>>,
@@ -255,6 +264,7 @@ impl<P: Ports> App<P> {
             signer: adapters.signer,
             journal_heads: backup::journal::Heads::default(),
             verified_chains: VerifiedChains::default(),
+            cache: cache::HotCache::new(config.hot_cache),
             config,
             log_scanner: None,
         }

@@ -74,6 +74,7 @@ impl<P: Ports> App<P> {
             .insert_limit(&limit)
             .await
             .map_err(AppError::not_found("subject"))?;
+        self.invalidate_subject(ctx.tenant, subject).await;
         self.audit_about(
             ctx,
             AuditAction::ProcessingLimited,
@@ -116,6 +117,7 @@ impl<P: Ports> App<P> {
             .update_limit(&limit)
             .await
             .map_err(AppError::not_found("processing limit"))?;
+        self.invalidate_subject(ctx.tenant, subject).await;
         self.audit_about(
             ctx,
             AuditAction::ProcessingLimitLifted,
@@ -169,7 +171,28 @@ impl<P: Ports> App<P> {
         subject: SubjectId,
         purpose: &str,
     ) -> Result<ProcessingCheck, AppError> {
-        let purpose = self.purpose(ctx, &PurposeId::parse(purpose)?).await?;
+        let purpose = PurposeId::parse(purpose)?;
+        if let Some(check) = self.cache.check(ctx.tenant, subject, &purpose) {
+            return Ok(check);
+        }
+        // Taken before the reads: a change landing meanwhile keeps their answer out.
+        let ticket = self.cache.ticket();
+        let check = self.read_processing_check(ctx, subject, &purpose).await?;
+        if let Some(ticket) = ticket {
+            self.cache
+                .put_check(ticket, ctx.tenant, subject, purpose, check);
+        }
+        Ok(check)
+    }
+
+    /// [`App::processing_check`] from the database.
+    async fn read_processing_check(
+        &self,
+        ctx: Ctx,
+        subject: SubjectId,
+        purpose: &PurposeId,
+    ) -> Result<ProcessingCheck, AppError> {
+        let purpose = self.purpose(ctx, purpose).await?;
         let consented = self.consents_to(ctx, subject, &purpose).await?;
         let blocked = match self.ensure_may_process(ctx, subject, &purpose).await {
             Ok(()) => None,

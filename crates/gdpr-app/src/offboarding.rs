@@ -96,6 +96,8 @@ impl<P: Ports> App<P> {
             .set_tenant_offboarding(tenant, Some(offboarding))
             .await
             .map_err(AppError::not_found("tenant"))?;
+        self.invalidate(gdpr_ports::Invalidation::Tenant(tenant))
+            .await;
         self.audit_both(
             actor,
             tenant,
@@ -122,6 +124,8 @@ impl<P: Ports> App<P> {
             .set_tenant_offboarding(tenant, None)
             .await
             .map_err(AppError::not_found("tenant"))?;
+        self.invalidate(gdpr_ports::Invalidation::Tenant(tenant))
+            .await;
         self.audit_both(
             actor,
             tenant,
@@ -144,7 +148,18 @@ impl<P: Ports> App<P> {
 
     /// Refuses a tenant being offboarded (its API keys, while the grace period runs).
     pub(crate) async fn ensure_not_offboarding(&self, tenant: TenantId) -> Result<(), AppError> {
-        match self.store.tenant_offboarding(tenant).await {
+        let offboarding = match self.cache.offboarding(tenant) {
+            Some(known) => Ok(known),
+            None => {
+                let ticket = self.cache.ticket();
+                let read = self.store.tenant_offboarding(tenant).await;
+                if let (Some(ticket), Ok(known)) = (ticket, &read) {
+                    self.cache.put_offboarding(ticket, tenant, *known);
+                }
+                read
+            }
+        };
+        match offboarding {
             Ok(None) | Err(gdpr_ports::StoreError::NotFound) => Ok(()),
             Ok(Some(o)) => Err(AppError::TenantOffboarding {
                 delete_at: o
@@ -225,6 +240,8 @@ impl<P: Ports> App<P> {
             .delete_tenant(tenant, receipt)
             .await
             .map_err(AppError::store)?;
+        self.invalidate(gdpr_ports::Invalidation::Tenant(tenant))
+            .await;
         Ok(OffboardingReceipt {
             tenant,
             scheduled_at: offboarding.scheduled_at,

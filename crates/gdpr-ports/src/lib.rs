@@ -1,7 +1,7 @@
 //! The ports: what the compliance core needs from the world, as traits.
 //!
 //! Storage (tenants, subjects, forms, records, consents, requests, legal holds, keys,
-//! tombstones and erasure receipts), the audit log, object storage for backups, encryption of
+//! tombstones and erasure receipts), the audit log, invalidations of other replicas' caches, object storage for backups, encryption of
 //! what leaves, signatures on what is written outside the database, error reporting and the
 //! clock. Adapters implement them (`gdpr-store-seaorm`,
 //! `gdpr-backup-s3`, `gdpr-crypto-openpgp`, `gdpr-report-rollbar`, the in-memory fakes of
@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 mod backup;
+mod cache;
 mod clock;
 mod dump;
 mod encrypt;
@@ -22,6 +23,7 @@ mod sign;
 mod store;
 
 pub use backup::{BackupError, BackupStore, ByteStream, ObjectMeta, check_object_key};
+pub use cache::{CacheBus, CacheSignal, Invalidation};
 pub use clock::Clock;
 pub use dump::{DumpItem, DumpRow, DumpStream, RestoredCounts, RowStream, TenantDumps, WrappedKey};
 pub use encrypt::{DecryptError, Decryptor, EncryptError, Encryptor, Recipients};
@@ -41,6 +43,8 @@ pub use store::{
 
 #[cfg(feature = "mocks")]
 pub use backup::MockBackupStore;
+#[cfg(feature = "mocks")]
+pub use cache::MockCacheBus;
 #[cfg(feature = "mocks")]
 pub use clock::MockClock;
 #[cfg(feature = "mocks")]

@@ -713,6 +713,7 @@ pub trait Storage:
     + AuditLog
     + AttestationLog
     + crate::TenantDumps
+    + crate::CacheBus
 {
 }
 
@@ -731,5 +732,6 @@ impl<T> Storage for T where
         + AuditLog
         + AttestationLog
         + crate::TenantDumps
+        + crate::CacheBus
 {
 }

@@ -141,6 +141,30 @@ pub struct JobsConfig {
     pub lease_seconds: u64,
 }
 
+/// `[cache]`: API-key authentication and processing checks answered from memory.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheConfig {
+    /// Whether to cache at all.
+    pub enabled: bool,
+    /// Seconds an entry is believed at most (the bound when a replica dies between its change
+    /// and its message to the others).
+    pub ttl_seconds: u64,
+    /// Entries held at most.
+    pub capacity: usize,
+}
+
+impl CacheConfig {
+    /// The application's setting (none when off).
+    #[must_use]
+    pub fn hot_cache(&self) -> Option<gdpr_app::HotCacheConfig> {
+        self.enabled.then(|| gdpr_app::HotCacheConfig {
+            ttl: std::time::Duration::from_secs(self.ttl_seconds.max(1)),
+            capacity: self.capacity.max(1),
+        })
+    }
+}
+
 /// `[logging]`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -288,6 +312,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// Background jobs.
     pub jobs: JobsConfig,
+    /// The in-process cache of the hot path.
+    pub cache: CacheConfig,
     /// Logs.
     pub logging: LoggingConfig,
     /// Default retention periods.

@@ -553,6 +553,7 @@ pub fn application_tuned(
     };
     app_config.backups_disabled = !config.backups.enabled;
     app_config.export_ttl = time::Duration::hours(config.export.ttl_hours.max(1).into());
+    app_config.hot_cache = config.cache.hot_cache();
     app_config.job_lease =
         time::Duration::seconds(i64::try_from(config.jobs.lease_seconds.max(1)).unwrap_or(600));
     tune(&mut app_config);
@@ -604,6 +605,8 @@ pub struct Running {
     worker: Option<JoinHandle<()>>,
     chores: JoinHandle<()>,
     watch_backups: Option<JoinHandle<()>>,
+    /// Hears the other replicas' cache invalidations; stops when dropped.
+    _cache_watcher: Option<gdpr_store_seaorm::Watcher>,
 }
 
 impl Running {
@@ -693,7 +696,15 @@ pub async fn start_with(
         }
         out
     }));
+    // This process's own changes reach its cache directly; on SQLite only other processes
+    // (operator commands) bump the counter it watches.
+    store.announce_changes(false);
+    let watched = store.clone();
     let app = Arc::new(application_with(config, store, reporter)?);
+    let cache_watcher = config.cache.enabled.then(|| {
+        let app = app.clone();
+        watched.watch_invalidations(move |signal| app.cache_signal(signal))
+    });
     let routes = gdpr_http::routes(
         app.clone(),
         HttpOptions {
@@ -767,6 +778,7 @@ pub async fn start_with(
         worker,
         chores,
         watch_backups,
+        _cache_watcher: cache_watcher,
     })
 }
 

@@ -3,7 +3,8 @@
 //! This crate owns the database schema's use (the migrations live in `gdpr-migrations`), the
 //! encryption at rest of every personal field, the blind index for look-ups by e-mail, the one
 //! transaction of an erasure, the hash-chained audit log's storage, the API keys and the
-//! durable jobs queue (claimed with `FOR UPDATE SKIP LOCKED` on PostgreSQL).
+//! durable jobs queue (claimed with `FOR UPDATE SKIP LOCKED` on PostgreSQL), and the
+//! invalidations of the replicas' caches (`NOTIFY` on PostgreSQL, a counter on SQLite).
 //!
 //! It must not hold business rules: those are the domain's and `gdpr-app`'s. It never logs,
 //! returns or puts in an error message a decrypted value.
@@ -17,6 +18,7 @@ mod entity;
 mod erasure;
 mod forms;
 mod group;
+mod invalidations;
 mod jobs;
 mod keys;
 mod rights;
@@ -35,6 +37,7 @@ use sea_orm::{
 use time::OffsetDateTime;
 
 pub use crypto::{CryptoError, MasterKey};
+pub use invalidations::{CHANNEL as INVALIDATION_CHANNEL, POLL as INVALIDATION_POLL, Watcher};
 pub use tables::{LEFT_OUT_OF_BACKUPS, backed_up_tables};
 
 /// Every storage port, on one SeaORM connection pool. Cheap to clone.
@@ -51,6 +54,8 @@ pub struct SeaOrmStore {
     group: Option<group::Queue>,
     /// Creates committed in a group of more than one.
     grouped: Arc<std::sync::atomic::AtomicU64>,
+    /// Whether changes on SQLite bump the counter the server watches (see `invalidations`).
+    announces: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for SeaOrmStore {
@@ -119,6 +124,7 @@ impl SeaOrmStore {
             audit_heads: Arc::default(),
             group: None,
             grouped: Arc::default(),
+            announces: Arc::new(std::sync::atomic::AtomicBool::new(true)),
         };
         store.group = Some(group::spawn(store.clone()));
         Ok(store)

@@ -33,7 +33,10 @@ use crate::entity::{
 use crate::{corrupt, unavailable};
 
 /// Tables that backups leave out on purpose, each with its reason.
-pub const LEFT_OUT_OF_BACKUPS: [&str; 2] = [
+pub const LEFT_OUT_OF_BACKUPS: [&str; 3] = [
+    // A counter of the whole deployment that wakes the server's cache (see `invalidations`):
+    // no data, nothing of a tenant.
+    "cache_epoch",
     // Background work of the whole deployment, not of a tenant: a restored tenant must not
     // run an old job again (a batch erasure would be replayed from a stale list).
     "jobs",

@@ -15,10 +15,10 @@ use gdpr_pii::{
     Tenant, TenantId,
 };
 use gdpr_ports::{
-    ApiKeyRecord, ApiKeyStore, AttestationLog, AuditLog, ConsentStore, Cursor, Erased,
-    ErasedCounts, Erasure, ErasureStore, FormStore, Job, JobQueue, JobState, JobStatus,
-    LegalHoldStore, Offboarding, Page, PolicyOverride, ProcessingLimitStore, RecordCount,
-    RecordRef, RecordStore, RequestStore, StoreError, SubjectStore, TenantStore,
+    ApiKeyRecord, ApiKeyStore, AttestationLog, AuditLog, CacheBus, ConsentStore, Cursor, Erased,
+    ErasedCounts, Erasure, ErasureStore, FormStore, Invalidation, Job, JobQueue, JobState,
+    JobStatus, LegalHoldStore, Offboarding, Page, PolicyOverride, ProcessingLimitStore,
+    RecordCount, RecordRef, RecordStore, RequestStore, StoreError, SubjectStore, TenantStore,
 };
 use gdpr_rights::{
     ErasureReceipt, LegalHold, ProcessingLimit, RecordScope, SubjectRequest, Tombstone,
@@ -51,6 +51,7 @@ struct State {
     retention: BTreeMap<TenantId, PolicyOverride>,
     offboarding: BTreeMap<TenantId, Offboarding>,
     records_deleted_at: BTreeMap<SubjectId, OffsetDateTime>,
+    published: Vec<Invalidation>,
 }
 
 #[derive(Debug, Clone)]
@@ -152,6 +153,18 @@ impl InMemoryStore {
         Ok(self.state()?.keys.contains(&(tenant, subject)))
     }
 
+    /// Every invalidation published so far, oldest first, and forgets them: what another
+    /// replica would have been told.
+    pub fn take_published(&self) -> Vec<Invalidation> {
+        std::mem::take(
+            &mut self
+                .0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .published,
+        )
+    }
+
     /// Lets a test rewrite a chain of the audit log behind the application's back.
     pub fn tamper_with_audit(
         &self,
@@ -203,6 +216,14 @@ impl InMemoryStore {
                 .iter()
                 .filter(|e| e.tenant == tenant && e.subject == subject)
                 .count()
+    }
+}
+
+#[async_trait]
+impl CacheBus for InMemoryStore {
+    async fn publish(&self, what: Invalidation) -> Result<(), StoreError> {
+        self.state()?.published.push(what);
+        Ok(())
     }
 }
 

@@ -235,19 +235,25 @@ impl<P: Ports> App<P> {
             done: false,
         });
         let tombstone_count = tombstones.len() as u64;
-        let counts = self
+        let restored = self
             .store
             .restore_tenant(tenant, keys, tombstones, rows)
-            .await
-            .map_err(|e| match e {
-                StoreError::Corrupt(reason) => unusable(&id, reason),
-                other => AppError::store(other),
-            })?;
+            .await;
+        // Old rows are back (keys, consents, limits): nothing known of the tenant holds.
+        self.invalidate(gdpr_ports::Invalidation::Tenant(tenant))
+            .await;
+        let counts = restored.map_err(|e| match e {
+            StoreError::Corrupt(reason) => unusable(&id, reason),
+            other => AppError::store(other),
+        })?;
         let (subjects_left_out, rows_left_out) = {
             let filter = filter.lock().unwrap_or_else(PoisonError::into_inner);
             (filter.left_out_subjects.len() as u64, filter.left_out_rows)
         };
-        let decisions_replayed = self.replay(tenant, &journal).await?;
+        let replayed = self.replay(tenant, &journal).await;
+        self.invalidate(gdpr_ports::Invalidation::Tenant(tenant))
+            .await;
+        let decisions_replayed = replayed?;
         let report = RestoreReport {
             tenant,
             backup: id.clone(),

@@ -10,19 +10,12 @@ use gdpr_rights::RequestKind;
 use gdpr_testkit::EnvelopeDecryptor;
 use time::Duration;
 
-use crate::helpers::{PGP_KEY, World, app, world_with};
+use crate::helpers::{PGP_KEY, World, world_with};
 
 /// The world's application, with a log scanner that reports `scan`.
 fn with_logs(w: &World, scan: LogScan) -> gdpr_app::App<gdpr_testkit::InMemory> {
-    app::<gdpr_testkit::InMemory>(
-        w.store.clone(),
-        w.backups.clone(),
-        w.encryptor.clone(),
-        w.reporter.clone(),
-        w.clock.clone(),
-        config(),
-    )
-    .with_log_scanner(Arc::new(Logs(Some(scan))))
+    w.another_app(config())
+        .with_log_scanner(Arc::new(Logs(Some(scan))))
 }
 
 fn progress() -> Arc<Progress> {

@@ -54,12 +54,7 @@ async fn a_record_needs_current_consent_when_its_purpose_rests_on_consent() {
 #[tokio::test]
 async fn a_new_version_requiring_reconsent_stops_old_consents_counting() {
     let w = world().await;
-    let (form, consent) = w.contractors().await;
-    let s = w.subject(1).await;
-    w.app
-        .give_consent(w.ctx, s.id, consent.id, web(None))
-        .await
-        .unwrap();
+    let (form, consent, s) = w.consenting_subject(1).await;
 
     w.app
         .publish_consent_version(w.ctx, consent.id, "Typo fixed.", false)
@@ -200,12 +195,7 @@ async fn the_proof_keeps_who_when_which_text_how_and_a_pseudonymised_where() {
 #[tokio::test]
 async fn the_history_only_grows_and_every_event_has_a_receipt() {
     let w = world().await;
-    let (_, consent) = w.contractors().await;
-    let s = w.subject(1).await;
-    w.app
-        .give_consent(w.ctx, s.id, consent.id, web(None))
-        .await
-        .unwrap();
+    let (_, consent, s) = w.consenting_subject(1).await;
     w.app
         .withdraw_consent(w.ctx, s.id, consent.id, web(None))
         .await
@@ -259,12 +249,7 @@ async fn published_versions_cannot_be_rewritten_through_storage() {
 #[tokio::test]
 async fn a_record_that_breaks_the_schema_is_refused_field_by_field() {
     let w = world().await;
-    let (form, consent) = w.contractors().await;
-    let s = w.subject(1).await;
-    w.app
-        .give_consent(w.ctx, s.id, consent.id, web(None))
-        .await
-        .unwrap();
+    let (form, _, s) = w.consenting_subject(1).await;
     let err = w
         .app
         .submit_record(

@@ -104,16 +104,32 @@ impl World {
     /// The same adapters and data under another configuration.
     pub(crate) fn reconfigured(self, config: AppConfig) -> Self {
         Self {
-            app: app::<InMemory>(
-                self.store.clone(),
-                self.backups.clone(),
-                self.encryptor.clone(),
-                self.reporter.clone(),
-                self.clock.clone(),
-                config,
-            ),
+            app: self.another_app(config),
             ..self
         }
+    }
+
+    /// Another application over the same adapters and data (another replica).
+    pub(crate) fn another_app(&self, config: AppConfig) -> App<InMemory> {
+        app::<InMemory>(
+            self.store.clone(),
+            self.backups.clone(),
+            self.encryptor.clone(),
+            self.reporter.clone(),
+            self.clock.clone(),
+            config,
+        )
+    }
+
+    /// A subject (of `seed`) who consents to the "Contractors" form's purpose.
+    pub(crate) async fn consenting_subject(&self, seed: u64) -> (Form, ConsentForm, Subject) {
+        let (form, consent) = self.contractors().await;
+        let s = self.subject(seed).await;
+        self.app
+            .give_consent(self.ctx, s.id, consent.id, web(None))
+            .await
+            .unwrap();
+        (form, consent, s)
     }
 
     /// Another tenant of the same deployment.

@@ -6,6 +6,7 @@ mod audit;
 mod backup_restore;
 mod backups;
 mod batch;
+mod cache;
 mod config;
 mod consent;
 mod erasure;

@@ -8,6 +8,7 @@ mod dump;
 mod erasure;
 mod harness;
 mod jobs;
+mod replicas;
 mod retention;
 mod scenario;
 mod subjects;
