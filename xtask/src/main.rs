@@ -23,12 +23,13 @@ commands:
   fuzz TARGET [SECONDS]
                   one target (parsers, records, backup_readers, redactor)
   bench           every suite below in turn, one report at target/bench-report.md
-  bench storage   encryption-at-rest and HTTP costs against same-run baselines (needs wrk)
+  bench storage   encryption-at-rest and HTTP costs against same-run baselines (own load driver)
   bench redact    log redaction throughput against grep on a 200 MB access log
   bench backup    backup and restore of 1,000,000 records on PostgreSQL against pg_dump | zstd | gpg
   bench erasure   batch erasure of 1,000,000 records and a 10,000-record export against raw SQL
   bench lifecycle journaled withdrawals, expiring 1,000,000 records, replaying 100,000 entries
-  bench paging    a page of subjects at depth 0 and 999,900, by offset and by cursor";
+  bench paging    a page of subjects at depth 0 and 999,900, by offset and by cursor
+  bench cache     how late a PostgreSQL replica hears of another's change (NOTIFY lag)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -285,13 +286,14 @@ fn fuzz_summary(log: &str) -> Vec<&str> {
 }
 
 /// Every benchmark suite: its name, package and bench target.
-const SUITES: [(&str, &str, &str); 6] = [
+const SUITES: [(&str, &str, &str); 7] = [
     ("storage", "gdpr-server", "storage"),
     ("redact", "gdpr-telemetry", "redact"),
     ("backup", "gdpr-server", "backup"),
     ("erasure", "gdpr-server", "erasure"),
     ("lifecycle", "gdpr-server", "lifecycle"),
     ("paging", "gdpr-server", "paging"),
+    ("cache", "gdpr-server", "cache"),
 ];
 
 /// Where `cargo xtask bench` writes the report of all suites: `bench-report.md` in the

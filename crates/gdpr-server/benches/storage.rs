@@ -5,14 +5,14 @@
 //!    against plaintext inserts of the same rows, one by one, into the same SQLite database.
 //! 2. The same for a bulk import (batches of 5,000, as the import route stores them) against
 //!    batched plaintext inserts.
-//! 3. HTTP throughput (wrk) of create-subject and of a consent check, against a bare poem
-//!    endpoint served by the same process.
+//! 3. HTTP throughput (our own load driver, `common::load`) of create-subject, of a consent
+//!    check (from memory, and from the database with the cache off) and of a record
+//!    submission, against a bare poem endpoint served by the same process.
 #![allow(clippy::print_stdout, reason = "a benchmark prints its report")]
 
 #[allow(dead_code, reason = "the PostgreSQL helpers serve the other benches")]
 mod common;
 
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,7 +22,16 @@ use gdpr_server::config::Config;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use secrecy::SecretString;
 
+use common::load::{Target, drive};
 use common::{median, median_of, ratio, rounds};
+use hyper::Method;
+
+/// Connections of the load driver, as `wrk -c16`.
+const CONNECTIONS: usize = 16;
+/// How long each endpoint is loaded.
+const LOAD_FOR: Duration = Duration::from_secs(8);
+/// The record submission's body (its form and subject are known only once created).
+static RECORD_BODY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 const ONE_BY_ONE: usize = 3_000;
 const BULK: usize = 100_000;
@@ -85,40 +94,6 @@ async fn plaintext(
         .unwrap();
     }
     started.elapsed()
-}
-
-fn wrk(url: &str, token: &str, script: Option<&std::path::Path>) -> Option<(f64, String, String)> {
-    let mut cmd = Command::new("wrk");
-    cmd.args([
-        "-t1",
-        "-c16",
-        "-d8s",
-        "--latency",
-        "-H",
-        &format!("Authorization: Bearer {token}"),
-    ]);
-    if let Some(script) = script {
-        cmd.arg("-s").arg(script);
-    }
-    let out = cmd.arg(url).output().ok()?;
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let errors = String::from_utf8_lossy(&out.stderr);
-    if !errors.trim().is_empty() {
-        eprintln!("wrk: {errors}");
-    }
-    let rps = text
-        .lines()
-        .find_map(|l| l.strip_prefix("Requests/sec:"))
-        .and_then(|v| v.trim().parse().ok())?;
-    let pct = |p: &str| {
-        text.lines()
-            .find_map(|l| l.trim().strip_prefix(p).map(|v| v.trim().to_owned()))
-            .unwrap_or_default()
-    };
-    if text.contains("Non-2xx") {
-        eprintln!("wrk saw errors:\n{text}");
-    }
-    Some((rps, pct("50%"), pct("99%")))
 }
 
 #[poem::handler]
@@ -355,69 +330,123 @@ async fn main() {
     );
     tokio::time::sleep(Duration::from_millis(200)).await;
 
-    let script = http.dir.path().join("create.lua");
-    std::fs::write(
-        &script,
-        r#"
-counter = 0
-shown = false
-request = function()
-  counter = counter + 1
-  local headers = {}
-  for k, v in pairs(wrk.headers) do headers[k] = v end
-  headers["Content-Type"] = "application/json"
-  local body = string.format('{"email": "w%d-%d@example.org"}', math.random(1, 1000000000), counter)
-  return wrk.format("POST", "/v1/subjects", headers, body)
-end
-response = function(status, headers, body)
-  if status ~= 201 and not shown then
-    io.stderr:write("unexpected " .. status .. ": " .. body .. "\n")
-    shown = true
-  end
-end
-"#,
+    // The same server with its cache off, on the same database: what memory buys.
+    let mut uncached = Config::load(None).unwrap();
+    uncached.database.url.clone_from(&http.config.database.url);
+    uncached
+        .security
+        .master_key
+        .clone_from(&http.config.security.master_key);
+    uncached.security.admin_token = Some(SecretString::from("bench-admin-token"));
+    uncached.listen = "127.0.0.1:0".parse().unwrap();
+    uncached.jobs.enabled = false;
+    uncached.backups.directory = http.dir.path().join("backups");
+    uncached.signing.generated_key_file = http.dir.path().join("signing.key");
+    uncached.logging.level = "warn".into();
+    uncached.cache.enabled = false;
+    let running_uncached = gdpr_server::start(&uncached).await.unwrap();
+
+    let f: serde_json::Value = post(
+        "/v1/forms",
+        serde_json::json!({"name": "Notes", "purpose": "contractors",
+            "fields": [{"name": "notes", "kind": "text", "category": "free_text"}]}),
     )
-    .unwrap();
-    println!("\n## HTTP (wrk -t1 -c16 -d8s, server and load generator sharing the machine)\n");
-    let bare_url = format!("http://{bare_addr}/check");
-    let results = tokio::task::spawn_blocking(move || {
-        let bare = wrk(&bare_url, "none", None);
-        let create = wrk(&format!("{base_url}/v1/subjects"), &token, Some(&script));
-        let check = wrk(
-            &format!("{base_url}/v1/subjects/{subject}/consent-check?purpose=contractors"),
-            &token,
-            None,
-        );
-        (bare, create, check)
-    })
+    .await
+    .unwrap()
+    .json()
     .await
     .unwrap();
-    match results {
-        (Some(bare), Some(create), Some(check)) => {
+    let form = f["id"].as_str().unwrap().to_owned();
+    client
+        .put(format!("{base_url}/v1/forms/{form}/consent-form"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"consent_form": cf["id"]}))
+        .send()
+        .await
+        .unwrap();
+    RECORD_BODY
+        .set(format!(
+            r#"{{"form": "{form}", "subject": "{subject}", "values": {{"notes": "n"}}}}"#
+        ))
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let target = |addr, method, path: String, body: Option<fn(u64) -> String>, expect| Target {
+        addr,
+        method,
+        path,
+        token: Some(token.clone()),
+        body,
+        expect,
+    };
+    let check_path = format!("/v1/subjects/{subject}/consent-check?purpose=contractors");
+    let rows = [
+        (
+            "bare poem endpoint (baseline)",
+            Target {
+                token: None,
+                ..target(bare_addr, Method::GET, "/check".into(), None, 200)
+            },
+        ),
+        (
+            "GET consent-check (from memory)",
+            target(running.addr, Method::GET, check_path.clone(), None, 200),
+        ),
+        (
+            "GET consent-check, cache off (from the database)",
+            target(running_uncached.addr, Method::GET, check_path, None, 200),
+        ),
+        (
+            "POST /v1/subjects (create)",
+            target(
+                running.addr,
+                Method::POST,
+                "/v1/subjects".into(),
+                Some(|n| format!(r#"{{"email": "w{n}@example.org"}}"#)),
+                201,
+            ),
+        ),
+        (
+            "POST /v1/records (consent checked)",
+            target(
+                running.addr,
+                Method::POST,
+                "/v1/records".into(),
+                Some(|_| RECORD_BODY.get().cloned().unwrap_or_default()),
+                201,
+            ),
+        ),
+    ];
+    println!(
+        "\n## HTTP ({CONNECTIONS} connections, {}s each, one load-driver thread; server and driver share the machine)\n",
+        LOAD_FOR.as_secs()
+    );
+    println!("| endpoint | requests/s | p50 | p99 | ratio to bare poem |\n|---|---|---|---|---|");
+    let mut bare = None;
+    // `BENCH_HTTP_ROW=check` loads only the baseline and the rows whose name holds it (to
+    // profile one).
+    let only = std::env::var("BENCH_HTTP_ROW").ok();
+    for (i, (name, target)) in rows.into_iter().enumerate() {
+        if i > 0 && only.as_deref().is_some_and(|o| !name.contains(o)) {
+            continue;
+        }
+        let measured = tokio::task::spawn_blocking(move || drive(&target, CONNECTIONS, LOAD_FOR))
+            .await
+            .unwrap();
+        let base = *bare.get_or_insert(measured.rps);
+        println!(
+            "| {name} | {} | {:.2} |",
+            measured.cells(),
+            measured.rps / base
+        );
+        if measured.unexpected > 0 {
             println!(
-                "| endpoint | requests/s | p50 | p99 | ratio to bare poem |\n|---|---|---|---|---|"
-            );
-            println!(
-                "| bare poem endpoint (baseline) | {:.0} | {} | {} | 1.00 |",
-                bare.0, bare.1, bare.2
-            );
-            println!(
-                "| POST /v1/subjects (create) | {:.0} | {} | {} | {:.2} |",
-                create.0,
-                create.1,
-                create.2,
-                create.0 / bare.0
-            );
-            println!(
-                "| GET consent-check | {:.0} | {} | {} | {:.2} |",
-                check.0,
-                check.1,
-                check.2,
-                check.0 / bare.0
+                "  ({} answers had an unexpected status)",
+                measured.unexpected
             );
         }
-        _ => println!("wrk is not installed (apt-get install wrk): HTTP figures skipped"),
     }
+    running_uncached.stop().await.unwrap();
     bare_server.abort();
     running.stop().await.unwrap();
 }

@@ -1,6 +1,9 @@
 //! What the PostgreSQL benchmarks share: where the server is, how many records to make, and
 //! databases that are dropped when the benchmark ends, even by a panic.
 
+#[allow(dead_code, reason = "only the HTTP benchmark drives load")]
+pub(crate) mod load;
+
 use std::process::Command;
 use std::time::Duration;
 
