@@ -1,11 +1,13 @@
 """Setup of .ci/load: a consent-based form and COUNT subjects who consented, through the API,
-then the wrk script (SCRIPT) that drives the mixed workload over them.
+then the plan (PLAN, JSON) that gdpr-load drives the mixed workload from, for SECONDS over
+CONNECTIONS connections.
 
-Usage: python3 .ci/load_setup.py BASE_URL API_KEY COUNT SCRIPT
+Usage: python3 .ci/load_setup.py BASE_URL API_KEY COUNT PLAN SECONDS CONNECTIONS
 """
 import json, sys, urllib.request
 
 base, key, count, script = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+seconds, connections = int(sys.argv[5]), int(sys.argv[6])
 
 def post(path, body, method="POST"):
     request = urllib.request.Request(
@@ -32,39 +34,23 @@ for n in range(count):
     subjects.append(subject)
     emails.append(email)
 
-lua = """
-local subjects = {%s}
-local emails = {%s}
-local form = "%s"
-local n = 0
-local headers = {["Authorization"] = "Bearer %s", ["Content-Type"] = "application/json"}
-
-request = function()
-  n = n + 1
-  -- Every subject gets every kind of request in turn.
-  local kind = n %% 4
-  local i = (math.floor(n / 4) %% #subjects) + 1
-  if kind < 2 then
-    return wrk.format("POST", "/v1/subjects/lookup", headers, '{"email":"' .. emails[i] .. '"}')
-  elseif kind == 2 then
-    return wrk.format("POST", "/v1/records", headers,
-      '{"form":"' .. form .. '","subject":"' .. subjects[i] .. '","values":{"email":"' .. emails[i] .. '","visits":' .. n .. '}}')
-  else
-    return wrk.format("GET", "/v1/subjects/" .. subjects[i] .. "/consent-check?purpose=newsletter", headers)
-  end
-end
-
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format("LOAD requests=%%d seconds=%%.3f connect=%%d read=%%d write=%%d status=%%d timeout=%%d p50_ms=%%.2f p90_ms=%%.2f p99_ms=%%.2f max_ms=%%.2f\\n",
-    summary.requests, summary.duration / 1e6, e.connect, e.read, e.write, e.status, e.timeout,
-    latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000, latency.max / 1000))
-end
-""" % (
-    ", ".join(f'"{s}"' for s in subjects),
-    ", ".join(f'"{e}"' for e in emails),
-    form,
-    key,
-)
+# The plan gdpr-load drives (crates/gdpr-testkit/src/bin/gdpr-load.rs): every subject gets
+# every kind of request in turn, two look-ups by e-mail, a record submission, a consent check.
+plan = {
+    "base": base,
+    "token": key,
+    "seconds": seconds,
+    "connections": connections,
+    "timeout_seconds": 10,
+    "vars": {"form": form},
+    "items": [{"subject": s, "email": e} for s, e in zip(subjects, emails)],
+    "cycle": [
+        {"method": "POST", "path": "/v1/subjects/lookup", "body": '{"email":"{email}"}'},
+        {"method": "POST", "path": "/v1/subjects/lookup", "body": '{"email":"{email}"}'},
+        {"method": "POST", "path": "/v1/records",
+         "body": '{"form":"{form}","subject":"{subject}","values":{"email":"{email}","visits":{n}}}'},
+        {"method": "GET", "path": "/v1/subjects/{subject}/consent-check?purpose=newsletter"},
+    ],
+}
 with open(script, "w") as f:
-    f.write(lua)
+    json.dump(plan, f)

@@ -8,6 +8,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, ExitCode, Stdio};
 
+mod setup;
 #[cfg(test)]
 mod tidy;
 
@@ -29,7 +30,8 @@ commands:
   bench erasure   batch erasure of 1,000,000 records and a 10,000-record export against raw SQL
   bench lifecycle journaled withdrawals, expiring 1,000,000 records, replaying 100,000 entries
   bench paging    a page of subjects at depth 0 and 999,900, by offset and by cursor
-  bench cache     how late a PostgreSQL replica hears of another's change (NOTIFY lag)";
+  bench cache     how late a PostgreSQL replica hears of another's change (NOTIFY lag)
+  bench import    NDJSON imports of 100,000 then 1,000,000 subjects: rate and server memory";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -55,6 +57,10 @@ type Step = (
 /// output is passed through and its per-binary results are added up into one closing line.
 fn ci() -> ExitCode {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    if let Err(missing) = setup::ensure(&cargo) {
+        eprintln!("==> xtask ci: {missing}");
+        return ExitCode::FAILURE;
+    }
     let steps: [Step; 4] = [
         ("format", &["fmt", "--all", "--", "--check"], &[]),
         (
@@ -127,7 +133,7 @@ fn ci() -> ExitCode {
         return ExitCode::FAILURE;
     }
     // Last, against the served binary: the API fuzzing (schemathesis against the served
-    // document) and the 60-second mixed load (wrk); see each script.
+    // document) and the 60-second mixed load (gdpr-load, our own driver); see each script.
     for (name, script) in [("api fuzz", "api-fuzz"), ("load", "load")] {
         let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../.ci")
@@ -286,7 +292,7 @@ fn fuzz_summary(log: &str) -> Vec<&str> {
 }
 
 /// Every benchmark suite: its name, package and bench target.
-const SUITES: [(&str, &str, &str); 7] = [
+const SUITES: [(&str, &str, &str); 8] = [
     ("storage", "gdpr-server", "storage"),
     ("redact", "gdpr-telemetry", "redact"),
     ("backup", "gdpr-server", "backup"),
@@ -294,6 +300,7 @@ const SUITES: [(&str, &str, &str); 7] = [
     ("lifecycle", "gdpr-server", "lifecycle"),
     ("paging", "gdpr-server", "paging"),
     ("cache", "gdpr-server", "cache"),
+    ("import", "gdpr-server", "import"),
 ];
 
 /// Where `cargo xtask bench` writes the report of all suites: `bench-report.md` in the

@@ -91,6 +91,33 @@ impl<P: Ports> App<P> {
         Ok(results)
     }
 
+    /// For each check an attestation makes, how many tenants' latest attestation fails it
+    /// (every check listed, 0 included): what monitoring alerts on.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn failing_checks(
+        &self,
+    ) -> Result<std::collections::BTreeMap<gdpr_audit::CheckKind, usize>, AppError> {
+        let mut failing: std::collections::BTreeMap<_, usize> = gdpr_audit::CheckKind::ALL
+            .into_iter()
+            .map(|k| (k, 0))
+            .collect();
+        for tenant in self.tenants().await? {
+            let last = self
+                .store
+                .last_attestation(tenant.id)
+                .await
+                .map_err(AppError::store)?;
+            for check in last.iter().flat_map(|a| &a.checks) {
+                if check.verdict == gdpr_audit::Verdict::Fail {
+                    *failing.entry(check.kind).or_default() += 1;
+                }
+            }
+        }
+        Ok(failing)
+    }
+
     /// The tenant's attestations after `after_seq`, at most `limit`.
     ///
     /// # Errors

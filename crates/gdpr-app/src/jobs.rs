@@ -122,6 +122,19 @@ pub struct JobRun {
 }
 
 impl<P: Ports> App<P> {
+    /// How the jobs queue stands now (for monitoring).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn queue_depth(&self) -> Result<gdpr_ports::QueueDepth, AppError> {
+        self.store
+            .depth(self.clock.now(), self.config.job_lease)
+            .await
+            .map_err(AppError::store)
+    }
+}
+
+impl<P: Ports> App<P> {
     /// Queues the periodic jobs of the current slots (idempotent across replicas). Returns how
     /// many were newly queued.
     ///

@@ -25,6 +25,7 @@ use pgp::composed::{
     DecryptionOptions, Deserializable, Message, MessageBuilder, SignedPublicKey, SignedSecretKey,
     TheRing,
 };
+use pgp::crypto::aead::{AeadAlgorithm, ChunkSize};
 use pgp::crypto::hash::HashAlgorithm;
 use pgp::crypto::sym::SymmetricKeyAlgorithm;
 use pgp::types::{KeyDetails as _, Password, Seipdv1ReadMode, Tag, Timestamp};
@@ -320,27 +321,55 @@ fn encrypt_blocking(
     mut out: ChannelWriter,
 ) -> Result<(), String> {
     let mut rng = rand::thread_rng();
-    let mut message = MessageBuilder::from_reader("", plaintext)
-        .seipd_v1(&mut rng, SymmetricKeyAlgorithm::AES256);
-    if let Some(signer) = signer {
-        message.sign(
-            &signer.key.primary_key,
-            Password::from(signer.passphrase.expose_secret()),
-            HashAlgorithm::Sha256,
-        );
+    let builder = MessageBuilder::from_reader("", plaintext);
+    // The same steps for either packet version (their builders are different types).
+    macro_rules! seal {
+        ($message:expr) => {{
+            let mut message = $message;
+            if let Some(signer) = signer {
+                message.sign(
+                    &signer.key.primary_key,
+                    Password::from(signer.passphrase.expose_secret()),
+                    HashAlgorithm::Sha256,
+                );
+            }
+            for key in keys {
+                // Chosen again for every message: a key valid at start may have expired since.
+                let added = match encryption_key(key, Timestamp::now())? {
+                    Target::Primary(k) => message.encrypt_to_key(&mut rng, k),
+                    Target::Subkey(k) => message.encrypt_to_key(&mut rng, k),
+                };
+                added.map_err(|e| e.to_string())?;
+            }
+            message
+                .to_writer(&mut rng, &mut out)
+                .map_err(|e| e.to_string())?;
+        }};
     }
-    for key in keys {
-        // Chosen again for every message: a key valid at start may have expired since.
-        let added = match encryption_key(key, Timestamp::now())? {
-            Target::Primary(k) => message.encrypt_to_key(&mut rng, k),
-            Target::Subkey(k) => message.encrypt_to_key(&mut rng, k),
-        };
-        added.map_err(|e| e.to_string())?;
+    if keys.iter().all(reads_seipd_v2) {
+        // RFC 9580: SEIPDv2 for recipients that advertise it; OCB is the one AEAD mode every
+        // implementation of it must read. 256 KiB chunks: each authenticated before released.
+        seal!(builder.seipd_v2(
+            &mut rng,
+            SymmetricKeyAlgorithm::AES256,
+            AeadAlgorithm::Ocb,
+            ChunkSize::C256KiB,
+        ));
+    } else {
+        seal!(builder.seipd_v1(&mut rng, SymmetricKeyAlgorithm::AES256));
     }
-    message
-        .to_writer(&mut rng, &mut out)
-        .map_err(|e| e.to_string())?;
     out.flush().map_err(|e| e.to_string())
+}
+
+/// Whether the key says (in a self-signature's Features subpacket) that its holder reads
+/// SEIPDv2 (RFC 9580) messages. gpg 2.2 and 2.4 keys do not: they get SEIPDv1.
+fn reads_seipd_v2(key: &SignedPublicKey) -> bool {
+    let details = &key.details;
+    details
+        .direct_signatures
+        .iter()
+        .chain(details.users.iter().flat_map(|u| u.signatures.iter()))
+        .any(|s| s.features().is_some_and(|f| f.seipd_v2()))
 }
 
 #[async_trait]
@@ -593,6 +622,47 @@ pub fn generate_signing_key(user_id: &str) -> Result<(SecretString, String), Sig
     let public = key
         .to_public_key()
         .to_armored_string(pgp::composed::ArmorOptions::default())
+        .map_err(|e| failed(&e))?;
+    Ok((SecretString::from(secret), public))
+}
+
+/// A new recipient key pair for exports and backups (the operator keeps the secret half
+/// offline): Ed25519 primary, X25519 encryption subkey, its self-signature saying it reads
+/// SEIPDv2 (RFC 9580), so that what is encrypted to it alone is AES-256/OCB. Unprotected: the
+/// caller stores it where only the operator reads it (or protects it with gpg). The secret key
+/// and the public key, both armored.
+///
+/// # Errors
+/// [`SignerKeyError::SigningKey`] when the key cannot be made.
+pub fn generate_recipient_key(user_id: &str) -> Result<(SecretString, String), SignerKeyError> {
+    use pgp::composed::{EncryptionCaps, KeyType, SecretKeyParamsBuilder, SubkeyParamsBuilder};
+    let failed = |e: &dyn std::fmt::Display| SignerKeyError::SigningKey(e.to_string());
+    let params = SecretKeyParamsBuilder::default()
+        .key_type(KeyType::Ed25519)
+        .can_certify(true)
+        .can_sign(true)
+        .feature_seipd_v2(true)
+        .primary_user_id(user_id.to_owned())
+        .passphrase(None)
+        .subkey(
+            SubkeyParamsBuilder::default()
+                .key_type(KeyType::X25519)
+                .can_encrypt(EncryptionCaps::All)
+                .build()
+                .map_err(|e| failed(&e))?,
+        )
+        .build()
+        .map_err(|e| failed(&e))?;
+    let key = params
+        .generate(rand::thread_rng())
+        .map_err(|e| failed(&e))?;
+    let armor = pgp::composed::ArmorOptions::default();
+    let secret = key
+        .to_armored_string(armor.clone())
+        .map_err(|e| failed(&e))?;
+    let public = key
+        .to_public_key()
+        .to_armored_string(armor)
         .map_err(|e| failed(&e))?;
     Ok((SecretString::from(secret), public))
 }

@@ -127,9 +127,7 @@ fn refuse(ctx: &AuthContext, req: &Request, reason: &str) -> poem::Error {
     if let Some(ip) = ip {
         ctx.limiter.fail(ip);
     }
-    ctx.metrics
-        .auth_failures
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    ctx.metrics.auth_failures.inc();
     let pseudonymous = ip.map(|ip| {
         IpAddress::from_ip(ip)
             .pseudonymise(ctx.pseudonymisation)
@@ -167,9 +165,7 @@ fn throttle(ctx: &AuthContext, req: &Request) -> Result<(), poem::Error> {
     if !ctx.limiter.blocked(ip) {
         return Ok(());
     }
-    ctx.metrics
-        .rate_limited
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    ctx.metrics.rate_limited.inc();
     let pseudonymous = IpAddress::from_ip(ip)
         .pseudonymise(ctx.pseudonymisation)
         .to_string();

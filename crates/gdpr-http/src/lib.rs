@@ -14,11 +14,12 @@ mod auth;
 mod client;
 mod convert;
 mod dto;
+mod metrics;
 mod ndjson;
 mod problem;
+mod spool;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use gdpr_app::{App, AppError, Authenticated};
@@ -32,7 +33,9 @@ use secrecy::SecretString;
 
 pub use auth::{AuthContext, Authenticator, FailedAuthLimiter};
 pub use client::TrustedProxy;
+pub use metrics::Metrics;
 pub use problem::{ApiError, FieldProblem, Problem, sanitise};
+pub use prometheus_client;
 
 use api::accountability::AccountabilityApi;
 use api::admin::AdminApi;
@@ -55,16 +58,8 @@ pub trait Readiness: Send + Sync {
     }
 }
 
-/// Counters exposed at `/metrics`.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    /// Requests answered, by status class.
-    pub responses: [AtomicU64; 5],
-    /// Failed authentications.
-    pub auth_failures: AtomicU64,
-    /// Requests refused for too many failed authentications.
-    pub rate_limited: AtomicU64,
-}
+/// Registers more series on the `/metrics` registry, once at start.
+pub type RegisterMetrics = Box<dyn FnOnce(&mut prometheus_client::registry::Registry) + Send>;
 
 /// What the server gives the HTTP layer.
 pub struct HttpOptions {
@@ -76,8 +71,9 @@ pub struct HttpOptions {
     pub auth_failures_per_minute: u32,
     /// The readiness check.
     pub readiness: Arc<dyn Readiness>,
-    /// More Prometheus text for `/metrics` (an adapter's own counters), if any.
-    pub extra_metrics: Option<Arc<dyn Fn() -> String + Send + Sync>>,
+    /// Registers the server's own series (jobs run, backups' age, the database pool, the
+    /// error tracker) beside the HTTP layer's, once at start.
+    pub register_metrics: Option<RegisterMetrics>,
     /// Proxies whose `X-Forwarded-For` names the client (none: the peer is the client).
     pub trusted_proxies: Vec<TrustedProxy>,
     /// Who may read `/metrics` (it tells, among other things, every tenant's overdue count).
@@ -234,39 +230,41 @@ fn mark_nullable(property: &mut serde_json::Value) {
     map.insert("nullable".into(), Value::Bool(true));
 }
 
-type OverdueCount = std::pin::Pin<Box<dyn std::future::Future<Output = Option<usize>> + Send>>;
+type SlowReading = std::pin::Pin<Box<dyn std::future::Future<Output = metrics::Slow> + Send>>;
+type LiveReading = std::pin::Pin<Box<dyn std::future::Future<Output = metrics::Reading> + Send>>;
 
 #[derive(Clone)]
 struct Ops {
     access: MetricsAccess,
     metrics: Arc<Metrics>,
-    extra: Option<Arc<dyn Fn() -> String + Send + Sync>>,
     readiness: Arc<dyn Readiness>,
-    overdue: Arc<dyn Fn() -> OverdueCount + Send + Sync>,
-    /// The last overdue count and when it was taken: counting reads every request, so a
-    /// scrape reuses a count younger than a minute.
-    overdue_cache: Arc<std::sync::Mutex<Option<(std::time::Instant, usize)>>>,
+    /// Overdue requests and failing attestation checks: reading them reads every tenant, so
+    /// a scrape reuses a reading younger than a minute.
+    slow: Arc<dyn Fn() -> SlowReading + Send + Sync>,
+    /// The jobs queue and the cache, read at each scrape.
+    live: Arc<dyn Fn() -> LiveReading + Send + Sync>,
+    slow_cache: Arc<std::sync::Mutex<Option<(std::time::Instant, metrics::Slow)>>>,
 }
 
 impl Ops {
-    async fn overdue(&self) -> Option<usize> {
-        let fresh = *self
-            .overdue_cache
+    async fn slow(&self) -> metrics::Slow {
+        let fresh = self
+            .slow_cache
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((at, n)) =
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        if let Some((_, reading)) =
             fresh.filter(|(at, _)| at.elapsed() < std::time::Duration::from_secs(60))
         {
-            let _ = at;
-            return Some(n);
+            return reading;
         }
-        let n = (self.overdue)().await?;
+        let reading = (self.slow)().await;
         *self
-            .overdue_cache
+            .slow_cache
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) =
-            Some((std::time::Instant::now(), n));
-        Some(n)
+            Some((std::time::Instant::now(), reading.clone()));
+        reading
     }
 }
 
@@ -337,34 +335,11 @@ async fn metrics_text(req: &Request, Data(ops): Data<&Ops>) -> Response {
     if let Err(refused) = metrics_allowed(&ops.access, req) {
         return refused;
     }
-    let m = &ops.metrics;
-    let mut out = String::from(
-        "# HELP gdpr_http_responses_total HTTP responses by status class.\n# TYPE gdpr_http_responses_total counter\n",
-    );
-    for (i, n) in m.responses.iter().enumerate() {
-        out.push_str(&format!(
-            "gdpr_http_responses_total{{class=\"{}xx\"}} {}\n",
-            i + 1,
-            n.load(Ordering::Relaxed)
-        ));
-    }
-    out.push_str(&format!(
-        "# HELP gdpr_auth_failures_total Failed authentications.\n# TYPE gdpr_auth_failures_total counter\ngdpr_auth_failures_total {}\n",
-        m.auth_failures.load(Ordering::Relaxed)
-    ));
-    out.push_str(&format!(
-        "# HELP gdpr_rate_limited_total Requests refused after too many failed authentications.\n# TYPE gdpr_rate_limited_total counter\ngdpr_rate_limited_total {}\n",
-        m.rate_limited.load(Ordering::Relaxed)
-    ));
-    if let Some(n) = ops.overdue().await {
-        out.push_str(&format!(
-            "# HELP gdpr_requests_overdue Data-subject requests open past their due date.\n# TYPE gdpr_requests_overdue gauge\ngdpr_requests_overdue {n}\n"
-        ));
-    }
-    if let Some(extra) = &ops.extra {
-        out.push_str(&extra());
-    }
-    out.with_content_type("text/plain; version=0.0.4")
+    let reading = (ops.live)().await;
+    ops.metrics.refresh(&reading, &ops.slow().await);
+    ops.metrics
+        .encode()
+        .with_content_type(metrics::CONTENT_TYPE)
         .into_response()
 }
 
@@ -389,13 +364,20 @@ async fn security_headers<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Resu
     Ok(response)
 }
 
-/// Counts responses by class.
+/// Counts each answer by route template, method and status class, and how long it took.
 async fn count_responses<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Response> {
     let metrics = req.data::<Arc<Metrics>>().cloned();
+    let method = req.method().clone();
+    let started = std::time::Instant::now();
     let response = next.call(req).await?.into_response();
     if let Some(m) = metrics {
-        let class = (response.status().as_u16() / 100).clamp(1, 5) as usize - 1;
-        m.responses[class].fetch_add(1, Ordering::Relaxed);
+        let route = response.data::<poem::PathPattern>();
+        m.answered(
+            route.map(|r| &*r.0),
+            method.as_str(),
+            response.status().as_u16(),
+            started.elapsed(),
+        );
     }
     Ok(response)
 }
@@ -546,7 +528,11 @@ pub fn routes<P: Ports>(
     app: Arc<App<P>>,
     options: HttpOptions,
 ) -> impl Endpoint<Output = Response> + 'static {
-    let metrics = Arc::new(Metrics::default());
+    let metrics = Arc::new(Metrics::new(|registry| {
+        if let Some(register) = options.register_metrics {
+            register(registry);
+        }
+    }));
     let auth = Arc::new(AuthContext {
         authenticator: Arc::new(AppAuthenticator(app.clone())),
         admin_token: options.admin_token,
@@ -560,13 +546,36 @@ pub fn routes<P: Ports>(
     let ops = Ops {
         access: options.metrics,
         metrics: metrics.clone(),
-        extra: options.extra_metrics,
         readiness: options.readiness,
-        overdue: Arc::new(move || {
+        live: {
+            let app = app.clone();
+            Arc::new(move || {
+                let app = app.clone();
+                Box::pin(async move {
+                    metrics::Reading {
+                        now: time::OffsetDateTime::now_utc(),
+                        jobs: app.queue_depth().await.ok(),
+                        cache_entries: app.cache_entries(),
+                        cache_up: app.cache_is_up(),
+                    }
+                })
+            })
+        },
+        slow: Arc::new(move || {
             let app = overdue_app.clone();
-            Box::pin(async move { app.overdue_request_count().await.ok() })
+            Box::pin(async move {
+                metrics::Slow {
+                    overdue: app.overdue_request_count().await.ok(),
+                    failing: app.failing_checks().await.ok().map(|failing| {
+                        failing
+                            .into_iter()
+                            .map(|(kind, n)| (metrics::check_name(kind), n))
+                            .collect()
+                    }),
+                }
+            })
         }),
-        overdue_cache: Arc::default(),
+        slow_cache: Arc::default(),
     };
     let service = api_service(app);
     let spec = service.spec();

@@ -59,6 +59,19 @@ pub struct JobStatus {
     pub payload: String,
 }
 
+/// How the queue stands, for monitoring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QueueDepth {
+    /// Jobs queued whose time has come (or claimed, their lease run out), not yet taken.
+    pub due: u64,
+    /// When the longest-waiting of them was due.
+    pub oldest_due: Option<OffsetDateTime>,
+    /// Jobs claimed by a worker now.
+    pub running: u64,
+    /// Jobs given up on.
+    pub failed: u64,
+}
+
 /// A durable queue of background jobs. Several workers (server replicas) may claim from one
 /// queue: each job is claimed by one worker at a time, and a job whose worker died is claimed
 /// again once its lease runs out.
@@ -129,4 +142,10 @@ pub trait JobQueue: Send + Sync {
     /// # Errors
     /// [`StoreError::NotFound`]; [`StoreError::Unavailable`].
     async fn job(&self, id: Uuid) -> Result<JobStatus, StoreError>;
+
+    /// How the queue stands at `now`, a claim older than `lease` counting as due again.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn depth(&self, now: OffsetDateTime, lease: Duration) -> Result<QueueDepth, StoreError>;
 }

@@ -27,7 +27,7 @@ pub use cache::{CacheBus, CacheSignal, Invalidation};
 pub use clock::Clock;
 pub use dump::{DumpItem, DumpRow, DumpStream, RestoredCounts, RowStream, TenantDumps, WrappedKey};
 pub use encrypt::{DecryptError, Decryptor, EncryptError, Encryptor, Recipients};
-pub use jobs::{Job, JobQueue, JobState, JobStatus, MAX_ATTEMPTS};
+pub use jobs::{Job, JobQueue, JobState, JobStatus, MAX_ATTEMPTS, QueueDepth};
 pub use keys::{ApiKeyRecord, ApiKeyStore};
 pub use report::{
     ErrorReport, ErrorReporter, ForgetOutcome, LogScan, LogScanner, ReportError, ReportLevel,

@@ -156,7 +156,13 @@ impl RollbarReporter {
         Ok(Self { queue, shared })
     }
 
-    /// The counters.
+    /// Reports queued and not yet taken by the sender.
+    #[must_use]
+    pub fn queued(&self) -> usize {
+        self.queue.max_capacity() - self.queue.capacity()
+    }
+
+    /// What came of the reports queued so far.
     #[must_use]
     pub fn metrics(&self) -> &RollbarMetrics {
         &self.shared.metrics

@@ -22,16 +22,14 @@ use gdpr_server::config::Config;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use secrecy::SecretString;
 
-use common::load::{Target, drive};
 use common::{median, median_of, ratio, rounds};
+use gdpr_testkit::load::{Load, Request, drive};
 use hyper::Method;
 
 /// Connections of the load driver, as `wrk -c16`.
 const CONNECTIONS: usize = 16;
 /// How long each endpoint is loaded.
 const LOAD_FOR: Duration = Duration::from_secs(8);
-/// The record submission's body (its form and subject are known only once created).
-static RECORD_BODY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 const ONE_BY_ONE: usize = 3_000;
 const BULK: usize = 100_000;
@@ -256,32 +254,7 @@ async fn main() {
     let running = gdpr_server::start(&http.config).await.unwrap();
     let base_url = format!("http://{}", running.addr);
     let client = reqwest::Client::new();
-    let admin = |path: &str, body: serde_json::Value| {
-        client
-            .post(format!("{base_url}{path}"))
-            .bearer_auth("bench-admin-token")
-            .json(&body)
-            .send()
-    };
-    let t: serde_json::Value = admin(
-        "/v1/admin/tenants",
-        serde_json::json!({"name": "HTTP", "privacy_contact": "x@y.example"}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let key: serde_json::Value = admin(
-        &format!("/v1/admin/tenants/{}/api-keys", t["id"].as_str().unwrap()),
-        serde_json::json!({}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let token = key["token"].as_str().unwrap().to_owned();
+    let token = common::tenant_token(&client, &base_url, "bench-admin-token").await;
     let post = |path: &str, body: serde_json::Value| {
         client
             .post(format!("{base_url}{path}"))
@@ -364,57 +337,59 @@ async fn main() {
         .send()
         .await
         .unwrap();
-    RECORD_BODY
-        .set(format!(
-            r#"{{"form": "{form}", "subject": "{subject}", "values": {{"notes": "n"}}}}"#
-        ))
-        .unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
 
-    let target = |addr, method, path: String, body: Option<fn(u64) -> String>, expect| Target {
+    let load = |addr, token: Option<String>| Load {
         addr,
-        method,
-        path,
-        token: Some(token.clone()),
-        body,
-        expect,
+        token,
+        connections: CONNECTIONS,
+        duration: LOAD_FOR,
+        timeout: Duration::from_secs(10),
+    };
+    let get = |path: String| -> gdpr_testkit::load::Requests {
+        Arc::new(move |_| Request {
+            method: Method::GET,
+            path: path.clone(),
+            body: None,
+        })
     };
     let check_path = format!("/v1/subjects/{subject}/consent-check?purpose=contractors");
-    let rows = [
+    let record =
+        format!(r#"{{"form": "{form}", "subject": "{subject}", "values": {{"notes": "n"}}}}"#);
+    let token = Some(token.clone());
+    let rows: Vec<(&str, Load, gdpr_testkit::load::Requests)> = vec![
         (
             "bare poem endpoint (baseline)",
-            Target {
-                token: None,
-                ..target(bare_addr, Method::GET, "/check".into(), None, 200)
-            },
+            load(bare_addr, None),
+            get("/check".into()),
         ),
         (
             "GET consent-check (from memory)",
-            target(running.addr, Method::GET, check_path.clone(), None, 200),
+            load(running.addr, token.clone()),
+            get(check_path.clone()),
         ),
         (
             "GET consent-check, cache off (from the database)",
-            target(running_uncached.addr, Method::GET, check_path, None, 200),
+            load(running_uncached.addr, token.clone()),
+            get(check_path),
         ),
         (
             "POST /v1/subjects (create)",
-            target(
-                running.addr,
-                Method::POST,
-                "/v1/subjects".into(),
-                Some(|n| format!(r#"{{"email": "w{n}@example.org"}}"#)),
-                201,
-            ),
+            load(running.addr, token.clone()),
+            Arc::new(|n| Request {
+                method: Method::POST,
+                path: "/v1/subjects".into(),
+                body: Some(format!(r#"{{"email": "w{n}@example.org"}}"#)),
+            }),
         ),
         (
             "POST /v1/records (consent checked)",
-            target(
-                running.addr,
-                Method::POST,
-                "/v1/records".into(),
-                Some(|_| RECORD_BODY.get().cloned().unwrap_or_default()),
-                201,
-            ),
+            load(running.addr, token.clone()),
+            Arc::new(move |_| Request {
+                method: Method::POST,
+                path: "/v1/records".into(),
+                body: Some(record.clone()),
+            }),
         ),
     ];
     println!(
@@ -426,24 +401,24 @@ async fn main() {
     // `BENCH_HTTP_ROW=check` loads only the baseline and the rows whose name holds it (to
     // profile one).
     let only = std::env::var("BENCH_HTTP_ROW").ok();
-    for (i, (name, target)) in rows.into_iter().enumerate() {
+    for (i, (name, load, requests)) in rows.into_iter().enumerate() {
         if i > 0 && only.as_deref().is_some_and(|o| !name.contains(o)) {
             continue;
         }
-        let measured = tokio::task::spawn_blocking(move || drive(&target, CONNECTIONS, LOAD_FOR))
+        let m = tokio::task::spawn_blocking(move || drive(&load, requests))
             .await
             .unwrap();
-        let base = *bare.get_or_insert(measured.rps);
+        let base = *bare.get_or_insert(m.rps());
         println!(
-            "| {name} | {} | {:.2} |",
-            measured.cells(),
-            measured.rps / base
+            "| {name} | {:.0} | {:.2} ms | {:.2} ms | {:.2} |",
+            m.rps(),
+            m.p50.as_secs_f64() * 1e3,
+            m.p99.as_secs_f64() * 1e3,
+            m.rps() / base
         );
-        if measured.unexpected > 0 {
-            println!(
-                "  ({} answers had an unexpected status)",
-                measured.unexpected
-            );
+        let failed = m.not_2xx + m.io_errors + m.timeouts + m.connect_errors;
+        if failed > 0 {
+            println!("  ({failed} requests failed or were refused: {m:?})");
         }
     }
     running_uncached.stop().await.unwrap();

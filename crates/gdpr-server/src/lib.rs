@@ -7,6 +7,7 @@
 pub mod adapters;
 pub mod config;
 pub mod logging;
+mod metrics;
 pub mod operator;
 mod serve;
 

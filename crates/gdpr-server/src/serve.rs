@@ -277,44 +277,18 @@ struct StoreReadiness {
 
 /// When each tenant's newest verified backup was taken, as last looked up (every few
 /// minutes, off the request path: it lists object storage).
-#[derive(Clone, Default)]
-struct BackupFreshness(Arc<std::sync::RwLock<Option<Freshness>>>);
+#[derive(Clone, Default, Debug)]
+pub(crate) struct BackupFreshness(Arc<std::sync::RwLock<Option<Freshness>>>);
 
 /// Each tenant, and when its newest verified backup was taken (`None`: none is).
 type Freshness = Vec<(gdpr_pii::TenantId, Option<time::OffsetDateTime>)>;
 
 impl BackupFreshness {
-    fn snapshot(&self) -> Option<Freshness> {
+    pub(crate) fn snapshot(&self) -> Option<Freshness> {
         self.0
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
-    }
-
-    /// `/metrics` lines: the age of each tenant's newest verified backup (tenant ids are
-    /// not personal data, and there are as many as customers), and how many have none.
-    fn metrics(&self) -> String {
-        let Some(list) = self.snapshot() else {
-            return String::new();
-        };
-        let now = time::OffsetDateTime::now_utc();
-        let mut out = String::from(
-            "# HELP gdpr_backup_verified_age_seconds Age of each tenant's newest verified backup.\n# TYPE gdpr_backup_verified_age_seconds gauge\n",
-        );
-        let mut none = 0;
-        for (tenant, at) in &list {
-            match at {
-                Some(at) => out.push_str(&format!(
-                    "gdpr_backup_verified_age_seconds{{tenant=\"{tenant}\"}} {}\n",
-                    (now - *at).whole_seconds()
-                )),
-                None => none += 1,
-            }
-        }
-        out.push_str(&format!(
-            "# HELP gdpr_backup_unverified_tenants Tenants without any verified backup.\n# TYPE gdpr_backup_unverified_tenants gauge\ngdpr_backup_unverified_tenants {none}\n"
-        ));
-        out
     }
 
     /// One line for `/readyz`: the stalest tenant, without naming it.
@@ -681,21 +655,13 @@ pub async fn start_with(
         Reporter::Rollbar(rollbar) => Some(rollbar.clone()),
         Reporter::Off(_) => None,
     };
-    let backups = freshness.clone();
-    let extra_metrics: Option<Arc<dyn Fn() -> String + Send + Sync>> = Some(Arc::new(move || {
-        let mut out = backups.metrics();
-        if let Some(rollbar) = &rollbar {
-            let m = rollbar.metrics();
-            let n = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
-            out.push_str(&format!(
-                "# HELP gdpr_error_reports_total Error reports by outcome (dropped: queue full; failed: every attempt failed).\n# TYPE gdpr_error_reports_total counter\ngdpr_error_reports_total{{outcome=\"sent\"}} {}\ngdpr_error_reports_total{{outcome=\"dropped\"}} {}\ngdpr_error_reports_total{{outcome=\"failed\"}} {}\n",
-                n(&m.sent),
-                n(&m.dropped),
-                n(&m.failed)
-            ));
-        }
-        out
-    }));
+    let jobs = crate::metrics::JobMetrics::default();
+    let register_metrics: gdpr_http::RegisterMetrics = {
+        let (jobs, freshness, store) = (jobs.clone(), freshness.clone(), store.clone());
+        Box::new(move |registry| {
+            crate::metrics::register(registry, &jobs, freshness, store, rollbar)
+        })
+    };
     // This process's own changes reach its cache directly; on SQLite only other processes
     // (operator commands) bump the counter it watches.
     store.announce_changes(false);
@@ -712,7 +678,7 @@ pub async fn start_with(
             body_limit: config.http.body_limit,
             auth_failures_per_minute: config.http.auth_failures_per_minute,
             readiness,
-            extra_metrics,
+            register_metrics: Some(register_metrics),
             trusted_proxies: config
                 .http
                 .trusted_proxies
@@ -765,6 +731,7 @@ pub async fn start_with(
     let worker = config.jobs.enabled.then(|| {
         tokio::spawn(run_worker(
             app,
+            jobs,
             Duration::from_secs(config.jobs.poll_interval_seconds.max(1)),
             stop_rx,
         ))
@@ -832,7 +799,12 @@ async fn run_chores(
     }
 }
 
-async fn run_worker(app: Arc<App<Deployment>>, every: Duration, mut stop: watch::Receiver<bool>) {
+async fn run_worker(
+    app: Arc<App<Deployment>>,
+    jobs: crate::metrics::JobMetrics,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
     let name = format!("gdpr-{}", std::process::id());
     loop {
         if let Err(e) = app.schedule_due_jobs().await {
@@ -842,12 +814,15 @@ async fn run_worker(app: Arc<App<Deployment>>, every: Duration, mut stop: watch:
             if *stop.borrow() {
                 return;
             }
+            let started = std::time::Instant::now();
             match app.run_next_job(&name).await {
                 Ok(Some(run)) => match &run.outcome {
                     Ok(summary) => {
+                        jobs.ran(&run.kind, false, started.elapsed());
                         tracing::info!(job = %run.job, kind = run.kind, summary, "job done")
                     }
                     Err(error) => {
+                        jobs.ran(&run.kind, true, started.elapsed());
                         tracing::warn!(job = %run.job, kind = run.kind, error, "job failed")
                     }
                 },

@@ -4,7 +4,7 @@
 //! claimed again: jobs must therefore be resumable, which their recorded progress allows.
 
 use async_trait::async_trait;
-use gdpr_ports::{Job, JobQueue, JobState, JobStatus, StoreError};
+use gdpr_ports::{Job, JobQueue, JobState, JobStatus, QueueDepth, StoreError};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait, Set, Statement};
 use sea_orm::{ColumnTrait, QueryFilter};
@@ -25,6 +25,18 @@ WHERE id = (
     {lock}
 )
 RETURNING id, kind, payload, attempts, progress_done, progress_total"#;
+
+/// How the queue stands: jobs due (queued and due, or claimed by a worker whose lease ran
+/// out), since when the oldest of them is due, jobs running, jobs given up on.
+const DEPTH: &str = r#"
+SELECT
+    COALESCE(SUM(CASE WHEN (state = 'queued' AND run_at <= $1)
+        OR (state = 'running' AND claimed_at < $2 AND attempts < $3) THEN 1 ELSE 0 END), 0) AS due,
+    MIN(CASE WHEN state = 'queued' AND run_at <= $1 THEN run_at
+        WHEN state = 'running' AND claimed_at < $2 AND attempts < $3 THEN claimed_at + $4 END) AS oldest,
+    COALESCE(SUM(CASE WHEN state = 'running' AND claimed_at >= $2 THEN 1 ELSE 0 END), 0) AS running,
+    COALESCE(SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END), 0) AS failed
+FROM jobs WHERE state <> 'done'"#;
 
 fn state_name(s: JobState) -> &'static str {
     match s {
@@ -197,6 +209,42 @@ impl JobQueue for SeaOrmStore {
             )),
         }
         self.update_job(id, worker, changes).await
+    }
+
+    async fn depth(&self, now: OffsetDateTime, lease: Duration) -> Result<QueueDepth, StoreError> {
+        let stmt = Statement::from_sql_and_values(
+            self.db.get_database_backend(),
+            DEPTH,
+            [
+                nanos(now).into(),
+                nanos(now - lease).into(),
+                i32::try_from(gdpr_ports::MAX_ATTEMPTS)
+                    .unwrap_or(i32::MAX)
+                    .into(),
+                i64::try_from(lease.whole_nanoseconds())
+                    .unwrap_or(i64::MAX)
+                    .into(),
+            ],
+        );
+        let row = self
+            .db
+            .query_one_raw(stmt)
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(|| corrupt("the jobs queue's depth"))?;
+        let get = |column: &str| {
+            row.try_get::<i64>("", column)
+                .map_err(|_| corrupt("the jobs queue's depth"))
+        };
+        Ok(QueueDepth {
+            due: count(get("due")?),
+            oldest_due: row
+                .try_get::<Option<i64>>("", "oldest")
+                .map_err(|_| corrupt("the jobs queue's depth"))?
+                .map(crate::from_nanos),
+            running: count(get("running")?),
+            failed: count(get("failed")?),
+        })
     }
 
     async fn job(&self, id: Uuid) -> Result<JobStatus, StoreError> {

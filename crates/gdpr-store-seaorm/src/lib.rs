@@ -152,6 +152,30 @@ impl SeaOrmStore {
         self.db.get_database_backend()
     }
 
+    /// The pool's use: connections open, idle, and the most it may open.
+    #[must_use]
+    pub fn pool_use(&self) -> (u32, u32, u32) {
+        let (size, idle, max) = match self.backend() {
+            DbBackend::Postgres => {
+                let pool = self.db.get_postgres_connection_pool();
+                (
+                    pool.size(),
+                    pool.num_idle(),
+                    pool.options().get_max_connections(),
+                )
+            }
+            _ => {
+                let pool = self.db.get_sqlite_connection_pool();
+                (
+                    pool.size(),
+                    pool.num_idle(),
+                    pool.options().get_max_connections(),
+                )
+            }
+        };
+        (size, u32::try_from(idle).unwrap_or(u32::MAX), max)
+    }
+
     /// The connection pool, for the adapter's own tests and benchmarks.
     #[must_use]
     pub fn connection(&self) -> &DatabaseConnection {

@@ -17,6 +17,8 @@ mod clock;
 mod encrypt;
 pub mod fake;
 mod gpg;
+#[cfg(feature = "load")]
+pub mod load;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 mod report;

@@ -17,7 +17,7 @@ use gdpr_pii::{
 use gdpr_ports::{
     ApiKeyRecord, ApiKeyStore, AttestationLog, AuditLog, CacheBus, ConsentStore, Cursor, Erased,
     ErasedCounts, Erasure, ErasureStore, FormStore, Invalidation, Job, JobQueue, JobState,
-    JobStatus, LegalHoldStore, Offboarding, Page, PolicyOverride, ProcessingLimitStore,
+    JobStatus, LegalHoldStore, Offboarding, Page, PolicyOverride, ProcessingLimitStore, QueueDepth,
     RecordCount, RecordRef, RecordStore, RequestStore, StoreError, SubjectStore, TenantStore,
 };
 use gdpr_rights::{
@@ -1291,6 +1291,35 @@ impl JobQueue for InMemoryStore {
                 None => row.state = JobState::Failed,
             }
         })
+    }
+
+    async fn depth(&self, now: OffsetDateTime, lease: Duration) -> Result<QueueDepth, StoreError> {
+        let s = self.state()?;
+        let mut depth = QueueDepth::default();
+        for row in &s.jobs {
+            let due_since = match (row.state, row.claimed_at) {
+                (JobState::Queued, _) if row.run_at <= now => Some(row.run_at),
+                (JobState::Running, Some(at))
+                    if at < now - lease && row.job.attempts < gdpr_ports::MAX_ATTEMPTS =>
+                {
+                    Some(at + lease)
+                }
+                (JobState::Running, _) => {
+                    depth.running += 1;
+                    None
+                }
+                (JobState::Failed, _) => {
+                    depth.failed += 1;
+                    None
+                }
+                _ => None,
+            };
+            if let Some(since) = due_since {
+                depth.due += 1;
+                depth.oldest_due = Some(depth.oldest_due.map_or(since, |o| o.min(since)));
+            }
+        }
+        Ok(depth)
     }
 
     async fn job(&self, id: Uuid) -> Result<JobStatus, StoreError> {

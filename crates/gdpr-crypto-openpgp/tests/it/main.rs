@@ -6,7 +6,7 @@ use futures_util::StreamExt;
 use gdpr_crypto_openpgp::{OpenPgpDecryptor, OpenPgpEncryptor};
 use gdpr_ports::{ByteStream, DecryptError, Decryptor, EncryptError, Encryptor, Recipients};
 use gdpr_testkit::GpgHome;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret as _, SecretString};
 
 type Gpg = GpgHome;
 
@@ -518,4 +518,53 @@ async fn a_generated_signing_key_signs_what_gpg_verifies() {
     let ops = Gpg::generate("Ops <ops@example.org>", "", "future-default");
     let (good, status) = gpg_verify(&ops, &public, &signature, &content);
     assert!(good && status.contains("GOODSIG"), "{status}");
+}
+
+/// The version of the encrypted-data packet (tag 18) in an OpenPGP message.
+fn seipd_version(message: &[u8]) -> usize {
+    use pgp::packet::{Packet, PacketParser};
+    PacketParser::new(std::io::BufReader::new(message))
+        .filter_map(Result::ok)
+        .find_map(|p| match p {
+            Packet::SymEncryptedProtectedData(d) => Some(d.version()),
+            _ => None,
+        })
+        .expect("an encrypted data packet")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recipients_that_read_seipd_v2_get_it_and_the_others_seipd_v1() {
+    let plaintext: Vec<u8> = (0..700_000u32).map(|i| (i % 253) as u8).collect();
+    let (secret, public) =
+        gdpr_crypto_openpgp::generate_recipient_key("Rfc <rfc@example.org>").unwrap();
+    let decryptor = OpenPgpDecryptor::new(secret.expose_secret(), SecretString::from("")).unwrap();
+
+    // Every recipient reads it: SEIPDv2 (AES-256, OCB), streamed back whole.
+    let sealed = seal(
+        &OpenPgpEncryptor::new(std::slice::from_ref(&public)).unwrap(),
+        &plaintext,
+        65_536,
+    )
+    .await;
+    assert_eq!(seipd_version(&sealed), 2);
+    let opened = collect(decryptor.decrypt(chunks(&sealed, 10_007)).await.unwrap()).await;
+    assert_eq!(opened, plaintext);
+    // A flipped byte in a chunk is refused, as with SEIPDv1's integrity check.
+    let mut tampered = sealed.clone();
+    let middle = tampered.len() / 2;
+    tampered[middle] ^= 0x55;
+    assert!(
+        try_collect(decryptor.decrypt(chunks(&tampered, 4096)).await.unwrap())
+            .await
+            .is_err()
+    );
+
+    // One recipient that does not (every key gpg 2.2 makes): SEIPDv1 for all, which gpg reads.
+    let gpg = Gpg::generate("Erin <erin@example.org>", "", "future-default");
+    let both = OpenPgpEncryptor::new(&[public, gpg.public_key("erin@example.org")]).unwrap();
+    let sealed = seal(&both, &plaintext[..50_000], 4096).await;
+    assert_eq!(seipd_version(&sealed), 1);
+    assert_eq!(gpg.decrypt(&sealed), &plaintext[..50_000]);
+    let opened = collect(decryptor.decrypt(chunks(&sealed, 999)).await.unwrap()).await;
+    assert_eq!(opened, &plaintext[..50_000]);
 }

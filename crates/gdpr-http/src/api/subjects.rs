@@ -27,6 +27,7 @@ use crate::dto::{
 };
 use crate::ndjson::Ndjson;
 use crate::problem::{ApiError, Problem};
+use crate::spool::{Spool, SpooledJson};
 
 /// The longest line an import accepts.
 const MAX_LINE: u64 = 64 * 1024;
@@ -225,6 +226,7 @@ impl<P: Ports> SubjectsApi<P> {
         ctx: gdpr_app::Ctx,
         pending: &mut Vec<(u64, NewSubject)>,
         out: &mut ImportOut,
+        ids: &mut Spool,
     ) -> Result<(), ApiError> {
         if pending.is_empty() {
             return Ok(());
@@ -249,7 +251,14 @@ impl<P: Ports> SubjectsApi<P> {
             let (field, reason) = match result {
                 Ok(s) => {
                     out.imported += 1;
-                    out.ids.push(*s.id.as_uuid());
+                    ids.push(&format!("\"{}\"", s.id)).await.map_err(|_| {
+                        import_problem(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "internal",
+                            "the answer could not be written",
+                            out,
+                        )
+                    })?;
                     continue;
                 }
                 Err(AppError::InvalidInput { field, reason }) => (field.to_owned(), reason),
@@ -382,10 +391,23 @@ impl<P: Ports> SubjectsApi<P> {
 
     /// Import subjects from NDJSON, one `{"email", "full_name", "ip_address"}` object per
     /// line, streamed. Each line is imported whole or refused whole, with its reason; a
-    /// storage failure stops the import (lines before it stay imported).
+    /// storage failure stops the import (lines before it stay imported). The answer is
+    /// streamed: its `ids` are kept in a temporary file while the import runs, not in memory.
     #[oai(path = "/subjects/import", method = "post")]
-    async fn import(&self, auth: TenantKey, body: Ndjson) -> Result<Json<ImportOut>, ApiError> {
+    async fn import(
+        &self,
+        auth: TenantKey,
+        body: Ndjson,
+    ) -> Result<SpooledJson<ImportOut>, ApiError> {
         let ctx = writer(&auth)?;
+        let unwritable = |out: &ImportOut| {
+            import_problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the answer could not be written",
+                out,
+            )
+        };
         let mut reader = BufReader::new(Body::into_async_read(body.0));
         let mut out = ImportOut {
             imported: 0,
@@ -393,6 +415,7 @@ impl<P: Ports> SubjectsApi<P> {
             ids: Vec::new(),
             errors: Vec::new(),
         };
+        let mut ids = Spool::new().map_err(|_| unwritable(&out))?;
         let mut buf = Vec::new();
         let mut line_no = 0;
         let mut pending = Vec::with_capacity(IMPORT_BATCH);
@@ -451,15 +474,24 @@ impl<P: Ports> SubjectsApi<P> {
                     pending_bytes += n;
                     pending.push((line_no, new));
                     if pending.len() >= IMPORT_BATCH || pending_bytes >= BATCH_BYTES {
-                        self.flush(ctx, &mut pending, &mut out).await?;
+                        self.flush(ctx, &mut pending, &mut out, &mut ids).await?;
                         pending_bytes = 0;
                     }
                 }
             }
         }
-        self.flush(ctx, &mut pending, &mut out).await?;
+        self.flush(ctx, &mut pending, &mut out, &mut ids).await?;
         out.errors.sort_by_key(|e| e.line);
-        Ok(Json(out))
+        let errors = poem_openapi::types::ToJSON::to_json(&out.errors)
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "[]".to_owned());
+        let head = format!(
+            r#"{{"imported":{},"failed":{},"errors":{errors},"ids":["#,
+            out.imported, out.failed
+        );
+        ids.answer(head, "]}".to_owned())
+            .await
+            .map_err(|_| unwritable(&out))
     }
 
     /// Where the subject stands with each consent form.

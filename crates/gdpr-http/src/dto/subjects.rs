@@ -109,7 +109,8 @@ pub(crate) struct ImportOut {
     pub(crate) imported: u64,
     /// Lines refused.
     pub(crate) failed: u64,
-    /// The ids of the imported subjects, in line order.
+    /// The ids of the imported subjects, in line order (streamed: an import of a million
+    /// lines does not hold them in memory).
     pub(crate) ids: Vec<Uuid>,
     /// Why each refused line was refused.
     pub(crate) errors: Vec<ImportError>,

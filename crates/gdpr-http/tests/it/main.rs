@@ -70,7 +70,12 @@ async fn setup_with(
             body_limit: 1 << 20,
             auth_failures_per_minute: 100,
             readiness: Arc::new(Ready),
-            extra_metrics: Some(Arc::new(|| "gdpr_test_extra 7\n".to_owned())),
+            register_metrics: Some(Box::new(|registry| {
+                let extra =
+                    gdpr_http::prometheus_client::metrics::counter::Counter::<u64>::default();
+                extra.inc_by(7);
+                registry.register("test_extra", "What the server adds", extra);
+            })),
             trusted_proxies: Vec::new(),
             metrics,
         },
@@ -167,6 +172,11 @@ async fn metrics_take_a_token_or_are_off_and_every_answer_says_nosniff_and_no_st
         .await;
     scraped.assert_status_is_ok();
     scraped.assert_header("x-content-type-options", "nosniff");
+    let text = scraped.0.into_body().into_string().await.unwrap();
+    assert!(
+        text.contains("\ngdpr_test_extra_total 7\n"),
+        "what the server registers is scraped: {text}"
+    );
     let api = client
         .get("/v1/subjects")
         .header("authorization", format!("Bearer {key}"))

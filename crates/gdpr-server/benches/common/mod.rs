@@ -1,9 +1,6 @@
 //! What the PostgreSQL benchmarks share: where the server is, how many records to make, and
 //! databases that are dropped when the benchmark ends, even by a panic.
 
-#[allow(dead_code, reason = "only the HTTP benchmark drives load")]
-pub(crate) mod load;
-
 use std::process::Command;
 use std::time::Duration;
 
@@ -127,4 +124,41 @@ pub(crate) async fn drop_database(name: &str) {
         &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
     )
     .await;
+}
+
+/// A tenant made through the admin API of the server at `base`, and a new API key's token.
+#[allow(
+    dead_code,
+    reason = "the HTTP benchmarks make their tenant so; the others do not"
+)]
+pub(crate) async fn tenant_token(client: &reqwest::Client, base: &str, admin: &str) -> String {
+    let post = |path: String, body: serde_json::Value| {
+        client
+            .post(format!("{base}{path}"))
+            .bearer_auth(admin)
+            .json(&body)
+            .send()
+    };
+    let tenant: serde_json::Value = post(
+        "/v1/admin/tenants".into(),
+        serde_json::json!({"name": "Bench", "privacy_contact": "dpo@bench.example"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let key: serde_json::Value = post(
+        format!(
+            "/v1/admin/tenants/{}/api-keys",
+            tenant["id"].as_str().unwrap()
+        ),
+        serde_json::json!({}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    key["token"].as_str().unwrap().to_owned()
 }

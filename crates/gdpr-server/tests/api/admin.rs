@@ -27,17 +27,182 @@ async fn operational_endpoints_answer() {
     app.get("/v1/subjects", &key).await;
     let metrics = app.send(Method::GET, "/metrics", None, None).await;
     assert!(
-        metrics
-            .text
-            .contains("gdpr_http_responses_total{class=\"2xx\"}"),
-        "{}",
-        metrics.text
-    );
-    assert!(
         metrics.text.contains("gdpr_requests_overdue 0"),
         "{}",
         metrics.text
     );
+    app.stop().await;
+}
+
+/// The samples of a scrape, each line read by a Prometheus text-format parser: every line
+/// is a sample, a `# HELP`, `# TYPE` or `# UNIT` line, or the closing `# EOF`.
+fn parse_metrics(text: &str) -> Vec<prometheus_parse::Sample> {
+    use prometheus_parse::LineInfo;
+    for line in text.lines() {
+        let known = !matches!(LineInfo::parse(line), LineInfo::Ignored)
+            || line.starts_with("# UNIT ")
+            || line == "# EOF";
+        assert!(known, "not Prometheus text: {line:?}");
+    }
+    assert!(
+        text.ends_with("# EOF\n"),
+        "an OpenMetrics scrape ends with # EOF"
+    );
+    prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
+        .unwrap()
+        .samples
+}
+
+/// A sample's value, whatever type the parser gave it.
+fn number(value: &prometheus_parse::Value) -> f64 {
+    match value {
+        prometheus_parse::Value::Counter(n)
+        | prometheus_parse::Value::Gauge(n)
+        | prometheus_parse::Value::Untyped(n) => *n,
+        other => panic!("not a number: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn metrics_parse_as_prometheus_text_and_name_no_one() {
+    let app = spawn_app().await;
+    let (_, key) = app.tenant("T").await;
+    let subject = app
+        .post("/v1/subjects", &key, json!({"email": "ada@example.org"}))
+        .await;
+    let id = subject.body["id"].as_str().unwrap().to_owned();
+    app.get(&format!("/v1/subjects/{id}"), &key).await;
+    let missing = uuid::Uuid::new_v4();
+    assert_eq!(
+        app.get(&format!("/v1/subjects/{missing}"), &key)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    app.get("/v1/no-such-route", &key).await;
+    let scrape = app.send(Method::GET, "/metrics", None, None).await;
+    assert!(
+        scrape
+            .content_type
+            .starts_with("application/openmetrics-text"),
+        "{}",
+        scrape.content_type
+    );
+    let samples = parse_metrics(&scrape.text);
+    let find = |metric: &str, labels: &[(&str, &str)]| {
+        samples
+            .iter()
+            .find(|s| s.metric == metric && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+    };
+    // Per route template (never the path with its id), method and class; latency per route.
+    let by_route = |class| {
+        find(
+            "gdpr_http_requests_total",
+            &[
+                ("route", "/v1/subjects/:param0"),
+                ("method", "GET"),
+                ("class", class),
+            ],
+        )
+        .map(|s| number(&s.value))
+    };
+    let http_lines: Vec<&str> = scrape
+        .text
+        .lines()
+        .filter(|l| l.starts_with("gdpr_http_requests_total"))
+        .collect();
+    assert_eq!(by_route("2xx"), Some(1.0), "{http_lines:#?}");
+    assert_eq!(by_route("4xx"), Some(1.0), "{http_lines:#?}");
+    // OpenMetrics names a counter's family without `_total`, which this parser (written for
+    // the older text format) does not tie to its samples: the type is checked here.
+    assert!(scrape.text.contains("# TYPE gdpr_http_requests counter\n"));
+    assert!(
+        scrape
+            .text
+            .contains("# TYPE gdpr_http_request_duration_seconds histogram\n")
+    );
+    assert!(
+        find(
+            "gdpr_http_requests_total",
+            &[("route", "unmatched"), ("class", "4xx")]
+        )
+        .is_some()
+    );
+    let latency = find(
+        "gdpr_http_request_duration_seconds",
+        &[("route", "/v1/subjects/:param0"), ("method", "GET")],
+    )
+    .expect("a latency histogram per route");
+    assert!(matches!(&latency.value, prometheus_parse::Value::Histogram(b) if b.len() > 10));
+    for (metric, labels) in [
+        ("gdpr_auth_failures_total", &[][..]),
+        ("gdpr_requests_overdue", &[]),
+        ("gdpr_jobs_due", &[]),
+        ("gdpr_jobs_oldest_due_age_seconds", &[]),
+        ("gdpr_jobs_failed", &[]),
+        ("gdpr_hot_cache_up", &[]),
+        ("gdpr_hot_cache_entries", &[]),
+        ("gdpr_db_pool_connections", &[]),
+        ("gdpr_db_pool_max", &[]),
+        (
+            "gdpr_attestation_failing",
+            &[("check", "audit_chain_verified")],
+        ),
+    ] {
+        assert!(
+            find(metric, labels).is_some(),
+            "{metric} {labels:?} in\n{}",
+            scrape.text
+        );
+    }
+    assert_eq!(
+        find("gdpr_hot_cache_up", &[]).map(|s| number(&s.value)),
+        Some(1.0),
+        "the embedded default answers from memory"
+    );
+    // No label value is an address, a subject's id or anything a person typed.
+    for s in &samples {
+        for (name, value) in s.labels.iter() {
+            assert!(
+                !value.contains('@')
+                    && !value.contains(&id)
+                    && !value.contains(&missing.to_string()),
+                "{} {name}={value}",
+                s.metric
+            );
+        }
+    }
+    // Every series the shipped alert rules use is one a scrape has.
+    let rules = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/prometheus-alerts.yml"),
+    )
+    .unwrap();
+    // Series with no sample until something happens: a family declared but empty (no job
+    // ran yet), or shown only where it applies (checked by their own tests).
+    let declared = |family: &str| scrape.text.contains(&format!("# TYPE {family} "));
+    let elsewhere = [
+        // api/backups::readiness_and_metrics_say_how_old_the_newest_verified_backups_are
+        "gdpr_backup_verified_age_seconds",
+        // api/tracker::server_errors_reach_rollbar_scrubbed_and_erasure_makes_it_forget
+        "gdpr_error_reports_total",
+        // api/batch::batch_erasures_and_record_deletions_are_started_followed_and_summarised
+        "gdpr_job_runs_total",
+    ];
+    let mut checked = 0;
+    for line in rules
+        .lines()
+        .filter(|l| l.trim_start().starts_with("expr:"))
+    {
+        let words = line.split(|c: char| !(c.is_ascii_lowercase() || c == '_'));
+        for name in words.filter(|w| w.starts_with("gdpr_")) {
+            let known = samples.iter().any(|s| s.metric == name)
+                || declared(name.strip_suffix("_total").unwrap_or(name))
+                || elsewhere.contains(&name);
+            assert!(known, "the alert rules use {name}, which /metrics lacks");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 9, "{checked}");
     app.stop().await;
 }
 

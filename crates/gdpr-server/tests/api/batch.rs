@@ -5,7 +5,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use gdpr_rights::BatchSelector;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, Database, Statement};
 use secrecy::ExposeSecret;
 use serde_json::json;
@@ -55,6 +55,21 @@ async fn batch_erasures_and_record_deletions_are_started_followed_and_summarised
         };
         assert_eq!(done.body["done"], 2);
         assert_eq!(done.body["summary"]["erased"], 2, "{}", done.text);
+        // The worker counts the run and its duration once it is back from it.
+        let ran = "gdpr_job_runs_total{kind=\"batch-erasure\",outcome=\"done\"} 1\n";
+        let begun = Instant::now();
+        let metrics = loop {
+            let metrics = app.send(Method::GET, "/metrics", None, None).await.text;
+            if metrics.contains(ran) || begun.elapsed() > Duration::from_secs(5) {
+                break metrics;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert!(metrics.contains(ran), "{metrics}");
+        assert!(
+            metrics.contains("gdpr_job_duration_seconds_count{kind=\"batch-erasure\"} 1\n"),
+            "{metrics}"
+        );
         assert_eq!(done.body["summary"]["records"], dry.body["records"]);
         for s in &subjects[..2] {
             let gone = app.get(&format!("/v1/subjects/{s}"), &key).await;
