@@ -14,6 +14,7 @@ mod auth;
 mod client;
 mod convert;
 mod dto;
+mod links;
 mod metrics;
 mod ndjson;
 mod problem;
@@ -144,7 +145,8 @@ pub fn openapi_json<P: Ports>(app: Arc<App<P>>) -> String {
 /// poem-openapi reads `null` there as absent in a request (or, in a rectification, as "clear
 /// it"), and the answers that mirror a domain document (receipts, the register, audit records,
 /// attestations) write `null` where the domain's JSON has it, hashes included.
-/// (Swagger UI at `/docs` shows the document without the marks.)
+/// (Swagger UI at `/docs` shows the document without the marks.) The links between operations
+/// are added too ([`links`]).
 fn close_request_bodies(spec: &str) -> String {
     use serde_json::Value;
 
@@ -168,6 +170,7 @@ fn close_request_bodies(spec: &str) -> String {
     let Ok(mut doc) = serde_json::from_str::<Value>(spec) else {
         return spec.to_owned();
     };
+    links::add_links(&mut doc);
     let mut todo = Vec::new();
     for operation in doc["paths"]
         .as_object()
