@@ -6,7 +6,9 @@
 //! extension, overdue detection, the Art. 17(3) legal holds that block erasure, the erasure plan
 //! listing every place personal data went, the receipt recording each place's outcome, and the
 //! selection rules of batch erasure, and the restrictions (Art. 18) and objections (Art. 21)
-//! that limit processing. It does no I/O and reads no clock.
+//! that limit processing; and the register of processors and recipients with the rule that
+//! flags a transfer outside the EEA without a safeguard (Art. 28, 30(1)(d)-(e), 44–46). It does
+//! no I/O and reads no clock.
 #![deny(missing_docs)]
 
 mod batch;
@@ -14,6 +16,7 @@ mod deadline;
 mod decision;
 mod erasure;
 mod limits;
+mod recipients;
 mod request;
 
 pub use batch::{BatchSelector, ConsentState, RecordFacts, RecordScope};
@@ -24,4 +27,7 @@ pub use erasure::{
     LegalHold, Outcome, Place, PlaceOutcome, Tombstone,
 };
 pub use limits::{LimitError, LimitKind, ProcessingBlocked, ProcessingLimit, may_process};
+pub use recipients::{
+    Country, Recipient, RecipientError, RecipientRole, Safeguard, Transfer, unsafeguarded,
+};
 pub use request::{Extension, RequestError, RequestKind, RequestStatus, SubjectRequest};
