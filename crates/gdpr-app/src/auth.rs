@@ -151,11 +151,10 @@ impl<P: Ports> App<P> {
         let at = self.clock.now();
         self.journal(tenant, vec![Decision::ApiKeyRevoked { key: id, at }])
             .await?;
-        self.store
-            .revoke_api_key(tenant, id, at)
-            .await
-            .map_err(AppError::not_found("api key"))?;
+        let written = self.store.revoke_api_key(tenant, id, at).await;
+        // Forgotten whatever came of the write: it may have committed before failing.
         self.invalidate(gdpr_ports::Invalidation::ApiKey(id)).await;
+        written.map_err(AppError::not_found("api key"))?;
         let event = AuditEvent::new(
             self.clock.now(),
             Some(tenant),

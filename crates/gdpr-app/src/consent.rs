@@ -52,12 +52,11 @@ impl<P: Ports> App<P> {
     ) -> Result<ConsentForm, AppError> {
         let purpose = self.purpose(ctx, &PurposeId::parse(purpose)?).await?;
         let form = ConsentForm::publish(ctx.tenant, &purpose, title, text, self.clock.now())?;
-        self.store
-            .save_consent_form(&form)
-            .await
-            .map_err(AppError::store)?;
+        let written = self.store.save_consent_form(&form).await;
+        // Forgotten whatever came of the write: it may have committed before failing.
         self.invalidate(gdpr_ports::Invalidation::Tenant(ctx.tenant))
             .await;
+        written.map_err(AppError::store)?;
         self.audit_published(ctx, &form).await?;
         Ok(form)
     }
@@ -75,12 +74,11 @@ impl<P: Ports> App<P> {
     ) -> Result<ConsentForm, AppError> {
         let mut form = self.consent_form(ctx, id).await?;
         form.publish_version(text, requires_reconsent, self.clock.now())?;
-        self.store
-            .save_consent_form(&form)
-            .await
-            .map_err(AppError::store)?;
+        let written = self.store.save_consent_form(&form).await;
+        // Forgotten whatever came of the write: it may have committed before failing.
         self.invalidate(gdpr_ports::Invalidation::Tenant(ctx.tenant))
             .await;
+        written.map_err(AppError::store)?;
         self.audit_published(ctx, &form).await?;
         Ok(form)
     }
@@ -109,12 +107,11 @@ impl<P: Ports> App<P> {
             }],
         )
         .await?;
-        self.store
-            .retire_consent_form(ctx.tenant, id, at)
-            .await
-            .map_err(AppError::not_found("consent form"))?;
+        let written = self.store.retire_consent_form(ctx.tenant, id, at).await;
+        // Forgotten whatever came of the write: it may have committed before failing.
         self.invalidate(gdpr_ports::Invalidation::Tenant(ctx.tenant))
             .await;
+        written.map_err(AppError::not_found("consent form"))?;
         self.audit(
             self.event(ctx, AuditAction::ConsentFormRetired)
                 .with("consent_form", id),
@@ -229,12 +226,11 @@ impl<P: Ports> App<P> {
             };
             self.journal(ctx.tenant, vec![withdrawn]).await?;
         }
-        self.store
-            .append_consent_event(&event)
-            .await
-            .map_err(AppError::not_found("subject"))?;
+        let written = self.store.append_consent_event(&event).await;
         // Given or withdrawn: either changes the subject's checks.
+        // Forgotten whatever came of the write: it may have committed before failing.
         self.invalidate_subject(ctx.tenant, subject).await;
+        written.map_err(AppError::not_found("subject"))?;
         let audit_action = match action {
             ConsentAction::Given => AuditAction::ConsentGiven,
             ConsentAction::Withdrawn => AuditAction::ConsentWithdrawn,

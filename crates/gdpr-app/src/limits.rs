@@ -70,11 +70,10 @@ impl<P: Ports> App<P> {
             at: limit.placed_at,
         };
         self.journal(ctx.tenant, vec![placed]).await?;
-        self.store
-            .insert_limit(&limit)
-            .await
-            .map_err(AppError::not_found("subject"))?;
+        let written = self.store.insert_limit(&limit).await;
+        // Forgotten whatever came of the write: it may have committed before failing.
         self.invalidate_subject(ctx.tenant, subject).await;
+        written.map_err(AppError::not_found("subject"))?;
         self.audit_about(
             ctx,
             AuditAction::ProcessingLimited,
@@ -113,11 +112,10 @@ impl<P: Ports> App<P> {
             at: now,
         };
         self.journal(ctx.tenant, vec![lifted]).await?;
-        self.store
-            .update_limit(&limit)
-            .await
-            .map_err(AppError::not_found("processing limit"))?;
+        let written = self.store.update_limit(&limit).await;
+        // Forgotten whatever came of the write: it may have committed before failing.
         self.invalidate_subject(ctx.tenant, subject).await;
+        written.map_err(AppError::not_found("processing limit"))?;
         self.audit_about(
             ctx,
             AuditAction::ProcessingLimitLifted,

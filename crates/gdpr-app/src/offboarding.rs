@@ -92,12 +92,14 @@ impl<P: Ports> App<P> {
             }],
         )
         .await?;
-        self.store
+        let written = self
+            .store
             .set_tenant_offboarding(tenant, Some(offboarding))
-            .await
-            .map_err(AppError::not_found("tenant"))?;
+            .await;
+        // Forgotten whatever came of the write: it may have committed before failing.
         self.invalidate(gdpr_ports::Invalidation::Tenant(tenant))
             .await;
+        written.map_err(AppError::not_found("tenant"))?;
         self.audit_both(
             actor,
             tenant,
@@ -120,12 +122,11 @@ impl<P: Ports> App<P> {
         let at = self.clock.now();
         self.journal(tenant, vec![Decision::TenantOffboardingCancelled { at }])
             .await?;
-        self.store
-            .set_tenant_offboarding(tenant, None)
-            .await
-            .map_err(AppError::not_found("tenant"))?;
+        let written = self.store.set_tenant_offboarding(tenant, None).await;
+        // Forgotten whatever came of the write: it may have committed before failing.
         self.invalidate(gdpr_ports::Invalidation::Tenant(tenant))
             .await;
+        written.map_err(AppError::not_found("tenant"))?;
         self.audit_both(
             actor,
             tenant,
@@ -235,13 +236,10 @@ impl<P: Ports> App<P> {
         if let Some(n) = log_lines {
             receipt = receipt.with("log_lines", n);
         }
-        let rows = self
-            .store
-            .delete_tenant(tenant, receipt)
-            .await
-            .map_err(AppError::store)?;
+        let deleted = self.store.delete_tenant(tenant, receipt).await;
         self.invalidate(gdpr_ports::Invalidation::Tenant(tenant))
             .await;
+        let rows = deleted.map_err(AppError::store)?;
         Ok(OffboardingReceipt {
             tenant,
             scheduled_at: offboarding.scheduled_at,

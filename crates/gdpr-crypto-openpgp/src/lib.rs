@@ -133,6 +133,24 @@ fn day(secs: u32) -> String {
         .map_or_else(|_| secs.to_string(), |t| t.date().to_string())
 }
 
+/// The primary key's self-signatures that verify: its user ids' certifications and its
+/// direct-key signatures.
+fn self_signatures(key: &SignedPublicKey) -> impl Iterator<Item = &pgp::packet::Signature> {
+    let primary = &key.primary_key;
+    let certifications = key.details.users.iter().flat_map(move |user| {
+        user.signatures.iter().filter(move |sig| {
+            sig.verify_certification(primary, Tag::UserId, &user.id)
+                .is_ok()
+        })
+    });
+    let direct = key
+        .details
+        .direct_signatures
+        .iter()
+        .filter(move |sig| sig.verify_key(primary).is_ok());
+    certifications.chain(direct)
+}
+
 /// The key `gpg` would encrypt to at `now`: the newest component (primary or subkey) whose
 /// newest valid self-signature allows encryption, neither expired nor revoked. Signatures
 /// that do not verify are ignored, as gpg ignores them. The error says why there is none.
@@ -147,19 +165,7 @@ fn encryption_key(key: &SignedPublicKey, now: Timestamp) -> Result<Target<'_>, S
     if revoked {
         return Err("the key is revoked".into());
     }
-    let certifications = key.details.users.iter().flat_map(|user| {
-        user.signatures.iter().filter(|sig| {
-            sig.verify_certification(primary, Tag::UserId, &user.id)
-                .is_ok()
-        })
-    });
-    let direct = key
-        .details
-        .direct_signatures
-        .iter()
-        .filter(|sig| sig.verify_key(primary).is_ok());
-    let Some(own) = Binding::newest(certifications.chain(direct), primary.created_at(), |_| true)
-    else {
+    let Some(own) = Binding::newest(self_signatures(key), primary.created_at(), |_| true) else {
         return Err("the key has no valid self-signature".into());
     };
     if own.expired(now) {
@@ -361,15 +367,14 @@ fn encrypt_blocking(
     out.flush().map_err(|e| e.to_string())
 }
 
-/// Whether the key says (in a self-signature's Features subpacket) that its holder reads
-/// SEIPDv2 (RFC 9580) messages. gpg 2.2 and 2.4 keys do not: they get SEIPDv1.
+/// Whether the key says that its holder reads SEIPDv2 (RFC 9580) messages: in the Features
+/// subpacket of its newest self-signature that verifies (the one its encryption key is chosen
+/// by; an older one, or a third party's certification, does not count). gpg 2.2 and 2.4 keys
+/// do not say so: they get SEIPDv1.
 fn reads_seipd_v2(key: &SignedPublicKey) -> bool {
-    let details = &key.details;
-    details
-        .direct_signatures
-        .iter()
-        .chain(details.users.iter().flat_map(|u| u.signatures.iter()))
-        .any(|s| s.features().is_some_and(|f| f.seipd_v2()))
+    self_signatures(key)
+        .max_by_key(|sig| sig.created().map_or(0, Timestamp::as_secs))
+        .is_some_and(|sig| sig.features().is_some_and(|f| f.seipd_v2()))
 }
 
 #[async_trait]
@@ -627,10 +632,12 @@ pub fn generate_signing_key(user_id: &str) -> Result<(SecretString, String), Sig
 }
 
 /// A new recipient key pair for exports and backups (the operator keeps the secret half
-/// offline): Ed25519 primary, X25519 encryption subkey, its self-signature saying it reads
-/// SEIPDv2 (RFC 9580), so that what is encrypted to it alone is AES-256/OCB. Unprotected: the
-/// caller stores it where only the operator reads it (or protects it with gpg). The secret key
-/// and the public key, both armored.
+/// offline): Ed25519 primary, X25519 encryption subkey (RFC 9580's algorithms 27 and 25), its
+/// self-signature saying it reads SEIPDv2, so that what is encrypted to it alone is
+/// AES-256/OCB. RFC 9580 tools read it (rPGP, and so `gdpr verify` and `gdpr restore`; Sequoia);
+/// gpg 2.2 and 2.4 do not know these algorithms: an operator who decrypts with gpg makes the key
+/// with gpg instead (and gets SEIPDv1). Unprotected: the caller stores it where only the
+/// operator reads it. The secret key and the public key, both armored.
 ///
 /// # Errors
 /// [`SignerKeyError::SigningKey`] when the key cannot be made.

@@ -177,7 +177,12 @@ impl Metrics {
         took: std::time::Duration,
     ) {
         let route = route.unwrap_or("unmatched").to_owned();
-        let method = method.to_owned();
+        // Any token is a method to HTTP: only the standard ones become label values.
+        let method = match method {
+            "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS" => method,
+            _ => "other",
+        }
+        .to_owned();
         self.answered
             .get_or_create(&Answered {
                 route: route.clone(),

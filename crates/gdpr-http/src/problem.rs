@@ -379,6 +379,9 @@ pub(crate) async fn problem_layer<E: Endpoint>(
         Err(err) if err.is_from_response() => err.into_response(),
         Err(err) => {
             let status = err.status();
+            // The route template the error came from, kept for the metrics (a new response is
+            // built below).
+            let route = err.data::<poem::PathPattern>().cloned();
             let (kind, title, detail) =
                 if let Some(e) = err.downcast_ref::<ParseRequestPayloadError>() {
                     (
@@ -435,7 +438,11 @@ pub(crate) async fn problem_layer<E: Endpoint>(
                     ("bad-request", "Bad request", sanitise(&err.to_string()))
                 };
             let problem = Problem::new(status, kind, title, detail);
-            ApiError::from_problem(problem).into_response()
+            let mut response = ApiError::from_problem(problem).into_response();
+            if let Some(route) = route {
+                response.set_data(route);
+            }
+            response
         }
     };
     // RFC 9110: a 405 lists what the resource does accept.

@@ -68,7 +68,7 @@ pub struct QueueDepth {
     pub oldest_due: Option<OffsetDateTime>,
     /// Jobs claimed by a worker now.
     pub running: u64,
-    /// Jobs given up on.
+    /// Jobs given up on: failed, or abandoned (their lease ran out with every attempt used).
     pub failed: u64,
 }
 

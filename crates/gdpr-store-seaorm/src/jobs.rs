@@ -27,7 +27,8 @@ WHERE id = (
 RETURNING id, kind, payload, attempts, progress_done, progress_total"#;
 
 /// How the queue stands: jobs due (queued and due, or claimed by a worker whose lease ran
-/// out), since when the oldest of them is due, jobs running, jobs given up on.
+/// out), since when the oldest of them is due, jobs running, jobs given up on (failed, or
+/// abandoned: their lease ran out with every attempt used, so no worker takes them again).
 const DEPTH: &str = r#"
 SELECT
     COALESCE(SUM(CASE WHEN (state = 'queued' AND run_at <= $1)
@@ -35,7 +36,8 @@ SELECT
     MIN(CASE WHEN state = 'queued' AND run_at <= $1 THEN run_at
         WHEN state = 'running' AND claimed_at < $2 AND attempts < $3 THEN claimed_at + $4 END) AS oldest,
     COALESCE(SUM(CASE WHEN state = 'running' AND claimed_at >= $2 THEN 1 ELSE 0 END), 0) AS running,
-    COALESCE(SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END), 0) AS failed
+    COALESCE(SUM(CASE WHEN state = 'failed'
+        OR (state = 'running' AND claimed_at < $2 AND attempts >= $3) THEN 1 ELSE 0 END), 0) AS failed
 FROM jobs WHERE state <> 'done'"#;
 
 fn state_name(s: JobState) -> &'static str {

@@ -23,7 +23,8 @@ pub struct Request {
     pub body: Option<String>,
 }
 
-/// Makes the `n`th request (numbered from 1 on each connection, connections apart by 10^9).
+/// Makes the `n`th request (numbered from 1, one count shared by every connection, as wrk's:
+/// connections do not send the same request in lockstep).
 pub type Requests = Arc<dyn Fn(u64) -> Request + Send + Sync>;
 
 /// What a run measured.
@@ -101,9 +102,13 @@ struct Tally {
     timeouts: u64,
 }
 
-async fn connection(load: Arc<Load>, requests: Requests, first: u64, deadline: Instant) -> Tally {
+async fn connection(
+    load: Arc<Load>,
+    requests: Requests,
+    count: Arc<std::sync::atomic::AtomicU64>,
+    deadline: Instant,
+) -> Tally {
     let mut tally = Tally::default();
-    let mut n = first;
     // Made once: the driver must cost as little per request as it can.
     let host = hyper::header::HeaderValue::from_str(&load.addr.to_string()).ok();
     let auth = load
@@ -125,7 +130,7 @@ async fn connection(load: Arc<Load>, requests: Requests, first: u64, deadline: I
         };
         tokio::spawn(conn);
         while Instant::now() < deadline {
-            n += 1;
+            let n = count.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             let made = requests(n);
             let mut request = hyper::Request::builder()
                 .method(made.method)
@@ -175,12 +180,13 @@ async fn run(load: Load, requests: Requests) -> Measured {
     let load = Arc::new(load);
     let started = Instant::now();
     let deadline = started + load.duration;
-    let tasks: Vec<_> = (0..load.connections as u64)
-        .map(|c| {
+    let count = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let tasks: Vec<_> = (0..load.connections)
+        .map(|_| {
             tokio::spawn(connection(
                 Arc::clone(&load),
                 Arc::clone(&requests),
-                c * 1_000_000_000,
+                Arc::clone(&count),
                 deadline,
             ))
         })

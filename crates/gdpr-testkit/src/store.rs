@@ -1304,6 +1304,11 @@ impl JobQueue for InMemoryStore {
                 {
                     Some(at + lease)
                 }
+                (JobState::Running, Some(at)) if at < now - lease => {
+                    // Every attempt used: abandoned, counted with the failed.
+                    depth.failed += 1;
+                    None
+                }
                 (JobState::Running, _) => {
                     depth.running += 1;
                     None

@@ -80,6 +80,12 @@ async fn metrics_parse_as_prometheus_text_and_name_no_one() {
         StatusCode::NOT_FOUND
     );
     app.get("/v1/no-such-route", &key).await;
+    app.send(Method::GET, "/no-such-place", None, None).await;
+    // Refused before the handler (no key): still counted under its route.
+    app.send(Method::GET, "/v1/subjects", None, None).await;
+    // A made-up method is a valid HTTP token: it must not become a label value.
+    let brew = Method::from_bytes(b"BREW").unwrap();
+    app.send(brew, "/v1/subjects", Some(&key), None).await;
     let scrape = app.send(Method::GET, "/metrics", None, None).await;
     assert!(
         scrape
@@ -121,13 +127,30 @@ async fn metrics_parse_as_prometheus_text_and_name_no_one() {
             .text
             .contains("# TYPE gdpr_http_request_duration_seconds histogram\n")
     );
+    // An unknown path under the API counts under the API's prefix; one outside, as unmatched.
+    for route in ["/v1", "unmatched"] {
+        assert!(
+            find(
+                "gdpr_http_requests_total",
+                &[("route", route), ("class", "4xx")]
+            )
+            .is_some(),
+            "{route}: {http_lines:#?}"
+        );
+    }
     assert!(
         find(
             "gdpr_http_requests_total",
-            &[("route", "unmatched"), ("class", "4xx")]
+            &[("route", "/v1/subjects"), ("method", "GET"), ("class", "4xx")]
         )
-        .is_some()
+        .is_some(),
+        "{http_lines:#?}"
     );
+    assert!(
+        find("gdpr_http_requests_total", &[("method", "other")]).is_some(),
+        "{http_lines:#?}"
+    );
+    assert!(!scrape.text.contains("BREW"), "{http_lines:#?}");
     let latency = find(
         "gdpr_http_request_duration_seconds",
         &[("route", "/v1/subjects/:param0"), ("method", "GET")],
