@@ -141,7 +141,11 @@ async fn metrics_parse_as_prometheus_text_and_name_no_one() {
     assert!(
         find(
             "gdpr_http_requests_total",
-            &[("route", "/v1/subjects"), ("method", "GET"), ("class", "4xx")]
+            &[
+                ("route", "/v1/subjects"),
+                ("method", "GET"),
+                ("class", "4xx")
+            ]
         )
         .is_some(),
         "{http_lines:#?}"
