@@ -13,6 +13,8 @@ mod m20261127_000003_job_results;
 mod m20261127_000004_subject_first_indexes;
 mod m20261206_000005_retention;
 mod m20261206_000006_cache_epoch;
+mod m20261207_000007_documents;
+mod m20261207_000008_webhooks;
 
 pub use sea_orm_migration::MigratorTrait;
 
@@ -29,6 +31,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000004_subject_first_indexes::Migration),
             Box::new(m20261206_000005_retention::Migration),
             Box::new(m20261206_000006_cache_epoch::Migration),
+            Box::new(m20261207_000007_documents::Migration),
+            Box::new(m20261207_000008_webhooks::Migration),
         ]
     }
 }

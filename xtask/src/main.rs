@@ -31,7 +31,8 @@ commands:
   bench lifecycle journaled withdrawals, expiring 1,000,000 records, replaying 100,000 entries
   bench paging    a page of subjects at depth 0 and 999,900, by offset and by cursor
   bench cache     how late a PostgreSQL replica hears of another's change (NOTIFY lag)
-  bench import    NDJSON imports of 100,000 then 1,000,000 subjects: rate and server memory";
+  bench import    NDJSON imports of 100,000 then 1,000,000 subjects: rate and server memory
+  bench webhooks  deliveries per second to a local receiver; withdrawals with and without endpoints";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -292,7 +293,7 @@ fn fuzz_summary(log: &str) -> Vec<&str> {
 }
 
 /// Every benchmark suite: its name, package and bench target.
-const SUITES: [(&str, &str, &str); 8] = [
+const SUITES: [(&str, &str, &str); 9] = [
     ("storage", "gdpr-server", "storage"),
     ("redact", "gdpr-telemetry", "redact"),
     ("backup", "gdpr-server", "backup"),
@@ -301,6 +302,7 @@ const SUITES: [(&str, &str, &str); 8] = [
     ("paging", "gdpr-server", "paging"),
     ("cache", "gdpr-server", "cache"),
     ("import", "gdpr-server", "import"),
+    ("webhooks", "gdpr-server", "webhooks"),
 ];
 
 /// Where `cargo xtask bench` writes the report of all suites: `bench-report.md` in the

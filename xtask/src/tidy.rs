@@ -47,9 +47,8 @@ enum Layer {
 
 fn layer(name: &str) -> Layer {
     match name {
-        "gdpr-pii" | "gdpr-consent" | "gdpr-retention" | "gdpr-rights" | "gdpr-audit" => {
-            Layer::Domain
-        }
+        "gdpr-pii" | "gdpr-consent" | "gdpr-retention" | "gdpr-rights" | "gdpr-audit"
+        | "gdpr-webhooks" => Layer::Domain,
         "gdpr-ports" => Layer::Ports,
         "gdpr-app" => Layer::App,
         "gdpr-testkit" => Layer::Testkit,
@@ -60,6 +59,7 @@ fn layer(name: &str) -> Layer {
             || n.starts_with("gdpr-backup-")
             || n.starts_with("gdpr-crypto-")
             || n.starts_with("gdpr-report-")
+            || n.starts_with("gdpr-webhook-")
             || n == "gdpr-telemetry" =>
         {
             Layer::Adapter

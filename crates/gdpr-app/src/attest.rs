@@ -58,6 +58,8 @@ impl<P: Ports> App<P> {
             self.check_overdue(tenant).await?,
             self.check_tombstones(tenant, last_restore).await,
             logs,
+            self.check_transfers(tenant).await,
+            self.check_breaches(tenant).await,
         ];
         self.store
             .append_attestation(tenant, self.clock.now(), checks, mark)
@@ -339,6 +341,64 @@ impl<P: Ports> App<P> {
             mark,
             last_restore,
         ))
+    }
+
+    /// Every recipient of the tenant's data says where it processes, and one outside the EEA
+    /// names a safeguard (the flagged ones are listed by name: organisations, not people).
+    async fn check_transfers(&self, tenant: TenantId) -> Check {
+        let kind = CheckKind::TransfersSafeguarded;
+        let ctx = crate::Ctx::new(tenant, gdpr_audit::Actor::System);
+        let recipients = match self.recipients(ctx).await {
+            Ok(r) => r,
+            Err(e) => return Check::fail(kind, format!("the recipients could not be read: {e}")),
+        };
+        let flagged: Vec<String> = recipients
+            .iter()
+            .filter(|r| r.transfer.flagged())
+            .map(|r| format!("{} ({})", r.recipient.name, r.transfer.as_str()))
+            .collect();
+        if flagged.is_empty() {
+            Check::pass(
+                kind,
+                format!(
+                    "{} recipients, each within the EEA or under a safeguard",
+                    recipients.len()
+                ),
+            )
+        } else {
+            Check::fail(
+                kind,
+                format!(
+                    "{} recipients lack a safeguard or a stated country: {}",
+                    flagged.len(),
+                    listed(&flagged)
+                ),
+            )
+        }
+    }
+
+    /// No breach of the tenant, nor of the deployment, is past its 72 hours without the
+    /// authority's notification recorded (the late ones are listed by id).
+    async fn check_breaches(&self, tenant: TenantId) -> Check {
+        let kind = CheckKind::BreachesNotified;
+        match self.overdue_breaches(tenant).await {
+            Ok(late) if late.is_empty() => Check::pass(
+                kind,
+                "no breach is past 72 hours without the authority's notification",
+            ),
+            Ok(late) => {
+                let ids: Vec<String> = late.iter().map(ToString::to_string).collect();
+                Check::fail(
+                    kind,
+                    format!(
+                        "{} breaches are past 72 hours with no notification recorded: {}",
+                        ids.len(),
+                        listed(&ids)
+                    ),
+                )
+            }
+            Err(e) => Check::fail(kind, format!("the breaches could not be read: {e}")),
+        }
     }
 
     /// No request of the tenant is past its due date (the late ones are listed).

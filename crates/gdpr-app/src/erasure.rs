@@ -87,6 +87,9 @@ impl<P: Ports> App<P> {
                     "not an erasure request of this subject",
                 ));
             }
+            // An erasure in answer to a request waits for the requester's identity to be
+            // verified: an impostor's request must not erase anyone (Art. 12(6)).
+            r.request.ensure_answerable()?;
         }
         let holds = self
             .store

@@ -11,10 +11,10 @@ use serde::Serialize;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::{App, AppError, Ctx, RecipientInfo, RequestView};
+use crate::{App, AppError, Ctx, RecipientEntry, RequestView};
 
 /// The version of the bundle's JSON format (`docs/export.schema.json` describes it).
-pub const EXPORT_SCHEMA_VERSION: u32 = 1;
+pub const EXPORT_SCHEMA_VERSION: u32 = 2;
 
 /// Everything held about one subject, and why.
 #[derive(Debug, Clone, Serialize)]
@@ -127,8 +127,9 @@ pub struct ExportContext {
     pub purposes: Vec<ExportPurpose>,
     /// Categories of personal data held.
     pub categories: Vec<String>,
-    /// Recipients.
-    pub recipients: Vec<RecipientInfo>,
+    /// Recipients (Art. 15(1)(c)), each with the transfer its data makes and the safeguard
+    /// it rests on (Art. 15(2)).
+    pub recipients: Vec<RecipientEntry>,
     /// Retention periods.
     pub retention: ExportRetention,
     /// Where the data came from.
@@ -184,6 +185,7 @@ impl<P: Ports> App<P> {
             .collect();
         let purposes = self.purposes(ctx).await?;
         let policy = self.retention_policy(ctx.tenant).await?;
+        let recipients = self.recipients(ctx).await?;
         let mut categories: Vec<String> = PROFILE_FIELDS
             .iter()
             .map(|(_, c)| *c)
@@ -243,7 +245,7 @@ impl<P: Ports> App<P> {
                     })
                     .collect(),
                 categories,
-                recipients: self.config.recipients.clone(),
+                recipients,
                 retention: ExportRetention {
                     backups_days: policy.backups.as_days(),
                     logs_days: policy.logs.as_days(),

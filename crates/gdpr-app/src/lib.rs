@@ -59,6 +59,7 @@ mod auth;
 pub mod backup;
 mod batch_erasure;
 mod batch_job;
+mod breaches;
 mod cache;
 mod consent;
 mod erasure;
@@ -70,18 +71,19 @@ mod jobs;
 mod limits;
 mod objects;
 mod offboarding;
+mod recipients;
 mod record_deletion;
 mod register;
 mod requests;
 mod retention;
 mod subjects;
 mod tenants;
+mod webhooks;
 
 use gdpr_audit::{Actor, AuditAction, AuditEvent};
 use gdpr_pii::{PseudonymisationPolicy, SubjectId, TenantId};
 use gdpr_ports::{AuditLog, Clock, Ports};
 use gdpr_retention::RetentionPolicy;
-use serde::Serialize;
 
 pub use attest::VERIFIED_BACKUP_MAX_AGE;
 pub use auth::{Authenticated, IssuedKey, TOKEN_PREFIX};
@@ -91,6 +93,7 @@ pub use backup::{
 };
 pub use batch_erasure::{BatchErasure, BatchSummary};
 pub use batch_job::BatchJob;
+pub use breaches::{BreachScope, BreachView, NotificationDraft};
 pub use cache::HotCacheConfig;
 pub use consent::{ConsentView, GiveConsent};
 pub use erasure::{BatchPlan, RetryReport};
@@ -102,11 +105,15 @@ pub use gdpr_ports as ports;
 pub use jobs::{JobKind, JobRun, LEASE as JOB_LEASE};
 pub use limits::ProcessingCheck;
 pub use offboarding::OffboardingReceipt;
+pub use recipients::RecipientEntry;
 pub use record_deletion::{RecordDeletion, RecordDeletionPlan};
 pub use register::{ProcessingActivity, Register};
 pub use requests::RequestView;
 pub use retention::{ExpiryReport, FormExpiry, FormRetention, RetentionView};
 pub use subjects::{NewSubject, Rectification};
+pub use webhooks::{
+    DeliveryRound, EndpointView, ErasureConfirmation, IssuedEndpoint, NewEndpoint, WebhookConfig,
+};
 
 /// Who is acting, for which tenant: every tenant use case takes one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,17 +132,6 @@ impl Ctx {
     }
 }
 
-/// A recipient of personal data, as the register of processing lists it (Art. 30(1)(d)).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RecipientInfo {
-    /// Who (a processor's name).
-    pub name: String,
-    /// What they receive and why.
-    pub role: String,
-    /// Where they process it (transfers outside the EU must be named).
-    pub location: String,
-}
-
 /// Deployment-wide settings the use cases need.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppConfig {
@@ -143,8 +139,9 @@ pub struct AppConfig {
     pub pseudonymisation: PseudonymisationPolicy,
     /// The deployment's retention periods; a tenant (and a form) may set its own.
     pub retention: RetentionPolicy,
-    /// Processors that receive personal data (for the register and Art. 15 exports).
-    pub recipients: Vec<RecipientInfo>,
+    /// The deployment's processors and recipients (from configuration): every tenant's
+    /// register, access exports and attestation list them before the tenant's own.
+    pub recipients: Vec<gdpr_rights::Recipient>,
     /// Technical and organisational security measures (Art. 30(1)(g), Art. 32).
     pub security_measures: Vec<String>,
     /// ASCII-armored OpenPGP public keys backups are encrypted to. Empty: no backup is taken
@@ -168,6 +165,8 @@ pub struct AppConfig {
     /// from the database). It answers only once told its watcher of other replicas' changes
     /// is up ([`App::cache_signal`]).
     pub hot_cache: Option<HotCacheConfig>,
+    /// Webhooks: the addresses endpoints may reach, the delivery worker's lease and batch.
+    pub webhooks: WebhookConfig,
 }
 
 impl Default for AppConfig {
@@ -175,21 +174,8 @@ impl Default for AppConfig {
         Self {
             pseudonymisation: PseudonymisationPolicy::default(),
             retention: RetentionPolicy::default(),
-            recipients: vec![
-                RecipientInfo {
-                    name: "Error tracker (Rollbar)".into(),
-                    role: "receives error reports, scrubbed of personal data, with a pseudonymous \
-                           subject id; asked to forget a subject on erasure"
-                        .into(),
-                    location: "as configured by the operator".into(),
-                },
-                RecipientInfo {
-                    name: "Backup object storage".into(),
-                    role: "stores daily backups, OpenPGP-encrypted, kept for the backup retention period"
-                        .into(),
-                    location: "as configured by the operator".into(),
-                },
-            ],
+            // The deployment's processors are the configuration's to name.
+            recipients: Vec::new(),
             security_measures: vec![
                 "personal fields encrypted at rest under a per-subject key (AEAD)".into(),
                 "e-mail look-ups through a keyed blind index, never plaintext".into(),
@@ -206,6 +192,7 @@ impl Default for AppConfig {
             job_lease: jobs::LEASE,
             journal_decisions: true,
             hot_cache: Some(HotCacheConfig::default()),
+            webhooks: WebhookConfig::default(),
         }
     }
 }

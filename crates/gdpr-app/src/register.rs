@@ -4,13 +4,14 @@
 use std::fmt::Write as _;
 
 use gdpr_audit::AuditAction;
-use gdpr_consent::LawfulBasis;
+use gdpr_consent::{LawfulBasis, PurposeId};
 use gdpr_pii::{ConsentFormId, Inventory, PROFILE_FIELDS, PiiCategory};
 use gdpr_ports::{Clock, Ports};
+use gdpr_rights::{Safeguard, Transfer};
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::{App, AppError, Ctx, RecipientInfo};
+use crate::{App, AppError, Ctx, RecipientEntry};
 
 /// One processing activity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -45,8 +46,9 @@ pub struct Register {
     pub generated_at: OffsetDateTime,
     /// The activities.
     pub activities: Vec<ProcessingActivity>,
-    /// Every recipient, with role and location.
-    pub recipients: Vec<RecipientInfo>,
+    /// Every recipient (the deployment's, then the tenant's), with role, country and the
+    /// transfer its data makes (Art. 30(1)(d)-(e)).
+    pub recipients: Vec<RecipientEntry>,
     /// Technical and organisational measures.
     pub security_measures: Vec<String>,
     /// Every classified field (the inventory the register was generated from).
@@ -68,6 +70,21 @@ fn profile_retention(policy: &gdpr_retention::RetentionPolicy) -> String {
         ),
         None => "until erased".to_owned(),
     }
+}
+
+/// A safeguard in words.
+const fn safeguard(s: Safeguard) -> &'static str {
+    match s {
+        Safeguard::Adequacy => "an adequacy decision (Art. 45)",
+        Safeguard::StandardContractualClauses => "standard contractual clauses (Art. 46(2)(c))",
+        Safeguard::BindingCorporateRules => "binding corporate rules (Art. 47)",
+        Safeguard::None => "no safeguard",
+    }
+}
+
+/// [`md`], for the other Markdown documents of the crate (the breach notification draft).
+pub(crate) fn inert(text: &str) -> String {
+    md(text)
 }
 
 fn md(text: &str) -> String {
@@ -117,13 +134,36 @@ impl Register {
         }
         let _ = writeln!(out, "## Recipients\n");
         for r in &self.recipients {
-            let _ = writeln!(
-                out,
-                "- {}: {} ({})",
-                md(&r.name),
-                md(&r.role),
-                md(&r.location)
-            );
+            let x = &r.recipient;
+            let role = match x.role {
+                gdpr_rights::RecipientRole::Processor => "processor",
+                gdpr_rights::RecipientRole::SubProcessor => "sub-processor",
+                gdpr_rights::RecipientRole::Recipient => "recipient",
+            };
+            let place = match (&x.country, &x.location) {
+                (Some(c), Some(l)) => format!("{c}, {}", md(l)),
+                (Some(c), None) => c.to_string(),
+                (None, Some(l)) => format!("{} (country not stated)", md(l)),
+                (None, None) => "country not stated".to_owned(),
+            };
+            let transfer = match r.transfer {
+                Transfer::WithinEea => "within the EEA".to_owned(),
+                Transfer::Safeguarded(s) => format!("outside the EEA, under {}", safeguard(s)),
+                Transfer::Unsafeguarded => {
+                    "**FLAGGED: outside the EEA with no safeguard (Art. 44)**".to_owned()
+                }
+                Transfer::NotStated => {
+                    "**FLAGGED: where it processes is not stated (Art. 30(1)(e))**".to_owned()
+                }
+            };
+            let _ = write!(out, "- {} ({role}; {place}; {transfer})", md(&x.name));
+            if !x.description.is_empty() {
+                let _ = write!(out, ": {}", md(&x.description));
+            }
+            if let Some(contract) = &x.contract {
+                let _ = write!(out, " [contract: {}]", md(contract));
+            }
+            let _ = writeln!(out);
         }
         let _ = writeln!(out, "\n## Security measures\n");
         for m in &self.security_measures {
@@ -154,12 +194,14 @@ impl<P: Ports> App<P> {
         let forms = self.forms(ctx).await?;
         let purposes = self.purposes(ctx).await?;
         let policy = self.retention_policy(ctx.tenant).await?;
-        let recipient_names: Vec<String> = self
-            .config
-            .recipients
-            .iter()
-            .map(|r| r.name.clone())
-            .collect();
+        let recipients = self.recipients(ctx).await?;
+        let serving = |purpose: Option<&PurposeId>| -> Vec<String> {
+            recipients
+                .iter()
+                .filter(|r| purpose.is_none_or(|p| r.recipient.serves(p)))
+                .map(|r| r.recipient.name.clone())
+                .collect()
+        };
         let backups = format!("; copies in backups for {} days", policy.backups.as_days());
         let mut inventory = Inventory::profile();
         let mut activities = vec![ProcessingActivity {
@@ -170,7 +212,7 @@ impl<P: Ports> App<P> {
             lawful_basis: None,
             data_categories: PROFILE_FIELDS.iter().map(|(_, c)| *c).collect(),
             data_subjects: "every person the tenant keeps data about".into(),
-            recipients: recipient_names.clone(),
+            recipients: serving(None),
             retention: format!("{}{backups}", profile_retention(&policy)),
             consent_form: None,
         }];
@@ -193,7 +235,7 @@ impl<P: Ports> App<P> {
                 lawful_basis: purpose.map(|p| p.basis),
                 data_categories: categories,
                 data_subjects: format!("people the tenant keeps \"{}\" records about", form.name),
-                recipients: recipient_names.clone(),
+                recipients: serving(Some(&form.purpose)),
                 retention: match records {
                     Some(days) => format!("{} days after submission{backups}", days.as_days()),
                     None => format!("until erased{backups}"),
@@ -218,7 +260,7 @@ impl<P: Ports> App<P> {
             privacy_contact: tenant.privacy_contact,
             generated_at: self.clock.now(),
             activities,
-            recipients: self.config.recipients.clone(),
+            recipients,
             security_measures: self.config.security_measures.clone(),
             inventory,
         };

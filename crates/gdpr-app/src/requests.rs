@@ -146,10 +146,40 @@ impl<P: Ports> App<P> {
             .await
     }
 
-    /// Marks a request answered.
+    /// Records how the requester's identity was verified (method, by whom: the caller, when:
+    /// now); a request cannot be answered before. Audited.
     ///
     /// # Errors
-    /// [`AppError::NotFound`]; [`AppError::Request`] when already closed; storage errors.
+    /// [`AppError::NotFound`]; [`AppError::Request`] when closed, already verified, or
+    /// `other` without a note; storage errors.
+    pub async fn verify_request_identity(
+        &self,
+        ctx: Ctx,
+        id: RequestId,
+        method: gdpr_rights::VerificationMethod,
+        note: Option<&str>,
+    ) -> Result<RequestView, AppError> {
+        let mut request = self.load_request(ctx, id).await?;
+        let by = match ctx.actor {
+            gdpr_audit::Actor::Operator => "operator".to_owned(),
+            gdpr_audit::Actor::ApiKey(key) => format!("api_key:{key}"),
+            gdpr_audit::Actor::System => "system".to_owned(),
+        };
+        request.verify(gdpr_rights::IdentityVerification {
+            method,
+            by,
+            at: self.clock.now(),
+            note: note.map(str::to_owned),
+        })?;
+        self.save_request(ctx, request, AuditAction::RequestIdentityVerified)
+            .await
+    }
+
+    /// Marks a request answered, once the requester's identity is verified.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`]; [`AppError::Request`] when already closed or not verified;
+    /// storage errors.
     pub async fn complete_request(&self, ctx: Ctx, id: RequestId) -> Result<RequestView, AppError> {
         let mut request = self.load_request(ctx, id).await?;
         request.complete(self.clock.now())?;

@@ -29,17 +29,25 @@ pub enum CheckKind {
     TombstonesHold,
     /// The last log files hold no personal data the redactor would have removed.
     LogsClean,
+    /// No recipient of the tenant's data (the deployment's or its own) is outside the EEA
+    /// without a safeguard, or nowhere stated (Art. 44–46).
+    TransfersSafeguarded,
+    /// No personal data breach of the tenant (or of the deployment) is past its 72 hours
+    /// without the authority's notification recorded (Art. 33(1)).
+    BreachesNotified,
 }
 
 impl CheckKind {
     /// Every check, in the order an attestation lists them.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 8] = [
         Self::BackupsWithinRetention,
         Self::NewestBackupVerified,
         Self::AuditChainVerified,
         Self::NoOverdueRequest,
         Self::TombstonesHold,
         Self::LogsClean,
+        Self::TransfersSafeguarded,
+        Self::BreachesNotified,
     ];
 }
 

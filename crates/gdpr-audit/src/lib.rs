@@ -108,6 +108,40 @@ pub enum AuditAction {
     /// A tenant deleted at the end of its offboarding: the operator's receipt (in the system
     /// chain; counts per table and per kind of object).
     TenantOffboarded,
+    /// A processor or recipient added to a tenant's register (its id, its transfer).
+    RecipientRegistered,
+    /// A processor or recipient of the register changed.
+    RecipientChanged,
+    /// A processor or recipient removed from the register.
+    RecipientRemoved,
+    /// A webhook endpoint registered (its id; never its URL's secret or the secret).
+    WebhookEndpointCreated,
+    /// A webhook endpoint changed (its URL, events, or re-enabled).
+    WebhookEndpointChanged,
+    /// A webhook endpoint's signing secret rotated.
+    WebhookSecretRotated,
+    /// A webhook endpoint removed.
+    WebhookEndpointRemoved,
+    /// A webhook endpoint disabled after failing for the whole retry window.
+    WebhookEndpointDisabled,
+    /// Webhook deliveries queued again by the tenant (their count).
+    WebhookDeliveriesReplayed,
+    /// A personal data breach recorded (its id; its clock starts at its detection).
+    BreachRecorded,
+    /// What is known of a breach updated.
+    BreachUpdated,
+    /// The supervisory authority's notification of a breach recorded (late or not).
+    BreachAuthorityNotified,
+    /// The decision whether the people a breach touches must be told.
+    BreachSubjectsDecided,
+    /// The people a breach touches found by a selector (their counts).
+    BreachScoped,
+    /// One person a breach touches to be told (the SaaS tells them, from the webhook event).
+    BreachSubjectNotified,
+    /// The people a breach touches told (their count).
+    BreachSubjectsNotified,
+    /// How a request's requester was identified, recorded (Art. 12(6)).
+    RequestIdentityVerified,
 }
 
 /// One event, before it is chained. Ids and counts only: never personal data.

@@ -14,7 +14,8 @@ use crate::dto::{
     ExpiryPlanOut, ExtensionOut, FieldOut, FormExpiryOut, FormOut, FormRetentionOut, HoldOut,
     InventoryEntryOut, InventoryOut, KeyOut, OutcomeDto, OverridesOut, PeriodsOut, PlaceOut,
     PurposeOut, ReceiptOut, ReceiptPurposeOut, ReceiptServiceOut, RecipientOut, RecordOut,
-    RegisterOut, RequestOut, RetentionIn, RetentionOut, SubjectOut, TenantOut, VersionOut,
+    RegisterOut, RequestOut, RetentionIn, RetentionOut, SubjectOut, TenantOut, TransferDto,
+    VersionOut,
 };
 use crate::problem::ApiError;
 
@@ -147,6 +148,12 @@ pub(crate) fn request(v: RequestView) -> RequestOut {
         }),
         closed_at: r.closed_at,
         refusal_reason: r.refusal_reason,
+        verification: r.verification.map(|v| crate::dto::VerificationOut {
+            method: v.method.into(),
+            by: v.by,
+            at: v.at,
+            note: v.note,
+        }),
     }
 }
 
@@ -392,15 +399,7 @@ pub(crate) fn register(r: gdpr_app::Register) -> RegisterOut {
                 consent_form: a.consent_form.map(|c| *c.as_uuid()),
             })
             .collect(),
-        recipients: r
-            .recipients
-            .into_iter()
-            .map(|x| RecipientOut {
-                name: x.name,
-                role: x.role,
-                location: x.location,
-            })
-            .collect(),
+        recipients: r.recipients.into_iter().map(recipient).collect(),
         security_measures: r.security_measures,
         inventory: InventoryOut {
             entries: r
@@ -488,6 +487,31 @@ pub(crate) fn expiry_plan(r: gdpr_app::ExpiryReport) -> ExpiryPlanOut {
         records_held: r.records_held,
         subjects_expired: r.subjects_expired,
         subjects_kept_as_consent_proof: r.subjects_kept_as_consent_proof,
+    }
+}
+
+/// A recipient as the API shows it.
+pub(crate) fn recipient(entry: gdpr_app::RecipientEntry) -> RecipientOut {
+    use gdpr_rights::Transfer;
+    let x = entry.recipient;
+    RecipientOut {
+        id: entry.id,
+        name: x.name,
+        role: x.role.into(),
+        description: x.description,
+        purposes: x.purposes.iter().map(ToString::to_string).collect(),
+        categories: x.categories.into_iter().map(Into::into).collect(),
+        country: x.country.map(|c| c.to_string()),
+        location: x.location,
+        safeguard: x.safeguard.into(),
+        contract: x.contract,
+        transfer: match entry.transfer {
+            Transfer::WithinEea => TransferDto::WithinEea,
+            Transfer::Safeguarded(_) => TransferDto::Safeguarded,
+            Transfer::Unsafeguarded => TransferDto::Unsafeguarded,
+            Transfer::NotStated => TransferDto::NotStated,
+        },
+        flagged: entry.transfer.flagged(),
     }
 }
 
@@ -631,7 +655,20 @@ mod tests {
                     consent_form: None,
                 },
             ],
-            recipients: gdpr_app::AppConfig::default().recipients,
+            recipients: vec![gdpr_app::RecipientEntry::new(
+                Some(uuid::Uuid::from_u128(7)),
+                gdpr_rights::Recipient {
+                    name: "Mail SAS".into(),
+                    role: gdpr_rights::RecipientRole::SubProcessor,
+                    description: "sends e-mail".into(),
+                    purposes: vec![gdpr_consent::PurposeId::parse("staff").unwrap()],
+                    categories: vec![PiiCategory::Email],
+                    country: gdpr_rights::Country::parse("US").ok(),
+                    location: Some("Oregon".into()),
+                    safeguard: gdpr_rights::Safeguard::BindingCorporateRules,
+                    contract: Some("DPA".into()),
+                },
+            )],
             security_measures: vec!["AEAD at rest".into()],
             inventory: Inventory::profile(),
         };

@@ -40,11 +40,14 @@ pub use prometheus_client;
 
 use api::accountability::AccountabilityApi;
 use api::admin::AdminApi;
+use api::breaches::BreachesApi;
 use api::consent::ConsentApi;
 use api::forms::FormsApi;
+use api::recipients::RecipientsApi;
 use api::requests::RequestsApi;
 use api::retention::RetentionApi;
 use api::subjects::SubjectsApi;
+use api::webhooks::WebhooksApi;
 
 /// Whether the service's dependencies answer (for `/readyz`).
 #[async_trait]
@@ -108,7 +111,10 @@ type Apis<P> = (
     ConsentApi<P>,
     RequestsApi<P>,
     AccountabilityApi<P>,
+    RecipientsApi<P>,
     RetentionApi<P>,
+    WebhooksApi<P>,
+    BreachesApi<P>,
 );
 
 /// The OpenAPI service of the `/v1` API.
@@ -121,7 +127,10 @@ pub(crate) fn api_service<P: Ports>(app: Arc<App<P>>) -> OpenApiService<Apis<P>,
         ConsentApi(app.clone()),
         RequestsApi(app.clone()),
         AccountabilityApi(app.clone()),
-        RetentionApi(app),
+        RecipientsApi(app.clone()),
+        RetentionApi(app.clone()),
+        WebhooksApi(app.clone()),
+        BreachesApi(app),
     );
     OpenApiService::new(apis, "gdpr", env!("CARGO_PKG_VERSION"))
         .description(

@@ -1,7 +1,7 @@
 //! The ports: what the compliance core needs from the world, as traits.
 //!
 //! Storage (tenants, subjects, forms, records, consents, requests, legal holds, keys,
-//! tombstones and erasure receipts), the audit log, invalidations of other replicas' caches, object storage for backups, encryption of
+//! tombstones and erasure receipts; registers kept as documents), the audit log, invalidations of other replicas' caches, object storage for backups, encryption of
 //! what leaves, signatures on what is written outside the database, error reporting and the
 //! clock. Adapters implement them (`gdpr-store-seaorm`,
 //! `gdpr-backup-s3`, `gdpr-crypto-openpgp`, `gdpr-report-rollbar`, the in-memory fakes of
@@ -14,6 +14,7 @@
 mod backup;
 mod cache;
 mod clock;
+mod documents;
 mod dump;
 mod encrypt;
 mod jobs;
@@ -21,10 +22,12 @@ mod keys;
 mod report;
 mod sign;
 mod store;
+mod webhooks;
 
 pub use backup::{BackupError, BackupStore, ByteStream, ObjectMeta, check_object_key};
 pub use cache::{CacheBus, CacheSignal, Invalidation};
 pub use clock::Clock;
+pub use documents::{Document, DocumentKind, DocumentStore, Owner};
 pub use dump::{DumpItem, DumpRow, DumpStream, RestoredCounts, RowStream, TenantDumps, WrappedKey};
 pub use encrypt::{DecryptError, Decryptor, EncryptError, Encryptor, Recipients};
 pub use jobs::{Job, JobQueue, JobState, JobStatus, MAX_ATTEMPTS, QueueDepth};
@@ -40,6 +43,7 @@ pub use store::{
     RecordCount, RecordRef, RecordStore, RequestStore, Storage, StoreError, SubjectStore,
     TenantStore,
 };
+pub use webhooks::{Attempt, Delivery, DeliveryFilter, DeliveryState, WebhookSender, WebhookStore};
 
 #[cfg(feature = "mocks")]
 pub use backup::MockBackupStore;
@@ -47,6 +51,8 @@ pub use backup::MockBackupStore;
 pub use cache::MockCacheBus;
 #[cfg(feature = "mocks")]
 pub use clock::MockClock;
+#[cfg(feature = "mocks")]
+pub use documents::MockDocumentStore;
 #[cfg(feature = "mocks")]
 pub use dump::MockTenantDumps;
 #[cfg(feature = "mocks")]
@@ -65,6 +71,8 @@ pub use store::{
     MockLegalHoldStore, MockProcessingLimitStore, MockRecordStore, MockRequestStore,
     MockSubjectStore, MockTenantStore,
 };
+#[cfg(feature = "mocks")]
+pub use webhooks::{MockWebhookSender, MockWebhookStore};
 
 /// The set of adapters an application runs on, named once so that use cases take one type
 /// parameter instead of five. The binary's composition root and `gdpr-testkit` implement it.

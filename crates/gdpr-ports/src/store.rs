@@ -714,6 +714,8 @@ pub trait Storage:
     + AttestationLog
     + crate::TenantDumps
     + crate::CacheBus
+    + crate::DocumentStore
+    + crate::WebhookStore
 {
 }
 
@@ -733,5 +735,7 @@ impl<T> Storage for T where
         + AttestationLog
         + crate::TenantDumps
         + crate::CacheBus
+        + crate::DocumentStore
+        + crate::WebhookStore
 {
 }

@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 mod batch;
+mod breach;
 mod deadline;
 mod decision;
 mod erasure;
@@ -20,6 +21,10 @@ mod recipients;
 mod request;
 
 pub use batch::{BatchSelector, ConsentState, RecordFacts, RecordScope};
+pub use breach::{
+    Affected, AuthorityNotice, Breach, BreachError, BreachKind, Clock, NOTIFICATION_DEADLINE,
+    SubjectsDecision,
+};
 pub use deadline::{add_months, due_date};
 pub use decision::Decision;
 pub use erasure::{
@@ -30,4 +35,7 @@ pub use limits::{LimitError, LimitKind, ProcessingBlocked, ProcessingLimit, may_
 pub use recipients::{
     Country, Recipient, RecipientError, RecipientRole, Safeguard, Transfer, unsafeguarded,
 };
-pub use request::{Extension, RequestError, RequestKind, RequestStatus, SubjectRequest};
+pub use request::{
+    Extension, IdentityVerification, RequestError, RequestKind, RequestStatus, SubjectRequest,
+    VerificationMethod,
+};

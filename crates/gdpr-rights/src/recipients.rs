@@ -119,9 +119,22 @@ pub enum RecipientError {
     /// "Adequacy" for a country no adequacy decision covers.
     #[error("no adequacy decision of the Commission covers this country: name another safeguard")]
     NoAdequacyDecision,
-    /// The contract reference is longer than 200 characters.
-    #[error("the contract reference is at most 200 characters")]
-    Contract,
+    /// A text (`description`, `location`, `contract`) is longer than its limit.
+    #[error("{0}: at most {1} characters")]
+    TooLong(&'static str, usize),
+}
+
+impl RecipientError {
+    /// The input field at fault.
+    #[must_use]
+    pub const fn field(&self) -> &'static str {
+        match self {
+            Self::Name => "name",
+            Self::Country => "country",
+            Self::NoAdequacyDecision => "safeguard",
+            Self::TooLong(field, _) => field,
+        }
+    }
 }
 
 /// A processor or recipient as the register holds it.
@@ -131,21 +144,29 @@ pub struct Recipient {
     pub name: String,
     /// What it is to the controller.
     pub role: RecipientRole,
+    /// What it receives and why, in words (may be empty).
+    #[serde(default)]
+    pub description: String,
     /// The purposes it receives data for (empty: every purpose, as a hosting provider).
     pub purposes: Vec<PurposeId>,
     /// The categories of personal data it receives.
     pub categories: Vec<PiiCategory>,
-    /// Where it processes the data.
-    pub country: Country,
+    /// The country it processes the data in; `None`: not stated, which the register and the
+    /// attestation flag like a transfer without a safeguard (nobody can say it is lawful).
+    pub country: Option<Country>,
+    /// Where, in more detail (a city, a cloud region), if the operator says.
+    #[serde(default)]
+    pub location: Option<String>,
     /// The ground of a transfer outside the EEA ([`Safeguard::None`] inside it).
     pub safeguard: Safeguard,
     /// The contract (Art. 28(3)) or clauses it is bound by: a reference, not the text.
     pub contract: Option<String>,
 }
 
-/// Where a recipient's data goes, as the register and the attestation judge it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// Where a recipient's data goes, as the register and the attestation judge it. Serialised
+/// as its name alone (`within_eea`, `safeguarded`, `unsafeguarded`, `not_stated`): the
+/// safeguard is the recipient's own field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transfer {
     /// Inside the EEA: no transfer rule applies.
     WithinEea,
@@ -153,67 +174,110 @@ pub enum Transfer {
     Safeguarded(Safeguard),
     /// Outside, with no safeguard: flagged (Art. 44).
     Unsafeguarded,
+    /// The country is not stated: flagged, since no one can tell whether a transfer happens.
+    NotStated,
+}
+
+impl Serialize for Transfer {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl Transfer {
+    /// Its name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::WithinEea => "within_eea",
+            Self::Safeguarded(_) => "safeguarded",
+            Self::Unsafeguarded => "unsafeguarded",
+            Self::NotStated => "not_stated",
+        }
+    }
+
+    /// Whether the register and the attestation flag it.
+    #[must_use]
+    pub const fn flagged(self) -> bool {
+        matches!(self, Self::Unsafeguarded | Self::NotStated)
+    }
+}
+
+/// Trims `text` and checks its length; empty becomes `None`.
+fn optional(
+    text: Option<String>,
+    what: &'static str,
+    max: usize,
+) -> Result<Option<String>, RecipientError> {
+    let text = text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
+    if text.as_ref().is_some_and(|t| t.chars().count() > max) {
+        return Err(RecipientError::TooLong(what, max));
+    }
+    Ok(text)
 }
 
 impl Recipient {
-    /// A recipient, checked.
+    /// The recipient as described, checked and normalised (text trimmed, categories sorted
+    /// and deduplicated).
     ///
     /// # Errors
-    /// [`RecipientError`]: an empty or over-long name or contract reference, or adequacy
+    /// [`RecipientError`]: an empty or over-long name, an over-long text, or adequacy
     /// claimed for a country without an adequacy decision.
-    pub fn new(
-        name: &str,
-        role: RecipientRole,
-        purposes: Vec<PurposeId>,
-        categories: Vec<PiiCategory>,
-        country: Country,
-        safeguard: Safeguard,
-        contract: Option<&str>,
-    ) -> Result<Self, RecipientError> {
-        let name = name.trim();
+    pub fn checked(self) -> Result<Self, RecipientError> {
+        let name = self.name.trim();
         if name.is_empty() || name.chars().count() > 200 {
             return Err(RecipientError::Name);
         }
-        let contract = contract.map(str::trim).filter(|c| !c.is_empty());
-        if contract.is_some_and(|c| c.chars().count() > 200) {
-            return Err(RecipientError::Contract);
-        }
-        if safeguard == Safeguard::Adequacy && !country.in_eea() && !country.adequate() {
+        let description = optional(Some(self.description), "description", 1000)?;
+        if self.safeguard == Safeguard::Adequacy
+            && self.country.is_some_and(|c| !c.in_eea() && !c.adequate())
+        {
             return Err(RecipientError::NoAdequacyDecision);
         }
-        let mut categories = categories;
+        let mut categories = self.categories;
         categories.sort_unstable();
         categories.dedup();
+        let mut purposes = self.purposes;
+        purposes.sort_unstable();
+        purposes.dedup();
         Ok(Self {
             name: name.to_owned(),
-            role,
+            role: self.role,
+            description: description.unwrap_or_default(),
             purposes,
             categories,
-            country,
-            safeguard,
-            contract: contract.map(str::to_owned),
+            country: self.country,
+            location: optional(self.location, "location", 200)?,
+            safeguard: self.safeguard,
+            contract: optional(self.contract, "contract", 200)?,
         })
     }
 
     /// The transfer its data makes.
     #[must_use]
     pub fn transfer(&self) -> Transfer {
-        if self.country.in_eea() {
-            Transfer::WithinEea
-        } else if self.safeguard == Safeguard::None {
-            Transfer::Unsafeguarded
-        } else {
-            Transfer::Safeguarded(self.safeguard)
+        match self.country {
+            None => Transfer::NotStated,
+            Some(c) if c.in_eea() => Transfer::WithinEea,
+            Some(_) if self.safeguard == Safeguard::None => Transfer::Unsafeguarded,
+            Some(_) => Transfer::Safeguarded(self.safeguard),
         }
+    }
+
+    /// Whether it receives data processed for `purpose` (a recipient naming no purpose
+    /// receives data of every one).
+    #[must_use]
+    pub fn serves(&self, purpose: &PurposeId) -> bool {
+        self.purposes.is_empty() || self.purposes.contains(purpose)
     }
 }
 
-/// The recipients whose transfer lacks a safeguard: what the register flags and the daily
-/// attestation fails on.
-pub fn unsafeguarded(recipients: &[Recipient]) -> impl Iterator<Item = &Recipient> {
-    recipients
-        .iter()
-        .filter(|r| r.transfer() == Transfer::Unsafeguarded)
+/// The recipients whose transfer the register flags and the daily attestation fails on:
+/// outside the EEA without a safeguard, or nowhere stated.
+pub fn unsafeguarded<'a>(
+    recipients: impl IntoIterator<Item = &'a Recipient>,
+) -> impl Iterator<Item = &'a Recipient> {
+    recipients.into_iter().filter(|r| r.transfer().flagged())
 }
 
 #[cfg(test)]
@@ -223,24 +287,37 @@ mod tests {
     };
     use gdpr_pii::PiiCategory;
 
-    fn at(country: &str, safeguard: Safeguard) -> Result<Recipient, RecipientError> {
-        Recipient::new(
-            "Mail Provider Inc.",
-            RecipientRole::Processor,
-            Vec::new(),
-            vec![PiiCategory::Email, PiiCategory::Email],
-            Country::parse(country)?,
+    fn recipient(name: &str, country: Option<Country>, safeguard: Safeguard) -> Recipient {
+        Recipient {
+            name: name.into(),
+            role: RecipientRole::Processor,
+            description: " sends e-mail ".into(),
+            purposes: Vec::new(),
+            categories: vec![PiiCategory::Email, PiiCategory::Email],
+            country,
+            location: Some("  ".into()),
             safeguard,
-            Some("DPA 2026-04"),
+            contract: Some("DPA 2026-04".into()),
+        }
+    }
+
+    fn at(country: &str, safeguard: Safeguard) -> Result<Recipient, RecipientError> {
+        recipient(
+            "Mail Provider Inc.",
+            Some(Country::parse(country)?),
+            safeguard,
         )
+        .checked()
     }
 
     #[test]
     fn a_transfer_outside_the_eea_without_a_safeguard_is_flagged_and_only_that() {
         let inside = at("fr", Safeguard::None).unwrap();
-        assert_eq!(inside.country.as_str(), "FR");
+        assert_eq!(inside.country.map(|c| c.to_string()).as_deref(), Some("FR"));
         assert_eq!(inside.transfer(), Transfer::WithinEea);
         assert_eq!(inside.categories, [PiiCategory::Email], "deduplicated");
+        assert_eq!(inside.description, "sends e-mail", "trimmed");
+        assert_eq!(inside.location, None, "blank is none");
         let norway = at("NO", Safeguard::None).unwrap();
         assert_eq!(
             norway.transfer(),
@@ -259,9 +336,20 @@ mod tests {
         );
         let bare = at("US", Safeguard::None).unwrap();
         assert_eq!(bare.transfer(), Transfer::Unsafeguarded);
-        let all = [inside, norway, sccs, adequate, bare];
-        let flagged: Vec<&str> = unsafeguarded(&all).map(|r| r.country.as_str()).collect();
-        assert_eq!(flagged, ["US"]);
+        let nowhere = recipient("Somewhere", None, Safeguard::StandardContractualClauses)
+            .checked()
+            .unwrap();
+        assert_eq!(nowhere.transfer(), Transfer::NotStated, "flagged too");
+        let all = [inside, norway, sccs, adequate, bare, nowhere];
+        let flagged: Vec<&str> = unsafeguarded(&all).map(|r| r.name.as_str()).collect();
+        assert_eq!(flagged, ["Mail Provider Inc.", "Somewhere"]);
+        assert_eq!(
+            unsafeguarded(&all)
+                .filter_map(|r| r.country)
+                .next()
+                .map(|c| c.to_string()),
+            Some("US".to_owned())
+        );
     }
 
     #[test]
@@ -272,27 +360,24 @@ mod tests {
         );
         assert_eq!(at("F", Safeguard::None), Err(RecipientError::Country));
         assert_eq!(at("F1", Safeguard::None), Err(RecipientError::Country));
-        let no_name = Recipient::new(
-            "  ",
-            RecipientRole::Recipient,
-            Vec::new(),
-            Vec::new(),
-            Country::parse("FR").unwrap(),
-            Safeguard::None,
-            None,
+        let fr = Country::parse("FR").ok();
+        assert_eq!(
+            recipient("  ", fr, Safeguard::None).checked(),
+            Err(RecipientError::Name)
         );
-        assert_eq!(no_name, Err(RecipientError::Name));
-        let long = "x".repeat(201);
-        let contract = Recipient::new(
-            "Host",
-            RecipientRole::Processor,
-            Vec::new(),
-            Vec::new(),
-            Country::parse("DE").unwrap(),
-            Safeguard::None,
-            Some(&long),
+        let mut long = recipient("Host", fr, Safeguard::None);
+        long.contract = Some("x".repeat(201));
+        assert_eq!(
+            long.checked(),
+            Err(RecipientError::TooLong("contract", 200))
         );
-        assert_eq!(contract, Err(RecipientError::Contract));
+        assert_eq!(
+            recipient("Host", None, Safeguard::Adequacy)
+                .checked()
+                .map(|r| r.transfer()),
+            Ok(Transfer::NotStated),
+            "adequacy cannot be judged without a country, and is flagged"
+        );
     }
 
     #[test]

@@ -81,6 +81,45 @@ pub enum RequestError {
     /// An extension decided after the original deadline.
     #[error("the deadline has passed: an extension must be decided within the first month")]
     TooLateToExtend,
+    /// Completed (or erased for) before the requester's identity was verified.
+    #[error(
+        "the requester's identity is not verified: record how it was (POST /v1/requests/{{id}}/verification) before answering (Art. 12(2), 12(6))"
+    )]
+    IdentityNotVerified,
+    /// Verified twice.
+    #[error("the requester's identity was already verified")]
+    AlreadyVerified,
+}
+
+/// How a requester's identity was verified (Art. 12(6): only what is needed to confirm it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerificationMethod {
+    /// A one-time code sent to the subject's known e-mail address and given back.
+    EmailCode,
+    /// The request came through the subject's signed-in account with the SaaS.
+    AccountLogin,
+    /// An identity document was seen (and not kept).
+    IdentityDocument,
+    /// In person.
+    InPerson,
+    /// Another means, described in the note.
+    Other,
+}
+
+/// The record of a requester's identity verification: how, by whom, when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityVerification {
+    /// How.
+    pub method: VerificationMethod,
+    /// Who verified it: an API key's id, a console user's, `operator`.
+    pub by: String,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// What was checked, in words (never a copy of the document): at most 500 characters.
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 /// A data-subject request.
@@ -106,6 +145,9 @@ pub struct SubjectRequest {
     pub closed_at: Option<OffsetDateTime>,
     /// A refusal's reasons.
     pub refusal_reason: Option<String>,
+    /// How the requester's identity was verified; `None`: not yet (it cannot be answered).
+    #[serde(default)]
+    pub verification: Option<IdentityVerification>,
 }
 
 fn check_reason(reason: &str) -> Result<String, RequestError> {
@@ -137,6 +179,7 @@ impl SubjectRequest {
             extension: None,
             closed_at: None,
             refusal_reason: None,
+            verification: None,
         }
     }
 
@@ -186,12 +229,50 @@ impl SubjectRequest {
         Ok(())
     }
 
-    /// Marks the request answered.
+    /// Records how the requester's identity was verified, once.
     ///
     /// # Errors
-    /// [`RequestError::Closed`] when already answered.
-    pub fn complete(&mut self, at: OffsetDateTime) -> Result<(), RequestError> {
+    /// [`RequestError::Closed`]; [`RequestError::AlreadyVerified`];
+    /// [`RequestError::ReasonRequired`] for a note over 500 characters, or `other` without one.
+    pub fn verify(&mut self, verification: IdentityVerification) -> Result<(), RequestError> {
         self.ensure_open()?;
+        if self.verification.is_some() {
+            return Err(RequestError::AlreadyVerified);
+        }
+        let note = verification
+            .note
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty());
+        if note.as_ref().is_some_and(|n| n.chars().count() > 500)
+            || (verification.method == VerificationMethod::Other && note.is_none())
+        {
+            return Err(RequestError::ReasonRequired);
+        }
+        self.verification = Some(IdentityVerification {
+            note,
+            ..verification
+        });
+        Ok(())
+    }
+
+    /// Whether it may be answered: open, and the requester's identity verified.
+    ///
+    /// # Errors
+    /// [`RequestError::Closed`]; [`RequestError::IdentityNotVerified`].
+    pub fn ensure_answerable(&self) -> Result<(), RequestError> {
+        self.ensure_open()?;
+        if self.verification.is_none() {
+            return Err(RequestError::IdentityNotVerified);
+        }
+        Ok(())
+    }
+
+    /// Marks the request answered, which needs the requester's identity verified.
+    ///
+    /// # Errors
+    /// [`RequestError::Closed`] when already answered; [`RequestError::IdentityNotVerified`].
+    pub fn complete(&mut self, at: OffsetDateTime) -> Result<(), RequestError> {
+        self.ensure_answerable()?;
         self.status = RequestStatus::Completed;
         self.closed_at = Some(at);
         Ok(())
@@ -265,6 +346,37 @@ mod tests {
         );
     }
 
+    fn verified() -> super::IdentityVerification {
+        super::IdentityVerification {
+            method: super::VerificationMethod::EmailCode,
+            by: "api-key 0193".into(),
+            at: datetime!(2026-01-10 12:00 UTC),
+            note: Some("  code sent to the address on file  ".into()),
+        }
+    }
+
+    #[test]
+    fn a_verification_is_recorded_once_and_other_means_must_be_described() {
+        let mut r = request(datetime!(2026-01-10 10:00 UTC));
+        let mut other = verified();
+        other.method = super::VerificationMethod::Other;
+        other.note = Some(" ".into());
+        assert_eq!(r.verify(other), Err(RequestError::ReasonRequired));
+        r.verify(verified()).unwrap();
+        assert_eq!(
+            r.verification.as_ref().and_then(|v| v.note.as_deref()),
+            Some("code sent to the address on file")
+        );
+        assert_eq!(r.verify(verified()), Err(RequestError::AlreadyVerified));
+        // Refusing needs no verification (Art. 12(6): a refusal may be for want of it).
+        let mut r = request(datetime!(2026-01-10 10:00 UTC));
+        r.refuse(
+            "identity could not be confirmed",
+            datetime!(2026-01-11 0:00 UTC),
+        )
+        .unwrap();
+    }
+
     #[test]
     fn closed_requests_stay_closed_and_are_never_overdue() {
         let mut r = request(datetime!(2026-01-10 10:00 UTC));
@@ -272,6 +384,12 @@ mod tests {
             r.refuse("", datetime!(2026-01-11 0:00 UTC)),
             Err(RequestError::ReasonRequired)
         );
+        assert_eq!(
+            r.complete(datetime!(2026-01-11 0:00 UTC)),
+            Err(RequestError::IdentityNotVerified),
+            "not before the requester's identity is verified"
+        );
+        r.verify(verified()).unwrap();
         r.complete(datetime!(2026-01-11 0:00 UTC)).unwrap();
         assert_eq!(
             r.complete(datetime!(2026-01-12 0:00 UTC)),

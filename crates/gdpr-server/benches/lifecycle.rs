@@ -136,18 +136,7 @@ async fn withdrawals(
     let rounds = rounds(3);
     let total = rounds * variants.len() * CALLERS * PER_CALLER;
     println!("seeding {total} subjects who consent...");
-    let mut subjects = Vec::with_capacity(total);
-    for start in (0..total).step_by(1_000) {
-        let batch = (start..(start + 1_000).min(total))
-            .map(|i| NewSubject {
-                email: Some(format!("w{i}@example.org")),
-                ..NewSubject::default()
-            })
-            .collect();
-        for s in app.import_subjects(ctx, batch).await.unwrap() {
-            subjects.push(s.unwrap().id);
-        }
-    }
+    let subjects = common::import_subjects(app, ctx, total, "w").await;
     let how = || GiveConsent {
         method: ConsentMethod::Api,
         source_ip: None,

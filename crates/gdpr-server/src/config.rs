@@ -9,6 +9,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use gdpr_pii::PseudonymisationPolicy;
 use gdpr_retention::RetentionPolicy;
+use gdpr_rights::{Country, RecipientRole, Safeguard};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
@@ -141,6 +142,53 @@ pub struct JobsConfig {
     pub lease_seconds: u64,
 }
 
+/// `[webhooks]`: the delivery worker and the addresses endpoints may reach.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Run the feeder and the delivery worker in this process (every replica may; each
+    /// delivery is made by one).
+    pub enabled: bool,
+    /// Milliseconds between rounds when there is nothing to deliver.
+    pub poll_interval_ms: u64,
+    /// Seconds an attempt may take.
+    pub timeout_seconds: u64,
+    /// Deliveries claimed per round.
+    pub batch: u32,
+    /// Deliveries posted at once.
+    pub concurrency: usize,
+    /// Endpoints may be loopback, private or link-local addresses (receivers inside your
+    /// network; tests). Off: a tenant cannot make the service call its own network.
+    pub allow_private_addresses: bool,
+    /// Endpoints may use plain `http` (only for receivers on private addresses).
+    pub allow_http: bool,
+}
+
+impl WebhookSettings {
+    /// The application's setting.
+    #[must_use]
+    pub fn app_config(&self) -> gdpr_app::WebhookConfig {
+        gdpr_app::WebhookConfig {
+            addresses: self.addresses(),
+            // Past the attempt's timeout, with room: a worker that died loses its claim then.
+            lease: time::Duration::seconds(
+                i64::try_from(self.timeout_seconds).unwrap_or(30) * 2 + 5,
+            ),
+            batch: self.batch.max(1),
+            concurrency: self.concurrency.max(1),
+        }
+    }
+
+    /// What endpoints may reach.
+    #[must_use]
+    pub const fn addresses(&self) -> gdpr_webhooks::AddressPolicy {
+        gdpr_webhooks::AddressPolicy {
+            allow_private: self.allow_private_addresses,
+            allow_http: self.allow_http && self.allow_private_addresses,
+        }
+    }
+}
+
 /// `[cache]`: API-key authentication and processing checks answered from memory.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -237,6 +285,13 @@ pub struct BackupSettings {
     /// Where the backups are kept, for the register of processing and exports; empty: said
     /// from the storage (this host's disk, or the S3 region and endpoint).
     pub location: String,
+    /// The country the backup storage is in (ISO 3166-1 alpha-2); unset: not stated, which
+    /// the register and the daily attestation flag.
+    pub country: Option<Country>,
+    /// The ground a transfer outside the EEA rests on.
+    pub safeguard: Safeguard,
+    /// The contract with the storage provider (a reference).
+    pub contract: Option<String>,
 }
 
 impl BackupSettings {
@@ -294,6 +349,48 @@ pub struct RollbarSettings {
     /// Where Rollbar processes what it receives, for the register of processing and exports
     /// (Art. 30(1)(d)-(e), 15(1)(c)): name a transfer outside the EU and its safeguard.
     pub location: String,
+    /// The country Rollbar processes in (ISO 3166-1 alpha-2).
+    pub country: Option<Country>,
+    /// The ground the transfer rests on (`none` is flagged by the register and the daily
+    /// attestation).
+    pub safeguard: Safeguard,
+    /// The contract with Rollbar (a reference).
+    pub contract: Option<String>,
+}
+
+/// `[[processors]]`: another processor of the whole deployment (an e-mail provider, a
+/// hosting provider), listed in every tenant's register and access exports.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessorSettings {
+    /// Its name (an organisation).
+    pub name: String,
+    /// `processor` (the default), `sub_processor` or `recipient`.
+    #[serde(default = "processor")]
+    pub role: RecipientRole,
+    /// What it receives and why.
+    #[serde(default)]
+    pub description: String,
+    /// The categories of personal data it receives.
+    #[serde(default)]
+    pub categories: Vec<gdpr_pii::PiiCategory>,
+    /// The country it processes in (ISO 3166-1 alpha-2); unset: not stated, and flagged.
+    pub country: Option<Country>,
+    /// Where, in more detail.
+    pub location: Option<String>,
+    /// The ground a transfer outside the EEA rests on.
+    #[serde(default = "no_safeguard")]
+    pub safeguard: Safeguard,
+    /// The contract (a reference).
+    pub contract: Option<String>,
+}
+
+const fn processor() -> RecipientRole {
+    RecipientRole::Processor
+}
+
+const fn no_safeguard() -> Safeguard {
+    Safeguard::None
 }
 
 /// The whole configuration.
@@ -328,6 +425,11 @@ pub struct Config {
     pub backups: BackupSettings,
     /// Signing of what leaves.
     pub signing: SigningSettings,
+    /// The deployment's other processors.
+    #[serde(default)]
+    pub processors: Vec<ProcessorSettings>,
+    /// Webhooks.
+    pub webhooks: WebhookSettings,
 }
 
 /// A configuration that cannot be loaded, with the key at fault. Quoted values are redacted

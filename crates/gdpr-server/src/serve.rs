@@ -8,7 +8,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use gdpr_app::{Adapters, App, AppConfig};
 use gdpr_http::{HttpOptions, Readiness};
+use gdpr_pii::PiiCategory;
 use gdpr_ports::Ports;
+use gdpr_rights::{Recipient, RecipientRole};
 use gdpr_store_seaorm::{MasterKey, SeaOrmStore};
 use gdpr_telemetry::LogRedaction;
 use poem::Server;
@@ -511,7 +513,8 @@ pub fn application_tuned(
     let mut app_config = AppConfig {
         retention: config.retention,
         pseudonymisation: config.pseudonymisation,
-        recipients: recipients(config),
+        recipients: recipients(config)?,
+        webhooks: config.webhooks.app_config(),
         ..AppConfig::default()
     };
     // Checked here so that a bad key fails at start, not at 02:00.
@@ -545,28 +548,69 @@ pub fn application_tuned(
     .with_log_scanner(Arc::new(crate::logging::log_scanner(config))))
 }
 
-/// The processors that receive personal data in this deployment, where they process it:
-/// the register of processing and access exports list them (Art. 30(1)(d)-(e), 15(1)(c)).
-fn recipients(config: &Config) -> Vec<gdpr_app::RecipientInfo> {
+/// The processors that receive personal data in this deployment, where they process it and
+/// on what ground: the register of processing, access exports and the daily attestation list
+/// them (Art. 30(1)(d)-(e), 15(1)(c), 15(2), 44–46).
+///
+/// # Errors
+/// The setting at fault, when a processor is described against the rules (adequacy claimed
+/// for a country no decision covers, an empty name).
+fn recipients(config: &Config) -> Result<Vec<Recipient>, String> {
     let mut out = Vec::new();
     if config.rollbar.enabled {
-        out.push(gdpr_app::RecipientInfo {
+        let rollbar = Recipient {
             name: "Error tracker (Rollbar)".into(),
-            role: "receives error reports, scrubbed of personal data, with a pseudonymous \
-                   subject id; asked to forget a subject on erasure"
+            role: RecipientRole::Processor,
+            description: "receives error reports, scrubbed of personal data, with a \
+                          pseudonymous subject id; asked to forget a subject on erasure"
                 .into(),
-            location: config.rollbar.location.clone(),
-        });
+            purposes: Vec::new(),
+            categories: Vec::new(),
+            country: config.rollbar.country,
+            location: Some(config.rollbar.location.clone()),
+            safeguard: config.rollbar.safeguard,
+            contract: config.rollbar.contract.clone(),
+        };
+        out.push(rollbar.checked().map_err(|e| format!("rollbar: {e}"))?);
     }
     if config.backups.enabled {
-        out.push(gdpr_app::RecipientInfo {
+        let backups = Recipient {
             name: "Backup object storage".into(),
-            role: "stores daily backups, OpenPGP-encrypted, kept for the backup retention period"
+            role: RecipientRole::Processor,
+            description: "stores daily backups, OpenPGP-encrypted, kept for the backup \
+                          retention period"
                 .into(),
-            location: config.backups.location(),
-        });
+            purposes: Vec::new(),
+            categories: PiiCategory::ALL
+                .into_iter()
+                .filter(|c| c.is_personal())
+                .collect(),
+            country: config.backups.country,
+            location: Some(config.backups.location()),
+            safeguard: config.backups.safeguard,
+            contract: config.backups.contract.clone(),
+        };
+        out.push(backups.checked().map_err(|e| format!("backups: {e}"))?);
     }
-    out
+    for (i, p) in config.processors.iter().enumerate() {
+        let processor = Recipient {
+            name: p.name.clone(),
+            role: p.role,
+            description: p.description.clone(),
+            purposes: Vec::new(),
+            categories: p.categories.clone(),
+            country: p.country,
+            location: p.location.clone(),
+            safeguard: p.safeguard,
+            contract: p.contract.clone(),
+        };
+        out.push(
+            processor
+                .checked()
+                .map_err(|e| format!("processors[{i}]: {e}"))?,
+        );
+    }
+    Ok(out)
 }
 
 /// A running service.
@@ -577,6 +621,7 @@ pub struct Running {
     stop_worker: watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
     worker: Option<JoinHandle<()>>,
+    webhooks: Option<JoinHandle<()>>,
     chores: JoinHandle<()>,
     watch_backups: Option<JoinHandle<()>>,
     /// Hears the other replicas' cache invalidations; stops when dropped.
@@ -594,6 +639,9 @@ impl Running {
         self.server.await??;
         if let Some(worker) = self.worker {
             worker.await?;
+        }
+        if let Some(webhooks) = self.webhooks {
+            webhooks.await?;
         }
         self.chores.await?;
         if let Some(watch) = self.watch_backups {
@@ -728,6 +776,21 @@ pub async fn start_with(
             stop_rx.clone(),
         ))
     });
+    let webhooks = if config.webhooks.enabled {
+        let sender = gdpr_webhook_sender::HttpWebhookSender::new(
+            config.webhooks.addresses(),
+            Duration::from_secs(config.webhooks.timeout_seconds.max(1)),
+        )
+        .map_err(StartError::from)?;
+        Some(tokio::spawn(run_webhooks(
+            app.clone(),
+            sender,
+            Duration::from_millis(config.webhooks.poll_interval_ms.max(10)),
+            stop_rx.clone(),
+        )))
+    } else {
+        None
+    };
     let worker = config.jobs.enabled.then(|| {
         tokio::spawn(run_worker(
             app,
@@ -743,10 +806,53 @@ pub async fn start_with(
         stop_worker,
         server,
         worker,
+        webhooks,
         chores,
         watch_backups,
         _cache_watcher: cache_watcher,
     })
+}
+
+/// Feeds the webhook endpoints from their audit chains and delivers, until told to stop:
+/// round after round while there is work, then every `every`.
+async fn run_webhooks(
+    app: Arc<App<Deployment>>,
+    sender: gdpr_webhook_sender::HttpWebhookSender,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let name = format!("gdpr-{}-webhooks", std::process::id());
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        if let Err(e) = app.feed_webhooks().await {
+            tracing::warn!(error = %e, "could not feed the webhook endpoints");
+        }
+        let busy = match app.deliver_webhooks(&sender, &name).await {
+            Ok(round) => {
+                if round.failed > 0 || round.disabled > 0 {
+                    tracing::warn!(
+                        failed = round.failed,
+                        disabled = round.disabled,
+                        "webhook deliveries dead-lettered"
+                    );
+                }
+                round.claimed > 0
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not deliver webhooks");
+                false
+            }
+        };
+        if busy {
+            continue;
+        }
+        tokio::select! {
+            _ = stop.changed() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+    }
 }
 
 /// Per-process chores beside the shared jobs: the log redaction's field names, and this

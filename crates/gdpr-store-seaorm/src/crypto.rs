@@ -82,6 +82,33 @@ impl MasterKey {
         out
     }
 
+    /// Seals a register's document (its owner: a tenant, or the nil id for the deployment)
+    /// under a key of its owner, bound to its kind and id: a webhook endpoint's signing
+    /// secrets are in it, and a copy of the database must not hand them over.
+    #[must_use]
+    pub fn seal_document(&self, owner: TenantId, place: &str, plaintext: &[u8]) -> Vec<u8> {
+        seal(&self.documents(owner), place.as_bytes(), plaintext)
+    }
+
+    /// Opens what [`Self::seal_document`] sealed for the same owner and place.
+    ///
+    /// # Errors
+    /// [`CryptoError::Unauthentic`]: another owner's, another place's, or tampered with.
+    pub fn open_document(
+        &self,
+        owner: TenantId,
+        place: &str,
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        open(&self.documents(owner), place.as_bytes(), sealed)
+    }
+
+    fn documents(&self, owner: TenantId) -> XChaCha20Poly1305 {
+        XChaCha20Poly1305::new(Key::from_slice(
+            self.derive("gdpr/v1/documents", owner).as_ref(),
+        ))
+    }
+
     /// The keys of one tenant.
     #[must_use]
     pub fn tenant(&self, tenant: TenantId) -> TenantKeys {

@@ -161,6 +161,45 @@ entity!(processing_limit, "processing_limits", {
     pub body: String,
 });
 
+entity!(document, "documents", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub kind: String,
+    pub created_at: i64,
+    pub body: String,
+});
+
+entity!(webhook_delivery, "webhook_deliveries", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub endpoint_id: Uuid,
+    pub event_id: String,
+    pub event_type: String,
+    pub subject_id: Option<Uuid>,
+    pub payload: String,
+    pub state: String,
+    pub attempts: i32,
+    pub next_at: i64,
+    pub created_at: i64,
+    pub first_attempt_at: Option<i64>,
+    pub last_attempt_at: Option<i64>,
+    pub last_status: Option<i32>,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<i64>,
+    pub claimed_by: Option<String>,
+    pub claimed_until: Option<i64>,
+});
+
+entity!(webhook_cursor, "webhook_cursors", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub endpoint_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: Uuid,
+    pub seq: i64,
+});
+
 entity!(tombstone, "tombstones", {
     #[sea_orm(primary_key, auto_increment = false)]
     pub receipt_id: Uuid,

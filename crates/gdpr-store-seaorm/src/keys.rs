@@ -183,6 +183,11 @@ impl TenantStore for SeaOrmStore {
         if attestations > 0 {
             counts.insert("attestations".to_owned(), attestations);
         }
+        for (name, n) in crate::webhooks::delete_tenant(&txn, id).await? {
+            if n > 0 {
+                counts.insert(name.to_owned(), n);
+            }
+        }
         if counts.is_empty() {
             return Ok(counts);
         }

@@ -13,6 +13,7 @@ mod audit;
 mod bulk;
 mod consent;
 mod crypto;
+mod documents;
 mod dump;
 mod entity;
 mod erasure;
@@ -24,6 +25,7 @@ mod keys;
 mod rights;
 mod subjects;
 mod tables;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -26,14 +26,14 @@ use uuid::Uuid;
 use crate::audit::chain_key;
 use crate::dump::{DumpFailure, Prepared, Sender, insert_all, insert_rows, send};
 use crate::entity::{
-    api_key, audit_entry, consent_event, consent_form, consent_form_version, erasure_receipt, form,
-    legal_hold, processing_limit, purpose, record, request, subject, subject_key, tenant,
-    tombstone,
+    api_key, audit_entry, consent_event, consent_form, consent_form_version, document,
+    erasure_receipt, form, legal_hold, processing_limit, purpose, record, request, subject,
+    subject_key, tenant, tombstone,
 };
 use crate::{corrupt, unavailable};
 
 /// Tables that backups leave out on purpose, each with its reason.
-pub const LEFT_OUT_OF_BACKUPS: [&str; 3] = [
+pub const LEFT_OUT_OF_BACKUPS: [&str; 5] = [
     // A counter of the whole deployment that wakes the server's cache (see `invalidations`):
     // no data, nothing of a tenant.
     "cache_epoch",
@@ -42,6 +42,12 @@ pub const LEFT_OUT_OF_BACKUPS: [&str; 3] = [
     "jobs",
     // SeaORM's record of the migrations applied: the schema's, written by `gdpr migrate`.
     "seaql_migrations",
+    // Operational: how far each webhook endpoint was fed from its tenant's audit chain (which a
+    // restore never replaces), and the deliveries made. A restored tenant must not resend
+    // what it sent; an endpoint without a cursor is fed from its creation. Deleted with the
+    // tenant.
+    "webhook_cursors",
+    "webhook_deliveries",
 ];
 
 /// The names of the tables a tenant's backup holds, in dump order.
@@ -281,6 +287,7 @@ owned_by_tenant!(consent_event, "consent_events", order: [Seq], subject: subject
 owned_by_tenant!(request, "requests", order: [ReceivedAt, Id]);
 owned_by_tenant!(legal_hold, "legal_holds", order: [Id]);
 owned_by_tenant!(processing_limit, "processing_limits", order: [Id], subject: subject_id);
+owned_by_tenant!(document, "documents", order: [Kind, CreatedAt, Id]);
 owned_by_tenant!(tombstone, "tombstones", order: [ErasedAt, ReceiptId], role: Role::Kept);
 owned_by_tenant!(erasure_receipt, "erasure_receipts", order: [Id], role: Role::Kept);
 
@@ -460,7 +467,7 @@ impl<T: TenantTable> Table for Entry<T> {
 
 /// Every table of a tenant, parents before children: the dump's order (keys first, see
 /// [`Role::Keys`]) and the restore's insert order; a restore deletes in the reverse order.
-pub(crate) static REGISTRY: [&dyn Table; 16] = [
+pub(crate) static REGISTRY: [&dyn Table; 17] = [
     &Entry::<tenant::Entity>::NEW,
     &Entry::<api_key::Entity>::NEW,
     &Entry::<purpose::Entity>::NEW,
@@ -474,6 +481,7 @@ pub(crate) static REGISTRY: [&dyn Table; 16] = [
     &Entry::<request::Entity>::NEW,
     &Entry::<legal_hold::Entity>::NEW,
     &Entry::<processing_limit::Entity>::NEW,
+    &Entry::<document::Entity>::NEW,
     &Entry::<tombstone::Entity>::NEW,
     &Entry::<erasure_receipt::Entity>::NEW,
     &Entry::<audit_entry::Entity>::NEW,

@@ -27,6 +27,7 @@ pub mod s3;
 mod sign;
 mod snapshot;
 mod store;
+mod webhook;
 
 pub use backup::MemoryObjectStore;
 pub use clock::ManualClock;
@@ -36,6 +37,7 @@ pub use report::RecordingErrorReporter;
 pub use sign::HmacSigner;
 pub use snapshot::assert_snapshot;
 pub use store::{FAKE_SCHEMA_VERSION, InMemoryStore};
+pub use webhook::{Posted, RecordingWebhookSender};
 
 /// The in-memory [`gdpr_ports::Ports`].
 #[derive(Debug, Clone, Copy)]

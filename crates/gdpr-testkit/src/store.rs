@@ -1,6 +1,7 @@
 //! Storage and the audit log in memory, behind one lock so that erasure is atomic.
 
 mod dump;
+mod webhooks;
 
 pub use dump::FAKE_SCHEMA_VERSION;
 
@@ -15,10 +16,11 @@ use gdpr_pii::{
     Tenant, TenantId,
 };
 use gdpr_ports::{
-    ApiKeyRecord, ApiKeyStore, AttestationLog, AuditLog, CacheBus, ConsentStore, Cursor, Erased,
-    ErasedCounts, Erasure, ErasureStore, FormStore, Invalidation, Job, JobQueue, JobState,
-    JobStatus, LegalHoldStore, Offboarding, Page, PolicyOverride, ProcessingLimitStore, QueueDepth,
-    RecordCount, RecordRef, RecordStore, RequestStore, StoreError, SubjectStore, TenantStore,
+    ApiKeyRecord, ApiKeyStore, AttestationLog, AuditLog, CacheBus, ConsentStore, Cursor, Document,
+    DocumentKind, DocumentStore, Erased, ErasedCounts, Erasure, ErasureStore, FormStore,
+    Invalidation, Job, JobQueue, JobState, JobStatus, LegalHoldStore, Offboarding, Owner, Page,
+    PolicyOverride, ProcessingLimitStore, QueueDepth, RecordCount, RecordRef, RecordStore,
+    RequestStore, StoreError, SubjectStore, TenantStore,
 };
 use gdpr_rights::{
     ErasureReceipt, LegalHold, ProcessingLimit, RecordScope, SubjectRequest, Tombstone,
@@ -52,6 +54,9 @@ struct State {
     offboarding: BTreeMap<TenantId, Offboarding>,
     records_deleted_at: BTreeMap<SubjectId, OffsetDateTime>,
     published: Vec<Invalidation>,
+    documents: Vec<Document>,
+    cursors: BTreeMap<(TenantId, Uuid), u64>,
+    deliveries: Vec<webhooks::Held>,
 }
 
 #[derive(Debug, Clone)]
@@ -228,6 +233,76 @@ impl CacheBus for InMemoryStore {
 }
 
 #[async_trait]
+impl DocumentStore for InMemoryStore {
+    async fn put_document(&self, document: &Document) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        match s.documents.iter_mut().find(|d| d.id == document.id) {
+            Some(d) if d.owner == document.owner && d.kind == document.kind => {
+                d.body.clone_from(&document.body);
+            }
+            Some(_) => return Err(StoreError::Conflict("document id")),
+            None => s.documents.push(document.clone()),
+        }
+        Ok(())
+    }
+
+    async fn get_document(
+        &self,
+        owner: Owner,
+        kind: DocumentKind,
+        id: Uuid,
+    ) -> Result<Document, StoreError> {
+        self.state()?
+            .documents
+            .iter()
+            .find(|d| d.id == id && d.owner == owner && d.kind == kind)
+            .cloned()
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn list_documents(
+        &self,
+        owner: Owner,
+        kind: DocumentKind,
+    ) -> Result<Vec<Document>, StoreError> {
+        let mut list: Vec<Document> = self
+            .state()?
+            .documents
+            .iter()
+            .filter(|d| d.owner == owner && d.kind == kind)
+            .cloned()
+            .collect();
+        list.sort_by_key(|d| (d.created_at, d.id));
+        Ok(list)
+    }
+
+    async fn all_documents(&self, kind: DocumentKind) -> Result<Vec<Document>, StoreError> {
+        let mut list: Vec<Document> = self
+            .state()?
+            .documents
+            .iter()
+            .filter(|d| d.kind == kind)
+            .cloned()
+            .collect();
+        list.sort_by_key(|d| (d.created_at, d.id));
+        Ok(list)
+    }
+
+    async fn delete_document(
+        &self,
+        owner: Owner,
+        kind: DocumentKind,
+        id: Uuid,
+    ) -> Result<bool, StoreError> {
+        let mut s = self.state()?;
+        let before = s.documents.len();
+        s.documents
+            .retain(|d| !(d.id == id && d.owner == owner && d.kind == kind));
+        Ok(s.documents.len() < before)
+    }
+}
+
+#[async_trait]
 impl TenantStore for InMemoryStore {
     async fn insert_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
         let mut s = self.state()?;
@@ -334,6 +409,10 @@ impl TenantStore for InMemoryStore {
         clear!("consent_forms", consent_forms, |f: &ConsentForm| f.tenant);
         clear!("purposes", purposes, |p: &(TenantId, Purpose)| p.0);
         clear!("api_keys", api_keys, |k: &ApiKeyRecord| k.tenant);
+        clear!("documents", documents, |d: &Document| match d.owner {
+            Owner::Tenant(t) => t,
+            Owner::Deployment => TenantId::from_uuid(Uuid::nil()),
+        });
         clear!("tenants", tenants, |t: &Tenant| t.id);
         let keys = s.keys.len();
         s.keys.retain(|(t, _)| *t != id);
@@ -346,6 +425,12 @@ impl TenantStore for InMemoryStore {
         }
         s.retention.remove(&id);
         s.offboarding.remove(&id);
+        let deliveries = s.deliveries.len();
+        s.deliveries.retain(|h| h.delivery.tenant != id);
+        count("webhook_deliveries", deliveries - s.deliveries.len());
+        let cursors = s.cursors.len();
+        s.cursors.retain(|(t, _), _| *t != id);
+        count("webhook_cursors", cursors - s.cursors.len());
         s.records_deleted_at
             .retain(|subject, _| !gone.contains(subject));
         if !counts.is_empty() {

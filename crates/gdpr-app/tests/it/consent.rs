@@ -187,9 +187,34 @@ async fn the_proof_keeps_who_when_which_text_how_and_a_pseudonymised_where() {
     let categories = &receipt.services[0].purposes[0].pii_category;
     assert_eq!(categories, &["email", "full_name", "phone"]);
     assert!(
-        receipt.services[0].purposes[0].third_party_disclosure,
-        "the error tracker receives data"
+        !receipt.services[0].purposes[0].third_party_disclosure,
+        "no recipient in the register"
     );
+    // Once a recipient of this purpose's data is registered, receipts say it is disclosed.
+    w.app
+        .put_recipient(
+            w.ctx,
+            None,
+            gdpr_rights::Recipient {
+                name: "Staffing partner".into(),
+                role: gdpr_rights::RecipientRole::Recipient,
+                description: String::new(),
+                purposes: vec![consent.purpose.clone()],
+                categories: vec![gdpr_pii::PiiCategory::Email],
+                country: gdpr_rights::Country::parse("FR").ok(),
+                location: None,
+                safeguard: gdpr_rights::Safeguard::None,
+                contract: None,
+            },
+        )
+        .await
+        .unwrap();
+    let receipt = w
+        .app
+        .withdraw_consent(w.ctx, s.id, consent.id, web(None))
+        .await
+        .unwrap();
+    assert!(receipt.services[0].purposes[0].third_party_disclosure);
 }
 
 #[tokio::test]

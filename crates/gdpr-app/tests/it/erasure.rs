@@ -182,6 +182,7 @@ async fn a_legal_hold_blocks_erasure_and_the_receipt_and_request_say_why() {
         .open_request(w.ctx, s.id, RequestKind::Erasure)
         .await
         .unwrap();
+    verify(&w, request.request.id).await;
 
     let receipt = w
         .app
@@ -250,6 +251,17 @@ async fn an_erasure_request_is_completed_by_the_erasure_it_asked_for() {
             ..
         })
     ));
+    // Not for a requester whose identity is not verified: nothing is erased.
+    assert!(matches!(
+        w.app
+            .erase_subject(w.ctx, s.id, Some(request.request.id))
+            .await,
+        Err(AppError::Request(
+            gdpr_rights::RequestError::IdentityNotVerified
+        ))
+    ));
+    assert!(w.app.subject(w.ctx, s.id).await.is_ok(), "still there");
+    verify(&w, request.request.id).await;
     w.app
         .erase_subject(w.ctx, s.id, Some(request.request.id))
         .await
@@ -440,4 +452,17 @@ async fn a_batch_asks_a_failing_tracker_once_and_leaves_the_rest_pending_for_the
             .collect::<std::collections::BTreeSet<_>>(),
         ids
     );
+}
+
+/// Records that the requester's identity was verified (what answering a request needs).
+async fn verify(w: &crate::helpers::World, request: gdpr_pii::RequestId) {
+    w.app
+        .verify_request_identity(
+            w.ctx,
+            request,
+            gdpr_rights::VerificationMethod::AccountLogin,
+            None,
+        )
+        .await
+        .unwrap();
 }

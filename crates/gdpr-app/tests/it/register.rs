@@ -32,7 +32,6 @@ async fn the_register_follows_the_forms_purposes_recipients_and_retention() {
         ]
     );
     assert_eq!(contractors.consent_form, Some(consent.id));
-    assert!(contractors.recipients.iter().any(|r| r.contains("Rollbar")));
     assert_eq!(
         contractors.retention,
         "until erased; copies in backups for 30 days"

@@ -34,10 +34,46 @@ async fn a_request_shows_its_due_date_and_becomes_overdue() {
     assert!(overdue[0].overdue);
     assert_eq!(w.app.overdue_request_count().await.unwrap(), 1);
 
+    // Not answered before the requester's identity is verified (Art. 12(2), 12(6)).
+    assert!(matches!(
+        w.app.complete_request(w.ctx, opened.request.id).await,
+        Err(AppError::Request(RequestError::IdentityNotVerified))
+    ));
+    let verified = w
+        .app
+        .verify_request_identity(
+            w.ctx,
+            opened.request.id,
+            gdpr_rights::VerificationMethod::EmailCode,
+            Some("a code sent to the address on file, given back"),
+        )
+        .await
+        .unwrap();
+    let v = verified.request.verification.unwrap();
+    assert_eq!(v.method, gdpr_rights::VerificationMethod::EmailCode);
+    assert!(v.by.starts_with("api_key:"), "{}", v.by);
+    assert_eq!(v.at, datetime!(2026-03-01 00:00 UTC));
+    assert!(matches!(
+        w.app
+            .verify_request_identity(
+                w.ctx,
+                opened.request.id,
+                gdpr_rights::VerificationMethod::InPerson,
+                None
+            )
+            .await,
+        Err(AppError::Request(RequestError::AlreadyVerified))
+    ));
     w.app
         .complete_request(w.ctx, opened.request.id)
         .await
         .unwrap();
+    let audit = w.app.audit_log(w.ctx, 0, 100).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.event.action == gdpr_audit::AuditAction::RequestIdentityVerified)
+    );
     assert!(
         w.app
             .requests(w.ctx, true, Page::ALL)

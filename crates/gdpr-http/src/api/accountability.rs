@@ -40,15 +40,15 @@ pub(crate) enum DeletionStarted {
     Accepted(Json<RecordDeletionOut>),
 }
 
-/// The register as Markdown.
+/// A document as Markdown (the register, a breach notification draft).
 #[derive(ApiResponse)]
 pub(crate) enum Markdown {
-    /// The register, for humans.
+    /// The document, for humans.
     #[oai(status = 200, content_type = "text/markdown; charset=utf-8")]
     Ok(PlainText<String>),
 }
 
-fn selector(body: SelectorIn) -> Result<BatchSelector, ApiError> {
+pub(crate) fn selector(body: SelectorIn) -> Result<BatchSelector, ApiError> {
     let body = body.into_inner();
     // A field the kind does not use is refused, not ignored: a selection that does not say
     // what its author meant must not erase anything.

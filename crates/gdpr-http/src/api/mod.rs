@@ -3,11 +3,14 @@
 
 pub(crate) mod accountability;
 pub(crate) mod admin;
+pub(crate) mod breaches;
 pub(crate) mod consent;
 pub(crate) mod forms;
+pub(crate) mod recipients;
 pub(crate) mod requests;
 pub(crate) mod retention;
 pub(crate) mod subjects;
+pub(crate) mod webhooks;
 
 use gdpr_app::Ctx;
 use gdpr_audit::Actor;
@@ -31,10 +34,15 @@ pub(crate) enum Tag {
     Forms,
     /// Data-subject requests and their deadlines.
     Requests,
-    /// The register of processing, the audit log, erasure receipts and batch plans.
+    /// The register of processing, its processors and recipients, the audit log, erasure
+    /// receipts and batch plans.
     Accountability,
     /// Storage limitation: retention periods and the plan of the daily expiry.
     Retention,
+    /// Webhooks: endpoints, signed deliveries, retries and replays, erasure confirmations.
+    Webhooks,
+    /// Personal data breaches: the register, the 72-hour clock, the people affected.
+    Breaches,
 }
 
 /// The context of a read.

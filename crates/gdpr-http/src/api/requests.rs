@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::api::{Tag, next_page, page, reader, writer};
 use crate::auth::TenantKey;
 use crate::convert;
-use crate::dto::{ExtendIn, RefuseIn, RequestIn, RequestOut, RequestPage};
+use crate::dto::{ExtendIn, RefuseIn, RequestIn, RequestOut, RequestPage, VerificationIn};
 use crate::problem::ApiError;
 
 /// 201 with the request.
@@ -99,7 +99,29 @@ impl<P: Ports> RequestsApi<P> {
         Ok(Json(convert::request(r)))
     }
 
-    /// Mark the request answered.
+    /// Record how the requester's identity was verified (method, by whom: this key, when:
+    /// now). A request cannot be completed, nor an erasure made in answer to it, before.
+    #[oai(path = "/requests/:id/verification", method = "post")]
+    async fn verify(
+        &self,
+        auth: TenantKey,
+        id: Path<Uuid>,
+        body: Json<VerificationIn>,
+    ) -> Result<Json<RequestOut>, ApiError> {
+        let ctx = writer(&auth)?;
+        let r = self
+            .0
+            .verify_request_identity(
+                ctx,
+                RequestId::from_uuid(id.0),
+                body.method.into(),
+                body.note.as_ref().map(|t| t.0.as_str()),
+            )
+            .await?;
+        Ok(Json(convert::request(r)))
+    }
+
+    /// Mark the request answered (once the requester's identity is verified).
     #[oai(path = "/requests/:id/complete", method = "post")]
     async fn complete(
         &self,

@@ -330,6 +330,23 @@ mirror!(
         TenantOffboardingCancelled,
         TenantHandedOver,
         TenantOffboarded,
+        RecipientRegistered,
+        RecipientChanged,
+        RecipientRemoved,
+        WebhookEndpointCreated,
+        WebhookEndpointChanged,
+        WebhookSecretRotated,
+        WebhookEndpointRemoved,
+        WebhookEndpointDisabled,
+        WebhookDeliveriesReplayed,
+        BreachRecorded,
+        BreachUpdated,
+        BreachAuthorityNotified,
+        BreachSubjectsDecided,
+        BreachScoped,
+        BreachSubjectNotified,
+        BreachSubjectsNotified,
+        RequestIdentityVerified,
     }
 );
 
@@ -378,6 +395,8 @@ mirror!(
         TombstonesHold,
         /// The last log files hold no personal data.
         LogsClean,
+        TransfersSafeguarded,
+        BreachesNotified,
     }
 );
 
@@ -453,15 +472,106 @@ pub(crate) struct ActivityOut {
     pub(crate) consent_form: Option<Uuid>,
 }
 
-/// A recipient of personal data (Art. 30(1)(d)).
+mirror!(
+    /// What a recipient is to the controller.
+    RoleDto <=> gdpr_rights::RecipientRole {
+        /// Processes on the controller's behalf under a contract (Art. 28).
+        Processor,
+        /// A processor engaged by a processor (Art. 28(2), (4)).
+        SubProcessor,
+        /// Receives data for its own purposes (another controller, an authority).
+        Recipient,
+    }
+);
+
+mirror!(
+    /// The ground a transfer outside the EEA rests on (Art. 45–47).
+    SafeguardDto <=> gdpr_rights::Safeguard {
+        /// An adequacy decision of the Commission for the country (Art. 45).
+        Adequacy,
+        /// Standard contractual clauses (Art. 46(2)(c)).
+        StandardContractualClauses,
+        /// Binding corporate rules (Art. 47).
+        BindingCorporateRules,
+        /// None declared (flagged outside the EEA).
+        None,
+    }
+);
+
+/// Where a recipient's data goes, as the register and the attestation judge it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum)]
+#[oai(rename_all = "snake_case")]
+pub(crate) enum TransferDto {
+    /// Inside the EEA: no transfer rule applies.
+    WithinEea,
+    /// Outside, under the recipient's `safeguard`.
+    Safeguarded,
+    /// Outside with no safeguard: flagged (Art. 44).
+    Unsafeguarded,
+    /// The country is not stated: flagged.
+    NotStated,
+}
+
+/// A processor or recipient to register (Art. 28, 30(1)(d)-(e)).
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub(crate) struct RecipientIn {
+    /// Its name: an organisation, 1 to 200 characters.
+    #[oai(validator(max_length = 200))]
+    pub(crate) name: Text,
+    /// What it is to the controller.
+    pub(crate) role: RoleDto,
+    /// What it receives and why.
+    #[oai(default, validator(max_length = 1000))]
+    pub(crate) description: Text,
+    /// The purposes (ids) it receives data for; empty: every purpose.
+    #[oai(default, validator(max_items = 100))]
+    pub(crate) purposes: Vec<Text>,
+    /// The categories of personal data it receives.
+    #[oai(default, validator(max_items = 20))]
+    pub(crate) categories: Vec<Category>,
+    /// The country it processes the data in: ISO 3166-1 alpha-2 (`FR`, `US`).
+    #[oai(validator(max_length = 2, min_length = 2))]
+    pub(crate) country: Text,
+    /// Where, in more detail (a city, a cloud region).
+    #[oai(validator(max_length = 200))]
+    pub(crate) location: Option<Text>,
+    /// The ground a transfer outside the EEA rests on (`none` inside it).
+    pub(crate) safeguard: SafeguardDto,
+    /// The contract (Art. 28(3)) or clauses it is bound by: a reference.
+    #[oai(validator(max_length = 200))]
+    pub(crate) contract: Option<Text>,
+}
+
+/// A recipient of personal data (Art. 30(1)(d)-(e), 15(1)(c), 15(2)).
 #[derive(Object)]
 pub(crate) struct RecipientOut {
+    /// Its id in the tenant's register; null for the deployment's own processors, which the
+    /// operator's configuration names.
+    pub(crate) id: Option<Uuid>,
     /// Who.
     pub(crate) name: String,
-    /// What they receive and why.
-    pub(crate) role: String,
-    /// Where they process it.
-    pub(crate) location: String,
+    /// What it is to the controller.
+    pub(crate) role: RoleDto,
+    /// What it receives and why.
+    pub(crate) description: String,
+    /// The purposes it receives data for; empty: every purpose.
+    pub(crate) purposes: Vec<String>,
+    /// The categories of personal data it receives.
+    pub(crate) categories: Vec<Category>,
+    /// Its country (ISO 3166-1 alpha-2); null: not stated.
+    pub(crate) country: Option<String>,
+    /// Where, in more detail.
+    pub(crate) location: Option<String>,
+    /// The ground of a transfer outside the EEA.
+    pub(crate) safeguard: SafeguardDto,
+    /// The contract it is bound by.
+    pub(crate) contract: Option<String>,
+    /// The transfer its data makes.
+    pub(crate) transfer: TransferDto,
+    /// Whether the register and the daily attestation flag it: outside the EEA without a
+    /// safeguard, or its country not stated.
+    pub(crate) flagged: bool,
 }
 
 /// One classified field.

@@ -8,6 +8,7 @@
 
 mod accountability;
 mod admin;
+mod breaches;
 mod consent;
 mod forms;
 mod requests;
@@ -15,9 +16,11 @@ mod retention;
 mod shaped;
 mod subjects;
 mod text;
+mod webhooks;
 
 pub(crate) use accountability::*;
 pub(crate) use admin::*;
+pub(crate) use breaches::*;
 pub(crate) use consent::*;
 pub(crate) use forms::*;
 pub(crate) use requests::*;
@@ -25,6 +28,7 @@ pub(crate) use retention::*;
 pub(crate) use shaped::*;
 pub(crate) use subjects::*;
 pub(crate) use text::*;
+pub(crate) use webhooks::*;
 
 /// Declares a wire enum mirroring a domain enum, with conversions both ways.
 macro_rules! mirror {

@@ -103,6 +103,49 @@ pub(crate) struct RequestOut {
     pub(crate) closed_at: Option<OffsetDateTime>,
     /// Reasons of a refusal.
     pub(crate) refusal_reason: Option<String>,
+    /// How the requester's identity was verified; absent: not yet, and the request cannot be
+    /// completed (nor an erasure made in answer to it).
+    pub(crate) verification: Option<VerificationOut>,
+}
+
+mirror!(
+    /// How a requester's identity was verified.
+    VerificationMethodDto <=> gdpr_rights::VerificationMethod {
+        /// A one-time code sent to the subject's known e-mail address and given back.
+        EmailCode,
+        /// Through the subject's signed-in account with the SaaS.
+        AccountLogin,
+        /// An identity document was seen (and not kept).
+        IdentityDocument,
+        /// In person.
+        InPerson,
+        /// Another means, described in the note.
+        Other,
+    }
+);
+
+/// A requester's identity verification, as recorded.
+#[derive(Object)]
+pub(crate) struct VerificationOut {
+    /// How.
+    pub(crate) method: VerificationMethodDto,
+    /// Who verified it (`api_key:<id>`, `operator`).
+    pub(crate) by: String,
+    /// When.
+    pub(crate) at: OffsetDateTime,
+    /// What was checked.
+    pub(crate) note: Option<String>,
+}
+
+/// How the requester's identity was verified (Art. 12(6): only what confirming it needs).
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub(crate) struct VerificationIn {
+    /// How.
+    pub(crate) method: VerificationMethodDto,
+    /// What was checked, in words (required for `other`; never a copy of a document).
+    #[oai(validator(max_length = 500))]
+    pub(crate) note: Option<Text>,
 }
 
 /// A page of requests.

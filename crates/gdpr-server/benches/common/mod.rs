@@ -162,3 +162,26 @@ pub(crate) async fn tenant_token(client: &reqwest::Client, base: &str, admin: &s
     .unwrap();
     key["token"].as_str().unwrap().to_owned()
 }
+
+/// Imports `n` subjects (`{prefix}{i}@example.org`) a thousand at a time; their ids, in order.
+#[allow(dead_code, reason = "the backup and erasure benches seed through SQL")]
+pub(crate) async fn import_subjects(
+    app: &gdpr_app::App<gdpr_server::Deployment>,
+    ctx: gdpr_app::Ctx,
+    n: usize,
+    prefix: &str,
+) -> Vec<gdpr_pii::SubjectId> {
+    let mut out = Vec::with_capacity(n);
+    for start in (0..n).step_by(1_000) {
+        let batch = (start..(start + 1_000).min(n))
+            .map(|i| gdpr_app::NewSubject {
+                email: Some(format!("{prefix}{i}@example.org")),
+                ..gdpr_app::NewSubject::default()
+            })
+            .collect();
+        for s in app.import_subjects(ctx, batch).await.unwrap() {
+            out.push(s.unwrap().id);
+        }
+    }
+    out
+}

@@ -453,7 +453,7 @@ async fn attest_prints_the_chained_attestations_and_fails_when_a_check_does() {
     let (ok, first) = attest();
     // Backups are on, but none was taken: the newest-backup check fails, and so does the run.
     assert!(!ok, "{first}");
-    assert_eq!(first[0]["checks"].as_array().unwrap().len(), 6, "{first}");
+    assert_eq!(first[0]["checks"].as_array().unwrap().len(), 8, "{first}");
     assert_eq!(first[0]["checks"][1]["kind"], "newest_backup_verified");
     assert_eq!(first[0]["checks"][1]["verdict"], "fail");
     let (_, second) = attest();

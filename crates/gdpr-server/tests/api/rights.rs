@@ -93,15 +93,38 @@ async fn requests_show_due_dates_extend_once_and_close() {
             "{}",
             last.text
         );
-        let done = app
-            .send(
-                Method::POST,
-                &format!("/v1/requests/{id}/complete"),
-                Some(&key),
-                None,
+        let complete_path = format!("/v1/requests/{id}/complete");
+        let complete = || app.send(Method::POST, &complete_path, Some(&key), None);
+        // Not before the requester's identity is verified.
+        let unverified = complete().await;
+        crate::helpers::assert_problem(&unverified, StatusCode::CONFLICT, "request-state");
+        assert!(unverified.text.contains("verif"), "{}", unverified.text);
+        let bad = app
+            .post(
+                &format!("/v1/requests/{id}/verification"),
+                &key,
+                json!({"method": "other"}),
             )
             .await;
-        assert_eq!(done.body["status"], "completed");
+        crate::helpers::assert_problem(&bad, StatusCode::UNPROCESSABLE_ENTITY, "invalid-input");
+        let verified = app
+            .post(
+                &format!("/v1/requests/{id}/verification"),
+                &key,
+                json!({"method": "account_login", "note": "signed in to the SaaS"}),
+            )
+            .await;
+        assert_eq!(verified.status, StatusCode::OK, "{}", verified.text);
+        assert_eq!(verified.body["verification"]["method"], "account_login");
+        assert!(
+            verified.body["verification"]["by"]
+                .as_str()
+                .is_some_and(|b| b.starts_with("api_key:")),
+            "{}",
+            verified.text
+        );
+        let done = complete().await;
+        assert_eq!(done.body["status"], "completed", "{}", done.text);
         let refused = app
             .post(
                 &format!("/v1/requests/{id}/refuse"),
@@ -217,6 +240,14 @@ async fn erasure_returns_a_receipt_and_a_legal_hold_blocks_it() {
             )
             .await;
         let request = request.body["id"].as_str().unwrap().to_owned();
+        let verified = app
+            .post(
+                &format!("/v1/requests/{request}/verification"),
+                &key,
+                json!({"method": "email_code"}),
+            )
+            .await;
+        assert_eq!(verified.status, StatusCode::OK, "{}", verified.text);
         let receipt = app
             .send(
                 Method::DELETE,

@@ -70,7 +70,7 @@ async fn populate(db: &TestDb, name: &str, subjects: usize) -> TenantId {
 }
 
 /// The tenant's dump: its keys and its rows.
-async fn dump(db: &TestDb, tenant: TenantId) -> (Vec<WrappedKey>, Vec<DumpRow>) {
+pub(crate) async fn dump(db: &TestDb, tenant: TenantId) -> (Vec<WrappedKey>, Vec<DumpRow>) {
     let mut stream = db.store.dump_tenant(tenant).await.unwrap();
     let (mut keys, mut rows) = (Vec::new(), Vec::new());
     while let Some(item) = stream.next().await {
@@ -82,7 +82,7 @@ async fn dump(db: &TestDb, tenant: TenantId) -> (Vec<WrappedKey>, Vec<DumpRow>) 
     (keys, rows)
 }
 
-async fn restore(
+pub(crate) async fn restore(
     db: &TestDb,
     tenant: TenantId,
     keys: Vec<WrappedKey>,

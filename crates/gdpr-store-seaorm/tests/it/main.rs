@@ -4,6 +4,7 @@
 mod at_rest;
 mod audit;
 mod consent;
+mod documents;
 mod dump;
 mod erasure;
 mod harness;
@@ -12,3 +13,4 @@ mod replicas;
 mod retention;
 mod scenario;
 mod subjects;
+mod webhooks;

@@ -11,8 +11,8 @@ use gdpr_pii::{
     TenantId,
 };
 use gdpr_ports::{
-    ApiKeyRecord, DumpItem, DumpRow, DumpStream, RestoredCounts, RowStream, StoreError,
-    TenantDumps, WrappedKey,
+    ApiKeyRecord, Document, DocumentKind, DumpItem, DumpRow, DumpStream, Owner, RestoredCounts,
+    RowStream, StoreError, TenantDumps, WrappedKey,
 };
 use gdpr_rights::{ErasureReceipt, LegalHold, ProcessingLimit, SubjectRequest, Tombstone};
 use serde::de::DeserializeOwned;
@@ -64,6 +64,16 @@ struct ApiKeyRow {
     created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
     revoked_at: Option<OffsetDateTime>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct DocumentRow {
+    id: uuid::Uuid,
+    kind: String,
+    tenant: TenantId,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    body: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -182,6 +192,21 @@ fn dump(s: &State, t: TenantId) -> Vec<DumpItem> {
             .map(|l| row("processing_limits", Some(l.subject), l)),
     );
     items.extend(
+        s.documents
+            .iter()
+            .filter(|d| d.owner == Owner::Tenant(t))
+            .map(|d| {
+                let doc = DocumentRow {
+                    id: d.id,
+                    kind: d.kind.as_str().to_owned(),
+                    tenant: t,
+                    created_at: d.created_at,
+                    body: d.body.clone(),
+                };
+                row("documents", None, &doc)
+            }),
+    );
+    items.extend(
         s.tombstones
             .iter()
             .filter(|x| x.tenant == t)
@@ -227,6 +252,7 @@ struct Restored {
     requests: Vec<SubjectRequest>,
     holds: Vec<LegalHold>,
     limits: Vec<ProcessingLimit>,
+    documents: Vec<Document>,
     tombstones: Vec<Tombstone>,
     receipts: Vec<ErasureReceipt>,
     audit: Vec<AuditRecord>,
@@ -330,6 +356,22 @@ impl Restored {
             "requests" => owned!(requests, SubjectRequest),
             "legal_holds" => owned!(holds, LegalHold),
             "processing_limits" => owned!(limits, ProcessingLimit),
+            "documents" => {
+                let row: DocumentRow = parse(r)?;
+                if row.tenant != t {
+                    return Err(foreign(r));
+                }
+                let kind = DocumentKind::parse(&row.kind).ok_or_else(|| {
+                    StoreError::Corrupt("a documents row names an unknown kind".into())
+                })?;
+                self.documents.push(Document {
+                    id: row.id,
+                    kind,
+                    owner: Owner::Tenant(t),
+                    created_at: row.created_at,
+                    body: row.body,
+                });
+            }
             "tombstones" => owned!(tombstones, Tombstone),
             "erasure_receipts" => owned!(receipts, ErasureReceipt),
             "audit_log" => {
@@ -369,6 +411,7 @@ fn replace(s: &mut State, t: TenantId, new: Restored, keys: &[WrappedKey]) -> u6
     clear!(requests, |x| x.tenant != t);
     clear!(holds, |x| x.tenant != t);
     clear!(limits, |x| x.tenant != t);
+    clear!(documents, |x| x.owner != Owner::Tenant(t));
     let before = s.keys.len();
     s.keys.retain(|(x, _)| *x != t);
     replaced += (before - s.keys.len()) as u64;
@@ -388,6 +431,7 @@ fn replace(s: &mut State, t: TenantId, new: Restored, keys: &[WrappedKey]) -> u6
     s.requests.extend(new.requests);
     s.holds.extend(new.holds);
     s.limits.extend(new.limits);
+    s.documents.extend(new.documents);
     for tombstone in new.tombstones {
         if !s.tombstones.iter().any(|x| x.receipt == tombstone.receipt) {
             s.tombstones.push(tombstone);

@@ -1,0 +1,725 @@
+//! Webhooks (Art. 17(2), 19): a tenant's endpoints, fed from its audit chain and delivered
+//! by a worker several replicas run.
+//!
+//! The audit chain is the outbox: every decision appends its record before it is answered,
+//! and an event is drawn from each record that announces one (ids, kinds and times only). The
+//! feeder moves each endpoint's cursor along its tenant's chain, queueing a delivery per
+//! event the endpoint wants, the cursor and the deliveries in one transaction (so no event is
+//! queued twice or skipped, whichever replica feeds); the deliverer claims due deliveries
+//! under a lease, signs them (Standard Webhooks), posts them and records each attempt, with
+//! exponential retries for three days. A delivery failing that long is dead-lettered and its
+//! endpoint disabled — audited, reported, and announced to the tenant's other endpoints; its
+//! cursor stays where it was, so re-enabling it delivers what it missed. Nothing in the
+//! request path waits for any of this.
+
+use std::collections::BTreeMap;
+
+use futures_util::StreamExt;
+use gdpr_audit::AuditAction;
+use gdpr_pii::{SubjectId, TenantId};
+use gdpr_ports::{
+    Attempt, AuditLog, Clock, Delivery, DeliveryFilter, DeliveryState, Document, DocumentKind,
+    DocumentStore, Owner, Page, Ports, WebhookSender, WebhookStore,
+};
+use gdpr_webhooks::{
+    AddressPolicy, Disabled, Endpoint, EndpointError, Event, EventType, HEADER_ID,
+    HEADER_SIGNATURE, HEADER_TIMESTAMP, Secret, retry_delay, signature,
+};
+use rand::RngCore as _;
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::{App, AppError, Ctx};
+
+/// How many audit records one feeding reads per endpoint at a time.
+const FEED_PAGE: u32 = 500;
+
+/// The deployment's webhook settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebhookConfig {
+    /// Which addresses endpoints may reach.
+    pub addresses: AddressPolicy,
+    /// How long a worker holds the deliveries it claimed (past their timeout).
+    pub lease: Duration,
+    /// Deliveries claimed per round.
+    pub batch: u32,
+    /// Deliveries posted at once.
+    pub concurrency: usize,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self {
+            addresses: AddressPolicy::default(),
+            lease: Duration::minutes(2),
+            batch: 256,
+            concurrency: 64,
+        }
+    }
+}
+
+/// An endpoint to register or the new description of one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEndpoint {
+    /// Where events are posted.
+    pub url: String,
+    /// What it is for.
+    pub description: String,
+    /// The types it wants (empty: every type).
+    pub events: Vec<EventType>,
+    /// Whether it confirms erasures (Art. 19).
+    pub confirms_erasure: bool,
+}
+
+/// An endpoint as its tenant sees it: everything but its secrets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointView {
+    /// Its id.
+    pub id: Uuid,
+    /// Where events are posted.
+    pub url: String,
+    /// What it is for.
+    pub description: String,
+    /// The types it wants (empty: every type).
+    pub events: Vec<EventType>,
+    /// Whether it confirms erasures.
+    pub confirms_erasure: bool,
+    /// Why and when it was disabled, if it is.
+    pub disabled: Option<Disabled>,
+    /// When it was registered.
+    pub created_at: OffsetDateTime,
+    /// How many secrets sign now (two for a day after a rotation).
+    pub signing_secrets: usize,
+}
+
+/// An endpoint with a secret that is shown this once.
+#[derive(Debug)]
+pub struct IssuedEndpoint {
+    /// The endpoint.
+    pub endpoint: EndpointView,
+    /// The new signing secret (`whsec_...`).
+    pub secret: Secret,
+}
+
+/// What one round of delivery did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DeliveryRound {
+    /// Deliveries claimed.
+    pub claimed: usize,
+    /// Answered 2xx.
+    pub delivered: usize,
+    /// Failed, to be tried again.
+    pub retried: usize,
+    /// Dead-lettered.
+    pub failed: usize,
+    /// Endpoints disabled.
+    pub disabled: usize,
+}
+
+/// Where an erasure stands with a recipient that confirms erasures (Art. 19).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErasureConfirmation {
+    /// The endpoint.
+    pub endpoint: Uuid,
+    /// Its URL.
+    pub url: String,
+    /// When it answered 2xx to `subject.erased`; `None`: pending.
+    pub confirmed_at: Option<OffsetDateTime>,
+    /// Pending past the retry window (three days), or dead-lettered.
+    pub overdue: bool,
+}
+
+impl From<EndpointError> for AppError {
+    fn from(e: EndpointError) -> Self {
+        Self::InvalidInput {
+            field: e.field(),
+            reason: e.to_string(),
+        }
+    }
+}
+
+fn view(id: Uuid, e: &Endpoint, now: OffsetDateTime) -> EndpointView {
+    EndpointView {
+        id,
+        url: e.url.clone(),
+        description: e.description.clone(),
+        events: e.events.clone(),
+        confirms_erasure: e.confirms_erasure,
+        disabled: e.disabled.clone(),
+        created_at: e.created_at,
+        signing_secrets: e.secrets(now).count(),
+    }
+}
+
+fn new_secret() -> Secret {
+    let mut bytes = vec![0; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    // 32 bytes are within the 24 to 64 a secret takes.
+    Secret::from_bytes(bytes).unwrap_or_else(|_| unreachable!("32 bytes make a secret"))
+}
+
+fn parse(doc: &Document) -> Result<Endpoint, AppError> {
+    serde_json::from_str(&doc.body).map_err(|_| {
+        AppError::store(gdpr_ports::StoreError::Corrupt(
+            "a webhook endpoint does not read back".into(),
+        ))
+    })
+}
+
+fn body(e: &Endpoint) -> String {
+    serde_json::to_string(e).unwrap_or_default()
+}
+
+impl<P: Ports> App<P> {
+    async fn endpoint(&self, tenant: TenantId, id: Uuid) -> Result<(Document, Endpoint), AppError> {
+        let doc = self
+            .store
+            .get_document(Owner::Tenant(tenant), DocumentKind::WebhookEndpoint, id)
+            .await
+            .map_err(AppError::not_found("webhook endpoint"))?;
+        let endpoint = parse(&doc)?;
+        Ok((doc, endpoint))
+    }
+
+    async fn save_endpoint(&self, mut doc: Document, e: &Endpoint) -> Result<(), AppError> {
+        doc.body = body(e);
+        self.store.put_document(&doc).await.map_err(AppError::store)
+    }
+
+    /// Registers an endpoint; its signing secret is in the answer, and nowhere else ever
+    /// again. It receives the events of decisions made from now on. Audited.
+    ///
+    /// # Errors
+    /// [`AppError::InvalidInput`] naming the field (a URL that is not `https`, or points at
+    /// an address this deployment forbids); storage errors.
+    pub async fn create_webhook_endpoint(
+        &self,
+        ctx: Ctx,
+        new: NewEndpoint,
+    ) -> Result<IssuedEndpoint, AppError> {
+        let now = self.clock.now();
+        let secret = new_secret();
+        let endpoint = Endpoint::new(
+            &new.url,
+            &new.description,
+            new.events,
+            new.confirms_erasure,
+            secret.clone(),
+            now,
+            self.config.webhooks.addresses,
+        )?;
+        let id = Uuid::now_v7();
+        self.store
+            .put_document(&Document {
+                id,
+                kind: DocumentKind::WebhookEndpoint,
+                owner: Owner::Tenant(ctx.tenant),
+                created_at: now,
+                body: body(&endpoint),
+            })
+            .await
+            .map_err(AppError::store)?;
+        let record = self
+            .store
+            .append_audit(
+                self.event(ctx, AuditAction::WebhookEndpointCreated)
+                    .with("endpoint", id),
+            )
+            .await
+            .map_err(AppError::store)?;
+        // Fed from here on: the chain before it is not this endpoint's news. (Cut short
+        // here, the feeder starts it from its creation time instead.)
+        self.store
+            .queue_deliveries(ctx.tenant, id, None, record.seq, Vec::new())
+            .await
+            .map_err(AppError::store)?;
+        Ok(IssuedEndpoint {
+            endpoint: view(id, &endpoint, now),
+            secret,
+        })
+    }
+
+    /// The tenant's endpoints.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn webhook_endpoints(&self, ctx: Ctx) -> Result<Vec<EndpointView>, AppError> {
+        let now = self.clock.now();
+        let docs = self
+            .store
+            .list_documents(Owner::Tenant(ctx.tenant), DocumentKind::WebhookEndpoint)
+            .await
+            .map_err(AppError::store)?;
+        docs.iter()
+            .map(|d| Ok(view(d.id, &parse(d)?, now)))
+            .collect()
+    }
+
+    /// One endpoint.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`]; storage errors.
+    pub async fn webhook_endpoint(&self, ctx: Ctx, id: Uuid) -> Result<EndpointView, AppError> {
+        let (_, e) = self.endpoint(ctx.tenant, id).await?;
+        Ok(view(id, &e, self.clock.now()))
+    }
+
+    /// Changes an endpoint's URL, description, events and erasure confirmations; `enable`
+    /// brings a disabled one back (it then receives what it missed). Audited.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`]; [`AppError::InvalidInput`]; storage errors.
+    pub async fn update_webhook_endpoint(
+        &self,
+        ctx: Ctx,
+        id: Uuid,
+        new: NewEndpoint,
+        enable: bool,
+    ) -> Result<EndpointView, AppError> {
+        let now = self.clock.now();
+        let (doc, old) = self.endpoint(ctx.tenant, id).await?;
+        let Some(current) = old.keys.last().map(|k| k.secret.clone()) else {
+            return Err(AppError::store(gdpr_ports::StoreError::Corrupt(
+                "a webhook endpoint without a secret".into(),
+            )));
+        };
+        let mut endpoint = Endpoint::new(
+            &new.url,
+            &new.description,
+            new.events,
+            new.confirms_erasure,
+            current,
+            old.created_at,
+            self.config.webhooks.addresses,
+        )?;
+        endpoint.keys = old.keys;
+        endpoint.disabled = if enable { None } else { old.disabled };
+        self.save_endpoint(doc, &endpoint).await?;
+        self.audit(
+            self.event(ctx, AuditAction::WebhookEndpointChanged)
+                .with("endpoint", id)
+                .with("enabled", endpoint.disabled.is_none()),
+        )
+        .await?;
+        Ok(view(id, &endpoint, now))
+    }
+
+    /// A new signing secret, shown once; the previous one keeps signing for a day so that
+    /// the receiver can switch without losing a message. Audited.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`]; storage errors.
+    pub async fn rotate_webhook_secret(
+        &self,
+        ctx: Ctx,
+        id: Uuid,
+    ) -> Result<IssuedEndpoint, AppError> {
+        let now = self.clock.now();
+        let (doc, mut endpoint) = self.endpoint(ctx.tenant, id).await?;
+        let secret = new_secret();
+        endpoint.rotate(secret.clone(), now);
+        self.save_endpoint(doc, &endpoint).await?;
+        self.audit(
+            self.event(ctx, AuditAction::WebhookSecretRotated)
+                .with("endpoint", id),
+        )
+        .await?;
+        Ok(IssuedEndpoint {
+            endpoint: view(id, &endpoint, now),
+            secret,
+        })
+    }
+
+    /// Removes an endpoint: its pending deliveries are dead-lettered, its delivery log kept.
+    /// Audited.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`]; storage errors.
+    pub async fn remove_webhook_endpoint(&self, ctx: Ctx, id: Uuid) -> Result<(), AppError> {
+        let gone = self
+            .store
+            .delete_document(Owner::Tenant(ctx.tenant), DocumentKind::WebhookEndpoint, id)
+            .await
+            .map_err(AppError::store)?;
+        if !gone {
+            return Err(AppError::NotFound("webhook endpoint"));
+        }
+        self.store
+            .fail_pending(ctx.tenant, id, "the endpoint was removed", true)
+            .await
+            .map_err(AppError::store)?;
+        self.audit(
+            self.event(ctx, AuditAction::WebhookEndpointRemoved)
+                .with("endpoint", id),
+        )
+        .await
+    }
+
+    /// The tenant's deliveries, newest first.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn webhook_deliveries(
+        &self,
+        ctx: Ctx,
+        filter: DeliveryFilter,
+        page: Page,
+    ) -> Result<Vec<Delivery>, AppError> {
+        self.store
+            .deliveries(ctx.tenant, filter, page)
+            .await
+            .map_err(AppError::store)
+    }
+
+    /// One delivery.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`]; storage errors.
+    pub async fn webhook_delivery(&self, ctx: Ctx, id: Uuid) -> Result<Delivery, AppError> {
+        self.store
+            .delivery(ctx.tenant, id)
+            .await
+            .map_err(AppError::not_found("webhook delivery"))
+    }
+
+    /// Queues failed deliveries again (the ones named, or every failed one of an endpoint),
+    /// due now, their retry window starting over. Audited with the count.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] for an endpoint the tenant does not have; storage errors.
+    pub async fn replay_webhook_deliveries(
+        &self,
+        ctx: Ctx,
+        endpoint: Option<Uuid>,
+        ids: Vec<Uuid>,
+    ) -> Result<u64, AppError> {
+        if let Some(id) = endpoint {
+            self.endpoint(ctx.tenant, id).await?;
+        }
+        let n = self
+            .store
+            .requeue_deliveries(ctx.tenant, endpoint, ids, self.clock.now())
+            .await
+            .map_err(AppError::store)?;
+        self.audit(
+            self.event(ctx, AuditAction::WebhookDeliveriesReplayed)
+                .with("deliveries", n),
+        )
+        .await?;
+        Ok(n)
+    }
+
+    /// Where a subject's erasure stands with each endpoint that confirms erasures (Art. 19).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn erasure_confirmations(
+        &self,
+        ctx: Ctx,
+        subject: SubjectId,
+    ) -> Result<Vec<ErasureConfirmation>, AppError> {
+        let now = self.clock.now();
+        let deliveries = self
+            .store
+            .deliveries(
+                ctx.tenant,
+                DeliveryFilter {
+                    subject: Some(subject),
+                    ..DeliveryFilter::default()
+                },
+                Page::first(1000),
+            )
+            .await
+            .map_err(AppError::store)?;
+        let mut out = Vec::new();
+        for doc in self
+            .store
+            .list_documents(Owner::Tenant(ctx.tenant), DocumentKind::WebhookEndpoint)
+            .await
+            .map_err(AppError::store)?
+        {
+            let endpoint = parse(&doc)?;
+            if !endpoint.confirms_erasure {
+                continue;
+            }
+            let erased = deliveries.iter().find(|d| {
+                d.endpoint == doc.id && d.event_type == EventType::SubjectErased.as_str()
+            });
+            let Some(d) = erased else { continue };
+            out.push(ErasureConfirmation {
+                endpoint: doc.id,
+                url: endpoint.url,
+                confirmed_at: d.delivered_at,
+                overdue: d.state == DeliveryState::Failed
+                    || (d.delivered_at.is_none()
+                        && now - d.created_at > gdpr_webhooks::RETRY_WINDOW),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Feeds every enabled endpoint from its tenant's audit chain: one delivery per new
+    /// event it wants. Any replica may run it at any time; the cursor decides who wins.
+    /// Returns how many deliveries were queued.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn feed_webhooks(&self) -> Result<usize, AppError> {
+        let now = self.clock.now();
+        let mut queued = 0;
+        let docs = self
+            .store
+            .all_documents(DocumentKind::WebhookEndpoint)
+            .await
+            .map_err(AppError::store)?;
+        for doc in docs {
+            let Owner::Tenant(tenant) = doc.owner else {
+                continue;
+            };
+            let endpoint = parse(&doc)?;
+            if endpoint.disabled.is_some() {
+                continue;
+            }
+            loop {
+                let cursor = self
+                    .store
+                    .webhook_cursor(tenant, doc.id)
+                    .await
+                    .map_err(AppError::store)?;
+                let records = self
+                    .store
+                    .audit_records(Some(tenant), cursor.unwrap_or(0), FEED_PAGE)
+                    .await
+                    .map_err(AppError::store)?;
+                let Some(last) = records.last().map(|r| r.seq) else {
+                    break;
+                };
+                let deliveries: Vec<Delivery> = records
+                    .iter()
+                    // Without a cursor (its creation was cut short, or the database was
+                    // restored), from its creation on.
+                    .filter(|r| cursor.is_some() || r.event.at >= endpoint.created_at)
+                    .filter_map(Event::from_audit)
+                    .filter(|e| endpoint.wants(e.kind))
+                    .map(|e| delivery(doc.id, &e, now))
+                    .collect();
+                let n = deliveries.len();
+                let moved = self
+                    .store
+                    .queue_deliveries(tenant, doc.id, cursor, last, deliveries)
+                    .await
+                    .map_err(AppError::store)?;
+                if moved {
+                    queued += n;
+                }
+                if records.len() < FEED_PAGE as usize {
+                    break;
+                }
+            }
+        }
+        Ok(queued)
+    }
+
+    /// One round of delivery: claims due deliveries for `worker`, posts them through
+    /// `sender` (signed, several at once), and records what came of each. A delivery failing
+    /// for the whole retry window is dead-lettered and its endpoint disabled.
+    ///
+    /// # Errors
+    /// Storage errors (claiming, or recording: the lease then runs out and another round
+    /// tries again, at least once).
+    pub async fn deliver_webhooks<S: WebhookSender>(
+        &self,
+        sender: &S,
+        worker: &str,
+    ) -> Result<DeliveryRound, AppError> {
+        let config = self.config.webhooks;
+        let now = self.clock.now();
+        let claimed = self
+            .store
+            .claim_deliveries(worker, now, config.lease, config.batch)
+            .await
+            .map_err(AppError::store)?;
+        let mut round = DeliveryRound {
+            claimed: claimed.len(),
+            ..DeliveryRound::default()
+        };
+        if claimed.is_empty() {
+            return Ok(round);
+        }
+        let mut endpoints: BTreeMap<(TenantId, Uuid), Option<Endpoint>> = BTreeMap::new();
+        for d in &claimed {
+            if let std::collections::btree_map::Entry::Vacant(slot) =
+                endpoints.entry((d.tenant, d.endpoint))
+            {
+                let found = match self.endpoint(d.tenant, d.endpoint).await {
+                    Ok((_, e)) => Some(e),
+                    Err(AppError::NotFound(_)) => None,
+                    Err(e) => return Err(e),
+                };
+                slot.insert(found);
+            }
+        }
+        let endpoints = &endpoints;
+        let attempts: Vec<(Delivery, Attempt)> = futures_util::stream::iter(claimed)
+            .map(|d| async move {
+                let endpoint = endpoints
+                    .get(&(d.tenant, d.endpoint))
+                    .and_then(Option::as_ref);
+                let attempt = self.attempt(sender, &d, endpoint).await;
+                (d, attempt)
+            })
+            .buffer_unordered(config.concurrency.max(1))
+            .collect()
+            .await;
+        let mut dead: BTreeMap<(TenantId, Uuid), usize> = BTreeMap::new();
+        for (d, attempt) in &attempts {
+            match attempt {
+                Attempt::Delivered { .. } => round.delivered += 1,
+                Attempt::Retry { .. } => round.retried += 1,
+                Attempt::Failed { .. } => {
+                    round.failed += 1;
+                    if endpoints
+                        .get(&(d.tenant, d.endpoint))
+                        .is_some_and(Option::is_some)
+                    {
+                        *dead.entry((d.tenant, d.endpoint)).or_default() += 1;
+                    }
+                }
+            }
+        }
+        self.store
+            .record_attempts(
+                worker,
+                attempts.into_iter().map(|(d, a)| (d.id, a)).collect(),
+            )
+            .await
+            .map_err(AppError::store)?;
+        for (tenant, endpoint) in dead.into_keys() {
+            if self.disable_endpoint(tenant, endpoint).await? {
+                round.disabled += 1;
+            }
+        }
+        Ok(round)
+    }
+
+    /// Posts one delivery, signed with the endpoint's current secrets.
+    async fn attempt<S: WebhookSender>(
+        &self,
+        sender: &S,
+        d: &Delivery,
+        endpoint: Option<&Endpoint>,
+    ) -> Attempt {
+        let now = self.clock.now();
+        let Some(endpoint) = endpoint else {
+            return Attempt::Failed {
+                at: now,
+                status: None,
+                error: "the endpoint was removed".into(),
+            };
+        };
+        let timestamp = now.unix_timestamp();
+        let headers = vec![
+            (HEADER_ID, d.event_id.clone()),
+            (HEADER_TIMESTAMP, timestamp.to_string()),
+            (
+                HEADER_SIGNATURE,
+                signature(
+                    endpoint.secrets(now),
+                    &d.event_id,
+                    timestamp,
+                    d.payload.as_bytes(),
+                ),
+            ),
+        ];
+        let (status, error) = match sender.post(&endpoint.url, headers, d.payload.clone()).await {
+            Ok(status) if (200..300).contains(&status) => {
+                return Attempt::Delivered { at: now, status };
+            }
+            Ok(status) => (Some(status), format!("the endpoint answered {status}")),
+            Err(e) => (None, e),
+        };
+        let failing_for = now - d.first_attempt_at.unwrap_or(now);
+        let jitter = f64::from(rand::rngs::OsRng.next_u32()) / f64::from(u32::MAX);
+        match retry_delay(d.attempts + 1, failing_for, jitter) {
+            Some(delay) => Attempt::Retry {
+                at: now,
+                status,
+                error,
+                next_at: now + delay,
+            },
+            None => Attempt::Failed {
+                at: now,
+                status,
+                error: format!("{error}; given up after {} attempts", d.attempts + 1),
+            },
+        }
+    }
+
+    /// Disables an endpoint whose delivery was dead-lettered: its other pending deliveries
+    /// are dead-lettered too, and the tenant is told (audit, which announces it to its other
+    /// endpoints; the error tracker). Whether it was enabled until now.
+    async fn disable_endpoint(&self, tenant: TenantId, id: Uuid) -> Result<bool, AppError> {
+        let (doc, mut endpoint) = match self.endpoint(tenant, id).await {
+            Ok(found) => found,
+            Err(AppError::NotFound(_)) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        if endpoint.disabled.is_some() {
+            return Ok(false);
+        }
+        let reason = "a delivery failed for the whole retry window (three days)";
+        endpoint.disabled = Some(Disabled {
+            at: self.clock.now(),
+            reason: reason.into(),
+        });
+        self.save_endpoint(doc, &endpoint).await?;
+        self.store
+            .fail_pending(tenant, id, "the endpoint was disabled", false)
+            .await
+            .map_err(AppError::store)?;
+        let ctx = Ctx::new(tenant, gdpr_audit::Actor::System);
+        self.audit(
+            self.event(ctx, AuditAction::WebhookEndpointDisabled)
+                .with("endpoint", id),
+        )
+        .await?;
+        self.report_error(gdpr_ports::ErrorReport {
+            level: gdpr_ports::ReportLevel::Warning,
+            message: "a webhook endpoint was disabled after failing for three days".into(),
+            person: None,
+            context: [
+                ("tenant".to_owned(), tenant.to_string()),
+                ("endpoint".to_owned(), id.to_string()),
+            ]
+            .into(),
+            request: None,
+        });
+        Ok(true)
+    }
+}
+
+/// The delivery of `event` to an endpoint, due now.
+fn delivery(endpoint: Uuid, event: &Event, now: OffsetDateTime) -> Delivery {
+    Delivery {
+        id: Uuid::now_v7(),
+        tenant: event.tenant,
+        endpoint,
+        event_id: event.id.clone(),
+        event_type: event.kind.as_str().to_owned(),
+        subject: event
+            .data
+            .get("subject")
+            .and_then(|s| s.parse::<Uuid>().ok())
+            .map(SubjectId::from_uuid),
+        payload: event.payload(),
+        state: DeliveryState::Pending,
+        attempts: 0,
+        next_at: now,
+        created_at: now,
+        first_attempt_at: None,
+        last_attempt_at: None,
+        last_status: None,
+        last_error: None,
+        delivered_at: None,
+    }
+}

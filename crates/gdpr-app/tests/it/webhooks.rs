@@ -1,0 +1,375 @@
+//! Webhooks from the use cases' side: events drawn from the audit chain reach the endpoints
+//! that want them, signed so that the Standard Webhooks reference implementation verifies
+//! them, once per event whichever replica feeds and delivers, retried for three days, then
+//! dead-lettered with the endpoint disabled and the tenant told.
+
+use gdpr_app::{AppConfig, AppError, NewEndpoint, WebhookConfig};
+use gdpr_audit::AuditAction;
+use gdpr_ports::{DeliveryFilter, DeliveryState, Page, WebhookStore};
+use gdpr_testkit::{Posted, RecordingWebhookSender};
+use gdpr_webhooks::{AddressPolicy, EventType, Secret};
+use time::Duration;
+
+use crate::helpers::{World, web, world_with};
+
+fn config() -> AppConfig {
+    AppConfig {
+        webhooks: WebhookConfig {
+            addresses: AddressPolicy::default(),
+            ..WebhookConfig::default()
+        },
+        ..AppConfig::default()
+    }
+}
+
+fn endpoint(events: &[EventType], confirms_erasure: bool) -> NewEndpoint {
+    NewEndpoint {
+        url: "https://hooks.example.com/gdpr".into(),
+        description: "CRM".into(),
+        events: events.to_vec(),
+        confirms_erasure,
+    }
+}
+
+/// Feeds and delivers until nothing is left to do now.
+async fn pump(w: &World, sender: &RecordingWebhookSender) {
+    w.app.feed_webhooks().await.unwrap();
+    while w
+        .app
+        .deliver_webhooks(sender, "worker-a")
+        .await
+        .unwrap()
+        .claimed
+        > 0
+    {}
+}
+
+/// Whether the Standard Webhooks reference implementation, computing the signature itself,
+/// finds it among the post's (its `verify` also checks the timestamp against its own clock,
+/// and ours is a test clock).
+fn verifies(post: &Posted, secret: &Secret) -> bool {
+    let id = post.header("webhook-id").unwrap();
+    let timestamp: i64 = post.header("webhook-timestamp").unwrap().parse().unwrap();
+    let expected = standardwebhooks::Webhook::new(&secret.expose())
+        .unwrap()
+        .sign(id, timestamp, post.body.as_bytes())
+        .unwrap();
+    post.header("webhook-signature")
+        .unwrap()
+        .split(' ')
+        .any(|s| s == expected)
+}
+
+#[tokio::test]
+async fn a_withdrawal_reaches_the_endpoint_signed_once_and_carries_ids_only() {
+    let w = world_with(config()).await;
+    let (_, consent, s) = w.consenting_subject(1).await;
+    let issued = w
+        .app
+        .create_webhook_endpoint(w.ctx, endpoint(&[EventType::ConsentWithdrawn], false))
+        .await
+        .unwrap();
+    assert!(issued.secret.expose().starts_with("whsec_"));
+    let sender = RecordingWebhookSender::default();
+    pump(&w, &sender).await;
+    assert!(
+        sender.posted().is_empty(),
+        "what came before the endpoint is not its news"
+    );
+
+    w.app
+        .withdraw_consent(w.ctx, s.id, consent.id, web(None))
+        .await
+        .unwrap();
+    w.app
+        .give_consent(w.ctx, s.id, consent.id, web(None))
+        .await
+        .unwrap();
+    pump(&w, &sender).await;
+    pump(&w, &sender).await;
+    let posted = sender.posted();
+    assert_eq!(
+        posted.len(),
+        1,
+        "only the type it wants, and once: {posted:?}"
+    );
+    let post = &posted[0];
+    assert_eq!(post.url, "https://hooks.example.com/gdpr");
+    assert!(verifies(post, &issued.secret), "{post:?}");
+    let body: serde_json::Value = serde_json::from_str(&post.body).unwrap();
+    assert_eq!(body["type"], "consent.withdrawn");
+    assert_eq!(body["data"]["subject"], s.id.to_string());
+    assert_eq!(post.header("webhook-id"), body["data"]["id"].as_str());
+    let email = s.email.as_ref().unwrap().expose_pii();
+    assert!(!post.body.contains(email), "ids, never personal data");
+
+    let list = w
+        .app
+        .webhook_deliveries(w.ctx, DeliveryFilter::default(), Page::first(10))
+        .await
+        .unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].state, DeliveryState::Delivered);
+    assert_eq!(list[0].last_status, Some(200));
+}
+
+#[tokio::test]
+async fn a_receiver_down_for_hours_loses_nothing_and_one_down_for_three_days_is_disabled() {
+    let w = world_with(config()).await;
+    let crm = w
+        .app
+        .create_webhook_endpoint(w.ctx, endpoint(&[EventType::SubjectErased], true))
+        .await
+        .unwrap();
+    let watcher = w
+        .app
+        .create_webhook_endpoint(
+            w.ctx,
+            NewEndpoint {
+                url: "https://ops.example.com/hooks".into(),
+                ..endpoint(&[EventType::EndpointDisabled], false)
+            },
+        )
+        .await
+        .unwrap();
+    let sender = RecordingWebhookSender::default();
+    let s = w.subject(1).await;
+    sender.go_down();
+    w.app.erase_subject(w.ctx, s.id, None).await.unwrap();
+    pump(&w, &sender).await;
+    let pending = w.app.erasure_confirmations(w.ctx, s.id).await.unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!((pending[0].confirmed_at, pending[0].overdue), (None, false));
+
+    // Down for five hours: retried, backing off, then delivered once it is back.
+    for _ in 0..10 {
+        w.clock.advance(Duration::minutes(30));
+        pump(&w, &sender).await;
+    }
+    let tries = sender.posted().len();
+    assert!(
+        (4..=8).contains(&tries),
+        "backing off: {tries} attempts in five hours"
+    );
+    sender.answer(204);
+    w.clock.advance(Duration::hours(6));
+    pump(&w, &sender).await;
+    let confirmed = w.app.erasure_confirmations(w.ctx, s.id).await.unwrap();
+    assert!(
+        confirmed[0].confirmed_at.is_some(),
+        "its 2xx confirms (Art. 19)"
+    );
+    let delivered = w
+        .app
+        .webhook_deliveries(
+            w.ctx,
+            DeliveryFilter {
+                state: Some(DeliveryState::Delivered),
+                ..DeliveryFilter::default()
+            },
+            Page::first(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(delivered.len(), 1);
+    let ids: std::collections::BTreeSet<_> = sender
+        .posted()
+        .iter()
+        .map(|p| p.header("webhook-id").unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 1, "every retry carries the same webhook-id");
+
+    // Down for good: three days of retries, then dead-lettered and the endpoint disabled.
+    sender.answer(503);
+    let other = w.subject(2).await;
+    w.app.erase_subject(w.ctx, other.id, None).await.unwrap();
+    for _ in 0..(4 * 24 * 2) {
+        w.clock.advance(Duration::minutes(30));
+        pump(&w, &sender).await;
+    }
+    let view = w
+        .app
+        .webhook_endpoint(w.ctx, crm.endpoint.id)
+        .await
+        .unwrap();
+    assert!(view.disabled.is_some(), "{view:?}");
+    let overdue = w.app.erasure_confirmations(w.ctx, other.id).await.unwrap();
+    assert!(overdue[0].overdue && overdue[0].confirmed_at.is_none());
+    let failed = w
+        .app
+        .webhook_deliveries(
+            w.ctx,
+            DeliveryFilter {
+                state: Some(DeliveryState::Failed),
+                endpoint: Some(crm.endpoint.id),
+                ..DeliveryFilter::default()
+            },
+            Page::first(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(failed.len(), 1);
+    assert!(
+        failed[0].last_error.as_deref().unwrap().contains("503"),
+        "{failed:?}"
+    );
+    // The tenant is told: in its audit chain, to its other endpoint, to the error tracker.
+    let audit = w.app.audit_log(w.ctx, 0, 10_000).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.event.action == AuditAction::WebhookEndpointDisabled)
+    );
+    assert!(
+        sender
+            .posted()
+            .iter()
+            .any(|p| p.url == "https://ops.example.com/hooks"
+                && p.body.contains("endpoint.disabled")),
+        "the other endpoint heard of it"
+    );
+    let _ = watcher;
+    assert!(
+        w.reporter
+            .reports()
+            .iter()
+            .any(|r| r.message.contains("disabled after failing"))
+    );
+
+    // Re-enabled and replayed: delivered.
+    sender.answer(200);
+    w.app
+        .update_webhook_endpoint(
+            w.ctx,
+            crm.endpoint.id,
+            endpoint(&[EventType::SubjectErased], true),
+            true,
+        )
+        .await
+        .unwrap();
+    let n = w
+        .app
+        .replay_webhook_deliveries(w.ctx, Some(crm.endpoint.id), Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    pump(&w, &sender).await;
+    let confirmed = w.app.erasure_confirmations(w.ctx, other.id).await.unwrap();
+    assert!(confirmed[0].confirmed_at.is_some());
+}
+
+#[tokio::test]
+async fn replicas_feed_and_deliver_each_event_once_and_a_dead_workers_claim_passes_on() {
+    let w = world_with(config()).await;
+    w.app
+        .create_webhook_endpoint(w.ctx, endpoint(&[EventType::SubjectCreated], false))
+        .await
+        .unwrap();
+    let other = w.another_app(config());
+    for seed in 0..40 {
+        w.subject(seed).await;
+    }
+    let sender = RecordingWebhookSender::default();
+    let (a, b) = tokio::join!(w.app.feed_webhooks(), other.feed_webhooks());
+    assert_eq!(a.unwrap() + b.unwrap(), 40, "each event queued once");
+    // Worker A claims a batch and dies without a word.
+    let held = w
+        .store
+        .claim_deliveries(
+            "worker-dead",
+            gdpr_ports::Clock::now(&w.clock),
+            Duration::minutes(2),
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(held.len(), 10);
+    let (a, b) = tokio::join!(
+        w.app.deliver_webhooks(&sender, "worker-a"),
+        other.deliver_webhooks(&sender, "worker-b")
+    );
+    assert_eq!(
+        a.unwrap().delivered + b.unwrap().delivered,
+        30,
+        "the held ten wait"
+    );
+    w.clock.advance(Duration::minutes(3));
+    pump(&w, &sender).await;
+    let posted = sender.posted();
+    let ids: std::collections::BTreeSet<_> = posted
+        .iter()
+        .map(|p| p.header("webhook-id").unwrap())
+        .collect();
+    assert_eq!((posted.len(), ids.len()), (40, 40), "each event once");
+}
+
+#[tokio::test]
+async fn an_endpoint_is_checked_rotated_and_removed_within_its_tenant() {
+    let w = world_with(config()).await;
+    for url in [
+        "http://hooks.example.com/x",
+        "https://169.254.169.254/latest",
+        "https://localhost/x",
+    ] {
+        let refused = w
+            .app
+            .create_webhook_endpoint(
+                w.ctx,
+                NewEndpoint {
+                    url: url.into(),
+                    ..endpoint(&[], false)
+                },
+            )
+            .await;
+        assert!(
+            matches!(&refused, Err(AppError::InvalidInput { field: "url", .. })),
+            "{url}: {refused:?}"
+        );
+    }
+    let issued = w
+        .app
+        .create_webhook_endpoint(w.ctx, endpoint(&[], false))
+        .await
+        .unwrap();
+    let id = issued.endpoint.id;
+    let rotated = w.app.rotate_webhook_secret(w.ctx, id).await.unwrap();
+    assert_eq!(rotated.endpoint.signing_secrets, 2);
+    let sender = RecordingWebhookSender::default();
+    let s = w.subject(1).await;
+    pump(&w, &sender).await;
+    let post = &sender.posted()[0];
+    assert!(verifies(post, &issued.secret) && verifies(post, &rotated.secret));
+    w.clock.advance(Duration::hours(25));
+    w.app.erase_subject(w.ctx, s.id, None).await.unwrap();
+    pump(&w, &sender).await;
+    let last = sender.posted().last().cloned().unwrap();
+    assert!(verifies(&last, &rotated.secret) && !verifies(&last, &issued.secret));
+
+    let other = w.other_tenant().await;
+    assert!(matches!(
+        w.app.webhook_endpoint(other, id).await,
+        Err(AppError::NotFound(_))
+    ));
+    assert!(matches!(
+        w.app.remove_webhook_endpoint(other, id).await,
+        Err(AppError::NotFound(_))
+    ));
+    sender.go_down();
+    w.subject(2).await;
+    w.app.feed_webhooks().await.unwrap();
+    w.app.remove_webhook_endpoint(w.ctx, id).await.unwrap();
+    let failed = w
+        .app
+        .webhook_deliveries(
+            w.ctx,
+            DeliveryFilter {
+                state: Some(DeliveryState::Failed),
+                ..DeliveryFilter::default()
+            },
+            Page::first(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(failed.len(), 1, "its pending delivery is dead-lettered");
+    assert!(w.app.webhook_endpoints(w.ctx).await.unwrap().is_empty());
+}

@@ -1,0 +1,267 @@
+//! Webhook endpoints, their deliveries and replays, and where an erasure stands with the
+//! recipients that confirm erasures (Art. 17(2), 19).
+
+use std::sync::Arc;
+
+use gdpr_app::{App, EndpointView, NewEndpoint};
+use gdpr_pii::SubjectId;
+use gdpr_ports::{Cursor, Delivery, DeliveryFilter, DeliveryState, Ports};
+use gdpr_webhooks::EventType;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, OpenApi};
+use uuid::Uuid;
+
+use crate::api::forms::Deleted;
+use crate::api::{Tag, next_page, page, reader, writer};
+use crate::auth::TenantKey;
+use crate::dto::{
+    ConfirmationOut, DeliveryOut, DeliveryPage, DeliveryStateDto, EndpointIn, EndpointOut,
+    IssuedEndpointOut, ReplayOut,
+};
+use crate::problem::ApiError;
+
+/// 201 with the endpoint and its secret.
+#[derive(ApiResponse)]
+pub(crate) enum EndpointCreated {
+    /// Registered.
+    #[oai(status = 201)]
+    Created(Json<IssuedEndpointOut>),
+}
+
+fn endpoint_out(v: EndpointView) -> EndpointOut {
+    EndpointOut {
+        id: v.id,
+        url: v.url,
+        description: v.description,
+        events: v.events.iter().map(|e| e.as_str().to_owned()).collect(),
+        confirms_erasure: v.confirms_erasure,
+        enabled: v.disabled.is_none(),
+        disabled_at: v.disabled.as_ref().map(|d| d.at),
+        disabled_reason: v.disabled.map(|d| d.reason),
+        signing_secrets: u32::try_from(v.signing_secrets).unwrap_or(u32::MAX),
+        created_at: v.created_at,
+    }
+}
+
+fn delivery_out(d: Delivery) -> DeliveryOut {
+    DeliveryOut {
+        id: d.id,
+        endpoint: d.endpoint,
+        event_id: d.event_id,
+        event_type: d.event_type,
+        subject: d.subject.map(|s| *s.as_uuid()),
+        state: d.state.as_str().to_owned(),
+        attempts: d.attempts,
+        next_attempt_at: (d.state == DeliveryState::Pending).then_some(d.next_at),
+        created_at: d.created_at,
+        last_attempt_at: d.last_attempt_at,
+        last_status: d.last_status,
+        last_error: d.last_error,
+        delivered_at: d.delivered_at,
+        payload: d.payload,
+    }
+}
+
+fn new_endpoint(body: EndpointIn) -> Result<NewEndpoint, ApiError> {
+    let events = body
+        .events
+        .iter()
+        .map(|e| EventType::parse(e))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ApiError::invalid("events", e.to_string()))?;
+    Ok(NewEndpoint {
+        url: body.url.0,
+        description: body.description.0,
+        events,
+        confirms_erasure: body.confirms_erasure,
+    })
+}
+
+pub(crate) struct WebhooksApi<P: Ports>(pub(crate) Arc<App<P>>);
+
+#[OpenApi(tag = "Tag::Webhooks")]
+impl<P: Ports> WebhooksApi<P> {
+    /// Register an endpoint. The answer holds its signing secret, shown this once. It
+    /// receives the events of decisions made from now on, signed per the Standard Webhooks
+    /// specification (see `docs/webhooks.md`).
+    #[oai(path = "/webhooks/endpoints", method = "post")]
+    async fn create_endpoint(
+        &self,
+        auth: TenantKey,
+        body: Json<EndpointIn>,
+    ) -> Result<EndpointCreated, ApiError> {
+        let ctx = writer(&auth)?;
+        let issued = self
+            .0
+            .create_webhook_endpoint(ctx, new_endpoint(body.0)?)
+            .await?;
+        Ok(EndpointCreated::Created(Json(IssuedEndpointOut {
+            endpoint: endpoint_out(issued.endpoint),
+            secret: issued.secret.expose(),
+        })))
+    }
+
+    /// The tenant's endpoints.
+    #[oai(path = "/webhooks/endpoints", method = "get")]
+    async fn list_endpoints(&self, auth: TenantKey) -> Result<Json<Vec<EndpointOut>>, ApiError> {
+        let list = self.0.webhook_endpoints(reader(&auth)).await?;
+        Ok(Json(list.into_iter().map(endpoint_out).collect()))
+    }
+
+    /// One endpoint.
+    #[oai(path = "/webhooks/endpoints/:id", method = "get")]
+    async fn get_endpoint(
+        &self,
+        auth: TenantKey,
+        id: Path<Uuid>,
+    ) -> Result<Json<EndpointOut>, ApiError> {
+        let v = self.0.webhook_endpoint(reader(&auth), id.0).await?;
+        Ok(Json(endpoint_out(v)))
+    }
+
+    /// Change an endpoint; `"enabled": true` brings a disabled one back, and it then receives
+    /// what it missed.
+    #[oai(path = "/webhooks/endpoints/:id", method = "put")]
+    async fn update_endpoint(
+        &self,
+        auth: TenantKey,
+        id: Path<Uuid>,
+        body: Json<EndpointIn>,
+    ) -> Result<Json<EndpointOut>, ApiError> {
+        let ctx = writer(&auth)?;
+        let enable = body.enabled.unwrap_or(false);
+        let v = self
+            .0
+            .update_webhook_endpoint(ctx, id.0, new_endpoint(body.0)?, enable)
+            .await?;
+        Ok(Json(endpoint_out(v)))
+    }
+
+    /// Remove an endpoint: its pending deliveries are dead-lettered, its delivery log kept.
+    #[oai(path = "/webhooks/endpoints/:id", method = "delete")]
+    async fn delete_endpoint(&self, auth: TenantKey, id: Path<Uuid>) -> Result<Deleted, ApiError> {
+        self.0.remove_webhook_endpoint(writer(&auth)?, id.0).await?;
+        Ok(Deleted::Done)
+    }
+
+    /// A new signing secret, shown this once; the previous one keeps signing beside it for
+    /// 24 hours.
+    #[oai(path = "/webhooks/endpoints/:id/rotate-secret", method = "post")]
+    async fn rotate_secret(
+        &self,
+        auth: TenantKey,
+        id: Path<Uuid>,
+    ) -> Result<Json<IssuedEndpointOut>, ApiError> {
+        let issued = self.0.rotate_webhook_secret(writer(&auth)?, id.0).await?;
+        Ok(Json(IssuedEndpointOut {
+            endpoint: endpoint_out(issued.endpoint),
+            secret: issued.secret.expose(),
+        }))
+    }
+
+    /// Queue every failed delivery of an endpoint again, due now.
+    #[oai(path = "/webhooks/endpoints/:id/replay", method = "post")]
+    async fn replay_endpoint(
+        &self,
+        auth: TenantKey,
+        id: Path<Uuid>,
+    ) -> Result<Json<ReplayOut>, ApiError> {
+        let n = self
+            .0
+            .replay_webhook_deliveries(writer(&auth)?, Some(id.0), Vec::new())
+            .await?;
+        Ok(Json(ReplayOut { replayed: n }))
+    }
+
+    /// Deliveries, newest first: filter by endpoint, state (`pending`, `delivered`,
+    /// `failed`) or subject; page with `after` (the `next` of the page before).
+    #[oai(path = "/webhooks/deliveries", method = "get")]
+    async fn list_deliveries(
+        &self,
+        auth: TenantKey,
+        endpoint: Query<Option<Uuid>>,
+        state: Query<Option<DeliveryStateDto>>,
+        subject: Query<Option<Uuid>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))] limit: Query<Option<u32>>,
+        #[oai(validator(pattern = r"^-?[0-9]{1,20}\.[0-9a-f]{32}$"))] after: Query<Option<String>>,
+    ) -> Result<Json<DeliveryPage>, ApiError> {
+        let state = state.0.map(DeliveryState::from);
+        let page = page(None, limit.0, after.0.as_deref())?;
+        let filter = DeliveryFilter {
+            endpoint: endpoint.0,
+            state,
+            subject: subject.0.map(SubjectId::from_uuid),
+        };
+        let items = self
+            .0
+            .webhook_deliveries(reader(&auth), filter, page)
+            .await?;
+        let last = items.last().map(|d| Cursor {
+            at: d.created_at,
+            id: d.id,
+        });
+        let next = next_page(page, items.len(), last);
+        Ok(Json(DeliveryPage {
+            items: items.into_iter().map(delivery_out).collect(),
+            next,
+        }))
+    }
+
+    /// One delivery, with its last attempt.
+    #[oai(path = "/webhooks/deliveries/:id", method = "get")]
+    async fn get_delivery(
+        &self,
+        auth: TenantKey,
+        id: Path<Uuid>,
+    ) -> Result<Json<DeliveryOut>, ApiError> {
+        let d = self.0.webhook_delivery(reader(&auth), id.0).await?;
+        Ok(Json(delivery_out(d)))
+    }
+
+    /// Queue one failed delivery again, due now.
+    #[oai(path = "/webhooks/deliveries/:id/replay", method = "post")]
+    async fn replay_delivery(
+        &self,
+        auth: TenantKey,
+        id: Path<Uuid>,
+    ) -> Result<Json<ReplayOut>, ApiError> {
+        let ctx = writer(&auth)?;
+        self.0.webhook_delivery(ctx, id.0).await?;
+        let n = self
+            .0
+            .replay_webhook_deliveries(ctx, None, vec![id.0])
+            .await?;
+        Ok(Json(ReplayOut { replayed: n }))
+    }
+
+    /// Where the subject's erasure stands with each endpoint that confirms erasures
+    /// (Art. 19): `confirmed` once it answered 2xx to `subject.erased`, `pending` until then,
+    /// `overdue` past three days.
+    #[oai(path = "/subjects/:id/erasure-confirmations", method = "get")]
+    async fn erasure_confirmations(
+        &self,
+        auth: TenantKey,
+        id: Path<Uuid>,
+    ) -> Result<Json<Vec<ConfirmationOut>>, ApiError> {
+        let list = self
+            .0
+            .erasure_confirmations(reader(&auth), SubjectId::from_uuid(id.0))
+            .await?;
+        Ok(Json(
+            list.into_iter()
+                .map(|c| ConfirmationOut {
+                    endpoint: c.endpoint,
+                    url: c.url,
+                    state: match (c.confirmed_at, c.overdue) {
+                        (Some(_), _) => "confirmed",
+                        (None, true) => "overdue",
+                        (None, false) => "pending",
+                    }
+                    .to_owned(),
+                    confirmed_at: c.confirmed_at,
+                })
+                .collect(),
+        ))
+    }
+}

@@ -1,0 +1,149 @@
+//! Webhook endpoints and their deliveries on the wire.
+
+use poem_openapi::{Enum, Object};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::Text;
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub(crate) enum DeliveryStateDto {
+    /// Waiting for its next attempt.
+    Pending,
+    /// The endpoint answered 2xx.
+    Delivered,
+    /// Dead-lettered.
+    Failed,
+}
+
+impl From<DeliveryStateDto> for gdpr_ports::DeliveryState {
+    fn from(s: DeliveryStateDto) -> Self {
+        match s {
+            DeliveryStateDto::Pending => Self::Pending,
+            DeliveryStateDto::Delivered => Self::Delivered,
+            DeliveryStateDto::Failed => Self::Failed,
+        }
+    }
+}
+
+/// An endpoint to register, or its new description.
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub(crate) struct EndpointIn {
+    /// Where events are posted: `https`, never a loopback, private or link-local address
+    /// (unless the operator allows them).
+    #[oai(validator(max_length = 2000))]
+    pub(crate) url: Text,
+    /// What it is for.
+    #[oai(default, validator(max_length = 500))]
+    pub(crate) description: Text,
+    /// The event types it wants (`subject.erased`, `consent.withdrawn`, ...); empty or absent:
+    /// every type.
+    #[oai(default, validator(max_items = 20))]
+    pub(crate) events: Vec<Text>,
+    /// Whether it confirms erasures (Art. 19): its 2xx to `subject.erased` is the
+    /// confirmation, and the erasure is pending on it until then.
+    #[oai(default)]
+    pub(crate) confirms_erasure: bool,
+    /// On a change: bring a disabled endpoint back (it then receives what it missed).
+    #[oai(default)]
+    pub(crate) enabled: Option<bool>,
+}
+
+/// An endpoint (never its secrets).
+#[derive(Object)]
+pub(crate) struct EndpointOut {
+    /// Its id.
+    pub(crate) id: Uuid,
+    /// Where events are posted.
+    pub(crate) url: String,
+    /// What it is for.
+    pub(crate) description: String,
+    /// The event types it wants; empty: every type.
+    pub(crate) events: Vec<String>,
+    /// Whether it confirms erasures.
+    pub(crate) confirms_erasure: bool,
+    /// Whether it receives events.
+    pub(crate) enabled: bool,
+    /// When it was disabled.
+    pub(crate) disabled_at: Option<OffsetDateTime>,
+    /// Why.
+    pub(crate) disabled_reason: Option<String>,
+    /// How many secrets sign now (two for a day after a rotation).
+    pub(crate) signing_secrets: u32,
+    /// When it was registered.
+    pub(crate) created_at: OffsetDateTime,
+}
+
+/// An endpoint and its new signing secret, shown this once.
+#[derive(Object)]
+pub(crate) struct IssuedEndpointOut {
+    /// The endpoint.
+    pub(crate) endpoint: EndpointOut,
+    /// The signing secret (`whsec_...`): configure the receiver with it. Not shown again.
+    pub(crate) secret: String,
+}
+
+/// One delivery of one event to one endpoint.
+#[derive(Object)]
+pub(crate) struct DeliveryOut {
+    /// Its id.
+    pub(crate) id: Uuid,
+    /// The endpoint.
+    pub(crate) endpoint: Uuid,
+    /// The event's id (`webhook-id`).
+    pub(crate) event_id: String,
+    /// The event's type.
+    pub(crate) event_type: String,
+    /// The subject the event is about.
+    pub(crate) subject: Option<Uuid>,
+    /// `pending`, `delivered` or `failed` (dead-lettered).
+    pub(crate) state: String,
+    /// Attempts made.
+    pub(crate) attempts: u32,
+    /// When it is next tried (pending).
+    pub(crate) next_attempt_at: Option<OffsetDateTime>,
+    /// When it was queued.
+    pub(crate) created_at: OffsetDateTime,
+    /// When it was last tried.
+    pub(crate) last_attempt_at: Option<OffsetDateTime>,
+    /// The status the endpoint last answered.
+    pub(crate) last_status: Option<u16>,
+    /// The last failure, as a rule (never the answer's body).
+    pub(crate) last_error: Option<String>,
+    /// When the endpoint answered 2xx.
+    pub(crate) delivered_at: Option<OffsetDateTime>,
+    /// The body sent (ids, kinds and times only).
+    pub(crate) payload: String,
+}
+
+/// A page of deliveries, newest first.
+#[derive(Object)]
+pub(crate) struct DeliveryPage {
+    /// The deliveries.
+    pub(crate) items: Vec<DeliveryOut>,
+    /// Where the next page starts: pass it as `after`. Absent on the last page.
+    pub(crate) next: Option<String>,
+}
+
+/// Deliveries to queue again.
+#[derive(Object)]
+pub(crate) struct ReplayOut {
+    /// How many were queued again.
+    pub(crate) replayed: u64,
+}
+
+/// Where an erasure stands with a recipient that confirms erasures (Art. 19).
+#[derive(Object)]
+pub(crate) struct ConfirmationOut {
+    /// The endpoint.
+    pub(crate) endpoint: Uuid,
+    /// Its URL.
+    pub(crate) url: String,
+    /// `confirmed`, `pending` or `overdue` (not confirmed within three days).
+    pub(crate) state: String,
+    /// When it confirmed.
+    pub(crate) confirmed_at: Option<OffsetDateTime>,
+}

@@ -1,0 +1,116 @@
+//! Small registers kept as documents: a tenant's (or the deployment's) processors and
+//! recipients, breaches and webhook endpoints. Few per tenant, read whole, written one at a
+//! time; each is a JSON body the use case owns, filed under a kind and an id.
+
+use async_trait::async_trait;
+use gdpr_pii::TenantId;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::StoreError;
+
+/// What a document is: one register each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DocumentKind {
+    /// A processor or recipient (Art. 28, 30(1)(d)).
+    Recipient,
+    /// A personal data breach (Art. 33).
+    Breach,
+    /// A webhook endpoint.
+    WebhookEndpoint,
+}
+
+impl DocumentKind {
+    /// Its name in storage.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Recipient => "recipient",
+            Self::Breach => "breach",
+            Self::WebhookEndpoint => "webhook_endpoint",
+        }
+    }
+
+    /// The kind a stored name stands for.
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Recipient, Self::Breach, Self::WebhookEndpoint]
+            .into_iter()
+            .find(|k| k.as_str() == name)
+    }
+}
+
+/// Whose register a document is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Owner {
+    /// The deployment's (the operator's): in no tenant's backup.
+    Deployment,
+    /// A tenant's: in its backups, deleted with it.
+    Tenant(TenantId),
+}
+
+/// One document as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document {
+    /// Its id.
+    pub id: Uuid,
+    /// Its register.
+    pub kind: DocumentKind,
+    /// Whose it is.
+    pub owner: Owner,
+    /// When it was first written (the order of a list).
+    pub created_at: OffsetDateTime,
+    /// Its JSON body.
+    pub body: String,
+}
+
+/// The registers kept as documents.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait DocumentStore: Send + Sync {
+    /// Writes a document: inserted, or its body replaced if the id exists in the same
+    /// register of the same owner (its creation time kept).
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when the id exists in another register or owner;
+    /// [`StoreError::Unavailable`].
+    async fn put_document(&self, document: &Document) -> Result<(), StoreError>;
+
+    /// One document.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] (also for another owner's); [`StoreError::Unavailable`].
+    async fn get_document(
+        &self,
+        owner: Owner,
+        kind: DocumentKind,
+        id: Uuid,
+    ) -> Result<Document, StoreError>;
+
+    /// An owner's register, oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn list_documents(
+        &self,
+        owner: Owner,
+        kind: DocumentKind,
+    ) -> Result<Vec<Document>, StoreError>;
+
+    /// Every document of a kind, whoever owns it (the webhook worker feeds every endpoint).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn all_documents(&self, kind: DocumentKind) -> Result<Vec<Document>, StoreError>;
+
+    /// Deletes a document; whether it existed.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn delete_document(
+        &self,
+        owner: Owner,
+        kind: DocumentKind,
+        id: Uuid,
+    ) -> Result<bool, StoreError>;
+}

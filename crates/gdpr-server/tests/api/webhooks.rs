@@ -1,0 +1,281 @@
+//! Webhooks end to end: a real receiver on 127.0.0.1 verifies every delivery with the
+//! Standard Webhooks reference implementation; a worker killed with SIGKILL mid-delivery
+//! loses nothing; endpoints that point inward are refused.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::{EndpointExt, Request, Response, Route, Server, handler, post};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{apps_with, assert_problem, spawn_app};
+
+#[derive(Default)]
+struct Receiver {
+    secret: Option<String>,
+    /// Hold every request this long before answering (a receiver that hangs).
+    hang: Option<Duration>,
+    /// (webhook-id, verified by the reference implementation, body)
+    seen: Vec<(String, bool, String)>,
+}
+
+type Shared = Arc<Mutex<Receiver>>;
+
+#[handler]
+async fn hook(req: &Request, body: String, state: poem::web::Data<&Shared>) -> Response {
+    let (verified, hang) = {
+        let mut s = state.lock().unwrap();
+        let verified = s.secret.as_ref().is_some_and(|secret| {
+            standardwebhooks::Webhook::new(secret)
+                .unwrap()
+                .verify(body.as_bytes(), req.headers())
+                .is_ok()
+        });
+        let id = req.header("webhook-id").unwrap_or_default().to_owned();
+        s.seen.push((id, verified, body));
+        (verified, s.hang)
+    };
+    if let Some(hang) = hang {
+        tokio::time::sleep(hang).await;
+    }
+    let status = if verified {
+        poem::http::StatusCode::NO_CONTENT
+    } else {
+        poem::http::StatusCode::UNAUTHORIZED
+    };
+    Response::builder().status(status).finish()
+}
+
+async fn receiver() -> (String, Shared) {
+    let state: Shared = Arc::default();
+    let acceptor = TcpListener::bind("127.0.0.1:0")
+        .into_acceptor()
+        .await
+        .unwrap();
+    let addr = acceptor.local_addr()[0].as_socket_addr().copied().unwrap();
+    let app = Route::new().at("/hook", post(hook)).data(state.clone());
+    tokio::spawn(Server::new_with_acceptor(acceptor).run(app));
+    (format!("http://{addr}/hook"), state)
+}
+
+async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let begun = Instant::now();
+    while !done() {
+        assert!(
+            begun.elapsed() < Duration::from_secs(60),
+            "{what}: never happened"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_erasure_reaches_a_real_receiver_signed_verified_and_confirmed() {
+    for app in apps_with(|c| {
+        c.webhooks.allow_private_addresses = true;
+        c.webhooks.allow_http = true;
+        c.webhooks.poll_interval_ms = 50;
+    })
+    .await
+    {
+        let (url, state) = receiver().await;
+        let (_, key) = app.tenant("LogAlto SAS").await;
+        let created = app
+            .post(
+                "/v1/webhooks/endpoints",
+                &key,
+                json!({"url": url, "events": ["subject.erased"], "confirms_erasure": true, "description": "CRM"}),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+        let secret = created.body["secret"].as_str().unwrap().to_owned();
+        assert!(secret.starts_with("whsec_"));
+        let endpoint = created.body["endpoint"]["id"].as_str().unwrap().to_owned();
+        state.lock().unwrap().secret = Some(secret.clone());
+        let listed = app.get("/v1/webhooks/endpoints", &key).await;
+        assert!(!listed.text.contains(&secret), "the secret is shown once");
+
+        let email = "canary.webhook@canary-mail.example";
+        let subject = app.subject(&key, email).await;
+        let erased = app
+            .send(
+                Method::DELETE,
+                &format!("/v1/subjects/{subject}"),
+                Some(&key),
+                None,
+            )
+            .await;
+        assert!(erased.status.is_success(), "{}", erased.text);
+        wait_for("the delivery", || !state.lock().unwrap().seen.is_empty()).await;
+        let (id, verified, body) = state.lock().unwrap().seen[0].clone();
+        assert!(verified, "the reference implementation verifies it: {body}");
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["type"], "subject.erased");
+        assert_eq!(body["data"]["subject"], subject);
+        assert_eq!(body["data"]["id"], id);
+        assert!(!body.to_string().contains("canary"), "ids only: {body}");
+
+        let confirmations = app
+            .get(
+                &format!("/v1/subjects/{subject}/erasure-confirmations"),
+                &key,
+            )
+            .await;
+        wait_for("the delivery's record", || true).await;
+        let deliveries = app
+            .get("/v1/webhooks/deliveries?state=delivered", &key)
+            .await;
+        assert_eq!(
+            deliveries.body["items"][0]["event_id"], id,
+            "{}",
+            deliveries.text
+        );
+        assert_eq!(deliveries.body["items"][0]["last_status"], 204);
+        assert_eq!(
+            confirmations.status,
+            StatusCode::OK,
+            "{}",
+            confirmations.text
+        );
+        let states: Vec<&str> = confirmations
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["state"].as_str().unwrap())
+            .collect();
+        assert!(
+            states == ["confirmed"] || states == ["pending"],
+            "{}",
+            confirmations.text
+        );
+
+        // Rotated: both secrets sign for a day.
+        let rotated = app
+            .send(
+                Method::POST,
+                &format!("/v1/webhooks/endpoints/{endpoint}/rotate-secret"),
+                Some(&key),
+                None,
+            )
+            .await;
+        assert_eq!(
+            rotated.body["endpoint"]["signing_secrets"], 2,
+            "{}",
+            rotated.text
+        );
+        let bad = app.get("/v1/webhooks/deliveries?state=lost", &key).await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text);
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn endpoints_that_point_inward_or_want_unknown_events_are_refused() {
+    let app = spawn_app().await;
+    let (_, key) = app.tenant("LogAlto SAS").await;
+    for (body, field) in [
+        (json!({"url": "https://127.0.0.1/hook"}), "url"),
+        (
+            json!({"url": "https://169.254.169.254/latest/meta-data"}),
+            "url",
+        ),
+        (json!({"url": "http://hooks.example.com/x"}), "url"),
+        (
+            json!({"url": "https://hooks.example.com/x", "events": ["subject.viewed"]}),
+            "events",
+        ),
+    ] {
+        let r = app.post("/v1/webhooks/endpoints", &key, body.clone()).await;
+        assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "invalid-input");
+        assert_eq!(r.body["errors"][0]["field"], field, "{body}: {}", r.text);
+    }
+    let none = app.get("/v1/webhooks/endpoints", &key).await;
+    assert_eq!(none.body, json!([]));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_delivery_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, state) = receiver().await;
+    let file = crate::helpers::deployment_file(
+        dir.path(),
+        "[jobs]\nenabled = false\n[webhooks]\nallow_private_addresses = true\nallow_http = true\ntimeout_seconds = 1\npoll_interval_ms = 50\n",
+    );
+    let config = gdpr_server::config::Config::load(Some(&file)).unwrap();
+    let (app, ctx) = crate::helpers::tenant_in_process(&config, "Kill SAS").await;
+    let issued = app
+        .create_webhook_endpoint(
+            ctx,
+            gdpr_app::NewEndpoint {
+                url,
+                description: String::new(),
+                events: vec![gdpr_webhooks::EventType::SubjectCreated],
+                confirms_erasure: false,
+            },
+        )
+        .await
+        .unwrap();
+    {
+        let mut s = state.lock().unwrap();
+        s.secret = Some(issued.secret.expose());
+        s.hang = Some(Duration::from_secs(30));
+    }
+    let subject = app
+        .register_subject(
+            ctx,
+            gdpr_app::NewSubject {
+                email: Some("kill@example.org".into()),
+                ..gdpr_app::NewSubject::default()
+            },
+        )
+        .await
+        .unwrap();
+
+    // The worker posts it, the receiver holds the request; the worker dies with it.
+    let server = crate::helpers::serve_deployment(&file);
+    wait_for("the first attempt", || {
+        !state.lock().unwrap().seen.is_empty()
+    })
+    .await;
+    crate::helpers::kill_9(server);
+    state.lock().unwrap().hang = None;
+
+    // Restarted, the worker takes the delivery over once the dead one's lease lapsed.
+    let mut server = crate::helpers::serve_deployment(&file);
+    let ctx_app = &app;
+    let begun = Instant::now();
+    loop {
+        let delivered = ctx_app
+            .webhook_deliveries(
+                ctx,
+                gdpr_ports::DeliveryFilter {
+                    state: Some(gdpr_ports::DeliveryState::Delivered),
+                    ..gdpr_ports::DeliveryFilter::default()
+                },
+                gdpr_ports::Page::first(10),
+            )
+            .await
+            .unwrap();
+        if !delivered.is_empty() {
+            assert_eq!(delivered[0].subject, Some(subject.id));
+            break;
+        }
+        assert!(begun.elapsed() < Duration::from_secs(60), "never delivered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    std::process::Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    server.wait().unwrap();
+    let seen = state.lock().unwrap().seen.clone();
+    assert!(seen.len() >= 2, "tried again: {}", seen.len());
+    assert!(
+        seen.iter()
+            .all(|(id, verified, _)| *verified && *id == seen[0].0)
+    );
+}

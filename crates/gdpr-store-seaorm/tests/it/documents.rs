@@ -1,0 +1,212 @@
+//! Registers kept as documents: one owner's, one kind's, in the order written; the tenant's
+//! in its backups and gone with it, the deployment's in neither.
+
+use gdpr_ports::{Document, DocumentKind, DocumentStore, Owner, StoreError};
+use uuid::Uuid;
+
+use crate::dump::{dump, restore};
+use crate::harness::databases;
+use crate::subjects::{at, tenant};
+
+fn doc(owner: Owner, kind: DocumentKind, minutes: i64, body: &str) -> Document {
+    Document {
+        id: Uuid::now_v7(),
+        kind,
+        owner,
+        created_at: at(minutes),
+        body: body.into(),
+    }
+}
+
+#[tokio::test]
+async fn documents_are_kept_per_owner_and_kind_replaced_in_place_and_deleted() {
+    for db in databases().await {
+        let s = &db.store;
+        let t = tenant(s).await;
+        let mine = Owner::Tenant(t);
+        let later = doc(mine, DocumentKind::Recipient, 5, r#"{"n":2}"#);
+        let first = doc(mine, DocumentKind::Recipient, 1, r#"{"n":1}"#);
+        let breach = doc(mine, DocumentKind::Breach, 0, "{}");
+        let ops = doc(Owner::Deployment, DocumentKind::Recipient, 0, "{}");
+        for d in [&later, &first, &breach, &ops] {
+            s.put_document(d).await.unwrap();
+        }
+        let listed = s
+            .list_documents(mine, DocumentKind::Recipient)
+            .await
+            .unwrap();
+        assert_eq!(
+            listed,
+            [first.clone(), later.clone()],
+            "{}: oldest first",
+            db.name
+        );
+        let deployment = s
+            .list_documents(Owner::Deployment, DocumentKind::Recipient)
+            .await
+            .unwrap();
+        assert_eq!(deployment, std::slice::from_ref(&ops), "{}", db.name);
+
+        // Replaced: the body changes, its place in the list does not.
+        let mut edited = first.clone();
+        edited.body = r#"{"n":3}"#.into();
+        edited.created_at = at(99);
+        s.put_document(&edited).await.unwrap();
+        let got = s
+            .get_document(mine, DocumentKind::Recipient, first.id)
+            .await
+            .unwrap();
+        assert_eq!(got.body, r#"{"n":3}"#, "{}", db.name);
+        assert_eq!(got.created_at, first.created_at, "{}", db.name);
+
+        // Another owner's or another register's id is neither readable nor writable.
+        let mut stolen = ops.clone();
+        stolen.owner = mine;
+        stolen.body = "{\"taken\":true}".into();
+        assert!(
+            matches!(s.put_document(&stolen).await, Err(StoreError::Conflict(_))),
+            "{}",
+            db.name
+        );
+        assert_eq!(
+            s.get_document(Owner::Deployment, DocumentKind::Recipient, ops.id)
+                .await
+                .unwrap()
+                .body,
+            "{}",
+            "{}: unchanged",
+            db.name
+        );
+        assert!(matches!(
+            s.get_document(mine, DocumentKind::Recipient, ops.id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            s.get_document(mine, DocumentKind::Recipient, breach.id)
+                .await,
+            Err(StoreError::NotFound)
+        ));
+
+        assert!(
+            !s.delete_document(mine, DocumentKind::Breach, later.id)
+                .await
+                .unwrap()
+        );
+        assert!(
+            s.delete_document(mine, DocumentKind::Recipient, later.id)
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            s.list_documents(mine, DocumentKind::Recipient)
+                .await
+                .unwrap()
+                .len(),
+            1,
+            "{}",
+            db.name
+        );
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn a_tenants_documents_travel_in_its_backup_and_the_deployments_do_not() {
+    for db in databases().await {
+        let s = &db.store;
+        let t = tenant(s).await;
+        let kept = doc(Owner::Tenant(t), DocumentKind::Breach, 1, r#"{"b":1}"#);
+        let ops = doc(Owner::Deployment, DocumentKind::Breach, 1, r#"{"ops":1}"#);
+        s.put_document(&kept).await.unwrap();
+        s.put_document(&ops).await.unwrap();
+        let (keys, rows) = dump(&db, t).await;
+        let documents: Vec<&str> = rows
+            .iter()
+            .filter(|r| r.table == "documents")
+            .map(|r| r.json.as_str())
+            .collect();
+        assert_eq!(documents.len(), 1, "{}: {documents:?}", db.name);
+        assert!(documents[0].contains(&kept.id.to_string()));
+        // Written since the backup, then undone by its restore; the deployment's stays.
+        let since = doc(Owner::Tenant(t), DocumentKind::Breach, 2, "{}");
+        s.put_document(&since).await.unwrap();
+        s.delete_document(Owner::Tenant(t), DocumentKind::Breach, kept.id)
+            .await
+            .unwrap();
+        restore(&db, t, keys, rows).await.unwrap();
+        let after = s
+            .list_documents(Owner::Tenant(t), DocumentKind::Breach)
+            .await
+            .unwrap();
+        assert_eq!(after, [kept], "{}", db.name);
+        assert_eq!(
+            s.list_documents(Owner::Deployment, DocumentKind::Breach)
+                .await
+                .unwrap(),
+            [ops],
+            "{}",
+            db.name
+        );
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn a_documents_body_is_sealed_at_rest_and_opens_only_where_it_was_written() {
+    use sea_orm::{ConnectionTrait, Statement};
+    for db in databases().await {
+        let s = &db.store;
+        let (t, other) = (tenant(s).await, tenant(s).await);
+        let secret = r#"{"keys":[{"secret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}]}"#;
+        let endpoint = doc(Owner::Tenant(t), DocumentKind::WebhookEndpoint, 1, secret);
+        let decoy = doc(Owner::Tenant(other), DocumentKind::WebhookEndpoint, 1, "{}");
+        s.put_document(&endpoint).await.unwrap();
+        s.put_document(&decoy).await.unwrap();
+        let row = s
+            .connection()
+            .query_one_raw(Statement::from_string(
+                db.backend(),
+                format!(
+                    "SELECT body FROM documents WHERE id = {}",
+                    db.uuid_literal(&endpoint.id)
+                ),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let stored: String = row.try_get("", "body").unwrap();
+        assert!(
+            !stored.contains("whsec_") && !stored.contains("keys"),
+            "{}",
+            db.name
+        );
+        // Its ciphertext moved to another tenant's row does not open there.
+        db.raw(&format!(
+            "UPDATE documents SET body = (SELECT body FROM documents WHERE id = {}) WHERE id = {}",
+            db.uuid_literal(&endpoint.id),
+            db.uuid_literal(&decoy.id)
+        ))
+        .await;
+        assert!(
+            matches!(
+                s.get_document(
+                    Owner::Tenant(other),
+                    DocumentKind::WebhookEndpoint,
+                    decoy.id
+                )
+                .await,
+                Err(StoreError::Corrupt(_))
+            ),
+            "{}",
+            db.name
+        );
+        assert_eq!(
+            s.get_document(Owner::Tenant(t), DocumentKind::WebhookEndpoint, endpoint.id)
+                .await
+                .unwrap()
+                .body,
+            secret
+        );
+        db.finish().await;
+    }
+}
