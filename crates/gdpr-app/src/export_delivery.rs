@@ -77,7 +77,7 @@ fn csv_field(out: &mut String, value: &str) {
     out.push('"');
 }
 
-fn csv_line(out: &mut String, fields: impl IntoIterator<Item = String>) {
+pub(crate) fn csv_line(out: &mut String, fields: impl IntoIterator<Item = String>) {
     for (i, field) in fields.into_iter().enumerate() {
         if i > 0 {
             out.push(',');

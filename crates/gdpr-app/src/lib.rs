@@ -55,6 +55,7 @@
 
 mod attest;
 mod audit;
+mod auditor;
 mod auth;
 pub mod backup;
 mod batch_erasure;
@@ -67,6 +68,7 @@ mod error;
 mod export;
 mod export_delivery;
 mod forms;
+mod inquiries;
 mod jobs;
 mod limits;
 mod objects;
@@ -86,6 +88,7 @@ use gdpr_ports::{AuditLog, Clock, Ports};
 use gdpr_retention::RetentionPolicy;
 
 pub use attest::VERIFIED_BACKUP_MAX_AGE;
+pub use auditor::{ConsentEventPage, Period, consent_events_csv, requests_csv};
 pub use auth::{Authenticated, IssuedKey, TOKEN_PREFIX};
 pub use backup::{
     BackupDeletionReceipt, BackupEntry, BackupLayout, BackupReport, Progress, PruneReport,
@@ -102,6 +105,7 @@ pub use export::{EXPORT_SCHEMA_VERSION, ExportBundle};
 pub use export_delivery::{ExportFormat, ExportTicket};
 pub use forms::{ReadUse, RecordList};
 pub use gdpr_ports as ports;
+pub use inquiries::{InquiryOutcome, InquiryView, SEARCH_METHOD};
 pub use jobs::{JobKind, JobRun, LEASE as JOB_LEASE};
 pub use limits::ProcessingCheck;
 pub use offboarding::OffboardingReceipt;

@@ -23,7 +23,7 @@ pub struct RequestView {
 }
 
 impl<P: Ports> App<P> {
-    fn view(&self, request: SubjectRequest) -> RequestView {
+    pub(crate) fn view(&self, request: SubjectRequest) -> RequestView {
         RequestView {
             due_date: request.due_date(),
             overdue: request.is_overdue(self.clock.now()),
@@ -160,14 +160,9 @@ impl<P: Ports> App<P> {
         note: Option<&str>,
     ) -> Result<RequestView, AppError> {
         let mut request = self.load_request(ctx, id).await?;
-        let by = match ctx.actor {
-            gdpr_audit::Actor::Operator => "operator".to_owned(),
-            gdpr_audit::Actor::ApiKey(key) => format!("api_key:{key}"),
-            gdpr_audit::Actor::System => "system".to_owned(),
-        };
         request.verify(gdpr_rights::IdentityVerification {
             method,
-            by,
+            by: verifier(ctx),
             at: self.clock.now(),
             note: note.map(str::to_owned),
         })?;
@@ -286,5 +281,14 @@ impl<P: Ports> App<P> {
         )
         .await?;
         Ok(found)
+    }
+}
+
+/// Who verified an identity, as the request records it: the key, or the operator.
+pub(crate) fn verifier(ctx: Ctx) -> String {
+    match ctx.actor {
+        gdpr_audit::Actor::Operator => "operator".to_owned(),
+        gdpr_audit::Actor::ApiKey(key) => format!("api_key:{key}"),
+        gdpr_audit::Actor::System => "system".to_owned(),
     }
 }

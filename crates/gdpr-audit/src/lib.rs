@@ -142,6 +142,12 @@ pub enum AuditAction {
     BreachSubjectsNotified,
     /// How a request's requester was identified, recorded (Art. 12(6)).
     RequestIdentityVerified,
+    /// A page of requests or consent events exported for an auditor (what, how many).
+    AuditorExport,
+    /// A request from someone known only by an e-mail address received (never the address).
+    InquiryReceived,
+    /// Such a request answered "nothing held", after the requester's identity was verified.
+    InquiryAnsweredNothingHeld,
 }
 
 /// One event, before it is chained. Ids and counts only: never personal data.

@@ -40,6 +40,7 @@ pub use prometheus_client;
 
 use api::accountability::AccountabilityApi;
 use api::admin::AdminApi;
+use api::auditor::AuditorApi;
 use api::breaches::BreachesApi;
 use api::consent::ConsentApi;
 use api::forms::FormsApi;
@@ -115,6 +116,7 @@ type Apis<P> = (
     RetentionApi<P>,
     WebhooksApi<P>,
     BreachesApi<P>,
+    AuditorApi<P>,
 );
 
 /// The OpenAPI service of the `/v1` API.
@@ -130,7 +132,8 @@ pub(crate) fn api_service<P: Ports>(app: Arc<App<P>>) -> OpenApiService<Apis<P>,
         RecipientsApi(app.clone()),
         RetentionApi(app.clone()),
         WebhooksApi(app.clone()),
-        BreachesApi(app),
+        BreachesApi(app.clone()),
+        AuditorApi(app),
     );
     OpenApiService::new(apis, "gdpr", env!("CARGO_PKG_VERSION"))
         .description(

@@ -18,6 +18,8 @@ pub enum DocumentKind {
     Breach,
     /// A webhook endpoint.
     WebhookEndpoint,
+    /// A request from someone known only by an e-mail address, until it is answered.
+    Inquiry,
 }
 
 impl DocumentKind {
@@ -28,15 +30,21 @@ impl DocumentKind {
             Self::Recipient => "recipient",
             Self::Breach => "breach",
             Self::WebhookEndpoint => "webhook_endpoint",
+            Self::Inquiry => "inquiry",
         }
     }
 
     /// The kind a stored name stands for.
     #[must_use]
     pub fn parse(name: &str) -> Option<Self> {
-        [Self::Recipient, Self::Breach, Self::WebhookEndpoint]
-            .into_iter()
-            .find(|k| k.as_str() == name)
+        [
+            Self::Recipient,
+            Self::Breach,
+            Self::WebhookEndpoint,
+            Self::Inquiry,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == name)
     }
 }
 

@@ -480,6 +480,18 @@ pub trait ConsentStore: Send + Sync {
         tenant: TenantId,
     ) -> Result<Vec<ConsentEvent>, StoreError>;
 
+    /// A page of the tenant's consent events in the order they were recorded, after position
+    /// `after` (0: from the first), each with its position: what auditors page through.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`]; [`StoreError::Unavailable`].
+    async fn consent_events_page(
+        &self,
+        tenant: TenantId,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<(u64, ConsentEvent)>, StoreError>;
+
     /// Appends to the history. There is no update and no delete but erasure.
     ///
     /// # Errors

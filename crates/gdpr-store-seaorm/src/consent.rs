@@ -7,7 +7,8 @@ use gdpr_consent::{
 use gdpr_pii::{ConsentFormId, SubjectId, TenantId};
 use gdpr_ports::{ConsentStore, StoreError};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 
 use crate::entity::{consent_event, consent_form, consent_form_version, purpose, subject};
@@ -218,6 +219,28 @@ impl ConsentStore for SeaOrmStore {
         tenant: TenantId,
     ) -> Result<Vec<ConsentEvent>, StoreError> {
         self.consent_events(tenant, None).await
+    }
+
+    async fn consent_events_page(
+        &self,
+        tenant: TenantId,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<(u64, ConsentEvent)>, StoreError> {
+        consent_event::Entity::find()
+            .filter(consent_event::Column::TenantId.eq(*tenant.as_uuid()))
+            .filter(consent_event::Column::Seq.gt(i64::try_from(after).unwrap_or(i64::MAX)))
+            .order_by_asc(consent_event::Column::Seq)
+            .limit(u64::from(limit))
+            .all(&self.db)
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .map(|row| {
+                let event = from_json(&row.body, "a consent event")?;
+                Ok((u64::try_from(row.seq).unwrap_or_default(), event))
+            })
+            .collect()
     }
 
     async fn list_consent_forms(&self, tenant: TenantId) -> Result<Vec<ConsentForm>, StoreError> {

@@ -9,8 +9,8 @@ use gdpr_ports::{
 };
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
+    DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
 };
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -95,6 +95,92 @@ pub(crate) async fn delete_tenant(
         ("webhook_deliveries", deliveries),
         ("webhook_cursors", cursors),
     ])
+}
+
+/// A batch's attempts in one statement (PostgreSQL): each row's outcome from a `VALUES` list,
+/// with the same effect as [`Delivery::apply`] on each, for the deliveries `$1` still holds.
+const RECORD: &str = r#"
+UPDATE webhook_deliveries AS d SET
+    state = v.state,
+    attempts = d.attempts + 1,
+    next_at = COALESCE(v.next_at, d.next_at),
+    first_attempt_at = COALESCE(d.first_attempt_at, v.at),
+    last_attempt_at = v.at,
+    last_status = v.status,
+    last_error = v.error,
+    delivered_at = COALESCE(v.delivered_at, d.delivered_at),
+    claimed_by = NULL,
+    claimed_until = NULL
+FROM (VALUES {rows}) AS v(id, state, at, next_at, status, error, delivered_at)
+WHERE d.id = v.id AND d.claimed_by = $1"#;
+
+impl SeaOrmStore {
+    async fn record_attempts_at_once(
+        &self,
+        worker: &str,
+        attempts: Vec<(Uuid, Attempt)>,
+    ) -> Result<(), StoreError> {
+        let mut rows = Vec::with_capacity(attempts.len());
+        let mut values: Vec<sea_orm::Value> = vec![worker.into()];
+        for (id, attempt) in attempts {
+            let n = values.len();
+            rows.push(format!(
+                "(${}::uuid, ${}::text, ${}::bigint, ${}::bigint, ${}::int, ${}::text, ${}::bigint)",
+                n + 1,
+                n + 2,
+                n + 3,
+                n + 4,
+                n + 5,
+                n + 6,
+                n + 7
+            ));
+            let (state, at, next_at, status, error, delivered_at) = match attempt {
+                Attempt::Delivered { at, status } => (
+                    DeliveryState::Delivered,
+                    at,
+                    None,
+                    Some(status),
+                    None,
+                    Some(nanos(at)),
+                ),
+                Attempt::Retry {
+                    at,
+                    status,
+                    error,
+                    next_at,
+                } => (
+                    DeliveryState::Pending,
+                    at,
+                    Some(nanos(next_at)),
+                    status,
+                    Some(error),
+                    None,
+                ),
+                Attempt::Failed { at, status, error } => {
+                    (DeliveryState::Failed, at, None, status, Some(error), None)
+                }
+            };
+            values.extend([
+                id.into(),
+                state.as_str().into(),
+                nanos(at).into(),
+                next_at.into(),
+                status.map(i32::from).into(),
+                error.into(),
+                delivered_at.into(),
+            ]);
+        }
+        let sql = RECORD.replace("{rows}", &rows.join(", "));
+        self.db
+            .execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                sql,
+                values,
+            ))
+            .await
+            .map(drop)
+            .map_err(unavailable)
+    }
 }
 
 #[async_trait]
@@ -207,6 +293,9 @@ impl WebhookStore for SeaOrmStore {
     ) -> Result<(), StoreError> {
         if attempts.is_empty() {
             return Ok(());
+        }
+        if self.db.get_database_backend() == DbBackend::Postgres {
+            return self.record_attempts_at_once(worker, attempts).await;
         }
         let ids: Vec<Uuid> = attempts.iter().map(|(id, _)| *id).collect();
         let txn = self.db.begin().await.map_err(unavailable)?;

@@ -912,6 +912,23 @@ impl ConsentStore for InMemoryStore {
         Ok(())
     }
 
+    async fn consent_events_page(
+        &self,
+        tenant: TenantId,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<(u64, ConsentEvent)>, StoreError> {
+        let s = self.state()?;
+        Ok(s.consent_events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (i as u64 + 1, e))
+            .filter(|(seq, e)| e.tenant == tenant && *seq > after)
+            .take(limit as usize)
+            .map(|(seq, e)| (seq, e.clone()))
+            .collect())
+    }
+
     async fn tenant_consent_events(
         &self,
         tenant: TenantId,

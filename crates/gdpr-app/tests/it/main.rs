@@ -3,6 +3,7 @@
 
 mod attest;
 mod audit;
+mod auditor;
 mod backup_restore;
 mod backups;
 mod batch;
@@ -15,6 +16,7 @@ mod export;
 mod export_delivery;
 mod formats;
 mod helpers;
+mod inquiries;
 mod interactions;
 mod journal;
 mod limits;

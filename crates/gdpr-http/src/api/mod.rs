@@ -3,6 +3,7 @@
 
 pub(crate) mod accountability;
 pub(crate) mod admin;
+pub(crate) mod auditor;
 pub(crate) mod breaches;
 pub(crate) mod consent;
 pub(crate) mod forms;

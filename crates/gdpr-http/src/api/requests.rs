@@ -13,7 +13,10 @@ use uuid::Uuid;
 use crate::api::{Tag, next_page, page, reader, writer};
 use crate::auth::TenantKey;
 use crate::convert;
-use crate::dto::{ExtendIn, RefuseIn, RequestIn, RequestOut, RequestPage, VerificationIn};
+use crate::dto::{
+    ExtendIn, InquiryIn, InquiryOut, InquiryState, RefuseIn, RequestIn, RequestOut, RequestPage,
+    VerificationIn, VerificationOut,
+};
 use crate::problem::ApiError;
 
 /// 201 with the request.
@@ -22,6 +25,50 @@ pub(crate) enum RequestCreated {
     /// Opened.
     #[oai(status = 201)]
     Created(Json<RequestOut>),
+}
+
+/// 202 with the inquiry: received, waiting for the requester's identity to be verified.
+#[derive(ApiResponse)]
+pub(crate) enum InquiryReceived {
+    /// Received.
+    #[oai(status = 202)]
+    Accepted(Json<InquiryOut>),
+}
+
+fn inquiry_out(v: gdpr_app::InquiryView) -> InquiryOut {
+    let (state, request, searched_at, search_method) = match v.outcome {
+        None => (InquiryState::AwaitingVerification, None, None, None),
+        Some(gdpr_app::InquiryOutcome::RequestOpened { request }) => (
+            InquiryState::RequestOpened,
+            Some(*request.as_uuid()),
+            None,
+            None,
+        ),
+        Some(gdpr_app::InquiryOutcome::NothingHeld {
+            searched_at,
+            method,
+        }) => (
+            InquiryState::NothingHeld,
+            None,
+            Some(searched_at),
+            Some(method),
+        ),
+    };
+    InquiryOut {
+        id: v.id,
+        kind: v.kind.into(),
+        received_at: v.received_at,
+        state,
+        verification: v.verification.map(|x| VerificationOut {
+            method: x.method.into(),
+            by: x.by,
+            at: x.at,
+            note: x.note,
+        }),
+        request,
+        searched_at,
+        search_method,
+    }
 }
 
 pub(crate) struct RequestsApi<P: Ports>(pub(crate) Arc<App<P>>);
@@ -150,5 +197,56 @@ impl<P: Ports> RequestsApi<P> {
             .refuse_request(ctx, RequestId::from_uuid(id.0), &body.reason)
             .await?;
         Ok(Json(convert::request(r)))
+    }
+    /// Receive a request from someone known only by an e-mail address (the vault may not
+    /// hold them). The answer is the same whether or not it does; once the requester's
+    /// identity is verified (`POST /inquiries/{id}/verification`), a request of the subject
+    /// is opened, or the inquiry is answered "nothing held" with the evidence of the search.
+    #[oai(path = "/inquiries", method = "post")]
+    async fn open_inquiry(
+        &self,
+        auth: TenantKey,
+        body: Json<InquiryIn>,
+    ) -> Result<InquiryReceived, ApiError> {
+        let ctx = writer(&auth)?;
+        let v = self
+            .0
+            .open_inquiry(ctx, &body.email, body.kind.into())
+            .await?;
+        Ok(InquiryReceived::Accepted(Json(inquiry_out(v))))
+    }
+
+    /// An inquiry and, once verified, what came of it.
+    #[oai(path = "/inquiries/:id", method = "get")]
+    async fn get_inquiry(
+        &self,
+        auth: TenantKey,
+        id: Path<Uuid>,
+    ) -> Result<Json<InquiryOut>, ApiError> {
+        let v = self.0.inquiry(reader(&auth), id.0).await?;
+        Ok(Json(inquiry_out(v)))
+    }
+
+    /// Record how the requester's identity was verified, then search: a request of the
+    /// subject found is opened (due from the inquiry's receipt), or "nothing held" is the
+    /// answer, with when and how the vault was searched. The address is then erased.
+    #[oai(path = "/inquiries/:id/verification", method = "post")]
+    async fn verify_inquiry(
+        &self,
+        auth: TenantKey,
+        id: Path<Uuid>,
+        body: Json<VerificationIn>,
+    ) -> Result<Json<InquiryOut>, ApiError> {
+        let ctx = writer(&auth)?;
+        let v = self
+            .0
+            .verify_inquiry(
+                ctx,
+                id.0,
+                body.method.into(),
+                body.note.as_ref().map(|t| t.0.as_str()),
+            )
+            .await?;
+        Ok(Json(inquiry_out(v)))
     }
 }

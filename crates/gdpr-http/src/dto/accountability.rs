@@ -347,6 +347,9 @@ mirror!(
         BreachSubjectNotified,
         BreachSubjectsNotified,
         RequestIdentityVerified,
+        AuditorExport,
+        InquiryReceived,
+        InquiryAnsweredNothingHeld,
     }
 );
 

@@ -162,3 +162,46 @@ pub(crate) struct RequestPage {
     /// (the last one).
     pub(crate) next: Option<String>,
 }
+
+/// A request from someone known only by an e-mail address.
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub(crate) struct InquiryIn {
+    /// Their address.
+    pub(crate) email: EmailText,
+    /// The right they ask to exercise.
+    pub(crate) kind: RequestKindDto,
+}
+
+/// What came of an inquiry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub(crate) enum InquiryState {
+    /// Waiting for the requester's identity to be verified: nothing is said of the address.
+    AwaitingVerification,
+    /// The person is a subject: `request` was opened.
+    RequestOpened,
+    /// Nothing is held about the person: `searched_at` and `search_method` are the evidence.
+    NothingHeld,
+}
+
+/// An inquiry.
+#[derive(Object)]
+pub(crate) struct InquiryOut {
+    /// Its id.
+    pub(crate) id: Uuid,
+    /// The right asked for.
+    pub(crate) kind: RequestKindDto,
+    /// When it was received.
+    pub(crate) received_at: OffsetDateTime,
+    /// Where it stands.
+    pub(crate) state: InquiryState,
+    /// How the requester's identity was verified.
+    pub(crate) verification: Option<VerificationOut>,
+    /// The request opened (`request_opened`).
+    pub(crate) request: Option<Uuid>,
+    /// When the vault was searched (`nothing_held`).
+    pub(crate) searched_at: Option<OffsetDateTime>,
+    /// How (`nothing_held`).
+    pub(crate) search_method: Option<String>,
+}

@@ -3,6 +3,7 @@
 
 mod admin;
 mod attest;
+mod auditor;
 mod auth;
 mod backups;
 mod batch;
@@ -14,6 +15,7 @@ mod errors;
 mod exports;
 mod faults;
 mod helpers;
+mod inquiries;
 mod isolation;
 mod offboarding;
 mod openapi;
