@@ -85,9 +85,13 @@ pub struct NotificationDraft {
 impl From<BreachError> for AppError {
     fn from(e: BreachError) -> Self {
         match e {
-            BreachError::AlreadyNotified | BreachError::AlreadyTold | BreachError::NotDecided => {
-                Self::Conflict(e.to_string())
-            }
+            // The state (the breach's detection, the clock) refuses these, not the body's shape.
+            BreachError::AlreadyNotified
+            | BreachError::AlreadyTold
+            | BreachError::NotDecided
+            | BreachError::Times
+            | BreachError::NoticeTime
+            | BreachError::LateWithoutReason => Self::Conflict(e.to_string()),
             other => Self::InvalidInput {
                 field: other.field(),
                 reason: other.to_string(),

@@ -89,6 +89,10 @@ pub enum AppError {
     /// Signing what is written outside the database failed (no signing key configured here).
     #[error(transparent)]
     Signing(#[from] gdpr_ports::SignError),
+    /// What this deployment does not allow (a webhook endpoint on an internal address, plain
+    /// `http`): the input is well-formed, the operator's policy refuses it.
+    #[error("{0}")]
+    Forbidden(String),
     /// The tenant is being offboarded: its keys are refused until the operator cancels, and
     /// its data goes at the end of the grace period.
     #[error("this tenant is being offboarded: its data is deleted at {delete_at}")]

@@ -145,7 +145,7 @@ impl<P: Ports> App<P> {
     ///
     /// # Errors
     /// [`AppError::NotFound`]; [`AppError::Conflict`] when already answered;
-    /// [`AppError::Request`] for `other` without a note; storage errors.
+    /// [`AppError::Request`] for a note over 500 characters; storage errors.
     pub async fn verify_inquiry(
         &self,
         ctx: Ctx,

@@ -43,9 +43,13 @@ impl RecipientEntry {
 
 impl From<RecipientError> for AppError {
     fn from(e: RecipientError) -> Self {
-        Self::InvalidInput {
-            field: e.field(),
-            reason: e.to_string(),
+        match e {
+            // The body is well-formed; the Commission's decisions are what refuse it.
+            RecipientError::NoAdequacyDecision => Self::Conflict(e.to_string()),
+            _ => Self::InvalidInput {
+                field: e.field(),
+                reason: e.to_string(),
+            },
         }
     }
 }

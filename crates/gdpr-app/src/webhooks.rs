@@ -131,9 +131,17 @@ pub struct ErasureConfirmation {
 
 impl From<EndpointError> for AppError {
     fn from(e: EndpointError) -> Self {
-        Self::InvalidInput {
-            field: e.field(),
-            reason: e.to_string(),
+        match e {
+            // Well-formed, refused by the deployment's policy.
+            EndpointError::Url(
+                gdpr_webhooks::UrlError::Internal
+                | gdpr_webhooks::UrlError::Scheme
+                | gdpr_webhooks::UrlError::Credentials,
+            ) => Self::Forbidden(e.to_string()),
+            _ => Self::InvalidInput {
+                field: e.field(),
+                reason: e.to_string(),
+            },
         }
     }
 }

@@ -20,7 +20,15 @@ fn has_id(doc: &Value, schema: &Value) -> bool {
             .map_or(&Value::Null, |name| &doc["components"]["schemas"][name]),
         None => schema,
     };
-    schema["properties"].get("id").is_some()
+    // An id the answer may lack (a register listing entries that have none) cannot feed a
+    // link: it must be required, and not nullable.
+    let required = schema["required"]
+        .as_array()
+        .is_some_and(|r| r.iter().any(|f| f == "id"));
+    required
+        && schema["properties"]
+            .get("id")
+            .is_some_and(|id| id.get("nullable") != Some(&Value::Bool(true)))
 }
 
 /// Whether an operation's request body names another resource by id (a property of format
@@ -172,14 +180,19 @@ mod tests {
                     "schema": {"$ref": "#/components/schemas/SubjectOut"}}}}}}},
                 "/subjects/{id}": {"get": {}, "delete": {}},
                 "/subjects/{id}/limits": {"post": {"responses": {"201": {"content": {"application/json": {
-                    "schema": {"type": "object", "properties": {"id": {}}}}}}}}},
+                    "schema": {"type": "object", "required": ["id"], "properties": {"id": {}}}}}}}}},
                 "/subjects/{id}/limits/{limit_id}": {"delete": {}},
+                // An id the answer may lack feeds no link.
+                "/registers": {"post": {"responses": {"201": {"content": {"application/json": {
+                    "schema": {"type": "object", "properties": {"id": {"nullable": true}}}}}}}}},
+                "/registers/{id}": {"get": {}},
                 "/subjects/lookup": {"post": {"responses": {"200": {"content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/SubjectOut"}}}}}}},
             },
-            "components": {"schemas": {"SubjectOut": {"properties": {"id": {}}}}},
+            "components": {"schemas": {"SubjectOut": {"required": ["id"], "properties": {"id": {}}}}},
         });
         add_links(&mut doc);
+        assert!(doc["paths"]["/registers"]["post"]["responses"]["201"]["links"].is_null());
         let links = &doc["paths"]["/subjects"]["post"]["responses"]["201"]["links"];
         assert_eq!(
             links["GetSubjectsId"],

@@ -218,6 +218,7 @@ impl From<AppError> for ApiError {
                 p(S::UNPROCESSABLE_ENTITY, "invalid-input", "Invalid input")
             }
             AppError::Request(_) => p(S::CONFLICT, "request-state", "Conflict"),
+            AppError::Forbidden(_) => p(S::FORBIDDEN, "forbidden-by-policy", "Forbidden"),
             AppError::Encryption(_) => p(S::CONFLICT, "encryption-refused", "Encryption refused"),
             AppError::Gone(_) => p(S::GONE, "gone", "Gone"),
             AppError::ProcessingBlocked(_) => {

@@ -233,7 +233,7 @@ impl SubjectRequest {
     ///
     /// # Errors
     /// [`RequestError::Closed`]; [`RequestError::AlreadyVerified`];
-    /// [`RequestError::ReasonRequired`] for a note over 500 characters, or `other` without one.
+    /// [`RequestError::ReasonRequired`] for a note over 500 characters.
     pub fn verify(&mut self, verification: IdentityVerification) -> Result<(), RequestError> {
         self.ensure_open()?;
         if self.verification.is_some() {
@@ -243,9 +243,7 @@ impl SubjectRequest {
             .note
             .map(|n| n.trim().to_owned())
             .filter(|n| !n.is_empty());
-        if note.as_ref().is_some_and(|n| n.chars().count() > 500)
-            || (verification.method == VerificationMethod::Other && note.is_none())
-        {
+        if note.as_ref().is_some_and(|n| n.chars().count() > 500) {
             return Err(RequestError::ReasonRequired);
         }
         self.verification = Some(IdentityVerification {
@@ -356,12 +354,11 @@ mod tests {
     }
 
     #[test]
-    fn a_verification_is_recorded_once_and_other_means_must_be_described() {
+    fn a_verification_is_recorded_once_with_its_note_trimmed() {
         let mut r = request(datetime!(2026-01-10 10:00 UTC));
-        let mut other = verified();
-        other.method = super::VerificationMethod::Other;
-        other.note = Some(" ".into());
-        assert_eq!(r.verify(other), Err(RequestError::ReasonRequired));
+        let mut long = verified();
+        long.note = Some("x".repeat(501));
+        assert_eq!(r.verify(long), Err(RequestError::ReasonRequired));
         r.verify(verified()).unwrap();
         assert_eq!(
             r.verification.as_ref().and_then(|v| v.note.as_deref()),

@@ -322,7 +322,7 @@ async fn an_endpoint_is_checked_rotated_and_removed_within_its_tenant() {
             )
             .await;
         assert!(
-            matches!(&refused, Err(AppError::InvalidInput { field: "url", .. })),
+            matches!(&refused, Err(AppError::Forbidden(_))),
             "{url}: {refused:?}"
         );
     }

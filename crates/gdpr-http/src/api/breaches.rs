@@ -30,11 +30,11 @@ pub(crate) enum BreachCreated {
 
 fn breach(body: BreachIn) -> Breach {
     Breach {
-        title: body.title.0,
+        title: body.title.0.0,
         detected_at: body.detected_at,
         occurred_at: body.occurred_at,
         kinds: body.kinds.into_iter().map(Into::into).collect(),
-        nature: body.nature.0,
+        nature: body.nature.0.0,
         categories: body.categories.into_iter().map(Into::into).collect(),
         subjects_approx: body.subjects_approx,
         records_approx: body.records_approx,
@@ -172,7 +172,7 @@ impl<P: Ports> BreachesApi<P> {
         let scope = BreachScope::Tenant(writer(&auth)?);
         let v = self
             .0
-            .decide_breach_subjects(scope, id.0, body.notify, &body.reason)
+            .decide_breach_subjects(scope, id.0, body.notify, &body.reason.0.0)
             .await?;
         Ok(Json(out(v)))
     }

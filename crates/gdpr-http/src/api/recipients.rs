@@ -38,7 +38,7 @@ fn recipient(body: RecipientIn) -> Result<Recipient, ApiError> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ApiError::invalid("purposes", e.to_string()))?;
     Ok(Recipient {
-        name: body.name.0,
+        name: body.name.0.0,
         role: body.role.into(),
         description: body.description.0,
         purposes,

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use gdpr_app::{App, EndpointView, NewEndpoint};
 use gdpr_pii::SubjectId;
 use gdpr_ports::{Cursor, Delivery, DeliveryFilter, DeliveryState, Ports};
-use gdpr_webhooks::EventType;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
@@ -64,16 +63,10 @@ fn delivery_out(d: Delivery) -> DeliveryOut {
 }
 
 fn new_endpoint(body: EndpointIn) -> Result<NewEndpoint, ApiError> {
-    let events = body
-        .events
-        .iter()
-        .map(|e| EventType::parse(e))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ApiError::invalid("events", e.to_string()))?;
     Ok(NewEndpoint {
         url: body.url.0,
         description: body.description.0,
-        events,
+        events: body.events.into_iter().map(Into::into).collect(),
         confirms_erasure: body.confirms_erasure,
     })
 }

@@ -520,21 +520,24 @@ pub(crate) enum TransferDto {
 #[oai(deny_unknown_fields)]
 pub(crate) struct RecipientIn {
     /// Its name: an organisation, 1 to 200 characters.
-    #[oai(validator(max_length = 200))]
-    pub(crate) name: Text,
+    #[oai(validator(max_length = 200, custom = "crate::dto::NotBlank"))]
+    pub(crate) name: Prose,
     /// What it is to the controller.
     pub(crate) role: RoleDto,
     /// What it receives and why.
     #[oai(default, validator(max_length = 1000))]
     pub(crate) description: Text,
     /// The purposes (ids) it receives data for; empty: every purpose.
-    #[oai(default, validator(max_items = 100))]
+    #[oai(
+        default,
+        validator(max_items = 100, pattern = r"^[a-z][a-z0-9_-]{0,63}$")
+    )]
     pub(crate) purposes: Vec<Text>,
     /// The categories of personal data it receives.
     #[oai(default, validator(max_items = 20))]
     pub(crate) categories: Vec<Category>,
     /// The country it processes the data in: ISO 3166-1 alpha-2 (`FR`, `US`).
-    #[oai(validator(max_length = 2, min_length = 2))]
+    #[oai(validator(pattern = r"^[A-Za-z]{2}$"))]
     pub(crate) country: Text,
     /// Where, in more detail (a city, a cloud region).
     #[oai(validator(max_length = 200))]

@@ -4,7 +4,7 @@ use poem_openapi::{Enum, Object};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Category, Text, mirror};
+use super::{Category, Prose, Text, mirror};
 
 mirror!(
     /// What the breach did to the data.
@@ -24,8 +24,8 @@ mirror!(
 #[oai(deny_unknown_fields)]
 pub(crate) struct BreachIn {
     /// A short title.
-    #[oai(validator(max_length = 200))]
-    pub(crate) title: Text,
+    #[oai(validator(max_length = 200, custom = "crate::dto::NotBlank"))]
+    pub(crate) title: Prose,
     /// When the controller became aware of it: the 72-hour clock starts here.
     pub(crate) detected_at: OffsetDateTime,
     /// When it began, if known.
@@ -34,16 +34,22 @@ pub(crate) struct BreachIn {
     #[oai(validator(min_items = 1, max_items = 3))]
     pub(crate) kinds: Vec<BreachKindDto>,
     /// Its nature, in words (Art. 33(3)(a)).
-    #[oai(validator(max_length = 4000))]
-    pub(crate) nature: Text,
+    #[oai(validator(max_length = 4000, custom = "crate::dto::NotBlank"))]
+    pub(crate) nature: Prose,
     /// The categories of personal data concerned.
     #[oai(default, validator(max_items = 20))]
     pub(crate) categories: Vec<Category>,
     /// Approximately how many people.
-    #[oai(default)]
+    #[oai(
+        default,
+        validator(minimum(value = "0"), maximum(value = "1000000000000"))
+    )]
     pub(crate) subjects_approx: u64,
     /// Approximately how many records.
-    #[oai(default)]
+    #[oai(
+        default,
+        validator(minimum(value = "0"), maximum(value = "1000000000000000"))
+    )]
     pub(crate) records_approx: u64,
     /// Its likely consequences (Art. 33(3)(c)).
     #[oai(default, validator(max_length = 4000))]
@@ -162,8 +168,8 @@ pub(crate) struct DecisionIn {
     /// Whether they must be told.
     pub(crate) notify: bool,
     /// Why: the high risk, or the exemption of Art. 34(3) that applies.
-    #[oai(validator(max_length = 2000))]
-    pub(crate) reason: Text,
+    #[oai(validator(max_length = 2000, custom = "crate::dto::NotBlank"))]
+    pub(crate) reason: Prose,
 }
 
 /// How many people were told.

@@ -143,7 +143,7 @@ pub(crate) struct VerificationOut {
 pub(crate) struct VerificationIn {
     /// How.
     pub(crate) method: VerificationMethodDto,
-    /// What was checked, in words (required for `other`; never a copy of a document).
+    /// What was checked, in words (advised for `other`; never a copy of a document).
     #[oai(validator(max_length = 500))]
     pub(crate) note: Option<Text>,
 }

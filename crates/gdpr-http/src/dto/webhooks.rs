@@ -28,13 +28,90 @@ impl From<DeliveryStateDto> for gdpr_ports::DeliveryState {
     }
 }
 
+/// An event type an endpoint subscribes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub(crate) enum EventTypeDto {
+    /// A subject registered.
+    #[oai(rename = "subject.created")]
+    SubjectCreated,
+    /// A subject erased.
+    #[oai(rename = "subject.erased")]
+    SubjectErased,
+    /// Consent given.
+    #[oai(rename = "consent.given")]
+    ConsentGiven,
+    /// Consent withdrawn.
+    #[oai(rename = "consent.withdrawn")]
+    ConsentWithdrawn,
+    /// A restriction or objection placed.
+    #[oai(rename = "processing.limited")]
+    ProcessingLimited,
+    /// A restriction or objection lifted.
+    #[oai(rename = "processing.limit_lifted")]
+    ProcessingLimitLifted,
+    /// Records deleted.
+    #[oai(rename = "records.deleted")]
+    RecordsDeleted,
+    /// Records expired.
+    #[oai(rename = "records.expired")]
+    RecordsExpired,
+    /// A request opened.
+    #[oai(rename = "request.opened")]
+    RequestOpened,
+    /// A request extended.
+    #[oai(rename = "request.extended")]
+    RequestExtended,
+    /// A request closed.
+    #[oai(rename = "request.closed")]
+    RequestClosed,
+    /// The tenant's offboarding scheduled.
+    #[oai(rename = "tenant.offboarding")]
+    TenantOffboarding,
+    /// Another endpoint disabled.
+    #[oai(rename = "endpoint.disabled")]
+    EndpointDisabled,
+    /// A breach recorded.
+    #[oai(rename = "breach.recorded")]
+    BreachRecorded,
+    /// One person a breach touches to be told.
+    #[oai(rename = "breach.subject_notified")]
+    BreachSubjectNotified,
+}
+
+impl From<EventTypeDto> for gdpr_webhooks::EventType {
+    fn from(e: EventTypeDto) -> Self {
+        use gdpr_webhooks::EventType as E;
+        match e {
+            EventTypeDto::SubjectCreated => E::SubjectCreated,
+            EventTypeDto::SubjectErased => E::SubjectErased,
+            EventTypeDto::ConsentGiven => E::ConsentGiven,
+            EventTypeDto::ConsentWithdrawn => E::ConsentWithdrawn,
+            EventTypeDto::ProcessingLimited => E::ProcessingLimited,
+            EventTypeDto::ProcessingLimitLifted => E::ProcessingLimitLifted,
+            EventTypeDto::RecordsDeleted => E::RecordsDeleted,
+            EventTypeDto::RecordsExpired => E::RecordsExpired,
+            EventTypeDto::RequestOpened => E::RequestOpened,
+            EventTypeDto::RequestExtended => E::RequestExtended,
+            EventTypeDto::RequestClosed => E::RequestClosed,
+            EventTypeDto::TenantOffboarding => E::TenantOffboarding,
+            EventTypeDto::EndpointDisabled => E::EndpointDisabled,
+            EventTypeDto::BreachRecorded => E::BreachRecorded,
+            EventTypeDto::BreachSubjectNotified => E::BreachSubjectNotified,
+        }
+    }
+}
+
 /// An endpoint to register, or its new description.
 #[derive(Object)]
 #[oai(deny_unknown_fields)]
 pub(crate) struct EndpointIn {
     /// Where events are posted: `https`, never a loopback, private or link-local address
-    /// (unless the operator allows them).
-    #[oai(validator(max_length = 2000))]
+    /// (unless the operator allows them: 403 otherwise). A host name or an IPv4 address, a port
+    /// up to 65535, a path of printable ASCII.
+    #[oai(validator(
+        max_length = 2000,
+        pattern = r"^[A-Za-z][A-Za-z0-9+.-]*://(((25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])|([A-Za-z0-9-]+\.)*[A-Za-z][A-Za-z0-9-]*)(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?(/[!-~]*)?$"
+    ))]
     pub(crate) url: Text,
     /// What it is for.
     #[oai(default, validator(max_length = 500))]
@@ -42,7 +119,7 @@ pub(crate) struct EndpointIn {
     /// The event types it wants (`subject.erased`, `consent.withdrawn`, ...); empty or absent:
     /// every type.
     #[oai(default, validator(max_items = 20))]
-    pub(crate) events: Vec<Text>,
+    pub(crate) events: Vec<EventTypeDto>,
     /// Whether it confirms erasures (Art. 19): its 2xx to `subject.erased` is the
     /// confirmation, and the erasure is pending on it until then.
     #[oai(default)]
