@@ -275,13 +275,7 @@ impl<P: Ports> App<P> {
             email: tenant.privacy_contact,
             policy_url: String::new(),
         };
-        // Disclosed to a third party when a recipient of the register receives this
-        // purpose's data (the deployment's processors receive every purpose's).
-        let disclosed = self
-            .recipients(ctx)
-            .await?
-            .iter()
-            .any(|r| r.recipient.serves(&purpose.id));
+        let disclosed = self.disclosed(ctx, &purpose.id).await?;
         Ok(ConsentReceipt::for_event(
             event,
             form,

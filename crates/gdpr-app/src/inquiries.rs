@@ -165,20 +165,15 @@ impl<P: Ports> App<P> {
             ));
         }
         let now = self.clock.now();
-        // Checked through a request's own rule (a note for `other`), on a scratch request.
-        let mut check = SubjectRequest::open(
-            ctx.tenant,
-            gdpr_pii::SubjectId::at(now),
-            stored.kind,
-            stored.received_at,
+        let verification = Some(
+            IdentityVerification {
+                method,
+                by: crate::requests::verifier(ctx),
+                at: now,
+                note: note.map(str::to_owned),
+            }
+            .checked()?,
         );
-        check.verify(IdentityVerification {
-            method,
-            by: crate::requests::verifier(ctx),
-            at: now,
-            note: note.map(str::to_owned),
-        })?;
-        let verification = check.verification.clone();
         let email = Email::parse(&stored.email).map_err(|e| AppError::invalid("email", e))?;
         let found = self
             .store

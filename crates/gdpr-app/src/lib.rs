@@ -109,7 +109,7 @@ pub use inquiries::{InquiryOutcome, InquiryView, SEARCH_METHOD};
 pub use jobs::{JobKind, JobRun, LEASE as JOB_LEASE};
 pub use limits::ProcessingCheck;
 pub use offboarding::OffboardingReceipt;
-pub use recipients::RecipientEntry;
+pub use recipients::{KeptBy, RecipientEntry};
 pub use record_deletion::{RecordDeletion, RecordDeletionPlan};
 pub use register::{ProcessingActivity, Register};
 pub use requests::RequestView;

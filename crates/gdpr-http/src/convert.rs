@@ -496,6 +496,10 @@ pub(crate) fn recipient(entry: gdpr_app::RecipientEntry) -> RecipientOut {
     let x = entry.recipient;
     RecipientOut {
         id: entry.id,
+        kept_by: match entry.kept_by {
+            gdpr_app::KeptBy::Deployment => crate::dto::KeptByDto::Deployment,
+            gdpr_app::KeptBy::Tenant => crate::dto::KeptByDto::Tenant,
+        },
         name: x.name,
         role: x.role.into(),
         description: x.description,
@@ -656,7 +660,7 @@ mod tests {
                 },
             ],
             recipients: vec![gdpr_app::RecipientEntry::new(
-                Some(uuid::Uuid::from_u128(7)),
+                uuid::Uuid::from_u128(7),
                 gdpr_rights::Recipient {
                     name: "Mail SAS".into(),
                     role: gdpr_rights::RecipientRole::SubProcessor,

@@ -160,6 +160,23 @@ fn check_reason(reason: &str) -> Result<String, RequestError> {
     }
 }
 
+impl IdentityVerification {
+    /// The verification, its note trimmed (blank: none).
+    ///
+    /// # Errors
+    /// [`RequestError::ReasonRequired`] for a note over 500 characters.
+    pub fn checked(self) -> Result<Self, RequestError> {
+        let note = self
+            .note
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty());
+        if note.as_ref().is_some_and(|n| n.chars().count() > 500) {
+            return Err(RequestError::ReasonRequired);
+        }
+        Ok(Self { note, ..self })
+    }
+}
+
 impl SubjectRequest {
     /// A request received at `received_at`.
     #[must_use]
@@ -239,17 +256,7 @@ impl SubjectRequest {
         if self.verification.is_some() {
             return Err(RequestError::AlreadyVerified);
         }
-        let note = verification
-            .note
-            .map(|n| n.trim().to_owned())
-            .filter(|n| !n.is_empty());
-        if note.as_ref().is_some_and(|n| n.chars().count() > 500) {
-            return Err(RequestError::ReasonRequired);
-        }
-        self.verification = Some(IdentityVerification {
-            note,
-            ..verification
-        });
+        self.verification = Some(verification.checked()?);
         Ok(())
     }
 

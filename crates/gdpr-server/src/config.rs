@@ -360,7 +360,7 @@ pub struct RollbarSettings {
 
 /// `[[processors]]`: another processor of the whole deployment (an e-mail provider, a
 /// hosting provider), listed in every tenant's register and access exports.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProcessorSettings {
     /// Its name (an organisation).

@@ -554,7 +554,7 @@ pub fn application_tuned(
 ///
 /// # Errors
 /// The setting at fault, when a processor is described against the rules (adequacy claimed
-/// for a country no decision covers, an empty name).
+/// for a country no decision covers, an empty name, a name another processor has).
 fn recipients(config: &Config) -> Result<Vec<Recipient>, String> {
     let mut out = Vec::new();
     if config.rollbar.enabled {
@@ -604,11 +604,16 @@ fn recipients(config: &Config) -> Result<Vec<Recipient>, String> {
             safeguard: p.safeguard,
             contract: p.contract.clone(),
         };
-        out.push(
-            processor
-                .checked()
-                .map_err(|e| format!("processors[{i}]: {e}"))?,
-        );
+        let processor = processor
+            .checked()
+            .map_err(|e| format!("processors[{i}]: {e}"))?;
+        // A processor's id is derived from its name: two of one name would be one entry.
+        if out.iter().any(|r: &Recipient| r.name == processor.name) {
+            return Err(format!(
+                "processors[{i}]: name: another processor of the deployment has this name"
+            ));
+        }
+        out.push(processor);
     }
     Ok(out)
 }

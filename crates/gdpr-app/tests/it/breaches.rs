@@ -103,20 +103,14 @@ async fn the_72_hour_clock_fails_the_attestation_and_a_late_notice_must_say_why(
     ] {
         assert!(md.contains(field), "{field}: {md}");
     }
-    let actions: Vec<AuditAction> = w
-        .app
-        .audit_log(w.ctx, 0, 1000)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.event.action)
-        .filter(|a| {
-            matches!(
-                a,
-                AuditAction::BreachRecorded | AuditAction::BreachAuthorityNotified
-            )
-        })
-        .collect();
+    let actions = crate::helpers::audited(
+        &w,
+        &[
+            AuditAction::BreachRecorded,
+            AuditAction::BreachAuthorityNotified,
+        ],
+    )
+    .await;
     assert_eq!(
         actions,
         [

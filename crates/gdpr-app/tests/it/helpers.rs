@@ -215,3 +215,18 @@ pub(crate) fn contractor(seed: u64) -> serde_json::Value {
         "day_rate": 500,
     })
 }
+
+/// The actions of the tenant's audit chain among `kept`, in chain order.
+pub(crate) async fn audited(
+    w: &World,
+    kept: &[gdpr_audit::AuditAction],
+) -> Vec<gdpr_audit::AuditAction> {
+    w.app
+        .audit_log(w.ctx, 0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.event.action)
+        .filter(|a| kept.contains(a))
+        .collect()
+}

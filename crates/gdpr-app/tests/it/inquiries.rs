@@ -75,20 +75,14 @@ async fn an_inquiry_says_nothing_before_verification_then_opens_a_request_or_ans
             .await,
         Err(AppError::Conflict(_))
     ));
-    let actions: Vec<AuditAction> = w
-        .app
-        .audit_log(w.ctx, 0, 1000)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.event.action)
-        .filter(|a| {
-            matches!(
-                a,
-                AuditAction::InquiryReceived | AuditAction::InquiryAnsweredNothingHeld
-            )
-        })
-        .collect();
+    let actions = crate::helpers::audited(
+        &w,
+        &[
+            AuditAction::InquiryReceived,
+            AuditAction::InquiryAnsweredNothingHeld,
+        ],
+    )
+    .await;
     assert_eq!(
         actions,
         [

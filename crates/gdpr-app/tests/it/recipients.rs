@@ -2,7 +2,7 @@
 //! Art. 30 register, access exports (Art. 15(1)(c), 15(2)) and the daily attestation, which
 //! flags a transfer outside the EEA without a safeguard (Art. 44–46).
 
-use gdpr_app::{AppConfig, AppError};
+use gdpr_app::{AppConfig, AppError, KeptBy};
 use gdpr_audit::{AuditAction, CheckKind, Verdict};
 use gdpr_consent::{LawfulBasis, PurposeId};
 use gdpr_pii::PiiCategory;
@@ -85,10 +85,31 @@ async fn a_tenants_recipients_feed_its_register_its_exports_and_its_attestation(
         names,
         ["Error tracker (Rollbar)", "Mail SAS", "Analytics Inc."]
     );
+    assert_eq!(register.recipients[0].kept_by, KeptBy::Deployment);
+    assert_eq!(register.recipients[2].kept_by, KeptBy::Tenant);
+    // The deployment's processors: an id every listing gives alike, read by it, never
+    // changed or removed by a tenant.
+    let rollbar = register.recipients[0].id;
+    let again = w.app.recipients(w.ctx).await.unwrap();
+    assert_eq!(again[0].id, rollbar);
     assert_eq!(
-        register.recipients[0].id, None,
-        "the deployment's has no id"
+        w.app
+            .recipient(w.ctx, rollbar)
+            .await
+            .unwrap()
+            .recipient
+            .name,
+        "Error tracker (Rollbar)"
     );
+    let mine = recipient("Mine now", "FR", Safeguard::None, &[]);
+    assert!(matches!(
+        w.app.put_recipient(w.ctx, Some(rollbar), mine).await,
+        Err(AppError::Forbidden(_))
+    ));
+    assert!(matches!(
+        w.app.remove_recipient(w.ctx, rollbar).await,
+        Err(AppError::Forbidden(_))
+    ));
     let contractors = register
         .activities
         .iter()
@@ -119,7 +140,7 @@ async fn a_tenants_recipients_feed_its_register_its_exports_and_its_attestation(
         "{}",
         check.detail
     );
-    let id = analytics.id.unwrap();
+    let id = analytics.id;
     let fixed = w
         .app
         .put_recipient(
@@ -159,22 +180,15 @@ async fn a_tenants_recipients_feed_its_register_its_exports_and_its_attestation(
         w.app.remove_recipient(w.ctx, id).await,
         Err(AppError::NotFound("recipient"))
     ));
-    let actions: Vec<AuditAction> = w
-        .app
-        .audit_log(w.ctx, 0, 1000)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.event.action)
-        .filter(|a| {
-            matches!(
-                a,
-                AuditAction::RecipientRegistered
-                    | AuditAction::RecipientChanged
-                    | AuditAction::RecipientRemoved
-            )
-        })
-        .collect();
+    let actions = crate::helpers::audited(
+        &w,
+        &[
+            AuditAction::RecipientRegistered,
+            AuditAction::RecipientChanged,
+            AuditAction::RecipientRemoved,
+        ],
+    )
+    .await;
     assert_eq!(
         actions,
         [
@@ -240,8 +254,7 @@ async fn a_recipient_against_the_rules_is_refused_and_changes_nothing() {
         )
         .await
         .unwrap()
-        .id
-        .unwrap();
+        .id;
     assert!(matches!(
         w.app.recipient(w.ctx, theirs).await,
         Err(AppError::NotFound("recipient"))

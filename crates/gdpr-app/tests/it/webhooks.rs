@@ -121,8 +121,7 @@ async fn a_receiver_down_for_hours_loses_nothing_and_one_down_for_three_days_is_
         .create_webhook_endpoint(w.ctx, endpoint(&[EventType::SubjectErased], true))
         .await
         .unwrap();
-    let watcher = w
-        .app
+    w.app
         .create_webhook_endpoint(
             w.ctx,
             NewEndpoint {
@@ -228,7 +227,6 @@ async fn a_receiver_down_for_hours_loses_nothing_and_one_down_for_three_days_is_
                 && p.body.contains("endpoint.disabled")),
         "the other endpoint heard of it"
     );
-    let _ = watcher;
     assert!(
         w.reporter
             .reports()

@@ -54,8 +54,9 @@ pub(crate) struct RecipientsApi<P: Ports>(pub(crate) Arc<App<P>>);
 
 #[OpenApi(tag = "Tag::Accountability")]
 impl<P: Ports> RecipientsApi<P> {
-    /// Every recipient of the tenant's data: the deployment's processors first (id null),
-    /// then the tenant's own; each with the transfer its data makes, flagged when outside
+    /// Every recipient of the tenant's data: the deployment's processors first (`kept_by`
+    /// `deployment`: read here, changed only in the operator's configuration), then the
+    /// tenant's own; each with the transfer its data makes, flagged when outside
     /// the EEA without a safeguard or with no country stated.
     #[oai(path = "/recipients", method = "get")]
     async fn list_recipients(&self, auth: TenantKey) -> Result<Json<Vec<RecipientOut>>, ApiError> {
@@ -77,7 +78,8 @@ impl<P: Ports> RecipientsApi<P> {
         Ok(RecipientCreated::Created(Json(convert::recipient(entry))))
     }
 
-    /// One of the tenant's recipients.
+    /// One recipient of the tenant's data: one of the deployment's processors, or the
+    /// tenant's own.
     #[oai(path = "/recipients/:id", method = "get")]
     async fn get_recipient(
         &self,
@@ -88,7 +90,7 @@ impl<P: Ports> RecipientsApi<P> {
         Ok(Json(convert::recipient(entry)))
     }
 
-    /// Replace one of the tenant's recipients (audited).
+    /// Replace one of the tenant's recipients (audited); the deployment's are refused (403).
     #[oai(path = "/recipients/:id", method = "put")]
     async fn replace_recipient(
         &self,
@@ -104,7 +106,7 @@ impl<P: Ports> RecipientsApi<P> {
         Ok(Json(convert::recipient(entry)))
     }
 
-    /// Remove one of the tenant's recipients (audited).
+    /// Remove one of the tenant's recipients (audited); the deployment's are refused (403).
     #[oai(path = "/recipients/:id", method = "delete")]
     async fn delete_recipient(&self, auth: TenantKey, id: Path<Uuid>) -> Result<Deleted, ApiError> {
         self.0.remove_recipient(writer(&auth)?, id.0).await?;

@@ -515,6 +515,16 @@ pub(crate) enum TransferDto {
     NotStated,
 }
 
+/// Who keeps a recipient's entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum)]
+#[oai(rename_all = "snake_case")]
+pub(crate) enum KeptByDto {
+    /// The operator's configuration: one of the deployment's processors.
+    Deployment,
+    /// The tenant, through `/v1/recipients`.
+    Tenant,
+}
+
 /// A processor or recipient to register (Art. 28, 30(1)(d)-(e)).
 #[derive(Object)]
 #[oai(deny_unknown_fields)]
@@ -552,9 +562,12 @@ pub(crate) struct RecipientIn {
 /// A recipient of personal data (Art. 30(1)(d)-(e), 15(1)(c), 15(2)).
 #[derive(Object)]
 pub(crate) struct RecipientOut {
-    /// Its id in the tenant's register; null for the deployment's own processors, which the
-    /// operator's configuration names.
-    pub(crate) id: Option<Uuid>,
+    /// Its id: in the tenant's register, or for one of the deployment's processors derived
+    /// from its name (the same on every call).
+    pub(crate) id: Uuid,
+    /// Who keeps it: `deployment` (the operator's configuration; the tenant's routes do not
+    /// change it) or `tenant`.
+    pub(crate) kept_by: KeptByDto,
     /// Who.
     pub(crate) name: String,
     /// What it is to the controller.

@@ -51,8 +51,38 @@ async fn a_tenant_keeps_its_recipients_and_the_register_flags_an_unsafeguarded_t
             "{}",
             listed.text
         );
-        assert_eq!(listed.body[0]["id"], serde_json::Value::Null);
+        assert_eq!(listed.body[0]["kept_by"], "deployment");
         assert_eq!(listed.body[0]["transfer"], "within_eea");
+        assert_eq!(listed.body[1]["kept_by"], "tenant");
+        // The deployment's processor has an id every call gives alike; its routes read it and
+        // refuse to change it: the operator's configuration keeps it.
+        let backups = listed.body[0]["id"].as_str().unwrap().to_owned();
+        let again = app.get("/v1/recipients", &key).await;
+        assert_eq!(again.body[0]["id"], backups.as_str());
+        let read = app.get(&format!("/v1/recipients/{backups}"), &key).await;
+        assert_eq!(read.body["name"], "Backup object storage", "{}", read.text);
+        let body =
+            json!({"name": "Mine now", "role": "processor", "country": "FR", "safeguard": "none"});
+        let changed = app
+            .send(
+                Method::PUT,
+                &format!("/v1/recipients/{backups}"),
+                Some(&key),
+                Some(&body),
+            )
+            .await;
+        assert_problem(&changed, StatusCode::FORBIDDEN, "forbidden-by-policy");
+        let removed = app
+            .send(
+                Method::DELETE,
+                &format!("/v1/recipients/{backups}"),
+                Some(&key),
+                None,
+            )
+            .await;
+        assert_problem(&removed, StatusCode::FORBIDDEN, "forbidden-by-policy");
+        let after = app.get("/v1/recipients", &key).await;
+        assert_eq!(after.body[0]["name"], "Backup object storage");
 
         let md = app.get("/v1/register.md", &key).await;
         assert!(
@@ -189,13 +219,28 @@ async fn the_deployments_processors_come_from_its_configuration_and_a_false_clai
         safeguard: gdpr_rights::Safeguard::Adequacy,
         contract: None,
     }];
-    let err = gdpr_server::start(&config)
-        .await
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
+    let err = refusal(&config).await;
     assert!(
         err.contains("processors[0]") && err.contains("adequacy"),
         "{err}"
     );
+
+    // Two processors of one name would share one id: refused at start.
+    let mut twice = config.processors[0].clone();
+    twice.safeguard = gdpr_rights::Safeguard::StandardContractualClauses;
+    config.processors = vec![twice.clone(), twice];
+    let err = refusal(&config).await;
+    assert!(
+        err.contains("processors[1]") && err.contains("another processor"),
+        "{err}"
+    );
+}
+
+/// Why the service refuses to start on `config` (empty if it starts).
+async fn refusal(config: &gdpr_server::config::Config) -> String {
+    gdpr_server::start(config)
+        .await
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default()
 }
