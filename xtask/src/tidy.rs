@@ -29,6 +29,8 @@ const FORBIDDEN_IN_CORE: &[&str] = &[
     "async-std",
     "mio",
     "pgp",
+    "lettre",
+    "maud",
     "tracing-subscriber",
 ];
 
@@ -60,6 +62,7 @@ fn layer(name: &str) -> Layer {
             || n.starts_with("gdpr-crypto-")
             || n.starts_with("gdpr-report-")
             || n.starts_with("gdpr-webhook-")
+            || n == "gdpr-mail"
             || n == "gdpr-telemetry" =>
         {
             Layer::Adapter

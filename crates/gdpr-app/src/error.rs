@@ -93,6 +93,12 @@ pub enum AppError {
     /// `http`): the input is well-formed, the operator's policy refuses it.
     #[error("{0}")]
     Forbidden(String),
+    /// Too many attempts of one kind (the portal's codes): refused for a while.
+    #[error("{0}")]
+    TooManyRequests(&'static str),
+    /// An e-mail could not be sent.
+    #[error(transparent)]
+    Mail(gdpr_ports::MailError),
     /// The tenant is being offboarded: its keys are refused until the operator cancels, and
     /// its data goes at the end of the grace period.
     #[error("this tenant is being offboarded: its data is deleted at {delete_at}")]

@@ -49,6 +49,20 @@ struct Stored {
     email: String,
     verification: Option<IdentityVerification>,
     outcome: Option<InquiryOutcome>,
+    /// A one-time code's challenge, for an inquiry opened on the request portal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    challenge: Option<Challenge>,
+}
+
+/// The code an inquiry opened on the portal waits for: kept as a salted hash, until it
+/// expires, for a number of tries; spent (removed) when given back right.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Challenge {
+    /// `portal::code_hash` of the code.
+    pub(crate) hash: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub(crate) expires_at: OffsetDateTime,
+    pub(crate) tries_left: u8,
 }
 
 /// An inquiry as its caller sees it: before verification, nothing says whether the address
@@ -98,6 +112,19 @@ impl<P: Ports> App<P> {
         kind: RequestKind,
     ) -> Result<InquiryView, AppError> {
         let email = Email::parse(email).map_err(|e| AppError::invalid("email", e))?;
+        self.open_inquiry_with(ctx, Uuid::now_v7(), email, kind, None)
+            .await
+    }
+
+    /// Opens inquiry `id` (with the portal's code challenge, if any).
+    pub(crate) async fn open_inquiry_with(
+        &self,
+        ctx: Ctx,
+        id: Uuid,
+        email: Email,
+        kind: RequestKind,
+        challenge: Option<Challenge>,
+    ) -> Result<InquiryView, AppError> {
         let now = self.clock.now();
         let stored = Stored {
             kind,
@@ -105,8 +132,8 @@ impl<P: Ports> App<P> {
             email: email.expose_pii().to_owned(),
             verification: None,
             outcome: None,
+            challenge,
         };
-        let id = Uuid::now_v7();
         self.store
             .put_document(&Document {
                 id,
@@ -138,6 +165,73 @@ impl<P: Ports> App<P> {
         Ok(view(id, parse(&doc)?))
     }
 
+    /// An inquiry not answered yet, with its document; [`AppError::Conflict`] saying
+    /// `answered` otherwise.
+    async fn unanswered_inquiry(
+        &self,
+        ctx: Ctx,
+        id: Uuid,
+        answered: &str,
+    ) -> Result<(Document, Stored), AppError> {
+        let doc = self
+            .store
+            .get_document(Owner::Tenant(ctx.tenant), DocumentKind::Inquiry, id)
+            .await
+            .map_err(AppError::not_found("inquiry"))?;
+        let stored = parse(&doc)?;
+        if stored.outcome.is_some() {
+            return Err(AppError::Conflict(answered.to_owned()));
+        }
+        Ok((doc, stored))
+    }
+
+    /// Checks a code given back for a portal inquiry, and spends it (a code works once); a
+    /// wrong one costs a try, and the last try ends the challenge.
+    pub(crate) async fn spend_inquiry_code(
+        &self,
+        ctx: Ctx,
+        id: Uuid,
+        code: &str,
+    ) -> Result<(), AppError> {
+        use subtle::ConstantTimeEq as _;
+        let (mut doc, mut stored) = self
+            .unanswered_inquiry(
+                ctx,
+                id,
+                "this request was confirmed already: a code works once",
+            )
+            .await?;
+        // An inquiry opened through the API has no code to give back.
+        let challenge = stored
+            .challenge
+            .as_mut()
+            .ok_or(AppError::NotFound("inquiry"))?;
+        if challenge.expires_at <= self.clock.now() || challenge.tries_left == 0 {
+            return Err(AppError::Gone("the code"));
+        }
+        let given = crate::portal::code_hash(id, code);
+        let right: bool = given.as_bytes().ct_eq(challenge.hash.as_bytes()).into();
+        let outcome = if right {
+            stored.challenge = None;
+            Ok(())
+        } else {
+            challenge.tries_left -= 1;
+            Err(match challenge.tries_left {
+                0 => AppError::Gone("the code"),
+                left => AppError::invalid(
+                    "code",
+                    format!("this is not the code sent; {left} tries left"),
+                ),
+            })
+        };
+        doc.body = serde_json::to_string(&stored).unwrap_or_default();
+        self.store
+            .put_document(&doc)
+            .await
+            .map_err(AppError::store)?;
+        outcome
+    }
+
     /// Records how the requester's identity was verified, then searches the vault: a
     /// request of the subject found is opened (verified, due from the inquiry's receipt), or
     /// the inquiry is answered "nothing held" with the evidence of the search. The address
@@ -153,17 +247,9 @@ impl<P: Ports> App<P> {
         method: VerificationMethod,
         note: Option<&str>,
     ) -> Result<InquiryView, AppError> {
-        let mut doc = self
-            .store
-            .get_document(Owner::Tenant(ctx.tenant), DocumentKind::Inquiry, id)
-            .await
-            .map_err(AppError::not_found("inquiry"))?;
-        let mut stored = parse(&doc)?;
-        if stored.outcome.is_some() {
-            return Err(AppError::Conflict(
-                "the inquiry was already answered".into(),
-            ));
-        }
+        let (mut doc, mut stored) = self
+            .unanswered_inquiry(ctx, id, "the inquiry was already answered")
+            .await?;
         let now = self.clock.now();
         let verification = Some(
             IdentityVerification {

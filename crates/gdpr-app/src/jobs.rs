@@ -39,11 +39,13 @@ pub enum JobKind {
     DailyExpiry,
     /// Delete the tenants whose offboarding grace period is over, hourly.
     Offboarding,
+    /// Announce requests that come within a week of their due date or pass it, hourly.
+    RequestDeadlines,
 }
 
 impl JobKind {
     /// The periodic kinds, queued by the scheduler.
-    const PERIODIC: [Self; 7] = [
+    const PERIODIC: [Self; 8] = [
         Self::ErasureRetry,
         Self::PruneBackups,
         Self::DailyBackup,
@@ -51,6 +53,7 @@ impl JobKind {
         Self::DailyAttestation,
         Self::DailyExpiry,
         Self::Offboarding,
+        Self::RequestDeadlines,
     ];
 
     /// The stored name.
@@ -66,6 +69,7 @@ impl JobKind {
             Self::DailyAttestation => "daily-attestation",
             Self::DailyExpiry => "daily-expiry",
             Self::Offboarding => "offboarding",
+            Self::RequestDeadlines => "request-deadlines",
         }
     }
 
@@ -75,7 +79,7 @@ impl JobKind {
             Self::PruneBackups | Self::DailyBackup | Self::DailyAttestation | Self::DailyExpiry => {
                 Duration::DAY
             }
-            Self::PruneExports | Self::Offboarding => Duration::HOUR,
+            Self::PruneExports | Self::Offboarding | Self::RequestDeadlines => Duration::HOUR,
             // Queued on request, never by the scheduler.
             Self::BatchErasure | Self::RecordDeletion => Duration::WEEK,
         }
@@ -222,6 +226,11 @@ impl<P: Ports> App<P> {
                 .offboard_due_tenants()
                 .await
                 .map(|receipts| format!("{} tenants offboarded", receipts.len()))
+                .map_err(|e| e.to_string()),
+            Some(JobKind::RequestDeadlines) => self
+                .announce_request_deadlines()
+                .await
+                .map(|r| format!("{} requests due soon, {} overdue", r.due_soon, r.overdue))
                 .map_err(|e| e.to_string()),
             None => Err(format!("unknown job kind '{}'", job.kind)),
         };

@@ -63,6 +63,7 @@ mod batch_job;
 mod breaches;
 mod cache;
 mod consent;
+mod deadlines;
 mod erasure;
 mod error;
 mod export;
@@ -73,6 +74,7 @@ mod jobs;
 mod limits;
 mod objects;
 mod offboarding;
+pub mod portal;
 mod recipients;
 mod record_deletion;
 mod register;
@@ -99,6 +101,7 @@ pub use batch_job::BatchJob;
 pub use breaches::{BreachScope, BreachView, NotificationDraft};
 pub use cache::HotCacheConfig;
 pub use consent::{ConsentView, GiveConsent};
+pub use deadlines::{DUE_SOON, DeadlineReport};
 pub use erasure::{BatchPlan, RetryReport};
 pub use error::AppError;
 pub use export::{EXPORT_SCHEMA_VERSION, ExportBundle};
@@ -109,6 +112,7 @@ pub use inquiries::{InquiryOutcome, InquiryView, SEARCH_METHOD};
 pub use jobs::{JobKind, JobRun, LEASE as JOB_LEASE};
 pub use limits::ProcessingCheck;
 pub use offboarding::OffboardingReceipt;
+pub use portal::{Lang, PortalAnswer, PortalConfig, PortalTicket};
 pub use recipients::{KeptBy, RecipientEntry};
 pub use record_deletion::{RecordDeletion, RecordDeletionPlan};
 pub use register::{ProcessingActivity, Register};
@@ -171,6 +175,8 @@ pub struct AppConfig {
     pub hot_cache: Option<HotCacheConfig>,
     /// Webhooks: the addresses endpoints may reach, the delivery worker's lease and batch.
     pub webhooks: WebhookConfig,
+    /// The request portal's codes: how long they work, how many are sent.
+    pub portal: PortalConfig,
 }
 
 impl Default for AppConfig {
@@ -197,6 +203,7 @@ impl Default for AppConfig {
             journal_decisions: true,
             hot_cache: Some(HotCacheConfig::default()),
             webhooks: WebhookConfig::default(),
+            portal: PortalConfig::default(),
         }
     }
 }
@@ -235,6 +242,10 @@ pub struct App<P: Ports> {
     config: AppConfig,
     /// The canary scan of the service's log files, for attestations (none: not reported).
     log_scanner: Option<std::sync::Arc<dyn gdpr_ports::LogScanner>>,
+    /// Sends the request portal's codes (none: the portal cannot send, and says so).
+    mailer: Option<std::sync::Arc<dyn gdpr_ports::Mailer>>,
+    /// The portal's codes sent per address and per source, in this replica's memory.
+    portal_limits: portal::PortalLimits,
 }
 
 /// Audit chains found intact, by chain (`None`: the system chain).
@@ -258,6 +269,8 @@ impl<P: Ports> App<P> {
             cache: cache::HotCache::new(config.hot_cache),
             config,
             log_scanner: None,
+            mailer: None,
+            portal_limits: portal::PortalLimits::default(),
         }
     }
 
@@ -265,6 +278,13 @@ impl<P: Ports> App<P> {
     #[must_use]
     pub fn with_log_scanner(mut self, scanner: std::sync::Arc<dyn gdpr_ports::LogScanner>) -> Self {
         self.log_scanner = Some(scanner);
+        self
+    }
+
+    /// The mailer the request portal sends its codes with.
+    #[must_use]
+    pub fn with_mailer(mut self, mailer: std::sync::Arc<dyn gdpr_ports::Mailer>) -> Self {
+        self.mailer = Some(mailer);
         self
     }
 

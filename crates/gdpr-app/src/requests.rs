@@ -290,5 +290,6 @@ pub(crate) fn verifier(ctx: Ctx) -> String {
         gdpr_audit::Actor::Operator => "operator".to_owned(),
         gdpr_audit::Actor::ApiKey(key) => format!("api_key:{key}"),
         gdpr_audit::Actor::System => "system".to_owned(),
+        gdpr_audit::Actor::Portal => "portal".to_owned(),
     }
 }

@@ -32,6 +32,9 @@ pub enum Actor {
     ApiKey(ApiKeyId),
     /// The service itself (jobs, schedules).
     System,
+    /// A person on the tenant's request portal, known by the e-mail address a one-time code
+    /// went to (the address is not recorded here).
+    Portal,
 }
 
 /// What happened. Stable `snake_case` names: they are part of the hashed content.
@@ -66,6 +69,10 @@ pub enum AuditAction {
     RequestOpened,
     RequestExtended,
     RequestClosed,
+    /// An open request came within a week of its due date (announced once per due date).
+    RequestDueSoon,
+    /// An open request passed its due date (announced once per due date).
+    RequestOverdue,
     ExportAssembled,
     RegisterGenerated,
     BackupPruned,

@@ -341,6 +341,7 @@ pub(crate) fn audit_record(r: gdpr_audit::AuditRecord) -> AuditRecordOut {
         gdpr_audit::Actor::Operator => (ActorKind::Operator, None),
         gdpr_audit::Actor::ApiKey(key) => (ActorKind::ApiKey, Some(*key.as_uuid())),
         gdpr_audit::Actor::System => (ActorKind::System, None),
+        gdpr_audit::Actor::Portal => (ActorKind::Portal, None),
     };
     AuditRecordOut {
         seq: r.seq,

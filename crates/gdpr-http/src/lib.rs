@@ -1,5 +1,6 @@
 //! The HTTP API: poem-openapi operations over the use cases, RFC 7807 problems, API keys and
-//! the admin token, and the operational endpoints.
+//! the admin token, the operational endpoints, and the pages for people (`web`: the request
+//! portal).
 //!
 //! This crate owns the wire format: only `dto` and `convert` know the JSON shapes, and every
 //! error leaves as a problem document that never repeats personal data. It depends on
@@ -19,6 +20,7 @@ mod metrics;
 mod ndjson;
 mod problem;
 mod spool;
+mod web;
 
 use std::sync::Arc;
 
@@ -537,7 +539,8 @@ async fn body_limit<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem::Result
 struct BodyLimit(u64);
 
 /// The whole HTTP application: `/v1` (the API), `/openapi.json`, `/docs` (Swagger UI),
-/// `/healthz`, `/readyz` and `/metrics`, with request ids, tracing, problem documents, the
+/// `/portal` (the request portal's pages) and its `/assets`, `/healthz`, `/readyz` and
+/// `/metrics`, with request ids, tracing, problem documents, the
 /// body limit and the failed-authentication limiter.
 pub fn routes<P: Ports>(
     app: Arc<App<P>>,
@@ -592,6 +595,7 @@ pub fn routes<P: Ports>(
         }),
         slow_cache: Arc::default(),
     };
+    let portal = web::portal(app.clone());
     let service = api_service(app);
     let spec = service.spec();
     let allowed = Arc::new(problem::AllowedMethods::from_spec(&spec, "/v1"));
@@ -609,6 +613,11 @@ pub fn routes<P: Ports>(
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
         .at("/metrics", get(metrics_text))
+        .nest("/portal", portal)
+        .at(
+            "/assets/style.css",
+            get(poem::endpoint::make_sync(|_| web::stylesheet())),
+        )
         .around(body_limit)
         .around(problem::problem_layer)
         .with(poem::middleware::CatchPanic::new().with_handler(PanicAsProblem))

@@ -224,12 +224,16 @@ impl From<AppError> for ApiError {
             AppError::ProcessingBlocked(_) => {
                 p(S::CONFLICT, "processing-blocked", "Processing blocked")
             }
+            AppError::TooManyRequests(_) => {
+                p(S::TOO_MANY_REQUESTS, "rate-limited", "Too many requests")
+            }
             AppError::TenantOffboarding { .. } => {
                 p(S::CONFLICT, "tenant-offboarding", "Tenant being offboarded")
             }
             // The journal or backups cannot be written (object storage down, no signing key):
             // the decision is not made, and the caller may retry.
             AppError::Store(StoreError::Unavailable(_))
+            | AppError::Mail(_)
             | AppError::Backup(_)
             | AppError::Signing(_) => {
                 tracing::error!(error = ?e, "dependency unavailable");

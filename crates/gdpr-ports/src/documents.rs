@@ -20,6 +20,8 @@ pub enum DocumentKind {
     WebhookEndpoint,
     /// A request from someone known only by an e-mail address, until it is answered.
     Inquiry,
+    /// That a request's coming or passed deadline was announced (ids only).
+    RequestReminder,
 }
 
 impl DocumentKind {
@@ -31,6 +33,7 @@ impl DocumentKind {
             Self::Breach => "breach",
             Self::WebhookEndpoint => "webhook_endpoint",
             Self::Inquiry => "inquiry",
+            Self::RequestReminder => "request_reminder",
         }
     }
 
@@ -42,6 +45,7 @@ impl DocumentKind {
             Self::Breach,
             Self::WebhookEndpoint,
             Self::Inquiry,
+            Self::RequestReminder,
         ]
         .into_iter()
         .find(|k| k.as_str() == name)

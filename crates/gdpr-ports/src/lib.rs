@@ -2,8 +2,8 @@
 //!
 //! Storage (tenants, subjects, forms, records, consents, requests, legal holds, keys,
 //! tombstones and erasure receipts; registers kept as documents), the audit log, invalidations of other replicas' caches, object storage for backups, encryption of
-//! what leaves, signatures on what is written outside the database, error reporting and the
-//! clock. Adapters implement them (`gdpr-store-seaorm`,
+//! what leaves, signatures on what is written outside the database, e-mail, error reporting
+//! and the clock. Adapters implement them (`gdpr-store-seaorm`,
 //! `gdpr-backup-s3`, `gdpr-crypto-openpgp`, `gdpr-report-rollbar`, the in-memory fakes of
 //! `gdpr-testkit`); `gdpr-app` uses them and never names an adapter.
 //!
@@ -19,6 +19,7 @@ mod dump;
 mod encrypt;
 mod jobs;
 mod keys;
+mod mail;
 mod report;
 mod sign;
 mod store;
@@ -32,6 +33,7 @@ pub use dump::{DumpItem, DumpRow, DumpStream, RestoredCounts, RowStream, TenantD
 pub use encrypt::{DecryptError, Decryptor, EncryptError, Encryptor, Recipients};
 pub use jobs::{Job, JobQueue, JobState, JobStatus, MAX_ATTEMPTS, QueueDepth};
 pub use keys::{ApiKeyRecord, ApiKeyStore};
+pub use mail::{Mail, MailError, Mailer};
 pub use report::{
     ErrorReport, ErrorReporter, ForgetOutcome, LogScan, LogScanner, ReportError, ReportLevel,
     RequestContext,
@@ -61,6 +63,8 @@ pub use encrypt::{MockDecryptor, MockEncryptor};
 pub use jobs::MockJobQueue;
 #[cfg(feature = "mocks")]
 pub use keys::MockApiKeyStore;
+#[cfg(feature = "mocks")]
+pub use mail::MockMailer;
 #[cfg(feature = "mocks")]
 pub use report::{MockErrorReporter, MockLogScanner};
 #[cfg(feature = "mocks")]

@@ -75,7 +75,8 @@ key_file = "{signing}"
 directory = "{backups}"
 recipients = ['''{public}''']
 decryption_key_file = "{secret}"
-"#,
+{relay}"#,
+            relay = common::LOCAL_RELAY,
             signing = common::signing_key_file(dir).display(),
             url = db_url(db),
             backups = dir.join("backups").display(),

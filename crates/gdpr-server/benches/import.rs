@@ -44,9 +44,10 @@ impl Server {
         std::fs::write(
             &config,
             format!(
-                "profile = \"production\"\n[database]\nurl = \"{database}\"\n[security]\nmaster_key = \"{}\"\nadmin_token = \"{ADMIN}\"\n[signing]\nkey_file = \"{}\"\n[backups]\nenabled = false\n[jobs]\nenabled = false\n[logging]\nlevel = \"warn\"\n",
+                "profile = \"production\"\n[database]\nurl = \"{database}\"\n[security]\nmaster_key = \"{}\"\nadmin_token = \"{ADMIN}\"\n[signing]\nkey_file = \"{}\"\n[backups]\nenabled = false\n[jobs]\nenabled = false\n[logging]\nlevel = \"warn\"\n{}",
                 gdpr_store_seaorm::MasterKey::generate().1.expose_secret(),
-                signing.display()
+                signing.display(),
+                common::LOCAL_RELAY,
             ),
         )
         .unwrap();

@@ -47,6 +47,16 @@ fn config(dir: &std::path::Path, db: &str, ops: &gdpr_testkit::GpgHome) -> Confi
     config.backups.directory = dir.join("backups");
     config.backups.recipients = vec![ops.public_key(OPS)];
     config.jobs.enabled = false;
+    // Production sends the portal's codes over SMTP (common::LOCAL_RELAY, never reached).
+    config.mail.transport = gdpr_server::config::MailTransport::Smtp;
+    config.mail.smtp = Some(gdpr_server::config::SmtpConfig {
+        host: "127.0.0.1".into(),
+        port: 2525,
+        tls: gdpr_server::config::SmtpTls::None,
+        username: None,
+        password: None,
+        timeout_seconds: 10,
+    });
     config
 }
 

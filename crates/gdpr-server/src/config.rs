@@ -142,6 +142,96 @@ pub struct JobsConfig {
     pub lease_seconds: u64,
 }
 
+/// `[mail]`: how the service sends e-mail (the request portal's one-time codes).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSettings {
+    /// `outbox` (files) or `smtp`.
+    pub transport: MailTransport,
+    /// Where the outbox writes its `.eml` files.
+    pub outbox_dir: PathBuf,
+    /// The sender: `Name <address>` or `address`.
+    pub from: String,
+    /// The relay, for `transport = "smtp"`.
+    #[serde(default)]
+    pub smtp: Option<SmtpConfig>,
+}
+
+/// How e-mail leaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailTransport {
+    /// Written as `.eml` files into `outbox_dir` (the embedded default; nothing is sent).
+    Outbox,
+    /// Through an SMTP relay.
+    Smtp,
+}
+
+/// `[mail.smtp]`: the relay.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// Its host name (checked against its certificate).
+    pub host: String,
+    /// Its port (587 for `starttls`, 465 for `implicit`).
+    pub port: u16,
+    /// `starttls`, `implicit`, or `none` (a relay on this host only).
+    pub tls: SmtpTls,
+    /// The account, if the relay asks for one.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Its password (env `GDPR_MAIL__SMTP__PASSWORD`).
+    #[serde(default)]
+    pub password: Option<SecretString>,
+    /// Seconds one message may take.
+    #[serde(default = "smtp_timeout")]
+    pub timeout_seconds: u64,
+}
+
+const fn smtp_timeout() -> u64 {
+    10
+}
+
+/// How the connection to the relay is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpTls {
+    /// Plain, then `STARTTLS`, which the relay must offer.
+    Starttls,
+    /// TLS from the first byte.
+    Implicit,
+    /// None: a relay on the loopback interface only.
+    None,
+}
+
+/// `[portal]`: the request portal's one-time codes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortalSettings {
+    /// Minutes a code works.
+    pub code_minutes: u32,
+    /// Wrong codes that end a challenge.
+    pub code_tries: u8,
+    /// Codes sent to one address per hour.
+    pub codes_per_address_per_hour: u32,
+    /// Codes asked for from one source address per hour.
+    pub codes_per_source_per_hour: u32,
+}
+
+impl PortalSettings {
+    /// The application's setting.
+    #[must_use]
+    pub fn app_config(&self) -> gdpr_app::PortalConfig {
+        gdpr_app::PortalConfig {
+            code_ttl: time::Duration::minutes(i64::from(self.code_minutes.max(1))),
+            code_tries: self.code_tries.max(1),
+            codes_per_address: self.codes_per_address_per_hour.max(1),
+            codes_per_source: self.codes_per_source_per_hour.max(1),
+            window: time::Duration::hours(1),
+        }
+    }
+}
+
 /// `[webhooks]`: the delivery worker and the addresses endpoints may reach.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -430,6 +520,10 @@ pub struct Config {
     pub processors: Vec<ProcessorSettings>,
     /// Webhooks.
     pub webhooks: WebhookSettings,
+    /// E-mail (the request portal's codes).
+    pub mail: MailSettings,
+    /// The request portal.
+    pub portal: PortalSettings,
 }
 
 /// A configuration that cannot be loaded, with the key at fault. Quoted values are redacted
@@ -499,6 +593,13 @@ mod tests {
         assert_eq!(config.backups.storage, BackupStorage::Local);
         assert_eq!(config.backups.directory, Path::new("data/backups"));
         assert!(config.security.master_key.is_none() && config.security.admin_token.is_none());
+        // The portal's codes go to a folder: nothing to install; its limits are the app's.
+        assert_eq!(config.mail.transport, MailTransport::Outbox);
+        assert_eq!(config.mail.outbox_dir, Path::new("data/outbox"));
+        assert_eq!(
+            config.portal.app_config(),
+            gdpr_app::PortalConfig::default()
+        );
     }
 
     #[test]

@@ -533,6 +533,8 @@ pub fn application_tuned(
     app_config.hot_cache = config.cache.hot_cache();
     app_config.job_lease =
         time::Duration::seconds(i64::try_from(config.jobs.lease_seconds.max(1)).unwrap_or(600));
+    app_config.portal = config.portal.app_config();
+    let mailer = mailer(config)?;
     tune(&mut app_config);
     Ok(App::new(
         Adapters {
@@ -545,7 +547,47 @@ pub fn application_tuned(
         },
         app_config,
     )
-    .with_log_scanner(Arc::new(crate::logging::log_scanner(config))))
+    .with_log_scanner(Arc::new(crate::logging::log_scanner(config)))
+    .with_mailer(Arc::new(mailer)))
+}
+
+/// The mailer of `[mail]`.
+///
+/// # Errors
+/// The setting at fault: the outbox in production (nobody would get the codes), SMTP with
+/// no `[mail.smtp]`, a sender that is not a mailbox, TLS off for a relay on another host.
+fn mailer(config: &Config) -> Result<gdpr_mail::LettreMailer, String> {
+    use crate::config::{MailTransport, SmtpTls};
+    let mail = &config.mail;
+    match mail.transport {
+        MailTransport::Outbox if config.profile == Profile::Production => Err(
+            "refusing to start: the production profile sends the request portal's codes \
+             over SMTP: set mail.transport = \"smtp\" and [mail.smtp]"
+                .into(),
+        ),
+        MailTransport::Outbox => gdpr_mail::LettreMailer::outbox(&mail.from, &mail.outbox_dir)
+            .map_err(|e| format!("mail: {e}")),
+        MailTransport::Smtp => {
+            let smtp = mail
+                .smtp
+                .as_ref()
+                .ok_or("mail.smtp: the relay is required with mail.transport = \"smtp\"")?;
+            let settings = gdpr_mail::SmtpSettings {
+                host: smtp.host.clone(),
+                port: smtp.port,
+                tls: match smtp.tls {
+                    SmtpTls::Starttls => gdpr_mail::Tls::StartTls,
+                    SmtpTls::Implicit => gdpr_mail::Tls::Implicit,
+                    SmtpTls::None => gdpr_mail::Tls::None,
+                },
+                username: smtp.username.clone(),
+                password: smtp.password.clone(),
+                timeout: std::time::Duration::from_secs(smtp.timeout_seconds.max(1)),
+            };
+            gdpr_mail::LettreMailer::smtp(&mail.from, &settings)
+                .map_err(|e| format!("mail.smtp: {e}"))
+        }
+    }
 }
 
 /// The processors that receive personal data in this deployment, where they process it and
@@ -985,6 +1027,37 @@ fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_portals_codes_leave_by_smtp_in_production_and_the_relay_is_checked() {
+        use crate::config::{MailTransport, SmtpConfig, SmtpTls};
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::load(None).unwrap();
+        config.mail.outbox_dir = dir.path().join("outbox");
+        assert!(mailer(&config).is_ok(), "the embedded default: the outbox");
+        assert!(config.mail.outbox_dir.is_dir());
+        config.profile = Profile::Production;
+        let refused = mailer(&config).unwrap_err();
+        assert!(refused.contains("mail.transport"), "{refused}");
+        config.mail.transport = MailTransport::Smtp;
+        let refused = mailer(&config).unwrap_err();
+        assert!(refused.contains("mail.smtp"), "{refused}");
+        config.mail.smtp = Some(SmtpConfig {
+            host: "smtp.example.org".into(),
+            port: 25,
+            tls: SmtpTls::None,
+            username: Some("vault".into()),
+            password: Some("s3cret-password".to_owned().into()),
+            timeout_seconds: 10,
+        });
+        let refused = mailer(&config).unwrap_err();
+        assert!(
+            refused.contains("tls") && !refused.contains("s3cret"),
+            "{refused}"
+        );
+        config.mail.smtp.as_mut().unwrap().tls = SmtpTls::Starttls;
+        assert!(mailer(&config).is_ok());
+    }
 
     #[test]
     fn an_admin_token_too_short_is_refused_from_configuration_and_from_its_file() {

@@ -9,7 +9,8 @@
 //! as a stand-in for an adapter's own tests.
 //!
 //! For those, it also holds real parts: [`GpgHome`] (the real `gpg` in a throwaway home) and,
-//! with the `s3` feature, an S3-protocol server on 127.0.0.1 (`s3`); with the `postgres`
+//! with the `s3` feature, an S3-protocol server on 127.0.0.1 (`s3`); with the `smtp` feature,
+//! an SMTP server on 127.0.0.1 (`smtp`); with the `postgres`
 //! feature, throwaway databases on the test PostgreSQL server (`postgres`).
 
 mod backup;
@@ -19,6 +20,7 @@ pub mod fake;
 mod gpg;
 #[cfg(feature = "load")]
 pub mod load;
+pub mod mail;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 mod report;
@@ -33,6 +35,9 @@ pub use backup::MemoryObjectStore;
 pub use clock::ManualClock;
 pub use encrypt::{EnvelopeDecryptor, RecordingEncryptor};
 pub use gpg::GpgHome;
+pub use mail::RecordingMailer;
+#[cfg(feature = "smtp")]
+pub use mail::smtp;
 pub use report::RecordingErrorReporter;
 pub use sign::HmacSigner;
 pub use snapshot::assert_snapshot;

@@ -33,6 +33,10 @@ pub enum EventType {
     RequestExtended,
     /// A request completed or refused.
     RequestClosed,
+    /// An open request is due within a week (Art. 12(3)).
+    RequestDueSoon,
+    /// An open request is past its due date.
+    RequestOverdue,
     /// The tenant's offboarding scheduled.
     TenantOffboarding,
     /// One of the tenant's endpoints disabled after failing for the whole retry window.
@@ -50,7 +54,7 @@ pub struct UnknownEventType;
 
 impl EventType {
     /// Every type, in the order the documentation lists them.
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 17] = [
         Self::SubjectCreated,
         Self::SubjectErased,
         Self::ConsentGiven,
@@ -62,6 +66,8 @@ impl EventType {
         Self::RequestOpened,
         Self::RequestExtended,
         Self::RequestClosed,
+        Self::RequestDueSoon,
+        Self::RequestOverdue,
         Self::TenantOffboarding,
         Self::EndpointDisabled,
         Self::BreachRecorded,
@@ -83,6 +89,8 @@ impl EventType {
             Self::RequestOpened => "request.opened",
             Self::RequestExtended => "request.extended",
             Self::RequestClosed => "request.closed",
+            Self::RequestDueSoon => "request.due_soon",
+            Self::RequestOverdue => "request.overdue",
             Self::TenantOffboarding => "tenant.offboarding",
             Self::EndpointDisabled => "endpoint.disabled",
             Self::BreachRecorded => "breach.recorded",
@@ -117,6 +125,8 @@ impl EventType {
             AuditAction::RequestOpened => Self::RequestOpened,
             AuditAction::RequestExtended => Self::RequestExtended,
             AuditAction::RequestClosed => Self::RequestClosed,
+            AuditAction::RequestDueSoon => Self::RequestDueSoon,
+            AuditAction::RequestOverdue => Self::RequestOverdue,
             AuditAction::TenantOffboardingScheduled => Self::TenantOffboarding,
             AuditAction::WebhookEndpointDisabled => Self::EndpointDisabled,
             AuditAction::BreachRecorded => Self::BreachRecorded,

@@ -265,6 +265,8 @@ pub(crate) enum ActorKind {
     ApiKey,
     /// The service itself (jobs, schedules).
     System,
+    /// A person on the tenant's request portal, once their e-mail code came back.
+    Portal,
 }
 
 /// Who acted.
@@ -308,6 +310,8 @@ mirror!(
         RequestOpened,
         RequestExtended,
         RequestClosed,
+        RequestDueSoon,
+        RequestOverdue,
         ExportAssembled,
         RegisterGenerated,
         BackupPruned,

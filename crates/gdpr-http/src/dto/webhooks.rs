@@ -64,6 +64,12 @@ pub(crate) enum EventTypeDto {
     /// A request closed.
     #[oai(rename = "request.closed")]
     RequestClosed,
+    /// An open request due within a week.
+    #[oai(rename = "request.due_soon")]
+    RequestDueSoon,
+    /// An open request past its due date.
+    #[oai(rename = "request.overdue")]
+    RequestOverdue,
     /// The tenant's offboarding scheduled.
     #[oai(rename = "tenant.offboarding")]
     TenantOffboarding,
@@ -93,6 +99,8 @@ impl From<EventTypeDto> for gdpr_webhooks::EventType {
             EventTypeDto::RequestOpened => E::RequestOpened,
             EventTypeDto::RequestExtended => E::RequestExtended,
             EventTypeDto::RequestClosed => E::RequestClosed,
+            EventTypeDto::RequestDueSoon => E::RequestDueSoon,
+            EventTypeDto::RequestOverdue => E::RequestOverdue,
             EventTypeDto::TenantOffboarding => E::TenantOffboarding,
             EventTypeDto::EndpointDisabled => E::EndpointDisabled,
             EventTypeDto::BreachRecorded => E::BreachRecorded,

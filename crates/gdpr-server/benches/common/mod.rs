@@ -85,6 +85,14 @@ pub(crate) fn per_round(ours: &[Duration], theirs: &[Duration]) -> (String, f64)
     (listed.join(", "), median_of(ratios))
 }
 
+/// Production sends the request portal's codes over SMTP: a relay on this host, which the
+/// benchmarks never reach (they use no portal).
+#[allow(
+    dead_code,
+    reason = "only the benches that run a production deployment use it"
+)]
+pub(crate) const LOCAL_RELAY: &str = "[mail]\ntransport = \"smtp\"\n[mail.smtp]\nhost = \"127.0.0.1\"\nport = 2525\ntls = \"none\"\n";
+
 /// The deployment's OpenPGP signing key in `dir` (made on first use, then shared by every
 /// configuration of the run): its path, for `signing.key_file`, which production requires.
 pub(crate) fn signing_key_file(dir: &std::path::Path) -> std::path::PathBuf {

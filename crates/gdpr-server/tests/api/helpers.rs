@@ -40,6 +40,7 @@ pub(crate) fn config(dir: &tempfile::TempDir, url: String) -> Config {
     config.security.admin_token = Some(SecretString::from(ADMIN));
     config.jobs.enabled = false;
     config.backups.directory = dir.path().join("backups");
+    config.mail.outbox_dir = dir.path().join("outbox");
     config.http.body_limit = 64 * 1024;
     config.http.auth_failures_per_minute = 20;
     config
@@ -387,8 +388,14 @@ pub(crate) fn deployment_file(dir: &std::path::Path, extra: &str) -> std::path::
     } else {
         "[backups]\nenabled = false\n"
     };
+    // Production sends the portal's codes over SMTP: a relay on this host (never reached here).
+    let mail = if extra.contains("[mail") {
+        ""
+    } else {
+        "[mail]\ntransport = \"smtp\"\n[mail.smtp]\nhost = \"127.0.0.1\"\nport = 2525\ntls = \"none\"\n"
+    };
     let text = format!(
-        "profile = \"production\"\n[database]\nurl = \"sqlite://{}?mode=rwc\"\n[security]\nmaster_key = \"{}\"\nadmin_token = \"{ADMIN}\"\n[signing]\nkey_file = \"{}\"\n{backups}{extra}",
+        "profile = \"production\"\n[database]\nurl = \"sqlite://{}?mode=rwc\"\n[security]\nmaster_key = \"{}\"\nadmin_token = \"{ADMIN}\"\n[signing]\nkey_file = \"{}\"\n{backups}{mail}{extra}",
         dir.join("gdpr.db").display(),
         master.expose_secret(),
         signing_key.display(),

@@ -19,6 +19,7 @@ mod inquiries;
 mod isolation;
 mod offboarding;
 mod openapi;
+mod portal;
 mod recipients;
 mod replicas;
 mod retention;

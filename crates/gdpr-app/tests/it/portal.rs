@@ -1,0 +1,266 @@
+//! The request portal's use cases: a code goes to the address given, known or not; only the
+//! code opens the request (verified `email_code`) or answers "nothing held"; codes expire,
+//! work once, for five tries; codes sent are limited per address and per source.
+
+use gdpr_app::{AppError, Lang, PortalAnswer};
+use gdpr_audit::{Actor, AuditAction};
+use gdpr_ports::{MailError, RequestStore as _};
+use gdpr_rights::{RequestKind, VerificationMethod};
+use gdpr_testkit::RecordingMailer;
+use time::Duration;
+
+use crate::helpers::{World, audited, world};
+
+/// A world whose app sends mail to `mailer`.
+async fn portal_world() -> (World, RecordingMailer) {
+    let mut w = world().await;
+    let mailer = RecordingMailer::new();
+    let app = w.app;
+    w.app = app.with_mailer(std::sync::Arc::new(mailer.clone()));
+    (w, mailer)
+}
+
+/// Someone asks for access to what `address` has on the world's tenant, from `source`.
+async fn ask(
+    w: &World,
+    address: &str,
+    source: &str,
+    lang: Lang,
+) -> Result<gdpr_app::PortalTicket, AppError> {
+    w.app
+        .portal_open(w.ctx.tenant, address, RequestKind::Access, source, lang)
+        .await
+}
+
+/// The six digits the last message to `address` carries.
+fn code_sent_to(mailer: &RecordingMailer, address: &str) -> String {
+    let mail = mailer
+        .sent()
+        .into_iter()
+        .rev()
+        .find(|m| m.to.expose_pii() == address)
+        .expect("a message to the address");
+    let at = mail.body.find("code: ").expect("the code's line") + "code: ".len();
+    let code = mail.body[at..at + 6].to_owned();
+    assert!(code.chars().all(|c| c.is_ascii_digit()), "{code}");
+    assert!(mail.subject.contains(&code));
+    code
+}
+
+#[tokio::test]
+async fn a_code_goes_to_the_address_known_or_not_and_only_it_opens_the_request() {
+    let (w, mailer) = portal_world().await;
+    let tenant = w.ctx.tenant;
+    let s = w.subject(1).await;
+    let known = s.email.as_ref().unwrap().expose_pii().to_owned();
+    let a = w
+        .app
+        .portal_open(
+            tenant,
+            &known,
+            RequestKind::Erasure,
+            "198.51.100.7",
+            Lang::En,
+        )
+        .await
+        .unwrap();
+    let b = w
+        .app
+        .portal_open(
+            tenant,
+            "nobody.here@example.org",
+            RequestKind::Erasure,
+            "198.51.100.8",
+            Lang::En,
+        )
+        .await
+        .unwrap();
+    // The same answer, and a message each, whether or not the address is known.
+    assert_eq!(a.expires_at, b.expires_at);
+    assert_eq!(mailer.sent().len(), 2);
+    assert!(
+        w.store
+            .list_requests(Some(tenant), gdpr_ports::Page::ALL)
+            .await
+            .unwrap()
+            .is_empty(),
+        "no request before the code comes back"
+    );
+    let code_a = code_sent_to(&mailer, &known);
+    let code_b = code_sent_to(&mailer, "nobody.here@example.org");
+    let mail = &mailer.sent()[0];
+    assert!(mail.body.contains("LogAlto SAS") && mail.body.contains("15 minutes"));
+
+    let opened = w
+        .app
+        .portal_confirm(tenant, a.inquiry, &code_a)
+        .await
+        .unwrap();
+    let PortalAnswer::RequestOpened { request, due } = opened else {
+        panic!("{opened:?}");
+    };
+    let r = w.app.request(w.ctx, request).await.unwrap();
+    assert_eq!(r.request.subject, s.id);
+    assert_eq!(r.request.kind, RequestKind::Erasure);
+    assert_eq!(due, r.due_date);
+    let verification = r.request.verification.expect("verified");
+    assert_eq!(verification.method, VerificationMethod::EmailCode);
+    assert_eq!(verification.by, "portal");
+
+    assert_eq!(
+        w.app
+            .portal_confirm(tenant, b.inquiry, &code_b)
+            .await
+            .unwrap(),
+        PortalAnswer::NothingHeld
+    );
+    // A code works once.
+    assert!(matches!(
+        w.app.portal_confirm(tenant, a.inquiry, &code_a).await,
+        Err(AppError::Conflict(_))
+    ));
+
+    // The chain says who acted (the portal) and never the addresses.
+    let audit = w.app.audit_log(w.ctx, 0, 1000).await.unwrap();
+    let log = serde_json::to_string(&audit).unwrap();
+    assert!(!log.contains(&known) && !log.contains("nobody.here"));
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.event.action == AuditAction::RequestOpened && r.event.actor == Actor::Portal)
+    );
+    assert_eq!(
+        audited(
+            &w,
+            &[
+                AuditAction::InquiryReceived,
+                AuditAction::InquiryAnsweredNothingHeld
+            ]
+        )
+        .await,
+        [
+            AuditAction::InquiryReceived,
+            AuditAction::InquiryReceived,
+            AuditAction::InquiryAnsweredNothingHeld
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_code_costs_a_try_and_the_last_try_or_time_ends_it() {
+    let (w, mailer) = portal_world().await;
+    let tenant = w.ctx.tenant;
+    let address = "grace@example.org";
+    let t = ask(&w, address, "198.51.100.7", Lang::Fr).await.unwrap();
+    let mail = &mailer.sent()[0];
+    assert!(mail.subject.starts_with("Votre code"), "{}", mail.subject);
+    let code = mail.body.split("Votre code : ").nth(1).unwrap()[..6].to_owned();
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+    for _ in 0..4 {
+        assert!(matches!(
+            w.app.portal_confirm(tenant, t.inquiry, wrong).await,
+            Err(AppError::InvalidInput { field: "code", .. })
+        ));
+    }
+    assert!(matches!(
+        w.app.portal_confirm(tenant, t.inquiry, wrong).await,
+        Err(AppError::Gone(_))
+    ));
+    // Out of tries: the right code no longer works either.
+    assert!(matches!(
+        w.app.portal_confirm(tenant, t.inquiry, &code).await,
+        Err(AppError::Gone(_))
+    ));
+
+    // A new code, given back too late.
+    let t = ask(&w, address, "198.51.100.7", Lang::En).await.unwrap();
+    let code = code_sent_to(&mailer, address);
+    w.clock.advance(Duration::minutes(15));
+    assert!(matches!(
+        w.app.portal_confirm(tenant, t.inquiry, &code).await,
+        Err(AppError::Gone(_))
+    ));
+    // Nor does a code confirm another inquiry, or another tenant's.
+    let other = w.other_tenant().await;
+    assert!(matches!(
+        w.app.portal_confirm(other.tenant, t.inquiry, &code).await,
+        Err(AppError::NotFound(_))
+    ));
+    // An inquiry opened through the API has no code to give back.
+    let api = w
+        .app
+        .open_inquiry(w.ctx, address, RequestKind::Access)
+        .await
+        .unwrap();
+    assert!(matches!(
+        w.app.portal_confirm(tenant, api.id, &code).await,
+        Err(AppError::NotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn codes_are_limited_per_address_and_per_source() {
+    let (w, mailer) = portal_world().await;
+    let open = |address: &'static str, source: &'static str| ask(&w, address, source, Lang::En);
+    for source in ["198.51.100.1", "198.51.100.2", "198.51.100.3"] {
+        open("ada@example.org", source).await.unwrap();
+    }
+    // A fourth code to one address within the hour, from wherever: refused, nothing sent.
+    assert!(matches!(
+        open("ada@example.org", "198.51.100.4").await,
+        Err(AppError::TooManyRequests(_))
+    ));
+    assert_eq!(mailer.sent().len(), 3);
+    w.clock.advance(Duration::hours(1));
+    open("ada@example.org", "198.51.100.4").await.unwrap();
+
+    // Ten codes from one source, then it waits; another source does not.
+    let addresses: Vec<&'static str> = (0..11)
+        .map(|i| &*Box::leak(format!("person{i}@example.org").into_boxed_str()))
+        .collect();
+    for address in &addresses[..10] {
+        open(address, "203.0.113.9").await.unwrap();
+    }
+    assert!(matches!(
+        open(addresses[10], "203.0.113.9").await,
+        Err(AppError::TooManyRequests(_))
+    ));
+    open(addresses[10], "203.0.113.10").await.unwrap();
+}
+
+#[tokio::test]
+async fn a_code_that_cannot_be_sent_is_said_and_bad_input_changes_nothing() {
+    let (w, mailer) = portal_world().await;
+    mailer.fail_with(Some(MailError::Unavailable));
+    assert!(matches!(
+        ask(&w, "ada@example.org", "198.51.100.7", Lang::En).await,
+        Err(AppError::Mail(MailError::Unavailable))
+    ));
+    mailer.fail_with(None);
+    assert!(matches!(
+        ask(&w, "not an address", "198.51.100.7", Lang::En).await,
+        Err(AppError::InvalidInput { field: "email", .. })
+    ));
+    assert!(matches!(
+        w.app
+            .portal_open(
+                gdpr_pii::TenantId::at(time::OffsetDateTime::UNIX_EPOCH),
+                "ada@example.org",
+                RequestKind::Access,
+                "198.51.100.7",
+                Lang::En
+            )
+            .await,
+        Err(AppError::NotFound(_))
+    ));
+    assert!(mailer.sent().is_empty());
+}
+
+#[tokio::test]
+async fn without_a_mailer_the_portal_says_it_cannot_send() {
+    let w = world().await;
+    assert!(matches!(
+        ask(&w, "ada@example.org", "198.51.100.7", Lang::En).await,
+        Err(AppError::Mail(MailError::Unavailable))
+    ));
+}
