@@ -1,7 +1,8 @@
 //! What `cargo xtask ci` needs besides Rust, set up by itself: what comes from crates.io is
 //! installed with cargo (cargo-fuzz), schemathesis goes into a virtualenv from PyPI (in
 //! `.ci/api-fuzz`), the load comes from our own driver (`gdpr-load`, built by `.ci/load`), and
-//! what only the system has (`gpg`, `zstd`, Python's venv) is installed with apt-get when
+//! what only the system has (`gpg`, `zstd`, Python's venv, Chromium and its WebDriver) is
+//! installed with apt-get when
 //! running as root on Debian, or named in one line that says which package to install.
 
 use std::process::{Command, Stdio};
@@ -10,7 +11,7 @@ use std::process::{Command, Stdio};
 const CARGO_FUZZ: &str = "cargo-fuzz@0.13.2";
 
 /// System tools: a command that must run, and the Debian package that brings it.
-const SYSTEM: [(&str, &[&str], &str); 4] = [
+const SYSTEM: [(&str, &[&str], &str); 6] = [
     ("gpg", &["gpg", "--version"], "gnupg"),
     ("gpgconf", &["gpgconf", "--version"], "gnupg"),
     ("zstd", &["zstd", "--version"], "zstd"),
@@ -18,6 +19,14 @@ const SYSTEM: [(&str, &[&str], &str); 4] = [
         "python3 -m venv",
         &["python3", "-m", "venv", "--help"],
         "python3-venv",
+    ),
+    // The browser journeys (gdpr-server's tests/api/browser.rs): headless Chromium through
+    // WebDriver.
+    ("chromium", &["chromium", "--version"], "chromium"),
+    (
+        "chromedriver",
+        &["chromedriver", "--version"],
+        "chromium-driver",
     ),
 ];
 
@@ -75,7 +84,7 @@ pub(crate) fn ensure(cargo: &str) -> Result<(), String> {
             .collect();
         if !still.is_empty() {
             return Err(format!(
-                "missing: {} (Debian: apt-get install {}; the tests decrypt with the real gpg, decompress with zstd, and fuzz the API from a Python venv)",
+                "missing: {} (Debian: apt-get install {}; the tests decrypt with the real gpg, decompress with zstd, fuzz the API from a Python venv, and drive the pages in Chromium)",
                 still.join(", "),
                 missing.join(" ")
             ));

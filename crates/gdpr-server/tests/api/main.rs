@@ -9,6 +9,7 @@ mod backups;
 mod batch;
 mod binary;
 mod breaches;
+mod browser;
 mod canary;
 mod consent;
 mod errors;

@@ -66,7 +66,7 @@ async fn ask(app: &TestApp, start: &str, kind: &str, email: &str) -> Page {
 }
 
 /// The service sending through `smtp`.
-fn through(smtp: &SmtpServer) -> impl Fn(&mut gdpr_server::config::Config) + '_ {
+pub(crate) fn through(smtp: &SmtpServer) -> impl Fn(&mut gdpr_server::config::Config) + '_ {
     move |c| {
         c.mail.transport = MailTransport::Smtp;
         c.mail.smtp = Some(SmtpConfig {
