@@ -61,15 +61,23 @@ impl<P: Ports> App<P> {
     /// it since the last run.
     ///
     /// # Errors
-    /// Storage errors (the tenants before the failure are done; the next run finishes).
+    /// The first tenant's storage error, once every other tenant was done (one tenant's
+    /// failure holds no other back; the job is retried).
     pub async fn announce_request_deadlines(&self) -> Result<DeadlineReport, AppError> {
         let mut report = DeadlineReport::default();
+        let mut failed = None;
         for tenant in self.tenants().await? {
-            let one = self.announce_tenant_deadlines(tenant.id).await?;
-            report.due_soon += one.due_soon;
-            report.overdue += one.overdue;
+            match self.announce_tenant_deadlines(tenant.id).await {
+                Ok(one) => {
+                    report.due_soon += one.due_soon;
+                    report.overdue += one.overdue;
+                }
+                Err(e) => {
+                    failed.get_or_insert(e);
+                }
+            }
         }
-        Ok(report)
+        failed.map_or(Ok(report), Err)
     }
 
     async fn announce_tenant_deadlines(

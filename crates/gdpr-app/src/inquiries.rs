@@ -185,51 +185,113 @@ impl<P: Ports> App<P> {
         Ok((doc, stored))
     }
 
-    /// Checks a code given back for a portal inquiry, and spends it (a code works once); a
-    /// wrong one costs a try, and the last try ends the challenge.
-    pub(crate) async fn spend_inquiry_code(
+    /// Checks a code given back for a portal inquiry and, when right, claims it with a
+    /// create-only write (of two replicas given it at once, one goes on); returns the claim.
+    /// A wrong one costs a try; an expired code, or the last try, deletes the inquiry.
+    pub(crate) async fn claim_inquiry_code(
         &self,
         ctx: Ctx,
         id: Uuid,
         code: &str,
-    ) -> Result<(), AppError> {
+    ) -> Result<Uuid, AppError> {
         use subtle::ConstantTimeEq as _;
-        let (mut doc, mut stored) = self
-            .unanswered_inquiry(
-                ctx,
-                id,
-                "this request was confirmed already: a code works once",
-            )
-            .await?;
+        const ONCE: &str = "this request was confirmed already: a code works once";
+        let (mut doc, mut stored) = self.unanswered_inquiry(ctx, id, ONCE).await?;
         // An inquiry opened through the API has no code to give back.
         let challenge = stored
             .challenge
             .as_mut()
             .ok_or(AppError::NotFound("inquiry"))?;
-        if challenge.expires_at <= self.clock.now() || challenge.tries_left == 0 {
+        if challenge.expires_at <= self.clock.now() {
+            self.drop_inquiry(ctx, id).await?;
             return Err(AppError::Gone("the code"));
         }
         let given = crate::portal::code_hash(id, code);
-        let right: bool = given.as_bytes().ct_eq(challenge.hash.as_bytes()).into();
-        let outcome = if right {
-            stored.challenge = None;
-            Ok(())
-        } else {
-            challenge.tries_left -= 1;
-            Err(match challenge.tries_left {
-                0 => AppError::Gone("the code"),
-                left => AppError::invalid(
-                    "code",
-                    format!("this is not the code sent; {left} tries left"),
-                ),
-            })
-        };
+        if bool::from(given.as_bytes().ct_eq(challenge.hash.as_bytes())) {
+            let claim = Uuid::new_v5(&id, b"claim");
+            let written = self
+                .store
+                .insert_document(&Document {
+                    id: claim,
+                    kind: DocumentKind::InquiryClaim,
+                    owner: Owner::Tenant(ctx.tenant),
+                    created_at: self.clock.now(),
+                    body: "{}".into(),
+                })
+                .await;
+            return match written {
+                Ok(()) => Ok(claim),
+                Err(gdpr_ports::StoreError::Conflict(_)) => Err(AppError::Conflict(ONCE.into())),
+                Err(e) => Err(AppError::store(e)),
+            };
+        }
+        challenge.tries_left = challenge.tries_left.saturating_sub(1);
+        if challenge.tries_left == 0 {
+            self.drop_inquiry(ctx, id).await?;
+            return Err(AppError::Gone("the code"));
+        }
+        let left = challenge.tries_left;
         doc.body = serde_json::to_string(&stored).unwrap_or_default();
         self.store
             .put_document(&doc)
             .await
             .map_err(AppError::store)?;
-        outcome
+        Err(AppError::invalid(
+            "code",
+            format!("this is not the code sent; {left} tries left"),
+        ))
+    }
+
+    /// Gives a claim back (the answer could not be written): the code may be given again.
+    pub(crate) async fn release_inquiry_claim(&self, ctx: Ctx, claim: Uuid) {
+        let _ = self
+            .store
+            .delete_document(Owner::Tenant(ctx.tenant), DocumentKind::InquiryClaim, claim)
+            .await;
+    }
+
+    /// Deletes a portal inquiry that can no longer be confirmed, and the address with it.
+    async fn drop_inquiry(&self, ctx: Ctx, id: Uuid) -> Result<(), AppError> {
+        self.store
+            .delete_document(Owner::Tenant(ctx.tenant), DocumentKind::Inquiry, id)
+            .await
+            .map(drop)
+            .map_err(AppError::store)
+    }
+
+    /// Deletes every portal inquiry whose code expired unanswered (an address someone typed,
+    /// a code never given back, a message that could not be sent): nothing can confirm it
+    /// any more, and the address it keeps must not outlive that (Art. 5(1)(e)). Returns how
+    /// many went. Inquiries opened through the API wait for the operator's verification.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn prune_portal_inquiries(&self) -> Result<usize, AppError> {
+        let now = self.clock.now();
+        let mut pruned = 0;
+        for doc in self
+            .store
+            .all_documents(DocumentKind::Inquiry)
+            .await
+            .map_err(AppError::store)?
+        {
+            let Ok(stored) = parse(&doc) else { continue };
+            let expired = stored.outcome.is_none()
+                && stored
+                    .challenge
+                    .as_ref()
+                    .is_some_and(|c| c.expires_at <= now);
+            if expired
+                && self
+                    .store
+                    .delete_document(doc.owner, DocumentKind::Inquiry, doc.id)
+                    .await
+                    .map_err(AppError::store)?
+            {
+                pruned += 1;
+            }
+        }
+        Ok(pruned)
     }
 
     /// Records how the requester's identity was verified, then searches the vault: a
@@ -299,6 +361,7 @@ impl<P: Ports> App<P> {
             }
         };
         stored.email.clear();
+        stored.challenge = None;
         stored.verification = verification;
         stored.outcome = Some(outcome);
         doc.body = serde_json::to_string(&stored).unwrap_or_default();

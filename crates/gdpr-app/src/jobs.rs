@@ -41,11 +41,13 @@ pub enum JobKind {
     Offboarding,
     /// Announce requests that come within a week of their due date or pass it, hourly.
     RequestDeadlines,
+    /// Delete the request portal's inquiries whose code expired unanswered, hourly.
+    PrunePortal,
 }
 
 impl JobKind {
     /// The periodic kinds, queued by the scheduler.
-    const PERIODIC: [Self; 8] = [
+    const PERIODIC: [Self; 9] = [
         Self::ErasureRetry,
         Self::PruneBackups,
         Self::DailyBackup,
@@ -54,6 +56,7 @@ impl JobKind {
         Self::DailyExpiry,
         Self::Offboarding,
         Self::RequestDeadlines,
+        Self::PrunePortal,
     ];
 
     /// The stored name.
@@ -70,6 +73,7 @@ impl JobKind {
             Self::DailyExpiry => "daily-expiry",
             Self::Offboarding => "offboarding",
             Self::RequestDeadlines => "request-deadlines",
+            Self::PrunePortal => "prune-portal",
         }
     }
 
@@ -79,7 +83,9 @@ impl JobKind {
             Self::PruneBackups | Self::DailyBackup | Self::DailyAttestation | Self::DailyExpiry => {
                 Duration::DAY
             }
-            Self::PruneExports | Self::Offboarding | Self::RequestDeadlines => Duration::HOUR,
+            Self::PruneExports | Self::Offboarding | Self::RequestDeadlines | Self::PrunePortal => {
+                Duration::HOUR
+            }
             // Queued on request, never by the scheduler.
             Self::BatchErasure | Self::RecordDeletion => Duration::WEEK,
         }
@@ -226,6 +232,11 @@ impl<P: Ports> App<P> {
                 .offboard_due_tenants()
                 .await
                 .map(|receipts| format!("{} tenants offboarded", receipts.len()))
+                .map_err(|e| e.to_string()),
+            Some(JobKind::PrunePortal) => self
+                .prune_portal_inquiries()
+                .await
+                .map(|n| format!("{n} unconfirmed portal inquiries deleted"))
                 .map_err(|e| e.to_string()),
             Some(JobKind::RequestDeadlines) => self
                 .announce_request_deadlines()

@@ -5,12 +5,16 @@
 //!
 //! What the person sees before the code is the same whether or not the vault knows the
 //! address: the inquiry is opened and the code sent either way, and no look-up is made until
-//! the code comes back. Codes are six digits from the operating system's generator, kept
-//! only as a salted hash in the sealed inquiry, valid for [`PortalConfig::code_ttl`], for
-//! [`PortalConfig::code_tries`] tries, once. Codes sent are limited per address and per
-//! source in each replica's memory (the address keyed by its hash, never kept in clear).
+//! the code comes back. Codes are [`CODE_DIGITS`] digits from the operating system's
+//! generator, kept only as a salted hash in the sealed inquiry, valid for
+//! [`PortalConfig::code_ttl`], for [`PortalConfig::code_tries`] tries, once: the right code
+//! is claimed with a create-only write, so that of two replicas given it at once one answers.
+//! An inquiry whose code expired or ran out of tries is deleted, address and all (at once,
+//! or by the hourly `prune-portal` job). Codes sent are limited per address (an hour and a
+//! day), per source (an IPv4 address, an IPv6 /64) and per tenant, in each replica's memory
+//! (the address keyed by its hash, never kept in clear).
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use gdpr_audit::Actor;
@@ -34,11 +38,19 @@ pub struct PortalConfig {
     pub code_tries: u8,
     /// Codes sent to one address per [`PortalConfig::window`].
     pub codes_per_address: u32,
-    /// Codes asked for from one source (an IP address) per [`PortalConfig::window`].
+    /// Codes sent to one address per day.
+    pub codes_per_address_per_day: u32,
+    /// Codes asked for from one source (an IPv4 address, an IPv6 /64) per
+    /// [`PortalConfig::window`].
     pub codes_per_source: u32,
-    /// The window the two limits count in.
+    /// Codes sent for one tenant per [`PortalConfig::window`] (a flood from many sources).
+    pub codes_per_tenant: u32,
+    /// The window the hourly limits count in.
     pub window: Duration,
 }
+
+/// How many digits a code has: a guess has one chance in 10^8.
+pub const CODE_DIGITS: usize = 8;
 
 impl Default for PortalConfig {
     fn default() -> Self {
@@ -46,7 +58,9 @@ impl Default for PortalConfig {
             code_ttl: Duration::minutes(15),
             code_tries: 5,
             codes_per_address: 3,
+            codes_per_address_per_day: 10,
             codes_per_source: 10,
+            codes_per_tenant: 500,
             window: Duration::hours(1),
         }
     }
@@ -126,42 +140,67 @@ pub enum PortalAnswer {
     NothingHeld,
 }
 
-/// Codes sent per address and per source, in this replica's memory.
+/// Codes sent per key (an address, a source, a tenant), in this replica's memory.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct PortalLimits {
-    sent: Arc<Mutex<HashMap<String, VecDeque<OffsetDateTime>>>>,
-    /// Inquiries whose code is being checked: a second confirmation waits its turn.
-    confirming: Arc<Mutex<HashSet<Uuid>>>,
+    sent: Arc<Mutex<Counts>>,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    times: HashMap<String, VecDeque<OffsetDateTime>>,
+    takes: u32,
 }
 
 impl PortalLimits {
     /// Counts one more under `key` unless `max` were counted within `window` of `now`.
     fn take(&self, key: &str, max: u32, window: Duration, now: OffsetDateTime) -> bool {
-        let mut sent = self.sent.lock().unwrap_or_else(PoisonError::into_inner);
-        // Forget whole windows gone by, so the map does not grow without end.
-        sent.retain(|_, times| times.back().is_some_and(|t| *t > now - window));
-        let times = sent.entry(key.to_owned()).or_default();
-        while times.front().is_some_and(|t| *t <= now - window) {
-            times.pop_front();
+        let mut counts = self.sent.lock().unwrap_or_else(PoisonError::into_inner);
+        // Now and then, forget the keys whose last count is a day old, so the map does not
+        // grow without end (a day: the longest window).
+        counts.takes = counts.takes.wrapping_add(1);
+        if counts.takes.is_multiple_of(1024) {
+            counts
+                .times
+                .retain(|_, times| times.back().is_some_and(|t| *t > now - Duration::DAY));
         }
-        if times.len() >= max as usize {
+        let times = counts.times.entry(key.to_owned()).or_default();
+        let recent = times.iter().filter(|t| **t > now - window).count();
+        if recent >= max as usize {
             return false;
+        }
+        while times.front().is_some_and(|t| *t <= now - Duration::DAY) {
+            times.pop_front();
         }
         times.push_back(now);
         true
     }
+
+    /// Counts one more under every key, or under none if one is at its limit.
+    fn take_all(&self, limits: &[(&str, u32, Duration)], now: OffsetDateTime) -> bool {
+        let free = {
+            let counts = self.sent.lock().unwrap_or_else(PoisonError::into_inner);
+            limits.iter().all(|(key, max, window)| {
+                counts.times.get(*key).is_none_or(|times| {
+                    times.iter().filter(|t| **t > now - *window).count() < *max as usize
+                })
+            })
+        };
+        free && limits
+            .iter()
+            .all(|(key, max, window)| self.take(key, *max, *window, now))
+    }
 }
 
-/// Holds an inquiry's confirmation slot until dropped.
-struct Confirming<'a>(&'a PortalLimits, Uuid);
-
-impl Drop for Confirming<'_> {
-    fn drop(&mut self) {
-        self.0
-            .confirming
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&self.1);
+/// The key a source is limited under: an IPv4 address, an IPv6 address's /64 (one
+/// subscriber's whole network), or the string as given.
+fn source_key(source: &str) -> String {
+    match source.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(ip)) => {
+            let bits = u128::from(ip) & !((1_u128 << 64) - 1);
+            format!("source:{}/64", std::net::Ipv6Addr::from(bits))
+        }
+        _ => format!("source:{source}"),
     }
 }
 
@@ -217,8 +256,8 @@ impl<P: Ports> App<P> {
     /// # Errors
     /// [`AppError::NotFound`] (see [`App::portal_tenant`]); [`AppError::InvalidInput`] on
     /// `email`; [`AppError::TooManyRequests`] past a limit; [`AppError::Mail`] when the code
-    /// could not be sent (the inquiry stays, unconfirmable, and the person asks again);
-    /// storage errors.
+    /// could not be sent (the inquiry, unconfirmable, goes when its code would have expired;
+    /// the person asks again); storage errors.
     pub async fn portal_open(
         &self,
         tenant: TenantId,
@@ -239,20 +278,29 @@ impl<P: Ports> App<P> {
             "address:{tenant}:{}",
             hex::encode(Sha256::digest(address.expose_pii().as_bytes()))
         );
-        if !self.portal_limits.take(
-            &format!("source:{source}"),
-            limits.codes_per_source,
-            limits.window,
-            now,
-        ) || !self
-            .portal_limits
-            .take(&address_key, limits.codes_per_address, limits.window, now)
-        {
+        let (source_key, tenant_key) = (source_key(source), format!("tenant:{tenant}"));
+        // Each limit counts under its own key (a key holds one count per code).
+        let address_day = format!("{address_key}:day");
+        let counted = [
+            (source_key.as_str(), limits.codes_per_source, limits.window),
+            (
+                address_key.as_str(),
+                limits.codes_per_address,
+                limits.window,
+            ),
+            (
+                address_day.as_str(),
+                limits.codes_per_address_per_day,
+                Duration::DAY,
+            ),
+            (tenant_key.as_str(), limits.codes_per_tenant, limits.window),
+        ];
+        if !self.portal_limits.take_all(&counted, now) {
             return Err(AppError::TooManyRequests(
                 "too many codes asked for: try again later",
             ));
         }
-        let code = format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000_u32));
+        let code = format!("{:08}", rand::rngs::OsRng.gen_range(0..100_000_000_u32));
         let expires_at = now + limits.code_ttl;
         let ctx = Ctx::new(tenant, Actor::Portal);
         let id = Uuid::now_v7();
@@ -278,15 +326,16 @@ impl<P: Ports> App<P> {
         })
     }
 
-    /// The code comes back: checked, then the inquiry is verified (`email_code`) and
-    /// answered. A wrong code costs a try; the last try, or an expired code, ends the
-    /// challenge.
+    /// The code comes back: checked, claimed (once, whichever replica), then the inquiry is
+    /// verified (`email_code`) and answered in one write. A wrong code costs a try; the last
+    /// try, or an expired code, ends the challenge and deletes the inquiry. Something that is
+    /// not [`CODE_DIGITS`] digits costs nothing.
     ///
     /// # Errors
-    /// [`AppError::NotFound`] for an inquiry not opened on this tenant's portal;
-    /// [`AppError::InvalidInput`] on `code` for a wrong one (saying how many tries are
-    /// left); [`AppError::Gone`] for a code expired or out of tries; [`AppError::Conflict`]
-    /// once already confirmed (a code works once); storage errors.
+    /// [`AppError::NotFound`] for an inquiry not opened on this tenant's portal (or deleted);
+    /// [`AppError::InvalidInput`] on `code` for one not of the code's form, or a wrong one
+    /// (saying how many tries are left); [`AppError::Gone`] for a code expired or out of
+    /// tries; [`AppError::Conflict`] once confirmed (a code works once); storage errors.
     pub async fn portal_confirm(
         &self,
         tenant: TenantId,
@@ -294,29 +343,31 @@ impl<P: Ports> App<P> {
         code: &str,
     ) -> Result<PortalAnswer, AppError> {
         self.portal_tenant(tenant).await?;
-        let _slot = {
-            let mut confirming = self
-                .portal_limits
-                .confirming
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if !confirming.insert(inquiry) {
-                return Err(AppError::Conflict(
-                    "this request is being confirmed already".into(),
-                ));
-            }
-            Confirming(&self.portal_limits, inquiry)
-        };
+        let code = code.trim();
+        if code.len() != CODE_DIGITS || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(AppError::invalid(
+                "code",
+                format!("the code is {CODE_DIGITS} digits"),
+            ));
+        }
         let ctx = Ctx::new(tenant, Actor::Portal);
-        self.spend_inquiry_code(ctx, inquiry, code).await?;
-        let view = self
+        let claim = self.claim_inquiry_code(ctx, inquiry, code).await?;
+        let verified = self
             .verify_inquiry(
                 ctx,
                 inquiry,
                 gdpr_rights::VerificationMethod::EmailCode,
                 Some("one-time code sent to the address and given back on the request portal"),
             )
-            .await?;
+            .await;
+        let view = match verified {
+            Ok(view) => view,
+            Err(e) => {
+                // Not answered: let the person give the code again.
+                self.release_inquiry_claim(ctx, claim).await;
+                return Err(e);
+            }
+        };
         Ok(match view.outcome {
             Some(InquiryOutcome::RequestOpened { request }) => PortalAnswer::RequestOpened {
                 request,

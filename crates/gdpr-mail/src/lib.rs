@@ -42,7 +42,7 @@ pub struct SmtpSettings {
     pub username: Option<String>,
     /// Its password.
     pub password: Option<SecretString>,
-    /// How long one message may take.
+    /// How long each SMTP command may take (lettre's timeout is per command, not per message).
     pub timeout: Duration,
 }
 

@@ -22,6 +22,9 @@ pub enum DocumentKind {
     Inquiry,
     /// That a request's coming or passed deadline was announced (ids only).
     RequestReminder,
+    /// That a portal inquiry's code was given back right: written once, by whichever replica
+    /// took it (ids only).
+    InquiryClaim,
 }
 
 impl DocumentKind {
@@ -34,6 +37,7 @@ impl DocumentKind {
             Self::WebhookEndpoint => "webhook_endpoint",
             Self::Inquiry => "inquiry",
             Self::RequestReminder => "request_reminder",
+            Self::InquiryClaim => "inquiry_claim",
         }
     }
 
@@ -46,6 +50,7 @@ impl DocumentKind {
             Self::WebhookEndpoint,
             Self::Inquiry,
             Self::RequestReminder,
+            Self::InquiryClaim,
         ]
         .into_iter()
         .find(|k| k.as_str() == name)
@@ -87,6 +92,14 @@ pub trait DocumentStore: Send + Sync {
     /// [`StoreError::Conflict`] when the id exists in another register or owner;
     /// [`StoreError::Unavailable`].
     async fn put_document(&self, document: &Document) -> Result<(), StoreError>;
+
+    /// Writes a document that must not exist yet: of two replicas writing the same id, one
+    /// succeeds and the other is told (a claim that holds across replicas).
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when the id exists (in any register);
+    /// [`StoreError::Unavailable`].
+    async fn insert_document(&self, document: &Document) -> Result<(), StoreError>;
 
     /// One document.
     ///

@@ -183,7 +183,7 @@ pub struct SmtpConfig {
     /// Its password (env `GDPR_MAIL__SMTP__PASSWORD`).
     #[serde(default)]
     pub password: Option<SecretString>,
-    /// Seconds one message may take.
+    /// Seconds each SMTP command may take.
     #[serde(default = "smtp_timeout")]
     pub timeout_seconds: u64,
 }
@@ -214,8 +214,12 @@ pub struct PortalSettings {
     pub code_tries: u8,
     /// Codes sent to one address per hour.
     pub codes_per_address_per_hour: u32,
-    /// Codes asked for from one source address per hour.
+    /// Codes sent to one address per day.
+    pub codes_per_address_per_day: u32,
+    /// Codes asked for from one source (an IPv4 address, an IPv6 /64) per hour.
     pub codes_per_source_per_hour: u32,
+    /// Codes sent for one tenant per hour, whatever the sources.
+    pub codes_per_tenant_per_hour: u32,
 }
 
 impl PortalSettings {
@@ -226,7 +230,9 @@ impl PortalSettings {
             code_ttl: time::Duration::minutes(i64::from(self.code_minutes.max(1))),
             code_tries: self.code_tries.max(1),
             codes_per_address: self.codes_per_address_per_hour.max(1),
+            codes_per_address_per_day: self.codes_per_address_per_day.max(1),
             codes_per_source: self.codes_per_source_per_hour.max(1),
+            codes_per_tenant: self.codes_per_tenant_per_hour.max(1),
             window: time::Duration::hours(1),
         }
     }

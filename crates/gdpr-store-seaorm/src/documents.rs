@@ -69,20 +69,26 @@ fn scoped(owner: Owner, kind: DocumentKind) -> sea_orm::Condition {
         .add(C::Kind.eq(kind.as_str()))
 }
 
+impl SeaOrmStore {
+    /// The row that stores `doc`, its body sealed.
+    fn row(&self, doc: &Document) -> document::ActiveModel {
+        document::ActiveModel {
+            id: Set(doc.id),
+            tenant_id: Set(owner_id(doc.owner)),
+            kind: Set(doc.kind.as_str().to_owned()),
+            created_at: Set(nanos(doc.created_at)),
+            body: Set(self.seal_body(doc)),
+        }
+    }
+}
+
 #[async_trait]
 impl DocumentStore for SeaOrmStore {
     async fn put_document(&self, doc: &Document) -> Result<(), StoreError> {
         use document::Column as C;
         // One statement: insert, or replace the body of the same owner's document of the same
         // kind; an id of another owner or kind is left alone and reported.
-        let insert = document::Entity::insert(document::ActiveModel {
-            id: Set(doc.id),
-            tenant_id: Set(owner_id(doc.owner)),
-            kind: Set(doc.kind.as_str().to_owned()),
-            created_at: Set(nanos(doc.created_at)),
-            body: Set(self.seal_body(doc)),
-        })
-        .on_conflict(
+        let insert = document::Entity::insert(self.row(doc)).on_conflict(
             OnConflict::column(C::Id)
                 .update_column(C::Body)
                 .action_and_where(
@@ -95,6 +101,20 @@ impl DocumentStore for SeaOrmStore {
         match insert.exec_without_returning(&self.db).await {
             Ok(1) => Ok(()),
             Ok(_) => Err(StoreError::Conflict("document id")),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn insert_document(&self, doc: &Document) -> Result<(), StoreError> {
+        use document::Column as C;
+        // One statement: the database's unique id decides which of two writers wins.
+        let insert = document::Entity::insert(self.row(doc))
+            .on_conflict(OnConflict::column(C::Id).do_nothing().to_owned());
+        match insert.exec_without_returning(&self.db).await {
+            Ok(1) => Ok(()),
+            Ok(_) | Err(sea_orm::DbErr::RecordNotInserted) => {
+                Err(StoreError::Conflict("document id"))
+            }
             Err(e) => Err(unavailable(e)),
         }
     }

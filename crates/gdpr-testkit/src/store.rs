@@ -246,6 +246,15 @@ impl DocumentStore for InMemoryStore {
         Ok(())
     }
 
+    async fn insert_document(&self, document: &Document) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        if s.documents.iter().any(|d| d.id == document.id) {
+            return Err(StoreError::Conflict("document id"));
+        }
+        s.documents.push(document.clone());
+        Ok(())
+    }
+
     async fn get_document(
         &self,
         owner: Owner,

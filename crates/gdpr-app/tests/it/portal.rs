@@ -32,7 +32,7 @@ async fn ask(
         .await
 }
 
-/// The six digits the last message to `address` carries.
+/// The eight digits the last message to `address` carries.
 fn code_sent_to(mailer: &RecordingMailer, address: &str) -> String {
     let mail = mailer
         .sent()
@@ -41,7 +41,7 @@ fn code_sent_to(mailer: &RecordingMailer, address: &str) -> String {
         .find(|m| m.to.expose_pii() == address)
         .expect("a message to the address");
     let at = mail.body.find("code: ").expect("the code's line") + "code: ".len();
-    let code = mail.body[at..at + 6].to_owned();
+    let code = mail.body[at..at + 8].to_owned();
     assert!(code.chars().all(|c| c.is_ascii_digit()), "{code}");
     assert!(mail.subject.contains(&code));
     code
@@ -154,8 +154,25 @@ async fn a_wrong_code_costs_a_try_and_the_last_try_or_time_ends_it() {
     let t = ask(&w, address, "198.51.100.7", Lang::Fr).await.unwrap();
     let mail = &mailer.sent()[0];
     assert!(mail.subject.starts_with("Votre code"), "{}", mail.subject);
-    let code = mail.body.split("Votre code : ").nth(1).unwrap()[..6].to_owned();
-    let wrong = if code == "000000" { "000001" } else { "000000" };
+    let code = mail.body.split("Votre code : ").nth(1).unwrap()[..8].to_owned();
+    let wrong = if code == "00000000" {
+        "00000001"
+    } else {
+        "00000000"
+    };
+    // What is not eight digits costs nothing.
+    for garbage in ["", "1234", "abcdefgh", "123456789"] {
+        assert!(matches!(
+            w.app.portal_confirm(tenant, t.inquiry, garbage).await,
+            Err(AppError::InvalidInput { field: "code", .. })
+        ));
+    }
+    // Nor does another tenant's portal know the inquiry.
+    let other = w.other_tenant().await;
+    assert!(matches!(
+        w.app.portal_confirm(other.tenant, t.inquiry, &code).await,
+        Err(AppError::NotFound(_))
+    ));
     for _ in 0..4 {
         assert!(matches!(
             w.app.portal_confirm(tenant, t.inquiry, wrong).await,
@@ -166,13 +183,14 @@ async fn a_wrong_code_costs_a_try_and_the_last_try_or_time_ends_it() {
         w.app.portal_confirm(tenant, t.inquiry, wrong).await,
         Err(AppError::Gone(_))
     ));
-    // Out of tries: the right code no longer works either.
+    // Out of tries: the inquiry is gone, address and all; the right code finds nothing.
     assert!(matches!(
         w.app.portal_confirm(tenant, t.inquiry, &code).await,
-        Err(AppError::Gone(_))
+        Err(AppError::NotFound(_))
     ));
+    assert!(inquiry_kept(&w, t.inquiry).await.is_none());
 
-    // A new code, given back too late.
+    // A new code, given back too late: gone too.
     let t = ask(&w, address, "198.51.100.7", Lang::En).await.unwrap();
     let code = code_sent_to(&mailer, address);
     w.clock.advance(Duration::minutes(15));
@@ -180,12 +198,7 @@ async fn a_wrong_code_costs_a_try_and_the_last_try_or_time_ends_it() {
         w.app.portal_confirm(tenant, t.inquiry, &code).await,
         Err(AppError::Gone(_))
     ));
-    // Nor does a code confirm another inquiry, or another tenant's.
-    let other = w.other_tenant().await;
-    assert!(matches!(
-        w.app.portal_confirm(other.tenant, t.inquiry, &code).await,
-        Err(AppError::NotFound(_))
-    ));
+    assert!(inquiry_kept(&w, t.inquiry).await.is_none());
     // An inquiry opened through the API has no code to give back.
     let api = w
         .app
@@ -196,6 +209,74 @@ async fn a_wrong_code_costs_a_try_and_the_last_try_or_time_ends_it() {
         w.app.portal_confirm(tenant, api.id, &code).await,
         Err(AppError::NotFound(_))
     ));
+}
+
+/// The inquiry's stored document, if it is still kept.
+async fn inquiry_kept(w: &World, id: uuid::Uuid) -> Option<gdpr_ports::Document> {
+    use gdpr_ports::DocumentStore as _;
+    w.store
+        .get_document(
+            gdpr_ports::Owner::Tenant(w.ctx.tenant),
+            gdpr_ports::DocumentKind::Inquiry,
+            id,
+        )
+        .await
+        .ok()
+}
+
+#[tokio::test]
+async fn two_replicas_given_the_right_code_at_once_open_one_request() {
+    let (w, mailer) = portal_world().await;
+    let s = w.subject(1).await;
+    let address = s.email.as_ref().unwrap().expose_pii().to_owned();
+    let t = ask(&w, &address, "198.51.100.7", Lang::En).await.unwrap();
+    let code = code_sent_to(&mailer, &address);
+    let other = w.another_app(gdpr_app::AppConfig::default());
+    let (a, b) = tokio::join!(
+        w.app.portal_confirm(w.ctx.tenant, t.inquiry, &code),
+        other.portal_confirm(w.ctx.tenant, t.inquiry, &code)
+    );
+    let answered = [&a, &b].iter().filter(|r| r.is_ok()).count();
+    assert_eq!(answered, 1, "{a:?} {b:?}");
+    assert!(
+        matches!(a, Err(AppError::Conflict(_))) || matches!(b, Err(AppError::Conflict(_))),
+        "{a:?} {b:?}"
+    );
+    let requests = w
+        .store
+        .list_requests(Some(w.ctx.tenant), gdpr_ports::Page::ALL)
+        .await
+        .unwrap();
+    assert_eq!(requests.len(), 1);
+}
+
+#[tokio::test]
+async fn unconfirmed_portal_inquiries_are_deleted_once_their_code_expired() {
+    let (w, mailer) = portal_world().await;
+    let never = ask(&w, "never@example.org", "198.51.100.7", Lang::En)
+        .await
+        .unwrap();
+    let answered = ask(&w, "ada@example.org", "198.51.100.7", Lang::En)
+        .await
+        .unwrap();
+    let code = code_sent_to(&mailer, "ada@example.org");
+    w.app
+        .portal_confirm(w.ctx.tenant, answered.inquiry, &code)
+        .await
+        .unwrap();
+    let api = w
+        .app
+        .open_inquiry(w.ctx, "grace@example.org", RequestKind::Access)
+        .await
+        .unwrap();
+    // Within the code's life: nothing goes.
+    assert_eq!(w.app.prune_portal_inquiries().await.unwrap(), 0);
+    w.clock.advance(Duration::minutes(15));
+    assert_eq!(w.app.prune_portal_inquiries().await.unwrap(), 1);
+    assert!(inquiry_kept(&w, never.inquiry).await.is_none());
+    // The answered one keeps its evidence; the API's waits for the operator.
+    assert!(inquiry_kept(&w, answered.inquiry).await.is_some());
+    assert!(inquiry_kept(&w, api.id).await.is_some());
 }
 
 #[tokio::test]
@@ -226,6 +307,71 @@ async fn codes_are_limited_per_address_and_per_source() {
         Err(AppError::TooManyRequests(_))
     ));
     open(addresses[10], "203.0.113.10").await.unwrap();
+
+    // An IPv6 source is its /64: another address in it is the same source.
+    for address in &addresses[..10] {
+        open(address, "2001:db8::1").await.unwrap();
+    }
+    assert!(matches!(
+        open(addresses[10], "2001:db8::ffff").await,
+        Err(AppError::TooManyRequests(_))
+    ));
+    open(addresses[10], "2001:db8:0:1::1").await.unwrap();
+
+    // Ten a day to one address: Ada has had four; two more this hour, three the next, one
+    // the hour after; then the day is full, though the hour is not.
+    for source in ["198.51.100.5", "198.51.100.5"] {
+        open("ada@example.org", source).await.unwrap();
+    }
+    w.clock.advance(Duration::hours(1));
+    for _ in 0..3 {
+        open("ada@example.org", "198.51.100.6").await.unwrap();
+    }
+    w.clock.advance(Duration::hours(1));
+    open("ada@example.org", "198.51.100.6").await.unwrap();
+    assert!(matches!(
+        open("ada@example.org", "198.51.100.6").await,
+        Err(AppError::TooManyRequests(_))
+    ));
+    // A day after the first three, they no longer count.
+    w.clock.advance(Duration::hours(21));
+    open("ada@example.org", "198.51.100.6").await.unwrap();
+}
+
+#[tokio::test]
+async fn codes_are_limited_per_tenant_whatever_the_sources() {
+    let config = gdpr_app::AppConfig {
+        portal: gdpr_app::PortalConfig {
+            codes_per_tenant: 2,
+            ..gdpr_app::PortalConfig::default()
+        },
+        ..gdpr_app::AppConfig::default()
+    };
+    let mut w = crate::helpers::world_with(config).await;
+    let app = w.app;
+    w.app = app.with_mailer(std::sync::Arc::new(RecordingMailer::new()));
+    ask(&w, "a@example.org", "198.51.100.1", Lang::En)
+        .await
+        .unwrap();
+    ask(&w, "b@example.org", "198.51.100.2", Lang::En)
+        .await
+        .unwrap();
+    assert!(matches!(
+        ask(&w, "c@example.org", "198.51.100.3", Lang::En).await,
+        Err(AppError::TooManyRequests(_))
+    ));
+    // Another tenant's portal is not held back.
+    let other = w.other_tenant().await;
+    w.app
+        .portal_open(
+            other.tenant,
+            "c@example.org",
+            RequestKind::Access,
+            "198.51.100.3",
+            Lang::En,
+        )
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

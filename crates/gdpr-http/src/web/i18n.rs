@@ -1,5 +1,6 @@
 //! The pages' words, in English and French (the seed policy's language). One table per
 //! language, so that a missing translation is a compile error, not an English fallback.
+//! `{minutes}` and `{tries}` are filled in from the deployment's `[portal]` settings.
 
 use gdpr_app::Lang;
 use gdpr_rights::RequestKind;
@@ -33,6 +34,7 @@ pub(crate) struct Words {
     pub(crate) start_again: &'static str,
     pub(crate) other_language: &'static str,
     pub(crate) error_title: &'static str,
+    pub(crate) cross_site: &'static str,
 }
 
 const EN: Words = Words {
@@ -45,10 +47,10 @@ const EN: Words = Words {
     email_hint: "The address the organisation knows you by.",
     send_code: "Send me a code",
     code_title: "Check your e-mail",
-    code_sent: "If this address can receive e-mail, a six-digit code is on its way. Enter it \
-                here within 15 minutes.",
+    code_sent: "If this address can receive e-mail, an eight-digit code is on its way. Enter \
+                it here within {minutes} minutes.",
     code: "Code",
-    code_hint: "Six digits, from the e-mail we sent.",
+    code_hint: "Eight digits, from the e-mail we sent.",
     confirm: "Confirm my request",
     opened_title: "Your request is registered",
     opened_reference: "Reference",
@@ -56,17 +58,18 @@ const EN: Words = Words {
     nothing_title: "No personal data held",
     nothing_held: "This organisation holds no personal data about this address. The search \
                    and its result are kept as evidence of your request.",
-    wrong_code: "This is not the code we sent. After five wrong tries, ask for a new code.",
+    wrong_code: "This is not the code we sent. After {tries} wrong tries, ask for a new code.",
     code_gone: "This code no longer works (it expired, or was tried too many times).",
     already: "This request was confirmed already: a code works once.",
     bad_email: "Enter an e-mail address, such as name@example.org.",
     bad_kind: "Choose what you ask for.",
-    too_many: "Too many codes were asked for. Try again in an hour.",
+    too_many: "Too many codes were asked for. Try again later.",
     unavailable: "The code could not be sent just now. Try again in a few minutes.",
     not_found: "There is no such page.",
     start_again: "Start again",
     other_language: "Français",
     error_title: "Something is wrong",
+    cross_site: "This form can only be sent from this organisation's own page.",
 };
 
 const FR: Words = Words {
@@ -79,10 +82,10 @@ const FR: Words = Words {
     email_hint: "L'adresse sous laquelle l'organisme vous connaît.",
     send_code: "M'envoyer un code",
     code_title: "Consultez vos e-mails",
-    code_sent: "Si cette adresse peut recevoir des e-mails, un code à six chiffres est en \
-                route. Saisissez-le ici dans les 15 minutes.",
+    code_sent: "Si cette adresse peut recevoir des e-mails, un code à huit chiffres est en \
+                route. Saisissez-le ici dans les {minutes} minutes.",
     code: "Code",
-    code_hint: "Six chiffres, reçus par e-mail.",
+    code_hint: "Huit chiffres, reçus par e-mail.",
     confirm: "Confirmer ma demande",
     opened_title: "Votre demande est enregistrée",
     opened_reference: "Référence",
@@ -90,19 +93,20 @@ const FR: Words = Words {
     nothing_title: "Aucune donnée personnelle détenue",
     nothing_held: "Cet organisme ne détient aucune donnée personnelle liée à cette adresse. \
                    La recherche et son résultat sont conservés comme preuve de votre demande.",
-    wrong_code: "Ce n'est pas le code envoyé. Après cinq essais erronés, demandez un \
+    wrong_code: "Ce n'est pas le code envoyé. Après {tries} essais erronés, demandez un \
                  nouveau code.",
     code_gone: "Ce code ne fonctionne plus (il a expiré, ou a été essayé trop de fois).",
     already: "Cette demande est déjà confirmée : un code ne sert qu'une fois.",
     bad_email: "Saisissez une adresse e-mail, par exemple nom@exemple.fr.",
     bad_kind: "Choisissez ce que vous demandez.",
-    too_many: "Trop de codes ont été demandés. Réessayez dans une heure.",
+    too_many: "Trop de codes ont été demandés. Réessayez plus tard.",
     unavailable: "Le code n'a pas pu être envoyé pour l'instant. Réessayez dans quelques \
                   minutes.",
     not_found: "Cette page n'existe pas.",
     start_again: "Recommencer",
     other_language: "English",
     error_title: "Un problème est survenu",
+    cross_site: "Ce formulaire ne peut être envoyé que depuis la page de cet organisme.",
 };
 
 /// The words of `lang`.

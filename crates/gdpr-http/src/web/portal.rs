@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 
+use gdpr_app::portal::CODE_DIGITS;
 use gdpr_app::{App, AppError, Lang, PortalAnswer};
 use gdpr_pii::TenantId;
 use gdpr_ports::Ports;
@@ -63,6 +64,9 @@ struct Visit {
     tenant: TenantId,
     org: String,
     here: String,
+    /// How long a code works, and for how many tries (the pages say so).
+    minutes: i64,
+    tries: u8,
 }
 
 impl Visit {
@@ -78,6 +82,8 @@ impl Visit {
                 tenant,
                 org: t.name,
                 here: req.original_uri().path().to_owned(),
+                minutes: app.config().portal.code_ttl.whole_minutes(),
+                tries: app.config().portal.code_tries,
             }),
             Err(AppError::NotFound(_)) => Err(not_found(lang)),
             Err(e) => Err(failure(lang, &e)),
@@ -92,6 +98,25 @@ impl Visit {
     fn render(&self, status: StatusCode, title: &str, body: &Markup) -> Response {
         respond(status, &page(self.lang, &self.org, &self.here, title, body))
     }
+
+    /// A page that ends the journey (an answer): its language switch leads to the start.
+    fn render_end(&self, status: StatusCode, title: &str, body: &Markup) -> Response {
+        let start = start_of(&self.here);
+        respond(status, &page(self.lang, &self.org, start, title, body))
+    }
+
+    /// `text` with the deployment's settings filled in.
+    fn fill(&self, text: &str) -> String {
+        text.replace("{minutes}", &self.minutes.to_string())
+            .replace("{tries}", &self.tries.to_string())
+    }
+}
+
+/// Whether a form post comes from another site (the browser says so in `Sec-Fetch-Site`):
+/// refused, so that no page elsewhere can make its visitors' browsers ask for codes.
+fn cross_site(req: &Request) -> bool {
+    req.header("sec-fetch-site")
+        .is_some_and(|site| !matches!(site, "same-origin" | "none"))
 }
 
 fn not_found(lang: Lang) -> Response {
@@ -155,7 +180,7 @@ fn start_form(w: &Words, lang: Lang, here: &str, problem: Option<&str>) -> Marku
             label for="email" { (w.email) }
             p.hint id="email-hint" { (w.email_hint) }
             input type="email" id="email" name="email" required autocomplete="email"
-                aria-describedby="email-hint";
+                aria-describedby=(described_by("email-hint", problem));
             button type="submit" { (w.send_code) }
         }
     }
@@ -182,6 +207,10 @@ async fn open<P: Ports>(app: Arc<App<P>>, mut req: Request) -> Response {
         Err(response) => return response,
     };
     let (w, lang) = (v.words(), v.lang);
+    if cross_site(&req) {
+        let refused = html! { p.error role="alert" { (w.cross_site) } };
+        return v.render(StatusCode::FORBIDDEN, w.error_title, &refused);
+    }
     let body = req.take_body().into_string().await.unwrap_or_default();
     let form: Option<OpenForm> = serde_urlencoded::from_str(&body).ok();
     let kind = form
@@ -220,18 +249,28 @@ async fn open<P: Ports>(app: Arc<App<P>>, mut req: Request) -> Response {
     }
 }
 
-fn code_form(w: &Words, lang: Lang, here: &str, problem: Option<&str>) -> Markup {
+fn code_form(v: &Visit, problem: Option<&str>) -> Markup {
+    let w = v.words();
+    let pattern = format!("[0-9]{{{CODE_DIGITS}}}");
     html! {
-        p { (w.code_sent) }
+        p { (v.fill(w.code_sent)) }
         (error_line(problem))
-        form method="post" action={ (here) "?lang=" (lang.tag()) } {
+        form method="post" action={ (v.here) "?lang=" (v.lang.tag()) } {
             label for="code" { (w.code) }
             p.hint id="code-hint" { (w.code_hint) }
             input type="text" id="code" name="code" required inputmode="numeric"
-                pattern="[0-9]{6}" maxlength="6" autocomplete="one-time-code"
-                aria-describedby="code-hint";
+                pattern=(pattern) maxlength=(CODE_DIGITS) autocomplete="one-time-code"
+                aria-describedby=(described_by("code-hint", problem));
             button type="submit" { (w.confirm) }
         }
+    }
+}
+
+/// The ids a field's `aria-describedby` names: its hint, and the problem said, if any.
+fn described_by(hint: &str, problem: Option<&str>) -> String {
+    match problem {
+        Some(_) => format!("{hint} problem"),
+        None => hint.to_owned(),
     }
 }
 
@@ -249,12 +288,7 @@ async fn code_page<P: Ports>(app: Arc<App<P>>, req: Request) -> Response {
     if uuid_param(&req, "inquiry").is_none() {
         return not_found(v.lang);
     }
-    let w = v.words();
-    v.render(
-        StatusCode::OK,
-        w.code_title,
-        &code_form(w, v.lang, &v.here, None),
-    )
+    v.render(StatusCode::OK, v.words().code_title, &code_form(&v, None))
 }
 
 /// `POST /portal/{tenant}/{inquiry}`: the code given back; the answer.
@@ -267,25 +301,29 @@ async fn confirm<P: Ports>(app: Arc<App<P>>, mut req: Request) -> Response {
         return not_found(v.lang);
     };
     let (w, lang) = (v.words(), v.lang);
+    if cross_site(&req) {
+        let refused = html! { p.error role="alert" { (w.cross_site) } };
+        return v.render(StatusCode::FORBIDDEN, w.error_title, &refused);
+    }
     let body = req.take_body().into_string().await.unwrap_or_default();
     let code = serde_urlencoded::from_str::<CodeForm>(&body)
         .map(|f| f.code)
         .unwrap_or_default();
-    let again = |status, problem: &str| {
-        v.render(
-            status,
-            w.code_title,
-            &code_form(w, lang, &v.here, Some(problem)),
-        )
-    };
+    let again =
+        |status, problem: &str| v.render(status, w.code_title, &code_form(&v, Some(problem)));
     let ended = |status, problem: &str| {
         let body = html! {
             p.error role="alert" { (problem) }
             p { a href={ (start_of(&v.here)) "?lang=" (lang.tag()) } { (w.start_again) } }
         };
-        v.render(status, w.code_title, &body)
+        v.render_end(status, w.code_title, &body)
     };
-    match app.portal_confirm(v.tenant, inquiry, &code).await {
+    // Not the code's form: said, and no try spent.
+    let code = code.trim();
+    if code.len() != CODE_DIGITS || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return again(StatusCode::UNPROCESSABLE_ENTITY, w.code_hint);
+    }
+    match app.portal_confirm(v.tenant, inquiry, code).await {
         Ok(PortalAnswer::RequestOpened { request, due }) => {
             let body = html! {
                 dl {
@@ -295,14 +333,16 @@ async fn confirm<P: Ports>(app: Arc<App<P>>, mut req: Request) -> Response {
                     dd { time datetime=(due) { (due) } }
                 }
             };
-            v.render(StatusCode::OK, w.opened_title, &body)
+            v.render_end(StatusCode::OK, w.opened_title, &body)
         }
-        Ok(PortalAnswer::NothingHeld) => v.render(
+        Ok(PortalAnswer::NothingHeld) => v.render_end(
             StatusCode::OK,
             w.nothing_title,
             &html! { p { (w.nothing_held) } },
         ),
-        Err(AppError::InvalidInput { .. }) => again(StatusCode::UNPROCESSABLE_ENTITY, w.wrong_code),
+        Err(AppError::InvalidInput { .. }) => {
+            again(StatusCode::UNPROCESSABLE_ENTITY, &v.fill(w.wrong_code))
+        }
         Err(AppError::Gone(_)) => ended(StatusCode::GONE, w.code_gone),
         Err(AppError::Conflict(_)) => ended(StatusCode::CONFLICT, w.already),
         Err(AppError::NotFound(_)) => not_found(lang),

@@ -161,10 +161,10 @@ impl Browser {
     }
 }
 
-/// The six digits of the code in a message.
+/// The eight digits of the code in a message.
 fn code_in(message: &str) -> String {
     let at = message.find("Your code: ").expect("the code's line") + "Your code: ".len();
-    message[at..at + 6].to_owned()
+    message[at..at + 8].to_owned()
 }
 
 #[tokio::test]
@@ -190,14 +190,17 @@ async fn a_person_files_an_erasure_request_on_the_portal_and_the_dpo_sees_it() {
 
     // The code's page, then the code from the message the SMTP server got.
     let text = browser.main_text().await;
-    assert!(text.contains("a six-digit code is on its way"), "{text}");
+    assert!(
+        text.contains("an eight-digit code is on its way") && text.contains("15 minutes"),
+        "{text}"
+    );
     browser.screenshot("portal-code").await;
     let message = smtp.wait_for(1).await.remove(0);
     assert_eq!(message.to, ["ada@example.org"]);
     // A wrong code first: said next to the field, the form still there.
-    browser.type_in("#code", "000000").await;
+    browser.type_in("#code", "00000000").await;
     let code = code_in(&message.data);
-    if code != "000000" {
+    if code != "00000000" {
         browser.follow("button[type=submit]", "[role=alert]").await;
         let refused = browser
             .client

@@ -80,11 +80,11 @@ pub(crate) fn through(smtp: &SmtpServer) -> impl Fn(&mut gdpr_server::config::Co
     }
 }
 
-/// The six-digit code in a message (its body is plain ASCII in English: 7bit or
+/// The eight-digit code in a message (its body is plain ASCII in English: 7bit or
 /// quoted-printable, either way the digits read as they are).
 fn code_in(message: &str) -> String {
     let at = message.find("Your code: ").expect("the code's line") + "Your code: ".len();
-    let code = message[at..at + 6].to_owned();
+    let code = message[at..at + 8].to_owned();
     assert!(code.chars().all(|c| c.is_ascii_digit()), "{message}");
     code
 }
@@ -135,7 +135,11 @@ async fn a_person_asks_on_the_portal_and_the_code_from_the_smtp_server_opens_the
 
         // A wrong code is said, and costs a try.
         let code = code_in(&to_known.data);
-        let wrong = if code == "000000" { "000001" } else { "000000" };
+        let wrong = if code == "00000000" {
+            "00000001"
+        } else {
+            "00000000"
+        };
         let refused = post(&app, &here_a, &[("code", wrong)]).await;
         assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(
@@ -210,6 +214,16 @@ async fn the_portal_speaks_french_when_asked_and_bad_input_changes_nothing() {
         !bad.html.contains("not-an-address"),
         "the input is not echoed"
     );
+    // A post another site's page makes the browser send is refused.
+    let forged = browser()
+        .post(format!("{}{start}", app.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("sec-fetch-site", "cross-site")
+        .body("kind=access&email=ada%40example.org")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
     let nowhere = get(&app, "/portal/00000000-0000-7000-8000-000000000000", None).await;
     assert_eq!(nowhere.status, StatusCode::NOT_FOUND);
     let garbage = get(&app, "/portal/not-a-tenant", None).await;

@@ -111,6 +111,32 @@ async fn documents_are_kept_per_owner_and_kind_replaced_in_place_and_deleted() {
 }
 
 #[tokio::test]
+async fn an_inserted_document_is_written_once_whoever_races_for_it() {
+    for db in databases().await {
+        let s = &db.store;
+        let t = tenant(s).await;
+        let claim = doc(Owner::Tenant(t), DocumentKind::InquiryClaim, 0, "{}");
+        // Eight writers at once: one wins, the others are told.
+        let tries = (0..8).map(|_| s.insert_document(&claim));
+        let results = futures_util::future::join_all(tries).await;
+        let won = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(won, 1, "{}: {results:?}", db.name);
+        assert!(
+            results
+                .iter()
+                .all(|r| r.is_ok() || matches!(r, Err(StoreError::Conflict(_)))),
+            "{results:?}"
+        );
+        assert_eq!(
+            s.get_document(Owner::Tenant(t), DocumentKind::InquiryClaim, claim.id)
+                .await
+                .unwrap(),
+            claim
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_tenants_documents_travel_in_its_backup_and_the_deployments_do_not() {
     for db in databases().await {
         let s = &db.store;
