@@ -7,9 +7,7 @@
 
 use gdpr_audit::AuditAction;
 use gdpr_pii::{Email, RequestId};
-use gdpr_ports::{
-    Clock as _, Document, DocumentKind, DocumentStore, Owner, Ports, RequestStore, SubjectStore,
-};
+use gdpr_ports::{Clock as _, Document, DocumentKind, DocumentStore, Owner, Ports, SubjectStore};
 use gdpr_rights::{IdentityVerification, RequestKind, SubjectRequest, VerificationMethod};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -333,17 +331,7 @@ impl<P: Ports> App<P> {
                 let mut request =
                     SubjectRequest::open(ctx.tenant, subject.id, stored.kind, stored.received_at);
                 request.verification = verification.clone();
-                self.store
-                    .insert_request(&request)
-                    .await
-                    .map_err(AppError::store)?;
-                self.audit_about(
-                    ctx,
-                    AuditAction::RequestOpened,
-                    subject.id,
-                    &[("request", &request.id), ("inquiry", &id)],
-                )
-                .await?;
+                self.insert_opened_request(ctx, &request, Some(id)).await?;
                 InquiryOutcome::RequestOpened {
                     request: request.id,
                 }

@@ -43,18 +43,29 @@ impl<P: Ports> App<P> {
     ) -> Result<RequestView, AppError> {
         self.ensure_subject(ctx, subject).await?;
         let request = SubjectRequest::open(ctx.tenant, subject, kind, self.clock.now());
+        self.insert_opened_request(ctx, &request, None).await?;
+        Ok(self.view(request))
+    }
+
+    /// Stores a request just opened and audits it (`request_opened`, with the inquiry it came
+    /// from, if any).
+    pub(crate) async fn insert_opened_request(
+        &self,
+        ctx: Ctx,
+        request: &SubjectRequest,
+        inquiry: Option<uuid::Uuid>,
+    ) -> Result<(), AppError> {
         self.store
-            .insert_request(&request)
+            .insert_request(request)
             .await
             .map_err(AppError::store)?;
-        self.audit_about(
-            ctx,
-            AuditAction::RequestOpened,
-            subject,
-            &[("request", &request.id)],
-        )
-        .await?;
-        Ok(self.view(request))
+        let mut details: Vec<(&str, &(dyn std::fmt::Display + Sync))> =
+            vec![("request", &request.id)];
+        if let Some(inquiry) = &inquiry {
+            details.push(("inquiry", inquiry));
+        }
+        self.audit_about(ctx, AuditAction::RequestOpened, request.subject, &details)
+            .await
     }
 
     /// A request.

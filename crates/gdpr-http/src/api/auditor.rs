@@ -73,6 +73,33 @@ pub(crate) struct ConsentEventPageOut {
 
 /// The period asked for; one that ends before it starts holds nothing (an empty answer, not
 /// an error: the query is well-formed).
+/// Every page `fetch` gives from `after` on (it answers a page and the cursor of the next,
+/// if any), refused past [`CSV_ROWS`] rows with a problem naming `what`.
+async fn all_pages<T, C, F>(
+    what: &str,
+    mut after: C,
+    mut fetch: impl FnMut(C) -> F,
+) -> Result<Vec<T>, ApiError>
+where
+    F: Future<Output = Result<(Vec<T>, Option<C>), ApiError>>,
+{
+    let mut all = Vec::new();
+    loop {
+        let (items, next) = fetch(after).await?;
+        all.extend(items);
+        if all.len() > CSV_ROWS {
+            return Err(ApiError::bad_parameter(
+                "to",
+                &format!("more than 100,000 {what} in the period: ask for it in parts"),
+            ));
+        }
+        match next {
+            Some(next) => after = next,
+            None => return Ok(all),
+        }
+    }
+}
+
 fn period(from: OffsetDateTime, to: OffsetDateTime) -> Option<Period> {
     Period::new(from, to).ok()
 }
@@ -149,26 +176,22 @@ impl<P: Ports> AuditorApi<P> {
             return Ok(Csv::Ok(PlainText(requests_csv(&[]))));
         };
         let ctx = reader(&auth);
-        let mut all = Vec::new();
-        let mut after = None;
-        loop {
-            let items = self.0.auditor_requests(ctx, period, after, 1_000).await?;
-            let full = items.len() == 1_000;
-            after = items.last().map(|v| Cursor {
-                at: v.request.received_at,
-                id: *v.request.id.as_uuid(),
-            });
-            all.extend(items);
-            if all.len() > CSV_ROWS {
-                return Err(ApiError::bad_parameter(
-                    "to",
-                    "more than 100,000 requests in the period: ask for it in parts",
-                ));
+        let all = all_pages("requests", None, |after| {
+            let app = Arc::clone(&self.0);
+            async move {
+                let items = app.auditor_requests(ctx, period, after, 1_000).await?;
+                let next = (items.len() == 1_000)
+                    .then(|| {
+                        items.last().map(|v| Cursor {
+                            at: v.request.received_at,
+                            id: *v.request.id.as_uuid(),
+                        })
+                    })
+                    .flatten();
+                Ok((items, next.map(Some)))
             }
-            if !full {
-                break;
-            }
-        }
+        })
+        .await?;
         Ok(Csv::Ok(PlainText(requests_csv(&all))))
     }
 
@@ -217,25 +240,16 @@ impl<P: Ports> AuditorApi<P> {
             return Ok(Csv::Ok(PlainText(consent_events_csv(&[]))));
         };
         let ctx = reader(&auth);
-        let mut all = Vec::new();
-        let mut after = 0;
-        loop {
-            let page = self
-                .0
-                .auditor_consent_events(ctx, period, after, 1_000)
-                .await?;
-            all.extend(page.items);
-            if all.len() > CSV_ROWS {
-                return Err(ApiError::bad_parameter(
-                    "to",
-                    "more than 100,000 consent events in the period: ask for it in parts",
-                ));
+        let all = all_pages("consent events", 0, |after| {
+            let app = Arc::clone(&self.0);
+            async move {
+                let page = app
+                    .auditor_consent_events(ctx, period, after, 1_000)
+                    .await?;
+                Ok((page.items, page.next))
             }
-            match page.next {
-                Some(next) => after = next,
-                None => break,
-            }
-        }
+        })
+        .await?;
         Ok(Csv::Ok(PlainText(consent_events_csv(&all))))
     }
 }
