@@ -34,6 +34,10 @@ pub(crate) fn config(dir: &tempfile::TempDir, url: String) -> Config {
     let mut config = Config::load(None).unwrap();
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.database.url = url;
+    // The suite shares two cores with headless Chromium and a parallel build: a query may
+    // wait longer for a connection than in service without anything being wrong. The fault
+    // tests that want the 503 set their own short wait.
+    config.database.acquire_timeout_seconds = 30;
     config.security.master_key = Some(gdpr_store_seaorm::MasterKey::generate().1);
     config.security.master_key_file = dir.path().join("master.key");
     config.signing.generated_key_file = dir.path().join("signing.key");
