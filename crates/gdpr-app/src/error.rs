@@ -148,8 +148,9 @@ impl AppError {
         out
     }
 
-    /// An invalid input.
-    pub(crate) fn invalid(field: &'static str, reason: impl ToString) -> Self {
+    /// An invalid input: `field` and what is wrong with it (never its value).
+    #[must_use]
+    pub fn invalid(field: &'static str, reason: impl ToString) -> Self {
         Self::InvalidInput {
             field,
             reason: reason.to_string(),

@@ -132,6 +132,22 @@ pub struct JobRun {
 }
 
 impl<P: Ports> App<P> {
+    /// The hourly clean-up of what people left behind: unconfirmed portal inquiries and
+    /// ended console sessions.
+    async fn prune_portal(&self) -> Result<String, String> {
+        let inquiries = self
+            .prune_portal_inquiries()
+            .await
+            .map_err(|e| e.to_string())?;
+        let sessions = self
+            .prune_console_sessions()
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(format!(
+            "{inquiries} unconfirmed portal inquiries deleted, {sessions} ended console sessions deleted"
+        ))
+    }
+
     /// How the jobs queue stands now (for monitoring).
     ///
     /// # Errors
@@ -233,11 +249,7 @@ impl<P: Ports> App<P> {
                 .await
                 .map(|receipts| format!("{} tenants offboarded", receipts.len()))
                 .map_err(|e| e.to_string()),
-            Some(JobKind::PrunePortal) => self
-                .prune_portal_inquiries()
-                .await
-                .map(|n| format!("{n} unconfirmed portal inquiries deleted"))
-                .map_err(|e| e.to_string()),
+            Some(JobKind::PrunePortal) => self.prune_portal().await,
             Some(JobKind::RequestDeadlines) => self
                 .announce_request_deadlines()
                 .await

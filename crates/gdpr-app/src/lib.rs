@@ -63,6 +63,7 @@ mod batch_job;
 mod breaches;
 mod cache;
 mod consent;
+pub mod console;
 mod deadlines;
 mod erasure;
 mod error;
@@ -101,6 +102,9 @@ pub use batch_job::BatchJob;
 pub use breaches::{BreachScope, BreachView, NotificationDraft};
 pub use cache::HotCacheConfig;
 pub use consent::{ConsentView, GiveConsent};
+pub use console::{
+    ConsoleConfig, ConsoleRole, ConsoleSession, ConsoleUser, IssuedConsoleUser, SignedIn,
+};
 pub use deadlines::{DUE_SOON, DeadlineReport};
 pub use erasure::{BatchPlan, RetryReport};
 pub use error::AppError;
@@ -177,6 +181,8 @@ pub struct AppConfig {
     pub webhooks: WebhookConfig,
     /// The request portal's codes: how long they work, how many are sent.
     pub portal: PortalConfig,
+    /// The console's sessions and sign-in limits.
+    pub console: ConsoleConfig,
 }
 
 impl Default for AppConfig {
@@ -204,6 +210,7 @@ impl Default for AppConfig {
             hot_cache: Some(HotCacheConfig::default()),
             webhooks: WebhookConfig::default(),
             portal: PortalConfig::default(),
+            console: ConsoleConfig::default(),
         }
     }
 }
@@ -246,6 +253,8 @@ pub struct App<P: Ports> {
     mailer: Option<std::sync::Arc<dyn gdpr_ports::Mailer>>,
     /// The portal's codes sent per address and per source, in this replica's memory.
     portal_limits: portal::PortalLimits,
+    /// Console users' wrong passwords, in this replica's memory.
+    sign_in_failures: console::SignInFailures,
 }
 
 /// Audit chains found intact, by chain (`None`: the system chain).
@@ -271,6 +280,7 @@ impl<P: Ports> App<P> {
             log_scanner: None,
             mailer: None,
             portal_limits: portal::PortalLimits::default(),
+            sign_in_failures: console::SignInFailures::default(),
         }
     }
 

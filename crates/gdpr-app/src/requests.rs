@@ -302,5 +302,6 @@ pub(crate) fn verifier(ctx: Ctx) -> String {
         gdpr_audit::Actor::ApiKey(key) => format!("api_key:{key}"),
         gdpr_audit::Actor::System => "system".to_owned(),
         gdpr_audit::Actor::Portal => "portal".to_owned(),
+        gdpr_audit::Actor::ConsoleUser(user) => format!("console_user:{user}"),
     }
 }

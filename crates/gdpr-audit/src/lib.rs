@@ -17,7 +17,7 @@ mod attestation;
 
 pub use attestation::{Attestation, AuditMark, Check, CheckKind, Verdict, verify_attestations};
 
-use gdpr_pii::{ApiKeyId, SubjectId, TenantId};
+use gdpr_pii::{ApiKeyId, ConsoleUserId, SubjectId, TenantId};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -35,6 +35,8 @@ pub enum Actor {
     /// A person on the tenant's request portal, known by the e-mail address a one-time code
     /// went to (the address is not recorded here).
     Portal,
+    /// A tenant's console user, signed in with their password (named by id, never address).
+    ConsoleUser(ConsoleUserId),
 }
 
 /// What happened. Stable `snake_case` names: they are part of the hashed content.
@@ -155,6 +157,16 @@ pub enum AuditAction {
     InquiryReceived,
     /// Such a request answered "nothing held", after the requester's identity was verified.
     InquiryAnsweredNothingHeld,
+    /// A console user created by the operator (their id and role; never their address).
+    ConsoleUserCreated,
+    /// A console user's password replaced by the operator (their sessions ended).
+    ConsoleUserPasswordReset,
+    /// A console user removed (their sessions ended).
+    ConsoleUserRemoved,
+    /// A console user signed in (their session's id).
+    ConsoleSignedIn,
+    /// A console user signed out.
+    ConsoleSignedOut,
 }
 
 /// One event, before it is chained. Ids and counts only: never personal data.

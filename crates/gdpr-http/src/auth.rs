@@ -70,14 +70,14 @@ impl FailedAuthLimiter {
         }
     }
 
-    fn blocked(&self, ip: IpAddr) -> bool {
+    pub(crate) fn blocked(&self, ip: IpAddr) -> bool {
         let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
         seen.get(&source_key(ip)).is_some_and(|(since, n)| {
             since.elapsed() < Duration::from_secs(60) && *n >= self.per_minute
         })
     }
 
-    fn fail(&self, ip: IpAddr) {
+    pub(crate) fn fail(&self, ip: IpAddr) {
         let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
         if seen.len() >= MAX_SOURCES && !seen.contains_key(&source_key(ip)) {
             // Keep the table bounded: forget finished windows, then the oldest ones.

@@ -342,6 +342,7 @@ pub(crate) fn audit_record(r: gdpr_audit::AuditRecord) -> AuditRecordOut {
         gdpr_audit::Actor::ApiKey(key) => (ActorKind::ApiKey, Some(*key.as_uuid())),
         gdpr_audit::Actor::System => (ActorKind::System, None),
         gdpr_audit::Actor::Portal => (ActorKind::Portal, None),
+        gdpr_audit::Actor::ConsoleUser(user) => (ActorKind::ConsoleUser, Some(*user.as_uuid())),
     };
     AuditRecordOut {
         seq: r.seq,

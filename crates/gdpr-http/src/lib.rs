@@ -596,6 +596,7 @@ pub fn routes<P: Ports>(
         slow_cache: Arc::default(),
     };
     let portal = web::portal(app.clone());
+    let console = web::console(app.clone());
     let service = api_service(app);
     let spec = service.spec();
     let allowed = Arc::new(problem::AllowedMethods::from_spec(&spec, "/v1"));
@@ -614,6 +615,7 @@ pub fn routes<P: Ports>(
         .at("/readyz", get(readyz))
         .at("/metrics", get(metrics_text))
         .nest("/portal", portal)
+        .nest("/console", console)
         .at(
             "/assets/style.css",
             get(poem::endpoint::make_sync(|_| web::stylesheet())),

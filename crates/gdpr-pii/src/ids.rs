@@ -123,6 +123,11 @@ id_type!(
     ApiKeyId,
     "api key"
 );
+id_type!(
+    /// A person who signs in to a tenant's console (its id, never its address).
+    ConsoleUserId,
+    "console user"
+);
 
 #[cfg(test)]
 mod tests {

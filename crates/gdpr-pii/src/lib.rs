@@ -42,7 +42,10 @@ mod structured;
 pub use category::PiiCategory;
 pub use email::{Email, EmailError};
 pub use entity::{Record, Subject, Tenant};
-pub use ids::{ApiKeyId, ConsentFormId, FormId, IdError, RecordId, RequestId, SubjectId, TenantId};
+pub use ids::{
+    ApiKeyId, ConsentFormId, ConsoleUserId, FormId, IdError, RecordId, RequestId, SubjectId,
+    TenantId,
+};
 pub use inventory::{Inventory, InventoryEntry, PROFILE_FIELDS};
 pub use ip::{IpAddress, IpError, PseudonymisationPolicy, PseudonymousIp};
 pub use name::{FullName, NameError};

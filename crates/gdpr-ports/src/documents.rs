@@ -25,6 +25,10 @@ pub enum DocumentKind {
     /// That a portal inquiry's code was given back right: written once, by whichever replica
     /// took it (ids only).
     InquiryClaim,
+    /// A person who may sign in to the tenant's console: address, role, password hash.
+    ConsoleUser,
+    /// A console sign-in, found by its token's hash (the token itself is never stored).
+    ConsoleSession,
 }
 
 impl DocumentKind {
@@ -38,6 +42,8 @@ impl DocumentKind {
             Self::Inquiry => "inquiry",
             Self::RequestReminder => "request_reminder",
             Self::InquiryClaim => "inquiry_claim",
+            Self::ConsoleUser => "console_user",
+            Self::ConsoleSession => "console_session",
         }
     }
 
@@ -51,6 +57,8 @@ impl DocumentKind {
             Self::Inquiry,
             Self::RequestReminder,
             Self::InquiryClaim,
+            Self::ConsoleUser,
+            Self::ConsoleSession,
         ]
         .into_iter()
         .find(|k| k.as_str() == name)

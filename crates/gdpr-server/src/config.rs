@@ -238,6 +238,34 @@ impl PortalSettings {
     }
 }
 
+/// `[console]`: the console's sessions and sign-in limits.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleSettings {
+    /// Minutes a session may go unused before it ends.
+    pub idle_minutes: u32,
+    /// Hours a session lasts at most, however much it is used.
+    pub session_hours: u32,
+    /// Wrong passwords for one user in `failure_window_minutes` before that user cannot sign
+    /// in until the window ends (each source is also limited, by `http.auth_failures_per_minute`).
+    pub failures_per_user: u32,
+    /// The window wrong passwords are counted in.
+    pub failure_window_minutes: u32,
+}
+
+impl ConsoleSettings {
+    /// The application's setting.
+    #[must_use]
+    pub fn app_config(&self) -> gdpr_app::ConsoleConfig {
+        gdpr_app::ConsoleConfig {
+            idle: time::Duration::minutes(i64::from(self.idle_minutes.max(1))),
+            lifetime: time::Duration::hours(i64::from(self.session_hours.max(1))),
+            failures_per_user: self.failures_per_user.max(1),
+            failure_window: time::Duration::minutes(i64::from(self.failure_window_minutes.max(1))),
+        }
+    }
+}
+
 /// `[webhooks]`: the delivery worker and the addresses endpoints may reach.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -530,6 +558,8 @@ pub struct Config {
     pub mail: MailSettings,
     /// The request portal.
     pub portal: PortalSettings,
+    /// The console.
+    pub console: ConsoleSettings,
 }
 
 /// A configuration that cannot be loaded, with the key at fault. Quoted values are redacted
@@ -605,6 +635,10 @@ mod tests {
         assert_eq!(
             config.portal.app_config(),
             gdpr_app::PortalConfig::default()
+        );
+        assert_eq!(
+            config.console.app_config(),
+            gdpr_app::ConsoleConfig::default()
         );
     }
 

@@ -138,11 +138,57 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// A tenant's console users (`/console`): add, list, reset a password, remove. Prints
+    /// JSON; a password appears once, in this output.
+    ConsoleUser {
+        #[command(subcommand)]
+        action: ConsoleUserCommand,
+    },
     /// Delete every backup of a tenant (the customer asked); prints the receipt as JSON.
     DeleteBackups {
         /// The tenant's id.
         #[arg(long)]
         tenant: uuid::Uuid,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConsoleUserCommand {
+    /// Create a console user; prints them with their password (shown this once).
+    Add {
+        /// The tenant.
+        #[arg(long)]
+        tenant: uuid::Uuid,
+        /// The address they sign in with.
+        #[arg(long)]
+        email: String,
+        /// `dpo` (works requests, breaches, erasures, exports) or `viewer` (reads).
+        #[arg(long, value_parser = ["dpo", "viewer"])]
+        role: String,
+    },
+    /// List a tenant's console users.
+    List {
+        /// The tenant.
+        #[arg(long)]
+        tenant: uuid::Uuid,
+    },
+    /// Give a user a new password (printed this once); their sessions end.
+    ResetPassword {
+        /// The tenant.
+        #[arg(long)]
+        tenant: uuid::Uuid,
+        /// The user's id.
+        #[arg(long)]
+        user: uuid::Uuid,
+    },
+    /// Remove a user; their sessions end at once.
+    Remove {
+        /// The tenant.
+        #[arg(long)]
+        tenant: uuid::Uuid,
+        /// The user's id.
+        #[arg(long)]
+        user: uuid::Uuid,
     },
 }
 
@@ -290,6 +336,35 @@ async fn run(cli: Cli) -> Result<(), StartError> {
             )
             .await?;
             println!("{}", serde_json::to_string_pretty(&summary)?);
+        }
+        Command::ConsoleUser { action } => {
+            use gdpr_server::operator::ConsoleUserAction as A;
+            let (tenant, action) = match action {
+                ConsoleUserCommand::Add {
+                    tenant,
+                    email,
+                    role,
+                } => {
+                    let role = gdpr_app::ConsoleRole::parse(&role)
+                        .ok_or("--role must be dpo or viewer")?;
+                    (tenant, A::Add { email, role })
+                }
+                ConsoleUserCommand::List { tenant } => (tenant, A::List),
+                ConsoleUserCommand::ResetPassword { tenant, user } => (
+                    tenant,
+                    A::ResetPassword(gdpr_pii::ConsoleUserId::from_uuid(user)),
+                ),
+                ConsoleUserCommand::Remove { tenant, user } => {
+                    (tenant, A::Remove(gdpr_pii::ConsoleUserId::from_uuid(user)))
+                }
+            };
+            let done = gdpr_server::operator::console_user(
+                &config,
+                gdpr_pii::TenantId::from_uuid(tenant),
+                action,
+            )
+            .await?;
+            println!("{}", serde_json::to_string_pretty(&done)?);
         }
         Command::Backups { tenant } => {
             let list =

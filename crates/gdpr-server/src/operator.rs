@@ -249,6 +249,69 @@ pub async fn offboard(
     })
 }
 
+/// What `gdpr console-user` does.
+#[derive(Debug, Clone)]
+pub enum ConsoleUserAction {
+    /// Create one with this address and role; its password is printed once.
+    Add {
+        /// The address.
+        email: String,
+        /// The role.
+        role: gdpr_app::ConsoleRole,
+    },
+    /// List the tenant's users.
+    List,
+    /// Give one a new password (printed once); their sessions end.
+    ResetPassword(gdpr_pii::ConsoleUserId),
+    /// Remove one; their sessions end.
+    Remove(gdpr_pii::ConsoleUserId),
+}
+
+fn console_user_json(user: &gdpr_app::ConsoleUser) -> Value {
+    json!({
+        "id": user.id,
+        "tenant": user.tenant,
+        "email": user.email,
+        "role": user.role.as_str(),
+        "created_at": user.created_at.to_string(),
+    })
+}
+
+/// `gdpr console-user add|list|reset-password|remove --tenant T ...`: a tenant's console
+/// users, as the admin API manages them. A password appears once, in this output.
+///
+/// # Errors
+/// Start-up errors; the use case's (unknown tenant or user, an address already in use).
+pub async fn console_user(
+    config: &Config,
+    tenant: TenantId,
+    action: ConsoleUserAction,
+) -> Result<Value, StartError> {
+    use secrecy::ExposeSecret as _;
+    let app = application(config, open_store(config, false).await?)?;
+    let actor = gdpr_audit::Actor::Operator;
+    let issued = |i: gdpr_app::IssuedConsoleUser| json!({ "user": console_user_json(&i.user), "password": i.password.expose_secret() });
+    Ok(match action {
+        ConsoleUserAction::Add { email, role } => {
+            issued(app.create_console_user(actor, tenant, &email, role).await?)
+        }
+        ConsoleUserAction::List => Value::Array(
+            app.console_users(tenant)
+                .await?
+                .iter()
+                .map(console_user_json)
+                .collect(),
+        ),
+        ConsoleUserAction::ResetPassword(user) => {
+            issued(app.reset_console_password(actor, tenant, user).await?)
+        }
+        ConsoleUserAction::Remove(user) => {
+            app.remove_console_user(actor, tenant, user).await?;
+            json!({ "tenant": tenant, "removed": user })
+        }
+    })
+}
+
 /// `gdpr handover --tenant T --recipients FILE --out FILE`: the tenant's data, encrypted to
 /// the keys in the file, written to a new file. Returns what was written (no content).
 ///

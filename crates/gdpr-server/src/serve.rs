@@ -534,6 +534,7 @@ pub fn application_tuned(
     app_config.job_lease =
         time::Duration::seconds(i64::try_from(config.jobs.lease_seconds.max(1)).unwrap_or(600));
     app_config.portal = config.portal.app_config();
+    app_config.console = config.console.app_config();
     let mailer = mailer(config)?;
     tune(&mut app_config);
     Ok(App::new(

@@ -11,6 +11,7 @@ mod breaches;
 mod cache;
 mod config;
 mod consent;
+mod console;
 mod deadlines;
 mod erasure;
 mod export;

@@ -1,10 +1,11 @@
-//! Operator routes: tenants, API keys and a tenant's backups, behind the admin token.
+//! Operator routes: tenants, API keys, console users and a tenant's backups, behind the admin
+//! token.
 
 use std::sync::Arc;
 
 use gdpr_app::App;
 use gdpr_audit::Actor;
-use gdpr_pii::{ApiKeyId, TenantId};
+use gdpr_pii::{ApiKeyId, ConsoleUserId, TenantId};
 use gdpr_ports::Ports;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
@@ -16,8 +17,8 @@ use crate::api::Tag;
 use crate::auth::AdminToken;
 use crate::convert;
 use crate::dto::{
-    BackupDeletionOut, IssuedKeyOut, KeyIn, KeyOut, OffboardingIn, OffboardingOut, TenantIn,
-    TenantOut,
+    BackupDeletionOut, ConsoleUserIn, ConsoleUserOut, IssuedConsoleUserOut, IssuedKeyOut, KeyIn,
+    KeyOut, OffboardingIn, OffboardingOut, TenantIn, TenantOut,
 };
 use crate::problem::ApiError;
 
@@ -35,6 +36,21 @@ pub(crate) enum KeyIssued {
     /// Issued; the token is in the body, once.
     #[oai(status = 201)]
     Created(Json<IssuedKeyOut>),
+}
+
+/// 201 with the created console user and their password.
+#[derive(ApiResponse)]
+pub(crate) enum ConsoleUserCreated {
+    /// Created; the password is in the body, once.
+    #[oai(status = 201)]
+    Created(Json<IssuedConsoleUserOut>),
+}
+
+fn issued(issued: gdpr_app::IssuedConsoleUser) -> IssuedConsoleUserOut {
+    IssuedConsoleUserOut {
+        password: issued.password.expose_secret().to_owned(),
+        user: issued.user.into(),
+    }
 }
 
 /// 204.
@@ -134,6 +150,85 @@ impl<P: Ports> AdminApi<P> {
         );
         self.0.revoke_api_key(Actor::Operator, tenant, key).await?;
         tracing::info!(target: "security", event = "api_key_revoked", key = %key, tenant = %tenant, "api key revoked");
+        Ok(Revoked::Done)
+    }
+
+    /// Create a console user for a tenant (`dpo` or `viewer`), with a generated password
+    /// shown in this response only. An address signs in to one tenant's console: a second
+    /// user with the same address is refused (409).
+    #[oai(path = "/admin/tenants/:tenant_id/console-users", method = "post")]
+    async fn create_console_user(
+        &self,
+        _auth: AdminToken,
+        tenant_id: Path<Uuid>,
+        body: Json<ConsoleUserIn>,
+    ) -> Result<ConsoleUserCreated, ApiError> {
+        let tenant = TenantId::from_uuid(tenant_id.0);
+        let created = self
+            .0
+            .create_console_user(Actor::Operator, tenant, &body.email, body.role.into())
+            .await?;
+        tracing::info!(target: "security", event = "console_user_created", user = %created.user.id, tenant = %tenant, "console user created");
+        Ok(ConsoleUserCreated::Created(Json(issued(created))))
+    }
+
+    /// List a tenant's console users (never their passwords).
+    #[oai(path = "/admin/tenants/:tenant_id/console-users", method = "get")]
+    async fn list_console_users(
+        &self,
+        _auth: AdminToken,
+        tenant_id: Path<Uuid>,
+    ) -> Result<Json<Vec<ConsoleUserOut>>, ApiError> {
+        let users = self
+            .0
+            .console_users(TenantId::from_uuid(tenant_id.0))
+            .await?;
+        Ok(Json(users.into_iter().map(Into::into).collect()))
+    }
+
+    /// Give a console user a new generated password (shown in this response only); their
+    /// sessions end.
+    #[oai(
+        path = "/admin/tenants/:tenant_id/console-users/:user_id/password",
+        method = "post"
+    )]
+    async fn reset_console_password(
+        &self,
+        _auth: AdminToken,
+        tenant_id: Path<Uuid>,
+        user_id: Path<Uuid>,
+    ) -> Result<Json<IssuedConsoleUserOut>, ApiError> {
+        let (tenant, user) = (
+            TenantId::from_uuid(tenant_id.0),
+            ConsoleUserId::from_uuid(user_id.0),
+        );
+        let reset = self
+            .0
+            .reset_console_password(Actor::Operator, tenant, user)
+            .await?;
+        tracing::info!(target: "security", event = "console_password_reset", user = %user, tenant = %tenant, "console password reset");
+        Ok(Json(issued(reset)))
+    }
+
+    /// Remove a console user; their sessions end at once.
+    #[oai(
+        path = "/admin/tenants/:tenant_id/console-users/:user_id",
+        method = "delete"
+    )]
+    async fn remove_console_user(
+        &self,
+        _auth: AdminToken,
+        tenant_id: Path<Uuid>,
+        user_id: Path<Uuid>,
+    ) -> Result<Revoked, ApiError> {
+        let (tenant, user) = (
+            TenantId::from_uuid(tenant_id.0),
+            ConsoleUserId::from_uuid(user_id.0),
+        );
+        self.0
+            .remove_console_user(Actor::Operator, tenant, user)
+            .await?;
+        tracing::info!(target: "security", event = "console_user_removed", user = %user, tenant = %tenant, "console user removed");
         Ok(Revoked::Done)
     }
 

@@ -267,6 +267,8 @@ pub(crate) enum ActorKind {
     System,
     /// A person on the tenant's request portal, once their e-mail code came back.
     Portal,
+    /// A tenant's console user, named by `id`.
+    ConsoleUser,
 }
 
 /// Who acted.
@@ -354,6 +356,11 @@ mirror!(
         AuditorExport,
         InquiryReceived,
         InquiryAnsweredNothingHeld,
+        ConsoleUserCreated,
+        ConsoleUserPasswordReset,
+        ConsoleUserRemoved,
+        ConsoleSignedIn,
+        ConsoleSignedOut,
     }
 );
 

@@ -1,6 +1,6 @@
-//! Wire types of the operator's routes: tenants, API keys, backup deletion.
+//! Wire types of the operator's routes: tenants, API keys, console users, backup deletion.
 
-use poem_openapi::Object;
+use poem_openapi::{Enum, Object};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -97,4 +97,79 @@ pub(crate) struct OffboardingOut {
     pub(crate) scheduled_at: OffsetDateTime,
     /// When every row, key, backup, journal entry, export and log line of the tenant goes.
     pub(crate) delete_at: OffsetDateTime,
+}
+
+/// What a console user may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub(crate) enum ConsoleRoleDto {
+    /// Works requests, breaches, erasures and exports.
+    Dpo,
+    /// Reads; changes nothing.
+    Viewer,
+}
+
+impl From<ConsoleRoleDto> for gdpr_app::ConsoleRole {
+    fn from(role: ConsoleRoleDto) -> Self {
+        match role {
+            ConsoleRoleDto::Dpo => Self::Dpo,
+            ConsoleRoleDto::Viewer => Self::Viewer,
+        }
+    }
+}
+
+impl From<gdpr_app::ConsoleRole> for ConsoleRoleDto {
+    fn from(role: gdpr_app::ConsoleRole) -> Self {
+        match role {
+            gdpr_app::ConsoleRole::Dpo => Self::Dpo,
+            gdpr_app::ConsoleRole::Viewer => Self::Viewer,
+        }
+    }
+}
+
+/// A console user to create.
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub(crate) struct ConsoleUserIn {
+    /// The address they sign in with (one user per address in the deployment).
+    pub(crate) email: super::EmailText,
+    /// What they may do.
+    pub(crate) role: ConsoleRoleDto,
+}
+
+/// A console user (never their password).
+#[derive(Object)]
+pub(crate) struct ConsoleUserOut {
+    /// Their id.
+    pub(crate) id: Uuid,
+    /// Their tenant.
+    pub(crate) tenant: Uuid,
+    /// The address they sign in with.
+    pub(crate) email: String,
+    /// What they may do.
+    pub(crate) role: ConsoleRoleDto,
+    /// Created.
+    pub(crate) created_at: OffsetDateTime,
+}
+
+impl From<gdpr_app::ConsoleUser> for ConsoleUserOut {
+    fn from(u: gdpr_app::ConsoleUser) -> Self {
+        Self {
+            id: *u.id.as_uuid(),
+            tenant: *u.tenant.as_uuid(),
+            email: u.email,
+            role: u.role.into(),
+            created_at: u.created_at,
+        }
+    }
+}
+
+/// A console user just created or whose password was just reset: the password is shown
+/// once, to be handed to them.
+#[derive(Object)]
+pub(crate) struct IssuedConsoleUserOut {
+    /// The user.
+    pub(crate) user: ConsoleUserOut,
+    /// Their password (20 letters and digits, generated). Never shown again.
+    pub(crate) password: String,
 }

@@ -1,4 +1,5 @@
-//! Web pages for people: the request portal (`/portal/{tenant}`). Server-rendered HTML
+//! Web pages for people: the request portal (`/portal/{tenant}`) and the console
+//! (`/console`). Server-rendered HTML
 //! (maud: templates compiled into the binary, every value escaped unless marked otherwise,
 //! and nothing here marks one), one stylesheet, no script at all.
 //!
@@ -8,6 +9,7 @@
 //! cached. No personal data goes into a URL (an address travels only in a form's body), so
 //! the access log, which records paths, records none.
 
+mod console;
 mod i18n;
 mod portal;
 
@@ -16,6 +18,7 @@ use maud::{DOCTYPE, Markup, html};
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::{Request, Response};
 
+pub(crate) use console::console;
 pub(crate) use portal::portal;
 
 /// The stylesheet, compiled in.
@@ -24,6 +27,18 @@ const STYLE: &str = include_str!("style.css");
 /// Everything the pages may load: this origin's stylesheet; forms post to this origin only.
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
                    frame-ancestors 'none'; base-uri 'none'";
+
+/// A path parameter that must be a UUID.
+pub(crate) fn uuid_param(req: &Request, name: &str) -> Option<uuid::Uuid> {
+    req.raw_path_param(name)?.parse().ok()
+}
+
+/// Whether a form post comes from another site (the browser says so in `Sec-Fetch-Site`):
+/// refused, so that no page elsewhere can make its visitors' browsers post our forms.
+pub(crate) fn cross_site(req: &Request) -> bool {
+    req.header("sec-fetch-site")
+        .is_some_and(|site| !matches!(site, "same-origin" | "none"))
+}
 
 /// `GET /assets/style.css`.
 pub(crate) fn stylesheet() -> Response {
@@ -51,6 +66,18 @@ pub(crate) fn lang(req: &Request) -> Lang {
 /// A whole page: `title` in the tab and as the heading, `org` in the banner beside the
 /// switch to the other language (a link back to `here` in it).
 pub(crate) fn page(lang: Lang, org: &str, here: &str, title: &str, body: &Markup) -> Markup {
+    page_with(lang, org, here, title, None, body)
+}
+
+/// As [`page`], with a navigation bar (the console's) under the banner.
+pub(crate) fn page_with(
+    lang: Lang,
+    org: &str,
+    here: &str,
+    title: &str,
+    nav: Option<&Markup>,
+    body: &Markup,
+) -> Markup {
     let other = match lang {
         Lang::En => Lang::Fr,
         Lang::Fr => Lang::En,
@@ -72,6 +99,9 @@ pub(crate) fn page(lang: Lang, org: &str, here: &str, title: &str, body: &Markup
                     a href={ (here) "?lang=" (other.tag()) } lang=(other.tag()) hreflang=(other.tag()) {
                         (words.other_language)
                     }
+                }
+                @if let Some(nav) = nav {
+                    (nav)
                 }
                 main {
                     h1 { (title) }

@@ -18,10 +18,9 @@ use poem::endpoint::make;
 use poem::http::StatusCode;
 use poem::{Request, Response, Route, get};
 use serde::Deserialize;
-use uuid::Uuid;
 
 use super::i18n::{Words, rights, words};
-use super::{lang, page, respond, see_other};
+use super::{cross_site, lang, page, respond, see_other, uuid_param};
 use crate::client::client_ip;
 
 /// The portal's routes, to nest under `/portal`.
@@ -51,10 +50,6 @@ struct OpenForm {
 struct CodeForm {
     #[serde(default)]
     code: String,
-}
-
-fn uuid_param(req: &Request, name: &str) -> Option<Uuid> {
-    req.raw_path_param(name)?.parse().ok()
 }
 
 /// One page view: its language, the tenant the path names (if its portal is open), the
@@ -110,13 +105,6 @@ impl Visit {
         text.replace("{minutes}", &self.minutes.to_string())
             .replace("{tries}", &self.tries.to_string())
     }
-}
-
-/// Whether a form post comes from another site (the browser says so in `Sec-Fetch-Site`):
-/// refused, so that no page elsewhere can make its visitors' browsers ask for codes.
-fn cross_site(req: &Request) -> bool {
-    req.header("sec-fetch-site")
-        .is_some_and(|site| !matches!(site, "same-origin" | "none"))
 }
 
 fn not_found(lang: Lang) -> Response {

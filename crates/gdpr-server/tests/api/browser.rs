@@ -14,6 +14,9 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use gdpr_testkit::smtp::SmtpServer;
 use serde_json::json;
 
+use gdpr_rights::RequestKind;
+
+use crate::console::{console_user, old_request};
 use crate::helpers::{TestApp, spawn_app_with};
 use crate::portal::through;
 
@@ -230,7 +233,22 @@ async fn a_person_files_an_erasure_request_on_the_portal_and_the_dpo_sees_it() {
         .unwrap_or_else(|| panic!("{}", requests.text));
     assert_eq!(request["kind"], "erasure");
     assert_eq!(request["verification"]["method"], "email_code");
-    assert!(answer.contains(request["id"].as_str().unwrap()), "{answer}");
+    let id = request["id"].as_str().unwrap();
+    assert!(answer.contains(id), "{answer}");
+    // And in the console: the DPO finds it among the open requests.
+    let password = console_user(&app, &tenant, "dpo@logalto.example", "dpo").await;
+    browser
+        .sign_in(&app, "dpo@logalto.example", &password)
+        .await;
+    browser
+        .follow("nav a[href^='/console/requests']", "table")
+        .await;
+    let listed = browser.main_text().await;
+    assert!(
+        listed.contains(id) && listed.contains("Erasure"),
+        "{listed}"
+    );
+    browser.screenshot("console-requests").await;
     browser.client.clone().close().await.unwrap();
     app.stop().await;
 }
@@ -270,6 +288,171 @@ async fn the_portal_reads_french_and_a_name_that_is_markup_stays_text() {
     // The switch to English.
     browser.follow("header a", "html[lang=en]").await;
     assert!(browser.main_text().await.contains("What do you ask for?"));
+    browser.client.clone().close().await.unwrap();
+    app.stop().await;
+}
+
+impl Browser {
+    /// Signs in to the console with the form, landing on the overview.
+    async fn sign_in(&self, app: &TestApp, email: &str, password: &str) {
+        self.open(app, "/console").await;
+        // Not signed in: the console sends the browser to its sign-in page.
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css("#password"))
+            .await
+            .unwrap();
+        self.type_in("#email", email).await;
+        self.type_in("#password", password).await;
+        self.follow("button[type=submit]", "nav").await;
+    }
+
+    /// The text of the first element `css` finds.
+    async fn text_of(&self, css: &str) -> String {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css}: {e}"))
+            .text()
+            .await
+            .unwrap()
+    }
+
+    async fn has(&self, css: &str) -> bool {
+        self.client.find(Locator::Css(css)).await.is_ok()
+    }
+}
+
+#[tokio::test]
+async fn a_dpo_finds_an_overdue_access_request_verifies_the_identity_exports_and_completes_it() {
+    let Some(browser) = browser("en-GB,en").await else {
+        return;
+    };
+    let dpo_key =
+        gdpr_testkit::GpgHome::generate("DPO <dpo@logalto.example>", "", "future-default");
+    let public = dpo_key.public_key("dpo@logalto.example");
+    let app = spawn_app_with(|c| c.export.recipients = vec![public.clone()]).await;
+    let (tenant, key) = app.tenant("LogAlto SAS").await;
+    let ada = app.subject(&key, "ada@example.org").await;
+    let grace = app.subject(&key, "grace@example.org").await;
+    let overdue = old_request(&app, &tenant, &ada, RequestKind::Access, 40).await;
+    let recent = old_request(&app, &tenant, &grace, RequestKind::Erasure, 2).await;
+    let password = console_user(&app, &tenant, "dpo@logalto.example", "dpo").await;
+
+    browser.open(&app, "/console/sign-in").await;
+    browser.screenshot("console-sign-in").await;
+    browser
+        .sign_in(&app, "dpo@logalto.example", &password)
+        .await;
+    // The overview: one request overdue, in words and in red, listed before the other.
+    let overview = browser.main_text().await;
+    assert!(overview.contains("2 open, 1 overdue"), "{overview}");
+    assert_eq!(browser.text_of("tr.overdue a").await, overdue);
+    let first = overview.find(&overdue).unwrap();
+    assert!(first < overview.find(&recent).unwrap(), "{overview}");
+    browser.screenshot("console-overview").await;
+
+    browser.follow("tr.overdue a", "#method").await;
+    let page = browser.main_text().await;
+    assert!(
+        page.contains("not verified yet") && page.contains("overdue"),
+        "{page}"
+    );
+    browser.screenshot("console-request").await;
+    browser
+        .client
+        .find(Locator::Css("#method"))
+        .await
+        .unwrap()
+        .select_by_value("identity_document")
+        .await
+        .unwrap();
+    browser
+        .follow("form[action*='/verify'] button", "p.done")
+        .await;
+    assert_eq!(
+        browser.text_of("p.done").await,
+        "Identity verification recorded."
+    );
+    browser
+        .follow("form[action*='/export'] button", "a[download]")
+        .await;
+    assert!(browser.main_text().await.contains("Export prepared."));
+    browser
+        .follow("form[action*='/complete'] button", "p.done")
+        .await;
+    assert_eq!(browser.text_of("p.done").await, "Request completed.");
+    assert!(browser.text_of("h1").await.contains("Completed"));
+    assert!(!browser.has("form[action*='/complete']").await, "closed");
+    browser.screenshot("console-request-done").await;
+
+    let seen = app.get(&format!("/v1/requests/{overdue}"), &key).await;
+    assert_eq!(seen.body["status"], "completed");
+    assert_eq!(seen.body["verification"]["method"], "identity_document");
+    browser.client.clone().close().await.unwrap();
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_viewer_cannot_erase_a_form_without_its_token_is_refused_and_markup_stays_text() {
+    let Some(browser) = browser("fr-FR,fr").await else {
+        return;
+    };
+    let app = spawn_app_with(|_| {}).await;
+    let (tenant, key) = app.tenant("LogAlto SAS").await;
+    let made = app
+        .post(
+            "/v1/subjects",
+            &key,
+            json!({"email": "mallory@example.org", "full_name": "<script>alert(1)</script>"}),
+        )
+        .await;
+    let subject = made.body["id"].as_str().unwrap().to_owned();
+    let request = old_request(&app, &tenant, &subject, RequestKind::Erasure, 5).await;
+    let viewer = console_user(&app, &tenant, "viewer@logalto.example", "viewer").await;
+    let dpo = console_user(&app, &tenant, "dpo@logalto.example", "dpo").await;
+
+    // The viewer: the request and the name as text, in French, and no erase button.
+    browser
+        .sign_in(&app, "viewer@logalto.example", &viewer)
+        .await;
+    browser
+        .open(&app, &format!("/console/requests/{request}"))
+        .await;
+    assert_eq!(
+        browser.text_of("span.name").await,
+        "<script>alert(1)</script>"
+    );
+    assert!(browser.client.get_alert_text().await.is_err(), "no alert");
+    assert!(browser.main_text().await.contains("pas encore vérifiée"));
+    assert!(!browser.has("form[action*='/erase']").await);
+    browser.screenshot("console-viewer").await;
+    browser.follow("nav button", "#password").await;
+
+    // The DPO's erase form, its token taken out: refused, nothing erased.
+    browser.sign_in(&app, "dpo@logalto.example", &dpo).await;
+    browser
+        .open(&app, &format!("/console/requests/{request}"))
+        .await;
+    browser
+        .client
+        .execute(
+            "document.querySelectorAll(\"form[action*='/erase'] input[name=csrf]\").forEach(e => e.remove());",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser
+        .follow("form[action*='/erase'] button", "p.error")
+        .await;
+    let refused = browser.text_of("p.error").await;
+    assert!(refused.contains("Ce formulaire a expiré"), "{refused}");
+    browser.screenshot("console-csrf-refused").await;
+    let still = app.get(&format!("/v1/subjects/{subject}"), &key).await;
+    assert_eq!(still.status, reqwest::StatusCode::OK);
+    let open = app.get(&format!("/v1/requests/{request}"), &key).await;
+    assert_eq!(open.body["status"], "open");
     browser.client.clone().close().await.unwrap();
     app.stop().await;
 }

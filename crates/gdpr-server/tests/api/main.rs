@@ -12,6 +12,7 @@ mod breaches;
 mod browser;
 mod canary;
 mod consent;
+mod console;
 mod errors;
 mod exports;
 mod faults;

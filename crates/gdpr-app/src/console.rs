@@ -1,0 +1,678 @@
+//! The console's people and their sessions: users a tenant's staff sign in as (created by the
+//! operator, with a role), passwords hashed with argon2id, sessions found by their token's
+//! hash, each with its own CSRF token.
+//!
+//! Users and sessions are documents of the tenant (encrypted at rest with its key, in its
+//! backups, deleted with it). A password is generated here and shown once, like an API key;
+//! the operator resets it the same way. A session ends at sign-out, after
+//! [`ConsoleConfig::idle`] without use, after [`ConsoleConfig::lifetime`] whatever its use, or
+//! when its user is removed or their password reset; its role is read from the user at each
+//! use, so a change takes effect at once. Wrong passwords are counted per user in this
+//! replica's memory: past [`ConsoleConfig::failures_per_user`] in
+//! [`ConsoleConfig::failure_window`], the user cannot sign in until the window ends, whatever
+//! the source (the HTTP layer limits each source as for API keys).
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
+use argon2::Argon2;
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use gdpr_audit::{Actor, AuditAction, AuditEvent};
+use gdpr_pii::{ConsoleUserId, Email, TenantId};
+use gdpr_ports::{Clock as _, Document, DocumentKind, DocumentStore, Owner, Ports, StoreError};
+use rand::Rng as _;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use subtle::ConstantTimeEq as _;
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::{App, AppError, Ctx};
+
+/// What a console user may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsoleRole {
+    /// The data protection officer's work: requests, breaches, erasures, exports.
+    Dpo,
+    /// Reads everything the console shows; changes nothing.
+    Viewer,
+}
+
+impl ConsoleRole {
+    /// Its name (`dpo`, `viewer`).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Dpo => "dpo",
+            Self::Viewer => "viewer",
+        }
+    }
+
+    /// The role a name stands for.
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Dpo, Self::Viewer]
+            .into_iter()
+            .find(|r| r.as_str() == name)
+    }
+}
+
+/// The console's session and sign-in limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConsoleConfig {
+    /// A session unused this long ends.
+    pub idle: Duration,
+    /// A session ends this long after sign-in, however much it is used.
+    pub lifetime: Duration,
+    /// Wrong passwords for one user before they cannot sign in for the rest of the window.
+    pub failures_per_user: u32,
+    /// The window wrong passwords are counted in.
+    pub failure_window: Duration,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        Self {
+            idle: Duration::minutes(30),
+            lifetime: Duration::hours(8),
+            failures_per_user: 10,
+            failure_window: Duration::minutes(15),
+        }
+    }
+}
+
+/// A console user (never their password's hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleUser {
+    /// Their id.
+    pub id: ConsoleUserId,
+    /// Their tenant.
+    pub tenant: TenantId,
+    /// The address they sign in with.
+    pub email: String,
+    /// What they may do.
+    pub role: ConsoleRole,
+    /// When the operator created them.
+    pub created_at: OffsetDateTime,
+}
+
+/// A user just created or whose password was just reset: the password is shown once.
+#[derive(Debug)]
+pub struct IssuedConsoleUser {
+    /// The user.
+    pub user: ConsoleUser,
+    /// Their password, generated here.
+    pub password: SecretString,
+}
+
+/// A signed-in user, as each page sees them.
+#[derive(Debug, Clone)]
+pub struct ConsoleSession {
+    /// The session's id (the hash of its token's secret, shortened).
+    pub id: Uuid,
+    /// Who.
+    pub user: ConsoleUser,
+    /// The token every form of this session must carry back.
+    pub csrf: SecretString,
+}
+
+impl ConsoleSession {
+    /// The context the session's use cases run in: its tenant, its user as the actor.
+    #[must_use]
+    pub const fn ctx(&self) -> Ctx {
+        Ctx::new(self.user.tenant, Actor::ConsoleUser(self.user.id))
+    }
+
+    /// Whether `token` is this session's CSRF token (compared in constant time).
+    #[must_use]
+    pub fn csrf_matches(&self, token: &str) -> bool {
+        let ours = self.csrf.expose_secret().as_bytes();
+        !ours.is_empty() && bool::from(ours.ct_eq(token.as_bytes()))
+    }
+}
+
+/// A sign-in that succeeded: the session, and the token the browser keeps in its cookie.
+#[derive(Debug)]
+pub struct SignedIn {
+    /// The session.
+    pub session: ConsoleSession,
+    /// `<tenant>.<secret>`: the cookie's value, never stored.
+    pub token: SecretString,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredUser {
+    email: String,
+    role: ConsoleRole,
+    /// The argon2id hash, in the PHC string format.
+    password: String,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredSession {
+    user: Uuid,
+    csrf: String,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    seen_at: OffsetDateTime,
+}
+
+/// Wrong passwords per user, in this replica's memory.
+#[derive(Debug, Default)]
+pub(crate) struct SignInFailures(Mutex<HashMap<ConsoleUserId, (OffsetDateTime, u32)>>);
+
+/// Letters and digits that cannot be mistaken for one another (no 0/O, 1/l/I).
+const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+/// A generated password's length: 20 of 56 symbols, 116 bits.
+const PASSWORD_LEN: usize = 20;
+/// A session's last use is written at most this often (not at every page).
+const SEEN_EVERY: Duration = Duration::minutes(1);
+
+fn generate_password() -> SecretString {
+    let mut rng = rand::rngs::OsRng;
+    let password: String = (0..PASSWORD_LEN)
+        .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
+        .collect();
+    SecretString::from(password)
+}
+
+fn hash_password(password: &SecretString) -> Result<String, AppError> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.expose_secret().as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|_| AppError::invalid("password", "cannot be hashed"))
+}
+
+fn password_matches(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
+}
+
+/// A hash no password matches, checked when no user has the address given: a sign-in takes
+/// as long whether or not the address is known.
+fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| hash_password(&generate_password()).unwrap_or_default())
+}
+
+fn random_hex() -> String {
+    let bytes: [u8; 32] = rand::rngs::OsRng.r#gen();
+    hex::encode(bytes)
+}
+
+/// The stored id of a session: the first half of its secret's SHA-256.
+fn session_id(secret: &str) -> Uuid {
+    let digest = Sha256::digest(secret.as_bytes());
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&digest[..16]);
+    Uuid::from_bytes(id)
+}
+
+fn parse_token(token: &str) -> Option<(TenantId, Uuid)> {
+    let (tenant, secret) = token.split_once('.')?;
+    let tenant = Uuid::try_parse(tenant).ok()?;
+    (secret.len() == 64 && secret.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| (TenantId::from_uuid(tenant), session_id(secret)))
+}
+
+fn corrupt(_: serde_json::Error) -> AppError {
+    AppError::Store(StoreError::Corrupt("a console document".into()))
+}
+
+fn user_of(doc: &Document, tenant: TenantId) -> Result<(ConsoleUser, StoredUser), AppError> {
+    let stored: StoredUser = serde_json::from_str(&doc.body).map_err(corrupt)?;
+    let user = ConsoleUser {
+        id: ConsoleUserId::from_uuid(doc.id),
+        tenant,
+        email: stored.email.clone(),
+        role: stored.role,
+        created_at: stored.created_at,
+    };
+    Ok((user, stored))
+}
+
+impl SignInFailures {
+    fn blocked(&self, user: ConsoleUserId, now: OffsetDateTime, config: &ConsoleConfig) -> bool {
+        let seen = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        seen.get(&user).is_some_and(|(since, n)| {
+            now - *since < config.failure_window && *n >= config.failures_per_user
+        })
+    }
+
+    fn fail(&self, user: ConsoleUserId, now: OffsetDateTime, config: &ConsoleConfig) {
+        let mut seen = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        // Bounded by the number of users; finished windows are dropped as they are met.
+        seen.retain(|_, (since, _)| now - *since < config.failure_window);
+        let entry = seen.entry(user).or_insert((now, 0));
+        entry.1 += 1;
+    }
+
+    fn clear(&self, user: ConsoleUserId) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&user);
+    }
+}
+
+impl<P: Ports> App<P> {
+    /// Creates a console user for a tenant (an operator action), with a generated password
+    /// shown once. One address is one user in the whole deployment: it says which tenant a
+    /// sign-in is for.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] for the tenant; [`AppError::InvalidInput`] for the address;
+    /// [`AppError::Conflict`] when the address already has a user; storage errors.
+    pub async fn create_console_user(
+        &self,
+        actor: Actor,
+        tenant: TenantId,
+        email: &str,
+        role: ConsoleRole,
+    ) -> Result<IssuedConsoleUser, AppError> {
+        self.tenant(tenant).await?;
+        let email = Email::parse(email).map_err(|e| AppError::invalid("email", e))?;
+        if self
+            .console_user_by_email(email.expose_pii())
+            .await?
+            .is_some()
+        {
+            return Err(AppError::Conflict(
+                "this address already signs in to a console".into(),
+            ));
+        }
+        let now = self.clock.now();
+        let password = generate_password();
+        let stored = StoredUser {
+            email: email.expose_pii().to_owned(),
+            role,
+            password: hash_password(&password)?,
+            created_at: now,
+        };
+        let id = ConsoleUserId::at(now);
+        self.put_console_user(tenant, id, &stored, now).await?;
+        let event = AuditEvent::new(now, Some(tenant), actor, AuditAction::ConsoleUserCreated)
+            .with("user", id)
+            .with("role", role.as_str());
+        self.audit(event).await?;
+        let user = ConsoleUser {
+            id,
+            tenant,
+            email: stored.email,
+            role,
+            created_at: now,
+        };
+        Ok(IssuedConsoleUser { user, password })
+    }
+
+    /// A tenant's console users, oldest first.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] for the tenant; storage errors.
+    pub async fn console_users(&self, tenant: TenantId) -> Result<Vec<ConsoleUser>, AppError> {
+        self.tenant(tenant).await?;
+        self.store
+            .list_documents(Owner::Tenant(tenant), DocumentKind::ConsoleUser)
+            .await
+            .map_err(AppError::store)?
+            .iter()
+            .map(|doc| user_of(doc, tenant).map(|(user, _)| user))
+            .collect()
+    }
+
+    /// Replaces a console user's password with a new generated one, shown once; their
+    /// sessions end.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`]; storage errors.
+    pub async fn reset_console_password(
+        &self,
+        actor: Actor,
+        tenant: TenantId,
+        id: ConsoleUserId,
+    ) -> Result<IssuedConsoleUser, AppError> {
+        let (doc, (user, mut stored)) = self.console_user(tenant, id).await?;
+        let password = generate_password();
+        stored.password = hash_password(&password)?;
+        self.put_console_user(tenant, id, &stored, doc.created_at)
+            .await?;
+        self.end_sessions_of(tenant, id).await?;
+        self.sign_in_failures.clear(id);
+        let event = AuditEvent::new(
+            self.clock.now(),
+            Some(tenant),
+            actor,
+            AuditAction::ConsoleUserPasswordReset,
+        )
+        .with("user", id);
+        self.audit(event).await?;
+        Ok(IssuedConsoleUser { user, password })
+    }
+
+    /// Removes a console user; their sessions end at once.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`]; storage errors.
+    pub async fn remove_console_user(
+        &self,
+        actor: Actor,
+        tenant: TenantId,
+        id: ConsoleUserId,
+    ) -> Result<(), AppError> {
+        self.console_user(tenant, id).await?;
+        self.store
+            .delete_document(
+                Owner::Tenant(tenant),
+                DocumentKind::ConsoleUser,
+                *id.as_uuid(),
+            )
+            .await
+            .map_err(AppError::store)?;
+        self.end_sessions_of(tenant, id).await?;
+        let event = AuditEvent::new(
+            self.clock.now(),
+            Some(tenant),
+            actor,
+            AuditAction::ConsoleUserRemoved,
+        )
+        .with("user", id);
+        self.audit(event).await
+    }
+
+    /// Signs a user in: a new session, audited.
+    ///
+    /// # Errors
+    /// [`AppError::Unauthorized`] for an unknown address or a wrong password (the same
+    /// answer, after the same work); [`AppError::TooManyRequests`] when the user had too many
+    /// wrong passwords lately; [`AppError::TenantOffboarding`]; storage errors.
+    pub async fn console_sign_in(
+        &self,
+        email: &str,
+        password: &SecretString,
+    ) -> Result<SignedIn, AppError> {
+        let now = self.clock.now();
+        let config = &self.config.console;
+        let found = match Email::parse(email) {
+            Ok(email) => self.console_user_by_email(email.expose_pii()).await?,
+            Err(_) => None,
+        };
+        let Some((user, stored)) = found else {
+            password_matches(password.expose_secret(), decoy_hash());
+            return Err(AppError::Unauthorized);
+        };
+        if self.sign_in_failures.blocked(user.id, now, config) {
+            return Err(AppError::TooManyRequests(
+                "too many wrong passwords for this user: try again later",
+            ));
+        }
+        if !password_matches(password.expose_secret(), &stored.password) {
+            self.sign_in_failures.fail(user.id, now, config);
+            return Err(AppError::Unauthorized);
+        }
+        self.sign_in_failures.clear(user.id);
+        self.ensure_not_offboarding(user.tenant).await?;
+        let secret = random_hex();
+        let id = session_id(&secret);
+        let session = StoredSession {
+            user: *user.id.as_uuid(),
+            csrf: random_hex(),
+            created_at: now,
+            seen_at: now,
+        };
+        self.put_session(user.tenant, id, &session, now).await?;
+        let event = AuditEvent::new(
+            now,
+            Some(user.tenant),
+            Actor::ConsoleUser(user.id),
+            AuditAction::ConsoleSignedIn,
+        )
+        .with("session", id);
+        self.audit(event).await?;
+        let token = SecretString::from(format!("{}.{secret}", user.tenant.as_uuid().simple()));
+        Ok(SignedIn {
+            session: ConsoleSession {
+                id,
+                user,
+                csrf: SecretString::from(session.csrf),
+            },
+            token,
+        })
+    }
+
+    /// The session a token opens, if it is still open: its user as they are now.
+    ///
+    /// # Errors
+    /// [`AppError::Unauthorized`] for a malformed, unknown, ended or expired session, or one
+    /// whose user was removed; [`AppError::TenantOffboarding`]; storage errors.
+    pub async fn console_session(&self, token: &SecretString) -> Result<ConsoleSession, AppError> {
+        let (tenant, id) = parse_token(token.expose_secret()).ok_or(AppError::Unauthorized)?;
+        let doc = match self
+            .store
+            .get_document(Owner::Tenant(tenant), DocumentKind::ConsoleSession, id)
+            .await
+        {
+            Ok(doc) => doc,
+            Err(StoreError::NotFound) => return Err(AppError::Unauthorized),
+            Err(e) => return Err(AppError::store(e)),
+        };
+        let mut stored: StoredSession = serde_json::from_str(&doc.body).map_err(corrupt)?;
+        let now = self.clock.now();
+        let config = &self.config.console;
+        if now - stored.created_at >= config.lifetime || now - stored.seen_at >= config.idle {
+            self.delete_session(tenant, id).await?;
+            return Err(AppError::Unauthorized);
+        }
+        let user = match self
+            .console_user(tenant, ConsoleUserId::from_uuid(stored.user))
+            .await
+        {
+            Ok((_, (user, _))) => user,
+            Err(AppError::NotFound(_)) => return Err(AppError::Unauthorized),
+            Err(e) => return Err(e),
+        };
+        self.ensure_not_offboarding(tenant).await?;
+        if now - stored.seen_at >= SEEN_EVERY {
+            stored.seen_at = now;
+            self.put_session(tenant, id, &stored, doc.created_at)
+                .await?;
+        }
+        Ok(ConsoleSession {
+            id,
+            user,
+            csrf: SecretString::from(stored.csrf),
+        })
+    }
+
+    /// Ends a session (sign-out), audited.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn console_sign_out(&self, session: &ConsoleSession) -> Result<(), AppError> {
+        self.delete_session(session.user.tenant, session.id).await?;
+        self.audit(
+            self.event(session.ctx(), AuditAction::ConsoleSignedOut)
+                .with("session", session.id),
+        )
+        .await
+    }
+
+    /// Deletes every session past its idle time or lifetime (the hourly `prune-portal` job);
+    /// how many.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn prune_console_sessions(&self) -> Result<usize, AppError> {
+        let now = self.clock.now();
+        let config = &self.config.console;
+        let mut pruned = 0;
+        for doc in self
+            .store
+            .all_documents(DocumentKind::ConsoleSession)
+            .await
+            .map_err(AppError::store)?
+        {
+            let ended = serde_json::from_str::<StoredSession>(&doc.body).map_or(true, |s| {
+                now - s.created_at >= config.lifetime || now - s.seen_at >= config.idle
+            });
+            if ended
+                && self
+                    .store
+                    .delete_document(doc.owner, DocumentKind::ConsoleSession, doc.id)
+                    .await
+                    .map_err(AppError::store)?
+            {
+                pruned += 1;
+            }
+        }
+        Ok(pruned)
+    }
+
+    async fn console_user(
+        &self,
+        tenant: TenantId,
+        id: ConsoleUserId,
+    ) -> Result<(Document, (ConsoleUser, StoredUser)), AppError> {
+        let doc = self
+            .store
+            .get_document(
+                Owner::Tenant(tenant),
+                DocumentKind::ConsoleUser,
+                *id.as_uuid(),
+            )
+            .await
+            .map_err(AppError::not_found("console user"))?;
+        let user = user_of(&doc, tenant)?;
+        Ok((doc, user))
+    }
+
+    /// The user an address signs in as. Users are few (a tenant's staff): a scan is enough.
+    async fn console_user_by_email(
+        &self,
+        email: &str,
+    ) -> Result<Option<(ConsoleUser, StoredUser)>, AppError> {
+        for doc in self
+            .store
+            .all_documents(DocumentKind::ConsoleUser)
+            .await
+            .map_err(AppError::store)?
+        {
+            let Owner::Tenant(tenant) = doc.owner else {
+                continue;
+            };
+            let found = user_of(&doc, tenant)?;
+            if found.1.email == email {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn put_console_user(
+        &self,
+        tenant: TenantId,
+        id: ConsoleUserId,
+        stored: &StoredUser,
+        created_at: OffsetDateTime,
+    ) -> Result<(), AppError> {
+        let body = serde_json::to_string(stored).map_err(corrupt)?;
+        self.store
+            .put_document(&Document {
+                id: *id.as_uuid(),
+                kind: DocumentKind::ConsoleUser,
+                owner: Owner::Tenant(tenant),
+                created_at,
+                body,
+            })
+            .await
+            .map_err(AppError::store)
+    }
+
+    async fn put_session(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        stored: &StoredSession,
+        created_at: OffsetDateTime,
+    ) -> Result<(), AppError> {
+        let body = serde_json::to_string(stored).map_err(corrupt)?;
+        self.store
+            .put_document(&Document {
+                id,
+                kind: DocumentKind::ConsoleSession,
+                owner: Owner::Tenant(tenant),
+                created_at,
+                body,
+            })
+            .await
+            .map_err(AppError::store)
+    }
+
+    async fn delete_session(&self, tenant: TenantId, id: Uuid) -> Result<(), AppError> {
+        self.store
+            .delete_document(Owner::Tenant(tenant), DocumentKind::ConsoleSession, id)
+            .await
+            .map(drop)
+            .map_err(AppError::store)
+    }
+
+    async fn end_sessions_of(&self, tenant: TenantId, user: ConsoleUserId) -> Result<(), AppError> {
+        let owner = Owner::Tenant(tenant);
+        for doc in self
+            .store
+            .list_documents(owner, DocumentKind::ConsoleSession)
+            .await
+            .map_err(AppError::store)?
+        {
+            let theirs = serde_json::from_str::<StoredSession>(&doc.body)
+                .map_or(true, |s| s.user == *user.as_uuid());
+            if theirs {
+                self.delete_session(tenant, doc.id).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_must_have_the_exact_shape() {
+        let tenant = Uuid::new_v4().simple().to_string();
+        let secret = random_hex();
+        assert!(parse_token(&format!("{tenant}.{secret}")).is_some());
+        for bad in [
+            String::new(),
+            tenant.clone(),
+            format!("{tenant}.{}", &secret[1..]),
+            format!("{tenant}.{}g", &secret[1..]),
+            format!("nope.{secret}"),
+        ] {
+            assert!(parse_token(&bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_generated_password_is_long_unambiguous_and_matches_only_its_hash() {
+        let password = generate_password();
+        let text = password.expose_secret();
+        assert_eq!(text.len(), PASSWORD_LEN);
+        assert!(!text.contains(['0', 'O', '1', 'l', 'I']));
+        let hash = hash_password(&password).unwrap();
+        assert!(hash.starts_with("$argon2id$"), "{hash}");
+        assert!(password_matches(text, &hash));
+        assert!(!password_matches(&format!("{text}x"), &hash));
+        assert!(!password_matches(text, "not a hash"));
+    }
+}

@@ -1,0 +1,591 @@
+//! The console over HTTP, as a browser uses it (cookies, form posts, redirects): users made
+//! by the operator, sign-in with the issued password, a session cookie the browser keeps to
+//! itself, CSRF tokens, roles, and pages that show what the API holds, markup as text.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use gdpr_ports::RequestStore as _;
+use gdpr_rights::{RequestKind, SubjectRequest};
+use reqwest::StatusCode;
+use reqwest::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, LOCATION, SET_COOKIE};
+use serde_json::json;
+
+use gdpr_testkit::GpgHome;
+
+use crate::helpers::{ADMIN, TestApp, assert_problem, spawn_app, spawn_app_with};
+
+/// A page as the browser got it.
+pub(crate) struct Page {
+    pub(crate) status: StatusCode,
+    pub(crate) location: Option<String>,
+    pub(crate) headers: reqwest::header::HeaderMap,
+    pub(crate) html: String,
+    /// The body as received (a download).
+    pub(crate) bytes: Vec<u8>,
+}
+
+/// A browser over HTTP: keeps the cookies it is given, follows no redirect.
+pub(crate) struct Browser<'a> {
+    app: &'a TestApp,
+    client: reqwest::Client,
+    cookies: Mutex<HashMap<String, String>>,
+    /// `Set-Cookie` lines received, as sent.
+    pub(crate) set_cookies: Mutex<Vec<String>>,
+}
+
+impl<'a> Browser<'a> {
+    pub(crate) fn new(app: &'a TestApp) -> Self {
+        Self {
+            app,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: Mutex::default(),
+            set_cookies: Mutex::default(),
+        }
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Page {
+        let cookie = self
+            .cookies
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let req = if cookie.is_empty() {
+            req
+        } else {
+            req.header("cookie", cookie)
+        };
+        let resp = req.send().await.unwrap();
+        for line in resp.headers().get_all(SET_COOKIE) {
+            let line = line.to_str().unwrap().to_owned();
+            let (pair, _) = line.split_once(';').unwrap_or((&line, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            let mut jar = self.cookies.lock().unwrap();
+            if line.contains("Max-Age=0") {
+                jar.remove(name);
+            } else {
+                jar.insert(name.to_owned(), value.to_owned());
+            }
+            self.set_cookies.lock().unwrap().push(line);
+        }
+        let (status, headers) = (resp.status(), resp.headers().clone());
+        let bytes = resp.bytes().await.unwrap().to_vec();
+        Page {
+            status,
+            location: headers
+                .get(LOCATION)
+                .map(|v| v.to_str().unwrap().to_owned()),
+            headers,
+            html: String::from_utf8_lossy(&bytes).into_owned(),
+            bytes,
+        }
+    }
+
+    pub(crate) async fn get(&self, path: &str) -> Page {
+        self.send(self.client.get(format!("{}{path}", self.app.base)))
+            .await
+    }
+
+    pub(crate) async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
+        self.post_from(path, form, "same-origin").await
+    }
+
+    /// A form post the browser says comes from `site` (`Sec-Fetch-Site`).
+    pub(crate) async fn post_from(&self, path: &str, form: &[(&str, &str)], site: &str) -> Page {
+        let req = self
+            .client
+            .post(format!("{}{path}", self.app.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("sec-fetch-site", site)
+            .body(serde_urlencoded::to_string(form).unwrap());
+        self.send(req).await
+    }
+
+    /// Signs in; the page it lands on.
+    pub(crate) async fn sign_in(&self, email: &str, password: &str) -> Page {
+        let form = self.get("/console/sign-in").await;
+        let token = csrf(&form.html);
+        self.post(
+            "/console/sign-in",
+            &[("csrf", &token), ("email", email), ("password", password)],
+        )
+        .await
+    }
+
+    pub(crate) fn forget(&self, cookie: &str) -> Option<String> {
+        self.cookies.lock().unwrap().remove(cookie)
+    }
+
+    pub(crate) fn set(&self, cookie: &str, value: &str) {
+        self.cookies
+            .lock()
+            .unwrap()
+            .insert(cookie.to_owned(), value.to_owned());
+    }
+}
+
+/// The CSRF token of the page's (first) form.
+pub(crate) fn csrf(html: &str) -> String {
+    let at = html
+        .find(r#"name="csrf" value=""#)
+        .unwrap_or_else(|| panic!("a csrf field in {html}"))
+        + r#"name="csrf" value=""#.len();
+    html[at..].split('"').next().unwrap().to_owned()
+}
+
+/// A console user of `tenant` made through the admin API; their password.
+pub(crate) async fn console_user(app: &TestApp, tenant: &str, email: &str, role: &str) -> String {
+    let made = app
+        .post(
+            &format!("/v1/admin/tenants/{tenant}/console-users"),
+            ADMIN,
+            json!({"email": email, "role": role}),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
+    made.body["password"].as_str().unwrap().to_owned()
+}
+
+/// A request of `subject` received `days` ago, written straight into the database (the
+/// server's clock is the real one; nothing else can make a request old).
+pub(crate) async fn old_request(
+    app: &TestApp,
+    tenant: &str,
+    subject: &str,
+    kind: RequestKind,
+    days: i64,
+) -> String {
+    let store = gdpr_server::open_store(&app.config, false).await.unwrap();
+    let request = SubjectRequest::open(
+        gdpr_pii::TenantId::from_uuid(tenant.parse().unwrap()),
+        gdpr_pii::SubjectId::from_uuid(subject.parse().unwrap()),
+        kind,
+        time::OffsetDateTime::now_utc() - time::Duration::days(days),
+    );
+    store.insert_request(&request).await.unwrap();
+    request.id.to_string()
+}
+
+#[tokio::test]
+async fn the_operator_creates_lists_resets_and_removes_console_users() {
+    let app = spawn_app().await;
+    let (tenant, key) = app.tenant("LogAlto SAS").await;
+    let path = format!("/v1/admin/tenants/{tenant}/console-users");
+    let made = app
+        .post(
+            &path,
+            ADMIN,
+            json!({"email": "DPO@logalto.example", "role": "dpo"}),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
+    assert_eq!(made.body["user"]["email"], "dpo@logalto.example");
+    assert_eq!(made.body["user"]["role"], "dpo");
+    let id = made.body["user"]["id"].as_str().unwrap().to_owned();
+    let password = made.body["password"].as_str().unwrap().to_owned();
+    assert_eq!(password.len(), 20);
+
+    // Listed, never with a password or its hash.
+    let listed = app.get(&path, ADMIN).await;
+    assert_eq!(listed.status, StatusCode::OK);
+    assert_eq!(listed.body.as_array().unwrap().len(), 1);
+    assert!(!listed.text.contains(&password) && !listed.text.contains("argon2"));
+
+    // The same address again, anywhere: 409; a tenant's key is not the operator; an
+    // unknown tenant is 404.
+    let again = app
+        .post(
+            &path,
+            ADMIN,
+            json!({"email": "dpo@logalto.example", "role": "viewer"}),
+        )
+        .await;
+    assert_problem(&again, StatusCode::CONFLICT, "conflict");
+    let not_admin = app
+        .post(
+            &path,
+            &key,
+            json!({"email": "x@logalto.example", "role": "viewer"}),
+        )
+        .await;
+    assert_eq!(not_admin.status, StatusCode::UNAUTHORIZED);
+    let nowhere = app
+        .post(
+            &format!("/v1/admin/tenants/{}/console-users", uuid::Uuid::new_v4()),
+            ADMIN,
+            json!({"email": "x@logalto.example", "role": "viewer"}),
+        )
+        .await;
+    assert_problem(&nowhere, StatusCode::NOT_FOUND, "not-found");
+
+    // A reset gives a new password; the old one stops working.
+    let reset = app
+        .post(&format!("{path}/{id}/password"), ADMIN, json!({}))
+        .await;
+    assert_eq!(reset.status, StatusCode::OK, "{}", reset.text);
+    let new_password = reset.body["password"].as_str().unwrap();
+    assert_ne!(new_password, password);
+    let browser = Browser::new(&app);
+    let refused = browser.sign_in("dpo@logalto.example", &password).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    let signed_in = browser.sign_in("dpo@logalto.example", new_password).await;
+    assert_eq!(
+        signed_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_in.html
+    );
+
+    // Removed: its session ends at once.
+    let removed = app
+        .send(
+            reqwest::Method::DELETE,
+            &format!("{path}/{id}"),
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+    let after = browser.get("/console").await;
+    assert_eq!(after.status, StatusCode::SEE_OTHER);
+    assert_eq!(after.location.as_deref(), Some("/console/sign-in?lang=en"));
+    let gone = app
+        .send(
+            reqwest::Method::DELETE,
+            &format!("{path}/{id}"),
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_problem(&gone, StatusCode::NOT_FOUND, "not-found");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_dpo_signs_in_verifies_exports_and_completes_an_overdue_request_then_signs_out() {
+    // The controller's key: exports the console prepares are encrypted to it.
+    let dpo_key = GpgHome::generate("DPO <dpo@logalto.example>", "", "future-default");
+    let public = dpo_key.public_key("dpo@logalto.example");
+    let app = spawn_app_with(|c| c.export.recipients = vec![public.clone()]).await;
+    let (tenant, key) = app.tenant("LogAlto SAS").await;
+    let subject = app.subject(&key, "ada@example.org").await;
+    let request = old_request(&app, &tenant, &subject, RequestKind::Access, 40).await;
+    let password = console_user(&app, &tenant, "dpo@logalto.example", "dpo").await;
+    let browser = Browser::new(&app);
+
+    // Not signed in: to the sign-in page.
+    let away = browser.get("/console").await;
+    assert_eq!(away.status, StatusCode::SEE_OTHER);
+    assert_eq!(away.location.as_deref(), Some("/console/sign-in?lang=en"));
+
+    let landed = browser.sign_in("dpo@logalto.example", &password).await;
+    assert_eq!(landed.status, StatusCode::SEE_OTHER, "{}", landed.html);
+    assert_eq!(landed.location.as_deref(), Some("/console?lang=en"));
+    let session_cookie = browser
+        .set_cookies
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|l| l.starts_with("__Host-gdpr_console=") && !l.contains("Max-Age=0"))
+        .cloned()
+        .unwrap();
+    for attribute in ["Path=/", "Secure", "HttpOnly", "SameSite=Strict"] {
+        assert!(session_cookie.contains(attribute), "{session_cookie}");
+    }
+
+    // The overview: the overdue request first, said overdue in words.
+    let overview = browser.get("/console").await;
+    assert_eq!(overview.status, StatusCode::OK);
+    assert!(overview.html.contains("LogAlto SAS"));
+    assert!(overview.html.contains("1 overdue"), "{}", overview.html);
+    assert!(overview.html.contains(&request));
+    let csp = overview.headers[CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(
+        csp.contains("frame-ancestors 'none'") && !csp.contains("script-src"),
+        "{csp}"
+    );
+    assert_eq!(overview.headers[CACHE_CONTROL], "no-store");
+
+    // The request: verify, then complete.
+    let page = browser.get(&format!("/console/requests/{request}")).await;
+    assert!(page.html.contains("not verified yet"), "{}", page.html);
+    let token = csrf(&page.html);
+    let verified = browser
+        .post(
+            &format!("/console/requests/{request}/verify"),
+            &[
+                ("csrf", &token),
+                ("method", "identity_document"),
+                ("note", ""),
+            ],
+        )
+        .await;
+    assert_eq!(verified.status, StatusCode::SEE_OTHER, "{}", verified.html);
+    let page = browser.get(verified.location.as_deref().unwrap()).await;
+    assert!(page.html.contains("Identity verification recorded."));
+    // The export: prepared, then downloaded once, and the real gpg opens it.
+    let exported = browser
+        .post(
+            &format!("/console/requests/{request}/export"),
+            &[("csrf", &token)],
+        )
+        .await;
+    assert_eq!(exported.status, StatusCode::SEE_OTHER, "{}", exported.html);
+    let page = browser.get(exported.location.as_deref().unwrap()).await;
+    assert!(page.html.contains("Export prepared."), "{}", page.html);
+    let at = page.html.find("/console/exports/").unwrap();
+    let link = page.html[at..]
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&");
+    let download = browser.get(&link).await;
+    assert_eq!(download.status, StatusCode::OK);
+    assert_eq!(
+        download.headers["content-type"],
+        "application/pgp-encrypted"
+    );
+    let bundle = dpo_key.decrypt(&download.bytes);
+    let bundle: serde_json::Value = serde_json::from_slice(&bundle).unwrap();
+    assert_eq!(bundle["subject"]["id"], subject.as_str(), "{bundle}");
+    let again = browser.get(&link).await;
+    assert_ne!(again.status, StatusCode::OK, "an export leaves once");
+    let done = browser
+        .post(
+            &format!("/console/requests/{request}/complete"),
+            &[("csrf", &token)],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+
+    // The API sees what the console did, by whom.
+    let seen = app.get(&format!("/v1/requests/{request}"), &key).await;
+    assert_eq!(seen.body["status"], "completed");
+    assert_eq!(seen.body["verification"]["method"], "identity_document");
+    assert!(
+        seen.body["verification"]["by"]
+            .as_str()
+            .unwrap()
+            .starts_with("console_user:")
+    );
+    let audit = app.get("/v1/audit?limit=1000", &key).await;
+    assert!(
+        audit
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["event"]["action"] == "request_closed"
+                && r["event"]["actor"]["type"] == "console_user"),
+        "{}",
+        audit.text
+    );
+
+    // Signed out: the cookie is cleared and, kept anyway, opens nothing.
+    let kept = browser.forget("__Host-gdpr_console").unwrap();
+    browser.set("__Host-gdpr_console", &kept);
+    let out = browser.post("/console/sign-out", &[("csrf", &token)]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    browser.set("__Host-gdpr_console", &kept);
+    let after = browser.get("/console").await;
+    assert_eq!(after.status, StatusCode::SEE_OTHER);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn forms_without_their_token_or_from_another_site_change_nothing() {
+    let app = spawn_app().await;
+    let (tenant, key) = app.tenant("LogAlto SAS").await;
+    let subject = app.subject(&key, "ada@example.org").await;
+    let request = old_request(&app, &tenant, &subject, RequestKind::Erasure, 2).await;
+    let password = console_user(&app, &tenant, "dpo@logalto.example", "dpo").await;
+    let browser = Browser::new(&app);
+    browser.sign_in("dpo@logalto.example", &password).await;
+    let token = csrf(
+        &browser
+            .get(&format!("/console/requests/{request}"))
+            .await
+            .html,
+    );
+    let refuse = format!("/console/requests/{request}/refuse");
+
+    for (form, site) in [
+        (vec![("reason", "no")], "same-origin"),
+        (vec![("csrf", "0123"), ("reason", "no")], "same-origin"),
+        (
+            vec![("csrf", token.as_str()), ("reason", "no")],
+            "cross-site",
+        ),
+        (
+            vec![("csrf", token.as_str()), ("reason", "no")],
+            "same-site",
+        ),
+    ] {
+        let refused = browser.post_from(&refuse, &form, site).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{site} {form:?}");
+        assert!(refused.html.contains("role=\"alert\""));
+    }
+    let unchanged = app.get(&format!("/v1/requests/{request}"), &key).await;
+    assert_eq!(unchanged.body["status"], "open");
+
+    // The sign-in form has its own token, bound to a cookie of the browser that got it.
+    let other = Browser::new(&app);
+    let forged = other
+        .post(
+            "/console/sign-in",
+            &[
+                ("csrf", &token),
+                ("email", "dpo@logalto.example"),
+                ("password", &password),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert!(other.forget("__Host-gdpr_console").is_none());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_viewer_reads_but_cannot_erase_or_download() {
+    let app = spawn_app().await;
+    let (tenant, key) = app.tenant("LogAlto SAS").await;
+    let subject = app.subject(&key, "ada@example.org").await;
+    let request = old_request(&app, &tenant, &subject, RequestKind::Erasure, 3).await;
+    let password = console_user(&app, &tenant, "viewer@logalto.example", "viewer").await;
+    let browser = Browser::new(&app);
+    browser.sign_in("viewer@logalto.example", &password).await;
+
+    let page = browser.get(&format!("/console/requests/{request}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.html.contains(&subject));
+    assert!(!page.html.contains("/erase"), "no erase form for a viewer");
+    // Posting it anyway, with the session's own token: refused, nothing erased.
+    let token = csrf(&page.html);
+    let refused = browser
+        .post(
+            &format!("/console/requests/{request}/erase"),
+            &[("csrf", &token)],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.html.contains("viewer"), "{}", refused.html);
+    let still = app.get(&format!("/v1/subjects/{subject}"), &key).await;
+    assert_eq!(still.status, StatusCode::OK);
+    let download = browser
+        .get(&format!("/console/exports/{}", uuid::Uuid::new_v4()))
+        .await;
+    assert_eq!(download.status, StatusCode::FORBIDDEN);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn wrong_passwords_are_refused_alike_then_the_source_waits() {
+    let app = spawn_app_with(|c| c.http.auth_failures_per_minute = 5).await;
+    let (tenant, _) = app.tenant("LogAlto SAS").await;
+    let password = console_user(&app, &tenant, "dpo@logalto.example", "dpo").await;
+    let browser = Browser::new(&app);
+    let wrong = browser.sign_in("dpo@logalto.example", "not it").await;
+    let unknown = browser.sign_in("nobody@logalto.example", &password).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
+    let said = |p: &Page| {
+        let at = p.html.find("role=\"alert\"").unwrap();
+        p.html[at..].split('<').next().unwrap().to_owned()
+    };
+    assert_eq!(said(&wrong), said(&unknown), "one answer for both");
+    for _ in 0..3 {
+        browser.sign_in("dpo@logalto.example", "not it").await;
+    }
+    // Five failures from this source: even the right password waits for the minute.
+    let limited = browser.sign_in("dpo@logalto.example", &password).await;
+    assert_eq!(
+        limited.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        limited.html
+    );
+    assert!(browser.forget("__Host-gdpr_console").is_none());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_subject_is_found_by_a_posted_address_and_markup_in_a_name_stays_text() {
+    let app = spawn_app().await;
+    let (tenant, key) = app.tenant("LogAlto SAS").await;
+    let made = app
+        .post(
+            "/v1/subjects",
+            &key,
+            json!({"email": "mallory@example.org", "full_name": "<script>alert(1)</script>"}),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
+    let subject = made.body["id"].as_str().unwrap().to_owned();
+    let password = console_user(&app, &tenant, "viewer@logalto.example", "viewer").await;
+    let browser = Browser::new(&app);
+    browser.sign_in("viewer@logalto.example", &password).await;
+
+    let form = browser.get("/console/subjects").await;
+    let token = csrf(&form.html);
+    let found = browser
+        .post(
+            "/console/subjects",
+            &[("csrf", &token), ("email", "Mallory@Example.org")],
+        )
+        .await;
+    assert_eq!(found.status, StatusCode::OK, "{}", found.html);
+    assert!(found.html.contains(&subject));
+    assert!(
+        found.html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{}",
+        found.html
+    );
+    assert!(!found.html.contains("<script>"), "no markup from data");
+    let missing = browser
+        .post(
+            "/console/subjects",
+            &[("csrf", &token), ("email", "nobody@example.org")],
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    // The look-up is in the chain, by the console user.
+    let audit = app.get("/v1/audit?limit=1000", &key).await;
+    assert!(audit.body.as_array().unwrap().iter().any(|r| {
+        r["event"]["action"] == "subject_looked_up" && r["event"]["actor"]["type"] == "console_user"
+    }));
+
+    // Every reading page answers, in both languages, with the pages' headers.
+    for path in [
+        "/console",
+        "/console/requests",
+        "/console/register",
+        "/console/recipients",
+        "/console/breaches",
+        "/console/webhooks",
+        "/console/backups",
+        "/console/audit",
+    ] {
+        for lang in ["en", "fr"] {
+            let page = browser.get(&format!("{path}?lang={lang}")).await;
+            assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.html);
+            assert!(
+                page.html.contains(&format!("<html lang=\"{lang}\"")),
+                "{path}"
+            );
+            assert_eq!(page.headers[CACHE_CONTROL], "no-store", "{path}");
+        }
+    }
+    let register = browser.get("/console/register?lang=fr").await;
+    assert!(
+        register
+            .html
+            .contains("Registre des activités de traitement")
+    );
+    app.stop().await;
+}
