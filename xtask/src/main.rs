@@ -32,7 +32,8 @@ commands:
   bench paging    a page of subjects at depth 0 and 999,900, by offset and by cursor
   bench cache     how late a PostgreSQL replica hears of another's change (NOTIFY lag)
   bench import    NDJSON imports of 100,000 then 1,000,000 subjects: rate and server memory
-  bench webhooks  deliveries per second to a local receiver; withdrawals with and without endpoints";
+  bench webhooks  deliveries per second to a local receiver; withdrawals with and without endpoints
+  bench console   every console page's p50/p99 with 100,000 subjects and 10,000 requests, beside its JSON route";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -293,7 +294,7 @@ fn fuzz_summary(log: &str) -> Vec<&str> {
 }
 
 /// Every benchmark suite: its name, package and bench target.
-const SUITES: [(&str, &str, &str); 9] = [
+const SUITES: [(&str, &str, &str); 10] = [
     ("storage", "gdpr-server", "storage"),
     ("redact", "gdpr-telemetry", "redact"),
     ("backup", "gdpr-server", "backup"),
@@ -303,6 +304,7 @@ const SUITES: [(&str, &str, &str); 9] = [
     ("cache", "gdpr-server", "cache"),
     ("import", "gdpr-server", "import"),
     ("webhooks", "gdpr-server", "webhooks"),
+    ("console", "gdpr-server", "console"),
 ];
 
 /// Where `cargo xtask bench` writes the report of all suites: `bench-report.md` in the

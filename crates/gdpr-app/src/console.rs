@@ -21,6 +21,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier 
 use gdpr_audit::{Actor, AuditAction, AuditEvent};
 use gdpr_pii::{ConsoleUserId, Email, TenantId};
 use gdpr_ports::{Clock as _, Document, DocumentKind, DocumentStore, Owner, Ports, StoreError};
+use gdpr_rights::Decision;
 use rand::Rng as _;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -143,6 +144,28 @@ pub struct SignedIn {
     pub token: SecretString,
 }
 
+/// The operator signed in to the console's operator pages (with the admin token, which the
+/// HTTP layer checks): a session of the deployment, with its own CSRF token.
+#[derive(Debug, Clone)]
+pub struct OperatorSession {
+    /// The session's id (the hash of its token's secret, shortened).
+    pub id: Uuid,
+    /// The token every form of this session must carry back.
+    pub csrf: SecretString,
+}
+
+impl OperatorSession {
+    /// Whether `token` is this session's CSRF token (compared in constant time).
+    #[must_use]
+    pub fn csrf_matches(&self, token: &str) -> bool {
+        let ours = self.csrf.expose_secret().as_bytes();
+        !ours.is_empty() && bool::from(ours.ct_eq(token.as_bytes()))
+    }
+}
+
+/// The first part of an operator session's token (a tenant's is the tenant's id).
+const OPERATOR: &str = "operator";
+
 #[derive(Serialize, Deserialize)]
 struct StoredUser {
     email: String,
@@ -163,6 +186,13 @@ struct StoredSession {
     seen_at: OffsetDateTime,
 }
 
+impl StoredSession {
+    /// Past its lifetime, or unused for its idle time.
+    fn ended(&self, now: OffsetDateTime, config: &ConsoleConfig) -> bool {
+        now - self.created_at >= config.lifetime || now - self.seen_at >= config.idle
+    }
+}
+
 /// Wrong passwords per user, in this replica's memory.
 #[derive(Debug, Default)]
 pub(crate) struct SignInFailures(Mutex<HashMap<ConsoleUserId, (OffsetDateTime, u32)>>);
@@ -171,6 +201,9 @@ pub(crate) struct SignInFailures(Mutex<HashMap<ConsoleUserId, (OffsetDateTime, u
 const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 /// A generated password's length: 20 of 56 symbols, 116 bits.
 const PASSWORD_LEN: usize = 20;
+/// The password hash of a user whose reset was replayed from the journal: not a PHC string,
+/// so no password matches it.
+const LOCKED: &str = "!locked: reset after a restore";
 /// A session's last use is written at most this often (not at every page).
 const SEEN_EVERY: Duration = Duration::minutes(1);
 
@@ -342,6 +375,7 @@ impl<P: Ports> App<P> {
         id: ConsoleUserId,
     ) -> Result<IssuedConsoleUser, AppError> {
         let (doc, (user, mut stored)) = self.console_user(tenant, id).await?;
+        self.journal_revocation(tenant, id, false).await?;
         let password = generate_password();
         stored.password = hash_password(&password)?;
         self.put_console_user(tenant, id, &stored, doc.created_at)
@@ -370,6 +404,7 @@ impl<P: Ports> App<P> {
         id: ConsoleUserId,
     ) -> Result<(), AppError> {
         self.console_user(tenant, id).await?;
+        self.journal_revocation(tenant, id, true).await?;
         self.store
             .delete_document(
                 Owner::Tenant(tenant),
@@ -456,22 +491,7 @@ impl<P: Ports> App<P> {
     /// whose user was removed; [`AppError::TenantOffboarding`]; storage errors.
     pub async fn console_session(&self, token: &SecretString) -> Result<ConsoleSession, AppError> {
         let (tenant, id) = parse_token(token.expose_secret()).ok_or(AppError::Unauthorized)?;
-        let doc = match self
-            .store
-            .get_document(Owner::Tenant(tenant), DocumentKind::ConsoleSession, id)
-            .await
-        {
-            Ok(doc) => doc,
-            Err(StoreError::NotFound) => return Err(AppError::Unauthorized),
-            Err(e) => return Err(AppError::store(e)),
-        };
-        let mut stored: StoredSession = serde_json::from_str(&doc.body).map_err(corrupt)?;
-        let now = self.clock.now();
-        let config = &self.config.console;
-        if now - stored.created_at >= config.lifetime || now - stored.seen_at >= config.idle {
-            self.delete_session(tenant, id).await?;
-            return Err(AppError::Unauthorized);
-        }
+        let stored = self.live_session(Owner::Tenant(tenant), id).await?;
         let user = match self
             .console_user(tenant, ConsoleUserId::from_uuid(stored.user))
             .await
@@ -481,11 +501,6 @@ impl<P: Ports> App<P> {
             Err(e) => return Err(e),
         };
         self.ensure_not_offboarding(tenant).await?;
-        if now - stored.seen_at >= SEEN_EVERY {
-            stored.seen_at = now;
-            self.put_session(tenant, id, &stored, doc.created_at)
-                .await?;
-        }
         Ok(ConsoleSession {
             id,
             user,
@@ -506,6 +521,73 @@ impl<P: Ports> App<P> {
         .await
     }
 
+    /// Opens an operator session, once the caller has checked the admin token; audited in
+    /// the system chain. The session and the token for its cookie.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn operator_sign_in(&self) -> Result<(OperatorSession, SecretString), AppError> {
+        let now = self.clock.now();
+        let secret = random_hex();
+        let id = session_id(&secret);
+        let stored = StoredSession {
+            user: Uuid::nil(),
+            csrf: random_hex(),
+            created_at: now,
+            seen_at: now,
+        };
+        self.put_session_of(Owner::Deployment, id, &stored, now)
+            .await?;
+        let event = AuditEvent::new(now, None, Actor::Operator, AuditAction::ConsoleSignedIn)
+            .with("session", id);
+        self.audit(event).await?;
+        let session = OperatorSession {
+            id,
+            csrf: SecretString::from(stored.csrf),
+        };
+        Ok((session, SecretString::from(format!("{OPERATOR}.{secret}"))))
+    }
+
+    /// The operator session a token opens, if it is still open.
+    ///
+    /// # Errors
+    /// [`AppError::Unauthorized`] for a malformed, unknown, ended or expired session; storage
+    /// errors.
+    pub async fn operator_session(
+        &self,
+        token: &SecretString,
+    ) -> Result<OperatorSession, AppError> {
+        let secret = token
+            .expose_secret()
+            .strip_prefix(OPERATOR)
+            .and_then(|rest| rest.strip_prefix('.'))
+            .filter(|s| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+            .ok_or(AppError::Unauthorized)?;
+        let id = session_id(secret);
+        let stored = self.live_session(Owner::Deployment, id).await?;
+        Ok(OperatorSession {
+            id,
+            csrf: SecretString::from(stored.csrf),
+        })
+    }
+
+    /// Ends an operator session, audited in the system chain.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn operator_sign_out(&self, session: &OperatorSession) -> Result<(), AppError> {
+        self.delete_session_of(Owner::Deployment, session.id)
+            .await?;
+        let event = AuditEvent::new(
+            self.clock.now(),
+            None,
+            Actor::Operator,
+            AuditAction::ConsoleSignedOut,
+        )
+        .with("session", session.id);
+        self.audit(event).await
+    }
+
     /// Deletes every session past its idle time or lifetime (the hourly `prune-portal` job);
     /// how many.
     ///
@@ -521,9 +603,8 @@ impl<P: Ports> App<P> {
             .await
             .map_err(AppError::store)?
         {
-            let ended = serde_json::from_str::<StoredSession>(&doc.body).map_or(true, |s| {
-                now - s.created_at >= config.lifetime || now - s.seen_at >= config.idle
-            });
+            let ended = serde_json::from_str::<StoredSession>(&doc.body)
+                .map_or(true, |s| s.ended(now, config));
             if ended
                 && self
                     .store
@@ -535,6 +616,65 @@ impl<P: Ports> App<P> {
             }
         }
         Ok(pruned)
+    }
+
+    /// Journals a user's removal or password reset before it is made, outside the database:
+    /// a restore must not bring back a user the operator removed, nor a password replaced.
+    async fn journal_revocation(
+        &self,
+        tenant: TenantId,
+        user: ConsoleUserId,
+        removed: bool,
+    ) -> Result<(), AppError> {
+        let at = self.clock.now();
+        self.journal(
+            tenant,
+            vec![Decision::ConsoleUserRevoked { user, removed, at }],
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Applies a journaled removal or password reset again after a restore: the user deleted,
+    /// or left with no password that works (the new one is not in the journal: the operator
+    /// resets it again); their sessions ended. The audit record to write, if anything changed.
+    pub(crate) async fn replay_console_revocation(
+        &self,
+        tenant: TenantId,
+        user: ConsoleUserId,
+        removed: bool,
+    ) -> Result<
+        Option<(
+            AuditAction,
+            &'static str,
+            String,
+            Option<gdpr_pii::SubjectId>,
+        )>,
+        AppError,
+    > {
+        let (doc, (_, mut stored)) = match self.console_user(tenant, user).await {
+            Ok(found) => found,
+            // Removed already, or created after the backup (and so not restored).
+            Err(AppError::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let action = if removed {
+            self.store
+                .delete_document(Owner::Tenant(tenant), DocumentKind::ConsoleUser, doc.id)
+                .await
+                .map_err(AppError::store)?;
+            AuditAction::ConsoleUserRemoved
+        } else {
+            if stored.password == LOCKED {
+                return Ok(None);
+            }
+            stored.password = LOCKED.to_owned();
+            self.put_console_user(tenant, user, &stored, doc.created_at)
+                .await?;
+            AuditAction::ConsoleUserPasswordReset
+        };
+        self.end_sessions_of(tenant, user).await?;
+        Ok(Some((action, "user", user.to_string(), None)))
     }
 
     async fn console_user(
@@ -597,9 +737,46 @@ impl<P: Ports> App<P> {
             .map_err(AppError::store)
     }
 
+    /// The stored session `id` of `owner` while it is open (an ended one is deleted), its
+    /// last use written if it is a minute old.
+    async fn live_session(&self, owner: Owner, id: Uuid) -> Result<StoredSession, AppError> {
+        let doc = match self
+            .store
+            .get_document(owner, DocumentKind::ConsoleSession, id)
+            .await
+        {
+            Ok(doc) => doc,
+            Err(StoreError::NotFound) => return Err(AppError::Unauthorized),
+            Err(e) => return Err(AppError::store(e)),
+        };
+        let mut stored: StoredSession = serde_json::from_str(&doc.body).map_err(corrupt)?;
+        let now = self.clock.now();
+        if stored.ended(now, &self.config.console) {
+            self.delete_session_of(owner, id).await?;
+            return Err(AppError::Unauthorized);
+        }
+        if now - stored.seen_at >= SEEN_EVERY {
+            stored.seen_at = now;
+            self.put_session_of(owner, id, &stored, doc.created_at)
+                .await?;
+        }
+        Ok(stored)
+    }
+
     async fn put_session(
         &self,
         tenant: TenantId,
+        id: Uuid,
+        stored: &StoredSession,
+        created_at: OffsetDateTime,
+    ) -> Result<(), AppError> {
+        self.put_session_of(Owner::Tenant(tenant), id, stored, created_at)
+            .await
+    }
+
+    async fn put_session_of(
+        &self,
+        owner: Owner,
         id: Uuid,
         stored: &StoredSession,
         created_at: OffsetDateTime,
@@ -609,7 +786,7 @@ impl<P: Ports> App<P> {
             .put_document(&Document {
                 id,
                 kind: DocumentKind::ConsoleSession,
-                owner: Owner::Tenant(tenant),
+                owner,
                 created_at,
                 body,
             })
@@ -618,8 +795,12 @@ impl<P: Ports> App<P> {
     }
 
     async fn delete_session(&self, tenant: TenantId, id: Uuid) -> Result<(), AppError> {
+        self.delete_session_of(Owner::Tenant(tenant), id).await
+    }
+
+    async fn delete_session_of(&self, owner: Owner, id: Uuid) -> Result<(), AppError> {
         self.store
-            .delete_document(Owner::Tenant(tenant), DocumentKind::ConsoleSession, id)
+            .delete_document(owner, DocumentKind::ConsoleSession, id)
             .await
             .map(drop)
             .map_err(AppError::store)

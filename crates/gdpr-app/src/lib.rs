@@ -103,7 +103,8 @@ pub use breaches::{BreachScope, BreachView, NotificationDraft};
 pub use cache::HotCacheConfig;
 pub use consent::{ConsentView, GiveConsent};
 pub use console::{
-    ConsoleConfig, ConsoleRole, ConsoleSession, ConsoleUser, IssuedConsoleUser, SignedIn,
+    ConsoleConfig, ConsoleRole, ConsoleSession, ConsoleUser, IssuedConsoleUser, OperatorSession,
+    SignedIn,
 };
 pub use deadlines::{DUE_SOON, DeadlineReport};
 pub use erasure::{BatchPlan, RetryReport};

@@ -113,6 +113,19 @@ pub struct AuthContext {
     pub metrics: Arc<crate::Metrics>,
 }
 
+impl AuthContext {
+    /// Whether `token` is the admin token; never when there is none (the admin routes are
+    /// off). Hashes are compared, so that the comparison takes the same time whatever the
+    /// lengths.
+    pub(crate) fn is_admin_token(&self, token: &str) -> bool {
+        self.admin_token.as_ref().is_some_and(|expected| {
+            let given = Sha256::digest(token.as_bytes());
+            let wanted = Sha256::digest(expected.expose_secret().as_bytes());
+            bool::from(given.ct_eq(&wanted))
+        })
+    }
+}
+
 fn source(req: &Request) -> Option<IpAddr> {
     crate::client::client_ip(req)
 }
@@ -205,13 +218,10 @@ pub(crate) struct AdminToken(pub(crate) ());
 
 async fn check_admin(req: &Request, bearer: Bearer) -> poem::Result<()> {
     let ctx = context(req)?;
-    let Some(expected) = &ctx.admin_token else {
+    if ctx.admin_token.is_none() {
         return Err(refuse_or_throttle(ctx, req, "admin routes disabled"));
-    };
-    // Compare hashes, so that the comparison takes the same time whatever the lengths.
-    let given = Sha256::digest(bearer.token.as_bytes());
-    let wanted = Sha256::digest(expected.expose_secret().as_bytes());
-    if bool::from(given.ct_eq(&wanted)) {
+    }
+    if ctx.is_admin_token(&bearer.token) {
         Ok(())
     } else {
         Err(refuse_or_throttle(ctx, req, "invalid admin token"))

@@ -7,7 +7,7 @@
 //! applying it again finds it already in force and does nothing: replay is idempotent.
 
 use gdpr_consent::{ConsentEventId, ConsentMethod, ContentHash};
-use gdpr_pii::{ApiKeyId, ConsentFormId, FormId, RecordId, SubjectId};
+use gdpr_pii::{ApiKeyId, ConsentFormId, ConsoleUserId, FormId, RecordId, SubjectId};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -42,6 +42,17 @@ pub enum Decision {
     ApiKeyRevoked {
         /// The key.
         key: ApiKeyId,
+        /// When.
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// A console user removed, or their password reset (a restore never brings back a user
+    /// the operator removed, nor a password replaced since).
+    ConsoleUserRevoked {
+        /// The user.
+        user: ConsoleUserId,
+        /// Removed (else: their password reset).
+        removed: bool,
         /// When.
         #[serde(with = "time::serde::rfc3339")]
         at: OffsetDateTime,
@@ -143,6 +154,7 @@ impl Decision {
             Self::SubjectErased { at, .. }
             | Self::ErasureVoided { at, .. }
             | Self::ApiKeyRevoked { at, .. }
+            | Self::ConsoleUserRevoked { at, .. }
             | Self::ConsentWithdrawn { at, .. }
             | Self::LimitPlaced { at, .. }
             | Self::LimitLifted { at, .. }
@@ -161,6 +173,7 @@ impl Decision {
             Self::SubjectErased { .. } => "subject_erased",
             Self::ErasureVoided { .. } => "erasure_voided",
             Self::ApiKeyRevoked { .. } => "api_key_revoked",
+            Self::ConsoleUserRevoked { .. } => "console_user_revoked",
             Self::ConsentWithdrawn { .. } => "consent_withdrawn",
             Self::LimitPlaced { .. } => "limit_placed",
             Self::LimitLifted { .. } => "limit_lifted",

@@ -87,6 +87,10 @@ impl<P: Ports> App<P> {
                             None
                         }
                     }
+                    Decision::ConsoleUserRevoked { user, removed, .. } => {
+                        self.replay_console_revocation(tenant, *user, *removed)
+                            .await?
+                    }
                     Decision::ConsentWithdrawn { .. } => {
                         self.replay_withdrawal(tenant, decision).await?
                     }

@@ -342,3 +342,77 @@ async fn an_offboarding_tenant_cannot_sign_in_and_ended_sessions_are_pruned() {
         Err(AppError::TenantOffboarding { .. })
     ));
 }
+
+#[tokio::test]
+async fn a_user_removed_or_reset_after_a_backup_stays_so_after_a_restore() {
+    use crate::backup_restore::{back_up, config, on_an_empty_store, progress};
+    let w = crate::helpers::world_with(config()).await;
+    let (dpo, dpo_password) = dpo(&w).await;
+    let viewer = w
+        .app
+        .create_console_user(
+            Actor::Operator,
+            w.ctx.tenant,
+            "viewer@logalto.example",
+            ConsoleRole::Viewer,
+        )
+        .await
+        .unwrap();
+    let backup = back_up(&w).await;
+    w.app
+        .remove_console_user(Actor::Operator, w.ctx.tenant, viewer.user.id)
+        .await
+        .unwrap();
+    w.app
+        .reset_console_password(Actor::Operator, w.ctx.tenant, dpo.id)
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = crate::journal::decisions(&w)
+        .iter()
+        .map(gdpr_rights::Decision::kind)
+        .collect();
+    assert_eq!(kinds, ["console_user_revoked", "console_user_revoked"]);
+
+    // The database is lost; the backup holds both users as they were.
+    let (_, recovered) = on_an_empty_store(&w);
+    let report = recovered
+        .restore_tenant(
+            w.ctx.tenant,
+            Some(&backup),
+            false,
+            &gdpr_testkit::EnvelopeDecryptor,
+            &progress(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.decisions_replayed, 2, "{report:?}");
+    let users = recovered.console_users(w.ctx.tenant).await.unwrap();
+    assert_eq!(users.len(), 1, "the removed viewer stays removed");
+    // Neither the old password (the backup's) nor any other opens the reset user's account
+    // until the operator resets it again.
+    for password in [
+        dpo_password.expose_secret(),
+        "!locked: reset after a restore",
+    ] {
+        assert!(matches!(
+            recovered
+                .console_sign_in("dpo@logalto.example", &secret(password))
+                .await,
+            Err(AppError::Unauthorized)
+        ));
+    }
+    assert!(matches!(
+        recovered
+            .console_sign_in("viewer@logalto.example", &viewer.password)
+            .await,
+        Err(AppError::Unauthorized)
+    ));
+    let fresh = recovered
+        .reset_console_password(Actor::Operator, w.ctx.tenant, dpo.id)
+        .await
+        .unwrap();
+    recovered
+        .console_sign_in("dpo@logalto.example", &fresh.password)
+        .await
+        .unwrap();
+}

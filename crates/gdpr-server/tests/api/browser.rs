@@ -456,3 +456,39 @@ async fn a_viewer_cannot_erase_a_form_without_its_token_is_refused_and_markup_st
     browser.client.clone().close().await.unwrap();
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_operator_signs_in_with_the_admin_token_and_gives_a_tenant_its_dpo() {
+    let Some(browser) = browser("en-GB,en").await else {
+        return;
+    };
+    let app = spawn_app_with(|_| {}).await;
+    app.tenant("LogAlto SAS").await;
+    browser.open(&app, "/console/operator").await;
+    browser
+        .client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#token"))
+        .await
+        .unwrap();
+    browser.type_in("#token", crate::helpers::ADMIN).await;
+    browser.follow("button[type=submit]", "nav").await;
+    assert!(browser.main_text().await.contains("LogAlto SAS"));
+    browser.follow("main table a", "#email").await;
+    browser.type_in("#email", "dpo@logalto.example").await;
+    browser
+        .follow("form[action*='/add-user'] button", "code.secret")
+        .await;
+    let password = browser.text_of("code.secret").await;
+    assert_eq!(password.len(), 20);
+    assert!(browser.main_text().await.contains("dpo@logalto.example"));
+    browser.screenshot("console-operator-tenant").await;
+    // The password works: the DPO signs in (another cookie, the same browser).
+    browser
+        .sign_in(&app, "dpo@logalto.example", &password)
+        .await;
+    assert!(browser.text_of("header .org").await.contains("LogAlto SAS"));
+    browser.client.clone().close().await.unwrap();
+    app.stop().await;
+}

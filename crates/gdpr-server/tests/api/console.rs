@@ -565,6 +565,7 @@ async fn a_subject_is_found_by_a_posted_address_and_markup_in_a_name_stays_text(
         "/console",
         "/console/requests",
         "/console/register",
+        "/console/purposes",
         "/console/recipients",
         "/console/breaches",
         "/console/webhooks",
@@ -586,6 +587,177 @@ async fn a_subject_is_found_by_a_posted_address_and_markup_in_a_name_stays_text(
         register
             .html
             .contains("Registre des activités de traitement")
+    );
+    // What the API defined shows: the activity in the register, the form, the consent text.
+    app.contractors(&key).await;
+    let register = browser.get("/console/register").await;
+    assert!(register.html.contains("Contractors"), "{}", register.html);
+    let purposes = browser.get("/console/purposes").await;
+    for shown in [
+        "Managing contractors",
+        "Contractors",
+        "email, full_name, day_rate",
+        "I agree.",
+    ] {
+        assert!(purposes.html.contains(shown), "{shown}: {}", purposes.html);
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_operator_pages_open_with_the_admin_token_and_do_what_the_admin_api_does() {
+    let app = spawn_app().await;
+    let browser = Browser::new(&app);
+    let away = browser.get("/console/operator").await;
+    assert_eq!(away.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        away.location.as_deref(),
+        Some("/console/operator/sign-in?lang=en")
+    );
+    // A wrong token: refused, counted like a wrong API key.
+    let form = browser.get("/console/operator/sign-in").await;
+    let wrong = browser
+        .post(
+            "/console/operator/sign-in",
+            &[
+                ("csrf", &csrf(&form.html)),
+                ("token", "not-the-admin-token"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    let form = browser.get("/console/operator/sign-in").await;
+    let signed = browser
+        .post(
+            "/console/operator/sign-in",
+            &[("csrf", &csrf(&form.html)), ("token", ADMIN)],
+        )
+        .await;
+    assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.html);
+    assert!(
+        browser
+            .set_cookies
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.starts_with("__Host-gdpr_operator=") && l.contains("HttpOnly"))
+    );
+
+    // A tenant, made on the page.
+    let home = browser.get("/console/operator").await;
+    let token = csrf(&home.html);
+    let made = browser
+        .post(
+            "/console/operator/tenants",
+            &[
+                ("csrf", &token),
+                ("name", "LogAlto SAS"),
+                ("privacy_contact", "dpo@logalto.example"),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.html);
+    let page_path = made.location.unwrap();
+    let tenant = page_path
+        .trim_start_matches("/console/operator/tenants/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let act = |action: &str| format!("/console/operator/tenants/{tenant}/{action}");
+
+    // A key: its token shown once, on the answer itself, and it works.
+    let issued = browser.post(&act("issue-key"), &[("csrf", &token)]).await;
+    assert_eq!(issued.status, StatusCode::OK);
+    let at = issued.html.find("<code class=\"secret\">").unwrap() + "<code class=\"secret\">".len();
+    let key = issued.html[at..].split('<').next().unwrap().to_owned();
+    assert!(key.starts_with("gdpr_"), "{key}");
+    assert_eq!(app.get("/v1/purposes", &key).await.status, StatusCode::OK);
+    let page = browser.get(&page_path).await;
+    assert!(!page.html.contains(&key), "shown once");
+
+    // A console user: the password shown once, and it signs in.
+    let added = browser
+        .post(
+            &act("add-user"),
+            &[
+                ("csrf", &token),
+                ("email", "dpo@logalto.example"),
+                ("role", "dpo"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::OK, "{}", added.html);
+    let at = added.html.find("<code class=\"secret\">").unwrap() + "<code class=\"secret\">".len();
+    let password = added.html[at..].split('<').next().unwrap().to_owned();
+    let staff = Browser::new(&app);
+    assert_eq!(
+        staff.sign_in("dpo@logalto.example", &password).await.status,
+        StatusCode::SEE_OTHER
+    );
+    // The staff's session does not open the operator's pages.
+    assert_eq!(
+        staff.get("/console/operator").await.status,
+        StatusCode::SEE_OTHER
+    );
+
+    // A form without the operator's token changes nothing.
+    let key_id = app
+        .get(&format!("/v1/admin/tenants/{tenant}/api-keys"), ADMIN)
+        .await
+        .body[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let forged = browser.post(&act("revoke-key"), &[("key", &key_id)]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.get("/v1/purposes", &key).await.status, StatusCode::OK);
+    let revoked = browser
+        .post(&act("revoke-key"), &[("csrf", &token), ("key", &key_id)])
+        .await;
+    assert_eq!(revoked.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.get("/v1/purposes", &key).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Backups deleted only with the box ticked; offboarding scheduled then cancelled.
+    let unticked = browser
+        .post(&act("delete-backups"), &[("csrf", &token)])
+        .await;
+    assert_eq!(unticked.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let ticked = browser
+        .post(
+            &act("delete-backups"),
+            &[("csrf", &token), ("confirm", "1")],
+        )
+        .await;
+    assert_eq!(ticked.status, StatusCode::SEE_OTHER);
+    let offboard = browser
+        .post(&act("offboard"), &[("csrf", &token), ("grace_days", "30")])
+        .await;
+    assert_eq!(offboard.status, StatusCode::SEE_OTHER);
+    let state = app
+        .get(&format!("/v1/admin/tenants/{tenant}/offboarding"), ADMIN)
+        .await;
+    assert_eq!(state.status, StatusCode::OK, "{}", state.text);
+    // The tenant's staff are refused while it is offboarded.
+    let refused = staff.get("/console").await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.html);
+    let cancelled = browser
+        .post(&act("cancel-offboarding"), &[("csrf", &token)])
+        .await;
+    assert_eq!(cancelled.status, StatusCode::SEE_OTHER);
+    assert_eq!(staff.get("/console").await.status, StatusCode::OK);
+
+    // Signed out: the pages are closed again.
+    let out = browser
+        .post("/console/operator/sign-out", &[("csrf", &token)])
+        .await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        browser.get("/console/operator").await.status,
+        StatusCode::SEE_OTHER
     );
     app.stop().await;
 }

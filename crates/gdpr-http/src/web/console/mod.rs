@@ -2,11 +2,14 @@
 //! e-mail and password, a session in a `__Host-` cookie (HttpOnly, Secure, SameSite=Strict),
 //! a CSRF token in every form, and a role checked on every post: a `viewer` reads, a `dpo`
 //! also acts. Every page and action calls a `gdpr-app` use case as the signed-in user, so the
-//! audit chain names them; nothing here reaches an adapter.
+//! audit chain names them; nothing here reaches an adapter. The operator's pages
+//! (`/console/operator`, `operator.rs`) sit behind the admin token, with a session of their
+//! own.
 //!
 //! A subject's address travels only in a form's body and pages name subjects by id: no
 //! personal data goes into a URL, so the access log records none.
 
+mod operator;
 mod pages;
 mod requests;
 
@@ -75,6 +78,7 @@ impl View {
                 self.t("Find a subject", "Trouver une personne"),
             ),
             ("/register", self.t("Register", "Registre")),
+            ("/purposes", self.t("Purposes and forms", "Finalités")),
             ("/recipients", self.t("Recipients", "Destinataires")),
             ("/breaches", self.t("Breaches", "Violations")),
             ("/webhooks", self.t("Webhooks", "Webhooks")),
@@ -174,7 +178,7 @@ pub(super) fn explain(lang: Lang, e: &AppError) -> (StatusCode, String) {
 }
 
 /// The value of cookie `name` in the request.
-fn cookie(req: &Request, name: &str) -> Option<String> {
+pub(super) fn cookie(req: &Request, name: &str) -> Option<String> {
     req.headers()
         .get_all(header::COOKIE)
         .iter()
@@ -185,7 +189,7 @@ fn cookie(req: &Request, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
-fn set_cookie(response: &mut Response, name: &str, value: &str, max_age: Option<i64>) {
+pub(super) fn set_cookie(response: &mut Response, name: &str, value: &str, max_age: Option<i64>) {
     let mut line = format!("{name}={value}; Path=/; Secure; HttpOnly; SameSite=Strict");
     if let Some(age) = max_age {
         line.push_str(&format!("; Max-Age={age}"));
@@ -311,39 +315,80 @@ pub(crate) fn console<P: Ports>(app: Arc<App<P>>) -> Route {
             get(to!(pages::find_subject)).post(to!(pages::found_subject)),
         )
         .at("/register", get(to!(pages::register)))
+        .at("/purposes", get(to!(pages::purposes)))
         .at("/recipients", get(to!(pages::recipients)))
         .at("/breaches", get(to!(pages::breaches)))
         .at("/webhooks", get(to!(pages::webhooks)))
         .at("/webhooks/:id/replay", post(to!(pages::replay)))
         .at("/backups", get(to!(pages::backups)))
         .at("/audit", get(to!(pages::audit)))
+        .at("/operator", get(to!(operator::tenants)))
+        .at(
+            "/operator/sign-in",
+            get(to!(operator::sign_in_page)).post(to!(operator::sign_in)),
+        )
+        .at("/operator/sign-out", post(to!(operator::sign_out)))
+        .at("/operator/tenants", post(to!(operator::create_tenant)))
+        .at("/operator/tenants/:id", get(to!(operator::tenant)))
+        .at("/operator/tenants/:id/:action", post(to!(operator::act)))
 }
 
-fn sign_in_form(lang: Lang, token: &str, problem: Option<&str>) -> Markup {
+/// Which sign-in form: a tenant's staff (address and password) or the operator (the admin
+/// token).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Door {
+    Staff,
+    Operator,
+}
+
+impl Door {
+    const fn path(self) -> &'static str {
+        match self {
+            Self::Staff => "/console/sign-in",
+            Self::Operator => "/console/operator/sign-in",
+        }
+    }
+}
+
+fn sign_in_form(lang: Lang, door: Door, token: &str, problem: Option<&str>) -> Markup {
     html! {
         @if let Some(problem) = problem {
             p.error role="alert" id="problem" { (problem) }
         }
-        form method="post" action={ "/console/sign-in?lang=" (lang.tag()) } {
+        form method="post" action={ (door.path()) "?lang=" (lang.tag()) } {
             input type="hidden" name="csrf" value=(token);
-            label for="email" { (tr(lang, "E-mail address", "Adresse e-mail")) }
-            input type="email" id="email" name="email" required autocomplete="username";
-            label for="password" { (tr(lang, "Password", "Mot de passe")) }
-            input type="password" id="password" name="password" required
-                autocomplete="current-password";
+            @if door == Door::Staff {
+                label for="email" { (tr(lang, "E-mail address", "Adresse e-mail")) }
+                input type="email" id="email" name="email" required autocomplete="username";
+                label for="password" { (tr(lang, "Password", "Mot de passe")) }
+                input type="password" id="password" name="password" required
+                    autocomplete="current-password";
+            } @else {
+                label for="token" { (tr(lang, "Admin token", "Jeton d'administration")) }
+                input type="password" id="token" name="token" required autocomplete="off";
+            }
             button type="submit" { (tr(lang, "Sign in", "Se connecter")) }
         }
     }
 }
 
-fn sign_in_answer(lang: Lang, status: StatusCode, problem: Option<&str>) -> Response {
-    // A fresh anti-forgery token with every form shown (122 random bits from the OS).
+/// The sign-in page of `door`, with a fresh anti-forgery token in the form and its cookie.
+pub(super) fn sign_in_answer(
+    lang: Lang,
+    door: Door,
+    status: StatusCode,
+    problem: Option<&str>,
+) -> Response {
+    // 122 random bits from the operating system.
     let token = uuid::Uuid::new_v4().simple().to_string();
-    let title = tr(lang, "Sign in to the console", "Connexion à la console");
-    let body = sign_in_form(lang, &token, problem);
+    let title = match door {
+        Door::Staff => tr(lang, "Sign in to the console", "Connexion à la console"),
+        Door::Operator => tr(lang, "The operator's pages", "Pages de l'opérateur"),
+    };
+    let body = sign_in_form(lang, door, &token, problem);
     let mut response = respond(
         status,
-        &page_with(lang, "", "/console/sign-in", title, None, &body),
+        &page_with(lang, "", door.path(), title, None, &body),
     );
     set_cookie(&mut response, SIGN_IN_COOKIE, &token, None);
     response
@@ -351,76 +396,123 @@ fn sign_in_answer(lang: Lang, status: StatusCode, problem: Option<&str>) -> Resp
 
 /// `GET /console/sign-in`.
 async fn sign_in_page<P: Ports>(_app: Arc<App<P>>, req: Request) -> Response {
-    sign_in_answer(lang(&req), StatusCode::OK, None)
+    sign_in_answer(lang(&req), Door::Staff, StatusCode::OK, None)
+}
+
+/// A sign-in post, checked before its credentials are looked at: the source's allowance of
+/// failures, the same origin, and the form's token against its cookie.
+pub(super) struct SignInPost {
+    pub(super) lang: Lang,
+    pub(super) fields: Vec<(String, String)>,
+    auth: Option<Arc<AuthContext>>,
+    source: Option<std::net::IpAddr>,
+}
+
+impl SignInPost {
+    /// The post's fields, or the answer that refuses it.
+    pub(super) async fn read(mut req: Request, door: Door) -> Result<Self, Response> {
+        let lang = lang(&req);
+        let auth = req.data::<Arc<AuthContext>>().cloned();
+        let source = client_ip(&req);
+        if let (Some(auth), Some(ip)) = (&auth, source)
+            && auth.limiter.blocked(ip)
+        {
+            auth.metrics.rate_limited.inc();
+            let message = tr(
+                lang,
+                "Too many failed sign-ins from here. Try again in a minute.",
+                "Trop de connexions échouées depuis cet endroit. Réessayez dans une minute.",
+            );
+            return Err(sign_in_answer(
+                lang,
+                door,
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(message),
+            ));
+        }
+        let expected = cookie(&req, SIGN_IN_COOKIE).unwrap_or_default();
+        let body = req.take_body().into_string().await.unwrap_or_default();
+        let fields: Vec<(String, String)> = serde_urlencoded::from_str(&body).unwrap_or_default();
+        let token = field(&fields, "csrf");
+        if cross_site(&req)
+            || expected.is_empty()
+            || !bool::from(subtle::ConstantTimeEq::ct_eq(
+                expected.as_bytes(),
+                token.as_bytes(),
+            ))
+        {
+            let message = tr(
+                lang,
+                "This form has expired or did not come from this console. Try again.",
+                "Ce formulaire a expiré ou ne vient pas de cette console. Réessayez.",
+            );
+            return Err(sign_in_answer(
+                lang,
+                door,
+                StatusCode::FORBIDDEN,
+                Some(message),
+            ));
+        }
+        Ok(Self {
+            lang,
+            fields,
+            auth,
+            source,
+        })
+    }
+
+    /// The credentials were wrong: counted against the source, logged (without them).
+    pub(super) fn failed(&self, door: Door, message: &str) -> Response {
+        if let (Some(auth), Some(ip)) = (&self.auth, self.source) {
+            auth.limiter.fail(ip);
+            auth.metrics.auth_failures.inc();
+        }
+        tracing::warn!(target: "security", event = "console_sign_in_failed", "console sign-in refused");
+        sign_in_answer(self.lang, door, StatusCode::UNAUTHORIZED, Some(message))
+    }
+
+    /// Signed in: the session's cookie, the sign-in cookie cleared, on to `location`.
+    pub(super) fn signed_in(&self, location: &str, cookie: &str, token: &SecretString) -> Response {
+        let mut response = see_other(&format!("{location}?lang={}", self.lang.tag()));
+        set_cookie(&mut response, cookie, token.expose_secret(), None);
+        set_cookie(&mut response, SIGN_IN_COOKIE, "", Some(0));
+        response
+    }
+
+    /// Whether `token` is the deployment's admin token (compared through hashes, in
+    /// constant time); never, when the admin routes are off.
+    pub(super) fn is_admin_token(&self, token: &str) -> bool {
+        self.auth.as_ref().is_some_and(|a| a.is_admin_token(token))
+    }
 }
 
 /// `POST /console/sign-in`: the session's cookie and on to the overview, or the form again.
-async fn sign_in<P: Ports>(app: Arc<App<P>>, mut req: Request) -> Response {
-    let lang = lang(&req);
-    let wrong = tr(
-        lang,
-        "This address and password do not match a console user.",
-        "Cette adresse et ce mot de passe ne correspondent à aucun utilisateur.",
-    );
-    let auth = req.data::<Arc<AuthContext>>().cloned();
-    let source = client_ip(&req);
-    if let (Some(auth), Some(ip)) = (&auth, source)
-        && auth.limiter.blocked(ip)
-    {
-        auth.metrics.rate_limited.inc();
-        let message = tr(
-            lang,
-            "Too many failed sign-ins from here. Try again in a minute.",
-            "Trop de connexions échouées depuis cet endroit. Réessayez dans une minute.",
-        );
-        return sign_in_answer(lang, StatusCode::TOO_MANY_REQUESTS, Some(message));
-    }
-    let expected = cookie(&req, SIGN_IN_COOKIE).unwrap_or_default();
-    let body = req.take_body().into_string().await.unwrap_or_default();
-    let fields: Vec<(String, String)> = serde_urlencoded::from_str(&body).unwrap_or_default();
-    let token = field(&fields, "csrf");
-    if cross_site(&req)
-        || expected.is_empty()
-        || !bool::from(subtle::ConstantTimeEq::ct_eq(
-            expected.as_bytes(),
-            token.as_bytes(),
-        ))
-    {
-        let message = tr(
-            lang,
-            "This form has expired or did not come from this console. Try again.",
-            "Ce formulaire a expiré ou ne vient pas de cette console. Réessayez.",
-        );
-        return sign_in_answer(lang, StatusCode::FORBIDDEN, Some(message));
-    }
-    let password = SecretString::from(field(&fields, "password").to_owned());
+async fn sign_in<P: Ports>(app: Arc<App<P>>, req: Request) -> Response {
+    let post = match SignInPost::read(req, Door::Staff).await {
+        Ok(post) => post,
+        Err(refused) => return refused,
+    };
+    let lang = post.lang;
+    let password = SecretString::from(field(&post.fields, "password").to_owned());
     match app
-        .console_sign_in(field(&fields, "email"), &password)
+        .console_sign_in(field(&post.fields, "email"), &password)
         .await
     {
         Ok(signed_in) => {
             tracing::info!(target: "security", event = "console_signed_in", user = %signed_in.session.user.id, "console sign-in");
-            let mut response = see_other(&format!("/console?lang={}", lang.tag()));
-            set_cookie(
-                &mut response,
-                SESSION_COOKIE,
-                signed_in.token.expose_secret(),
-                None,
-            );
-            set_cookie(&mut response, SIGN_IN_COOKIE, "", Some(0));
-            response
+            post.signed_in("/console", SESSION_COOKIE, &signed_in.token)
         }
-        Err(AppError::Unauthorized) => {
-            if let (Some(auth), Some(ip)) = (&auth, source) {
-                auth.limiter.fail(ip);
-                auth.metrics.auth_failures.inc();
-            }
-            tracing::warn!(target: "security", event = "console_sign_in_failed", "console sign-in refused");
-            sign_in_answer(lang, StatusCode::UNAUTHORIZED, Some(wrong))
-        }
+        Err(AppError::Unauthorized) => post.failed(
+            Door::Staff,
+            tr(
+                lang,
+                "This address and password do not match a console user.",
+                "Cette adresse et ce mot de passe ne correspondent à aucun utilisateur.",
+            ),
+        ),
         Err(e) => {
             let (status, message) = explain(lang, &e);
-            sign_in_answer(lang, status, Some(&message))
+            sign_in_answer(lang, Door::Staff, status, Some(&message))
         }
     }
 }

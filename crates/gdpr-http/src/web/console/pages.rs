@@ -301,6 +301,78 @@ pub(super) async fn register<P: Ports>(app: Arc<App<P>>, req: Request) -> Respon
     )
 }
 
+/// `GET /console/purposes`: purposes, forms, and consent forms with every version.
+pub(super) async fn purposes<P: Ports>(app: Arc<App<P>>, req: Request) -> Response {
+    let v = signed_in!(app, req);
+    let ctx = v.session.ctx();
+    let (purposes, forms, consent_forms) = match (
+        app.purposes(ctx).await,
+        app.forms(ctx).await,
+        app.consent_forms(ctx).await,
+    ) {
+        (Ok(p), Ok(f), Ok(c)) => (p, f, c),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return v.failed(&e),
+    };
+    let body = html! {
+        h2 { (v.t("Purposes", "Finalités")) }
+        table {
+            thead { tr {
+                th scope="col" { (v.t("Purpose", "Finalité")) }
+                th scope="col" { (v.t("Description", "Description")) }
+                th scope="col" { (v.t("Lawful basis", "Base légale")) }
+            } }
+            tbody {
+                @for p in &purposes {
+                    tr { td { code { (p.id) } } td { (p.description) } td { (wire_name(&p.basis)) } }
+                }
+            }
+        }
+        h2 { (v.t("Forms", "Formulaires")) }
+        table {
+            thead { tr {
+                th scope="col" { (v.t("Form", "Formulaire")) }
+                th scope="col" { (v.t("Purpose", "Finalité")) }
+                th scope="col" { (v.t("Fields", "Champs")) }
+                th scope="col" { (v.t("Kept", "Conservation")) }
+            } }
+            tbody {
+                @for f in &forms {
+                    tr {
+                        td { (f.name) }
+                        td { code { (f.purpose) } }
+                        td { (f.schema.specs().into_iter().map(|s| s.name).collect::<Vec<_>>().join(", ")) }
+                        td {
+                            @if let Some(r) = f.retention { (r.as_days()) " " (v.t("days", "jours")) }
+                            @else { (v.t("the tenant's period", "la durée du client")) }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { (v.t("Consent forms", "Formulaires de consentement")) }
+        @for c in &consent_forms {
+            section.card {
+                h3 { (c.title) " " @if c.retired_at.is_some() { "(" (v.t("retired", "retiré")) ")" } }
+                p.hint { (v.t("Purpose", "Finalité")) " " code { (c.purpose) } }
+                ol {
+                    @for version in c.versions() {
+                        li {
+                            (v.t("Version", "Version")) " " (version.number) ", " (version.published_at.date())
+                            @if version.requires_reconsent { " — " (v.t("consent asked again", "consentement redemandé")) }
+                            blockquote { (version.text) }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    v.render(
+        StatusCode::OK,
+        v.t("Purposes and forms", "Finalités et formulaires"),
+        &body,
+    )
+}
+
 /// `GET /console/recipients`.
 pub(super) async fn recipients<P: Ports>(app: Arc<App<P>>, req: Request) -> Response {
     let v = signed_in!(app, req);
