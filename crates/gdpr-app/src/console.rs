@@ -3,17 +3,16 @@
 //! hash, each with its own CSRF token.
 //!
 //! Users and sessions are documents of the tenant (encrypted at rest with its key, in its
-//! backups, deleted with it). A password is generated here and shown once, like an API key;
-//! the operator resets it the same way. A session ends at sign-out, after
-//! [`ConsoleConfig::idle`] without use, after [`ConsoleConfig::lifetime`] whatever its use, or
-//! when its user is removed or their password reset; its role is read from the user at each
-//! use, so a change takes effect at once. Wrong passwords are counted per user in this
-//! replica's memory: past [`ConsoleConfig::failures_per_user`] in
-//! [`ConsoleConfig::failure_window`], the user cannot sign in until the window ends, whatever
-//! the source (the HTTP layer limits each source as for API keys).
-
-use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+//! backups, deleted with it); an address is claimed with a create-only document whose id is
+//! derived from it, so one address is one user in the whole deployment, whoever races. A
+//! password is generated here (116 bits) and shown once, like an API key; the operator resets
+//! it the same way. Nobody chooses a password, so guessing one online is hopeless: sign-in
+//! failures are limited per source by the HTTP layer, as for API keys, and there is no
+//! per-account lockout (which would let anyone lock the DPO out). A session ends at sign-out,
+//! after [`ConsoleConfig::idle`] without use, after [`ConsoleConfig::lifetime`] whatever its
+//! use, when its user is removed, or when their password is reset (each reset moves the user's
+//! credential generation, which every session carries); its role is read from the user at
+//! each use, so a change takes effect at once.
 
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
@@ -68,10 +67,6 @@ pub struct ConsoleConfig {
     pub idle: Duration,
     /// A session ends this long after sign-in, however much it is used.
     pub lifetime: Duration,
-    /// Wrong passwords for one user before they cannot sign in for the rest of the window.
-    pub failures_per_user: u32,
-    /// The window wrong passwords are counted in.
-    pub failure_window: Duration,
 }
 
 impl Default for ConsoleConfig {
@@ -79,8 +74,6 @@ impl Default for ConsoleConfig {
         Self {
             idle: Duration::minutes(30),
             lifetime: Duration::hours(8),
-            failures_per_user: 10,
-            failure_window: Duration::minutes(15),
         }
     }
 }
@@ -174,11 +167,25 @@ struct StoredUser {
     password: String,
     #[serde(with = "time::serde::rfc3339")]
     created_at: OffsetDateTime,
+    /// When the password was set (created, or reset): a reset replayed from the journal
+    /// applies only to a password older than it.
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    password_set_at: Option<OffsetDateTime>,
+    /// Moved by each reset: a session of an earlier generation is refused.
+    #[serde(default)]
+    generation: u64,
 }
 
 #[derive(Serialize, Deserialize)]
 struct StoredSession {
     user: Uuid,
+    /// The user's credential generation at sign-in.
+    #[serde(default)]
+    generation: u64,
+    /// An operator session's admin-token fingerprint at sign-in: the session ends when the
+    /// token changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    admin_key: Option<String>,
     csrf: String,
     #[serde(with = "time::serde::rfc3339")]
     created_at: OffsetDateTime,
@@ -192,10 +199,6 @@ impl StoredSession {
         now - self.created_at >= config.lifetime || now - self.seen_at >= config.idle
     }
 }
-
-/// Wrong passwords per user, in this replica's memory.
-#[derive(Debug, Default)]
-pub(crate) struct SignInFailures(Mutex<HashMap<ConsoleUserId, (OffsetDateTime, u32)>>);
 
 /// Letters and digits that cannot be mistaken for one another (no 0/O, 1/l/I).
 const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
@@ -224,11 +227,21 @@ fn hash_password(password: &SecretString) -> Result<String, AppError> {
 }
 
 fn password_matches(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| {
+    let verify = |hash: &PasswordHash<'_>| {
         Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
+            .verify_password(password.as_bytes(), hash)
             .is_ok()
-    })
+    };
+    match PasswordHash::new(hash) {
+        Ok(parsed) => verify(&parsed),
+        // A locked user's: as much work as any, so that nothing tells it apart.
+        Err(_) => {
+            if let Ok(decoy) = PasswordHash::new(decoy_hash()) {
+                verify(&decoy);
+            }
+            false
+        }
+    }
 }
 
 /// A hash no password matches, checked when no user has the address given: a sign-in takes
@@ -236,6 +249,13 @@ fn password_matches(password: &str, hash: &str) -> bool {
 fn decoy_hash() -> &'static str {
     static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DECOY.get_or_init(|| hash_password(&generate_password()).unwrap_or_default())
+}
+
+/// The id of an address's claim: a name-based UUID of the normalised address, so that a
+/// create-only write of it fails when any user already has the address.
+fn address_claim(email: &str) -> Uuid {
+    const NAMESPACE: Uuid = Uuid::from_u128(0x6b1f_3a4e_2c9d_4e57_9a0b_7c1d_5e3f_2a8b);
+    Uuid::new_v5(&NAMESPACE, email.as_bytes())
 }
 
 fn random_hex() -> String {
@@ -274,30 +294,6 @@ fn user_of(doc: &Document, tenant: TenantId) -> Result<(ConsoleUser, StoredUser)
     Ok((user, stored))
 }
 
-impl SignInFailures {
-    fn blocked(&self, user: ConsoleUserId, now: OffsetDateTime, config: &ConsoleConfig) -> bool {
-        let seen = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        seen.get(&user).is_some_and(|(since, n)| {
-            now - *since < config.failure_window && *n >= config.failures_per_user
-        })
-    }
-
-    fn fail(&self, user: ConsoleUserId, now: OffsetDateTime, config: &ConsoleConfig) {
-        let mut seen = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        // Bounded by the number of users; finished windows are dropped as they are met.
-        seen.retain(|_, (since, _)| now - *since < config.failure_window);
-        let entry = seen.entry(user).or_insert((now, 0));
-        entry.1 += 1;
-    }
-
-    fn clear(&self, user: ConsoleUserId) {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&user);
-    }
-}
-
 impl<P: Ports> App<P> {
     /// Creates a console user for a tenant (an operator action), with a generated password
     /// shown once. One address is one user in the whole deployment: it says which tenant a
@@ -315,25 +311,47 @@ impl<P: Ports> App<P> {
     ) -> Result<IssuedConsoleUser, AppError> {
         self.tenant(tenant).await?;
         let email = Email::parse(email).map_err(|e| AppError::invalid("email", e))?;
-        if self
-            .console_user_by_email(email.expose_pii())
-            .await?
-            .is_some()
-        {
-            return Err(AppError::Conflict(
-                "this address already signs in to a console".into(),
-            ));
-        }
         let now = self.clock.now();
+        let id = ConsoleUserId::at(now);
+        // The address claimed first, create-only: of two operators adding it at once (a
+        // double click), one succeeds.
+        let claim = Document {
+            id: address_claim(email.expose_pii()),
+            kind: DocumentKind::ConsoleAddress,
+            owner: Owner::Tenant(tenant),
+            created_at: now,
+            body: serde_json::json!({ "user": id }).to_string(),
+        };
+        match self.store.insert_document(&claim).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => {
+                return Err(AppError::Conflict(
+                    "this address already signs in to a console".into(),
+                ));
+            }
+            Err(e) => return Err(AppError::store(e)),
+        }
         let password = generate_password();
         let stored = StoredUser {
             email: email.expose_pii().to_owned(),
             role,
             password: hash_password(&password)?,
             created_at: now,
+            password_set_at: Some(now),
+            generation: 0,
         };
-        let id = ConsoleUserId::at(now);
-        self.put_console_user(tenant, id, &stored, now).await?;
+        if let Err(e) = self.put_console_user(tenant, id, &stored, now).await {
+            // The claim given back, whatever came of the write's cleanup.
+            let _ = self
+                .store
+                .delete_document(
+                    Owner::Tenant(tenant),
+                    DocumentKind::ConsoleAddress,
+                    claim.id,
+                )
+                .await;
+            return Err(e);
+        }
         let event = AuditEvent::new(now, Some(tenant), actor, AuditAction::ConsoleUserCreated)
             .with("user", id)
             .with("role", role.as_str());
@@ -378,10 +396,13 @@ impl<P: Ports> App<P> {
         self.journal_revocation(tenant, id, false).await?;
         let password = generate_password();
         stored.password = hash_password(&password)?;
+        stored.password_set_at = Some(self.clock.now());
+        // Every session of an earlier generation is refused from now on, even one a sign-in
+        // racing this reset writes after the sessions below are deleted.
+        stored.generation += 1;
         self.put_console_user(tenant, id, &stored, doc.created_at)
             .await?;
         self.end_sessions_of(tenant, id).await?;
-        self.sign_in_failures.clear(id);
         let event = AuditEvent::new(
             self.clock.now(),
             Some(tenant),
@@ -403,17 +424,9 @@ impl<P: Ports> App<P> {
         tenant: TenantId,
         id: ConsoleUserId,
     ) -> Result<(), AppError> {
-        self.console_user(tenant, id).await?;
+        let (_, (user, _)) = self.console_user(tenant, id).await?;
         self.journal_revocation(tenant, id, true).await?;
-        self.store
-            .delete_document(
-                Owner::Tenant(tenant),
-                DocumentKind::ConsoleUser,
-                *id.as_uuid(),
-            )
-            .await
-            .map_err(AppError::store)?;
-        self.end_sessions_of(tenant, id).await?;
+        self.delete_console_user(tenant, id, &user.email).await?;
         let event = AuditEvent::new(
             self.clock.now(),
             Some(tenant),
@@ -427,16 +440,15 @@ impl<P: Ports> App<P> {
     /// Signs a user in: a new session, audited.
     ///
     /// # Errors
-    /// [`AppError::Unauthorized`] for an unknown address or a wrong password (the same
-    /// answer, after the same work); [`AppError::TooManyRequests`] when the user had too many
-    /// wrong passwords lately; [`AppError::TenantOffboarding`]; storage errors.
+    /// [`AppError::Unauthorized`] for an unknown address, a wrong password or a locked user
+    /// (the same answer, after the same work); [`AppError::TenantOffboarding`]; storage
+    /// errors.
     pub async fn console_sign_in(
         &self,
         email: &str,
         password: &SecretString,
     ) -> Result<SignedIn, AppError> {
         let now = self.clock.now();
-        let config = &self.config.console;
         let found = match Email::parse(email) {
             Ok(email) => self.console_user_by_email(email.expose_pii()).await?,
             Err(_) => None,
@@ -445,21 +457,16 @@ impl<P: Ports> App<P> {
             password_matches(password.expose_secret(), decoy_hash());
             return Err(AppError::Unauthorized);
         };
-        if self.sign_in_failures.blocked(user.id, now, config) {
-            return Err(AppError::TooManyRequests(
-                "too many wrong passwords for this user: try again later",
-            ));
-        }
         if !password_matches(password.expose_secret(), &stored.password) {
-            self.sign_in_failures.fail(user.id, now, config);
             return Err(AppError::Unauthorized);
         }
-        self.sign_in_failures.clear(user.id);
         self.ensure_not_offboarding(user.tenant).await?;
         let secret = random_hex();
         let id = session_id(&secret);
         let session = StoredSession {
             user: *user.id.as_uuid(),
+            generation: stored.generation,
+            admin_key: None,
             csrf: random_hex(),
             created_at: now,
             seen_at: now,
@@ -496,8 +503,9 @@ impl<P: Ports> App<P> {
             .console_user(tenant, ConsoleUserId::from_uuid(stored.user))
             .await
         {
-            Ok((_, (user, _))) => user,
-            Err(AppError::NotFound(_)) => return Err(AppError::Unauthorized),
+            // A session from before the user's last password reset is over.
+            Ok((_, (user, now))) if now.generation == stored.generation => user,
+            Ok(_) | Err(AppError::NotFound(_)) => return Err(AppError::Unauthorized),
             Err(e) => return Err(e),
         };
         self.ensure_not_offboarding(tenant).await?;
@@ -521,17 +529,23 @@ impl<P: Ports> App<P> {
         .await
     }
 
-    /// Opens an operator session, once the caller has checked the admin token; audited in
-    /// the system chain. The session and the token for its cookie.
+    /// Opens an operator session, once the caller has checked the admin token, whose
+    /// fingerprint (`admin_key`) the session keeps: it ends when the token changes. Audited
+    /// in the system chain. The session and the token for its cookie.
     ///
     /// # Errors
     /// Storage errors.
-    pub async fn operator_sign_in(&self) -> Result<(OperatorSession, SecretString), AppError> {
+    pub async fn operator_sign_in(
+        &self,
+        admin_key: &str,
+    ) -> Result<(OperatorSession, SecretString), AppError> {
         let now = self.clock.now();
         let secret = random_hex();
         let id = session_id(&secret);
         let stored = StoredSession {
             user: Uuid::nil(),
+            generation: 0,
+            admin_key: Some(admin_key.to_owned()),
             csrf: random_hex(),
             created_at: now,
             seen_at: now,
@@ -548,14 +562,17 @@ impl<P: Ports> App<P> {
         Ok((session, SecretString::from(format!("{OPERATOR}.{secret}"))))
     }
 
-    /// The operator session a token opens, if it is still open.
+    /// The operator session a token opens, if it is still open and the admin token is still
+    /// the one it was opened with (`admin_key`, its fingerprint now; `None`: the admin routes
+    /// are off, and so is every operator session).
     ///
     /// # Errors
-    /// [`AppError::Unauthorized`] for a malformed, unknown, ended or expired session; storage
-    /// errors.
+    /// [`AppError::Unauthorized`] for a malformed, unknown, ended or expired session, or one of
+    /// another admin token; storage errors.
     pub async fn operator_session(
         &self,
         token: &SecretString,
+        admin_key: Option<&str>,
     ) -> Result<OperatorSession, AppError> {
         let secret = token
             .expose_secret()
@@ -565,6 +582,14 @@ impl<P: Ports> App<P> {
             .ok_or(AppError::Unauthorized)?;
         let id = session_id(secret);
         let stored = self.live_session(Owner::Deployment, id).await?;
+        let same_key = match (stored.admin_key.as_deref(), admin_key) {
+            (Some(then), Some(now)) => bool::from(then.as_bytes().ct_eq(now.as_bytes())),
+            _ => false,
+        };
+        if !same_key {
+            self.delete_session_of(Owner::Deployment, id).await?;
+            return Err(AppError::Unauthorized);
+        }
         Ok(OperatorSession {
             id,
             csrf: SecretString::from(stored.csrf),
@@ -643,6 +668,7 @@ impl<P: Ports> App<P> {
         tenant: TenantId,
         user: ConsoleUserId,
         removed: bool,
+        at: OffsetDateTime,
     ) -> Result<
         Option<(
             AuditAction,
@@ -652,29 +678,50 @@ impl<P: Ports> App<P> {
         )>,
         AppError,
     > {
-        let (doc, (_, mut stored)) = match self.console_user(tenant, user).await {
+        let (doc, (found, mut stored)) = match self.console_user(tenant, user).await {
             Ok(found) => found,
             // Removed already, or created after the backup (and so not restored).
             Err(AppError::NotFound(_)) => return Ok(None),
             Err(e) => return Err(e),
         };
         let action = if removed {
-            self.store
-                .delete_document(Owner::Tenant(tenant), DocumentKind::ConsoleUser, doc.id)
-                .await
-                .map_err(AppError::store)?;
+            self.delete_console_user(tenant, user, &found.email).await?;
             AuditAction::ConsoleUserRemoved
         } else {
-            if stored.password == LOCKED {
+            // The journal is replayed from its checkpoint, not from the backup: a reset the
+            // restored password already postdates is in force, and must not lock it.
+            let set_at = stored.password_set_at.unwrap_or(doc.created_at);
+            if stored.password == LOCKED || set_at >= at {
                 return Ok(None);
             }
             stored.password = LOCKED.to_owned();
+            stored.password_set_at = Some(at);
+            stored.generation += 1;
             self.put_console_user(tenant, user, &stored, doc.created_at)
                 .await?;
+            self.end_sessions_of(tenant, user).await?;
             AuditAction::ConsoleUserPasswordReset
         };
-        self.end_sessions_of(tenant, user).await?;
         Ok(Some((action, "user", user.to_string(), None)))
+    }
+
+    /// Deletes a user, its address's claim and its sessions.
+    async fn delete_console_user(
+        &self,
+        tenant: TenantId,
+        id: ConsoleUserId,
+        email: &str,
+    ) -> Result<(), AppError> {
+        let owner = Owner::Tenant(tenant);
+        self.store
+            .delete_document(owner, DocumentKind::ConsoleUser, *id.as_uuid())
+            .await
+            .map_err(AppError::store)?;
+        self.store
+            .delete_document(owner, DocumentKind::ConsoleAddress, address_claim(email))
+            .await
+            .map_err(AppError::store)?;
+        self.end_sessions_of(tenant, id).await
     }
 
     async fn console_user(
@@ -709,7 +756,10 @@ impl<P: Ports> App<P> {
             let Owner::Tenant(tenant) = doc.owner else {
                 continue;
             };
-            let found = user_of(&doc, tenant)?;
+            // One unreadable user must not stop everyone else signing in.
+            let Ok(found) = user_of(&doc, tenant) else {
+                continue;
+            };
             if found.1.email == email {
                 return Ok(Some(found));
             }

@@ -172,11 +172,10 @@ impl<P: Ports> App<P> {
         let now = gdpr_ports::Clock::now(&self.clock);
         let requests: Vec<RequestView> = self
             .store
-            .list_requests(Some(ctx.tenant), Page::ALL)
+            .list_subject_requests(ctx.tenant, subject)
             .await
             .map_err(store_err)?
             .into_iter()
-            .filter(|r| r.subject == subject)
             .map(|request| RequestView {
                 due_date: request.due_date(),
                 overdue: request.is_overdue(now),

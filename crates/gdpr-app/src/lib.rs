@@ -254,8 +254,6 @@ pub struct App<P: Ports> {
     mailer: Option<std::sync::Arc<dyn gdpr_ports::Mailer>>,
     /// The portal's codes sent per address and per source, in this replica's memory.
     portal_limits: portal::PortalLimits,
-    /// Console users' wrong passwords, in this replica's memory.
-    sign_in_failures: console::SignInFailures,
 }
 
 /// Audit chains found intact, by chain (`None`: the system chain).
@@ -281,7 +279,6 @@ impl<P: Ports> App<P> {
             log_scanner: None,
             mailer: None,
             portal_limits: portal::PortalLimits::default(),
-            sign_in_failures: console::SignInFailures::default(),
         }
     }
 
@@ -297,6 +294,12 @@ impl<P: Ports> App<P> {
     pub fn with_mailer(mut self, mailer: std::sync::Arc<dyn gdpr_ports::Mailer>) -> Self {
         self.mailer = Some(mailer);
         self
+    }
+
+    /// Now, by the application's clock (pages say how old things are by it).
+    #[must_use]
+    pub fn now(&self) -> time::OffsetDateTime {
+        self.clock.now()
     }
 
     /// The configuration.

@@ -124,6 +124,49 @@ impl<P: Ports> App<P> {
         Ok(list)
     }
 
+    /// Prepares the export that answers an access or portability request (Art. 15, 20): only
+    /// for an open request whose requester's identity is verified (Art. 12(6)); encrypted to
+    /// the deployment's configured keys, like `create_export` without a key of its own.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`]; [`AppError::InvalidInput`] for another kind of request;
+    /// [`AppError::Request`] when closed or not verified; encryption and storage errors.
+    pub async fn export_for_request(
+        &self,
+        ctx: Ctx,
+        id: RequestId,
+    ) -> Result<crate::ExportTicket, AppError> {
+        let request = self.load_request(ctx, id).await?;
+        if !matches!(request.kind, RequestKind::Access | RequestKind::Portability) {
+            return Err(AppError::invalid(
+                "request",
+                "an export answers an access or portability request",
+            ));
+        }
+        request.ensure_answerable()?;
+        self.create_export(ctx, request.subject, crate::ExportFormat::Json, None)
+            .await
+    }
+
+    /// A subject's requests, oldest first.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn subject_requests(
+        &self,
+        ctx: Ctx,
+        subject: SubjectId,
+    ) -> Result<Vec<RequestView>, AppError> {
+        Ok(self
+            .store
+            .list_subject_requests(ctx.tenant, subject)
+            .await
+            .map_err(AppError::store)?
+            .into_iter()
+            .map(|r| self.view(r))
+            .collect())
+    }
+
     /// How many requests are overdue across every tenant (for a metric and attestations).
     ///
     /// # Errors

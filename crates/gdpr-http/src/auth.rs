@@ -114,9 +114,22 @@ pub struct AuthContext {
 }
 
 impl AuthContext {
-    /// Whether `token` is the admin token; never when there is none (the admin routes are
-    /// off). Hashes are compared, so that the comparison takes the same time whatever the
-    /// lengths.
+    /// The admin token's fingerprint: what an operator session of the console keeps, so
+    /// that it ends when the token changes or the admin routes are turned off. `None`
+    /// without an admin token. Whether a token is the admin token, by
+    /// [`AuthContext::is_admin_token`]: never when there is none; hashes are compared, so
+    /// that the comparison takes the same time whatever the lengths.
+    pub(crate) fn admin_key(&self) -> Option<String> {
+        // Domain-separated, so that it is no hash of the token found anywhere else.
+        self.admin_token.as_ref().map(|token| {
+            let mut hash = Sha256::new();
+            hash.update(b"gdpr operator session\0");
+            hash.update(token.expose_secret().as_bytes());
+            hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+        })
+    }
+
+    /// Whether `token` is the admin token (see [`AuthContext::admin_key`] for sessions).
     pub(crate) fn is_admin_token(&self, token: &str) -> bool {
         self.admin_token.as_ref().is_some_and(|expected| {
             let given = Sha256::digest(token.as_bytes());

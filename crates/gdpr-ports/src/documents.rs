@@ -29,6 +29,9 @@ pub enum DocumentKind {
     ConsoleUser,
     /// A console sign-in, found by its token's hash (the token itself is never stored).
     ConsoleSession,
+    /// That an address signs in to a console: written create-only under an id derived from
+    /// the address, so that two users never share one.
+    ConsoleAddress,
 }
 
 impl DocumentKind {
@@ -44,6 +47,7 @@ impl DocumentKind {
             Self::InquiryClaim => "inquiry_claim",
             Self::ConsoleUser => "console_user",
             Self::ConsoleSession => "console_session",
+            Self::ConsoleAddress => "console_address",
         }
     }
 
@@ -59,6 +63,7 @@ impl DocumentKind {
             Self::InquiryClaim,
             Self::ConsoleUser,
             Self::ConsoleSession,
+            Self::ConsoleAddress,
         ]
         .into_iter()
         .find(|k| k.as_str() == name)

@@ -544,6 +544,17 @@ pub trait RequestStore: Send + Sync {
         tenant: Option<TenantId>,
         page: Page,
     ) -> Result<Vec<SubjectRequest>, StoreError>;
+
+    /// One subject's requests, oldest first (an export, the console's subject page): read
+    /// by subject, not filtered from every request of the tenant.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn list_subject_requests(
+        &self,
+        tenant: TenantId,
+        subject: SubjectId,
+    ) -> Result<Vec<SubjectRequest>, StoreError>;
 }
 
 /// Legal holds (Art. 17(3)).

@@ -246,11 +246,6 @@ pub struct ConsoleSettings {
     pub idle_minutes: u32,
     /// Hours a session lasts at most, however much it is used.
     pub session_hours: u32,
-    /// Wrong passwords for one user in `failure_window_minutes` before that user cannot sign
-    /// in until the window ends (each source is also limited, by `http.auth_failures_per_minute`).
-    pub failures_per_user: u32,
-    /// The window wrong passwords are counted in.
-    pub failure_window_minutes: u32,
 }
 
 impl ConsoleSettings {
@@ -260,8 +255,6 @@ impl ConsoleSettings {
         gdpr_app::ConsoleConfig {
             idle: time::Duration::minutes(i64::from(self.idle_minutes.max(1))),
             lifetime: time::Duration::hours(i64::from(self.session_hours.max(1))),
-            failures_per_user: self.failures_per_user.max(1),
-            failure_window: time::Duration::minutes(i64::from(self.failure_window_minutes.max(1))),
         }
     }
 }

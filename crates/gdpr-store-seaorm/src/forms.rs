@@ -518,7 +518,6 @@ impl RecordStore for SeaOrmStore {
         limit: u32,
     ) -> Result<(u64, Option<time::OffsetDateTime>), StoreError> {
         use record::Column as C;
-        use sea_orm::TransactionTrait as _;
         let spared: Vec<uuid::Uuid> = spared.iter().map(|s| *s.as_uuid()).collect();
         // Past the chunks before: the index is walked from where they stopped, not over the
         // entries of the rows they deleted (still in the index until a vacuum).
@@ -533,7 +532,7 @@ impl RecordStore for SeaOrmStore {
             }
             c
         };
-        let txn = self.db.begin().await.map_err(unavailable)?;
+        let txn = self.write_txn().await.map_err(unavailable)?;
         // The submission time of the `limit`-th oldest: the page ends there (none: everything
         // left is in it). A range on the index's own column, so that the delete walks the
         // index like a plain `DELETE` would; records submitted at that same instant go too.
@@ -586,9 +585,8 @@ impl RecordStore for SeaOrmStore {
         ids: &[RecordId],
         at: time::OffsetDateTime,
     ) -> Result<u64, StoreError> {
-        use sea_orm::TransactionTrait as _;
         let tenant = *tenant.as_uuid();
-        let txn = self.db.begin().await.map_err(unavailable)?;
+        let txn = self.write_txn().await.map_err(unavailable)?;
         let mut deleted = 0;
         // Bounded IN lists: far below SQLite's and PostgreSQL's bound-parameter limits.
         for chunk in ids.chunks(500) {

@@ -161,8 +161,7 @@ impl TenantStore for SeaOrmStore {
         id: TenantId,
         mut receipt: gdpr_audit::AuditEvent,
     ) -> Result<BTreeMap<String, u64>, StoreError> {
-        use sea_orm::TransactionTrait as _;
-        let txn = self.db.begin().await.map_err(unavailable)?;
+        let txn = self.write_txn().await.map_err(unavailable)?;
         let mut counts = BTreeMap::new();
         // Children before parents: the reverse of the registry's order.
         for table in crate::tables::REGISTRY.iter().rev() {

@@ -84,6 +84,24 @@ impl RequestStore for SeaOrmStore {
             .map(|row| from_json(&row.body, "a request"))
             .collect()
     }
+
+    async fn list_subject_requests(
+        &self,
+        tenant: TenantId,
+        subject: SubjectId,
+    ) -> Result<Vec<SubjectRequest>, StoreError> {
+        request::Entity::find()
+            .filter(request::Column::TenantId.eq(*tenant.as_uuid()))
+            .filter(request::Column::SubjectId.eq(*subject.as_uuid()))
+            .order_by_asc(request::Column::ReceivedAt)
+            .order_by_asc(request::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .map(|row| from_json(&row.body, "a request"))
+            .collect()
+    }
 }
 
 impl SeaOrmStore {

@@ -10,7 +10,7 @@ use gdpr_ports::{
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
-    DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
+    DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -206,7 +206,7 @@ impl WebhookStore for SeaOrmStore {
         deliveries: Vec<Delivery>,
     ) -> Result<bool, StoreError> {
         let seq = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-        let txn = self.db.begin().await.map_err(unavailable)?;
+        let txn = self.write_txn().await.map_err(unavailable)?;
         // The cursor moves only from where the caller saw it: the replica that loses the
         // race writes nothing.
         let moved = match from {
@@ -298,7 +298,7 @@ impl WebhookStore for SeaOrmStore {
             return self.record_attempts_at_once(worker, attempts).await;
         }
         let ids: Vec<Uuid> = attempts.iter().map(|(id, _)| *id).collect();
-        let txn = self.db.begin().await.map_err(unavailable)?;
+        let txn = self.write_txn().await.map_err(unavailable)?;
         let held = webhook_delivery::Entity::find()
             .filter(webhook_delivery::Column::Id.is_in(ids))
             .filter(webhook_delivery::Column::ClaimedBy.eq(worker))
@@ -401,7 +401,7 @@ impl WebhookStore for SeaOrmStore {
         forget: bool,
     ) -> Result<u64, StoreError> {
         use webhook_delivery::Column as C;
-        let txn = self.db.begin().await.map_err(unavailable)?;
+        let txn = self.write_txn().await.map_err(unavailable)?;
         let done = webhook_delivery::Entity::update_many()
             .col_expr(C::State, Expr::value(DeliveryState::Failed.as_str()))
             .col_expr(C::LastError, Expr::value(reason))

@@ -997,6 +997,22 @@ impl RequestStore for InMemoryStore {
             id: *r.id.as_uuid(),
         }))
     }
+
+    async fn list_subject_requests(
+        &self,
+        tenant: TenantId,
+        subject: SubjectId,
+    ) -> Result<Vec<SubjectRequest>, StoreError> {
+        let s = self.state()?;
+        let mut theirs: Vec<SubjectRequest> = s
+            .requests
+            .iter()
+            .filter(|r| r.tenant == tenant && r.subject == subject)
+            .cloned()
+            .collect();
+        theirs.sort_by_key(|r| (r.received_at, r.id));
+        Ok(theirs)
+    }
 }
 
 #[async_trait]

@@ -87,8 +87,8 @@ impl<P: Ports> App<P> {
                             None
                         }
                     }
-                    Decision::ConsoleUserRevoked { user, removed, .. } => {
-                        self.replay_console_revocation(tenant, *user, *removed)
+                    Decision::ConsoleUserRevoked { user, removed, at } => {
+                        self.replay_console_revocation(tenant, *user, *removed, *at)
                             .await?
                     }
                     Decision::ConsentWithdrawn { .. } => {

@@ -376,7 +376,10 @@ async fn a_dpo_finds_an_overdue_access_request_verifies_the_identity_exports_and
         "Identity verification recorded."
     );
     browser
-        .follow("form[action*='/export'] button", "a[download]")
+        .follow(
+            "form[action*='/export'] button",
+            "form[action*='/exports/'] button",
+        )
         .await;
     assert!(browser.main_text().await.contains("Export prepared."));
     browser

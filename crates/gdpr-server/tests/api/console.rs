@@ -339,13 +339,17 @@ async fn a_dpo_signs_in_verifies_exports_and_completes_an_overdue_request_then_s
     assert_eq!(exported.status, StatusCode::SEE_OTHER, "{}", exported.html);
     let page = browser.get(exported.location.as_deref().unwrap()).await;
     assert!(page.html.contains("Export prepared."), "{}", page.html);
+    // The download is a post with the session's token (it deletes the export).
     let at = page.html.find("/console/exports/").unwrap();
     let link = page.html[at..]
         .split('"')
         .next()
         .unwrap()
         .replace("&amp;", "&");
-    let download = browser.get(&link).await;
+    assert!(page.html[..at].ends_with("action=\""), "a form's action");
+    let unsigned = browser.post(&link, &[]).await;
+    assert_eq!(unsigned.status, StatusCode::FORBIDDEN);
+    let download = browser.post(&link, &[("csrf", &token)]).await;
     assert_eq!(download.status, StatusCode::OK);
     assert_eq!(
         download.headers["content-type"],
@@ -354,8 +358,13 @@ async fn a_dpo_signs_in_verifies_exports_and_completes_an_overdue_request_then_s
     let bundle = dpo_key.decrypt(&download.bytes);
     let bundle: serde_json::Value = serde_json::from_slice(&bundle).unwrap();
     assert_eq!(bundle["subject"]["id"], subject.as_str(), "{bundle}");
-    let again = browser.get(&link).await;
+    let again = browser.post(&link, &[("csrf", &token)]).await;
     assert_ne!(again.status, StatusCode::OK, "an export leaves once");
+    assert_eq!(
+        browser.get(&link).await.status,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "no download by a link"
+    );
     let done = browser
         .post(
             &format!("/console/requests/{request}/complete"),
@@ -415,7 +424,17 @@ async fn forms_without_their_token_or_from_another_site_change_nothing() {
     );
     let refuse = format!("/console/requests/{request}/refuse");
 
+    // Another session's token is no token for this one.
+    let other = Browser::new(&app);
+    let second = console_user(&app, &tenant, "second@logalto.example", "dpo").await;
+    other.sign_in("second@logalto.example", &second).await;
+    let theirs = csrf(&other.get("/console").await.html);
+    assert_ne!(theirs, token);
     for (form, site) in [
+        (
+            vec![("csrf", theirs.as_str()), ("reason", "no")],
+            "same-origin",
+        ),
         (vec![("reason", "no")], "same-origin"),
         (vec![("csrf", "0123"), ("reason", "no")], "same-origin"),
         (
@@ -478,7 +497,10 @@ async fn a_viewer_reads_but_cannot_erase_or_download() {
     let still = app.get(&format!("/v1/subjects/{subject}"), &key).await;
     assert_eq!(still.status, StatusCode::OK);
     let download = browser
-        .get(&format!("/console/exports/{}", uuid::Uuid::new_v4()))
+        .post(
+            &format!("/console/exports/{}", uuid::Uuid::new_v4()),
+            &[("csrf", &token)],
+        )
         .await;
     assert_eq!(download.status, StatusCode::FORBIDDEN);
     app.stop().await;
@@ -758,6 +780,248 @@ async fn the_operator_pages_open_with_the_admin_token_and_do_what_the_admin_api_
     assert_eq!(
         browser.get("/console/operator").await.status,
         StatusCode::SEE_OTHER
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_dpo_records_a_breach_and_its_notification_and_a_viewer_cannot() {
+    let app = spawn_app().await;
+    let (tenant, key) = app.tenant("LogAlto SAS").await;
+    let dpo = console_user(&app, &tenant, "dpo@logalto.example", "dpo").await;
+    let viewer = console_user(&app, &tenant, "viewer@logalto.example", "viewer").await;
+    let browser = Browser::new(&app);
+    browser.sign_in("dpo@logalto.example", &dpo).await;
+    let page = browser.get("/console/breaches").await;
+    let token = csrf(&page.html);
+    let detected = (time::OffsetDateTime::now_utc() - time::Duration::hours(80))
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]"
+        ))
+        .unwrap();
+    let form = |kind: Option<&'static str>| {
+        let mut f = vec![
+            ("csrf", token.clone()),
+            ("title", "Laptop stolen".to_owned()),
+            ("detected_at", detected.clone()),
+            ("nature", "An unencrypted laptop with an export".to_owned()),
+            ("subjects_approx", "120".to_owned()),
+            ("records_approx", "300".to_owned()),
+            ("consequences", "Phishing".to_owned()),
+            ("measures", "Passwords reset".to_owned()),
+        ];
+        if let Some(kind) = kind {
+            f.push(("kind", kind.to_owned()));
+        }
+        f
+    };
+    let as_refs = |f: &[(&'static str, String)]| -> Vec<(&'static str, String)> { f.to_vec() };
+    let browser = &browser;
+    let post = |f: Vec<(&'static str, String)>| async move {
+        let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        browser.post("/console/breaches", &pairs).await
+    };
+    // No kind named: said, nothing recorded.
+    let refused = post(as_refs(&form(None))).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.html
+    );
+    assert!(refused.html.contains("kinds"), "{}", refused.html);
+    assert!(
+        app.get("/v1/breaches", &key)
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    let recorded = post(as_refs(&form(Some("confidentiality")))).await;
+    assert_eq!(recorded.status, StatusCode::SEE_OTHER, "{}", recorded.html);
+    let page = browser.get(recorded.location.as_deref().unwrap()).await;
+    // Detected 80 hours ago: the clock is past, said so; a late notice needs its reason.
+    assert!(page.html.contains("overdue since"), "{}", page.html);
+    let id = recorded
+        .location
+        .unwrap()
+        .trim_start_matches("/console/breaches/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let notify = format!("/console/breaches/{id}/notify-authority");
+    let without_reason = browser
+        .post(&notify, &[("csrf", &token), ("reference", "CNIL-42")])
+        .await;
+    assert_eq!(
+        without_reason.status,
+        StatusCode::CONFLICT,
+        "{}",
+        without_reason.html
+    );
+    let notified = browser
+        .post(
+            &notify,
+            &[
+                ("csrf", &token),
+                ("reference", "CNIL-42"),
+                ("late_reason", "found on a weekend"),
+            ],
+        )
+        .await;
+    assert_eq!(notified.status, StatusCode::SEE_OTHER, "{}", notified.html);
+    let decided = browser
+        .post(
+            &format!("/console/breaches/{id}/decide"),
+            &[
+                ("csrf", &token),
+                ("notify", "yes"),
+                ("reason", "passwords exposed"),
+            ],
+        )
+        .await;
+    assert_eq!(decided.status, StatusCode::SEE_OTHER, "{}", decided.html);
+
+    // The API holds what the console recorded.
+    let seen = app.get(&format!("/v1/breaches/{id}"), &key).await;
+    assert_eq!(seen.status, StatusCode::OK, "{}", seen.text);
+    assert_eq!(seen.body["authority"]["reference"], "CNIL-42");
+    assert_eq!(seen.body["subjects_decision"]["notify"], true);
+
+    // A viewer reads it and has no form; a post anyway is refused.
+    let other = Browser::new(&app);
+    other.sign_in("viewer@logalto.example", &viewer).await;
+    let list = other.get("/console/breaches").await;
+    assert!(list.html.contains("Laptop stolen"));
+    assert!(
+        !list.html.contains("name=\"nature\""),
+        "no form for a viewer"
+    );
+    let token = csrf(&list.html);
+    let pairs = [("csrf", token.as_str()), ("title", "x")];
+    let refused = other.post("/console/breaches", &pairs).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.get("/v1/breaches", &key)
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_dpo_extends_refuses_and_erases_from_the_console_and_bad_input_changes_nothing() {
+    let app = spawn_app().await;
+    let (tenant, key) = app.tenant("LogAlto SAS").await;
+    let ada = app.subject(&key, "ada@example.org").await;
+    let grace = app.subject(&key, "grace@example.org").await;
+    let access = old_request(&app, &tenant, &ada, RequestKind::Access, 10).await;
+    let erasure = old_request(&app, &tenant, &grace, RequestKind::Erasure, 3).await;
+    let password = console_user(&app, &tenant, "dpo@logalto.example", "dpo").await;
+    let browser = Browser::new(&app);
+    browser.sign_in("dpo@logalto.example", &password).await;
+    let token = csrf(
+        &browser
+            .get(&format!("/console/requests/{access}"))
+            .await
+            .html,
+    );
+    let post = |request: &str, action: &str, extra: &[(&'static str, &'static str)]| {
+        let mut form = vec![("csrf", token.clone())];
+        form.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        let path = format!("/console/requests/{request}/{action}");
+        let browser = &browser;
+        async move {
+            let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            browser.post(&path, &pairs).await
+        }
+    };
+
+    // Three months, or no reason: said on the page, nothing changed.
+    let bad = post(&access, "extend", &[("months", "3"), ("reason", "busy")]).await;
+    assert_eq!(bad.status, StatusCode::CONFLICT, "{}", bad.html);
+    let blank = post(&access, "extend", &[("months", "1"), ("reason", "  ")]).await;
+    assert!(blank.status.is_client_error(), "{}", blank.html);
+    assert!(blank.html.contains("role=\"alert\""));
+    let before = app.get(&format!("/v1/requests/{access}"), &key).await;
+    assert!(before.body["extension"].is_null(), "{}", before.text);
+    let extended = post(
+        &access,
+        "extend",
+        &[("months", "2"), ("reason", "many requests")],
+    )
+    .await;
+    assert_eq!(extended.status, StatusCode::SEE_OTHER, "{}", extended.html);
+    let after = app.get(&format!("/v1/requests/{access}"), &key).await;
+    assert_eq!(after.body["extension"]["months"], 2);
+    let refused = post(&access, "refuse", &[("reason", "manifestly unfounded")]).await;
+    assert_eq!(refused.status, StatusCode::SEE_OTHER, "{}", refused.html);
+    let closed = app.get(&format!("/v1/requests/{access}"), &key).await;
+    assert_eq!(closed.body["status"], "refused");
+
+    // An erasure waits for the requester's identity; then it erases and closes the request.
+    let early = post(&erasure, "erase", &[]).await;
+    assert_eq!(early.status, StatusCode::CONFLICT, "{}", early.html);
+    assert_eq!(
+        app.get(&format!("/v1/subjects/{grace}"), &key).await.status,
+        StatusCode::OK
+    );
+    post(&erasure, "verify", &[("method", "email_code")]).await;
+    let erased = post(&erasure, "erase", &[]).await;
+    assert_eq!(erased.status, StatusCode::SEE_OTHER, "{}", erased.html);
+    assert_eq!(
+        app.get(&format!("/v1/subjects/{grace}"), &key).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let done = app.get(&format!("/v1/requests/{erasure}"), &key).await;
+    assert_eq!(done.body["status"], "completed", "{}", done.text);
+    let page = browser.get(erased.location.as_deref().unwrap()).await;
+    assert!(
+        page.html.contains("The subject was erased"),
+        "{}",
+        page.html
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_operator_session_ends_when_the_admin_token_changes() {
+    let mut app = spawn_app().await;
+    let cookie = {
+        let browser = Browser::new(&app);
+        let form = browser.get("/console/operator/sign-in").await;
+        let signed = browser
+            .post(
+                "/console/operator/sign-in",
+                &[("csrf", &csrf(&form.html)), ("token", ADMIN)],
+            )
+            .await;
+        assert_eq!(signed.status, StatusCode::SEE_OTHER);
+        assert_eq!(
+            browser.get("/console/operator").await.status,
+            StatusCode::OK
+        );
+        browser.forget("__Host-gdpr_operator").unwrap()
+    };
+    // The token leaked and was rotated: the session opened with the old one is over.
+    app.halt().await;
+    app.config.security.admin_token =
+        Some(secrecy::SecretString::from("a-new-admin-token-9876543210"));
+    app.resume().await;
+    let browser = Browser::new(&app);
+    browser.set("__Host-gdpr_operator", &cookie);
+    let refused = browser.get("/console/operator").await;
+    assert_eq!(refused.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        refused.location.as_deref(),
+        Some("/console/operator/sign-in?lang=en")
     );
     app.stop().await;
 }

@@ -187,3 +187,45 @@ async fn records_expire_a_chunk_at_a_time_oldest_first_sparing_held_subjects() {
         db.finish().await;
     }
 }
+
+#[tokio::test]
+async fn records_deleted_while_others_are_written_wait_their_turn_and_none_fails() {
+    // A deletion reads (whose records) before it writes: on SQLite such a transaction must
+    // take the write lock first, or a writer committing in between fails it at once with
+    // SQLITE_BUSY (no busy wait) — a 503 a client saw now and then.
+    for db in databases().await {
+        let s = &db.store;
+        let t = tenant(s).await;
+        let form = contractors(s, t).await;
+        let people: Vec<_> = (0..8).map(|i| subject(t, 10 + i)).collect();
+        for p in &people {
+            s.insert_subject(p).await.unwrap();
+        }
+        let mut records = Vec::new();
+        for (i, p) in people.iter().enumerate() {
+            for k in 0..8 {
+                let r = record(&form, p, (100 + i * 8 + k) as u64);
+                s.insert_record(&r).await.unwrap();
+                records.push(r);
+            }
+        }
+        let deletions = records
+            .iter()
+            .map(|r| async move { s.delete_records(t, &[r.id], at(2_000)).await });
+        let writes = (0..64).map(|k| {
+            let r = record(&form, &people[k % 8], 1_000 + k as u64);
+            async move { s.insert_record(&r).await }
+        });
+        let (deleted, written) = tokio::join!(
+            futures_util::future::join_all(deletions),
+            futures_util::future::join_all(writes)
+        );
+        for d in deleted {
+            assert_eq!(d.unwrap(), 1, "{}", db.name);
+        }
+        for w in written {
+            w.unwrap();
+        }
+        db.finish().await;
+    }
+}

@@ -635,3 +635,32 @@ async fn a_subject_is_known_to_exist_without_its_key_being_read() {
         db.finish().await;
     }
 }
+
+#[tokio::test]
+async fn a_subjects_requests_are_read_by_subject_oldest_first_and_within_its_tenant() {
+    use gdpr_ports::RequestStore as _;
+    use gdpr_rights::{RequestKind, SubjectRequest};
+    for db in crate::harness::databases().await {
+        let s = &db.store;
+        let t = tenant(s).await;
+        let (ada, grace) = (subject(t, 1), subject(t, 2));
+        for one in [&ada, &grace] {
+            s.insert_subject(one).await.unwrap();
+        }
+        let later = SubjectRequest::open(t, ada.id, RequestKind::Erasure, at(9));
+        let earlier = SubjectRequest::open(t, ada.id, RequestKind::Access, at(3));
+        let hers = SubjectRequest::open(t, grace.id, RequestKind::Access, at(5));
+        for r in [&later, &earlier, &hers] {
+            s.insert_request(r).await.unwrap();
+        }
+        let found = s.list_subject_requests(t, ada.id).await.unwrap();
+        assert_eq!(found, [earlier.clone(), later.clone()], "{}", db.name);
+        let other = TenantId::at(time::OffsetDateTime::UNIX_EPOCH);
+        assert!(
+            s.list_subject_requests(other, ada.id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}

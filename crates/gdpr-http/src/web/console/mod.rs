@@ -9,6 +9,7 @@
 //! A subject's address travels only in a form's body and pages name subjects by id: no
 //! personal data goes into a URL, so the access log records none.
 
+mod breaches;
 mod operator;
 mod pages;
 mod requests;
@@ -30,6 +31,9 @@ use crate::client::client_ip;
 /// The session's cookie: `__Host-` makes the browser refuse it unless it is Secure, for
 /// this host only, on every path.
 const SESSION_COOKIE: &str = "__Host-gdpr_console";
+/// Password hashes computed at once, at most (each holds a core and 19 MiB).
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 /// The sign-in form's own anti-forgery token (no session exists yet): the form's hidden
 /// field must equal this cookie.
 const SIGN_IN_COOKIE: &str = "__Host-gdpr_sign_in";
@@ -132,6 +136,18 @@ impl View {
     }
 }
 
+/// What an action just did (`Ok`, announced politely) or why it was refused (`Err`, an
+/// alert the form's fields point to), above a page.
+pub(super) fn said(said: Option<Result<&str, &str>>) -> Markup {
+    html! {
+        @match said {
+            Some(Ok(message)) => p.done role="status" { (message) },
+            Some(Err(message)) => p.error role="alert" id="problem" { (message) },
+            None => {},
+        }
+    }
+}
+
 /// The status and words for a use case's error.
 pub(super) fn explain(lang: Lang, e: &AppError) -> (StatusCode, String) {
     match e {
@@ -146,13 +162,17 @@ pub(super) fn explain(lang: Lang, e: &AppError) -> (StatusCode, String) {
         | AppError::Conflict(_)
         | AppError::ProcessingBlocked(_)
         | AppError::Consent(_)
+        | AppError::ConsentRequired { .. }
+        | AppError::ConsentFormMissing
         | AppError::Encryption(_) => (StatusCode::CONFLICT, e.to_string()),
+        AppError::Form(_) => (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
         AppError::Gone(_) => (StatusCode::GONE, e.to_string()),
         AppError::Forbidden(_) => (StatusCode::FORBIDDEN, e.to_string()),
         AppError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, e.to_string()),
         AppError::TenantOffboarding { .. } => (StatusCode::FORBIDDEN, e.to_string()),
         AppError::Store(gdpr_ports::StoreError::Unavailable(_))
         | AppError::Backup(_)
+        | AppError::Signing(_)
         | AppError::Mail(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
             tr(
@@ -163,7 +183,8 @@ pub(super) fn explain(lang: Lang, e: &AppError) -> (StatusCode, String) {
             .to_owned(),
         ),
         other => {
-            tracing::error!(error = ?other, "console failure");
+            // The operator's words: never a value a database quoted.
+            tracing::error!(error = %other.for_operators(), "console failure");
             (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 tr(
@@ -309,7 +330,7 @@ pub(crate) fn console<P: Ports>(app: Arc<App<P>>) -> Route {
         .at("/requests", get(to!(requests::list)))
         .at("/requests/:id", get(to!(requests::detail)))
         .at("/requests/:id/:action", post(to!(requests::act)))
-        .at("/exports/:id", get(to!(requests::download)))
+        .at("/exports/:id", post(to!(requests::download)))
         .at(
             "/subjects",
             get(to!(pages::find_subject)).post(to!(pages::found_subject)),
@@ -317,7 +338,12 @@ pub(crate) fn console<P: Ports>(app: Arc<App<P>>) -> Route {
         .at("/register", get(to!(pages::register)))
         .at("/purposes", get(to!(pages::purposes)))
         .at("/recipients", get(to!(pages::recipients)))
-        .at("/breaches", get(to!(pages::breaches)))
+        .at(
+            "/breaches",
+            get(to!(breaches::list)).post(to!(breaches::record)),
+        )
+        .at("/breaches/:id", get(to!(breaches::detail)))
+        .at("/breaches/:id/:action", post(to!(breaches::act)))
         .at("/webhooks", get(to!(pages::webhooks)))
         .at("/webhooks/:id/replay", post(to!(pages::replay)))
         .at("/backups", get(to!(pages::backups)))
@@ -463,11 +489,22 @@ impl SignInPost {
 
     /// The credentials were wrong: counted against the source, logged (without them).
     pub(super) fn failed(&self, door: Door, message: &str) -> Response {
+        let mut source = None;
         if let (Some(auth), Some(ip)) = (&self.auth, self.source) {
             auth.limiter.fail(ip);
             auth.metrics.auth_failures.inc();
+            source = Some(
+                gdpr_pii::IpAddress::from_ip(ip)
+                    .pseudonymise(auth.pseudonymisation)
+                    .to_string(),
+            );
         }
-        tracing::warn!(target: "security", event = "console_sign_in_failed", "console sign-in refused");
+        tracing::warn!(
+            target: "security",
+            event = "console_sign_in_failed",
+            source = source.as_deref().unwrap_or("unknown"),
+            "console sign-in refused"
+        );
         sign_in_answer(self.lang, door, StatusCode::UNAUTHORIZED, Some(message))
     }
 
@@ -484,20 +521,51 @@ impl SignInPost {
     pub(super) fn is_admin_token(&self, token: &str) -> bool {
         self.auth.as_ref().is_some_and(|a| a.is_admin_token(token))
     }
+
+    /// The admin token's fingerprint, which an operator session keeps.
+    pub(super) fn admin_key(&self) -> Option<String> {
+        self.auth.as_ref().and_then(|a| a.admin_key())
+    }
 }
 
 /// `POST /console/sign-in`: the session's cookie and on to the overview, or the form again.
 async fn sign_in<P: Ports>(app: Arc<App<P>>, req: Request) -> Response {
+    // A session this browser still holds is ended first: one browser, one session.
+    let previous = cookie(&req, SESSION_COOKIE);
     let post = match SignInPost::read(req, Door::Staff).await {
         Ok(post) => post,
         Err(refused) => return refused,
     };
     let lang = post.lang;
-    let password = SecretString::from(field(&post.fields, "password").to_owned());
-    match app
-        .console_sign_in(field(&post.fields, "email"), &password)
-        .await
+    if let Some(previous) = previous
+        && let Ok(session) = app.console_session(&SecretString::from(previous)).await
     {
+        let _ = app.console_sign_out(&session).await;
+    }
+    let password = SecretString::from(field(&post.fields, "password").to_owned());
+    let email = field(&post.fields, "email").to_owned();
+    // argon2id holds a core for tens of milliseconds: off the async workers, a few at a time,
+    // so that sign-ins never stall the API.
+    let signing_in = {
+        let app = app.clone();
+        let handle = tokio::runtime::Handle::current();
+        async move {
+            let _permit = HASHING.acquire().await;
+            tokio::task::spawn_blocking(move || {
+                handle.block_on(async move { app.console_sign_in(&email, &password).await })
+            })
+            .await
+        }
+    };
+    let outcome = match signing_in.await {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            tracing::error!(error = %e, "console sign-in task failed");
+            let (status, message) = explain(lang, &AppError::Unauthorized);
+            return sign_in_answer(lang, Door::Staff, status, Some(&message));
+        }
+    };
+    match outcome {
         Ok(signed_in) => {
             tracing::info!(target: "security", event = "console_signed_in", user = %signed_in.session.user.id, "console sign-in");
             post.signed_in("/console", SESSION_COOKIE, &signed_in.token)

@@ -79,7 +79,13 @@ async fn op<P: Ports>(app: &App<P>, req: &Request) -> Result<Op, Response> {
     let Some(token) = cookie(req, OPERATOR_COOKIE) else {
         return Err(to_sign_in(lang));
     };
-    match app.operator_session(&SecretString::from(token)).await {
+    let admin_key = req
+        .data::<Arc<crate::auth::AuthContext>>()
+        .and_then(|a| a.admin_key());
+    match app
+        .operator_session(&SecretString::from(token), admin_key.as_deref())
+        .await
+    {
         Ok(session) => Ok(Op {
             lang,
             session,
@@ -136,7 +142,10 @@ pub(super) async fn sign_in<P: Ports>(app: Arc<App<P>>, req: Request) -> Respons
             ),
         );
     }
-    match app.operator_sign_in().await {
+    let Some(key) = post.admin_key() else {
+        return post.failed(Door::Operator, "");
+    };
+    match app.operator_sign_in(&key).await {
         Ok((_, token)) => {
             tracing::info!(target: "security", event = "operator_signed_in", "operator console sign-in");
             post.signed_in("/console/operator", OPERATOR_COOKIE, &token)
@@ -281,11 +290,7 @@ async fn tenant_page<P: Ports>(
     };
     let action = |a: &str| o.link(&format!("/tenants/{id}/{a}"));
     let body = html! {
-        @match said {
-            Some(Ok(message)) => p.done role="status" { (message) },
-            Some(Err(message)) => p.error role="alert" id="problem" { (message) },
-            None => {},
-        }
+        (super::said(said))
         @if let Some(shown) = &shown {
             div.done role="status" {
                 p { (shown.what) }

@@ -1,5 +1,5 @@
 //! The console's reading pages: the overview, finding a subject, the Art. 30 register, the
-//! recipients, breaches, webhooks (with the replay of failed deliveries), backups, and the
+//! recipients, webhooks (with the replay of failed deliveries), backups, and the
 //! audit chain with the attestations.
 
 use std::sync::Arc;
@@ -49,7 +49,7 @@ macro_rules! signed_in {
 pub(super) async fn overview<P: Ports>(app: Arc<App<P>>, req: Request) -> Response {
     let v = signed_in!(app, req);
     let ctx = v.session.ctx();
-    let now = OffsetDateTime::now_utc();
+    let now = app.now();
     let open: Vec<RequestView> = match app.requests(ctx, false, Page::ALL).await {
         Ok(list) => list
             .into_iter()
@@ -108,11 +108,13 @@ pub(super) async fn overview<P: Ports>(app: Arc<App<P>>, req: Request) -> Respon
                     @for b in &running {
                         @match b.clock {
                             Clock::Overdue { due_at } => li.overdue {
-                                strong { (v.t("Overdue", "En retard")) } " — " (b.breach.title) " ("
+                                strong { (v.t("Overdue", "En retard")) } " — "
+                                a href=(v.link(&format!("/breaches/{}", b.id))) { (b.breach.title) } " ("
                                 (v.t("was due", "échéance")) " " (due_at.date()) " " (due_at.time().hour()) "h UTC)"
                             },
                             Clock::Running { due_at } => li {
-                                (b.breach.title) " — " (v.t("notify the authority by", "notifier l'autorité avant le"))
+                                a href=(v.link(&format!("/breaches/{}", b.id))) { (b.breach.title) }
+                                " — " (v.t("notify the authority by", "notifier l'autorité avant le"))
                                 " " (due_at.date()) " " (due_at.time().hour()) "h UTC"
                             },
                             _ => {},
@@ -228,11 +230,8 @@ pub(super) async fn found_subject<P: Ports>(app: Arc<App<P>>, req: Request) -> R
         }
         Err(e) => return v.failed(&e),
     };
-    let requests: Vec<RequestView> = match app.requests(ctx, false, Page::ALL).await {
-        Ok(list) => list
-            .into_iter()
-            .filter(|r| r.request.subject == subject.id)
-            .collect(),
+    let requests = match app.subject_requests(ctx, subject.id).await {
+        Ok(list) => list,
         Err(e) => return v.failed(&e),
     };
     let body = html! {
@@ -415,53 +414,6 @@ pub(super) async fn recipients<P: Ports>(app: Arc<App<P>>, req: Request) -> Resp
     )
 }
 
-/// `GET /console/breaches`.
-pub(super) async fn breaches<P: Ports>(app: Arc<App<P>>, req: Request) -> Response {
-    let v = signed_in!(app, req);
-    let list = match app.breaches(BreachScope::Tenant(v.session.ctx())).await {
-        Ok(list) => list,
-        Err(e) => return v.failed(&e),
-    };
-    let body = html! {
-        @if list.is_empty() {
-            p { (v.t("No breach recorded.", "Aucune violation enregistrée.")) }
-        } @else {
-            table {
-                thead { tr {
-                    th scope="col" { (v.t("Breach", "Violation")) }
-                    th scope="col" { (v.t("Detected", "Détectée")) }
-                    th scope="col" { (v.t("People (approx.)", "Personnes (approx.)")) }
-                    th scope="col" { (v.t("Authority", "Autorité")) }
-                } }
-                tbody {
-                    @for b in &list {
-                        tr.overdue[matches!(b.clock, Clock::Overdue { .. })] {
-                            td { (b.breach.title) }
-                            td { (b.breach.detected_at.date()) }
-                            td { (b.breach.subjects_approx) }
-                            td {
-                                @match b.clock {
-                                    Clock::Running { due_at } => { (v.t("due", "avant le")) " " (due_at.date()) }
-                                    Clock::Overdue { due_at } => strong { (v.t("overdue since", "en retard depuis")) " " (due_at.date()) },
-                                    Clock::Notified { at, late } => {
-                                        (v.t("notified", "notifiée")) " " (at.date())
-                                        @if late { " (" (v.t("late", "en retard")) ")" }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    };
-    v.render(
-        StatusCode::OK,
-        v.t("Personal data breaches", "Violations de données"),
-        &body,
-    )
-}
-
 /// `GET /console/webhooks`: the endpoints and their latest deliveries.
 pub(super) async fn webhooks<P: Ports>(app: Arc<App<P>>, req: Request) -> Response {
     let v = signed_in!(app, req);
@@ -590,12 +542,22 @@ pub(super) async fn audit<P: Ports>(app: Arc<App<P>>, req: Request) -> Response 
         Ok((chain, _)) => chain,
         Err(e) => return v.failed(&e),
     };
-    let head = chain.as_ref().map_or(0, |h| h.records);
-    let records = match app.audit_log(ctx, head.saturating_sub(50), 50).await {
-        Ok(mut list) => {
-            list.reverse();
-            list
-        }
+    // The latest records of an intact chain (a broken one is named above them, not listed).
+    let records = match &chain {
+        Ok(head) => match app
+            .audit_log(ctx, head.records.saturating_sub(50), 50)
+            .await
+        {
+            Ok(mut list) => {
+                list.reverse();
+                list
+            }
+            Err(e) => return v.failed(&e),
+        },
+        Err(_) => Vec::new(),
+    };
+    let attestations = match app.verify_attestation_chain(ctx).await {
+        Ok(verified) => verified,
         Err(e) => return v.failed(&e),
     };
     let attestation = match last_attestation(&app, &v).await {
@@ -629,6 +591,12 @@ pub(super) async fn audit<P: Ports>(app: Arc<App<P>>, req: Request) -> Response 
             }
         }
         h2 { (v.t("Last attestation", "Dernière attestation")) }
+        p {
+            @match &attestations {
+                Ok(h) => { (v.t("The attestations' chain verifies", "La chaîne des attestations est vérifiée")) " (" (h.records) ")." },
+                Err(broken) => strong.overdue { (broken.to_string()) },
+            }
+        }
         @if let Some(a) = &attestation {
             p { "#" (a.seq) ", " (a.at.date()) }
             ul {

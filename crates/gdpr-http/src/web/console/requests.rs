@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use gdpr_app::{App, ExportFormat, Lang, RequestView};
+use gdpr_app::{App, Lang, RequestView};
 use gdpr_pii::{RequestId, SubjectId};
 use gdpr_ports::{Page, Ports};
 use gdpr_rights::{RequestKind, RequestStatus, VerificationMethod};
@@ -220,17 +220,12 @@ async fn render_detail<P: Ports>(
     );
     let action = |a: &str| v.link(&format!("/requests/{id}/{a}"));
     let body = html! {
-        @match said {
-            Some(Ok(message)) => p.done role="status" { (message) },
-            Some(Err(message)) => p.error role="alert" id="problem" { (message) },
-            None => {},
-        }
-        @if let Some(export) = export {
-            p.done {
-                a href=(v.link(&format!("/exports/{export}"))) download {
-                    (v.t("Download the encrypted export", "Télécharger l'export chiffré"))
-                }
-                " " (v.t("(OpenPGP; it can be downloaded once)", "(OpenPGP ; téléchargeable une fois)"))
+        (super::said(said))
+        @if let (Some(export), true) = (export, v.dpo()) {
+            form.done method="post" action=(v.link(&format!("/exports/{export}"))) {
+                (v.csrf())
+                button type="submit" { (v.t("Download the encrypted export", "Télécharger l'export chiffré")) }
+                " " (v.t("(OpenPGP, to the controller's keys; it can be downloaded once)", "(OpenPGP, pour les clés du responsable ; téléchargeable une fois)"))
             }
         }
         dl {
@@ -282,7 +277,8 @@ async fn render_detail<P: Ports>(
             }
             section aria-labelledby="answer-h" {
                 h2 id="answer-h" { (v.t("Answer", "Répondre")) }
-                @if matches!(r.request.kind, RequestKind::Access | RequestKind::Portability) {
+                @if matches!(r.request.kind, RequestKind::Access | RequestKind::Portability)
+                    && r.request.verification.is_some() {
                     form method="post" action=(action("export")) {
                         (v.csrf())
                         button type="submit" { (v.t("Prepare the export", "Préparer l'export")) }
@@ -380,13 +376,10 @@ pub(super) async fn act<P: Ports>(app: Arc<App<P>>, req: Request) -> Response {
             .refuse_request(ctx, id, field(&fields, "reason"))
             .await
             .map(|_| None),
-        "export" => match app.request(ctx, id).await {
-            Ok(r) => app
-                .create_export(ctx, subject(r), ExportFormat::Json, None)
-                .await
-                .map(|ticket| Some(ticket.id)),
-            Err(e) => Err(e),
-        },
+        "export" => app
+            .export_for_request(ctx, id)
+            .await
+            .map(|ticket| Some(ticket.id)),
         "erase" => match app.request(ctx, id).await {
             Ok(r) => app
                 .erase_subject(ctx, subject(r), Some(id))
@@ -414,22 +407,15 @@ pub(super) async fn act<P: Ports>(app: Arc<App<P>>, req: Request) -> Response {
     }
 }
 
-/// `GET /console/exports/{id}`: the encrypted export, once (a `dpo`'s).
+/// `POST /console/exports/{id}`: the encrypted export, once (a `dpo`'s). A post, with the
+/// session's token: downloading deletes it, which no link, prefetch or scanner may do.
 pub(super) async fn download<P: Ports>(app: Arc<App<P>>, req: Request) -> Response {
-    let v = match view(&app, &req).await {
-        Ok(v) => v,
+    let id = uuid_param(&req, "id");
+    let (v, _) = match posted_by_dpo(&app, req).await {
+        Ok(x) => x,
         Err(response) => return response,
     };
-    if !v.dpo() {
-        return v.problem(
-            StatusCode::FORBIDDEN,
-            v.t(
-                "Your role (viewer) may not download exports.",
-                "Votre rôle (lecteur) ne permet pas de télécharger les exports.",
-            ),
-        );
-    }
-    let Some(id) = uuid_param(&req, "id") else {
+    let Some(id) = id else {
         return v.failed(&gdpr_app::AppError::NotFound("export"));
     };
     match app.download_export(v.session.ctx(), id).await {
