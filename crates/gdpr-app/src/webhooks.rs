@@ -11,6 +11,11 @@
 //! endpoint disabled — audited, reported, and announced to the tenant's other endpoints; its
 //! cursor stays where it was, so re-enabling it delivers what it missed. Nothing in the
 //! request path waits for any of this.
+//!
+//! The operator may add endpoints of the deployment's own ([`EndpointScope::Deployment`]):
+//! fed from every tenant's chain (a cursor per tenant), their deliveries kept under
+//! [`DEPLOYMENT_DELIVERIES`] in place of a tenant, so that no tenant's delivery log, replay or
+//! erasure confirmations ever show them; their changes are audited in the system chain.
 
 use std::collections::BTreeMap;
 
@@ -30,6 +35,45 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::{App, AppError, Ctx};
+
+/// Whose endpoints: a tenant's, or the deployment's (the operator's: every tenant's events).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointScope {
+    /// A tenant's, through its API key.
+    Tenant(Ctx),
+    /// The deployment's, through the admin token.
+    Deployment,
+}
+
+/// What the deployment's deliveries are kept under in place of a tenant's id (no tenant has
+/// it): a tenant's delivery log never shows them.
+pub const DEPLOYMENT_DELIVERIES: Uuid = Uuid::nil();
+
+impl EndpointScope {
+    const fn owner(self) -> Owner {
+        match self {
+            Self::Tenant(ctx) => Owner::Tenant(ctx.tenant),
+            Self::Deployment => Owner::Deployment,
+        }
+    }
+
+    /// The key its deliveries are kept under.
+    fn deliveries(self) -> TenantId {
+        match self {
+            Self::Tenant(ctx) => ctx.tenant,
+            Self::Deployment => TenantId::from_uuid(DEPLOYMENT_DELIVERIES),
+        }
+    }
+
+    /// The scope whose deliveries are kept under `key`.
+    fn of_deliveries(key: TenantId) -> Self {
+        if key.as_uuid().is_nil() {
+            Self::Deployment
+        } else {
+            Self::Tenant(Ctx::new(key, gdpr_audit::Actor::System))
+        }
+    }
+}
 
 /// How many audit records one feeding reads per endpoint at a time.
 const FEED_PAGE: u32 = 500;
@@ -179,10 +223,28 @@ fn body(e: &Endpoint) -> String {
 }
 
 impl<P: Ports> App<P> {
-    async fn endpoint(&self, tenant: TenantId, id: Uuid) -> Result<(Document, Endpoint), AppError> {
+    /// An audit event of `scope`: the tenant's chain, or the system chain for the
+    /// deployment's (the operator acted).
+    fn scoped_event(&self, scope: EndpointScope, action: AuditAction) -> gdpr_audit::AuditEvent {
+        match scope {
+            EndpointScope::Tenant(ctx) => self.event(ctx, action),
+            EndpointScope::Deployment => gdpr_audit::AuditEvent::new(
+                self.clock.now(),
+                None,
+                gdpr_audit::Actor::Operator,
+                action,
+            ),
+        }
+    }
+
+    async fn endpoint_in(
+        &self,
+        scope: EndpointScope,
+        id: Uuid,
+    ) -> Result<(Document, Endpoint), AppError> {
         let doc = self
             .store
-            .get_document(Owner::Tenant(tenant), DocumentKind::WebhookEndpoint, id)
+            .get_document(scope.owner(), DocumentKind::WebhookEndpoint, id)
             .await
             .map_err(AppError::not_found("webhook endpoint"))?;
         let endpoint = parse(&doc)?;
@@ -205,6 +267,20 @@ impl<P: Ports> App<P> {
         ctx: Ctx,
         new: NewEndpoint,
     ) -> Result<IssuedEndpoint, AppError> {
+        self.create_webhook_endpoint_in(EndpointScope::Tenant(ctx), new)
+            .await
+    }
+
+    /// As [`App::create_webhook_endpoint`], for a tenant's endpoint or the deployment's (fed
+    /// every tenant's events from its creation on).
+    ///
+    /// # Errors
+    /// As [`App::create_webhook_endpoint`].
+    pub async fn create_webhook_endpoint_in(
+        &self,
+        scope: EndpointScope,
+        new: NewEndpoint,
+    ) -> Result<IssuedEndpoint, AppError> {
         let now = self.clock.now();
         let secret = new_secret();
         let endpoint = Endpoint::new(
@@ -221,7 +297,7 @@ impl<P: Ports> App<P> {
             .put_document(&Document {
                 id,
                 kind: DocumentKind::WebhookEndpoint,
-                owner: Owner::Tenant(ctx.tenant),
+                owner: scope.owner(),
                 created_at: now,
                 body: body(&endpoint),
             })
@@ -230,17 +306,20 @@ impl<P: Ports> App<P> {
         let record = self
             .store
             .append_audit(
-                self.event(ctx, AuditAction::WebhookEndpointCreated)
+                self.scoped_event(scope, AuditAction::WebhookEndpointCreated)
                     .with("endpoint", id),
             )
             .await
             .map_err(AppError::store)?;
         // Fed from here on: the chain before it is not this endpoint's news. (Cut short
-        // here, the feeder starts it from its creation time instead.)
-        self.store
-            .queue_deliveries(ctx.tenant, id, None, record.seq, Vec::new())
-            .await
-            .map_err(AppError::store)?;
+        // here, the feeder starts it from its creation time instead; so it starts the
+        // deployment's, in every tenant's chain.)
+        if let EndpointScope::Tenant(ctx) = scope {
+            self.store
+                .queue_deliveries(ctx.tenant, id, None, record.seq, Vec::new())
+                .await
+                .map_err(AppError::store)?;
+        }
         Ok(IssuedEndpoint {
             endpoint: view(id, &endpoint, now),
             secret,
@@ -252,10 +331,21 @@ impl<P: Ports> App<P> {
     /// # Errors
     /// Storage errors.
     pub async fn webhook_endpoints(&self, ctx: Ctx) -> Result<Vec<EndpointView>, AppError> {
+        self.webhook_endpoints_in(EndpointScope::Tenant(ctx)).await
+    }
+
+    /// A scope's endpoints.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn webhook_endpoints_in(
+        &self,
+        scope: EndpointScope,
+    ) -> Result<Vec<EndpointView>, AppError> {
         let now = self.clock.now();
         let docs = self
             .store
-            .list_documents(Owner::Tenant(ctx.tenant), DocumentKind::WebhookEndpoint)
+            .list_documents(scope.owner(), DocumentKind::WebhookEndpoint)
             .await
             .map_err(AppError::store)?;
         docs.iter()
@@ -268,7 +358,20 @@ impl<P: Ports> App<P> {
     /// # Errors
     /// [`AppError::NotFound`]; storage errors.
     pub async fn webhook_endpoint(&self, ctx: Ctx, id: Uuid) -> Result<EndpointView, AppError> {
-        let (_, e) = self.endpoint(ctx.tenant, id).await?;
+        self.webhook_endpoint_in(EndpointScope::Tenant(ctx), id)
+            .await
+    }
+
+    /// One endpoint of a scope.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`]; storage errors.
+    pub async fn webhook_endpoint_in(
+        &self,
+        scope: EndpointScope,
+        id: Uuid,
+    ) -> Result<EndpointView, AppError> {
+        let (_, e) = self.endpoint_in(scope, id).await?;
         Ok(view(id, &e, self.clock.now()))
     }
 
@@ -284,8 +387,23 @@ impl<P: Ports> App<P> {
         new: NewEndpoint,
         enable: bool,
     ) -> Result<EndpointView, AppError> {
+        self.update_webhook_endpoint_in(EndpointScope::Tenant(ctx), id, new, enable)
+            .await
+    }
+
+    /// As [`App::update_webhook_endpoint`], in a scope.
+    ///
+    /// # Errors
+    /// As [`App::update_webhook_endpoint`].
+    pub async fn update_webhook_endpoint_in(
+        &self,
+        scope: EndpointScope,
+        id: Uuid,
+        new: NewEndpoint,
+        enable: bool,
+    ) -> Result<EndpointView, AppError> {
         let now = self.clock.now();
-        let (doc, old) = self.endpoint(ctx.tenant, id).await?;
+        let (doc, old) = self.endpoint_in(scope, id).await?;
         let Some(current) = old.keys.last().map(|k| k.secret.clone()) else {
             return Err(AppError::store(gdpr_ports::StoreError::Corrupt(
                 "a webhook endpoint without a secret".into(),
@@ -304,7 +422,7 @@ impl<P: Ports> App<P> {
         endpoint.disabled = if enable { None } else { old.disabled };
         self.save_endpoint(doc, &endpoint).await?;
         self.audit(
-            self.event(ctx, AuditAction::WebhookEndpointChanged)
+            self.scoped_event(scope, AuditAction::WebhookEndpointChanged)
                 .with("endpoint", id)
                 .with("enabled", endpoint.disabled.is_none()),
         )
@@ -322,13 +440,26 @@ impl<P: Ports> App<P> {
         ctx: Ctx,
         id: Uuid,
     ) -> Result<IssuedEndpoint, AppError> {
+        self.rotate_webhook_secret_in(EndpointScope::Tenant(ctx), id)
+            .await
+    }
+
+    /// As [`App::rotate_webhook_secret`], in a scope.
+    ///
+    /// # Errors
+    /// As [`App::rotate_webhook_secret`].
+    pub async fn rotate_webhook_secret_in(
+        &self,
+        scope: EndpointScope,
+        id: Uuid,
+    ) -> Result<IssuedEndpoint, AppError> {
         let now = self.clock.now();
-        let (doc, mut endpoint) = self.endpoint(ctx.tenant, id).await?;
+        let (doc, mut endpoint) = self.endpoint_in(scope, id).await?;
         let secret = new_secret();
         endpoint.rotate(secret.clone(), now);
         self.save_endpoint(doc, &endpoint).await?;
         self.audit(
-            self.event(ctx, AuditAction::WebhookSecretRotated)
+            self.scoped_event(scope, AuditAction::WebhookSecretRotated)
                 .with("endpoint", id),
         )
         .await?;
@@ -344,20 +475,33 @@ impl<P: Ports> App<P> {
     /// # Errors
     /// [`AppError::NotFound`]; storage errors.
     pub async fn remove_webhook_endpoint(&self, ctx: Ctx, id: Uuid) -> Result<(), AppError> {
+        self.remove_webhook_endpoint_in(EndpointScope::Tenant(ctx), id)
+            .await
+    }
+
+    /// As [`App::remove_webhook_endpoint`], in a scope.
+    ///
+    /// # Errors
+    /// As [`App::remove_webhook_endpoint`].
+    pub async fn remove_webhook_endpoint_in(
+        &self,
+        scope: EndpointScope,
+        id: Uuid,
+    ) -> Result<(), AppError> {
         let gone = self
             .store
-            .delete_document(Owner::Tenant(ctx.tenant), DocumentKind::WebhookEndpoint, id)
+            .delete_document(scope.owner(), DocumentKind::WebhookEndpoint, id)
             .await
             .map_err(AppError::store)?;
         if !gone {
             return Err(AppError::NotFound("webhook endpoint"));
         }
         self.store
-            .fail_pending(ctx.tenant, id, "the endpoint was removed", true)
+            .fail_pending(scope.deliveries(), id, "the endpoint was removed", true)
             .await
             .map_err(AppError::store)?;
         self.audit(
-            self.event(ctx, AuditAction::WebhookEndpointRemoved)
+            self.scoped_event(scope, AuditAction::WebhookEndpointRemoved)
                 .with("endpoint", id),
         )
         .await
@@ -373,8 +517,23 @@ impl<P: Ports> App<P> {
         filter: DeliveryFilter,
         page: Page,
     ) -> Result<Vec<Delivery>, AppError> {
+        self.webhook_deliveries_in(EndpointScope::Tenant(ctx), filter, page)
+            .await
+    }
+
+    /// A scope's deliveries, newest first (the deployment's: to its own endpoints, about
+    /// every tenant).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn webhook_deliveries_in(
+        &self,
+        scope: EndpointScope,
+        filter: DeliveryFilter,
+        page: Page,
+    ) -> Result<Vec<Delivery>, AppError> {
         self.store
-            .deliveries(ctx.tenant, filter, page)
+            .deliveries(scope.deliveries(), filter, page)
             .await
             .map_err(AppError::store)
     }
@@ -401,16 +560,30 @@ impl<P: Ports> App<P> {
         endpoint: Option<Uuid>,
         ids: Vec<Uuid>,
     ) -> Result<u64, AppError> {
+        self.replay_webhook_deliveries_in(EndpointScope::Tenant(ctx), endpoint, ids)
+            .await
+    }
+
+    /// As [`App::replay_webhook_deliveries`], in a scope.
+    ///
+    /// # Errors
+    /// As [`App::replay_webhook_deliveries`].
+    pub async fn replay_webhook_deliveries_in(
+        &self,
+        scope: EndpointScope,
+        endpoint: Option<Uuid>,
+        ids: Vec<Uuid>,
+    ) -> Result<u64, AppError> {
         if let Some(id) = endpoint {
-            self.endpoint(ctx.tenant, id).await?;
+            self.endpoint_in(scope, id).await?;
         }
         let n = self
             .store
-            .requeue_deliveries(ctx.tenant, endpoint, ids, self.clock.now())
+            .requeue_deliveries(scope.deliveries(), endpoint, ids, self.clock.now())
             .await
             .map_err(AppError::store)?;
         self.audit(
-            self.event(ctx, AuditAction::WebhookDeliveriesReplayed)
+            self.scoped_event(scope, AuditAction::WebhookDeliveriesReplayed)
                 .with("deliveries", n),
         )
         .await?;
@@ -473,56 +646,82 @@ impl<P: Ports> App<P> {
     /// # Errors
     /// Storage errors.
     pub async fn feed_webhooks(&self) -> Result<usize, AppError> {
-        let now = self.clock.now();
         let mut queued = 0;
         let docs = self
             .store
             .all_documents(DocumentKind::WebhookEndpoint)
             .await
             .map_err(AppError::store)?;
+        // Listed once a round, only if the deployment has endpoints of its own.
+        let mut tenants: Option<Vec<TenantId>> = None;
         for doc in docs {
-            let Owner::Tenant(tenant) = doc.owner else {
-                continue;
-            };
             let endpoint = parse(&doc)?;
             if endpoint.disabled.is_some() {
                 continue;
             }
-            loop {
-                let cursor = self
-                    .store
-                    .webhook_cursor(tenant, doc.id)
-                    .await
-                    .map_err(AppError::store)?;
-                let records = self
-                    .store
-                    .audit_records(Some(tenant), cursor.unwrap_or(0), FEED_PAGE)
-                    .await
-                    .map_err(AppError::store)?;
-                let Some(last) = records.last().map(|r| r.seq) else {
-                    break;
-                };
-                let deliveries: Vec<Delivery> = records
-                    .iter()
-                    // Without a cursor (its creation was cut short, or the database was
-                    // restored), from its creation on.
-                    .filter(|r| cursor.is_some() || r.event.at >= endpoint.created_at)
-                    .filter_map(Event::from_audit)
-                    .filter(|e| endpoint.wants(e.kind))
-                    .map(|e| delivery(doc.id, &e, now))
-                    .collect();
-                let n = deliveries.len();
-                let moved = self
-                    .store
-                    .queue_deliveries(tenant, doc.id, cursor, last, deliveries)
-                    .await
-                    .map_err(AppError::store)?;
-                if moved {
-                    queued += n;
+            match doc.owner {
+                Owner::Tenant(tenant) => {
+                    queued += self.feed_endpoint(&doc, &endpoint, tenant, tenant).await?;
                 }
-                if records.len() < FEED_PAGE as usize {
-                    break;
+                Owner::Deployment => {
+                    if tenants.is_none() {
+                        tenants = Some(self.tenants().await?.into_iter().map(|t| t.id).collect());
+                    }
+                    let key = EndpointScope::Deployment.deliveries();
+                    for tenant in tenants.iter().flatten() {
+                        queued += self.feed_endpoint(&doc, &endpoint, *tenant, key).await?;
+                    }
                 }
+            }
+        }
+        Ok(queued)
+    }
+
+    /// Feeds one endpoint from `tenant`'s chain, its deliveries kept under `key` (the tenant,
+    /// or [`DEPLOYMENT_DELIVERIES`]); how many were queued.
+    async fn feed_endpoint(
+        &self,
+        doc: &Document,
+        endpoint: &Endpoint,
+        tenant: TenantId,
+        key: TenantId,
+    ) -> Result<usize, AppError> {
+        let now = self.clock.now();
+        let mut queued = 0;
+        loop {
+            let cursor = self
+                .store
+                .webhook_cursor(tenant, doc.id)
+                .await
+                .map_err(AppError::store)?;
+            let records = self
+                .store
+                .audit_records(Some(tenant), cursor.unwrap_or(0), FEED_PAGE)
+                .await
+                .map_err(AppError::store)?;
+            let Some(last) = records.last().map(|r| r.seq) else {
+                break;
+            };
+            let deliveries: Vec<Delivery> = records
+                .iter()
+                // Without a cursor (its creation was cut short, the database was restored,
+                // or a deployment's endpoint meets this chain), from its creation on.
+                .filter(|r| cursor.is_some() || r.event.at >= endpoint.created_at)
+                .filter_map(Event::from_audit)
+                .filter(|e| endpoint.wants(e.kind))
+                .map(|e| delivery(doc.id, key, &e, now))
+                .collect();
+            let n = deliveries.len();
+            let moved = self
+                .store
+                .queue_deliveries(tenant, doc.id, cursor, last, deliveries)
+                .await
+                .map_err(AppError::store)?;
+            if moved {
+                queued += n;
+            }
+            if records.len() < FEED_PAGE as usize {
+                break;
             }
         }
         Ok(queued)
@@ -559,7 +758,8 @@ impl<P: Ports> App<P> {
             if let std::collections::btree_map::Entry::Vacant(slot) =
                 endpoints.entry((d.tenant, d.endpoint))
             {
-                let found = match self.endpoint(d.tenant, d.endpoint).await {
+                let scope = EndpointScope::of_deliveries(d.tenant);
+                let found = match self.endpoint_in(scope, d.endpoint).await {
                     Ok((_, e)) => Some(e),
                     Err(AppError::NotFound(_)) => None,
                     Err(e) => return Err(e),
@@ -667,7 +867,8 @@ impl<P: Ports> App<P> {
     /// are dead-lettered too, and the tenant is told (audit, which announces it to its other
     /// endpoints; the error tracker). Whether it was enabled until now.
     async fn disable_endpoint(&self, tenant: TenantId, id: Uuid) -> Result<bool, AppError> {
-        let (doc, mut endpoint) = match self.endpoint(tenant, id).await {
+        let scope = EndpointScope::of_deliveries(tenant);
+        let (doc, mut endpoint) = match self.endpoint_in(scope, id).await {
             Ok(found) => found,
             Err(AppError::NotFound(_)) => return Ok(false),
             Err(e) => return Err(e),
@@ -685,18 +886,29 @@ impl<P: Ports> App<P> {
             .fail_pending(tenant, id, "the endpoint was disabled", false)
             .await
             .map_err(AppError::store)?;
-        let ctx = Ctx::new(tenant, gdpr_audit::Actor::System);
-        self.audit(
-            self.event(ctx, AuditAction::WebhookEndpointDisabled)
-                .with("endpoint", id),
-        )
-        .await?;
+        // The tenant's chain (its other endpoints hear of it), or the system chain.
+        let event = match scope {
+            EndpointScope::Tenant(ctx) => self.event(ctx, AuditAction::WebhookEndpointDisabled),
+            EndpointScope::Deployment => gdpr_audit::AuditEvent::new(
+                self.clock.now(),
+                None,
+                gdpr_audit::Actor::System,
+                AuditAction::WebhookEndpointDisabled,
+            ),
+        };
+        self.audit(event.with("endpoint", id)).await?;
         self.report_error(gdpr_ports::ErrorReport {
             level: gdpr_ports::ReportLevel::Warning,
             message: "a webhook endpoint was disabled after failing for three days".into(),
             person: None,
             context: [
-                ("tenant".to_owned(), tenant.to_string()),
+                (
+                    "tenant".to_owned(),
+                    match scope {
+                        EndpointScope::Tenant(_) => tenant.to_string(),
+                        EndpointScope::Deployment => "deployment".to_owned(),
+                    },
+                ),
                 ("endpoint".to_owned(), id.to_string()),
             ]
             .into(),
@@ -706,11 +918,12 @@ impl<P: Ports> App<P> {
     }
 }
 
-/// The delivery of `event` to an endpoint, due now.
-fn delivery(endpoint: Uuid, event: &Event, now: OffsetDateTime) -> Delivery {
+/// The delivery of `event` to an endpoint, due now, kept under `key` (the event's tenant,
+/// or [`DEPLOYMENT_DELIVERIES`] for the deployment's endpoints).
+fn delivery(endpoint: Uuid, key: TenantId, event: &Event, now: OffsetDateTime) -> Delivery {
     Delivery {
         id: Uuid::now_v7(),
-        tenant: event.tenant,
+        tenant: key,
         endpoint,
         event_id: event.id.clone(),
         event_type: event.kind.as_str().to_owned(),

@@ -50,7 +50,7 @@ use api::recipients::RecipientsApi;
 use api::requests::RequestsApi;
 use api::retention::RetentionApi;
 use api::subjects::SubjectsApi;
-use api::webhooks::WebhooksApi;
+use api::webhooks::{AdminWebhooksApi, WebhooksApi};
 
 /// Whether the service's dependencies answer (for `/readyz`).
 #[async_trait]
@@ -117,6 +117,7 @@ type Apis<P> = (
     RecipientsApi<P>,
     RetentionApi<P>,
     WebhooksApi<P>,
+    AdminWebhooksApi<P>,
     BreachesApi<P>,
     AuditorApi<P>,
 );
@@ -134,6 +135,7 @@ pub(crate) fn api_service<P: Ports>(app: Arc<App<P>>) -> OpenApiService<Apis<P>,
         RecipientsApi(app.clone()),
         RetentionApi(app.clone()),
         WebhooksApi(app.clone()),
+        AdminWebhooksApi(app.clone()),
         BreachesApi(app.clone()),
         AuditorApi(app),
     );

@@ -371,3 +371,111 @@ async fn an_endpoint_is_checked_rotated_and_removed_within_its_tenant() {
     assert_eq!(failed.len(), 1, "its pending delivery is dead-lettered");
     assert!(w.app.webhook_endpoints(w.ctx).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_deployment_endpoint_hears_every_tenant_and_no_tenant_sees_its_deliveries() {
+    use gdpr_app::EndpointScope;
+    let w = world_with(config()).await;
+    let other = w.other_tenant().await;
+    let ops = gdpr_app::NewEndpoint {
+        url: "https://ops.example.com/gdpr".into(),
+        ..endpoint(&[EventType::SubjectCreated], false)
+    };
+    let deployment = w
+        .app
+        .create_webhook_endpoint_in(EndpointScope::Deployment, ops)
+        .await
+        .unwrap();
+    let theirs = w
+        .app
+        .create_webhook_endpoint(w.ctx, endpoint(&[EventType::SubjectCreated], false))
+        .await
+        .unwrap();
+    let (mine, yours) = (w.subject(1).await, w.subject_in(other, 2).await);
+    let sender = RecordingWebhookSender::default();
+    pump(&w, &sender).await;
+
+    // The deployment's endpoint got both tenants' events, signed with its own secret; the
+    // tenant's endpoint its own tenant's only.
+    let posted = sender.posted();
+    let to_ops: Vec<&Posted> = posted
+        .iter()
+        .filter(|p| p.url == "https://ops.example.com/gdpr")
+        .collect();
+    assert_eq!(to_ops.len(), 2, "{posted:?}");
+    for (subject, tenant) in [(mine.id, w.ctx.tenant), (yours.id, other.tenant)] {
+        let post = to_ops
+            .iter()
+            .find(|p| p.body.contains(&subject.to_string()))
+            .unwrap_or_else(|| panic!("{subject} reached the deployment's endpoint"));
+        assert!(post.body.contains(&tenant.to_string()), "{}", post.body);
+        assert!(verifies(post, &deployment.secret));
+    }
+    let to_tenant = posted.len() - to_ops.len();
+    assert_eq!(
+        to_tenant, 1,
+        "the tenant's endpoint hears its own tenant only"
+    );
+
+    // No tenant's log shows the deployment's deliveries, nor can a tenant replay them.
+    let listed = w
+        .app
+        .webhook_deliveries(w.ctx, DeliveryFilter::default(), Page::first(100))
+        .await
+        .unwrap();
+    assert!(
+        listed.iter().all(|d| d.endpoint == theirs.endpoint.id),
+        "{listed:?}"
+    );
+    assert!(
+        w.app
+            .webhook_deliveries(other, DeliveryFilter::default(), Page::first(100))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(matches!(
+        w.app
+            .replay_webhook_deliveries(w.ctx, Some(deployment.endpoint.id), Vec::new())
+            .await,
+        Err(AppError::NotFound(_))
+    ));
+    assert!(
+        w.app
+            .webhook_endpoints(w.ctx)
+            .await
+            .unwrap()
+            .iter()
+            .all(|e| e.id != deployment.endpoint.id)
+    );
+    let ours = w
+        .app
+        .webhook_deliveries_in(
+            EndpointScope::Deployment,
+            DeliveryFilter::default(),
+            Page::first(100),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ours.len(), 2);
+    assert!(ours.iter().all(|d| d.state == DeliveryState::Delivered));
+
+    // The operator's changes are in the system chain, not a tenant's.
+    use gdpr_ports::AuditLog as _;
+    let system = w.store.audit_records(None, 0, 1000).await.unwrap();
+    assert!(system.iter().any(|r| {
+        r.event.action == AuditAction::WebhookEndpointCreated
+            && r.event.actor == gdpr_audit::Actor::Operator
+    }));
+    w.app
+        .remove_webhook_endpoint_in(EndpointScope::Deployment, deployment.endpoint.id)
+        .await
+        .unwrap();
+    assert!(
+        w.app
+            .webhook_endpoints_in(EndpointScope::Deployment)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

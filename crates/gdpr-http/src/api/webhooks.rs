@@ -1,9 +1,10 @@
 //! Webhook endpoints, their deliveries and replays, and where an erasure stands with the
-//! recipients that confirm erasures (Art. 17(2), 19).
+//! recipients that confirm erasures (Art. 17(2), 19); and the deployment's own endpoints, the
+//! operator's (`/admin/webhooks`).
 
 use std::sync::Arc;
 
-use gdpr_app::{App, EndpointView, NewEndpoint};
+use gdpr_app::{App, EndpointScope, EndpointView, NewEndpoint};
 use gdpr_pii::SubjectId;
 use gdpr_ports::{Cursor, Delivery, DeliveryFilter, DeliveryState, Ports};
 use poem_openapi::param::{Path, Query};
@@ -13,7 +14,7 @@ use uuid::Uuid;
 
 use crate::api::forms::Deleted;
 use crate::api::{Tag, next_page, page, reader, writer};
-use crate::auth::TenantKey;
+use crate::auth::{AdminToken, TenantKey};
 use crate::dto::{
     ConfirmationOut, DeliveryOut, DeliveryPage, DeliveryStateDto, EndpointIn, EndpointOut,
     IssuedEndpointOut, ReplayOut,
@@ -256,5 +257,142 @@ impl<P: Ports> WebhooksApi<P> {
                 })
                 .collect(),
         ))
+    }
+}
+
+/// The deployment's own endpoints (the operator's), behind the admin token: each receives
+/// the events of every tenant (the payload names the tenant), signed like a tenant's; their
+/// deliveries are listed here only, never in a tenant's log.
+pub(crate) struct AdminWebhooksApi<P: Ports>(pub(crate) Arc<App<P>>);
+
+#[OpenApi(tag = "Tag::Admin")]
+impl<P: Ports> AdminWebhooksApi<P> {
+    /// Register an endpoint of the deployment's: every tenant's events from now on. The
+    /// answer holds its signing secret, shown this once.
+    #[oai(path = "/admin/webhooks/endpoints", method = "post")]
+    async fn create_deployment_endpoint(
+        &self,
+        _auth: AdminToken,
+        body: Json<EndpointIn>,
+    ) -> Result<EndpointCreated, ApiError> {
+        let issued = self
+            .0
+            .create_webhook_endpoint_in(EndpointScope::Deployment, new_endpoint(body.0)?)
+            .await?;
+        Ok(EndpointCreated::Created(Json(IssuedEndpointOut {
+            endpoint: endpoint_out(issued.endpoint),
+            secret: issued.secret.expose(),
+        })))
+    }
+
+    /// The deployment's endpoints.
+    #[oai(path = "/admin/webhooks/endpoints", method = "get")]
+    async fn list_deployment_endpoints(
+        &self,
+        _auth: AdminToken,
+    ) -> Result<Json<Vec<EndpointOut>>, ApiError> {
+        let list = self
+            .0
+            .webhook_endpoints_in(EndpointScope::Deployment)
+            .await?;
+        Ok(Json(list.into_iter().map(endpoint_out).collect()))
+    }
+
+    /// Change an endpoint of the deployment's; `"enabled": true` brings a disabled one back.
+    #[oai(path = "/admin/webhooks/endpoints/:id", method = "put")]
+    async fn update_deployment_endpoint(
+        &self,
+        _auth: AdminToken,
+        id: Path<Uuid>,
+        body: Json<EndpointIn>,
+    ) -> Result<Json<EndpointOut>, ApiError> {
+        let enable = body.enabled.unwrap_or(false);
+        let v = self
+            .0
+            .update_webhook_endpoint_in(
+                EndpointScope::Deployment,
+                id.0,
+                new_endpoint(body.0)?,
+                enable,
+            )
+            .await?;
+        Ok(Json(endpoint_out(v)))
+    }
+
+    /// Remove an endpoint of the deployment's: its pending deliveries are dead-lettered.
+    #[oai(path = "/admin/webhooks/endpoints/:id", method = "delete")]
+    async fn delete_deployment_endpoint(
+        &self,
+        _auth: AdminToken,
+        id: Path<Uuid>,
+    ) -> Result<Deleted, ApiError> {
+        self.0
+            .remove_webhook_endpoint_in(EndpointScope::Deployment, id.0)
+            .await?;
+        Ok(Deleted::Done)
+    }
+
+    /// A new signing secret for an endpoint of the deployment's, shown this once; the
+    /// previous one keeps signing beside it for 24 hours.
+    #[oai(path = "/admin/webhooks/endpoints/:id/rotate-secret", method = "post")]
+    async fn rotate_deployment_secret(
+        &self,
+        _auth: AdminToken,
+        id: Path<Uuid>,
+    ) -> Result<Json<IssuedEndpointOut>, ApiError> {
+        let issued = self
+            .0
+            .rotate_webhook_secret_in(EndpointScope::Deployment, id.0)
+            .await?;
+        Ok(Json(IssuedEndpointOut {
+            endpoint: endpoint_out(issued.endpoint),
+            secret: issued.secret.expose(),
+        }))
+    }
+
+    /// Queue every failed delivery of an endpoint of the deployment's again, due now.
+    #[oai(path = "/admin/webhooks/endpoints/:id/replay", method = "post")]
+    async fn replay_deployment_endpoint(
+        &self,
+        _auth: AdminToken,
+        id: Path<Uuid>,
+    ) -> Result<Json<ReplayOut>, ApiError> {
+        let n = self
+            .0
+            .replay_webhook_deliveries_in(EndpointScope::Deployment, Some(id.0), Vec::new())
+            .await?;
+        Ok(Json(ReplayOut { replayed: n }))
+    }
+
+    /// The deployment's deliveries, newest first: filter by endpoint or state; page with
+    /// `after`.
+    #[oai(path = "/admin/webhooks/deliveries", method = "get")]
+    async fn list_deployment_deliveries(
+        &self,
+        _auth: AdminToken,
+        endpoint: Query<Option<Uuid>>,
+        state: Query<Option<DeliveryStateDto>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))] limit: Query<Option<u32>>,
+        #[oai(validator(pattern = r"^-?[0-9]{1,20}\.[0-9a-f]{32}$"))] after: Query<Option<String>>,
+    ) -> Result<Json<DeliveryPage>, ApiError> {
+        let page = page(None, limit.0, after.0.as_deref())?;
+        let filter = DeliveryFilter {
+            endpoint: endpoint.0,
+            state: state.0.map(DeliveryState::from),
+            subject: None,
+        };
+        let items = self
+            .0
+            .webhook_deliveries_in(EndpointScope::Deployment, filter, page)
+            .await?;
+        let last = items.last().map(|d| Cursor {
+            at: d.created_at,
+            id: d.id,
+        });
+        let next = next_page(page, items.len(), last);
+        Ok(Json(DeliveryPage {
+            items: items.into_iter().map(delivery_out).collect(),
+            next,
+        }))
     }
 }

@@ -769,8 +769,11 @@ async fn a_restore_killed_mid_replay_is_finished_by_restoring_again() {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(dir.path().join(format!("gdpr.db{suffix}")));
     }
+    // Read-only: the watcher must not create the database file before the restore does (an
+    // empty file it holds open can make the restore's switch to WAL fail at once).
+    let watch = url.replace("mode=rwc", "mode=ro");
     let count = async |sql: &str| -> i64 {
-        let Ok(db) = Database::connect(&url).await else {
+        let Ok(db) = Database::connect(&watch).await else {
             return 0;
         };
         let n = db
@@ -790,9 +793,10 @@ async fn a_restore_killed_mid_replay_is_finished_by_restoring_again() {
         .arg(&file)
         .args(["restore", "--tenant", &t])
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("restore.log")).unwrap())
         .spawn()
         .unwrap();
+    let said = || std::fs::read_to_string(dir.path().join("restore.log")).unwrap_or_default();
     let started = std::time::Instant::now();
     loop {
         let n = count(replayed).await;
@@ -805,7 +809,8 @@ async fn a_restore_killed_mid_replay_is_finished_by_restoring_again() {
         }
         assert!(
             child.try_wait().unwrap().is_none(),
-            "the restore ended before its replay could be seen"
+            "the restore ended before its replay could be seen: {}",
+            said()
         );
         assert!(
             started.elapsed() < std::time::Duration::from_secs(120),

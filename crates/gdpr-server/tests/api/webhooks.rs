@@ -288,3 +288,79 @@ async fn a_worker_killed_mid_delivery_loses_nothing() {
             .all(|(id, verified, _)| *verified && *id == seen[0].0)
     );
 }
+
+#[tokio::test]
+async fn the_operators_endpoint_hears_every_tenant_and_tenants_never_see_it() {
+    for app in apps_with(|c| {
+        c.webhooks.allow_private_addresses = true;
+        c.webhooks.allow_http = true;
+        c.webhooks.poll_interval_ms = 50;
+    })
+    .await
+    {
+        let (url, state) = receiver().await;
+        let created = app
+            .post(
+                "/v1/admin/webhooks/endpoints",
+                crate::helpers::ADMIN,
+                json!({"url": url, "events": ["subject.created"], "description": "operator's SIEM"}),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+        let secret = created.body["secret"].as_str().unwrap().to_owned();
+        state.lock().unwrap().secret = Some(secret);
+        let (_, first) = app.tenant("LogAlto SAS").await;
+        let (_, second) = app.tenant("Other Corp").await;
+        let tenant_only = app
+            .post(
+                "/v1/admin/webhooks/endpoints",
+                &first,
+                json!({"url": url, "description": "not the operator"}),
+            )
+            .await;
+        assert_eq!(tenant_only.status, StatusCode::UNAUTHORIZED);
+        let (a, b) = (
+            app.subject(&first, "ada@example.org").await,
+            app.subject(&second, "grace@example.org").await,
+        );
+        wait_for("both tenants' events", || {
+            state.lock().unwrap().seen.len() >= 2
+        })
+        .await;
+        let seen = state.lock().unwrap().seen.clone();
+        for subject in [&a, &b] {
+            assert!(
+                seen.iter()
+                    .any(|(_, verified, body)| *verified && body.contains(subject.as_str())),
+                "{subject}: {seen:?}"
+            );
+        }
+        // The tenants' logs are their own.
+        for key in [&first, &second] {
+            let listed = app.get("/v1/webhooks/deliveries", key).await;
+            assert_eq!(listed.body["items"], json!([]), "{}", listed.text);
+        }
+        wait_for("the deliveries recorded", || true).await;
+        let mut ours = app
+            .get("/v1/admin/webhooks/deliveries", crate::helpers::ADMIN)
+            .await;
+        for _ in 0..100 {
+            if ours.body["items"].as_array().is_some_and(|items| {
+                items.len() == 2 && items.iter().all(|d| d["state"] == "delivered")
+            }) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            ours = app
+                .get("/v1/admin/webhooks/deliveries", crate::helpers::ADMIN)
+                .await;
+        }
+        assert_eq!(
+            ours.body["items"].as_array().unwrap().len(),
+            2,
+            "{}",
+            ours.text
+        );
+        app.stop().await;
+    }
+}
