@@ -63,6 +63,27 @@ fn delivery_out(d: Delivery) -> DeliveryOut {
     }
 }
 
+/// A page of deliveries, with the cursor of the next.
+fn delivery_page(items: Vec<Delivery>, page: gdpr_ports::Page) -> DeliveryPage {
+    let last = items.last().map(|d| Cursor {
+        at: d.created_at,
+        id: d.id,
+    });
+    let next = next_page(page, items.len(), last);
+    DeliveryPage {
+        items: items.into_iter().map(delivery_out).collect(),
+        next,
+    }
+}
+
+/// An endpoint with its secret, shown this once.
+fn issued_out(issued: gdpr_app::IssuedEndpoint) -> IssuedEndpointOut {
+    IssuedEndpointOut {
+        endpoint: endpoint_out(issued.endpoint),
+        secret: issued.secret.expose(),
+    }
+}
+
 fn new_endpoint(body: EndpointIn) -> Result<NewEndpoint, ApiError> {
     Ok(NewEndpoint {
         url: body.url.0,
@@ -90,10 +111,7 @@ impl<P: Ports> WebhooksApi<P> {
             .0
             .create_webhook_endpoint(ctx, new_endpoint(body.0)?)
             .await?;
-        Ok(EndpointCreated::Created(Json(IssuedEndpointOut {
-            endpoint: endpoint_out(issued.endpoint),
-            secret: issued.secret.expose(),
-        })))
+        Ok(EndpointCreated::Created(Json(issued_out(issued))))
     }
 
     /// The tenant's endpoints.
@@ -148,10 +166,7 @@ impl<P: Ports> WebhooksApi<P> {
         id: Path<Uuid>,
     ) -> Result<Json<IssuedEndpointOut>, ApiError> {
         let issued = self.0.rotate_webhook_secret(writer(&auth)?, id.0).await?;
-        Ok(Json(IssuedEndpointOut {
-            endpoint: endpoint_out(issued.endpoint),
-            secret: issued.secret.expose(),
-        }))
+        Ok(Json(issued_out(issued)))
     }
 
     /// Queue every failed delivery of an endpoint again, due now.
@@ -191,15 +206,7 @@ impl<P: Ports> WebhooksApi<P> {
             .0
             .webhook_deliveries(reader(&auth), filter, page)
             .await?;
-        let last = items.last().map(|d| Cursor {
-            at: d.created_at,
-            id: d.id,
-        });
-        let next = next_page(page, items.len(), last);
-        Ok(Json(DeliveryPage {
-            items: items.into_iter().map(delivery_out).collect(),
-            next,
-        }))
+        Ok(Json(delivery_page(items, page)))
     }
 
     /// One delivery, with its last attempt.
@@ -279,10 +286,7 @@ impl<P: Ports> AdminWebhooksApi<P> {
             .0
             .create_webhook_endpoint_in(EndpointScope::Deployment, new_endpoint(body.0)?)
             .await?;
-        Ok(EndpointCreated::Created(Json(IssuedEndpointOut {
-            endpoint: endpoint_out(issued.endpoint),
-            secret: issued.secret.expose(),
-        })))
+        Ok(EndpointCreated::Created(Json(issued_out(issued))))
     }
 
     /// The deployment's endpoints.
@@ -344,10 +348,7 @@ impl<P: Ports> AdminWebhooksApi<P> {
             .0
             .rotate_webhook_secret_in(EndpointScope::Deployment, id.0)
             .await?;
-        Ok(Json(IssuedEndpointOut {
-            endpoint: endpoint_out(issued.endpoint),
-            secret: issued.secret.expose(),
-        }))
+        Ok(Json(issued_out(issued)))
     }
 
     /// Queue every failed delivery of an endpoint of the deployment's again, due now.
@@ -385,14 +386,6 @@ impl<P: Ports> AdminWebhooksApi<P> {
             .0
             .webhook_deliveries_in(EndpointScope::Deployment, filter, page)
             .await?;
-        let last = items.last().map(|d| Cursor {
-            at: d.created_at,
-            id: d.id,
-        });
-        let next = next_page(page, items.len(), last);
-        Ok(Json(DeliveryPage {
-            items: items.into_iter().map(delivery_out).collect(),
-            next,
-        }))
+        Ok(Json(delivery_page(items, page)))
     }
 }

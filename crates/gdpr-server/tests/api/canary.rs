@@ -35,6 +35,56 @@ fn leaked<'a>(text: &str, secrets: &[&'a str]) -> Vec<&'a str> {
         .collect()
 }
 
+/// Signs in to the console of the server on `port` through its form, after one wrong
+/// password; the session's `cookie` header value.
+async fn console_session(port: u16, email: &str, password: &str) -> String {
+    let root = format!("http://127.0.0.1:{port}");
+    let web = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut session = None;
+    for attempt in ["a wrong password", password] {
+        let form = web
+            .get(format!("{root}/console/sign-in"))
+            .send()
+            .await
+            .unwrap();
+        let pre = form
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .unwrap()
+            .to_owned();
+        let token = crate::console::csrf(&form.text().await.unwrap());
+        let signed = web
+            .post(format!("{root}/console/sign-in"))
+            .header("cookie", pre)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(
+                serde_urlencoded::to_string([
+                    ("csrf", token.as_str()),
+                    ("email", email),
+                    ("password", attempt),
+                ])
+                .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        session = signed
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("__Host-gdpr_console="))
+            .and_then(|v| v.split(';').next())
+            .map(str::to_owned);
+    }
+    session.expect("signed in with the right password")
+}
+
 /// Drains a child's pipe on its own thread, so a chatty server never blocks on a full pipe.
 fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
     std::thread::spawn(move || {
@@ -233,6 +283,58 @@ async fn no_canary_reaches_a_log_line_or_an_error_body() {
         "the bad requests were refused: {}",
         bodies.len()
     );
+    // The console, as a DPO uses it: the staff's address and password, and the subject's
+    // address searched for, reach no log line either (nor does a wrong password).
+    let staff = "dpo@canary-mail.example";
+    let made: Value = client
+        .post(format!("{base}/admin/tenants/{tenant}/console-users"))
+        .bearer_auth(admin)
+        .json(&json!({"email": staff, "role": "dpo"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let password = made["password"].as_str().unwrap().to_owned();
+    let session = console_session(port, staff, &password).await;
+    let root = format!("http://127.0.0.1:{port}");
+    let web = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let search = web
+        .get(format!("{root}/console/subjects"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let found = web
+        .post(format!("{root}/console/subjects"))
+        .header("cookie", &session)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-forwarded-for", IP)
+        .body(
+            serde_urlencoded::to_string([
+                ("csrf", crate::console::csrf(&search).as_str()),
+                ("email", EMAIL),
+            ])
+            .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        found.status() == StatusCode::OK || found.status() == StatusCode::NOT_FOUND,
+        "{}",
+        found.status()
+    );
+    let found = found.text().await.unwrap();
+    assert!(!found.contains(EMAIL), "the searched address is not echoed");
+
     // Reports leave from a queue: wait for this one before stopping the process.
     let waited = std::time::Instant::now();
     while waited.elapsed() < std::time::Duration::from_secs(15)
@@ -259,6 +361,10 @@ async fn no_canary_reaches_a_log_line_or_an_error_body() {
         "logs were written"
     );
     assert!(!files.is_empty(), "the daily log file was written");
+    assert!(
+        stdout.contains("/console/subjects") && stdout.contains("console_sign_in_failed"),
+        "the console's requests and its failed sign-in were logged (and scanned)"
+    );
     assert_eq!(scan(&stdout), Vec::<&str>::new(), "canary in stdout logs");
     // The forged key left a security line: the event, why, and the pseudonymised source (a
     // /24 of this host), never the key.
@@ -292,6 +398,8 @@ async fn no_canary_reaches_a_log_line_or_an_error_body() {
         key.as_str(),
         "canary-project-token",
         "canary-account-token",
+        password.as_str(),
+        session.as_str(),
     ];
     for (sink, text) in [
         ("stdout", &stdout),
