@@ -21,7 +21,7 @@ use gdpr_audit::{Actor, AuditAction, AuditEvent};
 use gdpr_pii::{ConsoleUserId, Email, TenantId};
 use gdpr_ports::{Clock as _, Document, DocumentKind, DocumentStore, Owner, Ports, StoreError};
 use gdpr_rights::Decision;
-use rand::Rng as _;
+use rand::{Rng as _, RngCore as _};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
@@ -397,9 +397,10 @@ impl<P: Ports> App<P> {
         let password = generate_password();
         stored.password = hash_password(&password)?;
         stored.password_set_at = Some(self.clock.now());
-        // Every session of an earlier generation is refused from now on, even one a sign-in
-        // racing this reset writes after the sessions below are deleted.
-        stored.generation += 1;
+        // Every session of another generation is refused from now on, even one a sign-in
+        // racing this reset writes after the sessions below are deleted. Random, not a
+        // count: of two resets racing, the one written last wins, and its generation is its own.
+        stored.generation = rand::rngs::OsRng.next_u64();
         self.put_console_user(tenant, id, &stored, doc.created_at)
             .await?;
         self.end_sessions_of(tenant, id).await?;
@@ -696,7 +697,7 @@ impl<P: Ports> App<P> {
             }
             stored.password = LOCKED.to_owned();
             stored.password_set_at = Some(at);
-            stored.generation += 1;
+            stored.generation = rand::rngs::OsRng.next_u64();
             self.put_console_user(tenant, user, &stored, doc.created_at)
                 .await?;
             self.end_sessions_of(tenant, user).await?;

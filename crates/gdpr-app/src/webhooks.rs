@@ -654,27 +654,45 @@ impl<P: Ports> App<P> {
             .map_err(AppError::store)?;
         // Listed once a round, only if the deployment has endpoints of its own.
         let mut tenants: Option<Vec<TenantId>> = None;
+        // One endpoint's or one chain's failure does not stop the others': the first is
+        // returned once the round is done.
+        let mut failed = None;
         for doc in docs {
-            let endpoint = parse(&doc)?;
+            let endpoint = match parse(&doc) {
+                Ok(endpoint) => endpoint,
+                Err(e) => {
+                    failed.get_or_insert(e);
+                    continue;
+                }
+            };
             if endpoint.disabled.is_some() {
                 continue;
             }
-            match doc.owner {
-                Owner::Tenant(tenant) => {
-                    queued += self.feed_endpoint(&doc, &endpoint, tenant, tenant).await?;
-                }
+            let (chains, key) = match doc.owner {
+                Owner::Tenant(tenant) => (vec![tenant], tenant),
                 Owner::Deployment => {
                     if tenants.is_none() {
                         tenants = Some(self.tenants().await?.into_iter().map(|t| t.id).collect());
                     }
-                    let key = EndpointScope::Deployment.deliveries();
-                    for tenant in tenants.iter().flatten() {
-                        queued += self.feed_endpoint(&doc, &endpoint, *tenant, key).await?;
+                    (
+                        tenants.clone().unwrap_or_default(),
+                        EndpointScope::Deployment.deliveries(),
+                    )
+                }
+            };
+            for tenant in chains {
+                match self.feed_endpoint(&doc, &endpoint, tenant, key).await {
+                    Ok(n) => queued += n,
+                    Err(e) => {
+                        failed.get_or_insert(e);
                     }
                 }
             }
         }
-        Ok(queued)
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(queued),
+        }
     }
 
     /// Feeds one endpoint from `tenant`'s chain, its deliveries kept under `key` (the tenant,
@@ -704,9 +722,10 @@ impl<P: Ports> App<P> {
             };
             let deliveries: Vec<Delivery> = records
                 .iter()
-                // Without a cursor (its creation was cut short, the database was restored,
-                // or a deployment's endpoint meets this chain), from its creation on.
-                .filter(|r| cursor.is_some() || r.event.at >= endpoint.created_at)
+                // Nothing from before the endpoint is its news: this matters where there is
+                // no cursor yet (its creation was cut short, the database was restored, a
+                // deployment's endpoint meets a tenant's chain), on every page of the chain.
+                .filter(|r| r.event.at >= endpoint.created_at)
                 .filter_map(Event::from_audit)
                 .filter(|e| endpoint.wants(e.kind))
                 .map(|e| delivery(doc.id, key, &e, now))

@@ -85,6 +85,16 @@ pub(crate) async fn delete_tenant(
         .await
         .map_err(unavailable)?
         .rows_affected;
+    // The deployment's endpoints' deliveries of the tenant's events (kept under the nil id;
+    // an event's id names its tenant: `evt_<tenant>_<seq>`).
+    let deployment = webhook_delivery::Entity::delete_many()
+        .filter(webhook_delivery::Column::TenantId.eq(uuid::Uuid::nil()))
+        .filter(webhook_delivery::Column::EventId.starts_with(format!("evt_{}_", id.simple())))
+        .exec(txn)
+        .await
+        .map_err(unavailable)?
+        .rows_affected;
+    let deliveries = deliveries + deployment;
     let cursors = webhook_cursor::Entity::delete_many()
         .filter(webhook_cursor::Column::TenantId.eq(id))
         .exec(txn)
@@ -414,9 +424,9 @@ impl WebhookStore for SeaOrmStore {
             .await
             .map_err(unavailable)?;
         if forget {
+            // Every cursor of the endpoint: one per tenant for the deployment's.
             webhook_cursor::Entity::delete_many()
                 .filter(webhook_cursor::Column::EndpointId.eq(endpoint))
-                .filter(webhook_cursor::Column::TenantId.eq(*tenant.as_uuid()))
                 .exec(&txn)
                 .await
                 .map_err(unavailable)?;

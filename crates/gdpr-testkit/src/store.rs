@@ -435,7 +435,14 @@ impl TenantStore for InMemoryStore {
         s.retention.remove(&id);
         s.offboarding.remove(&id);
         let deliveries = s.deliveries.len();
-        s.deliveries.retain(|h| h.delivery.tenant != id);
+        // The tenant's, and the deployment's endpoints' deliveries of its events (kept under
+        // the nil id; an event's id names its tenant).
+        let theirs = format!("evt_{}_", id.as_uuid().simple());
+        s.deliveries.retain(|h| {
+            h.delivery.tenant != id
+                && !(h.delivery.tenant.as_uuid().is_nil()
+                    && h.delivery.event_id.starts_with(&theirs))
+        });
         count("webhook_deliveries", deliveries - s.deliveries.len());
         let cursors = s.cursors.len();
         s.cursors.retain(|(t, _), _| *t != id);

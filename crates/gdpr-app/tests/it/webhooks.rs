@@ -479,3 +479,74 @@ async fn a_deployment_endpoint_hears_every_tenant_and_no_tenant_sees_its_deliver
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn a_deployment_endpoint_gets_no_history_however_long_the_chains_and_forgets_a_deleted_tenant()
+ {
+    use gdpr_app::EndpointScope;
+    use gdpr_ports::{Clock as _, TenantStore as _};
+    let w = world_with(config()).await;
+    let other = w.other_tenant().await;
+    // More history than a feeding page holds (500 records), before the endpoint exists.
+    for seed in 0..600 {
+        w.subject(seed).await;
+    }
+    w.clock.advance(Duration::seconds(1));
+    let ops = w
+        .app
+        .create_webhook_endpoint_in(
+            EndpointScope::Deployment,
+            endpoint(&[EventType::SubjectCreated], false),
+        )
+        .await
+        .unwrap();
+    let sender = RecordingWebhookSender::default();
+    pump(&w, &sender).await;
+    assert!(
+        sender.posted().is_empty(),
+        "history is not the endpoint's news"
+    );
+    let news = w.subject(1_000).await;
+    pump(&w, &sender).await;
+    let posted = sender.posted();
+    assert_eq!(posted.len(), 1, "{posted:?}");
+    assert!(posted[0].body.contains(&news.id.to_string()));
+
+    // The tenant leaves: the deployment's deliveries of its events go with it.
+    let deployment = || {
+        w.app.webhook_deliveries_in(
+            EndpointScope::Deployment,
+            DeliveryFilter::default(),
+            Page::first(100),
+        )
+    };
+    assert_eq!(deployment().await.unwrap().len(), 1);
+    let receipt = gdpr_audit::AuditEvent::new(
+        w.clock.now(),
+        None,
+        gdpr_audit::Actor::System,
+        AuditAction::TenantOffboarded,
+    );
+    w.store.delete_tenant(w.ctx.tenant, receipt).await.unwrap();
+    assert!(deployment().await.unwrap().is_empty());
+
+    // Removed: its cursors go too, the other tenant's included.
+    assert!(
+        w.store
+            .webhook_cursor(other.tenant, ops.endpoint.id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    w.app
+        .remove_webhook_endpoint_in(EndpointScope::Deployment, ops.endpoint.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        w.store
+            .webhook_cursor(other.tenant, ops.endpoint.id)
+            .await
+            .unwrap(),
+        None
+    );
+}

@@ -399,7 +399,7 @@ async fn no_canary_reaches_a_log_line_or_an_error_body() {
         "canary-project-token",
         "canary-account-token",
         password.as_str(),
-        session.as_str(),
+        session.split_once('=').map_or("", |(_, token)| token),
     ];
     for (sink, text) in [
         ("stdout", &stdout),

@@ -303,7 +303,20 @@ async fn replays_dead_letters_filters_and_tenant_deletion() {
             .unwrap();
         assert_eq!(s.webhook_cursor(t, f).await.unwrap(), None);
 
-        // The tenant's deletion takes its deliveries and cursors, and no one else's.
+        // The deployment's endpoint's deliveries (under the nil id): one of the tenant's
+        // events, one of the other tenant's.
+        let nil = gdpr_pii::TenantId::from_uuid(Uuid::nil());
+        let ops = Uuid::now_v7();
+        let event_of = |tenant: gdpr_pii::TenantId, n: i64| Delivery {
+            event_id: format!("evt_{}_{n}", tenant.as_uuid().simple()),
+            ..delivery(nil, ops, n)
+        };
+        s.queue_deliveries(t, ops, None, 1, vec![event_of(t, 7), event_of(other, 8)])
+            .await
+            .unwrap();
+
+        // The tenant's deletion takes its deliveries and cursors, and the deployment's
+        // deliveries of its events, and no one else's.
         let receipt = gdpr_audit::AuditEvent::new(
             at(60),
             None,
@@ -313,15 +326,25 @@ async fn replays_dead_letters_filters_and_tenant_deletion() {
         let counts = s.delete_tenant(t, receipt).await.unwrap();
         assert_eq!(
             counts.get("webhook_deliveries"),
-            Some(&5),
+            Some(&6),
             "{}: {counts:?}",
             db.name
         );
         assert_eq!(
             counts.get("webhook_cursors"),
-            Some(&1),
+            Some(&2),
             "{}: {counts:?}",
             db.name
+        );
+        let left = s
+            .deliveries(nil, DeliveryFilter::default(), Page::first(10))
+            .await
+            .unwrap();
+        assert_eq!(left.len(), 1, "{}", db.name);
+        assert!(
+            left[0]
+                .event_id
+                .contains(&other.as_uuid().simple().to_string())
         );
         assert_eq!(s.webhook_cursor(other, e).await.unwrap(), Some(1));
         db.finish().await;

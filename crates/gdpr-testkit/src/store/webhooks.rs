@@ -182,7 +182,8 @@ impl WebhookStore for InMemoryStore {
             }
         }
         if forget {
-            s.cursors.remove(&(tenant, endpoint));
+            // Every cursor of the endpoint: one per tenant for the deployment's.
+            s.cursors.retain(|(_, e), _| *e != endpoint);
         }
         Ok(n)
     }

@@ -325,7 +325,7 @@ pub(super) async fn act<P: Ports>(app: Arc<App<P>>, req: Request) -> Response {
     let outcome = match action.as_str() {
         "notify-authority" => {
             let notice = AuthorityNotice {
-                at: OffsetDateTime::now_utc(),
+                at: app.now(),
                 reference: optional("reference"),
                 late_reason: optional("late_reason"),
             };

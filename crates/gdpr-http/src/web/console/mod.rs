@@ -530,41 +530,58 @@ impl SignInPost {
 
 /// `POST /console/sign-in`: the session's cookie and on to the overview, or the form again.
 async fn sign_in<P: Ports>(app: Arc<App<P>>, req: Request) -> Response {
-    // A session this browser still holds is ended first: one browser, one session.
     let previous = cookie(&req, SESSION_COOKIE);
     let post = match SignInPost::read(req, Door::Staff).await {
         Ok(post) => post,
         Err(refused) => return refused,
     };
     let lang = post.lang;
-    if let Some(previous) = previous
-        && let Ok(session) = app.console_session(&SecretString::from(previous)).await
-    {
-        let _ = app.console_sign_out(&session).await;
-    }
     let password = SecretString::from(field(&post.fields, "password").to_owned());
     let email = field(&post.fields, "email").to_owned();
-    // argon2id holds a core for tens of milliseconds: off the async workers, a few at a time,
-    // so that sign-ins never stall the API.
+    // argon2id holds a core for tens of milliseconds: off the async workers, two at a time
+    // (the permit goes with the work, so a client that leaves does not free it early), and
+    // a sign-in that cannot get one within seconds is told to come back.
+    let busy = || {
+        let message = tr(
+            lang,
+            "Too many sign-ins at once. Try again in a moment.",
+            "Trop de connexions en même temps. Réessayez dans un instant.",
+        );
+        sign_in_answer(
+            lang,
+            Door::Staff,
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some(message),
+        )
+    };
+    let Ok(Ok(permit)) =
+        tokio::time::timeout(std::time::Duration::from_secs(5), HASHING.acquire()).await
+    else {
+        return busy();
+    };
     let signing_in = {
         let app = app.clone();
         let handle = tokio::runtime::Handle::current();
-        async move {
-            let _permit = HASHING.acquire().await;
-            tokio::task::spawn_blocking(move || {
-                handle.block_on(async move { app.console_sign_in(&email, &password).await })
-            })
-            .await
-        }
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            handle.block_on(async move { app.console_sign_in(&email, &password).await })
+        })
     };
     let outcome = match signing_in.await {
         Ok(outcome) => outcome,
         Err(e) => {
-            tracing::error!(error = %e, "console sign-in task failed");
-            let (status, message) = explain(lang, &AppError::Unauthorized);
-            return sign_in_answer(lang, Door::Staff, status, Some(&message));
+            // A join error's text can carry a panic's message: only what it was.
+            tracing::error!(panicked = e.is_panic(), "console sign-in task failed");
+            return busy();
         }
     };
+    if outcome.is_ok()
+        && let Some(previous) = previous
+        && let Ok(session) = app.console_session(&SecretString::from(previous)).await
+    {
+        // A session this browser still held ends: one browser, one session.
+        let _ = app.console_sign_out(&session).await;
+    }
     match outcome {
         Ok(signed_in) => {
             tracing::info!(target: "security", event = "console_signed_in", user = %signed_in.session.user.id, "console sign-in");
