@@ -769,10 +769,22 @@ async fn a_restore_killed_mid_replay_is_finished_by_restoring_again() {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(dir.path().join(format!("gdpr.db{suffix}")));
     }
-    // Read-only: the watcher must not create the database file before the restore does (an
-    // empty file it holds open can make the restore's switch to WAL fail at once).
-    let watch = url.replace("mode=rwc", "mode=ro");
+    // The watcher must not touch the database before the restore has made it and switched
+    // it to WAL (its write-ahead log exists from then on): a second process opening it
+    // meanwhile, let alone creating it, can fail the restore's migration. Then it opens it
+    // as any other client would, without creating it.
+    let watch = url.replace("mode=rwc", "mode=rw");
+    let wal = dir.path().join("gdpr.db-wal");
+    // Once seen, the database is the restore's: a process that closes it cleanly removes
+    // its log, and the counts after it must still read.
+    let made = std::sync::atomic::AtomicBool::new(false);
     let count = async |sql: &str| -> i64 {
+        if !made.load(std::sync::atomic::Ordering::Relaxed) {
+            if !wal.exists() {
+                return 0;
+            }
+            made.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         let Ok(db) = Database::connect(&watch).await else {
             return 0;
         };

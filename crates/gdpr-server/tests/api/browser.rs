@@ -240,8 +240,9 @@ async fn a_person_files_an_erasure_request_on_the_portal_and_the_dpo_sees_it() {
     browser
         .sign_in(&app, "dpo@logalto.example", &password)
         .await;
+    // The overview has a table of requests too: wait for the list's own words.
     browser
-        .follow("nav a[href^='/console/requests']", "table")
+        .follow_to_text("nav a[href^='/console/requests']", "Closed requests too")
         .await;
     let listed = browser.main_text().await;
     assert!(
@@ -319,6 +320,28 @@ impl Browser {
             .unwrap()
     }
 
+    /// Clicks `css`, then waits for the next page to say `text` (where the page clicked on
+    /// has the same elements as the next, only its words tell them apart).
+    async fn follow_to_text(&self, css: &str, text: &str) {
+        self.click(css).await;
+        let begun = std::time::Instant::now();
+        while !self.main_text_now().await.contains(text) {
+            assert!(
+                begun.elapsed() < Duration::from_secs(10),
+                "no page saying {text:?} after clicking {css}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The visible text of `main`, or nothing while a page loads.
+    async fn main_text_now(&self) -> String {
+        match self.client.find(Locator::Css("main")).await {
+            Ok(main) => main.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
     async fn has(&self, css: &str) -> bool {
         self.client.find(Locator::Css(css)).await.is_ok()
     }
@@ -382,8 +405,9 @@ async fn a_dpo_finds_an_overdue_access_request_verifies_the_identity_exports_and
         )
         .await;
     assert!(browser.main_text().await.contains("Export prepared."));
+    // The page before has a `p.done` too: wait for the words of the next.
     browser
-        .follow("form[action*='/complete'] button", "p.done")
+        .follow_to_text("form[action*='/complete'] button", "Request completed.")
         .await;
     assert_eq!(browser.text_of("p.done").await, "Request completed.");
     assert!(browser.text_of("h1").await.contains("Completed"));
