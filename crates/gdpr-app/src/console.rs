@@ -78,8 +78,9 @@ impl Default for ConsoleConfig {
     }
 }
 
-/// A console user (never their password's hash).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A console user (never their password's hash; its `Debug` leaves the address out, so that
+/// no log line or error made of it carries one).
+#[derive(Clone, PartialEq, Eq)]
 pub struct ConsoleUser {
     /// Their id.
     pub id: ConsoleUserId,
@@ -91,6 +92,16 @@ pub struct ConsoleUser {
     pub role: ConsoleRole,
     /// When the operator created them.
     pub created_at: OffsetDateTime,
+}
+
+impl std::fmt::Debug for ConsoleUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsoleUser")
+            .field("id", &self.id)
+            .field("tenant", &self.tenant)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A user just created or whose password was just reset: the password is shown once.
@@ -123,8 +134,7 @@ impl ConsoleSession {
     /// Whether `token` is this session's CSRF token (compared in constant time).
     #[must_use]
     pub fn csrf_matches(&self, token: &str) -> bool {
-        let ours = self.csrf.expose_secret().as_bytes();
-        !ours.is_empty() && bool::from(ours.ct_eq(token.as_bytes()))
+        csrf_eq(&self.csrf, token)
     }
 }
 
@@ -151,8 +161,7 @@ impl OperatorSession {
     /// Whether `token` is this session's CSRF token (compared in constant time).
     #[must_use]
     pub fn csrf_matches(&self, token: &str) -> bool {
-        let ours = self.csrf.expose_secret().as_bytes();
-        !ours.is_empty() && bool::from(ours.ct_eq(token.as_bytes()))
+        csrf_eq(&self.csrf, token)
     }
 }
 
@@ -198,6 +207,13 @@ impl StoredSession {
     fn ended(&self, now: OffsetDateTime, config: &ConsoleConfig) -> bool {
         now - self.created_at >= config.lifetime || now - self.seen_at >= config.idle
     }
+}
+
+/// Whether `token` is the session's CSRF token `ours` (compared in constant time; an empty
+/// one never matches).
+fn csrf_eq(ours: &SecretString, token: &str) -> bool {
+    let ours = ours.expose_secret().as_bytes();
+    !ours.is_empty() && bool::from(ours.ct_eq(token.as_bytes()))
 }
 
 /// Letters and digits that cannot be mistaken for one another (no 0/O, 1/l/I).
@@ -472,7 +488,8 @@ impl<P: Ports> App<P> {
             created_at: now,
             seen_at: now,
         };
-        self.put_session(user.tenant, id, &session, now).await?;
+        self.put_session_of(Owner::Tenant(user.tenant), id, &session, now)
+            .await?;
         let event = AuditEvent::new(
             now,
             Some(user.tenant),
@@ -522,7 +539,8 @@ impl<P: Ports> App<P> {
     /// # Errors
     /// Storage errors.
     pub async fn console_sign_out(&self, session: &ConsoleSession) -> Result<(), AppError> {
-        self.delete_session(session.user.tenant, session.id).await?;
+        self.delete_session_of(Owner::Tenant(session.user.tenant), session.id)
+            .await?;
         self.audit(
             self.event(session.ctx(), AuditAction::ConsoleSignedOut)
                 .with("session", session.id),
@@ -814,17 +832,6 @@ impl<P: Ports> App<P> {
         Ok(stored)
     }
 
-    async fn put_session(
-        &self,
-        tenant: TenantId,
-        id: Uuid,
-        stored: &StoredSession,
-        created_at: OffsetDateTime,
-    ) -> Result<(), AppError> {
-        self.put_session_of(Owner::Tenant(tenant), id, stored, created_at)
-            .await
-    }
-
     async fn put_session_of(
         &self,
         owner: Owner,
@@ -843,10 +850,6 @@ impl<P: Ports> App<P> {
             })
             .await
             .map_err(AppError::store)
-    }
-
-    async fn delete_session(&self, tenant: TenantId, id: Uuid) -> Result<(), AppError> {
-        self.delete_session_of(Owner::Tenant(tenant), id).await
     }
 
     async fn delete_session_of(&self, owner: Owner, id: Uuid) -> Result<(), AppError> {
@@ -868,7 +871,8 @@ impl<P: Ports> App<P> {
             let theirs = serde_json::from_str::<StoredSession>(&doc.body)
                 .map_or(true, |s| s.user == *user.as_uuid());
             if theirs {
-                self.delete_session(tenant, doc.id).await?;
+                self.delete_session_of(Owner::Tenant(tenant), doc.id)
+                    .await?;
             }
         }
         Ok(())
@@ -878,6 +882,22 @@ impl<P: Ports> App<P> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_users_debug_form_names_no_address() {
+        let user = ConsoleUser {
+            id: ConsoleUserId::at(OffsetDateTime::UNIX_EPOCH),
+            tenant: TenantId::at(OffsetDateTime::UNIX_EPOCH),
+            email: "dpo@logalto.example".into(),
+            role: ConsoleRole::Dpo,
+            created_at: OffsetDateTime::UNIX_EPOCH,
+        };
+        let shown = format!("{user:?}");
+        assert!(
+            shown.contains("Dpo") && !shown.contains("logalto"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn tokens_must_have_the_exact_shape() {

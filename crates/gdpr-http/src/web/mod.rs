@@ -47,16 +47,18 @@ pub(crate) fn stylesheet() -> Response {
         .body(STYLE)
 }
 
+/// A query parameter's value, if the query has it.
+pub(crate) fn query_param(req: &Request, name: &str) -> Option<String> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(req.uri().query()?)
+        .ok()?
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+}
+
 /// The language of a page: `?lang=` if given, else the `Accept-Language` header's choice.
 pub(crate) fn lang(req: &Request) -> Lang {
-    let chosen = req.uri().query().and_then(|q| {
-        serde_urlencoded::from_str::<Vec<(String, String)>>(q)
-            .ok()?
-            .into_iter()
-            .find(|(k, _)| k == "lang")
-            .map(|(_, v)| v)
-    });
-    match chosen.as_deref() {
+    match query_param(req, "lang").as_deref() {
         Some("fr") => Lang::Fr,
         Some("en") => Lang::En,
         _ => Lang::negotiate(req.header(header::ACCEPT_LANGUAGE).unwrap_or_default()),

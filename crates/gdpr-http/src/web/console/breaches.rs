@@ -13,8 +13,8 @@ use poem::http::StatusCode;
 use poem::{Request, Response};
 use time::OffsetDateTime;
 
-use super::{View, explain, field, posted_by_dpo, view};
-use crate::web::{see_other, uuid_param};
+use super::{View, explain, field, posted_by_dpo, thead, view, when};
+use crate::web::{query_param, see_other, uuid_param};
 
 const KINDS: [(BreachKind, &str, &str, &str); 3] = [
     (
@@ -42,11 +42,11 @@ fn clock(v: &View, b: &BreachView) -> Markup {
         @match b.clock {
             Clock::Running { due_at } => {
                 (v.t("notify the authority by", "notifier l'autorité avant le")) " "
-                (due_at.date()) " " (format!("{:02}:{:02}", due_at.hour(), due_at.minute())) " UTC"
+                (when(due_at))
             }
             Clock::Overdue { due_at } => strong {
                 (v.t("overdue since", "en retard depuis le")) " "
-                (due_at.date()) " " (format!("{:02}:{:02}", due_at.hour(), due_at.minute())) " UTC"
+                (when(due_at))
             },
             Clock::Notified { at, late } => {
                 (v.t("notified", "notifiée le")) " " (at.date())
@@ -106,12 +106,7 @@ async fn list_page<P: Ports>(
             p { (v.t("No breach recorded.", "Aucune violation enregistrée.")) }
         } @else {
             table {
-                thead { tr {
-                    th scope="col" { (v.t("Breach", "Violation")) }
-                    th scope="col" { (v.t("Detected", "Détectée")) }
-                    th scope="col" { (v.t("People (approx.)", "Personnes (approx.)")) }
-                    th scope="col" { (v.t("Authority", "Autorité")) }
-                } }
+                (thead(v.lang, &[("Breach", "Violation"), ("Detected", "Détectée"), ("People (approx.)", "Personnes (approx.)"), ("Authority", "Autorité")]))
                 tbody {
                     @for b in &list {
                         tr.overdue[matches!(b.clock, Clock::Overdue { .. })] {
@@ -225,7 +220,7 @@ async fn detail_page<P: Ports>(
         (super::said(said))
         dl {
             dt { (v.t("Detected", "Détectée")) }
-            dd { (b.breach.detected_at.date()) " " (format!("{:02}:{:02}", b.breach.detected_at.hour(), b.breach.detected_at.minute())) " UTC" }
+            dd { (when(b.breach.detected_at)) }
             dt { (v.t("The authority", "L'autorité")) } dd.overdue[late] { (clock(v, &b)) }
             dt { (v.t("What it did", "Ce qu'elle a fait")) }
             dd { (b.breach.kinds.iter().map(|k| KINDS.iter().find(|x| x.0 == *k).map_or("", |x| x.1)).collect::<Vec<_>>().join(", ")) }
@@ -303,7 +298,7 @@ pub(super) async fn detail<P: Ports>(app: Arc<App<P>>, req: Request) -> Response
     let Some(id) = uuid_param(&req, "id") else {
         return v.failed(&AppError::NotFound("breach"));
     };
-    let done = req.uri().query().is_some_and(|q| q.contains("done="));
+    let done = query_param(&req, "done").is_some();
     let note = done.then(|| v.t("Recorded.", "Enregistré."));
     detail_page(&app, &v, id, StatusCode::OK, note.map(Ok)).await
 }

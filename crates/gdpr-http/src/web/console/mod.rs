@@ -136,6 +136,18 @@ impl View {
     }
 }
 
+/// A table's header row: each column's words in the page's language.
+pub(super) fn thead(lang: Lang, columns: &[(&'static str, &'static str)]) -> Markup {
+    html! {
+        thead { tr { @for (en, fr) in columns { th scope="col" { (tr(lang, en, fr)) } } } }
+    }
+}
+
+/// A moment as the pages show it: `2026-12-07 09:30 UTC`.
+pub(super) fn when(at: time::OffsetDateTime) -> String {
+    format!("{} {:02}:{:02} UTC", at.date(), at.hour(), at.minute())
+}
+
 /// What an action just did (`Ok`, announced politely) or why it was refused (`Err`, an
 /// alert the form's fields point to), above a page.
 pub(super) fn said(said: Option<Result<&str, &str>>) -> Markup {

@@ -16,8 +16,8 @@ use poem::http::StatusCode;
 use poem::{Request, Response};
 use secrecy::{ExposeSecret as _, SecretString};
 
-use super::{Door, SignInPost, cookie, explain, field, set_cookie, sign_in_answer, tr};
-use crate::web::{cross_site, lang, page_with, respond, see_other, uuid_param};
+use super::{Door, SignInPost, cookie, explain, field, set_cookie, sign_in_answer, thead, tr};
+use crate::web::{cross_site, lang, page_with, query_param, respond, see_other, uuid_param};
 
 const OPERATOR_COOKIE: &str = "__Host-gdpr_operator";
 
@@ -183,11 +183,7 @@ pub(super) async fn tenants<P: Ports>(app: Arc<App<P>>, req: Request) -> Respons
     };
     let body = html! {
         table {
-            thead { tr {
-                th scope="col" { (o.t("Tenant", "Client")) }
-                th scope="col" { (o.t("Privacy contact", "Contact vie privée")) }
-                th scope="col" { (o.t("Since", "Depuis")) }
-            } }
+            (thead(o.lang, &[("Tenant", "Client"), ("Privacy contact", "Contact vie privée"), ("Since", "Depuis")]))
             tbody {
                 @for t in &list {
                     tr {
@@ -239,11 +235,7 @@ pub(super) async fn tenant<P: Ports>(app: Arc<App<P>>, req: Request) -> Response
     let Some(id) = uuid_param(&req, "id").map(TenantId::from_uuid) else {
         return o.failed(&AppError::NotFound("tenant"));
     };
-    let done = req
-        .uri()
-        .query()
-        .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("done=")))
-        .and_then(|d| done_message(&o, d));
+    let done = query_param(&req, "done").and_then(|d| done_message(&o, &d));
     tenant_page(&app, &o, id, StatusCode::OK, done.map(Ok), None).await
 }
 
@@ -302,12 +294,7 @@ async fn tenant_page<P: Ports>(
         section aria-labelledby="keys-h" {
             h2 id="keys-h" { (o.t("API keys", "Clés d'API")) }
             table {
-                thead { tr {
-                    th scope="col" { (o.t("Key", "Clé")) }
-                    th scope="col" { (o.t("Access", "Accès")) }
-                    th scope="col" { (o.t("Created", "Créée")) }
-                    th scope="col" { (o.t("State", "État")) }
-                } }
+                (thead(o.lang, &[("Key", "Clé"), ("Access", "Accès"), ("Created", "Créée"), ("State", "État")]))
                 tbody {
                     @for k in &keys {
                         tr {
@@ -341,12 +328,7 @@ async fn tenant_page<P: Ports>(
         section aria-labelledby="users-h" {
             h2 id="users-h" { (o.t("Console users", "Utilisateurs de la console")) }
             table {
-                thead { tr {
-                    th scope="col" { (o.t("Address", "Adresse")) }
-                    th scope="col" { (o.t("Role", "Rôle")) }
-                    th scope="col" { (o.t("Since", "Depuis")) }
-                    th scope="col" { (o.t("Actions", "Actions")) }
-                } }
+                (thead(o.lang, &[("Address", "Adresse"), ("Role", "Rôle"), ("Since", "Depuis"), ("Actions", "Actions")]))
                 tbody {
                     @for u in &users {
                         tr {

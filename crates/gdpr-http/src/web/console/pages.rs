@@ -15,8 +15,8 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::requests::{by_due_date, table};
-use super::{View, field, posted, posted_by_dpo, view};
-use crate::web::{see_other, uuid_param};
+use super::{View, field, posted, posted_by_dpo, thead, view, when};
+use crate::web::{query_param, see_other, uuid_param};
 
 /// An enum's name as the API spells it (`snake_case`).
 fn wire_name<T: Serialize>(value: &T) -> String {
@@ -110,12 +110,12 @@ pub(super) async fn overview<P: Ports>(app: Arc<App<P>>, req: Request) -> Respon
                             Clock::Overdue { due_at } => li.overdue {
                                 strong { (v.t("Overdue", "En retard")) } " — "
                                 a href=(v.link(&format!("/breaches/{}", b.id))) { (b.breach.title) } " ("
-                                (v.t("was due", "échéance")) " " (due_at.date()) " " (due_at.time().hour()) "h UTC)"
+                                (v.t("was due", "échéance")) " " (when(due_at)) ")"
                             },
                             Clock::Running { due_at } => li {
                                 a href=(v.link(&format!("/breaches/{}", b.id))) { (b.breach.title) }
                                 " — " (v.t("notify the authority by", "notifier l'autorité avant le"))
-                                " " (due_at.date()) " " (due_at.time().hour()) "h UTC"
+                                " " (when(due_at))
                             },
                             _ => {},
                         }
@@ -266,14 +266,7 @@ pub(super) async fn register<P: Ports>(app: Arc<App<P>>, req: Request) -> Respon
             (v.t("Print this page for a paper copy.", "Imprimez cette page pour un exemplaire papier.")) }
         h2 { (v.t("Processing activities", "Activités de traitement")) }
         table {
-            thead { tr {
-                th scope="col" { (v.t("Activity", "Activité")) }
-                th scope="col" { (v.t("Purpose", "Finalité")) }
-                th scope="col" { (v.t("Lawful basis", "Base légale")) }
-                th scope="col" { (v.t("Data", "Données")) }
-                th scope="col" { (v.t("Recipients", "Destinataires")) }
-                th scope="col" { (v.t("Kept", "Conservation")) }
-            } }
+            (thead(v.lang, &[("Activity", "Activité"), ("Purpose", "Finalité"), ("Lawful basis", "Base légale"), ("Data", "Données"), ("Recipients", "Destinataires"), ("Kept", "Conservation")]))
             tbody {
                 @for a in &r.activities {
                     tr {
@@ -315,11 +308,7 @@ pub(super) async fn purposes<P: Ports>(app: Arc<App<P>>, req: Request) -> Respon
     let body = html! {
         h2 { (v.t("Purposes", "Finalités")) }
         table {
-            thead { tr {
-                th scope="col" { (v.t("Purpose", "Finalité")) }
-                th scope="col" { (v.t("Description", "Description")) }
-                th scope="col" { (v.t("Lawful basis", "Base légale")) }
-            } }
+            (thead(v.lang, &[("Purpose", "Finalité"), ("Description", "Description"), ("Lawful basis", "Base légale")]))
             tbody {
                 @for p in &purposes {
                     tr { td { code { (p.id) } } td { (p.description) } td { (wire_name(&p.basis)) } }
@@ -328,12 +317,7 @@ pub(super) async fn purposes<P: Ports>(app: Arc<App<P>>, req: Request) -> Respon
         }
         h2 { (v.t("Forms", "Formulaires")) }
         table {
-            thead { tr {
-                th scope="col" { (v.t("Form", "Formulaire")) }
-                th scope="col" { (v.t("Purpose", "Finalité")) }
-                th scope="col" { (v.t("Fields", "Champs")) }
-                th scope="col" { (v.t("Kept", "Conservation")) }
-            } }
+            (thead(v.lang, &[("Form", "Formulaire"), ("Purpose", "Finalité"), ("Fields", "Champs"), ("Kept", "Conservation")]))
             tbody {
                 @for f in &forms {
                     tr {
@@ -381,13 +365,7 @@ pub(super) async fn recipients<P: Ports>(app: Arc<App<P>>, req: Request) -> Resp
     };
     let body = html! {
         table {
-            thead { tr {
-                th scope="col" { (v.t("Name", "Nom")) }
-                th scope="col" { (v.t("Role", "Rôle")) }
-                th scope="col" { (v.t("Country", "Pays")) }
-                th scope="col" { (v.t("Transfer", "Transfert")) }
-                th scope="col" { (v.t("Kept by", "Tenu par")) }
-            } }
+            (thead(v.lang, &[("Name", "Nom"), ("Role", "Rôle"), ("Country", "Pays"), ("Transfer", "Transfert"), ("Kept by", "Tenu par")]))
             tbody {
                 @for e in &list {
                     tr.overdue[e.flagged] {
@@ -429,7 +407,7 @@ pub(super) async fn webhooks<P: Ports>(app: Arc<App<P>>, req: Request) -> Respon
         Ok(list) => list,
         Err(e) => return v.failed(&e),
     };
-    let replayed = req.uri().query().is_some_and(|q| q.contains("done=replay"));
+    let replayed = query_param(&req, "done").as_deref() == Some("replay");
     let body = html! {
         @if replayed {
             p.done role="status" { (v.t("Failed deliveries queued again.", "Livraisons échouées remises en file.")) }
@@ -459,13 +437,7 @@ pub(super) async fn webhooks<P: Ports>(app: Arc<App<P>>, req: Request) -> Respon
         }
         h2 { (v.t("Latest deliveries", "Dernières livraisons")) }
         table {
-            thead { tr {
-                th scope="col" { (v.t("Event", "Événement")) }
-                th scope="col" { (v.t("State", "État")) }
-                th scope="col" { (v.t("Attempts", "Essais")) }
-                th scope="col" { (v.t("Last answer", "Dernière réponse")) }
-                th scope="col" { (v.t("Created", "Créée")) }
-            } }
+            (thead(v.lang, &[("Event", "Événement"), ("State", "État"), ("Attempts", "Essais"), ("Last answer", "Dernière réponse"), ("Created", "Créée")]))
             tbody {
                 @for d in &deliveries {
                     tr.overdue[d.state == DeliveryState::Failed] {
@@ -473,7 +445,7 @@ pub(super) async fn webhooks<P: Ports>(app: Arc<App<P>>, req: Request) -> Respon
                         td { (d.state.as_str()) }
                         td { (d.attempts) }
                         td { @if let Some(s) = d.last_status { (s) } @else { "—" } }
-                        td { (d.created_at.date()) " " (d.created_at.time().hour()) ":" (format!("{:02}", d.created_at.time().minute())) }
+                        td { (when(d.created_at)) }
                     }
                 }
             }
@@ -514,16 +486,12 @@ pub(super) async fn backups<P: Ports>(app: Arc<App<P>>, req: Request) -> Respons
             p.overdue { strong { (v.t("No backup yet.", "Aucune sauvegarde pour l'instant.")) } }
         } @else {
             table {
-                thead { tr {
-                    th scope="col" { (v.t("Backup", "Sauvegarde")) }
-                    th scope="col" { (v.t("Taken", "Prise le")) }
-                    th scope="col" { (v.t("Verified", "Vérifiée")) }
-                } }
+                (thead(v.lang, &[("Backup", "Sauvegarde"), ("Taken", "Prise le"), ("Verified", "Vérifiée")]))
                 tbody {
                     @for b in &list {
                         tr {
                             td { code { (b.id) } }
-                            td { (b.created_at.date()) " " (b.created_at.time().hour()) "h UTC" }
+                            td { (when(b.created_at)) }
                             td { @if b.verified { (v.t("yes", "oui")) } @else { (v.t("not yet", "pas encore")) } }
                         }
                     }
@@ -573,17 +541,12 @@ pub(super) async fn audit<P: Ports>(app: Arc<App<P>>, req: Request) -> Response 
         }
         h2 { (v.t("Latest records", "Dernières entrées")) }
         table {
-            thead { tr {
-                th scope="col" { "#" }
-                th scope="col" { (v.t("When (UTC)", "Quand (UTC)")) }
-                th scope="col" { (v.t("Action", "Action")) }
-                th scope="col" { (v.t("By", "Par")) }
-            } }
+            (thead(v.lang, &[("#", "#"), ("When (UTC)", "Quand (UTC)"), ("Action", "Action"), ("By", "Par")]))
             tbody {
                 @for r in &records {
                     tr {
                         td { (r.seq) }
-                        td { (r.event.at.date()) " " (r.event.at.time().hour()) ":" (format!("{:02}", r.event.at.time().minute())) }
+                        td { (when(r.event.at)) }
                         td { (wire_name(&r.event.action)) }
                         td { (actor(&r.event.actor)) }
                     }

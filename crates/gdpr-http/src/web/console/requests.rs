@@ -13,8 +13,8 @@ use maud::{Markup, html};
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::{Request, Response};
 
-use super::{View, field, posted_by_dpo, tr, view};
-use crate::web::{see_other, uuid_param};
+use super::{View, field, posted_by_dpo, thead, tr, view};
+use crate::web::{query_param, see_other, uuid_param};
 
 /// Rows a list shows at most (the rest is counted, and reached by the subject's page).
 const SHOWN: usize = 200;
@@ -43,13 +43,7 @@ fn status_name(lang: Lang, r: &RequestView) -> &'static str {
 pub(super) fn table(v: &View, list: &[RequestView]) -> Markup {
     html! {
         table {
-            thead { tr {
-                th scope="col" { (v.t("Reference", "Référence")) }
-                th scope="col" { (v.t("Right", "Droit")) }
-                th scope="col" { (v.t("Received", "Reçue")) }
-                th scope="col" { (v.t("Due", "Échéance")) }
-                th scope="col" { (v.t("Status", "État")) }
-            } }
+            (thead(v.lang, &[("Reference", "Référence"), ("Right", "Droit"), ("Received", "Reçue"), ("Due", "Échéance"), ("Status", "État")]))
             tbody {
                 @for r in list.iter().take(SHOWN) {
                     tr.overdue[r.overdue] {
@@ -86,7 +80,7 @@ pub(super) async fn list<P: Ports>(app: Arc<App<P>>, req: Request) -> Response {
         Ok(v) => v,
         Err(response) => return response,
     };
-    let all = req.uri().query().is_some_and(|q| q.contains("all=1"));
+    let all = query_param(&req, "all").as_deref() == Some("1");
     let requests = match app.requests(v.session.ctx(), false, Page::ALL).await {
         Ok(list) => list,
         Err(e) => return v.failed(&e),
@@ -167,14 +161,6 @@ fn done_message(v: &View, done: &str) -> Option<&'static str> {
         "refuse" => v.t("Request refused.", "Demande refusée."),
         _ => return None,
     })
-}
-
-fn query_param(req: &Request, name: &str) -> Option<String> {
-    serde_urlencoded::from_str::<Vec<(String, String)>>(req.uri().query()?)
-        .ok()?
-        .into_iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v)
 }
 
 /// `GET /console/requests/{id}`.
