@@ -1,8 +1,12 @@
 //! The hot path from memory: API-key authentication and processing checks answered from an
 //! in-process cache, on the terms of `DECISIONS.md` (2026-12-06).
 //!
+//! - What it holds: API keys, tenants' offboarding state, processing checks (subject and
+//!   purpose), the tenant's forms as submissions read them, and the record submissions a
+//!   subject was admitted to (subject and form: consent to the form's consent form, no
+//!   restriction or objection; only admissions, never refusals).
 //! - The replica that takes a change (withdrawal, restriction, objection, erasure, key
-//!   revocation, a tenant's purposes or consent forms, offboarding, a restore) forgets what it
+//!   revocation, a tenant's purposes, forms or consent forms, offboarding, a restore) forgets what it
 //!   rests on before it answers, then publishes the change ([`gdpr_ports::CacheBus`]) for the
 //!   other replicas and processes.
 //! - A replica answers from memory only while its watcher of those messages is up
@@ -20,8 +24,9 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use gdpr_consent::Form;
 use gdpr_consent::PurposeId;
-use gdpr_pii::{ApiKeyId, SubjectId, TenantId};
+use gdpr_pii::{ApiKeyId, FormId, SubjectId, TenantId};
 use gdpr_ports::{ApiKeyRecord, CacheBus as _, CacheSignal, Invalidation, Offboarding, Ports};
 
 use crate::{App, ProcessingCheck};
@@ -64,6 +69,9 @@ struct State {
     keys: HashMap<ApiKeyId, Entry<ApiKeyRecord>>,
     offboarding: HashMap<TenantId, Entry<Option<Offboarding>>>,
     checks: HashMap<(TenantId, SubjectId), HashMap<PurposeId, Entry<ProcessingCheck>>>,
+    forms: HashMap<(TenantId, FormId), Entry<Form>>,
+    /// The forms whose records a subject may be submitted through (see `App::submit_record`).
+    admissions: HashMap<(TenantId, SubjectId), HashMap<FormId, Entry<()>>>,
 }
 
 impl State {
@@ -73,6 +81,8 @@ impl State {
         self.keys.clear();
         self.offboarding.clear();
         self.checks.clear();
+        self.forms.clear();
+        self.admissions.clear();
     }
 
     fn forget(&mut self, what: Invalidation) {
@@ -86,6 +96,10 @@ impl State {
                     .checks
                     .remove(&(tenant, subject))
                     .map_or(0, |c| c.len());
+                self.len -= self
+                    .admissions
+                    .remove(&(tenant, subject))
+                    .map_or(0, |a| a.len());
             }
             Invalidation::Tenant(tenant) => {
                 let before = self.keys.len() + self.offboarding.len();
@@ -99,6 +113,16 @@ impl State {
                     }
                     keep
                 });
+                self.admissions.retain(|(t, _), forms| {
+                    let keep = *t != tenant;
+                    if !keep {
+                        removed += forms.len();
+                    }
+                    keep
+                });
+                let forms = self.forms.len();
+                self.forms.retain(|(t, _), _| *t != tenant);
+                removed += forms - self.forms.len();
                 self.len -= removed;
             }
             Invalidation::Everything => self.clear(),
@@ -240,6 +264,59 @@ impl HotCache {
                 .entry((tenant, subject))
                 .or_default()
                 .insert(purpose, entry(check));
+        }
+    }
+
+    /// A form as last read, if still fresh.
+    pub(crate) fn form(&self, tenant: TenantId, form: FormId) -> Option<Form> {
+        let state = self.state();
+        if !state.up {
+            return None;
+        }
+        self.fresh(state.forms.get(&(tenant, form)))
+    }
+
+    pub(crate) fn put_form(&self, ticket: Ticket, form: Form) {
+        let mut state = self.state();
+        let key = (form.tenant, form.id);
+        let new = !state.forms.contains_key(&key);
+        if self.admit(&mut state, ticket, new) {
+            state.forms.insert(key, entry(form));
+        }
+    }
+
+    /// Whether the subject was admitted to submit records through `form`, if still fresh.
+    pub(crate) fn admitted(&self, tenant: TenantId, subject: SubjectId, form: FormId) -> bool {
+        let state = self.state();
+        state.up
+            && self
+                .fresh(
+                    state
+                        .admissions
+                        .get(&(tenant, subject))
+                        .and_then(|a| a.get(&form)),
+                )
+                .is_some()
+    }
+
+    pub(crate) fn put_admission(
+        &self,
+        ticket: Ticket,
+        tenant: TenantId,
+        subject: SubjectId,
+        form: FormId,
+    ) {
+        let mut state = self.state();
+        let new = !state
+            .admissions
+            .get(&(tenant, subject))
+            .is_some_and(|a| a.contains_key(&form));
+        if self.admit(&mut state, ticket, new) {
+            state
+                .admissions
+                .entry((tenant, subject))
+                .or_default()
+                .insert(form, entry(()));
         }
     }
 
@@ -435,6 +512,60 @@ mod tests {
             cache.put_check(cache.ticket().unwrap(), t, subject, p.clone(), YES);
             assert!(cache.len() <= 2);
         }
+    }
+
+    #[test]
+    fn admissions_go_with_their_subject_and_forms_with_their_tenant() {
+        let cache = up(HotCacheConfig::default());
+        let (t, s, _) = ids();
+        let other = SubjectId::at(time::OffsetDateTime::now_utc());
+        let form = gdpr_consent::Form::define(
+            t,
+            "Notes",
+            gdpr_pii::FormSchema::new(vec![gdpr_pii::FieldSpec::new(
+                "notes",
+                gdpr_pii::FieldKind::Text,
+                gdpr_pii::PiiCategory::FreeText,
+                false,
+            )])
+            .unwrap(),
+            &gdpr_consent::Purpose::new(
+                PurposeId::parse("news").unwrap(),
+                "n",
+                gdpr_consent::LawfulBasis::Contract,
+            )
+            .unwrap(),
+            time::OffsetDateTime::now_utc(),
+        )
+        .unwrap();
+        let ticket = cache.ticket().unwrap();
+        cache.put_form(ticket, form.clone());
+        cache.put_admission(ticket, t, s, form.id);
+        cache.put_admission(ticket, t, other, form.id);
+        assert_eq!(cache.form(t, form.id), Some(form.clone()));
+        assert!(cache.admitted(t, s, form.id));
+        assert_eq!(cache.len(), 3);
+        // A withdrawal (or restriction, erasure...) of one subject: its admission only.
+        cache.invalidate(Invalidation::Subject {
+            tenant: t,
+            subject: s,
+        });
+        assert!(!cache.admitted(t, s, form.id));
+        assert!(cache.admitted(t, other, form.id));
+        assert_eq!(cache.form(t, form.id), Some(form.clone()));
+        // A form's consent form changed (or a consent form's version): the tenant's all.
+        cache.invalidate(Invalidation::Tenant(t));
+        assert!(!cache.admitted(t, other, form.id));
+        assert_eq!(cache.form(t, form.id), None);
+        assert_eq!(cache.len(), 0);
+        // An admission read before a change lands after it: dropped.
+        let ticket = cache.ticket().unwrap();
+        cache.invalidate(Invalidation::Subject {
+            tenant: t,
+            subject: s,
+        });
+        cache.put_admission(ticket, t, s, form.id);
+        assert!(!cache.admitted(t, s, form.id));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 
-use gdpr_audit::AuditAction;
+use gdpr_audit::{AuditAction, AuditEvent};
 use gdpr_consent::{Form, LawfulBasis, Purpose, PurposeId, current_status};
 use gdpr_pii::{ConsentFormId, FieldSpec, FormId, FormSchema, Record, RecordId, SubjectId};
 use gdpr_ports::{Clock, ConsentStore, Cursor, FormStore, Page, Ports, RecordStore};
@@ -139,10 +139,12 @@ impl<P: Ports> App<P> {
             .map_err(AppError::not_found("consent form"))?;
         let purpose = self.purpose(ctx, &form.purpose).await?;
         form.attach_consent_form(&purpose, &consent_form)?;
-        self.store
-            .update_form(&form)
-            .await
-            .map_err(AppError::store)?;
+        let written = self.store.update_form(&form).await;
+        // Submissions read forms, and were admitted against the consent form before; forgotten
+        // whatever came of the write: it may have committed before failing.
+        self.invalidate(gdpr_ports::Invalidation::Tenant(ctx.tenant))
+            .await;
+        written.map_err(AppError::store)?;
         let event = self
             .event(ctx, AuditAction::FormConsentAttached)
             .with("form", form.id)
@@ -160,6 +162,24 @@ impl<P: Ports> App<P> {
             .get_form(ctx.tenant, id)
             .await
             .map_err(AppError::not_found("form"))
+    }
+
+    /// A form as a submission reads it: from memory when the cache holds it (every change to
+    /// a form forgets the tenant's).
+    async fn submission_form(
+        &self,
+        ctx: Ctx,
+        ticket: Option<crate::cache::Ticket>,
+        id: FormId,
+    ) -> Result<Form, AppError> {
+        if let Some(form) = self.cache.form(ctx.tenant, id) {
+            return Ok(form);
+        }
+        let form = self.form(ctx, id).await?;
+        if let Some(ticket) = ticket {
+            self.cache.put_form(ticket, form.clone());
+        }
+        Ok(form)
     }
 
     /// The tenant's forms.
@@ -190,24 +210,35 @@ impl<P: Ports> App<P> {
         subject: SubjectId,
         values: &Value,
     ) -> Result<Record, AppError> {
-        let form = self.form(ctx, form).await?;
-        self.ensure_subject(ctx, subject).await?;
-        let values = form.schema.validate(values)?;
-        let purpose = self.purpose(ctx, &form.purpose).await?;
-        self.ensure_may_process_record(ctx, &form, &purpose, subject)
-            .await?;
+        // Taken before the reads: a change landing meanwhile keeps their answers out of the
+        // cache.
+        let ticket = self.cache.ticket();
+        let form = self.submission_form(ctx, ticket, form).await?;
+        let values = if self.cache.admitted(ctx.tenant, subject, form.id) {
+            // Admitted since the last change to the subject, the tenant's forms or consent
+            // forms: the subject existed then (an erasure since is a change, and the insert
+            // below refuses a subject gone).
+            form.schema.validate(values)?
+        } else {
+            self.ensure_subject(ctx, subject).await?;
+            let values = form.schema.validate(values)?;
+            let purpose = self.purpose(ctx, &form.purpose).await?;
+            self.ensure_may_process_record(ctx, &form, &purpose, subject)
+                .await?;
+            if let Some(ticket) = ticket {
+                self.cache
+                    .put_admission(ticket, ctx.tenant, subject, form.id);
+            }
+            values
+        };
         let record = self.new_record(ctx, &form, subject, values);
+        // The record and its audit entry in one transaction (shared with the submissions
+        // that arrive meanwhile: see the store's group commit).
+        let event = self.record_submitted(ctx, &record);
         self.store
-            .insert_record(&record)
+            .insert_records(std::slice::from_ref(&record), vec![event])
             .await
             .map_err(AppError::not_found("subject"))?;
-        self.audit_about(
-            ctx,
-            AuditAction::RecordSubmitted,
-            subject,
-            &[("record", &record.id), ("form", &form.id)],
-        )
-        .await?;
         Ok(record)
     }
 
@@ -251,19 +282,20 @@ impl<P: Ports> App<P> {
         }
         let audit = records
             .iter()
-            .map(|r| {
-                self.event(ctx, AuditAction::RecordSubmitted)
-                    .about(r.subject)
-                    .with("record", r.id)
-                    .with("form", r.form)
-                    .with("import", true)
-            })
+            .map(|r| self.record_submitted(ctx, r).with("import", true))
             .collect();
         self.store
             .insert_records(&records, audit)
             .await
             .map_err(AppError::not_found("subject"))?;
         Ok(out)
+    }
+
+    fn record_submitted(&self, ctx: Ctx, record: &Record) -> AuditEvent {
+        self.event(ctx, AuditAction::RecordSubmitted)
+            .about(record.subject)
+            .with("record", record.id)
+            .with("form", record.form)
     }
 
     fn new_record(

@@ -187,10 +187,12 @@ impl<P: Ports> App<P> {
     ) -> Result<Form, AppError> {
         let mut form = self.form(ctx, form).await?;
         form.retention = period;
-        self.store
-            .update_form(&form)
-            .await
-            .map_err(AppError::not_found("form"))?;
+        let written = self.store.update_form(&form).await;
+        // Submissions read forms from memory: every change to one forgets the tenant's (whatever
+        // came of the write: it may have committed before failing).
+        self.invalidate(gdpr_ports::Invalidation::Tenant(ctx.tenant))
+            .await;
+        written.map_err(AppError::not_found("form"))?;
         let event = self
             .event(ctx, AuditAction::RetentionChanged)
             .with("form", form.id)

@@ -300,46 +300,7 @@ impl RecordStore for SeaOrmStore {
         records: &[Record],
         audit: Vec<AuditEvent>,
     ) -> Result<(), StoreError> {
-        // Seal once, outside the transaction: one form load and one key look-up per batch.
-        let mut forms: HashMap<(TenantId, FormId), Form> = HashMap::new();
-        let mut keys: HashMap<TenantId, HashMap<SubjectId, DataKey>> = HashMap::new();
-        for r in records {
-            if let std::collections::hash_map::Entry::Vacant(slot) = forms.entry((r.tenant, r.form))
-            {
-                slot.insert(self.load_form(&self.db, r.tenant, r.form).await?);
-            }
-            if let std::collections::hash_map::Entry::Vacant(slot) = keys.entry(r.tenant) {
-                let subjects: Vec<SubjectId> = records
-                    .iter()
-                    .filter(|x| x.tenant == r.tenant)
-                    .map(|x| x.subject)
-                    .collect();
-                slot.insert(self.data_keys(&self.db, r.tenant, &subjects).await?);
-            }
-        }
-        let mut rows = Vec::with_capacity(records.len());
-        for r in records {
-            let key = keys
-                .get(&r.tenant)
-                .and_then(|k| k.get(&r.subject))
-                .ok_or(StoreError::NotFound)?;
-            rows.push(Self::record_row(r, &forms[&(r.tenant, r.form)], key));
-        }
-        let write = || async {
-            let txn = self.write_txn().await?;
-            // 7 columns × 1,000 rows: far below both backends' bound-parameter limits.
-            for chunk in rows.chunks(1_000) {
-                record::Entity::insert_many(chunk.to_vec())
-                    .exec_without_returning(&txn)
-                    .await?;
-            }
-            append_many_in(&txn, &self.audit_heads, &audit).await?;
-            txn.commit().await
-        };
-        // A race for the audit chain's next position rolled everything back: run it again.
-        self.retrying(write, is_unique_violation)
-            .await
-            .map_err(missing_parent)
+        self.insert_grouped(records, audit).await
     }
 
     async fn get_record(&self, tenant: TenantId, id: RecordId) -> Result<Record, StoreError> {
@@ -628,6 +589,56 @@ fn noted_before(at: time::OffsetDateTime) -> Condition {
     Condition::any()
         .add(subject::Column::RecordsDeletedAt.is_null())
         .add(subject::Column::RecordsDeletedAt.lt(nanos(at)))
+}
+
+impl SeaOrmStore {
+    /// [`RecordStore::insert_records`], written now, in one transaction.
+    pub(crate) async fn insert_records_now(
+        &self,
+        records: &[Record],
+        audit: Vec<AuditEvent>,
+    ) -> Result<(), StoreError> {
+        // Seal once, outside the transaction: one form load and one key look-up per batch.
+        let mut forms: HashMap<(TenantId, FormId), Form> = HashMap::new();
+        let mut keys: HashMap<TenantId, HashMap<SubjectId, DataKey>> = HashMap::new();
+        for r in records {
+            if let std::collections::hash_map::Entry::Vacant(slot) = forms.entry((r.tenant, r.form))
+            {
+                slot.insert(self.load_form(&self.db, r.tenant, r.form).await?);
+            }
+            if let std::collections::hash_map::Entry::Vacant(slot) = keys.entry(r.tenant) {
+                let subjects: Vec<SubjectId> = records
+                    .iter()
+                    .filter(|x| x.tenant == r.tenant)
+                    .map(|x| x.subject)
+                    .collect();
+                slot.insert(self.data_keys(&self.db, r.tenant, &subjects).await?);
+            }
+        }
+        let mut rows = Vec::with_capacity(records.len());
+        for r in records {
+            let key = keys
+                .get(&r.tenant)
+                .and_then(|k| k.get(&r.subject))
+                .ok_or(StoreError::NotFound)?;
+            rows.push(Self::record_row(r, &forms[&(r.tenant, r.form)], key));
+        }
+        let write = || async {
+            let txn = self.write_txn().await?;
+            // 7 columns × 1,000 rows: far below both backends' bound-parameter limits.
+            for chunk in rows.chunks(1_000) {
+                record::Entity::insert_many(chunk.to_vec())
+                    .exec_without_returning(&txn)
+                    .await?;
+            }
+            append_many_in(&txn, &self.audit_heads, &audit).await?;
+            txn.commit().await
+        };
+        // A race for the audit chain's next position rolled everything back: run it again.
+        self.retrying(write, is_unique_violation)
+            .await
+            .map_err(missing_parent)
+    }
 }
 
 #[cfg(test)]

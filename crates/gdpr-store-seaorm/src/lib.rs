@@ -51,9 +51,9 @@ pub struct SeaOrmStore {
     lost_races: Arc<std::sync::atomic::AtomicU64>,
     /// Each audit chain's last known head, a hint that saves a read per append.
     audit_heads: Arc<audit::AuditHeads>,
-    /// Where single-subject creates queue for group commit (see `group`); `None` in the
-    /// writing task's own copy.
-    group: Option<group::Queue>,
+    /// Where single creates (a subject, a record) queue for group commit (see `group`); `None`
+    /// in the writing tasks' own copies.
+    group: Option<group::Queues>,
     /// Creates committed in a group of more than one.
     grouped: Arc<std::sync::atomic::AtomicU64>,
     /// Whether changes on SQLite bump the counter the server watches (see `invalidations`).
@@ -128,7 +128,7 @@ impl SeaOrmStore {
             grouped: Arc::default(),
             announces: Arc::new(std::sync::atomic::AtomicBool::new(true)),
         };
-        store.group = Some(group::spawn(store.clone()));
+        store.group = Some(group::Queues::spawn(&store));
         Ok(store)
     }
 

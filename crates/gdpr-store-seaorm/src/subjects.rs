@@ -14,7 +14,6 @@ use sea_orm::{
 use crate::audit::append_many_in;
 use crate::crypto::{DataKey, MasterKey, TenantKeys};
 use crate::entity::{record, subject, subject_key};
-use crate::group;
 use crate::{
     SeaOrmStore, after_cursor, corrupt, db_err, from_nanos, is_unique_violation, limit, nanos,
     unavailable,
@@ -283,15 +282,7 @@ impl SubjectStore for SeaOrmStore {
         subjects: &[Subject],
         audit: Vec<AuditEvent>,
     ) -> Result<(), StoreError> {
-        // One subject (a create): committed with the others that arrive meanwhile.
-        let audit = match (subjects, &self.group) {
-            ([one], Some(queue)) => match group::submit(queue, one, audit).await {
-                Ok(result) => return result,
-                Err(unsent) => unsent,
-            },
-            _ => audit,
-        };
-        self.insert_now(subjects, audit).await
+        self.insert_grouped(subjects, audit).await
     }
 
     async fn get_subject(&self, tenant: TenantId, id: SubjectId) -> Result<Subject, StoreError> {

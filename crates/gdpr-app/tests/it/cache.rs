@@ -10,7 +10,7 @@ use gdpr_rights::LimitKind;
 use gdpr_testkit::{EnvelopeDecryptor, InMemory};
 
 use crate::backup_restore::{back_up, config, progress};
-use crate::helpers::{World, web, world_with};
+use crate::helpers::{World, contractor, web, world_with};
 
 type Replica = gdpr_app::App<InMemory>;
 
@@ -224,4 +224,58 @@ async fn without_its_watcher_up_an_app_never_answers_from_memory() {
     let (_, _, s) = w.consenting_subject(1).await;
     assert!(may_process(&w.app, w.ctx, s.id, "contractors").await);
     assert_eq!(w.app.cache_entries(), 0);
+}
+
+#[tokio::test]
+async fn a_submission_admitted_from_memory_is_refused_once_its_consent_or_its_forms_consent_form_changes()
+ {
+    let (w, s) = consenting().await;
+    let form = w.app.forms(w.ctx).await.unwrap()[0].id;
+    // Another consent form of the purpose, published before anything is cached: only the
+    // form's own change below can make the replicas forget their admissions.
+    let second = w
+        .app
+        .publish_consent_form(w.ctx, "contractors", "New terms", "Other words")
+        .await
+        .unwrap()
+        .id;
+    w.store.take_published();
+    let b = replica(&w);
+    let submit = async |app: &Replica| app.submit_record(w.ctx, form, s, &contractor(1)).await;
+    let refused =
+        |r: Result<gdpr_pii::Record, AppError>| matches!(r, Err(AppError::ConsentRequired { .. }));
+    for app in [&w.app, &b] {
+        submit(app).await.unwrap();
+        let before = app.cache_entries();
+        submit(app).await.unwrap();
+        assert_eq!(app.cache_entries(), before, "the second from memory");
+        assert!(before >= 2, "the form and the admission are kept");
+    }
+
+    // The form now asks for consent to the second consent form, never given.
+    w.app
+        .attach_consent_form(w.ctx, form, second)
+        .await
+        .unwrap();
+    assert!(refused(submit(&w.app).await));
+    assert_eq!(relay(&w, &b), [Invalidation::Tenant(w.ctx.tenant)]);
+    assert!(refused(submit(&b).await));
+
+    w.app
+        .give_consent(w.ctx, s, second, web(None))
+        .await
+        .unwrap();
+    relay(&w, &b);
+    for app in [&w.app, &b] {
+        submit(app).await.unwrap();
+    }
+    // A withdrawal: refused at once where it was taken, by the other once told.
+    w.app
+        .withdraw_consent(w.ctx, s, second, web(None))
+        .await
+        .unwrap();
+    assert!(refused(submit(&w.app).await));
+    submit(&b).await.expect("B answers from memory until told");
+    relay(&w, &b);
+    assert!(refused(submit(&b).await));
 }

@@ -533,24 +533,23 @@ async fn records_read_whole_or_by_page_come_in_the_same_order() {
     }
 }
 
-/// Creates `subjects` all at once, one call each; their answers in order.
-async fn create_at_once(s: &SeaOrmStore, subjects: &[Subject]) -> Vec<Result<(), StoreError>> {
-    use gdpr_audit::{Actor, AuditAction, AuditEvent};
-    let tasks: Vec<_> = subjects
+/// Writes `items` all at once, one call each with its audit event; their answers in order.
+async fn at_once<T: Written>(s: &SeaOrmStore, items: &[T]) -> Vec<Result<(), StoreError>> {
+    let tasks: Vec<_> = items
         .iter()
         .cloned()
         .map(|x| {
             let s = s.clone();
             tokio::spawn(async move {
-                let event = AuditEvent::new(
+                let (tenant, subject) = x.ids();
+                let event = gdpr_audit::AuditEvent::new(
                     at(0),
-                    Some(x.tenant),
-                    Actor::System,
-                    AuditAction::SubjectCreated,
+                    Some(tenant),
+                    gdpr_audit::Actor::System,
+                    T::ACTION,
                 )
-                .about(x.id);
-                s.insert_subjects(std::slice::from_ref(&x), vec![event])
-                    .await
+                .about(subject);
+                x.write(&s, event).await
             })
         })
         .collect();
@@ -559,6 +558,48 @@ async fn create_at_once(s: &SeaOrmStore, subjects: &[Subject]) -> Vec<Result<(),
         answers.push(task.await.unwrap());
     }
     answers
+}
+
+/// What is written one at a time by concurrent callers.
+trait Written: Clone + Send + Sync + 'static {
+    const ACTION: gdpr_audit::AuditAction;
+    /// Whose, and about whom.
+    fn ids(&self) -> (TenantId, SubjectId);
+    fn write(
+        &self,
+        s: &SeaOrmStore,
+        event: gdpr_audit::AuditEvent,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+impl Written for Subject {
+    const ACTION: gdpr_audit::AuditAction = gdpr_audit::AuditAction::SubjectCreated;
+    fn ids(&self) -> (TenantId, SubjectId) {
+        (self.tenant, self.id)
+    }
+    async fn write(
+        &self,
+        s: &SeaOrmStore,
+        event: gdpr_audit::AuditEvent,
+    ) -> Result<(), StoreError> {
+        s.insert_subjects(std::slice::from_ref(self), vec![event])
+            .await
+    }
+}
+
+impl Written for Record {
+    const ACTION: gdpr_audit::AuditAction = gdpr_audit::AuditAction::RecordSubmitted;
+    fn ids(&self) -> (TenantId, SubjectId) {
+        (self.tenant, self.subject)
+    }
+    async fn write(
+        &self,
+        s: &SeaOrmStore,
+        event: gdpr_audit::AuditEvent,
+    ) -> Result<(), StoreError> {
+        s.insert_records(std::slice::from_ref(self), vec![event])
+            .await
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -571,7 +612,7 @@ async fn concurrent_creates_are_committed_together_and_each_answered_alone() {
         let t = tenant(&s).await;
         // Thirty-two creates at once: they queue while one commits, and go in together.
         let first: Vec<Subject> = (0..32).map(|n| subject(t, 1_000 + n)).collect();
-        let answers = create_at_once(&s, &first).await;
+        let answers = at_once(&s, &first).await;
         assert!(
             answers.iter().all(Result::is_ok),
             "{}: {answers:?}",
@@ -582,7 +623,7 @@ async fn concurrent_creates_are_committed_together_and_each_answered_alone() {
         // nobody else fails for it.
         let mut second: Vec<Subject> = (32..63).map(|n| subject(t, 1_000 + n)).collect();
         second.push(subject(t, 1_032));
-        let answers = create_at_once(&s, &second).await;
+        let answers = at_once(&s, &second).await;
         let refused: Vec<usize> = (0..answers.len())
             .filter(|&i| matches!(answers[i], Err(StoreError::Conflict(_))))
             .collect();
@@ -662,5 +703,56 @@ async fn a_subjects_requests_are_read_by_subject_oldest_first_and_within_its_ten
                 .unwrap()
                 .is_empty()
         );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_record_submissions_are_committed_together_and_a_missing_subject_fails_alone() {
+    use gdpr_audit::verify;
+    use gdpr_ports::AuditLog;
+
+    for db in databases().await {
+        let s = db.store.clone();
+        let t = tenant(&s).await;
+        let form = contractors(&s, t).await;
+        let ada = subject(t, 1);
+        s.insert_subject(&ada).await.unwrap();
+        // Forty submissions at once: they queue while one commits, and go in together.
+        let first: Vec<Record> = (0..40).map(|n| record(&form, &ada, 10 + n)).collect();
+        let answers = at_once(&s, &first).await;
+        assert!(
+            answers.iter().all(Result::is_ok),
+            "{}: {answers:?}",
+            db.name
+        );
+        assert!(s.grouped_creates() > 1, "{}: never grouped", db.name);
+        // Forty more, one of them about a subject that does not exist: it alone is refused.
+        let mut second: Vec<Record> = (40..80).map(|n| record(&form, &ada, 10 + n)).collect();
+        second[17].subject = SubjectId::at(time::OffsetDateTime::UNIX_EPOCH);
+        let answers = at_once(&s, &second).await;
+        for (i, (r, answer)) in second.iter().zip(&answers).enumerate() {
+            if i == 17 {
+                assert!(
+                    matches!(answer, Err(StoreError::NotFound)),
+                    "{}: {answer:?}",
+                    db.name
+                );
+                assert!(matches!(
+                    s.get_record(t, r.id).await,
+                    Err(StoreError::NotFound)
+                ));
+            } else {
+                assert!(answer.is_ok(), "{}: {answer:?}", db.name);
+                assert_eq!(&s.get_record(t, r.id).await.unwrap(), r, "{}", db.name);
+            }
+        }
+        for r in &first {
+            assert_eq!(&s.get_record(t, r.id).await.unwrap(), r, "{}", db.name);
+        }
+        // One audit entry per stored record (the subject was inserted bare), in one unbroken
+        // chain; none for the refused one.
+        let chain = s.audit_records(Some(t), 0, 1_000).await.unwrap();
+        assert_eq!(verify(Some(t), &chain).unwrap().records, 79, "{}", db.name);
+        db.finish().await;
     }
 }
