@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::api::{Tag, next_page, page, reader};
 use crate::auth::TenantKey;
 use crate::convert;
-use crate::dto::RequestOut;
+use crate::dto::{CursorParam, RequestOut};
 use crate::problem::ApiError;
 
 /// Rows one CSV file holds at most: a longer period is asked for in parts.
@@ -139,7 +139,7 @@ impl<P: Ports> AuditorApi<P> {
         from: Query<OffsetDateTime>,
         to: Query<OffsetDateTime>,
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))] limit: Query<Option<u32>>,
-        #[oai(validator(pattern = r"^-?[0-9]{1,20}\.[0-9a-f]{32}$"))] after: Query<Option<String>>,
+        after: Query<Option<CursorParam>>,
     ) -> Result<Json<AuditorRequestPage>, ApiError> {
         let page = page(None, limit.0, after.0.as_deref())?;
         let Some(period) = period(from.0, to.0) else {

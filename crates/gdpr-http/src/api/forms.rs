@@ -14,7 +14,8 @@ use crate::api::{Tag, cursor_text, page, reader, writer};
 use crate::auth::TenantKey;
 use crate::convert;
 use crate::dto::{
-    AttachIn, FormIn, FormOut, PurposeIn, PurposeOut, ReadUseDto, RecordIn, RecordOut, RecordPage,
+    AttachIn, CursorParam, FormIn, FormOut, PurposeIn, PurposeOut, ReadUseDto, RecordIn, RecordOut,
+    RecordPage,
 };
 use crate::problem::ApiError;
 
@@ -189,7 +190,7 @@ impl<P: Ports> FormsApi<P> {
         >,
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))] limit: Query<Option<u32>>,
         #[oai(name = "use")] use_: Query<Option<ReadUseDto>>,
-        #[oai(validator(pattern = r"^-?[0-9]{1,20}\.[0-9a-f]{32}$"))] after: Query<Option<String>>,
+        after: Query<Option<CursorParam>>,
     ) -> Result<Json<RecordPage>, ApiError> {
         let page = page(offset.0, limit.0, after.0.as_deref())?;
         let list = self

@@ -14,8 +14,8 @@ use crate::api::{Tag, next_page, page, reader, writer};
 use crate::auth::TenantKey;
 use crate::convert;
 use crate::dto::{
-    ExtendIn, InquiryIn, InquiryOut, InquiryState, RefuseIn, RequestIn, RequestOut, RequestPage,
-    VerificationIn, VerificationOut,
+    CursorParam, ExtendIn, InquiryIn, InquiryOut, InquiryState, RefuseIn, RequestIn, RequestOut,
+    RequestPage, VerificationIn, VerificationOut,
 };
 use crate::problem::ApiError;
 
@@ -101,7 +101,7 @@ impl<P: Ports> RequestsApi<P> {
             Option<u64>,
         >,
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))] limit: Query<Option<u32>>,
-        #[oai(validator(pattern = r"^-?[0-9]{1,20}\.[0-9a-f]{32}$"))] after: Query<Option<String>>,
+        after: Query<Option<CursorParam>>,
     ) -> Result<Json<RequestPage>, ApiError> {
         let page = page(offset.0, limit.0, after.0.as_deref())?;
         let items = self

@@ -21,9 +21,9 @@ use crate::api::{Tag, next_page, page, reader, writer};
 use crate::auth::TenantKey;
 use crate::convert;
 use crate::dto::{
-    ConsentCheckOut, ConsentIn, ConsentReceiptOut, ConsentStateOut, ExportFormatIn, ExportIn,
-    ExportOut, HoldIn, HoldOut, ImportError, ImportOut, LimitIn, LimitKindIo, LimitOut, LookupIn,
-    ReceiptOut, RectifyIn, SubjectIn, SubjectOut, SubjectPage,
+    ConsentCheckOut, ConsentIn, ConsentReceiptOut, ConsentStateOut, CursorParam, ExportFormatIn,
+    ExportIn, ExportOut, HoldIn, HoldOut, ImportError, ImportOut, LimitIn, LimitKindIo, LimitOut,
+    LookupIn, PurposeParam, ReceiptOut, RectifyIn, SubjectIn, SubjectOut, SubjectPage,
 };
 use crate::ndjson::Ndjson;
 use crate::problem::{ApiError, Problem};
@@ -301,7 +301,7 @@ impl<P: Ports> SubjectsApi<P> {
             Option<u64>,
         >,
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))] limit: Query<Option<u32>>,
-        #[oai(validator(pattern = r"^-?[0-9]{1,20}\.[0-9a-f]{32}$"))] after: Query<Option<String>>,
+        after: Query<Option<CursorParam>>,
     ) -> Result<Json<SubjectPage>, ApiError> {
         let page = page(offset.0, limit.0, after.0.as_deref())?;
         let items = self.0.subjects(reader(&auth), page).await?;
@@ -567,14 +567,14 @@ impl<P: Ports> SubjectsApi<P> {
         &self,
         auth: TenantKey,
         id: Path<Uuid>,
-        #[oai(validator(pattern = r"^[a-z][a-z0-9_-]{0,63}$"))] purpose: Query<String>,
+        purpose: Query<PurposeParam>,
     ) -> Result<Json<ConsentCheckOut>, ApiError> {
         let check = self
             .0
             .processing_check(reader(&auth), subject_id(&id), &purpose.0)
             .await?;
         Ok(Json(ConsentCheckOut {
-            purpose: purpose.0,
+            purpose: purpose.0.0,
             consented: check.consented,
             may_process: check.may_process,
             blocked_by: check.blocked.map(|b| b.kind.into()),

@@ -16,8 +16,8 @@ use crate::api::forms::Deleted;
 use crate::api::{Tag, next_page, page, reader, writer};
 use crate::auth::{AdminToken, TenantKey};
 use crate::dto::{
-    ConfirmationOut, DeliveryOut, DeliveryPage, DeliveryStateDto, EndpointIn, EndpointOut,
-    IssuedEndpointOut, ReplayOut,
+    ConfirmationOut, CursorParam, DeliveryOut, DeliveryPage, DeliveryStateDto, EndpointIn,
+    EndpointOut, IssuedEndpointOut, ReplayOut,
 };
 use crate::problem::ApiError;
 
@@ -193,7 +193,7 @@ impl<P: Ports> WebhooksApi<P> {
         state: Query<Option<DeliveryStateDto>>,
         subject: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))] limit: Query<Option<u32>>,
-        #[oai(validator(pattern = r"^-?[0-9]{1,20}\.[0-9a-f]{32}$"))] after: Query<Option<String>>,
+        after: Query<Option<CursorParam>>,
     ) -> Result<Json<DeliveryPage>, ApiError> {
         let state = state.0.map(DeliveryState::from);
         let page = page(None, limit.0, after.0.as_deref())?;
@@ -374,7 +374,7 @@ impl<P: Ports> AdminWebhooksApi<P> {
         endpoint: Query<Option<Uuid>>,
         state: Query<Option<DeliveryStateDto>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))] limit: Query<Option<u32>>,
-        #[oai(validator(pattern = r"^-?[0-9]{1,20}\.[0-9a-f]{32}$"))] after: Query<Option<String>>,
+        after: Query<Option<CursorParam>>,
     ) -> Result<Json<DeliveryPage>, ApiError> {
         let page = page(None, limit.0, after.0.as_deref())?;
         let filter = DeliveryFilter {
