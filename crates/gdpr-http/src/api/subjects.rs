@@ -574,7 +574,7 @@ impl<P: Ports> SubjectsApi<P> {
             .processing_check(reader(&auth), subject_id(&id), &purpose.0)
             .await?;
         Ok(Json(ConsentCheckOut {
-            purpose: purpose.0.0,
+            purpose: purpose.0.0.0,
             consented: check.consented,
             may_process: check.may_process,
             blocked_by: check.blocked.map(|b| b.kind.into()),

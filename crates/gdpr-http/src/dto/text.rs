@@ -62,10 +62,8 @@ impl ToJSON for Text {
     }
 }
 
-/// A text with a rule: parsed as [`Text`], then checked by a validator or its `gdpr-pii` parser
-/// (whose errors name the rule broken, never the value); documented with exactly the syntax
-/// that check accepts, so that the document promises nothing the server refuses.
-macro_rules! text_type {
+/// A string on the wire whose schema says more than `string` (`$schema`); holds a [`Text`].
+macro_rules! string_type {
     ($(#[$doc:meta])* $name:ident => $schema:expr) => {
         $(#[$doc])*
         pub(crate) struct $name(pub(crate) Text);
@@ -92,6 +90,23 @@ macro_rules! text_type {
             }
         }
 
+        impl std::ops::Deref for $name {
+            type Target = str;
+
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+/// A text with a rule: parsed as [`Text`], then checked by a validator or its `gdpr-pii` parser
+/// (whose errors name the rule broken, never the value); documented with exactly the syntax
+/// that check accepts, so that the document promises nothing the server refuses.
+macro_rules! text_type {
+    ($(#[$doc:meta])* $name:ident => $schema:expr) => {
+        string_type!($(#[$doc])* $name => $schema);
+
         impl ParseFromJSON for $name {
             fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
                 Text::parse_from_json(value)
@@ -109,14 +124,6 @@ macro_rules! text_type {
         impl From<$name> for String {
             fn from(text: $name) -> Self {
                 text.0.0
-            }
-        }
-
-        impl std::ops::Deref for $name {
-            type Target = str;
-
-            fn deref(&self) -> &str {
-                &self.0
             }
         }
     };
@@ -148,33 +155,10 @@ impl std::fmt::Display for NotBlank {
 /// memory, in a profile). The refusal names the pattern, never the value.
 macro_rules! param_type {
     ($(#[$doc:meta])* $name:ident => $pattern:literal) => {
-        $(#[$doc])*
-        pub(crate) struct $name(pub(crate) String);
-
-        impl Type for $name {
-            const IS_REQUIRED: bool = true;
-            type RawValueType = String;
-            type RawElementValueType = String;
-
-            fn name() -> Cow<'static, str> {
-                String::name()
-            }
-
-            fn schema_ref() -> MetaSchemaRef {
-                MetaSchemaRef::Inline(Box::new(MetaSchema {
-                    pattern: Some($pattern.to_owned()),
-                    ..MetaSchema::new("string")
-                }))
-            }
-
-            fn as_raw_value(&self) -> Option<&String> {
-                Some(&self.0)
-            }
-
-            fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a String> + 'a> {
-                Box::new(self.as_raw_value().into_iter())
-            }
-        }
+        string_type!($(#[$doc])* $name => MetaSchema {
+            pattern: Some($pattern.to_owned()),
+            ..MetaSchema::new("string")
+        });
 
         impl ParseFromParameter for $name {
             fn parse_from_parameter(value: &str) -> ParseResult<Self> {
@@ -182,18 +166,10 @@ macro_rules! param_type {
                     regex::Regex::new($pattern).unwrap_or_else(|e| panic!("{e}"))
                 });
                 if RULE.is_match(value) {
-                    Ok(Self(value.to_owned()))
+                    Ok(Self(Text(value.to_owned())))
                 } else {
                     Err(ParseError::custom(concat!("expected the pattern ", $pattern)))
                 }
-            }
-        }
-
-        impl std::ops::Deref for $name {
-            type Target = str;
-
-            fn deref(&self) -> &str {
-                &self.0
             }
         }
     };
@@ -301,7 +277,7 @@ mod tests {
         assert_eq!(
             PurposeParam::parse_from_parameter("news_2")
                 .ok()
-                .map(|p| p.0)
+                .map(|p| p.0.0)
                 .unwrap(),
             "news_2"
         );
@@ -319,7 +295,7 @@ mod tests {
         assert_eq!(
             CursorParam::parse_from_parameter(cursor)
                 .ok()
-                .map(|c| c.0)
+                .map(|c| c.0.0)
                 .unwrap(),
             cursor
         );
