@@ -826,8 +826,14 @@ impl<P: Ports> App<P> {
         }
         if now - stored.seen_at >= SEEN_EVERY {
             stored.seen_at = now;
-            self.put_session_of(owner, id, &stored, doc.created_at)
-                .await?;
+            let body = serde_json::to_string(&stored).map_err(corrupt)?;
+            // Replaced, never re-created: a sign-out (or a revocation) that deleted the
+            // session since it was read above stays done.
+            match self.store.replace_document(&Document { body, ..doc }).await {
+                Ok(()) => {}
+                Err(StoreError::NotFound) => return Err(AppError::Unauthorized),
+                Err(e) => return Err(AppError::store(e)),
+            }
         }
         Ok(stored)
     }

@@ -114,6 +114,15 @@ pub trait DocumentStore: Send + Sync {
     /// [`StoreError::Unavailable`].
     async fn insert_document(&self, document: &Document) -> Result<(), StoreError>;
 
+    /// Replaces the body of a document that still exists (same owner and register); never
+    /// creates one. A write that follows a read must not bring back what was deleted in
+    /// between (a console session ended while one of its requests was under way).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when it is gone (or another owner's): nothing is written;
+    /// [`StoreError::Unavailable`].
+    async fn replace_document(&self, document: &Document) -> Result<(), StoreError>;
+
     /// One document.
     ///
     /// # Errors

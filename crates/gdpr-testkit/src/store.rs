@@ -255,6 +255,17 @@ impl DocumentStore for InMemoryStore {
         Ok(())
     }
 
+    async fn replace_document(&self, document: &Document) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        let stored = s
+            .documents
+            .iter_mut()
+            .find(|d| d.id == document.id && d.owner == document.owner && d.kind == document.kind)
+            .ok_or(StoreError::NotFound)?;
+        stored.body.clone_from(&document.body);
+        Ok(())
+    }
+
     async fn get_document(
         &self,
         owner: Owner,

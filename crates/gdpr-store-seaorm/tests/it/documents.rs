@@ -236,3 +236,62 @@ async fn a_documents_body_is_sealed_at_rest_and_opens_only_where_it_was_written(
         db.finish().await;
     }
 }
+
+#[tokio::test]
+async fn a_replacement_changes_a_document_that_exists_and_never_brings_back_a_deleted_one() {
+    for db in databases().await {
+        let s = &db.store;
+        let t = tenant(s).await;
+        let mine = Owner::Tenant(t);
+        let session = doc(mine, DocumentKind::ConsoleSession, 1, r#"{"seen":1}"#);
+        s.put_document(&session).await.unwrap();
+        let seen = Document {
+            body: r#"{"seen":2}"#.into(),
+            ..session.clone()
+        };
+        s.replace_document(&seen).await.unwrap();
+        let got = s
+            .get_document(mine, DocumentKind::ConsoleSession, session.id)
+            .await
+            .unwrap();
+        assert_eq!(got.body, seen.body, "{}", db.name);
+        // Another owner's or another register's id: not found, and left alone.
+        for wrong in [
+            Document {
+                owner: Owner::Deployment,
+                ..seen.clone()
+            },
+            Document {
+                kind: DocumentKind::Breach,
+                ..seen.clone()
+            },
+        ] {
+            assert!(
+                matches!(s.replace_document(&wrong).await, Err(StoreError::NotFound)),
+                "{}",
+                db.name
+            );
+        }
+        // Deleted (a sign-out) between a read and the write that follows it: stays deleted.
+        assert!(
+            s.delete_document(mine, DocumentKind::ConsoleSession, session.id)
+                .await
+                .unwrap()
+        );
+        assert!(
+            matches!(s.replace_document(&seen).await, Err(StoreError::NotFound)),
+            "{}",
+            db.name
+        );
+        assert!(
+            matches!(
+                s.get_document(mine, DocumentKind::ConsoleSession, session.id)
+                    .await,
+                Err(StoreError::NotFound)
+            ),
+            "{}",
+            db.name
+        );
+        db.finish().await;
+    }
+}
