@@ -15,6 +15,7 @@ mod m20261206_000005_retention;
 mod m20261206_000006_cache_epoch;
 mod m20261207_000007_documents;
 mod m20261207_000008_webhooks;
+mod m20261207_000009_requests_by_subject;
 
 pub use sea_orm_migration::MigratorTrait;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000006_cache_epoch::Migration),
             Box::new(m20261207_000007_documents::Migration),
             Box::new(m20261207_000008_webhooks::Migration),
+            Box::new(m20261207_000009_requests_by_subject::Migration),
         ]
     }
 }
