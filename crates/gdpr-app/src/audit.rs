@@ -2,7 +2,7 @@
 
 use gdpr_audit::{AuditRecord, ChainBreak, ChainHead, ChainVerifier};
 use gdpr_pii::TenantId;
-use gdpr_ports::{AuditLog, Ports};
+use gdpr_ports::{AttestationLog, AuditLog, Ports};
 
 use crate::{App, AppError, Ctx};
 
@@ -37,9 +37,11 @@ impl<P: Ports> App<P> {
         self.walk_chain(ChainVerifier::new(tenant), tenant, 0).await
     }
 
-    /// Verifies a chain from where this process last found it intact (a full check the first
-    /// time): the record at that mark must still be there, unchanged, and every record after
-    /// it must follow; when the marked record is not as it was, the whole chain is checked.
+    /// Verifies a chain from where this process last found it intact — or, for a tenant's chain
+    /// this process has not checked yet (after a restart), from the head its last daily
+    /// attestation found intact with a full check; a full check when there is neither: the
+    /// record at that mark must still be there, unchanged, and every record after it must
+    /// follow; when the marked record is not as it was, the whole chain is checked.
     /// Cheap however long the chain; what it does not see is a record altered before the
     /// mark, which the full check ([`App::verify_audit`], run by every daily attestation)
     /// does. The check's head and the first position it read.
@@ -55,6 +57,10 @@ impl<P: Ports> App<P> {
             .lock()
             .ok()
             .and_then(|m| m.get(&tenant).cloned());
+        let mark = match (mark, tenant) {
+            (None, Some(t)) => self.attested_mark(t).await?,
+            (mark, _) => mark,
+        };
         let Some(mark) = mark.filter(|m| m.records > 0) else {
             return Ok((self.verify_audit(tenant).await?, 1));
         };
@@ -82,6 +88,19 @@ impl<P: Ports> App<P> {
             self.walk_chain(verifier, tenant, mark.records).await?,
             mark.records,
         ))
+    }
+
+    /// The head of the tenant's audit chain as its last attestation found it intact.
+    async fn attested_mark(&self, tenant: TenantId) -> Result<Option<ChainHead>, AppError> {
+        let last = self
+            .store
+            .last_attestation(tenant)
+            .await
+            .map_err(AppError::store)?;
+        Ok(last.and_then(|a| a.audit).map(|audit| ChainHead {
+            records: audit.seq,
+            head: audit.hash,
+        }))
     }
 
     /// Feeds `verifier` the chain's records after `after`; a chain found intact is marked.

@@ -220,6 +220,48 @@ async fn an_incremental_check_reads_from_the_last_mark_and_sees_what_changed_the
     );
 }
 
+#[tokio::test]
+async fn after_a_restart_the_incremental_check_starts_from_the_head_the_last_attestation_verified()
+{
+    let w = world().await;
+    for _ in 0..4 {
+        w.app
+            .register_subject(w.ctx, NewSubject::default())
+            .await
+            .unwrap();
+    }
+    let tenant = Some(w.ctx.tenant);
+    let attested = w
+        .app
+        .attest_tenant(w.ctx.tenant)
+        .await
+        .unwrap()
+        .audit
+        .unwrap();
+    for _ in 0..2 {
+        w.app
+            .register_subject(w.ctx, NewSubject::default())
+            .await
+            .unwrap();
+    }
+    let total = w.app.verify_audit(tenant).await.unwrap().unwrap().records;
+    // A new process (nothing checked in it yet) reads from the attested head, not from 1.
+    let restarted = w.another_app(gdpr_app::AppConfig::default());
+    let (head, from) = restarted.verify_audit_since_last(tenant).await.unwrap();
+    assert_eq!((head.unwrap().records, from), (total, attested.seq));
+    // The attested record altered since: another new process checks the whole chain.
+    let index = usize::try_from(attested.seq - 1).unwrap();
+    w.store.tamper_with_audit(tenant, |chain| {
+        chain[index].event.action = AuditAction::SubjectViewed
+    });
+    let restarted = w.another_app(gdpr_app::AppConfig::default());
+    let (broken, from) = restarted.verify_audit_since_last(tenant).await.unwrap();
+    assert_eq!(
+        (broken, from),
+        (Err(ChainBreak::Altered { seq: attested.seq }), 1)
+    );
+}
+
 /// Whether the incremental check finds the tenant's chain intact.
 async fn intact_since_last(w: &World) -> bool {
     let tenant = Some(w.ctx.tenant);
