@@ -180,6 +180,7 @@ impl<P: Ports> App<P> {
                 due_date: request.due_date(),
                 overdue: request.is_overdue(now),
                 request,
+                recipients: None,
             })
             .collect();
         let purposes = self.purposes(ctx).await?;

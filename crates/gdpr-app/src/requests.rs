@@ -20,6 +20,11 @@ pub struct RequestView {
     pub due_date: Date,
     /// Open past its due date.
     pub overdue: bool,
+    /// For an erasure request read alone ([`App::request`]): where the erasure stands with
+    /// each recipient that confirms erasures (Art. 19), an overdue one included. `None` in
+    /// lists and exports, and for the other rights.
+    #[serde(skip)]
+    pub recipients: Option<Vec<crate::ErasureConfirmation>>,
 }
 
 impl<P: Ports> App<P> {
@@ -28,6 +33,7 @@ impl<P: Ports> App<P> {
             due_date: request.due_date(),
             overdue: request.is_overdue(self.clock.now()),
             request,
+            recipients: None,
         }
     }
 
@@ -68,12 +74,19 @@ impl<P: Ports> App<P> {
             .await
     }
 
-    /// A request.
+    /// A request; an erasure request with its recipients' confirmations (Art. 19).
     ///
     /// # Errors
     /// [`AppError::NotFound`]; storage errors.
     pub async fn request(&self, ctx: Ctx, id: RequestId) -> Result<RequestView, AppError> {
-        self.load_request(ctx, id).await.map(|r| self.view(r))
+        let mut view = self.view(self.load_request(ctx, id).await?);
+        if view.request.kind == RequestKind::Erasure {
+            view.recipients = Some(
+                self.erasure_confirmations(ctx, view.request.subject)
+                    .await?,
+            );
+        }
+        Ok(view)
     }
 
     async fn load_request(&self, ctx: Ctx, id: RequestId) -> Result<SubjectRequest, AppError> {

@@ -24,7 +24,7 @@ use gdpr_audit::AuditAction;
 use gdpr_pii::{SubjectId, TenantId};
 use gdpr_ports::{
     Attempt, AuditLog, Clock, Delivery, DeliveryFilter, DeliveryState, Document, DocumentKind,
-    DocumentStore, Owner, Page, Ports, WebhookSender, WebhookStore,
+    DocumentStore, ErasureStore, Owner, Page, Ports, WebhookSender, WebhookStore,
 };
 use gdpr_webhooks::{
     AddressPolicy, Disabled, Endpoint, EndpointError, Event, EventType, HEADER_ID,
@@ -613,6 +613,8 @@ impl<P: Ports> App<P> {
             .await
             .map_err(AppError::store)?;
         let mut out = Vec::new();
+        // When the subject was erased: looked up once, and only if a recipient has no delivery.
+        let mut erased_at: Option<Option<OffsetDateTime>> = None;
         for doc in self
             .store
             .list_documents(Owner::Tenant(ctx.tenant), DocumentKind::WebhookEndpoint)
@@ -620,23 +622,61 @@ impl<P: Ports> App<P> {
             .map_err(AppError::store)?
         {
             let endpoint = parse(&doc)?;
-            if !endpoint.confirms_erasure {
+            // Disabled or not, an endpoint that asked for erasures is owed this one.
+            let asked =
+                endpoint.events.is_empty() || endpoint.events.contains(&EventType::SubjectErased);
+            if !endpoint.confirms_erasure || !asked {
                 continue;
             }
             let erased = deliveries.iter().find(|d| {
                 d.endpoint == doc.id && d.event_type == EventType::SubjectErased.as_str()
             });
-            let Some(d) = erased else { continue };
-            out.push(ErasureConfirmation {
-                endpoint: doc.id,
-                url: endpoint.url,
-                confirmed_at: d.delivered_at,
-                overdue: d.state == DeliveryState::Failed
-                    || (d.delivered_at.is_none()
-                        && now - d.created_at > gdpr_webhooks::RETRY_WINDOW),
-            });
+            if let Some(d) = erased {
+                out.push(ErasureConfirmation {
+                    endpoint: doc.id,
+                    url: endpoint.url,
+                    confirmed_at: d.delivered_at,
+                    overdue: d.state == DeliveryState::Failed
+                        || (d.delivered_at.is_none()
+                            && now - d.created_at > gdpr_webhooks::RETRY_WINDOW),
+                });
+                continue;
+            }
+            // Erased, and nothing queued for this recipient yet: the feeder is behind, or the
+            // endpoint was disabled before the erasure and hears nothing until re-enabled. It
+            // must still be told: pending, then overdue — never left out. (An endpoint
+            // registered after the erasure was never to hear of it.)
+            if erased_at.is_none() {
+                erased_at = Some(self.erased_at(ctx, subject).await?);
+            }
+            if let Some(Some(at)) = erased_at
+                && doc.created_at <= at
+            {
+                out.push(ErasureConfirmation {
+                    endpoint: doc.id,
+                    url: endpoint.url,
+                    confirmed_at: None,
+                    overdue: now - at > gdpr_webhooks::RETRY_WINDOW,
+                });
+            }
         }
         Ok(out)
+    }
+
+    /// When the subject was erased (its tombstone), if it was.
+    async fn erased_at(
+        &self,
+        ctx: Ctx,
+        subject: SubjectId,
+    ) -> Result<Option<OffsetDateTime>, AppError> {
+        Ok(self
+            .store
+            .tombstones(ctx.tenant)
+            .await
+            .map_err(AppError::store)?
+            .into_iter()
+            .find(|t| t.subject == subject)
+            .map(|t| t.erased_at))
     }
 
     /// Feeds every enabled endpoint from its tenant's audit chain: one delivery per new

@@ -154,6 +154,24 @@ pub(crate) fn request(v: RequestView) -> RequestOut {
             at: v.at,
             note: v.note,
         }),
+        erasure_recipients: v
+            .recipients
+            .map(|list| list.into_iter().map(confirmation).collect()),
+    }
+}
+
+/// Where an erasure stands with one recipient (Art. 19).
+pub(crate) fn confirmation(c: gdpr_app::ErasureConfirmation) -> crate::dto::ConfirmationOut {
+    crate::dto::ConfirmationOut {
+        endpoint: c.endpoint,
+        url: c.url,
+        state: match (c.confirmed_at, c.overdue) {
+            (Some(_), _) => "confirmed",
+            (None, true) => "overdue",
+            (None, false) => "pending",
+        }
+        .to_owned(),
+        confirmed_at: c.confirmed_at,
     }
 }
 

@@ -550,3 +550,90 @@ async fn a_deployment_endpoint_gets_no_history_however_long_the_chains_and_forge
         None
     );
 }
+
+#[tokio::test]
+async fn an_erasure_request_shows_each_recipient_pending_then_confirmed_or_overdue() {
+    use gdpr_rights::{RequestKind, VerificationMethod};
+
+    /// An erasure request of a new subject, verified and answered by its erasure.
+    async fn answered(w: &World, seed: u64) -> gdpr_pii::RequestId {
+        let s = w.subject(seed).await;
+        let request = w
+            .app
+            .open_request(w.ctx, s.id, RequestKind::Erasure)
+            .await
+            .unwrap()
+            .request
+            .id;
+        w.app
+            .verify_request_identity(w.ctx, request, VerificationMethod::AccountLogin, None)
+            .await
+            .unwrap();
+        w.app
+            .erase_subject(w.ctx, s.id, Some(request))
+            .await
+            .unwrap();
+        request
+    }
+    /// (confirmed, overdue) of each recipient, as the request shows them.
+    async fn recipients(w: &World, request: gdpr_pii::RequestId) -> Vec<(bool, bool)> {
+        w.app
+            .request(w.ctx, request)
+            .await
+            .unwrap()
+            .recipients
+            .expect("an erasure request read alone carries them")
+            .iter()
+            .map(|c| (c.confirmed_at.is_some(), c.overdue))
+            .collect()
+    }
+
+    // A recipient that answers: pending until delivered, then confirmed (late here).
+    let w = world_with(config()).await;
+    w.app
+        .create_webhook_endpoint(w.ctx, endpoint(&[EventType::SubjectErased], true))
+        .await
+        .unwrap();
+    let sender = RecordingWebhookSender::default();
+    let request = answered(&w, 1).await;
+    // Not yet queued for it (the worker is behind, or the endpoint was disabled): pending,
+    // then overdue three days on — never left out.
+    assert_eq!(recipients(&w, request).await, [(false, false)]);
+    w.clock.advance(Duration::days(4));
+    assert_eq!(recipients(&w, request).await, [(false, true)]);
+    pump(&w, &sender).await;
+    assert_eq!(recipients(&w, request).await, [(true, false)]);
+    // Lists do not carry them; other rights have none.
+    let listed = w.app.requests(w.ctx, false, Page::first(10)).await.unwrap();
+    assert!(listed.iter().all(|r| r.recipients.is_none()));
+    let s = w.subject(2).await;
+    let access = w
+        .app
+        .open_request(w.ctx, s.id, RequestKind::Access)
+        .await
+        .unwrap()
+        .request
+        .id;
+    assert!(
+        w.app
+            .request(w.ctx, access)
+            .await
+            .unwrap()
+            .recipients
+            .is_none()
+    );
+
+    // A recipient down for three days: its confirmation is overdue on the request.
+    let w = world_with(config()).await;
+    w.app
+        .create_webhook_endpoint(w.ctx, endpoint(&[EventType::SubjectErased], true))
+        .await
+        .unwrap();
+    sender.go_down();
+    let request = answered(&w, 3).await;
+    for _ in 0..(4 * 24 * 2) {
+        w.clock.advance(Duration::minutes(30));
+        pump(&w, &sender).await;
+    }
+    assert_eq!(recipients(&w, request).await, [(false, true)]);
+}

@@ -250,19 +250,7 @@ impl<P: Ports> WebhooksApi<P> {
             .erasure_confirmations(reader(&auth), SubjectId::from_uuid(id.0))
             .await?;
         Ok(Json(
-            list.into_iter()
-                .map(|c| ConfirmationOut {
-                    endpoint: c.endpoint,
-                    url: c.url,
-                    state: match (c.confirmed_at, c.overdue) {
-                        (Some(_), _) => "confirmed",
-                        (None, true) => "overdue",
-                        (None, false) => "pending",
-                    }
-                    .to_owned(),
-                    confirmed_at: c.confirmed_at,
-                })
-                .collect(),
+            list.into_iter().map(crate::convert::confirmation).collect(),
         ))
     }
 }

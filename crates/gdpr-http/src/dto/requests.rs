@@ -106,6 +106,10 @@ pub(crate) struct RequestOut {
     /// How the requester's identity was verified; absent: not yet, and the request cannot be
     /// completed (nor an erasure made in answer to it).
     pub(crate) verification: Option<VerificationOut>,
+    /// For an erasure request read alone (`GET /v1/requests/{id}`): where the erasure stands
+    /// with each recipient that confirms erasures (Art. 19) — `overdue` when one has not
+    /// confirmed within three days. Absent in lists and for the other rights.
+    pub(crate) erasure_recipients: Option<Vec<crate::dto::ConfirmationOut>>,
 }
 
 mirror!(

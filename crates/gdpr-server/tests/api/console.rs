@@ -924,6 +924,17 @@ async fn a_dpo_extends_refuses_and_erases_from_the_console_and_bad_input_changes
     let grace = app.subject(&key, "grace@example.org").await;
     let access = old_request(&app, &tenant, &ada, RequestKind::Access, 10).await;
     let erasure = old_request(&app, &tenant, &grace, RequestKind::Erasure, 3).await;
+    // A recipient that must confirm erasures (Art. 19); unreachable from here: it stays
+    // pending.
+    let crm = app
+        .post(
+            "/v1/webhooks/endpoints",
+            &key,
+            serde_json::json!({"url": "https://crm.logalto.example/hooks", "events": ["subject.erased"],
+                "confirms_erasure": true, "description": "CRM"}),
+        )
+        .await;
+    assert_eq!(crm.status, StatusCode::CREATED, "{}", crm.text);
     let password = console_user(&app, &tenant, "dpo@logalto.example", "dpo").await;
     let browser = Browser::new(&app);
     browser.sign_in("dpo@logalto.example", &password).await;
@@ -985,6 +996,15 @@ async fn a_dpo_extends_refuses_and_erases_from_the_console_and_bad_input_changes
     let page = browser.get(erased.location.as_deref().unwrap()).await;
     assert!(
         page.html.contains("The subject was erased"),
+        "{}",
+        page.html
+    );
+    // The request names the recipient still to confirm.
+    assert!(
+        page.html
+            .contains("Recipients told of the erasure (Art. 19)")
+            && page.html.contains("https://crm.logalto.example/hooks")
+            && page.html.contains("pending"),
         "{}",
         page.html
     );

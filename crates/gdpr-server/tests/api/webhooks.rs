@@ -99,10 +99,28 @@ async fn an_erasure_reaches_a_real_receiver_signed_verified_and_confirmed() {
 
         let email = "canary.webhook@canary-mail.example";
         let subject = app.subject(&key, email).await;
+        // Erased in answer to the subject's verified request.
+        let opened = app
+            .post(
+                "/v1/requests",
+                &key,
+                json!({"subject": subject, "kind": "erasure"}),
+            )
+            .await;
+        assert_eq!(opened.status, StatusCode::CREATED, "{}", opened.text);
+        let request = opened.body["id"].as_str().unwrap().to_owned();
+        let verified = app
+            .post(
+                &format!("/v1/requests/{request}/verification"),
+                &key,
+                json!({"method": "account_login"}),
+            )
+            .await;
+        assert!(verified.status.is_success(), "{}", verified.text);
         let erased = app
             .send(
                 Method::DELETE,
-                &format!("/v1/subjects/{subject}"),
+                &format!("/v1/subjects/{subject}?request={request}"),
                 Some(&key),
                 None,
             )
@@ -151,6 +169,17 @@ async fn an_erasure_reaches_a_real_receiver_signed_verified_and_confirmed() {
             "{}",
             confirmations.text
         );
+        // The request shows the same recipient (Art. 19), read alone; not in the list.
+        let read = app.get(&format!("/v1/requests/{request}"), &key).await;
+        assert_eq!(read.body["status"], "completed", "{}", read.text);
+        assert_eq!(
+            read.body["erasure_recipients"][0]["endpoint"], endpoint,
+            "{}",
+            read.text
+        );
+        assert_eq!(read.body["erasure_recipients"][0]["state"], "confirmed");
+        let listed = app.get("/v1/requests", &key).await;
+        assert!(listed.body["items"][0].get("erasure_recipients").is_none());
 
         // Rotated: both secrets sign for a day.
         let rotated = app

@@ -243,6 +243,25 @@ async fn render_detail<P: Ports>(
                 dt { (v.t("Refused because", "Refusée car")) } dd { (reason) }
             }
         }
+        @if let Some(recipients) = r.recipients.as_ref().filter(|l| !l.is_empty()) {
+            section aria-labelledby="recipients-h" {
+                h2 id="recipients-h" { (v.t("Recipients told of the erasure (Art. 19)", "Destinataires informés de l'effacement (art. 19)")) }
+                ul.recipients {
+                    @for c in recipients {
+                        li.overdue[c.overdue] {
+                            code { (c.url) } " — "
+                            @if let Some(at) = c.confirmed_at {
+                                (v.t("confirmed on ", "confirmé le ")) (at.date())
+                            } @else if c.overdue {
+                                strong { (v.t("not confirmed: overdue", "non confirmé : en retard")) }
+                            } @else {
+                                (v.t("pending", "en attente"))
+                            }
+                        }
+                    }
+                }
+            }
+        }
         @if open && v.dpo() {
             @if r.request.verification.is_none() {
                 section aria-labelledby="verify-h" {
