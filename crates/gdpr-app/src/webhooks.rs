@@ -623,42 +623,40 @@ impl<P: Ports> App<P> {
         {
             let endpoint = parse(&doc)?;
             // Disabled or not, an endpoint that asked for erasures is owed this one.
-            let asked =
-                endpoint.events.is_empty() || endpoint.events.contains(&EventType::SubjectErased);
-            if !endpoint.confirms_erasure || !asked {
+            if !endpoint.confirms_erasure || !endpoint.asked_for(EventType::SubjectErased) {
                 continue;
             }
             let erased = deliveries.iter().find(|d| {
                 d.endpoint == doc.id && d.event_type == EventType::SubjectErased.as_str()
             });
-            if let Some(d) = erased {
-                out.push(ErasureConfirmation {
-                    endpoint: doc.id,
-                    url: endpoint.url,
-                    confirmed_at: d.delivered_at,
-                    overdue: d.state == DeliveryState::Failed
+            let (confirmed_at, overdue) = if let Some(d) = erased {
+                (
+                    d.delivered_at,
+                    d.state == DeliveryState::Failed
                         || (d.delivered_at.is_none()
                             && now - d.created_at > gdpr_webhooks::RETRY_WINDOW),
-                });
-                continue;
-            }
-            // Erased, and nothing queued for this recipient yet: the feeder is behind, or the
-            // endpoint was disabled before the erasure and hears nothing until re-enabled. It
-            // must still be told: pending, then overdue — never left out. (An endpoint
-            // registered after the erasure was never to hear of it.)
-            if erased_at.is_none() {
-                erased_at = Some(self.erased_at(ctx, subject).await?);
-            }
-            if let Some(Some(at)) = erased_at
-                && doc.created_at <= at
-            {
-                out.push(ErasureConfirmation {
-                    endpoint: doc.id,
-                    url: endpoint.url,
-                    confirmed_at: None,
-                    overdue: now - at > gdpr_webhooks::RETRY_WINDOW,
-                });
-            }
+                )
+            } else {
+                // Erased, and nothing queued for this recipient yet: the feeder is behind, or
+                // the endpoint was disabled before the erasure and hears nothing until
+                // re-enabled. It must still be told: pending, then overdue — never left out.
+                // (An endpoint registered after the erasure was never to hear of it.)
+                if erased_at.is_none() {
+                    erased_at = Some(self.erased_at(ctx, subject).await?);
+                }
+                match erased_at {
+                    Some(Some(at)) if doc.created_at <= at => {
+                        (None, now - at > gdpr_webhooks::RETRY_WINDOW)
+                    }
+                    _ => continue,
+                }
+            };
+            out.push(ErasureConfirmation {
+                endpoint: doc.id,
+                url: endpoint.url,
+                confirmed_at,
+                overdue,
+            });
         }
         Ok(out)
     }

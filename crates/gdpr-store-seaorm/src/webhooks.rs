@@ -89,7 +89,9 @@ pub(crate) async fn delete_tenant(
     // an event's id names its tenant: `evt_<tenant>_<seq>`).
     let deployment = webhook_delivery::Entity::delete_many()
         .filter(webhook_delivery::Column::TenantId.eq(uuid::Uuid::nil()))
-        .filter(webhook_delivery::Column::EventId.starts_with(format!("evt_{}_", id.simple())))
+        .filter(
+            webhook_delivery::Column::EventId.starts_with(gdpr_webhooks::event_id_prefix(tenant)),
+        )
         .exec(txn)
         .await
         .map_err(unavailable)?

@@ -448,7 +448,7 @@ impl TenantStore for InMemoryStore {
         let deliveries = s.deliveries.len();
         // The tenant's, and the deployment's endpoints' deliveries of its events (kept under
         // the nil id; an event's id names its tenant).
-        let theirs = format!("evt_{}_", id.as_uuid().simple());
+        let theirs = gdpr_webhooks::event_id_prefix(id);
         s.deliveries.retain(|h| {
             h.delivery.tenant != id
                 && !(h.delivery.tenant.as_uuid().is_nil()

@@ -145,7 +145,14 @@ impl Endpoint {
     /// Whether it gets events of this type now.
     #[must_use]
     pub fn wants(&self, kind: EventType) -> bool {
-        self.disabled.is_none() && (self.events.is_empty() || self.events.contains(&kind))
+        self.disabled.is_none() && self.asked_for(kind)
+    }
+
+    /// Whether it asked for events of this type, enabled or not (a disabled endpoint that
+    /// confirms erasures is still owed each one).
+    #[must_use]
+    pub fn asked_for(&self, kind: EventType) -> bool {
+        self.events.is_empty() || self.events.contains(&kind)
     }
 
     /// The secrets that sign at `now` (two during a rotation).

@@ -178,6 +178,13 @@ struct Data<'a> {
     details: &'a BTreeMap<String, String>,
 }
 
+/// What every id of a tenant's events starts with (`evt_<tenant>_`, then the audit record's
+/// position): deliveries kept outside the tenant (the deployment's endpoints') are found by it.
+#[must_use]
+pub fn event_id_prefix(tenant: TenantId) -> String {
+    format!("evt_{}_", tenant.as_uuid().simple())
+}
+
 impl Event {
     /// The event an audit record announces, if any.
     #[must_use]
@@ -189,7 +196,7 @@ impl Event {
             data.insert("subject".into(), subject.to_string());
         }
         Some(Self {
-            id: format!("evt_{}_{}", tenant.as_uuid().simple(), record.seq),
+            id: format!("{}{}", event_id_prefix(tenant), record.seq),
             kind,
             tenant,
             at: record.event.at,
