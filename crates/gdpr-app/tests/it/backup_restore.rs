@@ -368,10 +368,13 @@ async fn an_erased_subject_never_comes_back_from_an_older_backup() {
 #[tokio::test]
 async fn erasure_finds_a_key_filed_by_a_server_older_than_the_shard_rule() {
     let w = world_with(config()).await;
-    // A subject whose two candidate shards differ (one id in 256 has them equal).
-    let mut a = subject_with_data(&w, 1).await;
+    // A subject whose two candidate shards differ (one id in 256 has them equal); each try
+    // a new person (the same address twice is refused as a duplicate).
+    let mut seed = 1;
+    let mut a = subject_with_data(&w, seed).await;
     while shards_to_search(a.id).len() < 2 {
-        a = subject_with_data(&w, 1).await;
+        seed += 1;
+        a = subject_with_data(&w, seed).await;
     }
     let id = back_up(&w).await;
     // As a replica older than the rule would have written it: under the id's first byte.
