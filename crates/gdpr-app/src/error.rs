@@ -13,6 +13,10 @@ pub enum AppError {
     /// to help a guesser.
     #[error("invalid or revoked API key")]
     Unauthorized,
+    /// A signed message (a recipient's call back) whose signature does not verify, or whose
+    /// time is too far from now. Says which rule failed, never what was received.
+    #[error("signature refused: {0}")]
+    Signature(gdpr_webhooks::VerifyError),
     /// Nothing with this id in the caller's tenant (other tenants' ids included).
     #[error("{0} not found")]
     NotFound(&'static str),

@@ -125,8 +125,8 @@ pub use requests::RequestView;
 pub use retention::{ExpiryReport, FormExpiry, FormRetention, RetentionView};
 pub use subjects::{NewSubject, Rectification};
 pub use webhooks::{
-    DEPLOYMENT_DELIVERIES, DeliveryRound, EndpointScope, EndpointView, ErasureConfirmation,
-    IssuedEndpoint, NewEndpoint, WebhookConfig,
+    ConfirmedErasure, DEPLOYMENT_DELIVERIES, DeliveryRound, EndpointScope, EndpointView,
+    ErasureConfirmation, IssuedEndpoint, NewEndpoint, SignedMessage, WebhookConfig,
 };
 
 /// Who is acting, for which tenant: every tenant use case takes one.

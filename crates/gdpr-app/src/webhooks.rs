@@ -27,8 +27,8 @@ use gdpr_ports::{
     DocumentStore, ErasureStore, Owner, Page, Ports, WebhookSender, WebhookStore,
 };
 use gdpr_webhooks::{
-    AddressPolicy, Disabled, Endpoint, EndpointError, Event, EventType, HEADER_ID,
-    HEADER_SIGNATURE, HEADER_TIMESTAMP, Secret, retry_delay, signature,
+    AddressPolicy, ConfirmedBy, Disabled, Endpoint, EndpointError, Event, EventType, HEADER_ID,
+    HEADER_SIGNATURE, HEADER_TIMESTAMP, Secret, VerifyError, retry_delay, signature, verify,
 };
 use rand::RngCore as _;
 use time::{Duration, OffsetDateTime};
@@ -111,8 +111,8 @@ pub struct NewEndpoint {
     pub description: String,
     /// The types it wants (empty: every type).
     pub events: Vec<EventType>,
-    /// Whether it confirms erasures (Art. 19).
-    pub confirms_erasure: bool,
+    /// Whether it confirms erasures (Art. 19), and how.
+    pub confirms_erasure: Option<ConfirmedBy>,
 }
 
 /// An endpoint as its tenant sees it: everything but its secrets.
@@ -126,8 +126,8 @@ pub struct EndpointView {
     pub description: String,
     /// The types it wants (empty: every type).
     pub events: Vec<EventType>,
-    /// Whether it confirms erasures.
-    pub confirms_erasure: bool,
+    /// Whether it confirms erasures, and how.
+    pub confirms_erasure: Option<ConfirmedBy>,
     /// Why and when it was disabled, if it is.
     pub disabled: Option<Disabled>,
     /// When it was registered.
@@ -167,10 +167,46 @@ pub struct ErasureConfirmation {
     pub endpoint: Uuid,
     /// Its URL.
     pub url: String,
-    /// When it answered 2xx to `subject.erased`; `None`: pending.
+    /// What confirms the erasure for it.
+    pub by: ConfirmedBy,
+    /// When it confirmed (its 2xx to `subject.erased`, or its signed call back, as it
+    /// declared); `None`: pending.
     pub confirmed_at: Option<OffsetDateTime>,
     /// Pending past the retry window (three days), or dead-lettered.
     pub overdue: bool,
+}
+
+/// A message a recipient signed, as it arrived (Standard Webhooks: its three headers and the
+/// body's exact bytes).
+#[derive(Debug, Clone, Copy)]
+pub struct SignedMessage<'a> {
+    /// `webhook-id`: the message's id, the recipient's.
+    pub id: &'a str,
+    /// `webhook-timestamp`: Unix seconds.
+    pub timestamp: &'a str,
+    /// `webhook-signature`: `v1,` signatures, space-separated.
+    pub signature: &'a str,
+    /// The body, byte for byte.
+    pub body: &'a [u8],
+}
+
+/// A recipient's confirmation, by its signed call back, that it erased a subject (ids and a
+/// time only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ConfirmedErasure {
+    /// The endpoint.
+    pub endpoint: Uuid,
+    /// The subject.
+    pub subject: SubjectId,
+    /// When it first confirmed.
+    #[serde(with = "time::serde::rfc3339")]
+    pub confirmed_at: OffsetDateTime,
+}
+
+/// Where a recipient's confirmation of a subject's erasure is kept: one per pair, so that a
+/// confirmation given twice (or by two replicas at once) is kept once.
+fn confirmation_id(endpoint: Uuid, subject: SubjectId) -> Uuid {
+    Uuid::new_v5(&endpoint, subject.as_uuid().as_bytes())
 }
 
 impl From<EndpointError> for AppError {
@@ -196,7 +232,7 @@ fn view(id: Uuid, e: &Endpoint, now: OffsetDateTime) -> EndpointView {
         url: e.url.clone(),
         description: e.description.clone(),
         events: e.events.clone(),
-        confirms_erasure: e.confirms_erasure,
+        confirms_erasure: e.confirms(),
         disabled: e.disabled.clone(),
         created_at: e.created_at,
         signing_secrets: e.secrets(now).count(),
@@ -590,6 +626,137 @@ impl<P: Ports> App<P> {
         Ok(n)
     }
 
+    /// A recipient's confirmation that it erased a subject on its side (Art. 19), called by
+    /// the recipient itself: no API key, the message signed per Standard Webhooks with the
+    /// endpoint's own signing secret (either one during a rotation) within five minutes of
+    /// now. Only an endpoint that confirms by callback may, and only for a subject whose
+    /// `subject.erased` was queued for it (a recipient may well confirm before its 2xx is
+    /// recorded). Idempotent: a confirmation given again answers the first, and only the
+    /// first is audited.
+    ///
+    /// # Errors
+    /// [`AppError::Signature`] (an unknown endpoint is told the same, so that ids cannot be
+    /// probed); [`AppError::Conflict`] for an endpoint that confirms by delivery or not at all;
+    /// [`AppError::NotFound`] when no erasure of this subject was sent to it; storage errors.
+    pub async fn confirm_erasure(
+        &self,
+        endpoint_id: Uuid,
+        subject: SubjectId,
+        signed: &SignedMessage<'_>,
+    ) -> Result<ConfirmedErasure, AppError> {
+        let now = self.clock.now();
+        let unknown = || AppError::Signature(VerifyError::Signature);
+        let doc = self
+            .store
+            .all_documents(DocumentKind::WebhookEndpoint)
+            .await
+            .map_err(AppError::store)?
+            .into_iter()
+            .find(|d| d.id == endpoint_id)
+            .ok_or_else(unknown)?;
+        // Only a tenant's endpoint is owed its tenant's erasures.
+        let Owner::Tenant(tenant) = doc.owner else {
+            return Err(unknown());
+        };
+        let endpoint = parse(&doc)?;
+        verify(
+            endpoint.secrets(now),
+            signed.id,
+            signed.timestamp,
+            signed.signature,
+            signed.body,
+            now.unix_timestamp(),
+        )
+        .map_err(AppError::Signature)?;
+        if endpoint.confirms() != Some(ConfirmedBy::Callback) {
+            return Err(AppError::Conflict(
+                "this endpoint does not confirm erasures by callback (its erasure_confirmed_by)"
+                    .into(),
+            ));
+        }
+        let sent = self
+            .store
+            .deliveries(
+                tenant,
+                DeliveryFilter {
+                    endpoint: Some(endpoint_id),
+                    subject: Some(subject),
+                    ..DeliveryFilter::default()
+                },
+                Page::first(1000),
+            )
+            .await
+            .map_err(AppError::store)?
+            .iter()
+            .any(|d| d.event_type == EventType::SubjectErased.as_str());
+        if !sent {
+            return Err(AppError::NotFound("erasure sent to this endpoint"));
+        }
+        let owner = Owner::Tenant(tenant);
+        let id = confirmation_id(endpoint_id, subject);
+        if let Some(first) = self.callback_confirmation(owner, id).await? {
+            return Ok(first);
+        }
+        let confirmed = ConfirmedErasure {
+            endpoint: endpoint_id,
+            subject,
+            confirmed_at: now,
+        };
+        // Audited first: a confirmation kept is always in the chain (one that fails to be
+        // kept is given again by its recipient, and then audited again).
+        self.audit(
+            gdpr_audit::AuditEvent::new(
+                now,
+                Some(tenant),
+                gdpr_audit::Actor::System,
+                AuditAction::ErasureConfirmedByRecipient,
+            )
+            .about(subject)
+            .with("endpoint", endpoint_id),
+        )
+        .await?;
+        let written = self
+            .store
+            .insert_document(&Document {
+                id,
+                kind: DocumentKind::ErasureConfirmation,
+                owner,
+                created_at: now,
+                body: serde_json::to_string(&confirmed).unwrap_or_default(),
+            })
+            .await;
+        match written {
+            Ok(()) => Ok(confirmed),
+            // Confirmed twice at once: the first write stands.
+            Err(gdpr_ports::StoreError::Conflict(_)) => self
+                .callback_confirmation(owner, id)
+                .await?
+                .ok_or(AppError::NotFound("erasure confirmation")),
+            Err(e) => Err(AppError::store(e)),
+        }
+    }
+
+    /// The confirmation a recipient called back with, if it did.
+    async fn callback_confirmation(
+        &self,
+        owner: Owner,
+        id: Uuid,
+    ) -> Result<Option<ConfirmedErasure>, AppError> {
+        match self
+            .store
+            .get_document(owner, DocumentKind::ErasureConfirmation, id)
+            .await
+        {
+            Ok(doc) => serde_json::from_str(&doc.body).map(Some).map_err(|_| {
+                AppError::store(gdpr_ports::StoreError::Corrupt(
+                    "an erasure confirmation does not read back".into(),
+                ))
+            }),
+            Err(gdpr_ports::StoreError::NotFound) => Ok(None),
+            Err(e) => Err(AppError::store(e)),
+        }
+    }
+
     /// Where a subject's erasure stands with each endpoint that confirms erasures (Art. 19).
     ///
     /// # Errors
@@ -623,18 +790,32 @@ impl<P: Ports> App<P> {
         {
             let endpoint = parse(&doc)?;
             // Disabled or not, an endpoint that asked for erasures is owed this one.
-            if !endpoint.confirms_erasure || !endpoint.asked_for(EventType::SubjectErased) {
+            let Some(by) = endpoint.confirms() else {
+                continue;
+            };
+            if !endpoint.asked_for(EventType::SubjectErased) {
                 continue;
             }
             let erased = deliveries.iter().find(|d| {
                 d.endpoint == doc.id && d.event_type == EventType::SubjectErased.as_str()
             });
             let (confirmed_at, overdue) = if let Some(d) = erased {
+                let confirmed_at = match by {
+                    ConfirmedBy::Delivery => d.delivered_at,
+                    ConfirmedBy::Callback => self
+                        .callback_confirmation(
+                            Owner::Tenant(ctx.tenant),
+                            confirmation_id(doc.id, subject),
+                        )
+                        .await?
+                        .map(|c| c.confirmed_at),
+                };
+                // A recipient confirming by callback has the same three days to do so.
                 (
-                    d.delivered_at,
-                    d.state == DeliveryState::Failed
-                        || (d.delivered_at.is_none()
-                            && now - d.created_at > gdpr_webhooks::RETRY_WINDOW),
+                    confirmed_at,
+                    confirmed_at.is_none()
+                        && (d.state == DeliveryState::Failed
+                            || now - d.created_at > gdpr_webhooks::RETRY_WINDOW),
                 )
             } else {
                 // Erased, and nothing queued for this recipient yet: the feeder is behind, or
@@ -654,6 +835,7 @@ impl<P: Ports> App<P> {
             out.push(ErasureConfirmation {
                 endpoint: doc.id,
                 url: endpoint.url,
+                by,
                 confirmed_at,
                 overdue,
             });

@@ -135,6 +135,9 @@ pub enum AuditAction {
     WebhookEndpointDisabled,
     /// Webhook deliveries queued again by the tenant (their count).
     WebhookDeliveriesReplayed,
+    /// A recipient confirmed, by its signed call back, that it erased the subject (Art. 19;
+    /// the endpoint's id).
+    ErasureConfirmedByRecipient,
     /// A personal data breach recorded (its id; its clock starts at its detection).
     BreachRecorded,
     /// What is known of a breach updated.

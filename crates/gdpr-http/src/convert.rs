@@ -171,6 +171,7 @@ pub(crate) fn confirmation(c: gdpr_app::ErasureConfirmation) -> crate::dto::Conf
             (None, false) => "pending",
         }
         .to_owned(),
+        confirmed_by: c.by.into(),
         confirmed_at: c.confirmed_at,
     }
 }

@@ -19,6 +19,7 @@ mod links;
 mod metrics;
 mod ndjson;
 mod problem;
+mod signed;
 mod spool;
 mod web;
 

@@ -174,6 +174,7 @@ impl From<AppError> for ApiError {
         let problem = match &e {
             AppError::NotFound(_) => p(S::NOT_FOUND, "not-found", "Not found"),
             AppError::Unauthorized => p(S::UNAUTHORIZED, "unauthorized", "Unauthorized"),
+            AppError::Signature(_) => p(S::UNAUTHORIZED, "bad-signature", "Signature refused"),
             AppError::InvalidInput { field, reason } => {
                 return Self::invalid(field, reason.clone());
             }

@@ -32,6 +32,9 @@ pub enum DocumentKind {
     /// That an address signs in to a console: written create-only under an id derived from
     /// the address, so that two users never share one.
     ConsoleAddress,
+    /// That a recipient confirmed, by its signed call back, that it erased a subject (Art. 19):
+    /// one per recipient and subject, under an id derived from both (ids and a time only).
+    ErasureConfirmation,
 }
 
 impl DocumentKind {
@@ -48,6 +51,7 @@ impl DocumentKind {
             Self::ConsoleUser => "console_user",
             Self::ConsoleSession => "console_session",
             Self::ConsoleAddress => "console_address",
+            Self::ErasureConfirmation => "erasure_confirmation",
         }
     }
 
@@ -64,6 +68,7 @@ impl DocumentKind {
             Self::ConsoleUser,
             Self::ConsoleSession,
             Self::ConsoleAddress,
+            Self::ErasureConfirmation,
         ]
         .into_iter()
         .find(|k| k.as_str() == name)

@@ -76,7 +76,7 @@ fn endpoint(url: &str, events: &[EventType]) -> NewEndpoint {
         url: url.to_owned(),
         description: "bench".into(),
         events: events.to_vec(),
-        confirms_erasure: false,
+        confirms_erasure: None,
     }
 }
 

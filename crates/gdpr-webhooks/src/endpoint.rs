@@ -65,6 +65,29 @@ impl EndpointError {
     }
 }
 
+/// What confirms an erasure for an endpoint that confirms erasures (Art. 19).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfirmedBy {
+    /// Its 2xx to `subject.erased`: it was told.
+    #[default]
+    Delivery,
+    /// Its signed call back, once it has erased the subject on its side: it acted. A 2xx
+    /// alone leaves the erasure pending.
+    Callback,
+}
+
+impl ConfirmedBy {
+    /// Its name on the wire.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Delivery => "delivery",
+            Self::Callback => "callback",
+        }
+    }
+}
+
 /// A webhook endpoint as the register keeps it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Endpoint {
@@ -76,10 +99,13 @@ pub struct Endpoint {
     /// The event types it wants; empty: every type.
     #[serde(with = "types")]
     pub events: Vec<EventType>,
-    /// Whether it confirms erasures (Art. 19): its 2xx to `subject.erased` is the
-    /// confirmation, and the erasure is pending on it until then.
+    /// Whether it confirms erasures (Art. 19): the erasure is pending on it until it has,
+    /// by [`Endpoint::confirmed_by`].
     #[serde(default)]
     pub confirms_erasure: bool,
+    /// What confirms an erasure, if it confirms them.
+    #[serde(default)]
+    pub confirmed_by: ConfirmedBy,
     /// Its signing secrets, newest last.
     pub keys: Vec<SigningKey>,
     /// Set when it was disabled (it failed for the whole retry window, or its tenant said so).
@@ -107,7 +133,8 @@ mod types {
 }
 
 impl Endpoint {
-    /// A new endpoint signing with `secret`.
+    /// A new endpoint signing with `secret`; `confirms_erasure` says how it confirms
+    /// erasures, if it does.
     ///
     /// # Errors
     /// [`EndpointError`].
@@ -115,7 +142,7 @@ impl Endpoint {
         url: &str,
         description: &str,
         mut events: Vec<EventType>,
-        confirms_erasure: bool,
+        confirms_erasure: Option<ConfirmedBy>,
         secret: Secret,
         now: OffsetDateTime,
         policy: AddressPolicy,
@@ -131,7 +158,8 @@ impl Endpoint {
             url: url.to_string(),
             description: description.to_owned(),
             events,
-            confirms_erasure,
+            confirms_erasure: confirms_erasure.is_some(),
+            confirmed_by: confirms_erasure.unwrap_or_default(),
             keys: vec![SigningKey {
                 secret,
                 created_at: now,
@@ -140,6 +168,16 @@ impl Endpoint {
             disabled: None,
             created_at: now,
         })
+    }
+
+    /// How it confirms erasures, if it does.
+    #[must_use]
+    pub const fn confirms(&self) -> Option<ConfirmedBy> {
+        if self.confirms_erasure {
+            Some(self.confirmed_by)
+        } else {
+            None
+        }
     }
 
     /// Whether it gets events of this type now.
@@ -182,7 +220,7 @@ impl Endpoint {
 
 #[cfg(test)]
 mod tests {
-    use super::{Endpoint, EndpointError, ROTATION_OVERLAP};
+    use super::{ConfirmedBy, Endpoint, EndpointError, ROTATION_OVERLAP};
     use crate::{AddressPolicy, EventType, Secret, UrlError};
     use time::Duration;
     use time::macros::datetime;
@@ -198,7 +236,7 @@ mod tests {
                 EventType::ConsentWithdrawn,
                 EventType::SubjectErased,
             ],
-            true,
+            Some(ConfirmedBy::Callback),
             Secret::from_bytes(vec![1; 32]).unwrap(),
             now,
             AddressPolicy::default(),
@@ -223,6 +261,12 @@ mod tests {
         let back: Endpoint = serde_json::from_str(&json).unwrap();
         assert_eq!(back.secrets(now + Duration::days(2)).count(), 2);
         assert_eq!(back.events, e.events);
+        assert_eq!(back.confirms(), Some(ConfirmedBy::Callback));
+        // An endpoint stored before confirmations by callback existed confirms by delivery.
+        let mut older: serde_json::Value = serde_json::from_str(&json).unwrap();
+        older.as_object_mut().unwrap().remove("confirmed_by");
+        let older: Endpoint = serde_json::from_value(older).unwrap();
+        assert_eq!(older.confirms(), Some(ConfirmedBy::Delivery));
     }
 
     #[test]
@@ -233,7 +277,7 @@ mod tests {
                 url,
                 description,
                 Vec::new(),
-                false,
+                None,
                 Secret::from_bytes(vec![1; 32]).unwrap(),
                 now,
                 AddressPolicy::default(),

@@ -14,7 +14,10 @@ mod schedule;
 mod sign;
 
 pub use address::{AddressPolicy, UrlError, check_url};
-pub use endpoint::{Disabled, Endpoint, EndpointError, ROTATION_OVERLAP, SigningKey};
+pub use endpoint::{ConfirmedBy, Disabled, Endpoint, EndpointError, ROTATION_OVERLAP, SigningKey};
 pub use event::{Event, EventType, UnknownEventType, event_id_prefix};
 pub use schedule::{MAX_ATTEMPTS, RETRY_WINDOW, retry_delay};
-pub use sign::{HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, Secret, SecretError, signature};
+pub use sign::{
+    HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, Secret, SecretError, TIMESTAMP_TOLERANCE,
+    VerifyError, signature, verify,
+};

@@ -76,17 +76,81 @@ impl Secret {
     /// One `v1,` signature.
     #[must_use]
     pub fn sign(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
-        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(self.0.expose_secret()) else {
-            // HMAC takes a key of any length: unreachable.
+        let Some(mac) = self.mac(id, timestamp, body) else {
             return String::new();
         };
+        format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
+    }
+
+    /// The HMAC of `id.timestamp.body` under this secret, before it is finalised.
+    fn mac(&self, id: &str, timestamp: i64, body: &[u8]) -> Option<Hmac<Sha256>> {
+        // HMAC takes a key of any length: `None` is unreachable.
+        let mut mac = Hmac::<Sha256>::new_from_slice(self.0.expose_secret()).ok()?;
         mac.update(id.as_bytes());
         mac.update(b".");
         mac.update(timestamp.to_string().as_bytes());
         mac.update(b".");
         mac.update(body);
-        format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
+        Some(mac)
     }
+}
+
+/// How far a signed message's `webhook-timestamp` may be from now, either way (the
+/// specification's reference libraries use five minutes): an older message is a replay.
+pub const TIMESTAMP_TOLERANCE: i64 = 5 * 60;
+
+/// Why a signed message is refused. Says which rule failed, never what was received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    /// `webhook-timestamp` is not Unix seconds.
+    #[error("webhook-timestamp is not a number of seconds")]
+    Timestamp,
+    /// `webhook-timestamp` is more than [`TIMESTAMP_TOLERANCE`] from now.
+    #[error("webhook-timestamp is more than five minutes from now")]
+    Stale,
+    /// No `v1,` signature in `webhook-signature` verifies under any of the secrets.
+    #[error("no signature in webhook-signature verifies")]
+    Signature,
+}
+
+/// Verifies a message the way a Standard Webhooks receiver does: its timestamp within
+/// [`TIMESTAMP_TOLERANCE`] of `now`, and one `v1,` signature of the header (space-separated)
+/// made by one of `secrets` (two during a rotation) over `id.timestamp.body`. The HMAC is
+/// compared in constant time (RustCrypto's `verify_slice`).
+///
+/// # Errors
+/// [`VerifyError`].
+pub fn verify<'a>(
+    secrets: impl IntoIterator<Item = &'a Secret>,
+    id: &str,
+    timestamp: &str,
+    header: &str,
+    body: &[u8],
+    now: i64,
+) -> Result<(), VerifyError> {
+    let at: i64 = timestamp
+        .trim()
+        .parse()
+        .map_err(|_| VerifyError::Timestamp)?;
+    if (now - at).abs() > TIMESTAMP_TOLERANCE {
+        return Err(VerifyError::Stale);
+    }
+    let given: Vec<Vec<u8>> = header
+        .split_whitespace()
+        .filter_map(|s| s.strip_prefix("v1,"))
+        .filter_map(|b| STANDARD.decode(b).ok())
+        .collect();
+    for secret in secrets {
+        for tag in &given {
+            if secret
+                .mac(id, at, body)
+                .is_some_and(|mac| mac.verify_slice(tag).is_ok())
+            {
+                return Ok(());
+            }
+        }
+    }
+    Err(VerifyError::Signature)
 }
 
 /// The `webhook-signature` header: one signature per secret, space-separated.
@@ -106,7 +170,7 @@ pub fn signature<'a>(
 
 #[cfg(test)]
 mod tests {
-    use super::{Secret, SecretError, signature};
+    use super::{Secret, SecretError, VerifyError, signature, verify};
 
     const SPEC_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
     const SPEC_ID: &str = "msg_p5jXN8AQM9LWM0D4loKWxJek";
@@ -148,6 +212,52 @@ mod tests {
             standardwebhooks::Webhook::new(&Secret::from_bytes(vec![1; 32]).unwrap().expose())
                 .unwrap();
         assert!(stranger.verify(body, &headers).is_err());
+    }
+
+    /// What the reference implementation signs, we verify (the specification's vector, and
+    /// a fresh message during a rotation); a changed id, body or timestamp, a stranger's
+    /// secret and a message older than five minutes are refused, each for its reason.
+    #[test]
+    fn we_verify_what_the_reference_implementation_signs_and_nothing_else() {
+        let spec = Secret::parse(SPEC_SECRET).unwrap();
+        let header = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+        let at = SPEC_TIMESTAMP.to_string();
+        // (message id, timestamp header, body, seconds after the vector's time) → verdict
+        type Case<'a> = (&'a str, &'a str, &'a [u8], i64, Result<(), VerifyError>);
+        let cases: [Case; 5] = [
+            (SPEC_ID, &at, SPEC_BODY, 299, Ok(())),
+            (SPEC_ID, &at, SPEC_BODY, 301, Err(VerifyError::Stale)),
+            (SPEC_ID, "soon", SPEC_BODY, 0, Err(VerifyError::Timestamp)),
+            ("msg_other", &at, SPEC_BODY, 0, Err(VerifyError::Signature)),
+            (SPEC_ID, &at, b"{}", 0, Err(VerifyError::Signature)),
+        ];
+        for (id, timestamp, body, later, verdict) in cases {
+            assert_eq!(
+                verify([&spec], id, timestamp, header, body, SPEC_TIMESTAMP + later),
+                verdict,
+                "{id} {timestamp} +{later}s"
+            );
+        }
+
+        let old = Secret::from_bytes(vec![7; 32]).unwrap();
+        let new = Secret::from_bytes(vec![9; 48]).unwrap();
+        let ts = time::OffsetDateTime::now_utc().unix_timestamp();
+        let body = br#"{"subject":"0193a1c2-0000-7000-8000-000000000001"}"#;
+        let signed = standardwebhooks::Webhook::new(&new.expose())
+            .unwrap()
+            .sign("msg_1", ts, body)
+            .unwrap();
+        let both = format!("v1,bm90IGEgc2lnbmF0dXJl {signed}");
+        assert_eq!(
+            verify([&old, &new], "msg_1", &ts.to_string(), &both, body, ts),
+            Ok(()),
+            "one signature of several verifying is enough"
+        );
+        assert_eq!(
+            verify([&old], "msg_1", &ts.to_string(), &signed, body, ts),
+            Err(VerifyError::Signature),
+            "a secret the message was not signed with"
+        );
     }
 
     #[test]

@@ -146,7 +146,7 @@ async fn the_people_a_selector_finds_are_told_through_webhook_events_of_ids_only
                 url: "https://crm.example.com/hook".into(),
                 description: String::new(),
                 events: vec![EventType::BreachRecorded, EventType::BreachSubjectNotified],
-                confirms_erasure: false,
+                confirms_erasure: None,
             },
         )
         .await

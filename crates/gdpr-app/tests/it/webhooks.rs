@@ -3,12 +3,13 @@
 //! them, once per event whichever replica feeds and delivers, retried for three days, then
 //! dead-lettered with the endpoint disabled and the tenant told.
 
-use gdpr_app::{AppConfig, AppError, NewEndpoint, WebhookConfig};
+use gdpr_app::{AppConfig, AppError, NewEndpoint, SignedMessage, WebhookConfig};
 use gdpr_audit::AuditAction;
-use gdpr_ports::{DeliveryFilter, DeliveryState, Page, WebhookStore};
+use gdpr_ports::{Clock as _, DeliveryFilter, DeliveryState, Page, WebhookStore};
 use gdpr_testkit::{Posted, RecordingWebhookSender};
-use gdpr_webhooks::{AddressPolicy, EventType, Secret};
-use time::Duration;
+use gdpr_webhooks::{AddressPolicy, ConfirmedBy, EventType, Secret, VerifyError, signature};
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
 
 use crate::helpers::{World, web, world_with};
 
@@ -27,7 +28,7 @@ fn endpoint(events: &[EventType], confirms_erasure: bool) -> NewEndpoint {
         url: "https://hooks.example.com/gdpr".into(),
         description: "CRM".into(),
         events: events.to_vec(),
-        confirms_erasure,
+        confirms_erasure: confirms_erasure.then_some(ConfirmedBy::Delivery),
     }
 }
 
@@ -636,4 +637,135 @@ async fn an_erasure_request_shows_each_recipient_pending_then_confirmed_or_overd
         pump(&w, &sender).await;
     }
     assert_eq!(recipients(&w, request).await, [(false, true)]);
+}
+
+/// A recipient that confirms by callback (Art. 19): its 2xx leaves the erasure pending; only
+/// its own signed confirmation, within five minutes and for a subject whose erasure it was
+/// sent, confirms it — once, audited once. A forged, stale, misdirected or misplaced call
+/// changes nothing.
+#[tokio::test]
+async fn a_recipient_confirming_by_callback_is_pending_until_its_signed_confirmation() {
+    let w = world_with(config()).await;
+    let issued = w
+        .app
+        .create_webhook_endpoint(
+            w.ctx,
+            NewEndpoint {
+                confirms_erasure: Some(ConfirmedBy::Callback),
+                ..endpoint(&[EventType::SubjectErased], false)
+            },
+        )
+        .await
+        .unwrap();
+    let crm = issued.endpoint.id;
+    let by_delivery = w
+        .app
+        .create_webhook_endpoint(w.ctx, endpoint(&[EventType::SubjectErased], true))
+        .await
+        .unwrap();
+    let sender = RecordingWebhookSender::default();
+    let s = w.subject(1).await;
+    let other = w.subject(2).await;
+    w.app.erase_subject(w.ctx, s.id, None).await.unwrap();
+    pump(&w, &sender).await;
+    let state = |list: Vec<gdpr_app::ErasureConfirmation>| {
+        list.into_iter()
+            .map(|c| (c.endpoint, c.by, c.confirmed_at.is_some(), c.overdue))
+            .collect::<Vec<_>>()
+    };
+    let now = w.app.erasure_confirmations(w.ctx, s.id).await.unwrap();
+    assert_eq!(
+        state(now),
+        [
+            (crm, ConfirmedBy::Callback, false, false),
+            (by_delivery.endpoint.id, ConfirmedBy::Delivery, true, false),
+        ],
+        "delivered to both: only the one confirming by delivery is confirmed"
+    );
+
+    let body = |subject: gdpr_pii::SubjectId| format!(r#"{{"subject":"{subject}"}}"#);
+    let call = |secret: &Secret, at: OffsetDateTime, endpoint: Uuid, subject| {
+        let body = body(subject);
+        let header = signature([secret], "msg_1", at.unix_timestamp(), body.as_bytes());
+        let timestamp = at.unix_timestamp().to_string();
+        let app = &w.app;
+        async move {
+            app.confirm_erasure(
+                endpoint,
+                subject,
+                &SignedMessage {
+                    id: "msg_1",
+                    timestamp: &timestamp,
+                    signature: &header,
+                    body: body.as_bytes(),
+                },
+            )
+            .await
+        }
+    };
+    let stranger = Secret::from_bytes(vec![5; 32]).unwrap();
+    let t = w.clock.now();
+    assert!(matches!(
+        call(&stranger, t, crm, s.id).await,
+        Err(AppError::Signature(VerifyError::Signature))
+    ));
+    assert!(
+        matches!(
+            call(&issued.secret, t, Uuid::now_v7(), s.id).await,
+            Err(AppError::Signature(VerifyError::Signature)),
+        ),
+        "an unknown endpoint is told what a forger is"
+    );
+    assert!(matches!(
+        call(&issued.secret, t - Duration::minutes(6), crm, s.id).await,
+        Err(AppError::Signature(VerifyError::Stale))
+    ));
+    assert!(
+        matches!(
+            call(&issued.secret, t, crm, other.id).await,
+            Err(AppError::NotFound(_))
+        ),
+        "no erasure of that subject was sent to it"
+    );
+    assert!(
+        matches!(
+            call(&by_delivery.secret, t, by_delivery.endpoint.id, s.id).await,
+            Err(AppError::Conflict(_))
+        ),
+        "an endpoint confirming by delivery does not call back"
+    );
+    let still = w.app.erasure_confirmations(w.ctx, s.id).await.unwrap();
+    assert_eq!(state(still)[0], (crm, ConfirmedBy::Callback, false, false));
+
+    let first = call(&issued.secret, t, crm, s.id).await.unwrap();
+    assert_eq!(
+        (first.endpoint, first.subject, first.confirmed_at),
+        (crm, s.id, t)
+    );
+    w.clock.advance(Duration::hours(1));
+    let again = call(&issued.secret, w.clock.now(), crm, s.id)
+        .await
+        .unwrap();
+    assert_eq!(again, first, "given again, it answers the first");
+    let confirmed = w.app.erasure_confirmations(w.ctx, s.id).await.unwrap();
+    assert_eq!(confirmed[0].confirmed_at, Some(t));
+    let audit = w.app.audit_log(w.ctx, 0, 10_000).await.unwrap();
+    let audited: Vec<_> = audit
+        .iter()
+        .filter(|r| r.event.action == AuditAction::ErasureConfirmedByRecipient)
+        .collect();
+    assert_eq!(audited.len(), 1, "audited once");
+    assert_eq!(audited[0].event.subject, Some(s.id));
+    assert_eq!(
+        audited[0].event.details.get("endpoint"),
+        Some(&crm.to_string())
+    );
+
+    // Delivered, never confirmed: overdue after the same three days.
+    let late = w.subject(3).await;
+    w.app.erase_subject(w.ctx, late.id, None).await.unwrap();
+    pump(&w, &sender).await;
+    w.clock.advance(Duration::days(4));
+    let overdue = w.app.erasure_confirmations(w.ctx, late.id).await.unwrap();
+    assert_eq!(state(overdue)[0], (crm, ConfirmedBy::Callback, false, true));
 }

@@ -4,10 +4,11 @@
 
 use std::sync::Arc;
 
-use gdpr_app::{App, EndpointScope, EndpointView, NewEndpoint};
+use gdpr_app::{App, EndpointScope, EndpointView, NewEndpoint, SignedMessage};
 use gdpr_pii::SubjectId;
 use gdpr_ports::{Cursor, Delivery, DeliveryFilter, DeliveryState, Ports};
-use poem_openapi::param::{Path, Query};
+use gdpr_webhooks::ConfirmedBy;
+use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 use uuid::Uuid;
@@ -17,9 +18,10 @@ use crate::api::{Tag, next_page, page, reader, writer};
 use crate::auth::{AdminToken, TenantKey};
 use crate::dto::{
     ConfirmationOut, CursorParam, DeliveryOut, DeliveryPage, DeliveryStateDto, EndpointIn,
-    EndpointOut, IssuedEndpointOut, ReplayOut,
+    EndpointOut, ErasureConfirmationIn, ErasureConfirmedOut, IssuedEndpointOut, ReplayOut,
 };
 use crate::problem::ApiError;
+use crate::signed::SignedJson;
 
 /// 201 with the endpoint and its secret.
 #[derive(ApiResponse)]
@@ -35,7 +37,8 @@ fn endpoint_out(v: EndpointView) -> EndpointOut {
         url: v.url,
         description: v.description,
         events: v.events.iter().map(|e| e.as_str().to_owned()).collect(),
-        confirms_erasure: v.confirms_erasure,
+        confirms_erasure: v.confirms_erasure.is_some(),
+        erasure_confirmed_by: v.confirms_erasure.map(Into::into),
         enabled: v.disabled.is_none(),
         disabled_at: v.disabled.as_ref().map(|d| d.at),
         disabled_reason: v.disabled.map(|d| d.reason),
@@ -89,7 +92,12 @@ fn new_endpoint(body: EndpointIn) -> Result<NewEndpoint, ApiError> {
         url: body.url.0,
         description: body.description.0,
         events: body.events.into_iter().map(Into::into).collect(),
-        confirms_erasure: body.confirms_erasure,
+        // Saying how it confirms erasures makes it an endpoint that confirms them.
+        confirms_erasure: match (body.confirms_erasure, body.erasure_confirmed_by) {
+            (_, Some(by)) => Some(by.into()),
+            (true, None) => Some(ConfirmedBy::Delivery),
+            (false, None) => None,
+        },
     })
 }
 
@@ -252,6 +260,48 @@ impl<P: Ports> WebhooksApi<P> {
         Ok(Json(
             list.into_iter().map(crate::convert::confirmation).collect(),
         ))
+    }
+
+    /// A recipient confirms that it erased a subject on its side (Art. 19). Called by the
+    /// recipient, with no API key: the request is signed as the events it receives are
+    /// (Standard Webhooks, with the endpoint's signing secret; `webhook-id` of its choosing,
+    /// `webhook-timestamp` within five minutes of now). Only for an endpoint registered with
+    /// `"erasure_confirmed_by": "callback"`, and a subject whose `subject.erased` was sent to
+    /// it. Given again, it answers the first confirmation. 401 for a signature that does not
+    /// verify, or an endpoint that does not exist (the same answer).
+    #[oai(
+        path = "/webhooks/endpoints/:id/erasure-confirmations",
+        method = "post"
+    )]
+    async fn confirm_erasure(
+        &self,
+        id: Path<Uuid>,
+        /// The message's id, the recipient's own.
+        #[oai(name = "webhook-id", validator(min_length = 1, max_length = 256))]
+        message_id: Header<String>,
+        /// When it was signed, in Unix seconds.
+        #[oai(name = "webhook-timestamp", validator(pattern = r"^[0-9]{1,19}$"))]
+        timestamp: Header<String>,
+        /// `v1,` and the base64 of its HMAC-SHA256, space-separated if several.
+        #[oai(name = "webhook-signature", validator(max_length = 2000))]
+        signature: Header<String>,
+        body: SignedJson<ErasureConfirmationIn>,
+    ) -> Result<Json<ErasureConfirmedOut>, ApiError> {
+        let signed = SignedMessage {
+            id: &message_id.0,
+            timestamp: &timestamp.0,
+            signature: &signature.0,
+            body: &body.raw,
+        };
+        let c = self
+            .0
+            .confirm_erasure(id.0, SubjectId::from_uuid(body.value.subject), &signed)
+            .await?;
+        Ok(Json(ErasureConfirmedOut {
+            endpoint: c.endpoint,
+            subject: *c.subject.as_uuid(),
+            confirmed_at: c.confirmed_at,
+        }))
     }
 }
 

@@ -345,6 +345,7 @@ mirror!(
         WebhookEndpointRemoved,
         WebhookEndpointDisabled,
         WebhookDeliveriesReplayed,
+        ErasureConfirmedByRecipient,
         BreachRecorded,
         BreachUpdated,
         BreachAuthorityNotified,

@@ -28,6 +28,17 @@ impl From<DeliveryStateDto> for gdpr_ports::DeliveryState {
     }
 }
 
+crate::dto::mirror!(
+    /// What confirms an erasure for an endpoint that confirms them (Art. 19).
+    ConfirmedByDto <=> gdpr_webhooks::ConfirmedBy {
+        /// Its 2xx to `subject.erased`: it was told.
+        Delivery,
+        /// Its signed call back (`POST /webhooks/endpoints/{id}/erasure-confirmations`), once
+        /// it has erased the subject on its side; a 2xx alone leaves the erasure pending.
+        Callback,
+    }
+);
+
 /// An event type an endpoint subscribes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 pub(crate) enum EventTypeDto {
@@ -128,10 +139,15 @@ pub(crate) struct EndpointIn {
     /// every type.
     #[oai(default, validator(max_items = 20))]
     pub(crate) events: Vec<EventTypeDto>,
-    /// Whether it confirms erasures (Art. 19): its 2xx to `subject.erased` is the
-    /// confirmation, and the erasure is pending on it until then.
+    /// Whether it confirms erasures (Art. 19): the erasure is pending on it until it has,
+    /// by `erasure_confirmed_by`.
     #[oai(default)]
     pub(crate) confirms_erasure: bool,
+    /// What confirms an erasure: `delivery` (its 2xx, the default) or `callback` (its signed
+    /// call back once it has erased the subject). Given, it makes the endpoint one that
+    /// confirms erasures, whatever `confirms_erasure` says.
+    #[oai(default)]
+    pub(crate) erasure_confirmed_by: Option<ConfirmedByDto>,
     /// On a change: bring a disabled endpoint back (it then receives what it missed).
     #[oai(default)]
     pub(crate) enabled: Option<bool>,
@@ -150,6 +166,8 @@ pub(crate) struct EndpointOut {
     pub(crate) events: Vec<String>,
     /// Whether it confirms erasures.
     pub(crate) confirms_erasure: bool,
+    /// What confirms an erasure, if it confirms them.
+    pub(crate) erasure_confirmed_by: Option<ConfirmedByDto>,
     /// Whether it receives events.
     pub(crate) enabled: bool,
     /// When it was disabled.
@@ -229,6 +247,27 @@ pub(crate) struct ConfirmationOut {
     pub(crate) url: String,
     /// `confirmed`, `pending` or `overdue` (not confirmed within three days).
     pub(crate) state: String,
+    /// What confirms it: `delivery` (the endpoint's 2xx) or `callback` (its signed call back).
+    pub(crate) confirmed_by: ConfirmedByDto,
     /// When it confirmed.
     pub(crate) confirmed_at: Option<OffsetDateTime>,
+}
+
+/// A recipient's confirmation that it erased a subject on its side (Art. 19).
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub(crate) struct ErasureConfirmationIn {
+    /// The subject it erased: the `subject` of the `subject.erased` event it received.
+    pub(crate) subject: Uuid,
+}
+
+/// A recipient's confirmation, as kept (the first one, if it was given again).
+#[derive(Object)]
+pub(crate) struct ErasureConfirmedOut {
+    /// The endpoint.
+    pub(crate) endpoint: Uuid,
+    /// The subject.
+    pub(crate) subject: Uuid,
+    /// When it first confirmed.
+    pub(crate) confirmed_at: OffsetDateTime,
 }

@@ -935,6 +935,16 @@ async fn a_dpo_extends_refuses_and_erases_from_the_console_and_bad_input_changes
         )
         .await;
     assert_eq!(crm.status, StatusCode::CREATED, "{}", crm.text);
+    // And one that confirms by calling back once it has erased on its side.
+    let mailer = app
+        .post(
+            "/v1/webhooks/endpoints",
+            &key,
+            serde_json::json!({"url": "https://mailer.logalto.example/hooks", "events": ["subject.erased"],
+                "confirms_erasure": true, "erasure_confirmed_by": "callback", "description": "Mailer"}),
+        )
+        .await;
+    assert_eq!(mailer.status, StatusCode::CREATED, "{}", mailer.text);
     let password = console_user(&app, &tenant, "dpo@logalto.example", "dpo").await;
     let browser = Browser::new(&app);
     browser.sign_in("dpo@logalto.example", &password).await;
@@ -1005,6 +1015,14 @@ async fn a_dpo_extends_refuses_and_erases_from_the_console_and_bad_input_changes
             .contains("Recipients told of the erasure (Art. 19)")
             && page.html.contains("https://crm.logalto.example/hooks")
             && page.html.contains("pending"),
+        "{}",
+        page.html
+    );
+    assert!(
+        page.html.contains("https://mailer.logalto.example/hooks")
+            && page
+                .html
+                .contains("pending: awaiting its confirmation that it erased"),
         "{}",
         page.html
     );

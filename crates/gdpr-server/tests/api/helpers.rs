@@ -148,6 +148,24 @@ impl TestApp {
         Self::read(req.send().await.unwrap()).await
     }
 
+    /// A JSON body posted with these headers and no API key (a recipient's signed call).
+    pub(crate) async fn post_with_headers(
+        &self,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> Response {
+        let mut req = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .body(body);
+        for (name, value) in headers {
+            req = req.header(*name, value);
+        }
+        Self::read(req.send().await.unwrap()).await
+    }
+
     async fn read(resp: reqwest::Response) -> Response {
         let status = resp.status();
         let content_type = resp

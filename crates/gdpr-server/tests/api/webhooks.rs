@@ -10,7 +10,7 @@ use poem::{EndpointExt, Request, Response, Route, Server, handler, post};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{apps_with, assert_problem, spawn_app};
+use crate::helpers::{TestApp, apps_with, assert_problem, spawn_app};
 
 #[derive(Default)]
 struct Receiver {
@@ -60,6 +60,39 @@ async fn receiver() -> (String, Shared) {
     (format!("http://{addr}/hook"), state)
 }
 
+/// Every backend, its webhooks allowed to reach a receiver on 127.0.0.1, polled often.
+async fn local_apps() -> Vec<TestApp> {
+    apps_with(|c| {
+        c.webhooks.allow_private_addresses = true;
+        c.webhooks.allow_http = true;
+        c.webhooks.poll_interval_ms = 50;
+    })
+    .await
+}
+
+/// Registers an endpoint for `subject.erased` at `url` (`extra` fields merged in: how it
+/// confirms erasures, its description), the
+/// receiver then verifying with its secret: (endpoint id, secret).
+async fn erasure_endpoint(
+    app: &TestApp,
+    key: &str,
+    url: &str,
+    state: &Shared,
+    extra: serde_json::Value,
+) -> (String, String) {
+    let mut body = json!({"url": url, "events": ["subject.erased"]});
+    body.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    let created = app.post("/v1/webhooks/endpoints", key, body).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let secret = created.body["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"));
+    state.lock().unwrap().secret = Some(secret.clone());
+    let endpoint = created.body["endpoint"]["id"].as_str().unwrap().to_owned();
+    (endpoint, secret)
+}
+
 async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     let begun = Instant::now();
     while !done() {
@@ -73,27 +106,17 @@ async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 
 #[tokio::test]
 async fn an_erasure_reaches_a_real_receiver_signed_verified_and_confirmed() {
-    for app in apps_with(|c| {
-        c.webhooks.allow_private_addresses = true;
-        c.webhooks.allow_http = true;
-        c.webhooks.poll_interval_ms = 50;
-    })
-    .await
-    {
+    for app in local_apps().await {
         let (url, state) = receiver().await;
         let (_, key) = app.tenant("LogAlto SAS").await;
-        let created = app
-            .post(
-                "/v1/webhooks/endpoints",
-                &key,
-                json!({"url": url, "events": ["subject.erased"], "confirms_erasure": true, "description": "CRM"}),
-            )
-            .await;
-        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
-        let secret = created.body["secret"].as_str().unwrap().to_owned();
-        assert!(secret.starts_with("whsec_"));
-        let endpoint = created.body["endpoint"]["id"].as_str().unwrap().to_owned();
-        state.lock().unwrap().secret = Some(secret.clone());
+        let (endpoint, secret) = erasure_endpoint(
+            &app,
+            &key,
+            &url,
+            &state,
+            json!({"confirms_erasure": true, "description": "CRM"}),
+        )
+        .await;
         let listed = app.get("/v1/webhooks/endpoints", &key).await;
         assert!(!listed.text.contains(&secret), "the secret is shown once");
 
@@ -201,6 +224,123 @@ async fn an_erasure_reaches_a_real_receiver_signed_verified_and_confirmed() {
     }
 }
 
+/// Art. 19 by callback: a recipient that erased the subject on its side says so in a request
+/// signed with its endpoint's secret by the Standard Webhooks reference implementation. Its
+/// 2xx alone leaves the erasure pending; an unsigned or forged call is refused with a problem
+/// and changes nothing; given twice, the first confirmation stands.
+#[tokio::test]
+async fn a_recipient_confirms_an_erasure_by_a_signed_call_back() {
+    for app in local_apps().await {
+        let (url, state) = receiver().await;
+        let (_, key) = app.tenant("LogAlto SAS").await;
+        let by_callback = json!({"erasure_confirmed_by": "callback", "description": "Mailer"});
+        let (endpoint, secret) = erasure_endpoint(&app, &key, &url, &state, by_callback).await;
+        let read = app
+            .get(&format!("/v1/webhooks/endpoints/{endpoint}"), &key)
+            .await;
+        assert_eq!(
+            read.body["erasure_confirmed_by"], "callback",
+            "{}",
+            read.text
+        );
+        assert_eq!(
+            read.body["confirms_erasure"], true,
+            "saying how it confirms makes it confirm"
+        );
+        let subject = app
+            .subject(&key, "canary.callback@canary-mail.example")
+            .await;
+        let erased = app
+            .send(
+                Method::DELETE,
+                &format!("/v1/subjects/{subject}"),
+                Some(&key),
+                None,
+            )
+            .await;
+        assert!(erased.status.is_success(), "{}", erased.text);
+        wait_for("the delivery", || !state.lock().unwrap().seen.is_empty()).await;
+        let confirmations = format!("/v1/subjects/{subject}/erasure-confirmations");
+        // Its 2xx recorded, the erasure is still pending on it.
+        let begun = Instant::now();
+        while app
+            .get("/v1/webhooks/deliveries?state=delivered", &key)
+            .await
+            .body["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+        {
+            assert!(begun.elapsed() < Duration::from_secs(60), "never delivered");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let pending = app.get(&confirmations, &key).await;
+        assert_eq!(pending.body[0]["state"], "pending", "{}", pending.text);
+        assert_eq!(pending.body[0]["confirmed_by"], "callback");
+
+        let path = format!("/v1/webhooks/endpoints/{endpoint}/erasure-confirmations");
+        let body = serde_json::to_vec(&json!({"subject": subject})).unwrap();
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let signed = |secret: &str, body: &[u8]| {
+            let signature = standardwebhooks::Webhook::new(secret)
+                .unwrap()
+                .sign("msg_confirm_1", now, body)
+                .unwrap();
+            vec![
+                ("webhook-id", "msg_confirm_1".to_owned()),
+                ("webhook-timestamp", now.to_string()),
+                ("webhook-signature", signature),
+            ]
+        };
+        let unsigned = app.post_with_headers(&path, &[], body.clone()).await;
+        assert_problem(&unsigned, StatusCode::BAD_REQUEST, "invalid-parameter");
+        assert!(
+            unsigned.body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("webhook-id")
+        );
+        let forger = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let forged = app
+            .post_with_headers(&path, &signed(forger, &body), body.clone())
+            .await;
+        assert_problem(&forged, StatusCode::UNAUTHORIZED, "bad-signature");
+        // Signed for one body, sent with another.
+        let other = serde_json::to_vec(&json!({"subject": uuid::Uuid::now_v7()})).unwrap();
+        let swapped = app
+            .post_with_headers(&path, &signed(&secret, &body), other)
+            .await;
+        assert_problem(&swapped, StatusCode::UNAUTHORIZED, "bad-signature");
+        let still = app.get(&confirmations, &key).await;
+        assert_eq!(still.body[0]["state"], "pending", "{}", still.text);
+
+        let confirmed = app
+            .post_with_headers(&path, &signed(&secret, &body), body.clone())
+            .await;
+        assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.text);
+        assert_eq!(confirmed.body["subject"], subject);
+        let again = app
+            .post_with_headers(&path, &signed(&secret, &body), body.clone())
+            .await;
+        assert_eq!(
+            again.body["confirmed_at"], confirmed.body["confirmed_at"],
+            "{}",
+            again.text
+        );
+        let now_confirmed = app.get(&confirmations, &key).await;
+        assert_eq!(
+            now_confirmed.body[0]["state"], "confirmed",
+            "{}",
+            now_confirmed.text
+        );
+        assert_eq!(
+            now_confirmed.body[0]["confirmed_at"],
+            confirmed.body["confirmed_at"]
+        );
+        app.stop().await;
+    }
+}
+
 #[tokio::test]
 async fn endpoints_that_point_inward_or_want_unknown_events_are_refused() {
     let app = spawn_app().await;
@@ -252,7 +392,7 @@ async fn a_worker_killed_mid_delivery_loses_nothing() {
                 url,
                 description: String::new(),
                 events: vec![gdpr_webhooks::EventType::SubjectCreated],
-                confirms_erasure: false,
+                confirms_erasure: None,
             },
         )
         .await
@@ -320,13 +460,7 @@ async fn a_worker_killed_mid_delivery_loses_nothing() {
 
 #[tokio::test]
 async fn the_operators_endpoint_hears_every_tenant_and_tenants_never_see_it() {
-    for app in apps_with(|c| {
-        c.webhooks.allow_private_addresses = true;
-        c.webhooks.allow_http = true;
-        c.webhooks.poll_interval_ms = 50;
-    })
-    .await
-    {
+    for app in local_apps().await {
         let (url, state) = receiver().await;
         let created = app
             .post(

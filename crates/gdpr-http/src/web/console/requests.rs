@@ -252,6 +252,11 @@ async fn render_detail<P: Ports>(
                             code { (c.url) } " — "
                             @if let Some(at) = c.confirmed_at {
                                 (v.t("confirmed on ", "confirmé le ")) (at.date())
+                                @if c.by == gdpr_webhooks::ConfirmedBy::Callback {
+                                    (v.t(", erased on its side", ", effacé de son côté"))
+                                }
+                            } @else if c.by == gdpr_webhooks::ConfirmedBy::Callback && !c.overdue {
+                                (v.t("pending: awaiting its confirmation that it erased", "en attente de sa confirmation d'effacement"))
                             } @else if c.overdue {
                                 strong { (v.t("not confirmed: overdue", "non confirmé : en retard")) }
                             } @else {
