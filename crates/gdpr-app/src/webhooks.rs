@@ -28,7 +28,8 @@ use gdpr_ports::{
 };
 use gdpr_webhooks::{
     AddressPolicy, ConfirmedBy, Disabled, Endpoint, EndpointError, Event, EventType, HEADER_ID,
-    HEADER_SIGNATURE, HEADER_TIMESTAMP, Secret, VerifyError, retry_delay, signature, verify,
+    HEADER_SIGNATURE, HEADER_TIMESTAMP, Secret, VerifyError, check_timestamp, retry_delay,
+    signature, verify,
 };
 use rand::RngCore as _;
 use time::{Duration, OffsetDateTime};
@@ -239,6 +240,12 @@ fn view(id: Uuid, e: &Endpoint, now: OffsetDateTime) -> EndpointView {
     }
 }
 
+/// How an endpoint confirms erasures, as its audit records say it: `delivery`, `callback` or
+/// `no`.
+fn confirms(e: &Endpoint) -> &'static str {
+    e.confirms().map_or("no", ConfirmedBy::as_str)
+}
+
 fn new_secret() -> Secret {
     let mut bytes = vec![0; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
@@ -343,7 +350,8 @@ impl<P: Ports> App<P> {
             .store
             .append_audit(
                 self.scoped_event(scope, AuditAction::WebhookEndpointCreated)
-                    .with("endpoint", id),
+                    .with("endpoint", id)
+                    .with("confirms_erasure", confirms(&endpoint)),
             )
             .await
             .map_err(AppError::store)?;
@@ -460,7 +468,8 @@ impl<P: Ports> App<P> {
         self.audit(
             self.scoped_event(scope, AuditAction::WebhookEndpointChanged)
                 .with("endpoint", id)
-                .with("enabled", endpoint.disabled.is_none()),
+                .with("enabled", endpoint.disabled.is_none())
+                .with("confirms_erasure", confirms(&endpoint)),
         )
         .await?;
         Ok(view(id, &endpoint, now))
@@ -645,18 +654,34 @@ impl<P: Ports> App<P> {
         signed: &SignedMessage<'_>,
     ) -> Result<ConfirmedErasure, AppError> {
         let now = self.clock.now();
-        let unknown = || AppError::Signature(VerifyError::Signature);
-        let doc = self
+        // The time first, whoever the sender claims to be: a stale message is told so
+        // whether its endpoint exists or not.
+        check_timestamp(signed.timestamp, now.unix_timestamp()).map_err(AppError::Signature)?;
+        let found = self
             .store
             .all_documents(DocumentKind::WebhookEndpoint)
             .await
             .map_err(AppError::store)?
             .into_iter()
             .find(|d| d.id == endpoint_id)
-            .ok_or_else(unknown)?;
-        // Only a tenant's endpoint is owed its tenant's erasures.
-        let Owner::Tenant(tenant) = doc.owner else {
-            return Err(unknown());
+            // Only a tenant's endpoint is owed its tenant's erasures.
+            .and_then(|d| match d.owner {
+                Owner::Tenant(tenant) => Some((tenant, d)),
+                Owner::Deployment => None,
+            });
+        let Some((tenant, doc)) = found else {
+            // Unknown: the same answer as a forgery, after the same work (an HMAC under a
+            // secret nobody holds), so that neither the answer nor its time tells ids apart.
+            let decoy = new_secret();
+            let _ = verify(
+                [&decoy],
+                signed.id,
+                signed.timestamp,
+                signed.signature,
+                signed.body,
+                now.unix_timestamp(),
+            );
+            return Err(AppError::Signature(VerifyError::Signature));
         };
         let endpoint = parse(&doc)?;
         verify(
@@ -694,28 +719,14 @@ impl<P: Ports> App<P> {
         }
         let owner = Owner::Tenant(tenant);
         let id = confirmation_id(endpoint_id, subject);
-        if let Some(first) = self.callback_confirmation(owner, id).await? {
-            return Ok(first);
-        }
         let confirmed = ConfirmedErasure {
             endpoint: endpoint_id,
             subject,
             confirmed_at: now,
         };
-        // Audited first: a confirmation kept is always in the chain (one that fails to be
-        // kept is given again by its recipient, and then audited again).
-        self.audit(
-            gdpr_audit::AuditEvent::new(
-                now,
-                Some(tenant),
-                gdpr_audit::Actor::System,
-                AuditAction::ErasureConfirmedByRecipient,
-            )
-            .about(subject)
-            .with("endpoint", endpoint_id),
-        )
-        .await?;
-        let written = self
+        // Claimed first (create-only, under an id derived from the pair): of two calls at
+        // once, or a call given again, one writes and only that one is audited.
+        let claimed = self
             .store
             .insert_document(&Document {
                 id,
@@ -725,15 +736,37 @@ impl<P: Ports> App<P> {
                 body: serde_json::to_string(&confirmed).unwrap_or_default(),
             })
             .await;
-        match written {
-            Ok(()) => Ok(confirmed),
-            // Confirmed twice at once: the first write stands.
-            Err(gdpr_ports::StoreError::Conflict(_)) => self
-                .callback_confirmation(owner, id)
-                .await?
-                .ok_or(AppError::NotFound("erasure confirmation")),
-            Err(e) => Err(AppError::store(e)),
+        match claimed {
+            Ok(()) => {}
+            Err(gdpr_ports::StoreError::Conflict(_)) => {
+                return self
+                    .callback_confirmation(owner, id)
+                    .await?
+                    .ok_or(AppError::NotFound("erasure confirmation"));
+            }
+            Err(e) => return Err(AppError::store(e)),
         }
+        let audited = self
+            .audit(
+                gdpr_audit::AuditEvent::new(
+                    now,
+                    Some(tenant),
+                    gdpr_audit::Actor::System,
+                    AuditAction::ErasureConfirmedByRecipient,
+                )
+                .about(subject)
+                .with("endpoint", endpoint_id),
+            )
+            .await;
+        if let Err(e) = audited {
+            // Not in the chain, so not kept: the recipient's next call is the first again.
+            let _ = self
+                .store
+                .delete_document(owner, DocumentKind::ErasureConfirmation, id)
+                .await;
+            return Err(e);
+        }
+        Ok(confirmed)
     }
 
     /// The confirmation a recipient called back with, if it did.
@@ -800,15 +833,19 @@ impl<P: Ports> App<P> {
                 d.endpoint == doc.id && d.event_type == EventType::SubjectErased.as_str()
             });
             let (confirmed_at, overdue) = if let Some(d) = erased {
+                // A confirmation the recipient called back with stands whatever the endpoint
+                // says now; without one, its current mode decides (a change of mode applies
+                // to the erasures it has not confirmed yet).
+                let called_back = self
+                    .callback_confirmation(
+                        Owner::Tenant(ctx.tenant),
+                        confirmation_id(doc.id, subject),
+                    )
+                    .await?
+                    .map(|c| c.confirmed_at);
                 let confirmed_at = match by {
-                    ConfirmedBy::Delivery => d.delivered_at,
-                    ConfirmedBy::Callback => self
-                        .callback_confirmation(
-                            Owner::Tenant(ctx.tenant),
-                            confirmation_id(doc.id, subject),
-                        )
-                        .await?
-                        .map(|c| c.confirmed_at),
+                    ConfirmedBy::Delivery => called_back.or(d.delivered_at),
+                    ConfirmedBy::Callback => called_back,
                 };
                 // A recipient confirming by callback has the same three days to do so.
                 (

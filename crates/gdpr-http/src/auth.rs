@@ -181,12 +181,29 @@ fn refuse(ctx: &AuthContext, req: &Request, reason: &str) -> poem::Error {
 /// address), 401 otherwise, counted.
 fn refuse_or_throttle(ctx: &AuthContext, req: &Request, reason: &str) -> poem::Error {
     match throttle(ctx, req) {
-        Err(limited) => limited,
+        Err(limited) => limited.into(),
         Ok(()) => refuse(ctx, req, reason),
     }
 }
 
-fn throttle(ctx: &AuthContext, req: &Request) -> Result<(), poem::Error> {
+/// A call authenticated by its signature (a recipient's erasure confirmation) from a source
+/// over its allowance of failed authentications: 429, as for a key.
+pub(crate) fn throttle_signed(req: &Request) -> Result<(), ApiError> {
+    match context(req) {
+        Ok(ctx) => throttle(ctx, req),
+        Err(_) => Ok(()),
+    }
+}
+
+/// A signed call whose signature was refused: counted against its source as a bad key is,
+/// and logged on the `security` target (its answer is the use case's own problem).
+pub(crate) fn signature_refused(req: &Request) {
+    if let Ok(ctx) = context(req) {
+        let _ = refuse(ctx, req, "signature refused");
+    }
+}
+
+fn throttle(ctx: &AuthContext, req: &Request) -> Result<(), ApiError> {
     let Some(ip) = source(req) else { return Ok(()) };
     if !ctx.limiter.blocked(ip) {
         return Ok(());
@@ -201,8 +218,7 @@ fn throttle(ctx: &AuthContext, req: &Request) -> Result<(), poem::Error> {
         "too-many-failures",
         "Too many requests",
         "too many failed authentications from this source; retry in a minute",
-    ))
-    .into())
+    )))
 }
 
 /// A tenant's API key: `Authorization: Bearer gdpr_<id>_<secret>`.

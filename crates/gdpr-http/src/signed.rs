@@ -1,11 +1,16 @@
 //! A JSON request body kept byte for byte beside its parsed value: a signature is over the
-//! bytes as they were sent, which re-serialising the value would not reproduce.
+//! bytes as they were sent, which re-serialising the value would not reproduce. Small: it is
+//! read before anything authenticates it, and then hashed.
 
+use poem::http::StatusCode;
 use poem::{Request, RequestBody};
 use poem_openapi::error::ParseRequestPayloadError;
 use poem_openapi::payload::{Json, ParsePayload, Payload};
 use poem_openapi::registry::{MetaSchemaRef, Registry};
 use poem_openapi::types::{ParseFromJSON, Type};
+
+/// The most a signed body may hold (413 past it): a signed call carries a few ids.
+const SIGNED_BODY_LIMIT: usize = 4096;
 
 /// A JSON body, parsed and documented as `Json<T>`, with its exact bytes.
 pub(crate) struct SignedJson<T> {
@@ -36,6 +41,9 @@ impl<T: ParseFromJSON> ParsePayload for SignedJson<T> {
 
     async fn from_request(req: &Request, body: &mut RequestBody) -> poem::Result<Self> {
         let raw = <Vec<u8> as poem::FromRequest>::from_request(req, body).await?;
+        if raw.len() > SIGNED_BODY_LIMIT {
+            return Err(poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE));
+        }
         let json = serde_json::from_slice(&raw).map_err(|e| ParseRequestPayloadError {
             reason: e.to_string(),
         })?;

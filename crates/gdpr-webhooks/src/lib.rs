@@ -19,5 +19,5 @@ pub use event::{Event, EventType, UnknownEventType, event_id_prefix};
 pub use schedule::{MAX_ATTEMPTS, RETRY_WINDOW, retry_delay};
 pub use sign::{
     HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, Secret, SecretError, TIMESTAMP_TOLERANCE,
-    VerifyError, signature, verify,
+    VerifyError, check_timestamp, signature, verify,
 };

@@ -6,6 +6,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use hmac::digest::{CtOutput, Output, OutputSizeUser};
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretBox};
 use sha2::Sha256;
@@ -113,10 +114,31 @@ pub enum VerifyError {
     Signature,
 }
 
+/// How many `v1,` signatures of one header are tried: a sender signs with one secret, two while
+/// it rotates one; more would only be work for a forger.
+const MAX_SIGNATURES: usize = 4;
+
+/// A message's `webhook-timestamp`, if it is Unix seconds within [`TIMESTAMP_TOLERANCE`] of
+/// `now`. Checked before anything else, whoever the sender claims to be.
+///
+/// # Errors
+/// [`VerifyError::Timestamp`], [`VerifyError::Stale`].
+pub fn check_timestamp(timestamp: &str, now: i64) -> Result<i64, VerifyError> {
+    let at: i64 = timestamp
+        .trim()
+        .parse()
+        .map_err(|_| VerifyError::Timestamp)?;
+    if now.abs_diff(at) > TIMESTAMP_TOLERANCE.unsigned_abs() {
+        return Err(VerifyError::Stale);
+    }
+    Ok(at)
+}
+
 /// Verifies a message the way a Standard Webhooks receiver does: its timestamp within
-/// [`TIMESTAMP_TOLERANCE`] of `now`, and one `v1,` signature of the header (space-separated)
-/// made by one of `secrets` (two during a rotation) over `id.timestamp.body`. The HMAC is
-/// compared in constant time (RustCrypto's `verify_slice`).
+/// [`TIMESTAMP_TOLERANCE`] of `now`, and one `v1,` signature of the header (space-separated;
+/// the first few) made by one of `secrets` (two during a rotation) over `id.timestamp.body`.
+/// One HMAC per secret, whatever the header holds; tags compared in constant time
+/// (RustCrypto's `CtOutput`), and every one of them, so that the time taken says nothing.
 ///
 /// # Errors
 /// [`VerifyError`].
@@ -128,29 +150,29 @@ pub fn verify<'a>(
     body: &[u8],
     now: i64,
 ) -> Result<(), VerifyError> {
-    let at: i64 = timestamp
-        .trim()
-        .parse()
-        .map_err(|_| VerifyError::Timestamp)?;
-    if (now - at).abs() > TIMESTAMP_TOLERANCE {
-        return Err(VerifyError::Stale);
-    }
-    let given: Vec<Vec<u8>> = header
+    let at = check_timestamp(timestamp, now)?;
+    let given: Vec<CtOutput<Hmac<Sha256>>> = header
         .split_whitespace()
         .filter_map(|s| s.strip_prefix("v1,"))
         .filter_map(|b| STANDARD.decode(b).ok())
+        .filter(|tag| tag.len() == <Sha256 as OutputSizeUser>::output_size())
+        .take(MAX_SIGNATURES)
+        .map(|tag| CtOutput::new(Output::<Hmac<Sha256>>::clone_from_slice(&tag)))
         .collect();
+    let mut verified = false;
     for secret in secrets {
-        for tag in &given {
-            if secret
-                .mac(id, at, body)
-                .is_some_and(|mac| mac.verify_slice(tag).is_ok())
-            {
-                return Ok(());
-            }
+        if let Some(mac) = secret.mac(id, at, body) {
+            let expected = mac.finalize();
+            verified |= given
+                .iter()
+                .fold(false, |any, tag| any | (*tag == expected));
         }
     }
-    Err(VerifyError::Signature)
+    if verified {
+        Ok(())
+    } else {
+        Err(VerifyError::Signature)
+    }
 }
 
 /// The `webhook-signature` header: one signature per secret, space-separated.
@@ -224,8 +246,15 @@ mod tests {
         let at = SPEC_TIMESTAMP.to_string();
         // (message id, timestamp header, body, seconds after the vector's time) → verdict
         type Case<'a> = (&'a str, &'a str, &'a [u8], i64, Result<(), VerifyError>);
-        let cases: [Case; 5] = [
+        let cases: [Case; 6] = [
             (SPEC_ID, &at, SPEC_BODY, 299, Ok(())),
+            (
+                SPEC_ID,
+                "-9223372036854775808",
+                SPEC_BODY,
+                0,
+                Err(VerifyError::Stale),
+            ),
             (SPEC_ID, &at, SPEC_BODY, 301, Err(VerifyError::Stale)),
             (SPEC_ID, "soon", SPEC_BODY, 0, Err(VerifyError::Timestamp)),
             ("msg_other", &at, SPEC_BODY, 0, Err(VerifyError::Signature)),
@@ -238,6 +267,13 @@ mod tests {
                 "{id} {timestamp} +{later}s"
             );
         }
+
+        // A tag of the wrong length first, then the right one: still verified.
+        let short = format!("v1,AAAA {header}");
+        assert_eq!(
+            verify([&spec], SPEC_ID, &at, &short, SPEC_BODY, SPEC_TIMESTAMP),
+            Ok(())
+        );
 
         let old = Secret::from_bytes(vec![7; 32]).unwrap();
         let new = Secret::from_bytes(vec![9; 48]).unwrap();

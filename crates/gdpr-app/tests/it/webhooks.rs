@@ -722,6 +722,13 @@ async fn a_recipient_confirming_by_callback_is_pending_until_its_signed_confirma
     ));
     assert!(
         matches!(
+            call(&stranger, t - Duration::minutes(6), Uuid::now_v7(), s.id).await,
+            Err(AppError::Signature(VerifyError::Stale))
+        ),
+        "stale is stale whether the endpoint exists or not"
+    );
+    assert!(
+        matches!(
             call(&issued.secret, t, crm, other.id).await,
             Err(AppError::NotFound(_))
         ),
@@ -742,11 +749,24 @@ async fn a_recipient_confirming_by_callback_is_pending_until_its_signed_confirma
         (first.endpoint, first.subject, first.confirmed_at),
         (crm, s.id, t)
     );
+    // Given again an hour later, signed with the secret a rotation just replaced (it signs
+    // for a day more): the first answers, and is all that is kept.
     w.clock.advance(Duration::hours(1));
+    w.app.rotate_webhook_secret(w.ctx, crm).await.unwrap();
     let again = call(&issued.secret, w.clock.now(), crm, s.id)
         .await
         .unwrap();
     assert_eq!(again, first, "given again, it answers the first");
+    // Two at once, for another subject: one kept, one audited.
+    let twice = w.subject(4).await;
+    w.app.erase_subject(w.ctx, twice.id, None).await.unwrap();
+    pump(&w, &sender).await;
+    let at = w.clock.now();
+    let (one, two) = tokio::join!(
+        call(&issued.secret, at, crm, twice.id),
+        call(&issued.secret, at, crm, twice.id)
+    );
+    assert_eq!(one.unwrap(), two.unwrap());
     let confirmed = w.app.erasure_confirmations(w.ctx, s.id).await.unwrap();
     assert_eq!(confirmed[0].confirmed_at, Some(t));
     let audit = w.app.audit_log(w.ctx, 0, 10_000).await.unwrap();
@@ -754,7 +774,7 @@ async fn a_recipient_confirming_by_callback_is_pending_until_its_signed_confirma
         .iter()
         .filter(|r| r.event.action == AuditAction::ErasureConfirmedByRecipient)
         .collect();
-    assert_eq!(audited.len(), 1, "audited once");
+    assert_eq!(audited.len(), 2, "audited once per subject");
     assert_eq!(audited[0].event.subject, Some(s.id));
     assert_eq!(
         audited[0].event.details.get("endpoint"),

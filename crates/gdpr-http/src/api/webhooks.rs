@@ -87,7 +87,10 @@ fn issued_out(issued: gdpr_app::IssuedEndpoint) -> IssuedEndpointOut {
     }
 }
 
-fn new_endpoint(body: EndpointIn) -> Result<NewEndpoint, ApiError> {
+/// The endpoint a body describes; `kept` is how the endpoint confirms erasures now, kept when
+/// a change says it confirms them without saying how (a client that predates the field must
+/// not turn a recipient's callback back into its 2xx).
+fn new_endpoint(body: EndpointIn, kept: Option<ConfirmedBy>) -> Result<NewEndpoint, ApiError> {
     Ok(NewEndpoint {
         url: body.url.0,
         description: body.description.0,
@@ -95,7 +98,7 @@ fn new_endpoint(body: EndpointIn) -> Result<NewEndpoint, ApiError> {
         // Saying how it confirms erasures makes it an endpoint that confirms them.
         confirms_erasure: match (body.confirms_erasure, body.erasure_confirmed_by) {
             (_, Some(by)) => Some(by.into()),
-            (true, None) => Some(ConfirmedBy::Delivery),
+            (true, None) => Some(kept.unwrap_or_default()),
             (false, None) => None,
         },
     })
@@ -117,7 +120,7 @@ impl<P: Ports> WebhooksApi<P> {
         let ctx = writer(&auth)?;
         let issued = self
             .0
-            .create_webhook_endpoint(ctx, new_endpoint(body.0)?)
+            .create_webhook_endpoint(ctx, new_endpoint(body.0, None)?)
             .await?;
         Ok(EndpointCreated::Created(Json(issued_out(issued))))
     }
@@ -151,9 +154,14 @@ impl<P: Ports> WebhooksApi<P> {
     ) -> Result<Json<EndpointOut>, ApiError> {
         let ctx = writer(&auth)?;
         let enable = body.enabled.unwrap_or(false);
+        let kept = if body.confirms_erasure && body.erasure_confirmed_by.is_none() {
+            self.0.webhook_endpoint(ctx, id.0).await?.confirms_erasure
+        } else {
+            None
+        };
         let v = self
             .0
-            .update_webhook_endpoint(ctx, id.0, new_endpoint(body.0)?, enable)
+            .update_webhook_endpoint(ctx, id.0, new_endpoint(body.0, kept)?, enable)
             .await?;
         Ok(Json(endpoint_out(v)))
     }
@@ -268,13 +276,15 @@ impl<P: Ports> WebhooksApi<P> {
     /// `webhook-timestamp` within five minutes of now). Only for an endpoint registered with
     /// `"erasure_confirmed_by": "callback"`, and a subject whose `subject.erased` was sent to
     /// it. Given again, it answers the first confirmation. 401 for a signature that does not
-    /// verify, or an endpoint that does not exist (the same answer).
+    /// verify, or an endpoint that does not exist (the same answer); refusals count against
+    /// the source's allowance of failed authentications (429 past it), as bad keys do.
     #[oai(
         path = "/webhooks/endpoints/:id/erasure-confirmations",
         method = "post"
     )]
     async fn confirm_erasure(
         &self,
+        req: &poem::Request,
         id: Path<Uuid>,
         /// The message's id, the recipient's own.
         #[oai(name = "webhook-id", validator(min_length = 1, max_length = 256))]
@@ -287,6 +297,7 @@ impl<P: Ports> WebhooksApi<P> {
         signature: Header<String>,
         body: SignedJson<ErasureConfirmationIn>,
     ) -> Result<Json<ErasureConfirmedOut>, ApiError> {
+        crate::auth::throttle_signed(req)?;
         let signed = SignedMessage {
             id: &message_id.0,
             timestamp: &timestamp.0,
@@ -296,7 +307,12 @@ impl<P: Ports> WebhooksApi<P> {
         let c = self
             .0
             .confirm_erasure(id.0, SubjectId::from_uuid(body.value.subject), &signed)
-            .await?;
+            .await
+            .inspect_err(|e| {
+                if matches!(e, gdpr_app::AppError::Signature(_)) {
+                    crate::auth::signature_refused(req);
+                }
+            })?;
         Ok(Json(ErasureConfirmedOut {
             endpoint: c.endpoint,
             subject: *c.subject.as_uuid(),
@@ -322,7 +338,7 @@ impl<P: Ports> AdminWebhooksApi<P> {
     ) -> Result<EndpointCreated, ApiError> {
         let issued = self
             .0
-            .create_webhook_endpoint_in(EndpointScope::Deployment, new_endpoint(body.0)?)
+            .create_webhook_endpoint_in(EndpointScope::Deployment, new_endpoint(body.0, None)?)
             .await?;
         Ok(EndpointCreated::Created(Json(issued_out(issued))))
     }
@@ -354,7 +370,7 @@ impl<P: Ports> AdminWebhooksApi<P> {
             .update_webhook_endpoint_in(
                 EndpointScope::Deployment,
                 id.0,
-                new_endpoint(body.0)?,
+                new_endpoint(body.0, None)?,
                 enable,
             )
             .await?;

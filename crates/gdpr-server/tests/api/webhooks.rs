@@ -10,7 +10,7 @@ use poem::{EndpointExt, Request, Response, Route, Server, handler, post};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{TestApp, apps_with, assert_problem, spawn_app};
+use crate::helpers::{TestApp, apps_with, assert_problem, spawn_app, spawn_app_with};
 
 #[derive(Default)]
 struct Receiver {
@@ -277,9 +277,25 @@ async fn a_recipient_confirms_an_erasure_by_a_signed_call_back() {
         let pending = app.get(&confirmations, &key).await;
         assert_eq!(pending.body[0]["state"], "pending", "{}", pending.text);
         assert_eq!(pending.body[0]["confirmed_by"], "callback");
+        // A change that says it confirms erasures without saying how keeps how it does.
+        let changed = app
+            .send(
+                Method::PUT,
+                &format!("/v1/webhooks/endpoints/{endpoint}"),
+                Some(&key),
+                Some(&json!({"url": url, "events": ["subject.erased"], "confirms_erasure": true})),
+            )
+            .await;
+        assert_eq!(
+            changed.body["erasure_confirmed_by"], "callback",
+            "{}",
+            changed.text
+        );
 
         let path = format!("/v1/webhooks/endpoints/{endpoint}/erasure-confirmations");
-        let body = serde_json::to_vec(&json!({"subject": subject})).unwrap();
+        // Spaced and ended as a hand-written body is: what is signed is these bytes, not the
+        // value re-serialised.
+        let body = format!("{{ \"subject\" : \"{subject}\" }}\n").into_bytes();
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let signed = |secret: &str, body: &[u8]| {
             let signature = standardwebhooks::Webhook::new(secret)
@@ -293,6 +309,21 @@ async fn a_recipient_confirms_an_erasure_by_a_signed_call_back() {
             ]
         };
         let unsigned = app.post_with_headers(&path, &[], body.clone()).await;
+        // A stale call answers the same for this endpoint and for one that does not exist.
+        let mut stale = signed(&secret, &body);
+        stale[1].1 = (now - 600).to_string();
+        let nowhere = format!(
+            "/v1/webhooks/endpoints/{}/erasure-confirmations",
+            uuid::Uuid::now_v7()
+        );
+        let stale_here = app.post_with_headers(&path, &stale, body.clone()).await;
+        let stale_nowhere = app.post_with_headers(&nowhere, &stale, body.clone()).await;
+        assert_problem(&stale_here, StatusCode::UNAUTHORIZED, "bad-signature");
+        assert_eq!(stale_here.body["detail"], stale_nowhere.body["detail"]);
+        let forged_nowhere = app
+            .post_with_headers(&nowhere, &signed(&secret, &body), body.clone())
+            .await;
+        assert_problem(&forged_nowhere, StatusCode::UNAUTHORIZED, "bad-signature");
         assert_problem(&unsigned, StatusCode::BAD_REQUEST, "invalid-parameter");
         assert!(
             unsigned.body["detail"]
@@ -305,6 +336,10 @@ async fn a_recipient_confirms_an_erasure_by_a_signed_call_back() {
             .post_with_headers(&path, &signed(forger, &body), body.clone())
             .await;
         assert_problem(&forged, StatusCode::UNAUTHORIZED, "bad-signature");
+        assert_eq!(
+            forged.body["detail"], forged_nowhere.body["detail"],
+            "an unknown endpoint is told what a forger is"
+        );
         // Signed for one body, sent with another.
         let other = serde_json::to_vec(&json!({"subject": uuid::Uuid::now_v7()})).unwrap();
         let swapped = app
@@ -339,6 +374,49 @@ async fn a_recipient_confirms_an_erasure_by_a_signed_call_back() {
         );
         app.stop().await;
     }
+}
+
+/// Forged confirmations count against their source as bad keys do: past its allowance it is
+/// answered 429, and even a good signature waits out the minute.
+#[tokio::test]
+async fn forged_erasure_confirmations_count_against_their_source() {
+    let app = spawn_app_with(|c| c.http.auth_failures_per_minute = 3).await;
+    let (_, key) = app.tenant("LogAlto SAS").await;
+    let created = app
+        .post(
+            "/v1/webhooks/endpoints",
+            &key,
+            json!({"url": "https://mailer.example.com/hooks", "erasure_confirmed_by": "callback"}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let endpoint = created.body["endpoint"]["id"].as_str().unwrap();
+    let path = format!("/v1/webhooks/endpoints/{endpoint}/erasure-confirmations");
+    let body = serde_json::to_vec(&json!({"subject": uuid::Uuid::now_v7()})).unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let headers = [
+        ("webhook-id", "msg_1".to_owned()),
+        ("webhook-timestamp", now.to_string()),
+        ("webhook-signature", "v1,bm90IGEgc2lnbmF0dXJl".to_owned()),
+    ];
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(
+            app.post_with_headers(&path, &headers, body.clone())
+                .await
+                .status,
+        );
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+    app.stop().await;
 }
 
 #[tokio::test]
