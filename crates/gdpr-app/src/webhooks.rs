@@ -669,30 +669,31 @@ impl<P: Ports> App<P> {
                 Owner::Tenant(tenant) => Some((tenant, d)),
                 Owner::Deployment => None,
             });
-        let Some((tenant, doc)) = found else {
-            // Unknown: the same answer as a forgery, after the same work (an HMAC under a
-            // secret nobody holds), so that neither the answer nor its time tells ids apart.
-            let decoy = new_secret();
-            let _ = verify(
-                [&decoy],
-                signed.id,
-                signed.timestamp,
-                signed.signature,
-                signed.body,
-                now.unix_timestamp(),
-            );
-            return Err(AppError::Signature(VerifyError::Signature));
+        let endpoint = found
+            .map(|(tenant, doc)| parse(&doc).map(|e| (tenant, e)))
+            .transpose()?;
+        // An unknown endpoint is verified under a secret nobody holds: the same answer as a
+        // forgery after the same work, so that neither the answer nor its time tells ids apart.
+        let decoy;
+        let secrets: Vec<&Secret> = match &endpoint {
+            Some((_, e)) => e.secrets(now).collect(),
+            None => {
+                decoy = new_secret();
+                vec![&decoy]
+            }
         };
-        let endpoint = parse(&doc)?;
-        verify(
-            endpoint.secrets(now),
+        let verdict = verify(
+            secrets,
             signed.id,
             signed.timestamp,
             signed.signature,
             signed.body,
             now.unix_timestamp(),
-        )
-        .map_err(AppError::Signature)?;
+        );
+        let Some((tenant, endpoint)) = endpoint else {
+            return Err(AppError::Signature(VerifyError::Signature));
+        };
+        verdict.map_err(AppError::Signature)?;
         if endpoint.confirms() != Some(ConfirmedBy::Callback) {
             return Err(AppError::Conflict(
                 "this endpoint does not confirm erasures by callback (its erasure_confirmed_by)"
