@@ -131,23 +131,30 @@ impl AppError {
     }
 
     /// The message for operators (command output, job outcomes, error reports): an object
-    /// store that is unavailable or full with its root cause ("Connection refused", "No space left on device"),
-    /// so that "why" is in front of them; any other error its message only, since a
-    /// database's own message can quote the values it refused.
+    /// store that is unavailable or full with its root cause ("Connection refused", "No space
+    /// left on device"), and a database that failed with its root cause, every quoted part of
+    /// it left out ("(code: 5) database is locked"), so that "why" is in front of them; any
+    /// other error its message only. A database's own message can quote the values it refused.
     #[must_use]
     pub fn for_operators(&self) -> String {
         let mut out = self.to_string();
-        // Only the store's own failures: `Source` wraps the data being written, whose chain
+        // Only the stores' own failures: `Source` wraps the data being written, whose chain
         // could reach a database error.
-        if let Self::Backup(e @ (BackupError::Unavailable(_) | BackupError::Full(_))) = self {
-            let mut root = std::error::Error::source(e);
-            while let Some(next) = root.and_then(std::error::Error::source) {
-                root = Some(next);
+        let (source, quoted): (Option<&(dyn std::error::Error + 'static)>, bool) = match self {
+            Self::Backup(e @ (BackupError::Unavailable(_) | BackupError::Full(_))) => {
+                (std::error::Error::source(e), true)
             }
-            if let Some(root) = root {
-                out.push_str(": ");
-                out.push_str(&root.to_string());
-            }
+            Self::Store(StoreError::Unavailable(source)) => (Some(source.as_ref()), false),
+            _ => (None, true),
+        };
+        let mut root = source;
+        while let Some(next) = root.and_then(std::error::Error::source) {
+            root = Some(next);
+        }
+        if let Some(root) = root {
+            out.push_str(": ");
+            let cause = root.to_string();
+            out.push_str(&if quoted { cause } else { unquoted(&cause) });
         }
         out
     }
@@ -159,5 +166,55 @@ impl AppError {
             field,
             reason: reason.to_string(),
         }
+    }
+}
+
+/// `text` with what it quotes (between double, single or back quotes) left out: a database's
+/// message quotes the value it refused, never its reason. An apostrophe inside a word
+/// ("couldn't") opens no quote.
+fn unquoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut open: Option<char> = None;
+    let mut previous = ' ';
+    for c in text.chars() {
+        match open {
+            Some(q) if c == q => {
+                open = None;
+                out.push(c);
+            }
+            Some(_) => {}
+            None => {
+                out.push(c);
+                let opens = matches!(c, '"' | '`') || (c == '\'' && !previous.is_alphanumeric());
+                if opens {
+                    open = Some(c);
+                    out.push('…');
+                }
+            }
+        }
+        previous = c;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_failure_tells_operators_why_without_the_values_it_quotes() {
+        let cause: Box<dyn std::error::Error + Send + Sync> =
+            "invalid input syntax for type uuid: \"ada@example.org\" (it couldn't parse 'x1')"
+                .into();
+        let said = AppError::Store(StoreError::Unavailable(cause)).for_operators();
+        assert_eq!(
+            said,
+            "storage failed: invalid input syntax for type uuid: \"…\" (it couldn't parse '…')"
+        );
+        // Other store errors say only what they are.
+        assert_eq!(
+            AppError::Store(StoreError::Corrupt("row 3".into())).for_operators(),
+            "storage failed"
+        );
     }
 }

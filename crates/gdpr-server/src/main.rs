@@ -264,7 +264,12 @@ async fn run(cli: Cli) -> Result<(), StartError> {
             let receipt = app
                 .delete_tenant_backups(gdpr_audit::Actor::Operator, tenant)
                 .await
-                .map_err(|e| format!("cannot delete the backups of tenant {tenant}: {e}"))?;
+                .map_err(|e| {
+                    format!(
+                        "cannot delete the backups of tenant {tenant}: {}",
+                        e.for_operators()
+                    )
+                })?;
             println!("{}", serde_json::to_string_pretty(&receipt)?);
         }
         Command::Backup { tenant } => {

@@ -1,7 +1,8 @@
 //! The operator's backup commands: `gdpr backup`, `gdpr verify`, `gdpr restore` and
 //! `gdpr backups`. Each prints its result as JSON on stdout and shows progress on stderr
-//! when stderr is a terminal.
+//! when stderr is a terminal (the journal replay of a restore says how far it is on any stderr).
 
+use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -30,11 +31,28 @@ async fn with_progress<T>(
     let ticking = {
         let bar = bar.clone();
         let progress = Arc::clone(progress);
+        let label = label.to_owned();
+        // The spinner shows on a terminal only; a log (cron, a supervisor) gets a line as the
+        // journal replay starts and at each tenth of it, since it can take minutes.
+        let plain = !std::io::stderr().is_terminal();
         tokio::spawn(async move {
+            let mut said: Option<u64> = None;
             loop {
                 let rows = progress.rows.load(Ordering::Relaxed);
                 let bytes = progress.bytes.load(Ordering::Relaxed);
-                bar.set_message(format!("{rows} rows, {}", indicatif::HumanBytes(bytes)));
+                let mut message = format!("{rows} rows, {}", indicatif::HumanBytes(bytes));
+                let total = progress.decisions_total.load(Ordering::Relaxed);
+                if total > 0 {
+                    let done = progress.decisions.load(Ordering::Relaxed);
+                    let replay = format!("journal replay: {done} of {total} decisions");
+                    let tenth = done * 10 / total;
+                    if plain && said.is_none_or(|s| tenth > s) {
+                        said = Some(tenth);
+                        eprintln!("{label}: {replay}");
+                    }
+                    message = format!("{message}, {replay}");
+                }
+                bar.set_message(message);
                 bar.tick();
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
@@ -146,7 +164,7 @@ pub async fn restore(
         app.restore_tenant(tenant, backup, replace, &decryptor, &progress),
     )
     .await
-    .map_err(|e| format!("cannot restore tenant {tenant}: {e}"))?;
+    .map_err(|e| format!("cannot restore tenant {tenant}: {}", e.for_operators()))?;
     Ok(serde_json::to_value(&report)?)
 }
 

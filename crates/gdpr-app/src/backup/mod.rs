@@ -44,6 +44,11 @@ pub struct Progress {
     pub rows: AtomicU64,
     /// Bytes written or read so far.
     pub bytes: AtomicU64,
+    /// Decisions of the journal the replay after a restore has gone through so far (applied,
+    /// or found in force already).
+    pub decisions: AtomicU64,
+    /// How many decisions the journal holds (zero until the replay starts).
+    pub decisions_total: AtomicU64,
 }
 
 impl Progress {

@@ -8,6 +8,7 @@
 //! writes; an erasure voided in the journal (it never happened) is not.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 
 use gdpr_audit::{Actor, AuditAction, AuditEvent};
 use gdpr_consent::{ConsentAction, ConsentEvent};
@@ -18,6 +19,7 @@ use gdpr_ports::{
 };
 use gdpr_rights::{Decision, ProcessingLimit};
 
+use super::Progress;
 use super::journal::Journal;
 use crate::{App, AppError};
 
@@ -48,7 +50,14 @@ impl<P: Ports> App<P> {
         &self,
         tenant: TenantId,
         journal: &Journal,
+        progress: &Progress,
     ) -> Result<u64, AppError> {
+        let total = journal
+            .entries
+            .iter()
+            .map(|e| e.decisions.len() as u64)
+            .sum();
+        progress.decisions_total.store(total, Ordering::Relaxed);
         let mut keys: BTreeMap<ApiKeyId, bool> = self
             .store
             .list_api_keys(tenant)
@@ -65,7 +74,9 @@ impl<P: Ports> App<P> {
             for decision in &entry.decisions {
                 if let Decision::RecordsDeleted { records, at } = decision {
                     if deletions.ids.len() >= DELETION_BATCH {
-                        replayed += self.flush_deletions(tenant, &mut deletions).await?;
+                        replayed += self
+                            .flush_deletions(tenant, &mut deletions, progress)
+                            .await?;
                     }
                     deletions.ids.extend_from_slice(records);
                     deletions.at = deletions.at.max(Some(*at));
@@ -73,7 +84,9 @@ impl<P: Ports> App<P> {
                     deletions.seq = entry.seq;
                     continue;
                 }
-                replayed += self.flush_deletions(tenant, &mut deletions).await?;
+                replayed += self
+                    .flush_deletions(tenant, &mut deletions, progress)
+                    .await?;
                 let applied = match decision {
                     Decision::ApiKeyRevoked { key, at } => {
                         if keys.get(key) == Some(&false) {
@@ -178,9 +191,12 @@ impl<P: Ports> App<P> {
                     self.audit(event).await?;
                     replayed += 1;
                 }
+                progress.decisions.fetch_add(1, Ordering::Relaxed);
             }
         }
-        replayed += self.flush_deletions(tenant, &mut deletions).await?;
+        replayed += self
+            .flush_deletions(tenant, &mut deletions, progress)
+            .await?;
         Ok(replayed)
     }
 
@@ -190,6 +206,7 @@ impl<P: Ports> App<P> {
         &self,
         tenant: TenantId,
         deletions: &mut Deletions,
+        progress: &Progress,
     ) -> Result<u64, AppError> {
         let gathered = std::mem::take(deletions);
         let Some(at) = gathered.at else {
@@ -200,6 +217,10 @@ impl<P: Ports> App<P> {
             .delete_records(tenant, &gathered.ids, at)
             .await
             .map_err(AppError::store)?;
+        // Gone through, whether or not a record was still there.
+        progress
+            .decisions
+            .fetch_add(gathered.decisions, Ordering::Relaxed);
         if deleted == 0 {
             return Ok(0);
         }

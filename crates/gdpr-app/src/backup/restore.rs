@@ -250,7 +250,7 @@ impl<P: Ports> App<P> {
             let filter = filter.lock().unwrap_or_else(PoisonError::into_inner);
             (filter.left_out_subjects.len() as u64, filter.left_out_rows)
         };
-        let replayed = self.replay(tenant, &journal).await;
+        let replayed = self.replay(tenant, &journal, progress).await;
         self.invalidate(gdpr_ports::Invalidation::Tenant(tenant))
             .await;
         let decisions_replayed = replayed?;
