@@ -5,7 +5,7 @@
 
 use std::net::IpAddr;
 
-use poem::{Endpoint, IntoResponse, Request, Response};
+use poem::Request;
 
 /// A network (`10.0.0.0/8`, `2001:db8::/32`) or one address whose connections are trusted to
 /// say whom they forward for.
@@ -101,16 +101,11 @@ pub(crate) fn client_ip(req: &Request) -> Option<IpAddr> {
 }
 
 /// Resolves the client's address once, before anything logs or limits by it.
-pub(crate) async fn resolve_client<E: Endpoint>(
-    next: std::sync::Arc<E>,
-    mut req: Request,
-) -> poem::Result<Response> {
-    let trusted = req.data::<TrustedProxies>().cloned().unwrap_or_default();
+pub(crate) fn resolve_client(req: &mut Request) {
     let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
-    let forwarded = req.header("x-forwarded-for").map(str::to_owned);
-    let client = resolve(peer, forwarded.as_deref(), &trusted.0);
+    let trusted = req.data::<TrustedProxies>().map_or(&[][..], |t| &t.0[..]);
+    let client = resolve(peer, req.header("x-forwarded-for"), trusted);
     req.set_data(ClientIp(client));
-    next.call(req).await.map(IntoResponse::into_response)
 }
 
 #[cfg(test)]

@@ -363,12 +363,79 @@ async fn metrics_text(req: &Request, Data(ops): Data<&Ops>) -> Response {
         .into_response()
 }
 
+/// What the service does around every request, in one layer: the client's address resolved
+/// once, before anything logs or limits by it; then, once answered, a 5xx reported to the
+/// error tracker, the answer counted, the security headers set and one access-log line
+/// written. One layer, not five: each layer moves the request and nests the next one's future,
+/// and that copying was the largest single cost of the consent check (docs/performance.md).
+async fn edge<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem::Result<Response> {
+    let started = std::time::Instant::now();
+    client::resolve_client(&mut req);
+    let client = client::client_ip(&req);
+    let method = req.method().clone();
+    let uri = req.uri().clone();
+    let request_id = req.data::<poem::middleware::ReqId>().cloned();
+    // For a 5xx's report only: a clone shares the values, it does not copy them.
+    let headers = req.headers().clone();
+    let hook = req.data::<ErrorHook>().cloned();
+    let metrics = req.data::<Arc<Metrics>>().cloned();
+    let pseudonymisation = req
+        .data::<Arc<AuthContext>>()
+        .map(|auth| auth.pseudonymisation);
+    let mut response = next.call(req).await?.into_response();
+    let status = response.status().as_u16();
+    let path = uri.path();
+    let request_id = || {
+        request_id
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    };
+    if let Some(hook) = hook.filter(|_| response.status().is_server_error()) {
+        report_server_error(
+            &hook,
+            status,
+            method.as_str(),
+            path,
+            &headers,
+            client,
+            request_id(),
+        );
+    }
+    if let Some(m) = metrics {
+        let route = response.data::<poem::PathPattern>();
+        m.answered(
+            route.map(|r| &*r.0),
+            method.as_str(),
+            status,
+            started.elapsed(),
+        );
+    }
+    security_headers(&mut response, path);
+    // The line is made only for a log that keeps it.
+    if tracing::enabled!(target: "access", tracing::Level::INFO) {
+        let source = match (client, pseudonymisation) {
+            (Some(ip), Some(policy)) => gdpr_pii::IpAddress::from_ip(ip)
+                .pseudonymise(policy)
+                .to_string(),
+            _ => "unknown".to_owned(),
+        };
+        access_log(
+            method.as_str(),
+            path,
+            status,
+            started,
+            &request_id(),
+            &source,
+        );
+    }
+    Ok(response)
+}
+
 /// Headers on every answer: `X-Content-Type-Options: nosniff` (a browser never guesses a
 /// type), and on everything but the API's description `Cache-Control: no-store` (answers carry
 /// personal data: no cache, shared or private, keeps them).
-async fn security_headers<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Response> {
-    let path = req.uri().path().to_owned();
-    let mut response = next.call(req).await?.into_response();
+fn security_headers(response: &mut Response, path: &str) {
     let headers = response.headers_mut();
     headers.insert(
         poem::http::header::X_CONTENT_TYPE_OPTIONS,
@@ -381,55 +448,28 @@ async fn security_headers<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Resu
             poem::http::HeaderValue::from_static("no-store"),
         );
     }
-    Ok(response)
-}
-
-/// Counts each answer by route template, method and status class, and how long it took.
-async fn count_responses<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Response> {
-    let metrics = req.data::<Arc<Metrics>>().cloned();
-    let method = req.method().clone();
-    let started = std::time::Instant::now();
-    let response = next.call(req).await?.into_response();
-    if let Some(m) = metrics {
-        let route = response.data::<poem::PathPattern>();
-        m.answered(
-            route.map(|r| &*r.0),
-            method.as_str(),
-            response.status().as_u16(),
-            started.elapsed(),
-        );
-    }
-    Ok(response)
 }
 
 /// One line per request on the `access` target: method, path (never the query string, which
 /// may carry values), status, duration, request id, and the source's pseudonymised network.
-async fn access_log<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Response> {
-    let started = std::time::Instant::now();
-    let method = req.method().to_string();
-    let path = req.uri().path().to_owned();
-    let request_id = req
-        .data::<poem::middleware::ReqId>()
-        .map(ToString::to_string)
-        .unwrap_or_default();
-    let source = match (client::client_ip(&req), req.data::<Arc<AuthContext>>()) {
-        (Some(ip), Some(auth)) => gdpr_pii::IpAddress::from_ip(ip)
-            .pseudonymise(auth.pseudonymisation)
-            .to_string(),
-        _ => "unknown".to_owned(),
-    };
-    let response = next.call(req).await?.into_response();
+fn access_log(
+    method: &str,
+    path: &str,
+    status: u16,
+    started: std::time::Instant,
+    request_id: &str,
+    source: &str,
+) {
     tracing::info!(
         target: "access",
         method,
         path,
-        status = response.status().as_u16(),
+        status,
         duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         request_id,
         source,
         "request"
     );
-    Ok(response)
 }
 
 type ErrorHook = Arc<dyn Fn(gdpr_ports::ErrorReport) + Send + Sync>;
@@ -454,44 +494,41 @@ impl poem::middleware::PanicHandler for PanicAsProblem {
     }
 }
 
-/// Reports every 5xx answer (panics included, turned into 500 by `CatchPanic`) to the error
+/// Reports a 5xx answer (panics included, turned into 500 by `CatchPanic`) to the error
 /// tracker, with the request's method, path, headers and address for the adapter to scrub.
-async fn report_server_errors<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Response> {
-    let hook = req.data::<ErrorHook>().cloned();
-    let request_id = req
-        .data::<poem::middleware::ReqId>()
-        .map(ToString::to_string)
-        .unwrap_or_default();
+fn report_server_error(
+    hook: &ErrorHook,
+    status: u16,
+    method: &str,
+    path: &str,
+    headers: &poem::http::HeaderMap,
+    client: Option<std::net::IpAddr>,
+    request_id: String,
+) {
     let context = gdpr_ports::RequestContext {
-        method: req.method().to_string(),
-        path: req.uri().path().to_owned(),
-        headers: req
-            .headers()
+        method: method.to_owned(),
+        path: path.to_owned(),
+        headers: headers
             .iter()
             .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
             .collect(),
-        client_ip: client::client_ip(&req).map(gdpr_pii::IpAddress::from_ip),
+        client_ip: client.map(gdpr_pii::IpAddress::from_ip),
     };
-    let response = next.call(req).await?.into_response();
-    if let Some(hook) = hook.filter(|_| response.status().is_server_error()) {
-        let status = response.status().as_u16();
-        hook(gdpr_ports::ErrorReport {
-            level: if status == 500 {
-                gdpr_ports::ReportLevel::Critical
-            } else {
-                gdpr_ports::ReportLevel::Error
-            },
-            message: format!("HTTP {status} on {} {}", context.method, context.path),
-            person: None,
-            context: [
-                ("request_id".to_owned(), request_id),
-                ("status".to_owned(), status.to_string()),
-            ]
-            .into(),
-            request: Some(context),
-        });
-    }
-    Ok(response)
+    hook(gdpr_ports::ErrorReport {
+        level: if status == 500 {
+            gdpr_ports::ReportLevel::Critical
+        } else {
+            gdpr_ports::ReportLevel::Error
+        },
+        message: format!("HTTP {status} on {method} {path}"),
+        person: None,
+        context: [
+            ("request_id".to_owned(), request_id),
+            ("status".to_owned(), status.to_string()),
+        ]
+        .into(),
+        request: Some(context),
+    });
 }
 
 /// The body limit, whatever the protocol: a body whose declared length is over the limit is
@@ -628,11 +665,7 @@ pub fn routes<P: Ports>(
         .with(poem::middleware::CatchPanic::new().with_handler(PanicAsProblem))
         // One boxed layer keeps the type short enough for the compiler's query depth.
         .boxed()
-        .around(report_server_errors)
-        .around(count_responses)
-        .around(security_headers)
-        .around(access_log)
-        .around(client::resolve_client)
+        .around(edge)
         .with(RequestId::default().reuse_id(ReuseId::Use))
         .data(client::TrustedProxies(Arc::new(options.trusted_proxies)))
         .data(ops)

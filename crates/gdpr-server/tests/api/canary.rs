@@ -390,6 +390,29 @@ async fn no_canary_reaches_a_log_line_or_an_error_body() {
             "the key is not logged: {line}"
         );
     }
+    // One access line per request: method, path without its query, status, request id and
+    // the pseudonymised source.
+    let access: Vec<Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["target"] == "access")
+        .collect();
+    assert!(
+        access.iter().any(|l| l["method"] == "GET"
+            && l["path"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("/console/subjects"))
+            && l["status"].as_u64().is_some()),
+        "{access:?}"
+    );
+    for line in &access {
+        assert_eq!(line["source"], "127.0.0.0/24", "{line}");
+        assert!(!line["path"].as_str().unwrap().contains('?'), "{line}");
+        assert!(
+            line["request_id"].as_str().is_some_and(|r| !r.is_empty()),
+            "{line}"
+        );
+    }
     assert_eq!(scan(&files), Vec::<&str>::new(), "canary in log files");
     assert_eq!(scan(&stderr), Vec::<&str>::new(), "canary on stderr");
     // Secrets are never printed either: not the admin token, the API key or Rollbar's tokens.
