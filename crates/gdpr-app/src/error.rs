@@ -132,15 +132,16 @@ impl AppError {
 
     /// The message for operators (command output, job outcomes, error reports): an object
     /// store that is unavailable or full with its root cause ("Connection refused", "No space
-    /// left on device"), and a database that failed with its root cause, every quoted part of
-    /// it left out ("(code: 5) database is locked"), so that "why" is in front of them; any
-    /// other error its message only. A database's own message can quote the values it refused.
+    /// left on device"), and a database that failed with its root cause cut at its first
+    /// quotation mark ("error returned from database: (code: 5) database is locked"), so that
+    /// "why" is in front of them; any other error its message only. A database's own message
+    /// can quote the values it refused.
     #[must_use]
     pub fn for_operators(&self) -> String {
         let mut out = self.to_string();
         // Only the stores' own failures: `Source` wraps the data being written, whose chain
         // could reach a database error.
-        let (source, quoted): (Option<&(dyn std::error::Error + 'static)>, bool) = match self {
+        let (source, trusted): (Option<&(dyn std::error::Error + 'static)>, bool) = match self {
             Self::Backup(e @ (BackupError::Unavailable(_) | BackupError::Full(_))) => {
                 (std::error::Error::source(e), true)
             }
@@ -154,7 +155,11 @@ impl AppError {
         if let Some(root) = root {
             out.push_str(": ");
             let cause = root.to_string();
-            out.push_str(&if quoted { cause } else { unquoted(&cause) });
+            out.push_str(&if trusted {
+                cause
+            } else {
+                before_any_quote(&cause)
+            });
         }
         out
     }
@@ -169,32 +174,19 @@ impl AppError {
     }
 }
 
-/// `text` with what it quotes (between double, single or back quotes) left out: a database's
-/// message quotes the value it refused, never its reason. An apostrophe inside a word
-/// ("couldn't") opens no quote.
-fn unquoted(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut open: Option<char> = None;
-    let mut previous = ' ';
-    for c in text.chars() {
-        match open {
-            Some(q) if c == q => {
-                open = None;
-                out.push(c);
-            }
-            Some(_) => {}
-            None => {
-                out.push(c);
-                let opens = matches!(c, '"' | '`') || (c == '\'' && !previous.is_alphanumeric());
-                if opens {
-                    open = Some(c);
-                    out.push('…');
-                }
-            }
-        }
-        previous = c;
+/// `text` up to its first quotation mark, if any: a database's message quotes the value it
+/// refused after saying why (`invalid input syntax for type uuid: "…"`), in its own language's
+/// marks when translated (`»…«`, `« … »`), and a value may itself hold quotes, so nothing
+/// after the first mark is trusted. An apostrophe counts: a cut "couldn't" costs a word.
+fn before_any_quote(text: &str) -> String {
+    const MARKS: &[char] = &[
+        '"', '\'', '`', '«', '»', '‹', '›', '„', '‚', '“', '”', '‘', '’', '「', '」', '『', '』',
+        '＂', '＇',
+    ];
+    match text.find(MARKS) {
+        Some(at) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
     }
-    out
 }
 
 #[cfg(test)]
@@ -203,14 +195,38 @@ mod tests {
 
     #[test]
     fn a_database_failure_tells_operators_why_without_the_values_it_quotes() {
-        let cause: Box<dyn std::error::Error + Send + Sync> =
-            "invalid input syntax for type uuid: \"ada@example.org\" (it couldn't parse 'x1')"
-                .into();
-        let said = AppError::Store(StoreError::Unavailable(cause)).for_operators();
+        let said = |cause: &str| {
+            let cause: Box<dyn std::error::Error + Send + Sync> = cause.into();
+            AppError::Store(StoreError::Unavailable(cause)).for_operators()
+        };
         assert_eq!(
-            said,
-            "storage failed: invalid input syntax for type uuid: \"…\" (it couldn't parse '…')"
+            said("error returned from database: (code: 5) database is locked"),
+            "storage failed: error returned from database: (code: 5) database is locked"
         );
+        // Whatever follows the first mark is dropped: a value holding quotes, an apostrophe
+        // in a single-quoted value, a translated server's own marks.
+        for (cause, kept) in [
+            (
+                r#"invalid input syntax for type uuid: "Dwayne "The Rock" Johnson""#,
+                "invalid input syntax for type uuid: …",
+            ),
+            (
+                r#"invalid type: string "ab\"cd@x.org""#,
+                "invalid type: string …",
+            ),
+            ("value 'O'Brien' refused", "value …"),
+            (
+                "ungültige Eingabesyntax für Typ uuid: »ada@example.org«",
+                "ungültige Eingabesyntax für Typ uuid: …",
+            ),
+            (
+                "syntaxe invalide : « ada@example.org »",
+                "syntaxe invalide : …",
+            ),
+            ("unterminated \"ada@example.org", "unterminated …"),
+        ] {
+            assert_eq!(said(cause), format!("storage failed: {kept}"));
+        }
         // Other store errors say only what they are.
         assert_eq!(
             AppError::Store(StoreError::Corrupt("row 3".into())).for_operators(),

@@ -375,7 +375,8 @@ async fn edge<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem::Result<Respo
     let method = req.method().clone();
     let uri = req.uri().clone();
     let request_id = req.data::<poem::middleware::ReqId>().cloned();
-    // For a 5xx's report only: a clone shares the values, it does not copy them.
+    // For a 5xx's report only: the map is cloned (its values are shared, not copied), and
+    // turned into owned strings only for a 5xx.
     let headers = req.headers().clone();
     let hook = req.data::<ErrorHook>().cloned();
     let metrics = req.data::<Arc<Metrics>>().cloned();

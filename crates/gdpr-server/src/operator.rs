@@ -1,6 +1,6 @@
 //! The operator's backup commands: `gdpr backup`, `gdpr verify`, `gdpr restore` and
 //! `gdpr backups`. Each prints its result as JSON on stdout and shows progress on stderr
-//! when stderr is a terminal (the journal replay of a restore says how far it is on any stderr).
+//! when stderr is a terminal, and the journal replay of a restore also as lines in a log.
 
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -16,7 +16,23 @@ use serde_json::{Value, json};
 use crate::config::Config;
 use crate::{StartError, application, open_store};
 
-/// Runs `work` while a spinner on stderr shows the rows and bytes it has handled.
+/// Where a restore's journal replay stands: `journal replay: D of N decisions`, once it has
+/// started.
+fn replay_line(progress: &Progress) -> Option<(u64, String)> {
+    let total = progress.decisions_total.load(Ordering::Relaxed);
+    let done = progress.decisions.load(Ordering::Relaxed);
+    (total > 0).then(|| {
+        (
+            done * 10 / total,
+            format!("journal replay: {done} of {total} decisions"),
+        )
+    })
+}
+
+/// Runs `work` while a spinner on stderr shows the rows and bytes it has handled (and a
+/// restore, its journal replay). The spinner shows on a terminal only; elsewhere (cron, a
+/// supervisor's log) the replay, which can take minutes, gets a line as it starts, at each
+/// tenth it passes (looked at every 20 ms) and at its end.
 async fn with_progress<T>(
     label: &str,
     progress: &Arc<Progress>,
@@ -28,39 +44,46 @@ async fn with_progress<T>(
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
     );
     bar.set_prefix(label.to_owned());
+    let plain = !std::io::stderr().is_terminal();
+    let said = Arc::new(std::sync::Mutex::new(None::<u64>));
+    // A line for a tenth not said yet (the first one said, whichever it is).
+    let say = {
+        let (said, label) = (Arc::clone(&said), label.to_owned());
+        move |tenth: u64, line: &str| {
+            let mut said = said
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if said.is_none_or(|s| tenth > s) {
+                *said = Some(tenth);
+                eprintln!("{label}: {line}");
+            }
+        }
+    };
     let ticking = {
-        let bar = bar.clone();
-        let progress = Arc::clone(progress);
-        let label = label.to_owned();
-        // The spinner shows on a terminal only; a log (cron, a supervisor) gets a line as the
-        // journal replay starts and at each tenth of it, since it can take minutes.
-        let plain = !std::io::stderr().is_terminal();
+        let (bar, progress, say) = (bar.clone(), Arc::clone(progress), say.clone());
         tokio::spawn(async move {
-            let mut said: Option<u64> = None;
             loop {
                 let rows = progress.rows.load(Ordering::Relaxed);
                 let bytes = progress.bytes.load(Ordering::Relaxed);
                 let mut message = format!("{rows} rows, {}", indicatif::HumanBytes(bytes));
-                let total = progress.decisions_total.load(Ordering::Relaxed);
-                if total > 0 {
-                    let done = progress.decisions.load(Ordering::Relaxed);
-                    let replay = format!("journal replay: {done} of {total} decisions");
-                    let tenth = done * 10 / total;
-                    if plain && said.is_none_or(|s| tenth > s) {
-                        said = Some(tenth);
-                        eprintln!("{label}: {replay}");
+                if let Some((tenth, replay)) = replay_line(&progress) {
+                    if plain {
+                        say(tenth, &replay);
                     }
                     message = format!("{message}, {replay}");
                 }
                 bar.set_message(message);
                 bar.tick();
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                tokio::time::sleep(Duration::from_millis(if plain { 20 } else { 100 })).await;
             }
         })
     };
     let out = work.await;
     ticking.abort();
     bar.finish_and_clear();
+    if plain && let Some((tenth, replay)) = replay_line(progress) {
+        say(tenth, &replay);
+    }
     out
 }
 
