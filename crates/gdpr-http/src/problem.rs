@@ -237,14 +237,14 @@ impl From<AppError> for ApiError {
             | AppError::Mail(_)
             | AppError::Backup(_)
             | AppError::Signing(_) => {
-                tracing::error!(error = ?e, "dependency unavailable");
+                log_failure("api", &e);
                 p(S::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable")
             }
             AppError::Store(_)
             | AppError::Decryption(_)
             | AppError::BackupUnusable { .. }
             | AppError::Untrusted { .. } => {
-                tracing::error!(error = ?e, "storage failure");
+                log_failure("api", &e);
                 Problem::new(
                     S::INTERNAL_SERVER_ERROR,
                     "internal",
@@ -255,6 +255,31 @@ impl From<AppError> for ApiError {
         };
         Self::from_problem(problem)
     }
+}
+
+/// Logs a failure the caller cannot mend (a 503 or a 500 of `surface`: `api`, `console`,
+/// `portal`) in words for operators: the error and its root cause, a database's cut at its
+/// first quotation mark ([`AppError::for_operators`]). Never the error's `Debug`: it prints
+/// a driver's whole error, and a database's message may quote the values it refused.
+pub(crate) fn log_failure(surface: &'static str, e: &AppError) {
+    let error = e.for_operators();
+    if is_unavailable(e) {
+        tracing::error!(surface, error, "dependency unavailable");
+    } else {
+        tracing::error!(surface, error, "internal failure");
+    }
+}
+
+/// Whether `e` is a dependency that is down (the database, object storage, signing, mail):
+/// a 503, which a retry may mend.
+pub(crate) const fn is_unavailable(e: &AppError) -> bool {
+    matches!(
+        e,
+        AppError::Store(StoreError::Unavailable(_))
+            | AppError::Mail(_)
+            | AppError::Backup(_)
+            | AppError::Signing(_)
+    )
 }
 
 /// Redacts what a parser quotes from the input: every double-quoted string, every back-quoted

@@ -139,6 +139,15 @@ pub trait DocumentStore: Send + Sync {
         id: Uuid,
     ) -> Result<Document, StoreError>;
 
+    /// One document by its id alone, whoever owns it: for a caller that knows no owner yet
+    /// (an endpoint's signed call back names the endpoint only). One step down the primary
+    /// key, however many documents of the kind there are.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] (also for a document of another kind);
+    /// [`StoreError::Unavailable`].
+    async fn document_by_id(&self, kind: DocumentKind, id: Uuid) -> Result<Document, StoreError>;
+
     /// An owner's register, oldest first.
     ///
     /// # Errors

@@ -23,6 +23,15 @@ fn owner_id(owner: Owner) -> Uuid {
     }
 }
 
+/// Whose a row is: the nil tenant is the deployment.
+fn owner_of(row: &document::Model) -> Owner {
+    if row.tenant_id.is_nil() {
+        Owner::Deployment
+    } else {
+        Owner::Tenant(TenantId::from_uuid(row.tenant_id))
+    }
+}
+
 /// Where a document's ciphertext belongs: its kind and id (its owner picks the key).
 fn place(kind: &str, id: Uuid) -> String {
     format!("documents/{kind}/{id}")
@@ -170,6 +179,18 @@ impl DocumentStore for SeaOrmStore {
             .collect()
     }
 
+    async fn document_by_id(&self, kind: DocumentKind, id: Uuid) -> Result<Document, StoreError> {
+        use document::Column as C;
+        let row = document::Entity::find_by_id(id)
+            .filter(C::Kind.eq(kind.as_str()))
+            .one(&self.db)
+            .await
+            .map_err(unavailable)?
+            .ok_or(StoreError::NotFound)?;
+        let owner = owner_of(&row);
+        self.open_row(row, owner)
+    }
+
     async fn all_documents(&self, kind: DocumentKind) -> Result<Vec<Document>, StoreError> {
         use document::Column as C;
         document::Entity::find()
@@ -181,11 +202,7 @@ impl DocumentStore for SeaOrmStore {
             .map_err(unavailable)?
             .into_iter()
             .map(|row| {
-                let owner = if row.tenant_id.is_nil() {
-                    Owner::Deployment
-                } else {
-                    Owner::Tenant(TenantId::from_uuid(row.tenant_id))
-                };
+                let owner = owner_of(&row);
                 self.open_row(row, owner)
             })
             .collect()

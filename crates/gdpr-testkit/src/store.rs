@@ -296,6 +296,15 @@ impl DocumentStore for InMemoryStore {
         Ok(list)
     }
 
+    async fn document_by_id(&self, kind: DocumentKind, id: Uuid) -> Result<Document, StoreError> {
+        self.state()?
+            .documents
+            .iter()
+            .find(|d| d.kind == kind && d.id == id)
+            .cloned()
+            .ok_or(StoreError::NotFound)
+    }
+
     async fn all_documents(&self, kind: DocumentKind) -> Result<Vec<Document>, StoreError> {
         let mut list: Vec<Document> = self
             .state()?

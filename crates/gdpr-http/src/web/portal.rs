@@ -118,14 +118,11 @@ fn not_found(lang: Lang) -> Response {
 /// An answer for what the person cannot mend: the service's own failure.
 fn failure(lang: Lang, e: &AppError) -> Response {
     let w = words(lang);
-    let status = match e {
-        AppError::Mail(_) | AppError::Store(gdpr_ports::StoreError::Unavailable(_)) => {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
-        _ => {
-            tracing::error!(error = ?e, "portal failure");
-            StatusCode::INTERNAL_SERVER_ERROR
-        }
+    crate::problem::log_failure("portal", e);
+    let status = if crate::problem::is_unavailable(e) {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
     };
     respond(
         status,

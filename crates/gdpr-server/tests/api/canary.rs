@@ -334,6 +334,24 @@ async fn no_canary_reaches_a_log_line_or_an_error_body() {
     );
     let found = found.text().await.unwrap();
     assert!(!found.contains(EMAIL), "the searched address is not echoed");
+    // The console and the portal with the database failing under them (sessions and
+    // inquiries are documents): a 503 page each, and a line telling operators why.
+    db.execute_unprepared("DROP TABLE documents").await.unwrap();
+    let console_down = web
+        .get(format!("{root}/console"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(console_down.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let portal_down = web
+        .post(format!("{root}/portal/{tenant}/{}", uuid::Uuid::now_v7()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("code=12345678")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(portal_down.status(), StatusCode::SERVICE_UNAVAILABLE);
 
     // Reports leave from a queue: wait for this one before stopping the process.
     let waited = std::time::Instant::now();
@@ -388,6 +406,29 @@ async fn no_canary_reaches_a_log_line_or_an_error_body() {
         assert!(
             !line.to_string().contains("gdpr_"),
             "the key is not logged: {line}"
+        );
+    }
+    // Each failure the caller cannot mend left one line for operators: which front met it,
+    // and the database's own reason (the error's words, never its `Debug`, which would print
+    // the driver's whole error and any value it quotes).
+    let failures: Vec<Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["message"] == "dependency unavailable")
+        .collect();
+    for (surface, table) in [
+        ("api", "records"),
+        ("console", "documents"),
+        ("portal", "documents"),
+    ] {
+        let why = format!(
+            "storage failed: error returned from database: (code: 1) no such table: {table}"
+        );
+        assert!(
+            failures
+                .iter()
+                .any(|l| l["surface"] == surface && l["error"] == why.as_str()),
+            "no line for the {surface}'s failure: {failures:?}"
         );
     }
     // One access line per request: method, path without its query, status, request id and

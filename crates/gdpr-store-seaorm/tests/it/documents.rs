@@ -111,6 +111,58 @@ async fn documents_are_kept_per_owner_and_kind_replaced_in_place_and_deleted() {
 }
 
 #[tokio::test]
+async fn a_document_is_found_by_its_id_alone_with_its_owner_and_only_in_its_kind() {
+    for db in databases().await {
+        let s = &db.store;
+        let (t, other) = (tenant(s).await, tenant(s).await);
+        let theirs = doc(
+            Owner::Tenant(other),
+            DocumentKind::WebhookEndpoint,
+            1,
+            r#"{"e":1}"#,
+        );
+        let mine = doc(
+            Owner::Tenant(t),
+            DocumentKind::WebhookEndpoint,
+            2,
+            r#"{"e":2}"#,
+        );
+        let ops = doc(
+            Owner::Deployment,
+            DocumentKind::WebhookEndpoint,
+            3,
+            r#"{"e":3}"#,
+        );
+        for d in [&theirs, &mine, &ops] {
+            s.put_document(d).await.unwrap();
+        }
+        // Each opens with its own owner's key, and says whose it is.
+        for d in [&theirs, &mine, &ops] {
+            let found = s
+                .document_by_id(DocumentKind::WebhookEndpoint, d.id)
+                .await
+                .unwrap();
+            assert_eq!(&found, d, "{}", db.name);
+        }
+        // Another kind's id, or none at all, is not found.
+        assert!(
+            matches!(
+                s.document_by_id(DocumentKind::Breach, mine.id).await,
+                Err(StoreError::NotFound)
+            ),
+            "{}",
+            db.name
+        );
+        assert!(matches!(
+            s.document_by_id(DocumentKind::WebhookEndpoint, Uuid::now_v7())
+                .await,
+            Err(StoreError::NotFound)
+        ));
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
 async fn an_inserted_document_is_written_once_whoever_races_for_it() {
     for db in databases().await {
         let s = &db.store;

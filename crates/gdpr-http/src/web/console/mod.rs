@@ -185,18 +185,20 @@ pub(super) fn explain(lang: Lang, e: &AppError) -> (StatusCode, String) {
         AppError::Store(gdpr_ports::StoreError::Unavailable(_))
         | AppError::Backup(_)
         | AppError::Signing(_)
-        | AppError::Mail(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            tr(
+        | AppError::Mail(_) => {
+            crate::problem::log_failure("console", e);
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                tr(
                 lang,
                 "The service cannot answer just now. Try again in a few minutes.",
                 "Le service ne peut pas répondre pour l'instant. Réessayez dans quelques minutes.",
             )
             .to_owned(),
-        ),
+            )
+        }
         other => {
-            // The operator's words: never a value a database quoted.
-            tracing::error!(error = %other.for_operators(), "console failure");
+            crate::problem::log_failure("console", other);
             (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 tr(
