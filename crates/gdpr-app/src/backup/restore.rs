@@ -14,8 +14,8 @@ use futures_util::StreamExt;
 use gdpr_audit::{Actor, AuditAction, AuditEvent};
 use gdpr_pii::{SubjectId, TenantId};
 use gdpr_ports::{
-    ByteStream, Clock, Decryptor, DumpRow, Ports, RowStream, StoreError, TenantDumps, TenantStore,
-    WrappedKey,
+    AuditLog, ByteStream, Clock, Decryptor, DumpRow, Ports, RowStream, StoreError, TenantDumps,
+    TenantStore, WrappedKey,
 };
 use serde::Serialize;
 
@@ -46,6 +46,10 @@ pub struct RestoreReport {
     /// Decisions of the journal that the restored rows did not hold yet, applied again
     /// (erasures are applied by leaving their subjects out, counted above).
     pub decisions_replayed: u64,
+    /// Erasures of subjects left out that the restored audit chain did not show (the
+    /// database was lost with the entries that recorded them), recorded in it again so that
+    /// the webhook endpoints hear of them (Art. 17(2), 19).
+    pub erasures_announced: u64,
 }
 
 /// Which rows a restore keeps, and what it left out.
@@ -203,6 +207,8 @@ impl<P: Ports> App<P> {
         }
         let tombstones = self.tombstones_with(tenant, &journal).await?;
         let erased: BTreeSet<SubjectId> = tombstones.iter().map(|t| t.subject).collect();
+        let receipts: BTreeMap<SubjectId, uuid::Uuid> =
+            tombstones.iter().map(|t| (t.subject, t.receipt)).collect();
         let mut keys: Vec<WrappedKey> = Vec::new();
         for listed in &manifest.keyring {
             let keyring = self.keyring_shard(&manifest, listed).await?;
@@ -246,14 +252,24 @@ impl<P: Ports> App<P> {
             StoreError::Corrupt(reason) => unusable(&id, reason),
             other => AppError::store(other),
         })?;
-        let (subjects_left_out, rows_left_out) = {
+        let (subjects_left_out, rows_left_out, erased_since) = {
             let filter = filter.lock().unwrap_or_else(PoisonError::into_inner);
-            (filter.left_out_subjects.len() as u64, filter.left_out_rows)
+            let erased_since: BTreeMap<SubjectId, uuid::Uuid> = filter
+                .left_out_subjects
+                .iter()
+                .filter_map(|s| receipts.get(s).map(|r| (*s, *r)))
+                .collect();
+            (
+                filter.left_out_subjects.len() as u64,
+                filter.left_out_rows,
+                erased_since,
+            )
         };
         let replayed = self.replay(tenant, &journal, progress).await;
         self.invalidate(gdpr_ports::Invalidation::Tenant(tenant))
             .await;
         let decisions_replayed = replayed?;
+        let erasures_announced = self.announce_lost_erasures(tenant, erased_since).await?;
         let report = RestoreReport {
             tenant,
             backup: id.clone(),
@@ -264,6 +280,7 @@ impl<P: Ports> App<P> {
             subjects_left_out,
             rows_left_out,
             decisions_replayed,
+            erasures_announced,
         };
         let event = AuditEvent::new(
             self.clock.now(),
@@ -274,8 +291,63 @@ impl<P: Ports> App<P> {
         .with("backup", &id)
         .with("rows", report.rows.values().sum::<u64>())
         .with("subjects_left_out", report.subjects_left_out)
-        .with("tombstones", report.tombstones);
+        .with("tombstones", report.tombstones)
+        .with("erasures_announced", report.erasures_announced);
         self.audit(event).await?;
         Ok(report)
+    }
+
+    /// Records again, in the tenant's audit chain, each erasure of `erased_since` (subject and
+    /// receipt: subjects the restore left out) that the chain does not show: lost with the
+    /// database when the chain came back from the backup. The webhook feed reads the chain, so
+    /// every endpoint that asked for erasures is told (again: a receiver that heard before
+    /// erases nothing new), and its Art. 19 confirmation can be collected again. A chain the
+    /// database kept holds the original entries, and a restore run again after a crash finds
+    /// its own: neither announces twice. Returns how many were recorded.
+    async fn announce_lost_erasures(
+        &self,
+        tenant: TenantId,
+        erased_since: BTreeMap<SubjectId, uuid::Uuid>,
+    ) -> Result<u64, AppError> {
+        const PAGE: u32 = 5_000;
+        if erased_since.is_empty() {
+            return Ok(0);
+        }
+        // The receipts of the erasures the chain shows. Read whole: only when a restore left
+        // a subject out, and a chain reads at about 200,000 entries a second.
+        let mut shown: BTreeSet<String> = BTreeSet::new();
+        let mut after = 0;
+        loop {
+            let page = self
+                .store
+                .audit_records(Some(tenant), after, PAGE)
+                .await
+                .map_err(AppError::store)?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            shown.extend(
+                page.iter()
+                    .filter(|r| r.event.action == AuditAction::SubjectErased)
+                    .filter_map(|r| r.event.details.get("receipt").cloned()),
+            );
+        }
+        let mut announced = 0;
+        for (subject, receipt) in erased_since {
+            if shown.contains(&receipt.to_string()) {
+                continue;
+            }
+            let event = AuditEvent::new(
+                self.clock.now(),
+                Some(tenant),
+                Actor::System,
+                AuditAction::SubjectErased,
+            )
+            .about(subject)
+            .with("receipt", receipt)
+            .with("announced_after_restore", true);
+            self.audit(event).await?;
+            announced += 1;
+        }
+        Ok(announced)
     }
 }

@@ -789,3 +789,104 @@ async fn a_recipient_confirming_by_callback_is_pending_until_its_signed_confirma
     let overdue = w.app.erasure_confirmations(w.ctx, late.id).await.unwrap();
     assert_eq!(state(overdue)[0], (crm, ConfirmedBy::Callback, false, true));
 }
+
+#[tokio::test]
+async fn an_erasure_the_lost_database_forgot_is_told_to_the_recipients_again_after_a_restore() {
+    use crate::backup_restore::{back_up, on_an_empty_store, progress};
+    use gdpr_testkit::EnvelopeDecryptor;
+
+    /// Feeds and delivers on `app` until nothing is left to do now.
+    async fn pump_on(app: &gdpr_app::App<gdpr_testkit::InMemory>, sender: &RecordingWebhookSender) {
+        app.feed_webhooks().await.unwrap();
+        while app
+            .deliver_webhooks(sender, "worker-a")
+            .await
+            .unwrap()
+            .claimed
+            > 0
+        {}
+    }
+    /// The tenant restored by `app` from `backup`.
+    async fn restore(
+        app: &gdpr_app::App<gdpr_testkit::InMemory>,
+        tenant: gdpr_pii::TenantId,
+        backup: &str,
+        replace: bool,
+    ) -> gdpr_app::RestoreReport {
+        app.restore_tenant(
+            tenant,
+            Some(backup),
+            replace,
+            &EnvelopeDecryptor,
+            &progress(),
+        )
+        .await
+        .unwrap()
+    }
+    /// The subjects of the `subject.erased` events posted so far.
+    fn erasures_posted(sender: &RecordingWebhookSender) -> Vec<String> {
+        sender
+            .posted()
+            .iter()
+            .filter_map(|p| serde_json::from_str::<serde_json::Value>(&p.body).ok())
+            .filter(|v| v["type"] == "subject.erased")
+            .map(|v| v["data"]["subject"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    let w = world_with(crate::backup_restore::config()).await;
+    let ctx = w.ctx;
+    w.app
+        .create_webhook_endpoint(ctx, endpoint(&[EventType::SubjectErased], true))
+        .await
+        .unwrap();
+    let (gone, kept) = (w.subject(1).await, w.subject(2).await);
+    let backup = back_up(&w).await;
+    // Erased after the backup, told to the recipient, which confirmed by its 2xx.
+    w.app.erase_subject(ctx, gone.id, None).await.unwrap();
+    let sender = RecordingWebhookSender::default();
+    pump_on(&w.app, &sender).await;
+    assert_eq!(erasures_posted(&sender), [gone.id.to_string()]);
+    let confirmed = |list: Vec<gdpr_app::ErasureConfirmation>| {
+        list.iter()
+            .map(|c| (c.confirmed_at.is_some(), c.overdue))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        confirmed(w.app.erasure_confirmations(ctx, gone.id).await.unwrap()),
+        [(true, false)]
+    );
+
+    // Restored over the database that still holds its chain: the erasure is there, nothing
+    // is told twice.
+    let again = restore(&w.app, ctx.tenant, &backup, true).await;
+    assert_eq!((again.subjects_left_out, again.erasures_announced), (1, 0));
+
+    // The database is lost: the chain, the deliveries and the confirmation with it. The
+    // restore leaves the subject out (the journal) and records its erasure again, so the
+    // recipient hears of it and confirms again; the subject kept is not announced.
+    let (_, recovered) = on_an_empty_store(&w);
+    let report = restore(&recovered, ctx.tenant, &backup, false).await;
+    assert_eq!(
+        (report.subjects_left_out, report.erasures_announced),
+        (1, 1)
+    );
+    assert_eq!(
+        confirmed(recovered.erasure_confirmations(ctx, gone.id).await.unwrap()),
+        [(false, false)],
+        "pending again: the proof went with the database"
+    );
+    let after = RecordingWebhookSender::default();
+    pump_on(&recovered, &after).await;
+    let told = erasures_posted(&after);
+    assert!(told.contains(&gone.id.to_string()), "{told:?}");
+    assert!(!told.contains(&kept.id.to_string()), "{told:?}");
+    assert_eq!(
+        confirmed(recovered.erasure_confirmations(ctx, gone.id).await.unwrap()),
+        [(true, false)]
+    );
+
+    // Run again (after a crash, say): the chain now shows the announcement.
+    let rerun = restore(&recovered, ctx.tenant, &backup, true).await;
+    assert_eq!(rerun.erasures_announced, 0);
+}

@@ -276,6 +276,31 @@ async fn drill(mut app: TestApp, gpg: &GpgHome) {
         "its key is shredded from the backup"
     );
     assert!(keyrings.contains(&subjects[1]));
+    // The database kept its audit chain, which shows the erasure: not recorded twice. Lost
+    // again, the chain goes with it, and the restore records the erasure again, for the
+    // webhook endpoints to hear of it (Art. 17(2), 19).
+    assert_eq!(report["erasures_announced"], 0, "{report}");
+    destroy_database(&app).await;
+    let lost = gdpr_server::operator::restore(&app.config, t, Some(&older), false)
+        .await
+        .unwrap();
+    assert_eq!(
+        (&lost["subjects_left_out"], &lost["erasures_announced"]),
+        (&json!(1), &json!(1)),
+        "{lost}"
+    );
+    let announced: Vec<String> = every_row(&app.config)
+        .await
+        .into_iter()
+        .filter(|(table, _)| table == "audit_log")
+        .flat_map(|(_, rows)| rows)
+        .filter(|row| row.contains("announced_after_restore"))
+        .collect();
+    assert_eq!(announced.len(), 1, "{announced:?}");
+    assert!(
+        announced[0].contains("subject_erased") && announced[0].contains(&erased),
+        "{announced:?}"
+    );
     app.resume().await;
     let lookup = app.get(&format!("/v1/subjects/{erased}"), &key).await;
     assert_eq!(lookup.status, StatusCode::NOT_FOUND);
