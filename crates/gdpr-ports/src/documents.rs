@@ -55,23 +55,33 @@ impl DocumentKind {
         }
     }
 
+    /// Every kind.
+    pub const ALL: [Self; 10] = [
+        Self::Recipient,
+        Self::Breach,
+        Self::WebhookEndpoint,
+        Self::Inquiry,
+        Self::RequestReminder,
+        Self::InquiryClaim,
+        Self::ConsoleUser,
+        Self::ConsoleSession,
+        Self::ConsoleAddress,
+        Self::ErasureConfirmation,
+    ];
+
     /// The kind a stored name stands for.
     #[must_use]
     pub fn parse(name: &str) -> Option<Self> {
-        [
-            Self::Recipient,
-            Self::Breach,
-            Self::WebhookEndpoint,
-            Self::Inquiry,
-            Self::RequestReminder,
-            Self::InquiryClaim,
-            Self::ConsoleUser,
-            Self::ConsoleSession,
-            Self::ConsoleAddress,
-            Self::ErasureConfirmation,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == name)
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    /// Whether a restore keeps the tenant's documents of this kind rather than replacing them
+    /// with the backup's (which are added where missing): evidence of what happened since,
+    /// like the erasure receipts. A recipient's erasure confirmation (Art. 19) is: its
+    /// delivery outlives a restore, and the recipient will not call back twice.
+    #[must_use]
+    pub const fn kept_through_restore(self) -> bool {
+        matches!(self, Self::ErasureConfirmation)
     }
 }
 

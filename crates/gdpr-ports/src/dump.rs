@@ -99,7 +99,9 @@ pub trait TenantDumps: Send + Sync {
     ///
     /// The accountability records are never deleted: the tenant's audit chain is kept when
     /// the database holds one (the dump's audit rows are inserted only into an empty chain),
-    /// and tombstones and erasure receipts are added where missing.
+    /// and tombstones, erasure receipts and the documents of kinds
+    /// [`kept_through_restore`](crate::DocumentKind::kept_through_restore) (recipients'
+    /// erasure confirmations) are added where missing.
     ///
     /// # Errors
     /// [`StoreError::Corrupt`] for a row that does not parse or belongs elsewhere (another

@@ -214,12 +214,12 @@ where
 
 impl SeaOrmStore {
     /// Deletes every row of the tenant but the accountability records (audit log, tombstones,
-    /// erasure receipts), children first. Returns how many.
+    /// erasure receipts, recipients' erasure confirmations), children first. Returns how many.
     async fn clear_tenant(&self, txn: &DatabaseTransaction, t: Uuid) -> Result<u64, DbErr> {
         let mut n = 0;
         for table in REGISTRY.iter().rev() {
             if matches!(table.role(), Role::Replaced | Role::Keys) {
-                n += table.clear(txn, t).await?;
+                n += table.clear_replaced(txn, t).await?;
             }
         }
         Ok(n)

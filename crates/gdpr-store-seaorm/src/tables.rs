@@ -13,7 +13,7 @@ use std::marker::PhantomData;
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use gdpr_pii::{SubjectId, TenantId};
-use gdpr_ports::{DumpItem, DumpRow, RestoredCounts, StoreError, WrappedKey};
+use gdpr_ports::{DocumentKind, DumpItem, DumpRow, RestoredCounts, StoreError, WrappedKey};
 use sea_orm::sea_query::{Query, SelectStatement};
 use sea_orm::{
     ActiveValue, ColumnTrait, Condition, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
@@ -97,8 +97,18 @@ pub(crate) trait TenantTable:
     /// ahead of it are written: its check needs nothing a restore learns on the way.
     const OFF_TASK: bool = true;
 
+    /// Whether restored rows the database already holds are left as they are (as for
+    /// [`Role::Kept`]): a table that keeps some of its rows through a restore.
+    const KEEPS_EXISTING: bool = false;
+
     /// Which rows are the tenant's.
     fn scope(tenant: Uuid) -> Condition;
+
+    /// Which of the tenant's rows a restore deletes before inserting the backup's: all of
+    /// them, unless the table keeps some ([`Self::KEEPS_EXISTING`]).
+    fn replaced(tenant: Uuid) -> Condition {
+        Self::scope(tenant)
+    }
 
     /// The dump's order of the rows (stable, parents' order first).
     fn order(select: Select<Self>) -> Select<Self>;
@@ -129,7 +139,11 @@ pub(crate) trait TenantTable:
         txn: &DatabaseTransaction,
         models: Vec<Self::Model>,
     ) -> impl Future<Output = Result<(), DbErr>> + Send {
-        insert_rows::<Self>(txn, models, Self::ROLE == Role::Kept)
+        insert_rows::<Self>(
+            txn,
+            models,
+            Self::ROLE == Role::Kept || Self::KEEPS_EXISTING,
+        )
     }
 }
 
@@ -287,7 +301,18 @@ owned_by_tenant!(consent_event, "consent_events", order: [Seq], subject: subject
 owned_by_tenant!(request, "requests", order: [ReceivedAt, Id]);
 owned_by_tenant!(legal_hold, "legal_holds", order: [Id]);
 owned_by_tenant!(processing_limit, "processing_limits", order: [Id], subject: subject_id);
-owned_by_tenant!(document, "documents", order: [Kind, CreatedAt, Id]);
+owned_by_tenant!(document, "documents", order: [Kind, CreatedAt, Id], {
+    const KEEPS_EXISTING: bool = true;
+
+    /// The kinds kept through a restore (erasure confirmations) stay.
+    fn replaced(tenant: Uuid) -> Condition {
+        let kept = DocumentKind::ALL
+            .into_iter()
+            .filter(|k| k.kept_through_restore())
+            .map(DocumentKind::as_str);
+        Self::scope(tenant).add(document::Column::Kind.is_not_in(kept))
+    }
+});
 owned_by_tenant!(tombstone, "tombstones", order: [ErasedAt, ReceiptId], role: Role::Kept);
 owned_by_tenant!(erasure_receipt, "erasure_receipts", order: [Id], role: Role::Kept);
 
@@ -332,8 +357,11 @@ pub(crate) trait Table: Send + Sync {
         tx: &Sender,
     ) -> Result<(), DumpFailure>;
 
-    /// Deletes the tenant's rows; how many.
+    /// Deletes the tenant's rows (its deletion); how many.
     async fn clear(&self, txn: &DatabaseTransaction, tenant: Uuid) -> Result<u64, DbErr>;
+
+    /// Deletes the tenant's rows a restore replaces (all but those the table keeps); how many.
+    async fn clear_replaced(&self, txn: &DatabaseTransaction, tenant: Uuid) -> Result<u64, DbErr>;
 
     /// Parses, checks and builds one insert for a batch off the writing task, where the table
     /// allows it (see [`TenantTable::OFF_TASK`]) and the backend has such an insert.
@@ -425,6 +453,14 @@ impl<T: TenantTable> Table for Entry<T> {
             .rows_affected)
     }
 
+    async fn clear_replaced(&self, txn: &DatabaseTransaction, tenant: Uuid) -> Result<u64, DbErr> {
+        Ok(T::delete_many()
+            .filter(T::replaced(tenant))
+            .exec(txn)
+            .await?
+            .rows_affected)
+    }
+
     fn prepare(
         &self,
         rows: &[String],
@@ -436,13 +472,12 @@ impl<T: TenantTable> Table for Entry<T> {
         }
         let models = checked::<T>(rows, tenant, &RestoreState::default())?;
         Ok(
-            crate::bulk::unnest_insert::<T>(&models, T::ROLE == Role::Kept).map(|statement| {
-                Prepared::Insert {
+            crate::bulk::unnest_insert::<T>(&models, T::ROLE == Role::Kept || T::KEEPS_EXISTING)
+                .map(|statement| Prepared::Insert {
                     table: T::NAME,
                     count: models.len() as u64,
                     statement,
-                }
-            }),
+                }),
         )
     }
 

@@ -790,10 +790,27 @@ async fn a_recipient_confirming_by_callback_is_pending_until_its_signed_confirma
     assert_eq!(state(overdue)[0], (crm, ConfirmedBy::Callback, false, true));
 }
 
+/// The tenant restored by `app` from `backup`.
+async fn restore(
+    app: &gdpr_app::App<gdpr_testkit::InMemory>,
+    tenant: gdpr_pii::TenantId,
+    backup: &str,
+    replace: bool,
+) -> gdpr_app::RestoreReport {
+    app.restore_tenant(
+        tenant,
+        Some(backup),
+        replace,
+        &gdpr_testkit::EnvelopeDecryptor,
+        &crate::backup_restore::progress(),
+    )
+    .await
+    .unwrap()
+}
+
 #[tokio::test]
 async fn an_erasure_the_lost_database_forgot_is_told_to_the_recipients_again_after_a_restore() {
-    use crate::backup_restore::{back_up, on_an_empty_store, progress};
-    use gdpr_testkit::EnvelopeDecryptor;
+    use crate::backup_restore::{back_up, on_an_empty_store};
 
     /// Feeds and delivers on `app` until nothing is left to do now.
     async fn pump_on(app: &gdpr_app::App<gdpr_testkit::InMemory>, sender: &RecordingWebhookSender) {
@@ -805,23 +822,6 @@ async fn an_erasure_the_lost_database_forgot_is_told_to_the_recipients_again_aft
             .claimed
             > 0
         {}
-    }
-    /// The tenant restored by `app` from `backup`.
-    async fn restore(
-        app: &gdpr_app::App<gdpr_testkit::InMemory>,
-        tenant: gdpr_pii::TenantId,
-        backup: &str,
-        replace: bool,
-    ) -> gdpr_app::RestoreReport {
-        app.restore_tenant(
-            tenant,
-            Some(backup),
-            replace,
-            &EnvelopeDecryptor,
-            &progress(),
-        )
-        .await
-        .unwrap()
     }
     /// The subjects of the `subject.erased` events posted so far.
     fn erasures_posted(sender: &RecordingWebhookSender) -> Vec<String> {
@@ -889,4 +889,59 @@ async fn an_erasure_the_lost_database_forgot_is_told_to_the_recipients_again_aft
     // Run again (after a crash, say): the chain now shows the announcement.
     let rerun = restore(&recovered, ctx.tenant, &backup, true).await;
     assert_eq!(rerun.erasures_announced, 0);
+}
+
+#[tokio::test]
+async fn a_recipients_call_back_outlives_a_restore_over_the_database_that_kept_its_delivery() {
+    let w = world_with(crate::backup_restore::config()).await;
+    let ctx = w.ctx;
+    let issued = w
+        .app
+        .create_webhook_endpoint(
+            ctx,
+            NewEndpoint {
+                confirms_erasure: Some(ConfirmedBy::Callback),
+                ..endpoint(&[EventType::SubjectErased], false)
+            },
+        )
+        .await
+        .unwrap();
+    let s = w.subject(1).await;
+    let backup = crate::backup_restore::back_up(&w).await;
+    w.app.erase_subject(ctx, s.id, None).await.unwrap();
+    pump(&w, &RecordingWebhookSender::default()).await;
+    // The recipient erased on its side and says so, signed.
+    let body = format!(r#"{{"subject":"{}"}}"#, s.id);
+    let at = w.clock.now().unix_timestamp();
+    let header = signature([&issued.secret], "msg_1", at, body.as_bytes());
+    w.app
+        .confirm_erasure(
+            issued.endpoint.id,
+            s.id,
+            &SignedMessage {
+                id: "msg_1",
+                timestamp: &at.to_string(),
+                signature: &header,
+                body: body.as_bytes(),
+            },
+        )
+        .await
+        .unwrap();
+    let confirmed = || async {
+        w.app
+            .erasure_confirmations(ctx, s.id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|c| (c.confirmed_at, c.overdue))
+            .collect::<Vec<_>>()
+    };
+    let before = confirmed().await;
+    assert!(before[0].0.is_some(), "{before:?}");
+
+    // Restored over the database: the delivery stays (not in backups), and so does the
+    // confirmation, though the backup predates it; days later it is not overdue.
+    restore(&w.app, ctx.tenant, &backup, true).await;
+    w.clock.advance(Duration::days(4));
+    assert_eq!(confirmed().await, before);
 }

@@ -347,3 +347,39 @@ async fn a_replacement_changes_a_document_that_exists_and_never_brings_back_a_de
         db.finish().await;
     }
 }
+
+#[tokio::test]
+async fn a_recipients_erasure_confirmation_outlives_a_restore_and_other_documents_do_not() {
+    for db in databases().await {
+        let s = &db.store;
+        let t = tenant(s).await;
+        let mine = Owner::Tenant(t);
+        let confirmed_before = doc(mine, DocumentKind::ErasureConfirmation, 1, r#"{"c":1}"#);
+        let breach_before = doc(mine, DocumentKind::Breach, 1, r#"{"b":1}"#);
+        s.put_document(&confirmed_before).await.unwrap();
+        s.put_document(&breach_before).await.unwrap();
+        let (keys, rows) = dump(&db, t).await;
+        // Since the backup: a recipient confirmed another erasure; a breach was recorded.
+        let confirmed_since = doc(mine, DocumentKind::ErasureConfirmation, 2, r#"{"c":2}"#);
+        let breach_since = doc(mine, DocumentKind::Breach, 2, r#"{"b":2}"#);
+        s.put_document(&confirmed_since).await.unwrap();
+        s.put_document(&breach_since).await.unwrap();
+
+        restore(&db, t, keys, rows).await.unwrap();
+        assert_eq!(
+            s.list_documents(mine, DocumentKind::Breach).await.unwrap(),
+            [breach_before],
+            "{}: replaced by the backup's",
+            db.name
+        );
+        assert_eq!(
+            s.list_documents(mine, DocumentKind::ErasureConfirmation)
+                .await
+                .unwrap(),
+            [confirmed_before, confirmed_since],
+            "{}: kept, the backup's copy not added twice",
+            db.name
+        );
+        db.finish().await;
+    }
+}

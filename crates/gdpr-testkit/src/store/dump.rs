@@ -411,7 +411,8 @@ fn replace(s: &mut State, t: TenantId, new: Restored, keys: &[WrappedKey]) -> u6
     clear!(requests, |x| x.tenant != t);
     clear!(holds, |x| x.tenant != t);
     clear!(limits, |x| x.tenant != t);
-    clear!(documents, |x| x.owner != Owner::Tenant(t));
+    clear!(documents, |x| x.owner != Owner::Tenant(t)
+        || x.kind.kept_through_restore());
     let before = s.keys.len();
     s.keys.retain(|(x, _)| *x != t);
     replaced += (before - s.keys.len()) as u64;
@@ -431,7 +432,11 @@ fn replace(s: &mut State, t: TenantId, new: Restored, keys: &[WrappedKey]) -> u6
     s.requests.extend(new.requests);
     s.holds.extend(new.holds);
     s.limits.extend(new.limits);
-    s.documents.extend(new.documents);
+    for doc in new.documents {
+        if !s.documents.iter().any(|x| x.id == doc.id) {
+            s.documents.push(doc);
+        }
+    }
     for tombstone in new.tombstones {
         if !s.tombstones.iter().any(|x| x.receipt == tombstone.receipt) {
             s.tombstones.push(tombstone);
