@@ -133,9 +133,10 @@ impl AppError {
     /// The message for operators (command output, job outcomes, error reports): an object
     /// store that is unavailable or full with its root cause ("Connection refused", "No space
     /// left on device"), and a database that failed with its root cause cut at its first
-    /// quotation mark ("error returned from database: (code: 5) database is locked"), so that
-    /// "why" is in front of them; any other error its message only. A database's own message
-    /// can quote the values it refused.
+    /// quotation mark ("error returned from database: (code: 5) database is locked"), and
+    /// stored data that does not read back with which (cut the same way), so that "why" is in
+    /// front of them; any other error its message only. A database's own message can quote
+    /// the values it refused.
     #[must_use]
     pub fn for_operators(&self) -> String {
         let mut out = self.to_string();
@@ -146,6 +147,11 @@ impl AppError {
                 (std::error::Error::source(e), true)
             }
             Self::Store(StoreError::Unavailable(source)) => (Some(source.as_ref()), false),
+            // Which stored data does not read back: the adapter's words, cut like a
+            // database's (a parser's message quotes what it read).
+            Self::Store(StoreError::Corrupt(what)) => {
+                return format!("{out}: {}", before_any_quote(what));
+            }
             _ => (None, true),
         };
         let mut root = source;
@@ -227,10 +233,22 @@ mod tests {
         ] {
             assert_eq!(said(cause), format!("storage failed: {kept}"));
         }
-        // Other store errors say only what they are.
+        // Stored data that does not read back says which, cut the same way.
         assert_eq!(
-            AppError::Store(StoreError::Corrupt("row 3".into())).for_operators(),
-            "storage failed"
+            AppError::Store(StoreError::Corrupt("a console document".into())).for_operators(),
+            "storage failed: a console document"
+        );
+        assert_eq!(
+            AppError::Store(StoreError::Corrupt(
+                r#"row 3: invalid type: string "ada@example.org""#.into()
+            ))
+            .for_operators(),
+            "storage failed: row 3: invalid type: string …"
+        );
+        // Other errors say only what they are.
+        assert_eq!(
+            AppError::NotFound("subject").for_operators(),
+            "subject not found"
         );
     }
 }

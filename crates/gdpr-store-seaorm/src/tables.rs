@@ -97,15 +97,12 @@ pub(crate) trait TenantTable:
     /// ahead of it are written: its check needs nothing a restore learns on the way.
     const OFF_TASK: bool = true;
 
-    /// Whether restored rows the database already holds are left as they are (as for
-    /// [`Role::Kept`]): a table that keeps some of its rows through a restore.
-    const KEEPS_EXISTING: bool = false;
-
     /// Which rows are the tenant's.
     fn scope(tenant: Uuid) -> Condition;
 
     /// Which of the tenant's rows a restore deletes before inserting the backup's: all of
-    /// them, unless the table keeps some ([`Self::KEEPS_EXISTING`]).
+    /// them, unless the table keeps some (then its [`Self::insert_restored`] adds the
+    /// backup's copies of those where missing).
     fn replaced(tenant: Uuid) -> Condition {
         Self::scope(tenant)
     }
@@ -139,11 +136,7 @@ pub(crate) trait TenantTable:
         txn: &DatabaseTransaction,
         models: Vec<Self::Model>,
     ) -> impl Future<Output = Result<(), DbErr>> + Send {
-        insert_rows::<Self>(
-            txn,
-            models,
-            Self::ROLE == Role::Kept || Self::KEEPS_EXISTING,
-        )
+        insert_rows::<Self>(txn, models, Self::ROLE == Role::Kept)
     }
 }
 
@@ -301,16 +294,34 @@ owned_by_tenant!(consent_event, "consent_events", order: [Seq], subject: subject
 owned_by_tenant!(request, "requests", order: [ReceivedAt, Id]);
 owned_by_tenant!(legal_hold, "legal_holds", order: [Id]);
 owned_by_tenant!(processing_limit, "processing_limits", order: [Id], subject: subject_id);
-owned_by_tenant!(document, "documents", order: [Kind, CreatedAt, Id], {
-    const KEEPS_EXISTING: bool = true;
+/// The kinds of documents a restore keeps (erasure confirmations), by stored name.
+fn kept_kinds() -> impl Iterator<Item = &'static str> {
+    DocumentKind::ALL
+        .into_iter()
+        .filter(|k| k.kept_through_restore())
+        .map(DocumentKind::as_str)
+}
 
-    /// The kinds kept through a restore (erasure confirmations) stay.
+// Written on the restoring task (`off_task: false`): its rows go in two inserts.
+owned_by_tenant!(document, "documents", order: [Kind, CreatedAt, Id], off_task: false, {
+    /// The kinds kept through a restore stay.
     fn replaced(tenant: Uuid) -> Condition {
-        let kept = DocumentKind::ALL
+        Self::scope(tenant).add(document::Column::Kind.is_not_in(kept_kinds()))
+    }
+
+    /// The backup's documents of a kept kind are added where missing; any other document
+    /// whose id is taken fails the restore, as in every replaced table.
+    fn insert_restored(
+        txn: &DatabaseTransaction,
+        models: Vec<document::Model>,
+    ) -> impl Future<Output = Result<(), DbErr>> + Send {
+        let (kept, replaced): (Vec<_>, Vec<_>) = models
             .into_iter()
-            .filter(|k| k.kept_through_restore())
-            .map(DocumentKind::as_str);
-        Self::scope(tenant).add(document::Column::Kind.is_not_in(kept))
+            .partition(|m| kept_kinds().any(|k| k == m.kind));
+        async move {
+            insert_rows::<Self>(txn, replaced, false).await?;
+            insert_rows::<Self>(txn, kept, true).await
+        }
     }
 });
 owned_by_tenant!(tombstone, "tombstones", order: [ErasedAt, ReceiptId], role: Role::Kept);
@@ -472,12 +483,13 @@ impl<T: TenantTable> Table for Entry<T> {
         }
         let models = checked::<T>(rows, tenant, &RestoreState::default())?;
         Ok(
-            crate::bulk::unnest_insert::<T>(&models, T::ROLE == Role::Kept || T::KEEPS_EXISTING)
-                .map(|statement| Prepared::Insert {
+            crate::bulk::unnest_insert::<T>(&models, T::ROLE == Role::Kept).map(|statement| {
+                Prepared::Insert {
                     table: T::NAME,
                     count: models.len() as u64,
                     statement,
-                }),
+                }
+            }),
         )
     }
 

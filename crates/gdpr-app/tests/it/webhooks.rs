@@ -841,12 +841,21 @@ async fn an_erasure_the_lost_database_forgot_is_told_to_the_recipients_again_aft
         .await
         .unwrap();
     let (gone, kept) = (w.subject(1).await, w.subject(2).await);
+    // Days go by: the restore reads the chain from a day before the backup on, found by a
+    // search through what came before.
+    w.clock.advance(Duration::days(2));
     let backup = back_up(&w).await;
-    // Erased after the backup, told to the recipient, which confirmed by its 2xx.
+    // Erased after the backup, told to the recipient, which confirmed by its 2xx; and one
+    // subject the backup never held, registered and erased since.
     w.app.erase_subject(ctx, gone.id, None).await.unwrap();
+    let late = w.subject(3).await;
+    w.app.erase_subject(ctx, late.id, None).await.unwrap();
     let sender = RecordingWebhookSender::default();
     pump_on(&w.app, &sender).await;
-    assert_eq!(erasures_posted(&sender), [gone.id.to_string()]);
+    assert_eq!(
+        erasures_posted(&sender),
+        [gone.id.to_string(), late.id.to_string()]
+    );
     let confirmed = |list: Vec<gdpr_app::ErasureConfirmation>| {
         list.iter()
             .map(|c| (c.confirmed_at.is_some(), c.overdue))
@@ -869,7 +878,8 @@ async fn an_erasure_the_lost_database_forgot_is_told_to_the_recipients_again_aft
     let report = restore(&recovered, ctx.tenant, &backup, false).await;
     assert_eq!(
         (report.subjects_left_out, report.erasures_announced),
-        (1, 1)
+        (1, 2),
+        "the subject left out, and the one the backup never held"
     );
     assert_eq!(
         confirmed(recovered.erasure_confirmations(ctx, gone.id).await.unwrap()),
@@ -879,7 +889,9 @@ async fn an_erasure_the_lost_database_forgot_is_told_to_the_recipients_again_aft
     let after = RecordingWebhookSender::default();
     pump_on(&recovered, &after).await;
     let told = erasures_posted(&after);
-    assert!(told.contains(&gone.id.to_string()), "{told:?}");
+    for erased in [gone.id, late.id] {
+        assert!(told.contains(&erased.to_string()), "{told:?}");
+    }
     assert!(!told.contains(&kept.id.to_string()), "{told:?}");
     assert_eq!(
         confirmed(recovered.erasure_confirmations(ctx, gone.id).await.unwrap()),

@@ -368,7 +368,7 @@ async fn a_recipients_erasure_confirmation_outlives_a_restore_and_other_document
         restore(&db, t, keys, rows).await.unwrap();
         assert_eq!(
             s.list_documents(mine, DocumentKind::Breach).await.unwrap(),
-            [breach_before],
+            std::slice::from_ref(&breach_before),
             "{}: replaced by the backup's",
             db.name
         );
@@ -378,6 +378,32 @@ async fn a_recipients_erasure_confirmation_outlives_a_restore_and_other_document
                 .unwrap(),
             [confirmed_before, confirmed_since],
             "{}: kept, the backup's copy not added twice",
+            db.name
+        );
+
+        // Only kept kinds are skipped when already there: a backed-up breach whose id another
+        // tenant's document holds now fails the restore, which changes nothing.
+        let (keys, rows) = dump(&db, t).await;
+        let other = tenant(s).await;
+        s.delete_document(mine, DocumentKind::Breach, breach_before.id)
+            .await
+            .unwrap();
+        let squatter = Document {
+            owner: Owner::Tenant(other),
+            ..breach_before.clone()
+        };
+        s.put_document(&squatter).await.unwrap();
+        let since = doc(mine, DocumentKind::Breach, 3, r#"{"b":3}"#);
+        s.put_document(&since).await.unwrap();
+        assert!(
+            restore(&db, t, keys, rows).await.is_err(),
+            "{}: a taken id is not skipped",
+            db.name
+        );
+        assert_eq!(
+            s.list_documents(mine, DocumentKind::Breach).await.unwrap(),
+            [since],
+            "{}: nothing changed",
             db.name
         );
         db.finish().await;
