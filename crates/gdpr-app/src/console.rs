@@ -761,29 +761,43 @@ impl<P: Ports> App<P> {
         Ok((doc, user))
     }
 
-    /// The user an address signs in as. Users are few (a tenant's staff): a scan is enough.
+    /// The user an address signs in as, through the address's claim (every user has one,
+    /// written before the user): two reads by primary key, however many users the deployment
+    /// has, on a route anyone may call. A claim whose user is gone (a creation cut short) or
+    /// unreadable signs no one in.
     async fn console_user_by_email(
         &self,
         email: &str,
     ) -> Result<Option<(ConsoleUser, StoredUser)>, AppError> {
-        for doc in self
+        let claim = match self
             .store
-            .all_documents(DocumentKind::ConsoleUser)
+            .document_by_id(DocumentKind::ConsoleAddress, address_claim(email))
             .await
-            .map_err(AppError::store)?
         {
-            let Owner::Tenant(tenant) = doc.owner else {
-                continue;
-            };
-            // One unreadable user must not stop everyone else signing in.
-            let Ok(found) = user_of(&doc, tenant) else {
-                continue;
-            };
-            if found.1.email == email {
-                return Ok(Some(found));
+            Ok(claim) => claim,
+            Err(StoreError::NotFound) => return Ok(None),
+            Err(e) => return Err(AppError::store(e)),
+        };
+        let Owner::Tenant(tenant) = claim.owner else {
+            return Ok(None);
+        };
+        let Some(user) = serde_json::from_str::<serde_json::Value>(&claim.body)
+            .ok()
+            .and_then(|body| body["user"].as_str().and_then(|u| Uuid::try_parse(u).ok()))
+        else {
+            return Ok(None);
+        };
+        match self
+            .console_user(tenant, ConsoleUserId::from_uuid(user))
+            .await
+        {
+            // The address as the user has it now, not only as the claim was made.
+            Ok((_, found)) if found.1.email == email => Ok(Some(found)),
+            Ok(_) | Err(AppError::NotFound(_) | AppError::Store(StoreError::Corrupt(_))) => {
+                Ok(None)
             }
+            Err(e) => Err(e),
         }
-        Ok(None)
     }
 
     async fn put_console_user(

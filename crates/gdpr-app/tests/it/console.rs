@@ -5,7 +5,7 @@
 
 use gdpr_app::{AppError, ConsoleConfig, ConsoleRole};
 use gdpr_audit::{Actor, AuditAction};
-use gdpr_ports::{DocumentKind, DocumentStore as _, Owner};
+use gdpr_ports::{Clock as _, DocumentKind, DocumentStore as _, Owner};
 use secrecy::{ExposeSecret as _, SecretString};
 use time::Duration;
 
@@ -99,6 +99,84 @@ async fn a_user_signs_in_with_the_password_issued_and_nothing_else() {
             .iter()
             .all(|r| !format!("{:?}", r.event).contains("logalto.example"))
     );
+}
+
+#[tokio::test]
+async fn a_sign_in_finds_its_user_through_the_address_claim_alone() {
+    let w = world().await;
+    let (user, password) = dpo(&w).await;
+    let owner = Owner::Tenant(w.ctx.tenant);
+    let claims = w
+        .store
+        .list_documents(owner, DocumentKind::ConsoleAddress)
+        .await
+        .unwrap();
+    assert_eq!(claims.len(), 1);
+    let claim = claims[0].clone();
+    let refused = |email: &'static str| {
+        let (app, password) = (&w.app, &password);
+        async move {
+            matches!(
+                app.console_sign_in(email, password).await,
+                Err(AppError::Unauthorized)
+            )
+        }
+    };
+
+    // An unreadable user elsewhere in the deployment is never read.
+    w.store
+        .put_document(&gdpr_ports::Document {
+            id: uuid::Uuid::now_v7(),
+            kind: DocumentKind::ConsoleUser,
+            owner: Owner::Tenant(gdpr_pii::TenantId::at(w.clock.now())),
+            created_at: w.clock.now(),
+            body: "{".into(),
+        })
+        .await
+        .unwrap();
+    let signed_in = w
+        .app
+        .console_sign_in("dpo@logalto.example", &password)
+        .await
+        .unwrap();
+    assert_eq!(signed_in.session.user.id, user.id);
+
+    // Without its claim, the user's document signs no one in (it is how an address is
+    // found: two reads by id, never a read of every user).
+    w.store
+        .delete_document(owner, DocumentKind::ConsoleAddress, claim.id)
+        .await
+        .unwrap();
+    assert!(refused("dpo@logalto.example").await);
+    // A claim naming a user whose address is not the one signed in with signs no one in;
+    // nor one whose user is gone.
+    w.store.insert_document(&claim).await.unwrap();
+    let someone = w
+        .app
+        .create_console_user(
+            Actor::Operator,
+            w.ctx.tenant,
+            "someone@logalto.example",
+            ConsoleRole::Viewer,
+        )
+        .await
+        .unwrap();
+    let mut theirs = w
+        .store
+        .list_documents(owner, DocumentKind::ConsoleAddress)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.body.contains(&someone.user.id.to_string()))
+        .unwrap();
+    theirs.body.clone_from(&claim.body);
+    w.store.put_document(&theirs).await.unwrap();
+    assert!(refused("someone@logalto.example").await);
+    w.store
+        .delete_document(owner, DocumentKind::ConsoleUser, *user.id.as_uuid())
+        .await
+        .unwrap();
+    assert!(refused("dpo@logalto.example").await);
 }
 
 #[tokio::test]
