@@ -83,6 +83,16 @@ impl DocumentKind {
     pub const fn kept_through_restore(self) -> bool {
         matches!(self, Self::ErasureConfirmation)
     }
+
+    /// Whether a restore adds the backup's document of this kind only where its id is free
+    /// (any other document whose id is taken fails the restore): the kinds kept through a
+    /// restore, and address claims, whose id comes from the address (it may have moved to
+    /// another tenant since the backup; one address is one user, and the restored user
+    /// without its claim signs no one in).
+    #[must_use]
+    pub const fn restored_where_free(self) -> bool {
+        self.kept_through_restore() || matches!(self, Self::ConsoleAddress)
+    }
 }
 
 /// Whose register a document is in.

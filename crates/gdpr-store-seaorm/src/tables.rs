@@ -309,18 +309,19 @@ owned_by_tenant!(document, "documents", order: [Kind, CreatedAt, Id], off_task: 
         Self::scope(tenant).add(document::Column::Kind.is_not_in(kept_kinds()))
     }
 
-    /// The backup's documents of a kept kind are added where missing; any other document
-    /// whose id is taken fails the restore, as in every replaced table.
+    /// The backup's documents of kinds restored where free (kept kinds, address claims)
+    /// are added where their id is free; any other document whose id is taken fails the
+    /// restore, as in every replaced table.
     fn insert_restored(
         txn: &DatabaseTransaction,
         models: Vec<document::Model>,
     ) -> impl Future<Output = Result<(), DbErr>> + Send {
-        let (kept, replaced): (Vec<_>, Vec<_>) = models
-            .into_iter()
-            .partition(|m| kept_kinds().any(|k| k == m.kind));
+        let (where_free, replaced): (Vec<_>, Vec<_>) = models.into_iter().partition(|m| {
+            DocumentKind::parse(&m.kind).is_some_and(DocumentKind::restored_where_free)
+        });
         async move {
             insert_rows::<Self>(txn, replaced, false).await?;
-            insert_rows::<Self>(txn, kept, true).await
+            insert_rows::<Self>(txn, where_free, true).await
         }
     }
 });

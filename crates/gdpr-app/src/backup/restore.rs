@@ -310,7 +310,7 @@ impl<P: Ports> App<P> {
     /// a receiver that heard before erases nothing new), and its Art. 19 confirmation can be
     /// collected again. A chain the database kept holds the original entries, and a restore
     /// run again after a crash finds its own: neither announces twice. Only the chain's
-    /// entries from `since` on are read. Returns how many were recorded.
+    /// entries from an hour before `since` on are read. Returns how many were recorded.
     async fn announce_lost_erasures(
         &self,
         tenant: TenantId,
@@ -321,7 +321,11 @@ impl<P: Ports> App<P> {
         if erased_since.is_empty() {
             return Ok(0);
         }
-        let mut after = self.audit_seq_before(tenant, since).await?;
+        // An hour earlier: an entry takes its time before its transaction, and replicas'
+        // clocks differ, so the chain is in time order only to within seconds.
+        let mut after = self
+            .audit_seq_before(tenant, since - time::Duration::HOUR)
+            .await?;
         loop {
             let page = self
                 .store
@@ -357,7 +361,8 @@ impl<P: Ports> App<P> {
 
     /// The position in the tenant's audit chain after which its entries are at or after
     /// `since` (0: from the start): a binary search by single reads, since a chain is numbered
-    /// from 1 without gaps and written in time order. About 40 reads for a million entries.
+    /// from 1 without gaps and written in time order (to within seconds: the caller leaves a
+    /// margin). About 40 reads for a million entries.
     async fn audit_seq_before(
         &self,
         tenant: TenantId,

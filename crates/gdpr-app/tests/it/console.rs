@@ -5,7 +5,7 @@
 
 use gdpr_app::{AppError, ConsoleConfig, ConsoleRole};
 use gdpr_audit::{Actor, AuditAction};
-use gdpr_ports::{Clock as _, DocumentKind, DocumentStore as _, Owner};
+use gdpr_ports::{DocumentKind, DocumentStore as _, Owner};
 use secrecy::{ExposeSecret as _, SecretString};
 use time::Duration;
 
@@ -123,17 +123,6 @@ async fn a_sign_in_finds_its_user_through_the_address_claim_alone() {
         }
     };
 
-    // An unreadable user elsewhere in the deployment is never read.
-    w.store
-        .put_document(&gdpr_ports::Document {
-            id: uuid::Uuid::now_v7(),
-            kind: DocumentKind::ConsoleUser,
-            owner: Owner::Tenant(gdpr_pii::TenantId::at(w.clock.now())),
-            created_at: w.clock.now(),
-            body: "{".into(),
-        })
-        .await
-        .unwrap();
     let signed_in = w
         .app
         .console_sign_in("dpo@logalto.example", &password)
@@ -172,6 +161,15 @@ async fn a_sign_in_finds_its_user_through_the_address_claim_alone() {
     theirs.body.clone_from(&claim.body);
     w.store.put_document(&theirs).await.unwrap();
     assert!(refused("someone@logalto.example").await);
+    // A claimed user that does not read back is refused, not an error.
+    let mut theirs_user = w
+        .store
+        .get_document(owner, DocumentKind::ConsoleUser, *user.id.as_uuid())
+        .await
+        .unwrap();
+    theirs_user.body = "{".into();
+    w.store.put_document(&theirs_user).await.unwrap();
+    assert!(refused("dpo@logalto.example").await);
     w.store
         .delete_document(owner, DocumentKind::ConsoleUser, *user.id.as_uuid())
         .await

@@ -840,10 +840,13 @@ async fn an_erasure_the_lost_database_forgot_is_told_to_the_recipients_again_aft
         .create_webhook_endpoint(ctx, endpoint(&[EventType::SubjectErased], true))
         .await
         .unwrap();
-    let (gone, kept) = (w.subject(1).await, w.subject(2).await);
-    // Days go by: the restore reads the chain from a day before the backup on, found by a
-    // search through what came before.
-    w.clock.advance(Duration::days(2));
+    let (gone, kept, early) = (w.subject(1).await, w.subject(2).await, w.subject(4).await);
+    // Days go by: the restore reads the chain from a day (and an hour) before the backup on,
+    // found by a search through what came before. An erasure half a day before the backup is
+    // in the backup's chain: read there, never announced again.
+    w.clock.advance(Duration::hours(36));
+    w.app.erase_subject(ctx, early.id, None).await.unwrap();
+    w.clock.advance(Duration::hours(12));
     let backup = back_up(&w).await;
     // Erased after the backup, told to the recipient, which confirmed by its 2xx; and one
     // subject the backup never held, registered and erased since.
@@ -854,7 +857,7 @@ async fn an_erasure_the_lost_database_forgot_is_told_to_the_recipients_again_aft
     pump_on(&w.app, &sender).await;
     assert_eq!(
         erasures_posted(&sender),
-        [gone.id.to_string(), late.id.to_string()]
+        [early.id, gone.id, late.id].map(|s| s.to_string())
     );
     let confirmed = |list: Vec<gdpr_app::ErasureConfirmation>| {
         list.iter()

@@ -349,7 +349,7 @@ async fn a_replacement_changes_a_document_that_exists_and_never_brings_back_a_de
 }
 
 #[tokio::test]
-async fn a_recipients_erasure_confirmation_outlives_a_restore_and_other_documents_do_not() {
+async fn a_restore_keeps_erasure_confirmations_and_moved_address_claims_and_skips_no_other_taken_id() {
     for db in databases().await {
         let s = &db.store;
         let t = tenant(s).await;
@@ -402,9 +402,42 @@ async fn a_recipients_erasure_confirmation_outlives_a_restore_and_other_document
         );
         assert_eq!(
             s.list_documents(mine, DocumentKind::Breach).await.unwrap(),
-            [since],
+            std::slice::from_ref(&since),
             "{}: nothing changed",
             db.name
+        );
+
+        // An address claim's id comes from the address: one that moved to another tenant
+        // since the backup stays there, and the restore goes through without it.
+        s.delete_document(Owner::Tenant(other), DocumentKind::Breach, squatter.id)
+            .await
+            .unwrap();
+        let claim = doc(mine, DocumentKind::ConsoleAddress, 4, r#"{"user":"a"}"#);
+        s.put_document(&claim).await.unwrap();
+        let (keys, rows) = dump(&db, t).await;
+        s.delete_document(mine, DocumentKind::ConsoleAddress, claim.id)
+            .await
+            .unwrap();
+        let moved = Document {
+            owner: Owner::Tenant(other),
+            body: r#"{"user":"b"}"#.into(),
+            ..claim.clone()
+        };
+        s.put_document(&moved).await.unwrap();
+        restore(&db, t, keys, rows).await.unwrap();
+        assert_eq!(
+            s.document_by_id(DocumentKind::ConsoleAddress, claim.id)
+                .await
+                .unwrap(),
+            moved,
+            "{}: the claim stays where the address went",
+            db.name
+        );
+        assert!(
+            s.list_documents(mine, DocumentKind::ConsoleAddress)
+                .await
+                .unwrap()
+                .is_empty()
         );
         db.finish().await;
     }

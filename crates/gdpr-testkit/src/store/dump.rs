@@ -391,6 +391,18 @@ impl Restored {
     }
 }
 
+/// Whether a restored document whose kind is not restored where free has an id that a
+/// document the restore keeps holds (another owner's, or a kept one): SeaORM's insert fails
+/// on it, and so does this.
+fn taken_document(s: &State, t: TenantId, new: &Restored) -> bool {
+    new.documents.iter().any(|doc| {
+        !doc.kind.restored_where_free()
+            && s.documents.iter().any(|x| {
+                x.id == doc.id && (x.owner != Owner::Tenant(t) || x.kind.kept_through_restore())
+            })
+    })
+}
+
 fn replace(s: &mut State, t: TenantId, new: Restored, keys: &[WrappedKey]) -> u64 {
     let mut replaced = 0;
     macro_rules! clear {
@@ -432,6 +444,7 @@ fn replace(s: &mut State, t: TenantId, new: Restored, keys: &[WrappedKey]) -> u6
     s.requests.extend(new.requests);
     s.holds.extend(new.holds);
     s.limits.extend(new.limits);
+    // Taken ids were refused before (`taken_document`) but for kinds restored where free.
     for doc in new.documents {
         if !s.documents.iter().any(|x| x.id == doc.id) {
             s.documents.push(doc);
@@ -499,6 +512,11 @@ impl TenantDumps for InMemoryStore {
             .count() as u64;
         // One lock for the whole replacement: the in-memory equivalent of one transaction.
         let mut s = self.state()?;
+        if taken_document(&s, tenant, &new) {
+            return Err(StoreError::Corrupt(
+                "a restored document's id is another's".into(),
+            ));
+        }
         counts.replaced = replace(&mut s, tenant, new, &keys);
         Ok(counts)
     }
