@@ -349,7 +349,7 @@ async fn a_replacement_changes_a_document_that_exists_and_never_brings_back_a_de
 }
 
 #[tokio::test]
-async fn a_restore_keeps_erasure_confirmations_and_moved_address_claims_and_skips_no_other_taken_id() {
+async fn a_restore_keeps_erasure_confirmations_and_moved_address_claims_and_no_other_taken_id() {
     for db in databases().await {
         let s = &db.store;
         let t = tenant(s).await;
