@@ -423,6 +423,18 @@ fn checked<T: TenantTable>(
     Ok(models)
 }
 
+/// Deletes the rows of `T` that `condition` selects; how many.
+async fn delete_where<T: TenantTable>(
+    txn: &DatabaseTransaction,
+    condition: Condition,
+) -> Result<u64, DbErr> {
+    Ok(T::delete_many()
+        .filter(condition)
+        .exec(txn)
+        .await?
+        .rows_affected)
+}
+
 #[async_trait]
 impl<T: TenantTable> Table for Entry<T> {
     fn name(&self) -> &'static str {
@@ -458,19 +470,11 @@ impl<T: TenantTable> Table for Entry<T> {
     }
 
     async fn clear(&self, txn: &DatabaseTransaction, tenant: Uuid) -> Result<u64, DbErr> {
-        Ok(T::delete_many()
-            .filter(T::scope(tenant))
-            .exec(txn)
-            .await?
-            .rows_affected)
+        delete_where::<T>(txn, T::scope(tenant)).await
     }
 
     async fn clear_replaced(&self, txn: &DatabaseTransaction, tenant: Uuid) -> Result<u64, DbErr> {
-        Ok(T::delete_many()
-            .filter(T::replaced(tenant))
-            .exec(txn)
-            .await?
-            .rows_affected)
+        delete_where::<T>(txn, T::replaced(tenant)).await
     }
 
     fn prepare(

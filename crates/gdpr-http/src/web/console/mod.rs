@@ -182,10 +182,7 @@ pub(super) fn explain(lang: Lang, e: &AppError) -> (StatusCode, String) {
         AppError::Forbidden(_) => (StatusCode::FORBIDDEN, e.to_string()),
         AppError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, e.to_string()),
         AppError::TenantOffboarding { .. } => (StatusCode::FORBIDDEN, e.to_string()),
-        AppError::Store(gdpr_ports::StoreError::Unavailable(_))
-        | AppError::Backup(_)
-        | AppError::Signing(_)
-        | AppError::Mail(_) => {
+        _ if crate::problem::is_unavailable(e) => {
             crate::problem::log_failure("console", e);
             (
                 StatusCode::SERVICE_UNAVAILABLE,
