@@ -2,12 +2,14 @@
 //! statement of what was checked and what it found. The checks read; the only write is the
 //! attestation itself.
 
+use std::ops::ControlFlow;
+
 use gdpr_audit::{
     Attestation, AuditAction, AuditMark, ChainBreak, ChainHead, ChainVerifier, Check, CheckKind,
     verify_attestations,
 };
 use gdpr_pii::TenantId;
-use gdpr_ports::{AttestationLog, AuditLog, Clock, Page, Ports, RequestStore, SubjectStore};
+use gdpr_ports::{AttestationLog, Clock, Page, Ports, RequestStore, SubjectStore};
 
 use crate::{App, AppError, Ctx};
 
@@ -290,18 +292,10 @@ impl<P: Ports> App<P> {
         let mut verifier = ChainVerifier::new(Some(tenant));
         let mut seen_found = seen.is_none();
         let mut last_restore = None;
-        let mut after = 0;
-        loop {
-            let page = self
-                .store
-                .audit_records(Some(tenant), after, PAGE)
-                .await
-                .map_err(AppError::store)?;
-            for record in &page {
+        let walked = self
+            .each_audit_record(Some(tenant), 0, |record| {
                 if let Err(broken) = verifier.push(record) {
-                    // The last known-good mark is carried forward: tomorrow's attestation
-                    // compares against it again, so a failure is not forgotten overnight.
-                    return Ok((Check::fail(kind, broken.to_string()), seen, last_restore));
+                    return ControlFlow::Break(broken);
                 }
                 if seen.is_some_and(|m| m.seq == record.seq) {
                     seen_found = seen.is_some_and(|m| m.hash == record.hash);
@@ -309,11 +303,13 @@ impl<P: Ports> App<P> {
                 if record.event.action == AuditAction::BackupRestored {
                     last_restore = Some(record.seq);
                 }
-            }
-            match page.last() {
-                Some(last) if page.len() == PAGE as usize => after = last.seq,
-                _ => break,
-            }
+                ControlFlow::Continue(())
+            })
+            .await?;
+        if let ControlFlow::Break(broken) = walked {
+            // The last known-good mark is carried forward: tomorrow's attestation compares
+            // against it again, so a failure is not forgotten overnight.
+            return Ok((Check::fail(kind, broken.to_string()), seen, last_restore));
         }
         let head = verifier.finish();
         let mark = (head.records > 0).then_some(AuditMark {

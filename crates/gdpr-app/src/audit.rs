@@ -1,5 +1,7 @@
 //! Reading and verifying the audit log.
 
+use std::ops::ControlFlow;
+
 use gdpr_audit::{AuditRecord, ChainBreak, ChainHead, ChainVerifier};
 use gdpr_pii::TenantId;
 use gdpr_ports::{AttestationLog, AuditLog, Ports};
@@ -108,8 +110,32 @@ impl<P: Ports> App<P> {
         &self,
         mut verifier: ChainVerifier,
         tenant: Option<TenantId>,
-        mut after: u64,
+        after: u64,
     ) -> Result<Result<ChainHead, ChainBreak>, AppError> {
+        let walked = self
+            .each_audit_record(tenant, after, |record| match verifier.push(record) {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(broken) => ControlFlow::Break(broken),
+            })
+            .await?;
+        if let ControlFlow::Break(broken) = walked {
+            return Ok(Err(broken));
+        }
+        let head = verifier.finish();
+        if let Ok(mut marks) = self.verified_chains.lock() {
+            marks.insert(tenant, head.clone());
+        }
+        Ok(Ok(head))
+    }
+
+    /// Hands `visit` the chain's records after `after` (a tenant's, or the deployment's), in
+    /// order and a page at a time, until the chain ends or `visit` breaks; what it broke with.
+    pub(crate) async fn each_audit_record<B>(
+        &self,
+        tenant: Option<TenantId>,
+        mut after: u64,
+        mut visit: impl FnMut(&AuditRecord) -> ControlFlow<B>,
+    ) -> Result<ControlFlow<B>, AppError> {
         loop {
             let page = self
                 .store
@@ -117,19 +143,13 @@ impl<P: Ports> App<P> {
                 .await
                 .map_err(AppError::store)?;
             for record in &page {
-                if let Err(broken) = verifier.push(record) {
-                    return Ok(Err(broken));
+                if let ControlFlow::Break(b) = visit(record) {
+                    return Ok(ControlFlow::Break(b));
                 }
             }
             match page.last() {
                 Some(last) if page.len() == PAGE as usize => after = last.seq,
-                _ => {
-                    let head = verifier.finish();
-                    if let Ok(mut marks) = self.verified_chains.lock() {
-                        marks.insert(tenant, head.clone());
-                    }
-                    return Ok(Ok(head));
-                }
+                _ => return Ok(ControlFlow::Continue(())),
             }
         }
     }

@@ -8,6 +8,7 @@
 //! nothing.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use futures_util::StreamExt;
@@ -317,31 +318,25 @@ impl<P: Ports> App<P> {
         since: time::OffsetDateTime,
         mut erased_since: BTreeMap<SubjectId, (time::OffsetDateTime, uuid::Uuid)>,
     ) -> Result<u64, AppError> {
-        const PAGE: u32 = 5_000;
         if erased_since.is_empty() {
             return Ok(0);
         }
         // An hour earlier: an entry takes its time before its transaction, and replicas'
         // clocks differ, so the chain is in time order only to within seconds.
-        let mut after = self
+        let after = self
             .audit_seq_before(tenant, since - time::Duration::HOUR)
             .await?;
-        loop {
-            let page = self
-                .store
-                .audit_records(Some(tenant), after, PAGE)
-                .await
-                .map_err(AppError::store)?;
-            let Some(last) = page.last() else { break };
-            after = last.seq;
-            for r in &page {
+        // It never breaks: every entry from there on is read.
+        let ControlFlow::Continue(()) = self
+            .each_audit_record(Some(tenant), after, |r| {
                 if r.event.action == AuditAction::SubjectErased
                     && let Some(subject) = r.event.subject
                 {
                     erased_since.remove(&subject);
                 }
-            }
-        }
+                ControlFlow::<std::convert::Infallible>::Continue(())
+            })
+            .await?;
         let mut announced = 0;
         for (subject, (_, receipt)) in erased_since {
             let event = AuditEvent::new(
