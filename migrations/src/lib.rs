@@ -16,6 +16,7 @@ mod m20261206_000006_cache_epoch;
 mod m20261207_000007_documents;
 mod m20261207_000008_webhooks;
 mod m20261207_000009_requests_by_subject;
+mod m20261208_000010_open_requests;
 
 pub use sea_orm_migration::MigratorTrait;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000007_documents::Migration),
             Box::new(m20261207_000008_webhooks::Migration),
             Box::new(m20261207_000009_requests_by_subject::Migration),
+            Box::new(m20261208_000010_open_requests::Migration),
         ]
     }
 }

@@ -9,7 +9,7 @@ use gdpr_audit::{
     verify_attestations,
 };
 use gdpr_pii::TenantId;
-use gdpr_ports::{AttestationLog, Clock, Page, Ports, RequestStore, SubjectStore};
+use gdpr_ports::{AttestationLog, Clock, Ports, RequestStore, SubjectStore};
 
 use crate::{App, AppError, Ctx};
 
@@ -403,7 +403,7 @@ impl<P: Ports> App<P> {
         let now = self.clock.now();
         let late: Vec<String> = self
             .store
-            .list_requests(Some(tenant), Page::ALL)
+            .open_requests(Some(tenant))
             .await
             .map_err(AppError::store)?
             .iter()

@@ -11,7 +11,7 @@
 use gdpr_audit::{Actor, AuditAction};
 use gdpr_pii::TenantId;
 use gdpr_ports::RequestStore as _;
-use gdpr_ports::{Clock as _, Document, DocumentKind, DocumentStore as _, Owner, Page, Ports};
+use gdpr_ports::{Clock as _, Document, DocumentKind, DocumentStore as _, Owner, Ports};
 use gdpr_rights::{RequestStatus, SubjectRequest};
 use time::Duration;
 use uuid::Uuid;
@@ -96,7 +96,7 @@ impl<P: Ports> App<P> {
             .collect();
         let requests = self
             .store
-            .list_requests(Some(tenant), Page::ALL)
+            .open_requests(Some(tenant))
             .await
             .map_err(AppError::store)?;
         let ctx = Ctx::new(tenant, Actor::System);

@@ -107,13 +107,13 @@ impl<P: Ports> App<P> {
         page: Page,
     ) -> Result<Vec<RequestView>, AppError> {
         let list = if overdue_only {
-            // Filter before paging so that a page of overdue requests is full.
-            let all = self
-                .store
-                .list_requests(Some(ctx.tenant), Page::ALL)
+            // Filter before paging so that a page of overdue requests is full; only an open
+            // request can be overdue.
+            self.store
+                .open_requests(Some(ctx.tenant))
                 .await
-                .map_err(AppError::store)?;
-            all.into_iter()
+                .map_err(AppError::store)?
+                .into_iter()
                 .filter(|r| {
                     page.starts_before(Cursor {
                         at: r.received_at,
@@ -135,6 +135,22 @@ impl<P: Ports> App<P> {
                 .collect()
         };
         Ok(list)
+    }
+
+    /// The tenant's open requests, oldest first: read by whether they are open, whatever
+    /// the number of requests closed before.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn open_requests(&self, ctx: Ctx) -> Result<Vec<RequestView>, AppError> {
+        Ok(self
+            .store
+            .open_requests(Some(ctx.tenant))
+            .await
+            .map_err(AppError::store)?
+            .into_iter()
+            .map(|r| self.view(r))
+            .collect())
     }
 
     /// Prepares the export that answers an access or portability request (Art. 15, 20): only
@@ -188,7 +204,7 @@ impl<P: Ports> App<P> {
         let now = self.clock.now();
         Ok(self
             .store
-            .list_requests(None, Page::ALL)
+            .open_requests(None)
             .await
             .map_err(AppError::store)?
             .iter()

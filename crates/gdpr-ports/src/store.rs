@@ -545,6 +545,18 @@ pub trait RequestStore: Send + Sync {
         page: Page,
     ) -> Result<Vec<SubjectRequest>, StoreError>;
 
+    /// The open requests of the tenant, or of every tenant with `None`, oldest first (the
+    /// console's overview, deadline reminders, the attestation's overdue check, the overdue
+    /// gauge): read by whether they are open, so their cost follows the open requests, not
+    /// every request ever received.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`]; [`StoreError::Corrupt`].
+    async fn open_requests(
+        &self,
+        tenant: Option<TenantId>,
+    ) -> Result<Vec<SubjectRequest>, StoreError>;
+
     /// One subject's requests, oldest first (an export, the console's subject page): read
     /// by subject, not filtered from every request of the tenant.
     ///

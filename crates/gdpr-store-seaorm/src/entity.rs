@@ -143,6 +143,11 @@ entity!(request, "requests", {
     pub subject_id: Uuid,
     pub received_at: i64,
     pub body: String,
+    /// Whether the request is open, as its body says: written with it, filled in by
+    /// `migrate` for rows of earlier schemas and by a restore for every row (absent in
+    /// backups of earlier schemas). Empty: not known yet, read as possibly open.
+    #[serde(default)]
+    pub is_open: Option<bool>,
 });
 
 entity!(legal_hold, "legal_holds", {

@@ -132,12 +132,14 @@ impl SeaOrmStore {
         Ok(store)
     }
 
-    /// Applies every pending migration.
+    /// Applies every pending migration, then fills in what one added empty and only the rows
+    /// themselves can tell (whether each request is open).
     ///
     /// # Errors
     /// [`StoreError::Unavailable`].
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        Migrator::up(&self.db, None).await.map_err(unavailable)
+        Migrator::up(&self.db, None).await.map_err(unavailable)?;
+        self.fill_open_flags().await.map(drop)
     }
 
     /// Whether the database answers.

@@ -118,6 +118,10 @@ pub(crate) trait TenantTable:
         None
     }
 
+    /// Sets what a restored row's columns repeat of its other columns from those (a backup
+    /// of an earlier schema may lack them).
+    fn derive(_model: &mut Self::Model) {}
+
     /// Whether a restored row belongs to `tenant`.
     fn belongs(model: &Self::Model, tenant: Uuid, _state: &RestoreState) -> bool {
         Self::owner(model) == tenant
@@ -291,7 +295,15 @@ owned_by_tenant!(consent_event, "consent_events", order: [Seq], subject: subject
     }
 });
 
-owned_by_tenant!(request, "requests", order: [ReceivedAt, Id]);
+owned_by_tenant!(request, "requests", order: [ReceivedAt, Id], {
+    /// Whether a request is open is taken from its body, not from the backup's column
+    /// (which backups of earlier schemas do not have).
+    fn derive(model: &mut request::Model) {
+        model.is_open = crate::from_json::<gdpr_rights::SubjectRequest>(&model.body, "a request")
+            .ok()
+            .map(|r| r.status == gdpr_rights::RequestStatus::Open);
+    }
+});
 owned_by_tenant!(legal_hold, "legal_holds", order: [Id]);
 owned_by_tenant!(processing_limit, "processing_limits", order: [Id], subject: subject_id);
 /// The kinds of documents a restore keeps (erasure confirmations), by stored name.
@@ -410,10 +422,12 @@ fn checked<T: TenantTable>(
     let models = rows
         .iter()
         .map(|json| {
-            serde_json::from_str(json)
-                .map_err(|_| corrupt(&format!("a {} row does not parse", T::NAME)))
+            let mut model = serde_json::from_str(json)
+                .map_err(|_| corrupt(&format!("a {} row does not parse", T::NAME)))?;
+            T::derive(&mut model);
+            Ok(model)
         })
-        .collect::<Result<Vec<T::Model>, _>>()?;
+        .collect::<Result<Vec<T::Model>, StoreError>>()?;
     if models.iter().any(|m| !T::belongs(m, tenant, state)) {
         return Err(corrupt(&format!(
             "a {} row belongs to another tenant",

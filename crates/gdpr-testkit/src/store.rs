@@ -23,7 +23,8 @@ use gdpr_ports::{
     RequestStore, StoreError, SubjectStore, TenantStore,
 };
 use gdpr_rights::{
-    ErasureReceipt, LegalHold, ProcessingLimit, RecordScope, SubjectRequest, Tombstone,
+    ErasureReceipt, LegalHold, ProcessingLimit, RecordScope, RequestStatus, SubjectRequest,
+    Tombstone,
 };
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -1023,6 +1024,21 @@ impl RequestStore for InMemoryStore {
             at: r.received_at,
             id: *r.id.as_uuid(),
         }))
+    }
+
+    async fn open_requests(
+        &self,
+        tenant: Option<TenantId>,
+    ) -> Result<Vec<SubjectRequest>, StoreError> {
+        let s = self.state()?;
+        let mut open: Vec<SubjectRequest> = s
+            .requests
+            .iter()
+            .filter(|r| tenant.is_none_or(|t| t == r.tenant) && r.status == RequestStatus::Open)
+            .cloned()
+            .collect();
+        open.sort_by_key(|r| (r.received_at, r.id));
+        Ok(open)
     }
 
     async fn list_subject_requests(

@@ -126,3 +126,24 @@ impl InsertOne for SeaOrmStore {
             .await
     }
 }
+
+/// How SQLite plans `sql` (`EXPLAIN QUERY PLAN`), a step per line, on a connection opened
+/// after the migrations: `EXPLAIN` takes no lock, so a pooled connection that predates them
+/// would plan on the schema it read before.
+pub(crate) async fn sqlite_plan(db: &TestDb, sql: &str) -> Vec<String> {
+    use sea_orm::{ConnectionTrait as _, Statement};
+    let fresh = SeaOrmStore::connect(&db.url, 1, MasterKey::generate().0)
+        .await
+        .unwrap();
+    fresh
+        .connection()
+        .query_all_raw(Statement::from_string(
+            db.backend(),
+            format!("EXPLAIN QUERY PLAN {sql}"),
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get_by::<String, _>("detail").unwrap())
+        .collect()
+}

@@ -10,6 +10,7 @@ mod erasure;
 mod harness;
 mod jobs;
 mod replicas;
+mod requests;
 mod retention;
 mod scenario;
 mod subjects;

@@ -759,27 +759,13 @@ async fn concurrent_record_submissions_are_committed_together_and_a_missing_subj
 
 #[tokio::test]
 async fn a_subjects_requests_are_found_through_the_index_led_by_the_subject() {
-    use sea_orm::{ConnectionTrait, Statement};
     let db = crate::harness::sqlite().await;
-    // The statement `list_subject_requests` sends (it sorts the few rows itself), as SQLite
-    // plans it, on a connection opened after the migrations (`EXPLAIN` takes no lock, so a
-    // pooled connection that predates them would plan on the schema it read before).
-    let fresh = SeaOrmStore::connect(&db.url, 1, gdpr_store_seaorm::MasterKey::generate().0)
-        .await
-        .unwrap();
-    let plan = fresh
-        .connection()
-        .query_all_raw(Statement::from_string(
-            db.backend(),
-            "EXPLAIN QUERY PLAN SELECT * FROM requests WHERE subject_id = x'01' AND tenant_id = x'00'"
-                .to_owned(),
-        ))
-        .await
-        .unwrap();
-    let steps: Vec<String> = plan
-        .iter()
-        .map(|row| row.try_get_by::<String, _>("detail").unwrap())
-        .collect();
+    // The statement `list_subject_requests` sends (it sorts the few rows itself).
+    let steps = crate::harness::sqlite_plan(
+        &db,
+        "SELECT * FROM requests WHERE subject_id = x'01' AND tenant_id = x'00'",
+    )
+    .await;
     assert!(
         steps
             .iter()

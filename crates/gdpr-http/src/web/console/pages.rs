@@ -7,7 +7,7 @@ use std::sync::Arc;
 use gdpr_app::{App, AppError, BreachScope, RequestView};
 use gdpr_audit::{Attestation, Verdict};
 use gdpr_ports::{DeliveryFilter, DeliveryState, Page, Ports};
-use gdpr_rights::{Clock, RequestStatus};
+use gdpr_rights::Clock;
 use maud::{Markup, html};
 use poem::http::StatusCode;
 use poem::{Request, Response};
@@ -50,11 +50,8 @@ pub(super) async fn overview<P: Ports>(app: Arc<App<P>>, req: Request) -> Respon
     let v = signed_in!(app, req);
     let ctx = v.session.ctx();
     let now = app.now();
-    let open: Vec<RequestView> = match app.requests(ctx, false, Page::ALL).await {
-        Ok(list) => list
-            .into_iter()
-            .filter(|r| r.request.status == RequestStatus::Open)
-            .collect(),
+    let open: Vec<RequestView> = match app.open_requests(ctx).await {
+        Ok(list) => list,
         Err(e) => return v.failed(&e),
     };
     let overdue = open.iter().filter(|r| r.overdue).count();

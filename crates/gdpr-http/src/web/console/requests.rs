@@ -81,14 +81,15 @@ pub(super) async fn list<P: Ports>(app: Arc<App<P>>, req: Request) -> Response {
         Err(response) => return response,
     };
     let all = query_param(&req, "all").as_deref() == Some("1");
-    let requests = match app.requests(v.session.ctx(), false, Page::ALL).await {
+    let shown = if all {
+        app.requests(v.session.ctx(), false, Page::ALL).await
+    } else {
+        app.open_requests(v.session.ctx()).await
+    };
+    let shown = match shown {
         Ok(list) => list,
         Err(e) => return v.failed(&e),
     };
-    let shown: Vec<RequestView> = requests
-        .into_iter()
-        .filter(|r| all || r.request.status == RequestStatus::Open)
-        .collect();
     let body = html! {
         p {
             @if all {
