@@ -1,5 +1,5 @@
 //! `cargo xtask bench console`: what each console page costs with 100,000 subjects and 10,000
-//! requests (1,000 of them overdue) in the tenant, on SQLite and PostgreSQL, through the real
+//! requests (2,000 open, 1,000 of them overdue; the rest answered) in the tenant, on SQLite and PostgreSQL, through the real
 //! HTTP server (release build). Each page is read `BENCH_ROUNDS` times (default 200), one
 //! after another, as a signed-in DPO; beside it, in the same run and interleaved, the JSON
 //! route that matches it, read with an API key. Reported: p50 and p99 of both, and the page's
@@ -62,7 +62,8 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1_000.0
 }
 
-/// What the tenant holds: subjects, requests (every tenth overdue), a DPO and an API key.
+/// What the tenant holds: subjects, requests (every tenth overdue, every tenth open and not,
+/// the rest answered), a DPO and an API key.
 async fn seed(config: &Config) -> (String, String, SecretString, String) {
     let store = gdpr_server::open_store(config, true).await.unwrap();
     let app = gdpr_server::application(config, store.clone()).unwrap();
@@ -95,12 +96,19 @@ async fn seed(config: &Config) -> (String, String, SecretString, String) {
     let mut last = String::new();
     for i in 0..REQUESTS {
         let days = if i % 10 == 0 { 40 } else { (i % 25) as i64 };
-        let request = SubjectRequest::open(
+        let received = now - time::Duration::days(days);
+        let mut request = SubjectRequest::open(
             tenant.id,
             subjects[i * (SUBJECTS / REQUESTS)],
             kinds[i % kinds.len()],
-            now - time::Duration::days(days),
+            received,
         );
+        // Most requests of a tenant in service are answered: eight in ten here.
+        if i % 10 >= 2 {
+            request
+                .refuse("not held", received + time::Duration::days(1))
+                .unwrap();
+        }
         store.insert_request(&request).await.unwrap();
         if i == REQUESTS / 2 {
             last = request.id.to_string();
