@@ -14,9 +14,8 @@ use gdpr_ports::{
 };
 use gdpr_rights::Tombstone;
 use sea_orm::{
-    AccessMode, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
-    IntoActiveModel, IsolationLevel, ModelTrait, PaginatorTrait, QueryFilter, Statement,
-    TransactionTrait, TryInsert,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
+    IntoActiveModel, ModelTrait, PaginatorTrait, QueryFilter, Statement, TryInsert,
 };
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -321,20 +320,8 @@ impl TenantDumps for SeaOrmStore {
 
     async fn dump_tenant(&self, tenant: TenantId) -> Result<DumpStream, StoreError> {
         let t = *tenant.as_uuid();
-        // One snapshot for keys and rows: REPEATABLE READ on PostgreSQL; on SQLite (WAL) a
-        // read transaction sees one snapshot from its first read on.
-        let txn = match self.backend() {
-            DbBackend::Postgres => {
-                self.db
-                    .begin_with_config(
-                        Some(IsolationLevel::RepeatableRead),
-                        Some(AccessMode::ReadOnly),
-                    )
-                    .await
-            }
-            _ => self.db.begin().await,
-        }
-        .map_err(unavailable)?;
+        // One snapshot for keys and rows.
+        let txn = self.snapshot().await?;
         if tenant::Entity::find_by_id(t)
             .one(&txn)
             .await

@@ -142,6 +142,27 @@ impl SeaOrmStore {
         self.fill_open_flags().await.map(drop)
     }
 
+    /// A read-only transaction that sees one snapshot of the database: REPEATABLE READ on
+    /// PostgreSQL; on SQLite (WAL) a read transaction sees one snapshot from its first read on.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    pub(crate) async fn snapshot(&self) -> Result<sea_orm::DatabaseTransaction, StoreError> {
+        use sea_orm::{AccessMode, IsolationLevel, TransactionTrait as _};
+        match self.backend() {
+            DbBackend::Postgres => {
+                self.db
+                    .begin_with_config(
+                        Some(IsolationLevel::RepeatableRead),
+                        Some(AccessMode::ReadOnly),
+                    )
+                    .await
+            }
+            _ => self.db.begin().await,
+        }
+        .map_err(unavailable)
+    }
+
     /// Whether the database answers.
     ///
     /// # Errors

@@ -9,6 +9,7 @@ use gdpr_rights::{LegalHold, ProcessingLimit, RequestStatus, SubjectRequest};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    TransactionTrait as _,
 };
 
 use crate::crypto::DataKey;
@@ -18,42 +19,56 @@ use crate::{
 };
 
 impl SeaOrmStore {
-    /// Fills in `is_open` where it is empty (rows written before the column existed), from
-    /// each request's body, a page at a time; how many rows. A body that does not read back
-    /// is left empty: reading it says so.
+    /// Makes `is_open` say what each request's body says where it may not: rows written
+    /// before the column existed (empty), then rows flagged open (an older replica, during a
+    /// rolling upgrade or after a rollback, closes a request without the column). A page of
+    /// 1,000 rows per transaction; a row is written only if it still holds the body read, so
+    /// a request closed or restored meanwhile keeps what its writer set. A body that does not
+    /// read back is left as it is: reading it says so. How many rows were changed.
     pub(crate) async fn fill_open_flags(&self) -> Result<u64, StoreError> {
         use request::Column as C;
         const PAGE: u64 = 1_000;
-        let mut filled = 0;
-        let mut after = None;
-        loop {
-            let mut query = request::Entity::find().filter(C::IsOpen.is_null());
-            if let Some(after) = after {
-                query = query.filter(C::Id.gt(after));
-            }
-            let rows = query
-                .order_by_asc(C::Id)
-                .limit(PAGE)
-                .all(&self.db)
-                .await
-                .map_err(unavailable)?;
-            for row in &rows {
-                let Ok(r) = from_json::<SubjectRequest>(&row.body, "a request") else {
-                    continue;
-                };
-                request::Entity::update_many()
-                    .col_expr(C::IsOpen, Expr::value(r.status == RequestStatus::Open))
-                    .filter(C::Id.eq(row.id))
-                    .exec(&self.db)
+        let mut changed = 0;
+        for flagged in [C::IsOpen.is_null(), C::IsOpen.eq(true)] {
+            let mut after = None;
+            loop {
+                let mut query = request::Entity::find().filter(flagged.clone());
+                if let Some(after) = after {
+                    query = query.filter(C::Id.gt(after));
+                }
+                let rows = query
+                    .order_by_asc(C::Id)
+                    .limit(PAGE)
+                    .all(&self.db)
                     .await
                     .map_err(unavailable)?;
-                filled += 1;
-            }
-            match rows.last() {
-                Some(last) if rows.len() as u64 == PAGE => after = Some(last.id),
-                _ => return Ok(filled),
+                let txn = self.db.begin().await.map_err(unavailable)?;
+                for row in &rows {
+                    let Ok(r) = from_json::<SubjectRequest>(&row.body, "a request") else {
+                        continue;
+                    };
+                    let open = r.status == RequestStatus::Open;
+                    if row.is_open == Some(open) {
+                        continue;
+                    }
+                    changed += request::Entity::update_many()
+                        .col_expr(C::IsOpen, Expr::value(open))
+                        .filter(C::Id.eq(row.id))
+                        .filter(flagged.clone())
+                        .filter(C::Body.eq(row.body.as_str()))
+                        .exec(&txn)
+                        .await
+                        .map_err(unavailable)?
+                        .rows_affected;
+                }
+                txn.commit().await.map_err(unavailable)?;
+                match rows.last() {
+                    Some(last) if rows.len() as u64 == PAGE => after = Some(last.id),
+                    _ => break,
+                }
             }
         }
+        Ok(changed)
     }
 }
 
@@ -112,17 +127,23 @@ impl RequestStore for SeaOrmStore {
         // Two reads by `requests_open` (led by the column): the rows that say open, and any
         // not filled in yet (written by an older replica during an upgrade), judged by their
         // body. One read with `OR` would not use the index on SQLite.
-        let mut rows = Vec::new();
+        // Both in one snapshot, so that a row filled in between is in one of them; a row in
+        // both (emptied meanwhile by an older replica's restore) is listed once.
+        let txn = self.snapshot().await?;
+        let mut rows = std::collections::BTreeMap::new();
         for flag in [C::IsOpen.eq(true), C::IsOpen.is_null()] {
             let mut query = request::Entity::find().filter(flag);
             if let Some(t) = tenant {
                 query = query.filter(C::TenantId.eq(*t.as_uuid()));
             }
-            rows.extend(query.all(&self.db).await.map_err(unavailable)?);
+            for row in query.all(&txn).await.map_err(unavailable)? {
+                rows.insert(row.id, row.body);
+            }
         }
+        txn.commit().await.map_err(unavailable)?;
         let mut open = Vec::new();
-        for row in rows {
-            let r: SubjectRequest = from_json(&row.body, "a request")?;
+        for body in rows.values() {
+            let r: SubjectRequest = from_json(body, "a request")?;
             if r.status == RequestStatus::Open {
                 open.push(r);
             }

@@ -1,5 +1,6 @@
 //! Open requests, read by the column that says a request is open: kept true to the request
-//! on every write, filled in for rows of earlier schemas by `migrate` and by a restore.
+//! on every write, set right by `migrate` (rows of earlier schemas, rows an older replica
+//! closed) and by a restore.
 
 use gdpr_ports::RequestStore;
 use gdpr_rights::{RequestKind, SubjectRequest};
@@ -81,7 +82,8 @@ async fn open_requests_are_those_still_open_and_the_column_follows_each_close() 
 }
 
 #[tokio::test]
-async fn rows_of_earlier_schemas_are_read_by_their_body_then_filled_by_migrate_and_a_restore() {
+async fn rows_of_earlier_schemas_and_older_replicas_are_read_by_their_body_then_set_right_by_migrate_and_a_restore()
+ {
     for db in databases().await {
         let s = &db.store;
         let (t, open, _, everyone) = requests(&db).await;
@@ -102,6 +104,23 @@ async fn rows_of_earlier_schemas_are_read_by_their_body_then_filled_by_migrate_a
         );
         s.migrate().await.unwrap();
         assert_eq!(count(&db, NOT_FILLED).await, 0, "{}", db.name);
+        assert_eq!(count(&db, FLAGGED_OPEN).await, 3, "{}", db.name);
+        // An older replica closed a request without the column: flagged open, its body
+        // closed. Read by its body meanwhile; set right by the next migrate.
+        conn.execute_raw(Statement::from_string(
+            db.backend(),
+            "UPDATE requests SET is_open = TRUE WHERE NOT is_open",
+        ))
+        .await
+        .unwrap();
+        assert_eq!(count(&db, FLAGGED_OPEN).await, 4, "{}", db.name);
+        assert_eq!(
+            s.open_requests(None).await.unwrap(),
+            everyone,
+            "{}",
+            db.name
+        );
+        s.migrate().await.unwrap();
         assert_eq!(count(&db, FLAGGED_OPEN).await, 3, "{}", db.name);
 
         // A backup of an earlier schema has no such column; the restore fills it in.
