@@ -130,20 +130,14 @@ impl DocumentStore for SeaOrmStore {
 
     async fn replace_document(&self, doc: &Document) -> Result<(), StoreError> {
         use document::Column as C;
-        let done = document::Entity::update_many()
+        let update = document::Entity::update_many()
             .col_expr(
                 C::Body,
                 sea_orm::sea_query::Expr::value(self.seal_body(doc)),
             )
             .filter(C::Id.eq(doc.id))
-            .filter(scoped(doc.owner, doc.kind))
-            .exec(&self.db)
-            .await
-            .map_err(unavailable)?;
-        if done.rows_affected == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+            .filter(scoped(doc.owner, doc.kind));
+        crate::update_found(&self.db, update).await
     }
 
     async fn get_document(

@@ -216,16 +216,10 @@ impl SeaOrmStore {
         column: tenant::Column,
         value: Option<String>,
     ) -> Result<(), StoreError> {
-        let updated = tenant::Entity::update_many()
+        let update = tenant::Entity::update_many()
             .col_expr(column, sea_orm::sea_query::Expr::value(value))
-            .filter(tenant::Column::Id.eq(*id.as_uuid()))
-            .exec(&self.db)
-            .await
-            .map_err(unavailable)?;
-        if updated.rows_affected == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+            .filter(tenant::Column::Id.eq(*id.as_uuid()));
+        crate::update_found(&self.db, update).await
     }
 }
 

@@ -328,13 +328,19 @@ pub(crate) async fn replace_body<E: sea_orm::EntityTrait>(
     json: String,
 ) -> Result<(), StoreError> {
     use sea_orm::{ColumnTrait, QueryFilter};
-    let result = E::update_many()
+    let update = E::update_many()
         .col_expr(body, sea_orm::sea_query::Expr::value(json))
         .filter(id_column.eq(id))
-        .filter(tenant_column.eq(tenant))
-        .exec(db)
-        .await
-        .map_err(unavailable)?;
+        .filter(tenant_column.eq(tenant));
+    update_found(db, update).await
+}
+
+/// Runs `update`; `NotFound` when it matched no row.
+pub(crate) async fn update_found<E: sea_orm::EntityTrait>(
+    db: &impl sea_orm::ConnectionTrait,
+    update: sea_orm::UpdateMany<E>,
+) -> Result<(), StoreError> {
+    let result = update.exec(db).await.map_err(unavailable)?;
     if result.rows_affected == 0 {
         return Err(StoreError::NotFound);
     }

@@ -105,18 +105,12 @@ impl RequestStore for SeaOrmStore {
 
     async fn update_request(&self, r: &SubjectRequest) -> Result<(), StoreError> {
         use request::Column as C;
-        let updated = request::Entity::update_many()
+        let update = request::Entity::update_many()
             .col_expr(C::Body, Expr::value(to_json(r)))
             .col_expr(C::IsOpen, Expr::value(r.status == RequestStatus::Open))
             .filter(C::Id.eq(*r.id.as_uuid()))
-            .filter(C::TenantId.eq(*r.tenant.as_uuid()))
-            .exec(&self.db)
-            .await
-            .map_err(unavailable)?;
-        if updated.rows_affected == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+            .filter(C::TenantId.eq(*r.tenant.as_uuid()));
+        crate::update_found(&self.db, update).await
     }
 
     async fn open_requests(

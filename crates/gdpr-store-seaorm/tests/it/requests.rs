@@ -81,6 +81,22 @@ async fn open_requests_are_those_still_open_and_the_column_follows_each_close() 
     }
 }
 
+/// Sets the column with `sql`, as an earlier schema or an older replica leaves it, and checks
+/// that every open request is still read (judged by its body).
+async fn set_by_hand_then_read(db: &TestDb, sql: &str, everyone: &[SubjectRequest]) {
+    db.store
+        .connection()
+        .execute_raw(Statement::from_string(db.backend(), sql.to_owned()))
+        .await
+        .unwrap();
+    assert_eq!(
+        db.store.open_requests(None).await.unwrap(),
+        everyone,
+        "{}: {sql}",
+        db.name
+    );
+}
+
 #[tokio::test]
 async fn rows_of_earlier_schemas_and_older_replicas_are_read_by_their_body_then_set_right_by_migrate_and_a_restore()
  {
@@ -89,37 +105,15 @@ async fn rows_of_earlier_schemas_and_older_replicas_are_read_by_their_body_then_
         let (t, open, _, everyone) = requests(&db).await;
         let (keys, rows) = crate::dump::dump(&db, t).await;
         // As before the column: every row empty. They are still read, judged by their body.
-        let conn = s.connection();
-        conn.execute_raw(Statement::from_string(
-            db.backend(),
-            "UPDATE requests SET is_open = NULL",
-        ))
-        .await
-        .unwrap();
-        assert_eq!(
-            s.open_requests(None).await.unwrap(),
-            everyone,
-            "{}",
-            db.name
-        );
+        set_by_hand_then_read(&db, "UPDATE requests SET is_open = NULL", &everyone).await;
         s.migrate().await.unwrap();
         assert_eq!(count(&db, NOT_FILLED).await, 0, "{}", db.name);
         assert_eq!(count(&db, FLAGGED_OPEN).await, 3, "{}", db.name);
         // An older replica closed a request without the column: flagged open, its body
         // closed. Read by its body meanwhile; set right by the next migrate.
-        conn.execute_raw(Statement::from_string(
-            db.backend(),
-            "UPDATE requests SET is_open = TRUE WHERE NOT is_open",
-        ))
-        .await
-        .unwrap();
+        let closed_flagged_open = "UPDATE requests SET is_open = TRUE WHERE NOT is_open";
+        set_by_hand_then_read(&db, closed_flagged_open, &everyone).await;
         assert_eq!(count(&db, FLAGGED_OPEN).await, 4, "{}", db.name);
-        assert_eq!(
-            s.open_requests(None).await.unwrap(),
-            everyone,
-            "{}",
-            db.name
-        );
         s.migrate().await.unwrap();
         assert_eq!(count(&db, FLAGGED_OPEN).await, 3, "{}", db.name);
 
