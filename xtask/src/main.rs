@@ -7,6 +7,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, ExitCode, Stdio};
+use std::time::Instant;
 
 mod setup;
 #[cfg(test)]
@@ -59,10 +60,14 @@ type Step = (
 /// output is passed through and its per-binary results are added up into one closing line.
 fn ci() -> ExitCode {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    // How long each step took, printed at the end: CI must stay well under 30 minutes on two
+    // cores, and this says where the time goes when it does not.
+    let mut clock = StepClock::default();
     if let Err(missing) = setup::ensure(&cargo) {
         eprintln!("==> xtask ci: {missing}");
         return ExitCode::FAILURE;
     }
+    clock.lap("set-up");
     let steps: [Step; 4] = [
         ("format", &["fmt", "--all", "--", "--check"], &[]),
         (
@@ -110,7 +115,7 @@ fn ci() -> ExitCode {
             }
         }
         match child.wait() {
-            Ok(s) if s.success() => {}
+            Ok(s) if s.success() => clock.lap(name),
             Ok(s) => {
                 eprintln!("==> xtask ci: {name} FAILED ({s})");
                 println!("tests: {}", totals.summary());
@@ -134,6 +139,7 @@ fn ci() -> ExitCode {
         eprintln!("==> xtask ci: fuzz FAILED");
         return ExitCode::FAILURE;
     }
+    clock.lap("fuzz");
     // Last, against the served binary: the API fuzzing (schemathesis against the served
     // document) and the 60-second mixed load (gdpr-load, our own driver); see each script.
     for (name, script) in [("api fuzz", "api-fuzz"), ("load", "load")] {
@@ -142,7 +148,7 @@ fn ci() -> ExitCode {
             .join(script);
         eprintln!("==> xtask ci: {name}: bash {}", script.display());
         match Command::new("bash").arg(&script).status() {
-            Ok(s) if s.success() => {}
+            Ok(s) if s.success() => clock.lap(name),
             Ok(s) => {
                 eprintln!("==> xtask ci: {name} FAILED ({s})");
                 return ExitCode::FAILURE;
@@ -153,11 +159,47 @@ fn ci() -> ExitCode {
             }
         }
     }
-    eprintln!("==> xtask ci: all steps passed");
+    eprintln!("==> xtask ci: all steps passed; {}", clock.summary());
     // The test results again, last: the fuzzing and the load print a lot after them, and a
     // reader (or a tool) looking at the end of a CI log should find them there.
     println!("{}", totals.closing_line());
     ExitCode::SUCCESS
+}
+
+/// The wall-clock time of each step of `ci`, in the order they ran.
+struct StepClock {
+    since: Instant,
+    steps: Vec<(&'static str, u64)>,
+}
+
+impl Default for StepClock {
+    fn default() -> Self {
+        Self {
+            since: Instant::now(),
+            steps: Vec::new(),
+        }
+    }
+}
+
+impl StepClock {
+    /// Ends the step `name` (begun when the last one ended) and says how long it took.
+    fn lap(&mut self, name: &'static str) {
+        let took = self.since.elapsed().as_secs();
+        self.since = Instant::now();
+        eprintln!("==> xtask ci: {name} passed in {took} s");
+        self.steps.push((name, took));
+    }
+
+    /// `"2710 s in all: set-up 95 s, format 2 s, ..."`.
+    fn summary(&self) -> String {
+        let total: u64 = self.steps.iter().map(|(_, s)| s).sum();
+        let each: Vec<String> = self
+            .steps
+            .iter()
+            .map(|(name, s)| format!("{name} {s} s"))
+            .collect();
+        format!("{total} s in all: {}", each.join(", "))
+    }
 }
 
 /// The libFuzzer targets of `xtask/fuzz`.
