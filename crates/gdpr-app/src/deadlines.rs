@@ -11,7 +11,9 @@
 use gdpr_audit::{Actor, AuditAction};
 use gdpr_pii::TenantId;
 use gdpr_ports::RequestStore as _;
-use gdpr_ports::{Clock as _, Document, DocumentKind, DocumentStore as _, Owner, Ports};
+use gdpr_ports::{
+    Clock as _, Document, DocumentKind, DocumentStore as _, Owner, Ports, StoreError,
+};
 use gdpr_rights::{RequestStatus, SubjectRequest};
 use time::Duration;
 use uuid::Uuid;
@@ -86,14 +88,6 @@ impl<P: Ports> App<P> {
     ) -> Result<DeadlineReport, AppError> {
         let now = self.clock.now();
         let owner = Owner::Tenant(tenant);
-        let announced: std::collections::HashSet<Uuid> = self
-            .store
-            .list_documents(owner, DocumentKind::RequestReminder)
-            .await
-            .map_err(AppError::store)?
-            .into_iter()
-            .map(|d| d.id)
-            .collect();
         let requests = self
             .store
             .open_requests(Some(tenant))
@@ -106,8 +100,16 @@ impl<P: Ports> App<P> {
             if let Some(stage) = owed(request, now) {
                 let due = request.due_date().to_string();
                 let mark = mark(id, stage, &due);
-                if announced.contains(&mark) {
-                    continue;
+                // Looked up one by one: the open requests owed something, not every reminder
+                // the tenant was ever sent.
+                match self
+                    .store
+                    .get_document(owner, DocumentKind::RequestReminder, mark)
+                    .await
+                {
+                    Ok(_) => continue,
+                    Err(StoreError::NotFound) => {}
+                    Err(e) => return Err(AppError::store(e)),
                 }
                 self.audit_about(
                     ctx,
