@@ -96,7 +96,8 @@ pub(crate) fn cursor_text(cursor: Cursor) -> String {
     )
 }
 
-fn parse_cursor(text: &str) -> Option<Cursor> {
+/// A cursor [`cursor_text`] made; `None` for anything else.
+pub(crate) fn parse_cursor(text: &str) -> Option<Cursor> {
     let (at, id) = text.split_once('.')?;
     Some(Cursor {
         at: time::OffsetDateTime::from_unix_timestamp_nanos(at.parse().ok()?).ok()?,

@@ -242,7 +242,10 @@ async fn a_person_files_an_erasure_request_on_the_portal_and_the_dpo_sees_it() {
         .await;
     // The overview has a table of requests too: wait for the list's own words.
     browser
-        .follow_to_text("nav a[href^='/console/requests']", "Closed requests too")
+        .follow_to_text(
+            "nav a[href^='/console/requests']",
+            "Every request, in the order received",
+        )
         .await;
     let listed = browser.main_text().await;
     assert!(

@@ -1063,3 +1063,72 @@ async fn an_operator_session_ends_when_the_admin_token_changes() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn every_request_is_reached_a_page_at_a_time_and_a_forged_page_link_is_refused() {
+    let app = spawn_app().await;
+    let (tenant, key) = app.tenant("LogAlto SAS").await;
+    let subject = app.subject(&key, "ada@example.org").await;
+    // 205 requests received a minute apart, the oldest refused: more than a page holds.
+    let store = gdpr_server::open_store(&app.config, false).await.unwrap();
+    let first = time::OffsetDateTime::now_utc() - time::Duration::days(20);
+    let mut ids = Vec::new();
+    for i in 0..205 {
+        let mut request = SubjectRequest::open(
+            gdpr_pii::TenantId::from_uuid(tenant.parse().unwrap()),
+            gdpr_pii::SubjectId::from_uuid(subject.parse().unwrap()),
+            RequestKind::Access,
+            first + time::Duration::minutes(i),
+        );
+        store.insert_request(&request).await.unwrap();
+        if i == 0 {
+            request
+                .refuse("manifestly unfounded", time::OffsetDateTime::now_utc())
+                .unwrap();
+            store.update_request(&request).await.unwrap();
+        }
+        ids.push(request.id.to_string());
+    }
+    let password = console_user(&app, &tenant, "dpo@logalto.example", "dpo").await;
+    let browser = Browser::new(&app);
+    browser.sign_in("dpo@logalto.example", &password).await;
+
+    // The open requests: not the refused one.
+    let open = browser.get("/console/requests").await;
+    assert_eq!(open.status, StatusCode::OK);
+    assert!(!open.html.contains(&ids[0]) && open.html.contains(&ids[1]));
+    assert!(open.html.contains("/console/requests?lang=en&amp;all=1"));
+
+    // Every request, oldest first, 200 a page, then a link to the rest.
+    let next_link = |page: &Page| {
+        let (_, after) = page.html.split_once("rel=\"next\" href=\"")?;
+        Some(after.split('"').next()?.replace("&amp;", "&"))
+    };
+    let one = browser.get("/console/requests?all=1").await;
+    assert_eq!(one.status, StatusCode::OK);
+    assert!(
+        ids[..200].iter().all(|id| one.html.contains(id)),
+        "{}",
+        one.html
+    );
+    assert!(ids[200..].iter().all(|id| !one.html.contains(id)));
+    let two = browser.get(&next_link(&one).unwrap()).await;
+    assert_eq!(two.status, StatusCode::OK, "{}", two.html);
+    assert!(
+        ids[200..].iter().all(|id| two.html.contains(id)),
+        "{}",
+        two.html
+    );
+    assert!(ids[..200].iter().all(|id| !two.html.contains(id)));
+    assert_eq!(next_link(&two), None);
+
+    // A page link the console did not make: refused, saying so.
+    let forged = browser.get("/console/requests?all=1&after=1.2").await;
+    assert_eq!(forged.status, StatusCode::BAD_REQUEST);
+    assert!(
+        forged.html.contains("not one the console made"),
+        "{}",
+        forged.html
+    );
+    app.stop().await;
+}

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use gdpr_app::{App, Lang, RequestView};
 use gdpr_pii::{RequestId, SubjectId};
-use gdpr_ports::{Page, Ports};
+use gdpr_ports::{Cursor, Page, Ports};
 use gdpr_rights::{RequestKind, RequestStatus, VerificationMethod};
 use maud::{Markup, html};
 use poem::http::{HeaderValue, StatusCode, header};
@@ -18,6 +18,9 @@ use crate::web::{query_param, see_other, uuid_param};
 
 /// Rows a list shows at most (the rest is counted, and reached by the subject's page).
 const SHOWN: usize = 200;
+
+/// Requests a page of the full list holds (no more than a list shows).
+const HISTORY_PAGE: u32 = 200;
 
 pub(super) fn kind_name(lang: Lang, kind: RequestKind) -> &'static str {
     match kind {
@@ -74,34 +77,70 @@ pub(super) fn by_due_date(mut list: Vec<RequestView>) -> Vec<RequestView> {
     list
 }
 
-/// `GET /console/requests` (`?all` for the closed ones too).
+/// `GET /console/requests`: the open requests by due date; with `?all=1`, every request in
+/// the order received, a page at a time (`&after=`, the cursor the page before links to), so
+/// that the thousandth closed request is as near as the first and a page costs the same at
+/// any depth.
 pub(super) async fn list<P: Ports>(app: Arc<App<P>>, req: Request) -> Response {
     let v = match view(&app, &req).await {
         Ok(v) => v,
         Err(response) => return response,
     };
     let all = query_param(&req, "all").as_deref() == Some("1");
+    let page = Page {
+        offset: 0,
+        limit: HISTORY_PAGE,
+        after: None,
+    };
+    let page = match (all, query_param(&req, "after")) {
+        (true, Some(text)) => match crate::api::parse_cursor(&text) {
+            Some(after) => Page {
+                after: Some(after),
+                ..page
+            },
+            None => {
+                let message = v.t(
+                    "This link to a further page is not one the console made.",
+                    "Ce lien vers une page suivante ne vient pas de la console.",
+                );
+                return v.problem(StatusCode::BAD_REQUEST, message);
+            }
+        },
+        _ => page,
+    };
     let shown = if all {
-        app.requests(v.session.ctx(), false, Page::ALL).await
+        app.requests(v.session.ctx(), false, page).await
     } else {
-        app.open_requests(v.session.ctx()).await
+        app.open_requests(v.session.ctx()).await.map(by_due_date)
     };
     let shown = match shown {
         Ok(list) => list,
         Err(e) => return v.failed(&e),
     };
+    let next = all
+        .then(|| {
+            let last = shown.last().map(|r| Cursor {
+                at: r.request.received_at,
+                id: *r.request.id.as_uuid(),
+            });
+            crate::api::next_page(page, shown.len(), last)
+        })
+        .flatten();
     let body = html! {
         p {
             @if all {
                 a href=(v.link("/requests")) { (v.t("Open requests only", "Demandes ouvertes seulement")) }
             } @else {
-                a href={ (v.link("/requests")) "&all=1" } { (v.t("Closed requests too", "Avec les demandes closes")) }
+                a href={ (v.link("/requests")) "&all=1" } { (v.t("Every request, in the order received", "Toutes les demandes, dans l'ordre de réception")) }
             }
         }
         @if shown.is_empty() {
             p { (v.t("No request.", "Aucune demande.")) }
         } @else {
-            (table(&v, &by_due_date(shown)))
+            (table(&v, &shown))
+        }
+        @if let Some(next) = next {
+            p { a rel="next" href={ (v.link("/requests")) "&all=1&after=" (next) } { (v.t("Next page", "Page suivante")) } }
         }
     };
     v.render(StatusCode::OK, v.t("Requests", "Demandes"), &body)
