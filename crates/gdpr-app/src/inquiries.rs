@@ -60,7 +60,18 @@ pub(crate) struct Challenge {
     pub(crate) hash: String,
     #[serde(with = "time::serde::rfc3339")]
     pub(crate) expires_at: OffsetDateTime,
-    pub(crate) tries_left: u8,
+    /// How many codes may be given back. Each one given, right or wrong, first takes one of
+    /// the numbered tries with a create-only write ([`try_slot`]), so codes posted at once
+    /// (on one replica or several) take one try each; the inquiry itself is never written
+    /// back, so a slow wrong try cannot undo the right one or bring a deleted inquiry back.
+    /// (Named as it was when this counted down, so that inquiries stored then still read.)
+    #[serde(rename = "tries_left")]
+    pub(crate) tries: u8,
+}
+
+/// The id of the document that says try `n` (from 1) of inquiry `id`'s code was taken.
+fn try_slot(id: Uuid, n: u8) -> Uuid {
+    Uuid::new_v5(&id, format!("try:{n}").as_bytes())
 }
 
 /// An inquiry as its caller sees it: before verification, nothing says whether the address
@@ -185,7 +196,8 @@ impl<P: Ports> App<P> {
 
     /// Checks a code given back for a portal inquiry and, when right, claims it with a
     /// create-only write (of two replicas given it at once, one goes on); returns the claim.
-    /// A wrong one costs a try; an expired code, or the last try, deletes the inquiry.
+    /// Every code given takes a try first; an expired code, or the last try given wrong,
+    /// deletes the inquiry.
     pub(crate) async fn claim_inquiry_code(
         &self,
         ctx: Ctx,
@@ -194,23 +206,24 @@ impl<P: Ports> App<P> {
     ) -> Result<Uuid, AppError> {
         use subtle::ConstantTimeEq as _;
         const ONCE: &str = "this request was confirmed already: a code works once";
-        let (mut doc, mut stored) = self.unanswered_inquiry(ctx, id, ONCE).await?;
+        let (_, stored) = self.unanswered_inquiry(ctx, id, ONCE).await?;
         // An inquiry opened through the API has no code to give back.
-        let challenge = stored
-            .challenge
-            .as_mut()
-            .ok_or(AppError::NotFound("inquiry"))?;
+        let challenge = stored.challenge.ok_or(AppError::NotFound("inquiry"))?;
         if challenge.expires_at <= self.clock.now() {
             self.drop_inquiry(ctx, id).await?;
             return Err(AppError::Gone("the code"));
         }
+        let Some(taken) = self.take_try(ctx, id, challenge.tries).await? else {
+            // Every try was taken meanwhile (codes posted at once).
+            self.drop_inquiry(ctx, id).await?;
+            return Err(AppError::Gone("the code"));
+        };
         let given = crate::portal::code_hash(id, code);
         if bool::from(given.as_bytes().ct_eq(challenge.hash.as_bytes())) {
-            let claim = Uuid::new_v5(&id, b"claim");
             let written = self
                 .store
                 .insert_document(&Document {
-                    id: claim,
+                    id: Uuid::new_v5(&id, b"claim"),
                     kind: DocumentKind::InquiryClaim,
                     owner: Owner::Tenant(ctx.tenant),
                     created_at: self.clock.now(),
@@ -218,26 +231,43 @@ impl<P: Ports> App<P> {
                 })
                 .await;
             return match written {
-                Ok(()) => Ok(claim),
+                Ok(()) => Ok(Uuid::new_v5(&id, b"claim")),
                 Err(gdpr_ports::StoreError::Conflict(_)) => Err(AppError::Conflict(ONCE.into())),
                 Err(e) => Err(AppError::store(e)),
             };
         }
-        challenge.tries_left = challenge.tries_left.saturating_sub(1);
-        if challenge.tries_left == 0 {
+        let left = challenge.tries - taken;
+        if left == 0 {
             self.drop_inquiry(ctx, id).await?;
             return Err(AppError::Gone("the code"));
         }
-        let left = challenge.tries_left;
-        doc.body = serde_json::to_string(&stored).unwrap_or_default();
-        self.store
-            .put_document(&doc)
-            .await
-            .map_err(AppError::store)?;
         Err(AppError::invalid(
             "code",
             format!("this is not the code sent; {left} tries left"),
         ))
+    }
+
+    /// Takes the first free try of inquiry `id`'s `tries` (a create-only write each, so no
+    /// two callers take the same one); `None` when all are taken.
+    async fn take_try(&self, ctx: Ctx, id: Uuid, tries: u8) -> Result<Option<u8>, AppError> {
+        for n in 1..=tries {
+            let taken = self
+                .store
+                .insert_document(&Document {
+                    id: try_slot(id, n),
+                    kind: DocumentKind::InquiryClaim,
+                    owner: Owner::Tenant(ctx.tenant),
+                    created_at: self.clock.now(),
+                    body: "{}".into(),
+                })
+                .await;
+            match taken {
+                Ok(()) => return Ok(Some(n)),
+                Err(gdpr_ports::StoreError::Conflict(_)) => {}
+                Err(e) => return Err(AppError::store(e)),
+            }
+        }
+        Ok(None)
     }
 
     /// Gives a claim back (the answer could not be written): the code may be given again.
@@ -249,6 +279,8 @@ impl<P: Ports> App<P> {
     }
 
     /// Deletes a portal inquiry that can no longer be confirmed, and the address with it.
+    /// The record of its tries stays until the hourly prune: a code posted meanwhile,
+    /// which read the inquiry just before, finds every try taken.
     async fn drop_inquiry(&self, ctx: Ctx, id: Uuid) -> Result<(), AppError> {
         self.store
             .delete_document(Owner::Tenant(ctx.tenant), DocumentKind::Inquiry, id)
@@ -259,8 +291,9 @@ impl<P: Ports> App<P> {
 
     /// Deletes every portal inquiry whose code expired unanswered (an address someone typed,
     /// a code never given back, a message that could not be sent): nothing can confirm it
-    /// any more, and the address it keeps must not outlive that (Art. 5(1)(e)). Returns how
-    /// many went. Inquiries opened through the API wait for the operator's verification.
+    /// any more, and the address it keeps must not outlive that (Art. 5(1)(e)); then the
+    /// records of tries and claims no code can need any more. Returns how many inquiries
+    /// went. Inquiries opened through the API wait for the operator's verification.
     ///
     /// # Errors
     /// Storage errors.
@@ -287,6 +320,22 @@ impl<P: Ports> App<P> {
                     .map_err(AppError::store)?
             {
                 pruned += 1;
+            }
+        }
+        // Tries taken and codes claimed, once no code they were for can be given back: an
+        // hour past a code's life, every inquiry of theirs is answered, expired or gone.
+        let settled = now - self.config.portal.code_ttl - time::Duration::HOUR;
+        for doc in self
+            .store
+            .all_documents(DocumentKind::InquiryClaim)
+            .await
+            .map_err(AppError::store)?
+        {
+            if doc.created_at <= settled {
+                self.store
+                    .delete_document(doc.owner, DocumentKind::InquiryClaim, doc.id)
+                    .await
+                    .map_err(AppError::store)?;
             }
         }
         Ok(pruned)

@@ -7,8 +7,10 @@
 //! address: the inquiry is opened and the code sent either way, and no look-up is made until
 //! the code comes back. Codes are [`CODE_DIGITS`] digits from the operating system's
 //! generator, kept only as a salted hash in the sealed inquiry, valid for
-//! [`PortalConfig::code_ttl`], for [`PortalConfig::code_tries`] tries, once: the right code
-//! is claimed with a create-only write, so that of two replicas given it at once one answers.
+//! [`PortalConfig::code_ttl`], for [`PortalConfig::code_tries`] tries, once: each code given
+//! takes a try with a create-only write before it is compared, so that codes posted at once
+//! take a try each, and the right code is claimed the same way, so that of two replicas
+//! given it at once one answers.
 //! An inquiry whose code expired or ran out of tries is deleted, address and all (at once,
 //! or by the hourly `prune-portal` job). Codes sent are limited per address (an hour and a
 //! day), per source (an IPv4 address, an IPv6 /64) and per tenant, in each replica's memory
@@ -307,7 +309,7 @@ impl<P: Ports> App<P> {
         let challenge = Challenge {
             hash: code_hash(id, &code),
             expires_at,
-            tries_left: limits.code_tries,
+            tries: limits.code_tries,
         };
         self.open_inquiry_with(ctx, id, address.clone(), kind, Some(challenge))
             .await?;

@@ -4,7 +4,7 @@
 
 use gdpr_app::{AppError, Lang, PortalAnswer};
 use gdpr_audit::{Actor, AuditAction};
-use gdpr_ports::{MailError, RequestStore as _};
+use gdpr_ports::{DocumentStore as _, MailError, RequestStore as _};
 use gdpr_rights::{RequestKind, VerificationMethod};
 use gdpr_testkit::RecordingMailer;
 use time::Duration;
@@ -184,11 +184,13 @@ async fn a_wrong_code_costs_a_try_and_the_last_try_or_time_ends_it() {
         Err(AppError::Gone(_))
     ));
     // Out of tries: the inquiry is gone, address and all; the right code finds nothing.
+    // The five tries stay recorded (ids only) until the hourly prune.
     assert!(matches!(
         w.app.portal_confirm(tenant, t.inquiry, &code).await,
         Err(AppError::NotFound(_))
     ));
     assert!(inquiry_kept(&w, t.inquiry).await.is_none());
+    assert_eq!(tries_kept(&w).await, 5);
 
     // A new code, given back too late: gone too.
     let t = ask(&w, address, "198.51.100.7", Lang::En).await.unwrap();
@@ -212,6 +214,18 @@ async fn a_wrong_code_costs_a_try_and_the_last_try_or_time_ends_it() {
 }
 
 /// The inquiry's stored document, if it is still kept.
+/// How many records of tries taken (and codes claimed) the tenant keeps.
+async fn tries_kept(w: &World) -> usize {
+    w.store
+        .list_documents(
+            gdpr_ports::Owner::Tenant(w.ctx.tenant),
+            gdpr_ports::DocumentKind::InquiryClaim,
+        )
+        .await
+        .unwrap()
+        .len()
+}
+
 async fn inquiry_kept(w: &World, id: uuid::Uuid) -> Option<gdpr_ports::Document> {
     use gdpr_ports::DocumentStore as _;
     w.store
@@ -269,11 +283,33 @@ async fn unconfirmed_portal_inquiries_are_deleted_once_their_code_expired() {
         .open_inquiry(w.ctx, "grace@example.org", RequestKind::Access)
         .await
         .unwrap();
+    // A wrong code for the one never confirmed: a try taken.
+    let wrong = if code_sent_to(&mailer, "never@example.org") == "00000000" {
+        "00000001"
+    } else {
+        "00000000"
+    };
+    assert!(matches!(
+        w.app
+            .portal_confirm(w.ctx.tenant, never.inquiry, wrong)
+            .await,
+        Err(AppError::InvalidInput { field: "code", .. })
+    ));
+    // The answered one's try and claim, the other's try.
+    assert_eq!(tries_kept(&w).await, 3);
     // Within the code's life: nothing goes.
     assert_eq!(w.app.prune_portal_inquiries().await.unwrap(), 0);
     w.clock.advance(Duration::minutes(15));
     assert_eq!(w.app.prune_portal_inquiries().await.unwrap(), 1);
     assert!(inquiry_kept(&w, never.inquiry).await.is_none());
+    // The records of tries and claims go an hour past the codes' life.
+    assert_eq!(tries_kept(&w).await, 3);
+    w.clock.advance(Duration::minutes(59));
+    w.app.prune_portal_inquiries().await.unwrap();
+    assert_eq!(tries_kept(&w).await, 3);
+    w.clock.advance(Duration::minutes(1));
+    w.app.prune_portal_inquiries().await.unwrap();
+    assert_eq!(tries_kept(&w).await, 0);
     // The answered one keeps its evidence; the API's waits for the operator.
     assert!(inquiry_kept(&w, answered.inquiry).await.is_some());
     assert!(inquiry_kept(&w, api.id).await.is_some());

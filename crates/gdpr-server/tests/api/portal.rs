@@ -180,6 +180,61 @@ async fn a_person_asks_on_the_portal_and_the_code_from_the_smtp_server_opens_the
 }
 
 #[tokio::test]
+async fn wrong_codes_posted_at_once_take_a_try_each_and_the_last_ends_the_inquiry() {
+    let smtp = SmtpServer::start().await;
+    for app in apps_with(through(&smtp)).await {
+        let before = smtp.received().len();
+        let (tenant, key) = app.tenant("LogAlto SAS").await;
+        app.subject(&key, "ada@example.org").await;
+        let start = format!("/portal/{tenant}");
+        let here = ask(&app, &start, "erasure", "ada@example.org")
+            .await
+            .location
+            .unwrap();
+        let code = code_in(&smtp.wait_for(before + 1).await[before].data);
+        // Twelve wrong codes at once, as a guesser would send them: five tries in all.
+        let wrong: Vec<String> = (0..12)
+            .map(|i| {
+                format!(
+                    "{:08}",
+                    (code.parse::<u32>().unwrap() + 1 + i) % 100_000_000
+                )
+            })
+            .collect();
+        let answers = futures_util::future::join_all(
+            wrong
+                .iter()
+                .map(|w| async { post(&app, &here, &[("code", w.as_str())]).await }),
+        )
+        .await;
+        let said = |status| answers.iter().filter(|a| a.status == status).count();
+        let (refused, ended) = (
+            said(StatusCode::UNPROCESSABLE_ENTITY),
+            said(StatusCode::GONE),
+        );
+        assert_eq!(
+            refused,
+            4,
+            "{:?}",
+            answers.iter().map(|a| a.status).collect::<Vec<_>>()
+        );
+        assert_eq!(refused + ended + said(StatusCode::NOT_FOUND), 12);
+        assert!(ended >= 1);
+        // The right code comes too late: the inquiry is gone, and no request was opened.
+        let late = post(&app, &here, &[("code", &code)]).await;
+        assert_eq!(late.status, StatusCode::NOT_FOUND, "{}", late.html);
+        let requests = app.get("/v1/requests", &key).await;
+        assert_eq!(
+            requests.body["items"],
+            serde_json::json!([]),
+            "{}",
+            requests.text
+        );
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
 async fn the_portal_speaks_french_when_asked_and_bad_input_changes_nothing() {
     let smtp = SmtpServer::start().await;
     let app = spawn_app_with(through(&smtp)).await;
