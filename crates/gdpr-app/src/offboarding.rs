@@ -110,14 +110,25 @@ impl<P: Ports> App<P> {
         Ok(offboarding)
     }
 
-    /// Cancels the tenant's scheduled offboarding: its keys work again. Journaled, audited.
+    /// Cancels the tenant's scheduled offboarding while its grace period runs: its keys work
+    /// again. Journaled, audited.
     ///
     /// # Errors
-    /// [`AppError::NotFound`] for the tenant or when none is scheduled; journal and storage
-    /// errors.
+    /// [`AppError::NotFound`] for the tenant or when none is scheduled; [`AppError::Conflict`]
+    /// once the grace period is over (the deletion may have begun: some of the tenant's
+    /// backups and journal may be gone already, and a tenant back in service without them
+    /// would be worse than one deleted); journal and storage errors.
     pub async fn cancel_offboarding(&self, actor: Actor, tenant: TenantId) -> Result<(), AppError> {
-        if self.offboarding(tenant).await?.is_none() {
-            return Err(AppError::NotFound("offboarding"));
+        match self.offboarding(tenant).await? {
+            None => return Err(AppError::NotFound("offboarding")),
+            Some(o) if o.is_due(self.clock.now()) => {
+                return Err(AppError::Conflict(
+                    "this tenant's grace period is over and its deletion may have begun: it \
+                     can no longer be cancelled"
+                        .into(),
+                ));
+            }
+            Some(_) => {}
         }
         let at = self.clock.now();
         self.journal(tenant, vec![Decision::TenantOffboardingCancelled { at }])
@@ -175,19 +186,27 @@ impl<P: Ports> App<P> {
     /// Deletes every tenant whose offboarding grace period is over; their receipts.
     ///
     /// # Errors
-    /// Storage errors listing the tenants; the first tenant's deletion that fails (the ones
-    /// before it are done, and the next pass finishes the rest).
+    /// Storage errors listing the tenants; the first tenant's deletion that failed, once
+    /// every other due tenant was deleted (one tenant's failure holds no other back; the
+    /// next pass finishes it).
     pub async fn offboard_due_tenants(&self) -> Result<Vec<OffboardingReceipt>, AppError> {
         let now = self.clock.now();
         let mut receipts = Vec::new();
+        let mut failed = None;
         for tenant in self.tenants().await? {
-            if let Some(o) = self.offboarding(tenant.id).await?
-                && o.is_due(now)
-            {
-                receipts.push(self.offboard(tenant.id, o).await?);
+            let done = match self.offboarding(tenant.id).await {
+                Ok(Some(o)) if o.is_due(now) => self.offboard(tenant.id, o).await.map(Some),
+                Ok(_) => Ok(None),
+                Err(e) => Err(e),
+            };
+            match done {
+                Ok(receipt) => receipts.extend(receipt),
+                Err(e) => {
+                    failed.get_or_insert(e);
+                }
             }
         }
-        Ok(receipts)
+        failed.map_or(Ok(receipts), Err)
     }
 
     /// The deletion itself: exports, backups, legacy tombstones and the decision journal in
@@ -300,10 +319,11 @@ impl<P: Ports> App<P> {
             .encryptor
             .encrypt(recipients, Box::pin(futures_util::stream::iter(lines)))
             .await?;
-        self.audit(
-            self.event(ctx, AuditAction::TenantHandedOver)
-                .with("subjects", count),
-        )
+        // In the system chain too: the record that the data was returned outlives the
+        // tenant's own chain, which its deletion takes.
+        self.audit_both(actor, tenant, AuditAction::TenantHandedOver, |e| {
+            e.with("subjects", count)
+        })
         .await?;
         Ok(ciphertext)
     }

@@ -17,9 +17,10 @@ use crate::backup_restore::{back_up, config};
 use crate::erasure::subject_with_data;
 use crate::helpers::{PGP_KEY, World, web, world_with};
 
-/// Log files in memory: the lines a process wrote.
+/// Log files in memory: the lines a process wrote; and a tenant whose lines cannot be
+/// rewritten (a log file that cannot be written), if any.
 #[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<String>>>);
+struct Logs(Arc<Mutex<Vec<String>>>, Arc<Mutex<Option<TenantId>>>);
 
 #[async_trait::async_trait]
 impl LogScanner for Logs {
@@ -28,6 +29,9 @@ impl LogScanner for Logs {
     }
 
     async fn forget_tenant(&self, tenant: TenantId) -> Result<u64, String> {
+        if *self.1.lock().unwrap() == Some(tenant) {
+            return Err("a log file could not be rewritten".into());
+        }
         let mut lines = self.0.lock().unwrap();
         let before = lines.len();
         lines.retain(|l| !l.contains(&tenant.to_string()));
@@ -172,6 +176,54 @@ async fn the_handover_is_every_subjects_export_encrypted_to_the_keys_named() {
             .handover(Actor::Operator, w.ctx.tenant, Recipients::Armored(vec![]))
             .await,
         Err(AppError::Encryption(_))
+    ));
+    // Recorded in the system chain too, which outlives the tenant's.
+    let system = w.store.audit_records(None, 0, 100).await.unwrap();
+    assert!(
+        system
+            .iter()
+            .any(|r| r.event.action == AuditAction::TenantHandedOver
+                && r.event.details["tenant"] == w.ctx.tenant.to_string()
+                && r.event.details["subjects"] == "3")
+    );
+}
+
+#[tokio::test]
+async fn a_tenant_whose_deletion_fails_holds_no_other_back_and_cannot_be_cancelled_once_due() {
+    let (w, other, logs) = leaving().await;
+    for t in [w.ctx.tenant, other.tenant] {
+        w.app
+            .schedule_offboarding(Actor::Operator, t, Some(1))
+            .await
+            .unwrap();
+    }
+    // The tenant the pass comes to first cannot be deleted.
+    let first = w.app.tenants().await.unwrap()[0].id;
+    let second = if first == w.ctx.tenant {
+        other.tenant
+    } else {
+        w.ctx.tenant
+    };
+    *logs.1.lock().unwrap() = Some(first);
+    w.clock.advance(Duration::days(1));
+    assert!(w.app.offboard_due_tenants().await.is_err());
+    assert!(matches!(
+        w.app.tenant(second).await,
+        Err(AppError::NotFound(_))
+    ));
+    assert!(w.app.offboarding(first).await.unwrap().is_some());
+    // Its deletion has begun (its objects are gone): too late to cancel.
+    assert!(matches!(
+        w.app.cancel_offboarding(Actor::Operator, first).await,
+        Err(AppError::Conflict(_))
+    ));
+    assert!(w.app.offboarding(first).await.unwrap().is_some());
+    // The next pass finishes it.
+    *logs.1.lock().unwrap() = None;
+    assert_eq!(w.app.offboard_due_tenants().await.unwrap().len(), 1);
+    assert!(matches!(
+        w.app.tenant(first).await,
+        Err(AppError::NotFound(_))
     ));
 }
 

@@ -298,6 +298,8 @@ impl<P: Ports> AdminApi<P> {
     }
 
     /// Cancel the tenant's offboarding during its grace period: its keys work again.
+    ///
+    /// Once the grace period is over, 409: the deletion may have begun.
     #[oai(path = "/admin/tenants/:tenant_id/offboarding", method = "delete")]
     async fn cancel_offboarding(
         &self,

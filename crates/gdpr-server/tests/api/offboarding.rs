@@ -61,7 +61,7 @@ async fn an_offboarded_tenant_is_refused_then_deleted_and_the_operator_keeps_a_r
                 Method::POST,
                 &path,
                 Some(ADMIN),
-                Some(&json!({"grace_days": 0})),
+                Some(&json!({"grace_days": 1})),
             )
             .await;
         assert_eq!(scheduled.status, StatusCode::OK, "{}", scheduled.text);
@@ -130,6 +130,14 @@ async fn an_offboarded_tenant_is_refused_then_deleted_and_the_operator_keeps_a_r
             Some(&json!({"grace_days": 0})),
         )
         .await;
+        // Its grace period is over at once: too late to cancel.
+        let late = app.send(Method::DELETE, &path, Some(ADMIN), None).await;
+        assert_problem(&late, StatusCode::CONFLICT, "conflict");
+        assert!(
+            late.text.contains("can no longer be cancelled"),
+            "{}",
+            late.text
+        );
         assert!(rows_of(&app.config, &tenant).await > 0);
         let receipts = gdpr_server::operator::offboard(&app.config, None, None, false, true)
             .await
