@@ -50,10 +50,16 @@ struct Payload {
 }
 
 /// What a status read needs of a [`Payload`]: the lists, which can be long, are skipped.
-#[derive(Debug, Deserialize)]
+/// All a job keeps once its work is over ([`settled`]).
+#[derive(Debug, Serialize, Deserialize)]
 struct PayloadHead {
     tenant: TenantId,
     total: u64,
+}
+
+/// The payload a batch erasure keeps once its work is over: its [`PayloadHead`].
+pub(crate) fn settled(payload: &str) -> Option<String> {
+    crate::batch_job::head_of::<PayloadHead>(payload)
 }
 
 /// What a finished batch erasure came to.
@@ -132,6 +138,9 @@ impl<P: Ports> App<P> {
     ) -> Result<String, AppError> {
         let payload: Payload = serde_json::from_str(&job.payload)
             .map_err(|_| AppError::invalid("payload", "not a batch erasure"))?;
+        // A tenant deleted since (offboarded): nothing to do, and nothing may be written
+        // under its name (journal entries, audit records).
+        self.tenant(payload.tenant).await?;
         let ctx = Ctx::new(payload.tenant, payload.actor);
         // Every run goes through the whole list: subjects an earlier run erased are met again
         // and skipped (one look-up per chunk). So nothing rests on where an earlier run, or

@@ -40,8 +40,17 @@ const fn job_state(state: JobState) -> &'static str {
     }
 }
 
+/// `payload` cut down to its head `H` (the fields `H` has), as JSON; `None` when it does
+/// not read as one.
+pub(crate) fn head_of<H: Serialize + serde::de::DeserializeOwned>(payload: &str) -> Option<String> {
+    let head: H = serde_json::from_str(payload).ok()?;
+    serde_json::to_string(&head).ok()
+}
+
 impl<P: Ports> App<P> {
-    /// Queues a batch job whose payload holds ids and counts only, and audits its start
+    /// Queues a batch job with what it needs to run (its selector, whose value may be
+    /// personal data, is kept only until its work is over: then the job keeps its ids and
+    /// counts, `jobs::run_next_job`), and audits its start
     /// (`action`, with the job's id and `counts`). Its id.
     pub(crate) async fn queue_batch_job(
         &self,
@@ -53,7 +62,7 @@ impl<P: Ports> App<P> {
     ) -> Result<Uuid, AppError> {
         let id = Uuid::new_v4();
         let json = serde_json::to_string(payload)
-            .unwrap_or_else(|_| unreachable!("a payload of ids and counts serialises"));
+            .unwrap_or_else(|_| unreachable!("a payload of plain data serialises"));
         self.store
             .enqueue(id, kind.name(), &json, self.clock.now())
             .await

@@ -257,11 +257,18 @@ impl<P: Ports> App<P> {
                 .map_err(|e| e.to_string()),
             None => Err(format!("unknown job kind '{}'", job.kind)),
         };
+        // Once its work is over, a batch job keeps what its status reads (ids and counts),
+        // not its selector, whose value may be personal data, nor its lists of subjects.
+        let settled = match JobKind::parse(&job.kind) {
+            Some(JobKind::BatchErasure) => crate::batch_erasure::settled(&job.payload),
+            Some(JobKind::RecordDeletion) => crate::record_deletion::settled(&job.payload),
+            _ => None,
+        };
         match &outcome {
-            Ok(summary) => self.store.complete(job.id, worker, summary).await,
+            Ok(summary) => self.store.complete(job.id, worker, summary, settled).await,
             Err(error) => {
                 let retry = (job.attempts < 5).then(|| now + Duration::minutes(1));
-                self.store.fail(job.id, worker, error, retry).await
+                self.store.fail(job.id, worker, error, retry, settled).await
             }
         }
         .map_err(AppError::store)?;

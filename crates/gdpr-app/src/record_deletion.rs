@@ -29,6 +29,19 @@ pub struct RecordDeletionPlan {
     pub blocked: u64,
 }
 
+/// What a status read needs of a [`Payload`]; all a job keeps once its work is over
+/// ([`settled`]).
+#[derive(Debug, Serialize, Deserialize)]
+struct PayloadHead {
+    tenant: TenantId,
+    plan: RecordDeletionPlan,
+}
+
+/// The payload a record deletion keeps once its work is over: its [`PayloadHead`].
+pub(crate) fn settled(payload: &str) -> Option<String> {
+    crate::batch_job::head_of::<PayloadHead>(payload)
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct Payload {
     tenant: TenantId,
@@ -151,7 +164,7 @@ impl<P: Ports> App<P> {
     /// # Errors
     /// [`AppError::NotFound`] (no such job, or another tenant's); storage errors.
     pub async fn record_deletion(&self, ctx: Ctx, id: Uuid) -> Result<RecordDeletion, AppError> {
-        self.batch_job(ctx, id, JobKind::RecordDeletion, |p: &Payload| {
+        self.batch_job(ctx, id, JobKind::RecordDeletion, |p: &PayloadHead| {
             (p.tenant, p.plan.records)
         })
         .await
@@ -165,6 +178,9 @@ impl<P: Ports> App<P> {
     ) -> Result<String, AppError> {
         let payload: Payload = serde_json::from_str(&job.payload)
             .map_err(|_| AppError::invalid("payload", "not a record deletion"))?;
+        // A tenant deleted since (offboarded): nothing to do, and nothing may be written
+        // under its name (journal entries, audit records).
+        self.tenant(payload.tenant).await?;
         let ctx = Ctx::new(payload.tenant, payload.actor);
         let (ids, left) = self
             .selected_records(ctx, &payload.selector, Some(payload.cutoff))

@@ -119,13 +119,21 @@ pub trait JobQueue: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
 
-    /// Marks a job done.
+    /// Marks a job done. `settled`, if given, replaces its payload: a job whose work is over
+    /// keeps what its status needs, not its inputs (a selector's value may be personal data).
     ///
     /// # Errors
     /// [`StoreError::Conflict`] when `worker` no longer holds the job; [`StoreError::Unavailable`].
-    async fn complete(&self, id: Uuid, worker: &str, result: &str) -> Result<(), StoreError>;
+    async fn complete(
+        &self,
+        id: Uuid,
+        worker: &str,
+        result: &str,
+        settled: Option<String>,
+    ) -> Result<(), StoreError>;
 
-    /// Records a failure: queued again at `retry_at`, or failed for good with `None`.
+    /// Records a failure: queued again at `retry_at`, or failed for good with `None`, its
+    /// payload then replaced by `settled` if given (as [`JobQueue::complete`] does).
     ///
     /// # Errors
     /// [`StoreError::Conflict`] when `worker` no longer holds the job; [`StoreError::Unavailable`].
@@ -135,6 +143,7 @@ pub trait JobQueue: Send + Sync {
         worker: &str,
         error: &str,
         retry_at: Option<OffsetDateTime>,
+        settled: Option<String>,
     ) -> Result<(), StoreError>;
 
     /// A job's status.

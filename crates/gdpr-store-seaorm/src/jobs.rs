@@ -177,16 +177,19 @@ impl JobQueue for SeaOrmStore {
         .await
     }
 
-    async fn complete(&self, id: Uuid, worker: &str, result: &str) -> Result<(), StoreError> {
-        self.update_job(
-            id,
-            worker,
-            vec![
-                (job::Column::State, Expr::value(state_name(JobState::Done))),
-                (job::Column::Result, Expr::value(result.to_owned())),
-            ],
-        )
-        .await
+    async fn complete(
+        &self,
+        id: Uuid,
+        worker: &str,
+        result: &str,
+        settled: Option<String>,
+    ) -> Result<(), StoreError> {
+        let mut changes = vec![
+            (job::Column::State, Expr::value(state_name(JobState::Done))),
+            (job::Column::Result, Expr::value(result.to_owned())),
+        ];
+        changes.extend(settled.map(|p| (job::Column::Payload, Expr::value(p))));
+        self.update_job(id, worker, changes).await
     }
 
     async fn fail(
@@ -195,6 +198,7 @@ impl JobQueue for SeaOrmStore {
         worker: &str,
         error: &str,
         retry_at: Option<OffsetDateTime>,
+        settled: Option<String>,
     ) -> Result<(), StoreError> {
         let mut changes = vec![(job::Column::LastError, Expr::value(error.to_owned()))];
         match retry_at {
@@ -205,10 +209,13 @@ impl JobQueue for SeaOrmStore {
                 ));
                 changes.push((job::Column::RunAt, Expr::value(nanos(at))));
             }
-            None => changes.push((
-                job::Column::State,
-                Expr::value(state_name(JobState::Failed)),
-            )),
+            None => {
+                changes.push((
+                    job::Column::State,
+                    Expr::value(state_name(JobState::Failed)),
+                ));
+                changes.extend(settled.map(|p| (job::Column::Payload, Expr::value(p))));
+            }
         }
         self.update_job(id, worker, changes).await
     }

@@ -1437,10 +1437,19 @@ impl JobQueue for InMemoryStore {
         })
     }
 
-    async fn complete(&self, id: Uuid, worker: &str, result: &str) -> Result<(), StoreError> {
+    async fn complete(
+        &self,
+        id: Uuid,
+        worker: &str,
+        result: &str,
+        settled: Option<String>,
+    ) -> Result<(), StoreError> {
         self.with_job(id, worker, |row| {
             row.state = JobState::Done;
             row.result = Some(result.to_owned());
+            if let Some(payload) = settled {
+                row.job.payload = payload;
+            }
         })
     }
 
@@ -1450,6 +1459,7 @@ impl JobQueue for InMemoryStore {
         worker: &str,
         error: &str,
         retry_at: Option<OffsetDateTime>,
+        settled: Option<String>,
     ) -> Result<(), StoreError> {
         self.with_job(id, worker, |row| {
             row.last_error = Some(error.to_owned());
@@ -1458,7 +1468,12 @@ impl JobQueue for InMemoryStore {
                     row.state = JobState::Queued;
                     row.run_at = at;
                 }
-                None => row.state = JobState::Failed,
+                None => {
+                    row.state = JobState::Failed;
+                    if let Some(payload) = settled {
+                        row.job.payload = payload;
+                    }
+                }
             }
         })
     }

@@ -3,7 +3,7 @@
 
 use gdpr_app::{AppError, JobKind};
 use gdpr_audit::AuditAction;
-use gdpr_ports::{ErasureStore, JobQueue, LegalHoldStore, Page};
+use gdpr_ports::{AuditLog as _, ErasureStore, JobQueue, LegalHoldStore, Page};
 use gdpr_rights::{BatchSelector, HoldGround};
 use time::Duration;
 
@@ -96,7 +96,7 @@ async fn a_batch_whose_worker_died_is_taken_over_and_finished() {
         if job.id == id {
             break job;
         }
-        w.store.complete(job.id, "dead", "").await.unwrap();
+        w.store.complete(job.id, "dead", "", None).await.unwrap();
     };
     assert_eq!(claimed.attempts, 1);
     w.app
@@ -337,7 +337,7 @@ async fn a_batch_queued_without_a_list_selects_again() {
         .await
         .unwrap()
     {
-        w.store.complete(job.id, "w0", "").await.unwrap();
+        w.store.complete(job.id, "w0", "", None).await.unwrap();
     }
     let old = uuid::Uuid::new_v4();
     w.store
@@ -405,7 +405,7 @@ async fn a_batch_of_several_chunks_is_run_from_the_top_whatever_an_earlier_run_r
                 .unwrap();
             break;
         }
-        w.store.complete(job.id, "dead", "").await.unwrap();
+        w.store.complete(job.id, "dead", "", None).await.unwrap();
     }
     w.clock.advance(Duration::minutes(11));
     assert_ran_ok(&w, id).await;
@@ -481,4 +481,86 @@ async fn batches_select_by_consent_state_and_by_consent_form() {
         w.app.plan_batch_erasure(w.ctx, &unknown).await,
         Err(AppError::NotFound(_))
     ));
+}
+
+#[tokio::test]
+async fn a_finished_batch_keeps_ids_and_counts_not_the_value_it_selected_by() {
+    let w = world().await;
+    let (a, b, _, _, form) = crate::erasure::batch_fixture(&w).await;
+    let by = |n| BatchSelector::FieldEquals {
+        form,
+        field: "email".into(),
+        value: serde_json::json!(gdpr_testkit::fake::email(n).expose_pii()),
+    };
+    let (erasure, _) = w.app.start_batch_erasure(w.ctx, by(2)).await.unwrap();
+    let (deletion, _) = w.app.start_record_deletion(w.ctx, by(1)).await.unwrap();
+    // Queued, a job holds the address it selects by: it needs it to run.
+    let address = |n| gdpr_testkit::fake::email(n).expose_pii().to_owned();
+    assert!(
+        w.store
+            .job(erasure)
+            .await
+            .unwrap()
+            .payload
+            .contains(&address(2))
+    );
+    assert!(
+        w.store
+            .job(deletion)
+            .await
+            .unwrap()
+            .payload
+            .contains(&address(1))
+    );
+    while w.app.run_next_job("w1").await.unwrap().is_some() {}
+    // Done, it keeps its tenant and counts only, and its status still reads.
+    for (id, subject) in [(erasure, b.id), (deletion, a.id)] {
+        let kept = w.store.job(id).await.unwrap().payload;
+        assert!(!kept.contains('@'), "{kept}");
+        assert!(!kept.contains(&subject.to_string()), "{kept}");
+    }
+    let done = w.app.batch_erasure(w.ctx, erasure).await.unwrap();
+    assert_eq!((done.state, done.done, done.total), ("done", 1, 1));
+    let done = w.app.record_deletion(w.ctx, deletion).await.unwrap();
+    assert_eq!((done.state, done.total), ("done", 2));
+}
+
+#[tokio::test]
+async fn a_batch_left_queued_when_its_tenant_was_deleted_writes_nothing_under_its_name() {
+    let w = world().await;
+    let (_, _, _, _, form) = crate::erasure::batch_fixture(&w).await;
+    let (id, _) = w
+        .app
+        .start_batch_erasure(w.ctx, BatchSelector::Form { form })
+        .await
+        .unwrap();
+    let (deletion, _) = w
+        .app
+        .start_record_deletion(w.ctx, BatchSelector::Form { form })
+        .await
+        .unwrap();
+    let tenant = w.ctx.tenant;
+    w.app
+        .schedule_offboarding(gdpr_audit::Actor::Operator, tenant, Some(0))
+        .await
+        .unwrap();
+    assert_eq!(w.app.offboard_due_tenants().await.unwrap().len(), 1);
+    // The job fails (its tenant is gone) and leaves no trace of the tenant behind.
+    while let Some(run) = w.app.run_next_job("w1").await.unwrap() {
+        if run.job == id || run.job == deletion {
+            assert!(run.outcome.is_err(), "{run:?}");
+        }
+    }
+    assert!(
+        w.store
+            .audit_records(Some(tenant), 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let named = w.backups.keys();
+    assert!(
+        named.iter().all(|k| !k.contains(&tenant.to_string())),
+        "{named:?}"
+    );
 }

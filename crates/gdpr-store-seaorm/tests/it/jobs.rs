@@ -59,25 +59,41 @@ async fn jobs_are_queued_once_claimed_when_due_and_finished() {
         let stale = s.record_progress(id, "w1", 99, 100, at(19)).await;
         assert!(matches!(stale, Err(StoreError::Conflict(_))), "{}", db.name);
         assert!(
-            matches!(s.complete(id, "w1", "").await, Err(StoreError::Conflict(_))),
+            matches!(
+                s.complete(id, "w1", "", None).await,
+                Err(StoreError::Conflict(_))
+            ),
             "{}",
             db.name
         );
         assert_eq!(s.job(id).await.unwrap().state, JobState::Running);
 
-        s.fail(id, "w2", "error tracker unavailable", Some(at(20)))
-            .await
-            .unwrap();
+        // Queued again: it keeps what it needs to run, whatever it would settle to.
+        let settled = r#"{"total":3}"#;
+        let queued = s.job(id).await.unwrap().payload;
+        s.fail(
+            id,
+            "w2",
+            "error tracker unavailable",
+            Some(at(20)),
+            Some(settled.into()),
+        )
+        .await
+        .unwrap();
         let status = s.job(id).await.unwrap();
+        assert_eq!(status.payload, queued, "{}", db.name);
         assert_eq!(status.state, JobState::Queued);
         assert_eq!(
             status.last_error.as_deref(),
             Some("error tracker unavailable")
         );
         let again = s.claim("w1", at(20), lease).await.unwrap().unwrap();
-        s.complete(again.id, "w1", "3 erased").await.unwrap();
+        s.complete(again.id, "w1", "3 erased", Some(settled.into()))
+            .await
+            .unwrap();
         let done = s.job(id).await.unwrap();
         assert_eq!(done.state, JobState::Done);
+        assert_eq!(done.payload, settled, "{}: its inputs are gone", db.name);
         assert_eq!(done.result.as_deref(), Some("3 erased"));
         assert!(
             s.claim("w1", at(100), lease).await.unwrap().is_none(),
@@ -87,8 +103,12 @@ async fn jobs_are_queued_once_claimed_when_due_and_finished() {
         let doomed = Uuid::new_v4();
         s.enqueue(doomed, "x", "{}", at(0)).await.unwrap();
         s.claim("w1", at(0), lease).await.unwrap().unwrap();
-        s.fail(doomed, "w1", "bad payload", None).await.unwrap();
-        assert_eq!(s.job(doomed).await.unwrap().state, JobState::Failed);
+        s.fail(doomed, "w1", "bad payload", None, Some(settled.into()))
+            .await
+            .unwrap();
+        let failed = s.job(doomed).await.unwrap();
+        assert_eq!(failed.state, JobState::Failed);
+        assert_eq!(failed.payload, settled, "{}", db.name);
         db.finish().await;
     }
 }
@@ -136,7 +156,7 @@ async fn two_workers_on_postgres_never_run_the_same_job() {
                 let mut ran = Vec::new();
                 while let Some(job) = store.claim(name, at(1), Duration::hours(1)).await.unwrap() {
                     ran.push(job.id);
-                    store.complete(job.id, name, "").await.unwrap();
+                    store.complete(job.id, name, "", None).await.unwrap();
                 }
                 ran
             })
