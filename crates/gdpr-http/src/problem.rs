@@ -215,9 +215,11 @@ impl From<AppError> for ApiError {
             AppError::Consent(_) | AppError::Form(_) => {
                 p(S::UNPROCESSABLE_ENTITY, "invalid-input", "Invalid input")
             }
-            AppError::Request(RequestError::ExtensionTooLong(_) | RequestError::ReasonRequired) => {
-                p(S::UNPROCESSABLE_ENTITY, "invalid-input", "Invalid input")
-            }
+            AppError::Request(
+                RequestError::ExtensionTooLong(_)
+                | RequestError::ReasonRequired
+                | RequestError::NoteTooLong,
+            ) => p(S::UNPROCESSABLE_ENTITY, "invalid-input", "Invalid input"),
             AppError::Request(_) => p(S::CONFLICT, "request-state", "Conflict"),
             AppError::Forbidden(_) => p(S::FORBIDDEN, "forbidden-by-policy", "Forbidden"),
             AppError::Encryption(_) => p(S::CONFLICT, "encryption-refused", "Encryption refused"),

@@ -78,6 +78,9 @@ pub enum RequestError {
     /// An extension or refusal without a reason.
     #[error("a reason is required (1 to 2000 characters)")]
     ReasonRequired,
+    /// A verification's note too long.
+    #[error("a verification's note is at most 500 characters")]
+    NoteTooLong,
     /// An extension decided after the original deadline.
     #[error("the deadline has passed: an extension must be decided within the first month")]
     TooLateToExtend,
@@ -164,14 +167,14 @@ impl IdentityVerification {
     /// The verification, its note trimmed (blank: none).
     ///
     /// # Errors
-    /// [`RequestError::ReasonRequired`] for a note over 500 characters.
+    /// [`RequestError::NoteTooLong`] for a note over 500 characters.
     pub fn checked(self) -> Result<Self, RequestError> {
         let note = self
             .note
             .map(|n| n.trim().to_owned())
             .filter(|n| !n.is_empty());
         if note.as_ref().is_some_and(|n| n.chars().count() > 500) {
-            return Err(RequestError::ReasonRequired);
+            return Err(RequestError::NoteTooLong);
         }
         Ok(Self { note, ..self })
     }
@@ -250,7 +253,7 @@ impl SubjectRequest {
     ///
     /// # Errors
     /// [`RequestError::Closed`]; [`RequestError::AlreadyVerified`];
-    /// [`RequestError::ReasonRequired`] for a note over 500 characters.
+    /// [`RequestError::NoteTooLong`] for a note over 500 characters.
     pub fn verify(&mut self, verification: IdentityVerification) -> Result<(), RequestError> {
         self.ensure_open()?;
         if self.verification.is_some() {
@@ -365,7 +368,7 @@ mod tests {
         let mut r = request(datetime!(2026-01-10 10:00 UTC));
         let mut long = verified();
         long.note = Some("x".repeat(501));
-        assert_eq!(r.verify(long), Err(RequestError::ReasonRequired));
+        assert_eq!(r.verify(long), Err(RequestError::NoteTooLong));
         r.verify(verified()).unwrap();
         assert_eq!(
             r.verification.as_ref().and_then(|v| v.note.as_deref()),
