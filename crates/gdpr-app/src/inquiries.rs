@@ -28,6 +28,15 @@ pub enum InquiryOutcome {
         /// The request.
         request: RequestId,
     },
+    /// Refused before the requester's identity could be verified (Art. 12(6)), with the
+    /// reasons the requester is told (Art. 12(4)); nothing was searched.
+    Refused {
+        /// The reasons.
+        reason: String,
+        /// When.
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
     /// Nothing is held about the person.
     NothingHeld {
         /// When the vault was searched.
@@ -406,6 +415,47 @@ impl<P: Ports> App<P> {
             .put_document(&doc)
             .await
             .map_err(AppError::store)?;
+        Ok(view(id, stored))
+    }
+
+    /// Refuses an inquiry whose requester's identity could not be verified (Art. 12(6)),
+    /// with the reasons they are told (Art. 12(4)). The vault is not searched, so nothing is
+    /// said of the address, which is erased (a portal inquiry's code with it). Audited.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`]; [`AppError::Conflict`] when already answered;
+    /// [`AppError::Request`] for a reason blank or over 2,000 characters; storage errors.
+    pub async fn refuse_inquiry(
+        &self,
+        ctx: Ctx,
+        id: Uuid,
+        reason: &str,
+    ) -> Result<InquiryView, AppError> {
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().count() > 2000 {
+            return Err(AppError::Request(gdpr_rights::RequestError::ReasonRequired));
+        }
+        let (mut doc, mut stored) = self
+            .unanswered_inquiry(ctx, id, "the inquiry was already answered")
+            .await?;
+        let at = self.clock.now();
+        self.audit(
+            self.event(ctx, AuditAction::InquiryRefused)
+                .with("inquiry", id),
+        )
+        .await?;
+        stored.email.clear();
+        stored.challenge = None;
+        stored.outcome = Some(InquiryOutcome::Refused {
+            reason: reason.to_owned(),
+            at,
+        });
+        doc.body = serde_json::to_string(&stored).unwrap_or_default();
+        // Update-only: an inquiry deleted meanwhile (its code expired) is not brought back.
+        self.store
+            .replace_document(&doc)
+            .await
+            .map_err(AppError::not_found("inquiry"))?;
         Ok(view(id, stored))
     }
 }

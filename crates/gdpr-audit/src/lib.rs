@@ -160,6 +160,8 @@ pub enum AuditAction {
     InquiryReceived,
     /// Such a request answered "nothing held", after the requester's identity was verified.
     InquiryAnsweredNothingHeld,
+    /// Such a request refused unverified, with reasons (Art. 12(6), 12(4)); its address erased.
+    InquiryRefused,
     /// A console user created by the operator (their id and role; never their address).
     ConsoleUserCreated,
     /// A console user's password replaced by the operator (their sessions ended).

@@ -114,3 +114,73 @@ async fn an_inquiry_says_nothing_before_verification_then_opens_a_request_or_ans
         Err(AppError::InvalidInput { field: "email", .. })
     ));
 }
+
+#[tokio::test]
+async fn an_inquiry_whose_requester_cannot_be_verified_is_refused_with_reasons_and_its_address_erased()
+ {
+    let w = world().await;
+    let s = w.subject(1).await;
+    let known = s.email.as_ref().unwrap().expose_pii().to_owned();
+    let a = w
+        .app
+        .open_inquiry(w.ctx, &known, RequestKind::Erasure)
+        .await
+        .unwrap();
+    // A refusal says why.
+    for blank in ["", "   "] {
+        assert!(matches!(
+            w.app.refuse_inquiry(w.ctx, a.id, blank).await,
+            Err(AppError::Request(gdpr_rights::RequestError::ReasonRequired))
+        ));
+    }
+    let reason = "the requester could not show they hold the address";
+    let refused = w.app.refuse_inquiry(w.ctx, a.id, reason).await.unwrap();
+    assert_eq!(
+        refused.outcome,
+        Some(InquiryOutcome::Refused {
+            reason: reason.into(),
+            at: gdpr_ports::Clock::now(&w.clock),
+        })
+    );
+    assert_eq!(refused.verification, None);
+    assert_eq!(w.app.inquiry(w.ctx, a.id).await.unwrap(), refused);
+    // Answered for good: neither verified nor refused again; no request was opened.
+    assert!(matches!(
+        w.app
+            .verify_inquiry(w.ctx, a.id, VerificationMethod::EmailCode, None)
+            .await,
+        Err(AppError::Conflict(_))
+    ));
+    assert!(matches!(
+        w.app.refuse_inquiry(w.ctx, a.id, reason).await,
+        Err(AppError::Conflict(_))
+    ));
+    assert!(
+        w.app
+            .requests(w.ctx, false, gdpr_ports::Page::ALL)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The address is gone; the chain says it was refused, without it.
+    let doc = w
+        .store
+        .get_document(
+            gdpr_ports::Owner::Tenant(w.ctx.tenant),
+            gdpr_ports::DocumentKind::Inquiry,
+            a.id,
+        )
+        .await
+        .unwrap();
+    assert!(!doc.body.contains(&known), "{}", doc.body);
+    let actions = crate::helpers::audited(&w, &[AuditAction::InquiryRefused]).await;
+    assert_eq!(actions, [AuditAction::InquiryRefused]);
+    let log = serde_json::to_string(&w.app.audit_log(w.ctx, 0, 1000).await.unwrap()).unwrap();
+    assert!(!log.contains(&known));
+    // Another tenant's inquiry is not found.
+    let other = w.other_tenant().await;
+    assert!(matches!(
+        w.app.refuse_inquiry(other, a.id, reason).await,
+        Err(AppError::NotFound(_))
+    ));
+}

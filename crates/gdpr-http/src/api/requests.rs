@@ -36,23 +36,25 @@ pub(crate) enum InquiryReceived {
 }
 
 fn inquiry_out(v: gdpr_app::InquiryView) -> InquiryOut {
-    let (state, request, searched_at, search_method) = match v.outcome {
-        None => (InquiryState::AwaitingVerification, None, None, None),
-        Some(gdpr_app::InquiryOutcome::RequestOpened { request }) => (
-            InquiryState::RequestOpened,
-            Some(*request.as_uuid()),
-            None,
-            None,
-        ),
+    let (mut request, mut searched_at, mut search_method) = (None, None, None);
+    let (mut refused_at, mut refusal_reason) = (None, None);
+    let state = match v.outcome {
+        None => InquiryState::AwaitingVerification,
+        Some(gdpr_app::InquiryOutcome::RequestOpened { request: r }) => {
+            request = Some(*r.as_uuid());
+            InquiryState::RequestOpened
+        }
         Some(gdpr_app::InquiryOutcome::NothingHeld {
-            searched_at,
+            searched_at: at,
             method,
-        }) => (
-            InquiryState::NothingHeld,
-            None,
-            Some(searched_at),
-            Some(method),
-        ),
+        }) => {
+            (searched_at, search_method) = (Some(at), Some(method));
+            InquiryState::NothingHeld
+        }
+        Some(gdpr_app::InquiryOutcome::Refused { reason, at }) => {
+            (refused_at, refusal_reason) = (Some(at), Some(reason));
+            InquiryState::Refused
+        }
     };
     InquiryOut {
         id: v.id,
@@ -68,6 +70,8 @@ fn inquiry_out(v: gdpr_app::InquiryView) -> InquiryOut {
         request,
         searched_at,
         search_method,
+        refused_at,
+        refusal_reason,
     }
 }
 
@@ -224,6 +228,22 @@ impl<P: Ports> RequestsApi<P> {
         id: Path<Uuid>,
     ) -> Result<Json<InquiryOut>, ApiError> {
         let v = self.0.inquiry(reader(&auth), id.0).await?;
+        Ok(Json(inquiry_out(v)))
+    }
+
+    /// Refuse an inquiry whose requester's identity could not be verified (Art. 12(6)), with
+    /// the reasons they are told (Art. 12(4)).
+    ///
+    /// Nothing is searched, so nothing is said of the address, which is erased.
+    #[oai(path = "/inquiries/:id/refuse", method = "post")]
+    async fn refuse_inquiry(
+        &self,
+        auth: TenantKey,
+        id: Path<Uuid>,
+        body: Json<RefuseIn>,
+    ) -> Result<Json<InquiryOut>, ApiError> {
+        let ctx = writer(&auth)?;
+        let v = self.0.refuse_inquiry(ctx, id.0, &body.reason).await?;
         Ok(Json(inquiry_out(v)))
     }
 

@@ -357,6 +357,7 @@ mirror!(
         AuditorExport,
         InquiryReceived,
         InquiryAnsweredNothingHeld,
+        InquiryRefused,
         ConsoleUserCreated,
         ConsoleUserPasswordReset,
         ConsoleUserRemoved,

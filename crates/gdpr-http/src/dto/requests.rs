@@ -187,6 +187,9 @@ pub(crate) enum InquiryState {
     RequestOpened,
     /// Nothing is held about the person: `searched_at` and `search_method` are the evidence.
     NothingHeld,
+    /// Refused unverified (Art. 12(6)): `refusal_reason`, told to the requester; nothing
+    /// was searched.
+    Refused,
 }
 
 /// An inquiry.
@@ -208,4 +211,8 @@ pub(crate) struct InquiryOut {
     pub(crate) searched_at: Option<OffsetDateTime>,
     /// How (`nothing_held`).
     pub(crate) search_method: Option<String>,
+    /// When it was refused (`refused`).
+    pub(crate) refused_at: Option<OffsetDateTime>,
+    /// The reasons (`refused`).
+    pub(crate) refusal_reason: Option<String>,
 }

@@ -64,6 +64,36 @@ async fn an_inquiry_answers_alike_until_verified_then_opens_a_request_or_says_no
         assert!(bad.status.is_client_error(), "{}", bad.text);
         let again = verify(1).await;
         assert_problem(&again, StatusCode::CONFLICT, "conflict");
+
+        // One whose requester cannot be verified is refused, with reasons.
+        let third = app
+            .post(
+                "/v1/inquiries",
+                &key,
+                json!({"email": "known.person@example.org", "kind": "erasure"}),
+            )
+            .await;
+        let id = third.body["id"].as_str().unwrap();
+        let refuse = format!("/v1/inquiries/{id}/refuse");
+        let blank = app.post(&refuse, &key, json!({"reason": "  "})).await;
+        assert!(blank.status.is_client_error(), "{}", blank.text);
+        let reason = "the requester could not show they hold the address";
+        let refused = app.post(&refuse, &key, json!({"reason": reason})).await;
+        assert_eq!(refused.status, StatusCode::OK, "{}", refused.text);
+        assert_eq!(refused.body["state"], "refused");
+        assert_eq!(refused.body["refusal_reason"], reason);
+        assert!(refused.body["refused_at"].is_string());
+        assert!(refused.body["request"].is_null() && refused.body["searched_at"].is_null());
+        let read = app.get(&format!("/v1/inquiries/{id}"), &key).await;
+        assert_eq!(read.body, refused.body);
+        let late = app
+            .post(
+                &format!("/v1/inquiries/{id}/verification"),
+                &key,
+                json!({"method": "email_code"}),
+            )
+            .await;
+        assert_problem(&late, StatusCode::CONFLICT, "conflict");
         app.stop().await;
     }
 }
