@@ -201,6 +201,8 @@ impl<P: Ports> App<P> {
             records: payload.records,
             blocked: held_since + still_held,
         };
+        // Offboarded while this ran: nothing under its name any more.
+        self.tenant(payload.tenant).await?;
         let event = self
             .event(ctx, AuditAction::BatchErasureCompleted)
             .with("job", job.id)

@@ -15,6 +15,9 @@ use uuid::Uuid;
 
 use crate::{App, AppError, Ctx};
 
+/// What a second answer to an inquiry is told.
+const ANSWERED: &str = "the inquiry was already answered";
+
 /// How the vault was searched, as the evidence says.
 pub const SEARCH_METHOD: &str =
     "keyed blind-index look-up of the normalised e-mail address among the tenant's subjects";
@@ -76,6 +79,30 @@ pub(crate) struct Challenge {
     /// (Named as it was when this counted down, so that inquiries stored then still read.)
     #[serde(rename = "tries_left")]
     pub(crate) tries: u8,
+}
+
+/// The id of the document that says inquiry `id`'s answer was claimed.
+fn claim_of(id: Uuid) -> Uuid {
+    Uuid::new_v5(&id, b"claim")
+}
+
+/// An inquiry's answer, claimed ([`App::claim_inquiry_code`]): given back with
+/// [`App::release_inquiry_claim`] when the answer could not be written.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AnswerClaim {
+    inquiry: Uuid,
+    /// The try the code took, if a code claimed it.
+    try_taken: Option<u8>,
+}
+
+impl AnswerClaim {
+    /// The claim of an answer given through the API (no code, no try).
+    fn by_api(inquiry: Uuid) -> Self {
+        Self {
+            inquiry,
+            try_taken: None,
+        }
+    }
 }
 
 /// The id of the document that says try `n` (from 1) of inquiry `id`'s code was taken.
@@ -203,57 +230,86 @@ impl<P: Ports> App<P> {
         Ok((doc, stored))
     }
 
-    /// Checks a code given back for a portal inquiry and, when right, claims it with a
-    /// create-only write (of two replicas given it at once, one goes on); returns the claim.
-    /// Every code given takes a try first; an expired code, or the last try given wrong,
-    /// deletes the inquiry.
+    /// Checks a code given back for a portal inquiry and, when right, claims the answer
+    /// ([`Self::claim_answer`]); returns the claim. Every code given takes a try first; an
+    /// expired code, or the last try given wrong, deletes the inquiry, unless it was claimed
+    /// meanwhile (then it is being answered, and stays).
     pub(crate) async fn claim_inquiry_code(
         &self,
         ctx: Ctx,
         id: Uuid,
         code: &str,
-    ) -> Result<Uuid, AppError> {
+    ) -> Result<AnswerClaim, AppError> {
         use subtle::ConstantTimeEq as _;
-        const ONCE: &str = "this request was confirmed already: a code works once";
+        const ONCE: &str = "this request was answered already: a code works once";
         let (_, stored) = self.unanswered_inquiry(ctx, id, ONCE).await?;
         // An inquiry opened through the API has no code to give back.
         let challenge = stored.challenge.ok_or(AppError::NotFound("inquiry"))?;
         if challenge.expires_at <= self.clock.now() {
-            self.drop_inquiry(ctx, id).await?;
-            return Err(AppError::Gone("the code"));
+            return Err(self.drop_unclaimed(ctx, id, ONCE).await);
         }
         let Some(taken) = self.take_try(ctx, id, challenge.tries).await? else {
             // Every try was taken meanwhile (codes posted at once).
-            self.drop_inquiry(ctx, id).await?;
-            return Err(AppError::Gone("the code"));
+            return Err(self.drop_unclaimed(ctx, id, ONCE).await);
         };
         let given = crate::portal::code_hash(id, code);
         if bool::from(given.as_bytes().ct_eq(challenge.hash.as_bytes())) {
-            let written = self
-                .store
-                .insert_document(&Document {
-                    id: Uuid::new_v5(&id, b"claim"),
-                    kind: DocumentKind::InquiryClaim,
-                    owner: Owner::Tenant(ctx.tenant),
-                    created_at: self.clock.now(),
-                    body: "{}".into(),
-                })
-                .await;
-            return match written {
-                Ok(()) => Ok(Uuid::new_v5(&id, b"claim")),
-                Err(gdpr_ports::StoreError::Conflict(_)) => Err(AppError::Conflict(ONCE.into())),
-                Err(e) => Err(AppError::store(e)),
-            };
+            self.claim_answer(ctx, id, ONCE).await?;
+            return Ok(AnswerClaim {
+                inquiry: id,
+                try_taken: Some(taken),
+            });
         }
         let left = challenge.tries - taken;
         if left == 0 {
-            self.drop_inquiry(ctx, id).await?;
-            return Err(AppError::Gone("the code"));
+            return Err(self.drop_unclaimed(ctx, id, ONCE).await);
         }
         Err(AppError::invalid(
             "code",
             format!("this is not the code sent; {left} tries left"),
         ))
+    }
+
+    /// Claims the answer to inquiry `id` with a create-only write: of two answers begun at
+    /// once (two replicas given the right code, a code and a refusal), one goes on and the
+    /// other is told `answered`.
+    async fn claim_answer(&self, ctx: Ctx, id: Uuid, answered: &str) -> Result<(), AppError> {
+        let written = self
+            .store
+            .insert_document(&Document {
+                id: claim_of(id),
+                kind: DocumentKind::InquiryClaim,
+                owner: Owner::Tenant(ctx.tenant),
+                created_at: self.clock.now(),
+                body: "{}".into(),
+            })
+            .await;
+        match written {
+            Ok(()) => Ok(()),
+            Err(gdpr_ports::StoreError::Conflict(_)) => Err(AppError::Conflict(answered.into())),
+            Err(e) => Err(AppError::store(e)),
+        }
+    }
+
+    /// Deletes a portal inquiry that can no longer be confirmed, unless its answer was
+    /// claimed (it is being answered); the error to give either way.
+    async fn drop_unclaimed(&self, ctx: Ctx, id: Uuid, answered: &str) -> AppError {
+        let claimed = self
+            .store
+            .get_document(
+                Owner::Tenant(ctx.tenant),
+                DocumentKind::InquiryClaim,
+                claim_of(id),
+            )
+            .await;
+        match claimed {
+            Ok(_) => AppError::Conflict(answered.into()),
+            Err(gdpr_ports::StoreError::NotFound) => match self.drop_inquiry(ctx, id).await {
+                Ok(()) => AppError::Gone("the code"),
+                Err(e) => e,
+            },
+            Err(e) => AppError::store(e),
+        }
     }
 
     /// Takes the first free try of inquiry `id`'s `tries` (a create-only write each, so no
@@ -279,12 +335,17 @@ impl<P: Ports> App<P> {
         Ok(None)
     }
 
-    /// Gives a claim back (the answer could not be written): the code may be given again.
-    pub(crate) async fn release_inquiry_claim(&self, ctx: Ctx, claim: Uuid) {
-        let _ = self
-            .store
-            .delete_document(Owner::Tenant(ctx.tenant), DocumentKind::InquiryClaim, claim)
-            .await;
+    /// Gives a claim back (the answer could not be written), with the try its code took:
+    /// the code may be given again, at no cost.
+    pub(crate) async fn release_inquiry_claim(&self, ctx: Ctx, claim: AnswerClaim) {
+        let owner = Owner::Tenant(ctx.tenant);
+        let tries = claim.try_taken.map(|n| try_slot(claim.inquiry, n));
+        for doc in std::iter::once(claim_of(claim.inquiry)).chain(tries) {
+            let _ = self
+                .store
+                .delete_document(owner, DocumentKind::InquiryClaim, doc)
+                .await;
+        }
     }
 
     /// Deletes a portal inquiry that can no longer be confirmed, and the address with it.
@@ -365,9 +426,26 @@ impl<P: Ports> App<P> {
         method: VerificationMethod,
         note: Option<&str>,
     ) -> Result<InquiryView, AppError> {
-        let (mut doc, mut stored) = self
-            .unanswered_inquiry(ctx, id, "the inquiry was already answered")
-            .await?;
+        self.unanswered_inquiry(ctx, id, ANSWERED).await?;
+        self.claim_answer(ctx, id, ANSWERED).await?;
+        let answered = self.answer_inquiry(ctx, id, method, note).await;
+        if answered.is_err() {
+            self.release_inquiry_claim(ctx, AnswerClaim::by_api(id))
+                .await;
+        }
+        answered
+    }
+
+    /// [`Self::verify_inquiry`] once its answer is claimed (by the API's call, or by the
+    /// right code on the portal).
+    pub(crate) async fn answer_inquiry(
+        &self,
+        ctx: Ctx,
+        id: Uuid,
+        method: VerificationMethod,
+        note: Option<&str>,
+    ) -> Result<InquiryView, AppError> {
+        let (mut doc, mut stored) = self.unanswered_inquiry(ctx, id, ANSWERED).await?;
         let now = self.clock.now();
         let verification = Some(
             IdentityVerification {
@@ -431,31 +509,27 @@ impl<P: Ports> App<P> {
         id: Uuid,
         reason: &str,
     ) -> Result<InquiryView, AppError> {
-        let reason = reason.trim();
-        if reason.is_empty() || reason.chars().count() > 2000 {
-            return Err(AppError::Request(gdpr_rights::RequestError::ReasonRequired));
-        }
-        let (mut doc, mut stored) = self
-            .unanswered_inquiry(ctx, id, "the inquiry was already answered")
-            .await?;
+        let reason = gdpr_rights::check_reason(reason)?;
+        let (mut doc, mut stored) = self.unanswered_inquiry(ctx, id, ANSWERED).await?;
+        // Of a refusal and a code given back at once, one answers.
+        self.claim_answer(ctx, id, ANSWERED).await?;
         let at = self.clock.now();
+        stored.email.clear();
+        stored.challenge = None;
+        stored.outcome = Some(InquiryOutcome::Refused { reason, at });
+        doc.body = serde_json::to_string(&stored).unwrap_or_default();
+        // Update-only: an inquiry deleted meanwhile (its code expired) is not brought back.
+        let written = self.store.replace_document(&doc).await;
+        if written.is_err() {
+            self.release_inquiry_claim(ctx, AnswerClaim::by_api(id))
+                .await;
+        }
+        written.map_err(AppError::not_found("inquiry"))?;
         self.audit(
             self.event(ctx, AuditAction::InquiryRefused)
                 .with("inquiry", id),
         )
         .await?;
-        stored.email.clear();
-        stored.challenge = None;
-        stored.outcome = Some(InquiryOutcome::Refused {
-            reason: reason.to_owned(),
-            at,
-        });
-        doc.body = serde_json::to_string(&stored).unwrap_or_default();
-        // Update-only: an inquiry deleted meanwhile (its code expired) is not brought back.
-        self.store
-            .replace_document(&doc)
-            .await
-            .map_err(AppError::not_found("inquiry"))?;
         Ok(view(id, stored))
     }
 }

@@ -355,7 +355,7 @@ impl<P: Ports> App<P> {
         let ctx = Ctx::new(tenant, Actor::Portal);
         let claim = self.claim_inquiry_code(ctx, inquiry, code).await?;
         let verified = self
-            .verify_inquiry(
+            .answer_inquiry(
                 ctx,
                 inquiry,
                 gdpr_rights::VerificationMethod::EmailCode,

@@ -202,6 +202,8 @@ impl<P: Ports> App<P> {
                 .map(|(id, _)| *id)
                 .collect();
             blocked += (chunk.len() - ids.len()) as u64;
+            // Offboarded while this ran: nothing under its name any more.
+            self.tenant(ctx.tenant).await?;
             let at = self.clock.now();
             if !ids.is_empty() {
                 let deletion = Decision::RecordsDeleted {

@@ -37,5 +37,5 @@ pub use recipients::{
 };
 pub use request::{
     Extension, IdentityVerification, RequestError, RequestKind, RequestStatus, SubjectRequest,
-    VerificationMethod,
+    VerificationMethod, check_reason,
 };

@@ -153,7 +153,11 @@ pub struct SubjectRequest {
     pub verification: Option<IdentityVerification>,
 }
 
-fn check_reason(reason: &str) -> Result<String, RequestError> {
+/// A reason given for a refusal or an extension, trimmed: 1 to 2,000 characters.
+///
+/// # Errors
+/// [`RequestError::ReasonRequired`] otherwise.
+pub fn check_reason(reason: &str) -> Result<String, RequestError> {
     let reason = reason.trim();
     let n = reason.chars().count();
     if n == 0 || n > 2000 {

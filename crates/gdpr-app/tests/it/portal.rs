@@ -213,7 +213,6 @@ async fn a_wrong_code_costs_a_try_and_the_last_try_or_time_ends_it() {
     ));
 }
 
-/// The inquiry's stored document, if it is still kept.
 /// How many records of tries taken (and codes claimed) the tenant keeps.
 async fn tries_kept(w: &World) -> usize {
     w.store
@@ -226,6 +225,7 @@ async fn tries_kept(w: &World) -> usize {
         .len()
 }
 
+/// The inquiry's stored document, if it is still kept.
 async fn inquiry_kept(w: &World, id: uuid::Uuid) -> Option<gdpr_ports::Document> {
     use gdpr_ports::DocumentStore as _;
     w.store
@@ -445,4 +445,67 @@ async fn without_a_mailer_the_portal_says_it_cannot_send() {
         ask(&w, "ada@example.org", "198.51.100.7", Lang::En).await,
         Err(AppError::Mail(MailError::Unavailable))
     ));
+}
+
+#[tokio::test]
+async fn a_code_and_a_refusal_answer_once_and_an_inquiry_being_answered_is_never_dropped() {
+    let (w, mailer) = portal_world().await;
+    let tenant = w.ctx.tenant;
+    let reason = "the requester could not show they hold the address";
+    // Refused first: the right code given back then answers nothing.
+    let t = ask(&w, "ada@example.org", "198.51.100.7", Lang::En)
+        .await
+        .unwrap();
+    let code = code_sent_to(&mailer, "ada@example.org");
+    w.app
+        .refuse_inquiry(w.ctx, t.inquiry, reason)
+        .await
+        .unwrap();
+    assert!(matches!(
+        w.app.portal_confirm(tenant, t.inquiry, &code).await,
+        Err(AppError::Conflict(_))
+    ));
+    assert!(matches!(
+        w.app.inquiry(w.ctx, t.inquiry).await.unwrap().outcome,
+        Some(gdpr_app::InquiryOutcome::Refused { .. })
+    ));
+
+    // Another, whose answer is being written (its claim taken, by a code or an API call):
+    // a refusal is told it is answered, and wrong codes, the last one included, never
+    // delete it.
+    let t = ask(&w, "grace@example.org", "198.51.100.8", Lang::En)
+        .await
+        .unwrap();
+    let code = code_sent_to(&mailer, "grace@example.org");
+    let wrong = if code == "00000000" {
+        "00000001"
+    } else {
+        "00000000"
+    };
+    w.store
+        .insert_document(&gdpr_ports::Document {
+            id: uuid::Uuid::new_v5(&t.inquiry, b"claim"),
+            kind: gdpr_ports::DocumentKind::InquiryClaim,
+            owner: gdpr_ports::Owner::Tenant(tenant),
+            created_at: gdpr_ports::Clock::now(&w.clock),
+            body: "{}".into(),
+        })
+        .await
+        .unwrap();
+    assert!(matches!(
+        w.app.refuse_inquiry(w.ctx, t.inquiry, reason).await,
+        Err(AppError::Conflict(_))
+    ));
+    for _ in 0..4 {
+        assert!(matches!(
+            w.app.portal_confirm(tenant, t.inquiry, wrong).await,
+            Err(AppError::InvalidInput { field: "code", .. })
+        ));
+    }
+    assert!(matches!(
+        w.app.portal_confirm(tenant, t.inquiry, wrong).await,
+        Err(AppError::Conflict(_))
+    ));
+    assert!(inquiry_kept(&w, t.inquiry).await.is_some());
+    assert_eq!(w.app.inquiry(w.ctx, t.inquiry).await.unwrap().outcome, None);
 }
