@@ -224,8 +224,9 @@ impl<P: Ports> App<P> {
         reason: &str,
     ) -> Result<RequestView, AppError> {
         let mut request = self.load_request(ctx, id).await?;
+        let before = request.clone();
         request.extend(months, reason, self.clock.now())?;
-        self.save_request(ctx, request, AuditAction::RequestExtended)
+        self.save_request(ctx, &before, request, AuditAction::RequestExtended)
             .await
     }
 
@@ -243,13 +244,14 @@ impl<P: Ports> App<P> {
         note: Option<&str>,
     ) -> Result<RequestView, AppError> {
         let mut request = self.load_request(ctx, id).await?;
+        let before = request.clone();
         request.verify(gdpr_rights::IdentityVerification {
             method,
             by: verifier(ctx),
             at: self.clock.now(),
             note: note.map(str::to_owned),
         })?;
-        self.save_request(ctx, request, AuditAction::RequestIdentityVerified)
+        self.save_request(ctx, &before, request, AuditAction::RequestIdentityVerified)
             .await
     }
 
@@ -260,8 +262,9 @@ impl<P: Ports> App<P> {
     /// storage errors.
     pub async fn complete_request(&self, ctx: Ctx, id: RequestId) -> Result<RequestView, AppError> {
         let mut request = self.load_request(ctx, id).await?;
+        let before = request.clone();
         request.complete(self.clock.now())?;
-        self.save_request(ctx, request, AuditAction::RequestClosed)
+        self.save_request(ctx, &before, request, AuditAction::RequestClosed)
             .await
     }
 
@@ -276,19 +279,23 @@ impl<P: Ports> App<P> {
         reason: &str,
     ) -> Result<RequestView, AppError> {
         let mut request = self.load_request(ctx, id).await?;
+        let before = request.clone();
         request.refuse(reason, self.clock.now())?;
-        self.save_request(ctx, request, AuditAction::RequestClosed)
+        self.save_request(ctx, &before, request, AuditAction::RequestClosed)
             .await
     }
 
+    /// Writes `request`, changed from `before` as read (refused if it changed meanwhile:
+    /// [`AppError::Conflict`]), and audits `action`.
     pub(crate) async fn save_request(
         &self,
         ctx: Ctx,
+        before: &SubjectRequest,
         request: SubjectRequest,
         action: AuditAction,
     ) -> Result<RequestView, AppError> {
         self.store
-            .update_request(&request)
+            .update_request(before, &request)
             .await
             .map_err(AppError::store)?;
         let event = self

@@ -42,8 +42,8 @@ pub use sign::{SignError, Signer};
 pub use store::{
     AttestationLog, AuditLog, ConsentStore, Cursor, Erased, ErasedCounts, Erasure, ErasureStore,
     FormStore, LegalHoldStore, Offboarding, Page, PolicyOverride, ProcessingLimitStore,
-    RecordCount, RecordRef, RecordStore, RequestStore, Storage, StoreError, SubjectStore,
-    TenantStore,
+    REQUEST_CHANGED, RecordCount, RecordRef, RecordStore, RequestStore, Storage, StoreError,
+    SubjectStore, TenantStore,
 };
 pub use webhooks::{Attempt, Delivery, DeliveryFilter, DeliveryState, WebhookSender, WebhookStore};
 

@@ -21,6 +21,11 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+/// What [`RequestStore::update_request`] refuses with when the request changed since it was
+/// read.
+pub const REQUEST_CHANGED: &str =
+    "the request changed while this was being done: read it again and decide again";
+
 /// What storage can fail with. Messages never contain personal data.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -529,11 +534,19 @@ pub trait RequestStore: Send + Sync {
         id: RequestId,
     ) -> Result<SubjectRequest, StoreError>;
 
-    /// Replaces a request (extension, closing).
+    /// Replaces a request (extension, verification, closing) with `after`, if it still is
+    /// `before`, as the caller read it: of two changes made at once from the same read, one
+    /// is kept and the other refused, where it would have undone the first (a refusal
+    /// reopened by a verification written after it).
     ///
     /// # Errors
-    /// [`StoreError::NotFound`]; [`StoreError::Unavailable`].
-    async fn update_request(&self, request: &SubjectRequest) -> Result<(), StoreError>;
+    /// [`StoreError::NotFound`]; [`StoreError::Conflict`] when it changed since `before`
+    /// (nothing is written); [`StoreError::Unavailable`].
+    async fn update_request(
+        &self,
+        before: &SubjectRequest,
+        after: &SubjectRequest,
+    ) -> Result<(), StoreError>;
 
     /// The tenant's requests, or every tenant's with `None`, oldest first.
     ///

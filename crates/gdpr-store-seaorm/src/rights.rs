@@ -103,14 +103,38 @@ impl RequestStore for SeaOrmStore {
         from_json(&row.body, "a request")
     }
 
-    async fn update_request(&self, r: &SubjectRequest) -> Result<(), StoreError> {
+    async fn update_request(
+        &self,
+        before: &SubjectRequest,
+        after: &SubjectRequest,
+    ) -> Result<(), StoreError> {
         use request::Column as C;
+        let (id, tenant) = (*after.id.as_uuid(), *after.tenant.as_uuid());
+        let txn = self.write_txn().await.map_err(unavailable)?;
+        let mut query = request::Entity::find()
+            .filter(C::Id.eq(id))
+            .filter(C::TenantId.eq(tenant));
+        // Compared, then written, with no other writer between: SQLite's write transaction
+        // excludes them; on PostgreSQL the row is locked.
+        if self.backend() == sea_orm::DbBackend::Postgres {
+            query = query.lock_exclusive();
+        }
+        let row = query
+            .one(&txn)
+            .await
+            .map_err(unavailable)?
+            .ok_or(StoreError::NotFound)?;
+        // By value, not by text: a body an earlier version wrote compares by what it says.
+        if from_json::<SubjectRequest>(&row.body, "a request")? != *before {
+            return Err(StoreError::Conflict(gdpr_ports::REQUEST_CHANGED));
+        }
         let update = request::Entity::update_many()
-            .col_expr(C::Body, Expr::value(to_json(r)))
-            .col_expr(C::IsOpen, Expr::value(r.status == RequestStatus::Open))
-            .filter(C::Id.eq(*r.id.as_uuid()))
-            .filter(C::TenantId.eq(*r.tenant.as_uuid()));
-        crate::update_found(&self.db, update).await
+            .col_expr(C::Body, Expr::value(to_json(after)))
+            .col_expr(C::IsOpen, Expr::value(after.status == RequestStatus::Open))
+            .filter(C::Id.eq(id))
+            .filter(C::TenantId.eq(tenant));
+        crate::update_found(&txn, update).await?;
+        txn.commit().await.map_err(unavailable)
     }
 
     async fn open_requests(

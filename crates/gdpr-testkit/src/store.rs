@@ -999,14 +999,21 @@ impl RequestStore for InMemoryStore {
             .ok_or(StoreError::NotFound)
     }
 
-    async fn update_request(&self, request: &SubjectRequest) -> Result<(), StoreError> {
+    async fn update_request(
+        &self,
+        before: &SubjectRequest,
+        after: &SubjectRequest,
+    ) -> Result<(), StoreError> {
         let mut s = self.state()?;
         let slot = s
             .requests
             .iter_mut()
-            .find(|r| r.tenant == request.tenant && r.id == request.id)
+            .find(|r| r.tenant == after.tenant && r.id == after.id)
             .ok_or(StoreError::NotFound)?;
-        *slot = request.clone();
+        if slot != before {
+            return Err(StoreError::Conflict(gdpr_ports::REQUEST_CHANGED));
+        }
+        *slot = after.clone();
         Ok(())
     }
 

@@ -1082,10 +1082,11 @@ async fn every_request_is_reached_a_page_at_a_time_and_a_forged_page_link_is_ref
         );
         store.insert_request(&request).await.unwrap();
         if i == 0 {
+            let before = request.clone();
             request
                 .refuse("manifestly unfounded", time::OffsetDateTime::now_utc())
                 .unwrap();
-            store.update_request(&request).await.unwrap();
+            store.update_request(&before, &request).await.unwrap();
         }
         ids.push(request.id.to_string());
     }

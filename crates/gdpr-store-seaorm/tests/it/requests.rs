@@ -47,8 +47,9 @@ async fn requests(
     for r in [&later, &earlier, &others, &refused] {
         s.insert_request(r).await.unwrap();
     }
+    let before = refused.clone();
     refused.refuse("no such processing", at(10)).unwrap();
-    s.update_request(&refused).await.unwrap();
+    s.update_request(&before, &refused).await.unwrap();
     (
         t,
         vec![earlier.clone(), later.clone()],
@@ -154,4 +155,48 @@ async fn open_requests_are_found_through_the_index_led_by_the_open_column() {
         );
     }
     db.finish().await;
+}
+
+#[tokio::test]
+async fn a_change_made_from_a_stale_read_is_refused_and_writes_nothing() {
+    for db in databases().await {
+        let s = &db.store;
+        let t = tenant(s).await;
+        let ada = subject(t, 1);
+        s.insert_subject(&ada).await.unwrap();
+        let read = SubjectRequest::open(t, ada.id, RequestKind::Erasure, at(3));
+        s.insert_request(&read).await.unwrap();
+        // Two changes decided from the same read: a refusal, then a verification.
+        let mut refused = read.clone();
+        refused
+            .refuse("identity could not be confirmed", at(4))
+            .unwrap();
+        let mut verified = read.clone();
+        verified
+            .verify(gdpr_rights::IdentityVerification {
+                method: gdpr_rights::VerificationMethod::AccountLogin,
+                by: "dpo".into(),
+                at: at(4),
+                note: None,
+            })
+            .unwrap();
+        s.update_request(&read, &refused).await.unwrap();
+        // The second would reopen the refused request: refused, and nothing written.
+        assert!(
+            matches!(
+                s.update_request(&read, &verified).await,
+                Err(gdpr_ports::StoreError::Conflict(_))
+            ),
+            "{}",
+            db.name
+        );
+        assert_eq!(
+            s.get_request(t, read.id).await.unwrap(),
+            refused,
+            "{}",
+            db.name
+        );
+        assert_eq!(count(&db, FLAGGED_OPEN).await, 0, "{}", db.name);
+        db.finish().await;
+    }
 }
