@@ -223,6 +223,9 @@ impl<P: Ports> App<P> {
     /// [`AppError::NotFound`] for the tenant; storage errors and [`AppError::Backup`]
     /// from the journal (what was done before stays done; the next run goes on).
     pub async fn expire(&self, tenant: TenantId) -> Result<ExpiryReport, AppError> {
+        // A tenant deleted since it was listed (offboarded): nothing to expire, and no record
+        // to write under its name.
+        self.tenant(tenant).await?;
         let ctx = Ctx::new(tenant, Actor::System);
         let report = self.expiry(ctx, false).await?;
         let event = self

@@ -303,3 +303,21 @@ async fn the_daily_expiry_job_runs_once_per_day_for_every_tenant() {
     // The same slot is not queued twice.
     assert_eq!(w.app.schedule_due_jobs().await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn a_tenant_deleted_before_its_expiry_runs_gets_no_record_under_its_name() {
+    use gdpr_ports::AuditLog as _;
+    let w = world_with(config()).await;
+    let gone = gdpr_pii::TenantId::from_uuid(uuid::Uuid::now_v7());
+    assert!(matches!(
+        w.app.expire(gone).await,
+        Err(AppError::NotFound(_))
+    ));
+    assert!(
+        w.store
+            .audit_records(Some(gone), 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
