@@ -99,7 +99,10 @@ impl<P: Ports> App<P> {
         // Forgotten whatever came of the write: it may have committed before failing.
         self.invalidate(gdpr_ports::Invalidation::Tenant(tenant))
             .await;
-        written.map_err(AppError::not_found("tenant"))?;
+        if let Err(e) = written {
+            self.void_offboarding(tenant).await;
+            return Err(AppError::not_found("tenant")(e));
+        }
         self.audit_both(
             actor,
             tenant,
@@ -108,6 +111,35 @@ impl<P: Ports> App<P> {
         )
         .await?;
         Ok(offboarding)
+    }
+
+    /// After a schedule's write failed: unless it committed anyway, its journal entry is
+    /// followed by a cancellation, so that no restore replays a deletion the operator was
+    /// told had failed. Best effort: a failure is reported (ids only).
+    async fn void_offboarding(&self, tenant: TenantId) {
+        let at = self.clock.now();
+        let voided = match self.store.tenant_offboarding(tenant).await {
+            // Written after all (or scheduled meanwhile by another call): the journal
+            // agrees with the database.
+            Ok(Some(_)) => return,
+            Ok(None) | Err(gdpr_ports::StoreError::NotFound) => {
+                let cancelled = Decision::TenantOffboardingCancelled { at };
+                self.journal(tenant, vec![cancelled]).await.map(drop)
+            }
+            Err(e) => Err(AppError::store(e)),
+        };
+        if let Err(e) = voided {
+            self.report_error(gdpr_ports::ErrorReport {
+                level: gdpr_ports::ReportLevel::Error,
+                message: format!(
+                    "an offboarding whose schedule failed could not be voided in the decision journal: {}",
+                    e.for_operators()
+                ),
+                person: None,
+                context: [("tenant".to_owned(), tenant.to_string())].into(),
+                request: None,
+            });
+        }
     }
 
     /// Cancels the tenant's scheduled offboarding while its grace period runs: its keys work

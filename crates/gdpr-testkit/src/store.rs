@@ -34,6 +34,7 @@ struct State {
     unavailable: bool,
     panic_next: bool,
     profiles_unreadable: bool,
+    offboarding_unwritable: bool,
     tenants: Vec<Tenant>,
     subjects: Vec<Subject>,
     keys: BTreeSet<(TenantId, SubjectId)>,
@@ -145,6 +146,15 @@ impl InMemoryStore {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .profiles_unreadable = unreadable;
+    }
+
+    /// Makes writing a tenant's offboarding schedule fail with [`StoreError::Unavailable`]
+    /// (or work again), every other call working: a database lost between two writes.
+    pub fn set_offboarding_unwritable(&self, unwritable: bool) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .offboarding_unwritable = unwritable;
     }
 
     /// Whether the subject's data key exists (erasure destroys it).
@@ -391,6 +401,11 @@ impl TenantStore for InMemoryStore {
         offboarding: Option<Offboarding>,
     ) -> Result<(), StoreError> {
         let mut s = self.state()?;
+        if s.offboarding_unwritable {
+            return Err(StoreError::Unavailable(
+                "the offboarding could not be written".into(),
+            ));
+        }
         if !s.tenants.iter().any(|t| t.id == id) {
             return Err(StoreError::NotFound);
         }

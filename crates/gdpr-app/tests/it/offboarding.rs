@@ -121,17 +121,7 @@ async fn an_offboarding_refuses_the_tenants_keys_until_cancelled() {
         Err(AppError::InvalidInput { .. })
     ));
     // Both journaled; audited in the tenant's chain and the operator's.
-    let kinds: Vec<&str> = crate::journal::decisions(&w)
-        .iter()
-        .map(gdpr_rights::Decision::kind)
-        .collect();
-    assert_eq!(
-        kinds,
-        [
-            "tenant_offboarding_scheduled",
-            "tenant_offboarding_cancelled"
-        ]
-    );
+    assert_scheduled_then_cancelled(&w);
     let system = w.store.audit_records(None, 0, 100).await.unwrap();
     assert!(system.iter().any(
         |r| r.event.action == AuditAction::TenantOffboardingScheduled
@@ -310,5 +300,44 @@ async fn at_the_end_of_the_grace_period_everything_of_the_tenant_goes_and_nothin
             .await
             .unwrap()
             .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn a_schedule_whose_write_fails_is_voided_in_the_journal_so_no_restore_replays_it() {
+    let w = world_with(config()).await;
+    let tenant = w.ctx.tenant;
+    w.store.set_offboarding_unwritable(true);
+    assert!(
+        w.app
+            .schedule_offboarding(Actor::Operator, tenant, Some(0))
+            .await
+            .is_err()
+    );
+    w.store.set_offboarding_unwritable(false);
+    assert_eq!(w.app.offboarding(tenant).await.unwrap(), None);
+    // Journaled before the write, then voided: a restore replays both, and the tenant stays.
+    assert_scheduled_then_cancelled(&w);
+    // A schedule that works is not voided.
+    w.app
+        .schedule_offboarding(Actor::Operator, tenant, Some(30))
+        .await
+        .unwrap();
+    assert_eq!(crate::journal::decisions(&w).len(), 3);
+    assert!(w.app.offboarding(tenant).await.unwrap().is_some());
+}
+
+/// The journal holds an offboarding scheduled, then cancelled, and nothing else.
+fn assert_scheduled_then_cancelled(w: &World) {
+    let kinds: Vec<&str> = crate::journal::decisions(w)
+        .iter()
+        .map(gdpr_rights::Decision::kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "tenant_offboarding_scheduled",
+            "tenant_offboarding_cancelled"
+        ]
     );
 }
