@@ -47,6 +47,26 @@ fn code_sent_to(mailer: &RecordingMailer, address: &str) -> String {
     code
 }
 
+/// An eight-digit code that is not `code`.
+fn wrong_code(code: &str) -> &'static str {
+    if code == "00000000" {
+        "00000001"
+    } else {
+        "00000000"
+    }
+}
+
+/// Gives `wrong` back `n` times for the world's tenant's `inquiry`: each refused as a wrong
+/// code, the inquiry kept.
+async fn give_wrong_codes(w: &World, inquiry: uuid::Uuid, wrong: &str, n: usize) {
+    for _ in 0..n {
+        assert!(matches!(
+            w.app.portal_confirm(w.ctx.tenant, inquiry, wrong).await,
+            Err(AppError::InvalidInput { field: "code", .. })
+        ));
+    }
+}
+
 #[tokio::test]
 async fn a_code_goes_to_the_address_known_or_not_and_only_it_opens_the_request() {
     let (w, mailer) = portal_world().await;
@@ -155,11 +175,7 @@ async fn a_wrong_code_costs_a_try_and_the_last_try_or_time_ends_it() {
     let mail = &mailer.sent()[0];
     assert!(mail.subject.starts_with("Votre code"), "{}", mail.subject);
     let code = mail.body.split("Votre code : ").nth(1).unwrap()[..8].to_owned();
-    let wrong = if code == "00000000" {
-        "00000001"
-    } else {
-        "00000000"
-    };
+    let wrong = wrong_code(&code);
     // What is not eight digits costs nothing.
     for garbage in ["", "1234", "abcdefgh", "123456789"] {
         assert!(matches!(
@@ -173,12 +189,7 @@ async fn a_wrong_code_costs_a_try_and_the_last_try_or_time_ends_it() {
         w.app.portal_confirm(other.tenant, t.inquiry, &code).await,
         Err(AppError::NotFound(_))
     ));
-    for _ in 0..4 {
-        assert!(matches!(
-            w.app.portal_confirm(tenant, t.inquiry, wrong).await,
-            Err(AppError::InvalidInput { field: "code", .. })
-        ));
-    }
+    give_wrong_codes(&w, t.inquiry, wrong, 4).await;
     assert!(matches!(
         w.app.portal_confirm(tenant, t.inquiry, wrong).await,
         Err(AppError::Gone(_))
@@ -284,11 +295,7 @@ async fn unconfirmed_portal_inquiries_are_deleted_once_their_code_expired() {
         .await
         .unwrap();
     // A wrong code for the one never confirmed: a try taken.
-    let wrong = if code_sent_to(&mailer, "never@example.org") == "00000000" {
-        "00000001"
-    } else {
-        "00000000"
-    };
+    let wrong = wrong_code(&code_sent_to(&mailer, "never@example.org"));
     assert!(matches!(
         w.app
             .portal_confirm(w.ctx.tenant, never.inquiry, wrong)
@@ -477,11 +484,7 @@ async fn a_code_and_a_refusal_answer_once_and_an_inquiry_being_answered_is_never
         .await
         .unwrap();
     let code = code_sent_to(&mailer, "grace@example.org");
-    let wrong = if code == "00000000" {
-        "00000001"
-    } else {
-        "00000000"
-    };
+    let wrong = wrong_code(&code);
     w.store
         .insert_document(&gdpr_ports::Document {
             id: uuid::Uuid::new_v5(&t.inquiry, b"claim"),
@@ -496,12 +499,7 @@ async fn a_code_and_a_refusal_answer_once_and_an_inquiry_being_answered_is_never
         w.app.refuse_inquiry(w.ctx, t.inquiry, reason).await,
         Err(AppError::Conflict(_))
     ));
-    for _ in 0..4 {
-        assert!(matches!(
-            w.app.portal_confirm(tenant, t.inquiry, wrong).await,
-            Err(AppError::InvalidInput { field: "code", .. })
-        ));
-    }
+    give_wrong_codes(&w, t.inquiry, wrong, 4).await;
     assert!(matches!(
         w.app.portal_confirm(tenant, t.inquiry, wrong).await,
         Err(AppError::Conflict(_))
